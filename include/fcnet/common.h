@@ -1,0 +1,57 @@
+/* Shared basics: the real type, status codes with a stored message, assertions, logging, allocation. */
+#ifndef FCNET_COMMON_H
+#define FCNET_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define FC_VERSION "0.1.0"
+
+/* The core computes in float; -DFC_REAL_DOUBLE builds it in double (used by the gradient checks). */
+#ifdef FC_REAL_DOUBLE
+typedef double fc_real;
+#define FC_REAL_NAME "double"
+#else
+typedef float fc_real;
+#define FC_REAL_NAME "float"
+#endif
+
+/* Status of anything a user can cause. Values double as process exit codes (DESIGN §3). */
+typedef enum fc_status {
+    FC_OK = 0,
+    FC_ERR_FAIL = 1,  /* runtime failure: I/O, MPI, numerical blow-up */
+    FC_ERR_INPUT = 2  /* usage, config or data error, found before training */
+} fc_status;
+
+/* Records a one-line message for the current failure and returns code. The message should name
+ * the file or flag, the field and the reason. Later calls overwrite earlier ones. */
+fc_status fc_error_set(fc_status code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The last message recorded by fc_error_set ("" when none). */
+const char *fc_error_message(void);
+void fc_error_clear(void);
+
+/* Rank and size used to prefix diagnostics; set once by the dist module. */
+void fc_log_set_rank(int rank, int size);
+int fc_log_rank(void);
+/* Informational output: rank 0 only, stdout. */
+void fc_log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Warnings and errors: stderr, any rank, prefixed with the rank when size > 1. */
+void fc_log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void fc_log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Programmer errors: always checked; prints "rank r/N file:line: expr" then aborts every rank. */
+#define FC_ASSERT(cond)                                                                     \
+    do {                                                                                    \
+        if (!(cond)) fc_assert_fail(#cond, __FILE__, __LINE__);                             \
+    } while (0)
+_Noreturn void fc_assert_fail(const char *expr, const char *file, int line);
+
+/* 64-byte aligned, zero-filled (every page touched once), never NULL (out of memory aborts).
+ * Free with fc_free. */
+void *fc_alloc(size_t n_bytes);
+void fc_free(void *p);
+
+/* Counts calls to fc_alloc; the no-allocation test checks it does not move during a step. */
+size_t fc_alloc_count(void);
+
+#endif

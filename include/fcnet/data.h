@@ -1,0 +1,64 @@
+/* Datasets in the DESIGN §2 HDF5 format, preprocessing, and the per-epoch data order. */
+#ifndef FCNET_DATA_H
+#define FCNET_DATA_H
+
+#include "fcnet/common.h"
+
+typedef struct fc_split {
+    int64_t n;     /* rows */
+    int d;         /* features */
+    fc_real *x;    /* owned (n, d): uint8 scaled by 1/255, or float values as stored; then preprocessed */
+    int32_t *y;    /* owned (n) labels in [0, n_classes) */
+} fc_split;
+
+typedef struct fc_dataset {
+    char path[4096];
+    int n_features;
+    int n_classes;  /* root attribute num_classes, else max label over all splits + 1 */
+    fc_split train; /* training rows (after the hold-out when the file has no val) */
+    fc_split val;   /* n == 0 when absent and val_size == 0 */
+    fc_split test;  /* n == 0 when absent */
+    int val_from_file; /* 1 when /val came from the file, 0 when held out of /train */
+} fc_dataset;
+
+typedef enum fc_preprocess_kind {
+    FC_PRE_NONE = 0,
+    FC_PRE_CENTER = 1,     /* x - mean  (mean over the training split, per feature) */
+    FC_PRE_STANDARDIZE = 2 /* (x - mean) / std  (biased std; features with std < 1e-8 use 1) */
+} fc_preprocess_kind;
+
+typedef struct fc_preprocess {
+    fc_preprocess_kind kind;
+    int d;
+    double *mean; /* owned (d), NULL for none */
+    double *std;  /* owned (d), NULL unless standardize */
+} fc_preprocess;
+
+/* Reads and validates path. val_size: rows held out of the END of /train when the file has no /val
+ * (a fraction of the training rows when < 1, a count when >= 1; 0 = no validation split).
+ * Errors (FC_ERR_INPUT, message names file, dataset and reason): missing file or group, not HDF5,
+ * x not 2-D or of a non-numeric type, y not 1-D integer, row counts that differ, feature counts that
+ * differ between splits, labels < 0 or >= num_classes, NaN/Inf in float x, empty train split,
+ * val_size leaving no training rows. Not collective (every rank reads the file itself). */
+fc_status fc_data_load(fc_dataset *ds, const char *path, double val_size);
+void fc_data_free(fc_dataset *ds);
+/* Reads only the split called name ("train", "val", "test") of path, without a hold-out. */
+fc_status fc_data_load_split(fc_split *split, int *n_classes, const char *path, const char *name);
+void fc_split_free(fc_split *split);
+
+/* Fits kind on the training split (per feature, in double). */
+void fc_preprocess_fit(fc_preprocess *pp, fc_preprocess_kind kind, const fc_split *train);
+/* x = (x - mean) / std as configured, in place. */
+void fc_preprocess_apply(const fc_preprocess *pp, fc_split *split);
+void fc_preprocess_free(fc_preprocess *pp);
+const char *fc_preprocess_name(fc_preprocess_kind kind);
+int fc_preprocess_parse(const char *name); /* -1 when unknown */
+
+/* Order of the training rows in epoch (0-based): a permutation from (seed, epoch), identical on every
+ * rank; identity when shuffle is 0. perm has n entries. */
+void fc_data_epoch_order(int64_t *perm, int64_t n, uint64_t seed, int64_t epoch, int shuffle);
+
+/* Copies rows idx[0..count) of split into x (count, d) and y (count): the batch gather. */
+void fc_data_gather(fc_real *x, int32_t *y, const fc_split *split, const int64_t *idx, int64_t count);
+
+#endif

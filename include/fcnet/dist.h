@@ -1,0 +1,83 @@
+/* MPI data parallelism. Every reduction sums in rank order 0..N-1 with fcnet's own arithmetic, so all
+ * ranks get identical bits by construction, whatever algorithm or transport MPI uses.
+ * Every function here is collective unless it says otherwise: every rank must call it.
+ * A NULL dist (or a one-rank one) is a valid single-process dist for every function. */
+#ifndef FCNET_DIST_H
+#define FCNET_DIST_H
+
+#include <mpi.h>
+
+#include "fcnet/common.h"
+
+#ifdef FC_REAL_DOUBLE
+#define FC_MPI_REAL MPI_DOUBLE
+#else
+#define FC_MPI_REAL MPI_FLOAT
+#endif
+
+typedef struct fc_dist {
+    MPI_Comm comm;  /* duplicated communicator, owned */
+    int rank, size;
+    int owns_mpi;   /* 1 when fc_dist_init called MPI_Init (then fc_dist_free finalizes) */
+
+    /* Gradient reduction scratch, sized by fc_dist_reserve (owned). */
+    size_t grad_n;      /* elements the reduction was sized for */
+    fc_real *grad_recv; /* size * chunk elements */
+    int *counts, *displs; /* size entries each, in elements */
+
+    double *gather;     /* size * gather_n doubles (owned) */
+    size_t gather_n;
+} fc_dist;
+
+/* Starts MPI (MPI_Init unless already initialised; works without mpirun as a singleton) and
+ * duplicates MPI_COMM_WORLD. */
+fc_status fc_dist_init(fc_dist *dist, int *argc, char ***argv);
+/* Uses an existing communicator (duplicated); MPI must be initialised. For tests on sub-communicators. */
+fc_status fc_dist_init_comm(fc_dist *dist, MPI_Comm comm);
+/* Frees buffers, the communicator, and finalizes MPI if fc_dist_init started it. Accepts a zeroed struct. */
+void fc_dist_free(fc_dist *dist);
+/* Sizes the scratch for gradient buffers of up to grad_n elements and gathers of up to gather_n
+ * doubles per rank. Call at setup; nothing is allocated later. */
+void fc_dist_reserve(fc_dist *dist, size_t grad_n, size_t gather_n);
+
+static inline int fc_dist_rank(const fc_dist *d) { return d ? d->rank : 0; }
+static inline int fc_dist_size(const fc_dist *d) { return d ? d->size : 1; }
+
+/* buf[0..n) from rank 0 to every rank. */
+void fc_dist_bcast_real(const fc_dist *dist, fc_real *buf, size_t n);
+void fc_dist_bcast_bytes(const fc_dist *dist, void *buf, size_t n_bytes);
+
+/* grad[0..n) = sum over ranks of grad, in rank order (one fused buffer: reduce-scatter into owned
+ * chunks by all-to-all, then allgather of the summed chunks). Identical bits on every rank. */
+void fc_dist_sum_grads(const fc_dist *dist, fc_real *grad, size_t n);
+
+/* v[0..n) = sum over ranks of v, in rank order, in double. */
+void fc_dist_sum_doubles(const fc_dist *dist, double *v, int n);
+
+/* Per-feature moments of the global batch. stats = [mean (n), m2 (n), rows (1)]: on entry this rank's,
+ * on exit the merge of all ranks' in rank order (Chan's formula); returns the global row count.
+ * Ranks with 0 rows take part (and contribute nothing). */
+int64_t fc_dist_merge_moments(const fc_dist *dist, double *stats, int n);
+
+/* Agreement on status: returns the worst status over ranks (FC_ERR_FAIL outranks FC_ERR_INPUT).
+ * The lowest failing rank prints its fc_error_message() as one line on stderr when print is set. */
+fc_status fc_dist_agree(const fc_dist *dist, fc_status local, int print);
+
+/* Logical OR of flag over ranks. */
+int fc_dist_any(const fc_dist *dist, int flag);
+
+/* Compares a hash of each of n_tensors (name, data, bytes) across ranks. On a mismatch records
+ * "replica mismatch at step S: rank R differs from rank 0 in NAME" and returns FC_ERR_FAIL on every rank. */
+typedef struct fc_tensor_ref {
+    const char *name;
+    const void *data;
+    size_t n_bytes;
+} fc_tensor_ref;
+fc_status fc_dist_check_replicas(const fc_dist *dist, const fc_tensor_ref *tensors, int n_tensors,
+                                 int64_t step);
+
+/* Rows [*begin, *begin + *count) of a batch of global_batch rows that rank r takes: contiguous slices
+ * whose sizes differ by at most one (the first global_batch % size ranks get one more). Not collective. */
+void fc_dist_slice(int64_t global_batch, int rank, int size, int64_t *begin, int64_t *count);
+
+#endif

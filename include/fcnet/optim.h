@@ -1,0 +1,50 @@
+/* Update rules (cs231n formulas and defaults) as flat loops over the parameter arena. */
+#ifndef FCNET_OPTIM_H
+#define FCNET_OPTIM_H
+
+#include "fcnet/common.h"
+
+typedef enum fc_optim_kind {
+    FC_OPTIM_SGD = 0,
+    FC_OPTIM_SGD_MOMENTUM = 1,
+    FC_OPTIM_RMSPROP = 2,
+    FC_OPTIM_ADAM = 3
+} fc_optim_kind;
+
+typedef struct fc_optim_config {
+    fc_optim_kind kind;
+    double lr;         /* sgd/momentum/rmsprop 1e-2, adam 1e-3 */
+    double lr_decay;   /* lr *= lr_decay at every epoch end; 1 */
+    double momentum;   /* sgd_momentum mu; 0.9 */
+    double decay_rate; /* rmsprop; 0.99 */
+    double beta1;      /* adam; 0.9 */
+    double beta2;      /* adam; 0.999 */
+    double eps;        /* rmsprop and adam; 1e-8 */
+} fc_optim_config;
+
+typedef struct fc_optim {
+    fc_optim_config cfg;
+    double lr;          /* current learning rate (decayed) */
+    int64_t t;          /* adam step count; incremented before each update */
+    size_t n;           /* arena elements */
+    int n_slots;        /* 0, 1 (velocity | cache) or 2 (m, v) */
+    fc_real *slot[2];   /* owned arenas, same layout as the parameters */
+} fc_optim;
+
+/* cs231n defaults for kind (lr depends on the kind). */
+fc_optim_config fc_optim_defaults(fc_optim_kind kind);
+/* Name used on the command line and in checkpoints ("sgd", "sgd_momentum", "rmsprop", "adam"). */
+const char *fc_optim_name(fc_optim_kind kind);
+/* Parses a name; returns -1 when unknown. */
+int fc_optim_parse(const char *name);
+/* Slot name i for kind ("velocity", "cache", "m", "v"). */
+const char *fc_optim_slot_name(fc_optim_kind kind, int i);
+
+void fc_optim_init(fc_optim *opt, const fc_optim_config *cfg, size_t n);
+void fc_optim_free(fc_optim *opt);
+/* One update of w (n elements) from dw with the current lr. */
+void fc_optim_step(fc_optim *opt, fc_real *w, const fc_real *dw);
+/* lr *= lr_decay. */
+void fc_optim_end_epoch(fc_optim *opt);
+
+#endif

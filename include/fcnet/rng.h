@@ -1,0 +1,42 @@
+/* Counter-based random numbers (Philox4x32-10, Salmon et al., SC'11): every draw is a pure function
+ * of (seed, stream, a, b, c), so any rank can reproduce any draw without shared state. */
+#ifndef FCNET_RNG_H
+#define FCNET_RNG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Streams separate the uses so their draws never coincide. */
+enum {
+    FC_RNG_INIT = 1,      /* weight init: a = parameter index, b = element/4            */
+    FC_RNG_DROPOUT = 2,   /* dropout: a = step, b = layer, c = global row; unit/4 in ctr */
+    FC_RNG_PERM = 3,      /* data order: a = epoch, b = position                         */
+    FC_RNG_SUBSAMPLE = 4, /* train-accuracy subsample                                    */
+    FC_RNG_TEST = 5       /* tests and synthetic data                                    */
+};
+
+/* Four 32-bit words for the counter (ctr0, ctr1, ctr2, ctr3) under key (key0, key1). */
+void fc_philox4x32(uint32_t out[4], const uint32_t ctr[4], const uint32_t key[2]);
+
+/* Four words for (seed, stream, a, b, c, index) -- index is usually unit/4 or element/4.
+ * The key is the 64-bit seed; the counter packs index, c, b and (stream << 24 | a & 0xffffff)
+ * mixed with a's high bits, so callers need not know the packing. */
+void fc_rng_block(uint32_t out[4], uint64_t seed, uint32_t stream, uint64_t a, uint32_t b,
+                  uint32_t c, uint32_t index);
+
+/* Uniform in [0, 1) with 24 random bits (exactly representable in float). */
+static inline float fc_rng_unit_float(uint32_t w) { return (float)(w >> 8) * (1.0f / 16777216.0f); }
+/* Uniform in [0, 1) with 53 random bits from two words. */
+static inline double fc_rng_unit_double(uint32_t hi, uint32_t lo)
+{
+    return (double)(((uint64_t)hi << 21) ^ (uint64_t)(lo >> 11)) * (1.0 / 9007199254740992.0);
+}
+
+/* Fills x[0..n) with N(0, std) from (seed, FC_RNG_INIT, tensor_id); Box-Muller in double. */
+void fc_rng_normal_fill(double *x, size_t n, uint64_t seed, uint32_t tensor_id, double std);
+
+/* perm[0..n) = a permutation of 0..n-1 drawn from (seed, stream, a): Fisher-Yates, the same on
+ * every machine. */
+void fc_rng_permutation(int64_t *perm, int64_t n, uint64_t seed, uint32_t stream, uint64_t a);
+
+#endif

@@ -1,0 +1,2 @@
+/* placeholder until the module lands */
+typedef int fc_ckpt_placeholder;

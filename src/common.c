@@ -1,0 +1,106 @@
+#include "fcnet/common.h"
+
+#include <mpi.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char error_message[1024];
+static int log_rank = 0, log_size = 1;
+static size_t alloc_calls = 0;
+
+fc_status fc_error_set(fc_status code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(error_message, sizeof error_message, fmt, ap);
+    va_end(ap);
+    /* One line on stderr is the contract: fold any newline a message picked up from a value. */
+    for (char *p = error_message; *p; p++)
+        if (*p == '\n' || *p == '\r') *p = ' ';
+    return code;
+}
+
+const char *fc_error_message(void) { return error_message; }
+void fc_error_clear(void) { error_message[0] = '\0'; }
+
+void fc_log_set_rank(int rank, int size)
+{
+    log_rank = rank;
+    log_size = size;
+}
+
+int fc_log_rank(void) { return log_rank; }
+
+void fc_log_info(const char *fmt, ...)
+{
+    if (log_rank != 0) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stdout, fmt, ap);
+    va_end(ap);
+    fputc('\n', stdout);
+    fflush(stdout);
+}
+
+static void log_stderr(const char *kind, const char *fmt, va_list ap)
+{
+    char line[1200];
+    vsnprintf(line, sizeof line, fmt, ap);
+    if (log_size > 1)
+        fprintf(stderr, "fcnet_dist: [rank %d/%d] %s: %s\n", log_rank, log_size, kind, line);
+    else
+        fprintf(stderr, "fcnet_dist: %s: %s\n", kind, line);
+    fflush(stderr);
+}
+
+void fc_log_warn(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    log_stderr("warning", fmt, ap);
+    va_end(ap);
+}
+
+void fc_log_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    log_stderr("error", fmt, ap);
+    va_end(ap);
+}
+
+_Noreturn void fc_assert_fail(const char *expr, const char *file, int line)
+{
+    fprintf(stderr, "fcnet_dist: rank %d/%d %s:%d: assertion failed: %s\n", log_rank, log_size, file, line,
+            expr);
+    fflush(stderr);
+    int initialized = 0, finalized = 0;
+    MPI_Initialized(&initialized);
+    MPI_Finalized(&finalized);
+    if (initialized && !finalized) MPI_Abort(MPI_COMM_WORLD, 1);
+    abort();
+}
+
+void *fc_alloc(size_t n_bytes)
+{
+    alloc_calls++;
+    size_t rounded = (n_bytes + 63) / 64 * 64;
+    if (rounded == 0) rounded = 64;
+    void *p = aligned_alloc(64, rounded);
+    if (!p) {
+        fprintf(stderr, "fcnet_dist: rank %d/%d: out of memory allocating %zu bytes\n", log_rank, log_size,
+                n_bytes);
+        int initialized = 0;
+        MPI_Initialized(&initialized);
+        if (initialized) MPI_Abort(MPI_COMM_WORLD, 1);
+        abort();
+    }
+    memset(p, 0, rounded); /* touch every page now, not inside a training step */
+    return p;
+}
+
+void fc_free(void *p) { free(p); }
+
+size_t fc_alloc_count(void) { return alloc_calls; }

@@ -1,0 +1,214 @@
+#include "fcnet/dist.h"
+
+#include <string.h>
+
+#include "fcnet/layers.h"
+
+/* One all-to-all + allgather round moves at most this many elements: Open MPI maps a fresh temporary
+ * for single collectives of >= 32 MiB (measured ~67 ms each, DESIGN §6), so stay below. */
+#define FC_REDUCE_SEGMENT ((size_t)4 << 20)
+#define FC_MAX_REPLICA_TENSORS 4096
+
+static int is_single(const fc_dist *d) { return d == NULL || d->size == 1; }
+
+static void init_common(fc_dist *dist)
+{
+    MPI_Comm_rank(dist->comm, &dist->rank);
+    MPI_Comm_size(dist->comm, &dist->size);
+    fc_log_set_rank(dist->rank, dist->size);
+    dist->counts = fc_alloc(4 * (size_t)dist->size * sizeof(int));
+    dist->displs = dist->counts + dist->size;
+}
+
+fc_status fc_dist_init(fc_dist *dist, int *argc, char ***argv)
+{
+    memset(dist, 0, sizeof *dist);
+    int initialized = 0;
+    MPI_Initialized(&initialized);
+    if (!initialized) {
+        if (MPI_Init(argc, argv) != MPI_SUCCESS) return fc_error_set(FC_ERR_FAIL, "MPI_Init failed");
+        dist->owns_mpi = 1;
+    }
+    MPI_Comm_dup(MPI_COMM_WORLD, &dist->comm);
+    init_common(dist);
+    return FC_OK;
+}
+
+fc_status fc_dist_init_comm(fc_dist *dist, MPI_Comm comm)
+{
+    memset(dist, 0, sizeof *dist);
+    MPI_Comm_dup(comm, &dist->comm);
+    init_common(dist);
+    return FC_OK;
+}
+
+void fc_dist_free(fc_dist *dist)
+{
+    if (!dist) return;
+    fc_free(dist->grad_recv);
+    fc_free(dist->counts);
+    fc_free(dist->gather);
+    int finalized = 0;
+    MPI_Finalized(&finalized);
+    if (!finalized && dist->comm != MPI_COMM_NULL && dist->size > 0) MPI_Comm_free(&dist->comm);
+    if (dist->owns_mpi && !finalized) MPI_Finalize();
+    memset(dist, 0, sizeof *dist);
+}
+
+void fc_dist_reserve(fc_dist *dist, size_t grad_n, size_t gather_n)
+{
+    if (!dist) return;
+    if (grad_n > dist->grad_n) {
+        size_t seg = grad_n < FC_REDUCE_SEGMENT ? grad_n : FC_REDUCE_SEGMENT;
+        size_t chunk = (seg + (size_t)dist->size - 1) / (size_t)dist->size;
+        fc_free(dist->grad_recv);
+        dist->grad_recv = fc_alloc(chunk * (size_t)dist->size * sizeof(fc_real));
+        dist->grad_n = grad_n;
+    }
+    if (gather_n > dist->gather_n) {
+        fc_free(dist->gather);
+        dist->gather = fc_alloc(gather_n * (size_t)dist->size * sizeof(double));
+        dist->gather_n = gather_n;
+    }
+}
+
+void fc_dist_bcast_real(const fc_dist *dist, fc_real *buf, size_t n)
+{
+    if (is_single(dist)) return;
+    for (size_t at = 0; at < n; at += FC_REDUCE_SEGMENT) {
+        size_t len = n - at < FC_REDUCE_SEGMENT ? n - at : FC_REDUCE_SEGMENT;
+        MPI_Bcast(buf + at, (int)len, FC_MPI_REAL, 0, dist->comm);
+    }
+}
+
+void fc_dist_bcast_bytes(const fc_dist *dist, void *buf, size_t n_bytes)
+{
+    if (is_single(dist)) return;
+    FC_ASSERT(n_bytes < ((size_t)1 << 31));
+    MPI_Bcast(buf, (int)n_bytes, MPI_BYTE, 0, dist->comm);
+}
+
+/* Chunk q of a segment of len elements: [q*len/size, (q+1)*len/size). */
+static size_t chunk_begin(size_t len, int q, int size) { return len * (size_t)q / (size_t)size; }
+
+void fc_dist_sum_grads(const fc_dist *dist, fc_real *grad, size_t n)
+{
+    if (is_single(dist)) return;
+    FC_ASSERT(n <= dist->grad_n);
+    const int size = dist->size, rank = dist->rank;
+    int *send_counts = dist->counts, *send_displs = dist->displs;
+    int *recv_counts = dist->displs + size, *recv_displs = recv_counts + size;
+    for (size_t at = 0; at < n; at += FC_REDUCE_SEGMENT) {
+        size_t len = n - at < FC_REDUCE_SEGMENT ? n - at : FC_REDUCE_SEGMENT;
+        fc_real *seg = grad + at;
+        const size_t mine = chunk_begin(len, rank, size);
+        const int my_len = (int)(chunk_begin(len, rank + 1, size) - mine);
+        for (int q = 0; q < size; q++) {
+            send_displs[q] = (int)chunk_begin(len, q, size);
+            send_counts[q] = (int)(chunk_begin(len, q + 1, size) - (size_t)send_displs[q]);
+            recv_counts[q] = my_len;
+            recv_displs[q] = q * my_len;
+        }
+        /* Reduce-scatter by hand: every rank receives everybody's copy of its own chunk and adds them
+         * up in rank order, so the arithmetic (and its bits) never depends on MPI's algorithm. */
+        MPI_Alltoallv(seg, send_counts, send_displs, FC_MPI_REAL, dist->grad_recv, recv_counts,
+                      recv_displs, FC_MPI_REAL, dist->comm);
+        fc_real *out = seg + mine;
+        for (int i = 0; i < my_len; i++) out[i] = dist->grad_recv[i];
+        for (int q = 1; q < size; q++) {
+            const fc_real *part = dist->grad_recv + (size_t)q * (size_t)my_len;
+            for (int i = 0; i < my_len; i++) out[i] += part[i];
+        }
+        MPI_Allgatherv(MPI_IN_PLACE, 0, FC_MPI_REAL, seg, send_counts, send_displs, FC_MPI_REAL,
+                       dist->comm);
+    }
+}
+
+void fc_dist_sum_doubles(const fc_dist *dist, double *v, int n)
+{
+    if (is_single(dist)) return;
+    FC_ASSERT((size_t)n <= dist->gather_n);
+    MPI_Allgather(v, n, MPI_DOUBLE, dist->gather, n, MPI_DOUBLE, dist->comm);
+    for (int j = 0; j < n; j++) v[j] = dist->gather[j];
+    for (int q = 1; q < dist->size; q++) {
+        const double *part = dist->gather + (size_t)q * (size_t)n;
+        for (int j = 0; j < n; j++) v[j] += part[j];
+    }
+}
+
+int64_t fc_dist_merge_moments(const fc_dist *dist, double *stats, int n)
+{
+    if (is_single(dist)) return (int64_t)stats[2 * n];
+    const int per_rank = 2 * n + 1;
+    FC_ASSERT((size_t)per_rank <= dist->gather_n);
+    MPI_Allgather(stats, per_rank, MPI_DOUBLE, dist->gather, per_rank, MPI_DOUBLE, dist->comm);
+    int64_t n_total = 0;
+    for (int q = 0; q < dist->size; q++) {
+        const double *part = dist->gather + (size_t)q * (size_t)per_rank;
+        fc_moments_merge(&n_total, stats, stats + n, (int64_t)part[2 * n], part, part + n, n);
+    }
+    stats[2 * n] = (double)n_total;
+    return n_total;
+}
+
+fc_status fc_dist_agree(const fc_dist *dist, fc_status local, int print)
+{
+    /* severity: FAIL outranks INPUT; the second field finds the lowest failing rank via max(size - rank). */
+    int sev = local == FC_OK ? 0 : local == FC_ERR_INPUT ? 1 : 2;
+    if (is_single(dist)) {
+        if (sev && print) fc_log_error("%s", fc_error_message());
+        return local;
+    }
+    int in[2] = {sev, sev ? dist->size - dist->rank : 0}, out[2];
+    MPI_Allreduce(in, out, 2, MPI_INT, MPI_MAX, dist->comm);
+    if (out[0] == 0) return FC_OK;
+    if (print && sev && dist->size - dist->rank == out[1]) fc_log_error("%s", fc_error_message());
+    return out[0] == 1 ? FC_ERR_INPUT : FC_ERR_FAIL;
+}
+
+int fc_dist_any(const fc_dist *dist, int flag)
+{
+    if (is_single(dist)) return flag != 0;
+    int in = flag != 0, out = 0;
+    MPI_Allreduce(&in, &out, 1, MPI_INT, MPI_LOR, dist->comm);
+    return out;
+}
+
+/* FNV-1a, 64 bit: any bit that differs changes the hash with overwhelming probability. */
+static uint64_t hash_bytes(const void *data, size_t n)
+{
+    const unsigned char *p = data;
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < n; i++) {
+        h ^= p[i];
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+fc_status fc_dist_check_replicas(const fc_dist *dist, const fc_tensor_ref *tensors, int n_tensors,
+                                 int64_t step)
+{
+    if (is_single(dist)) return FC_OK;
+    FC_ASSERT(n_tensors <= FC_MAX_REPLICA_TENSORS);
+    uint64_t mine[FC_MAX_REPLICA_TENSORS], ref[FC_MAX_REPLICA_TENSORS];
+    for (int i = 0; i < n_tensors; i++) mine[i] = ref[i] = hash_bytes(tensors[i].data, tensors[i].n_bytes);
+    MPI_Bcast(ref, n_tensors, MPI_UINT64_T, 0, dist->comm);
+    int first = n_tensors;
+    for (int i = 0; i < n_tensors && first == n_tensors; i++)
+        if (mine[i] != ref[i]) first = i;
+    struct {
+        int value, index;
+    } in = {first < n_tensors ? dist->rank : dist->size, first}, out;
+    MPI_Allreduce(&in, &out, 1, MPI_2INT, MPI_MINLOC, dist->comm);
+    if (out.value == dist->size) return FC_OK;
+    return fc_error_set(FC_ERR_FAIL, "replica mismatch at step %lld: rank %d differs from rank 0 in %s",
+                        (long long)step, out.value, tensors[out.index].name);
+}
+
+void fc_dist_slice(int64_t global_batch, int rank, int size, int64_t *begin, int64_t *count)
+{
+    int64_t base = global_batch / size, extra = global_batch % size;
+    *count = base + (rank < extra ? 1 : 0);
+    *begin = rank * base + (rank < extra ? rank : extra);
+}

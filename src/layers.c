@@ -1,0 +1,262 @@
+#include "fcnet/layers.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+#include "fcnet/dist.h"
+#include "fcnet/rng.h"
+
+#ifdef FC_REAL_DOUBLE
+#define GEMM cblas_dgemm
+#else
+#define GEMM cblas_sgemm
+#endif
+
+void fc_affine_forward(fc_real *out, const fc_real *x, const fc_real *w, const fc_real *b, int batch,
+                       int n_in, int n_out)
+{
+    if (batch == 0) return;
+    GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, batch, n_out, n_in, 1, x, n_in, w, n_out, 0, out, n_out);
+    for (int i = 0; i < batch; i++) {
+        fc_real *row = out + (size_t)i * n_out;
+        for (int j = 0; j < n_out; j++) row[j] += b[j];
+    }
+}
+
+void fc_affine_backward(fc_real *dx, fc_real *dw, fc_real *db, const fc_real *dout, const fc_real *x,
+                        const fc_real *w, int batch, int n_in, int n_out)
+{
+    if (batch == 0) return;
+    GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, n_in, n_out, batch, 1, x, n_in, dout, n_out, 1, dw, n_out);
+    for (int i = 0; i < batch; i++) {
+        const fc_real *row = dout + (size_t)i * n_out;
+        for (int j = 0; j < n_out; j++) db[j] += row[j];
+    }
+    if (dx)
+        GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, batch, n_in, n_out, 1, dout, n_out, w, n_out, 0, dx,
+             n_in);
+}
+
+void fc_relu_forward(fc_real *out, const fc_real *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++) out[i] = x[i] > 0 ? x[i] : 0;
+}
+
+void fc_relu_backward(fc_real *dx, const fc_real *dout, const fc_real *out, size_t n)
+{
+    for (size_t i = 0; i < n; i++) dx[i] = out[i] > 0 ? dout[i] : 0;
+}
+
+/* Two passes (mean, then squared deviations) in double: the one-pass E[x^2] - E[x]^2 loses every digit
+ * when |mean| >> std. */
+void fc_moments_columns(double *mean, double *m2, const fc_real *x, int batch, int n)
+{
+    for (int j = 0; j < n; j++) mean[j] = m2[j] = 0;
+    if (batch == 0) return;
+    for (int i = 0; i < batch; i++) {
+        const fc_real *row = x + (size_t)i * n;
+        for (int j = 0; j < n; j++) mean[j] += (double)row[j];
+    }
+    for (int j = 0; j < n; j++) mean[j] /= batch;
+    for (int i = 0; i < batch; i++) {
+        const fc_real *row = x + (size_t)i * n;
+        for (int j = 0; j < n; j++) {
+            double d = (double)row[j] - mean[j];
+            m2[j] += d * d;
+        }
+    }
+}
+
+/* Chan, Golub & LeVeque: mean = mean_a + delta n_b / n; m2 = m2_a + m2_b + delta^2 n_a n_b / n. */
+void fc_moments_merge(int64_t *n_a, double *mean_a, double *m2_a, int64_t n_b, const double *mean_b,
+                      const double *m2_b, int n)
+{
+    if (n_b == 0) return;
+    if (*n_a == 0) {
+        memcpy(mean_a, mean_b, (size_t)n * sizeof *mean_a);
+        memcpy(m2_a, m2_b, (size_t)n * sizeof *m2_a);
+        *n_a = n_b;
+        return;
+    }
+    double na = (double)*n_a, nb = (double)n_b, nt = na + nb;
+    for (int j = 0; j < n; j++) {
+        double delta = mean_b[j] - mean_a[j];
+        mean_a[j] += delta * (nb / nt);
+        m2_a[j] += m2_b[j] + delta * delta * (na * nb / nt);
+    }
+    *n_a += n_b;
+}
+
+void fc_batchnorm_forward_train(fc_real *out, fc_real *xhat, fc_real *inv_std, fc_real *running_mean,
+                                fc_real *running_var, const fc_real *x, const fc_real *gamma,
+                                const fc_real *beta, double momentum, int batch, int n,
+                                double *stat_scratch, const struct fc_dist *dist)
+{
+    double *mean = stat_scratch, *m2 = stat_scratch + n;
+    fc_moments_columns(mean, m2, x, batch, n);
+    stat_scratch[2 * n] = batch;
+    int64_t n_total = fc_dist_merge_moments(dist, stat_scratch, n);
+    FC_ASSERT(n_total > 0);
+    for (int j = 0; j < n; j++) {
+        double var = m2[j] / (double)n_total; /* biased, as cs231n (and PyTorch's normalisation) */
+        inv_std[j] = (fc_real)(1.0 / sqrt(var + FC_BN_EPS));
+        running_mean[j] = (fc_real)(momentum * (double)running_mean[j] + (1 - momentum) * mean[j]);
+        running_var[j] = (fc_real)(momentum * (double)running_var[j] + (1 - momentum) * var);
+    }
+    for (int i = 0; i < batch; i++) {
+        const fc_real *xr = x + (size_t)i * n;
+        fc_real *hr = xhat + (size_t)i * n, *or = out + (size_t)i * n;
+        for (int j = 0; j < n; j++) {
+            hr[j] = (fc_real)(((double)xr[j] - mean[j]) * (double)inv_std[j]);
+            or[j] = gamma[j] * hr[j] + beta[j];
+        }
+    }
+}
+
+void fc_batchnorm_forward_test(fc_real *out, const fc_real *x, const fc_real *gamma, const fc_real *beta,
+                               const fc_real *running_mean, const fc_real *running_var, int batch, int n)
+{
+    for (int i = 0; i < batch; i++) {
+        const fc_real *xr = x + (size_t)i * n;
+        fc_real *or = out + (size_t)i * n;
+        for (int j = 0; j < n; j++) {
+            fc_real s = (fc_real)(1.0 / sqrt((double)running_var[j] + FC_BN_EPS)); /* eps inside the sqrt */
+            or[j] = gamma[j] * (xr[j] - running_mean[j]) * s + beta[j];
+        }
+    }
+}
+
+void fc_batchnorm_backward(fc_real *dx, fc_real *dgamma, fc_real *dbeta, const fc_real *dout,
+                           const fc_real *xhat, const fc_real *inv_std, const fc_real *gamma, int batch,
+                           int n, double *stat_scratch, const struct fc_dist *dist)
+{
+    /* sums[0..n) = sum(dout), sums[n..2n) = sum(dout * xhat), sums[2n] = rows: local first (they are
+     * also the local parameter gradients), then over the global batch for dx -- one gather. */
+    double *sums = stat_scratch;
+    for (int j = 0; j < 2 * n; j++) sums[j] = 0;
+    sums[2 * n] = batch;
+    for (int i = 0; i < batch; i++) {
+        const fc_real *dr = dout + (size_t)i * n, *hr = xhat + (size_t)i * n;
+        for (int j = 0; j < n; j++) {
+            sums[j] += (double)dr[j];
+            sums[n + j] += (double)dr[j] * (double)hr[j];
+        }
+    }
+    for (int j = 0; j < n; j++) {
+        dbeta[j] += (fc_real)sums[j];
+        dgamma[j] += (fc_real)sums[n + j];
+    }
+    fc_dist_sum_doubles(dist, sums, 2 * n + 1);
+    const double n_total = sums[2 * n]; /* exact: an integer below 2^53 */
+    /* dx = gamma inv_std / N (N dout - sum(dout) - xhat sum(dout xhat)) */
+    for (int j = 0; j < n; j++) {
+        sums[j] /= n_total;
+        sums[n + j] /= n_total;
+    }
+    for (int i = 0; i < batch; i++) {
+        const fc_real *dr = dout + (size_t)i * n, *hr = xhat + (size_t)i * n;
+        fc_real *xr = dx + (size_t)i * n;
+        for (int j = 0; j < n; j++) {
+            double g = (double)dr[j] - sums[j] - (double)hr[j] * sums[n + j];
+            xr[j] = (fc_real)(g * (double)(gamma[j] * inv_std[j]));
+        }
+    }
+}
+
+void fc_layernorm_forward(fc_real *out, fc_real *xhat, fc_real *inv_std, const fc_real *x,
+                          const fc_real *gamma, const fc_real *beta, int batch, int n)
+{
+    for (int i = 0; i < batch; i++) {
+        const fc_real *xr = x + (size_t)i * n;
+        double mean = 0, m2 = 0;
+        for (int j = 0; j < n; j++) mean += (double)xr[j];
+        mean /= n;
+        for (int j = 0; j < n; j++) {
+            double d = (double)xr[j] - mean;
+            m2 += d * d;
+        }
+        double s = 1.0 / sqrt(m2 / n + FC_LN_EPS);
+        inv_std[i] = (fc_real)s;
+        fc_real *hr = xhat + (size_t)i * n, *or = out + (size_t)i * n;
+        for (int j = 0; j < n; j++) {
+            hr[j] = (fc_real)(((double)xr[j] - mean) * s);
+            or[j] = gamma[j] * hr[j] + beta[j];
+        }
+    }
+}
+
+void fc_layernorm_backward(fc_real *dx, fc_real *dgamma, fc_real *dbeta, const fc_real *dout,
+                           const fc_real *xhat, const fc_real *inv_std, const fc_real *gamma, int batch,
+                           int n)
+{
+    for (int i = 0; i < batch; i++) {
+        const fc_real *dr = dout + (size_t)i * n, *hr = xhat + (size_t)i * n;
+        double sum_g = 0, sum_gh = 0; /* over features of dxhat and dxhat * xhat */
+        for (int j = 0; j < n; j++) {
+            double g = (double)dr[j] * (double)gamma[j];
+            sum_g += g;
+            sum_gh += g * (double)hr[j];
+            dbeta[j] += dr[j];
+            dgamma[j] += dr[j] * hr[j];
+        }
+        sum_g /= n;
+        sum_gh /= n;
+        fc_real *xr = dx + (size_t)i * n;
+        double s = (double)inv_std[i];
+        for (int j = 0; j < n; j++) {
+            double g = (double)dr[j] * (double)gamma[j];
+            xr[j] = (fc_real)(s * (g - sum_g - (double)hr[j] * sum_gh));
+        }
+    }
+}
+
+void fc_dropout_forward(fc_real *x, double keep, uint64_t seed, uint64_t step, int layer, int64_t row0,
+                        int batch, int n)
+{
+    if (keep >= 1) return;
+    const fc_real scale = (fc_real)(1.0 / keep);
+    for (int i = 0; i < batch; i++) {
+        fc_real *row = x + (size_t)i * n;
+        uint32_t c = (uint32_t)(row0 + i);
+        for (int j0 = 0; j0 < n; j0 += 4) {
+            uint32_t w[4];
+            fc_rng_block(w, seed, FC_RNG_DROPOUT, step, (uint32_t)layer, c, (uint32_t)(j0 >> 2));
+            int m = n - j0 < 4 ? n - j0 : 4;
+            for (int k = 0; k < m; k++)
+                row[j0 + k] = ((double)fc_rng_unit_float(w[k]) < keep) ? row[j0 + k] * scale : 0;
+        }
+    }
+}
+
+fc_real fc_dropout_mask(double keep, uint64_t seed, uint64_t step, int layer, int64_t row, int unit)
+{
+    if (keep >= 1) return 1;
+    uint32_t w[4];
+    fc_rng_block(w, seed, FC_RNG_DROPOUT, step, (uint32_t)layer, (uint32_t)row, (uint32_t)(unit >> 2));
+    return ((double)fc_rng_unit_float(w[unit & 3]) < keep) ? (fc_real)(1.0 / keep) : 0;
+}
+
+double fc_softmax_loss(fc_real *dscores, const fc_real *scores, const int32_t *y, int batch,
+                       int n_classes, int64_t global_batch)
+{
+    double loss = 0;
+    const double inv_b = 1.0 / (double)global_batch;
+    for (int i = 0; i < batch; i++) {
+        const fc_real *s = scores + (size_t)i * n_classes;
+        fc_real *d = dscores + (size_t)i * n_classes;
+        fc_real mx = s[0];
+        for (int k = 1; k < n_classes; k++) mx = s[k] > mx ? s[k] : mx;
+        double z = 0;
+        for (int k = 0; k < n_classes; k++) z += exp((double)(s[k] - mx));
+        double log_z = log(z);
+        int label = y[i];
+        FC_ASSERT(label >= 0 && label < n_classes);
+        loss += log_z - (double)(s[label] - mx);
+        for (int k = 0; k < n_classes; k++) {
+            double p = exp((double)(s[k] - mx) - log_z);
+            d[k] = (fc_real)((p - (k == label)) * inv_b);
+        }
+    }
+    return loss * inv_b;
+}

@@ -1,0 +1,120 @@
+#include "testutil.h"
+
+#include <hdf5.h>
+#include <math.h>
+#include <mpi.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+int fct_run(Suite *suite, int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    MPI_Init(&argc, &argv);
+    SRunner *runner = srunner_create(suite);
+    srunner_set_fork_status(runner, CK_NOFORK);
+    srunner_run_all(runner, CK_NORMAL);
+    int failed = srunner_ntests_failed(runner), run = srunner_ntests_run(runner);
+    srunner_free(runner);
+    int total_failed = 0;
+    MPI_Allreduce(&failed, &total_failed, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
+    int rank;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    if (rank == 0 && run == 0) fprintf(stderr, "no test ran\n");
+    MPI_Finalize();
+    return (total_failed == 0 && run > 0) ? 0 : 1;
+}
+
+static int close_generic(const char *label, double (*get_a)(const void *, size_t), const void *a,
+                         const double *b, size_t n, double atol, double rtol)
+{
+    size_t first_bad = n;
+    double max_err = 0;
+    for (size_t i = 0; i < n; i++) {
+        double ai = get_a(a, i), err = fabs(ai - b[i]);
+        if (err > max_err || isnan(err)) max_err = isnan(err) ? INFINITY : err;
+        if (first_bad == n && !(err <= atol + rtol * fabs(b[i]))) first_bad = i;
+    }
+    if (first_bad == n) return 1;
+    fprintf(stderr, "%s: mismatch at index %zu: got %.10g want %.10g (atol %g rtol %g, max abs err %.3g over %zu)\n",
+            label, first_bad, get_a(a, first_bad), b[first_bad], atol, rtol, max_err, n);
+    return 0;
+}
+
+static double get_d(const void *p, size_t i) { return ((const double *)p)[i]; }
+static double get_f(const void *p, size_t i) { return (double)((const float *)p)[i]; }
+
+int fct_close_d(const char *label, const double *a, const double *b, size_t n, double atol, double rtol)
+{
+    return close_generic(label, get_d, a, b, n, atol, rtol);
+}
+
+int fct_close_f(const char *label, const float *a, const float *b, size_t n, double atol, double rtol)
+{
+    double *bd = malloc((n ? n : 1) * sizeof *bd);
+    for (size_t i = 0; i < n; i++) bd[i] = (double)b[i];
+    int ok = close_generic(label, get_f, a, bd, n, atol, rtol);
+    free(bd);
+    return ok;
+}
+
+int fct_close_mixed(const char *label, const void *a, size_t sizeof_a, const double *b, size_t n,
+                    double atol, double rtol)
+{
+    return close_generic(label, sizeof_a == sizeof(float) ? get_f : get_d, a, b, n, atol, rtol);
+}
+
+double fct_rel_error(const double *a, const double *b, size_t n)
+{
+    double worst = 0;
+    for (size_t i = 0; i < n; i++) {
+        double den = fabs(a[i]) + fabs(b[i]);
+        double r = fabs(a[i] - b[i]) / (den > 1e-8 ? den : 1e-8);
+        if (r > worst || isnan(r)) worst = isnan(r) ? INFINITY : r;
+    }
+    return worst;
+}
+
+const char *fct_data_path(const char *relative)
+{
+    static char buf[4096];
+    const char *root = getenv("FCNET_TEST_DATA");
+    snprintf(buf, sizeof buf, "%s/%s", root ? root : ".", relative);
+    return buf;
+}
+
+long fct_h5_read(const char *file, const char *name, double **out, int *rank, long dims[4])
+{
+    *out = NULL;
+    H5E_auto2_t func;
+    void *data;
+    H5Eget_auto2(H5E_DEFAULT, &func, &data);
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    long count = -1;
+    hid_t f = H5Fopen(file, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f >= 0) {
+        hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
+        if (d >= 0) {
+            hid_t s = H5Dget_space(d);
+            hsize_t hd[8] = {0};
+            int r = H5Sget_simple_extent_ndims(s);
+            H5Sget_simple_extent_dims(s, hd, NULL);
+            count = 1;
+            for (int i = 0; i < r; i++) count *= (long)hd[i];
+            if (rank) *rank = r;
+            if (dims)
+                for (int i = 0; i < 4; i++) dims[i] = i < r ? (long)hd[i] : 1;
+            *out = malloc((size_t)(count ? count : 1) * sizeof(double));
+            if (H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, *out) < 0) {
+                free(*out);
+                *out = NULL;
+                count = -1;
+            }
+            H5Sclose(s);
+            H5Dclose(d);
+        }
+        H5Fclose(f);
+    }
+    H5Eset_auto2(H5E_DEFAULT, func, data);
+    return count;
+}
