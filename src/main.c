@@ -1,1 +1,75 @@
-int main(void){return 0;}
+/* fcnet_dist: orchestration only. Every rank parses the same arguments; every decision to stop is
+ * agreed collectively so no rank is left waiting in a collective. */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "fcnet/ckpt.h"
+#include "fcnet/commands.h"
+#include "fcnet/config.h"
+#include "fcnet/dist.h"
+#include "fcnet/train.h"
+
+/* First thing in main: SIGUSR1's default action kills, and Slurm/mpirun deliver it as the warning. */
+static void install_signal_handlers(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = fc_train_request_stop;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGUSR1, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+static int run_train(fc_config *cfg, fc_dist *dist)
+{
+    fc_status st = FC_OK;
+    if (cfg->resume[0]) {
+        /* Hyperparameters come from the checkpoint; only run control may differ. */
+        st = fc_ckpt_check_resume(cfg->resume, cfg);
+        if (st == FC_OK) {
+            int n_input = 0, n_classes = 0;
+            st = fc_ckpt_read_config(cfg->resume, cfg, &n_input, &n_classes);
+        }
+        if ((st = fc_dist_agree(dist, st, 1)) != FC_OK) return st;
+    }
+    fc_trainer t;
+    st = fc_train_setup(&t, cfg, dist);
+    int rc = st;
+    if (st == FC_OK) {
+        fc_log_info("fcnet %s: %d rank(s), %lld training rows, %d features, %d classes, %lld steps per epoch, "
+                    "%s%s",
+                    FC_VERSION, fc_dist_size(dist), (long long)t.data.train.n, t.data.n_features,
+                    t.data.n_classes, (long long)t.steps_per_epoch, cfg->resume[0] ? "resuming from " : "fresh start",
+                    cfg->resume[0] ? cfg->resume : "");
+        rc = fc_train_run(&t);
+    }
+    fc_train_free(&t);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    install_signal_handlers();
+    fc_dist dist;
+    if (fc_dist_init(&dist, &argc, &argv) != FC_OK) {
+        fprintf(stderr, "fcnet_dist: error: %s\n", fc_error_message());
+        return 1;
+    }
+    static fc_config cfg;
+    fc_status st = fc_config_parse(&cfg, argc, argv);
+    int rc = fc_dist_agree(&dist, st, 1);
+    if (rc == FC_OK) {
+        switch (cfg.command) {
+        case FC_CMD_HELP:
+            if (dist.rank == 0) fc_config_print_help(stdout, cfg.command);
+            break;
+        case FC_CMD_TRAIN: rc = run_train(&cfg, &dist); break;
+        case FC_CMD_EVAL: rc = fc_cmd_eval(&cfg, &dist); break;
+        case FC_CMD_GRADCHECK: rc = fc_cmd_gradcheck(&cfg, &dist); break;
+        }
+    }
+    fc_dist_free(&dist);
+    return rc;
+}

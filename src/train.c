@@ -1,2 +1,297 @@
-/* placeholder until the module lands */
-typedef int fc_train_placeholder;
+#include "fcnet/train.h"
+
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fcnet/ckpt.h"
+#include "fcnet/progress.h"
+#include "fcnet/rng.h"
+
+static volatile sig_atomic_t stop_signal = 0;
+
+void fc_train_request_stop(int signal_number) { stop_signal = signal_number; }
+
+static void history_alloc(fc_history *h, int64_t cap_loss, int64_t cap_checks)
+{
+    h->cap_loss = cap_loss;
+    h->cap_checks = cap_checks;
+    h->loss = fc_alloc((size_t)(cap_loss ? cap_loss : 1) * sizeof(double));
+    h->train_acc = fc_alloc((size_t)cap_checks * sizeof(double));
+    h->val_acc = fc_alloc((size_t)cap_checks * sizeof(double));
+    h->lr = fc_alloc((size_t)cap_checks * sizeof(double));
+    h->check_step = fc_alloc((size_t)cap_checks * sizeof(int64_t));
+}
+
+static void history_free(fc_history *h)
+{
+    fc_free(h->loss);
+    fc_free(h->train_acc);
+    fc_free(h->val_acc);
+    fc_free(h->lr);
+    fc_free(h->check_step);
+    memset(h, 0, sizeof *h);
+}
+
+/* Every rank must hold rank 0's state bit for bit before training starts. */
+static void broadcast_state(fc_trainer *t)
+{
+    fc_dist_bcast_real(t->dist, t->net.params, t->net.layout.n_total);
+    if (t->net.bn_stats) fc_dist_bcast_real(t->dist, t->net.bn_stats, t->net.bn_layout.n_total);
+}
+
+fc_status fc_train_setup(fc_trainer *t, const fc_config *cfg, fc_dist *dist)
+{
+    memset(t, 0, sizeof *t);
+    t->cfg = cfg;
+    t->dist = dist;
+    t->best_val_acc = -1;
+    fc_status st = fc_data_load(&t->data, cfg->data, cfg->val_size);
+    if ((st = fc_dist_agree(dist, st, 1)) != FC_OK) return st;
+
+    if (cfg->resume[0]) st = fc_ckpt_load_preprocess(&t->pp, cfg->resume, t->data.n_features);
+    else fc_preprocess_fit(&t->pp, cfg->preprocess, &t->data.train);
+    if ((st = fc_dist_agree(dist, st, 1)) != FC_OK) return st;
+    fc_preprocess_apply(&t->pp, &t->data.train);
+    fc_preprocess_apply(&t->pp, &t->data.val);
+    fc_preprocess_apply(&t->pp, &t->data.test);
+
+    const int size = fc_dist_size(dist);
+    const int64_t B = cfg->batch_size, n_train = t->data.train.n;
+    t->local_max = (int)((B + size - 1) / size);
+    if (t->local_max < 1) t->local_max = 1;
+    fc_net_config ncfg = fc_config_net(cfg, t->data.n_features, t->data.n_classes);
+    fc_net_init(&t->net, &ncfg, t->local_max, dist);
+    fc_dist_reserve(dist, t->net.layout.n_total, 2 * (size_t)t->net.max_width + 2);
+    fc_optim_init(&t->opt, &cfg->optim, t->net.layout.n_total);
+
+    t->steps_per_epoch = (n_train + B - 1) / B;
+    t->total_steps = cfg->epochs * t->steps_per_epoch;
+    history_alloc(&t->hist, t->total_steps, cfg->epochs + 2);
+    t->perm = fc_alloc((size_t)n_train * sizeof(int64_t));
+    t->n_sub = n_train < FC_TRAIN_ACC_ROWS ? n_train : FC_TRAIN_ACC_ROWS;
+    t->sub_idx = fc_alloc((size_t)n_train * sizeof(int64_t));
+    fc_rng_permutation(t->sub_idx, n_train, cfg->seed, FC_RNG_SUBSAMPLE, 0);
+    t->xb = fc_alloc((size_t)t->local_max * (size_t)t->data.n_features * sizeof(fc_real));
+    t->yb = fc_alloc((size_t)t->local_max * sizeof(int32_t));
+    t->best_params = fc_arena_alloc(&t->net.layout);
+    if (t->net.bn_stats) t->best_bn = fc_arena_alloc(&t->net.bn_layout);
+
+    st = FC_OK;
+    if (cfg->resume[0]) st = fc_ckpt_load(t, cfg->resume);
+    else if (cfg->init_from[0]) st = fc_ckpt_load_params(&t->net, cfg->init_from, 0);
+    if ((st = fc_dist_agree(dist, st, 1)) != FC_OK) return st;
+    if (!cfg->resume[0]) {
+        broadcast_state(t);
+        memcpy(t->best_params, t->net.params, t->net.layout.n_total * sizeof(fc_real));
+        if (t->best_bn) memcpy(t->best_bn, t->net.bn_stats, t->net.bn_layout.n_total * sizeof(fc_real));
+    }
+    fc_data_epoch_order(t->perm, n_train, cfg->seed, t->epoch, cfg->shuffle);
+    return FC_OK;
+}
+
+void fc_train_free(fc_trainer *t)
+{
+    if (!t) return;
+    fc_data_free(&t->data);
+    fc_preprocess_free(&t->pp);
+    fc_net_free(&t->net);
+    fc_optim_free(&t->opt);
+    history_free(&t->hist);
+    fc_free(t->perm);
+    fc_free(t->sub_idx);
+    fc_free(t->xb);
+    fc_free(t->yb);
+    fc_free(t->best_params);
+    fc_free(t->best_bn);
+    memset(t, 0, sizeof *t);
+}
+
+/* Sum of the arena: NaN or Inf anywhere makes it non-finite (finite overflow to Inf is a blow-up too). */
+static int all_finite(const fc_real *v, size_t n)
+{
+    fc_real s = 0;
+    for (size_t i = 0; i < n; i++) s += v[i] * 0; /* 0 * finite = 0, 0 * Inf = NaN, 0 * NaN = NaN */
+    return s == 0;
+}
+
+double fc_train_step(fc_trainer *t)
+{
+    const int64_t B = t->cfg->batch_size, n_train = t->data.train.n;
+    const int64_t first = t->epoch_step * B;
+    const int64_t global_batch = n_train - first < B ? n_train - first : B; /* the last batch may be short */
+    int64_t begin, count;
+    fc_dist_slice(global_batch, fc_dist_rank(t->dist), fc_dist_size(t->dist), &begin, &count);
+    fc_data_gather(t->xb, t->yb, &t->data.train, t->perm + first + begin, count);
+
+    fc_batch_info info = {.step = (uint64_t)t->step, .row0 = begin, .global_batch = global_batch};
+    fc_net_zero_grads(&t->net);
+    fc_net_forward(&t->net, t->xb, (int)count, FC_MODE_TRAIN, &info);
+    /* [local loss, stop requested]: one ordered gather agrees on both. */
+    double shared[2] = {fc_net_loss(&t->net, t->yb, &info), stop_signal != 0};
+    fc_net_backward(&t->net);
+    fc_dist_sum_grads(t->dist, t->net.grads, t->net.layout.n_total);
+    fc_dist_sum_doubles(t->dist, shared, 2);
+    t->stop_agreed = shared[1] > 0;
+    double loss = shared[0] + fc_net_add_reg(&t->net);
+    /* The reduced gradients are identical on every rank, so this decision is too. */
+    if (!isfinite(loss) || !all_finite(t->net.grads, t->net.layout.n_total)) return NAN;
+    fc_optim_step(&t->opt, t->net.params, t->net.grads);
+    t->hist.loss[t->hist.n_loss++] = loss;
+    t->step++;
+    t->epoch_step++;
+    return loss;
+}
+
+double fc_train_accuracy(fc_trainer *t, const fc_split *split, const int64_t *rows, int64_t n_rows)
+{
+    if (n_rows == 0) return NAN;
+    int64_t begin, count;
+    fc_dist_slice(n_rows, fc_dist_rank(t->dist), fc_dist_size(t->dist), &begin, &count);
+    double correct = 0;
+    for (int64_t at = 0; at < count; at += t->local_max) {
+        int64_t chunk = count - at < t->local_max ? count - at : t->local_max;
+        if (rows) {
+            fc_data_gather(t->xb, t->yb, split, rows + begin + at, chunk);
+        } else {
+            memcpy(t->xb, split->x + (size_t)(begin + at) * (size_t)split->d,
+                   (size_t)chunk * (size_t)split->d * sizeof(fc_real));
+            memcpy(t->yb, split->y + begin + at, (size_t)chunk * sizeof(int32_t));
+        }
+        fc_net_forward(&t->net, t->xb, (int)chunk, FC_MODE_TEST, NULL);
+        correct += (double)fc_net_count_correct(&t->net, t->yb);
+    }
+    fc_dist_sum_doubles(t->dist, &correct, 1);
+    return correct / (double)n_rows;
+}
+
+/* Train accuracy on the fixed subsample, validation accuracy, lr; keeps the best parameters. */
+static void check_accuracy(fc_trainer *t)
+{
+    fc_history *h = &t->hist;
+    FC_ASSERT(h->n_checks < h->cap_checks);
+    double train_acc = fc_train_accuracy(t, &t->data.train, t->sub_idx, t->n_sub);
+    double val_acc = fc_train_accuracy(t, &t->data.val, NULL, t->data.val.n);
+    int64_t i = h->n_checks++;
+    h->train_acc[i] = train_acc;
+    h->val_acc[i] = val_acc;
+    h->lr[i] = t->opt.lr;
+    h->check_step[i] = t->step;
+    if (!isnan(val_acc) && val_acc > t->best_val_acc) {
+        t->best_val_acc = val_acc;
+        t->best_step = t->step;
+        memcpy(t->best_params, t->net.params, t->net.layout.n_total * sizeof(fc_real));
+        if (t->best_bn) memcpy(t->best_bn, t->net.bn_stats, t->net.bn_layout.n_total * sizeof(fc_real));
+    }
+    fc_log_info("(epoch %lld / %lld) step %lld: train acc %.4f, val acc %.4f, lr %.3g", (long long)t->epoch,
+                (long long)t->cfg->epochs, (long long)t->step, train_acc, val_acc, t->opt.lr);
+}
+
+/* Exchanges the live parameters with the best ones (pointer swap, no copy). */
+static void swap_best(fc_trainer *t)
+{
+    fc_real *p = t->net.params;
+    t->net.params = t->best_params;
+    t->best_params = p;
+    fc_real *b = t->net.bn_stats;
+    t->net.bn_stats = t->best_bn;
+    t->best_bn = b;
+}
+
+static fc_status make_out_dir(const char *dir)
+{
+    char path[FC_PATH_MAX];
+    snprintf(path, sizeof path, "%s", dir);
+    for (char *p = path + 1;; p++) {
+        if (*p == '/' || *p == '\0') {
+            char saved = *p;
+            *p = '\0';
+            if (mkdir(path, 0777) != 0 && errno != EEXIST)
+                return fc_error_set(FC_ERR_FAIL, "--out: cannot create directory '%s': %s", path, strerror(errno));
+            *p = saved;
+            if (saved == '\0') break;
+        }
+    }
+    return FC_OK;
+}
+
+/* Rank 0 writes; every rank learns the outcome. */
+static fc_status save_checkpoint(fc_trainer *t)
+{
+    char path[FC_PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/checkpoint.h5", t->cfg->out);
+    fc_status st = FC_OK;
+    if (fc_dist_rank(t->dist) == 0) {
+        st = make_out_dir(t->cfg->out);
+        if (st == FC_OK) st = fc_ckpt_save(t, path);
+        if (st == FC_OK) st = fc_ckpt_keep_last(t->cfg->out, path, t->step, t->cfg->keep_last);
+    }
+    return fc_dist_agree(t->dist, st, 1);
+}
+
+int fc_train_run(fc_trainer *t)
+{
+    const fc_config *cfg = t->cfg;
+    fc_progress progress;
+    fc_progress_init(&progress, t, fc_dist_rank(t->dist) == 0);
+    if (t->hist.n_checks == 0) check_accuracy(t);
+    int64_t run_steps = 0;
+    int stopped = 0;
+    while (t->step < t->total_steps) {
+        double loss = fc_train_step(t);
+        run_steps++;
+        if (isnan(loss)) {
+            fc_progress_end(&progress);
+            if (fc_dist_rank(t->dist) == 0)
+                fc_log_error("training diverged: loss or gradients are NaN/Inf at step %lld (epoch %lld); "
+                             "the last checkpoint is kept as it was",
+                             (long long)t->step, (long long)t->epoch);
+            return FC_EXIT_DIVERGED;
+        }
+        fc_progress_step(&progress, t, loss);
+        int save = cfg->checkpoint_every > 0 && t->step % cfg->checkpoint_every == 0;
+        if (t->epoch_step == t->steps_per_epoch) {
+            t->epoch++;
+            t->epoch_step = 0;
+            fc_optim_end_epoch(&t->opt);
+            fc_data_epoch_order(t->perm, t->data.train.n, cfg->seed, t->epoch, cfg->shuffle);
+            fc_progress_epoch(&progress, t);
+            check_accuracy(t);
+            save = 1;
+        }
+        if (t->stop_agreed || (cfg->max_steps > 0 && run_steps >= cfg->max_steps)) {
+            stopped = 1;
+            break;
+        }
+        if (save && t->step < t->total_steps && save_checkpoint(t) != FC_OK) return FC_ERR_FAIL;
+    }
+    fc_progress_end(&progress);
+    t->finished = t->step >= t->total_steps;
+    if (t->finished && t->best_val_acc < 0) {
+        /* Without a validation split the final parameters are the best we know. */
+        memcpy(t->best_params, t->net.params, t->net.layout.n_total * sizeof(fc_real));
+        if (t->best_bn) memcpy(t->best_bn, t->net.bn_stats, t->net.bn_layout.n_total * sizeof(fc_real));
+        t->best_step = t->step;
+    }
+    if (save_checkpoint(t) != FC_OK) return FC_ERR_FAIL;
+    if (stopped && t->stop_agreed)
+        fc_log_info("stopped on signal at step %lld (epoch %lld); checkpoint %s/checkpoint.h5 written; resume "
+                    "with --resume %s/checkpoint.h5",
+                    (long long)t->step, (long long)t->epoch, cfg->out, cfg->out);
+    else if (!t->finished)
+        fc_log_info("stopped after --max-steps %lld at step %lld; checkpoint %s/checkpoint.h5 written",
+                    (long long)cfg->max_steps, (long long)t->step, cfg->out);
+    if (t->finished && t->data.test.n > 0) {
+        double final_acc = fc_train_accuracy(t, &t->data.test, NULL, t->data.test.n);
+        swap_best(t);
+        double best_acc = fc_train_accuracy(t, &t->data.test, NULL, t->data.test.n);
+        swap_best(t);
+        fc_log_info("test accuracy: %.4f (final parameters), %.4f (best validation parameters, step %lld)",
+                    final_acc, best_acc, (long long)t->best_step);
+    }
+    return FC_OK;
+}

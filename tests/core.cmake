@@ -1,3 +1,7 @@
 # Core engine: layers, net, optimizers, random numbers.
 fcnet_test(NAME test_layers_gradcheck SOURCES test_layers_gradcheck.c LIB fcnet_f64)
 fcnet_test(NAME test_net_gradcheck SOURCES test_net_gradcheck.c LIB fcnet_f64)
+fcnet_test(NAME test_rng SOURCES test_rng.c)
+fcnet_test(NAME test_dropout SOURCES test_dropout.c)
+fcnet_test(NAME test_batchnorm SOURCES test_batchnorm.c)
+fcnet_test(NAME test_optim SOURCES test_optim.c)

@@ -1,0 +1,13 @@
+/* The subcommands besides train: eval (accuracy, per-class accuracy and confusion matrix of a checkpoint)
+ * and gradcheck (analytic vs numerical gradients of the configured model). Both return a process exit
+ * code and are collective. */
+#ifndef FCNET_COMMANDS_H
+#define FCNET_COMMANDS_H
+
+#include "fcnet/config.h"
+#include "fcnet/dist.h"
+
+int fc_cmd_eval(const fc_config *cfg, fc_dist *dist);
+int fc_cmd_gradcheck(const fc_config *cfg, fc_dist *dist);
+
+#endif

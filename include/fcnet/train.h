@@ -1,0 +1,81 @@
+/* The Solver loop (cs231n semantics) over MPI ranks: data order, sharding, the step, histories,
+ * evaluation, best parameters, checkpoints and stopping. */
+#ifndef FCNET_TRAIN_H
+#define FCNET_TRAIN_H
+
+#include "fcnet/common.h"
+#include "fcnet/config.h"
+#include "fcnet/data.h"
+#include "fcnet/dist.h"
+#include "fcnet/net.h"
+#include "fcnet/optim.h"
+
+#define FC_TRAIN_ACC_ROWS 1000 /* fixed training subsample for train accuracy */
+
+/* Exit code when the loss or gradients become NaN/Inf (agreed by every rank). */
+#define FC_EXIT_DIVERGED 3
+
+typedef struct fc_history {
+    double *loss;       /* owned, cap_loss entries: loss per step (global step order) */
+    int64_t n_loss, cap_loss;
+    double *train_acc;  /* owned, cap_checks entries: at step 0 and every epoch end */
+    double *val_acc;
+    double *lr;         /* learning rate in force at each check */
+    int64_t *check_step;/* global step of each check */
+    int64_t n_checks, cap_checks;
+} fc_history;
+
+typedef struct fc_trainer {
+    const fc_config *cfg; /* not owned */
+    fc_dist *dist;        /* not owned */
+    fc_dataset data;      /* owned; preprocessed */
+    fc_preprocess pp;     /* owned */
+    fc_net net;           /* owned */
+    fc_optim opt;         /* owned */
+
+    /* schedule: epochs of steps_per_epoch steps of global batch cfg->batch_size */
+    int64_t steps_per_epoch;
+    int64_t total_steps;  /* epochs * steps_per_epoch */
+    int64_t epoch;        /* current epoch, 0-based */
+    int64_t epoch_step;   /* steps done inside the current epoch */
+    int64_t step;         /* global steps done; the next step has this index (dropout key) */
+
+    int64_t *perm;        /* owned: order of the current epoch */
+    int64_t *sub_idx;     /* owned: fixed train-accuracy subsample */
+    int64_t n_sub;
+    int local_max;        /* most rows this rank ever holds in one batch */
+    fc_real *xb;          /* owned (local_max, D) */
+    int32_t *yb;          /* owned (local_max) */
+
+    fc_history hist;
+    fc_real *best_params; /* owned copy of net.params at the best validation accuracy */
+    fc_real *best_bn;     /* owned copy of net.bn_stats (NULL without batchnorm) */
+    double best_val_acc;  /* -1 before the first check */
+    int64_t best_step;
+
+    int finished;         /* all epochs done */
+    int stop_agreed;      /* a stop signal reached some rank; every rank agreed at the last step */
+    int64_t world_size_at_save; /* from a resumed checkpoint (informational) */
+} fc_trainer;
+
+/* Loads the data, builds the net and optimizer, initialises (or --init-from / --resume) and broadcasts
+ * rank 0's state. Collective; returns an agreed status (the failing rank has printed nothing yet: the
+ * caller prints through fc_dist_agree). */
+fc_status fc_train_setup(fc_trainer *t, const fc_config *cfg, fc_dist *dist);
+/* Runs until the end of training, --max-steps, or an agreed stop request. Collective. Returns FC_OK,
+ * FC_ERR_FAIL (I/O) or FC_EXIT_DIVERGED as a status value. */
+int fc_train_run(fc_trainer *t);
+void fc_train_free(fc_trainer *t);
+
+/* One optimizer step on the global minibatch perm[k*B, (k+1)*B) of the current epoch: this rank's slice,
+ * forward, loss, backward, fused gradient sum, reg, update. Returns the global loss (identical on every
+ * rank), or NaN when any rank saw a non-finite loss or gradient (agreed). Allocates nothing. Collective. */
+double fc_train_step(fc_trainer *t);
+
+/* Accuracy of the current parameters (test mode) on split, rows divided among ranks. Collective. */
+double fc_train_accuracy(fc_trainer *t, const fc_split *split, const int64_t *rows, int64_t n_rows);
+
+/* Request a stop at the next step boundary (async-signal-safe: sets a flag). */
+void fc_train_request_stop(int signal_number);
+
+#endif

@@ -1,0 +1,75 @@
+#include "fcnet/progress.h"
+
+#include <mpi.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "fcnet/train.h"
+
+void fc_progress_init(fc_progress *p, const struct fc_trainer *t, int enabled)
+{
+    p->enabled = enabled;
+    p->tty = enabled && isatty(STDOUT_FILENO);
+    p->t_start = p->t_last = MPI_Wtime();
+    p->step_start = p->step_last = t->step;
+    p->rate = 0;
+    p->last_draw = 0;
+}
+
+static void format_eta(char *buf, size_t n, double seconds)
+{
+    if (!(seconds >= 0) || seconds > 1e7) {
+        snprintf(buf, n, "--:--");
+        return;
+    }
+    long s = (long)seconds;
+    if (s >= 3600) snprintf(buf, n, "%ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60);
+    else snprintf(buf, n, "%02ld:%02ld", s / 60, s % 60);
+}
+
+void fc_progress_step(fc_progress *p, const struct fc_trainer *t, double loss)
+{
+    if (!p->enabled) return;
+    double now = MPI_Wtime();
+    if (now - p->t_last >= 0.5 || p->rate == 0) {
+        double inst = (double)(t->step - p->step_last) * (double)t->cfg->batch_size / (now - p->t_last + 1e-12);
+        p->rate = p->rate == 0 ? inst : 0.7 * p->rate + 0.3 * inst;
+        p->t_last = now;
+        p->step_last = t->step;
+    }
+    char eta[32];
+    format_eta(eta, sizeof eta, (double)(t->total_steps - t->step) * (double)t->cfg->batch_size / p->rate);
+    if (p->tty) {
+        if (now - p->last_draw < 0.1 && t->step < t->total_steps) return;
+        p->last_draw = now;
+        int width = 24, filled = (int)((double)width * (double)t->epoch_step / (double)t->steps_per_epoch);
+        char bar[64];
+        for (int i = 0; i < width; i++) bar[i] = i < filled ? '#' : '.';
+        bar[width] = '\0';
+        printf("\repoch %lld/%lld [%s] step %lld/%lld loss %.4f %.0f samples/s ETA %s   ",
+               (long long)t->epoch + 1, (long long)t->cfg->epochs, bar, (long long)t->step,
+               (long long)t->total_steps, loss, p->rate, eta);
+        fflush(stdout);
+    } else if (t->cfg->print_every > 0 && t->step % t->cfg->print_every == 0) {
+        printf("(step %lld / %lld) epoch %lld loss %.6f  %.0f samples/s  ETA %s\n", (long long)t->step,
+               (long long)t->total_steps, (long long)t->epoch + 1, loss, p->rate, eta);
+        fflush(stdout);
+    }
+}
+
+void fc_progress_epoch(fc_progress *p, const struct fc_trainer *t)
+{
+    if (!p->enabled) return;
+    if (p->tty) printf("\n");
+    double elapsed = MPI_Wtime() - p->t_start;
+    printf("epoch %lld done: step %lld, %.1f s elapsed\n", (long long)t->epoch, (long long)t->step, elapsed);
+    fflush(stdout);
+}
+
+void fc_progress_end(fc_progress *p)
+{
+    if (p->enabled && p->tty) {
+        printf("\n");
+        fflush(stdout);
+    }
+}

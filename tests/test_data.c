@@ -1,0 +1,871 @@
+/* Dataset loading (DESIGN §2): values per stored type, labels per integer type, num_classes, the
+ * hold-out, chunked reads, preprocessing statistics, the epoch order, the batch gather, and the
+ * one-line FC_ERR_INPUT messages for malformed files. Every file is written here with the HDF5 C API
+ * into a fresh temporary directory. */
+/* mkdtemp and nftw are POSIX, hidden by -std=c11 otherwise. */
+#define _XOPEN_SOURCE 700
+
+#include <check.h>
+#include <errno.h>
+#include <ftw.h>
+#include <hdf5.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fcnet/data.h"
+#include "fcnet/rng.h"
+#include "testutil.h"
+
+/* ---- temporary directory and HDF5 writers ---- */
+
+static char tmp_dir[256];
+
+static void tmp_setup(void)
+{
+    snprintf(tmp_dir, sizeof tmp_dir, "/tmp/fcnet_test_data_XXXXXX");
+    ck_assert_msg(mkdtemp(tmp_dir) != NULL, "mkdtemp: %s", strerror(errno));
+}
+
+static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static void tmp_teardown(void)
+{
+    if (tmp_dir[0]) nftw(tmp_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    tmp_dir[0] = '\0';
+}
+
+/* tmp_dir/name in one of a few rotating static buffers. */
+static const char *tmp_path(const char *name)
+{
+    static char bufs[4][512];
+    static int next = 0;
+    char *b = bufs[next++ % 4];
+    snprintf(b, sizeof bufs[0], "%s/%s", tmp_dir, name);
+    return b;
+}
+
+static hid_t h5_create(const char *path)
+{
+    hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    ck_assert_msg(f >= 0, "cannot create %s", path);
+    return f;
+}
+
+/* Writes dataset name (intermediate groups created) of file_type from data laid out as mem_type. */
+static void h5_put(hid_t f, const char *name, hid_t file_type, hid_t mem_type, int rank, const hsize_t *dims,
+                   const void *data)
+{
+    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
+    H5Pset_create_intermediate_group(lcpl, 1);
+    hid_t space = H5Screate_simple(rank, dims, NULL);
+    hid_t d = H5Dcreate2(f, name, file_type, space, lcpl, H5P_DEFAULT, H5P_DEFAULT);
+    ck_assert_msg(d >= 0, "cannot create dataset %s", name);
+    ck_assert(H5Dwrite(d, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) >= 0);
+    H5Dclose(d);
+    H5Sclose(space);
+    H5Pclose(lcpl);
+}
+
+static void h5_put_x(hid_t f, const char *name, hid_t file_type, int64_t n, int d, const double *x)
+{
+    hsize_t dims[2] = {(hsize_t)n, (hsize_t)d};
+    h5_put(f, name, file_type, H5T_NATIVE_DOUBLE, 2, dims, x);
+}
+
+static void h5_put_y(hid_t f, const char *name, hid_t file_type, int64_t n, const int64_t *y)
+{
+    hsize_t dims[1] = {(hsize_t)n};
+    h5_put(f, name, file_type, H5T_NATIVE_INT64, 1, dims, y);
+}
+
+static void h5_attr_int(hid_t f, const char *name, hid_t file_type, long long value)
+{
+    hid_t space = H5Screate(H5S_SCALAR);
+    hid_t a = H5Acreate2(f, name, file_type, space, H5P_DEFAULT, H5P_DEFAULT);
+    ck_assert(a >= 0);
+    ck_assert(H5Awrite(a, H5T_NATIVE_LLONG, &value) >= 0);
+    H5Aclose(a);
+    H5Sclose(space);
+}
+
+/* A split with x[i][j] = base + i + j / 8 (exact in float) and y[i] = i % classes. */
+static void put_split(hid_t f, const char *group, hid_t x_type, hid_t y_type, int64_t n, int d, double base,
+                      int classes)
+{
+    double *x = malloc((size_t)(n * d + 1) * sizeof *x);
+    int64_t *y = malloc((size_t)(n + 1) * sizeof *y);
+    for (int64_t i = 0; i < n; i++) {
+        for (int j = 0; j < d; j++) x[i * d + j] = base + (double)i + (double)j / 8.0;
+        y[i] = i % classes;
+    }
+    char name[64];
+    snprintf(name, sizeof name, "/%s/x", group);
+    h5_put_x(f, name, x_type, n, d, x);
+    snprintf(name, sizeof name, "/%s/y", group);
+    h5_put_y(f, name, y_type, n, y);
+    free(x);
+    free(y);
+}
+
+/* train 10x3 float32 (base 0), val 4x3 (base 100), test 5x3 (base 200), labels i % 4. */
+static const char *write_standard(const char *name, int with_val, int with_test, int num_classes)
+{
+    const char *path = tmp_path(name);
+    hid_t f = h5_create(path);
+    put_split(f, "train", H5T_IEEE_F32LE, H5T_STD_I32LE, 10, 3, 0.0, 4);
+    if (with_val) put_split(f, "val", H5T_IEEE_F32LE, H5T_STD_I32LE, 4, 3, 100.0, 4);
+    if (with_test) put_split(f, "test", H5T_IEEE_F32LE, H5T_STD_I32LE, 5, 3, 200.0, 4);
+    if (num_classes) h5_attr_int(f, "num_classes", H5T_STD_I64LE, num_classes);
+    H5Fclose(f);
+    return path;
+}
+
+static void check_split_values(const fc_split *s, int64_t n, int d, double base, int64_t row0, int classes)
+{
+    ck_assert_int_eq(s->n, n);
+    ck_assert_int_eq(s->d, d);
+    for (int64_t i = 0; i < n; i++) {
+        for (int j = 0; j < d; j++) {
+            double want = base + (double)(row0 + i) + (double)j / 8.0;
+            ck_assert_msg((double)s->x[i * d + j] == want, "x[%lld][%d] = %g, want %g", (long long)i, j,
+                          (double)s->x[i * d + j], want);
+        }
+        ck_assert_int_eq(s->y[i], (row0 + i) % classes);
+    }
+}
+
+/* ---- values and types ---- */
+
+START_TEST(test_load_float32_with_all_splits)
+{
+    const char *path = write_standard("std.h5", 1, 1, 6);
+    fc_dataset ds;
+    ck_assert_int_eq(fc_data_load(&ds, path, 0.1), FC_OK);
+    ck_assert_str_eq(ds.path, path);
+    ck_assert_int_eq(ds.n_features, 3);
+    ck_assert_int_eq(ds.n_classes, 6); /* the attribute wins over max label + 1 = 4 */
+    ck_assert_int_eq(ds.val_from_file, 1);
+    check_split_values(&ds.train, 10, 3, 0.0, 0, 4); /* val_size is ignored when /val exists */
+    check_split_values(&ds.val, 4, 3, 100.0, 0, 4);
+    check_split_values(&ds.test, 5, 3, 200.0, 0, 4);
+    ck_assert_uint_eq((uintptr_t)ds.train.x % 64, 0);
+    ck_assert_int_eq(H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL), 0);
+    fc_data_free(&ds);
+    ck_assert_ptr_null(ds.train.x);
+    ck_assert_int_eq(ds.train.n, 0);
+    fc_data_free(&ds); /* a zeroed struct is accepted */
+}
+END_TEST
+
+START_TEST(test_load_uint8_scaled)
+{
+    const char *path = tmp_path("u8.h5");
+    hid_t f = h5_create(path);
+    enum { N = 4, D = 64 };
+    unsigned char x[N * D];
+    uint8_t y[N] = {0, 9, 3, 255};
+    for (int i = 0; i < N * D; i++) x[i] = (unsigned char)(i % 256);
+    hsize_t dx[2] = {N, D}, dy[1] = {N};
+    h5_put(f, "/train/x", H5T_STD_U8LE, H5T_NATIVE_UCHAR, 2, dx, x);
+    h5_put(f, "/train/y", H5T_STD_U8LE, H5T_NATIVE_UINT8, 1, dy, y);
+    H5Fclose(f);
+
+    fc_dataset ds;
+    ck_assert_int_eq(fc_data_load(&ds, path, 0), FC_OK);
+    ck_assert_int_eq(ds.train.n, N);
+    ck_assert_int_eq(ds.val.n, 0);
+    ck_assert_int_eq(ds.test.n, 0);
+    ck_assert_int_eq(ds.n_classes, 256);
+    for (int i = 0; i < N * D; i++) {
+        /* float32(v) / 255 in float is the correctly rounded quotient: the same bits as numpy's */
+        fc_real want = (fc_real)x[i] / (fc_real)255;
+        ck_assert_msg(ds.train.x[i] == want, "x[%d] = %.9g want %.9g", i, (double)ds.train.x[i], (double)want);
+    }
+    ck_assert(ds.train.x[255] == 1);
+    for (int i = 0; i < N; i++) ck_assert_int_eq(ds.train.y[i], y[i]);
+    fc_data_free(&ds);
+}
+END_TEST
+
+START_TEST(test_load_float64_and_label_types)
+{
+    /* float64 x with int64 y in train, int8 y in val, int16 y in test, uint8 y elsewhere above */
+    const char *path = tmp_path("f64.h5");
+    hid_t f = h5_create(path);
+    put_split(f, "train", H5T_IEEE_F64LE, H5T_STD_I64LE, 7, 2, 0.5, 3);
+    put_split(f, "val", H5T_IEEE_F64BE, H5T_STD_I8LE, 3, 2, 10.5, 3);
+    put_split(f, "test", H5T_STD_I16LE, H5T_STD_I16BE, 6, 2, 0.0, 5); /* int16 x: converted as is */
+    H5Fclose(f);
+    fc_dataset ds;
+    ck_assert_int_eq(fc_data_load(&ds, path, 0), FC_OK);
+    check_split_values(&ds.train, 7, 2, 0.5, 0, 3);
+    check_split_values(&ds.val, 3, 2, 10.5, 0, 3);
+    ck_assert_int_eq(ds.test.n, 6);
+    for (int i = 0; i < 6; i++) {
+        ck_assert((double)ds.test.x[i * 2] == (double)i); /* j/8 truncated when written as int16 */
+        ck_assert_int_eq(ds.test.y[i], i % 5);
+    }
+    ck_assert_int_eq(ds.n_classes, 5); /* max label over all splits (4, in test) + 1 */
+    fc_data_free(&ds);
+}
+END_TEST
+
+START_TEST(test_load_split_only)
+{
+    const char *path = write_standard("split.h5", 1, 1, 0);
+    fc_split s;
+    int n_classes = -1;
+    ck_assert_int_eq(fc_data_load_split(&s, &n_classes, path, "test"), FC_OK);
+    check_split_values(&s, 5, 3, 200.0, 0, 4);
+    ck_assert_int_eq(n_classes, 4);
+    fc_split_free(&s);
+    ck_assert_ptr_null(s.x);
+    fc_split_free(&s);
+
+    const char *no_val = write_standard("split_noval.h5", 0, 0, 0);
+    ck_assert_int_eq(fc_data_load_split(&s, NULL, no_val, "val"), FC_ERR_INPUT);
+    ck_assert_ptr_nonnull(strstr(fc_error_message(), "/val"));
+    ck_assert_ptr_nonnull(strstr(fc_error_message(), "missing"));
+    ck_assert_ptr_null(s.x);
+}
+END_TEST
+
+/* ---- hold-out ---- */
+
+START_TEST(test_holdout_fraction_and_count)
+{
+    const char *path = write_standard("holdout.h5", 0, 1, 0);
+    const struct {
+        double val_size;
+        int64_t n_val;
+    } cases[] = {{0.25, 2}, {0.1, 1}, {0.19, 1}, {0.05, 0}, {0, 0}, {3, 3}, {3.7, 3}, {9, 9}, {0.95, 9}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        fc_dataset ds;
+        ck_assert_msg(fc_data_load(&ds, path, cases[c].val_size) == FC_OK, "val_size %g: %s", cases[c].val_size,
+                      fc_error_message());
+        ck_assert_int_eq(ds.val_from_file, 0);
+        ck_assert_msg(ds.val.n == cases[c].n_val, "val_size %g: %lld rows held out, want %lld", cases[c].val_size,
+                      (long long)ds.val.n, (long long)cases[c].n_val);
+        /* the last rows, in file order, not shuffled */
+        check_split_values(&ds.train, 10 - cases[c].n_val, 3, 0.0, 0, 4);
+        if (cases[c].n_val > 0) check_split_values(&ds.val, cases[c].n_val, 3, 0.0, 10 - cases[c].n_val, 4);
+        else ck_assert_ptr_null(ds.val.x);
+        check_split_values(&ds.test, 5, 3, 200.0, 0, 4);
+        fc_data_free(&ds);
+    }
+}
+END_TEST
+
+/* Large enough that x (3000 features) and y (70000 rows) are read in several chunks, with the
+ * hold-out boundary inside a chunk. */
+START_TEST(test_chunked_reads)
+{
+    const char *path = tmp_path("chunks.h5");
+    hid_t f = h5_create(path);
+    enum { N = 500, D = 3000, NY = 70000 };
+    unsigned char *x = malloc((size_t)N * D);
+    int64_t *y = malloc(NY * sizeof *y);
+    for (size_t i = 0; i < (size_t)N * D; i++) x[i] = (unsigned char)((i * 7u + i / D) % 251u);
+    for (int i = 0; i < NY; i++) y[i] = (i * 13) % 10;
+    hsize_t dx[2] = {N, D}, dy[1] = {N};
+    h5_put(f, "/train/x", H5T_STD_U8LE, H5T_NATIVE_UCHAR, 2, dx, x);
+    h5_put(f, "/train/y", H5T_STD_U8LE, H5T_NATIVE_INT64, 1, dy, y);
+    H5Fclose(f);
+    /* tall and thin: many label chunks */
+    const char *tall = tmp_path("tall.h5");
+    f = h5_create(tall);
+    double *tx = malloc(NY * sizeof *tx);
+    for (int i = 0; i < NY; i++) tx[i] = (double)i;
+    h5_put_x(f, "/test/x", H5T_IEEE_F32LE, NY, 1, tx);
+    h5_put_y(f, "/test/y", H5T_STD_I32LE, NY, y);
+    H5Fclose(f);
+
+    fc_dataset ds;
+    ck_assert_msg(fc_data_load(&ds, path, 0.3) == FC_OK, "%s", fc_error_message());
+    ck_assert_int_eq(ds.train.n, 350);
+    ck_assert_int_eq(ds.val.n, 150);
+    /* count mismatches and assert once: a Check assertion per element is slow in CK_NOFORK mode */
+    size_t bad = 0, first_bad = SIZE_MAX;
+    for (size_t i = 0; i < (size_t)N * D; i++) {
+        const fc_real got = i < 350u * D ? ds.train.x[i] : ds.val.x[i - 350u * D];
+        if (got != (fc_real)x[i] / (fc_real)255 && bad++ == 0) first_bad = i;
+    }
+    ck_assert_msg(bad == 0, "%zu x elements differ, first %zu", bad, first_bad);
+    for (int i = 0; i < N; i++) bad += (i < 350 ? ds.train.y[i] : ds.val.y[i - 350]) != y[i];
+    fc_data_free(&ds);
+    fc_split test;
+    int n_classes = 0;
+    ck_assert_msg(fc_data_load_split(&test, &n_classes, tall, "test") == FC_OK, "%s", fc_error_message());
+    ck_assert_int_eq(test.n, NY);
+    ck_assert_int_eq(n_classes, 10);
+    for (int i = 0; i < NY; i++) bad += (double)test.x[i] != (double)i || test.y[i] != y[i];
+    ck_assert_msg(bad == 0, "%zu labels or test values differ", bad);
+    fc_split_free(&test);
+    free(x);
+    free(y);
+    free(tx);
+}
+END_TEST
+
+START_TEST(test_hdf5_error_printing_restored)
+{
+    H5E_auto2_t before_func, after_func;
+    void *before_data, *after_data;
+    H5Eget_auto2(H5E_DEFAULT, &before_func, &before_data);
+    fc_dataset ds;
+    ck_assert_int_eq(fc_data_load(&ds, tmp_path("absent.h5"), 0), FC_ERR_INPUT);
+    H5Eget_auto2(H5E_DEFAULT, &after_func, &after_data);
+    ck_assert(before_func == after_func && before_data == after_data);
+}
+END_TEST
+
+/* ---- preprocessing ---- */
+
+START_TEST(test_preprocess)
+{
+    /* 4 rows x 3 features; feature 2 is constant (std 0 -> 1). */
+    fc_real x[12] = {1, 10, 5, 2, 20, 5, 3, 30, 5, 6, 40, 5};
+    int32_t y[4] = {0, 1, 0, 1};
+    fc_split train = {.n = 4, .d = 3, .x = x, .y = y};
+    const double mean[3] = {3.0, 25.0, 5.0};
+    const double std[3] = {sqrt((4.0 + 1.0 + 0.0 + 9.0) / 4.0), sqrt((225.0 + 25.0 + 25.0 + 225.0) / 4.0), 1.0};
+
+    fc_preprocess pp;
+    fc_preprocess_fit(&pp, FC_PRE_NONE, &train);
+    ck_assert_ptr_null(pp.mean);
+    ck_assert_ptr_null(pp.std);
+    fc_preprocess_apply(&pp, &train);
+    ck_assert(x[0] == 1 && x[11] == 5);
+    fc_preprocess_free(&pp);
+
+    fc_preprocess_fit(&pp, FC_PRE_CENTER, &train);
+    ck_assert_int_eq(pp.d, 3);
+    ck_assert(fct_close_d("center mean", pp.mean, mean, 3, 0, 1e-15));
+    ck_assert_ptr_null(pp.std);
+    fc_real centred[12];
+    memcpy(centred, x, sizeof x);
+    fc_split c = {.n = 4, .d = 3, .x = centred, .y = y};
+    fc_preprocess_apply(&pp, &c);
+    for (int i = 0; i < 12; i++) ck_assert((double)centred[i] == (double)x[i] - mean[i % 3]);
+    fc_preprocess_free(&pp);
+    ck_assert_ptr_null(pp.mean);
+
+    fc_real orig[12];
+    memcpy(orig, x, sizeof x);
+    fc_preprocess_fit(&pp, FC_PRE_STANDARDIZE, &train);
+    ck_assert(fct_close_d("standardize mean", pp.mean, mean, 3, 0, 1e-15));
+    ck_assert(fct_close_d("biased std", pp.std, std, 3, 0, 1e-15));
+    fc_preprocess_apply(&pp, &train);
+    double z[12], want[12];
+    for (int i = 0; i < 12; i++) {
+        z[i] = (double)x[i];
+        want[i] = (double)(fc_real)(((double)orig[i] - pp.mean[i % 3]) / pp.std[i % 3]);
+    }
+    ck_assert(fct_close_d("standardized x", z, want, 12, 0, 0));
+    ck_assert(x[2] == 0 && x[11] == 0); /* the constant feature is only centred */
+    fc_preprocess_free(&pp);
+    fc_preprocess_free(&pp); /* twice: accepted */
+
+    ck_assert_str_eq(fc_preprocess_name(FC_PRE_NONE), "none");
+    ck_assert_str_eq(fc_preprocess_name(FC_PRE_CENTER), "center");
+    ck_assert_str_eq(fc_preprocess_name(FC_PRE_STANDARDIZE), "standardize");
+    ck_assert_int_eq(fc_preprocess_parse("none"), FC_PRE_NONE);
+    ck_assert_int_eq(fc_preprocess_parse("center"), FC_PRE_CENTER);
+    ck_assert_int_eq(fc_preprocess_parse("standardize"), FC_PRE_STANDARDIZE);
+    ck_assert_int_eq(fc_preprocess_parse("standardise"), -1);
+    ck_assert_int_eq(fc_preprocess_parse(""), -1);
+    ck_assert_int_eq(fc_preprocess_parse(NULL), -1);
+}
+END_TEST
+
+/* Statistics over a loaded uint8 split, in double, against a direct computation. */
+START_TEST(test_preprocess_on_loaded_data)
+{
+    const char *path = tmp_path("pp.h5");
+    hid_t f = h5_create(path);
+    enum { N = 1000, D = 20 };
+    static unsigned char x[N * D];
+    int64_t y[N];
+    for (int i = 0; i < N * D; i++) x[i] = (unsigned char)((i * 37 + (i / D) * (i % D)) % 256);
+    for (int i = 0; i < N; i++) y[i] = i % 3;
+    hsize_t dx[2] = {N, D};
+    h5_put(f, "/train/x", H5T_STD_U8LE, H5T_NATIVE_UCHAR, 2, dx, x);
+    h5_put_y(f, "/train/y", H5T_STD_U8LE, N, y);
+    H5Fclose(f);
+
+    fc_dataset ds;
+    ck_assert_int_eq(fc_data_load(&ds, path, 0.1), FC_OK);
+    const int n = 900;
+    double mean[D] = {0}, std[D] = {0};
+    for (int j = 0; j < D; j++) {
+        for (int i = 0; i < n; i++) mean[j] += (double)((fc_real)x[i * D + j] / (fc_real)255);
+        mean[j] /= n;
+        for (int i = 0; i < n; i++) {
+            double c = (double)((fc_real)x[i * D + j] / (fc_real)255) - mean[j];
+            std[j] += c * c;
+        }
+        std[j] = sqrt(std[j] / n);
+    }
+    fc_preprocess pp;
+    fc_preprocess_fit(&pp, FC_PRE_STANDARDIZE, &ds.train);
+    ck_assert(fct_close_d("mean", pp.mean, mean, D, 0, 1e-13));
+    ck_assert(fct_close_d("std", pp.std, std, D, 0, 1e-12));
+    fc_preprocess_apply(&pp, &ds.val); /* the validation split uses the training statistics */
+    double got = (double)ds.val.x[5 * D + 7];
+    double want = ((double)((fc_real)x[(n + 5) * D + 7] / (fc_real)255) - mean[7]) / std[7];
+    ck_assert_msg(fabs(got - want) <= 1e-6 * fabs(want) + 1e-7, "got %g want %g", got, want);
+    fc_preprocess_free(&pp);
+    fc_data_free(&ds);
+}
+END_TEST
+
+/* ---- epoch order and gather ---- */
+
+static int is_permutation(const int64_t *perm, int64_t n)
+{
+    char *seen = calloc((size_t)n + 1, 1);
+    int ok = 1;
+    for (int64_t i = 0; i < n && ok; i++) {
+        if (perm[i] < 0 || perm[i] >= n || seen[perm[i]]) ok = 0;
+        else seen[perm[i]] = 1;
+    }
+    free(seen);
+    return ok;
+}
+
+START_TEST(test_epoch_order)
+{
+    enum { N = 1001 };
+    static int64_t a[N], b[N], c[N], e[N];
+    fc_data_epoch_order(a, N, 42, 0, 1);
+    ck_assert(is_permutation(a, N));
+    fc_data_epoch_order(b, N, 42, 0, 1);
+    ck_assert(memcmp(a, b, sizeof a) == 0); /* same (seed, epoch): same order, as on every rank */
+    fc_data_epoch_order(c, N, 42, 1, 1);
+    ck_assert(is_permutation(c, N));
+    ck_assert(memcmp(a, c, sizeof a) != 0); /* a new order every epoch */
+    fc_data_epoch_order(e, N, 43, 0, 1);
+    ck_assert(memcmp(a, e, sizeof a) != 0);
+    int fixed = 0;
+    for (int i = 0; i < N; i++) fixed += a[i] == i;
+    ck_assert_int_lt(fixed, 20); /* actually shuffled (expected about 1 fixed point) */
+
+    fc_data_epoch_order(b, N, 42, 7, 0);
+    int identity = 1;
+    for (int i = 0; i < N; i++) identity &= b[i] == i;
+    ck_assert(identity);
+
+    int64_t one = -1;
+    fc_data_epoch_order(&one, 1, 42, 3, 1);
+    ck_assert_int_eq(one, 0);
+    fc_data_epoch_order(NULL, 0, 42, 3, 1);
+
+    /* the order is the rng module's permutation on stream FC_RNG_PERM with a = epoch */
+    int64_t small[8], ref[8];
+    fc_data_epoch_order(small, 8, 9, 5, 1);
+    fc_rng_permutation(ref, 8, 9, FC_RNG_PERM, 5);
+    ck_assert(memcmp(small, ref, sizeof ref) == 0);
+}
+END_TEST
+
+START_TEST(test_gather)
+{
+    const char *path = write_standard("gather.h5", 0, 0, 0);
+    fc_dataset ds;
+    ck_assert_int_eq(fc_data_load(&ds, path, 0), FC_OK);
+    const int64_t idx[5] = {9, 0, 4, 4, 7};
+    fc_real x[5 * 3];
+    int32_t y[5];
+    fc_data_gather(x, y, &ds.train, idx, 5);
+    for (int i = 0; i < 5; i++) {
+        for (int j = 0; j < 3; j++) ck_assert((double)x[i * 3 + j] == (double)idx[i] + (double)j / 8.0);
+        ck_assert_int_eq(y[i], idx[i] % 4);
+    }
+    fc_data_gather(NULL, NULL, &ds.train, NULL, 0);
+    fc_data_free(&ds);
+}
+END_TEST
+
+/* ---- malformed files ---- */
+
+static const char *base_name(const char *path)
+{
+    const char *s = strrchr(path, '/');
+    return s ? s + 1 : path;
+}
+
+/* fc_data_load(path) fails with FC_ERR_INPUT, leaves ds zeroed, and its message is one line holding
+ * the file name and each of the (non-NULL) words. */
+static void expect_error(const char *path, double val_size, const char *w1, const char *w2, const char *w3)
+{
+    fc_dataset ds;
+    memset(&ds, 0xff, sizeof ds);
+    fc_error_clear();
+    fc_status st = fc_data_load(&ds, path, val_size);
+    const char *msg = fc_error_message();
+    if (getenv("FCNET_TEST_VERBOSE")) fprintf(stderr, "message: %s\n", msg);
+    ck_assert_msg(st == FC_ERR_INPUT, "%s: status %d, message '%s'", base_name(path), (int)st, msg);
+    ck_assert_msg(strstr(msg, base_name(path)) != NULL, "message lacks the file name: '%s'", msg);
+    const char *words[3] = {w1, w2, w3};
+    for (int i = 0; i < 3; i++)
+        if (words[i]) ck_assert_msg(strstr(msg, words[i]) != NULL, "message lacks '%s': '%s'", words[i], msg);
+    ck_assert_msg(strchr(msg, '\n') == NULL, "message has a newline: '%s'", msg);
+    ck_assert_ptr_null(ds.train.x);
+    ck_assert_ptr_null(ds.val.x);
+    ck_assert_ptr_null(ds.test.x);
+    ck_assert_int_eq(ds.train.n, 0);
+    /* every HDF5 object of the failed load was closed (files, datasets, groups, types, spaces) */
+    ck_assert_int_eq(H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL), 0);
+}
+
+static void write_bytes(const char *path, const void *data, size_t n)
+{
+    FILE *fp = fopen(path, "wb");
+    ck_assert_ptr_nonnull(fp);
+    ck_assert_uint_eq(fwrite(data, 1, n, fp), n);
+    fclose(fp);
+}
+
+START_TEST(test_error_missing_file)
+{
+    expect_error(tmp_path("does_not_exist.h5"), 0, "cannot open", "No such file", NULL);
+    expect_error(tmp_dir, 0, "cannot open", "directory", NULL);
+}
+END_TEST
+
+START_TEST(test_error_not_hdf5)
+{
+    const char *text = tmp_path("text.h5");
+    write_bytes(text, "x,y\n1,2\n", 8);
+    expect_error(text, 0, "not an HDF5 file", NULL, NULL);
+
+    const char *empty = tmp_path("empty_file.h5");
+    write_bytes(empty, "", 0);
+    expect_error(empty, 0, "not an HDF5 file", NULL, NULL);
+
+    const char *noise = tmp_path("random.h5");
+    unsigned char bytes[4096];
+    uint64_t s = 0x9E3779B97F4A7C15ull;
+    for (size_t i = 0; i < sizeof bytes; i++) {
+        s = s * 6364136223846793005ull + 1442695040888963407ull;
+        bytes[i] = (unsigned char)(s >> 56);
+    }
+    write_bytes(noise, bytes, sizeof bytes);
+    expect_error(noise, 0, "not an HDF5 file", NULL, NULL);
+}
+END_TEST
+
+START_TEST(test_error_truncated)
+{
+    const char *whole = tmp_path("whole.h5");
+    hid_t f = h5_create(whole);
+    put_split(f, "train", H5T_IEEE_F64LE, H5T_STD_I32LE, 200, 50, 0.0, 10);
+    H5Fclose(f);
+    FILE *fp = fopen(whole, "rb");
+    ck_assert_ptr_nonnull(fp);
+    static unsigned char buf[1 << 20];
+    size_t n = fread(buf, 1, sizeof buf, fp);
+    fclose(fp);
+    ck_assert_uint_gt(n, 80000);
+    const char *half = tmp_path("truncated.h5");
+    write_bytes(half, buf, n / 2);
+    expect_error(half, 0, "truncated", NULL, NULL);
+}
+END_TEST
+
+START_TEST(test_error_missing_objects)
+{
+    const char *p = tmp_path("no_train.h5");
+    hid_t f = h5_create(p);
+    put_split(f, "val", H5T_IEEE_F32LE, H5T_STD_I32LE, 3, 2, 0, 2);
+    H5Fclose(f);
+    expect_error(p, 0, "/train", "missing group", NULL);
+
+    p = tmp_path("no_train_y.h5");
+    f = h5_create(p);
+    double x[6] = {0};
+    h5_put_x(f, "/train/x", H5T_IEEE_F32LE, 3, 2, x);
+    H5Fclose(f);
+    expect_error(p, 0, "/train/y", "missing dataset", NULL);
+
+    p = tmp_path("no_train_x.h5");
+    f = h5_create(p);
+    int64_t y[3] = {0, 1, 0};
+    h5_put_y(f, "/train/y", H5T_STD_I32LE, 3, y);
+    H5Fclose(f);
+    expect_error(p, 0, "/train/x", "missing dataset", NULL);
+
+    p = tmp_path("train_not_group.h5");
+    f = h5_create(p);
+    h5_put_y(f, "/train", H5T_STD_I32LE, 3, y);
+    H5Fclose(f);
+    expect_error(p, 0, "/train", "group", NULL);
+}
+END_TEST
+
+START_TEST(test_error_shapes)
+{
+    double x[24] = {0};
+    int64_t y[6] = {0};
+    const char *p = tmp_path("x_1d.h5");
+    hid_t f = h5_create(p);
+    hsize_t d1[1] = {6};
+    h5_put(f, "/train/x", H5T_IEEE_F32LE, H5T_NATIVE_DOUBLE, 1, d1, x);
+    h5_put_y(f, "/train/y", H5T_STD_I32LE, 6, y);
+    H5Fclose(f);
+    expect_error(p, 0, "/train/x", "expected 2-D", "got 1-D");
+
+    p = tmp_path("x_3d.h5");
+    f = h5_create(p);
+    hsize_t d3[3] = {2, 3, 4};
+    h5_put(f, "/train/x", H5T_IEEE_F32LE, H5T_NATIVE_DOUBLE, 3, d3, x);
+    h5_put_y(f, "/train/y", H5T_STD_I32LE, 2, y);
+    H5Fclose(f);
+    expect_error(p, 0, "/train/x", "expected 2-D (N, D), got 3-D", NULL);
+
+    p = tmp_path("y_2d.h5");
+    f = h5_create(p);
+    h5_put_x(f, "/train/x", H5T_IEEE_F32LE, 6, 2, x);
+    hsize_t dy[2] = {6, 1};
+    h5_put(f, "/train/y", H5T_STD_I32LE, H5T_NATIVE_INT64, 2, dy, y);
+    H5Fclose(f);
+    expect_error(p, 0, "/train/y", "expected 1-D", "got 2-D");
+
+    p = tmp_path("rows_differ.h5");
+    f = h5_create(p);
+    h5_put_x(f, "/train/x", H5T_IEEE_F32LE, 6, 2, x);
+    h5_put_y(f, "/train/y", H5T_STD_I32LE, 5, y);
+    H5Fclose(f);
+    expect_error(p, 0, "/train/y", "5 labels", "6 rows");
+
+    p = tmp_path("no_features.h5");
+    f = h5_create(p);
+    h5_put_x(f, "/train/x", H5T_IEEE_F32LE, 6, 0, x);
+    h5_put_y(f, "/train/y", H5T_STD_I32LE, 6, y);
+    H5Fclose(f);
+    expect_error(p, 0, "/train/x", "feature", NULL);
+
+    p = tmp_path("empty_train.h5");
+    f = h5_create(p);
+    h5_put_x(f, "/train/x", H5T_IEEE_F32LE, 0, 4, x);
+    h5_put_y(f, "/train/y", H5T_STD_I32LE, 0, y);
+    H5Fclose(f);
+    expect_error(p, 0, "/train/x", "empty", NULL);
+}
+END_TEST
+
+START_TEST(test_error_types)
+{
+    const char *p = tmp_path("float_y.h5");
+    hid_t f = h5_create(p);
+    double x[8] = {0}, yf[4] = {0, 1, 1, 0};
+    h5_put_x(f, "/train/x", H5T_IEEE_F32LE, 4, 2, x);
+    hsize_t dy[1] = {4};
+    h5_put(f, "/train/y", H5T_IEEE_F32LE, H5T_NATIVE_DOUBLE, 1, dy, yf);
+    H5Fclose(f);
+    expect_error(p, 0, "/train/y", "integer", "float");
+
+    p = tmp_path("string_x.h5");
+    f = h5_create(p);
+    hid_t str = H5Tcopy(H5T_C_S1);
+    H5Tset_size(str, 4);
+    char sx[4][2][4];
+    memset(sx, 'a', sizeof sx);
+    hsize_t dx[2] = {4, 2};
+    h5_put(f, "/train/x", str, str, 2, dx, sx);
+    H5Tclose(str);
+    int64_t y[4] = {0, 1, 0, 1};
+    h5_put_y(f, "/train/y", H5T_STD_I32LE, 4, y);
+    H5Fclose(f);
+    expect_error(p, 0, "/train/x", "numeric", "string");
+
+    p = tmp_path("bad_num_classes.h5");
+    f = h5_create(p);
+    put_split(f, "train", H5T_IEEE_F32LE, H5T_STD_I32LE, 4, 2, 0, 2);
+    h5_attr_int(f, "num_classes", H5T_STD_I32LE, 0);
+    H5Fclose(f);
+    expect_error(p, 0, "num_classes", "positive integer", NULL);
+
+    p = tmp_path("string_num_classes.h5");
+    f = h5_create(p);
+    put_split(f, "train", H5T_IEEE_F32LE, H5T_STD_I32LE, 4, 2, 0, 2);
+    hid_t s10 = H5Tcopy(H5T_C_S1);
+    H5Tset_size(s10, 3);
+    hid_t space = H5Screate(H5S_SCALAR);
+    hid_t a = H5Acreate2(f, "num_classes", s10, space, H5P_DEFAULT, H5P_DEFAULT);
+    H5Awrite(a, s10, "10");
+    H5Aclose(a);
+    H5Sclose(space);
+    H5Tclose(s10);
+    H5Fclose(f);
+    expect_error(p, 0, "num_classes", "expected an integer", "string");
+}
+END_TEST
+
+START_TEST(test_error_labels)
+{
+    double x[20] = {0};
+    int64_t y[10] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
+
+    const char *p = tmp_path("label_negative.h5");
+    hid_t f = h5_create(p);
+    h5_put_x(f, "/train/x", H5T_IEEE_F32LE, 10, 2, x);
+    y[3] = -1;
+    h5_put_y(f, "/train/y", H5T_STD_I8LE, 10, y);
+    H5Fclose(f);
+    expect_error(p, 0, "/train/y", "label -1 at row 3", "out of range");
+
+    p = tmp_path("label_too_big.h5");
+    f = h5_create(p);
+    h5_put_x(f, "/train/x", H5T_IEEE_F32LE, 10, 2, x);
+    y[3] = 3;
+    y[5] = 12;
+    h5_put_y(f, "/train/y", H5T_STD_I16LE, 10, y);
+    h5_attr_int(f, "num_classes", H5T_STD_U8LE, 10);
+    H5Fclose(f);
+    expect_error(p, 0, "/train/y", "label 12 at row 5", "out of range [0, num_classes = 10)");
+
+    /* a bad label in the held-out rows is reported with its row in /train */
+    p = tmp_path("label_in_holdout.h5");
+    f = h5_create(p);
+    h5_put_x(f, "/train/x", H5T_IEEE_F32LE, 10, 2, x);
+    y[5] = 5;
+    y[9] = 10;
+    h5_put_y(f, "/train/y", H5T_STD_I32LE, 10, y);
+    h5_attr_int(f, "num_classes", H5T_STD_I32LE, 10);
+    H5Fclose(f);
+    expect_error(p, 0.2, "/train/y", "label 10 at row 9", "out of range");
+
+    p = tmp_path("label_in_val.h5");
+    f = h5_create(p);
+    y[9] = 9;
+    h5_put_x(f, "/train/x", H5T_IEEE_F32LE, 10, 2, x);
+    h5_put_y(f, "/train/y", H5T_STD_I32LE, 10, y);
+    h5_put_x(f, "/val/x", H5T_IEEE_F32LE, 2, 2, x);
+    int64_t vy[2] = {0, -7};
+    h5_put_y(f, "/val/y", H5T_STD_I64LE, 2, vy);
+    H5Fclose(f);
+    expect_error(p, 0, "/val/y", "label -7 at row 1", "out of range");
+
+    /* beyond int32: checked in 64 bits before narrowing, not wrapped to a small label */
+    p = tmp_path("label_huge.h5");
+    f = h5_create(p);
+    h5_put_x(f, "/train/x", H5T_IEEE_F32LE, 10, 2, x);
+    y[4] = (int64_t)1 << 32;
+    h5_put_y(f, "/train/y", H5T_STD_U64LE, 10, y);
+    H5Fclose(f);
+    expect_error(p, 0, "/train/y", "label 4294967296 at row 4", "out of range");
+}
+END_TEST
+
+START_TEST(test_error_values)
+{
+    double x[12] = {0};
+    int64_t y[4] = {0, 1, 0, 1};
+    const char *p = tmp_path("nan_x.h5");
+    hid_t f = h5_create(p);
+    x[2 * 3 + 1] = NAN;
+    h5_put_x(f, "/train/x", H5T_IEEE_F64LE, 4, 3, x);
+    h5_put_y(f, "/train/y", H5T_STD_I32LE, 4, y);
+    H5Fclose(f);
+    expect_error(p, 0, "/train/x", "NaN at row 2, column 1", NULL);
+
+    p = tmp_path("inf_x.h5");
+    f = h5_create(p);
+    x[2 * 3 + 1] = 0;
+    x[3 * 3 + 2] = -INFINITY;
+    put_split(f, "train", H5T_IEEE_F32LE, H5T_STD_I32LE, 4, 3, 0, 2);
+    h5_put_x(f, "/test/x", H5T_IEEE_F32LE, 4, 3, x);
+    h5_put_y(f, "/test/y", H5T_STD_I32LE, 4, y);
+    H5Fclose(f);
+    expect_error(p, 0, "/test/x", "Inf at row 3, column 2", NULL);
+
+#ifndef FC_REAL_DOUBLE
+    p = tmp_path("huge_x.h5");
+    f = h5_create(p);
+    x[3 * 3 + 2] = 1e300;
+    h5_put_x(f, "/train/x", H5T_IEEE_F64LE, 4, 3, x);
+    h5_put_y(f, "/train/y", H5T_STD_I32LE, 4, y);
+    H5Fclose(f);
+    expect_error(p, 0, "/train/x", "float range", "row 3, column 2");
+#endif
+}
+END_TEST
+
+START_TEST(test_error_feature_mismatch)
+{
+    const char *p = tmp_path("val_features.h5");
+    hid_t f = h5_create(p);
+    put_split(f, "train", H5T_IEEE_F32LE, H5T_STD_I32LE, 4, 3, 0, 2);
+    put_split(f, "val", H5T_IEEE_F32LE, H5T_STD_I32LE, 4, 2, 0, 2);
+    H5Fclose(f);
+    expect_error(p, 0, "/val/x", "2 features but /train/x has 3", NULL);
+
+    p = tmp_path("test_features.h5");
+    f = h5_create(p);
+    put_split(f, "train", H5T_IEEE_F32LE, H5T_STD_I32LE, 4, 3, 0, 2);
+    put_split(f, "test", H5T_IEEE_F32LE, H5T_STD_I32LE, 4, 5, 0, 2);
+    H5Fclose(f);
+    expect_error(p, 0, "/test/x", "5 features but /train/x has 3", NULL);
+}
+END_TEST
+
+START_TEST(test_error_val_size)
+{
+    const char *p = write_standard("val_size.h5", 0, 0, 0);
+    expect_error(p, 10, "/train", "val_size", "no training rows");
+    expect_error(p, 25, "/train", "val_size", "no training rows");
+    expect_error(p, -0.1, "/train", "val_size", NULL);
+    expect_error(p, NAN, "/train", "val_size", NULL);
+    expect_error(p, INFINITY, "/train", "val_size", NULL);
+}
+END_TEST
+
+static Suite *data_suite(void)
+{
+    Suite *s = suite_create("data");
+    TCase *load = tcase_create("load");
+    tcase_add_checked_fixture(load, tmp_setup, tmp_teardown);
+    tcase_set_timeout(load, 120);
+    tcase_add_test(load, test_load_float32_with_all_splits);
+    tcase_add_test(load, test_load_uint8_scaled);
+    tcase_add_test(load, test_load_float64_and_label_types);
+    tcase_add_test(load, test_load_split_only);
+    tcase_add_test(load, test_holdout_fraction_and_count);
+    tcase_add_test(load, test_chunked_reads);
+    tcase_add_test(load, test_hdf5_error_printing_restored);
+    tcase_add_test(load, test_preprocess_on_loaded_data);
+    tcase_add_test(load, test_gather);
+    suite_add_tcase(s, load);
+
+    TCase *pure = tcase_create("pure");
+    tcase_add_test(pure, test_preprocess);
+    tcase_add_test(pure, test_epoch_order);
+    suite_add_tcase(s, pure);
+
+    TCase *errors = tcase_create("errors");
+    tcase_add_checked_fixture(errors, tmp_setup, tmp_teardown);
+    tcase_add_test(errors, test_error_missing_file);
+    tcase_add_test(errors, test_error_not_hdf5);
+    tcase_add_test(errors, test_error_truncated);
+    tcase_add_test(errors, test_error_missing_objects);
+    tcase_add_test(errors, test_error_shapes);
+    tcase_add_test(errors, test_error_types);
+    tcase_add_test(errors, test_error_labels);
+    tcase_add_test(errors, test_error_values);
+    tcase_add_test(errors, test_error_feature_mismatch);
+    tcase_add_test(errors, test_error_val_size);
+    suite_add_tcase(s, errors);
+    return s;
+}
+
+int main(int argc, char **argv) { return fct_run(data_suite(), argc, argv); }

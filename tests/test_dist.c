@@ -1,0 +1,116 @@
+/* The dist module under mpirun: ordered sums give identical bits on every rank and equal a local sum in
+ * rank order; agreement; replica check; slices. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fcnet/dist.h"
+#include "fcnet/rng.h"
+#include "testutil.h"
+
+static fc_dist dist;
+
+static fc_real contribution(int rank, size_t i)
+{
+    uint32_t w[4];
+    fc_rng_block(w, 11, FC_RNG_TEST, (uint64_t)rank, 0, (uint32_t)(i >> 32), (uint32_t)i);
+    return (fc_real)(fc_rng_unit_double(w[0], w[1]) * 2e3 - 1e3) * (fc_real)(w[2] % 7 == 0 ? 1e-4 : 1);
+}
+
+START_TEST(test_sum_grads_rank_order)
+{
+    const size_t sizes[] = {1, 2, 3, 7, 1000, 4099, (size_t)3 << 20};
+    fc_dist_init_comm(&dist, MPI_COMM_WORLD);
+    fc_dist_reserve(&dist, (size_t)3 << 20, 8);
+    for (int s = 0; s < 7; s++) {
+        size_t n = sizes[s];
+        fc_real *g = malloc(n * sizeof *g), *want = malloc(n * sizeof *want);
+        for (size_t i = 0; i < n; i++) g[i] = contribution(dist.rank, i);
+        /* the documented order: ((g_0 + g_1) + g_2) + ... */
+        for (size_t i = 0; i < n; i++) {
+            fc_real acc = contribution(0, i);
+            for (int q = 1; q < dist.size; q++) acc += contribution(q, i);
+            want[i] = acc;
+        }
+        fc_dist_sum_grads(&dist, g, n);
+        ck_assert_msg(memcmp(g, want, n * sizeof *g) == 0, "n=%zu: not bitwise the rank-order sum", n);
+        free(g);
+        free(want);
+    }
+    double v[3] = {dist.rank + 0.1, 1e16, -1e16 + dist.rank};
+    fc_dist_sum_doubles(&dist, v, 3);
+    double want0 = 0;
+    for (int q = 0; q < dist.size; q++) want0 += q + 0.1;
+    ck_assert(v[0] == want0);
+    fc_dist_free(&dist);
+}
+END_TEST
+
+START_TEST(test_agree_and_any)
+{
+    fc_dist_init_comm(&dist, MPI_COMM_WORLD);
+    ck_assert_int_eq(fc_dist_agree(&dist, FC_OK, 0), FC_OK);
+    /* only the last rank fails: everybody learns it */
+    fc_status mine = dist.rank == dist.size - 1 ? FC_ERR_INPUT : FC_OK;
+    ck_assert_int_eq(fc_dist_agree(&dist, mine, 0), FC_ERR_INPUT);
+    /* FAIL outranks INPUT */
+    mine = dist.rank == 0 ? FC_ERR_INPUT : dist.rank == dist.size - 1 ? FC_ERR_FAIL : FC_OK;
+    ck_assert_int_eq(fc_dist_agree(&dist, mine, 0), dist.size > 1 ? FC_ERR_FAIL : FC_ERR_INPUT);
+    ck_assert_int_eq(fc_dist_any(&dist, dist.rank == dist.size - 1), 1);
+    ck_assert_int_eq(fc_dist_any(&dist, 0), 0);
+    fc_dist_free(&dist);
+}
+END_TEST
+
+START_TEST(test_check_replicas)
+{
+    fc_dist_init_comm(&dist, MPI_COMM_WORLD);
+    float a[16], b[16];
+    for (int i = 0; i < 16; i++) a[i] = b[i] = (float)i;
+    fc_tensor_ref refs[2] = {{"W1", a, sizeof a}, {"m/W1", b, sizeof b}};
+    ck_assert_int_eq(fc_dist_check_replicas(&dist, refs, 2, 5), FC_OK);
+    if (dist.size > 1) {
+        if (dist.rank == dist.size - 1) b[3] = nextafterf(b[3], 100.0f); /* one bit on one rank */
+        ck_assert_int_eq(fc_dist_check_replicas(&dist, refs, 2, 42), FC_ERR_FAIL);
+        char want[128];
+        snprintf(want, sizeof want, "replica mismatch at step 42: rank %d differs from rank 0 in m/W1", dist.size - 1);
+        ck_assert_str_eq(fc_error_message(), want);
+    }
+    fc_dist_free(&dist);
+}
+END_TEST
+
+START_TEST(test_slices)
+{
+    for (int size = 1; size <= 9; size++)
+        for (int64_t b = 0; b <= 20; b++) {
+            int64_t next = 0, lo = b, hi = 0;
+            for (int r = 0; r < size; r++) {
+                int64_t begin, count;
+                fc_dist_slice(b, r, size, &begin, &count);
+                ck_assert_int_eq(begin, next);
+                next += count;
+                lo = count < lo ? count : lo;
+                hi = count > hi ? count : hi;
+            }
+            ck_assert_int_eq(next, b);
+            ck_assert_int_le(hi - lo, 1);
+        }
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("dist");
+    TCase *t = tcase_create("dist");
+    tcase_set_timeout(t, 120);
+    tcase_add_test(t, test_sum_grads_rank_order);
+    tcase_add_test(t, test_agree_and_any);
+    tcase_add_test(t, test_check_replicas);
+    tcase_add_test(t, test_slices);
+    suite_add_tcase(s, t);
+    return s;
+}
+
+int main(int argc, char **argv) { return fct_run(suite(), argc, argv); }

@@ -1,0 +1,95 @@
+/* Dropout: kept fraction, inverted scaling, test mode is the identity, masks keyed only by
+ * (seed, step, layer, global row, unit). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fcnet/layers.h"
+#include "fcnet/net.h"
+#include "testutil.h"
+
+START_TEST(test_kept_fraction_and_mean)
+{
+    enum { ROWS = 500, UNITS = 500 }; /* 250k units */
+    const double keeps[] = {0.25, 0.5, 0.9};
+    fc_real *x = malloc(ROWS * UNITS * sizeof *x);
+    for (int k = 0; k < 3; k++) {
+        for (int i = 0; i < ROWS * UNITS; i++) x[i] = 1;
+        fc_dropout_forward(x, keeps[k], 17, 5, 1, 0, ROWS, UNITS);
+        double kept = 0, sum = 0;
+        for (int i = 0; i < ROWS * UNITS; i++) {
+            kept += x[i] != 0;
+            sum += (double)x[i];
+            ck_assert(x[i] == 0 || fabs((double)x[i] - 1.0 / keeps[k]) < 1e-6);
+        }
+        double frac = kept / (ROWS * UNITS), mean = sum / (ROWS * UNITS);
+        ck_assert_msg(fabs(frac - keeps[k]) <= 0.01, "keep %g: kept fraction %g", keeps[k], frac);
+        ck_assert_msg(fabs(mean - 1.0) <= 0.01 / keeps[k], "keep %g: mean %g", keeps[k], mean);
+    }
+    free(x);
+}
+END_TEST
+
+START_TEST(test_masks_keyed_by_global_row)
+{
+    enum { ROWS = 12, UNITS = 37 };
+    fc_real all[ROWS * UNITS], part[5 * UNITS];
+    for (int i = 0; i < ROWS * UNITS; i++) all[i] = 1;
+    fc_dropout_forward(all, 0.5, 3, 8, 2, 0, ROWS, UNITS);
+    /* rows 4..8 processed alone (as rank 1 of a split batch would) draw the same masks */
+    for (int i = 0; i < 5 * UNITS; i++) part[i] = 1;
+    fc_dropout_forward(part, 0.5, 3, 8, 2, 4, 5, UNITS);
+    ck_assert(memcmp(part, all + 4 * UNITS, sizeof part) == 0);
+    for (int i = 0; i < ROWS; i++)
+        for (int j = 0; j < UNITS; j++) ck_assert(all[i * UNITS + j] == fc_dropout_mask(0.5, 3, 8, 2, i, j));
+    /* any other key (seed, step, layer) changes the masks */
+    const uint64_t seeds[] = {4, 3, 3}, steps[] = {8, 9, 8};
+    const int layers[] = {2, 2, 3};
+    for (int k = 0; k < 3; k++) {
+        int differ = 0;
+        for (int i = 0; i < ROWS; i++)
+            for (int j = 0; j < UNITS; j++)
+                differ += all[i * UNITS + j] != fc_dropout_mask(0.5, seeds[k], steps[k], layers[k], i, j);
+        ck_assert_int_gt(differ, ROWS * UNITS / 4);
+    }
+}
+END_TEST
+
+START_TEST(test_test_mode_is_identity)
+{
+    static const int widths[] = {64};
+    fc_net_config on = {.n_input = 8, .n_classes = 3, .n_hidden = 1, .hidden = widths, .keep = 0.5,
+                        .weight_scale = 0.3, .bn_momentum = 0.9, .seed = 1};
+    fc_net_config off = on;
+    off.keep = 1;
+    fc_net a, b;
+    fc_net_init(&a, &on, 4, NULL);
+    fc_net_init(&b, &off, 4, NULL);
+    fc_real x[32];
+    for (int i = 0; i < 32; i++) x[i] = (fc_real)sin(i);
+    const fc_real *sa = fc_net_forward(&a, x, 4, FC_MODE_TEST, NULL);
+    const fc_real *sb = fc_net_forward(&b, x, 4, FC_MODE_TEST, NULL);
+    ck_assert(memcmp(sa, sb, 12 * sizeof(fc_real)) == 0);
+    /* and train mode with keep 0.5 does differ */
+    fc_batch_info info = {.step = 0, .row0 = 0, .global_batch = 4};
+    fc_real test_scores[12];
+    memcpy(test_scores, sa, sizeof test_scores);
+    const fc_real *st = fc_net_forward(&a, x, 4, FC_MODE_TRAIN, &info);
+    ck_assert(memcmp(st, test_scores, sizeof test_scores) != 0);
+    fc_net_free(&a);
+    fc_net_free(&b);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("dropout");
+    TCase *t = tcase_create("dropout");
+    tcase_add_test(t, test_kept_fraction_and_mean);
+    tcase_add_test(t, test_masks_keyed_by_global_row);
+    tcase_add_test(t, test_test_mode_is_identity);
+    suite_add_tcase(s, t);
+    return s;
+}
+
+int main(int argc, char **argv) { return fct_run(suite(), argc, argv); }

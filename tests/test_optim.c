@@ -1,0 +1,119 @@
+/* Update rules: cs231n's published first-step values (worked by hand from the formulas), defaults,
+ * lr decay, slot names. Multi-step trajectories are compared with the numpy reference in test_ref. */
+#include <math.h>
+#include <string.h>
+
+#include "fcnet/optim.h"
+#include "testutil.h"
+
+enum { N = 20 };
+
+/* cs231n's check inputs: w = linspace(-0.4, 0.6, 20), dw = linspace(-0.6, 0.4, 20). */
+static void inputs(fc_real *w, fc_real *dw)
+{
+    for (int i = 0; i < N; i++) {
+        w[i] = (fc_real)(-0.4 + 1.0 * i / (N - 1));
+        dw[i] = (fc_real)(-0.6 + 1.0 * i / (N - 1));
+    }
+}
+
+START_TEST(test_sgd_momentum_first_step)
+{
+    fc_real w[N], dw[N];
+    inputs(w, dw);
+    fc_optim_config c = fc_optim_defaults(FC_OPTIM_SGD_MOMENTUM);
+    c.lr = 1e-3;
+    fc_optim o;
+    fc_optim_init(&o, &c, N);
+    for (int i = 0; i < N; i++) o.slot[0][i] = (fc_real)(0.6 + 0.3 * i / (N - 1)); /* v = linspace(0.6, 0.9) */
+    fc_optim_step(&o, w, dw);
+    /* v' = 0.9 * 0.6 - 1e-3 * (-0.6) = 0.5406, w' = -0.4 + 0.5406 = 0.1406 (cs231n: 0.1406) */
+    ck_assert(fabs((double)o.slot[0][0] - 0.5406) < 1e-6);
+    ck_assert(fabs((double)w[0] - 0.1406) < 1e-6);
+    /* last element: v' = 0.9 * 0.9 - 1e-3 * 0.4 = 0.8096, w' = 0.6 + 0.8096 = 1.4096 */
+    ck_assert(fabs((double)w[N - 1] - 1.4096) < 1e-6);
+    fc_optim_free(&o);
+}
+END_TEST
+
+START_TEST(test_rmsprop_first_step)
+{
+    fc_real w[N], dw[N];
+    inputs(w, dw);
+    fc_optim_config c = fc_optim_defaults(FC_OPTIM_RMSPROP);
+    fc_optim o;
+    fc_optim_init(&o, &c, N);
+    for (int i = 0; i < N; i++) o.slot[0][i] = (fc_real)(0.6 + 0.3 * i / (N - 1)); /* cache = linspace(0.6, 0.9) */
+    fc_optim_step(&o, w, dw);
+    /* c' = 0.99 * 0.6 + 0.01 * 0.36 = 0.5976; w' = -0.4 - 1e-2 * (-0.6) / (sqrt(0.5976) + 1e-8) */
+    double c0 = 0.99 * 0.6 + 0.01 * 0.36, w0 = -0.4 + 1e-2 * 0.6 / (sqrt(c0) + 1e-8);
+    ck_assert(fabs((double)o.slot[0][0] - c0) < 1e-6);
+    ck_assert(fabs((double)w[0] - w0) < 1e-6);
+    ck_assert(fabs(w0 - (-0.39223849)) < 1e-7); /* cs231n's expected_next_w[0][0] */
+    fc_optim_free(&o);
+}
+END_TEST
+
+START_TEST(test_adam_first_steps)
+{
+    fc_real w[N], dw[N];
+    inputs(w, dw);
+    fc_optim_config c = fc_optim_defaults(FC_OPTIM_ADAM);
+    ck_assert(c.lr == 1e-3 && c.beta1 == 0.9 && c.beta2 == 0.999 && c.eps == 1e-8);
+    c.lr = 1e-2;
+    fc_optim o;
+    fc_optim_init(&o, &c, N);
+    for (int i = 0; i < N; i++) {
+        o.slot[0][i] = (fc_real)(0.6 + 0.3 * i / (N - 1));  /* m = linspace(0.6, 0.9) */
+        o.slot[1][i] = (fc_real)(0.7 - 0.2 * i / (N - 1));  /* v = linspace(0.7, 0.5) */
+    }
+    o.t = 5;
+    fc_optim_step(&o, w, dw);
+    ck_assert_int_eq(o.t, 6);
+    double m = 0.9 * 0.6 + 0.1 * -0.6, v = 0.999 * 0.7 + 0.001 * 0.36;
+    double mt = m / (1 - pow(0.9, 6)), vt = v / (1 - pow(0.999, 6));
+    double want = -0.4 - 1e-2 * mt / (sqrt(vt) + 1e-8);
+    ck_assert_msg(fabs((double)w[0] - want) < 1e-6, "adam w0 %g want %g", (double)w[0], want);
+    ck_assert(fabs(want - (-0.40094747)) < 1e-7); /* cs231n's expected_next_w[0][0] */
+    fc_optim_free(&o);
+}
+END_TEST
+
+START_TEST(test_defaults_and_decay)
+{
+    ck_assert(fc_optim_defaults(FC_OPTIM_SGD).lr == 1e-2);
+    ck_assert(fc_optim_defaults(FC_OPTIM_SGD_MOMENTUM).momentum == 0.9);
+    ck_assert(fc_optim_defaults(FC_OPTIM_RMSPROP).decay_rate == 0.99);
+    ck_assert_int_eq(fc_optim_parse("adam"), FC_OPTIM_ADAM);
+    ck_assert_int_eq(fc_optim_parse("Adam"), -1);
+    ck_assert_str_eq(fc_optim_slot_name(FC_OPTIM_ADAM, 1), "v");
+    ck_assert_str_eq(fc_optim_slot_name(FC_OPTIM_SGD_MOMENTUM, 0), "velocity");
+    ck_assert_str_eq(fc_optim_slot_name(FC_OPTIM_RMSPROP, 0), "cache");
+    ck_assert(fc_optim_slot_name(FC_OPTIM_SGD, 0) == NULL);
+    fc_optim_config c = fc_optim_defaults(FC_OPTIM_SGD);
+    c.lr_decay = 0.5;
+    fc_optim o;
+    fc_optim_init(&o, &c, 4);
+    fc_real w[4] = {1, 1, 1, 1}, dw[4] = {1, 2, 3, 4};
+    fc_optim_step(&o, w, dw);
+    ck_assert(fabs((double)w[3] - (1 - 0.04)) < 1e-7);
+    fc_optim_end_epoch(&o);
+    fc_optim_end_epoch(&o);
+    ck_assert(fabs(o.lr - 0.0025) < 1e-15);
+    fc_optim_free(&o);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("optim");
+    TCase *t = tcase_create("optim");
+    tcase_add_test(t, test_sgd_momentum_first_step);
+    tcase_add_test(t, test_rmsprop_first_step);
+    tcase_add_test(t, test_adam_first_steps);
+    tcase_add_test(t, test_defaults_and_decay);
+    suite_add_tcase(s, t);
+    return s;
+}
+
+int main(int argc, char **argv) { return fct_run(suite(), argc, argv); }
