@@ -63,7 +63,7 @@ int main(int argc, char **argv)
     if (rc == FC_OK) {
         switch (cfg.command) {
         case FC_CMD_HELP:
-            if (dist.rank == 0) fc_config_print_help(stdout, cfg.command);
+            if (dist.rank == 0) fc_config_print_help(stdout, cfg.help_command);
             break;
         case FC_CMD_TRAIN: rc = run_train(&cfg, &dist); break;
         case FC_CMD_EVAL: rc = fc_cmd_eval(&cfg, &dist); break;
