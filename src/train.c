@@ -56,9 +56,9 @@ fc_status fc_train_setup(fc_trainer *t, const fc_config *cfg, fc_dist *dist)
     if (cfg->resume[0]) st = fc_ckpt_load_preprocess(&t->pp, cfg->resume, t->data.n_features);
     else fc_preprocess_fit(&t->pp, cfg->preprocess, &t->data.train);
     if ((st = fc_dist_agree(dist, st, 1)) != FC_OK) return st;
-    fc_preprocess_apply(&t->pp, &t->data.train);
-    fc_preprocess_apply(&t->pp, &t->data.val);
-    fc_preprocess_apply(&t->pp, &t->data.test);
+    fc_split *splits[3] = {&t->data.train, &t->data.val, &t->data.test};
+    for (int i = 0; i < 3; i++)
+        if (splits[i]->n > 0) fc_preprocess_apply(&t->pp, splits[i]);
 
     const int size = fc_dist_size(dist);
     const int64_t B = cfg->batch_size, n_train = t->data.train.n;
@@ -122,6 +122,7 @@ static int all_finite(const fc_real *v, size_t n)
 double fc_train_step(fc_trainer *t)
 {
     const int64_t B = t->cfg->batch_size, n_train = t->data.train.n;
+    FC_ASSERT(t->hist.n_loss < t->hist.cap_loss && t->epoch_step < t->steps_per_epoch);
     const int64_t first = t->epoch_step * B;
     const int64_t global_batch = n_train - first < B ? n_train - first : B; /* the last batch may be short */
     int64_t begin, count;

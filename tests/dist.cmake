@@ -2,3 +2,5 @@
 fcnet_test(NAME test_dist SOURCES test_dist.c RANKS 1 2 3 4)
 fcnet_test(NAME test_sync_bn_f32 SOURCES test_sync_bn.c RANKS 1 2 3 4)
 fcnet_test(NAME test_sync_bn_f64 SOURCES test_sync_bn.c LIB fcnet_f64 RANKS 1 2 3 4)
+fcnet_test(NAME test_train SOURCES test_train.c RANKS 1 2 3 4 TIMEOUT 600)
+target_link_libraries(test_train PRIVATE fctrain_fcnet)

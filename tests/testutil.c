@@ -8,9 +8,9 @@
 
 int fct_run(Suite *suite, int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    MPI_Init(&argc, &argv);
+    int initialized = 0;
+    MPI_Initialized(&initialized);
+    if (!initialized) MPI_Init(&argc, &argv);
     SRunner *runner = srunner_create(suite);
     srunner_set_fork_status(runner, CK_NOFORK);
     srunner_run_all(runner, CK_NORMAL);
@@ -32,7 +32,7 @@ static int close_generic(const char *label, double (*get_a)(const void *, size_t
     double max_err = 0;
     for (size_t i = 0; i < n; i++) {
         double ai = get_a(a, i), err = fabs(ai - b[i]);
-        if (err > max_err || isnan(err)) max_err = isnan(err) ? INFINITY : err;
+        if (err > max_err || isnan(err)) max_err = isnan(err) ? (double)INFINITY : err;
         if (first_bad == n && !(err <= atol + rtol * fabs(b[i]))) first_bad = i;
     }
     if (first_bad == n) return 1;
@@ -70,7 +70,7 @@ double fct_rel_error(const double *a, const double *b, size_t n)
     for (size_t i = 0; i < n; i++) {
         double den = fabs(a[i]) + fabs(b[i]);
         double r = fabs(a[i] - b[i]) / (den > 1e-8 ? den : 1e-8);
-        if (r > worst || isnan(r)) worst = isnan(r) ? INFINITY : r;
+        if (r > worst || isnan(r)) worst = isnan(r) ? (double)INFINITY : r;
     }
     return worst;
 }

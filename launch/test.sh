@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# README command 2: from a fresh clone, install what is missing, build every variant the suite needs,
+# run the whole suite through ctest. The exit status is the result.
+#   launch/test.sh [ctest arguments...]      e.g. launch/test.sh -R sync_bn
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=launch/deps.sh
+source "$root/launch/deps.sh"
+fcnet_install_deps test
+
+build=${FCNET_BUILD_DIR:-$root/build}
+werror=OFF
+[ "${CI:-}" = "true" ] && werror=ON
+jobs=$(nproc 2>/dev/null || echo 2)
+
+echo "== configure ($build)"
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DFCNET_WERROR=$werror -DFCNET_TESTS=ON >/dev/null
+echo "== build"
+cmake --build "$build" -j "$jobs"
+
+# The sanitizer build runs the tests labelled 'sanitize' (bad input, faults) under ASan+UBSan.
+asan=${FCNET_ASAN_BUILD_DIR:-$root/build-asan}
+if [ -n "$(grep -rl 'LABELS sanitize' "$root/tests" 2>/dev/null || true)" ] && [ "${FCNET_SKIP_ASAN:-0}" != 1 ]; then
+    echo "== configure + build sanitizer variant ($asan)"
+    cmake -S "$root" -B "$asan" -DCMAKE_BUILD_TYPE=Debug -DFCNET_SANITIZE=ON -DFCNET_WERROR=$werror >/dev/null
+    cmake --build "$asan" -j "$jobs"
+fi
+
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
+status=0
+echo "== test"
+ctest --test-dir "$build" --output-on-failure -j "$jobs" "$@" || status=$?
+if [ -d "$asan" ] && [ $# -eq 0 ]; then
+    echo "== test (sanitizers)"
+    ASAN_OPTIONS=detect_leaks=0 ctest --test-dir "$asan" --output-on-failure -j "$jobs" -L sanitize || status=$?
+fi
+exit $status

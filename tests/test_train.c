@@ -1,0 +1,160 @@
+/* The trainer under mpirun: -n N computes what -n 1 computes on the same global batches (within float
+ * rounding), replicas stay bitwise identical, and training learns. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fcnet/train.h"
+#include "testutil.h"
+#include "trainutil.h"
+
+static char data_path[512];
+
+/* Trains steps steps with cfg on comm; returns the loss history and final params (malloc'ed). */
+static void train_on(MPI_Comm comm, const fc_config *cfg, int steps, double **loss, fc_real **params, size_t *n_params)
+{
+    fc_dist dist;
+    fc_dist_init_comm(&dist, comm);
+    fc_trainer t;
+    ck_assert_int_eq(fc_train_setup(&t, cfg, &dist), FC_OK);
+    *loss = malloc((size_t)steps * sizeof **loss);
+    for (int s = 0; s < steps; s++) {
+        (*loss)[s] = fc_train_step(&t);
+        if (t.epoch_step == t.steps_per_epoch) {
+            t.epoch++;
+            t.epoch_step = 0;
+            fc_optim_end_epoch(&t.opt);
+            fc_data_epoch_order(t.perm, t.data.train.n, cfg->seed, t.epoch, cfg->shuffle);
+        }
+    }
+    *n_params = t.net.layout.n_total;
+    *params = malloc(*n_params * sizeof **params);
+    memcpy(*params, t.net.params, *n_params * sizeof **params);
+    fc_train_free(&t);
+    fc_dist_free(&dist);
+}
+
+static void check_equivalence(fc_norm norm, double keep)
+{
+    int rank;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    fc_config cfg;
+    fct_small_config(&cfg, data_path, norm, keep, FC_OPTIM_SGD_MOMENTUM);
+    enum { STEPS = 20 };
+    double *loss_n;
+    fc_real *params_n;
+    size_t n;
+    train_on(MPI_COMM_WORLD, &cfg, STEPS, &loss_n, &params_n, &n);
+    /* rank 0 alone: the -n 1 run */
+    MPI_Comm self;
+    MPI_Comm_split(MPI_COMM_WORLD, rank == 0 ? 0 : MPI_UNDEFINED, 0, &self);
+    int ok = 1;
+    if (rank == 0) {
+        double *loss_1;
+        fc_real *params_1;
+        size_t n1;
+        train_on(self, &cfg, STEPS, &loss_1, &params_1, &n1);
+        char label[96];
+        snprintf(label, sizeof label, "norm %d keep %.2f loss history", (int)norm, keep);
+        ok &= fct_close_d(label, loss_n, loss_1, STEPS, 1e-6, 1e-5);
+        double *p1 = malloc(n * sizeof *p1);
+        for (size_t i = 0; i < n; i++) p1[i] = (double)params_1[i];
+        snprintf(label, sizeof label, "norm %d keep %.2f final params", (int)norm, keep);
+        ok &= fct_close_mixed(label, params_n, sizeof(fc_real), p1, n, 1e-6, 1e-5);
+        free(p1);
+        free(loss_1);
+        free(params_1);
+        MPI_Comm_free(&self);
+    }
+    MPI_Bcast(&ok, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    ck_assert(ok);
+    free(loss_n);
+    free(params_n);
+}
+
+START_TEST(test_equivalence_batchnorm) { check_equivalence(FC_NORM_BATCH, 1.0); }
+END_TEST
+START_TEST(test_equivalence_layernorm) { check_equivalence(FC_NORM_LAYER, 1.0); }
+END_TEST
+START_TEST(test_equivalence_dropout) { check_equivalence(FC_NORM_BATCH, 0.6); }
+END_TEST
+
+/* 50 steps with dropout and batchnorm (adam: every slot in use); then params, optimizer state and
+ * running statistics must be bitwise identical on all ranks. */
+START_TEST(test_replicas_bitwise)
+{
+    fc_config cfg;
+    fct_small_config(&cfg, data_path, FC_NORM_BATCH, 0.7, FC_OPTIM_ADAM);
+    cfg.epochs = 6;
+    fc_dist dist;
+    fc_dist_init_comm(&dist, MPI_COMM_WORLD);
+    fc_trainer t;
+    ck_assert_int_eq(fc_train_setup(&t, &cfg, &dist), FC_OK);
+    for (int s = 0; s < 50; s++) {
+        double loss = fc_train_step(&t);
+        ck_assert(isfinite(loss));
+        if (t.epoch_step == t.steps_per_epoch) {
+            t.epoch++;
+            t.epoch_step = 0;
+            fc_data_epoch_order(t.perm, t.data.train.n, cfg.seed, t.epoch, cfg.shuffle);
+        }
+    }
+    fc_tensor_ref refs[4] = {{"params", t.net.params, t.net.layout.n_total * sizeof(fc_real)},
+                             {"adam m", t.opt.slot[0], t.net.layout.n_total * sizeof(fc_real)},
+                             {"adam v", t.opt.slot[1], t.net.layout.n_total * sizeof(fc_real)},
+                             {"bn", t.net.bn_stats, t.net.bn_layout.n_total * sizeof(fc_real)}};
+    fc_status st = fc_dist_check_replicas(&dist, refs, 4, t.step);
+    ck_assert_msg(st == FC_OK, "%s", fc_error_message());
+    fc_train_free(&t);
+    fc_dist_free(&dist);
+}
+END_TEST
+
+/* Learning: the loss falls and the training accuracy rises well above chance (4 classes). */
+START_TEST(test_learns)
+{
+    fc_config cfg;
+    fct_small_config(&cfg, data_path, FC_NORM_BATCH, 1.0, FC_OPTIM_ADAM);
+    cfg.optim.lr = 1e-2;
+    cfg.epochs = 6;
+    fc_dist dist;
+    fc_dist_init_comm(&dist, MPI_COMM_WORLD);
+    fc_trainer t;
+    ck_assert_int_eq(fc_train_setup(&t, &cfg, &dist), FC_OK);
+    double acc0 = fc_train_accuracy(&t, &t.data.train, NULL, t.data.train.n);
+    double first = 0, last = 0;
+    for (int s = 0; s < 60; s++) {
+        double loss = fc_train_step(&t);
+        if (s < 5) first += loss / 5;
+        if (s >= 55) last += loss / 5;
+        if (t.epoch_step == t.steps_per_epoch) t.epoch_step = 0;
+    }
+    double acc1 = fc_train_accuracy(&t, &t.data.train, NULL, t.data.train.n);
+    ck_assert_msg(last < 0.6 * first, "loss %g -> %g", first, last);
+    ck_assert_msg(acc1 > 0.8 && acc1 > acc0 + 0.3, "train accuracy %g -> %g", acc0, acc1);
+    fc_train_free(&t);
+    fc_dist_free(&dist);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("train");
+    TCase *t = tcase_create("train");
+    tcase_set_timeout(t, 240);
+    tcase_add_test(t, test_equivalence_batchnorm);
+    tcase_add_test(t, test_equivalence_layernorm);
+    tcase_add_test(t, test_equivalence_dropout);
+    tcase_add_test(t, test_replicas_bitwise);
+    tcase_add_test(t, test_learns);
+    suite_add_tcase(s, t);
+    return s;
+}
+
+int main(int argc, char **argv)
+{
+    MPI_Init(&argc, &argv);
+    fct_make_dataset(data_path, sizeof data_path, MPI_COMM_WORLD, 300, 0, 12, 4, 3);
+    return fct_run(suite(), argc, argv);
+}
