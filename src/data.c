@@ -1,0 +1,670 @@
+/* Datasets in the DESIGN §2 HDF5 format: opening and validating the splits, the hold-out, reading
+ * rows in chunks, preprocessing, the per-epoch order and the batch gather.
+ *
+ * Every failure a user can cause becomes one FC_ERR_INPUT message "<file>: <object>: <reason>";
+ * HDF5's own error printing is switched off for the duration of each call (and restored after), and
+ * the innermost HDF5 error description is appended in parentheses where it adds information.
+ *
+ * Accepted types: x of any integer or floating-point type. uint8 is taken as 8-bit pixels and scaled
+ * by 1/255; every other integer type is converted as is (no scaling), floats are checked for NaN/Inf
+ * and, in the float build, for values beyond the float range. y of any integer type; its values are
+ * range-checked in 64 bits before they are narrowed to int32. */
+#include "fcnet/data.h"
+
+#include <errno.h>
+#include <float.h>
+#include <hdf5.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "fcnet/rng.h"
+
+/* x is converted through a double buffer of at most this size, so a large uint8 file never needs a
+ * double (or even fc_real) temporary of its full size next to the result. */
+#define X_CHUNK_BYTES ((size_t)4 << 20)
+#define Y_CHUNK_ROWS ((int64_t)1 << 16)
+/* Without a num_classes attribute n_classes = max label + 1 must still fit an int32. */
+#define LABEL_LIMIT ((int64_t)INT32_MAX)
+
+/* ---- HDF5 error handling ---- */
+
+typedef struct h5_quiet {
+    H5E_auto2_t func; /* the caller's automatic error handler, restored by quiet_end */
+    void *data;
+} h5_quiet;
+
+static void quiet_begin(h5_quiet *q)
+{
+    H5Eget_auto2(H5E_DEFAULT, &q->func, &q->data);
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+}
+
+static void quiet_end(const h5_quiet *q) { H5Eset_auto2(H5E_DEFAULT, q->func, q->data); }
+
+typedef struct detail_buf {
+    char text[256];
+} detail_buf;
+
+static herr_t walk_innermost(unsigned n, const H5E_error2_t *err, void *data)
+{
+    detail_buf *buf = data;
+    if (n == 0 && err->desc) snprintf(buf->text, sizeof buf->text, "%s", err->desc);
+    return 0;
+}
+
+/* The innermost description on HDF5's error stack ("truncated file: eof = ..."), which is where
+ * the cause is; the outer entries only say which API call failed. Call right after the failure. */
+static const char *h5_detail(detail_buf *buf)
+{
+    snprintf(buf->text, sizeof buf->text, "no HDF5 detail");
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, walk_innermost, buf);
+    return buf->text;
+}
+
+static const char *class_name(H5T_class_t cls)
+{
+    switch (cls) {
+    case H5T_INTEGER: return "integer";
+    case H5T_FLOAT: return "float";
+    case H5T_STRING: return "string";
+    case H5T_COMPOUND: return "compound";
+    case H5T_ENUM: return "enum";
+    case H5T_ARRAY: return "array";
+    case H5T_OPAQUE: return "opaque";
+    case H5T_BITFIELD: return "bitfield";
+    case H5T_TIME: return "time";
+    case H5T_REFERENCE: return "reference";
+    case H5T_VLEN: return "variable-length";
+    default: return "unknown";
+    }
+}
+
+static void close_dataset(hid_t *id)
+{
+    if (*id >= 0) H5Dclose(*id);
+    *id = H5I_INVALID_HID;
+}
+
+/* ---- file and attribute ---- */
+
+/* Opens path read-only, telling apart "cannot open" (OS), "not an HDF5 file" (no signature) and
+ * "truncated or corrupt" (signature present but the library cannot open it). */
+static fc_status file_open(hid_t *file, const char *path)
+{
+    *file = H5I_INVALID_HID;
+    struct stat st;
+    if (stat(path, &st) != 0) return fc_error_set(FC_ERR_INPUT, "%s: cannot open: %s", path, strerror(errno));
+    if (S_ISDIR(st.st_mode)) return fc_error_set(FC_ERR_INPUT, "%s: cannot open: is a directory", path);
+    FILE *probe = fopen(path, "rb");
+    if (!probe) return fc_error_set(FC_ERR_INPUT, "%s: cannot open: %s", path, strerror(errno));
+    fclose(probe);
+    if (H5Fis_hdf5(path) <= 0) return fc_error_set(FC_ERR_INPUT, "%s: not an HDF5 file", path);
+
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+#if H5_VERSION_GE(1, 10, 7)
+    /* Shared read locks, but do not fail on file systems without locking (NFS, some Lustre mounts):
+     * every rank opens this file read-only, nobody writes it. */
+    H5Pset_file_locking(fapl, 1, 1);
+#endif
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, fapl);
+    detail_buf detail;
+    if (f < 0) h5_detail(&detail);
+    H5Pclose(fapl);
+    if (f < 0)
+        return fc_error_set(FC_ERR_INPUT, "%s: truncated or corrupt HDF5 file (%s)", path, detail.text);
+    *file = f;
+    return FC_OK;
+}
+
+/* *num_classes = the root attribute, or 0 when absent. It must be one positive integral value. */
+static fc_status read_num_classes(int *num_classes, hid_t file, const char *path)
+{
+    *num_classes = 0;
+    detail_buf detail;
+    htri_t exists = H5Aexists(file, "num_classes");
+    if (exists < 0)
+        return fc_error_set(FC_ERR_INPUT, "%s: attribute num_classes: cannot look up (%s)", path,
+                            h5_detail(&detail));
+    if (exists == 0) return FC_OK;
+
+    fc_status st = FC_OK;
+    hid_t attr = H5Aopen(file, "num_classes", H5P_DEFAULT);
+    if (attr < 0)
+        return fc_error_set(FC_ERR_INPUT, "%s: attribute num_classes: cannot open (%s)", path,
+                            h5_detail(&detail));
+    hid_t type = H5Aget_type(attr), space = H5Aget_space(attr);
+    H5T_class_t cls = type >= 0 ? H5Tget_class(type) : H5T_NO_CLASS;
+    hssize_t count = space >= 0 ? H5Sget_simple_extent_npoints(space) : -1;
+    double value = 0;
+    if (cls != H5T_INTEGER && cls != H5T_FLOAT) {
+        st = fc_error_set(FC_ERR_INPUT, "%s: attribute num_classes: expected an integer, got %s", path,
+                          class_name(cls));
+    } else if (count != 1) {
+        st = fc_error_set(FC_ERR_INPUT, "%s: attribute num_classes: expected a single value, got %lld values",
+                          path, (long long)count);
+    } else if (H5Aread(attr, H5T_NATIVE_DOUBLE, &value) < 0) {
+        st = fc_error_set(FC_ERR_INPUT, "%s: attribute num_classes: read failed (%s)", path,
+                          h5_detail(&detail));
+    } else if (!(value >= 1 && value <= (double)LABEL_LIMIT && value == floor(value))) {
+        st = fc_error_set(FC_ERR_INPUT, "%s: attribute num_classes: %g is not a positive integer", path, value);
+    } else {
+        *num_classes = (int)value;
+    }
+    if (space >= 0) H5Sclose(space);
+    if (type >= 0) H5Tclose(type);
+    H5Aclose(attr);
+    return st;
+}
+
+/* ---- one split in the file ---- */
+
+/* How x is read: the common types are read without HDF5 conversion (which is several times slower
+ * than the loops below) and converted here; anything else is converted to double by HDF5. */
+typedef enum x_kind {
+    X_U8,    /* uint8 pixels, scaled by 1/255 */
+    X_F32,   /* float32 */
+    X_F64,   /* float64 */
+    X_OTHER  /* other integer (as is, no scaling) or float sizes, read as double */
+} x_kind;
+
+/* An open (x, y) pair: validated shapes and types, not yet read. */
+typedef struct xy_source {
+    const char *path;  /* file name for messages; not owned */
+    char x_name[300];  /* "/train/x" */
+    char y_name[300];  /* "/train/y" */
+    hid_t x, y;        /* open datasets (owned), or H5I_INVALID_HID */
+    int64_t n;         /* rows */
+    int d;             /* features */
+    x_kind kind;       /* how x is read and converted */
+} xy_source;
+
+static void source_close(xy_source *src)
+{
+    close_dataset(&src->x);
+    close_dataset(&src->y);
+}
+
+/* Rank and dims of dataset (at most 8 dims reported); rank 0 for scalar and null dataspaces. */
+static int dataset_dims(hid_t dset, hsize_t dims[8])
+{
+    memset(dims, 0, 8 * sizeof *dims);
+    hid_t space = H5Dget_space(dset);
+    if (space < 0) return -1;
+    int rank = H5Sget_simple_extent_ndims(space);
+    if (rank > 8) rank = 8;
+    if (rank > 0) {
+        hsize_t all[H5S_MAX_RANK];
+        H5Sget_simple_extent_dims(space, all, NULL);
+        for (int i = 0; i < rank; i++) dims[i] = all[i];
+    }
+    H5Sclose(space);
+    return rank;
+}
+
+static fc_status open_member(hid_t *dset, hid_t group, const char *member, const char *full, const char *path)
+{
+    detail_buf detail;
+    htri_t exists = H5Lexists(group, member, H5P_DEFAULT);
+    if (exists < 0)
+        return fc_error_set(FC_ERR_INPUT, "%s: %s: cannot look up (%s)", path, full, h5_detail(&detail));
+    if (exists == 0) return fc_error_set(FC_ERR_INPUT, "%s: %s: missing dataset", path, full);
+    *dset = H5Dopen2(group, member, H5P_DEFAULT);
+    if (*dset < 0)
+        return fc_error_set(FC_ERR_INPUT, "%s: %s: not a readable dataset (%s)", path, full, h5_detail(&detail));
+    return FC_OK;
+}
+
+static fc_status check_x(xy_source *src)
+{
+    hid_t type = H5Dget_type(src->x);
+    if (type < 0) return fc_error_set(FC_ERR_INPUT, "%s: %s: cannot read its type", src->path, src->x_name);
+    H5T_class_t cls = H5Tget_class(type);
+    size_t size = H5Tget_size(type);
+    H5T_sign_t sign = cls == H5T_INTEGER ? H5Tget_sign(type) : H5T_SGN_ERROR;
+    H5Tclose(type);
+    if (cls != H5T_INTEGER && cls != H5T_FLOAT)
+        return fc_error_set(FC_ERR_INPUT, "%s: %s: expected a numeric type (uint8, float32 or float64), got %s",
+                            src->path, src->x_name, class_name(cls));
+    if (cls == H5T_INTEGER && size == 1 && sign == H5T_SGN_NONE) src->kind = X_U8;
+    else if (cls == H5T_FLOAT && size == sizeof(float)) src->kind = X_F32;
+    else if (cls == H5T_FLOAT && size == sizeof(double)) src->kind = X_F64;
+    else src->kind = X_OTHER;
+
+    hsize_t dims[8];
+    int rank = dataset_dims(src->x, dims);
+    if (rank != 2)
+        return fc_error_set(FC_ERR_INPUT, "%s: %s: expected 2-D (N, D), got %d-D", src->path, src->x_name, rank);
+    if (dims[1] == 0)
+        return fc_error_set(FC_ERR_INPUT, "%s: %s: expected at least 1 feature, got 0 columns", src->path,
+                            src->x_name);
+    if (dims[1] > (hsize_t)INT_MAX || dims[0] > (hsize_t)INT64_MAX / dims[1])
+        return fc_error_set(FC_ERR_INPUT, "%s: %s: too large (%llu x %llu)", src->path, src->x_name,
+                            (unsigned long long)dims[0], (unsigned long long)dims[1]);
+    src->n = (int64_t)dims[0];
+    src->d = (int)dims[1];
+    return FC_OK;
+}
+
+static fc_status check_y(const xy_source *src)
+{
+    hid_t type = H5Dget_type(src->y);
+    if (type < 0) return fc_error_set(FC_ERR_INPUT, "%s: %s: cannot read its type", src->path, src->y_name);
+    H5T_class_t cls = H5Tget_class(type);
+    H5Tclose(type);
+    /* Float labels are rejected rather than truncated: 2.7 has no right answer. */
+    if (cls != H5T_INTEGER)
+        return fc_error_set(FC_ERR_INPUT, "%s: %s: expected integer labels, got %s", src->path, src->y_name,
+                            class_name(cls));
+    hsize_t dims[8];
+    int rank = dataset_dims(src->y, dims);
+    if (rank != 1)
+        return fc_error_set(FC_ERR_INPUT, "%s: %s: expected 1-D (N,), got %d-D", src->path, src->y_name, rank);
+    if ((int64_t)dims[0] != src->n)
+        return fc_error_set(FC_ERR_INPUT, "%s: %s: %llu labels but %s has %lld rows", src->path, src->y_name,
+                            (unsigned long long)dims[0], src->x_name, (long long)src->n);
+    return FC_OK;
+}
+
+/* Opens /name/x and /name/y and validates their shapes and types. *present = 0 (and FC_OK) when the
+ * group is absent and not required. */
+static fc_status source_open(xy_source *src, int *present, hid_t file, const char *path, const char *name,
+                             int required)
+{
+    memset(src, 0, sizeof *src);
+    src->path = path;
+    src->x = src->y = H5I_INVALID_HID;
+    *present = 0;
+    FC_ASSERT(strlen(name) < 256);
+    char group_name[300];
+    snprintf(group_name, sizeof group_name, "/%s", name);
+    snprintf(src->x_name, sizeof src->x_name, "/%s/x", name);
+    snprintf(src->y_name, sizeof src->y_name, "/%s/y", name);
+
+    detail_buf detail;
+    htri_t exists = H5Lexists(file, group_name, H5P_DEFAULT);
+    if (exists < 0)
+        return fc_error_set(FC_ERR_INPUT, "%s: %s: cannot look up (%s)", path, group_name, h5_detail(&detail));
+    if (exists == 0)
+        return required ? fc_error_set(FC_ERR_INPUT, "%s: %s: missing group", path, group_name) : FC_OK;
+    hid_t group = H5Oopen(file, group_name, H5P_DEFAULT);
+    if (group < 0)
+        return fc_error_set(FC_ERR_INPUT, "%s: %s: cannot open (%s)", path, group_name, h5_detail(&detail));
+    H5I_type_t kind = H5Iget_type(group);
+    if (kind != H5I_GROUP) {
+        H5Oclose(group);
+        return fc_error_set(FC_ERR_INPUT, "%s: %s: expected a group, got a %s", path, group_name,
+                            kind == H5I_DATASET ? "dataset" : "named datatype");
+    }
+    *present = 1;
+
+    fc_status st = open_member(&src->x, group, "x", src->x_name, path);
+    if (st == FC_OK) st = check_x(src);
+    if (st == FC_OK) st = open_member(&src->y, group, "y", src->y_name, path);
+    if (st == FC_OK) st = check_y(src);
+    H5Oclose(group);
+    if (st != FC_OK) source_close(src);
+    return st;
+}
+
+/* The message for a NaN, Inf or (float build) out-of-range element i of a block starting at row0. */
+static fc_status bad_value(const xy_source *src, int64_t row0, size_t i, double v)
+{
+    const long long row = (long long)row0 + (long long)(i / (size_t)src->d), col = (long long)(i % (size_t)src->d);
+    if (isnan(v) || isinf(v))
+        return fc_error_set(FC_ERR_INPUT, "%s: %s: %s at row %lld, column %lld", src->path, src->x_name,
+                            isnan(v) ? "NaN" : "Inf", row, col);
+    return fc_error_set(FC_ERR_INPUT, "%s: %s: value %g at row %lld, column %lld beyond the float range",
+                        src->path, src->x_name, v, row, col);
+}
+
+/* dst[0..count) = the count elements of buf (read as src->kind's memory type); row0 is buf's first row. */
+static fc_status convert_x(fc_real *dst, const void *buf, size_t count, const xy_source *src, int64_t row0)
+{
+    if (src->kind == X_U8) {
+        /* v / 255 in double then one rounding equals numpy's float32 x / 255: both are correctly
+         * rounded quotients of the same operands (53 >= 2*24 + 2 bits, so double rounding is exact). */
+        fc_real table[256];
+        for (int v = 0; v < 256; v++) table[v] = (fc_real)((double)v / 255.0);
+        const uint8_t *b = buf;
+        for (size_t i = 0; i < count; i++) dst[i] = table[b[i]];
+    } else if (src->kind == X_F32) {
+        const float *b = buf;
+        for (size_t i = 0; i < count; i++) {
+            if (!isfinite(b[i])) return bad_value(src, row0, i, (double)b[i]);
+            dst[i] = (fc_real)b[i];
+        }
+    } else {
+        const double *b = buf;
+        for (size_t i = 0; i < count; i++) {
+            if (!isfinite(b[i])) return bad_value(src, row0, i, b[i]);
+#ifndef FC_REAL_DOUBLE
+            if (fabs(b[i]) > (double)FLT_MAX) return bad_value(src, row0, i, b[i]);
+#endif
+            dst[i] = (fc_real)b[i];
+        }
+    }
+    return FC_OK;
+}
+
+/* Reads rows [row0, row0 + n) of src's x into out (n, d) through a bounded buffer, checking for
+ * NaN/Inf (and the float range) and scaling uint8 by 1/255. */
+static fc_status read_x_rows(fc_real *out, const xy_source *src, int64_t row0, int64_t n)
+{
+    if (n == 0) return FC_OK;
+    const size_t d = (size_t)src->d;
+    const hid_t mem_type = src->kind == X_U8 ? H5T_NATIVE_UINT8 : src->kind == X_F32 ? H5T_NATIVE_FLOAT
+                                                                                      : H5T_NATIVE_DOUBLE;
+    int64_t chunk = (int64_t)(X_CHUNK_BYTES / (d * sizeof(double)));
+    if (chunk < 1) chunk = 1;
+    if (chunk > n) chunk = n;
+    void *buf = fc_alloc((size_t)chunk * d * sizeof(double));
+    hid_t fspace = H5Dget_space(src->x);
+    detail_buf detail;
+    fc_status st = fspace < 0 ? fc_error_set(FC_ERR_INPUT, "%s: %s: cannot read its dataspace (%s)", src->path,
+                                             src->x_name, h5_detail(&detail))
+                              : FC_OK;
+    for (int64_t done = 0; st == FC_OK && done < n; done += chunk) {
+        const int64_t rows = n - done < chunk ? n - done : chunk;
+        const hsize_t start[2] = {(hsize_t)(row0 + done), 0}, count[2] = {(hsize_t)rows, (hsize_t)d};
+        /* The memory space has the selection's 2-D shape: with a 1-D one HDF5 maps chunked data element
+         * by element (several times slower). */
+        hid_t mspace = H5Screate_simple(2, count, NULL);
+        herr_t rc = mspace < 0 ? -1 : H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL);
+        if (rc >= 0) rc = H5Dread(src->x, mem_type, mspace, fspace, H5P_DEFAULT, buf);
+        if (rc < 0)
+            st = fc_error_set(FC_ERR_INPUT, "%s: %s: read failed in rows %lld..%lld (%s)", src->path, src->x_name,
+                              (long long)(row0 + done), (long long)(row0 + done + rows - 1), h5_detail(&detail));
+        if (mspace >= 0) H5Sclose(mspace);
+        if (st == FC_OK) st = convert_x(out + (size_t)done * d, buf, (size_t)rows * d, src, row0 + done);
+    }
+    if (fspace >= 0) H5Sclose(fspace);
+    fc_free(buf);
+    return st;
+}
+
+/* Reads labels [row0, row0 + n) into out, checking each in 64 bits against [0, num_classes) (or
+ * [0, LABEL_LIMIT) when num_classes is 0) before narrowing. *max_label is raised to the largest. */
+static fc_status read_y_rows(int32_t *out, int64_t *max_label, const xy_source *src, int64_t row0, int64_t n,
+                             int num_classes)
+{
+    if (n == 0) return FC_OK;
+    const int64_t chunk = n < Y_CHUNK_ROWS ? n : Y_CHUNK_ROWS;
+    int64_t *buf = fc_alloc((size_t)chunk * sizeof *buf);
+    hid_t fspace = H5Dget_space(src->y);
+    detail_buf detail;
+    fc_status st = fspace < 0 ? fc_error_set(FC_ERR_INPUT, "%s: %s: cannot read its dataspace (%s)", src->path,
+                                             src->y_name, h5_detail(&detail))
+                              : FC_OK;
+    for (int64_t done = 0; st == FC_OK && done < n; done += chunk) {
+        const int64_t rows = n - done < chunk ? n - done : chunk;
+        const hsize_t start = (hsize_t)(row0 + done), count = (hsize_t)rows;
+        hid_t mspace = H5Screate_simple(1, &count, NULL);
+        herr_t rc = mspace < 0 ? -1 : H5Sselect_hyperslab(fspace, H5S_SELECT_SET, &start, NULL, &count, NULL);
+        /* HDF5 saturates unsigned 64-bit values beyond INT64_MAX, which the range check then rejects. */
+        if (rc >= 0) rc = H5Dread(src->y, H5T_NATIVE_INT64, mspace, fspace, H5P_DEFAULT, buf);
+        if (rc < 0)
+            st = fc_error_set(FC_ERR_INPUT, "%s: %s: read failed in rows %lld..%lld (%s)", src->path, src->y_name,
+                              (long long)(row0 + done), (long long)(row0 + done + rows - 1), h5_detail(&detail));
+        if (mspace >= 0) H5Sclose(mspace);
+        for (int64_t i = 0; st == FC_OK && i < rows; i++) {
+            const int64_t v = buf[i];
+            const long long row = (long long)(row0 + done + i);
+            if (num_classes > 0 && (v < 0 || v >= num_classes))
+                st = fc_error_set(FC_ERR_INPUT,
+                                  "%s: %s: label %lld at row %lld out of range [0, num_classes = %d)", src->path,
+                                  src->y_name, (long long)v, row, num_classes);
+            else if (v < 0)
+                st = fc_error_set(FC_ERR_INPUT, "%s: %s: label %lld at row %lld out of range (negative)",
+                                  src->path, src->y_name, (long long)v, row);
+            else if (v >= LABEL_LIMIT)
+                st = fc_error_set(FC_ERR_INPUT, "%s: %s: label %lld at row %lld out of range [0, %lld)", src->path,
+                                  src->y_name, (long long)v, row, (long long)LABEL_LIMIT);
+            if (st != FC_OK) break;
+            out[done + i] = (int32_t)v;
+            if (v > *max_label) *max_label = v;
+        }
+    }
+    if (fspace >= 0) H5Sclose(fspace);
+    fc_free(buf);
+    return st;
+}
+
+/* Allocates split and reads rows [row0, row0 + n) of src into it. On failure split is freed. */
+static fc_status split_read(fc_split *split, int64_t *max_label, const xy_source *src, int64_t row0, int64_t n,
+                            int num_classes)
+{
+    memset(split, 0, sizeof *split);
+    split->n = n;
+    split->d = src->d;
+    if (n == 0) return FC_OK;
+    if ((uint64_t)n > SIZE_MAX / (size_t)src->d / sizeof(fc_real))
+        return fc_error_set(FC_ERR_INPUT, "%s: %s: %lld rows of %d features do not fit in memory", src->path,
+                            src->x_name, (long long)n, src->d);
+    split->x = fc_alloc((size_t)n * (size_t)src->d * sizeof *split->x);
+    split->y = fc_alloc((size_t)n * sizeof *split->y);
+    fc_status st = read_x_rows(split->x, src, row0, n);
+    if (st == FC_OK) st = read_y_rows(split->y, max_label, src, row0, n, num_classes);
+    if (st != FC_OK) fc_split_free(split);
+    return st;
+}
+
+static fc_status check_features(const xy_source *src, const xy_source *train)
+{
+    if (src->d == train->d) return FC_OK;
+    return fc_error_set(FC_ERR_INPUT, "%s: %s: %d features but %s has %d", src->path, src->x_name, src->d,
+                        train->x_name, train->d);
+}
+
+/* Rows held out of the end of /train: a fraction (rounded down) when < 1, a count when >= 1. */
+static fc_status holdout_rows(int64_t *n_val, const char *path, double val_size, int64_t n_train)
+{
+    *n_val = 0;
+    if (!(val_size >= 0) || isinf(val_size))
+        return fc_error_set(FC_ERR_INPUT, "%s: /train: val_size %g is not a fraction in [0, 1) or a row count",
+                            path, val_size);
+    const double rows = val_size < 1 ? floor(val_size * (double)n_train) : floor(val_size);
+    if (rows >= (double)n_train)
+        return fc_error_set(FC_ERR_INPUT,
+                            "%s: /train: val_size %g holds out %.0f of %lld rows and leaves no training rows",
+                            path, val_size, rows, (long long)n_train);
+    *n_val = (int64_t)rows;
+    return FC_OK;
+}
+
+/* ---- public: loading ---- */
+
+fc_status fc_data_load(fc_dataset *ds, const char *path, double val_size)
+{
+    FC_ASSERT(ds && path);
+    memset(ds, 0, sizeof *ds);
+    snprintf(ds->path, sizeof ds->path, "%s", path);
+    h5_quiet quiet;
+    quiet_begin(&quiet);
+
+    hid_t file = H5I_INVALID_HID;
+    xy_source train_src, val_src, test_src;
+    int has_train = 0, has_val = 0, has_test = 0, num_classes = 0;
+    memset(&train_src, 0, sizeof train_src);
+    train_src.x = train_src.y = H5I_INVALID_HID;
+    val_src = test_src = train_src;
+
+    fc_status st = file_open(&file, path);
+    if (st == FC_OK) st = read_num_classes(&num_classes, file, path);
+    if (st == FC_OK) st = source_open(&train_src, &has_train, file, path, "train", 1);
+    if (st == FC_OK && train_src.n == 0)
+        st = fc_error_set(FC_ERR_INPUT, "%s: %s: empty (0 rows)", path, train_src.x_name);
+    if (st == FC_OK) st = source_open(&val_src, &has_val, file, path, "val", 0);
+    if (st == FC_OK && has_val) st = check_features(&val_src, &train_src);
+    if (st == FC_OK) st = source_open(&test_src, &has_test, file, path, "test", 0);
+    if (st == FC_OK && has_test) st = check_features(&test_src, &train_src);
+
+    int64_t n_holdout = 0, max_label = -1;
+    if (st == FC_OK && !has_val) st = holdout_rows(&n_holdout, path, val_size, train_src.n);
+    if (st == FC_OK) st = split_read(&ds->train, &max_label, &train_src, 0, train_src.n - n_holdout, num_classes);
+    if (st == FC_OK && has_val) st = split_read(&ds->val, &max_label, &val_src, 0, val_src.n, num_classes);
+    if (st == FC_OK && n_holdout > 0)
+        st = split_read(&ds->val, &max_label, &train_src, train_src.n - n_holdout, n_holdout, num_classes);
+    if (st == FC_OK && has_test) st = split_read(&ds->test, &max_label, &test_src, 0, test_src.n, num_classes);
+
+    if (st == FC_OK) {
+        ds->n_features = train_src.d;
+        ds->n_classes = num_classes > 0 ? num_classes : (int)(max_label + 1);
+        ds->val_from_file = has_val;
+    }
+    source_close(&train_src);
+    source_close(&val_src);
+    source_close(&test_src);
+    if (file >= 0) H5Fclose(file);
+    quiet_end(&quiet);
+    if (st != FC_OK) fc_data_free(ds);
+    return st;
+}
+
+fc_status fc_data_load_split(fc_split *split, int *n_classes, const char *path, const char *name)
+{
+    FC_ASSERT(split && path && name);
+    memset(split, 0, sizeof *split);
+    if (n_classes) *n_classes = 0;
+    h5_quiet quiet;
+    quiet_begin(&quiet);
+
+    hid_t file = H5I_INVALID_HID;
+    xy_source src;
+    memset(&src, 0, sizeof src);
+    src.x = src.y = H5I_INVALID_HID;
+    int present = 0, num_classes = 0;
+    int64_t max_label = -1;
+    fc_status st = file_open(&file, path);
+    if (st == FC_OK) st = read_num_classes(&num_classes, file, path);
+    if (st == FC_OK) st = source_open(&src, &present, file, path, name, 1);
+    if (st == FC_OK && src.n == 0) st = fc_error_set(FC_ERR_INPUT, "%s: %s: empty (0 rows)", path, src.x_name);
+    if (st == FC_OK) st = split_read(split, &max_label, &src, 0, src.n, num_classes);
+    if (st == FC_OK && n_classes) *n_classes = num_classes > 0 ? num_classes : (int)(max_label + 1);
+    source_close(&src);
+    if (file >= 0) H5Fclose(file);
+    quiet_end(&quiet);
+    return st;
+}
+
+void fc_split_free(fc_split *split)
+{
+    if (!split) return;
+    fc_free(split->x);
+    fc_free(split->y);
+    memset(split, 0, sizeof *split);
+}
+
+void fc_data_free(fc_dataset *ds)
+{
+    if (!ds) return;
+    fc_split_free(&ds->train);
+    fc_split_free(&ds->val);
+    fc_split_free(&ds->test);
+    memset(ds, 0, sizeof *ds);
+}
+
+/* ---- public: preprocessing ---- */
+
+void fc_preprocess_fit(fc_preprocess *pp, fc_preprocess_kind kind, const fc_split *train)
+{
+    FC_ASSERT(pp && train);
+    FC_ASSERT(kind == FC_PRE_NONE || kind == FC_PRE_CENTER || kind == FC_PRE_STANDARDIZE);
+    memset(pp, 0, sizeof *pp);
+    pp->kind = kind;
+    pp->d = train->d;
+    if (kind == FC_PRE_NONE) return;
+    const size_t d = (size_t)train->d;
+    const int64_t n = train->n;
+    pp->mean = fc_alloc(d * sizeof *pp->mean);
+    /* Rows outer, features inner: one pass over x in memory order; double sums so 55000 uint8-scaled
+     * rows lose nothing to float accumulation. */
+    for (int64_t i = 0; i < n; i++) {
+        const fc_real *row = train->x + (size_t)i * d;
+        for (size_t j = 0; j < d; j++) pp->mean[j] += (double)row[j];
+    }
+    if (n > 0)
+        for (size_t j = 0; j < d; j++) pp->mean[j] /= (double)n;
+    if (kind != FC_PRE_STANDARDIZE) return;
+
+    /* Two-pass biased variance (divide by n, as numpy's std): no cancellation from E[x^2] - E[x]^2. */
+    pp->std = fc_alloc(d * sizeof *pp->std);
+    for (int64_t i = 0; i < n; i++) {
+        const fc_real *row = train->x + (size_t)i * d;
+        for (size_t j = 0; j < d; j++) {
+            const double c = (double)row[j] - pp->mean[j];
+            pp->std[j] += c * c;
+        }
+    }
+    for (size_t j = 0; j < d; j++) {
+        const double s = n > 0 ? sqrt(pp->std[j] / (double)n) : 0.0;
+        /* Constant features (MNIST's border pixels) would divide by ~0: leave them centred only. */
+        pp->std[j] = s < 1e-8 ? 1.0 : s;
+    }
+}
+
+void fc_preprocess_apply(const fc_preprocess *pp, fc_split *split)
+{
+    FC_ASSERT(pp && split);
+    if (pp->kind == FC_PRE_NONE) return;
+    FC_ASSERT(split->d == pp->d && pp->mean);
+    const size_t d = (size_t)split->d;
+    for (int64_t i = 0; i < split->n; i++) {
+        fc_real *row = split->x + (size_t)i * d;
+        /* Computed in double and rounded once, as numpy does for float32 x against a float64 mean. */
+        if (pp->std)
+            for (size_t j = 0; j < d; j++) row[j] = (fc_real)(((double)row[j] - pp->mean[j]) / pp->std[j]);
+        else
+            for (size_t j = 0; j < d; j++) row[j] = (fc_real)((double)row[j] - pp->mean[j]);
+    }
+}
+
+void fc_preprocess_free(fc_preprocess *pp)
+{
+    if (!pp) return;
+    fc_free(pp->mean);
+    fc_free(pp->std);
+    memset(pp, 0, sizeof *pp);
+}
+
+static const char *const preprocess_names[] = {"none", "center", "standardize"};
+
+const char *fc_preprocess_name(fc_preprocess_kind kind)
+{
+    FC_ASSERT(kind >= FC_PRE_NONE && kind <= FC_PRE_STANDARDIZE);
+    return preprocess_names[kind];
+}
+
+int fc_preprocess_parse(const char *name)
+{
+    if (!name) return -1;
+    for (int k = FC_PRE_NONE; k <= FC_PRE_STANDARDIZE; k++)
+        if (strcmp(name, preprocess_names[k]) == 0) return k;
+    return -1;
+}
+
+/* ---- public: order and gather ---- */
+
+void fc_data_epoch_order(int64_t *perm, int64_t n, uint64_t seed, int64_t epoch, int shuffle)
+{
+    FC_ASSERT(n >= 0 && (perm || n == 0) && epoch >= 0);
+    if (shuffle) {
+        fc_rng_permutation(perm, n, seed, FC_RNG_PERM, (uint64_t)epoch);
+    } else {
+        for (int64_t i = 0; i < n; i++) perm[i] = i;
+    }
+}
+
+void fc_data_gather(fc_real *x, int32_t *y, const fc_split *split, const int64_t *idx, int64_t count)
+{
+    FC_ASSERT(split && (count == 0 || (x && y && idx)));
+    const size_t d = (size_t)split->d;
+    for (int64_t i = 0; i < count; i++) {
+        const int64_t r = idx[i];
+        FC_ASSERT(r >= 0 && r < split->n);
+        memcpy(x + (size_t)i * d, split->x + (size_t)r * d, d * sizeof *x);
+        y[i] = split->y[r];
+    }
+}

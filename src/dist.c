@@ -11,6 +11,11 @@
 
 static int is_single(const fc_dist *d) { return d == NULL || d->size == 1; }
 
+/* Time spent in the small ordered gathers (batchnorm statistics, loss): --profile reports it. */
+static double gather_seconds = 0;
+
+double fc_dist_gather_seconds(void) { return gather_seconds; }
+
 static void init_common(fc_dist *dist)
 {
     MPI_Comm_rank(dist->comm, &dist->rank);
@@ -128,7 +133,9 @@ void fc_dist_sum_doubles(const fc_dist *dist, double *v, int n)
 {
     if (is_single(dist)) return;
     FC_ASSERT((size_t)n <= dist->gather_n);
+    double t0 = MPI_Wtime();
     MPI_Allgather(v, n, MPI_DOUBLE, dist->gather, n, MPI_DOUBLE, dist->comm);
+    gather_seconds += MPI_Wtime() - t0;
     for (int j = 0; j < n; j++) v[j] = dist->gather[j];
     for (int q = 1; q < dist->size; q++) {
         const double *part = dist->gather + (size_t)q * (size_t)n;
@@ -141,7 +148,9 @@ int64_t fc_dist_merge_moments(const fc_dist *dist, double *stats, int n)
     if (is_single(dist)) return (int64_t)stats[2 * n];
     const int per_rank = 2 * n + 1;
     FC_ASSERT((size_t)per_rank <= dist->gather_n);
+    double t0 = MPI_Wtime();
     MPI_Allgather(stats, per_rank, MPI_DOUBLE, dist->gather, per_rank, MPI_DOUBLE, dist->comm);
+    gather_seconds += MPI_Wtime() - t0;
     int64_t n_total = 0;
     for (int q = 0; q < dist->size; q++) {
         const double *part = dist->gather + (size_t)q * (size_t)per_rank;

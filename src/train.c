@@ -127,21 +127,28 @@ double fc_train_step(fc_trainer *t)
     const int64_t global_batch = n_train - first < B ? n_train - first : B; /* the last batch may be short */
     int64_t begin, count;
     fc_dist_slice(global_batch, fc_dist_rank(t->dist), fc_dist_size(t->dist), &begin, &count);
+    double *ph = t->phase_seconds, t0 = MPI_Wtime(), t1;
     fc_data_gather(t->xb, t->yb, &t->data.train, t->perm + first + begin, count);
+    t1 = MPI_Wtime(), ph[FC_PHASE_DATA] += t1 - t0, t0 = t1;
 
     fc_batch_info info = {.step = (uint64_t)t->step, .row0 = begin, .global_batch = global_batch};
     fc_net_zero_grads(&t->net);
     fc_net_forward(&t->net, t->xb, (int)count, FC_MODE_TRAIN, &info);
     /* [local loss, stop requested]: one ordered gather agrees on both. */
     double shared[2] = {fc_net_loss(&t->net, t->yb, &info), stop_signal != 0};
+    t1 = MPI_Wtime(), ph[FC_PHASE_FORWARD] += t1 - t0, t0 = t1;
     fc_net_backward(&t->net);
+    t1 = MPI_Wtime(), ph[FC_PHASE_BACKWARD] += t1 - t0, t0 = t1;
     fc_dist_sum_grads(t->dist, t->net.grads, t->net.layout.n_total);
     fc_dist_sum_doubles(t->dist, shared, 2);
+    t1 = MPI_Wtime(), ph[FC_PHASE_REDUCE] += t1 - t0, t0 = t1;
     t->stop_agreed = shared[1] > 0;
     double loss = shared[0] + fc_net_add_reg(&t->net);
     /* The reduced gradients are identical on every rank, so this decision is too. */
     if (!isfinite(loss) || !all_finite(t->net.grads, t->net.layout.n_total)) return NAN;
     fc_optim_step(&t->opt, t->net.params, t->net.grads);
+    ph[FC_PHASE_UPDATE] += MPI_Wtime() - t0;
+    t->profiled_steps++;
     t->hist.loss[t->hist.n_loss++] = loss;
     t->step++;
     t->epoch_step++;
@@ -173,6 +180,7 @@ double fc_train_accuracy(fc_trainer *t, const fc_split *split, const int64_t *ro
 /* Train accuracy on the fixed subsample, validation accuracy, lr; keeps the best parameters. */
 static void check_accuracy(fc_trainer *t)
 {
+    double t0 = MPI_Wtime();
     fc_history *h = &t->hist;
     FC_ASSERT(h->n_checks < h->cap_checks);
     double train_acc = fc_train_accuracy(t, &t->data.train, t->sub_idx, t->n_sub);
@@ -190,6 +198,52 @@ static void check_accuracy(fc_trainer *t)
     }
     fc_log_info("(epoch %lld / %lld) step %lld: train acc %.4f, val acc %.4f, lr %.3g", (long long)t->epoch,
                 (long long)t->cfg->epochs, (long long)t->step, train_acc, val_acc, t->opt.lr);
+    t->phase_seconds[FC_PHASE_EVAL] += MPI_Wtime() - t0;
+}
+
+/* Every K steps: params, optimizer slots and BN statistics hashed and compared across ranks. */
+static fc_status check_replicas(fc_trainer *t)
+{
+    fc_tensor_ref refs[4];
+    int n = 0;
+    const size_t bytes = t->net.layout.n_total * sizeof(fc_real);
+    refs[n++] = (fc_tensor_ref){"params", t->net.params, bytes};
+    for (int i = 0; i < t->opt.n_slots; i++)
+        refs[n++] = (fc_tensor_ref){fc_optim_slot_name(t->opt.cfg.kind, i), t->opt.slot[i], bytes};
+    if (t->net.bn_stats)
+        refs[n++] = (fc_tensor_ref){"bn running statistics", t->net.bn_stats,
+                                    t->net.bn_layout.n_total * sizeof(fc_real)};
+    fc_status st = fc_dist_check_replicas(t->dist, refs, n, t->step);
+    if (st != FC_OK && fc_dist_rank(t->dist) == 0) fc_log_error("%s", fc_error_message());
+    return st;
+}
+
+static void print_profile(const fc_trainer *t)
+{
+    if (!t->cfg->profile) return;
+    /* Rank 0 reports the slowest rank's time per phase: that is what the step waits for. */
+    double worst[FC_PHASE_COUNT + 1], mine[FC_PHASE_COUNT + 1];
+    memcpy(mine, t->phase_seconds, sizeof t->phase_seconds);
+    mine[FC_PHASE_COUNT] = fc_dist_gather_seconds();
+    if (fc_dist_size(t->dist) > 1)
+        MPI_Allreduce(mine, worst, FC_PHASE_COUNT + 1, MPI_DOUBLE, MPI_MAX, t->dist->comm);
+    else
+        memcpy(worst, mine, sizeof mine);
+    static const char *const names[FC_PHASE_COUNT + 1] = {
+        "data gather", "forward+loss", "backward", "gradient reduction", "update (reg, check, optimizer)",
+        "evaluation", "checkpoint", "  of which bn sync + loss gathers"};
+    double step_total = 0;
+    for (int i = FC_PHASE_DATA; i <= FC_PHASE_UPDATE; i++) step_total += worst[i];
+    int64_t steps = t->profiled_steps > 0 ? t->profiled_steps : 1;
+    fc_log_info("profile over %lld steps (slowest rank per phase; ms per step, share of the step):",
+                (long long)t->profiled_steps);
+    for (int i = 0; i <= FC_PHASE_COUNT; i++) {
+        if (i == FC_PHASE_EVAL || i == FC_PHASE_CHECKPOINT)
+            fc_log_info("  %-34s %10.3f s total", names[i], worst[i]);
+        else
+            fc_log_info("  %-34s %10.4f ms %6.1f%%", names[i], 1e3 * worst[i] / (double)steps,
+                        step_total > 0 ? 100 * worst[i] / step_total : 0.0);
+    }
 }
 
 /* Exchanges the live parameters with the best ones (pointer swap, no copy). */
@@ -226,12 +280,15 @@ static fc_status save_checkpoint(fc_trainer *t)
     char path[FC_PATH_MAX + 32];
     snprintf(path, sizeof path, "%s/checkpoint.h5", t->cfg->out);
     fc_status st = FC_OK;
+    double t0 = MPI_Wtime();
     if (fc_dist_rank(t->dist) == 0) {
         st = make_out_dir(t->cfg->out);
         if (st == FC_OK) st = fc_ckpt_save(t, path);
         if (st == FC_OK) st = fc_ckpt_keep_last(t->cfg->out, path, t->step, t->cfg->keep_last);
     }
-    return fc_dist_agree(t->dist, st, 1);
+    st = fc_dist_agree(t->dist, st, 1);
+    t->phase_seconds[FC_PHASE_CHECKPOINT] += MPI_Wtime() - t0;
+    return st;
 }
 
 int fc_train_run(fc_trainer *t)
@@ -254,6 +311,10 @@ int fc_train_run(fc_trainer *t)
             return FC_EXIT_DIVERGED;
         }
         fc_progress_step(&progress, t, loss);
+        if (cfg->check_replicas > 0 && t->step % cfg->check_replicas == 0 && check_replicas(t) != FC_OK) {
+            fc_progress_end(&progress);
+            return FC_ERR_FAIL;
+        }
         int save = cfg->checkpoint_every > 0 && t->step % cfg->checkpoint_every == 0;
         if (t->epoch_step == t->steps_per_epoch) {
             t->epoch++;
@@ -286,6 +347,7 @@ int fc_train_run(fc_trainer *t)
     else if (!t->finished)
         fc_log_info("stopped after --max-steps %lld at step %lld; checkpoint %s/checkpoint.h5 written",
                     (long long)cfg->max_steps, (long long)t->step, cfg->out);
+    print_profile(t);
     if (t->finished && t->data.test.n > 0) {
         double final_acc = fc_train_accuracy(t, &t->data.test, NULL, t->data.test.n);
         swap_best(t);

@@ -63,6 +63,10 @@ int64_t fc_dist_merge_moments(const fc_dist *dist, double *stats, int n);
  * The lowest failing rank prints its fc_error_message() as one line on stderr when print is set. */
 fc_status fc_dist_agree(const fc_dist *dist, fc_status local, int print);
 
+/* Seconds this process has spent in fc_dist_sum_doubles and fc_dist_merge_moments (batchnorm
+ * synchronisation and the loss), for --profile. Not collective. */
+double fc_dist_gather_seconds(void);
+
 /* Logical OR of flag over ranks. */
 int fc_dist_any(const fc_dist *dist, int flag);
 

@@ -25,6 +25,12 @@ typedef struct fc_history {
     int64_t n_checks, cap_checks;
 } fc_history;
 
+/* Phases timed by --profile (seconds, this rank). */
+typedef enum fc_phase {
+    FC_PHASE_DATA, FC_PHASE_FORWARD, FC_PHASE_BACKWARD, FC_PHASE_REDUCE, FC_PHASE_UPDATE, FC_PHASE_EVAL,
+    FC_PHASE_CHECKPOINT, FC_PHASE_COUNT
+} fc_phase;
+
 typedef struct fc_trainer {
     const fc_config *cfg; /* not owned */
     fc_dist *dist;        /* not owned */
@@ -55,6 +61,8 @@ typedef struct fc_trainer {
 
     int finished;         /* all epochs done */
     int stop_agreed;      /* a stop signal reached some rank; every rank agreed at the last step */
+    double phase_seconds[FC_PHASE_COUNT]; /* --profile accumulators */
+    int64_t profiled_steps;
     int64_t world_size_at_save; /* from a resumed checkpoint (informational) */
 } fc_trainer;
 

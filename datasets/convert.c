@@ -1,0 +1,169 @@
+/* fcnet_convert: MNIST / Fashion-MNIST IDX files or CIFAR-10 binary batches -> a DESIGN §2 dataset
+ * file (uint8 x flattened row-major, uint8 y, num_classes = 10). The last --val training rows become
+ * /val. Exit codes: 0 success, 2 usage error or malformed input (one line on stderr naming the file),
+ * 1 failure writing the output. No output file is left behind on failure. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dsout.h"
+#include "readers.h"
+
+#define N_CLASSES 10
+
+static const char *const usage_text =
+    "usage: fcnet_convert idx --train-images F --train-labels F --test-images F --test-labels F\n"
+    "                         [--val N] --out OUT.h5\n"
+    "       fcnet_convert cifar10 --dir D [--val N] --out OUT.h5\n"
+    "\n"
+    "Converts MNIST/Fashion-MNIST IDX files (gzip or plain) or the CIFAR-10 binary batches\n"
+    "(D/data_batch_1.bin .. data_batch_5.bin, D/test_batch.bin) into fcnet's HDF5 dataset format:\n"
+    "/train, /val (the last N training rows; omitted when N = 0) and /test, each with x (n, features)\n"
+    "uint8 and y (n,) uint8, and the root attribute num_classes = 10. CIFAR-10 keeps the files'\n"
+    "channel-major pixel order (1024 red, 1024 green, 1024 blue). The output is written to OUT.h5.tmp\n"
+    "and renamed into place only when complete.\n"
+    "Exit status: 0 success, 2 usage error or malformed input, 1 output write failure.\n";
+
+typedef struct options {
+    const char *mode;
+    const char *train_images, *train_labels, *test_images, *test_labels;
+    const char *dir;
+    const char *out;
+    long long val;
+} options;
+
+static int usage_error(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "fcnet_convert: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, " (see fcnet_convert --help)\n");
+    return FC_ERR_INPUT;
+}
+
+static int parse_args(options *o, int argc, char **argv)
+{
+    memset(o, 0, sizeof *o);
+    if (argc < 2) return usage_error("%s", "missing mode: idx or cifar10");
+    o->mode = argv[1];
+    if (strcmp(o->mode, "idx") != 0 && strcmp(o->mode, "cifar10") != 0)
+        return usage_error("unknown mode '%s': expected idx or cifar10", o->mode);
+    for (int i = 2; i < argc; i++) {
+        const char *flag = argv[i];
+        if (i + 1 >= argc) return usage_error("%s needs a value", flag);
+        const char *value = argv[++i];
+        if (strcmp(flag, "--train-images") == 0) o->train_images = value;
+        else if (strcmp(flag, "--train-labels") == 0) o->train_labels = value;
+        else if (strcmp(flag, "--test-images") == 0) o->test_images = value;
+        else if (strcmp(flag, "--test-labels") == 0) o->test_labels = value;
+        else if (strcmp(flag, "--dir") == 0) o->dir = value;
+        else if (strcmp(flag, "--out") == 0) o->out = value;
+        else if (strcmp(flag, "--val") == 0) {
+            char *end;
+            o->val = strtoll(value, &end, 10);
+            if (*value == '\0' || *end != '\0' || o->val < 0)
+                return usage_error("--val '%s': expected a row count >= 0", value);
+        } else {
+            return usage_error("unknown option '%s'", flag);
+        }
+    }
+    if (!o->out) return usage_error("%s", "--out is required");
+    if (strcmp(o->mode, "idx") == 0) {
+        if (!o->train_images || !o->train_labels || !o->test_images || !o->test_labels)
+            return usage_error("%s", "idx needs --train-images, --train-labels, --test-images and --test-labels");
+        if (o->dir) return usage_error("%s", "--dir belongs to cifar10");
+    } else {
+        if (!o->dir) return usage_error("%s", "cifar10 needs --dir");
+        if (o->train_images || o->train_labels || o->test_images || o->test_labels)
+            return usage_error("%s", "--train-images and the like belong to idx");
+    }
+    return 0;
+}
+
+/* images and labels of one split must agree in count. */
+static fc_status check_pair(const fc_raw *images, const char *images_path, const fc_raw *labels,
+                            const char *labels_path)
+{
+    if (images->n == labels->n) return FC_OK;
+    return fc_error_set(FC_ERR_INPUT, "%s: %lld labels but %s has %lld images", labels_path,
+                        (long long)labels->n, images_path, (long long)images->n);
+}
+
+static fc_status read_idx(fc_raw *train_x, fc_raw *train_y, fc_raw *test_x, fc_raw *test_y, const options *o)
+{
+    fc_status st = fc_idx_read_images(train_x, o->train_images);
+    if (st == FC_OK) st = fc_idx_read_labels(train_y, o->train_labels, N_CLASSES);
+    if (st == FC_OK) st = check_pair(train_x, o->train_images, train_y, o->train_labels);
+    if (st == FC_OK) st = fc_idx_read_images(test_x, o->test_images);
+    if (st == FC_OK) st = fc_idx_read_labels(test_y, o->test_labels, N_CLASSES);
+    if (st == FC_OK) st = check_pair(test_x, o->test_images, test_y, o->test_labels);
+    if (st == FC_OK && (test_x->rows != train_x->rows || test_x->cols != train_x->cols))
+        st = fc_error_set(FC_ERR_INPUT, "%s: images are %dx%d but %s has %dx%d", o->test_images, test_x->rows,
+                          test_x->cols, o->train_images, train_x->rows, train_x->cols);
+    return st;
+}
+
+static fc_status read_cifar(fc_raw *train_x, fc_raw *train_y, fc_raw *test_x, fc_raw *test_y, const options *o)
+{
+    char path[8192];
+    fc_status st = FC_OK;
+    for (int b = 1; st == FC_OK && b <= 5; b++) {
+        snprintf(path, sizeof path, "%s/data_batch_%d.bin", o->dir, b);
+        st = fc_cifar_read_batch(train_x, train_y, path);
+    }
+    snprintf(path, sizeof path, "%s/test_batch.bin", o->dir);
+    if (st == FC_OK) st = fc_cifar_read_batch(test_x, test_y, path);
+    return st;
+}
+
+static fc_status write_output(const options *o, const fc_raw *train_x, const fc_raw *train_y,
+                              const fc_raw *test_x, const fc_raw *test_y)
+{
+    if (o->val >= train_x->n)
+        return fc_error_set(FC_ERR_INPUT,
+                            "--val %lld: the training files have only %lld rows (at least 1 must stay)", o->val,
+                            (long long)train_x->n);
+    const int64_t n_val = o->val, n_train = train_x->n - n_val;
+    const int d = train_x->d;
+    fc_dsout out;
+    fc_status st = fc_dsout_open(&out, o->out);
+    if (st == FC_OK)
+        st = fc_dsout_put_split(&out, "train", H5T_STD_U8LE, H5T_NATIVE_UINT8, train_x->data, n_train, d,
+                                train_y->data);
+    if (st == FC_OK && n_val > 0)
+        st = fc_dsout_put_split(&out, "val", H5T_STD_U8LE, H5T_NATIVE_UINT8, train_x->data + (size_t)n_train * d,
+                                n_val, d, train_y->data + n_train);
+    if (st == FC_OK)
+        st = fc_dsout_put_split(&out, "test", H5T_STD_U8LE, H5T_NATIVE_UINT8, test_x->data, test_x->n, d,
+                                test_y->data);
+    char source[64];
+    snprintf(source, sizeof source, "fcnet_convert %s", o->mode);
+    if (st == FC_OK) st = fc_dsout_put_attrs(&out, N_CLASSES, source);
+    if (st == FC_OK) st = fc_dsout_commit(&out);
+    if (st != FC_OK) fc_dsout_abort(&out);
+    if (st == FC_OK)
+        printf("fcnet_convert: wrote %s: train %lld, val %lld, test %lld rows of %d features\n", o->out,
+               (long long)n_train, (long long)n_val, (long long)test_x->n, d);
+    return st;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        fputs(usage_text, stdout);
+        return 0;
+    }
+    options o;
+    int rc = parse_args(&o, argc, argv);
+    if (rc != 0) return rc;
+
+    fc_raw train_x = {0}, train_y = {0}, test_x = {0}, test_y = {0};
+    fc_status st = strcmp(o.mode, "idx") == 0 ? read_idx(&train_x, &train_y, &test_x, &test_y, &o)
+                                              : read_cifar(&train_x, &train_y, &test_x, &test_y, &o);
+    if (st == FC_OK) st = write_output(&o, &train_x, &train_y, &test_x, &test_y);
+    if (st != FC_OK) fprintf(stderr, "fcnet_convert: %s\n", fc_error_message());
+    fc_raw_free(&train_x);
+    fc_raw_free(&train_y);
+    fc_raw_free(&test_x);
+    fc_raw_free(&test_y);
+    return (int)st;
+}

@@ -1,0 +1,71 @@
+/* HDF5 checkpoints (DESIGN §2): atomic save of the whole trainer state, resume, reading the
+ * hyperparameters back, and importing parameters written by other tools (numpy/h5py, PyTorch).
+ *
+ * Arrays are float32 in the file whatever fc_real is (history and preprocessing: float64); every
+ * dataset is chunked with the Fletcher32 filter so a corrupted byte is an error on read, not a silently
+ * different model. Nothing here is collective: rank 0 saves, and every rank may load (read-only). All
+ * functions turn HDF5's automatic error printing off and report failures as one line naming the file,
+ * the object and the reason (fc_error_message()). */
+#ifndef FCNET_CKPT_H
+#define FCNET_CKPT_H
+
+#include "fcnet/common.h"
+#include "fcnet/config.h"
+#include "fcnet/data.h"
+#include "fcnet/net.h"
+#include "fcnet/train.h"
+
+#define FC_CKPT_FORMAT "fcnet-checkpoint"
+#define FC_CKPT_FORMAT_VERSION 1
+
+/* Writes the full state of t (parameters, BN running stats, optimizer slots and step, histories, best
+ * parameters, preprocessing, schedule position and every hyperparameter of t->cfg) to path.
+ * Atomic: writes `<dir>/.<name>.tmp.<pid>`, flushes and fsyncs it, renames it over path and fsyncs the
+ * directory, so path holds either the previous checkpoint or the new one, never a mix. On failure the
+ * temporary file is removed, path is untouched, and FC_ERR_FAIL is returned.
+ * Not collective: rank 0 calls it; the caller agrees on the status.
+ * Test hook: FCNET_FAULT_CKPT=fail-write in the environment fails after the temporary file has been
+ * partly written (as a full disk would), through the same cleanup. */
+fc_status fc_ckpt_save(const fc_trainer *t, const char *path);
+
+/* Restores everything fc_ckpt_save wrote except preprocessing (fc_ckpt_load_preprocess) into t, whose
+ * net and optimizer are already built with the checkpoint's configuration and whose history arrays are
+ * already allocated: a history longer than its capacity is an error (the caller sizes them). Sets
+ * t->world_size_at_save. Errors (FC_ERR_INPUT): not HDF5 or truncated, missing or extra tensors, shape
+ * or optimizer mismatch, non-finite parameters, checksum mismatch. On failure t's state is partly
+ * overwritten and must not be used. Not collective. */
+fc_status fc_ckpt_load(fc_trainer *t, const char *path);
+
+/* Fills the hyperparameter fields of cfg from the root attributes of the checkpoint at path: hidden,
+ * norm, keep, reg, weight_scale, init, bn_momentum, optim (kind, initial lr, lr_decay, momentum,
+ * decay_rate, beta1, beta2, eps), batch_size, seed, val_size, preprocess and shuffle; epochs and data
+ * only when cfg->opt_set[] says the user did not give them (both may change on --resume). Other run
+ * control (out, resume, max_steps, ...), the command and opt_set are left alone; on failure cfg is
+ * untouched. n_input and n_classes (either may be NULL) receive the model's input and class counts.
+ * Not collective. */
+fc_status fc_ckpt_read_config(const char *path, fc_config *cfg, int *n_input, int *n_classes);
+
+/* For every hyperparameter the user set explicitly (given->opt_set[]) compares the given value with the
+ * checkpoint's; the first disagreement is FC_ERR_INPUT "--lr: 0.01 given but the checkpoint FILE has
+ * 0.001". Run control (epochs, out, resume, checkpoint_every, print_every, max_steps, check_replicas,
+ * keep_last, profile, eval options) and data (a dataset may move) are not compared. Not collective. */
+fc_status fc_ckpt_check_resume(const char *path, const fc_config *given);
+
+/* Reads /preprocess of path into pp (freed by fc_preprocess_free): kind, and mean / std of d features
+ * when the kind uses them (a different length is an error). Not collective. */
+fc_status fc_ckpt_load_preprocess(fc_preprocess *pp, const char *path, int d);
+
+/* --init-from FILE and eval --best: copies /params/ (best: /best/params/) into net->params and, when the
+ * net has batchnorm and the file holds /bn/ (best: /best/bn/), the running statistics (else they keep
+ * their values). Accepts float32 or float64 datasets in cs231n shapes, so a file holding only /params
+ * written by h5py works. Missing or unexpected tensors, shape mismatches (the message names the dataset
+ * and both shapes) and NaN/Inf values are FC_ERR_INPUT; net is then partly overwritten. Not collective. */
+fc_status fc_ckpt_load_params(fc_net *net, const char *path, int best);
+
+/* Rank 0, after a successful save: when keep_last > 0, hard-links (or, where links are impossible,
+ * copies) ckpt_path to `<out_dir>/checkpoint-step<step>.h5` and removes the step-numbered copies in
+ * out_dir beyond the keep_last highest steps. A no-op when keep_last <= 0. Because fc_ckpt_save replaces
+ * checkpoint.h5 by rename, a link keeps the old contents when the next checkpoint is written. */
+fc_status fc_ckpt_keep_last(const char *out_dir, const char *ckpt_path, int64_t step, int64_t keep_last);
+
+#endif

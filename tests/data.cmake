@@ -1,0 +1,4 @@
+# Dataset loading: values, hold-out, preprocessing, epoch order, gather and malformed files,
+# in the float product build and the double (FCNET_DOUBLE) build.
+fcnet_test(NAME test_data SOURCES test_data.c)
+fcnet_test(NAME test_data_f64 SOURCES test_data.c LIB fcnet_f64)

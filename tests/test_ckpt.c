@@ -1,0 +1,816 @@
+/* Checkpoints: bitwise round trip of every field, the h5py-visible layout, atomic replacement under a
+ * simulated write failure, detection of corrupted and truncated files, readable error messages, import
+ * of parameter-only files (--init-from), the --resume hyperparameter check and --keep-last. */
+
+#include <dirent.h>
+#include <hdf5.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fcnet/ckpt.h"
+#include "fcnet/config.h"
+#include "fcnet/train.h"
+#include "testutil.h"
+
+enum { D = 6, C = 4, CAP_LOSS = 50, CAP_CHECKS = 6, N_LOSS = 37, N_CHECKS = 4 };
+
+static char tmp_dir[256];
+
+/* A file name inside this run's scratch directory (a static buffer per slot). */
+static const char *scratch(const char *name)
+{
+    static char bufs[4][512];
+    static int next = 0;
+    char *b = bufs[next++ % 4];
+    if (!tmp_dir[0]) {
+        snprintf(tmp_dir, sizeof tmp_dir, "/tmp/fcnet_test_ckpt_XXXXXX");
+        ck_assert_ptr_nonnull(mkdtemp(tmp_dir));
+    }
+    snprintf(b, 512, "%s/%s", tmp_dir, name);
+    return b;
+}
+
+static void remove_scratch(void)
+{
+    if (!tmp_dir[0]) return;
+    DIR *d = opendir(tmp_dir);
+    if (d) {
+        char path[600];
+        for (struct dirent *e; (e = readdir(d)) != NULL;) {
+            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+            snprintf(path, sizeof path, "%s/%s", tmp_dir, e->d_name);
+            if (unlink(path) != 0) { /* the keep-last test makes one subdirectory */
+                DIR *sub = opendir(path);
+                if (sub) {
+                    char inner[900];
+                    for (struct dirent *f; (f = readdir(sub)) != NULL;) {
+                        snprintf(inner, sizeof inner, "%s/%s", path, f->d_name);
+                        unlink(inner);
+                    }
+                    closedir(sub);
+                }
+                rmdir(path);
+            }
+        }
+        closedir(d);
+    }
+    rmdir(tmp_dir);
+}
+
+/* Distinct, reproducible values: a splitmix64 hash of (seed, stream, index) mapped to [-1, 1). */
+static double value(uint64_t seed, uint64_t stream, uint64_t i)
+{
+    uint64_t z = seed * 0x9E3779B97F4A7C15ull + stream * 0xBF58476D1CE4E5B9ull + i + 1;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    return (double)(z >> 11) * 0x1.0p-52 - 1.0;
+}
+
+static void fill_real(fc_real *a, size_t n, uint64_t seed, uint64_t stream)
+{
+    for (size_t i = 0; i < n; i++) a[i] = (fc_real)value(seed, stream, i);
+}
+
+typedef struct fixture {
+    fc_config cfg;
+    fc_trainer t;
+} fixture;
+
+/* A trainer built by hand (no dataset): two hidden layers with batchnorm and adam unless changed by
+ * the caller through hidden/norm/kind; everything filled with values derived from seed. */
+static void build(fixture *f, int n_hidden, const int *hidden, fc_norm norm, fc_optim_kind kind, int d,
+                  int64_t cap_loss, uint64_t seed)
+{
+    memset(f, 0, sizeof *f);
+    fc_config *cfg = &f->cfg;
+    fc_config_defaults(cfg);
+    cfg->n_hidden = n_hidden;
+    for (int l = 0; l < n_hidden; l++) cfg->hidden[l] = hidden[l];
+    cfg->norm = norm;
+    cfg->keep = 0.75;
+    cfg->reg = 2.5e-4;
+    cfg->weight_scale = 3e-2;
+    cfg->init = FC_INIT_HE;
+    cfg->bn_momentum = 0.85;
+    cfg->optim = fc_optim_defaults(kind);
+    cfg->optim.lr = 3e-3;
+    cfg->optim.lr_decay = 0.95;
+    cfg->optim.momentum = 0.8;
+    cfg->optim.decay_rate = 0.98;
+    cfg->optim.beta1 = 0.85;
+    cfg->optim.beta2 = 0.995;
+    cfg->optim.eps = 1e-7;
+    snprintf(cfg->data, sizeof cfg->data, "datasets/some data.h5");
+    cfg->batch_size = 32;
+    cfg->epochs = 4;
+    cfg->seed = 18446744073709551557ull; /* above INT64_MAX: the attribute must be unsigned */
+    cfg->val_size = 0.125;
+    cfg->preprocess = FC_PRE_STANDARDIZE;
+    cfg->shuffle = 0;
+
+    fc_trainer *t = &f->t;
+    t->cfg = cfg;
+    fc_net_config ncfg = fc_config_net(cfg, d, C);
+    ck_assert_int_eq(fc_net_init(&t->net, &ncfg, 4, NULL), FC_OK);
+    fc_optim_init(&t->opt, &cfg->optim, t->net.layout.n_total);
+    fc_net *net = &t->net;
+    /* Views only: the arena padding stays zero, as in the trainer. */
+    for (int i = 0; i < net->layout.n_views; i++) {
+        const fc_view *v = &net->layout.views[i];
+        fill_real(net->params + v->offset, fc_view_size(v), seed, 10 + (uint64_t)i);
+        for (int s = 0; s < t->opt.n_slots; s++)
+            fill_real(t->opt.slot[s] + v->offset, fc_view_size(v), seed, 100 + 10 * (uint64_t)s + (uint64_t)i);
+    }
+    t->best_params = fc_arena_alloc(&net->layout);
+    for (int i = 0; i < net->layout.n_views; i++) {
+        const fc_view *v = &net->layout.views[i];
+        fill_real(t->best_params + v->offset, fc_view_size(v), seed, 300 + (uint64_t)i);
+    }
+    if (net->bn_stats) {
+        t->best_bn = fc_arena_alloc(&net->bn_layout);
+        for (int i = 0; i < net->bn_layout.n_views; i++) {
+            const fc_view *v = &net->bn_layout.views[i];
+            fill_real(net->bn_stats + v->offset, fc_view_size(v), seed, 400 + (uint64_t)i);
+            fill_real(t->best_bn + v->offset, fc_view_size(v), seed, 500 + (uint64_t)i);
+        }
+    }
+    t->opt.t = 1234 + (int64_t)(seed % 7);
+    t->opt.lr = value(seed, 1, 0) * 1e-3;
+
+    fc_history *h = &t->hist;
+    h->cap_loss = cap_loss;
+    h->cap_checks = CAP_CHECKS;
+    h->loss = fc_alloc((size_t)cap_loss * sizeof(double));
+    h->train_acc = fc_alloc(CAP_CHECKS * sizeof(double));
+    h->val_acc = fc_alloc(CAP_CHECKS * sizeof(double));
+    h->lr = fc_alloc(CAP_CHECKS * sizeof(double));
+    h->check_step = fc_alloc(CAP_CHECKS * sizeof(int64_t));
+    h->n_loss = N_LOSS < cap_loss ? N_LOSS : cap_loss;
+    h->n_checks = N_CHECKS;
+    for (int64_t i = 0; i < h->n_loss; i++) h->loss[i] = value(seed, 2, (uint64_t)i);
+    for (int i = 0; i < N_CHECKS; i++) {
+        h->train_acc[i] = value(seed, 3, (uint64_t)i);
+        h->val_acc[i] = value(seed, 4, (uint64_t)i);
+        h->lr[i] = value(seed, 5, (uint64_t)i);
+        h->check_step[i] = 1000 * i + (int64_t)(seed % 10);
+    }
+    t->best_val_acc = value(seed, 6, 0);
+    t->best_step = 77 + (int64_t)(seed % 5);
+    t->steps_per_epoch = 9;
+    t->epoch = 3 + (int64_t)(seed % 3);
+    t->epoch_step = 5;
+    t->step = 31 + (int64_t)(seed % 11);
+    t->finished = (int)(seed % 2);
+    t->world_size_at_save = -1;
+
+    fc_preprocess *pp = &t->pp;
+    pp->kind = FC_PRE_STANDARDIZE;
+    pp->d = d;
+    pp->mean = fc_alloc((size_t)d * sizeof(double));
+    pp->std = fc_alloc((size_t)d * sizeof(double));
+    for (int j = 0; j < d; j++) {
+        pp->mean[j] = value(seed, 7, (uint64_t)j);
+        pp->std[j] = 1.5 + value(seed, 8, (uint64_t)j);
+    }
+}
+
+static const int hidden2[2] = {7, 5};
+
+static void build_default(fixture *f, uint64_t seed)
+{
+    build(f, 2, hidden2, FC_NORM_BATCH, FC_OPTIM_ADAM, D, CAP_LOSS, seed);
+}
+
+static void destroy(fixture *f)
+{
+    fc_trainer *t = &f->t;
+    fc_net_free(&t->net);
+    fc_optim_free(&t->opt);
+    fc_free(t->best_params);
+    fc_free(t->best_bn);
+    fc_free(t->hist.loss);
+    fc_free(t->hist.train_acc);
+    fc_free(t->hist.val_acc);
+    fc_free(t->hist.lr);
+    fc_free(t->hist.check_step);
+    fc_preprocess_free(&t->pp);
+}
+
+static int same_bits(const void *a, const void *b, size_t n_bytes) { return memcmp(a, b, n_bytes) == 0; }
+
+/* Reads a whole file; *n receives its size. */
+static unsigned char *slurp(const char *path, size_t *n)
+{
+    FILE *fp = fopen(path, "rb");
+    ck_assert_ptr_nonnull(fp);
+    fseek(fp, 0, SEEK_END);
+    long size = ftell(fp);
+    fseek(fp, 0, SEEK_SET);
+    unsigned char *buf = malloc((size_t)size + 1);
+    ck_assert_ptr_nonnull(buf);
+    ck_assert_uint_eq(fread(buf, 1, (size_t)size, fp), (size_t)size);
+    fclose(fp);
+    *n = (size_t)size;
+    return buf;
+}
+
+static void spit(const char *path, const unsigned char *buf, size_t n)
+{
+    FILE *fp = fopen(path, "wb");
+    ck_assert_ptr_nonnull(fp);
+    ck_assert_uint_eq(fwrite(buf, 1, n, fp), n);
+    fclose(fp);
+}
+
+static void expect_error(fc_status st, fc_status want, const char *needle1, const char *needle2)
+{
+    const char *msg = fc_error_message();
+    if (st != want || (needle1 && !strstr(msg, needle1)) || (needle2 && !strstr(msg, needle2)))
+        fprintf(stderr, "unexpected status %d or message: %s (wanted '%s' and '%s')\n", (int)st, msg,
+                needle1 ? needle1 : "", needle2 ? needle2 : "");
+    ck_assert_int_eq(st, want);
+    if (needle1) ck_assert_ptr_nonnull(strstr(msg, needle1));
+    if (needle2) ck_assert_ptr_nonnull(strstr(msg, needle2));
+    ck_assert_ptr_null(strchr(msg, '\n'));
+}
+
+START_TEST(test_round_trip)
+{
+    const char *path = scratch("round_trip.h5");
+    fixture *a = malloc(sizeof *a), *b = malloc(sizeof *b);
+    build_default(a, 1);
+    build_default(b, 2);
+    ck_assert_int_eq(fc_ckpt_save(&a->t, path), FC_OK);
+    ck_assert_int_eq(fc_ckpt_load(&b->t, path), FC_OK);
+
+    const fc_trainer *x = &a->t, *y = &b->t;
+    const size_t np = x->net.layout.n_total * sizeof(fc_real), nb = x->net.bn_layout.n_total * sizeof(fc_real);
+    ck_assert(same_bits(x->net.params, y->net.params, np));
+    ck_assert(same_bits(x->net.bn_stats, y->net.bn_stats, nb));
+    ck_assert_int_eq(y->opt.n_slots, 2);
+    ck_assert(same_bits(x->opt.slot[0], y->opt.slot[0], np));
+    ck_assert(same_bits(x->opt.slot[1], y->opt.slot[1], np));
+    ck_assert_int_eq(x->opt.t, y->opt.t);
+    ck_assert(same_bits(&x->opt.lr, &y->opt.lr, sizeof(double)));
+    ck_assert_int_eq(y->hist.n_loss, N_LOSS);
+    ck_assert_int_eq(y->hist.n_checks, N_CHECKS);
+    ck_assert(same_bits(x->hist.loss, y->hist.loss, N_LOSS * sizeof(double)));
+    ck_assert(same_bits(x->hist.train_acc, y->hist.train_acc, N_CHECKS * sizeof(double)));
+    ck_assert(same_bits(x->hist.val_acc, y->hist.val_acc, N_CHECKS * sizeof(double)));
+    ck_assert(same_bits(x->hist.lr, y->hist.lr, N_CHECKS * sizeof(double)));
+    ck_assert(same_bits(x->hist.check_step, y->hist.check_step, N_CHECKS * sizeof(int64_t)));
+    ck_assert(same_bits(x->best_params, y->best_params, np));
+    ck_assert(same_bits(x->best_bn, y->best_bn, nb));
+    ck_assert(same_bits(&x->best_val_acc, &y->best_val_acc, sizeof(double)));
+    ck_assert_int_eq(x->best_step, y->best_step);
+    ck_assert_int_eq(x->epoch, y->epoch);
+    ck_assert_int_eq(x->epoch_step, y->epoch_step);
+    ck_assert_int_eq(x->step, y->step);
+    ck_assert_int_eq(x->finished, y->finished);
+    ck_assert_int_eq(y->world_size_at_save, 1);
+
+    /* Preprocessing is loaded separately (before the net exists). */
+    fc_preprocess pp;
+    memset(&pp, 0, sizeof pp);
+    ck_assert_int_eq(fc_ckpt_load_preprocess(&pp, path, D), FC_OK);
+    ck_assert_int_eq(pp.kind, FC_PRE_STANDARDIZE);
+    ck_assert_int_eq(pp.d, D);
+    ck_assert(same_bits(pp.mean, x->pp.mean, D * sizeof(double)));
+    ck_assert(same_bits(pp.std, x->pp.std, D * sizeof(double)));
+    fc_preprocess_free(&pp);
+    expect_error(fc_ckpt_load_preprocess(&pp, path, D + 1), FC_ERR_INPUT, "/preprocess/mean", "(7,) expected");
+
+    /* Hyperparameters come back into a default config; run control stays as it was. */
+    fc_config *cfg = malloc(sizeof *cfg);
+    fc_config_defaults(cfg);
+    snprintf(cfg->out, sizeof cfg->out, "runs/keep-me");
+    cfg->max_steps = 99;
+    int n_input = 0, n_classes = 0;
+    ck_assert_int_eq(fc_ckpt_read_config(path, cfg, &n_input, &n_classes), FC_OK);
+    const fc_config *want = &a->cfg;
+    ck_assert_int_eq(n_input, D);
+    ck_assert_int_eq(n_classes, C);
+    ck_assert_int_eq(cfg->n_hidden, 2);
+    ck_assert_int_eq(cfg->hidden[0], 7);
+    ck_assert_int_eq(cfg->hidden[1], 5);
+    ck_assert_int_eq(cfg->norm, want->norm);
+    ck_assert(cfg->keep == want->keep && cfg->reg == want->reg && cfg->weight_scale == want->weight_scale);
+    ck_assert_int_eq(cfg->init, want->init);
+    ck_assert(cfg->bn_momentum == want->bn_momentum);
+    ck_assert_int_eq(cfg->optim.kind, want->optim.kind);
+    ck_assert(cfg->optim.lr == want->optim.lr && cfg->optim.lr_decay == want->optim.lr_decay);
+    ck_assert(cfg->optim.momentum == want->optim.momentum && cfg->optim.decay_rate == want->optim.decay_rate);
+    ck_assert(cfg->optim.beta1 == want->optim.beta1 && cfg->optim.beta2 == want->optim.beta2);
+    ck_assert(cfg->optim.eps == want->optim.eps);
+    ck_assert_str_eq(cfg->data, want->data);
+    ck_assert_int_eq(cfg->batch_size, want->batch_size);
+    ck_assert_int_eq(cfg->epochs, want->epochs);
+    ck_assert(cfg->seed == want->seed);
+    ck_assert(cfg->val_size == want->val_size);
+    ck_assert_int_eq(cfg->preprocess, want->preprocess);
+    ck_assert_int_eq(cfg->shuffle, want->shuffle);
+    ck_assert_str_eq(cfg->out, "runs/keep-me");
+    ck_assert_int_eq(cfg->max_steps, 99);
+    free(cfg);
+    ck_assert_int_eq(H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL), 0); /* nothing left open */
+    destroy(a);
+    destroy(b);
+    free(a);
+    free(b);
+}
+END_TEST
+
+/* What h5py sees: cs231n shapes, float32 values, 1-D vectors, histories. */
+START_TEST(test_layout)
+{
+    const char *path = scratch("layout.h5");
+    fixture *a = malloc(sizeof *a);
+    build_default(a, 3);
+    ck_assert_int_eq(fc_ckpt_save(&a->t, path), FC_OK);
+    const fc_net *net = &a->t.net;
+    double *v = NULL;
+    int rank = 0;
+    long dims[4];
+    ck_assert_int_eq(fct_h5_read(path, "/params/W1", &v, &rank, dims), D * 7);
+    ck_assert_int_eq(rank, 2);
+    ck_assert_int_eq(dims[0], D);
+    ck_assert_int_eq(dims[1], 7);
+    const fc_real *w1 = net->params + net->layout.views[net->iw[1]].offset;
+    for (int i = 0; i < D * 7; i++) ck_assert(v[i] == (double)w1[i]); /* row-major (fan_in, fan_out) */
+    free(v);
+    ck_assert_int_eq(fct_h5_read(path, "/params/W3", &v, &rank, dims), 5 * C);
+    ck_assert(rank == 2 && dims[0] == 5 && dims[1] == C);
+    free(v);
+    const char *vectors[] = {"/params/b1", "/params/gamma2", "/params/beta1", "/bn/running_mean1",
+                             "/bn/running_var2", "/best/params/b3", "/best/bn/running_var1"};
+    const long lengths[] = {7, 5, 7, 7, 5, C, 7};
+    for (int i = 0; i < 7; i++) {
+        ck_assert_int_eq(fct_h5_read(path, vectors[i], &v, &rank, dims), lengths[i]);
+        ck_assert_int_eq(rank, 1);
+        free(v);
+    }
+    ck_assert_int_eq(fct_h5_read(path, "/optim/W2/m", &v, &rank, dims), 7 * 5);
+    ck_assert_int_eq(rank, 2);
+    free(v);
+    ck_assert_int_eq(fct_h5_read(path, "/optim/b3/v", &v, &rank, dims), C);
+    free(v);
+    ck_assert_int_eq(fct_h5_read(path, "/history/loss", &v, &rank, dims), N_LOSS);
+    ck_assert(v[5] == a->t.hist.loss[5]);
+    free(v);
+    ck_assert_int_eq(fct_h5_read(path, "/history/check_step", &v, &rank, dims), N_CHECKS);
+    free(v);
+    ck_assert_int_eq(fct_h5_read(path, "/preprocess/std", &v, &rank, dims), D);
+    free(v);
+    ck_assert_int_eq(fct_h5_read(path, "/params/gamma3", &v, &rank, dims), -1); /* output layer: no norm */
+
+    /* Every dataset is chunked with Fletcher32; arrays are float32 in the file. */
+    hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    ck_assert(file >= 0);
+    hid_t d = H5Dopen2(file, "/params/W2", H5P_DEFAULT);
+    hid_t dcpl = H5Dget_create_plist(d);
+    ck_assert_int_eq(H5Pget_layout(dcpl), H5D_CHUNKED);
+    ck_assert_int_eq(H5Pget_nfilters(dcpl), 1);
+    unsigned flags;
+    size_t n_values = 0;
+    char fname[64];
+    unsigned config;
+    ck_assert_int_eq(H5Pget_filter2(dcpl, 0, &flags, &n_values, NULL, sizeof fname, fname, &config), H5Z_FILTER_FLETCHER32);
+    hid_t type = H5Dget_type(d);
+    ck_assert(H5Tequal(type, H5T_IEEE_F32LE) > 0);
+    H5Tclose(type);
+    H5Pclose(dcpl);
+    H5Dclose(d);
+    /* The finished flag job scripts read with h5dump. */
+    hid_t attr = H5Aopen(file, "finished", H5P_DEFAULT);
+    int64_t finished = -1;
+    ck_assert(H5Aread(attr, H5T_NATIVE_INT64, &finished) >= 0);
+    ck_assert_int_eq(finished, a->t.finished);
+    H5Aclose(attr);
+    H5Fclose(file);
+    destroy(a);
+    free(a);
+}
+END_TEST
+
+/* Lists scratch entries whose name contains needle. */
+static int count_entries(const char *dir, const char *needle)
+{
+    DIR *d = opendir(dir);
+    ck_assert_ptr_nonnull(d);
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;)
+        if (strstr(e->d_name, needle)) n++;
+    closedir(d);
+    return n;
+}
+
+START_TEST(test_atomic_failure_keeps_previous)
+{
+    const char *path = scratch("atomic.h5");
+    fixture *a = malloc(sizeof *a), *b = malloc(sizeof *b);
+    build_default(a, 4);
+    build_default(b, 5);
+    ck_assert_int_eq(fc_ckpt_save(&a->t, path), FC_OK);
+    size_t n_before, n_after;
+    unsigned char *before = slurp(path, &n_before);
+
+    setenv("FCNET_FAULT_CKPT", "fail-write", 1);
+    fc_status st = fc_ckpt_save(&b->t, path);
+    unsetenv("FCNET_FAULT_CKPT");
+    expect_error(st, FC_ERR_FAIL, path, "fail-write");
+    unsigned char *after = slurp(path, &n_after);
+    ck_assert_uint_eq(n_before, n_after);
+    ck_assert(memcmp(before, after, n_before) == 0);
+    ck_assert_int_eq(count_entries(tmp_dir, ".tmp."), 0);
+
+    /* And the untouched file still loads as A. */
+    ck_assert_int_eq(fc_ckpt_load(&b->t, path), FC_OK);
+    ck_assert(same_bits(a->t.net.params, b->t.net.params, a->t.net.layout.n_total * sizeof(fc_real)));
+
+    /* A successful save replaces it, again without leftovers. */
+    b->t.step = 999;
+    ck_assert_int_eq(fc_ckpt_save(&b->t, path), FC_OK);
+    ck_assert_int_eq(count_entries(tmp_dir, ".tmp."), 0);
+    ck_assert_int_eq(fc_ckpt_load(&a->t, path), FC_OK);
+    ck_assert_int_eq(a->t.step, 999);
+
+    /* A directory that does not exist: error, nothing created. */
+    expect_error(fc_ckpt_save(&b->t, scratch("no-such-dir/ck.h5")), FC_ERR_FAIL, "no-such-dir/ck.h5", NULL);
+    free(before);
+    free(after);
+    destroy(a);
+    destroy(b);
+    free(a);
+    free(b);
+}
+END_TEST
+
+START_TEST(test_corrupt_byte_detected)
+{
+    const char *path = scratch("corrupt.h5");
+    static const int wide[1] = {300};
+    fixture *a = malloc(sizeof *a), *b = malloc(sizeof *b);
+    build(a, 1, wide, FC_NORM_NONE, FC_OPTIM_SGD, 256, CAP_LOSS, 6);
+    build(b, 1, wide, FC_NORM_NONE, FC_OPTIM_SGD, 256, CAP_LOSS, 7);
+    /* A W1 whose bytes are easy to find: 1000 + i is exact in float32. */
+    fc_net *net = &a->t.net;
+    const fc_view *w1 = &net->layout.views[net->iw[1]];
+    fc_real *w = net->params + w1->offset;
+    for (size_t i = 0; i < fc_view_size(w1); i++) w[i] = (fc_real)(1000 + i);
+    ck_assert_int_eq(fc_ckpt_save(&a->t, path), FC_OK);
+
+    size_t n;
+    unsigned char *bytes = slurp(path, &n);
+    float pattern[2] = {1000.0f + 40000.0f, 1000.0f + 40001.0f};
+    unsigned char *hit = NULL;
+    for (size_t off = 0; off + sizeof pattern <= n && !hit; off++)
+        if (memcmp(bytes + off, pattern, sizeof pattern) == 0) hit = bytes + off;
+    ck_assert_ptr_nonnull(hit);
+    hit[2] ^= 0x10; /* a mantissa bit of W1[40000]: still a finite, plausible value */
+    spit(path, bytes, n);
+    free(bytes);
+
+    expect_error(fc_ckpt_load(&b->t, path), FC_ERR_INPUT, "/params/W1", "checksum mismatch (file corrupted)");
+    ck_assert_ptr_nonnull(strstr(fc_error_message(), path));
+    expect_error(fc_ckpt_load_params(&b->t.net, path, 0), FC_ERR_INPUT, "/params/W1", "checksum mismatch");
+    /* The best copy is a separate dataset and still intact. */
+    ck_assert_int_eq(fc_ckpt_load_params(&b->t.net, path, 1), FC_OK);
+    ck_assert_int_eq(H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL), 0);
+    destroy(a);
+    destroy(b);
+    free(a);
+    free(b);
+}
+END_TEST
+
+START_TEST(test_truncated_and_foreign_files)
+{
+    const char *path = scratch("truncated.h5");
+    fixture *a = malloc(sizeof *a);
+    build_default(a, 8);
+    ck_assert_int_eq(fc_ckpt_save(&a->t, path), FC_OK);
+    struct stat sb;
+    ck_assert_int_eq(stat(path, &sb), 0);
+    ck_assert_int_eq(truncate(path, sb.st_size / 2), 0);
+    expect_error(fc_ckpt_load(&a->t, path), FC_ERR_INPUT, path, "truncated");
+    expect_error(fc_ckpt_read_config(path, &a->cfg, NULL, NULL), FC_ERR_INPUT, path, "truncated");
+
+    const char *text = scratch("not_hdf5.h5");
+    spit(text, (const unsigned char *)"hello, world\n", 13);
+    expect_error(fc_ckpt_load_params(&a->t.net, text, 0), FC_ERR_INPUT, text, "not an HDF5 file");
+    expect_error(fc_ckpt_load(&a->t, scratch("missing.h5")), FC_ERR_INPUT, "missing.h5", "No such file");
+
+    /* A valid HDF5 file that is not a checkpoint. */
+    const char *other = scratch("other.h5");
+    hid_t f = H5Fcreate(other, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    H5Fclose(f);
+    expect_error(fc_ckpt_load(&a->t, other), FC_ERR_INPUT, "attribute 'format' of /", "missing");
+    expect_error(fc_ckpt_load_params(&a->t.net, other, 0), FC_ERR_INPUT, "/params", "missing");
+    ck_assert_int_eq(H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL), 0); /* failures close what they opened */
+    destroy(a);
+    free(a);
+}
+END_TEST
+
+START_TEST(test_mismatch_messages)
+{
+    const char *path = scratch("mismatch.h5");
+    static const int other_hidden[2] = {7, 6};
+    fixture *a = malloc(sizeof *a), *b = malloc(sizeof *b);
+    build_default(a, 9);
+    ck_assert_int_eq(fc_ckpt_save(&a->t, path), FC_OK);
+
+    build(b, 2, other_hidden, FC_NORM_BATCH, FC_OPTIM_ADAM, D, CAP_LOSS, 10);
+    expect_error(fc_ckpt_load(&b->t, path), FC_ERR_INPUT, "/params/W2: shape (7, 5) in the checkpoint, (7, 6) expected",
+                 path);
+    destroy(b);
+
+    /* Checkpoint with batchnorm into a net without: beta1 (first by name) is a tensor this model lacks. */
+    build(b, 2, hidden2, FC_NORM_NONE, FC_OPTIM_ADAM, D, CAP_LOSS, 10);
+    expect_error(fc_ckpt_load(&b->t, path), FC_ERR_INPUT, "/params/beta1", "not a tensor of this model");
+    destroy(b);
+
+    build(b, 2, hidden2, FC_NORM_BATCH, FC_OPTIM_SGD_MOMENTUM, D, CAP_LOSS, 10);
+    expect_error(fc_ckpt_load(&b->t, path), FC_ERR_INPUT, "/optim", "optimizer adam in the checkpoint, sgd_momentum expected");
+    destroy(b);
+
+    /* The run's history arrays are too short for the checkpoint's. */
+    build(b, 2, hidden2, FC_NORM_BATCH, FC_OPTIM_ADAM, D, 10, 10);
+    expect_error(fc_ckpt_load(&b->t, path), FC_ERR_INPUT, "/history/loss",
+                 "37 steps in the checkpoint, room for 10 in this run");
+    destroy(b);
+    destroy(a);
+    free(a);
+    free(b);
+}
+END_TEST
+
+/* Writes a parameter-only file as numpy/h5py would: float64, contiguous, no attributes. skip names a
+ * tensor to leave out, nan_in one to poison, extra adds a tensor the model lacks. */
+static void write_params_only(const char *path, const fc_net *net, const double *values, const char *skip,
+                              const char *nan_in, const char *extra)
+{
+    hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    ck_assert(f >= 0);
+    hid_t g = H5Gcreate2(f, "params", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    for (int i = 0; i < net->layout.n_views; i++) {
+        const fc_view *v = &net->layout.views[i];
+        if (skip && strcmp(v->name, skip) == 0) continue;
+        hsize_t dims[2] = {(hsize_t)v->rows, (hsize_t)v->cols};
+        int rank = v->decay ? 2 : 1;
+        if (rank == 1) dims[0] = (hsize_t)v->cols;
+        size_t n = fc_view_size(v);
+        double *buf = malloc(n * sizeof *buf);
+        memcpy(buf, values + v->offset, n * sizeof *buf);
+        if (nan_in && strcmp(v->name, nan_in) == 0) buf[n / 2] = NAN;
+        hid_t s = H5Screate_simple(rank, dims, NULL);
+        hid_t d = H5Dcreate2(g, v->name, H5T_IEEE_F64LE, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        ck_assert(H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0);
+        H5Dclose(d);
+        H5Sclose(s);
+        free(buf);
+    }
+    if (extra) {
+        hsize_t dim = 3;
+        double z[3] = {0, 0, 0};
+        hid_t s = H5Screate_simple(1, &dim, NULL);
+        hid_t d = H5Dcreate2(g, extra, H5T_IEEE_F64LE, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, z);
+        H5Dclose(d);
+        H5Sclose(s);
+    }
+    H5Gclose(g);
+    H5Fclose(f);
+}
+
+START_TEST(test_init_from_params_only)
+{
+    static const int hidden[2] = {9, 8};
+    fixture *a = malloc(sizeof *a);
+    build(a, 2, hidden, FC_NORM_NONE, FC_OPTIM_SGD, D, CAP_LOSS, 11);
+    fc_net *net = &a->t.net;
+    double *values = calloc(net->layout.n_total, sizeof *values);
+    for (size_t i = 0; i < net->layout.n_total; i++) values[i] = value(12, 0, i);
+    const char *path = scratch("params_only.h5");
+    write_params_only(path, net, values, NULL, NULL, NULL);
+    ck_assert_int_eq(fc_ckpt_load_params(net, path, 0), FC_OK);
+    for (int i = 0; i < net->layout.n_views; i++) {
+        const fc_view *v = &net->layout.views[i];
+        for (size_t k = 0; k < fc_view_size(v); k++)
+            ck_assert(net->params[v->offset + k] == (fc_real)values[v->offset + k]);
+    }
+    expect_error(fc_ckpt_load_params(net, path, 1), FC_ERR_INPUT, "/best/params", "missing in the file");
+
+    write_params_only(path, net, values, "b3", NULL, NULL);
+    expect_error(fc_ckpt_load_params(net, path, 0), FC_ERR_INPUT, "/params/b3", "missing in the file");
+    write_params_only(path, net, values, NULL, "W2", NULL);
+    expect_error(fc_ckpt_load_params(net, path, 0), FC_ERR_INPUT, "/params/W2", "non-finite");
+    write_params_only(path, net, values, NULL, NULL, "W4");
+    expect_error(fc_ckpt_load_params(net, path, 0), FC_ERR_INPUT, "/params/W4", "not a tensor of this model");
+
+    /* The same file into a wider net: both shapes named. */
+    static const int wider[2] = {9, 10};
+    fixture *b = malloc(sizeof *b);
+    build(b, 2, wider, FC_NORM_NONE, FC_OPTIM_SGD, D, CAP_LOSS, 13);
+    write_params_only(path, net, values, NULL, NULL, NULL);
+    expect_error(fc_ckpt_load_params(&b->t.net, path, 0), FC_ERR_INPUT,
+                 "/params/W2: shape (9, 8) in the file, (9, 10) expected", NULL);
+    destroy(b);
+
+    /* A batchnorm net accepts a file without /bn (running statistics keep their values) ... */
+    build(b, 2, hidden, FC_NORM_BATCH, FC_OPTIM_SGD, D, CAP_LOSS, 14);
+    size_t nb = b->t.net.bn_layout.n_total * sizeof(fc_real);
+    fc_real *bn_before = malloc(nb);
+    memcpy(bn_before, b->t.net.bn_stats, nb);
+    double *bvalues = calloc(b->t.net.layout.n_total, sizeof *bvalues);
+    for (size_t i = 0; i < b->t.net.layout.n_total; i++) bvalues[i] = value(15, 0, i);
+    write_params_only(path, &b->t.net, bvalues, NULL, NULL, NULL);
+    ck_assert_int_eq(fc_ckpt_load_params(&b->t.net, path, 0), FC_OK);
+    ck_assert(same_bits(bn_before, b->t.net.bn_stats, nb));
+    /* ... and takes /bn from a checkpoint that has it, and /best with best = 1. */
+    const char *ck = scratch("bn_source.h5");
+    fixture *c = malloc(sizeof *c);
+    build(c, 2, hidden, FC_NORM_BATCH, FC_OPTIM_ADAM, D, CAP_LOSS, 16);
+    ck_assert_int_eq(fc_ckpt_save(&c->t, ck), FC_OK);
+    ck_assert_int_eq(fc_ckpt_load_params(&b->t.net, ck, 0), FC_OK);
+    ck_assert(same_bits(c->t.net.bn_stats, b->t.net.bn_stats, nb));
+    ck_assert(same_bits(c->t.net.params, b->t.net.params, b->t.net.layout.n_total * sizeof(fc_real)));
+    ck_assert_int_eq(fc_ckpt_load_params(&b->t.net, ck, 1), FC_OK);
+    ck_assert(same_bits(c->t.best_bn, b->t.net.bn_stats, nb));
+    ck_assert(same_bits(c->t.best_params, b->t.net.params, b->t.net.layout.n_total * sizeof(fc_real)));
+    destroy(c);
+    destroy(b);
+    destroy(a);
+    free(bn_before);
+    free(bvalues);
+    free(values);
+    free(a);
+    free(b);
+    free(c);
+}
+END_TEST
+
+START_TEST(test_check_resume)
+{
+    const char *path = scratch("resume.h5");
+    fixture *a = malloc(sizeof *a);
+    build_default(a, 17);
+    ck_assert_int_eq(fc_ckpt_save(&a->t, path), FC_OK);
+    fc_config *given = malloc(sizeof *given);
+    fc_config_defaults(given);
+    given->optim.lr = 0.01;
+    given->epochs = 40;
+    snprintf(given->data, sizeof given->data, "/elsewhere/data.h5");
+    /* Nothing given explicitly: nothing to disagree with. */
+    ck_assert_int_eq(fc_ckpt_check_resume(path, given), FC_OK);
+    /* Run control and --data may differ. */
+    given->opt_set[FC_OPT_EPOCHS] = 1;
+    given->opt_set[FC_OPT_DATA] = 1;
+    ck_assert_int_eq(fc_ckpt_check_resume(path, given), FC_OK);
+    given->opt_set[FC_OPT_LR] = 1;
+    char msg[512];
+    snprintf(msg, sizeof msg, "--lr: 0.01 given but the checkpoint %s has 0.003", path);
+    expect_error(fc_ckpt_check_resume(path, given), FC_ERR_INPUT, msg, NULL);
+    given->optim.lr = 3e-3; /* equal: fine */
+    ck_assert_int_eq(fc_ckpt_check_resume(path, given), FC_OK);
+    given->n_hidden = 1;
+    given->hidden[0] = 7;
+    given->opt_set[FC_OPT_HIDDEN] = 1;
+    expect_error(fc_ckpt_check_resume(path, given), FC_ERR_INPUT, "--hidden: 7 given", "has 7,5");
+    given->n_hidden = 2;
+    given->hidden[1] = 5;
+    given->shuffle = 1;
+    given->opt_set[FC_OPT_NO_SHUFFLE] = 1;
+    expect_error(fc_ckpt_check_resume(path, given), FC_ERR_INPUT, "--no-shuffle: false given", "has true");
+    given->shuffle = 0;
+    given->seed = a->cfg.seed;
+    given->opt_set[FC_OPT_SEED] = 1;
+    given->norm = FC_NORM_BATCH;
+    given->opt_set[FC_OPT_NORM] = 1;
+    ck_assert_int_eq(fc_ckpt_check_resume(path, given), FC_OK);
+    /* Every option given, all equal to the checkpoint's values: no complaint. read_config keeps the
+     * explicitly given epochs and data and takes the rest from the checkpoint. */
+    for (int o = 0; o < FC_OPT_COUNT; o++) given->opt_set[o] = 1;
+    ck_assert_int_eq(fc_ckpt_read_config(path, given, NULL, NULL), FC_OK);
+    ck_assert_int_eq(given->epochs, 40);
+    ck_assert_str_eq(given->data, "/elsewhere/data.h5");
+    ck_assert(given->optim.beta2 == a->cfg.optim.beta2);
+    ck_assert_int_eq(fc_ckpt_check_resume(path, given), FC_OK);
+    given->optim.beta2 = 0.999;
+    expect_error(fc_ckpt_check_resume(path, given), FC_ERR_INPUT, "--beta2: 0.999 given", "has 0.995");
+    free(given);
+    destroy(a);
+    free(a);
+}
+END_TEST
+
+START_TEST(test_keep_last)
+{
+    char out[600];
+    snprintf(out, sizeof out, "%s", scratch("keep"));
+    ck_assert_int_eq(mkdir(out, 0777), 0);
+    char path[700];
+    snprintf(path, sizeof path, "%s/checkpoint.h5", out);
+    fixture *a = malloc(sizeof *a), *b = malloc(sizeof *b);
+    build_default(a, 18);
+    build_default(b, 19);
+    for (int64_t step = 10; step <= 40; step += 10) {
+        a->t.step = step;
+        ck_assert_int_eq(fc_ckpt_save(&a->t, path), FC_OK);
+        ck_assert_int_eq(fc_ckpt_keep_last(out, path, step, 2), FC_OK);
+    }
+    /* An unrelated file survives. */
+    char name[800];
+    snprintf(name, sizeof name, "%s/checkpoint-step7.h5.bak", out);
+    spit(name, (const unsigned char *)"x", 1);
+    ck_assert_int_eq(fc_ckpt_keep_last(out, path, 40, 2), FC_OK);
+    struct stat sb;
+    for (int step = 10; step <= 40; step += 10) {
+        snprintf(name, sizeof name, "%s/checkpoint-step%d.h5", out, step);
+        ck_assert_int_eq(stat(name, &sb) == 0, step >= 30);
+    }
+    snprintf(name, sizeof name, "%s/checkpoint-step7.h5.bak", out);
+    ck_assert_int_eq(stat(name, &sb), 0);
+    /* The step-30 copy still holds step 30 after checkpoint.h5 moved on (rename, not overwrite). */
+    snprintf(name, sizeof name, "%s/checkpoint-step30.h5", out);
+    ck_assert_int_eq(fc_ckpt_load(&b->t, name), FC_OK);
+    ck_assert_int_eq(b->t.step, 30);
+    ck_assert_int_eq(fc_ckpt_keep_last(out, path, 50, 0), FC_OK); /* off: nothing happens */
+    snprintf(name, sizeof name, "%s/checkpoint-step50.h5", out);
+    ck_assert(stat(name, &sb) != 0);
+    destroy(a);
+    destroy(b);
+    free(a);
+    free(b);
+}
+END_TEST
+
+/* No hidden layer, plain sgd, empty histories, no preprocessing: the edge cases of the layout. */
+START_TEST(test_minimal_model)
+{
+    const char *path = scratch("minimal.h5");
+    fixture *a = malloc(sizeof *a), *b = malloc(sizeof *b);
+    build(a, 0, NULL, FC_NORM_NONE, FC_OPTIM_SGD, 1, CAP_LOSS, 20);
+    build(b, 0, NULL, FC_NORM_NONE, FC_OPTIM_SGD, 1, CAP_LOSS, 21);
+    a->t.hist.n_loss = 0;
+    a->t.hist.n_checks = 0;
+    fc_preprocess_free(&a->t.pp);
+    a->t.pp.kind = FC_PRE_NONE;
+    a->t.pp.d = 1;
+    a->cfg.preprocess = FC_PRE_NONE;
+    ck_assert_int_eq(fc_ckpt_save(&a->t, path), FC_OK);
+    ck_assert_int_eq(fc_ckpt_load(&b->t, path), FC_OK);
+    ck_assert(same_bits(a->t.net.params, b->t.net.params, a->t.net.layout.n_total * sizeof(fc_real)));
+    ck_assert_int_eq(b->t.hist.n_loss, 0);
+    ck_assert_int_eq(b->t.hist.n_checks, 0);
+    double *v = NULL;
+    int rank = 0;
+    long dims[4];
+    ck_assert_int_eq(fct_h5_read(path, "/params/W1", &v, &rank, dims), C); /* W1 (1, C) stays 2-D */
+    ck_assert_int_eq(rank, 2);
+    free(v);
+    fc_config *cfg = malloc(sizeof *cfg);
+    fc_config_defaults(cfg);
+    ck_assert_int_eq(fc_ckpt_read_config(path, cfg, NULL, NULL), FC_OK);
+    ck_assert_int_eq(cfg->n_hidden, 0);
+    ck_assert_int_eq(cfg->optim.kind, FC_OPTIM_SGD);
+    fc_preprocess pp;
+    memset(&pp, 0, sizeof pp);
+    ck_assert_int_eq(fc_ckpt_load_preprocess(&pp, path, 1), FC_OK);
+    ck_assert_int_eq(pp.kind, FC_PRE_NONE);
+    ck_assert_ptr_null(pp.mean);
+    free(cfg);
+    destroy(a);
+    destroy(b);
+    free(a);
+    free(b);
+}
+END_TEST
+
+static void teardown(void) { remove_scratch(); }
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("ckpt");
+    TCase *t = tcase_create("ckpt");
+    tcase_add_unchecked_fixture(t, NULL, teardown);
+    tcase_add_test(t, test_round_trip);
+    tcase_add_test(t, test_layout);
+    tcase_add_test(t, test_atomic_failure_keeps_previous);
+    tcase_add_test(t, test_corrupt_byte_detected);
+    tcase_add_test(t, test_truncated_and_foreign_files);
+    tcase_add_test(t, test_mismatch_messages);
+    tcase_add_test(t, test_init_from_params_only);
+    tcase_add_test(t, test_check_resume);
+    tcase_add_test(t, test_keep_last);
+    tcase_add_test(t, test_minimal_model);
+    suite_add_tcase(s, t);
+    return s;
+}
+
+int main(int argc, char **argv) { return fct_run(suite(), argc, argv); }

@@ -1,0 +1,221 @@
+#!/bin/sh
+# Dataset tools end to end: fcnet_convert on tiny IDX files (gzip and plain) and tiny CIFAR-10 batches
+# made here with printf (no Python), the output checked with h5dump; malformed inputs must exit 2 with
+# one stderr line naming the file and leave no output file; fcnet_synth must be deterministic.
+# usage: test_convert.sh FCNET_CONVERT [FCNET_SYNTH]
+set -u
+CONVERT=${1:?usage: test_convert.sh FCNET_CONVERT [FCNET_SYNTH]}
+SYNTH=${2:-}
+if ! command -v h5dump >/dev/null 2>&1; then
+    echo "SKIP: h5dump not found (Debian package hdf5-tools)"
+    exit 77
+fi
+# The script works in a temporary directory: make the tool paths absolute first.
+case $CONVERT in /*) ;; *) CONVERT=$PWD/$CONVERT ;; esac
+case $SYNTH in /* | "") ;; *) SYNTH=$PWD/$SYNTH ;; esac
+for tool in "$CONVERT" $SYNTH; do
+    [ -x "$tool" ] || { echo "not ok - $tool is not an executable"; echo "0 passed, 1 failed"; exit 1; }
+done
+T=$(mktemp -d "${TMPDIR:-/tmp}/fcnet_test_convert.XXXXXX")
+trap 'rm -rf "$T"' EXIT
+cd "$T" || exit 1
+
+passed=0
+failed=0
+ok() { passed=$((passed + 1)); echo "ok - $1"; }
+not_ok() { failed=$((failed + 1)); echo "not ok - $1"; }
+check() { # check NAME COMMAND...: passes when COMMAND succeeds
+    name=$1
+    shift
+    if "$@"; then ok "$name"; else not_ok "$name"; fi
+}
+
+# ---- byte writers ----
+# bytes V...: each decimal value as one byte (printf's octal escape, POSIX)
+bytes() {
+    for b in "$@"; do printf "\\$(printf %03o "$b")"; done
+}
+be32() { bytes $(($1 >> 24 & 255)) $(($1 >> 16 & 255)) $(($1 >> 8 & 255)) $(($1 & 255)); }
+# fill N V: N bytes of value V
+fill() { head -c "$1" /dev/zero | tr '\000' "\\$(printf %03o "$2")"; }
+
+# idx_images FILE N ROWS COLS BASE: pixel p of image i = BASE + 10 i + p
+idx_images() {
+    {
+        be32 2051; be32 "$2"; be32 "$3"; be32 "$4"
+        i=0
+        while [ $i -lt "$2" ]; do
+            p=0
+            while [ $p -lt $(($3 * $4)) ]; do bytes $(($5 + 10 * i + p)); p=$((p + 1)); done
+            i=$((i + 1))
+        done
+    } >"$1"
+}
+# idx_labels FILE LABEL...
+idx_labels() {
+    f=$1
+    shift
+    { be32 2049; be32 $#; bytes "$@"; } >"$f"
+}
+# cifar_record LABEL V: label byte, then R plane (ramp V..V+7, then V), G plane (V+1), B plane (V+2)
+cifar_record() {
+    bytes "$1"
+    i=0
+    while [ $i -lt 8 ]; do bytes $(($2 + i)); i=$((i + 1)); done
+    fill 1016 "$2"; fill 1024 $(($2 + 1)); fill 1024 $(($2 + 2))
+}
+
+# dump FILE DATASET: raw bytes of a uint8 dataset on stdout
+dump() { h5dump -d "$2" -b LE -o "$T/dump.bin" "$1" >/dev/null 2>&1 && cat "$T/dump.bin"; }
+# same_bytes FILE DATASET EXPECTED_FILE
+same_bytes() { dump "$1" "$2" >"$T/got.bin" && cmp -s "$T/got.bin" "$3"; }
+# has_shape FILE DATASET "( 3, 6 )"
+has_shape() { h5dump -H -d "$2" "$1" 2>/dev/null | grep -q "DATASPACE  SIMPLE { $3 /"; }
+num_classes_is() { h5dump -a /num_classes "$1" 2>/dev/null | grep -q "(0): $2\$"; }
+absent() { ! h5dump -H -d "$2" "$1" >/dev/null 2>&1; }
+
+# ---- IDX: train 5 images of 2x3 (gzip), test 3 images (plain) ----
+idx_images train-images 5 2 3 0
+idx_labels train-labels 3 1 4 1 5
+idx_images test-images 3 2 3 100
+idx_labels test-labels 9 2 6
+gzip -c train-images >train-images.gz
+gzip -c train-labels >train-labels.gz
+
+"$CONVERT" idx --train-images train-images.gz --train-labels train-labels.gz --test-images test-images \
+    --test-labels test-labels --val 2 --out idx.h5 >convert.out 2>convert.err
+rc=$?
+check "idx: exit 0" [ $rc -eq 0 ]
+check "idx: nothing on stderr" [ ! -s convert.err ]
+check "idx: no temporary left" [ ! -e idx.h5.tmp ]
+tail -c +17 train-images | head -c 18 >want-train-x
+tail -c +17 train-images | tail -c 12 >want-val-x
+tail -c +17 test-images >want-test-x
+bytes 3 1 4 >want-train-y
+bytes 1 5 >want-val-y
+bytes 9 2 6 >want-test-y
+check "idx: /train/x shape (3, 6)" has_shape idx.h5 /train/x "( 3, 6 )"
+check "idx: /val/x shape (2, 6)" has_shape idx.h5 /val/x "( 2, 6 )"
+check "idx: /test/x shape (3, 6)" has_shape idx.h5 /test/x "( 3, 6 )"
+check "idx: /train/y shape (3)" has_shape idx.h5 /train/y "( 3 )"
+check "idx: /train/x values (first rows)" same_bytes idx.h5 /train/x want-train-x
+check "idx: /val/x values (last rows)" same_bytes idx.h5 /val/x want-val-x
+check "idx: /test/x values" same_bytes idx.h5 /test/x want-test-x
+check "idx: /train/y" same_bytes idx.h5 /train/y want-train-y
+check "idx: /val/y" same_bytes idx.h5 /val/y want-val-y
+check "idx: /test/y" same_bytes idx.h5 /test/y want-test-y
+check "idx: x is uint8" sh -c "h5dump -H -d /train/x idx.h5 | grep -q H5T_STD_U8LE"
+check "idx: num_classes = 10" num_classes_is idx.h5 10
+
+"$CONVERT" idx --train-images train-images --train-labels train-labels.gz --test-images test-images \
+    --test-labels test-labels --val 0 --out noval.h5 >/dev/null 2>&1
+check "idx --val 0: exit 0" [ $? -eq 0 ]
+check "idx --val 0: all 5 rows in /train" has_shape noval.h5 /train/x "( 5, 6 )"
+check "idx --val 0: no /val" absent noval.h5 /val/x
+
+# ---- CIFAR-10: batches of 1, 2, 1, 1, 1 records, test batch of 2 ----
+mkdir cifar
+cifar_record 0 10 >cifar/data_batch_1.bin
+{ cifar_record 1 20; cifar_record 2 30; } >cifar/data_batch_2.bin
+cifar_record 3 40 >cifar/data_batch_3.bin
+cifar_record 4 50 >cifar/data_batch_4.bin
+cifar_record 9 60 >cifar/data_batch_5.bin
+{ cifar_record 5 70; cifar_record 6 80; } >cifar/test_batch.bin
+"$CONVERT" cifar10 --dir cifar --val 1 --out cifar.h5 >/dev/null 2>convert.err
+rc=$?
+check "cifar10: exit 0" [ $rc -eq 0 ]
+check "cifar10: nothing on stderr" [ ! -s convert.err ]
+{ for v in 10 20 30 40 50; do cifar_record 0 $v | tail -c 3072; done; } >want-cifar-train
+cifar_record 9 60 | tail -c 3072 >want-cifar-val
+{ cifar_record 5 70 | tail -c 3072; cifar_record 6 80 | tail -c 3072; } >want-cifar-test
+bytes 0 1 2 3 4 >want-cifar-train-y
+bytes 5 6 >want-cifar-test-y
+check "cifar10: /train/x shape (5, 3072)" has_shape cifar.h5 /train/x "( 5, 3072 )"
+check "cifar10: /val/x shape (1, 3072)" has_shape cifar.h5 /val/x "( 1, 3072 )"
+check "cifar10: /test/x shape (2, 3072)" has_shape cifar.h5 /test/x "( 2, 3072 )"
+check "cifar10: /train/x channel-major values in batch order" same_bytes cifar.h5 /train/x want-cifar-train
+check "cifar10: /val/x is the last training record" same_bytes cifar.h5 /val/x want-cifar-val
+check "cifar10: /test/x values" same_bytes cifar.h5 /test/x want-cifar-test
+check "cifar10: /train/y" same_bytes cifar.h5 /train/y want-cifar-train-y
+check "cifar10: /test/y" same_bytes cifar.h5 /test/y want-cifar-test-y
+check "cifar10: num_classes = 10" num_classes_is cifar.h5 10
+
+# ---- malformed input: exit 2, one stderr line naming the file, no output ----
+# expect_bad NAME FILE_NAMED_IN_MESSAGE WORD CONVERT_ARGS...
+expect_bad() {
+    name=$1 named=$2 word=$3
+    shift 3
+    rm -f bad.h5 bad.h5.tmp
+    "$CONVERT" "$@" --out bad.h5 >bad.out 2>bad.err
+    rc=$?
+    lines=$(wc -l <bad.err)
+    if [ $rc -eq 2 ] && [ "$lines" -eq 1 ] && grep -q -- "$named" bad.err && grep -q -- "$word" bad.err &&
+        [ ! -e bad.h5 ] && [ ! -e bad.h5.tmp ]; then
+        ok "malformed: $name ($(cat bad.err))"
+    else
+        not_ok "malformed: $name: rc=$rc lines=$lines want '$named' and '$word' in: $(cat bad.err)"
+    fi
+}
+idx_args() { # idx_args TRAIN_IMAGES TRAIN_LABELS: the good test files around the given training files
+    echo "idx --train-images $1 --train-labels $2 --test-images test-images --test-labels test-labels --val 1"
+}
+
+{ be32 2052; be32 5; be32 2; be32 3; fill 30 1; } >bad-magic-images
+expect_bad "bad magic" bad-magic-images "bad magic" $(idx_args bad-magic-images train-labels)
+printf 'P5 2 3 255\n%s' "abcdef" >not-idx
+expect_bad "not an IDX file" not-idx "bad magic" $(idx_args not-idx train-labels)
+expect_bad "labels given as images" train-labels "dimensions" $(idx_args train-labels train-labels)
+head -c 30 train-images >truncated-images
+expect_bad "truncated images" truncated-images "truncated" $(idx_args truncated-images train-labels)
+{ cat train-images; fill 4 0; } >trailing-images
+expect_bad "trailing bytes" trailing-images "trailing" $(idx_args trailing-images train-labels)
+idx_labels four-labels 3 1 4 1
+expect_bad "label count differs from image count" four-labels "5 images" $(idx_args train-images four-labels)
+idx_labels label-ten 3 1 10 1 5
+expect_bad "label out of range" label-ten "out of range" $(idx_args train-images label-ten)
+head -c 40 train-images.gz >cut.gz
+expect_bad "truncated gzip" cut.gz "gzip" $(idx_args cut.gz train-labels)
+: >empty-images
+expect_bad "empty file" empty-images "truncated" $(idx_args empty-images train-labels)
+expect_bad "missing file" no-such-file "cannot open" $(idx_args no-such-file train-labels)
+idx_images wide-test 3 3 2 100
+expect_bad "test image shape differs" wide-test "2x3" idx --train-images train-images \
+    --train-labels train-labels --test-images wide-test --test-labels test-labels --val 1
+expect_bad "--val leaves no training rows" "--val" "only 5 rows" $(idx_args train-images train-labels) --val 5
+
+mkdir cifar-short cifar-label cifar-missing
+for d in cifar-short cifar-label cifar-missing; do cp cifar/*.bin $d/; done
+head -c 5000 cifar/data_batch_2.bin >cifar-short/data_batch_2.bin
+expect_bad "cifar10 batch not a multiple of 3073 bytes" cifar-short/data_batch_2.bin "multiple of 3073" \
+    cifar10 --dir cifar-short --val 1
+cifar_record 10 5 >cifar-label/test_batch.bin
+expect_bad "cifar10 label 10" cifar-label/test_batch.bin "out of range" cifar10 --dir cifar-label --val 1
+rm cifar-missing/data_batch_3.bin
+expect_bad "cifar10 missing batch" cifar-missing/data_batch_3.bin "cannot open" cifar10 --dir cifar-missing --val 1
+
+# An existing output survives a failed conversion untouched.
+cp idx.h5 keep.h5
+"$CONVERT" $(idx_args truncated-images train-labels) --out keep.h5 >/dev/null 2>&1
+check "failed conversion keeps an existing output" cmp -s idx.h5 keep.h5
+
+# ---- fcnet_synth ----
+if [ -n "$SYNTH" ]; then
+    "$SYNTH" --out s1.h5 --train 50 --val 10 --test 20 --features 7 --classes 3 --seed 5 >/dev/null 2>&1
+    check "synth: exit 0" [ $? -eq 0 ]
+    "$SYNTH" --out s2.h5 --train 50 --val 10 --test 20 --features 7 --classes 3 --seed 5 >/dev/null 2>&1
+    "$SYNTH" --out s3.h5 --train 50 --val 10 --test 20 --features 7 --classes 3 --seed 6 >/dev/null 2>&1
+    "$SYNTH" --out s4.h5 --train 50 --features 7 --classes 3 --seed 5 --dtype uint8 >/dev/null 2>&1
+    check "synth: same seed, same x" sh -c 'h5dump -d /train/x s1.h5 | tail -n +2 >a; h5dump -d /train/x s2.h5 | tail -n +2 >b; [ -s a ] && cmp -s a b'
+    check "synth: another seed, other x" sh -c 'h5dump -d /train/x s3.h5 | tail -n +2 >c; ! cmp -s a c'
+    check "synth: shapes" sh -c 'h5dump -H -d /train/x s1.h5 | grep -q "( 50, 7 )" && h5dump -H -d /val/x s1.h5 | grep -q "( 10, 7 )" && h5dump -H -d /test/y s1.h5 | grep -q "( 20 )"'
+    check "synth: float32 x" sh -c 'h5dump -H -d /train/x s1.h5 | grep -q H5T_IEEE_F32LE'
+    check "synth: uint8 x, no val or test" sh -c 'h5dump -H -d /train/x s4.h5 | grep -q H5T_STD_U8LE && ! h5dump -H -d /val/x s4.h5 >/dev/null 2>&1'
+    check "synth: num_classes = 3" num_classes_is s1.h5 3
+    check "synth: every class present" sh -c 'dump() { h5dump -d /train/y -b LE -o y.bin s1.h5 >/dev/null && od -An -tu1 -v y.bin; }; v=$(dump); for c in 0 1 2; do echo " $v " | grep -q " $c " || exit 1; done; ! echo " $v " | grep -q " [3-9] "'
+    "$SYNTH" --out s5.h5 --classes 1 >/dev/null 2>synth.err
+    rc=$?
+    check "synth: --classes 1 is a usage error (exit 2, no file)" sh -c "[ $rc -eq 2 ] && [ ! -e s5.h5 ] && grep -q classes synth.err"
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
