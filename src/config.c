@@ -30,6 +30,7 @@ typedef enum value_kind {
     VK_OPTIM,
     VK_PREPROCESS,
     VK_SPLIT,
+    VK_PROGRESS,
     VK_CONFIG /* --config: command line only, read before everything else */
 } value_kind;
 
@@ -95,7 +96,7 @@ static const opt_spec specs[] = {
     /* data */
     {.id = FC_OPT_DATA, .name = "--data", .kind = VK_PATH, .group = G_DATA, .meta = "FILE",
      .help = "HDF5 dataset: groups train, optional val and test, each with x (N, D) and y (N,)",
-     .note = "required for train"},
+     .note = "required for train, except with --resume (then the checkpoint's dataset)"},
     {.id = FC_OPT_VAL_SIZE, .name = "--val-size", .kind = VK_REAL, .group = G_DATA, .meta = "V", .lo = 0,
      .hi = MAX_VAL_ROWS,
      .help = "rows held out of the end of train when the file has no val group: a fraction when V < 1, "
@@ -138,6 +139,9 @@ static const opt_spec specs[] = {
              "across ranks; 0 = off"},
     {.id = FC_OPT_PROFILE, .name = "--profile", .kind = VK_FLAG, .group = G_RUN,
      .help = "report where the time went at the end of the run", .note = "default: off"},
+    {.id = FC_OPT_PROGRESS, .name = "--progress", .kind = VK_PROGRESS, .group = G_RUN, .meta = "MODE",
+     .help = "progress on rank 0: bar (one live line), lines (a line every --print-every steps, for logs) "
+             "or auto (bar on a terminal when not under mpirun, whose ranks always see a pty)"},
     {.id = FC_OPT_CONFIG, .name = "--config", .kind = VK_CONFIG, .group = G_RUN, .meta = "FILE",
      .help = "read options from an INI file: 'name = value' lines with the names above without the "
              "dashes ('_' may replace '-'), flags as true/false; the command line wins"},
@@ -161,6 +165,7 @@ static const char *const init_names[] = {"normal", "he"};
 static const char *const optim_names[] = {"sgd", "sgd_momentum", "rmsprop", "adam"};
 static const char *const preprocess_names[] = {"none", "center", "standardize"};
 static const char *const split_names[] = {"test", "val", "train"};
+static const char *const progress_names[] = {"auto", "bar", "lines"};
 #define N_NAMES(a) ((int)(sizeof(a) / sizeof(a)[0]))
 
 /* The optimizer's own default lr (cs231n). Kept here rather than calling fc_optim_defaults so the
@@ -541,6 +546,10 @@ static fc_status apply_value(fc_config *cfg, const opt_spec *sp, const char *who
         if ((st = parse_name(who, text, split_names, N_NAMES(split_names), &idx)) == FC_OK)
             snprintf(cfg->split, sizeof cfg->split, "%s", split_names[idx]);
         break;
+    case VK_PROGRESS:
+        if ((st = parse_name(who, text, progress_names, N_NAMES(progress_names), &idx)) == FC_OK)
+            cfg->progress = (fc_progress_mode)idx;
+        break;
     }
     if (st == FC_OK) cfg->opt_set[sp->id] = 1;
     return st;
@@ -718,7 +727,8 @@ static int command_word(const char *s, fc_command *cmd)
 
 static fc_status validate(const fc_config *cfg)
 {
-    if (cfg->command == FC_CMD_TRAIN && cfg->data[0] == '\0')
+    /* --resume alone is enough: the checkpoint records the dataset path (fc_ckpt_read_config). */
+    if (cfg->command == FC_CMD_TRAIN && cfg->data[0] == '\0' && cfg->resume[0] == '\0')
         return fc_error_set(FC_ERR_INPUT, "train needs --data FILE, the HDF5 dataset (see --help)");
     if (cfg->command == FC_CMD_EVAL && cfg->checkpoint[0] == '\0')
         return fc_error_set(FC_ERR_INPUT, "eval needs --checkpoint FILE, the checkpoint to evaluate (see --help)");
@@ -909,6 +919,7 @@ const char *fc_config_value(const fc_config *cfg, fc_option opt, char *buf, size
     case VK_OPTIM: snprintf(buf, size, "%s", optim_names[cfg->optim.kind]); break;
     case VK_PREPROCESS: snprintf(buf, size, "%s", preprocess_names[cfg->preprocess]); break;
     case VK_SPLIT: snprintf(buf, size, "%s", cfg->split); break;
+    case VK_PROGRESS: snprintf(buf, size, "%s", progress_names[cfg->progress]); break;
     }
     return buf;
 }

@@ -4,9 +4,14 @@
 
 #include "fcnet/layers.h"
 
-/* One all-to-all + allgather round moves at most this many elements: Open MPI maps a fresh temporary
- * for single collectives of >= 32 MiB (measured ~67 ms each, DESIGN §6), so stay below. */
+/* Broadcasts move at most this many elements per call: Open MPI maps a fresh temporary for single
+ * collectives of >= 32 MiB (measured ~67 ms each, DESIGN §6), so stay below. */
 #define FC_REDUCE_SEGMENT ((size_t)4 << 20)
+
+/* The per-step exchanges use non-blocking point-to-point messages rather than MPI collectives: Open MPI's
+ * collective algorithms allocate small temporaries at some rank counts (seen: allgather at -n 3,
+ * allgatherv at -n 4), while Isend/Irecv reuse free-listed requests, so a step allocates nothing. */
+enum { TAG_SCATTER = 101, TAG_GATHER = 102, TAG_SMALL = 103 };
 #define FC_MAX_REPLICA_TENSORS 4096
 
 static int is_single(const fc_dist *d) { return d == NULL || d->size == 1; }
@@ -23,6 +28,7 @@ static void init_common(fc_dist *dist)
     fc_log_set_rank(dist->rank, dist->size);
     dist->counts = fc_alloc(4 * (size_t)dist->size * sizeof(int));
     dist->displs = dist->counts + dist->size;
+    dist->requests = fc_alloc(2 * (size_t)dist->size * sizeof(MPI_Request));
 }
 
 fc_status fc_dist_init(fc_dist *dist, int *argc, char ***argv)
@@ -52,6 +58,7 @@ void fc_dist_free(fc_dist *dist)
     if (!dist) return;
     fc_free(dist->grad_recv);
     fc_free(dist->counts);
+    fc_free(dist->requests);
     fc_free(dist->gather);
     int finalized = 0;
     MPI_Finalized(&finalized);
@@ -64,8 +71,8 @@ void fc_dist_reserve(fc_dist *dist, size_t grad_n, size_t gather_n)
 {
     if (!dist) return;
     if (grad_n > dist->grad_n) {
-        size_t seg = grad_n < FC_REDUCE_SEGMENT ? grad_n : FC_REDUCE_SEGMENT;
-        size_t chunk = (seg + (size_t)dist->size - 1) / (size_t)dist->size;
+        size_t chunk = (grad_n + (size_t)dist->size - 1) / (size_t)dist->size;
+        FC_ASSERT(chunk < ((size_t)1 << 31));
         fc_free(dist->grad_recv);
         dist->grad_recv = fc_alloc(chunk * (size_t)dist->size * sizeof(fc_real));
         dist->grad_n = grad_n;
@@ -101,41 +108,66 @@ void fc_dist_sum_grads(const fc_dist *dist, fc_real *grad, size_t n)
     if (is_single(dist)) return;
     FC_ASSERT(n <= dist->grad_n);
     const int size = dist->size, rank = dist->rank;
-    int *send_counts = dist->counts, *send_displs = dist->displs;
-    int *recv_counts = dist->displs + size, *recv_displs = recv_counts + size;
-    for (size_t at = 0; at < n; at += FC_REDUCE_SEGMENT) {
-        size_t len = n - at < FC_REDUCE_SEGMENT ? n - at : FC_REDUCE_SEGMENT;
-        fc_real *seg = grad + at;
-        const size_t mine = chunk_begin(len, rank, size);
-        const int my_len = (int)(chunk_begin(len, rank + 1, size) - mine);
-        for (int q = 0; q < size; q++) {
-            send_displs[q] = (int)chunk_begin(len, q, size);
-            send_counts[q] = (int)(chunk_begin(len, q + 1, size) - (size_t)send_displs[q]);
-            recv_counts[q] = my_len;
-            recv_displs[q] = q * my_len;
-        }
-        /* Reduce-scatter by hand: every rank receives everybody's copy of its own chunk and adds them
-         * up in rank order, so the arithmetic (and its bits) never depends on MPI's algorithm. */
-        MPI_Alltoallv(seg, send_counts, send_displs, FC_MPI_REAL, dist->grad_recv, recv_counts,
-                      recv_displs, FC_MPI_REAL, dist->comm);
-        fc_real *out = seg + mine;
-        for (int i = 0; i < my_len; i++) out[i] = dist->grad_recv[i];
-        for (int q = 1; q < size; q++) {
-            const fc_real *part = dist->grad_recv + (size_t)q * (size_t)my_len;
-            for (int i = 0; i < my_len; i++) out[i] += part[i];
-        }
-        MPI_Allgatherv(MPI_IN_PLACE, 0, FC_MPI_REAL, seg, send_counts, send_displs, FC_MPI_REAL,
-                       dist->comm);
+    const size_t mine = chunk_begin(n, rank, size);
+    const int my_len = (int)(chunk_begin(n, rank + 1, size) - mine);
+    MPI_Request *req = dist->requests;
+    int m = 0;
+    /* Reduce-scatter by hand: rank q owns chunk q; every rank receives everybody's copy of its own chunk
+     * and adds them up in rank order, so the arithmetic (and its bits) never depends on MPI's algorithm
+     * or transport. Peers are visited from rank + 1 on so no rank is everybody's first target. */
+    for (int k = 1; k < size; k++) {
+        int q = (rank + k) % size;
+        MPI_Irecv(dist->grad_recv + (size_t)q * (size_t)my_len, my_len, FC_MPI_REAL, q, TAG_SCATTER, dist->comm,
+                  &req[m++]);
     }
+    for (int k = 1; k < size; k++) {
+        int q = (rank + k) % size;
+        size_t begin = chunk_begin(n, q, size);
+        MPI_Isend(grad + begin, (int)(chunk_begin(n, q + 1, size) - begin), FC_MPI_REAL, q, TAG_SCATTER,
+                  dist->comm, &req[m++]);
+    }
+    MPI_Waitall(m, req, MPI_STATUSES_IGNORE);
+    fc_real *out = grad + mine;
+    memcpy(dist->grad_recv + (size_t)rank * (size_t)my_len, out, (size_t)my_len * sizeof(fc_real));
+    memcpy(out, dist->grad_recv, (size_t)my_len * sizeof(fc_real));
+    for (int q = 1; q < size; q++) {
+        const fc_real *part = dist->grad_recv + (size_t)q * (size_t)my_len;
+        for (int i = 0; i < my_len; i++) out[i] += part[i];
+    }
+    /* Allgather of the summed chunks: every rank ends with the owners' bits. */
+    m = 0;
+    for (int k = 1; k < size; k++) {
+        int q = (rank + k) % size;
+        size_t begin = chunk_begin(n, q, size);
+        MPI_Irecv(grad + begin, (int)(chunk_begin(n, q + 1, size) - begin), FC_MPI_REAL, q, TAG_GATHER,
+                  dist->comm, &req[m++]);
+    }
+    for (int k = 1; k < size; k++) MPI_Isend(out, my_len, FC_MPI_REAL, (rank + k) % size, TAG_GATHER, dist->comm, &req[m++]);
+    MPI_Waitall(m, req, MPI_STATUSES_IGNORE);
+}
+
+/* dist->gather[q * n .. (q + 1) * n) = rank q's v, for every q. */
+static void allgather_doubles(const fc_dist *dist, const double *v, int n)
+{
+    const int size = dist->size, rank = dist->rank;
+    MPI_Request *req = dist->requests;
+    int m = 0;
+    double t0 = MPI_Wtime();
+    for (int k = 1; k < size; k++) {
+        int q = (rank + k) % size;
+        MPI_Irecv(dist->gather + (size_t)q * (size_t)n, n, MPI_DOUBLE, q, TAG_SMALL, dist->comm, &req[m++]);
+    }
+    for (int k = 1; k < size; k++) MPI_Isend(v, n, MPI_DOUBLE, (rank + k) % size, TAG_SMALL, dist->comm, &req[m++]);
+    memcpy(dist->gather + (size_t)rank * (size_t)n, v, (size_t)n * sizeof(double));
+    MPI_Waitall(m, req, MPI_STATUSES_IGNORE);
+    gather_seconds += MPI_Wtime() - t0;
 }
 
 void fc_dist_sum_doubles(const fc_dist *dist, double *v, int n)
 {
     if (is_single(dist)) return;
     FC_ASSERT((size_t)n <= dist->gather_n);
-    double t0 = MPI_Wtime();
-    MPI_Allgather(v, n, MPI_DOUBLE, dist->gather, n, MPI_DOUBLE, dist->comm);
-    gather_seconds += MPI_Wtime() - t0;
+    allgather_doubles(dist, v, n);
     for (int j = 0; j < n; j++) v[j] = dist->gather[j];
     for (int q = 1; q < dist->size; q++) {
         const double *part = dist->gather + (size_t)q * (size_t)n;
@@ -148,9 +180,7 @@ int64_t fc_dist_merge_moments(const fc_dist *dist, double *stats, int n)
     if (is_single(dist)) return (int64_t)stats[2 * n];
     const int per_rank = 2 * n + 1;
     FC_ASSERT((size_t)per_rank <= dist->gather_n);
-    double t0 = MPI_Wtime();
-    MPI_Allgather(stats, per_rank, MPI_DOUBLE, dist->gather, per_rank, MPI_DOUBLE, dist->comm);
-    gather_seconds += MPI_Wtime() - t0;
+    allgather_doubles(dist, stats, per_rank);
     int64_t n_total = 0;
     for (int q = 0; q < dist->size; q++) {
         const double *part = dist->gather + (size_t)q * (size_t)per_rank;

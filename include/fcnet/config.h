@@ -13,6 +13,8 @@
 #define FC_MAX_HIDDEN 256
 #define FC_PATH_MAX 4096
 
+typedef enum fc_progress_mode { FC_PROGRESS_AUTO = 0, FC_PROGRESS_BAR = 1, FC_PROGRESS_LINES = 2 } fc_progress_mode;
+
 typedef enum fc_command { FC_CMD_TRAIN = 0, FC_CMD_EVAL = 1, FC_CMD_GRADCHECK = 2, FC_CMD_HELP = 3 } fc_command;
 
 /* Options whose presence on the command line or in the INI file is tracked (opt_set[]), so --resume can
@@ -23,7 +25,7 @@ typedef enum fc_option {
     FC_OPT_DECAY_RATE, FC_OPT_BATCH_SIZE, FC_OPT_EPOCHS, FC_OPT_SEED, FC_OPT_VAL_SIZE, FC_OPT_PREPROCESS,
     FC_OPT_OUT, FC_OPT_RESUME, FC_OPT_INIT_FROM, FC_OPT_MAX_STEPS, FC_OPT_NO_SHUFFLE,
     FC_OPT_CHECKPOINT_EVERY, FC_OPT_PRINT_EVERY, FC_OPT_CHECK_REPLICAS, FC_OPT_KEEP_LAST, FC_OPT_PROFILE,
-    FC_OPT_BN_MOMENTUM, FC_OPT_CHECKPOINT, FC_OPT_SPLIT, FC_OPT_BEST, FC_OPT_CONFIG, FC_OPT_COUNT
+    FC_OPT_BN_MOMENTUM, FC_OPT_CHECKPOINT, FC_OPT_SPLIT, FC_OPT_BEST, FC_OPT_CONFIG, FC_OPT_PROGRESS, FC_OPT_COUNT
 } fc_option;
 
 typedef struct fc_config {
@@ -59,6 +61,7 @@ typedef struct fc_config {
     int64_t check_replicas;   /* 0 = off */
     int64_t keep_last;        /* 0 = keep only checkpoint.h5 */
     int profile;
+    fc_progress_mode progress;
     /* eval */
     char checkpoint[FC_PATH_MAX];
     char split[16];

@@ -24,6 +24,7 @@ typedef struct fc_dist {
     size_t grad_n;      /* elements the reduction was sized for */
     fc_real *grad_recv; /* size * chunk elements */
     int *counts, *displs; /* size entries each, in elements */
+    MPI_Request *requests; /* 2 * size, owned: the per-step point-to-point exchanges */
 
     double *gather;     /* size * gather_n doubles (owned) */
     size_t gather_n;
@@ -47,8 +48,9 @@ static inline int fc_dist_size(const fc_dist *d) { return d ? d->size : 1; }
 void fc_dist_bcast_real(const fc_dist *dist, fc_real *buf, size_t n);
 void fc_dist_bcast_bytes(const fc_dist *dist, void *buf, size_t n_bytes);
 
-/* grad[0..n) = sum over ranks of grad, in rank order (one fused buffer: reduce-scatter into owned
- * chunks by all-to-all, then allgather of the summed chunks). Identical bits on every rank. */
+/* grad[0..n) = sum over ranks of grad, in rank order (one fused buffer: rank q owns chunk q of n/size
+ * elements and adds everybody's copies of it in rank order, then every rank receives every owner's
+ * sum). Identical bits on every rank; point-to-point messages only, so nothing is allocated. */
 void fc_dist_sum_grads(const fc_dist *dist, fc_real *grad, size_t n);
 
 /* v[0..n) = sum over ranks of v, in rank order, in double. */
