@@ -96,7 +96,7 @@ static const opt_spec specs[] = {
     /* data */
     {.id = FC_OPT_DATA, .name = "--data", .kind = VK_PATH, .group = G_DATA, .meta = "FILE",
      .help = "HDF5 dataset: groups train, optional val and test, each with x (N, D) and y (N,)",
-     .note = "required for train, except with --resume (then the checkpoint's dataset)"},
+     .note = "required for train; --resume defaults to the checkpoint's"},
     {.id = FC_OPT_VAL_SIZE, .name = "--val-size", .kind = VK_REAL, .group = G_DATA, .meta = "V", .lo = 0,
      .hi = MAX_VAL_ROWS,
      .help = "rows held out of the end of train when the file has no val group: a fraction when V < 1, "

@@ -1,0 +1,12 @@
+# End-to-end check of issue 3: fcnet trained for 12 steps against the float64 reference Solver
+# (tests/ref/make_train_fixture.py wrote tests/ref/train12/), and -n 1, 3, 4 against each other.
+# h5compare is the comparison tool (CI has no Python).
+add_executable(h5compare h5compare.c)
+target_link_libraries(h5compare PRIVATE HDF5::HDF5 m)
+target_compile_options(h5compare PRIVATE -UNDEBUG)
+fcnet_warnings(h5compare)
+fcnet_script_test(NAME test_train_reference
+                  COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_train_reference.sh
+                          $<TARGET_FILE:h5compare> $<TARGET_FILE:fcnet_dist_f64>
+                          ${MPIEXEC_EXECUTABLE}
+                  TIMEOUT 120)
