@@ -466,8 +466,13 @@ fc_status fc_ckpt_save(const fc_trainer *t, const char *path)
 static void r_open(ckpt_io *io, const char *path)
 {
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    if (access(path, R_OK) != 0) {
+    struct stat sb;
+    if (stat(path, &sb) != 0 || access(path, R_OK) != 0) {
         io_fail(io, "cannot open", "%s", strerror(errno));
+        return;
+    }
+    if (S_ISDIR(sb.st_mode)) { /* HDF5's own message for this is a multi-field dump */
+        io_fail(io, "cannot open", "is a directory");
         return;
     }
     hid_t fapl = make_fapl();

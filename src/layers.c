@@ -13,14 +13,27 @@
 #define GEMM cblas_sgemm
 #endif
 
-void fc_affine_forward(fc_real *out, const fc_real *x, const fc_real *w, const fc_real *b, int batch,
-                       int n_in, int n_out)
+void fc_linear_forward(fc_real *out, const fc_real *x, const fc_real *w, int batch, int n_in, int n_out)
 {
     if (batch == 0) return;
     GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, batch, n_out, n_in, 1, x, n_in, w, n_out, 0, out, n_out);
+}
+
+void fc_affine_forward(fc_real *out, const fc_real *x, const fc_real *w, const fc_real *b, int batch,
+                       int n_in, int n_out)
+{
+    fc_linear_forward(out, x, w, batch, n_in, n_out);
     for (int i = 0; i < batch; i++) {
         fc_real *row = out + (size_t)i * n_out;
         for (int j = 0; j < n_out; j++) row[j] += b[j];
+    }
+}
+
+static void add_colsum(fc_real *db, const fc_real *d, int batch, int n)
+{
+    for (int i = 0; i < batch; i++) {
+        const fc_real *row = d + (size_t)i * n;
+        for (int j = 0; j < n; j++) db[j] += row[j];
     }
 }
 
@@ -29,10 +42,7 @@ void fc_affine_backward(fc_real *dx, fc_real *dw, fc_real *db, const fc_real *do
 {
     if (batch == 0) return;
     GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, n_in, n_out, batch, 1, x, n_in, dout, n_out, 1, dw, n_out);
-    for (int i = 0; i < batch; i++) {
-        const fc_real *row = dout + (size_t)i * n_out;
-        for (int j = 0; j < n_out; j++) db[j] += row[j];
-    }
+    if (db) add_colsum(db, dout, batch, n_out);
     if (dx)
         GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, batch, n_in, n_out, 1, dout, n_out, w, n_out, 0, dx,
              n_in);
@@ -88,59 +98,145 @@ void fc_moments_merge(int64_t *n_a, double *mean_a, double *m2_a, int64_t n_b, c
     *n_a += n_b;
 }
 
-void fc_batchnorm_forward_train(fc_real *out, fc_real *xhat, fc_real *inv_std, fc_real *running_mean,
-                                fc_real *running_var, const fc_real *x, const fc_real *gamma,
-                                const fc_real *beta, double momentum, int batch, int n,
-                                double *stat_scratch, const struct fc_dist *dist)
+/* One row of a hidden layer's output: out = y, or with act->relu: relu(y) * dropout mask, where
+ * y[j] = gamma[j] * xhat[j] + beta[j] (gamma NULL: y = xhat). The mask comes from one Philox block per
+ * four units of the row, drawn only when keep < 1. */
+static void emit_row(fc_real *out, const fc_real *xhat, const fc_real *gamma, const fc_real *beta,
+                     const fc_act *act, int64_t row, int n)
+{
+    if (!act || !act->relu) {
+        for (int j = 0; j < n; j++) out[j] = gamma ? gamma[j] * xhat[j] + beta[j] : xhat[j];
+        return;
+    }
+    if (act->keep >= 1) {
+        for (int j = 0; j < n; j++) {
+            fc_real y = gamma ? gamma[j] * xhat[j] + beta[j] : xhat[j];
+            out[j] = y > 0 ? y : 0;
+        }
+        return;
+    }
+    const fc_real scale = (fc_real)(1.0 / act->keep);
+    const uint32_t c = (uint32_t)(act->row0 + row);
+    for (int j0 = 0; j0 < n; j0 += 4) {
+        uint32_t w[4];
+        fc_rng_block(w, act->seed, FC_RNG_DROPOUT, act->step, (uint32_t)act->layer, c, (uint32_t)(j0 >> 2));
+        int m = n - j0 < 4 ? n - j0 : 4;
+        for (int k = 0; k < m; k++) {
+            int j = j0 + k;
+            fc_real y = gamma ? gamma[j] * xhat[j] + beta[j] : xhat[j];
+            out[j] = (y > 0 && (double)fc_rng_unit_float(w[k]) < act->keep) ? y * scale : 0;
+        }
+    }
+}
+
+void fc_bias_act_forward(fc_real *out, const fc_real *z, const fc_real *b, const fc_act *act, int batch, int n)
+{
+    for (int i = 0; i < batch; i++) {
+        fc_real *or = out + (size_t)i * n;
+        const fc_real *zr = z + (size_t)i * n;
+        for (int j = 0; j < n; j++) or[j] = zr[j] + b[j];
+        emit_row(or, or, NULL, NULL, act, i, n);
+    }
+}
+
+void fc_batchnorm_act_forward_train(fc_real *out, fc_real *xhat, fc_real *inv_std, fc_real *running_mean,
+                                    fc_real *running_var, const fc_real *z, const fc_real *b,
+                                    const fc_real *gamma, const fc_real *beta, double momentum,
+                                    const fc_act *act, int batch, int n, double *stat_scratch,
+                                    const struct fc_dist *dist)
 {
     double *mean = stat_scratch, *m2 = stat_scratch + n;
-    fc_moments_columns(mean, m2, x, batch, n);
+    fc_moments_columns(mean, m2, z, batch, n);
     stat_scratch[2 * n] = batch;
     int64_t n_total = fc_dist_merge_moments(dist, stat_scratch, n);
     FC_ASSERT(n_total > 0);
     for (int j = 0; j < n; j++) {
         double var = m2[j] / (double)n_total; /* biased, as cs231n (and PyTorch's normalisation) */
         inv_std[j] = (fc_real)(1.0 / sqrt(var + FC_BN_EPS));
-        running_mean[j] = (fc_real)(momentum * (double)running_mean[j] + (1 - momentum) * mean[j]);
+        /* A bias before batchnorm cancels in xhat; it only shifts the mean the running statistic sees. */
+        double batch_mean = mean[j] + (b ? (double)b[j] : 0.0);
+        running_mean[j] = (fc_real)(momentum * (double)running_mean[j] + (1 - momentum) * batch_mean);
         running_var[j] = (fc_real)(momentum * (double)running_var[j] + (1 - momentum) * var);
     }
     for (int i = 0; i < batch; i++) {
-        const fc_real *xr = x + (size_t)i * n;
-        fc_real *hr = xhat + (size_t)i * n, *or = out + (size_t)i * n;
+        const fc_real *zr = z + (size_t)i * n;
+        fc_real *hr = xhat + (size_t)i * n;
+        for (int j = 0; j < n; j++) hr[j] = (zr[j] - (fc_real)mean[j]) * inv_std[j];
+        emit_row(out + (size_t)i * n, hr, gamma, beta, act, i, n);
+    }
+}
+
+void fc_batchnorm_forward_train(fc_real *out, fc_real *xhat, fc_real *inv_std, fc_real *running_mean,
+                                fc_real *running_var, const fc_real *x, const fc_real *gamma,
+                                const fc_real *beta, double momentum, int batch, int n,
+                                double *stat_scratch, const struct fc_dist *dist)
+{
+    fc_batchnorm_act_forward_train(out, xhat, inv_std, running_mean, running_var, x, NULL, gamma, beta, momentum,
+                                   NULL, batch, n, stat_scratch, dist);
+}
+
+void fc_batchnorm_act_forward_test(fc_real *out, const fc_real *z, const fc_real *b, const fc_real *gamma,
+                                   const fc_real *beta, const fc_real *running_mean, const fc_real *running_var,
+                                   const fc_act *act, int batch, int n)
+{
+    for (int i = 0; i < batch; i++) {
+        const fc_real *zr = z + (size_t)i * n;
+        fc_real *or = out + (size_t)i * n;
         for (int j = 0; j < n; j++) {
-            hr[j] = (fc_real)(((double)xr[j] - mean[j]) * (double)inv_std[j]);
-            or[j] = gamma[j] * hr[j] + beta[j];
+            fc_real s = (fc_real)(1.0 / sqrt((double)running_var[j] + FC_BN_EPS)); /* eps inside the sqrt */
+            or[j] = (zr[j] + (b ? b[j] : 0) - running_mean[j]) * s;
         }
+        emit_row(or, or, gamma, beta, act, i, n);
     }
 }
 
 void fc_batchnorm_forward_test(fc_real *out, const fc_real *x, const fc_real *gamma, const fc_real *beta,
                                const fc_real *running_mean, const fc_real *running_var, int batch, int n)
 {
+    fc_batchnorm_act_forward_test(out, x, NULL, gamma, beta, running_mean, running_var, NULL, batch, n);
+}
+
+/* dy = dout masked by ReLU and dropout, recovered from the stored output h = relu(y) * mask: h > 0 exactly
+ * where the unit was positive and kept, and there the local derivative is the mask value 1/keep. */
+static inline fc_real act_grad(fc_real dout, const fc_real *h, size_t k, fc_real scale)
+{
+    return h == NULL ? dout : (h[k] > 0 ? dout * scale : 0);
+}
+
+void fc_bias_act_backward(fc_real *dz, fc_real *db, const fc_real *dout, const fc_real *h, double keep, int batch,
+                          int n)
+{
+    const fc_real scale = (fc_real)(keep < 1 ? 1.0 / keep : 1.0);
     for (int i = 0; i < batch; i++) {
-        const fc_real *xr = x + (size_t)i * n;
-        fc_real *or = out + (size_t)i * n;
+        const size_t at = (size_t)i * n;
         for (int j = 0; j < n; j++) {
-            fc_real s = (fc_real)(1.0 / sqrt((double)running_var[j] + FC_BN_EPS)); /* eps inside the sqrt */
-            or[j] = gamma[j] * (xr[j] - running_mean[j]) * s + beta[j];
+            fc_real g = act_grad(dout[at + j], h + at, (size_t)j, scale);
+            dz[at + j] = g;
+            db[j] += g;
         }
     }
 }
 
-void fc_batchnorm_backward(fc_real *dx, fc_real *dgamma, fc_real *dbeta, const fc_real *dout,
-                           const fc_real *xhat, const fc_real *inv_std, const fc_real *gamma, int batch,
-                           int n, double *stat_scratch, const struct fc_dist *dist)
+void fc_batchnorm_act_backward(fc_real *dz, fc_real *db, fc_real *dgamma, fc_real *dbeta, const fc_real *dout,
+                               const fc_real *h, double keep, const fc_real *xhat, const fc_real *inv_std,
+                               const fc_real *gamma, int batch, int n, double *stat_scratch,
+                               const struct fc_dist *dist)
 {
-    /* sums[0..n) = sum(dout), sums[n..2n) = sum(dout * xhat), sums[2n] = rows: local first (they are
-     * also the local parameter gradients), then over the global batch for dx -- one gather. */
+    /* Sweep 1: dy (ReLU/dropout applied, stored in dz) and sums[0..n) = sum(dy), sums[n..2n) =
+     * sum(dy * xhat), sums[2n] = rows: local first (they are also the local parameter gradients), then
+     * over the global batch for dx -- one gather. */
+    const fc_real scale = (fc_real)(keep < 1 ? 1.0 / keep : 1.0);
     double *sums = stat_scratch;
     for (int j = 0; j < 2 * n; j++) sums[j] = 0;
     sums[2 * n] = batch;
     for (int i = 0; i < batch; i++) {
-        const fc_real *dr = dout + (size_t)i * n, *hr = xhat + (size_t)i * n;
+        const size_t at = (size_t)i * n;
+        const fc_real *hr = xhat + at;
         for (int j = 0; j < n; j++) {
-            sums[j] += (double)dr[j];
-            sums[n + j] += (double)dr[j] * (double)hr[j];
+            fc_real g = act_grad(dout[at + j], h ? h + at : NULL, (size_t)j, scale);
+            dz[at + j] = g;
+            sums[j] += (double)g;
+            sums[n + j] += (double)g * (double)hr[j];
         }
     }
     for (int j = 0; j < n; j++) {
@@ -149,40 +245,88 @@ void fc_batchnorm_backward(fc_real *dx, fc_real *dgamma, fc_real *dbeta, const f
     }
     fc_dist_sum_doubles(dist, sums, 2 * n + 1);
     const double n_total = sums[2 * n]; /* exact: an integer below 2^53 */
-    /* dx = gamma inv_std / N (N dout - sum(dout) - xhat sum(dout xhat)) */
     for (int j = 0; j < n; j++) {
         sums[j] /= n_total;
         sums[n + j] /= n_total;
     }
+    /* Sweep 2: dz = gamma inv_std (dy - mean(dy) - xhat mean(dy xhat)), and the bias gradient of the
+     * affine layer before it accumulated on the way. */
     for (int i = 0; i < batch; i++) {
-        const fc_real *dr = dout + (size_t)i * n, *hr = xhat + (size_t)i * n;
-        fc_real *xr = dx + (size_t)i * n;
+        const size_t at = (size_t)i * n;
+        const fc_real *hr = xhat + at;
+        fc_real *zr = dz + at;
         for (int j = 0; j < n; j++) {
-            double g = (double)dr[j] - sums[j] - (double)hr[j] * sums[n + j];
-            xr[j] = (fc_real)(g * (double)(gamma[j] * inv_std[j]));
+            double g = (double)zr[j] - sums[j] - (double)hr[j] * sums[n + j];
+            zr[j] = (fc_real)(g * (double)(gamma[j] * inv_std[j]));
         }
+        if (db)
+            for (int j = 0; j < n; j++) db[j] += zr[j];
+    }
+}
+
+void fc_batchnorm_backward(fc_real *dx, fc_real *dgamma, fc_real *dbeta, const fc_real *dout,
+                           const fc_real *xhat, const fc_real *inv_std, const fc_real *gamma, int batch,
+                           int n, double *stat_scratch, const struct fc_dist *dist)
+{
+    fc_batchnorm_act_backward(dx, NULL, dgamma, dbeta, dout, NULL, 1.0, xhat, inv_std, gamma, batch, n,
+                              stat_scratch, dist);
+}
+
+void fc_layernorm_act_forward(fc_real *out, fc_real *xhat, fc_real *inv_std, const fc_real *z, const fc_real *b,
+                              const fc_real *gamma, const fc_real *beta, const fc_act *act, int batch, int n)
+{
+    for (int i = 0; i < batch; i++) {
+        const fc_real *zr = z + (size_t)i * n;
+        /* The bias does not cancel here (statistics run over features): add it on the fly. */
+        double mean = 0, m2 = 0;
+        for (int j = 0; j < n; j++) mean += (double)(zr[j] + (b ? b[j] : 0));
+        mean /= n;
+        for (int j = 0; j < n; j++) {
+            double d = (double)(zr[j] + (b ? b[j] : 0)) - mean;
+            m2 += d * d;
+        }
+        double s = 1.0 / sqrt(m2 / n + FC_LN_EPS);
+        inv_std[i] = (fc_real)s;
+        fc_real *hr = xhat + (size_t)i * n;
+        for (int j = 0; j < n; j++) hr[j] = (fc_real)(((double)(zr[j] + (b ? b[j] : 0)) - mean) * s);
+        emit_row(out + (size_t)i * n, hr, gamma, beta, act, i, n);
     }
 }
 
 void fc_layernorm_forward(fc_real *out, fc_real *xhat, fc_real *inv_std, const fc_real *x,
                           const fc_real *gamma, const fc_real *beta, int batch, int n)
 {
+    fc_layernorm_act_forward(out, xhat, inv_std, x, NULL, gamma, beta, NULL, batch, n);
+}
+
+void fc_layernorm_act_backward(fc_real *dz, fc_real *db, fc_real *dgamma, fc_real *dbeta, const fc_real *dout,
+                               const fc_real *h, double keep, const fc_real *xhat, const fc_real *inv_std,
+                               const fc_real *gamma, int batch, int n)
+{
+    const fc_real scale = (fc_real)(keep < 1 ? 1.0 / keep : 1.0);
     for (int i = 0; i < batch; i++) {
-        const fc_real *xr = x + (size_t)i * n;
-        double mean = 0, m2 = 0;
-        for (int j = 0; j < n; j++) mean += (double)xr[j];
-        mean /= n;
+        const size_t at = (size_t)i * n;
+        const fc_real *hr = xhat + at;
+        fc_real *zr = dz + at;
+        double sum_g = 0, sum_gh = 0; /* over features of dxhat and dxhat * xhat */
         for (int j = 0; j < n; j++) {
-            double d = (double)xr[j] - mean;
-            m2 += d * d;
+            fc_real dy = act_grad(dout[at + j], h ? h + at : NULL, (size_t)j, scale);
+            zr[j] = dy;
+            double g = (double)dy * (double)gamma[j];
+            sum_g += g;
+            sum_gh += g * (double)hr[j];
+            dbeta[j] += dy;
+            dgamma[j] += dy * hr[j];
         }
-        double s = 1.0 / sqrt(m2 / n + FC_LN_EPS);
-        inv_std[i] = (fc_real)s;
-        fc_real *hr = xhat + (size_t)i * n, *or = out + (size_t)i * n;
+        sum_g /= n;
+        sum_gh /= n;
+        double s = (double)inv_std[i];
         for (int j = 0; j < n; j++) {
-            hr[j] = (fc_real)(((double)xr[j] - mean) * s);
-            or[j] = gamma[j] * hr[j] + beta[j];
+            double g = (double)zr[j] * (double)gamma[j];
+            zr[j] = (fc_real)(s * (g - sum_g - (double)hr[j] * sum_gh));
         }
+        if (db)
+            for (int j = 0; j < n; j++) db[j] += zr[j];
     }
 }
 
@@ -190,25 +334,7 @@ void fc_layernorm_backward(fc_real *dx, fc_real *dgamma, fc_real *dbeta, const f
                            const fc_real *xhat, const fc_real *inv_std, const fc_real *gamma, int batch,
                            int n)
 {
-    for (int i = 0; i < batch; i++) {
-        const fc_real *dr = dout + (size_t)i * n, *hr = xhat + (size_t)i * n;
-        double sum_g = 0, sum_gh = 0; /* over features of dxhat and dxhat * xhat */
-        for (int j = 0; j < n; j++) {
-            double g = (double)dr[j] * (double)gamma[j];
-            sum_g += g;
-            sum_gh += g * (double)hr[j];
-            dbeta[j] += dr[j];
-            dgamma[j] += dr[j] * hr[j];
-        }
-        sum_g /= n;
-        sum_gh /= n;
-        fc_real *xr = dx + (size_t)i * n;
-        double s = (double)inv_std[i];
-        for (int j = 0; j < n; j++) {
-            double g = (double)dr[j] * (double)gamma[j];
-            xr[j] = (fc_real)(s * (g - sum_g - (double)hr[j] * sum_gh));
-        }
-    }
+    fc_layernorm_act_backward(dx, NULL, dgamma, dbeta, dout, NULL, 1.0, xhat, inv_std, gamma, batch, n);
 }
 
 void fc_dropout_forward(fc_real *x, double keep, uint64_t seed, uint64_t step, int layer, int64_t row0,

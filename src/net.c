@@ -154,22 +154,25 @@ const fc_real *fc_net_forward(fc_net *net, const fc_real *x, int batch, fc_mode 
     for (int l = 1; l < L; l++) {
         const int n_in = net->dims[l - 1], n = net->dims[l];
         fc_real *h = net->h[l];
-        fc_affine_forward(h, in, P(net->iw[l]), P(net->ib[l]), batch, n_in, n);
+        const int train = mode == FC_MODE_TRAIN;
+        const fc_act act = {.relu = 1, .keep = train ? net->cfg.keep : 1.0, .seed = net->cfg.seed,
+                            .step = train ? info->step : 0, .layer = l, .row0 = train ? info->row0 : 0};
+        /* GEMM without bias, then one fused kernel: bias, normalisation, ReLU and dropout. */
+        fc_linear_forward(h, in, P(net->iw[l]), batch, n_in, n);
         if (net->cfg.norm == FC_NORM_BATCH) {
-            if (mode == FC_MODE_TRAIN)
-                fc_batchnorm_forward_train(h, net->xhat[l], net->inv_std[l], S(net->irmean[l]),
-                                           S(net->irvar[l]), h, P(net->igamma[l]), P(net->ibeta[l]),
-                                           net->cfg.bn_momentum, batch, n, net->stat_scratch, net->dist);
+            if (train)
+                fc_batchnorm_act_forward_train(h, net->xhat[l], net->inv_std[l], S(net->irmean[l]), S(net->irvar[l]),
+                                               h, P(net->ib[l]), P(net->igamma[l]), P(net->ibeta[l]),
+                                               net->cfg.bn_momentum, &act, batch, n, net->stat_scratch, net->dist);
             else
-                fc_batchnorm_forward_test(h, h, P(net->igamma[l]), P(net->ibeta[l]), S(net->irmean[l]),
-                                          S(net->irvar[l]), batch, n);
+                fc_batchnorm_act_forward_test(h, h, P(net->ib[l]), P(net->igamma[l]), P(net->ibeta[l]),
+                                              S(net->irmean[l]), S(net->irvar[l]), &act, batch, n);
         } else if (net->cfg.norm == FC_NORM_LAYER) {
-            fc_layernorm_forward(h, net->xhat[l], net->inv_std[l], h, P(net->igamma[l]), P(net->ibeta[l]),
-                                 batch, n);
+            fc_layernorm_act_forward(h, net->xhat[l], net->inv_std[l], h, P(net->ib[l]), P(net->igamma[l]),
+                                     P(net->ibeta[l]), &act, batch, n);
+        } else {
+            fc_bias_act_forward(h, h, P(net->ib[l]), &act, batch, n);
         }
-        fc_relu_forward(h, h, (size_t)batch * (size_t)n);
-        if (mode == FC_MODE_TRAIN)
-            fc_dropout_forward(h, net->cfg.keep, net->cfg.seed, info->step, l, info->row0, batch, n);
         in = h;
     }
     fc_affine_forward(net->scores, in, P(net->iw[L]), P(net->ib[L]), batch, net->dims[L - 1], net->dims[L]);
@@ -188,24 +191,24 @@ void fc_net_backward(fc_net *net)
     int k = 0;
     for (int l = L; l >= 1; l--) {
         const fc_real *in = l > 1 ? net->h[l - 1] : net->x;
-        /* Nobody needs the gradient of the input data: skip dx for layer 1 (~25-30% of GEMM work). */
+        /* Nobody needs the gradient of the input data: skip dx for layer 1 (~25-30% of GEMM work).
+         * Hidden layers' bias gradients were accumulated by the fused kernel below. */
         fc_real *dx = l > 1 ? net->dbuf[k] : NULL;
-        fc_affine_backward(dx, G(net->iw[l]), G(net->ib[l]), dout, in, P(net->iw[l]), batch, net->dims[l - 1],
-                           net->dims[l]);
+        fc_affine_backward(dx, G(net->iw[l]), l == L ? G(net->ib[l]) : NULL, dout, in, P(net->iw[l]), batch,
+                           net->dims[l - 1], net->dims[l]);
         if (l == 1) break;
         const int hl = l - 1, n = net->dims[hl];
-        const size_t count = (size_t)batch * (size_t)n;
-        /* ReLU and dropout together from the stored output h = relu(y) * mask: h > 0 exactly where the
-         * unit was positive and kept, and there the local derivative is the mask value 1/keep. */
-        const fc_real scale = (fc_real)(net->cfg.keep < 1 ? 1.0 / net->cfg.keep : 1.0);
-        const fc_real *h = net->h[hl];
-        for (size_t i = 0; i < count; i++) dx[i] = h[i] > 0 ? dx[i] * scale : 0;
+        const double keep = net->cfg.keep;
+        /* In place: dx holds the gradient of h[hl] and becomes the gradient of its GEMM output. */
         if (net->cfg.norm == FC_NORM_BATCH)
-            fc_batchnorm_backward(dx, G(net->igamma[hl]), G(net->ibeta[hl]), dx, net->xhat[hl],
-                                  net->inv_std[hl], P(net->igamma[hl]), batch, n, net->stat_scratch, net->dist);
+            fc_batchnorm_act_backward(dx, G(net->ib[hl]), G(net->igamma[hl]), G(net->ibeta[hl]), dx, net->h[hl], keep,
+                                      net->xhat[hl], net->inv_std[hl], P(net->igamma[hl]), batch, n,
+                                      net->stat_scratch, net->dist);
         else if (net->cfg.norm == FC_NORM_LAYER)
-            fc_layernorm_backward(dx, G(net->igamma[hl]), G(net->ibeta[hl]), dx, net->xhat[hl],
-                                  net->inv_std[hl], P(net->igamma[hl]), batch, n);
+            fc_layernorm_act_backward(dx, G(net->ib[hl]), G(net->igamma[hl]), G(net->ibeta[hl]), dx, net->h[hl], keep,
+                                      net->xhat[hl], net->inv_std[hl], P(net->igamma[hl]), batch, n);
+        else
+            fc_bias_act_backward(dx, G(net->ib[hl]), dx, net->h[hl], keep, batch, n);
         dout = dx;
         k ^= 1;
     }

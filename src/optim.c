@@ -54,18 +54,25 @@ void fc_optim_free(fc_optim *opt)
 #define SQRT sqrtf
 #endif
 
-void fc_optim_step(fc_optim *opt, fc_real *w, const fc_real *dw)
+int fc_optim_step(fc_optim *opt, fc_real *w, const fc_real *dw)
 {
     const size_t n = opt->n;
+    /* 0 * finite = 0, 0 * Inf = 0 * NaN = NaN: one multiply-add per element finds any non-finite dw
+     * inside the sweep the update makes anyway. */
+    fc_real bad = 0;
     const fc_real lr = (fc_real)opt->lr;
     switch (opt->cfg.kind) {
     case FC_OPTIM_SGD:
-        for (size_t i = 0; i < n; i++) w[i] -= lr * dw[i];
+        for (size_t i = 0; i < n; i++) {
+            bad += dw[i] * 0;
+            w[i] -= lr * dw[i];
+        }
         break;
     case FC_OPTIM_SGD_MOMENTUM: {
         const fc_real mu = (fc_real)opt->cfg.momentum;
         fc_real *v = opt->slot[0];
         for (size_t i = 0; i < n; i++) {
+            bad += dw[i] * 0;
             v[i] = mu * v[i] - lr * dw[i];
             w[i] += v[i];
         }
@@ -76,6 +83,7 @@ void fc_optim_step(fc_optim *opt, fc_real *w, const fc_real *dw)
         const fc_real eps = (fc_real)opt->cfg.eps;
         fc_real *c = opt->slot[0];
         for (size_t i = 0; i < n; i++) {
+            bad += dw[i] * 0;
             c[i] = dr * c[i] + one_m * dw[i] * dw[i];
             w[i] -= lr * dw[i] / (SQRT(c[i]) + eps);
         }
@@ -91,6 +99,7 @@ void fc_optim_step(fc_optim *opt, fc_real *w, const fc_real *dw)
         const fc_real eps = (fc_real)opt->cfg.eps;
         fc_real *m = opt->slot[0], *v = opt->slot[1];
         for (size_t i = 0; i < n; i++) {
+            bad += dw[i] * 0;
             m[i] = fb1 * m[i] + one_m1 * dw[i];
             v[i] = fb2 * v[i] + one_m2 * dw[i] * dw[i];
             w[i] -= lr * (m[i] * inv_c1) / (SQRT(v[i] * inv_c2) + eps);
@@ -98,6 +107,7 @@ void fc_optim_step(fc_optim *opt, fc_real *w, const fc_real *dw)
         break;
     }
     }
+    return bad == 0;
 }
 
 void fc_optim_end_epoch(fc_optim *opt) { opt->lr *= opt->cfg.lr_decay; }

@@ -111,14 +111,6 @@ void fc_train_free(fc_trainer *t)
     memset(t, 0, sizeof *t);
 }
 
-/* Sum of the arena: NaN or Inf anywhere makes it non-finite (finite overflow to Inf is a blow-up too). */
-static int all_finite(const fc_real *v, size_t n)
-{
-    fc_real s = 0;
-    for (size_t i = 0; i < n; i++) s += v[i] * 0; /* 0 * finite = 0, 0 * Inf = NaN, 0 * NaN = NaN */
-    return s == 0;
-}
-
 double fc_train_step(fc_trainer *t)
 {
     const int64_t B = t->cfg->batch_size, n_train = t->data.train.n;
@@ -144,9 +136,9 @@ double fc_train_step(fc_trainer *t)
     t1 = MPI_Wtime(), ph[FC_PHASE_REDUCE] += t1 - t0, t0 = t1;
     t->stop_agreed = shared[1] > 0;
     double loss = shared[0] + fc_net_add_reg(&t->net);
-    /* The reduced gradients are identical on every rank, so this decision is too. */
-    if (!isfinite(loss) || !all_finite(t->net.grads, t->net.layout.n_total)) return NAN;
-    fc_optim_step(&t->opt, t->net.params, t->net.grads);
+    /* The reduced gradients and the loss are identical on every rank, so this decision is too. */
+    int finite = fc_optim_step(&t->opt, t->net.params, t->net.grads);
+    if (!isfinite(loss) || !finite) return NAN;
     ph[FC_PHASE_UPDATE] += MPI_Wtime() - t0;
     t->profiled_steps++;
     t->hist.loss[t->hist.n_loss++] = loss;

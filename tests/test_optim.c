@@ -104,6 +104,23 @@ START_TEST(test_defaults_and_decay)
 }
 END_TEST
 
+START_TEST(test_reports_non_finite_gradients)
+{
+    for (int kind = 0; kind < 4; kind++) {
+        fc_optim_config c = fc_optim_defaults((fc_optim_kind)kind);
+        fc_optim o;
+        fc_optim_init(&o, &c, 8);
+        fc_real w[8] = {0}, dw[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+        ck_assert_int_eq(fc_optim_step(&o, w, dw), 1);
+        dw[5] = (fc_real)NAN;
+        ck_assert_int_eq(fc_optim_step(&o, w, dw), 0);
+        dw[5] = (fc_real)INFINITY;
+        ck_assert_int_eq(fc_optim_step(&o, w, dw), 0);
+        fc_optim_free(&o);
+    }
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("optim");
@@ -112,6 +129,7 @@ static Suite *suite(void)
     tcase_add_test(t, test_rmsprop_first_step);
     tcase_add_test(t, test_adam_first_steps);
     tcase_add_test(t, test_defaults_and_decay);
+    tcase_add_test(t, test_reports_non_finite_gradients);
     suite_add_tcase(s, t);
     return s;
 }

@@ -12,10 +12,24 @@ struct fc_dist;
 #define FC_BN_EPS 1e-5
 #define FC_LN_EPS 1e-5
 
+/* What follows a hidden layer's normalisation: ReLU, then inverted dropout keyed as fc_dropout_forward.
+ * A NULL act (or relu == 0) leaves the normalised output as it is (the plain kernels below). */
+typedef struct fc_act {
+    int relu;
+    double keep;   /* >= 1: no dropout */
+    uint64_t seed;
+    uint64_t step;
+    int layer;
+    int64_t row0;  /* global index of the first row within the global minibatch */
+} fc_act;
+
+/* out = x w (no bias).  x: (batch, n_in)  w: (n_in, n_out)  out: (batch, n_out) */
+void fc_linear_forward(fc_real *out, const fc_real *x, const fc_real *w, int batch, int n_in, int n_out);
 /* out = x w + b.  x: (batch, n_in)  w: (n_in, n_out)  b: (n_out)  out: (batch, n_out) */
 void fc_affine_forward(fc_real *out, const fc_real *x, const fc_real *w, const fc_real *b, int batch,
                        int n_in, int n_out);
-/* dw += x^T dout, db += colsum(dout), dx = dout w^T (dx may be NULL: skipped, e.g. layer 1). */
+/* dw += x^T dout, db += colsum(dout), dx = dout w^T (dx may be NULL: skipped, e.g. layer 1; db may be NULL
+ * when a fused kernel below has accumulated it already). */
 void fc_affine_backward(fc_real *dx, fc_real *dw, fc_real *db, const fc_real *dout, const fc_real *x,
                         const fc_real *w, int batch, int n_in, int n_out);
 
@@ -58,6 +72,35 @@ void fc_layernorm_forward(fc_real *out, fc_real *xhat, fc_real *inv_std, const f
 void fc_layernorm_backward(fc_real *dx, fc_real *dgamma, fc_real *dbeta, const fc_real *dout,
                            const fc_real *xhat, const fc_real *inv_std, const fc_real *gamma, int batch,
                            int n);
+
+/* ---- Fused hidden-layer kernels: bias, normalisation, ReLU and dropout in as few sweeps over the
+ * activations as the statistics allow. z is the GEMM output without bias (out may alias z); the plain
+ * kernels above are these with b = NULL and act = NULL. Backward: dout is the gradient of the layer's
+ * output h (after ReLU and dropout), h the stored output (NULL: no ReLU/dropout), dz receives the
+ * gradient of z (may alias dout), and db (may be NULL) accumulates the bias gradient on the way. ---- */
+
+/* out = act(z + b). */
+void fc_bias_act_forward(fc_real *out, const fc_real *z, const fc_real *b, const fc_act *act, int batch, int n);
+void fc_bias_act_backward(fc_real *dz, fc_real *db, const fc_real *dout, const fc_real *h, double keep, int batch,
+                          int n);
+/* Batchnorm of z + b: the bias cancels in xhat and is added to the mean the running statistic sees. */
+void fc_batchnorm_act_forward_train(fc_real *out, fc_real *xhat, fc_real *inv_std, fc_real *running_mean,
+                                    fc_real *running_var, const fc_real *z, const fc_real *b,
+                                    const fc_real *gamma, const fc_real *beta, double momentum,
+                                    const fc_act *act, int batch, int n, double *stat_scratch,
+                                    const struct fc_dist *dist);
+void fc_batchnorm_act_forward_test(fc_real *out, const fc_real *z, const fc_real *b, const fc_real *gamma,
+                                   const fc_real *beta, const fc_real *running_mean, const fc_real *running_var,
+                                   const fc_act *act, int batch, int n);
+void fc_batchnorm_act_backward(fc_real *dz, fc_real *db, fc_real *dgamma, fc_real *dbeta, const fc_real *dout,
+                               const fc_real *h, double keep, const fc_real *xhat, const fc_real *inv_std,
+                               const fc_real *gamma, int batch, int n, double *stat_scratch,
+                               const struct fc_dist *dist);
+void fc_layernorm_act_forward(fc_real *out, fc_real *xhat, fc_real *inv_std, const fc_real *z, const fc_real *b,
+                              const fc_real *gamma, const fc_real *beta, const fc_act *act, int batch, int n);
+void fc_layernorm_act_backward(fc_real *dz, fc_real *db, fc_real *dgamma, fc_real *dbeta, const fc_real *dout,
+                               const fc_real *h, double keep, const fc_real *xhat, const fc_real *inv_std,
+                               const fc_real *gamma, int batch, int n);
 
 /* Inverted dropout with keep probability keep: x *= (u < keep) / keep, u from
  * (seed, FC_RNG_DROPOUT, step, layer, global row, unit). row0 is the global index of x's first row

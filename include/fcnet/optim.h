@@ -42,8 +42,9 @@ const char *fc_optim_slot_name(fc_optim_kind kind, int i);
 
 void fc_optim_init(fc_optim *opt, const fc_optim_config *cfg, size_t n);
 void fc_optim_free(fc_optim *opt);
-/* One update of w (n elements) from dw with the current lr. */
-void fc_optim_step(fc_optim *opt, fc_real *w, const fc_real *dw);
+/* One update of w (n elements) from dw with the current lr. Returns 1 when every dw was finite, 0 when
+ * some was NaN or Inf (w is then spoiled: the caller stops without saving it). */
+int fc_optim_step(fc_optim *opt, fc_real *w, const fc_real *dw);
 /* lr *= lr_decay. */
 void fc_optim_end_epoch(fc_optim *opt);
 

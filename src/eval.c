@@ -1,0 +1,225 @@
+/* fcnet_dist eval: accuracy, per-class accuracy and confusion matrix of a checkpoint on one split of a
+ * dataset, in test mode, with the rows divided among the ranks.
+ *
+ * The model, its hyperparameters and the preprocessing come from the checkpoint, so eval needs nothing
+ * but the file; --data defaults to the dataset path the checkpoint recorded. Every rank reads the files
+ * itself (HDF5 is the serial build, read-only opens are safe) and every setup failure is agreed on
+ * before any collective, so a bad file on one rank stops all of them with one message. */
+#include <hdf5.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fcnet/ckpt.h"
+#include "fcnet/commands.h"
+#include "fcnet/config.h"
+#include "fcnet/data.h"
+#include "fcnet/dist.h"
+#include "fcnet/net.h"
+
+/* Rows per forward pass: bounds the activation memory whatever the split size. */
+#define EVAL_MAX_BATCH 1024
+
+/* Everything eval owns; zero-initialised so cleanup works from any point of a failed setup. */
+typedef struct eval_state {
+    fc_config ck;      /* the checkpoint's hyperparameters */
+    int n_input, n_classes; /* the model's D and C */
+    int data_classes;       /* the dataset's class count */
+    const char *data;  /* dataset path in use (cfg->data or ck.data), not owned */
+    fc_dataset ds;     /* used when the split must be cut out of /train as in training */
+    fc_split own;      /* used when the split is read on its own */
+    fc_split *split;   /* points into ds or own, not owned */
+    fc_preprocess pp;
+    fc_net net;
+    double *confusion; /* owned, C x C counts: row = true class, column = predicted */
+} eval_state;
+
+/* 1 when path holds a link called name at the root, 0 when not, -1 when the file cannot be read
+ * (the data loader then reports the real reason). HDF5's own error printing is silenced here. */
+static int file_has_group(const char *path, const char *name)
+{
+    H5E_auto2_t func;
+    void *data;
+    H5Eget_auto2(H5E_DEFAULT, &func, &data);
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    int result = -1;
+    hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (file >= 0) {
+        htri_t e = H5Lexists(file, name, H5P_DEFAULT);
+        result = e > 0 ? 1 : e == 0 ? 0 : -1;
+        H5Fclose(file);
+    }
+    H5Eset_auto2(H5E_DEFAULT, func, data);
+    return result;
+}
+
+/* Loads the split called name ("test", "val" or "train") of s->data into s->split and the dataset's
+ * class count into s->data_classes.
+ * Training holds out the LAST val_size rows of /train when the file has no /val; "val" and "train"
+ * must then be cut exactly as training cut them, which is what fc_data_load does with the checkpoint's
+ * val_size. When the file has its own /val (or for "test") the split is read alone, so evaluating the
+ * validation set of a big dataset does not read its training set. */
+static fc_status load_split(eval_state *s, const char *name)
+{
+    int cut_from_train = 0;
+    if (strcmp(name, "test") != 0) cut_from_train = file_has_group(s->data, "val") == 0;
+    if (!cut_from_train) {
+        int n_classes = 0;
+        fc_status st = fc_data_load_split(&s->own, &n_classes, s->data, name);
+        s->data_classes = n_classes;
+        s->split = &s->own;
+        return st;
+    }
+    fc_status st = fc_data_load(&s->ds, s->data, s->ck.val_size);
+    if (st != FC_OK) return st;
+    s->data_classes = s->ds.n_classes;
+    s->split = strcmp(name, "val") == 0 ? &s->ds.val : &s->ds.train;
+    if (s->split->n == 0) /* only val can be empty: fc_data_load refuses an empty train */
+        return fc_error_set(FC_ERR_INPUT, "%s: no val split: the file has no /val and the checkpoint %s held "
+                            "out no training rows (val_size 0)", s->data, s->ck.checkpoint);
+    return FC_OK;
+}
+
+/* Every step that can fail because of the user's files, on this rank only (not collective). */
+static fc_status eval_setup(eval_state *s, const fc_config *cfg, fc_dist *dist)
+{
+    /* The copy keeps eval's own options (checkpoint, split, best) while the checkpoint's
+     * hyperparameters overwrite the model and data fields. */
+    s->ck = *cfg;
+    fc_status st = fc_ckpt_read_config(cfg->checkpoint, &s->ck, &s->n_input, &s->n_classes);
+    if (st != FC_OK) return st;
+    s->data = cfg->data[0] ? cfg->data : s->ck.data;
+    if (!s->data[0])
+        return fc_error_set(FC_ERR_INPUT, "eval: the checkpoint %s records no dataset path; give --data FILE",
+                            cfg->checkpoint);
+    if ((st = load_split(s, cfg->split)) != FC_OK) return st;
+    if (s->split->d != s->n_input)
+        return fc_error_set(FC_ERR_INPUT, "%s: %s split has %d features but the model of %s expects %d",
+                            s->data, cfg->split, s->split->d, cfg->checkpoint, s->n_input);
+    /* Fewer classes is fine (a split may lack some, or num_classes was inferred from its labels);
+     * more would index past the model's outputs. */
+    if (s->data_classes > s->n_classes)
+        return fc_error_set(FC_ERR_INPUT, "%s: %d classes but the model of %s has %d outputs", s->data,
+                            s->data_classes, cfg->checkpoint, s->n_classes);
+
+    /* The model saw preprocessed inputs: apply the checkpoint's transform, not one refitted here. */
+    if ((st = fc_ckpt_load_preprocess(&s->pp, cfg->checkpoint, s->n_input)) != FC_OK) return st;
+    fc_preprocess_apply(&s->pp, s->split);
+
+    int64_t begin, count;
+    fc_dist_slice(s->split->n, fc_dist_rank(dist), fc_dist_size(dist), &begin, &count);
+    int max_batch = count < EVAL_MAX_BATCH ? (int)(count > 0 ? count : 1) : EVAL_MAX_BATCH;
+    fc_net_config ncfg = fc_config_net(&s->ck, s->n_input, s->n_classes);
+    if ((st = fc_net_init(&s->net, &ncfg, max_batch, dist)) != FC_OK) return st;
+    return fc_ckpt_load_params(&s->net, cfg->checkpoint, cfg->best);
+}
+
+/* Counts this rank's slice into s->confusion (test mode: running statistics, no dropout, so every row's
+ * prediction is independent of how the rows are divided among the ranks). */
+static void eval_count(eval_state *s, const fc_dist *dist)
+{
+    const fc_split *sp = s->split;
+    const int C = s->n_classes;
+    int64_t begin, count;
+    fc_dist_slice(sp->n, fc_dist_rank(dist), fc_dist_size(dist), &begin, &count);
+    for (int64_t at = 0; at < count; at += s->net.max_batch) {
+        int chunk = (int)(count - at < s->net.max_batch ? count - at : s->net.max_batch);
+        const fc_real *x = sp->x + (size_t)(begin + at) * (size_t)sp->d;
+        const int32_t *y = sp->y + begin + at;
+        const fc_real *scores = fc_net_forward(&s->net, x, chunk, FC_MODE_TEST, NULL);
+        for (int i = 0; i < chunk; i++) {
+            /* Same argmax as fc_net_count_correct (first maximum wins), so eval's accuracy is the one
+             * training reports for the same parameters. */
+            const fc_real *row = scores + (size_t)i * (size_t)C;
+            int pred = 0;
+            for (int k = 1; k < C; k++)
+                if (row[k] > row[pred]) pred = k;
+            s->confusion[(size_t)y[i] * (size_t)C + (size_t)pred] += 1.0;
+        }
+    }
+}
+
+/* Number of decimal digits of v >= 0. */
+static int digits(double v)
+{
+    int d = 1;
+    for (double p = 10; v >= p; p *= 10) d++;
+    return d;
+}
+
+/* Rank 0: the report. Counts are exact in double up to 2^53 rows. */
+static void eval_print(const eval_state *s, const fc_config *cfg, const fc_dist *dist)
+{
+    const int C = s->n_classes;
+    const double *m = s->confusion;
+    double total = 0, correct = 0, biggest = 0;
+    for (int t = 0; t < C; t++) {
+        for (int p = 0; p < C; p++) {
+            total += m[(size_t)t * C + p];
+            if (m[(size_t)t * C + p] > biggest) biggest = m[(size_t)t * C + p];
+        }
+        correct += m[(size_t)t * C + t];
+    }
+    printf("checkpoint: %s (%s parameters)\n", cfg->checkpoint, cfg->best ? "best-validation" : "last");
+    printf("data:       %s, split %s: %.0f rows, %d features, %d classes (%d rank%s)\n", s->data,
+           cfg->split, total, s->n_input, C, fc_dist_size(dist), fc_dist_size(dist) == 1 ? "" : "s");
+    printf("accuracy:   %.4f (%.0f/%.0f)\n\n", total > 0 ? correct / total : 0.0, correct, total);
+
+    int w = digits(total);
+    if (w < 7) w = 7; /* as wide as "correct" */
+    printf("per-class accuracy:\n  %5s  %*s  %*s  %8s\n", "class", w, "rows", w, "correct", "accuracy");
+    for (int t = 0; t < C; t++) {
+        double rows = 0;
+        for (int p = 0; p < C; p++) rows += m[(size_t)t * C + p];
+        const double right = m[(size_t)t * C + t];
+        if (rows > 0)
+            printf("  %5d  %*.0f  %*.0f  %8.4f\n", t, w, rows, w, right, right / rows);
+        else
+            printf("  %5d  %*.0f  %*.0f  %8s\n", t, w, rows, w, right, "-");
+    }
+
+    /* Columns as wide as the largest count (or the class label), so the matrix stays aligned. */
+    int cw = digits(biggest) > 4 ? digits(biggest) : 4;
+    if (digits(C - 1) > cw) cw = digits(C - 1);
+    printf("\nconfusion matrix (rows: true class, columns: predicted class):\n  %9s", "true\\pred");
+    for (int p = 0; p < C; p++) printf(" %*d", cw, p);
+    printf("\n");
+    for (int t = 0; t < C; t++) {
+        printf("  %9d", t);
+        for (int p = 0; p < C; p++) printf(" %*.0f", cw, m[(size_t)t * C + p]);
+        printf("\n");
+    }
+    fflush(stdout);
+}
+
+static void eval_free(eval_state *s)
+{
+    fc_net_free(&s->net);
+    fc_preprocess_free(&s->pp);
+    fc_split_free(&s->own);
+    fc_data_free(&s->ds);
+    fc_free(s->confusion);
+}
+
+int fc_cmd_eval(const fc_config *cfg, fc_dist *dist)
+{
+    /* fc_config holds several path buffers: keep it off the stack. */
+    eval_state *s = calloc(1, sizeof *s);
+    FC_ASSERT(s != NULL);
+    fc_status st = fc_dist_agree(dist, eval_setup(s, cfg, dist), 1);
+    int rc = 0;
+    if (st != FC_OK) {
+        rc = FC_ERR_INPUT; /* all of eval's failures are about its input files or options */
+    } else {
+        const int C = s->n_classes;
+        /* The matrix is summed in one gather of C*C doubles per rank. */
+        fc_dist_reserve(dist, 0, (size_t)C * (size_t)C);
+        s->confusion = fc_alloc((size_t)C * (size_t)C * sizeof(double));
+        eval_count(s, dist);
+        fc_dist_sum_doubles(dist, s->confusion, C * C);
+        if (fc_dist_rank(dist) == 0) eval_print(s, cfg, dist);
+    }
+    eval_free(s);
+    free(s);
+    return rc;
+}

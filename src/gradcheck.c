@@ -1,0 +1,391 @@
+/* fcnet_dist gradcheck: analytic gradients of the configured model against central differences, with
+ * cs231n's relative error, on rank 0 (the others only agree on the outcome).
+ *
+ * What is checked is the function training differentiates: mean softmax cross-entropy over the batch
+ * plus 0.5 * reg * sum(W^2), in train mode. Batchnorm therefore uses batch statistics (its running
+ * statistics move on every evaluation but never enter the loss), and dropout draws its masks from one
+ * fixed step key, so every evaluation sees the same masks and the function is deterministic. */
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fcnet/commands.h"
+#include "fcnet/config.h"
+#include "fcnet/data.h"
+#include "fcnet/dist.h"
+#include "fcnet/net.h"
+#include "fcnet/rng.h"
+
+/* Defaults when no --data gives the shapes: small, so a full check takes a fraction of a second. */
+#define GC_INPUTS 10
+#define GC_CLASSES 5
+#define GC_BATCH 8     /* without --batch-size */
+#define GC_MAX_BATCH 64 /* --batch-size is capped: the check needs a batch, not an epoch */
+/* Models with more parameters than this are checked on a sample of each tensor (cs231n's
+ * grad_check_sparse): two forward passes per checked element make a full check of, say, a CIFAR-10
+ * first layer (3072 x 100) take minutes. */
+#define GC_FULL_LIMIT 20000
+#define GC_SAMPLES 20
+/* RNG tensor ids of the random batch, far above the parameter indices fc_net_init_params uses. */
+#define GC_RNG_X (1u << 20)
+#define GC_RNG_Y ((1u << 20) + 1)
+
+/* Step size and pass thresholds per build. An element fails only when its relative error is above the
+ * threshold AND its absolute error is above the error bar of its numerical derivative (gc_numeric), and
+ * elements whose step crosses a ReLU kink are re-stepped or left out, so the thresholds only have to sit
+ * above what correct code shows where the numerics are sound.
+ * double: h = 1e-5 balances truncation (O(h^2)) against rounding (eps / h ~ 1e-11); correct code shows
+ * ~1e-7..1e-10 (cs231n's levels). 1e-6 leaves an order of margin over the worst plain "ok" seen in a
+ * sweep of 630 models (depth 1-4, widths to 100, every norm, dropout, reg, weight scales 0.01-0.5,
+ * batches 8 and 64: 9e-7 outside W1); W1, whose gradients sum the most paths, gets 1e-5 (worst seen
+ * 8e-6), cs231n's own bound for it.
+ * float: rounding noise in a float forward pass is ~1e-7 of the loss, so h must be large (1e-2) and,
+ * even after extrapolation, errors land around 1e-4..1e-2; 2e-2 (W1: 5e-2) sits above that range. */
+#ifdef FC_REAL_DOUBLE
+#define GC_H 1e-5
+#define GC_ROUNDING 1 /* rounding error of the reported derivative, in units of noise / h */
+#define GC_TOL 1e-6
+#define GC_TOL_W1 1e-5
+#else
+#define GC_H 1e-2
+#define GC_ROUNDING 3 /* (4 * noise / (h/2) + noise / h) / 3: the extrapolation's rounding */
+#define GC_TOL 2e-2
+#define GC_TOL_W1 5e-2
+#endif
+
+typedef struct gc_state {
+    fc_net net;
+    int n_input, n_classes, batch;
+    fc_real *x;      /* owned (batch, D) */
+    int32_t *y;      /* owned (batch) */
+    double *analytic; /* owned copy of the analytic gradient (layout.n_total) */
+    fc_split data;   /* --data's training split, preprocessed as training would */
+    fc_preprocess pp;
+    int from_data;
+    unsigned char *pattern; /* owned: ReLU on/off of every hidden unit and row at the checked point */
+    size_t n_pattern;
+    double noise;    /* rounding error of one loss value (absolute), see gc_run */
+    long n_smaller;  /* elements re-evaluated with a smaller step because of a kink */
+} gc_state;
+
+typedef struct gc_result {
+    size_t checked, size, skipped;
+    double max_rel, max_abs, tol;
+    int ok;
+    int within_error; /* some relative error above tol, but every such error within the error bar */
+} gc_result;
+
+/* The objective training differentiates (train mode, fixed dropout key), in double. */
+static double gc_loss(gc_state *s, const fc_batch_info *info)
+{
+    fc_net_forward(&s->net, s->x, s->batch, FC_MODE_TRAIN, info);
+    double loss = fc_net_loss(&s->net, s->y, info);
+    /* add_reg also adds reg * W into net.grads: harmless, the analytic gradient was copied out. */
+    return loss + fc_net_add_reg(&s->net);
+}
+
+/* The batch: the first rows of --data's training split (preprocessed as training would), or a
+ * random batch from the seed (x ~ N(0, 1), labels uniform over the classes). */
+static fc_status gc_batch(gc_state *s, const fc_config *cfg)
+{
+    s->batch = GC_BATCH;
+    if (cfg->opt_set[FC_OPT_BATCH_SIZE])
+        s->batch = cfg->batch_size < GC_MAX_BATCH ? (int)cfg->batch_size : GC_MAX_BATCH;
+    s->n_input = GC_INPUTS;
+    s->n_classes = GC_CLASSES;
+    if (cfg->data[0]) {
+        int n_classes = 0;
+        fc_status st = fc_data_load_split(&s->data, &n_classes, cfg->data, "train");
+        if (st != FC_OK) return st;
+        s->from_data = 1;
+        s->n_input = s->data.d;
+        s->n_classes = n_classes;
+        fc_preprocess_fit(&s->pp, cfg->preprocess, &s->data);
+        fc_preprocess_apply(&s->pp, &s->data);
+        if (s->data.n < s->batch) s->batch = (int)s->data.n;
+    }
+    s->x = fc_alloc((size_t)s->batch * (size_t)s->n_input * sizeof(fc_real));
+    s->y = fc_alloc((size_t)s->batch * sizeof(int32_t));
+    if (s->from_data) {
+        memcpy(s->x, s->data.x, (size_t)s->batch * (size_t)s->n_input * sizeof(fc_real));
+        memcpy(s->y, s->data.y, (size_t)s->batch * sizeof(int32_t));
+        return FC_OK;
+    }
+    size_t n = (size_t)s->batch * (size_t)s->n_input;
+    double *tmp = fc_alloc(n * sizeof *tmp);
+    fc_rng_normal_fill(tmp, n, cfg->seed, GC_RNG_X, 1.0);
+    for (size_t i = 0; i < n; i++) s->x[i] = (fc_real)tmp[i];
+    fc_free(tmp);
+    for (int i = 0; i < s->batch; i++) {
+        uint32_t w[4];
+        fc_rng_block(w, cfg->seed, FC_RNG_TEST, GC_RNG_Y, 0, 0, (uint32_t)i);
+        s->y[i] = (int32_t)(w[0] % (uint32_t)s->n_classes);
+    }
+    return FC_OK;
+}
+
+/* Records (record = 1) or compares (record = 0) the on/off pattern of every ReLU of the last forward:
+ * net.h[l] > 0 exactly where the unit is active (dropout masks are fixed, so a dropped unit is 0 in
+ * every evaluation). Returns 1 when the pattern differs from the recorded one. */
+static int gc_relu_pattern(gc_state *s, int record)
+{
+    size_t k = 0;
+    int differs = 0;
+    for (int l = 1; l < s->net.n_layers; l++) {
+        const size_t n = (size_t)s->batch * (size_t)s->net.dims[l];
+        const fc_real *h = s->net.h[l];
+        for (size_t i = 0; i < n; i++, k++) {
+            const unsigned char on = h[i] > 0;
+            if (record)
+                s->pattern[k] = on;
+            else
+                differs |= on != s->pattern[k];
+        }
+    }
+    return differs;
+}
+
+/* Central difference quotient of the loss in element p over [v - h, v + h]. The steps actually taken
+ * are measured, because in float v + h is rounded: dividing by the nominal 2h would add an error of up
+ * to eps|v|/h. *kink is set when either evaluation switched a ReLU on or off. */
+static double gc_quotient(gc_state *s, fc_real *p, double h, const fc_batch_info *info, int *kink)
+{
+    const fc_real v = *p;
+    const fc_real up = (fc_real)((double)v + h), down = (fc_real)((double)v - h);
+    *p = up;
+    double f_up = gc_loss(s, info);
+    *kink |= gc_relu_pattern(s, 0);
+    *p = down;
+    double f_down = gc_loss(s, info);
+    *kink |= gc_relu_pattern(s, 0);
+    *p = v;
+    return (f_up - f_down) / ((double)up - (double)down);
+}
+
+/* Numerical derivative of the loss in element p with an error bar, or NAN when every step tried
+ * crosses a ReLU kink.
+ * Central differences at h and h/2. In the float build they are combined by Richardson extrapolation,
+ * (4 D(h/2) - D(h)) / 3, which cancels the O(h^2) truncation term: its large h (forced by rounding)
+ * can be a sizeable fraction of the scale on which the loss curves (batchnorm over a few rows of small
+ * pre-activations). |D(h) - D(h/2)| measures the truncation, and each quotient carries up to
+ * noise / step of rounding. *err_bar receives both: a disagreement with the analytic value below it
+ * cannot be told from the numerics.
+ * A step that switches a ReLU measures the slope across the kink, not the derivative at the point, and
+ * its "error" says nothing about the code (cs231n's notes: track the winners of every max and discard
+ * the check when one changes). Such an element is retried with 10x and 100x smaller steps, then left
+ * out. */
+static double gc_numeric(gc_state *s, fc_real *p, const fc_batch_info *info, double *err_bar)
+{
+    double h = GC_H;
+    for (int attempt = 0; attempt < 3; attempt++, h /= 10) {
+        int kink = 0;
+        const double d1 = gc_quotient(s, p, h, info, &kink);
+        const double d2 = kink ? 0 : gc_quotient(s, p, h / 2, info, &kink);
+        if (kink) continue;
+        if (attempt > 0) s->n_smaller++;
+#ifdef FC_REAL_DOUBLE
+        /* At h = 1e-5 truncation is far below the tolerance and extrapolating would only triple the
+         * rounding error: report D(h) itself (cs231n's estimate); its truncation is 4/3 |D(h) - D(h/2)|. */
+        *err_bar = 4.0 / 3.0 * fabs(d1 - d2) + GC_ROUNDING * s->noise / h;
+        return d1;
+#else
+        *err_bar = fabs(d1 - d2) + GC_ROUNDING * s->noise / h;
+        return (4 * d2 - d1) / 3;
+#endif
+    }
+    return NAN;
+}
+
+/* Checks one tensor: all of its elements, or GC_SAMPLES of them chosen from the seed when sparse.
+ * An element counts as wrong only when its relative error is above the tolerance AND its absolute
+ * error is above the error bar of the numerical derivative: a gradient that is zero analytically (a
+ * bias in front of batchnorm), or too small for the build's precision, has a numerical value that is
+ * pure rounding noise, whose relative error is ~1 however right the code is. */
+static gc_result gc_check_view(gc_state *s, int iv, int sparse, uint64_t seed, const fc_batch_info *info)
+{
+    const fc_view *v = &s->net.layout.views[iv];
+    gc_result r = {.size = fc_view_size(v), .ok = 1};
+    r.tol = strcmp(v->name, "W1") == 0 ? GC_TOL_W1 : GC_TOL;
+    int64_t *order = NULL;
+    size_t n_try = r.size;
+    if (sparse && r.size > GC_SAMPLES) {
+        order = fc_alloc(r.size * sizeof *order);
+        fc_rng_permutation(order, (int64_t)r.size, seed, FC_RNG_TEST, (uint64_t)iv);
+        n_try = GC_SAMPLES;
+    }
+    for (size_t k = 0; k < n_try; k++) {
+        size_t j = order ? (size_t)order[k] : k;
+        double err_bar = 0;
+        double num = gc_numeric(s, &s->net.params[v->offset + j], info, &err_bar);
+        if (isnan(num)) {
+            r.skipped++;
+            continue;
+        }
+        r.checked++;
+        double a = s->analytic[v->offset + j];
+        /* cs231n's rel_error, element by element. */
+        double abs_err = fabs(a - num), rel = abs_err / fmax(1e-8, fabs(a) + fabs(num));
+        if (rel > r.max_rel) r.max_rel = rel;
+        if (abs_err > r.max_abs) r.max_abs = abs_err;
+        if (rel > r.tol) {
+            if (abs_err > err_bar)
+                r.ok = 0;
+            else
+                r.within_error = 1;
+        }
+    }
+    fc_free(order);
+    return r;
+}
+
+static void gc_print_header(const gc_state *s, const fc_config *cfg, int sparse)
+{
+    char dims[256] = "", keep[32], reg[32], scale[32];
+    size_t len = 0;
+    for (int l = 0; l <= s->net.n_layers && len + 16 < sizeof dims; l++)
+        len += (size_t)snprintf(dims + len, sizeof dims - len, "%s%d", l ? " -> " : "", s->net.dims[l]);
+    const char *norm = cfg->norm == FC_NORM_BATCH ? "batchnorm" : cfg->norm == FC_NORM_LAYER ? "layernorm" : "none";
+    printf("gradcheck (%s build): %s, norm %s, keep %s, reg %s, weight_scale %s, init %s, seed %llu\n",
+           FC_REAL_NAME, dims, norm, fc_config_value(cfg, FC_OPT_KEEP, keep, sizeof keep),
+           fc_config_value(cfg, FC_OPT_REG, reg, sizeof reg),
+           fc_config_value(cfg, FC_OPT_WEIGHT_SCALE, scale, sizeof scale), cfg->init == FC_INIT_HE ? "he" : "normal",
+           (unsigned long long)cfg->seed);
+    if (s->from_data)
+        printf("batch: the first %d training rows of %s (preprocess %s)\n", s->batch, cfg->data,
+               fc_preprocess_name(cfg->preprocess));
+    else
+        printf("batch: %d random rows from the seed (x ~ N(0, 1), uniform labels)\n", s->batch);
+    printf("loss: mean softmax cross-entropy + 0.5 * reg * sum(W^2); central differences, h = %g\n", GC_H);
+    if (cfg->norm == FC_NORM_BATCH) printf("batchnorm is checked in train mode (batch statistics)\n");
+    if (cfg->keep < 1) printf("dropout masks are held fixed (one step key for every evaluation)\n");
+    if (sparse)
+        printf("the model has %zu parameters (> %d): checking %d random elements per tensor (seed %llu), as "
+               "cs231n's grad_check_sparse\n",
+               s->net.layout.n_total, GC_FULL_LIMIT, GC_SAMPLES, (unsigned long long)cfg->seed);
+    printf("\n  %-8s %-11s %11s  %13s  %13s  %9s  %s\n", "param", "shape", "checked", "max rel error",
+           "max abs error", "threshold", "verdict");
+}
+
+/* Test hook: FCNET_FAULT_GRADCHECK=skew multiplies the largest analytic gradient element of the last
+ * weight tensor W_L by 1.5, as a wrong backward pass would, so the tests can see the check fail. */
+static void gc_fault_hook(gc_state *s)
+{
+    const char *fault = getenv("FCNET_FAULT_GRADCHECK");
+    if (!fault || strcmp(fault, "skew") != 0) return;
+    const fc_view *v = &s->net.layout.views[s->net.iw[s->net.n_layers]];
+    size_t big = v->offset;
+    for (size_t j = v->offset; j < v->offset + fc_view_size(v); j++)
+        if (fabs(s->analytic[j]) > fabs(s->analytic[big])) big = j;
+    s->analytic[big] *= 1.5;
+}
+
+/* Rank 0's work: returns FC_OK (all pass), FC_ERR_FAIL (some tensor fails, message recorded) or
+ * FC_ERR_INPUT (--data could not be used). */
+static fc_status gc_run(gc_state *s, const fc_config *cfg)
+{
+    fc_status st = gc_batch(s, cfg);
+    if (st != FC_OK) return st;
+    fc_net_config ncfg = fc_config_net(cfg, s->n_input, s->n_classes);
+    /* dist NULL: the whole batch lives on this process, so batchnorm needs no communication. */
+    if ((st = fc_net_init(&s->net, &ncfg, s->batch, NULL)) != FC_OK) return st;
+
+    /* One step key for every evaluation: the same dropout masks throughout. */
+    const fc_batch_info info = {.step = 0, .row0 = 0, .global_batch = s->batch};
+    fc_net_zero_grads(&s->net);
+    fc_net_forward(&s->net, s->x, s->batch, FC_MODE_TRAIN, &info);
+    for (int l = 1; l < s->net.n_layers; l++) s->n_pattern += (size_t)s->batch * (size_t)s->net.dims[l];
+    s->pattern = fc_alloc(s->n_pattern + 1);
+    gc_relu_pattern(s, 1);
+    const double loss = fc_net_loss(&s->net, s->y, &info);
+    fc_net_backward(&s->net);
+    const double reg_loss = fc_net_add_reg(&s->net);
+    const size_t n_total = s->net.layout.n_total;
+    s->analytic = fc_alloc(n_total * sizeof *s->analytic);
+    for (size_t i = 0; i < n_total; i++) s->analytic[i] = (double)s->net.grads[i];
+    gc_fault_hook(s);
+
+    /* Rounding error of one loss value: a relative error of a few eps of fc_real (the forward pass runs
+     * in fc_real, the sums in double); 16 eps covers the accumulation through the layers. A difference
+     * quotient over a step 2h then carries up to noise / h of pure rounding. */
+    const double eps = sizeof(fc_real) == sizeof(double) ? DBL_EPSILON : (double)FLT_EPSILON;
+    s->noise = 16 * eps * fmax(1.0, fabs(loss + reg_loss));
+
+    const int sparse = n_total > GC_FULL_LIMIT;
+    gc_print_header(s, cfg, sparse);
+
+    int n_fail = 0, n_noise = 0;
+    size_t n_skipped = 0;
+    const char *worst = NULL;
+    double worst_rel = 0;
+    for (int iv = 0; iv < s->net.layout.n_views; iv++) {
+        const fc_view *v = &s->net.layout.views[iv];
+        gc_result r = gc_check_view(s, iv, sparse, cfg->seed, &info);
+        char shape[32], checked[48];
+        if (v->rows == 1)
+            snprintf(shape, sizeof shape, "(%d,)", v->cols);
+        else
+            snprintf(shape, sizeof shape, "(%d, %d)", v->rows, v->cols);
+        snprintf(checked, sizeof checked, "%zu/%zu", r.checked, r.size);
+        n_skipped += r.skipped;
+        const char *verdict = "ok";
+        if (!r.ok) {
+            verdict = "FAIL";
+            n_fail++;
+            if (r.max_rel > worst_rel || !worst) worst = v->name, worst_rel = r.max_rel;
+        } else if (r.within_error) {
+            verdict = "ok*";
+            n_noise++;
+        }
+        printf("  %-8s %-11s %11s  %13.2e  %13.2e  %9.0e  %s\n", v->name, shape, checked, r.max_rel, r.max_abs,
+               r.tol, verdict);
+    }
+    printf("\nloss %.6f (data %.6f, reg %.6f)\n", loss + reg_loss, loss, reg_loss);
+    if (n_noise)
+        printf("ok*: the relative error exceeds the threshold, but only where |analytic - numerical| is within the\n"
+               "     estimated error of the numerical derivative (rounding, about %.1e at h = %g, plus truncation,\n"
+               "     measured by repeating the difference at h/2): a gradient that is 0 (a bias in front of\n"
+               "     batchnorm) or too small or too curved to resolve at this precision\n",
+               GC_ROUNDING * s->noise / GC_H, GC_H);
+    if (s->n_smaller || n_skipped)
+        printf("kinks: %ld element(s) re-evaluated with a smaller step and %zu left out because the step switched a "
+               "ReLU on or off\n",
+               s->n_smaller, n_skipped);
+#ifndef FC_REAL_DOUBLE
+    printf("note: this is the float build, whose numerical gradients are coarse (relative errors ~1e-4..1e-2);\n"
+           "      the double build (fcnet_dist_f64, or cmake -DFCNET_DOUBLE=ON) reaches ~1e-7 or better.\n");
+#endif
+    if (n_fail) {
+        printf("result: FAIL (%d tensor%s above the threshold)\n", n_fail, n_fail == 1 ? "" : "s");
+        return fc_error_set(FC_ERR_FAIL, "gradcheck: %d tensor%s failed (worst: %s, max relative error %.2e)",
+                            n_fail, n_fail == 1 ? "" : "s", worst, worst_rel);
+    }
+    printf("result: ok\n");
+    return FC_OK;
+}
+
+static void gc_free(gc_state *s)
+{
+    fc_net_free(&s->net);
+    fc_free(s->x);
+    fc_free(s->y);
+    fc_free(s->analytic);
+    fc_free(s->pattern);
+    fc_split_free(&s->data);
+    fc_preprocess_free(&s->pp);
+}
+
+int fc_cmd_gradcheck(const fc_config *cfg, fc_dist *dist)
+{
+    fc_status st = FC_OK;
+    if (fc_dist_rank(dist) == 0) {
+        gc_state s;
+        memset(&s, 0, sizeof s);
+        st = gc_run(&s, cfg);
+        fflush(stdout);
+        gc_free(&s);
+    }
+    /* The other ranks wait here for rank 0's verdict, so every rank exits with the same code. */
+    return fc_dist_agree(dist, st, 1);
+}
