@@ -104,28 +104,28 @@ void fc_moments_merge(int64_t *n_a, double *mean_a, double *m2_a, int64_t n_b, c
 static void emit_row(fc_real *out, const fc_real *xhat, const fc_real *gamma, const fc_real *beta,
                      const fc_act *act, int64_t row, int n)
 {
-    if (!act || !act->relu) {
-        for (int j = 0; j < n; j++) out[j] = gamma ? gamma[j] * xhat[j] + beta[j] : xhat[j];
-        return;
-    }
+    /* Straight loops without branches so each one vectorises. */
+    if (gamma)
+        for (int j = 0; j < n; j++) out[j] = gamma[j] * xhat[j] + beta[j];
+    else if (out != xhat)
+        memcpy(out, xhat, (size_t)n * sizeof *out);
+    if (!act || !act->relu) return;
     if (act->keep >= 1) {
-        for (int j = 0; j < n; j++) {
-            fc_real y = gamma ? gamma[j] * xhat[j] + beta[j] : xhat[j];
-            out[j] = y > 0 ? y : 0;
-        }
+        for (int j = 0; j < n; j++) out[j] = out[j] > 0 ? out[j] : 0;
         return;
     }
     const fc_real scale = (fc_real)(1.0 / act->keep);
     const uint32_t c = (uint32_t)(act->row0 + row);
-    for (int j0 = 0; j0 < n; j0 += 4) {
-        uint32_t w[4];
-        fc_rng_block(w, act->seed, FC_RNG_DROPOUT, act->step, (uint32_t)act->layer, c, (uint32_t)(j0 >> 2));
-        int m = n - j0 < 4 ? n - j0 : 4;
-        for (int k = 0; k < m; k++) {
-            int j = j0 + k;
-            fc_real y = gamma ? gamma[j] * xhat[j] + beta[j] : xhat[j];
-            out[j] = (y > 0 && (double)fc_rng_unit_float(w[k]) < act->keep) ? y * scale : 0;
-        }
+    /* Keep unit j when its 24-bit uniform is below keep: compare integers, u24 < ceil(keep * 2^24). */
+    const uint32_t limit = (uint32_t)ceil(act->keep * 16777216.0);
+    enum { CHUNK = 1024 }; /* units per batch of random words (4 KiB on the stack) */
+    uint32_t words[CHUNK];
+    for (int j0 = 0; j0 < n; j0 += CHUNK) {
+        int m = n - j0 < CHUNK ? n - j0 : CHUNK;
+        fc_rng_blocks(words, (m + 3) / 4, act->seed, FC_RNG_DROPOUT, act->step, (uint32_t)act->layer, c,
+                      (uint32_t)(j0 >> 2));
+        fc_real *o = out + j0;
+        for (int k = 0; k < m; k++) o[k] = ((o[k] > 0) & ((words[k] >> 8) < limit)) ? o[k] * scale : 0;
     }
 }
 

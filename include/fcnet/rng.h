@@ -24,6 +24,11 @@ void fc_philox4x32(uint32_t out[4], const uint32_t ctr[4], const uint32_t key[2]
 void fc_rng_block(uint32_t out[4], uint64_t seed, uint32_t stream, uint64_t a, uint32_t b,
                   uint32_t c, uint32_t index);
 
+/* out[4k .. 4k+3] = fc_rng_block(seed, stream, a, b, c, index0 + k) for k < n_blocks, computed in
+ * vector lanes (for dropout masks: one call per row chunk instead of one per four units). */
+void fc_rng_blocks(uint32_t *out, int n_blocks, uint64_t seed, uint32_t stream, uint64_t a, uint32_t b,
+                   uint32_t c, uint32_t index0);
+
 /* Uniform in [0, 1) with 24 random bits (exactly representable in float). */
 static inline float fc_rng_unit_float(uint32_t w) { return (float)(w >> 8) * (1.0f / 16777216.0f); }
 /* Uniform in [0, 1) with 53 random bits from two words. */
