@@ -152,13 +152,14 @@ static void eval_print(const eval_state *s, const fc_config *cfg, const fc_dist 
 {
     const int C = s->n_classes;
     const double *m = s->confusion;
+#define CELL(t, p) m[(size_t)(t) * (size_t)C + (size_t)(p)] /* true class t, predicted p */
     double total = 0, correct = 0, biggest = 0;
     for (int t = 0; t < C; t++) {
         for (int p = 0; p < C; p++) {
-            total += m[(size_t)t * C + p];
-            if (m[(size_t)t * C + p] > biggest) biggest = m[(size_t)t * C + p];
+            total += CELL(t, p);
+            if (CELL(t, p) > biggest) biggest = CELL(t, p);
         }
-        correct += m[(size_t)t * C + t];
+        correct += CELL(t, t);
     }
     printf("checkpoint: %s (%s parameters)\n", cfg->checkpoint, cfg->best ? "best-validation" : "last");
     printf("data:       %s, split %s: %.0f rows, %d features, %d classes (%d rank%s)\n", s->data,
@@ -170,12 +171,11 @@ static void eval_print(const eval_state *s, const fc_config *cfg, const fc_dist 
     printf("per-class accuracy:\n  %5s  %*s  %*s  %8s\n", "class", w, "rows", w, "correct", "accuracy");
     for (int t = 0; t < C; t++) {
         double rows = 0;
-        for (int p = 0; p < C; p++) rows += m[(size_t)t * C + p];
-        const double right = m[(size_t)t * C + t];
+        for (int p = 0; p < C; p++) rows += CELL(t, p);
         if (rows > 0)
-            printf("  %5d  %*.0f  %*.0f  %8.4f\n", t, w, rows, w, right, right / rows);
-        else
-            printf("  %5d  %*.0f  %*.0f  %8s\n", t, w, rows, w, right, "-");
+            printf("  %5d  %*.0f  %*.0f  %8.4f\n", t, w, rows, w, CELL(t, t), CELL(t, t) / rows);
+        else /* a class absent from the split has no accuracy */
+            printf("  %5d  %*.0f  %*.0f  %8s\n", t, w, rows, w, CELL(t, t), "-");
     }
 
     /* Columns as wide as the largest count (or the class label), so the matrix stays aligned. */
@@ -186,9 +186,10 @@ static void eval_print(const eval_state *s, const fc_config *cfg, const fc_dist 
     printf("\n");
     for (int t = 0; t < C; t++) {
         printf("  %9d", t);
-        for (int p = 0; p < C; p++) printf(" %*.0f", cw, m[(size_t)t * C + p]);
+        for (int p = 0; p < C; p++) printf(" %*.0f", cw, CELL(t, p));
         printf("\n");
     }
+#undef CELL
     fflush(stdout);
 }
 

@@ -1,0 +1,164 @@
+#!/bin/bash
+# fcnet_dist eval end to end: trains a tiny model on a synthetic set (fcnet_synth), then evaluates it on
+# every split at -n 1 and -n 3 and checks that the reports are identical whatever the rank count, that
+# the confusion matrix accounts for every row of the split, that the validation split is cut out of
+# /train as training cut it (eval's val accuracy = the checkpoint's best_val_acc and last val_acc), that
+# --best and --data work, and that every error exits 2 with one line on stderr.
+# usage: test_eval.sh FCNET_SYNTH [MPIEXEC]   (FCNET_DIST in the environment: the fcnet_dist binary)
+set -euo pipefail
+SYNTH=${1:?usage: test_eval.sh FCNET_SYNTH [MPIEXEC]}
+MPIEXEC=${2:-mpirun}
+DIST=${FCNET_DIST:?FCNET_DIST must name the fcnet_dist binary}
+T=$(mktemp -d "${TMPDIR:-/tmp}/fcnet_test_eval.XXXXXX")
+trap 'rm -rf "$T"' EXIT
+cd "$T"
+
+passed=0
+failed=0
+ok() { passed=$((passed + 1)); echo "ok - $1"; }
+not_ok() { failed=$((failed + 1)); echo "not ok - $1"; }
+check() { # check NAME COMMAND...: passes when COMMAND succeeds
+    local name=$1
+    shift
+    if "$@"; then ok "$name"; else not_ok "$name"; fi
+}
+mpi() { # mpi N ARGS...: fcnet_dist under MPI with N ranks
+    local n=$1
+    shift
+    "$MPIEXEC" -n "$n" --oversubscribe --bind-to none "$DIST" "$@"
+}
+# Numbers printed with 4 decimals against values stored in full precision.
+close() { awk -v a="$1" -v b="$2" 'BEGIN { d = a - b; exit !(d < 6e-5 && d > -6e-5) }'; }
+accuracy_of() { sed -n 's/^accuracy: *\([0-9.]*\) .*/\1/p' "$1"; }
+# Sum of every count in the confusion matrix (the lines after its title; the first field is the class).
+matrix_sum() { awk '/^confusion matrix/ { m = 1; getline; next } m { for (i = 2; i <= NF; i++) s += $i } END { print s + 0 }' "$1"; }
+# Rows column of the per-class table, summed.
+class_rows_sum() { awk '/^per-class/ { p = 1; getline; next } p && NF == 0 { p = 0 } p { s += $2 } END { print s + 0 }' "$1"; }
+same_report() { # the reports of two runs, without the line naming the rank count
+    diff <(grep -v '^data:' "$1") <(grep -v '^data:' "$2") >/dev/null
+}
+one_error_line() { # FILE: exactly one line, an fcnet_dist error
+    [ "$(wc -l <"$1")" -eq 1 ] && grep -q '^fcnet_dist: .*error' "$1"
+}
+expect_input_error() { # NAME ARGS...: exit 2 and exactly one stderr line, alone and at -n 3
+    local name=$1 rc=0
+    shift
+    "$DIST" "$@" >out.txt 2>err.txt || rc=$?
+    if [ "$rc" -eq 2 ] && one_error_line err.txt && [ ! -s out.txt ]; then
+        ok "$name: exit 2, one line: $(cat err.txt)"
+    else
+        not_ok "$name: exit $rc (want 2), stderr: $(cat err.txt)"
+    fi
+    rc=0
+    mpi 3 "$@" >out.txt 2>err.txt || rc=$?
+    # mpirun adds its own banner about the failed job; the ranks must print one line between them.
+    if [ "$rc" -eq 2 ] && [ "$(grep -c '^fcnet_dist' err.txt)" -eq 1 ]; then
+        ok "$name at -n 3: exit 2, one line from the ranks"
+    else
+        not_ok "$name at -n 3: exit $rc (want 2), stderr: $(cat err.txt)"
+    fi
+}
+
+# ---- a tiny trained model ----
+# 300 training rows without /val: training holds out the last 20% (60 rows) as validation, so eval
+# must cut the same rows. 101 test rows do not divide evenly over 3 ranks.
+"$SYNTH" --out d.h5 --train 300 --test 101 --features 8 --classes 4 --seed 3 >/dev/null
+# These settings peak in validation accuracy before the last epoch (best 0.8167 at step 40, last 0.7833
+# at step 48), so --best and the last parameters are different models.
+mpi 2 train --data d.h5 --hidden 16,12 --norm batchnorm --keep 0.9 --reg 1e-3 --optim adam --lr 3e-3 \
+    --epochs 6 --batch-size 32 --val-size 0.2 --out run --print-every 1000 >train.log
+CK=run/checkpoint.h5
+check "training wrote the checkpoint" test -s "$CK"
+
+# ---- every split, last and best parameters, at -n 1 and -n 3 ----
+declare -A rows=([test]=101 [val]=60 [train]=240)
+for split in test val train; do
+    for best in "" --best; do
+        tag="$split${best:+ $best}"
+        mpi 1 eval --checkpoint "$CK" --split "$split" $best >n1.txt
+        mpi 3 eval --checkpoint "$CK" --split "$split" $best >n3.txt
+        cp n1.txt "eval_${split}${best:+_best}.txt"
+        check "$tag: accuracy printed once at -n 3" [ "$(grep -c '^accuracy:' n3.txt)" -eq 1 ]
+        check "$tag: -n 1 and -n 3 give the same accuracy ($(accuracy_of n1.txt))" \
+            [ "$(accuracy_of n1.txt)" = "$(accuracy_of n3.txt)" ]
+        check "$tag: -n 1 and -n 3 give the same report" same_report n1.txt n3.txt
+        check "$tag: confusion matrix sums to the split's ${rows[$split]} rows" \
+            [ "$(matrix_sum n3.txt)" -eq "${rows[$split]}" ]
+        check "$tag: per-class rows sum to ${rows[$split]}" [ "$(class_rows_sum n3.txt)" -eq "${rows[$split]}" ]
+    done
+done
+
+# --data given explicitly: the same report as with the path stored in the checkpoint.
+mpi 3 eval --checkpoint "$CK" --data "$T/d.h5" --split val >explicit.txt
+check "--data FILE gives the same report as the stored path" same_report explicit.txt eval_val.txt
+
+# The numbers training recorded: the best validation accuracy is eval --best on val, the last
+# validation check (at the end of the last epoch) is eval on val, and the final test accuracies
+# training printed are eval's.
+if command -v h5dump >/dev/null 2>&1; then
+    best_val=$(h5dump -a /best/best_val_acc "$CK" | awk '/\(0\)/ { print $2 }')
+    last_val=$(h5dump -d /history/val_acc "$CK" | tr -s ' ,' '\n\n' | grep -E '^[0-9.e-]+$' | tail -n 1)
+    check "eval --best --split val = the checkpoint's best_val_acc ($best_val)" \
+        close "$(accuracy_of eval_val_best.txt)" "$best_val"
+    check "eval --split val = the last val_acc in the history ($last_val)" close "$(accuracy_of eval_val.txt)" "$last_val"
+    if ! close "$best_val" "$last_val"; then
+        check "--best evaluates other parameters than the last ones" \
+            [ "$(accuracy_of eval_val_best.txt)" != "$(accuracy_of eval_val.txt)" ]
+    fi
+else
+    echo "skip - h5dump not found: best_val_acc not compared"
+fi
+final_test=$(sed -n 's/^test accuracy: \([0-9.]*\) (final.*/\1/p' train.log)
+best_test=$(sed -n 's/^test accuracy: .*, \([0-9.]*\) (best.*/\1/p' train.log)
+if [ -n "$final_test" ] && [ -n "$best_test" ]; then
+    check "eval --split test = training's final test accuracy ($final_test)" close "$(accuracy_of eval_test.txt)" "$final_test"
+    check "eval --best --split test = training's best-parameter test accuracy ($best_test)" \
+        close "$(accuracy_of eval_test_best.txt)" "$best_test"
+else
+    echo "skip - training printed no test accuracy line"
+fi
+
+# ---- errors: exit 2, one line ----
+expect_input_error "missing checkpoint" eval --checkpoint "$T/no-such.h5"
+expect_input_error "--split bogus" eval --checkpoint "$CK" --split bogus
+expect_input_error "a dataset given as the checkpoint" eval --checkpoint d.h5
+head -c "$(($(wc -c <"$CK") / 2))" "$CK" >truncated.h5
+expect_input_error "truncated checkpoint" eval --checkpoint truncated.h5
+"$SYNTH" --out d6.h5 --train 50 --test 20 --features 6 --classes 4 >/dev/null
+expect_input_error "dataset with another feature count" eval --checkpoint "$CK" --data d6.h5
+"$SYNTH" --out notest.h5 --train 50 --features 8 --classes 4 >/dev/null
+expect_input_error "split missing from the dataset" eval --checkpoint "$CK" --data notest.h5 --split test
+"$SYNTH" --out c9.h5 --train 50 --test 20 --features 8 --classes 9 >/dev/null
+expect_input_error "dataset with more classes than the model" eval --checkpoint "$CK" --data c9.h5
+# A model trained without a validation split on a file without /val: there is no val split to evaluate.
+mpi 1 train --data notest.h5 --hidden 8 --epochs 1 --batch-size 25 --val-size 0 --out run0 --print-every 1000 >/dev/null
+expect_input_error "val split that training never had" eval --checkpoint run0/checkpoint.h5 --split val
+
+# A flipped byte inside /params/W1: the Fletcher32 checksum must turn it into an error, not a model.
+if command -v h5dump >/dev/null 2>&1; then
+    h5dump -d /params/W1 -b LE -o w1.bin "$CK" >/dev/null
+    od -An -v -tx1 -N16 w1.bin | tr -d ' \n' >w1.hex
+    od -An -v -tx1 "$CK" | tr -d ' \n' >ck.hex
+    # Byte offsets of every occurrence of W1's first 16 bytes (the best copy may hold the same bytes).
+    offsets=$(awk 'NR == FNR { p = $0; next } {
+        h = $0; base = 0
+        while ((i = index(h, p)) > 0) {
+            if ((base + i - 1) % 2 == 0) print (base + i - 1) / 2 + 4
+            h = substr(h, i + 1); base += i
+        }
+    }' w1.hex ck.hex)
+    cp "$CK" corrupt.h5
+    for off in $offsets; do printf '\125\252' | dd of=corrupt.h5 bs=1 seek="$off" conv=notrunc status=none; done
+    if [ -n "$offsets" ]; then
+        expect_input_error "checkpoint with a corrupted byte in /params/W1" eval --checkpoint corrupt.h5
+    else
+        not_ok "could not locate /params/W1's bytes in the checkpoint"
+    fi
+else
+    echo "skip - h5dump not found: corrupted-byte case not run"
+fi
+
+echo "# sample report (test split, -n 1):"
+sed 's/^/#   /' eval_test.txt
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,143 @@
+#!/bin/bash
+# fcnet_dist gradcheck end to end, in the float build (fcnet_dist) and the double build
+# (fcnet_dist_f64): depth 1 and 3, batchnorm / layernorm / dropout with reg, exit 0 for the code as it
+# is; in double every relative error of a tensor whose verdict is a plain "ok" below 1e-6 (W1: 1e-5);
+# a deliberately wrong analytic gradient (FCNET_FAULT_GRADCHECK=skew) caught in both builds with exit
+# 1 and one stderr line; every rank exits alike at -n 3; --data takes its shapes from a dataset.
+# usage: test_gradcheck.sh FCNET_DIST_F64 [FCNET_SYNTH] [MPIEXEC]   (FCNET_DIST in the environment)
+set -euo pipefail
+F64=${1:?usage: test_gradcheck.sh FCNET_DIST_F64 [FCNET_SYNTH] [MPIEXEC]}
+SYNTH=${2:-}
+MPIEXEC=${3:-mpirun}
+F32=${FCNET_DIST:?FCNET_DIST must name the fcnet_dist binary}
+T=$(mktemp -d "${TMPDIR:-/tmp}/fcnet_test_gradcheck.XXXXXX")
+trap 'rm -rf "$T"' EXIT
+cd "$T"
+
+passed=0
+failed=0
+ok() { passed=$((passed + 1)); echo "ok - $1"; }
+not_ok() { failed=$((failed + 1)); echo "not ok - $1"; }
+
+# Table rows: "  NAME  SHAPE  CHECKED  REL  ABS  THRESHOLD  VERDICT"; the shape may hold a space, so the
+# columns are taken from the end of the line.
+# worst_plain_rel FILE: the largest relative error among rows whose verdict is "ok" or "FAIL".
+worst_plain_rel() {
+    awk '/^  (W|b|gamma|beta)[0-9]/ && ($NF == "ok" || $NF == "FAIL") {
+        if ($(NF - 3) + 0 > m) m = $(NF - 3) + 0 } END { printf "%g\n", m }' "$1"
+}
+rows_with() { awk -v v="$2" '/^  (W|b|gamma|beta)[0-9]/ && $NF == v' "$1" | wc -l; }
+below() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 < b + 0) }'; }
+
+run_case() { # run_case NAME BUILD ARGS...: exit 0, every tensor ok, double-build errors small
+    local name=$1 build=$2 bin rc=0
+    shift 2
+    bin=$F32
+    [ "$build" = f64 ] && bin=$F64
+    "$bin" gradcheck "$@" >out.txt 2>err.txt || rc=$?
+    cp out.txt "gc_${build}_${name// /_}.txt"
+    if [ "$rc" -ne 0 ] || ! grep -q '^result: ok' out.txt || [ -s err.txt ]; then
+        not_ok "$build $name: exit $rc"
+        cat out.txt err.txt
+        return
+    fi
+    local n_rows
+    n_rows=$(grep -cE '^  (W|b|gamma|beta)[0-9]' out.txt)
+    if [ "$build" = f64 ]; then
+        # The W1 row is held to 1e-5, the others to 1e-6 (cs231n's double-precision levels).
+        local w1 rest
+        w1=$(awk '$1 == "W1" && $NF == "ok" { print $(NF - 3) }' out.txt)
+        rest=$(grep -v '^  W1 ' out.txt | worst_plain_rel /dev/stdin)
+        if below "${w1:-0}" 1e-5 && below "$rest" 1e-6; then
+            ok "$build $name: exit 0, $n_rows tensors, W1 rel ${w1:-n/a}, others <= $rest"
+        else
+            not_ok "$build $name: errors too large (W1 ${w1:-n/a}, others $rest)"
+            cat out.txt
+        fi
+    else
+        ok "$build $name: exit 0, $n_rows tensors, worst plain rel $(worst_plain_rel out.txt)"
+    fi
+}
+
+# cs231n's gradient-check settings for the weights (std 5e-2) on depth 1 and 3.
+for build in f32 f64; do
+    run_case "depth 1 reg" "$build" --hidden none --reg 0.7 --weight-scale 5e-2
+    run_case "depth 3 plain reg" "$build" --hidden 20,30 --reg 0.3 --weight-scale 5e-2 --seed 1
+    run_case "depth 3 batchnorm" "$build" --hidden 20,30 --norm batchnorm --weight-scale 5e-2 --seed 2
+    run_case "depth 3 batchnorm dropout reg" "$build" --hidden 20,30 --norm batchnorm --keep 0.75 --reg 0.1 \
+        --weight-scale 5e-2 --batch-size 16
+    run_case "depth 3 layernorm dropout reg" "$build" --hidden 20,30 --norm layernorm --keep 0.5 --reg 0.1 \
+        --weight-scale 5e-2 --seed 3
+    run_case "depth 3 dropout he init" "$build" --hidden 20,30 --keep 0.8 --init he --batch-size 64
+    run_case "default model" "$build"
+done
+
+# Sparse mode: a model above the full-check limit is checked on 20 elements per tensor, and says so.
+F32_OUT=sparse.txt
+"$F32" gradcheck --hidden 200,100 --weight-scale 5e-2 >"$F32_OUT"
+if grep -q 'checking 20 random elements per tensor' "$F32_OUT" && grep -qE '^  W2 .* 20/20000 ' "$F32_OUT"; then
+    ok "large model checked sparsely (20 elements per tensor)"
+else
+    not_ok "large model: no sparse check"
+    cat "$F32_OUT"
+fi
+
+# The check must be able to fail: one analytic element skewed as a wrong backward pass would.
+for build in f32 f64; do
+    bin=$F32
+    [ "$build" = f64 ] && bin=$F64
+    rc=0
+    FCNET_FAULT_GRADCHECK=skew "$bin" gradcheck --hidden 20,30 --norm batchnorm --weight-scale 5e-2 >out.txt 2>err.txt || rc=$?
+    if [ "$rc" -eq 1 ] && [ "$(wc -l <err.txt)" -eq 1 ] && grep -q 'gradcheck: 1 tensor failed' err.txt &&
+        [ "$(rows_with out.txt FAIL)" -eq 1 ] && grep -qE '^  W3 .*FAIL$' out.txt; then
+        ok "$build: a skewed W3 gradient fails with exit 1: $(cat err.txt)"
+    else
+        not_ok "$build: skewed gradient not caught (exit $rc)"
+        cat out.txt err.txt
+    fi
+done
+
+# Under MPI: rank 0 checks, every rank returns its verdict; one report, one error line.
+rc=0
+"$MPIEXEC" -n 3 --oversubscribe --bind-to none "$F64" gradcheck --hidden 20 --weight-scale 5e-2 >out.txt 2>err.txt || rc=$?
+if [ "$rc" -eq 0 ] && [ "$(grep -c '^result: ok' out.txt)" -eq 1 ]; then
+    ok "-n 3: exit 0, one report"
+else
+    not_ok "-n 3: exit $rc"
+    cat out.txt err.txt
+fi
+rc=0
+FCNET_FAULT_GRADCHECK=skew "$MPIEXEC" -n 3 --oversubscribe --bind-to none -x FCNET_FAULT_GRADCHECK "$F64" gradcheck \
+    --hidden 20 --weight-scale 5e-2 >out.txt 2>err.txt || rc=$?
+if [ "$rc" -eq 1 ] && [ "$(grep -c '^fcnet_dist' err.txt)" -eq 1 ]; then
+    ok "-n 3 with a skewed gradient: exit 1, one line from the ranks"
+else
+    not_ok "-n 3 with a skewed gradient: exit $rc (want 1)"
+    cat out.txt err.txt
+fi
+
+# --data: D and C from the dataset, the batch from its first training rows (preprocessed).
+if [ -n "$SYNTH" ]; then
+    "$SYNTH" --out d.h5 --train 40 --features 7 --classes 3 --seed 5 >/dev/null
+    run_case "from --data" f64 --data d.h5 --hidden 12 --norm layernorm --weight-scale 5e-2 --batch-size 100
+    f=gc_f64_from_--data.txt
+    if grep -q '^gradcheck (double build): 7 -> 12 -> 3,' "$f" && grep -q 'the first 40 training rows of d.h5' "$f"; then
+        ok "--data: shapes 7 -> 3 and the batch (40 rows: --batch-size capped by the split) from the file"
+    else
+        not_ok "--data: shapes or batch not taken from the file"
+        cat "$f"
+    fi
+    rc=0
+    "$F32" gradcheck --data no-such.h5 >out.txt 2>err.txt || rc=$?
+    if [ "$rc" -eq 2 ] && [ "$(wc -l <err.txt)" -eq 1 ]; then
+        ok "--data missing file: exit 2, one line: $(cat err.txt)"
+    else
+        not_ok "--data missing file: exit $rc (want 2)"
+        cat err.txt
+    fi
+fi
+
+echo "# sample reports:"
+sed 's/^/#   /' "gc_f64_depth_3_batchnorm_dropout_reg.txt" "gc_f32_depth_3_batchnorm_dropout_reg.txt"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
