@@ -1,0 +1,369 @@
+/* bad_inputs: writes the malformed HDF5 files of the bad-input corpus (tests/make_bad_inputs.sh).
+ *
+ *   bad_inputs data KIND OUT          a small dataset (train 60 x 4, val 20, 3 classes) with one defect
+ *   bad_inputs ckpt KIND GOOD OUT     a copy of checkpoint GOOD with one defect
+ *   bad_inputs params KIND OUT        an --init-from file holding only /params (as h5py would write it)
+ *                                     for a --hidden 8 model on 4 features and 3 classes, with one defect
+ *   bad_inputs flip FILE DATASET      flips one byte inside the first stored chunk of DATASET in place
+ *                                     (the Fletcher32 checksum must catch it)
+ *   bad_inputs list                   prints the KINDs of each mode
+ *
+ * Exit status 0, or 1 with a message when the file cannot be written (a broken generator must fail the
+ * test, not produce a good file). No Python on CI machines, hence C. */
+#include <hdf5.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define N_TRAIN 60
+#define N_VAL 20
+#define D 4
+#define C 3
+
+static void die(const char *what, const char *detail)
+{
+    fprintf(stderr, "bad_inputs: %s%s%s\n", what, detail ? ": " : "", detail ? detail : "");
+    exit(1);
+}
+
+static void check(herr_t rc, const char *what)
+{
+    if (rc < 0) die(what, "HDF5 call failed");
+}
+
+/* Writes dataset name of file type ftype from memory type mtype, shape dims[0..rank). */
+static void put(hid_t loc, const char *name, hid_t ftype, hid_t mtype, int rank, const hsize_t *dims,
+                const void *data)
+{
+    hid_t space = rank == 0 ? H5Screate(H5S_SCALAR) : H5Screate_simple(rank, dims, NULL);
+    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
+    H5Pset_create_intermediate_group(lcpl, 1);
+    hid_t d = H5Dcreate2(loc, name, ftype, space, lcpl, H5P_DEFAULT, H5P_DEFAULT);
+    if (d < 0) die("cannot create dataset", name);
+    hsize_t n = 1;
+    for (int i = 0; i < rank; i++) n *= dims[i];
+    if (n > 0) check(H5Dwrite(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), name);
+    H5Dclose(d);
+    H5Pclose(lcpl);
+    H5Sclose(space);
+}
+
+static void put_attr_int(hid_t loc, const char *obj, const char *name, long long v)
+{
+    if (H5Aexists_by_name(loc, obj, name, H5P_DEFAULT) > 0) H5Adelete_by_name(loc, obj, name, H5P_DEFAULT);
+    hid_t space = H5Screate(H5S_SCALAR);
+    hid_t a = H5Acreate_by_name(loc, obj, name, H5T_STD_I64LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (a < 0) die("cannot create attribute", name);
+    check(H5Awrite(a, H5T_NATIVE_LLONG, &v), name);
+    H5Aclose(a);
+    H5Sclose(space);
+}
+
+static void put_attr_str(hid_t loc, const char *obj, const char *name, const char *v)
+{
+    if (H5Aexists_by_name(loc, obj, name, H5P_DEFAULT) > 0) H5Adelete_by_name(loc, obj, name, H5P_DEFAULT);
+    hid_t type = H5Tcopy(H5T_C_S1);
+    H5Tset_size(type, strlen(v) + 1);
+    hid_t space = H5Screate(H5S_SCALAR);
+    hid_t a = H5Acreate_by_name(loc, obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (a < 0) die("cannot create attribute", name);
+    check(H5Awrite(a, type, v), name);
+    H5Aclose(a);
+    H5Sclose(space);
+    H5Tclose(type);
+}
+
+/* ---- datasets ---- */
+
+static const char *const data_kinds[] = {
+    "x-string",     /* /train/x holds strings */
+    "x-1d",         /* /train/x is (N*D,) */
+    "y-length",     /* /train/y has N-1 labels */
+    "y-float",      /* /train/y is float32 */
+    "label-range",  /* a label equal to num_classes */
+    "label-neg",    /* a label -1 */
+    "x-nan",        /* NaN in /train/x */
+    "x-inf",        /* -Inf in /val/x */
+    "x-f64-huge",   /* float64 1e300: beyond float32 */
+    "no-train",     /* only /val */
+    "no-y",         /* /train without y */
+    "val-features", /* /val/x has D+1 columns */
+    "classes-zero", /* num_classes = 0 */
+    "train-empty",  /* 0 training rows */
+    NULL};
+
+static void write_data(const char *kind, const char *out)
+{
+    float x[N_TRAIN * D], xv[N_VAL * D];
+    int32_t y[N_TRAIN], yv[N_VAL];
+    for (int i = 0; i < N_TRAIN * D; i++) x[i] = (float)((i * 37 % 101) - 50) / 25.0f;
+    for (int i = 0; i < N_VAL * D; i++) xv[i] = (float)((i * 53 % 97) - 48) / 24.0f;
+    for (int i = 0; i < N_TRAIN; i++) y[i] = i % C;
+    for (int i = 0; i < N_VAL; i++) yv[i] = (i + 1) % C;
+    hid_t f = H5Fcreate(out, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (f < 0) die("cannot create", out);
+
+    hsize_t xd[2] = {N_TRAIN, D}, yd[1] = {N_TRAIN}, vxd[2] = {N_VAL, D}, vyd[1] = {N_VAL};
+    const char *k = kind;
+    if (strcmp(k, "label-range") == 0) y[17] = C;
+    if (strcmp(k, "label-neg") == 0) y[5] = -1;
+    if (strcmp(k, "x-nan") == 0) x[3 * D + 2] = NAN;
+    if (strcmp(k, "x-inf") == 0) xv[2 * D + 1] = -INFINITY;
+
+    /* train */
+    if (strcmp(k, "no-train") == 0) {
+        /* nothing */
+    } else {
+        if (strcmp(k, "x-string") == 0) {
+            hid_t s = H5Tcopy(H5T_C_S1);
+            H5Tset_size(s, 4);
+            char text[N_TRAIN][4];
+            for (int i = 0; i < N_TRAIN; i++) memcpy(text[i], "abc", 4);
+            hsize_t sd[1] = {N_TRAIN};
+            put(f, "/train/x", s, s, 1, sd, text);
+            H5Tclose(s);
+        } else if (strcmp(k, "x-1d") == 0) {
+            hsize_t flat[1] = {N_TRAIN * D};
+            put(f, "/train/x", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, flat, x);
+        } else if (strcmp(k, "x-f64-huge") == 0) {
+            double xx[N_TRAIN * D];
+            for (int i = 0; i < N_TRAIN * D; i++) xx[i] = x[i];
+            xx[7 * D] = 1e300;
+            put(f, "/train/x", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, xd, xx);
+        } else if (strcmp(k, "train-empty") == 0) {
+            hsize_t d0[2] = {0, D};
+            put(f, "/train/x", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, d0, x);
+        } else {
+            put(f, "/train/x", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, xd, x);
+        }
+        if (strcmp(k, "no-y") == 0) {
+            /* nothing */
+        } else if (strcmp(k, "y-length") == 0) {
+            hsize_t n1[1] = {N_TRAIN - 1};
+            put(f, "/train/y", H5T_STD_I32LE, H5T_NATIVE_INT32, 1, n1, y);
+        } else if (strcmp(k, "y-float") == 0) {
+            float yf[N_TRAIN];
+            for (int i = 0; i < N_TRAIN; i++) yf[i] = (float)y[i];
+            put(f, "/train/y", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, yd, yf);
+        } else if (strcmp(k, "train-empty") == 0) {
+            hsize_t n0[1] = {0};
+            put(f, "/train/y", H5T_STD_I32LE, H5T_NATIVE_INT32, 1, n0, y);
+        } else {
+            put(f, "/train/y", H5T_STD_I32LE, H5T_NATIVE_INT32, 1, yd, y);
+        }
+    }
+
+    /* val */
+    if (strcmp(k, "val-features") == 0) {
+        float wide[N_VAL * (D + 1)];
+        for (int i = 0; i < N_VAL * (D + 1); i++) wide[i] = 0.5f;
+        hsize_t wd[2] = {N_VAL, D + 1};
+        put(f, "/val/x", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, wd, wide);
+    } else {
+        put(f, "/val/x", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, vxd, xv);
+    }
+    put(f, "/val/y", H5T_STD_I32LE, H5T_NATIVE_INT32, 1, vyd, yv);
+
+    if (strcmp(k, "classes-zero") == 0)
+        put_attr_int(f, "/", "num_classes", 0);
+    else
+        put_attr_int(f, "/", "num_classes", C);
+    if (H5Fclose(f) < 0) die("cannot close", out);
+}
+
+/* ---- checkpoints ---- */
+
+static const char *const ckpt_kinds[] = {
+    "w1-shape",        /* /params/W1 transposed */
+    "w2-missing",      /* /params/W2 removed */
+    "extra-tensor",    /* /params/W9 added */
+    "w1-int",          /* /params/W1 stored as int32 */
+    "param-nan",       /* NaN in /params/b1 */
+    "optim-shape",     /* /optim/W1/m of a wrong shape */
+    "format-version",  /* root attribute format_version = 99 */
+    "step-text",       /* root attribute step stored as a string */
+    "hidden-count",    /* n_hidden = 3 while hidden has 2 values */
+    "preprocess-shape",/* /preprocess/mean of the wrong length */
+    NULL};
+
+static void copy_file(const char *src, const char *dst)
+{
+    FILE *in = fopen(src, "rb");
+    if (!in) die("cannot read", src);
+    FILE *out = fopen(dst, "wb");
+    if (!out) die("cannot create", dst);
+    char buf[1 << 16];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+        if (fwrite(buf, 1, n, out) != n) die("cannot write", dst);
+    fclose(in);
+    if (fclose(out) != 0) die("cannot write", dst);
+}
+
+/* Reads dataset name of f as floats into a malloc'ed buffer; *n elements, dims into dims (rank returned). */
+static float *get_floats(hid_t f, const char *name, hsize_t *n, hsize_t dims[2])
+{
+    hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
+    if (d < 0) die("missing in the good checkpoint", name);
+    hid_t s = H5Dget_space(d);
+    int rank = H5Sget_simple_extent_ndims(s);
+    dims[0] = dims[1] = 1;
+    if (rank < 1 || rank > 2) die("unexpected rank", name);
+    H5Sget_simple_extent_dims(s, dims, NULL);
+    *n = (hsize_t)H5Sget_simple_extent_npoints(s);
+    float *v = malloc((size_t)*n * sizeof *v + 4);
+    check(H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, v), name);
+    H5Sclose(s);
+    H5Dclose(d);
+    return v;
+}
+
+static void write_ckpt(const char *kind, const char *good, const char *out)
+{
+    copy_file(good, out);
+    hid_t f = H5Fopen(out, H5F_ACC_RDWR, H5P_DEFAULT);
+    if (f < 0) die("cannot open the copy of the good checkpoint", out);
+    const char *k = kind;
+    hsize_t n, dims[2];
+    if (strcmp(k, "w1-shape") == 0) {
+        float *v = get_floats(f, "/params/W1", &n, dims);
+        hsize_t t[2] = {dims[1], dims[0]};
+        check(H5Ldelete(f, "/params/W1", H5P_DEFAULT), "delete");
+        put(f, "/params/W1", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, t, v);
+        free(v);
+    } else if (strcmp(k, "w2-missing") == 0) {
+        check(H5Ldelete(f, "/params/W2", H5P_DEFAULT), "delete");
+    } else if (strcmp(k, "extra-tensor") == 0) {
+        float v[4] = {1, 2, 3, 4};
+        hsize_t d2[2] = {2, 2};
+        put(f, "/params/W9", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, d2, v);
+    } else if (strcmp(k, "w1-int") == 0) {
+        float *v = get_floats(f, "/params/W1", &n, dims);
+        int32_t *iv = malloc((size_t)n * sizeof *iv);
+        for (hsize_t i = 0; i < n; i++) iv[i] = (int32_t)v[i];
+        check(H5Ldelete(f, "/params/W1", H5P_DEFAULT), "delete");
+        put(f, "/params/W1", H5T_STD_I32LE, H5T_NATIVE_INT32, 2, dims, iv);
+        free(iv);
+        free(v);
+    } else if (strcmp(k, "param-nan") == 0) {
+        float *v = get_floats(f, "/params/b1", &n, dims);
+        v[n / 2] = NAN;
+        check(H5Ldelete(f, "/params/b1", H5P_DEFAULT), "delete");
+        put(f, "/params/b1", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, dims, v);
+        free(v);
+    } else if (strcmp(k, "optim-shape") == 0) {
+        float v[6] = {0};
+        hsize_t d2[2] = {2, 3};
+        check(H5Ldelete(f, "/optim/W1/m", H5P_DEFAULT), "delete");
+        put(f, "/optim/W1/m", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, d2, v);
+    } else if (strcmp(k, "format-version") == 0) {
+        put_attr_int(f, "/", "format_version", 99);
+    } else if (strcmp(k, "step-text") == 0) {
+        put_attr_str(f, "/", "step", "thirteen");
+    } else if (strcmp(k, "hidden-count") == 0) {
+        put_attr_int(f, "/", "n_hidden", 3);
+    } else if (strcmp(k, "preprocess-shape") == 0) {
+        double v[3] = {0, 0, 0};
+        hsize_t d1[1] = {3};
+        check(H5Ldelete(f, "/preprocess/mean", H5P_DEFAULT), "delete");
+        put(f, "/preprocess/mean", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, d1, v);
+    } else {
+        die("unknown ckpt kind", k);
+    }
+    if (H5Fclose(f) < 0) die("cannot close", out);
+}
+
+/* ---- --init-from files: /params only, for --hidden 8 on 4 features and 3 classes ---- */
+
+static const char *const params_kinds[] = {
+    "shapes",    /* W1 (4, 9) and b1 (9,): a --hidden 9 model */
+    "missing",   /* no W2 */
+    "inf",       /* Inf in W2 */
+    NULL};
+
+static void write_params(const char *kind, const char *out)
+{
+    const char *k = kind;
+    hid_t f = H5Fcreate(out, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (f < 0) die("cannot create", out);
+    int h = strcmp(k, "shapes") == 0 ? 9 : 8;
+    double w1[D * 9], b1[9] = {0}, w2[9 * C], b2[C] = {0};
+    for (int i = 0; i < D * 9; i++) w1[i] = 0.01 * (i % 7 - 3);
+    for (int i = 0; i < 9 * C; i++) w2[i] = 0.01 * (i % 5 - 2);
+    if (strcmp(k, "inf") == 0) w2[4] = INFINITY;
+    hsize_t d_w1[2] = {D, (hsize_t)h}, d_b1[1] = {(hsize_t)h}, d_w2[2] = {(hsize_t)h, C}, d_b2[1] = {C};
+    put(f, "/params/W1", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, d_w1, w1);
+    put(f, "/params/b1", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, d_b1, b1);
+    if (strcmp(k, "missing") != 0) put(f, "/params/W2", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, d_w2, w2);
+    put(f, "/params/b2", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, d_b2, b2);
+    if (H5Fclose(f) < 0) die("cannot close", out);
+}
+
+/* ---- a flipped byte inside a chunk ---- */
+
+static void flip(const char *path, const char *name)
+{
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0) die("cannot open", path);
+    hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
+    if (d < 0) die("no such dataset", name);
+    hsize_t offset[H5S_MAX_RANK];
+    unsigned mask = 0;
+    haddr_t addr = 0;
+    hsize_t size = 0;
+    hid_t space = H5Dget_space(d);
+    check(H5Dget_chunk_info(d, space, 0, offset, &mask, &addr, &size), "H5Dget_chunk_info");
+    H5Sclose(space);
+    H5Dclose(d);
+    H5Fclose(f);
+    if (size < 8) die("chunk too small to corrupt", name);
+    FILE *fp = fopen(path, "r+b");
+    if (!fp) die("cannot open for writing", path);
+    long at = (long)(addr + size / 2);
+    if (fseek(fp, at, SEEK_SET) != 0) die("seek failed", path);
+    int c = fgetc(fp);
+    if (c == EOF) die("read failed", path);
+    fseek(fp, at, SEEK_SET);
+    fputc(c ^ 0x5a, fp);
+    if (fclose(fp) != 0) die("write failed", path);
+}
+
+static int known(const char *const *kinds, const char *k)
+{
+    for (int i = 0; kinds[i]; i++)
+        if (strcmp(kinds[i], k) == 0) return 1;
+    return 0;
+}
+
+static void print_kinds(const char *mode, const char *const *kinds)
+{
+    printf("%s:", mode);
+    for (int i = 0; kinds[i]; i++) printf(" %s", kinds[i]);
+    printf("\n");
+}
+
+int main(int argc, char **argv)
+{
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    if (argc == 2 && strcmp(argv[1], "list") == 0) {
+        print_kinds("data", data_kinds);
+        print_kinds("ckpt", ckpt_kinds);
+        print_kinds("params", params_kinds);
+        return 0;
+    }
+    if (argc == 4 && strcmp(argv[1], "data") == 0 && known(data_kinds, argv[2])) {
+        write_data(argv[2], argv[3]);
+    } else if (argc == 5 && strcmp(argv[1], "ckpt") == 0 && known(ckpt_kinds, argv[2])) {
+        write_ckpt(argv[2], argv[3], argv[4]);
+    } else if (argc == 4 && strcmp(argv[1], "params") == 0 && known(params_kinds, argv[2])) {
+        write_params(argv[2], argv[3]);
+    } else if (argc == 4 && strcmp(argv[1], "flip") == 0) {
+        flip(argv[2], argv[3]);
+    } else {
+        fprintf(stderr, "usage: bad_inputs data|params KIND OUT | ckpt KIND GOOD OUT | flip FILE DATASET | list\n");
+        return 2;
+    }
+    return 0;
+}

@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# Generates the bad-input corpus: malformed datasets, checkpoints, --init-from files and INI files, and
+# a case list of command lines that must each fail with exit 2 and one line naming the culprit.
+#
+#   tests/make_bad_inputs.sh OUTDIR
+#
+# Tools come from the environment, defaulting to the build tree of FCNET_DIST (CTest sets it):
+#   FCNET_DIST   the trainer (used once, to write the good checkpoint the bad ones are derived from)
+#   BAD_INPUTS   tests/bad_inputs.c built      (default: $(dirname FCNET_DIST)/tests/bad_inputs)
+#   FCNET_SYNTH  datasets/synth.c built        (default: $(dirname FCNET_DIST)/datasets/fcnet_synth)
+#   MPIEXEC      mpirun                        (default: mpirun)
+# Writes OUTDIR/cases.txt: one case per line, shell-quoted words: NAME EXPECT ARG..., where EXPECT is
+# '|'-separated text that must all appear in the error line and ARG... follows `fcnet_dist`.
+# Every file is deterministic (fixed seeds, no /dev/urandom), so a failure reproduces.
+set -euo pipefail
+[ $# -eq 1 ] || { echo "usage: $0 OUTDIR" >&2; exit 2; }
+: "${FCNET_DIST:?set FCNET_DIST to the fcnet_dist binary}"
+bin=$(dirname "$FCNET_DIST")
+BAD_INPUTS=${BAD_INPUTS:-$bin/tests/bad_inputs}
+FCNET_SYNTH=${FCNET_SYNTH:-$bin/datasets/fcnet_synth}
+MPIEXEC=${MPIEXEC:-mpirun}
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
+
+mkdir -p "$1"
+O=$(cd "$1" && pwd)
+rm -rf "${O:?}"/*
+cases=$O/cases.txt
+: >"$cases"
+
+# add NAME EXPECT ARG...: appends one case.
+add() {
+    printf '%q ' "$@" >>"$cases"
+    printf '\n' >>"$cases"
+}
+
+# Pseudo-random bytes from a fixed seed (awk in the C locale writes raw bytes).
+random_bytes() { LC_ALL=C awk -v n="$1" -v s="$2" 'BEGIN { srand(s); for (i = 0; i < n; i++) printf "%c", 1 + int(rand() * 255) }'; }
+
+# ---- good inputs the bad ones are derived from ----
+"$FCNET_SYNTH" --out "$O/good.h5" --train 60 --val 20 --features 4 --classes 3 --seed 11 >/dev/null
+"$FCNET_SYNTH" --out "$O/good5.h5" --train 60 --val 20 --features 5 --classes 3 --seed 12 >/dev/null
+# 60 rows / batch 10 = 6 steps per epoch; stopped at step 8, inside epoch 2.
+timeout 60 "$MPIEXEC" -n 1 --oversubscribe --bind-to none "$FCNET_DIST" train --data "$O/good.h5" --hidden 8 \
+    --norm batchnorm --optim adam --batch-size 10 --epochs 2 --max-steps 8 --out "$O/ck" >/dev/null
+good_ckpt=$O/ck/checkpoint.h5
+mkdir -p "$O/adir"
+base=(--data "$O/good.h5" --hidden 8 --batch-size 10 --epochs 1)
+
+# ---- flags: every value problem names the flag ----
+add flag-lr-overflow "--lr|1e400" train "${base[@]}" --lr 1e400
+add flag-lr-suffix "--lr|0.1x" train "${base[@]}" --lr 0.1x
+add flag-lr-empty "--lr" train "${base[@]}" --lr ''
+add flag-lr-nan "--lr|nan" train "${base[@]}" --lr nan
+add flag-lr-missing-last "--lr|missing value" train "${base[@]}" --lr
+add flag-lr-missing-next "--lr|missing value" train --lr --data "$O/good.h5"
+add flag-batch-zero "--batch-size" train "${base[@]}" --batch-size 0
+add flag-batch-fraction "--batch-size|1.5" train "${base[@]}" --batch-size 1.5
+add flag-batch-64bit "--batch-size" train "${base[@]}" --batch-size 99999999999999999999
+add flag-keep-zero "--keep" train "${base[@]}" --keep 0
+add flag-hidden-empty-width "--hidden" train "${base[@]}" --hidden 8,,8
+add flag-norm-typo "--norm|batchnrom" train "${base[@]}" --norm batchnrom
+add flag-seed-negative "--seed" train "${base[@]}" --seed -1
+add flag-unknown "--bogus" train "${base[@]}" --bogus 3
+add flag-typo "--btach-size|did you mean" train "${base[@]}" --btach-size 10
+add flag-stray-word "stray" train "${base[@]}" stray
+add flag-no-data "--data" train --hidden 8 --epochs 1
+add flag-resume-and-init "--resume|--init-from" train "${base[@]}" --resume "$good_ckpt" --init-from "$good_ckpt"
+
+# ---- INI files (--config): the message names the file (and line) ----
+printf 'hidden = 8\nbogus_key = 3\n' >"$O/unknown-key.ini"
+printf 'lr = 1e400\n' >"$O/bad-value.ini"
+printf 'hidden = 8\nthis line is not ini\n' >"$O/syntax.ini"
+head -c 700 "$good_ckpt" >"$O/binary.ini"
+add ini-unknown-key "unknown-key.ini:2|bogus_key" train "${base[@]}" --config "$O/unknown-key.ini"
+add ini-bad-value "bad-value.ini:1|1e400" train "${base[@]}" --config "$O/bad-value.ini"
+add ini-syntax "syntax.ini:2" train "${base[@]}" --config "$O/syntax.ini"
+add ini-binary "binary.ini" train "${base[@]}" --config "$O/binary.ini"
+add ini-missing "missing.ini" train "${base[@]}" --config "$O/missing.ini"
+add ini-directory "adir" train "${base[@]}" --config "$O/adir"
+
+# ---- datasets (--data) ----
+: >"$O/empty.h5"
+random_bytes 4096 7 >"$O/random.h5"
+size=$(stat -c %s "$O/good.h5")
+head -c $((size / 2)) "$O/good.h5" >"$O/truncated.h5"
+cp "$O/good.h5" "$O/flipped.h5"
+"$BAD_INPUTS" flip "$O/flipped.h5" /train/x
+d1=(--hidden 8 --batch-size 10 --epochs 1)
+add data-missing "missing.h5" train --data "$O/missing.h5" "${d1[@]}"
+add data-empty "empty.h5" train --data "$O/empty.h5" "${d1[@]}"
+add data-directory "adir|directory" train --data "$O/adir" "${d1[@]}"
+add data-random "random.h5" train --data "$O/random.h5" "${d1[@]}"
+add data-truncated "truncated.h5" train --data "$O/truncated.h5" "${d1[@]}"
+add data-flipped "flipped.h5|/train/x" train --data "$O/flipped.h5" "${d1[@]}"
+# name:expected text for each defect bad_inputs can write
+for spec in x-string:/train/x x-1d:/train/x y-length:/train/y y-float:/train/y label-range:/train/y \
+    label-neg:/train/y x-nan:/train/x x-inf:/val/x x-f64-huge:/train/x no-train:/train no-y:/train/y \
+    val-features:/val/x classes-zero:num_classes train-empty:/train/x; do
+    kind=${spec%%:*} expect=${spec#*:}
+    "$BAD_INPUTS" data "$kind" "$O/data-$kind.h5"
+    add "data-$kind" "data-$kind.h5|$expect" train --data "$O/data-$kind.h5" "${d1[@]}"
+done
+
+# ---- checkpoints (--resume) ----
+size=$(stat -c %s "$good_ckpt")
+head -c $((size / 2)) "$good_ckpt" >"$O/ckpt-truncated.h5"
+for ds in /params/W1 /optim/W1/v; do
+    name=ckpt-flipped-$(echo "${ds#/}" | tr / -)
+    cp "$good_ckpt" "$O/$name.h5"
+    "$BAD_INPUTS" flip "$O/$name.h5" "$ds"
+    add "resume-flipped-${ds#/}" "$name.h5|$ds|checksum" train --resume "$O/$name.h5"
+done
+add resume-missing "missing.h5" train --resume "$O/missing.h5"
+add resume-empty "empty.h5" train --resume "$O/empty.h5"
+add resume-random "random.h5" train --resume "$O/random.h5"
+add resume-truncated "ckpt-truncated.h5" train --resume "$O/ckpt-truncated.h5"
+add resume-dataset-file "good.h5|format" train --resume "$O/good.h5"
+for spec in "w1-shape:/params/W1|(8, 4)|(4, 8)" w2-missing:/params/W2 extra-tensor:/params/W9 \
+    w1-int:/params/W1 param-nan:/params/b1 "optim-shape:/optim/W1/m|(2, 3)|(4, 8)" \
+    format-version:format_version step-text:step hidden-count:hidden \
+    "preprocess-shape:/preprocess/mean|(3,)|(4,)"; do
+    kind=${spec%%:*} expect=${spec#*:}
+    "$BAD_INPUTS" ckpt "$kind" "$good_ckpt" "$O/ckpt-$kind.h5"
+    add "resume-$kind" "ckpt-$kind.h5|$expect" train --resume "$O/ckpt-$kind.h5"
+done
+add resume-changed-lr "--lr|0.5|0.001" train --resume "$good_ckpt" --lr 0.5
+add resume-epochs-too-few "/history/loss|--epochs" train --resume "$good_ckpt" --epochs 1
+add resume-other-features "/preprocess/mean|(4,)|(5,)" train --resume "$good_ckpt" --data "$O/good5.h5"
+
+# ---- --init-from ----
+for spec in "shapes:/params/W1|(4, 9)|(4, 8)" missing:/params/W2 inf:/params/W2; do
+    kind=${spec%%:*} expect=${spec#*:}
+    "$BAD_INPUTS" params "$kind" "$O/params-$kind.h5"
+    add "init-$kind" "params-$kind.h5|$expect" train "${base[@]}" --init-from "$O/params-$kind.h5"
+done
+add init-other-architecture "/params/W1|(4, 8)|(4, 16)" train "${base[@]}" --norm batchnorm --hidden 16 \
+    --init-from "$good_ckpt"
+add init-flipped "ckpt-flipped-params-W1.h5|/params/W1|checksum" train "${base[@]}" --norm batchnorm \
+    --init-from "$O/ckpt-flipped-params-W1.h5"
+add init-directory "adir|directory" train "${base[@]}" --init-from "$O/adir"
+
+echo "$(wc -l <"$cases") cases in $cases"

@@ -1,0 +1,47 @@
+#!/bin/bash
+# fcnet_dist across network-namespace hosts (TCP between hosts, one orted per host, launched through an
+# ssh-like agent) against the same run under plain mpirun on one host (shared memory): 2 hosts x 1 rank vs
+# -n 2, 2 hosts x 2 ranks (from a hostfile) vs -n 4, 3 hosts x 1 rank vs -n 3. The checkpoints must be
+# bitwise equal: the reduction order must not depend on the transport.
+# Skipped (77) where network namespaces cannot be made.
+# usage: test_netns_bitwise.sh FCNET_SYNTH   (FCNET_DIST in the environment)
+# shellcheck source=tests/netns/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+SYNTH=${1:?usage: test_netns_bitwise.sh FCNET_SYNTH}
+
+netns_test_start netns_bitwise 3 2
+make_data "$SYNTH" data.h5
+
+# compare NAME N HOSTS MULTI-HOST-MPIRUN-ARGS...: N ranks on HOSTS hosts vs mpirun -n N on one host.
+compare() {
+    local name=$1 n=$2 want_hosts=$3 t0 rc=0
+    shift 3
+    t0=$(now)
+    one_host "$n" "$FCNET_DIST" --data data.h5 "${TRAIN_ARGS[@]}" --out "one$n" >"one$n.log" 2>&1 || rc=$?
+    local t_one
+    t_one=$(elapsed "$t0")
+    t0=$(now)
+    on_hosts "$@" "$FCNET_DIST" --data data.h5 "${TRAIN_ARGS[@]}" --out "$name" >"$name.log" 2>&1 || rc=$?
+    if [ $rc -ne 0 ]; then
+        not_ok "$name: a run failed (exit $rc)"
+        return
+    fi
+    echo "# $name: one host -n $n $t_one s, across hosts $(elapsed "$t0") s"
+    # Where the same placement puts ranks: host name and network namespace of each.
+    local placed where hosts_used
+    # shellcheck disable=SC2016  # expanded by each rank's shell
+    placed=$(on_hosts "$@" bash -c 'echo "$(hostname) $(readlink /proc/self/ns/net)"' 2>&1 | sort)
+    where=$(echo "$placed" | uniq -c | awk '{ printf "%s%s x%d", s, $2, $1; s = ", " }')
+    hosts_used=$(echo "$placed" | awk '{ print $2 }' | sort -u | grep -c .)
+    if grep -q "^fcnet .*: $n rank(s)" "$name.log" && [ "$hosts_used" -eq "$want_hosts" ]; then
+        ok "$name: $n ranks on $hosts_used hosts, each its own network namespace ($where)"
+    else
+        not_ok "$name: want $n ranks on $want_hosts hosts, got: $where"
+    fi
+    same_checkpoint "one$n/checkpoint.h5" "$name/checkpoint.h5" "$name vs mpirun -n $n on one host"
+}
+
+compare 2hosts_x1 2 2 --host node1,node2 -n 2
+compare 2hosts_x2 4 2 --hostfile "$H/hostfile" --host node1:2,node2:2 -n 4
+compare 3hosts_x1 3 3 --host node1,node2,node3 -n 3
+netns_test_end

@@ -1,0 +1,34 @@
+# Checkpoints end to end (issue 4): exact resume, signals, faults and the bad-input corpus, driven from
+# the command line by bash scripts (README.checkpoints.md). h5cmp compares checkpoints bitwise or within
+# a tolerance; bad_inputs writes the malformed HDF5 files of the corpus (make_bad_inputs.sh).
+add_executable(h5cmp h5cmp.c)
+target_link_libraries(h5cmp PRIVATE HDF5::HDF5 m)
+fcnet_warnings(h5cmp)
+add_executable(bad_inputs bad_inputs.c)
+target_link_libraries(bad_inputs PRIVATE HDF5::HDF5 m)
+fcnet_warnings(bad_inputs)
+
+# Stop at step 13 + --resume == uninterrupted (bitwise at -n 1, 2, 4); 4 -> 2 and 2 -> 3 within float
+# rounding; changed hyperparameters and mismatched shapes refused.
+fcnet_script_test(NAME test_resume
+                  COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_resume.sh $<TARGET_FILE:fcnet_synth>
+                          $<TARGET_FILE:h5cmp> ${MPIEXEC_EXECUTABLE}
+                  TIMEOUT 400)
+# SIGUSR1 to mpirun, SIGTERM to one rank, a burst of signals during the save; each resumed bitwise.
+fcnet_script_test(NAME test_signals
+                  COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_signals.sh $<TARGET_FILE:fcnet_synth>
+                          $<TARGET_FILE:h5cmp> ${MPIEXEC_EXECUTABLE}
+                  TIMEOUT 300)
+# kill -9 of a rank, NaN/Inf (exit 3), an injected checkpoint write failure.
+fcnet_script_test(NAME test_faults
+                  COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_faults.sh $<TARGET_FILE:fcnet_synth>
+                          $<TARGET_FILE:h5cmp> ${MPIEXEC_EXECUTABLE}
+                  TIMEOUT 300)
+# The bad-input corpus: every case exits 2 within 10 s with one line on stderr and writes nothing.
+fcnet_script_test(NAME test_bad_inputs
+                  COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_bad_inputs.sh $<TARGET_FILE:bad_inputs>
+                          $<TARGET_FILE:fcnet_synth> ${MPIEXEC_EXECUTABLE}
+                  TIMEOUT 600)
+# Their time limits (10 s to stop, to exit) assume the two cores are theirs: no other test beside them.
+set_tests_properties(test_resume test_signals test_faults test_bad_inputs PROPERTIES PROCESSORS 2)
+set_tests_properties(test_faults test_bad_inputs PROPERTIES LABELS sanitize)

@@ -1,0 +1,42 @@
+#!/bin/bash
+# A job whose data file is bad, on a real (private, one-node) Slurm: launch/slurm.sbatch -n 2 with --data
+# pointing at a file that is not HDF5. fcnet_dist exits 2 with one error line; the job must end FAILED with
+# ExitCode 2:0, show that one line in its output, and not be requeued (Restarts=0).
+# usage: test_slurm_badfile.sh   (FCNET_DIST in the environment)
+# shellcheck source=tests/slurm/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+slurm_test_start slurm_badfile
+echo "this is not an HDF5 file" >bad.h5
+t0=$(now)
+jid=$(sbatch --parsable -n 2 --output=job.out "$SBATCH_SCRIPT" --data bad.h5 "${TRAIN_ARGS[@]}" --out run)
+if ! wait_job_gone "$jid" 60; then
+    not_ok "bad data: job $jid still queued after 60 s"
+    exit 1
+fi
+echo "# job left the queue after $(elapsed "$t0") s"
+state=$(job_field "$jid" JobState)
+restarts=$(job_field "$jid" Restarts)
+code=$(job_field "$jid" ExitCode)
+if [ "$state" = FAILED ] && [ "$code" = 2:0 ]; then
+    ok "bad data: job $jid FAILED with ExitCode=2:0"
+else
+    not_ok "bad data: job $jid JobState=$state ExitCode=$code (want FAILED, 2:0)"
+fi
+if [ "$restarts" = 0 ] && [ "$(grep -c 'restart' job.out)" -eq 0 ]; then
+    ok "bad data: not requeued (Restarts=0)"
+else
+    not_ok "bad data: Restarts=$restarts (want 0)"
+fi
+errors=$(grep -c '^fcnet_dist: .*error' job.out || true)
+if [ "$errors" -eq 1 ] && grep -q '^fcnet_dist: .*error: bad.h5: ' job.out; then
+    ok "bad data: one error line in the job output: $(grep '^fcnet_dist: .*error' job.out)"
+else
+    not_ok "bad data: $errors fcnet_dist error lines in the job output (want 1 naming bad.h5)"
+fi
+if [ ! -e run/checkpoint.h5 ]; then
+    ok "bad data: no checkpoint written"
+else
+    not_ok "bad data: a checkpoint was written"
+fi
+slurm_test_end

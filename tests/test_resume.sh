@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# shellcheck disable=SC2054 # "--hidden 50,40": the commas belong to the value, not array syntax
+# Exact resume from the command line (issue 4):
+#  1. same rank count, -n 1, 2 and 4: `--max-steps 13` then `--resume` (without --data: the checkpoint
+#     names its dataset) to the end equals the uninterrupted run BITWISE in every dataset under /params
+#     /bn /optim /history /best /preprocess and the attributes epoch, step, epoch_step, finished, adam's t,
+#     the current lr and the best validation accuracy and step. Model: batchnorm + dropout + adam + L2 +
+#     lr decay, 3 epochs of 12 steps; step 13 is the first step of epoch 2, so the position inside an
+#     epoch, the epoch's permutation, the dropout masks and the decayed lr must all be restored.
+#  2. another rank count, 4 -> 2 and 2 -> 3: the first 13 losses are kept bitwise, the schedule (step,
+#     epoch, lr, adam's t) is exact, and the rest agrees with the uninterrupted runs (4 -> 2: at -n 4 and
+#     -n 2; 2 -> 3: at -n 2) within float rounding: loss history rtol 1e-4; W, gamma, beta, BN running variances and the optimizer
+#     slots rtol 1e-4 + atol 1e-6; accuracies within 0.02. The biases in front of batchnorm (b1, b2) and
+#     the BN running means (which integrate those biases) are left out and their spread is printed:
+#     their true gradient is exactly 0, so the reduced gradient is pure rounding noise, which adam
+#     divides by its own RMS into lr-sized steps. They do not change the model's function.
+#  3. refusals: a changed hyperparameter (--lr) -> exit 2 naming --lr and both values; a checkpoint
+#     whose shapes do not fit (another feature count, class count or architecture, for --resume and
+#     --init-from) -> exit 2 naming the dataset and both shapes; nothing written.
+#
+#   tests/test_resume.sh FCNET_SYNTH H5CMP [MPIEXEC]       (FCNET_DIST from the environment)
+set -uo pipefail
+[ $# -ge 2 ] || { echo "usage: $0 FCNET_SYNTH H5CMP [MPIEXEC]" >&2; exit 2; }
+SYNTH=$1 H5CMP=$2 MPIEXEC=${3:-mpirun}
+# shellcheck disable=SC2034 # used by ckpt_lib.sh
+TEST_NAME=test_resume
+# shellcheck source=tests/ckpt_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/ckpt_lib.sh"
+cd "$W" || exit 1
+
+"$SYNTH" --out d.h5 --train 600 --val 100 --test 100 --features 20 --classes 5 --seed 1 >/dev/null || exit 1
+"$SYNTH" --out d30.h5 --train 600 --val 100 --features 30 --classes 5 --seed 2 >/dev/null || exit 1
+"$SYNTH" --out d7.h5 --train 600 --val 100 --features 20 --classes 7 --seed 2 >/dev/null || exit 1
+MODEL=(--data "$W/d.h5" --hidden 50,40 --norm batchnorm --keep 0.8 --optim adam --reg 0.01 --lr-decay 0.9
+    --batch-size 50 --epochs 3 --print-every 1000)
+STATE=(/params /bn /optim /history /best /preprocess /@epoch /@step /@epoch_step /@finished /optim@t
+    /optim@lr /best@best_val_acc /best@best_step)
+
+# ---- 1. same rank count: bitwise ----
+for n in 1 2 4; do
+    t=$(now_ms)
+    must_run "$n" log.full$n train "${MODEL[@]}" --out full$n || continue
+    must_run "$n" log.stop$n train "${MODEL[@]}" --out stop$n --max-steps 13 || continue
+    [ "$(attr stop$n/checkpoint.h5 /@step)" = 13 ] || fail "-n $n: --max-steps 13 saved step $(attr stop$n/checkpoint.h5 /@step)"
+    grep -q "stopped after --max-steps 13 at step 13" log.stop$n || fail "-n $n: no --max-steps log line"
+    must_run "$n" log.res$n train --resume stop$n/checkpoint.h5 --out res$n || continue
+    grep -q "resuming from stop$n/checkpoint.h5" log.res$n || fail "-n $n: no 'resuming from' line"
+    if diff_out=$("$H5CMP" full$n/checkpoint.h5 res$n/checkpoint.h5 "${STATE[@]}"); then
+        pass "-n $n: stop at 13 + resume == uninterrupted, bitwise ($(elapsed_s "$t") s for 3 runs)"
+    else
+        fail "-n $n: resumed run differs from the uninterrupted one:"
+        echo "$diff_out" | head -20 | sed 's/^/    /'
+    fi
+done
+
+# ---- 2. another rank count: within float rounding ----
+TOL=(--rtol 1e-4 --atol 1e-6 --skip '*/b[0-9]*' --skip '*running_mean*')
+SCHEDULE=(/history/lr /history/check_step /@epoch /@step /@epoch_step /@finished /optim@t /optim@lr)
+cross() { # cross FROM TO REF...: resume FROM's step-13 checkpoint on TO ranks, compare with full<REF>
+    local from=$1 to=$2 out=r$1$2
+    shift 2
+    must_run "$to" log.$out train --resume stop$from/checkpoint.h5 --out $out || return
+    local ws
+    ws=$(attr $out/checkpoint.h5 /@world_size)
+    [ "$ws" = "$to" ] || fail "$from -> $to: world_size $ws saved"
+    "$H5CMP" --first 13 full$from/checkpoint.h5 $out/checkpoint.h5 /history/loss >/dev/null ||
+        fail "$from -> $to: the 13 losses before the switch changed"
+    local ref d
+    for ref in "$@"; do
+        if ! d=$("$H5CMP" full$ref/checkpoint.h5 $out/checkpoint.h5 "${SCHEDULE[@]}"); then
+            fail "$from -> $to vs -n $ref: schedule differs:"
+            echo "$d" | sed 's/^/    /'
+        fi
+        if ! d=$("$H5CMP" "${TOL[@]}" full$ref/checkpoint.h5 $out/checkpoint.h5 /history/loss /params /bn /optim \
+            /best/params /best/bn); then
+            fail "$from -> $to vs -n $ref: beyond float rounding:"
+            echo "$d" | head -20 | sed 's/^/    /'
+        fi
+        if ! d=$("$H5CMP" --atol 0.02 full$ref/checkpoint.h5 $out/checkpoint.h5 /history/train_acc /history/val_acc); then
+            fail "$from -> $to vs -n $ref: accuracies differ by more than 0.02:"
+            echo "$d" | sed 's/^/    /'
+        fi
+    done
+    local loss params
+    loss=$("$H5CMP" -v --rtol 1 full$from/checkpoint.h5 $out/checkpoint.h5 /history/loss | grep -oE 'max rel [0-9.e+-]+' || echo 'identical')
+    params=$("$H5CMP" -v --rtol 1 --skip '*/b[0-9]*' --skip '*running_mean*' full$from/checkpoint.h5 $out/checkpoint.h5 /params |
+        grep -oE 'max rel [0-9.e+-]+' | sort -t' ' -k3 -g | tail -1)
+    pass "$from -> $to: schedule exact; vs uninterrupted -n $from: loss $loss, W/gamma/beta worst $params"
+    local gap=""
+    for d in /params/b1 /params/b2 /bn/running_mean1 /bn/running_mean2; do
+        gap="$gap ${d##*/} $("$H5CMP" -v --rtol 1e9 full$from/checkpoint.h5 $out/checkpoint.h5 $d |
+            grep -oE 'max abs diff [0-9.e+-]+' | sed 's/max abs diff //' || echo 0);"
+    done
+    echo "     not compared (adam on rounding noise, see the header), max abs diff:$gap"
+}
+t=$(now_ms)
+cross 4 2 4 2
+cross 2 3 2
+echo "     (cross-count resumes: $(elapsed_s "$t") s)"
+
+# ---- 3. refusals ----
+refuse() { # refuse WHAT N TEXTS -- ARGS: exit 2, one line with every TEXT, no --out directory
+    local what=$1 n=$2
+    shift 2
+    local -a texts=()
+    while [ "$1" != "--" ]; do texts+=("$1"); shift; done
+    shift
+    rm -rf never
+    timeout 120 "$MPIEXEC" "${MPI_FLAGS[@]}" -n "$n" "$FCNET_DIST" "$@" --out never >refuse.out 2>refuse.err
+    local rc=$?
+    expect_error "$what" 2 refuse.out refuse.err "$rc" "${texts[@]}"
+    [ ! -e never ] || fail "$what: created the --out directory"
+}
+refuse "resume with --lr changed" 2 "--lr" "0.01" "0.001" "stop2/checkpoint.h5" -- \
+    train --resume stop2/checkpoint.h5 --lr 0.01
+refuse "resume on 30 features" 2 "stop2/checkpoint.h5" "/preprocess/mean" "(20,)" "(30,)" -- \
+    train --resume stop2/checkpoint.h5 --data "$W/d30.h5"
+refuse "resume on 7 classes" 2 "stop2/checkpoint.h5" "/params/W3" "(40, 5)" "(40, 7)" -- \
+    train --resume stop2/checkpoint.h5 --data "$W/d7.h5"
+must_run 1 log.pn train --data "$W/d.h5" --hidden 50,40 --preprocess none --max-steps 1 --out pn
+refuse "resume (no preprocessing) on 30 features" 2 "pn/checkpoint.h5" "/params/W1" "(20, 50)" "(30, 50)" -- \
+    train --resume pn/checkpoint.h5 --data "$W/d30.h5"
+refuse "--init-from another architecture" 2 "stop2/checkpoint.h5" "/params/W2" "(50, 40)" "(50, 30)" -- \
+    train --data "$W/d.h5" --hidden 50,30 --norm batchnorm --init-from stop2/checkpoint.h5
+finish
