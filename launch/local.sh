@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Runs fcnet_dist on this machine under mpirun: one rank per physical core, one OpenBLAS thread per
+# rank (data parallelism beats BLAS threads on these nets), and the flags Open MPI needs as root.
+#
+#   launch/local.sh [fcnet_dist arguments...]
+#   launch/local.sh --data datasets/fashion-mnist.h5 --hidden 512,256 --norm batchnorm --optim adam --out runs/x
+#   launch/local.sh --resume runs/x/checkpoint.h5 --out runs/x --epochs 20     # continue a run
+#   launch/local.sh eval --checkpoint runs/x/checkpoint.h5 --data datasets/fashion-mnist.h5
+#
+# Environment:
+#   FCNET_RANKS        number of ranks (default: physical cores available to this process)
+#   FCNET_BUILD_DIR    build directory holding fcnet_dist (default: build/; built there when missing)
+#   FCNET_MPIRUN_ARGS  extra mpirun arguments, e.g. "--hostfile hosts" for several machines
+#                      (then set FCNET_RANKS to the total number of slots)
+#   OPENBLAS_NUM_THREADS  kept when set; otherwise 1
+# The exit status is fcnet_dist's (0 success, 2 usage/config/data error, 1 other failure).
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build=${FCNET_BUILD_DIR:-$root/build}
+exe=$build/fcnet_dist
+
+if [ ! -x "$exe" ]; then
+    echo "local.sh: $exe missing; building it (cmake, Release) into $build" >&2
+    cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+    cmake --build "$build" --target fcnet_dist -j "$(nproc 2>/dev/null || echo 2)" >/dev/null
+fi
+
+# Physical cores this process may use: logical CPUs in our affinity mask, counted once per core.
+count_cores() {
+    local cpus cores
+    cpus=$(nproc 2>/dev/null || echo 1)
+    if command -v lscpu >/dev/null 2>&1; then
+        cores=$(lscpu -p=CORE,SOCKET 2>/dev/null | grep -v '^#' | sort -u | wc -l)
+        # Hyperthreads share a core's FPU: one rank per core. Never more than the affinity allows.
+        if [ "${cores:-0}" -gt 0 ] && [ "$cores" -lt "$cpus" ]; then
+            cpus=$cores
+        fi
+    fi
+    echo "$cpus"
+}
+ranks=${FCNET_RANKS:-$(count_cores)}
+
+mpirun_args=(-n "$ranks")
+export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
+if mpirun --version 2>/dev/null | grep -q "Open MPI"; then
+    # Open MPI refuses to start as root without both variables; more ranks than cores need
+    # --oversubscribe; --bind-to none leaves placement to the kernel (it copes better when the
+    # machine is shared than ranks pinned to busy cores). -x passes the BLAS setting to remote hosts.
+    if [ "$(id -u)" -eq 0 ]; then
+        export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+    fi
+    mpirun_args+=(--bind-to none -x OPENBLAS_NUM_THREADS)
+    [ "$ranks" -gt "$(nproc 2>/dev/null || echo 1)" ] && mpirun_args+=(--oversubscribe)
+fi
+# shellcheck disable=SC2206  # FCNET_MPIRUN_ARGS is a word list on purpose
+[ -n "${FCNET_MPIRUN_ARGS:-}" ] && mpirun_args+=($FCNET_MPIRUN_ARGS)
+
+exec mpirun "${mpirun_args[@]}" "$exe" "$@"

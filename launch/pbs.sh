@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# PBS job script (OpenPBS / PBS Pro; Torque: see the -l line below) for fcnet_dist: one MPI rank per
+# allocated core, one OpenBLAS thread per rank, automatic --resume from the run's checkpoint when
+# the job is requeued or resubmitted, and a clean stop (checkpoint written) before the walltime ends.
+#
+#   qsub launch/pbs.sh                                             # the defaults below
+#   qsub -v FCNET_OUT=runs/big,FCNET_ARGS="--hidden 1024,512 --epochs 30" launch/pbs.sh
+#   qsub -l select=4:ncpus=32:mpiprocs=32 launch/pbs.sh            # 4 nodes x 32 ranks
+#
+# Variables (qsub -v NAME=VALUE,...):
+#   FCNET_DATA   dataset (default datasets/fashion-mnist.h5, relative to the submit directory)
+#   FCNET_OUT    run directory holding checkpoint.h5 (default runs/pbs-<job name>)
+#   FCNET_ARGS   fcnet_dist train options for a fresh run (default: the quickstart configuration);
+#                on resume only run-control options matter (e.g. --epochs to extend)
+#   FCNET_BUILD_DIR       build directory with fcnet_dist (default build/, built once by hand:
+#                         cmake -S . -B build -DCMAKE_BUILD_TYPE=Release && cmake --build build)
+#   FCNET_STOP_MARGIN     seconds before the walltime at which the ranks are told to stop and write
+#                         their checkpoint (default 120; needs qstat to read the walltime)
+#   FCNET_MPIRUN_ARGS     extra mpirun arguments
+# Stopping: qdel (SIGTERM) or the walltime margin sends SIGUSR1 to mpirun, which forwards it; every
+# rank agrees to stop after the current step and rank 0 writes checkpoint.h5. Resubmitting the same
+# script (or a requeue of a rerunnable job, -r y) continues from it. mpirun must come from an MPI
+# built with PBS (tm) support, or reads $PBS_NODEFILE, which this script passes as the hostfile.
+#PBS -N fcnet
+#PBS -l select=1:ncpus=16:mpiprocs=16
+## Torque instead: #PBS -l nodes=1:ppn=16
+#PBS -l walltime=01:00:00
+#PBS -j oe
+#PBS -r y
+set -euo pipefail
+
+workdir=${PBS_O_WORKDIR:-$(pwd)}
+cd "$workdir"
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." 2>/dev/null && pwd)
+# PBS runs a copy of the script from its spool directory: find the checkout from the submit dir.
+[ -x "$root/launch/local.sh" ] || root=$workdir
+[ -x "$root/launch/local.sh" ] || { echo "pbs.sh: submit from the fcnet checkout (launch/local.sh not found)" >&2; exit 2; }
+
+data=${FCNET_DATA:-$root/datasets/fashion-mnist.h5}
+out=${FCNET_OUT:-$root/runs/pbs-${PBS_JOBNAME:-fcnet}}
+# shellcheck disable=SC2206  # FCNET_ARGS is a word list on purpose
+args=(${FCNET_ARGS:---hidden 512,256 --norm batchnorm --keep 0.9 --optim adam --lr 2e-3 --lr-decay 0.8 --batch-size 200 --epochs 8})
+margin=${FCNET_STOP_MARGIN:-120}
+mkdir -p "$out"
+
+# Ranks: one per line of $PBS_NODEFILE (PBS writes one line per MPI process), else the local cores.
+if [ -n "${PBS_NODEFILE:-}" ] && [ -r "$PBS_NODEFILE" ]; then
+    export FCNET_RANKS=${FCNET_RANKS:-$(wc -l <"$PBS_NODEFILE")}
+    export FCNET_MPIRUN_ARGS="--hostfile $PBS_NODEFILE ${FCNET_MPIRUN_ARGS:-}"
+fi
+
+if [ -f "$out/checkpoint.h5" ]; then
+    echo "pbs.sh: resuming from $out/checkpoint.h5"
+    set -- --resume "$out/checkpoint.h5" --data "$data" --out "$out"
+    # Only run-control options are passed on resume; the model and optimizer come from the checkpoint.
+    for ((i = 0; i < ${#args[@]}; i++)); do
+        case ${args[i]} in
+        --epochs | --max-steps | --checkpoint-every | --print-every | --check-replicas) set -- "$@" "${args[i]}" "${args[i + 1]}" ;;
+        esac
+    done
+else
+    set -- --data "$data" --out "$out" "${args[@]}"
+fi
+echo "pbs.sh: job ${PBS_JOBID:-(not under PBS)} on $(hostname), ${FCNET_RANKS:-local cores} ranks: fcnet_dist $*"
+
+"$root/launch/local.sh" "$@" &
+mpirun_pid=$!
+
+# qdel sends SIGTERM (then SIGKILL after the server's kill_delay): ask for the checkpoint at once.
+stop() {
+    echo "pbs.sh: $1: asking the ranks to checkpoint and stop"
+    kill -USR1 "$mpirun_pid" 2>/dev/null || true
+}
+trap 'stop SIGTERM' TERM
+trap 'stop SIGUSR1' USR1
+
+# PBS has no warning signal before the walltime: read the walltime and send one ourselves.
+timer_pid=""
+if [ -n "${PBS_JOBID:-}" ] && command -v qstat >/dev/null 2>&1; then
+    walltime=$(qstat -f "$PBS_JOBID" 2>/dev/null | awk -F' = ' '/Resource_List.walltime/ {print $2; exit}')
+    if [[ $walltime =~ ^([0-9]+):([0-9]+):([0-9]+)$ ]]; then
+        seconds=$((10#${BASH_REMATCH[1]} * 3600 + 10#${BASH_REMATCH[2]} * 60 + 10#${BASH_REMATCH[3]}))
+        if [ "$seconds" -gt $((2 * margin)) ]; then
+            (
+                trap 'kill "$sleep_pid" 2>/dev/null; exit 0' TERM
+                sleep $((seconds - margin)) &
+                sleep_pid=$!
+                wait "$sleep_pid"
+                echo "pbs.sh: ${margin} s of walltime left"
+                kill -USR1 "$mpirun_pid" 2>/dev/null
+            ) &
+            timer_pid=$!
+        fi
+    fi
+fi
+
+# wait returns early when a trapped signal arrives; keep waiting for mpirun's own exit status.
+status=0
+while :; do
+    wait "$mpirun_pid" && status=0 || status=$?
+    kill -0 "$mpirun_pid" 2>/dev/null || break
+done
+[ -n "$timer_pid" ] && kill "$timer_pid" 2>/dev/null
+exit "$status"

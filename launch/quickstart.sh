@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# README command 1: from a fresh clone on Debian/Ubuntu, install what is missing, build, prepare
+# Fashion-MNIST and train a tuned net on every core, then print the test accuracy and where the
+# checkpoint and the plot are. Re-running reuses the build, the dataset and a finished run.
+#
+#   launch/quickstart.sh            train into runs/quickstart (or show the finished run there;
+#                                   resume it if it was interrupted)
+#   launch/quickstart.sh --new      train again into a new directory runs/quickstart-2, -3, ...
+#   launch/quickstart.sh [--new] [fcnet_dist train options]   e.g. --epochs 12 (they override the
+#                                   tuned defaults below; see build/fcnet_dist --help)
+#
+# Environment: FCNET_BUILD_DIR (default build/), FCNET_RANKS (default: the physical cores),
+# FCNET_QUICKSTART_OUT (default runs/quickstart).
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+
+# The tuned default: 784 -> 512 -> 256 -> 10, batchnorm, dropout keep 0.9, adam with lr 2e-3 decayed
+# by 0.8 per epoch, global batch 200, 8 epochs (results/README.md: test accuracy and wall time).
+config=(--hidden 512,256 --norm batchnorm --keep 0.9 --optim adam --lr 2e-3 --lr-decay 0.8
+    --batch-size 200 --epochs 8 --preprocess center --seed 0)
+
+new=0
+extra=()
+for arg in "$@"; do
+    case $arg in
+    --new) new=1 ;;
+    -h | --help)
+        sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+        exit 0
+        ;;
+    *) extra+=("$arg") ;;
+    esac
+done
+
+say() { printf '\n== %s\n' "$*"; }
+
+say "dependencies"
+# shellcheck source=launch/deps.sh
+source "$root/launch/deps.sh"
+fcnet_install_deps build python
+echo "Debian packages present: build tools, Open MPI, OpenBLAS, HDF5, python3-h5py, python3-matplotlib"
+
+build=${FCNET_BUILD_DIR:-$root/build}
+export FCNET_BUILD_DIR=$build
+jobs=$(nproc 2>/dev/null || echo 2)
+say "build ($build)"
+if [ ! -f "$build/CMakeCache.txt" ]; then
+    cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+fi
+# Incremental: a no-op when nothing changed. Only the two programs the quickstart needs.
+cmake --build "$build" --target fcnet_dist fcnet_convert -j "$jobs" >/dev/null
+echo "$build/fcnet_dist is up to date"
+
+say "data"
+data=$root/datasets/fashion-mnist.h5
+FCNET_CONVERT=$build/datasets/fcnet_convert "$root/datasets/fashion-mnist.sh"
+
+out=${FCNET_QUICKSTART_OUT:-$root/runs/quickstart}
+if [ "$new" = 1 ] && [ -e "$out" ]; then
+    i=2
+    while [ -e "$out-$i" ]; do i=$((i + 1)); done
+    out=$out-$i
+fi
+ckpt=$out/checkpoint.h5
+log=$out/train.log
+rel() { echo "${1#"$root"/}"; }
+
+# finished / unfinished / none: the checkpoint's root attribute "finished" (written by the trainer).
+run_state() {
+    [ -f "$ckpt" ] || { echo none; return; }
+    /usr/bin/python3 - "$ckpt" <<'EOF'
+import sys, h5py
+try:
+    with h5py.File(sys.argv[1], "r") as f:
+        print("finished" if int(f.attrs.get("finished", 0)) == 1 else "unfinished")
+except OSError:
+    print("none")
+EOF
+}
+
+state=$(run_state)
+if [ "$state" = finished ] && [ ${#extra[@]} -gt 0 ]; then
+    echo "quickstart.sh: $(rel "$out") already holds a finished run; to train with other options use" >&2
+    echo "  launch/quickstart.sh --new ${extra[*]}" >&2
+    exit 2
+fi
+
+ranks=${FCNET_RANKS:-}
+train_seconds=""
+case $state in
+finished)
+    say "train: reusing the finished run in $(rel "$out")"
+    echo "(not retraining; 'launch/quickstart.sh --new' trains again into a new directory,"
+    echo " or delete $(rel "$out") to start over)"
+    ;;
+unfinished)
+    say "train: resuming the interrupted run in $(rel "$out")"
+    start=$(date +%s)
+    "$root/launch/local.sh" --resume "$ckpt" --data "$data" --out "$out" "${extra[@]}" 2>&1 | tee -a "$log"
+    train_seconds=$(($(date +%s) - start))
+    ;;
+none)
+    mkdir -p "$out"
+    say "train: $(rel "$out") (${ranks:-one rank per core}, one OpenBLAS thread each)"
+    echo "fcnet_dist ${config[*]} ${extra[*]}"
+    start=$(date +%s)
+    "$root/launch/local.sh" --data "$data" --out "$out" "${config[@]}" "${extra[@]}" 2>&1 | tee "$log"
+    train_seconds=$(($(date +%s) - start))
+    ;;
+esac
+
+say "results"
+plot=$out/history.png
+/usr/bin/python3 "$root/results/plot_history.py" --out "$plot" \
+    --title "fcnet quickstart on Fashion-MNIST ($(rel "$out"))" "quickstart=$ckpt" >/dev/null
+# The trainer's last line reports the test accuracy; the progress bar redraws with \r.
+result=$(tr '\r' '\n' <"$log" 2>/dev/null | grep '^test accuracy' | tail -1 || true)
+if [ -z "$result" ]; then
+    result=$("$root/launch/local.sh" eval --checkpoint "$ckpt" --data "$data" --split test 2>&1 |
+        grep -m1 '^accuracy' | sed 's/^accuracy: */test accuracy: /' || true)
+fi
+echo "${result:-test accuracy: (not found; run the eval command below)}"
+if [ -n "$train_seconds" ]; then
+    echo "wall time of this run: ${train_seconds} s (start-up, training, evaluation)"
+fi
+if [ "$(run_state)" = unfinished ]; then
+    echo "the run stopped before its last epoch: launch/quickstart.sh resumes it from the checkpoint"
+fi
+cat <<EOF
+checkpoint: $(rel "$ckpt")   (HDF5; /params is a cs231n model.params dict, /history the curves)
+plot:       $(rel "$plot")   (training loss, train/val accuracy per epoch)
+log:        $(rel "$log")
+
+evaluate (accuracy per class, confusion matrix; --best for the best-validation parameters):
+  launch/local.sh eval --checkpoint $(rel "$ckpt") --data $(rel "$data")
+resume or train longer (continues from the checkpoint; give a larger --epochs to extend):
+  launch/local.sh --resume $(rel "$ckpt") --data $(rel "$data") --out $(rel "$out") --epochs 12
+train again from scratch into a new directory:
+  launch/quickstart.sh --new
+EOF

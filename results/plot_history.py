@@ -1,0 +1,116 @@
+#!/usr/bin/python3
+"""Plot the training histories stored in fcnet checkpoints (cs231n Solver style).
+
+usage: results/plot_history.py [--out PNG] [--title TEXT] [LABEL=]CHECKPOINT...
+
+Reads /history/loss (per step), /history/train_acc, /history/val_acc and /history/check_step
+(one entry at step 0 and at every epoch end) from each checkpoint with h5py and draws the
+training loss over iterations and the train/val accuracy over epochs in one PNG (matplotlib's
+Agg backend: no display needed). Several checkpoints are overlaid, one colour each.
+Needs Debian's python3-h5py and python3-matplotlib; run it with /usr/bin/python3.
+"""
+import argparse
+import os
+import sys
+
+import h5py
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
+import numpy as np  # noqa: E402
+
+
+def load_history(path):
+    """Returns a dict of the checkpoint's histories and the attributes a plot needs."""
+    with h5py.File(path, "r") as f:
+        h = f["history"]
+        out = {name: np.asarray(h[name][()]) for name in h}
+        out["steps_per_epoch"] = int(f.attrs.get("steps_per_epoch", 0)) or None
+        out["best_val_acc"] = float(f["best"].attrs["best_val_acc"]) if "best" in f else None
+    return out
+
+
+def smooth(values, window):
+    """Moving average over `window` steps (shorter at the start), for noisy per-step losses."""
+    if window <= 1 or len(values) < 2:
+        return values
+    c = np.cumsum(np.insert(values.astype(np.float64), 0, 0.0))
+    idx = np.arange(1, len(values) + 1)
+    lo = np.maximum(idx - window, 0)
+    return (c[idx] - c[lo]) / (idx - lo)
+
+
+def epochs_of(hist):
+    """The x values of the per-check histories, in epochs (step / steps_per_epoch)."""
+    steps = hist.get("check_step")
+    spe = hist.get("steps_per_epoch")
+    if steps is not None and spe:
+        return steps / spe
+    return np.arange(len(hist["val_acc"]))
+
+
+def draw_runs(axes, runs, smooth_window=None, loss_log=False, legend_title=None, acc_ylim=None, prefix=""):
+    """Draws loss | train acc | val acc of runs (list of (label, history)) on three axes."""
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for i, (label, hist) in enumerate(runs):
+        color = colors[i % len(colors)]
+        loss = hist["loss"]
+        window = smooth_window or max(1, len(loss) // 60)
+        axes[0].plot(np.arange(1, len(loss) + 1), loss, color=color, alpha=0.15, linewidth=0.6)
+        axes[0].plot(np.arange(1, len(loss) + 1), smooth(loss, window), color=color, label=label,
+                     linewidth=1.4)
+        ep = epochs_of(hist)
+        axes[1].plot(ep, hist["train_acc"], "-o", color=color, markersize=3, label=label)
+        axes[2].plot(ep, hist["val_acc"], "-o", color=color, markersize=3, label=label)
+    axes[0].set_title(prefix + "Training loss")
+    axes[0].set_xlabel("Iteration")
+    if loss_log:
+        axes[0].set_yscale("log")
+    axes[1].set_title(prefix + "Training accuracy")
+    axes[2].set_title(prefix + "Validation accuracy")
+    for ax in axes[1:]:
+        ax.set_xlabel("Epoch")
+        if acc_ylim:
+            ax.set_ylim(*acc_ylim)
+    for ax in axes:
+        ax.grid(True, alpha=0.3)
+    axes[2].legend(loc="lower right", fontsize=8, title=legend_title)
+
+
+def plot_runs(runs, out, title=None, **kwargs):
+    """runs: list of (label, history dict). Writes loss | train acc | val acc side by side to out."""
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+    draw_runs(axes, runs, **kwargs)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(out, dpi=90)
+    plt.close(fig)
+
+
+def main(argv):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("checkpoints", nargs="+", metavar="[LABEL=]CHECKPOINT")
+    parser.add_argument("--out", help="PNG to write (default: history.png beside the first checkpoint)")
+    parser.add_argument("--title")
+    args = parser.parse_args(argv)
+    runs, paths = [], []
+    for spec in args.checkpoints:
+        label, sep, path = spec.partition("=")
+        if not sep or not os.path.exists(path):
+            label, path = os.path.basename(os.path.dirname(os.path.abspath(spec))), spec
+        try:
+            runs.append((label, load_history(path)))
+            paths.append(path)
+        except (OSError, KeyError) as e:
+            print(f"plot_history.py: {path}: not a readable fcnet checkpoint ({e})", file=sys.stderr)
+            return 2
+    out = args.out or os.path.join(os.path.dirname(os.path.abspath(paths[0])), "history.png")
+    plot_runs(runs, out, title=args.title)
+    print(out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
