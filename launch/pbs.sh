@@ -10,7 +10,8 @@
 # Variables (qsub -v NAME=VALUE,...):
 #   FCNET_DATA   dataset (default datasets/fashion-mnist.h5, relative to the submit directory)
 #   FCNET_OUT    run directory holding checkpoint.h5 (default runs/pbs-<job name>)
-#   FCNET_ARGS   fcnet_dist train options for a fresh run (default: the quickstart configuration);
+#   FCNET_ARGS   fcnet_dist train options for a fresh run (default: --config
+#                results/configs/quickstart.ini; results/configs/fashion-mnist-0.90.ini reaches 0.90);
 #                on resume only run-control options matter (e.g. --epochs to extend)
 #   FCNET_BUILD_DIR       build directory with fcnet_dist (default build/, built once by hand:
 #                         cmake -S . -B build -DCMAKE_BUILD_TYPE=Release && cmake --build build)
@@ -39,7 +40,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." 2>/dev/null && pwd)
 data=${FCNET_DATA:-$root/datasets/fashion-mnist.h5}
 out=${FCNET_OUT:-$root/runs/pbs-${PBS_JOBNAME:-fcnet}}
 # shellcheck disable=SC2206  # FCNET_ARGS is a word list on purpose
-args=(${FCNET_ARGS:---hidden 512,256 --norm batchnorm --keep 0.9 --optim adam --lr 2e-3 --lr-decay 0.8 --batch-size 200 --epochs 8})
+args=(${FCNET_ARGS:---config $root/results/configs/quickstart.ini})
 margin=${FCNET_STOP_MARGIN:-120}
 mkdir -p "$out"
 
@@ -67,6 +68,7 @@ echo "pbs.sh: job ${PBS_JOBID:-(not under PBS)} on $(hostname), ${FCNET_RANKS:-l
 mpirun_pid=$!
 
 # qdel sends SIGTERM (then SIGKILL after the server's kill_delay): ask for the checkpoint at once.
+# shellcheck disable=SC2317  # called through trap
 stop() {
     echo "pbs.sh: $1: asking the ranks to checkpoint and stop"
     kill -USR1 "$mpirun_pid" 2>/dev/null || true

@@ -9,6 +9,8 @@ Experiments (cs231n assignment 2 notebooks, scaled to a 2-core machine):
   weight_scale  (c) weight-initialisation scale sensitivity with and without batchnorm
   dropout       (d) dropout keep ratios on an overfitting 1-hidden-layer net
   ranks         (e) the same run on -n 1, 2 and 4, overlaid (rank-count independence)
+  full          (not run by default) the quickstart and the >= 0.90 configurations on the full
+                dataset, seeds 0, 1, 2: results/full.png and the accuracy table
 
 Every run trains with fcnet_dist under mpirun (launch/local.sh) into runs/results/<experiment>/<run>/
 and each plot is drawn from the runs' checkpoints (/history/*) with h5py + matplotlib (Agg).
@@ -71,7 +73,7 @@ class Run:
         self.ranks, self.label, self.meta = ranks, label or name, meta
         self.dir = os.path.join(RUNS, exp, name)
         self.ckpt = os.path.join(self.dir, "checkpoint.h5")
-        self.test_acc = self.best_test_acc = self.wall = None
+        self.test_acc = self.best_test_acc = self.wall = self.train_s = self.load = None
         self.diverged = False
 
     def command(self, ranks):
@@ -95,6 +97,7 @@ class Run:
                 info = json.load(f)
             if info.get("key") == key and (info.get("diverged") or self.finished()):
                 self.test_acc, self.best_test_acc, self.wall = info["test_acc"], info["best_test_acc"], info["wall"]
+                self.train_s, self.load = info.get("train_s"), info.get("load")
                 self.diverged = info.get("diverged", False)
                 return False
         if os.path.isdir(self.dir):
@@ -104,6 +107,7 @@ class Run:
         env = dict(os.environ, FCNET_RANKS=str(ranks))
         print(f"  {self.exp}/{self.name}: -n {ranks} {' '.join(shlex.quote(str(a)) for a in self.args)}",
               flush=True)
+        self.load = os.getloadavg()[0]
         t0 = time.monotonic()
         proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.wall = time.monotonic() - t0
@@ -120,9 +124,13 @@ class Run:
         m = re.search(r"test accuracy: ([0-9.]+) \(final parameters\)(?:, ([0-9.]+) \(best)?", log)
         self.test_acc = float(m.group(1)) if m else None
         self.best_test_acc = float(m.group(2)) if m and m.group(2) else self.test_acc
+        # Training time as the trainer reports it at the last epoch end (no start-up, no test pass).
+        done = re.findall(r"epoch \d+ done: step \d+, ([0-9.]+) s elapsed", log)
+        self.train_s = float(done[-1]) if done else None
         with open(info_path, "w") as f:
             json.dump({"key": key, "test_acc": self.test_acc, "best_test_acc": self.best_test_acc,
-                       "wall": self.wall, "diverged": self.diverged}, f)
+                       "wall": self.wall, "diverged": self.diverged, "train_s": self.train_s,
+                       "load": self.load}, f)
         print(f"    {'DIVERGED' if self.diverged else 'test acc'} {self.test_acc}  ({self.wall:.1f} s)", flush=True)
         return True
 
@@ -141,7 +149,8 @@ class Run:
                 "final_loss": float(np.mean(h["loss"][-max(1, len(h["loss"]) // 20):])),
                 "final_train_acc": float(h["train_acc"][-1]), "final_val_acc": float(h["val_acc"][-1]),
                 "best_val_acc": float(np.max(h["val_acc"])), "test_acc": self.test_acc,
-                "diverged": self.diverged,
+                "diverged": self.diverged, "best_test_acc": self.best_test_acc, "train_s": self.train_s,
+                "load": round(self.load, 1) if self.load is not None else None,
                 "wall_s": round(self.wall, 1) if self.wall is not None else None, **self.meta}
 
 
@@ -325,13 +334,38 @@ def plot_ranks(runs):
     plt.close(fig)
 
 
+# ----------------------------------------------------------------------------------------------
+# Full dataset (not part of the default set: ~3 minutes on 2 idle cores): the quickstart
+# configuration and the >= 0.90 one, three seeds each.
+
+CONFIGS = os.path.join(RESULTS, "configs")
+
+
+def exp_full():
+    runs = []
+    for config in ("quickstart", "fashion-mnist-0.90"):
+        for seed in (0, 1, 2):
+            runs.append(Run("full", f"{config}-seed{seed}", ["--config", os.path.join(CONFIGS, config + ".ini"),
+                                                            "--seed", seed], FULL, config=config, seed=seed))
+    return runs
+
+
+def plot_full(runs):
+    plot_runs([(f"{r.meta['config']} seed {r.meta['seed']}", r.history()) for r in runs],
+              os.path.join(RESULTS, "full.png"), acc_ylim=(0.8, 1.0),
+              title="Full Fashion-MNIST (55 000 training rows): results/configs/quickstart.ini (10 epochs) and "
+                    "fashion-mnist-0.90.ini (20 epochs), 2 ranks")
+
+
 EXPERIMENTS = {
     "batchnorm": (exp_batchnorm, plot_batchnorm),
     "optimizers": (exp_optimizers, plot_optimizers),
     "weight_scale": (exp_weight_scale, plot_weight_scale),
     "dropout": (exp_dropout, plot_dropout),
     "ranks": (exp_ranks, plot_ranks),
+    "full": (exp_full, plot_full),
 }
+DEFAULT = ["batchnorm", "optimizers", "weight_scale", "dropout", "ranks"]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -342,6 +376,14 @@ def fmt(x, digits=4):
 
 
 def table(name, rows):
+    if name == "full":
+        out = ["| configuration | seed | final val acc | test acc | test acc (best-val params) | training (s) | "
+               "wall (s) | load avg |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+        for r in rows:
+            out.append(f"| `results/configs/{r['config']}.ini` | {r['seed']} | {fmt(r['final_val_acc'])} | "
+                       f"{fmt(r['test_acc'])} | {fmt(r['best_test_acc'])} | {r['train_s']} | {r['wall_s']} | "
+                       f"{r['load']} |")
+        return "\n".join(out)
     if name == "weight_scale":
         out = ["| weight scale | best val acc (none) | best val acc (batchnorm) | final loss (none) | "
                "final loss (batchnorm) |", "|---:|---:|---:|---:|---:|"]
@@ -351,15 +393,15 @@ def table(name, rows):
             cells = [fmt(r["best_val_acc"]) + (" (diverged)" if r["diverged"] else "") for r in (a, b)]
             out.append(f"| {s:.4g} | {cells[0]} | {cells[1]} | {fmt(a['final_loss'], 3)} | {fmt(b['final_loss'], 3)} |")
         return "\n".join(out)
-    out = ["| run | final loss | final train acc | final val acc | best val acc | test acc | wall (s) |",
-           "|---|---:|---:|---:|---:|---:|---:|"]
+    out = ["| run | final loss | final train acc | final val acc | best val acc | test acc | wall (s) | load avg |",
+           "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         label = f"{r['run']} (-n {r['ranks']})" if name == "ranks" else r["run"]
         if r["diverged"]:
             label += " (diverged)"
         out.append(f"| {label} | {fmt(r['final_loss'], 3)} | {fmt(r['final_train_acc'])} | "
                    f"{fmt(r['final_val_acc'])} | {fmt(r['best_val_acc'])} | {fmt(r['test_acc'])} | "
-                   f"{r['wall_s']} |")
+                   f"{r['wall_s']} | {'' if r['load'] is None else r['load']} |")
     return "\n".join(out)
 
 
@@ -385,7 +427,7 @@ def main(argv):
                         help="ranks for every run except the ranks experiment (default: $FCNET_RANKS or 2)")
     parser.add_argument("--list", action="store_true", help="list the experiments and their runs, then exit")
     ARGS = parser.parse_args(argv)
-    names = ARGS.only.split(",") if ARGS.only else list(EXPERIMENTS)
+    names = ARGS.only.split(",") if ARGS.only else DEFAULT
     for n in names:
         if n not in EXPERIMENTS:
             sys.exit(f"experiments.py: unknown experiment {n!r} (known: {', '.join(EXPERIMENTS)})")
@@ -416,7 +458,7 @@ def main(argv):
         with open(summary) as f:
             old = [r for r in csv.DictReader(f) if r["experiment"] not in names]
     keys = ["experiment", "run", "ranks", "final_loss", "final_train_acc", "final_val_acc", "best_val_acc",
-            "test_acc", "diverged", "wall_s", "data", "args"]
+            "test_acc", "diverged", "train_s", "wall_s", "load", "data", "args"]
     with open(summary, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=keys, extrasaction="ignore")
         w.writeheader()
