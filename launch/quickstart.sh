@@ -50,7 +50,7 @@ if [ ! -f "$build/CMakeCache.txt" ]; then
 fi
 # Incremental: a no-op when nothing changed. Only the two programs the quickstart needs.
 cmake --build "$build" --target fcnet_dist fcnet_convert -j "$jobs" >/dev/null
-echo "$build/fcnet_dist is up to date"
+echo "$build/fcnet_dist: built (incremental)"
 
 say "data"
 data=$root/datasets/fashion-mnist.h5
@@ -116,16 +116,22 @@ say "results"
 plot=$out/history.png
 /usr/bin/python3 "$root/results/plot_history.py" --out "$plot" \
     --title "fcnet quickstart on Fashion-MNIST ($(rel "$out"))" "quickstart=$ckpt" >/dev/null
-# The trainer's last line reports the test accuracy; the progress bar redraws with \r.
-result=$(tr '\r' '\n' <"$log" 2>/dev/null | grep '^test accuracy' | tail -1 || true)
+# After training, the trainer's last line reports the test accuracy (the progress bar may redraw
+# with \r). A reused run is evaluated again: its checkpoint may have been extended since.
+result=""
+if [ -n "$train_seconds" ]; then
+    result=$(tr '\r' '\n' <"$log" 2>/dev/null | grep '^test accuracy' | tail -1 || true)
+fi
 if [ -z "$result" ]; then
     result=$("$root/launch/local.sh" eval --checkpoint "$ckpt" --data "$data" --split test 2>&1 |
-        grep -m1 '^accuracy' | sed 's/^accuracy: */test accuracy: /' || true)
+        grep -m1 '^accuracy' | sed 's/^accuracy: *\(.*\)/test accuracy: \1, final parameters (fcnet_dist eval)/' || true)
 fi
 echo "${result:-test accuracy: (not found; run the eval command below)}"
 if [ -n "$train_seconds" ]; then
     echo "wall time of this run: ${train_seconds} s (start-up, training, evaluation)"
 fi
+more_epochs=$(/usr/bin/python3 -c 'import sys, h5py; print(int(h5py.File(sys.argv[1], "r").attrs["epochs"]) + 5)' \
+    "$ckpt" 2>/dev/null || echo 15)
 if [ "$(run_state)" = unfinished ]; then
     echo "the run stopped before its last epoch: launch/quickstart.sh resumes it from the checkpoint"
 fi
@@ -136,8 +142,8 @@ log:        $(rel "$log")
 
 evaluate (accuracy per class, confusion matrix; --best for the best-validation parameters):
   launch/local.sh eval --checkpoint $(rel "$ckpt") --data $(rel "$data")
-resume or train longer (continues from the checkpoint; give a larger --epochs to extend):
-  launch/local.sh --resume $(rel "$ckpt") --data $(rel "$data") --out $(rel "$out") --epochs 12
+resume or train longer (continues from the checkpoint and its optimizer state; here 5 more epochs):
+  launch/local.sh --resume $(rel "$ckpt") --data $(rel "$data") --out $(rel "$out") --epochs $more_epochs
 train again from scratch into a new directory:
   launch/quickstart.sh --new
 EOF

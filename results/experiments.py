@@ -146,12 +146,17 @@ class Run:
         h = self.history()
         return {"experiment": self.exp, "run": self.name, "ranks": self.ranks or ARGS.ranks,
                 "args": " ".join(str(a) for a in self.args), "data": os.path.basename(self.data),
-                "final_loss": float(np.mean(h["loss"][-max(1, len(h["loss"]) // 20):])),
+                "final_loss": final_loss(h),
                 "final_train_acc": float(h["train_acc"][-1]), "final_val_acc": float(h["val_acc"][-1]),
                 "best_val_acc": float(np.max(h["val_acc"])), "test_acc": self.test_acc,
                 "diverged": self.diverged, "best_test_acc": self.best_test_acc, "train_s": self.train_s,
                 "load": round(self.load, 1) if self.load is not None else None,
                 "wall_s": round(self.wall, 1) if self.wall is not None else None, **self.meta}
+
+
+def final_loss(h):
+    """Mean training loss over the last 5% of the steps (per-step losses are noisy)."""
+    return float(np.mean(h["loss"][-max(1, len(h["loss"]) // 20):]))
 
 
 def adam_common(epochs, batch, lr=1e-3):
@@ -233,9 +238,9 @@ def plot_optimizers(runs):
 
 # ----------------------------------------------------------------------------------------------
 # (c) weight-scale sensitivity (cs231n BatchNormalization.ipynb: 8-layer net of width 50, 1000 rows,
-# adam 1e-3, batch 50, 20 scales in logspace(-4, 0); here 12 scales and 2000 rows).
+# adam 1e-3, batch 50, 20 scales in logspace(-4, 0); here 2000 rows).
 
-SCALES = np.logspace(-4, 0, num=12)
+SCALES = np.logspace(-4, 0, num=20)
 
 
 def exp_weight_scale():
@@ -257,7 +262,7 @@ def plot_weight_scale(runs):
         hs = [r.history() for r in sel]
         axes[0].semilogx(xs, [np.nanmax(h["val_acc"]) for h in hs], "-o", color=color, label=label)
         axes[1].semilogx(xs, [np.nanmax(h["train_acc"]) for h in hs], "-o", color=color, label=label)
-        axes[2].semilogx(xs, [np.mean(h["loss"][-10:]) for h in hs], "-o", color=color, label=label)
+        axes[2].semilogx(xs, [final_loss(h) for h in hs], "-o", color=color, label=label)
         bad = [x for x, r in zip(xs, sel) if r.diverged]
         if bad:
             axes[2].semilogx(bad, [1.0] * len(bad), "x", color=color, markersize=10,

@@ -89,6 +89,37 @@ def plot_runs(runs, out, title=None, **kwargs):
     plt.close(fig)
 
 
+def plot_single(label, hist, out, title=None):
+    """One run: training loss | train and val accuracy on one axis, zoomed on the epochs after the
+    first (the step-0 check at chance level would flatten the interesting part)."""
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
+    loss = hist["loss"]
+    x = np.arange(1, len(loss) + 1)
+    axes[0].plot(x, loss, color="C0", alpha=0.2, linewidth=0.6, label="per step")
+    axes[0].plot(x, smooth(loss, max(1, len(loss) // 60)), color="C0", linewidth=1.5, label="moving average")
+    axes[0].set_title("Training loss")
+    axes[0].set_xlabel("Iteration")
+    axes[0].legend(loc="upper right", fontsize=8)
+    ep = epochs_of(hist)
+    axes[1].plot(ep, hist["train_acc"], "--o", color="C1", markersize=3, label="train (1000-row sample)")
+    axes[1].plot(ep, hist["val_acc"], "-o", color="C2", markersize=3, label="validation")
+    best = hist.get("best_val_acc")
+    if best is not None:
+        axes[1].axhline(best, color="C2", alpha=0.4, linewidth=0.8, linestyle=":", label=f"best val {best:.4f}")
+    later = np.concatenate([hist["train_acc"][1:], hist["val_acc"][1:]])
+    if len(later) and np.all(np.isfinite(later)):
+        axes[1].set_ylim(max(0.0, float(np.min(later)) - 0.02), min(1.0, float(np.max(later)) + 0.02))
+    axes[1].set_title("Accuracy (epoch 0 at chance level, off scale)" if len(later) else "Accuracy")
+    axes[1].set_xlabel("Epoch")
+    axes[1].legend(loc="lower right", fontsize=8)
+    for ax in axes:
+        ax.grid(True, alpha=0.3)
+    fig.suptitle(title or label)
+    fig.tight_layout()
+    fig.savefig(out, dpi=90)
+    plt.close(fig)
+
+
 def main(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("checkpoints", nargs="+", metavar="[LABEL=]CHECKPOINT")
@@ -107,7 +138,10 @@ def main(argv):
             print(f"plot_history.py: {path}: not a readable fcnet checkpoint ({e})", file=sys.stderr)
             return 2
     out = args.out or os.path.join(os.path.dirname(os.path.abspath(paths[0])), "history.png")
-    plot_runs(runs, out, title=args.title)
+    if len(runs) == 1:
+        plot_single(runs[0][0], runs[0][1], out, title=args.title)
+    else:
+        plot_runs(runs, out, title=args.title)
     print(out)
     return 0
 
