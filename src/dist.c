@@ -103,7 +103,34 @@ void fc_dist_bcast_bytes(const fc_dist *dist, void *buf, size_t n_bytes)
 /* Chunk q of a segment of len elements: [q*len/size, (q+1)*len/size). */
 static size_t chunk_begin(size_t len, int q, int size) { return len * (size_t)q / (size_t)size; }
 
-void fc_dist_sum_grads(const fc_dist *dist, fc_real *grad, size_t n)
+/* out = ((part_0 + part_1) + part_2) + ... where part_q = parts + q * len, except part_rank, which is out
+ * itself: one sweep, a block at a time through a small accumulator, so that no part is copied first. */
+FC_VECTOR_CLONES
+static void sum_in_rank_order(fc_real *out, const fc_real *parts, int rank, int size, int len)
+{
+    enum { BLOCK = 512 };
+    fc_real acc[BLOCK];
+    for (int i0 = 0; i0 < len; i0 += BLOCK) {
+        const int m = len - i0 < BLOCK ? len - i0 : BLOCK;
+        for (int q = 0; q < size; q++) {
+            const fc_real *p = q == rank ? out + i0 : parts + (size_t)q * (size_t)len + i0;
+            if (q == 0)
+                for (int i = 0; i < m; i++) acc[i] = p[i];
+            else
+                for (int i = 0; i < m; i++) acc[i] += p[i];
+        }
+        memcpy(out + i0, acc, (size_t)m * sizeof *out);
+    }
+}
+
+void fc_dist_own_chunk(const fc_dist *dist, size_t n, size_t *begin, size_t *len)
+{
+    const int size = fc_dist_size(dist), rank = fc_dist_rank(dist);
+    *begin = chunk_begin(n, rank, size);
+    *len = chunk_begin(n, rank + 1, size) - *begin;
+}
+
+void fc_dist_reduce_scatter(const fc_dist *dist, fc_real *grad, size_t n)
 {
     if (is_single(dist)) return;
     FC_ASSERT(n <= dist->grad_n);
@@ -112,9 +139,8 @@ void fc_dist_sum_grads(const fc_dist *dist, fc_real *grad, size_t n)
     const int my_len = (int)(chunk_begin(n, rank + 1, size) - mine);
     MPI_Request *req = dist->requests;
     int m = 0;
-    /* Reduce-scatter by hand: rank q owns chunk q; every rank receives everybody's copy of its own chunk
-     * and adds them up in rank order, so the arithmetic (and its bits) never depends on MPI's algorithm
-     * or transport. Peers are visited from rank + 1 on so no rank is everybody's first target. */
+    /* Every rank receives everybody's copy of its own chunk. Peers are visited from rank + 1 on so no
+     * rank is everybody's first target. */
     for (int k = 1; k < size; k++) {
         int q = (rank + k) % size;
         MPI_Irecv(dist->grad_recv + (size_t)q * (size_t)my_len, my_len, FC_MPI_REAL, q, TAG_SCATTER, dist->comm,
@@ -127,23 +153,33 @@ void fc_dist_sum_grads(const fc_dist *dist, fc_real *grad, size_t n)
                   dist->comm, &req[m++]);
     }
     MPI_Waitall(m, req, MPI_STATUSES_IGNORE);
-    fc_real *out = grad + mine;
-    memcpy(dist->grad_recv + (size_t)rank * (size_t)my_len, out, (size_t)my_len * sizeof(fc_real));
-    memcpy(out, dist->grad_recv, (size_t)my_len * sizeof(fc_real));
-    for (int q = 1; q < size; q++) {
-        const fc_real *part = dist->grad_recv + (size_t)q * (size_t)my_len;
-        for (int i = 0; i < my_len; i++) out[i] += part[i];
-    }
-    /* Allgather of the summed chunks: every rank ends with the owners' bits. */
-    m = 0;
+    sum_in_rank_order(grad + mine, dist->grad_recv, rank, size, my_len);
+}
+
+void fc_dist_allgather_chunks(const fc_dist *dist, fc_real *buf, size_t n)
+{
+    if (is_single(dist)) return;
+    const int size = dist->size, rank = dist->rank;
+    const size_t mine = chunk_begin(n, rank, size);
+    const int my_len = (int)(chunk_begin(n, rank + 1, size) - mine);
+    FC_ASSERT(chunk_begin(n, 1, size) < ((size_t)1 << 31));
+    MPI_Request *req = dist->requests;
+    int m = 0;
     for (int k = 1; k < size; k++) {
         int q = (rank + k) % size;
         size_t begin = chunk_begin(n, q, size);
-        MPI_Irecv(grad + begin, (int)(chunk_begin(n, q + 1, size) - begin), FC_MPI_REAL, q, TAG_GATHER,
-                  dist->comm, &req[m++]);
+        MPI_Irecv(buf + begin, (int)(chunk_begin(n, q + 1, size) - begin), FC_MPI_REAL, q, TAG_GATHER, dist->comm,
+                  &req[m++]);
     }
-    for (int k = 1; k < size; k++) MPI_Isend(out, my_len, FC_MPI_REAL, (rank + k) % size, TAG_GATHER, dist->comm, &req[m++]);
+    for (int k = 1; k < size; k++)
+        MPI_Isend(buf + mine, my_len, FC_MPI_REAL, (rank + k) % size, TAG_GATHER, dist->comm, &req[m++]);
     MPI_Waitall(m, req, MPI_STATUSES_IGNORE);
+}
+
+void fc_dist_sum_grads(const fc_dist *dist, fc_real *grad, size_t n)
+{
+    fc_dist_reduce_scatter(dist, grad, n);
+    fc_dist_allgather_chunks(dist, grad, n);
 }
 
 /* dist->gather[q * n .. (q + 1) * n) = rank q's v, for every q. */

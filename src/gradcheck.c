@@ -299,7 +299,6 @@ static fc_status gc_run(gc_state *s, const fc_config *cfg)
 
     /* One step key for every evaluation: the same dropout masks throughout. */
     const fc_batch_info info = {.step = 0, .row0 = 0, .global_batch = s->batch};
-    fc_net_zero_grads(&s->net);
     fc_net_forward(&s->net, s->x, s->batch, FC_MODE_TRAIN, &info);
     for (int l = 1; l < s->net.n_layers; l++) s->n_pattern += (size_t)s->batch * (size_t)s->net.dims[l];
     s->pattern = fc_alloc(s->n_pattern + 1);

@@ -3,6 +3,7 @@
 #include <cblas.h>
 #include <math.h>
 #include <string.h>
+#include <time.h>
 
 #include "fcnet/dist.h"
 #include "fcnet/rng.h"
@@ -13,10 +14,25 @@
 #define GEMM cblas_sgemm
 #endif
 
+/* Seconds spent inside GEMM calls, for --profile's split of the step into GEMM and everything else
+ * (two clock reads per call, ~50 ns against GEMMs of microseconds or more). */
+static double gemm_seconds = 0;
+
+double fc_gemm_seconds(void) { return gemm_seconds; }
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 void fc_linear_forward(fc_real *out, const fc_real *x, const fc_real *w, int batch, int n_in, int n_out)
 {
     if (batch == 0) return;
+    const double t0 = now();
     GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, batch, n_out, n_in, 1, x, n_in, w, n_out, 0, out, n_out);
+    gemm_seconds += now() - t0;
 }
 
 void fc_affine_forward(fc_real *out, const fc_real *x, const fc_real *w, const fc_real *b, int batch,
@@ -38,14 +54,24 @@ static void add_colsum(fc_real *db, const fc_real *d, int batch, int n)
 }
 
 void fc_affine_backward(fc_real *dx, fc_real *dw, fc_real *db, const fc_real *dout, const fc_real *x,
-                        const fc_real *w, int batch, int n_in, int n_out)
+                        const fc_real *w, int batch, int n_in, int n_out, int accumulate)
 {
+    if (!accumulate) {
+        if (db) memset(db, 0, (size_t)n_out * sizeof *db);
+        if (batch == 0) memset(dw, 0, (size_t)n_in * (size_t)n_out * sizeof *dw);
+    }
     if (batch == 0) return;
-    GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, n_in, n_out, batch, 1, x, n_in, dout, n_out, 1, dw, n_out);
+    double t0 = now();
+    GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, n_in, n_out, batch, 1, x, n_in, dout, n_out, accumulate ? 1 : 0,
+         dw, n_out);
+    gemm_seconds += now() - t0;
     if (db) add_colsum(db, dout, batch, n_out);
-    if (dx)
+    if (dx) {
+        t0 = now();
         GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, batch, n_in, n_out, 1, dout, n_out, w, n_out, 0, dx,
              n_in);
+        gemm_seconds += now() - t0;
+    }
 }
 
 void fc_relu_forward(fc_real *out, const fc_real *x, size_t n)
@@ -60,6 +86,7 @@ void fc_relu_backward(fc_real *dx, const fc_real *dout, const fc_real *out, size
 
 /* Two passes (mean, then squared deviations) in double: the one-pass E[x^2] - E[x]^2 loses every digit
  * when |mean| >> std. */
+FC_VECTOR_CLONES
 void fc_moments_columns(double *mean, double *m2, const fc_real *x, int batch, int n)
 {
     for (int j = 0; j < n; j++) mean[j] = m2[j] = 0;
@@ -101,6 +128,7 @@ void fc_moments_merge(int64_t *n_a, double *mean_a, double *m2_a, int64_t n_b, c
 /* One row of a hidden layer's output: out = y, or with act->relu: relu(y) * dropout mask, where
  * y[j] = gamma[j] * xhat[j] + beta[j] (gamma NULL: y = xhat). The mask comes from one Philox block per
  * four units of the row, drawn only when keep < 1. */
+FC_VECTOR_CLONES
 static void emit_row(fc_real *out, const fc_real *xhat, const fc_real *gamma, const fc_real *beta,
                      const fc_act *act, int64_t row, int n)
 {
@@ -117,7 +145,7 @@ static void emit_row(fc_real *out, const fc_real *xhat, const fc_real *gamma, co
     const fc_real scale = (fc_real)(1.0 / act->keep);
     const uint32_t c = (uint32_t)(act->row0 + row);
     /* Keep unit j when its 24-bit uniform is below keep: compare integers, u24 < ceil(keep * 2^24). */
-    const uint32_t limit = (uint32_t)ceil(act->keep * 16777216.0);
+    const int32_t limit = (int32_t)ceil(act->keep * 16777216.0);
     enum { CHUNK = 1024 }; /* units per batch of random words (4 KiB on the stack) */
     uint32_t words[CHUNK];
     for (int j0 = 0; j0 < n; j0 += CHUNK) {
@@ -125,10 +153,16 @@ static void emit_row(fc_real *out, const fc_real *xhat, const fc_real *gamma, co
         fc_rng_blocks(words, (m + 3) / 4, act->seed, FC_RNG_DROPOUT, act->step, (uint32_t)act->layer, c,
                       (uint32_t)(j0 >> 2));
         fc_real *o = out + j0;
-        for (int k = 0; k < m; k++) o[k] = ((o[k] > 0) & ((words[k] >> 8) < limit)) ? o[k] * scale : 0;
+        /* Signed 32-bit lanes and a select, no branch: at keep 0.5 a branch mispredicts every other unit. */
+        for (int k = 0; k < m; k++) {
+            const int32_t u24 = (int32_t)(words[k] >> 8);
+            const fc_real kept = o[k] * scale;
+            o[k] = (u24 < limit) & (kept > 0) ? kept : 0;
+        }
     }
 }
 
+FC_VECTOR_CLONES
 void fc_bias_act_forward(fc_real *out, const fc_real *z, const fc_real *b, const fc_act *act, int batch, int n)
 {
     for (int i = 0; i < batch; i++) {
@@ -139,6 +173,7 @@ void fc_bias_act_forward(fc_real *out, const fc_real *z, const fc_real *b, const
     }
 }
 
+FC_VECTOR_CLONES
 void fc_batchnorm_act_forward_train(fc_real *out, fc_real *xhat, fc_real *inv_std, fc_real *running_mean,
                                     fc_real *running_var, const fc_real *z, const fc_real *b,
                                     const fc_real *gamma, const fc_real *beta, double momentum,
@@ -175,6 +210,7 @@ void fc_batchnorm_forward_train(fc_real *out, fc_real *xhat, fc_real *inv_std, f
                                    NULL, batch, n, stat_scratch, dist);
 }
 
+FC_VECTOR_CLONES
 void fc_batchnorm_act_forward_test(fc_real *out, const fc_real *z, const fc_real *b, const fc_real *gamma,
                                    const fc_real *beta, const fc_real *running_mean, const fc_real *running_var,
                                    const fc_act *act, int batch, int n)
@@ -196,27 +232,34 @@ void fc_batchnorm_forward_test(fc_real *out, const fc_real *x, const fc_real *ga
     fc_batchnorm_act_forward_test(out, x, NULL, gamma, beta, running_mean, running_var, NULL, batch, n);
 }
 
-/* dy = dout masked by ReLU and dropout, recovered from the stored output h = relu(y) * mask: h > 0 exactly
- * where the unit was positive and kept, and there the local derivative is the mask value 1/keep. */
-static inline fc_real act_grad(fc_real dout, const fc_real *h, size_t k, fc_real scale)
+/* One row of dy = dout masked by ReLU and dropout, recovered from the stored output h = relu(y) * mask:
+ * h > 0 exactly where the unit was positive and kept, and there the local derivative is the mask value
+ * 1/keep. h NULL: no activation, dy = dout. dy may alias dout (the network works in place). The mask is
+ * random, so a select rather than a branch; and in place, as a pointer pair that overlaps exactly would
+ * send the compiler's alias check to its scalar fallback. */
+static void act_grad_row(fc_real *dy, const fc_real *dout, const fc_real *h, fc_real scale, int n)
 {
-    return h == NULL ? dout : (h[k] > 0 ? dout * scale : 0);
+    if (dy != dout) memmove(dy, dout, (size_t)n * sizeof *dy);
+    if (!h) return;
+    for (int j = 0; j < n; j++) {
+        const fc_real g = dy[j] * scale;
+        dy[j] = h[j] > 0 ? g : 0;
+    }
 }
 
+FC_VECTOR_CLONES
 void fc_bias_act_backward(fc_real *dz, fc_real *db, const fc_real *dout, const fc_real *h, double keep, int batch,
                           int n)
 {
     const fc_real scale = (fc_real)(keep < 1 ? 1.0 / keep : 1.0);
     for (int i = 0; i < batch; i++) {
         const size_t at = (size_t)i * n;
-        for (int j = 0; j < n; j++) {
-            fc_real g = act_grad(dout[at + j], h + at, (size_t)j, scale);
-            dz[at + j] = g;
-            db[j] += g;
-        }
+        act_grad_row(dz + at, dout + at, h + at, scale, n);
+        for (int j = 0; j < n; j++) db[j] += dz[at + j];
     }
 }
 
+FC_VECTOR_CLONES
 void fc_batchnorm_act_backward(fc_real *dz, fc_real *db, fc_real *dgamma, fc_real *dbeta, const fc_real *dout,
                                const fc_real *h, double keep, const fc_real *xhat, const fc_real *inv_std,
                                const fc_real *gamma, int batch, int n, double *stat_scratch,
@@ -231,12 +274,11 @@ void fc_batchnorm_act_backward(fc_real *dz, fc_real *db, fc_real *dgamma, fc_rea
     sums[2 * n] = batch;
     for (int i = 0; i < batch; i++) {
         const size_t at = (size_t)i * n;
-        const fc_real *hr = xhat + at;
+        const fc_real *hr = xhat + at, *gr = dz + at;
+        act_grad_row(dz + at, dout + at, h ? h + at : NULL, scale, n);
         for (int j = 0; j < n; j++) {
-            fc_real g = act_grad(dout[at + j], h ? h + at : NULL, (size_t)j, scale);
-            dz[at + j] = g;
-            sums[j] += (double)g;
-            sums[n + j] += (double)g * (double)hr[j];
+            sums[j] += (double)gr[j];
+            sums[n + j] += (double)gr[j] * (double)hr[j];
         }
     }
     for (int j = 0; j < n; j++) {
@@ -272,6 +314,7 @@ void fc_batchnorm_backward(fc_real *dx, fc_real *dgamma, fc_real *dbeta, const f
                               stat_scratch, dist);
 }
 
+FC_VECTOR_CLONES
 void fc_layernorm_act_forward(fc_real *out, fc_real *xhat, fc_real *inv_std, const fc_real *z, const fc_real *b,
                               const fc_real *gamma, const fc_real *beta, const fc_act *act, int batch, int n)
 {
@@ -299,6 +342,7 @@ void fc_layernorm_forward(fc_real *out, fc_real *xhat, fc_real *inv_std, const f
     fc_layernorm_act_forward(out, xhat, inv_std, x, NULL, gamma, beta, NULL, batch, n);
 }
 
+FC_VECTOR_CLONES
 void fc_layernorm_act_backward(fc_real *dz, fc_real *db, fc_real *dgamma, fc_real *dbeta, const fc_real *dout,
                                const fc_real *h, double keep, const fc_real *xhat, const fc_real *inv_std,
                                const fc_real *gamma, int batch, int n)
@@ -309,9 +353,9 @@ void fc_layernorm_act_backward(fc_real *dz, fc_real *db, fc_real *dgamma, fc_rea
         const fc_real *hr = xhat + at;
         fc_real *zr = dz + at;
         double sum_g = 0, sum_gh = 0; /* over features of dxhat and dxhat * xhat */
+        act_grad_row(zr, dout + at, h ? h + at : NULL, scale, n);
         for (int j = 0; j < n; j++) {
-            fc_real dy = act_grad(dout[at + j], h ? h + at : NULL, (size_t)j, scale);
-            zr[j] = dy;
+            const fc_real dy = zr[j];
             double g = (double)dy * (double)gamma[j];
             sum_g += g;
             sum_gh += g * (double)hr[j];

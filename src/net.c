@@ -188,6 +188,12 @@ void fc_net_backward(fc_net *net)
 {
     const int L = net->n_layers, batch = net->batch;
     const fc_real *dout = net->scores; /* holds dscores after fc_net_loss */
+    /* The weight GEMMs overwrite their gradients; the small vectors (biases, gamma, beta) are summed
+     * row by row inside the fused kernels, so they start from zero. */
+    for (int i = 0; i < net->layout.n_views; i++) {
+        const fc_view *v = &net->layout.views[i];
+        if (!v->decay) memset(net->grads + v->offset, 0, fc_view_size(v) * sizeof(fc_real));
+    }
     int k = 0;
     for (int l = L; l >= 1; l--) {
         const fc_real *in = l > 1 ? net->h[l - 1] : net->x;
@@ -195,7 +201,7 @@ void fc_net_backward(fc_net *net)
          * Hidden layers' bias gradients were accumulated by the fused kernel below. */
         fc_real *dx = l > 1 ? net->dbuf[k] : NULL;
         fc_affine_backward(dx, G(net->iw[l]), l == L ? G(net->ib[l]) : NULL, dout, in, P(net->iw[l]), batch,
-                           net->dims[l - 1], net->dims[l]);
+                           net->dims[l - 1], net->dims[l], 0);
         if (l == 1) break;
         const int hl = l - 1, n = net->dims[hl];
         const double keep = net->cfg.keep;
@@ -214,20 +220,25 @@ void fc_net_backward(fc_net *net)
     }
 }
 
-void fc_net_zero_grads(fc_net *net) { memset(net->grads, 0, net->layout.n_total * sizeof(fc_real)); }
+double fc_net_add_reg(fc_net *net) { return fc_net_add_reg_range(net, 0, net->layout.n_total); }
 
-double fc_net_add_reg(fc_net *net)
+double fc_net_add_reg_range(fc_net *net, size_t begin, size_t len)
 {
     const double reg = net->cfg.reg;
     if (reg == 0) return 0;
     double sum = 0;
     const fc_real r = (fc_real)reg;
+    const size_t end = begin + len;
     for (int i = 0; i < net->layout.n_views; i++) {
         const fc_view *v = &net->layout.views[i];
         if (!v->decay) continue;
-        const fc_real *w = net->params + v->offset;
-        fc_real *g = net->grads + v->offset;
-        const size_t n = fc_view_size(v);
+        /* The part of this weight tensor inside [begin, end). */
+        const size_t lo = v->offset > begin ? v->offset : begin;
+        const size_t hi = v->offset + fc_view_size(v) < end ? v->offset + fc_view_size(v) : end;
+        if (lo >= hi) continue;
+        const fc_real *w = net->params + lo;
+        fc_real *g = net->grads + lo;
+        const size_t n = hi - lo;
         for (size_t j = 0; j < n; j++) {
             sum += (double)w[j] * (double)w[j];
             g[j] += r * w[j];

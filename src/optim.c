@@ -54,15 +54,22 @@ void fc_optim_free(fc_optim *opt)
 #define SQRT sqrtf
 #endif
 
-int fc_optim_step(fc_optim *opt, fc_real *w, const fc_real *dw)
+int fc_optim_step(fc_optim *opt, fc_real *w, const fc_real *dw) { return fc_optim_step_range(opt, w, dw, 0, opt->n); }
+
+FC_VECTOR_CLONES
+int fc_optim_step_range(fc_optim *opt, fc_real *w, const fc_real *dw, size_t begin, size_t n)
 {
-    const size_t n = opt->n;
+    FC_ASSERT(begin + n <= opt->n);
+    w += begin;
+    dw += begin;
     /* 0 * finite = 0, 0 * Inf = 0 * NaN = NaN: one multiply-add per element finds any non-finite dw
-     * inside the sweep the update makes anyway. */
+     * inside the sweep the update makes anyway. The sum is only ever 0 or NaN, so its order is free and
+     * `omp simd reduction` (-fopenmp-simd, no OpenMP runtime) lets each loop vectorise. */
     fc_real bad = 0;
     const fc_real lr = (fc_real)opt->lr;
     switch (opt->cfg.kind) {
     case FC_OPTIM_SGD:
+#pragma omp simd reduction(+ : bad)
         for (size_t i = 0; i < n; i++) {
             bad += dw[i] * 0;
             w[i] -= lr * dw[i];
@@ -70,7 +77,8 @@ int fc_optim_step(fc_optim *opt, fc_real *w, const fc_real *dw)
         break;
     case FC_OPTIM_SGD_MOMENTUM: {
         const fc_real mu = (fc_real)opt->cfg.momentum;
-        fc_real *v = opt->slot[0];
+        fc_real *v = opt->slot[0] + begin;
+#pragma omp simd reduction(+ : bad)
         for (size_t i = 0; i < n; i++) {
             bad += dw[i] * 0;
             v[i] = mu * v[i] - lr * dw[i];
@@ -81,7 +89,8 @@ int fc_optim_step(fc_optim *opt, fc_real *w, const fc_real *dw)
     case FC_OPTIM_RMSPROP: {
         const fc_real dr = (fc_real)opt->cfg.decay_rate, one_m = (fc_real)(1 - opt->cfg.decay_rate);
         const fc_real eps = (fc_real)opt->cfg.eps;
-        fc_real *c = opt->slot[0];
+        fc_real *c = opt->slot[0] + begin;
+#pragma omp simd reduction(+ : bad)
         for (size_t i = 0; i < n; i++) {
             bad += dw[i] * 0;
             c[i] = dr * c[i] + one_m * dw[i] * dw[i];
@@ -97,7 +106,8 @@ int fc_optim_step(fc_optim *opt, fc_real *w, const fc_real *dw)
         const fc_real inv_c2 = (fc_real)(1.0 / (1.0 - pow(b2, (double)opt->t)));
         const fc_real fb1 = (fc_real)b1, fb2 = (fc_real)b2, one_m1 = (fc_real)(1 - b1), one_m2 = (fc_real)(1 - b2);
         const fc_real eps = (fc_real)opt->cfg.eps;
-        fc_real *m = opt->slot[0], *v = opt->slot[1];
+        fc_real *m = opt->slot[0] + begin, *v = opt->slot[1] + begin;
+#pragma omp simd reduction(+ : bad)
         for (size_t i = 0; i < n; i++) {
             bad += dw[i] * 0;
             m[i] = fb1 * m[i] + one_m1 * dw[i];

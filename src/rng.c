@@ -45,7 +45,7 @@ void fc_rng_block(uint32_t out[4], uint64_t seed, uint32_t stream, uint64_t a, u
 /* The rounds of fc_philox4x32 for n_blocks consecutive counters (index0 + k, c1, c2, c3), written
  * so that the compiler can run the blocks side by side in vector lanes; an AVX2 clone is picked at run
  * time where the CPU has it. Same bits as fc_philox4x32. */
-__attribute__((target_clones("avx2", "default")))
+FC_VECTOR_CLONES
 static void philox_blocks(uint32_t *restrict out, int n_blocks, uint32_t index0, uint32_t c1, uint32_t c2,
                           uint32_t c3, uint32_t key0, uint32_t key1)
 {

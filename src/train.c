@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "fcnet/ckpt.h"
+#include "fcnet/layers.h"
 #include "fcnet/progress.h"
 #include "fcnet/rng.h"
 
@@ -124,22 +125,33 @@ double fc_train_step(fc_trainer *t)
     t1 = MPI_Wtime(), ph[FC_PHASE_DATA] += t1 - t0, t0 = t1;
 
     fc_batch_info info = {.step = (uint64_t)t->step, .row0 = begin, .global_batch = global_batch};
-    fc_net_zero_grads(&t->net);
+    const double gemm0 = fc_gemm_seconds();
     fc_net_forward(&t->net, t->xb, (int)count, FC_MODE_TRAIN, &info);
-    /* [local loss, stop requested]: one ordered gather agrees on both. */
-    double shared[2] = {fc_net_loss(&t->net, t->yb, &info), stop_signal != 0};
+    const double data_loss = fc_net_loss(&t->net, t->yb, &info);
     t1 = MPI_Wtime(), ph[FC_PHASE_FORWARD] += t1 - t0, t0 = t1;
     fc_net_backward(&t->net);
     t1 = MPI_Wtime(), ph[FC_PHASE_BACKWARD] += t1 - t0, t0 = t1;
-    fc_dist_sum_grads(t->dist, t->net.grads, t->net.layout.n_total);
-    fc_dist_sum_doubles(t->dist, shared, 2);
+    ph[FC_PHASE_GEMM] += fc_gemm_seconds() - gemm0;
+    /* Sharded update: each rank sums, regularises and updates only its own chunk of the fused buffer
+     * (1/N of the update's work and memory traffic per rank), then the allgather hands every rank the
+     * owners' parameters, so all replicas hold identical bits. The optimizer slots are current only in
+     * the own chunk; fc_train_gather_optimizer_state completes them before anything reads them whole. */
+    const size_t n_total = t->net.layout.n_total;
+    size_t own, own_len;
+    fc_dist_own_chunk(t->dist, n_total, &own, &own_len);
+    fc_dist_reduce_scatter(t->dist, t->net.grads, n_total);
     t1 = MPI_Wtime(), ph[FC_PHASE_REDUCE] += t1 - t0, t0 = t1;
+    const double reg_loss = fc_net_add_reg_range(&t->net, own, own_len);
+    const int finite = fc_optim_step_range(&t->opt, t->net.params, t->net.grads, own, own_len);
+    t1 = MPI_Wtime(), ph[FC_PHASE_UPDATE] += t1 - t0, t0 = t1;
+    /* [loss, stop requested, non-finite gradient]: one ordered gather agrees on all three. */
+    double shared[3] = {data_loss + reg_loss, stop_signal != 0, !finite};
+    fc_dist_sum_doubles(t->dist, shared, 3);
     t->stop_agreed = shared[1] > 0;
-    double loss = shared[0] + fc_net_add_reg(&t->net);
-    /* The reduced gradients and the loss are identical on every rank, so this decision is too. */
-    int finite = fc_optim_step(&t->opt, t->net.params, t->net.grads);
-    if (!isfinite(loss) || !finite) return NAN;
-    ph[FC_PHASE_UPDATE] += MPI_Wtime() - t0;
+    const double loss = shared[0];
+    if (!isfinite(loss) || shared[2] > 0) return NAN; /* agreed: every rank returns here */
+    fc_dist_allgather_chunks(t->dist, t->net.params, n_total);
+    ph[FC_PHASE_REDUCE] += MPI_Wtime() - t0;
     t->profiled_steps++;
     t->hist.loss[t->hist.n_loss++] = loss;
     t->step++;
@@ -193,15 +205,19 @@ static void check_accuracy(fc_trainer *t)
     t->phase_seconds[FC_PHASE_EVAL] += MPI_Wtime() - t0;
 }
 
-/* Every K steps: params, optimizer slots and BN statistics hashed and compared across ranks. */
+void fc_train_gather_optimizer_state(fc_trainer *t)
+{
+    for (int i = 0; i < t->opt.n_slots; i++) fc_dist_allgather_chunks(t->dist, t->opt.slot[i], t->opt.n);
+}
+
+/* Every K steps: params and BN statistics hashed and compared across ranks. (The optimizer slots are
+ * sharded between checkpoints; what the update did to them shows in the params.) */
 static fc_status check_replicas(fc_trainer *t)
 {
-    fc_tensor_ref refs[4];
+    fc_tensor_ref refs[2];
     int n = 0;
     const size_t bytes = t->net.layout.n_total * sizeof(fc_real);
     refs[n++] = (fc_tensor_ref){"params", t->net.params, bytes};
-    for (int i = 0; i < t->opt.n_slots; i++)
-        refs[n++] = (fc_tensor_ref){fc_optim_slot_name(t->opt.cfg.kind, i), t->opt.slot[i], bytes};
     if (t->net.bn_stats)
         refs[n++] = (fc_tensor_ref){"bn running statistics", t->net.bn_stats,
                                     t->net.bn_layout.n_total * sizeof(fc_real)};
@@ -223,7 +239,7 @@ static void print_profile(const fc_trainer *t)
         memcpy(worst, mine, sizeof mine);
     static const char *const names[FC_PHASE_COUNT + 1] = {
         "data gather", "forward+loss", "backward", "gradient reduction", "update (reg, check, optimizer)",
-        "evaluation", "checkpoint", "  of which bn sync + loss gathers"};
+        "evaluation", "checkpoint", "  of which GEMM (OpenBLAS)", "  of which bn sync + loss gathers"};
     double step_total = 0;
     for (int i = FC_PHASE_DATA; i <= FC_PHASE_UPDATE; i++) step_total += worst[i];
     int64_t steps = t->profiled_steps > 0 ? t->profiled_steps : 1;
@@ -273,6 +289,7 @@ static fc_status save_checkpoint(fc_trainer *t)
     snprintf(path, sizeof path, "%s/checkpoint.h5", t->cfg->out);
     fc_status st = FC_OK;
     double t0 = MPI_Wtime();
+    fc_train_gather_optimizer_state(t);
     if (fc_dist_rank(t->dist) == 0) {
         st = make_out_dir(t->cfg->out);
         if (st == FC_OK) st = fc_ckpt_save(t, path);

@@ -79,7 +79,7 @@ START_TEST(test_affine)
     fill_uniform(c.dout, B * NO, 4, -1, 1);
     double dx[B * NI], dw[NI * NO] = {0}, db[NO] = {0}, num[B * NI];
     affine_f(&c);
-    fc_affine_backward(dx, dw, db, c.dout, c.x, c.w, B, NI, NO);
+    fc_affine_backward(dx, dw, db, c.dout, c.x, c.w, B, NI, NO, 1);
     numeric_grad(num, c.x, B * NI, affine_f, &c);
     ck_assert(grad_ok("affine dx", dx, num, B * NI, 1e-7));
     numeric_grad(num, c.w, NI * NO, affine_f, &c);
@@ -90,9 +90,19 @@ START_TEST(test_affine)
     double dw2[NI * NO], db2[NO];
     memcpy(dw2, dw, sizeof dw);
     memcpy(db2, db, sizeof db);
-    fc_affine_backward(NULL, dw2, db2, c.dout, c.x, c.w, B, NI, NO);
+    fc_affine_backward(NULL, dw2, db2, c.dout, c.x, c.w, B, NI, NO, 1);
     for (int i = 0; i < NI * NO; i++) ck_assert(fabs(dw2[i] - 2 * dw[i]) <= 1e-12 * (1 + fabs(dw[i])));
     for (int i = 0; i < NO; i++) ck_assert(fabs(db2[i] - 2 * db[i]) <= 1e-12 * (1 + fabs(db[i])));
+    /* accumulate == 0 overwrites: garbage in the buffers, the same gradients out. */
+    for (int i = 0; i < NI * NO; i++) dw2[i] = 1e30;
+    for (int i = 0; i < NO; i++) db2[i] = -1e30;
+    fc_affine_backward(NULL, dw2, db2, c.dout, c.x, c.w, B, NI, NO, 0);
+    for (int i = 0; i < NI * NO; i++) ck_assert(dw2[i] == dw[i]);
+    for (int i = 0; i < NO; i++) ck_assert(db2[i] == db[i]);
+    /* ... also with no rows (a rank whose slice of the batch is empty). */
+    fc_affine_backward(NULL, dw2, db2, c.dout, c.x, c.w, 0, NI, NO, 0);
+    for (int i = 0; i < NI * NO; i++) ck_assert(dw2[i] == 0);
+    for (int i = 0; i < NO; i++) ck_assert(db2[i] == 0);
 }
 END_TEST
 

@@ -49,7 +49,6 @@ static int check_net(int n_hidden, fc_norm norm, double keep, double reg)
     for (int i = 0; i < BATCH; i++) y[i] = (i * 3) % C;
     fc_batch_info info = {.step = 11, .row0 = 0, .global_batch = BATCH};
 
-    fc_net_zero_grads(&net);
     fc_net_forward(&net, x, BATCH, FC_MODE_TRAIN, &info);
     fc_net_loss(&net, y, &info);
     fc_net_backward(&net);
@@ -113,7 +112,6 @@ START_TEST(test_detects_wrong_gradient)
     int32_t y[BATCH] = {0, 1, 2, 3, 0, 1, 2};
     for (int i = 0; i < BATCH * D; i++) x[i] = sin(i);
     fc_batch_info info = {.step = 0, .row0 = 0, .global_batch = BATCH};
-    fc_net_zero_grads(&net);
     fc_net_forward(&net, x, BATCH, FC_MODE_TRAIN, &info);
     fc_net_loss(&net, y, &info);
     fc_net_backward(&net); /* reg gradient deliberately not added */

@@ -223,7 +223,7 @@ START_TEST(test_affine)
     fc_real *dw = rd_real(NULL, "layers/affine/dw0"), *db = rd_real(NULL, "layers/affine/db0");
     fc_real *dx = pool_alloc((size_t)nx * sizeof *dx);
     for (long i = 0; i < nx; i++) dx[i] = (fc_real)1e3;
-    fc_affine_backward(dx, dw, db, dout, x, w, batch, n_in, n_out);
+    fc_affine_backward(dx, dw, db, dout, x, w, batch, n_in, n_out, 1);
     CHECK_R("affine dx", dx, rd(NULL, "layers/affine/dx"), nx);
     CHECK_R("affine dw", dw, rd(NULL, "layers/affine/dw"), nw);
     CHECK_R("affine db", db, rd(NULL, "layers/affine/db"), nb);
@@ -231,7 +231,7 @@ START_TEST(test_affine)
     /* dx == NULL (layer 1) must still produce the parameter gradients. */
     dw = rd_real(NULL, "layers/affine/dw0");
     db = rd_real(NULL, "layers/affine/db0");
-    fc_affine_backward(NULL, dw, db, dout, x, w, batch, n_in, n_out);
+    fc_affine_backward(NULL, dw, db, dout, x, w, batch, n_in, n_out, 1);
     CHECK_R("affine dw (dx NULL)", dw, rd(NULL, "layers/affine/dw"), nw);
     CHECK_R("affine db (dx NULL)", db, rd(NULL, "layers/affine/db"), nb);
 }
@@ -484,7 +484,8 @@ START_TEST(test_net_cases)
             for (long j = 0; j < n; j++) net.bn_stats[v->offset + (size_t)j] = (fc_real)r0[j];
         }
         const fc_batch_info info = {.step = nc.step, .row0 = 0, .global_batch = nc.batch};
-        fc_net_zero_grads(&net);
+        /* Backward overwrites every gradient: start from garbage to prove it. */
+        for (size_t i = 0; i < net.layout.n_total; i++) net.grads[i] = (fc_real)1e30;
         fc_net_forward(&net, nc.x, nc.batch, FC_MODE_TRAIN, &info);
         double loss = fc_net_loss(&net, nc.y, &info);
         fc_net_backward(&net);
@@ -516,7 +517,7 @@ START_TEST(test_net_cases)
 END_TEST
 
 /* Data parallelism without MPI: the batch as two local slices (row0 and global_batch set as a rank
- * would), gradients accumulated over both, reg added once, must equal the whole-batch fixture.
+ * would), gradients summed over both, reg added once, must equal the whole-batch fixture.
  * Batchnorm needs the cross-rank statistics and is covered by the MPI tests instead. */
 START_TEST(test_net_split)
 {
@@ -530,16 +531,18 @@ START_TEST(test_net_split)
         fc_net net;
         ck_assert_int_eq(fc_net_init(&net, &nc.cfg, nc.batch, NULL), FC_OK);
         load_params(&net, nc.prefix);
-        fc_net_zero_grads(&net);
         const int split = 3;
         double loss = 0;
+        fc_real *first = pool_alloc(net.layout.n_total * sizeof *first);
         for (int part = 0; part < 2; part++) {
             const int row0 = part ? split : 0, rows = part ? nc.batch - split : split;
             const fc_batch_info info = {.step = nc.step, .row0 = row0, .global_batch = nc.batch};
             fc_net_forward(&net, nc.x + (size_t)row0 * (size_t)nc.cfg.n_input, rows, FC_MODE_TRAIN, &info);
             loss += fc_net_loss(&net, nc.y + row0, &info);
             fc_net_backward(&net);
+            if (part == 0) memcpy(first, net.grads, net.layout.n_total * sizeof *first);
         }
+        for (size_t i = 0; i < net.layout.n_total; i++) net.grads[i] += first[i];
         loss += fc_net_add_reg(&net);
         char label[96];
         snprintf(label, sizeof label, "%s split loss", nc.prefix);

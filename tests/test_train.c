@@ -80,8 +80,8 @@ END_TEST
 START_TEST(test_equivalence_dropout) { check_equivalence(FC_NORM_BATCH, 0.6); }
 END_TEST
 
-/* 50 steps with dropout and batchnorm (adam: every slot in use); then params, optimizer state and
- * running statistics must be bitwise identical on all ranks. */
+/* 50 steps with dropout and batchnorm (adam: every slot in use); then params, running statistics and
+ * the gathered (sharded) optimizer state must be bitwise identical on all ranks. */
 START_TEST(test_replicas_bitwise)
 {
     fc_config cfg;
@@ -100,6 +100,7 @@ START_TEST(test_replicas_bitwise)
             fc_data_epoch_order(t.perm, t.data.train.n, cfg.seed, t.epoch, cfg.shuffle);
         }
     }
+    fc_train_gather_optimizer_state(&t);
     fc_tensor_ref refs[4] = {{"params", t.net.params, t.net.layout.n_total * sizeof(fc_real)},
                              {"adam m", t.opt.slot[0], t.net.layout.n_total * sizeof(fc_real)},
                              {"adam v", t.opt.slot[1], t.net.layout.n_total * sizeof(fc_real)},

@@ -39,6 +39,15 @@ void fc_log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void fc_log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void fc_log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* On the hot elementwise kernels: an AVX2 clone besides the baseline one, picked at load time by the
+ * CPU. Only wider vectors: AVX2 without FMA contracts nothing and nothing is reassociated, so both
+ * clones give bitwise the same results (ranks on different CPUs still agree). */
+#if defined(__GNUC__) && defined(__x86_64__)
+#define FC_VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define FC_VECTOR_CLONES
+#endif
+
 /* Programmer errors: always checked; prints "rank r/N file:line: expr" then aborts every rank. */
 #define FC_ASSERT(cond)                                                                     \
     do {                                                                                    \

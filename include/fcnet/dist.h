@@ -48,9 +48,16 @@ static inline int fc_dist_size(const fc_dist *d) { return d ? d->size : 1; }
 void fc_dist_bcast_real(const fc_dist *dist, fc_real *buf, size_t n);
 void fc_dist_bcast_bytes(const fc_dist *dist, void *buf, size_t n_bytes);
 
-/* grad[0..n) = sum over ranks of grad, in rank order (one fused buffer: rank q owns chunk q of n/size
- * elements and adds everybody's copies of it in rank order, then every rank receives every owner's
- * sum). Identical bits on every rank; point-to-point messages only, so nothing is allocated. */
+/* A fused buffer of n elements is cut into one chunk per rank, rank q owning chunk q =
+ * [q*n/size, (q+1)*n/size). This rank's chunk: [*begin, *begin + *len) (the whole buffer at size 1). */
+void fc_dist_own_chunk(const fc_dist *dist, size_t n, size_t *begin, size_t *len);
+/* Reduce-scatter: this rank's chunk of grad becomes the sum over ranks of that chunk, added in rank
+ * order so the bits never depend on MPI's algorithm or transport; the other chunks are left as they were.
+ * Point-to-point messages only, so nothing is allocated. */
+void fc_dist_reduce_scatter(const fc_dist *dist, fc_real *grad, size_t n);
+/* Allgather: every chunk of buf is replaced by its owner's copy, so all ranks hold identical bits. */
+void fc_dist_allgather_chunks(const fc_dist *dist, fc_real *buf, size_t n);
+/* grad[0..n) = sum over ranks of grad, in rank order: reduce-scatter then allgather. */
 void fc_dist_sum_grads(const fc_dist *dist, fc_real *grad, size_t n);
 
 /* v[0..n) = sum over ranks of v, in rank order, in double. */

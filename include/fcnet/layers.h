@@ -25,13 +25,16 @@ typedef struct fc_act {
 
 /* out = x w (no bias).  x: (batch, n_in)  w: (n_in, n_out)  out: (batch, n_out) */
 void fc_linear_forward(fc_real *out, const fc_real *x, const fc_real *w, int batch, int n_in, int n_out);
+/* Seconds this process has spent inside the GEMMs of fc_linear_forward and fc_affine_backward. */
+double fc_gemm_seconds(void);
 /* out = x w + b.  x: (batch, n_in)  w: (n_in, n_out)  b: (n_out)  out: (batch, n_out) */
 void fc_affine_forward(fc_real *out, const fc_real *x, const fc_real *w, const fc_real *b, int batch,
                        int n_in, int n_out);
 /* dw += x^T dout, db += colsum(dout), dx = dout w^T (dx may be NULL: skipped, e.g. layer 1; db may be NULL
- * when a fused kernel below has accumulated it already). */
+ * when a fused kernel below has accumulated it already). With accumulate == 0, dw and db are
+ * overwritten instead (the training step writes each weight gradient once, so it never zeroes them). */
 void fc_affine_backward(fc_real *dx, fc_real *dw, fc_real *db, const fc_real *dout, const fc_real *x,
-                        const fc_real *w, int batch, int n_in, int n_out);
+                        const fc_real *w, int batch, int n_in, int n_out, int accumulate);
 
 /* out = max(x, 0) (in place allowed). */
 void fc_relu_forward(fc_real *out, const fc_real *x, size_t n);

@@ -80,13 +80,13 @@ const fc_real *fc_net_forward(fc_net *net, const fc_real *x, int batch, fc_mode 
 /* Softmax loss of the last forward against y: sum over local rows of CE / global_batch (no reg term);
  * replaces the scores with their gradient. */
 double fc_net_loss(fc_net *net, const int32_t *y, const fc_batch_info *info);
-/* Backward of the last train-mode forward: ACCUMULATES the data gradients into net->grads
- * (no reg term). Collective like the forward for batchnorm. */
+/* Backward of the last train-mode forward: WRITES the data gradients into net->grads (every element,
+ * no reg term; no zeroing needed before). Collective like the forward for batchnorm. */
 void fc_net_backward(fc_net *net);
-/* Sets net->grads to zero. */
-void fc_net_zero_grads(fc_net *net);
 /* grads += reg * W for every weight; returns 0.5 * reg * sum(W^2) in double. */
 double fc_net_add_reg(fc_net *net);
+/* The same for the weight elements among [begin, begin + len) of the fused buffer (a rank's chunk). */
+double fc_net_add_reg_range(fc_net *net, size_t begin, size_t len);
 /* Number of rows of the last forward whose argmax score equals y (test-mode forward first). */
 int64_t fc_net_count_correct(const fc_net *net, const int32_t *y);
 

@@ -45,6 +45,10 @@ void fc_optim_free(fc_optim *opt);
 /* One update of w (n elements) from dw with the current lr. Returns 1 when every dw was finite, 0 when
  * some was NaN or Inf (w is then spoiled: the caller stops without saving it). */
 int fc_optim_step(fc_optim *opt, fc_real *w, const fc_real *dw);
+/* The same update restricted to elements [begin, begin + len) of w, dw and the slots, counted as one
+ * step (adam's t advances once): the sharded update, where each rank updates its own chunk. Every
+ * element gets exactly the arithmetic of fc_optim_step. */
+int fc_optim_step_range(fc_optim *opt, fc_real *w, const fc_real *dw, size_t begin, size_t len);
 /* lr *= lr_decay. */
 void fc_optim_end_epoch(fc_optim *opt);
 

@@ -28,7 +28,7 @@ typedef struct fc_history {
 /* Phases timed by --profile (seconds, this rank). */
 typedef enum fc_phase {
     FC_PHASE_DATA, FC_PHASE_FORWARD, FC_PHASE_BACKWARD, FC_PHASE_REDUCE, FC_PHASE_UPDATE, FC_PHASE_EVAL,
-    FC_PHASE_CHECKPOINT, FC_PHASE_COUNT
+    FC_PHASE_CHECKPOINT, FC_PHASE_GEMM /* inside forward and backward, not a phase of its own */, FC_PHASE_COUNT
 } fc_phase;
 
 typedef struct fc_trainer {
@@ -76,9 +76,14 @@ int fc_train_run(fc_trainer *t);
 void fc_train_free(fc_trainer *t);
 
 /* One optimizer step on the global minibatch perm[k*B, (k+1)*B) of the current epoch: this rank's slice,
- * forward, loss, backward, fused gradient sum, reg, update. Returns the global loss (identical on every
+ * forward, loss, backward, reduce-scatter of the fused gradient buffer, reg and update of this rank's
+ * chunk, allgather of the parameters. Returns the global loss (identical on every
  * rank), or NaN when any rank saw a non-finite loss or gradient (agreed). Allocates nothing. Collective. */
 double fc_train_step(fc_trainer *t);
+/* The update is sharded: between steps each rank's optimizer slots are current only in its own chunk of
+ * the fused buffer (fc_dist_own_chunk). Collective: gathers the owners' chunks so every rank holds the
+ * whole, identical state (done before every checkpoint). */
+void fc_train_gather_optimizer_state(fc_trainer *t);
 
 /* Accuracy of the current parameters (test mode) on split, rows divided among ranks. Collective. */
 double fc_train_accuracy(fc_trainer *t, const fc_split *split, const int64_t *rows, int64_t n_rows);

@@ -3,7 +3,7 @@
  * For a net D -> [H1..H(L-1)] -> C and a global batch B split over R ranks, one step of fcnet on the
  * rank with the most rows (b = ceil(B / R)) runs exactly these GEMMs (src/layers.c, row-major):
  *   forward,  every layer l:    out(b, n_out)  = x(b, n_in)       * W(n_in, n_out)      NoTrans, NoTrans, beta 0
- *   backward, every layer l:    dW(n_in,n_out) += x^T(n_in, b)    * dout(b, n_out)      Trans,   NoTrans, beta 1
+ *   backward, every layer l:    dW(n_in,n_out) = x^T(n_in, b)     * dout(b, n_out)      Trans,   NoTrans, beta 0
  *   backward, layers 2..L:      dx(b, n_in)    = dout(b, n_out)   * W^T(n_out, n_in)    NoTrans, Trans,   beta 0
  * (layer 1's dx is skipped: nobody needs the gradient of the data; --with-dx1 adds it back.)
  * Each distinct shape is timed (once) with cblas_sgemm on operands of exactly those sizes and leading dimensions;
@@ -55,7 +55,7 @@ static float *alloc_touched(size_t n)
         fprintf(stderr, "sgemm_bound: out of memory\n");
         exit(1);
     }
-    /* Small values so beta = 1 accumulation never overflows over many repetitions. */
+    /* Small, varied values: no denormals, no overflow. */
     for (size_t i = 0; i < n; i++) p[i] = (float)((double)((i * 2654435761u) % 1000) * 1e-6 - 5e-4);
     return p;
 }
@@ -187,7 +187,7 @@ int main(int argc, char **argv)
     }
     for (int l = L; l >= 1; l--) { /* backward, in fcnet's order */
         int n_in = dims[l - 1], n_out = dims[l];
-        g[n_g++] = (gemm){"dW", l, CblasTrans, CblasNoTrans, n_in, n_out, b, n_in, n_out, n_out, 1.0f, 0, 0};
+        g[n_g++] = (gemm){"dW", l, CblasTrans, CblasNoTrans, n_in, n_out, b, n_in, n_out, n_out, 0.0f, 0, 0};
         if (l > 1 || with_dx1)
             g[n_g++] = (gemm){"dx", l, CblasNoTrans, CblasTrans, b, n_in, n_out, n_out, n_out, n_in, 0.0f, 0, 0};
     }
@@ -204,7 +204,7 @@ int main(int argc, char **argv)
         int same = -1; /* identical shapes (e.g. the 100x100 layers of cs231n) are timed once */
         for (int j = 0; j < i && same < 0; j++)
             if (g[j].ta == g[i].ta && g[j].tb == g[i].tb && g[j].m == g[i].m && g[j].n == g[i].n &&
-                g[j].k == g[i].k) /* the transposes fix beta */
+                g[j].k == g[i].k)
                 same = j;
         if (same >= 0) {
             g[i].seconds = g[same].seconds;
