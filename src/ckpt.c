@@ -508,9 +508,8 @@ static int r_exists(const ckpt_io *io, const char *name)
     return 1;
 }
 
-/* Opens dataset name (absolute) and checks its type class (float when want_float, else integer) and
- * shape against rank/dims; returns the open dataset or -1 after recording the failure. */
-static hid_t r_open_array(ckpt_io *io, const char *name, int want_float, int rank, const hsize_t *dims)
+/* Opens dataset name (absolute); -1 after recording why (missing, or HDF5 refused). */
+static hid_t r_open_dataset(ckpt_io *io, const char *name)
 {
     if (io->st) return -1;
     if (!r_exists(io, name)) {
@@ -522,6 +521,15 @@ static hid_t r_open_array(ckpt_io *io, const char *name, int want_float, int ran
         io_fail_h5(io, name, "opening the dataset");
         return -1;
     }
+    return d;
+}
+
+/* Opens dataset name (absolute) and checks its type class (float when want_float, else integer) and
+ * shape against rank/dims; returns the open dataset or -1 after recording the failure. */
+static hid_t r_open_array(ckpt_io *io, const char *name, int want_float, int rank, const hsize_t *dims)
+{
+    hid_t d = r_open_dataset(io, name);
+    if (d < 0) return -1;
     hid_t type = H5Dget_type(d), space = H5Dget_space(d);
     H5T_class_t cls = H5Tget_class(type);
     hsize_t got[H5S_MAX_RANK];
@@ -564,16 +572,8 @@ static void r_array(ckpt_io *io, const char *name, int want_float, hid_t mtype, 
 /* Length of the 1-D dataset name, or -1 after recording the failure. */
 static int64_t r_length(ckpt_io *io, const char *name)
 {
-    if (io->st) return -1;
-    if (!r_exists(io, name)) {
-        io_fail(io, name, "missing in the %s", io->noun);
-        return -1;
-    }
-    hid_t d = H5Dopen2(io->file, name, H5P_DEFAULT);
-    if (d < 0) {
-        io_fail_h5(io, name, "opening the dataset");
-        return -1;
-    }
+    hid_t d = r_open_dataset(io, name);
+    if (d < 0) return -1;
     hid_t space = H5Dget_space(d);
     hsize_t dims[H5S_MAX_RANK];
     int rank = H5Sget_simple_extent_ndims(space);
