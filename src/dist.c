@@ -26,8 +26,6 @@ static void init_common(fc_dist *dist)
     MPI_Comm_rank(dist->comm, &dist->rank);
     MPI_Comm_size(dist->comm, &dist->size);
     fc_log_set_rank(dist->rank, dist->size);
-    dist->counts = fc_alloc(4 * (size_t)dist->size * sizeof(int));
-    dist->displs = dist->counts + dist->size;
     dist->requests = fc_alloc(2 * (size_t)dist->size * sizeof(MPI_Request));
 }
 
@@ -57,7 +55,6 @@ void fc_dist_free(fc_dist *dist)
 {
     if (!dist) return;
     fc_free(dist->grad_recv);
-    fc_free(dist->counts);
     fc_free(dist->requests);
     fc_free(dist->gather);
     int finalized = 0;

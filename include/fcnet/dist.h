@@ -23,7 +23,6 @@ typedef struct fc_dist {
     /* Gradient reduction scratch, sized by fc_dist_reserve (owned). */
     size_t grad_n;      /* elements the reduction was sized for */
     fc_real *grad_recv; /* size * chunk elements */
-    int *counts, *displs; /* size entries each, in elements */
     MPI_Request *requests; /* 2 * size, owned: the per-step point-to-point exchanges */
 
     double *gather;     /* size * gather_n doubles (owned) */
