@@ -14,6 +14,12 @@ T_START=$(date +%s%N)
 # The scratch directory: removed on success, kept (and named) on failure.
 W=$(mktemp -d "${TMPDIR:-/tmp}/fcnet-${TEST_NAME:-ckpt}.XXXXXX")
 
+# Everything a checkpoint holds that an exact resume must reproduce (h5cmp object list: groups,
+# root attributes /@name, attributes of groups group@name).
+# shellcheck disable=SC2034 # used by the scripts that source this file
+STATE=(/params /bn /optim /history /best /preprocess /@epoch /@step /@epoch_step /@finished /optim@t
+    /optim@lr /best@best_val_acc /best@best_step)
+
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 elapsed_s() { awk -v a="$1" -v b="$(now_ms)" 'BEGIN { printf "%.1f", (b - a) / 1000 }'; }
 

@@ -31,8 +31,6 @@ LIMIT_S=10
 "$SYNTH" --out huge.h5 --train 400 --features 20 --classes 5 --seed 4 --noise 1e4 >/dev/null || exit 1
 MODEL=(--data "$W/s.h5" --hidden 100,100 --norm batchnorm --keep 0.9 --optim adam --batch-size 30 --epochs 4
     --print-every 1)
-STATE=(/params /bn /optim /history /best /preprocess /@epoch /@step /@epoch_step /@finished /optim@t
-    /optim@lr /best@best_val_acc /best@best_step)
 
 # ---- 1. kill -9 of one rank ----
 t=$(now_ms)

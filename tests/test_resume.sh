@@ -33,8 +33,6 @@ cd "$W" || exit 1
 "$SYNTH" --out d7.h5 --train 600 --val 100 --features 20 --classes 7 --seed 2 >/dev/null || exit 1
 MODEL=(--data "$W/d.h5" --hidden 50,40 --norm batchnorm --keep 0.8 --optim adam --reg 0.01 --lr-decay 0.9
     --batch-size 50 --epochs 3 --print-every 1000)
-STATE=(/params /bn /optim /history /best /preprocess /@epoch /@step /@epoch_step /@finished /optim@t
-    /optim@lr /best@best_val_acc /best@best_step)
 
 # ---- 1. same rank count: bitwise ----
 for n in 1 2 4; do

@@ -29,8 +29,6 @@ LIMIT_S=10
 "$SYNTH" --out s.h5 --train 3000 --val 200 --features 50 --classes 5 --seed 3 >/dev/null || exit 1
 MODEL=(--data "$W/s.h5" --hidden 100,100 --norm batchnorm --keep 0.9 --optim adam --batch-size 30 --epochs 4
     --print-every 1)
-STATE=(/params /bn /optim /history /best /preprocess /@epoch /@step /@epoch_step /@finished /optim@t
-    /optim@lr /best@best_val_acc /best@best_step)
 t=$(now_ms)
 must_run $N log.full train "${MODEL[@]}" --out full || finish
 echo "     uninterrupted run: $(elapsed_s "$t") s"
