@@ -1,5 +1,6 @@
 #include "fcnet/dist.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "fcnet/layers.h"
@@ -12,6 +13,7 @@
  * collective algorithms allocate small temporaries at some rank counts (seen: allgather at -n 3,
  * allgatherv at -n 4), while Isend/Irecv reuse free-listed requests, so a step allocates nothing. */
 enum { TAG_SCATTER = 101, TAG_GATHER = 102, TAG_SMALL = 103 };
+enum { SHARED_PARAMS = 0, SHARED_GRADS = 1 }; /* fc_dist.shared_win and shared_base */
 #define FC_MAX_REPLICA_TENSORS 4096
 
 static int is_single(const fc_dist *d) { return d == NULL || d->size == 1; }
@@ -27,6 +29,8 @@ static void init_common(fc_dist *dist)
     MPI_Comm_size(dist->comm, &dist->size);
     fc_log_set_rank(dist->rank, dist->size);
     dist->requests = fc_alloc(2 * (size_t)dist->size * sizeof(MPI_Request));
+    dist->parts = fc_alloc((size_t)dist->size * sizeof *dist->parts);
+    dist->node = MPI_COMM_NULL;
 }
 
 fc_status fc_dist_init(fc_dist *dist, int *argc, char ***argv)
@@ -54,11 +58,13 @@ fc_status fc_dist_init_comm(fc_dist *dist, MPI_Comm comm)
 void fc_dist_free(fc_dist *dist)
 {
     if (!dist) return;
+    int finalized = 0;
+    MPI_Finalized(&finalized);
+    if (!finalized) fc_dist_release_arenas(dist);
     fc_free(dist->grad_recv);
     fc_free(dist->requests);
     fc_free(dist->gather);
-    int finalized = 0;
-    MPI_Finalized(&finalized);
+    fc_free(dist->parts);
     if (!finalized && dist->comm != MPI_COMM_NULL && dist->size > 0) MPI_Comm_free(&dist->comm);
     if (dist->owns_mpi && !finalized) MPI_Finalize();
     memset(dist, 0, sizeof *dist);
@@ -81,6 +87,79 @@ void fc_dist_reserve(fc_dist *dist, size_t grad_n, size_t gather_n)
     }
 }
 
+/* 0: messages (FCNET_EXCHANGE=p2p), 1: shared memory where every rank is on one node (auto, the default),
+ * -1: a value fcnet does not know. */
+static int exchange_setting(void)
+{
+    const char *v = getenv("FCNET_EXCHANGE");
+    if (!v || !v[0] || strcmp(v, "auto") == 0) return 1;
+    return strcmp(v, "p2p") == 0 ? 0 : -1;
+}
+
+fc_status fc_dist_share_arenas(fc_dist *dist, size_t n, fc_real **params, fc_real **grads)
+{
+    *params = *grads = NULL;
+    int setting = exchange_setting(), worst = setting;
+    if (!is_single(dist)) /* agreed, not taken alone: a rank with another environment must not pick another path */
+        MPI_Allreduce(&setting, &worst, 1, MPI_INT, MPI_MIN, dist->comm);
+    if (setting < 0)
+        return fc_error_set(FC_ERR_INPUT, "FCNET_EXCHANGE: unknown value '%s' (expected auto or p2p)",
+                            getenv("FCNET_EXCHANGE"));
+    /* p2p, one rank, or another rank's error, which the caller's agreement reports */
+    if (worst <= 0 || is_single(dist)) return FC_OK;
+    FC_ASSERT(dist->shared_n == 0 && n > 0);
+    MPI_Comm node;
+    MPI_Comm_split_type(dist->comm, MPI_COMM_TYPE_SHARED, dist->rank, MPI_INFO_NULL, &node);
+    int node_size = 0;
+    MPI_Comm_size(node, &node_size);
+    if (node_size != dist->size) { /* the same answer on every rank: there is one node or several */
+        MPI_Comm_free(&node);
+        return FC_OK;
+    }
+    MPI_Info info;
+    MPI_Info_create(&info);
+    MPI_Info_set(info, "alloc_shared_noncontig", "true"); /* each segment on pages its rank touches first */
+    dist->node = node;
+    const MPI_Aint bytes = (MPI_Aint)(n * sizeof(fc_real));
+    for (int w = 0; w < 2; w++) {
+        void *mine = NULL;
+        /* 64 bytes more, to start the segment on a cache line (Open MPI puts a header before it). The page
+         * offset of a mapping is the same in every process, so every rank computes the same start. */
+        MPI_Win_allocate_shared(bytes + 64, 1, info, node, &mine, &dist->shared_win[w]);
+        dist->shared_base[w] = fc_alloc((size_t)dist->size * sizeof(fc_real *));
+        for (int q = 0; q < dist->size; q++) {
+            MPI_Aint size_q;
+            int disp_unit;
+            void *base = NULL;
+            MPI_Win_shared_query(dist->shared_win[w], q, &size_q, &disp_unit, &base);
+            FC_ASSERT(base != NULL && size_q >= bytes + 64);
+            dist->shared_base[w][q] = (fc_real *)((char *)base + ((64 - ((uintptr_t)base & 63)) & 63));
+        }
+        /* A passive epoch for the lifetime of the window, so MPI_Win_sync may order the direct loads and
+         * stores around the barriers. */
+        MPI_Win_lock_all(MPI_MODE_NOCHECK, dist->shared_win[w]);
+    }
+    MPI_Info_free(&info);
+    dist->shared_n = n;
+    *params = dist->shared_base[SHARED_PARAMS][dist->rank];
+    *grads = dist->shared_base[SHARED_GRADS][dist->rank];
+    return FC_OK;
+}
+
+void fc_dist_release_arenas(fc_dist *dist)
+{
+    if (!dist || dist->node == MPI_COMM_NULL) return;
+    for (int w = 0; w < 2; w++) {
+        MPI_Win_unlock_all(dist->shared_win[w]);
+        MPI_Win_free(&dist->shared_win[w]);
+        fc_free(dist->shared_base[w]);
+        dist->shared_base[w] = NULL;
+    }
+    MPI_Comm_free(&dist->node);
+    dist->node = MPI_COMM_NULL;
+    dist->shared_n = 0;
+}
+
 void fc_dist_bcast_real(const fc_dist *dist, fc_real *buf, size_t n)
 {
     if (is_single(dist)) return;
@@ -100,17 +179,17 @@ void fc_dist_bcast_bytes(const fc_dist *dist, void *buf, size_t n_bytes)
 /* Chunk q of a segment of len elements: [q*len/size, (q+1)*len/size). */
 static size_t chunk_begin(size_t len, int q, int size) { return len * (size_t)q / (size_t)size; }
 
-/* out = ((part_0 + part_1) + part_2) + ... where part_q = parts + q * len, except part_rank, which is out
- * itself: one sweep, a block at a time through a small accumulator, so that no part is copied first. */
+/* out = ((parts[0] + parts[1]) + parts[2]) + ..., where one of the parts may be out itself: one sweep,
+ * a block at a time through a small accumulator, so that no part is copied first. */
 FC_VECTOR_CLONES
-static void sum_in_rank_order(fc_real *out, const fc_real *parts, int rank, int size, int len)
+static void sum_in_rank_order(fc_real *out, const fc_real *const *parts, int size, int len)
 {
     enum { BLOCK = 512 };
     fc_real acc[BLOCK];
     for (int i0 = 0; i0 < len; i0 += BLOCK) {
         const int m = len - i0 < BLOCK ? len - i0 : BLOCK;
         for (int q = 0; q < size; q++) {
-            const fc_real *p = q == rank ? out + i0 : parts + (size_t)q * (size_t)len + i0;
+            const fc_real *p = parts[q] + i0;
             if (q == 0)
                 for (int i = 0; i < m; i++) acc[i] = p[i];
             else
@@ -127,13 +206,34 @@ void fc_dist_own_chunk(const fc_dist *dist, size_t n, size_t *begin, size_t *len
     *len = chunk_begin(n, rank + 1, size) - *begin;
 }
 
+/* Memory written to a shared window before the barrier is visible to every rank after it. */
+static void shared_barrier(const fc_dist *dist, int which)
+{
+    MPI_Win_sync(dist->shared_win[which]);
+    MPI_Barrier(dist->node);
+    MPI_Win_sync(dist->shared_win[which]);
+}
+
+static int is_shared(const fc_dist *dist, int which, const fc_real *buf, size_t n)
+{
+    return dist->shared_n > 0 && n == dist->shared_n && buf == dist->shared_base[which][dist->rank];
+}
+
 void fc_dist_reduce_scatter(const fc_dist *dist, fc_real *grad, size_t n)
 {
     if (is_single(dist)) return;
-    FC_ASSERT(n <= dist->grad_n);
     const int size = dist->size, rank = dist->rank;
     const size_t mine = chunk_begin(n, rank, size);
     const int my_len = (int)(chunk_begin(n, rank + 1, size) - mine);
+    if (is_shared(dist, SHARED_GRADS, grad, n)) {
+        /* Every rank's backward is complete after the barrier; the peers' segments are not written again
+         * before the next step, whose backward starts only after the allgather's barrier. */
+        shared_barrier(dist, SHARED_GRADS);
+        for (int q = 0; q < size; q++) dist->parts[q] = dist->shared_base[SHARED_GRADS][q] + mine;
+        sum_in_rank_order(grad + mine, dist->parts, size, my_len);
+        return;
+    }
+    FC_ASSERT(n <= dist->grad_n);
     MPI_Request *req = dist->requests;
     int m = 0;
     /* Every rank receives everybody's copy of its own chunk. Peers are visited from rank + 1 on so no
@@ -150,7 +250,8 @@ void fc_dist_reduce_scatter(const fc_dist *dist, fc_real *grad, size_t n)
                   dist->comm, &req[m++]);
     }
     MPI_Waitall(m, req, MPI_STATUSES_IGNORE);
-    sum_in_rank_order(grad + mine, dist->grad_recv, rank, size, my_len);
+    for (int q = 0; q < size; q++) dist->parts[q] = q == rank ? grad + mine : dist->grad_recv + (size_t)q * (size_t)my_len;
+    sum_in_rank_order(grad + mine, dist->parts, size, my_len);
 }
 
 void fc_dist_allgather_chunks(const fc_dist *dist, fc_real *buf, size_t n)
@@ -159,6 +260,18 @@ void fc_dist_allgather_chunks(const fc_dist *dist, fc_real *buf, size_t n)
     const int size = dist->size, rank = dist->rank;
     const size_t mine = chunk_begin(n, rank, size);
     const int my_len = (int)(chunk_begin(n, rank + 1, size) - mine);
+    if (is_shared(dist, SHARED_PARAMS, buf, n)) {
+        /* After the barrier every owner has written its chunk; each chunk is written again only after the
+         * next step's first barrier, which no rank passes before it has finished copying here. */
+        shared_barrier(dist, SHARED_PARAMS);
+        for (int k = 1; k < size; k++) {
+            int q = (rank + k) % size;
+            size_t begin = chunk_begin(n, q, size);
+            memcpy(buf + begin, dist->shared_base[SHARED_PARAMS][q] + begin,
+                   (chunk_begin(n, q + 1, size) - begin) * sizeof *buf);
+        }
+        return;
+    }
     FC_ASSERT(chunk_begin(n, 1, size) < ((size_t)1 << 31));
     MPI_Request *req = dist->requests;
     int m = 0;

@@ -86,6 +86,19 @@ fc_status fc_net_init(fc_net *net, const fc_net_config *cfg, int max_batch, cons
     return FC_OK;
 }
 
+void fc_net_borrow_arenas(fc_net *net, fc_real *params, fc_real *grads)
+{
+    FC_ASSERT(!net->arenas_borrowed);
+    const size_t bytes = net->layout.n_total * sizeof(fc_real);
+    memcpy(params, net->params, bytes);
+    memcpy(grads, net->grads, bytes);
+    fc_free(net->params);
+    fc_free(net->grads);
+    net->params = params;
+    net->grads = grads;
+    net->arenas_borrowed = 1;
+}
+
 void fc_net_free(fc_net *net)
 {
     if (!net) return;
@@ -101,8 +114,10 @@ void fc_net_free(fc_net *net)
     fc_free(net->dbuf[0]);
     fc_free(net->dbuf[1]);
     fc_free(net->stat_scratch);
-    fc_free(net->params);
-    fc_free(net->grads);
+    if (!net->arenas_borrowed) {
+        fc_free(net->params);
+        fc_free(net->grads);
+    }
     fc_free(net->bn_stats);
     fc_layout_free(&net->layout);
     fc_layout_free(&net->bn_layout);

@@ -67,6 +67,10 @@ fc_status fc_train_setup(fc_trainer *t, const fc_config *cfg, fc_dist *dist)
     if (t->local_max < 1) t->local_max = 1;
     fc_net_config ncfg = fc_config_net(cfg, t->data.n_features, t->data.n_classes);
     fc_net_init(&t->net, &ncfg, t->local_max, dist);
+    fc_real *shared_params, *shared_grads;
+    st = fc_dist_share_arenas(dist, t->net.layout.n_total, &shared_params, &shared_grads);
+    if ((st = fc_dist_agree(dist, st, 1)) != FC_OK) return st;
+    if (shared_params) fc_net_borrow_arenas(&t->net, shared_params, shared_grads);
     fc_dist_reserve(dist, t->net.layout.n_total, 2 * (size_t)t->net.max_width + 2);
     fc_optim_init(&t->opt, &cfg->optim, t->net.layout.n_total);
 
@@ -100,7 +104,9 @@ void fc_train_free(fc_trainer *t)
     if (!t) return;
     fc_data_free(&t->data);
     fc_preprocess_free(&t->pp);
+    const int shared = t->net.arenas_borrowed;
     fc_net_free(&t->net);
+    if (shared) fc_dist_release_arenas(t->dist); /* collective: every rank frees its trainer */
     fc_optim_free(&t->opt);
     history_free(&t->hist);
     fc_free(t->perm);

@@ -112,6 +112,69 @@ START_TEST(test_replicas_bitwise)
 }
 END_TEST
 
+/* Trains 30 steps of cfg with FCNET_EXCHANGE=exchange; returns params, the gathered optimizer slots and
+ * the BN statistics in one malloc'ed buffer, and whether the arenas were shared. */
+static fc_real *train_with_exchange(const char *exchange, const fc_config *cfg, int *shared, size_t *n_out)
+{
+    setenv("FCNET_EXCHANGE", exchange, 1);
+    fc_dist dist;
+    fc_dist_init_comm(&dist, MPI_COMM_WORLD);
+    fc_trainer t;
+    ck_assert_int_eq(fc_train_setup(&t, cfg, &dist), FC_OK);
+    *shared = t.net.arenas_borrowed;
+    for (int s = 0; s < 30; s++) {
+        ck_assert(isfinite(fc_train_step(&t)));
+        if (t.epoch_step == t.steps_per_epoch) {
+            t.epoch++;
+            t.epoch_step = 0;
+            fc_data_epoch_order(t.perm, t.data.train.n, cfg->seed, t.epoch, cfg->shuffle);
+        }
+    }
+    fc_train_gather_optimizer_state(&t);
+    const size_t n = t.net.layout.n_total, nb = t.net.bn_layout.n_total;
+    fc_real *out = malloc((3 * n + nb) * sizeof *out);
+    memcpy(out, t.net.params, n * sizeof *out);
+    memcpy(out + n, t.opt.slot[0], n * sizeof *out);
+    memcpy(out + 2 * n, t.opt.slot[1], n * sizeof *out);
+    memcpy(out + 3 * n, t.net.bn_stats, nb * sizeof *out);
+    *n_out = 3 * n + nb;
+    fc_train_free(&t);
+    fc_dist_free(&dist);
+    unsetenv("FCNET_EXCHANGE");
+    return out;
+}
+
+/* The one-node shared-memory exchange (the default where it applies) and the message path compute the
+ * same bits; an unknown FCNET_EXCHANGE is an input error on every rank. */
+START_TEST(test_exchange_paths_bitwise)
+{
+    fc_config cfg;
+    fct_small_config(&cfg, data_path, FC_NORM_BATCH, 0.7, FC_OPTIM_ADAM);
+    cfg.epochs = 6;
+    int size, shared_p2p, shared_auto;
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    size_t n_p2p, n_auto;
+    fc_real *p2p = train_with_exchange("p2p", &cfg, &shared_p2p, &n_p2p);
+    fc_real *shm = train_with_exchange("auto", &cfg, &shared_auto, &n_auto);
+    ck_assert_int_eq(shared_p2p, 0);
+    ck_assert_int_eq(shared_auto, size > 1); /* the test runs on one node */
+    ck_assert(n_p2p == n_auto);
+    ck_assert_msg(memcmp(p2p, shm, n_p2p * sizeof *p2p) == 0, "shared-memory and message exchange differ");
+    free(p2p);
+    free(shm);
+
+    setenv("FCNET_EXCHANGE", "shared", 1);
+    fc_dist dist;
+    fc_dist_init_comm(&dist, MPI_COMM_WORLD);
+    fc_trainer t;
+    ck_assert_int_eq(fc_train_setup(&t, &cfg, &dist), FC_ERR_INPUT);
+    ck_assert_msg(strstr(fc_error_message(), "FCNET_EXCHANGE") != NULL, "%s", fc_error_message());
+    fc_train_free(&t);
+    fc_dist_free(&dist);
+    unsetenv("FCNET_EXCHANGE");
+}
+END_TEST
+
 /* Learning: the loss falls and the training accuracy rises well above chance (4 classes). */
 START_TEST(test_learns)
 {
@@ -148,6 +211,7 @@ static Suite *suite(void)
     tcase_add_test(t, test_equivalence_layernorm);
     tcase_add_test(t, test_equivalence_dropout);
     tcase_add_test(t, test_replicas_bitwise);
+    tcase_add_test(t, test_exchange_paths_bitwise);
     tcase_add_test(t, test_learns);
     suite_add_tcase(s, t);
     return s;

@@ -27,6 +27,15 @@ typedef struct fc_dist {
 
     double *gather;     /* size * gather_n doubles (owned) */
     size_t gather_n;
+    const fc_real **parts; /* size pointers (owned): the copies a reduction adds, in rank order */
+
+    /* One-node exchange (fc_dist_share_arenas): the parameter and gradient arenas of all ranks live in
+     * shared-memory windows, so the reduction reads the peers' gradients and the gather copies the
+     * owners' parameters directly, without MPI messages. */
+    MPI_Comm node;           /* the ranks of this node, in rank order (MPI_COMM_NULL until shared) */
+    MPI_Win shared_win[2];   /* [params, grads] */
+    fc_real **shared_base[2]; /* size pointers each: every rank's segment of each window (owned) */
+    size_t shared_n;         /* elements per segment; 0 when the arenas are not shared */
 } fc_dist;
 
 /* Starts MPI (MPI_Init unless already initialised; works without mpirun as a singleton) and
@@ -43,6 +52,15 @@ void fc_dist_reserve(fc_dist *dist, size_t grad_n, size_t gather_n);
 static inline int fc_dist_rank(const fc_dist *d) { return d ? d->rank : 0; }
 static inline int fc_dist_size(const fc_dist *d) { return d ? d->size : 1; }
 
+/* When every rank runs on one node (and FCNET_EXCHANGE is not "p2p"), allocates this rank's segment of
+ * two shared-memory windows of n elements each and returns them in *params and *grads (contents
+ * undefined); fc_dist_reduce_scatter on *grads and fc_dist_allgather_chunks on *params then exchange
+ * through shared memory, with the same arithmetic and bits as the message path. Otherwise, or for one
+ * rank, returns FC_OK with both NULL. FCNET_EXCHANGE other than auto/p2p: FC_ERR_INPUT on every rank.
+ * The segments stay valid until fc_dist_release_arenas (collective) or fc_dist_free. */
+fc_status fc_dist_share_arenas(fc_dist *dist, size_t n, fc_real **params, fc_real **grads);
+void fc_dist_release_arenas(fc_dist *dist);
+
 /* buf[0..n) from rank 0 to every rank. */
 void fc_dist_bcast_real(const fc_dist *dist, fc_real *buf, size_t n);
 void fc_dist_bcast_bytes(const fc_dist *dist, void *buf, size_t n_bytes);
@@ -52,9 +70,11 @@ void fc_dist_bcast_bytes(const fc_dist *dist, void *buf, size_t n_bytes);
 void fc_dist_own_chunk(const fc_dist *dist, size_t n, size_t *begin, size_t *len);
 /* Reduce-scatter: this rank's chunk of grad becomes the sum over ranks of that chunk, added in rank
  * order so the bits never depend on MPI's algorithm or transport; the other chunks are left as they were.
- * Point-to-point messages only, so nothing is allocated. */
+ * Point-to-point messages only, so nothing is allocated; or, when grad is this rank's shared gradient
+ * segment, a barrier and a sum read straight from the peers' segments. */
 void fc_dist_reduce_scatter(const fc_dist *dist, fc_real *grad, size_t n);
-/* Allgather: every chunk of buf is replaced by its owner's copy, so all ranks hold identical bits. */
+/* Allgather: every chunk of buf is replaced by its owner's copy, so all ranks hold identical bits
+ * (when buf is this rank's shared parameter segment: a barrier, then copies from the owners' segments). */
 void fc_dist_allgather_chunks(const fc_dist *dist, fc_real *buf, size_t n);
 /* grad[0..n) = sum over ranks of grad, in rank order: reduce-scatter then allgather. */
 void fc_dist_sum_grads(const fc_dist *dist, fc_real *grad, size_t n);

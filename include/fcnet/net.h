@@ -43,8 +43,9 @@ typedef struct fc_net {
 
     fc_layout layout;    /* trainable parameters */
     fc_layout bn_layout; /* running_mean/var per batchnorm layer (empty otherwise) */
-    fc_real *params;     /* owned arena (layout) */
-    fc_real *grads;      /* owned arena (layout) */
+    fc_real *params;     /* arena (layout); owned unless arenas_borrowed */
+    fc_real *grads;      /* arena (layout); owned unless arenas_borrowed */
+    int arenas_borrowed; /* params and grads live in memory the net does not free (fc_net_borrow_arenas) */
     fc_real *bn_stats;   /* owned arena (bn_layout); NULL when there are no batchnorm layers */
 
     int *iw, *ib, *igamma, *ibeta; /* owned: view index per layer 1..L (gamma/beta -1 when absent) */
@@ -71,6 +72,9 @@ void fc_net_free(fc_net *net);
 /* Re-draws parameters from the seed (weights N(0, weight_scale) or He, biases 0, gamma 1, beta 0) and
  * resets running statistics to 0. */
 void fc_net_init_params(fc_net *net);
+/* Moves params and grads into caller-owned memory of layout.n_total elements each (contents copied, the
+ * net's own arenas freed); the caller keeps that memory alive until fc_net_free. */
+void fc_net_borrow_arenas(fc_net *net, fc_real *params, fc_real *grads);
 
 /* Forward pass over batch rows of x (batch, D); returns the scores (batch, C), owned by net.
  * Train mode: batch statistics (collective through dist for batchnorm: every rank must call, also
