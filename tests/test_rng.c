@@ -21,6 +21,29 @@ START_TEST(test_philox_known_answers)
 }
 END_TEST
 
+/* The batched generator (vectorised where the CPU allows) gives the bits of one block at a time, for
+ * every block count (full vector sets, single sets, the scalar tail) and across the 2^32 wrap of the index. */
+START_TEST(test_blocks_equal_single_blocks)
+{
+    enum { MAX_BLOCKS = 300 };
+    static uint32_t got[4 * MAX_BLOCKS];
+    const uint32_t starts[3] = {0, 12345, 0xfffffff0u};
+    const uint64_t seeds[2] = {5, 0x0123456789abcdefULL};
+    for (int s = 0; s < 2; s++)
+        for (int i = 0; i < 3; i++)
+            for (int n = 1; n <= MAX_BLOCKS; n += (n < 70 ? 1 : 37)) {
+                fc_rng_blocks(got, n, seeds[s], FC_RNG_DROPOUT, 77, 3, 1000 + (uint32_t)n, starts[i]);
+                for (int k = 0; k < n; k++) {
+                    uint32_t want[4];
+                    fc_rng_block(want, seeds[s], FC_RNG_DROPOUT, 77, 3, 1000 + (uint32_t)n, starts[i] + (uint32_t)k);
+                    for (int w = 0; w < 4; w++)
+                        ck_assert_msg(got[4 * k + w] == want[w], "seed %d start %u n %d block %d word %d", s,
+                                      starts[i], n, k, w);
+                }
+            }
+}
+END_TEST
+
 START_TEST(test_normal_moments)
 {
     enum { N = 200000 };
@@ -70,6 +93,7 @@ static Suite *suite(void)
     Suite *s = suite_create("rng");
     TCase *t = tcase_create("rng");
     tcase_add_test(t, test_philox_known_answers);
+    tcase_add_test(t, test_blocks_equal_single_blocks);
     tcase_add_test(t, test_normal_moments);
     tcase_add_test(t, test_permutation);
     suite_add_tcase(s, t);
