@@ -111,6 +111,10 @@ START_TEST(test_step_allocates_nothing)
     run_steps(FC_NORM_BATCH, 0.8, FC_OPTIM_ADAM);
     run_steps(FC_NORM_LAYER, 1.0, FC_OPTIM_RMSPROP);
     run_steps(FC_NORM_NONE, 0.5, FC_OPTIM_SGD_MOMENTUM);
+    /* The message path (used across nodes) as well as the one-node shared-memory one above. */
+    setenv("FCNET_EXCHANGE", "p2p", 1);
+    run_steps(FC_NORM_BATCH, 0.8, FC_OPTIM_ADAM);
+    unsetenv("FCNET_EXCHANGE");
 }
 END_TEST
 
