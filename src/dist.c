@@ -123,15 +123,17 @@ fc_status fc_dist_share_arenas(fc_dist *dist, size_t n, fc_real **params, fc_rea
     const MPI_Aint bytes = (MPI_Aint)(n * sizeof(fc_real));
     for (int w = 0; w < 2; w++) {
         void *mine = NULL;
-        /* 64 bytes more, to start the segment on a cache line (Open MPI puts a header before it). The page
+        /* The parameters: one array for the node, in rank 0's segment. The gradients: a segment per rank.
+         * 64 bytes more, to start an array on a cache line (Open MPI puts a header before it). The page
          * offset of a mapping is the same in every process, so every rank computes the same start. */
-        MPI_Win_allocate_shared(bytes + 64, 1, info, node, &mine, &dist->shared_win[w]);
+        const MPI_Aint my_bytes = w == SHARED_PARAMS && dist->rank > 0 ? 0 : bytes + 64;
+        MPI_Win_allocate_shared(my_bytes, 1, info, node, &mine, &dist->shared_win[w]);
         dist->shared_base[w] = fc_alloc((size_t)dist->size * sizeof(fc_real *));
         for (int q = 0; q < dist->size; q++) {
             MPI_Aint size_q;
             int disp_unit;
             void *base = NULL;
-            MPI_Win_shared_query(dist->shared_win[w], q, &size_q, &disp_unit, &base);
+            MPI_Win_shared_query(dist->shared_win[w], w == SHARED_PARAMS ? 0 : q, &size_q, &disp_unit, &base);
             FC_ASSERT(base != NULL && size_q >= bytes + 64);
             dist->shared_base[w][q] = (fc_real *)((char *)base + ((64 - ((uintptr_t)base & 63)) & 63));
         }
@@ -261,15 +263,10 @@ void fc_dist_allgather_chunks(const fc_dist *dist, fc_real *buf, size_t n)
     const size_t mine = chunk_begin(n, rank, size);
     const int my_len = (int)(chunk_begin(n, rank + 1, size) - mine);
     if (is_shared(dist, SHARED_PARAMS, buf, n)) {
-        /* After the barrier every owner has written its chunk; each chunk is written again only after the
-         * next step's first barrier, which no rank passes before it has finished copying here. */
+        /* One array for the node: after the barrier every owner has written its chunk and there is nothing
+         * to copy. No rank writes the array again before the next step's first barrier, which every rank
+         * reaches only after its forward and backward have read it. */
         shared_barrier(dist, SHARED_PARAMS);
-        for (int k = 1; k < size; k++) {
-            int q = (rank + k) % size;
-            size_t begin = chunk_begin(n, q, size);
-            memcpy(buf + begin, dist->shared_base[SHARED_PARAMS][q] + begin,
-                   (chunk_begin(n, q + 1, size) - begin) * sizeof *buf);
-        }
         return;
     }
     FC_ASSERT(chunk_begin(n, 1, size) < ((size_t)1 << 31));

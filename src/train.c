@@ -41,7 +41,10 @@ static void history_free(fc_history *h)
 /* Every rank must hold rank 0's state bit for bit before training starts. */
 static void broadcast_state(fc_trainer *t)
 {
-    fc_dist_bcast_real(t->dist, t->net.params, t->net.layout.n_total);
+    /* Parameters shared by the node: one array that every rank wrote with the same values; the gather is
+     * then a barrier after which all those writes are complete. */
+    if (t->net.arenas_borrowed) fc_dist_allgather_chunks(t->dist, t->net.params, t->net.layout.n_total);
+    else fc_dist_bcast_real(t->dist, t->net.params, t->net.layout.n_total);
     if (t->net.bn_stats) fc_dist_bcast_real(t->dist, t->net.bn_stats, t->net.bn_layout.n_total);
 }
 
@@ -90,6 +93,8 @@ fc_status fc_train_setup(fc_trainer *t, const fc_config *cfg, fc_dist *dist)
     if (cfg->resume[0]) st = fc_ckpt_load(t, cfg->resume);
     else if (cfg->init_from[0]) st = fc_ckpt_load_params(&t->net, cfg->init_from, 0);
     if ((st = fc_dist_agree(dist, st, 1)) != FC_OK) return st;
+    if (cfg->resume[0] && t->net.arenas_borrowed)
+        fc_dist_allgather_chunks(dist, t->net.params, t->net.layout.n_total); /* a barrier: all loads done */
     if (!cfg->resume[0]) {
         broadcast_state(t);
         memcpy(t->best_params, t->net.params, t->net.layout.n_total * sizeof(fc_real));

@@ -29,12 +29,13 @@ typedef struct fc_dist {
     size_t gather_n;
     const fc_real **parts; /* size pointers (owned): the copies a reduction adds, in rank order */
 
-    /* One-node exchange (fc_dist_share_arenas): the parameter and gradient arenas of all ranks live in
-     * shared-memory windows, so the reduction reads the peers' gradients and the gather copies the
-     * owners' parameters directly, without MPI messages. */
+    /* One-node exchange (fc_dist_share_arenas): the gradient arenas of all ranks and one parameter array
+     * for the node live in shared-memory windows, so the reduction reads the peers' gradients directly
+     * and the owners update the parameters in place, without MPI messages or copies. */
     MPI_Comm node;           /* the ranks of this node, in rank order (MPI_COMM_NULL until shared) */
     MPI_Win shared_win[2];   /* [params, grads] */
-    fc_real **shared_base[2]; /* size pointers each: every rank's segment of each window (owned) */
+    fc_real **shared_base[2]; /* size pointers each: every rank's array in each window (owned); all the
+                               * same for the parameters */
     size_t shared_n;         /* elements per segment; 0 when the arenas are not shared */
 } fc_dist;
 
@@ -52,12 +53,14 @@ void fc_dist_reserve(fc_dist *dist, size_t grad_n, size_t gather_n);
 static inline int fc_dist_rank(const fc_dist *d) { return d ? d->rank : 0; }
 static inline int fc_dist_size(const fc_dist *d) { return d ? d->size : 1; }
 
-/* When every rank runs on one node (and FCNET_EXCHANGE is not "p2p"), allocates this rank's segment of
- * two shared-memory windows of n elements each and returns them in *params and *grads (contents
- * undefined); fc_dist_reduce_scatter on *grads and fc_dist_allgather_chunks on *params then exchange
- * through shared memory, with the same arithmetic and bits as the message path. Otherwise, or for one
- * rank, returns FC_OK with both NULL. FCNET_EXCHANGE other than auto/p2p: FC_ERR_INPUT on every rank.
- * The segments stay valid until fc_dist_release_arenas (collective) or fc_dist_free. */
+/* When every rank runs on one node (and FCNET_EXCHANGE is not "p2p"), moves the exchange into shared
+ * memory: *grads is this rank's segment of a window of n elements per rank, which the peers read
+ * directly in fc_dist_reduce_scatter; *params is ONE array of n elements for the whole node (the same
+ * memory on every rank), updated in place by each chunk's owner, so that fc_dist_allgather_chunks on it
+ * is only a barrier. Contents undefined; the ranks must write identical values into *params before the
+ * first exchange (they do: every rank initialises or loads the same state). Same arithmetic and bits as
+ * the message path. Otherwise, or for one rank, returns FC_OK with both NULL. FCNET_EXCHANGE other than
+ * auto/p2p: FC_ERR_INPUT. The memory stays valid until fc_dist_release_arenas (collective) or fc_dist_free. */
 fc_status fc_dist_share_arenas(fc_dist *dist, size_t n, fc_real **params, fc_real **grads);
 void fc_dist_release_arenas(fc_dist *dist);
 
@@ -74,7 +77,7 @@ void fc_dist_own_chunk(const fc_dist *dist, size_t n, size_t *begin, size_t *len
  * segment, a barrier and a sum read straight from the peers' segments. */
 void fc_dist_reduce_scatter(const fc_dist *dist, fc_real *grad, size_t n);
 /* Allgather: every chunk of buf is replaced by its owner's copy, so all ranks hold identical bits
- * (when buf is this rank's shared parameter segment: a barrier, then copies from the owners' segments). */
+ * (when buf is the node's shared parameter array: a barrier, after which every owner's writes are seen). */
 void fc_dist_allgather_chunks(const fc_dist *dist, fc_real *buf, size_t n);
 /* grad[0..n) = sum over ranks of grad, in rank order: reduce-scatter then allgather. */
 void fc_dist_sum_grads(const fc_dist *dist, fc_real *grad, size_t n);
