@@ -3,7 +3,7 @@
 # README's scaling model. Runs fcnet_dist --profile on the `wide` configuration (784 -> 1024,1024,1024 -> 10,
 # batchnorm, keep 0.5, adam, global batch 512; 2,919,434 parameters with gamma and beta = 11.68 MB of float32 gradients per
 # step) with 2 ranks three ways:
-#   shm    mpirun -n 2 on one host (shared memory, Open MPI's vader BTL)
+#   shm    mpirun -n 2 on one host (fcnet's shared-memory exchange: MPI shared windows, no messages)
 #   tcp    2 network-namespace hosts x 1 rank (TCP over a veth pair and a bridge; tests/netns/netns_up.sh)
 #   1gbit  the same hosts with each host's eth0 shaped to 1 Gbit/s by tc tbf (both directions shaped)
 # and reports the profile's "gradient reduction" ms/step (slowest rank; median over --reps runs) with the bus
@@ -147,7 +147,7 @@ core=$(OPENBLAS_VERBOSE=2 "$dist" --help 2>&1 | sed -n 's/^Core: *//p' | head -1
     echo "|---|---:|---:|---:|---:|---:|---|"
     for setting in shm tcp "$rate"; do
         case $setting in
-        shm) what="shared memory (mpirun -n 2, one host)" ;;
+        shm) what="one host, fcnet's shared-memory exchange (mpirun -n 2; no messages, bus bandwidth as if S had moved)" ;;
         tcp) what="TCP, 2 namespace hosts x 1 rank (veth + bridge)" ;;
         *) what="TCP, 2 hosts, each link shaped to $rate (tc tbf)" ;;
         esac
