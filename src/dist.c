@@ -2,6 +2,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 
 #include "fcnet/layers.h"
 
@@ -96,6 +97,17 @@ static int exchange_setting(void)
     return strcmp(v, "p2p") == 0 ? 0 : -1;
 }
 
+/* Open MPI backs shared windows with files in /dev/shm (its default shmem_mmap_backing_file_base_dir). When
+ * that file system has less room than the windows need (containers give it 64 MB by default), creating
+ * them fails inside MPI, on some ranks only. Returns 0 when the room is known to be short. */
+static int shm_has_room(double need_bytes, double *free_bytes)
+{
+    struct statvfs fs;
+    if (statvfs("/dev/shm", &fs) != 0) return 1; /* elsewhere: let MPI try */
+    *free_bytes = (double)fs.f_bavail * (double)fs.f_frsize;
+    return need_bytes <= 0.9 * *free_bytes;
+}
+
 fc_status fc_dist_share_arenas(fc_dist *dist, size_t n, fc_real **params, fc_real **grads)
 {
     *params = *grads = NULL;
@@ -113,6 +125,20 @@ fc_status fc_dist_share_arenas(fc_dist *dist, size_t n, fc_real **params, fc_rea
     int node_size = 0;
     MPI_Comm_size(node, &node_size);
     if (node_size != dist->size) { /* the same answer on every rank: there is one node or several */
+        MPI_Comm_free(&node);
+        return FC_OK;
+    }
+    /* One parameter array and a gradient buffer per rank; rank 0 looks and every rank follows. */
+    const double need = ((double)node_size + 1) * ((double)n * sizeof(fc_real) + 64);
+    double free_bytes = 0;
+    int room = dist->rank == 0 ? shm_has_room(need, &free_bytes) : 1;
+    MPI_Bcast(&room, 1, MPI_INT, 0, node);
+    if (!room) {
+        if (dist->rank == 0)
+            fc_log_warn("/dev/shm has %.0f MB free and the shared-memory exchange needs %.0f MB: exchanging with MPI "
+                        "messages instead (same results; to use it, give the container more shared memory, "
+                        "e.g. docker run --shm-size)",
+                        free_bytes / 1e6, need / 1e6);
         MPI_Comm_free(&node);
         return FC_OK;
     }

@@ -8,3 +8,8 @@ fcnet_script_test(NAME test_one_rank_fails
                   COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_one_rank_fails.sh $<TARGET_FILE:fcnet_synth>
                           ${MPIEXEC_EXECUTABLE} TIMEOUT 90)
 set_tests_properties(test_one_rank_fails PROPERTIES LABELS sanitize)
+# A /dev/shm too small for the shared-memory exchange: a warning, the message path, the same bits.
+fcnet_script_test(NAME test_small_shm
+                  COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_small_shm.sh $<TARGET_FILE:fcnet_synth>
+                          $<TARGET_FILE:h5cmp> ${MPIEXEC_EXECUTABLE}
+                  TIMEOUT 180)

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# The one-node shared-memory exchange when /dev/shm is too small for it (a container's 64 MB default):
+# fcnet must notice before MPI fails, say so once, fall back to MPI messages and compute the same bits as
+# the shared-memory exchange and as FCNET_EXCHANGE=p2p. Needs root and a private mount namespace
+# (unshare -m) to mount a small /dev/shm; exits 77 (skipped) where that is not possible.
+#   test_small_shm.sh SYNTH H5CMP [MPIEXEC]
+set -euo pipefail
+synth=$1
+h5cmp=$2
+mpiexec=${3:-mpirun}
+dist=${FCNET_DIST:?}
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
+if [ "$(id -u)" -ne 0 ] || ! unshare -m true 2>/dev/null; then
+    echo "skipped: needs root and unshare -m"
+    exit 77
+fi
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+"$synth" --out "$work/data.h5" --train 600 --val 0 --test 0 --features 784 --classes 10 --seed 3 >/dev/null
+# 784-1024-1024-10: 1.86 M parameters, 7.5 MB; the exchange needs 3 x 7.5 MB at 2 ranks, more than 90% of
+# the 20 MB /dev/shm below.
+train=(train --data "$work/data.h5" --hidden 1024,1024 --norm batchnorm --keep 0.8 --optim adam
+    --batch-size 60 --epochs 1 --max-steps 6 --val-size 0 --progress lines)
+run() { # run NAME [env...]: 2 ranks, stdout/stderr kept as NAME.out/NAME.err
+    local name=$1
+    shift
+    env "$@" timeout 120 "$mpiexec" -q --oversubscribe --bind-to none -x FCNET_EXCHANGE -n 2 "$dist" "${train[@]}" \
+        --out "$work/$name" >"$work/$name.out" 2>"$work/$name.err"
+}
+failures=0
+fail() {
+    echo "FAIL: $*"
+    failures=$((failures + 1))
+}
+run shm FCNET_EXCHANGE=auto || fail "shared-memory run: exit $?"
+run p2p FCNET_EXCHANGE=p2p || fail "message run: exit $?"
+# The same run with a 20 MB /dev/shm in a private mount namespace (nothing outside it sees the mount).
+export work dist mpiexec
+set +e
+unshare -m bash -c 'mount -t tmpfs -o size=20m tmpfs /dev/shm && exec "$0" "$@"' \
+    env FCNET_EXCHANGE=auto timeout 120 "$mpiexec" -q --oversubscribe --bind-to none -x FCNET_EXCHANGE -n 2 "$dist" \
+    "${train[@]}" --out "$work/small" >"$work/small.out" 2>"$work/small.err"
+rc=$?
+set -e
+[ $rc -eq 0 ] || fail "small /dev/shm: exit $rc (want 0)"
+lines=$(grep -c . "$work/small.err" || true)
+[ "$lines" -eq 1 ] || fail "small /dev/shm: $lines lines on stderr, want the one warning"
+grep -q "/dev/shm has .* MB free.*MPI messages instead" "$work/small.err" || fail "small /dev/shm: no warning naming /dev/shm"
+[ -s "$work/shm.err" ] && fail "shared-memory run wrote to stderr: $(head -1 "$work/shm.err")"
+for other in p2p small; do
+    "$h5cmp" "$work/shm/checkpoint.h5" "$work/$other/checkpoint.h5" /params /bn /optim /history \
+        || fail "$other differs from the shared-memory exchange"
+done
+if [ "$failures" -ne 0 ]; then
+    for f in "$work"/*.err; do echo "--- $f"; cat "$f"; done
+    exit 1
+fi
+echo "3 runs bitwise equal; the small /dev/shm fell back with one warning"
