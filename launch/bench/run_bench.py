@@ -6,7 +6,9 @@ For each configuration it measures steady-state training throughput (samples/s, 
   PyTorch 1 thread, 2 threads, DistributedDataParallel gloo 2 processes x 1 thread (launch/bench/torch_bench.py)
   sgemm bound (launch/bench/sgemm_bound.c, 1 thread): 1 core at the full batch; 2 cores = two concurrent
           copies at half the batch each
-then prints a table and writes results/bench/bench.md and bench.json.
+The bound and the fcnet settings are measured twice, in A-B-B-A order (bound, settings, settings reversed,
+bound), and each pools its two rounds, so that a drift of the machine's speed cancels out of the ratios.
+Then it prints a table and writes results/bench/bench.md and bench.json.
 
 fcnet's rate comes from its progress reports (lines "(step S / T) ..." or, under mpirun's pty, the redrawn
 bar "... step S/T loss ..."): each is timestamped as it arrives and a repetition is a window of at least
@@ -260,10 +262,10 @@ def fcnet_cmd(fcnet, cfg, ranks, data, out, max_steps, profile):
     return mpi + args
 
 
-def measure_fcnet(fcnet, cfg, name, label, ranks, threads, data, work, profile, meter):
+def measure_fcnet(fcnet, cfg, name, label, ranks, threads, data, work, profile, meter, round_no=1):
     env = dict(os.environ, OPENBLAS_NUM_THREADS=str(threads), OMPI_ALLOW_RUN_AS_ROOT="1",
                OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
-    tag = f"{name}-fcnet-n{ranks}-t{threads}"
+    tag = f"{name}-fcnet-n{ranks}-t{threads}-r{round_no}"
     out = os.path.join(work, "runs", tag)
     shutil.rmtree(out, ignore_errors=True)
     cmd = fcnet_cmd(fcnet, cfg, ranks, data, out, cfg["steps"], profile)
@@ -331,6 +333,34 @@ def measure_torch(cfg, name, label, mode, threads, procs, work, reps, meter):
 
 
 # ---------------------------------------------------------------------------------------------- bound
+
+def combine_rounds(ms):
+    """One setting measured in several rounds: every round's windows pooled (median over all), the worst
+    foreign load, the mean measured non-GEMM share; the last round's profile block is the one printed."""
+    ok = [m for m in ms if m.get("samples_per_s") is not None and m.get("rc") == 0]
+    if not ok:
+        return ms[-1]
+    res = dict(ok[-1])
+    res["reps"] = [x for m in ok for x in m.get("reps", [])]
+    res["samples_per_s"] = statistics.median(res["reps"])
+    res["rounds"] = [m.get("samples_per_s") for m in ok]
+    res["foreign_load"] = max(m["foreign_load"] for m in ms)
+    shares = [m["non_gemm_share"] for m in ok if "non_gemm_share" in m]
+    if shares:
+        res["non_gemm_share"] = statistics.mean(shares)
+    return res
+
+
+def combine_bounds(bs):
+    """The bound measured before and after the fcnet runs: mean GEMM time, so its moment matches theirs."""
+    res = dict(bs[-1])
+    gemm_s = statistics.mean(b["gemm_seconds"] for b in bs)
+    res.update(gemm_seconds=gemm_s, gemm_seconds_per_copy=[x for b in bs for x in b["gemm_seconds_per_copy"]],
+               gflops=bs[0]["gflop_per_step_per_rank"] / gemm_s, samples_per_s=bs[0]["samples_per_s"] *
+               bs[0]["gemm_seconds"] / gemm_s, foreign_load=max(b["foreign_load"] for b in bs),
+               rounds=[b["samples_per_s"] for b in bs])
+    return res
+
 
 def measure_bound(sgemm, cfg, name, ranks, work, meter):
     dims = [cfg["D"]] + cfg["hidden"] + [cfg["C"]]
@@ -504,16 +534,31 @@ def main():
         log(f"   data {data} ({how})")
         r = {"config": {k: v for k, v in cfg.items()}, "dims": dims, "data": data, "bound": {}, "fcnet": [],
              "torch": []}
+        # This machine's speed drifts over minutes, so the settings are measured in an A-B-B-A order: the
+        # bound, every fcnet setting, the same settings in reverse order, the bound again; each setting's (and
+        # the bound's) mean moment in time is then the same, and a linear drift cancels out of the ratios.
+        bounds = {1: [], 2: []}
+        runs = {s[0]: [] for s in FCNET_SETTINGS}
+
+        def bound_round():
+            for ranks in (1, 2):
+                b = measure_bound(args.sgemm_bound, cfg, name, ranks, args.work, meter)
+                bounds[ranks].append(b)
+                log(f"   sgemm bound {ranks} core(s), local batch {b['local_batch']}: {b['samples_per_s']:.0f} "
+                    f"samples/s ({b['gflops']:.0f} GFLOP/s, core {b['corename']})")
+
+        bound_round()
+        for round_no, order in ((1, FCNET_SETTINGS), (2, FCNET_SETTINGS[::-1])):
+            for label, ranks, threads, _ in order:
+                m = measure_fcnet(args.fcnet, cfg, name, label, ranks, threads, data, args.work, profile, meter,
+                                  round_no)
+                runs[label].append(m)
+                log(f"   {label:28s} {fmt(m.get('samples_per_s')):>8s} samples/s  ({m.get('method', 'failed')}, "
+                    f"{len(m.get('reps', []))} reps, foreign load {m['foreign_load']:.2f}; round {round_no})")
+        bound_round()
         for ranks in (1, 2):
-            b = measure_bound(args.sgemm_bound, cfg, name, ranks, args.work, meter)
-            r["bound"][str(ranks)] = b
-            log(f"   sgemm bound {ranks} core(s), local batch {b['local_batch']}: {b['samples_per_s']:.0f} samples/s "
-                f"({b['gflops']:.0f} GFLOP/s, core {b['corename']})")
-        for label, ranks, threads, _ in FCNET_SETTINGS:
-            m = measure_fcnet(args.fcnet, cfg, name, label, ranks, threads, data, args.work, profile, meter)
-            r["fcnet"].append(m)
-            log(f"   {label:28s} {fmt(m.get('samples_per_s')):>8s} samples/s  ({m.get('method', 'failed')}, "
-                f"{len(m.get('reps', []))} reps, foreign load {m['foreign_load']:.2f})")
+            r["bound"][str(ranks)] = combine_bounds(bounds[ranks])
+        r["fcnet"] = [combine_rounds(runs[s[0]]) for s in FCNET_SETTINGS]
         if not args.no_torch:
             for label, mode, threads, procs, _ in TORCH_SETTINGS:
                 m = measure_torch(cfg, name, label, mode, threads, procs, args.work, args.torch_reps, meter)
@@ -546,7 +591,10 @@ def main():
         f"- load average at start {info['loadavg_at_start']}, at end {info['loadavg_at_end']}",
         "",
         "samples/s = training steps at steady state x global batch / seconds, median over repetitions (fcnet: "
-        "windows between progress reports, never across an epoch end; PyTorch: timed blocks of steps after warm-up). "
+        "windows between progress reports, never across an epoch end, pooled over two runs; PyTorch: timed blocks of "
+        "steps after warm-up). Order within a configuration: bound, fcnet settings, fcnet settings in reverse, "
+        "bound again (A-B-B-A), so that a drift of this machine's speed cancels out of the ratios; the bound is the "
+        "mean of its two measurements. "
         "The sgemm bound is global batch / (time of the step's GEMMs at the local batch, measured here with "
         "cblas_sgemm, 1 thread; 2 cores = two concurrent copies at half the batch). Fractions compare each "
         "setting with the bound for the cores it uses; the bound runs on warm caches, so 1 - fraction is an upper "
