@@ -8,12 +8,8 @@ netns_here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 FCNET_DIST=$(readlink -f "$FCNET_DIST")
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
 
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); echo "ok - $1"; }
-not_ok() { failed=$((failed + 1)); echo "not ok - $1"; }
-now() { date +%s.%N; }
-elapsed() { awk -v a="$1" -v b="${2:-$(now)}" 'BEGIN { printf "%.1f", b - a }'; }
+# shellcheck source=tests/tap_lib.sh
+source "$netns_here/../tap_lib.sh"
 
 # netns_test_start NAME N SLOTS: scratch folder and N hosts (exit 77 where namespaces cannot be made).
 netns_test_start() {
@@ -55,8 +51,7 @@ netns_test_cleanup() {
 }
 
 netns_test_end() {
-    echo "# $passed passed, $failed failed, $(elapsed "$netns_t0") s in all"
-    [ "$failed" -eq 0 ]
+    tap_end "$netns_t0"
 }
 
 # on_hosts ARGS...: mpirun on node1 (the "head node") across the hosts: on_hosts --host node1,node2 -n 2 ...

@@ -13,12 +13,8 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_TH
 # The tests' jobs share two cores with other tests: do not pin every job's rank 0 to core 0.
 export FCNET_MPIRUN_ARGS="--bind-to none"
 
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); echo "ok - $1"; }
-not_ok() { failed=$((failed + 1)); echo "not ok - $1"; }
-now() { date +%s.%N; }
-elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+# shellcheck source=tests/tap_lib.sh
+source "$slurm_here/../tap_lib.sh"
 
 # slurm_test_start NAME: scratch folder, private Slurm (exit 77 when it cannot run here), cleanup on exit.
 slurm_test_start() {
@@ -60,8 +56,7 @@ slurm_test_cleanup() {
 
 # slurm_test_end: the verdict.
 slurm_test_end() {
-    echo "# $passed passed, $failed failed, $(elapsed "$slurm_t0") s in all"
-    [ "$failed" -eq 0 ]
+    tap_end "$slurm_t0"
 }
 
 # job_field JID FIELD: one field of scontrol show job (JobState, Restarts, ExitCode, ...).
