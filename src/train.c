@@ -41,10 +41,8 @@ static void history_free(fc_history *h)
 /* Every rank must hold rank 0's state bit for bit before training starts. */
 static void broadcast_state(fc_trainer *t)
 {
-    /* Parameters shared by the node: one array that every rank wrote with the same values; the gather is
-     * then a barrier after which all those writes are complete. */
-    if (t->net.arenas_borrowed) fc_dist_allgather_chunks(t->dist, t->net.params, t->net.layout.n_total);
-    else fc_dist_bcast_real(t->dist, t->net.params, t->net.layout.n_total);
+    /* Parameters shared by the node need no broadcast (fc_train_setup has made their writes visible). */
+    if (!t->net.arenas_borrowed) fc_dist_bcast_real(t->dist, t->net.params, t->net.layout.n_total);
     if (t->net.bn_stats) fc_dist_bcast_real(t->dist, t->net.bn_stats, t->net.bn_layout.n_total);
 }
 
@@ -93,8 +91,9 @@ fc_status fc_train_setup(fc_trainer *t, const fc_config *cfg, fc_dist *dist)
     if (cfg->resume[0]) st = fc_ckpt_load(t, cfg->resume);
     else if (cfg->init_from[0]) st = fc_ckpt_load_params(&t->net, cfg->init_from, 0);
     if ((st = fc_dist_agree(dist, st, 1)) != FC_OK) return st;
-    if (cfg->resume[0] && t->net.arenas_borrowed)
-        fc_dist_allgather_chunks(dist, t->net.params, t->net.layout.n_total); /* a barrier: all loads done */
+    /* Parameters shared by the node: one array that every rank initialised or loaded with the same values;
+     * the gather on it is a barrier after which all those writes are complete. */
+    if (t->net.arenas_borrowed) fc_dist_allgather_chunks(dist, t->net.params, t->net.layout.n_total);
     if (!cfg->resume[0]) {
         broadcast_state(t);
         memcpy(t->best_params, t->net.params, t->net.layout.n_total * sizeof(fc_real));
