@@ -21,11 +21,11 @@ trap 'rm -rf "$work"' EXIT
 # the 20 MB /dev/shm below.
 train=(train --data "$work/data.h5" --hidden 1024,1024 --norm batchnorm --keep 0.8 --optim adam
     --batch-size 60 --epochs 1 --max-steps 6 --val-size 0 --progress lines)
+launch=(timeout 120 "$mpiexec" -q --oversubscribe --bind-to none -x FCNET_EXCHANGE -n 2 "$dist" "${train[@]}")
 run() { # run NAME [env...]: 2 ranks, stdout/stderr kept as NAME.out/NAME.err
     local name=$1
     shift
-    env "$@" timeout 120 "$mpiexec" -q --oversubscribe --bind-to none -x FCNET_EXCHANGE -n 2 "$dist" "${train[@]}" \
-        --out "$work/$name" >"$work/$name.out" 2>"$work/$name.err"
+    env "$@" "${launch[@]}" --out "$work/$name" >"$work/$name.out" 2>"$work/$name.err"
 }
 failures=0
 fail() {
@@ -35,11 +35,9 @@ fail() {
 run shm FCNET_EXCHANGE=auto || fail "shared-memory run: exit $?"
 run p2p FCNET_EXCHANGE=p2p || fail "message run: exit $?"
 # The same run with a 20 MB /dev/shm in a private mount namespace (nothing outside it sees the mount).
-export work dist mpiexec
 set +e
 unshare -m bash -c 'mount -t tmpfs -o size=20m tmpfs /dev/shm && exec "$0" "$@"' \
-    env FCNET_EXCHANGE=auto timeout 120 "$mpiexec" -q --oversubscribe --bind-to none -x FCNET_EXCHANGE -n 2 "$dist" \
-    "${train[@]}" --out "$work/small" >"$work/small.out" 2>"$work/small.err"
+    env FCNET_EXCHANGE=auto "${launch[@]}" --out "$work/small" >"$work/small.out" 2>"$work/small.err"
 rc=$?
 set -e
 [ $rc -eq 0 ] || fail "small /dev/shm: exit $rc (want 0)"

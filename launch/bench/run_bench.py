@@ -351,14 +351,13 @@ def combine_rounds(ms):
     return res
 
 
-def combine_bounds(bs):
+def combine_bounds(bs, batch):
     """The bound measured before and after the fcnet runs: mean GEMM time, so its moment matches theirs."""
     res = dict(bs[-1])
     gemm_s = statistics.mean(b["gemm_seconds"] for b in bs)
     res.update(gemm_seconds=gemm_s, gemm_seconds_per_copy=[x for b in bs for x in b["gemm_seconds_per_copy"]],
-               gflops=bs[0]["gflop_per_step_per_rank"] / gemm_s, samples_per_s=bs[0]["samples_per_s"] *
-               bs[0]["gemm_seconds"] / gemm_s, foreign_load=max(b["foreign_load"] for b in bs),
-               rounds=[b["samples_per_s"] for b in bs])
+               gflops=bs[0]["gflop_per_step_per_rank"] / gemm_s, samples_per_s=batch / gemm_s,
+               foreign_load=max(b["foreign_load"] for b in bs), rounds=[b["samples_per_s"] for b in bs])
     return res
 
 
@@ -557,7 +556,7 @@ def main():
                     f"{len(m.get('reps', []))} reps, foreign load {m['foreign_load']:.2f}; round {round_no})")
         bound_round()
         for ranks in (1, 2):
-            r["bound"][str(ranks)] = combine_bounds(bounds[ranks])
+            r["bound"][str(ranks)] = combine_bounds(bounds[ranks], cfg["B"])
         r["fcnet"] = [combine_rounds(runs[s[0]]) for s in FCNET_SETTINGS]
         if not args.no_torch:
             for label, mode, threads, procs, _ in TORCH_SETTINGS:
