@@ -1,7 +1,11 @@
 #include "fcnet/optim.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 static const char *const optim_names[] = {"sgd", "sgd_momentum", "rmsprop", "adam"};
 
@@ -54,68 +58,121 @@ void fc_optim_free(fc_optim *opt)
 #define SQRT sqrtf
 #endif
 
-int fc_optim_step(fc_optim *opt, fc_real *w, const fc_real *dw) { return fc_optim_step_range(opt, w, dw, 0, opt->n); }
+/* The per-step constants of a rule, computed once per step in double and rounded to the real type. */
+typedef struct rule_coefs {
+    fc_real lr, mu, dr, one_m, eps, inv_c1, inv_c2, b1, b2, one_m1, one_m2;
+} rule_coefs;
 
+/* One rule over [begin, begin + n) of the arenas, writing the new weights to out[0 .. n): out is either
+ * w + begin itself or a small buffer. Returns the sum of dw * 0 (0 or NaN):
+ * 0 * finite = 0, 0 * Inf = 0 * NaN = NaN, so one multiply-add per element finds any non-finite dw inside
+ * the sweep the update makes anyway. That sum is only ever 0 or NaN, so its order is free and
+ * `omp simd reduction` (-fopenmp-simd, no OpenMP runtime) lets each loop vectorise. */
 FC_VECTOR_CLONES
-int fc_optim_step_range(fc_optim *opt, fc_real *w, const fc_real *dw, size_t begin, size_t n)
+static fc_real sweep(const fc_optim *opt, const rule_coefs *k, fc_real *out, const fc_real *w_all,
+                     const fc_real *dw_all, size_t begin, size_t n)
 {
-    FC_ASSERT(begin + n <= opt->n);
-    w += begin;
-    dw += begin;
-    /* 0 * finite = 0, 0 * Inf = 0 * NaN = NaN: one multiply-add per element finds any non-finite dw
-     * inside the sweep the update makes anyway. The sum is only ever 0 or NaN, so its order is free and
-     * `omp simd reduction` (-fopenmp-simd, no OpenMP runtime) lets each loop vectorise. */
+    const fc_real *w = w_all + begin, *dw = dw_all + begin;
     fc_real bad = 0;
-    const fc_real lr = (fc_real)opt->lr;
+    const fc_real lr = k->lr;
     switch (opt->cfg.kind) {
     case FC_OPTIM_SGD:
 #pragma omp simd reduction(+ : bad)
         for (size_t i = 0; i < n; i++) {
             bad += dw[i] * 0;
-            w[i] -= lr * dw[i];
+            out[i] = w[i] - lr * dw[i];
         }
         break;
     case FC_OPTIM_SGD_MOMENTUM: {
-        const fc_real mu = (fc_real)opt->cfg.momentum;
+        const fc_real mu = k->mu;
         fc_real *v = opt->slot[0] + begin;
 #pragma omp simd reduction(+ : bad)
         for (size_t i = 0; i < n; i++) {
             bad += dw[i] * 0;
             v[i] = mu * v[i] - lr * dw[i];
-            w[i] += v[i];
+            out[i] = w[i] + v[i];
         }
         break;
     }
     case FC_OPTIM_RMSPROP: {
-        const fc_real dr = (fc_real)opt->cfg.decay_rate, one_m = (fc_real)(1 - opt->cfg.decay_rate);
-        const fc_real eps = (fc_real)opt->cfg.eps;
+        const fc_real dr = k->dr, one_m = k->one_m, eps = k->eps;
         fc_real *c = opt->slot[0] + begin;
 #pragma omp simd reduction(+ : bad)
         for (size_t i = 0; i < n; i++) {
             bad += dw[i] * 0;
             c[i] = dr * c[i] + one_m * dw[i] * dw[i];
-            w[i] -= lr * dw[i] / (SQRT(c[i]) + eps);
+            out[i] = w[i] - lr * dw[i] / (SQRT(c[i]) + eps);
         }
         break;
     }
     case FC_OPTIM_ADAM: {
-        opt->t += 1; /* cs231n increments t before using it */
-        const double b1 = opt->cfg.beta1, b2 = opt->cfg.beta2;
-        /* Bias corrections in double once per step; the per-element work stays in the real type. */
-        const fc_real inv_c1 = (fc_real)(1.0 / (1.0 - pow(b1, (double)opt->t)));
-        const fc_real inv_c2 = (fc_real)(1.0 / (1.0 - pow(b2, (double)opt->t)));
-        const fc_real fb1 = (fc_real)b1, fb2 = (fc_real)b2, one_m1 = (fc_real)(1 - b1), one_m2 = (fc_real)(1 - b2);
-        const fc_real eps = (fc_real)opt->cfg.eps;
+        const fc_real fb1 = k->b1, fb2 = k->b2, one_m1 = k->one_m1, one_m2 = k->one_m2, eps = k->eps;
+        const fc_real inv_c1 = k->inv_c1, inv_c2 = k->inv_c2;
         fc_real *m = opt->slot[0] + begin, *v = opt->slot[1] + begin;
 #pragma omp simd reduction(+ : bad)
         for (size_t i = 0; i < n; i++) {
             bad += dw[i] * 0;
             m[i] = fb1 * m[i] + one_m1 * dw[i];
             v[i] = fb2 * v[i] + one_m2 * dw[i] * dw[i];
-            w[i] -= lr * (m[i] * inv_c1) / (SQRT(v[i] * inv_c2) + eps);
+            out[i] = w[i] - lr * (m[i] * inv_c1) / (SQRT(v[i] * inv_c2) + eps);
         }
         break;
     }
+    }
+    return bad;
+}
+
+/* dst[0 .. n) = src[0 .. n) with non-temporal stores where the target allows them (SSE2: every x86-64). */
+static void store_streaming(fc_real *dst, const fc_real *src, size_t n)
+{
+#if defined(__SSE2__)
+    size_t i = 0;
+    for (; i < n && ((uintptr_t)(dst + i) & 15) != 0; i++) dst[i] = src[i];
+#ifdef FC_REAL_DOUBLE
+    for (; i + 2 <= n; i += 2) _mm_stream_pd(dst + i, _mm_loadu_pd(src + i));
+#else
+    for (; i + 4 <= n; i += 4) _mm_stream_ps(dst + i, _mm_loadu_ps(src + i));
+#endif
+    for (; i < n; i++) dst[i] = src[i];
+#else
+    memcpy(dst, src, n * sizeof *dst);
+#endif
+}
+
+int fc_optim_step(fc_optim *opt, fc_real *w, const fc_real *dw) { return fc_optim_step_range(opt, w, dw, 0, opt->n); }
+
+int fc_optim_step_range(fc_optim *opt, fc_real *w, const fc_real *dw, size_t begin, size_t n)
+{
+    FC_ASSERT(begin + n <= opt->n);
+    const fc_optim_config *c = &opt->cfg;
+    rule_coefs k = {.lr = (fc_real)opt->lr, .mu = (fc_real)c->momentum, .dr = (fc_real)c->decay_rate,
+                    .one_m = (fc_real)(1 - c->decay_rate), .eps = (fc_real)c->eps, .b1 = (fc_real)c->beta1,
+                    .b2 = (fc_real)c->beta2, .one_m1 = (fc_real)(1 - c->beta1), .one_m2 = (fc_real)(1 - c->beta2)};
+    if (c->kind == FC_OPTIM_ADAM) {
+        opt->t += 1; /* cs231n increments t before using it */
+        /* Bias corrections in double once per step; the per-element work stays in the real type. */
+        k.inv_c1 = (fc_real)(1.0 / (1.0 - pow(c->beta1, (double)opt->t)));
+        k.inv_c2 = (fc_real)(1.0 / (1.0 - pow(c->beta2, (double)opt->t)));
+    }
+    fc_real bad = 0;
+    if (!opt->stream_params) {
+        bad = sweep(opt, &k, w + begin, w, dw, begin, n);
+    } else {
+        /* The new weights go through a buffer on the stack and reach w with non-temporal stores. Why: w is
+         * then a node-shared array that the other ranks read in every forward pass, so its lines sit in
+         * their caches; ordinary stores must win each line back first and stall the update (measured with
+         * two processes on this machine: 130 us for 124k adam updates in place, 47 us this way, 34 us when
+         * nobody else reads w). Each element gets the same arithmetic either way. */
+        enum { BLOCK = 512 };
+        fc_real out[BLOCK];
+        for (size_t at = 0; at < n; at += BLOCK) {
+            const size_t len = n - at < BLOCK ? n - at : BLOCK;
+            bad += sweep(opt, &k, out, w, dw, begin + at, len);
+            store_streaming(w + begin + at, out, len);
+        }
+#if defined(__SSE2__)
+        _mm_sfence(); /* non-temporal stores are weakly ordered: complete them before any barrier */
+#endif
     }
     return bad == 0;
 }

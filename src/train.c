@@ -74,6 +74,7 @@ fc_status fc_train_setup(fc_trainer *t, const fc_config *cfg, fc_dist *dist)
     if (shared_params) fc_net_borrow_arenas(&t->net, shared_params, shared_grads);
     fc_dist_reserve(dist, t->net.layout.n_total, 2 * (size_t)t->net.max_width + 2);
     fc_optim_init(&t->opt, &cfg->optim, t->net.layout.n_total);
+    t->opt.stream_params = t->net.arenas_borrowed; /* node-shared parameters: see fc_optim_step_range */
 
     t->steps_per_epoch = (n_train + B - 1) / B;
     t->total_steps = cfg->epochs * t->steps_per_epoch;

@@ -123,38 +123,43 @@ END_TEST
 
 /* The sharded update: three ranks' chunks updated by three optimizers (each holding the whole state,
  * as every rank does) and stitched together must equal one whole update bit for bit, over several
- * steps; a NaN is reported only by the chunk that holds it. */
+ * steps; a NaN is reported only by the chunk that holds it. The same with the weights written by
+ * non-temporal stores (node-shared parameters): chunks that start off the 16-byte grid and span
+ * several of its 512-element blocks. */
 START_TEST(test_range_update_equals_whole)
 {
-    enum { M = 1000, STEPS = 4 };
+    enum { M = 2500, STEPS = 4 };
     static fc_real w[M], part_w[M], dw[M];
-    const size_t cut[4] = {0, 333, 667, M};
-    for (int kind = 0; kind < 4; kind++) {
-        fc_optim_config c = fc_optim_defaults((fc_optim_kind)kind);
-        fc_optim whole, parts[3];
-        fc_optim_init(&whole, &c, M);
-        for (int q = 0; q < 3; q++) fc_optim_init(&parts[q], &c, M);
-        for (int i = 0; i < M; i++) w[i] = part_w[i] = (fc_real)sin(0.1 * i);
-        for (int s = 0; s < STEPS; s++) {
-            for (int i = 0; i < M; i++) dw[i] = (fc_real)cos(0.37 * i + s);
-            ck_assert_int_eq(fc_optim_step(&whole, w, dw), 1);
-            for (int q = 0; q < 3; q++)
-                ck_assert_int_eq(fc_optim_step_range(&parts[q], part_w, dw, cut[q], cut[q + 1] - cut[q]), 1);
-            fc_optim_end_epoch(&whole);
-            for (int q = 0; q < 3; q++) fc_optim_end_epoch(&parts[q]);
-        }
-        ck_assert_msg(memcmp(w, part_w, sizeof w) == 0, "%s: chunked update differs", fc_optim_name(kind));
-        for (int k = 0; k < whole.n_slots; k++)
-            for (int q = 0; q < 3; q++)
-                ck_assert_msg(memcmp(whole.slot[k] + cut[q], parts[q].slot[k] + cut[q],
-                                     (cut[q + 1] - cut[q]) * sizeof(fc_real)) == 0,
-                              "%s: slot %d of chunk %d differs", fc_optim_name(kind), k, q);
-        dw[400] = (fc_real)NAN;
-        ck_assert_int_eq(fc_optim_step_range(&parts[0], part_w, dw, cut[0], cut[1] - cut[0]), 1);
-        ck_assert_int_eq(fc_optim_step_range(&parts[1], part_w, dw, cut[1], cut[2] - cut[1]), 0);
-        fc_optim_free(&whole);
-        for (int q = 0; q < 3; q++) fc_optim_free(&parts[q]);
+    const size_t cut[4] = {0, 333, 1667, M};
+    const int kind = _i / 2, stream = _i % 2;
+    fc_optim_config c = fc_optim_defaults((fc_optim_kind)kind);
+    fc_optim whole, parts[3];
+    fc_optim_init(&whole, &c, M);
+    for (int q = 0; q < 3; q++) {
+        fc_optim_init(&parts[q], &c, M);
+        parts[q].stream_params = stream;
     }
+    for (int i = 0; i < M; i++) w[i] = part_w[i] = (fc_real)sin(0.1 * i);
+    for (int s = 0; s < STEPS; s++) {
+        for (int i = 0; i < M; i++) dw[i] = (fc_real)cos(0.37 * i + s);
+        ck_assert_int_eq(fc_optim_step(&whole, w, dw), 1);
+        for (int q = 0; q < 3; q++)
+            ck_assert_int_eq(fc_optim_step_range(&parts[q], part_w, dw, cut[q], cut[q + 1] - cut[q]), 1);
+        fc_optim_end_epoch(&whole);
+        for (int q = 0; q < 3; q++) fc_optim_end_epoch(&parts[q]);
+    }
+    ck_assert_msg(memcmp(w, part_w, sizeof w) == 0, "%s (streaming %d): chunked update differs",
+                  fc_optim_name(kind), stream);
+    for (int k = 0; k < whole.n_slots; k++)
+        for (int q = 0; q < 3; q++)
+            ck_assert_msg(memcmp(whole.slot[k] + cut[q], parts[q].slot[k] + cut[q],
+                                 (cut[q + 1] - cut[q]) * sizeof(fc_real)) == 0,
+                          "%s (streaming %d): slot %d of chunk %d differs", fc_optim_name(kind), stream, k, q);
+    dw[1500] = (fc_real)NAN;
+    ck_assert_int_eq(fc_optim_step_range(&parts[0], part_w, dw, cut[0], cut[1] - cut[0]), 1);
+    ck_assert_int_eq(fc_optim_step_range(&parts[1], part_w, dw, cut[1], cut[2] - cut[1]), 0);
+    fc_optim_free(&whole);
+    for (int q = 0; q < 3; q++) fc_optim_free(&parts[q]);
 }
 END_TEST
 
@@ -167,7 +172,7 @@ static Suite *suite(void)
     tcase_add_test(t, test_adam_first_steps);
     tcase_add_test(t, test_defaults_and_decay);
     tcase_add_test(t, test_reports_non_finite_gradients);
-    tcase_add_test(t, test_range_update_equals_whole);
+    tcase_add_loop_test(t, test_range_update_equals_whole, 0, 8); /* 4 rules x in place | streaming */
     suite_add_tcase(s, t);
     return s;
 }

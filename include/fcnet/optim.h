@@ -29,6 +29,8 @@ typedef struct fc_optim {
     size_t n;           /* arena elements */
     int n_slots;        /* 0, 1 (velocity | cache) or 2 (m, v) */
     fc_real *slot[2];   /* owned arenas, same layout as the parameters */
+    int stream_params;  /* 1: write the weights with non-temporal stores (w is shared with other ranks
+                           that read it every step); same results, 0 by default */
 } fc_optim;
 
 /* cs231n defaults for kind (lr depends on the kind). */
