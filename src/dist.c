@@ -1,5 +1,7 @@
 #include "fcnet/dist.h"
 
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/statvfs.h>
@@ -16,6 +18,13 @@
 enum { TAG_SCATTER = 101, TAG_GATHER = 102, TAG_SMALL = 103 };
 enum { SHARED_PARAMS = 0, SHARED_GRADS = 1 }; /* fc_dist.shared_win and shared_base */
 #define FC_MAX_REPLICA_TENSORS 4096
+/* Doubles per payload buffer of the node's synchronisation area; larger gathers take the message path
+ * (the same choice on every rank, since every rank gathers the same count). */
+#define FC_SYNC_CAP 8192
+#define FC_SYNC_BYTES (64 + 2 * FC_SYNC_CAP * sizeof(double))
+
+/* The counters live in memory that several processes map: the atomics must be lock-free to be shared. */
+_Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "64-bit atomics must be lock-free");
 
 static int is_single(const fc_dist *d) { return d == NULL || d->size == 1; }
 
@@ -128,8 +137,10 @@ fc_status fc_dist_share_arenas(fc_dist *dist, size_t n, fc_real **params, fc_rea
         MPI_Comm_free(&node);
         return FC_OK;
     }
-    /* One parameter array and a gradient buffer per rank; rank 0 looks and every rank follows. */
-    const double need = ((double)node_size + 1) * ((double)n * sizeof(fc_real) + 64);
+    /* One parameter array, a gradient buffer and a synchronisation area per rank; rank 0 looks and every
+     * rank follows. */
+    const double need =
+        ((double)node_size + 1) * ((double)n * sizeof(fc_real) + 64) + (double)node_size * (FC_SYNC_BYTES + 64);
     double free_bytes = 0;
     int room = dist->rank == 0 ? shm_has_room(need, &free_bytes) : 1;
     MPI_Bcast(&room, 1, MPI_INT, 0, node);
@@ -163,10 +174,21 @@ fc_status fc_dist_share_arenas(fc_dist *dist, size_t n, fc_real **params, fc_rea
             FC_ASSERT(base != NULL && size_q >= bytes + 64);
             dist->shared_base[w][q] = (fc_real *)((char *)base + ((64 - ((uintptr_t)base & 63)) & 63));
         }
-        /* A passive epoch for the lifetime of the window, so MPI_Win_sync may order the direct loads and
-         * stores around the barriers. */
-        MPI_Win_lock_all(MPI_MODE_NOCHECK, dist->shared_win[w]);
     }
+    /* The synchronisation area: a 64-byte counter and the two payload buffers, per rank. */
+    void *mine = NULL;
+    MPI_Win_allocate_shared((MPI_Aint)(FC_SYNC_BYTES + 64), 1, info, node, &mine, &dist->sync_win);
+    dist->sync_base = fc_alloc((size_t)dist->size * sizeof(char *));
+    for (int q = 0; q < dist->size; q++) {
+        MPI_Aint size_q;
+        int disp_unit;
+        void *base = NULL;
+        MPI_Win_shared_query(dist->sync_win, q, &size_q, &disp_unit, &base);
+        FC_ASSERT(base != NULL && size_q >= (MPI_Aint)(FC_SYNC_BYTES + 64));
+        dist->sync_base[q] = (char *)base + ((64 - ((uintptr_t)base & 63)) & 63);
+    }
+    atomic_store((_Atomic long long *)dist->sync_base[dist->rank], 0);
+    MPI_Barrier(node); /* every counter is 0 before anyone waits on one */
     MPI_Info_free(&info);
     dist->shared_n = n;
     *params = dist->shared_base[SHARED_PARAMS][dist->rank];
@@ -178,11 +200,13 @@ void fc_dist_release_arenas(fc_dist *dist)
 {
     if (!dist || dist->node == MPI_COMM_NULL) return;
     for (int w = 0; w < 2; w++) {
-        MPI_Win_unlock_all(dist->shared_win[w]);
         MPI_Win_free(&dist->shared_win[w]);
         fc_free(dist->shared_base[w]);
         dist->shared_base[w] = NULL;
     }
+    MPI_Win_free(&dist->sync_win);
+    fc_free(dist->sync_base);
+    dist->sync_base = NULL;
     MPI_Comm_free(&dist->node);
     dist->node = MPI_COMM_NULL;
     dist->shared_n = 0;
@@ -234,12 +258,40 @@ void fc_dist_own_chunk(const fc_dist *dist, size_t n, size_t *begin, size_t *len
     *len = chunk_begin(n, rank + 1, size) - *begin;
 }
 
-/* Memory written to a shared window before the barrier is visible to every rank after it. */
-static void shared_barrier(const fc_dist *dist, int which)
+/* Rank q's payload of synchronisation seq. */
+static const double *node_sync_part(const fc_dist *dist, int q, long long seq)
 {
-    MPI_Win_sync(dist->shared_win[which]);
-    MPI_Barrier(dist->node);
-    MPI_Win_sync(dist->shared_win[which]);
+    return (const double *)(dist->sync_base[q] + 64) + (seq & 1) * FC_SYNC_CAP;
+}
+
+/* The node's next synchronisation: this rank publishes n doubles (n may be 0) and waits until every rank
+ * of the node has published its part of the same synchronisation; returns its number. Whatever a rank
+ * wrote to shared memory before it published (the release store) is visible to every rank after its
+ * wait (the acquire loads). Two payload buffers alternate: a rank rewrites one only after every peer has
+ * published the following synchronisation, i.e. has finished reading this one. */
+static long long node_sync(const fc_dist *dist, const double *v, int n)
+{
+    _Atomic long long *my_counter = (_Atomic long long *)dist->sync_base[dist->rank];
+    const long long seq = atomic_load_explicit(my_counter, memory_order_relaxed) + 1;
+    if (n > 0) memcpy((double *)node_sync_part(dist, dist->rank, seq), v, (size_t)n * sizeof(double));
+    atomic_store_explicit(my_counter, seq, memory_order_release);
+    for (int q = 0; q < dist->size; q++) {
+        if (q == dist->rank) continue;
+        _Atomic long long *counter = (_Atomic long long *)dist->sync_base[q];
+        /* Spin, since a rank usually owns its core; yield now and then for runs with more ranks than cores. */
+        for (int spins = 0; atomic_load_explicit(counter, memory_order_acquire) < seq;)
+            if (++spins == 2000) {
+                sched_yield();
+                spins = 0;
+            }
+    }
+    return seq;
+}
+
+/* Memory written to a shared window before the barrier is visible to every rank after it. */
+static void shared_barrier(const fc_dist *dist)
+{
+    node_sync(dist, NULL, 0);
 }
 
 static int is_shared(const fc_dist *dist, int which, const fc_real *buf, size_t n)
@@ -256,7 +308,7 @@ void fc_dist_reduce_scatter(const fc_dist *dist, fc_real *grad, size_t n)
     if (is_shared(dist, SHARED_GRADS, grad, n)) {
         /* Every rank's backward is complete after the barrier; the peers' segments are not written again
          * before the next step, whose backward starts only after the allgather's barrier. */
-        shared_barrier(dist, SHARED_GRADS);
+        shared_barrier(dist);
         for (int q = 0; q < size; q++) dist->parts[q] = dist->shared_base[SHARED_GRADS][q] + mine;
         sum_in_rank_order(grad + mine, dist->parts, size, my_len);
         return;
@@ -292,7 +344,7 @@ void fc_dist_allgather_chunks(const fc_dist *dist, fc_real *buf, size_t n)
         /* One array for the node: after the barrier every owner has written its chunk and there is nothing
          * to copy. No rank writes the array again before the next step's first barrier, which every rank
          * reaches only after its forward and backward have read it. */
-        shared_barrier(dist, SHARED_PARAMS);
+        shared_barrier(dist);
         return;
     }
     FC_ASSERT(chunk_begin(n, 1, size) < ((size_t)1 << 31));
@@ -322,6 +374,14 @@ static void allgather_doubles(const fc_dist *dist, const double *v, int n)
     MPI_Request *req = dist->requests;
     int m = 0;
     double t0 = MPI_Wtime();
+    if (dist->sync_base && n <= FC_SYNC_CAP) { /* one node: through its synchronisation area */
+        const long long seq = node_sync(dist, v, n);
+        for (int q = 0; q < size; q++)
+            memcpy(dist->gather + (size_t)q * (size_t)n, node_sync_part(dist, q, seq),
+                   (size_t)n * sizeof(double));
+        gather_seconds += MPI_Wtime() - t0;
+        return;
+    }
     for (int k = 1; k < size; k++) {
         int q = (rank + k) % size;
         MPI_Irecv(dist->gather + (size_t)q * (size_t)n, n, MPI_DOUBLE, q, TAG_SMALL, dist->comm, &req[m++]);

@@ -37,6 +37,11 @@ typedef struct fc_dist {
     fc_real **shared_base[2]; /* size pointers each: every rank's array in each window (owned); all the
                                * same for the parameters */
     size_t shared_n;         /* elements per segment; 0 when the arenas are not shared */
+    /* The node's synchronisation area, in the same shared memory: per rank a sequence counter and two
+     * payload buffers. The barriers of the exchange and the small ordered gathers (batchnorm statistics,
+     * loss) go through it instead of MPI calls (fc_dist_share_arenas). */
+    MPI_Win sync_win;
+    char **sync_base;        /* size pointers: every rank's area (owned); NULL when not shared */
 } fc_dist;
 
 /* Starts MPI (MPI_Init unless already initialised; works without mpirun as a singleton) and
