@@ -263,6 +263,27 @@ static void print_profile(const fc_trainer *t)
             fc_log_info("  %-34s %10.4f ms %6.1f%%", names[i], 1e3 * worst[i] / (double)steps,
                         step_total > 0 ? 100 * worst[i] / step_total : 0.0);
     }
+    if (fc_dist_size(t->dist) < 2) return;
+    /* Load balance: the ranks with the fastest and the slowest GEMMs, with their own step and gather times.
+     * The ranks step in lockstep, so a faster rank's spare time shows up as waiting in its gathers. */
+    MPI_Comm comm = t->dist->comm;
+    struct {
+        double value;
+        int rank;
+    } in = {mine[FC_PHASE_GEMM], fc_dist_rank(t->dist)}, fast, slow;
+    MPI_Allreduce(&in, &fast, 1, MPI_DOUBLE_INT, MPI_MINLOC, comm);
+    MPI_Allreduce(&in, &slow, 1, MPI_DOUBLE_INT, MPI_MAXLOC, comm);
+    double own[2] = {0, mine[FC_PHASE_COUNT]}, of_fast[2], of_slow[2];
+    for (int i = FC_PHASE_DATA; i <= FC_PHASE_UPDATE; i++) own[0] += mine[i];
+    memcpy(of_fast, own, sizeof own);
+    memcpy(of_slow, own, sizeof own);
+    MPI_Bcast(of_fast, 2, MPI_DOUBLE, fast.rank, comm);
+    MPI_Bcast(of_slow, 2, MPI_DOUBLE, slow.rank, comm);
+    const double ms = 1e3 / (double)steps;
+    fc_log_info("  fastest GEMM: rank %d, %.4f ms (its step %.4f ms, of which gathers %.4f ms)", fast.rank,
+                ms * fast.value, ms * of_fast[0], ms * of_fast[1]);
+    fc_log_info("  slowest GEMM: rank %d, %.4f ms (its step %.4f ms, of which gathers %.4f ms)", slow.rank,
+                ms * slow.value, ms * of_slow[0], ms * of_slow[1]);
 }
 
 /* Exchanges the live parameters with the best ones (pointer swap, no copy). */

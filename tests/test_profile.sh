@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# --profile's report: every phase, shares that add up, GEMM inside forward+backward, and at several ranks the
+# fastest and slowest rank by GEMM time, whose own steps cannot exceed the sum of the slowest phases.
+#   test_profile.sh SYNTH [MPIEXEC]
+set -euo pipefail
+synth=$1
+mpiexec=${2:-mpirun}
+dist=${FCNET_DIST:?}
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+"$synth" --out "$work/data.h5" --train 400 --val 0 --test 0 --features 60 --classes 5 --seed 4 >/dev/null
+train=(train --data "$work/data.h5" --hidden 40,30 --norm batchnorm --keep 0.8 --optim adam --batch-size 40
+    --epochs 1 --max-steps 10 --val-size 0 --progress lines --profile)
+failures=0
+fail() {
+    echo "FAIL: $*"
+    failures=$((failures + 1))
+}
+# check NAME RANKS: the report of one run (stdout in NAME.out).
+check() {
+    local name=$1 ranks=$2
+    awk -v ranks="$ranks" '
+        function bad(msg) { print "'"$name"': " msg; errors++ }
+        /^profile over [0-9]+ steps/ { seen = 1; next }
+        !seen { next }
+        /^  (data gather|forward\+loss|backward|gradient reduction|update \()/ {
+            phases++; ms += $(NF - 2); share += $NF + 0
+            if ($0 ~ /forward|backward/) fwdbwd += $(NF - 2)
+            next
+        }
+        /^  (evaluation|checkpoint) +[0-9.]+ s total$/ { totals++; next }
+        /of which GEMM \(OpenBLAS\) +[0-9.]+ ms/ { gemm = $(NF - 2); next }
+        /of which bn sync \+ loss gathers +[0-9.]+ ms/ { gathers = $(NF - 2); next }
+        /^  (fastest|slowest) GEMM: rank [0-9]+, [0-9.]+ ms \(its step [0-9.]+ ms, of which gathers [0-9.]+ ms\)$/ {
+            split($0, f, /[ ,()]+/)
+            rank = f[5] + 0; value = f[6]; step = f[10]
+            if (rank < 0 || rank >= ranks) bad("rank " rank " out of range")
+            if (step > ms * 1.0001 + 1e-4) bad("a rank'"'"'s step " step " ms exceeds the sum of the slowest phases " ms)
+            if ($2 == "fastest") fast = value; else slow = value
+            per_rank++
+            next
+        }
+        END {
+            if (!seen) bad("no profile block")
+            if (phases != 5) bad(phases " step phases, want 5")
+            if (totals != 2) bad(totals " totals (evaluation, checkpoint), want 2")
+            if (share < 99.5 || share > 100.5) bad("shares add up to " share "%")
+            if (!(gemm > 0) || gemm > fwdbwd * 1.0001) bad("GEMM " gemm " ms not inside forward+backward " fwdbwd " ms")
+            if (ranks == 1 && (gathers != 0 || per_rank != 0)) bad("one rank: gathers " gathers ", per-rank lines " per_rank)
+            if (ranks > 1 && per_rank != 2) bad(per_rank " per-rank lines, want 2")
+            if (ranks > 1 && fast > slow) bad("fastest GEMM " fast " > slowest " slow)
+            exit errors > 0
+        }' "$work/$name.out" || fail "$name: report malformed (above)"
+}
+for ranks in 1 2 3; do
+    timeout 120 "$mpiexec" -q --oversubscribe --bind-to none -n "$ranks" "$dist" "${train[@]}" --out "$work/n$ranks" \
+        >"$work/n$ranks.out" 2>"$work/n$ranks.err" || fail "-n $ranks: exit $?"
+    check "n$ranks" "$ranks"
+done
+if [ "$failures" -ne 0 ]; then
+    for f in "$work"/*.out; do echo "--- $f"; cat "$f"; done
+    exit 1
+fi
+echo "profile reports well formed at 1, 2 and 3 ranks"
