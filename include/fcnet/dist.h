@@ -65,8 +65,9 @@ static inline int fc_dist_size(const fc_dist *d) { return d ? d->size : 1; }
  * is only a barrier; from then on the step's barriers and small gathers go through a synchronisation area
  * in the same shared memory instead of MPI calls. Contents undefined; the ranks must write identical values
  * into *params before the first exchange (they do: every rank initialises or loads the same state). Same
- * arithmetic and bits as the message path. Otherwise, or for one rank, returns FC_OK with both NULL. FCNET_EXCHANGE other than
- * auto/p2p: FC_ERR_INPUT. The memory stays valid until fc_dist_release_arenas (collective) or fc_dist_free. */
+ * arithmetic and bits as the message path. Otherwise, or for one rank, returns FC_OK with both NULL.
+ * FCNET_EXCHANGE other than auto/p2p: FC_ERR_INPUT. The memory stays valid until fc_dist_release_arenas
+ * (collective) or fc_dist_free. */
 fc_status fc_dist_share_arenas(fc_dist *dist, size_t n, fc_real **params, fc_real **grads);
 void fc_dist_release_arenas(fc_dist *dist);
 
