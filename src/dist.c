@@ -5,6 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/statvfs.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "fcnet/layers.h"
 
@@ -280,6 +283,9 @@ static long long node_sync(const fc_dist *dist, const double *v, int n)
     _Atomic long long *my_counter = (_Atomic long long *)dist->sync_base[dist->rank];
     const long long seq = atomic_load_explicit(my_counter, memory_order_relaxed) + 1;
     if (n > 0) memcpy((double *)node_sync_part(dist, dist->rank, seq), v, (size_t)n * sizeof(double));
+#if defined(__SSE2__)
+    _mm_sfence(); /* the release store orders ordinary stores only; this also publishes non-temporal ones */
+#endif
     atomic_store_explicit(my_counter, seq, memory_order_release);
     for (int q = 0; q < dist->size; q++) {
         if (q == dist->rank) continue;

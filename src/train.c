@@ -132,6 +132,7 @@ double fc_train_step(fc_trainer *t)
     int64_t begin, count;
     fc_dist_slice(global_batch, fc_dist_rank(t->dist), fc_dist_size(t->dist), &begin, &count);
     double *ph = t->phase_seconds, t0 = MPI_Wtime(), t1;
+    const double gathered0 = fc_dist_gather_seconds(); /* the accuracy checks gather too: count the step's only */
     fc_data_gather(t->xb, t->yb, &t->data.train, t->perm + first + begin, count);
     t1 = MPI_Wtime(), ph[FC_PHASE_DATA] += t1 - t0, t0 = t1;
 
@@ -163,6 +164,7 @@ double fc_train_step(fc_trainer *t)
     if (!isfinite(loss) || shared[2] > 0) return NAN; /* agreed: every rank returns here */
     fc_dist_allgather_chunks(t->dist, t->net.params, n_total);
     ph[FC_PHASE_REDUCE] += MPI_Wtime() - t0;
+    t->step_gather_seconds += fc_dist_gather_seconds() - gathered0;
     t->profiled_steps++;
     t->hist.loss[t->hist.n_loss++] = loss;
     t->step++;
@@ -243,7 +245,7 @@ static void print_profile(const fc_trainer *t)
     /* Rank 0 reports the slowest rank's time per phase: that is what the step waits for. */
     double worst[FC_PHASE_COUNT + 1], mine[FC_PHASE_COUNT + 1];
     memcpy(mine, t->phase_seconds, sizeof t->phase_seconds);
-    mine[FC_PHASE_COUNT] = fc_dist_gather_seconds();
+    mine[FC_PHASE_COUNT] = t->step_gather_seconds;
     if (fc_dist_size(t->dist) > 1)
         MPI_Allreduce(mine, worst, FC_PHASE_COUNT + 1, MPI_DOUBLE, MPI_MAX, t->dist->comm);
     else
@@ -284,6 +286,14 @@ static void print_profile(const fc_trainer *t)
                 ms * fast.value, ms * of_fast[0], ms * of_fast[1]);
     fc_log_info("  slowest GEMM: rank %d, %.4f ms (its step %.4f ms, of which gathers %.4f ms)", slow.rank,
                 ms * slow.value, ms * of_slow[0], ms * of_slow[1]);
+    /* Up to 8 ranks, every rank's line too. */
+    const int size = fc_dist_size(t->dist);
+    if (size > 8) return;
+    double each[3 * 8], mine3[3] = {mine[FC_PHASE_GEMM], own[0], own[1]};
+    MPI_Gather(mine3, 3, MPI_DOUBLE, each, 3, MPI_DOUBLE, 0, comm);
+    for (int q = 0; q < size; q++)
+        fc_log_info("  rank %d: GEMM %.4f ms, step %.4f ms, of which gathers %.4f ms", q, ms * each[3 * q],
+                    ms * each[3 * q + 1], ms * each[3 * q + 2]);
 }
 
 /* Exchanges the live parameters with the best ones (pointer swap, no copy). */

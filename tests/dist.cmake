@@ -16,4 +16,4 @@ fcnet_script_test(NAME test_small_shm
 # --profile's report at 1, 2 and 3 ranks, including the fastest and slowest rank by GEMM time.
 fcnet_script_test(NAME test_profile
                   COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_profile.sh $<TARGET_FILE:fcnet_synth>
-                          ${MPIEXEC_EXECUTABLE} TIMEOUT 120)
+                          ${MPIEXEC_EXECUTABLE} TIMEOUT 300)

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "fcnet/dist.h"
+#include "fcnet/optim.h"
 #include "fcnet/rng.h"
 #include "testutil.h"
 
@@ -44,6 +45,91 @@ START_TEST(test_sum_grads_rank_order)
     for (int q = 0; q < dist.size; q++) want0 += q + 0.1;
     ck_assert(v[0] == want0);
     fc_dist_free(&dist);
+}
+END_TEST
+
+/* The one-node exchange's synchronisation area under a random mix of what a step does (the same sequence on
+ * every rank, with rank-dependent delays to shuffle who arrives first): small ordered gathers of 1-40 doubles,
+ * gathers too large for the area (the message path), and the barriers of the shared exchange. Every gather
+ * must equal the rank-order sum bitwise, and after the parameter barrier every rank must see the values that
+ * every owner wrote just before it (ordinary and, through the optimizer's streaming path, non-temporal
+ * stores alike); the reduce-scatter must sum what every rank wrote into its gradient segment. */
+START_TEST(test_node_sync_random_mix)
+{
+    enum { N = 1000, BIG = 9000, ROUNDS = 3000 };
+    fc_dist_init_comm(&dist, MPI_COMM_WORLD);
+    fc_real *params = NULL, *grads = NULL;
+    ck_assert_int_eq(fc_dist_share_arenas(&dist, N, &params, &grads), FC_OK);
+    if (dist.size > 1) ck_assert_msg(params && grads && dist.sync_base, "one node: the arenas must be shared");
+    if (!params) { /* one rank: private arrays, the single-rank paths */
+        params = malloc(N * sizeof *params);
+        grads = malloc(N * sizeof *grads);
+    }
+    fc_dist_reserve(&dist, N, BIG);
+    static double v[BIG];
+    /* A failed check must not leave this rank's peers waiting in a barrier: note the first one, go on, and
+     * agree on the verdict at the end. */
+    char first[200] = "";
+#define CHECK(cond, ...)                                                                                       \
+    do {                                                                                                        \
+        if (!(cond) && !first[0]) snprintf(first, sizeof first, __VA_ARGS__);                                  \
+    } while (0)
+    size_t own, own_len;
+    fc_dist_own_chunk(&dist, N, &own, &own_len);
+    for (int round = 0; round < ROUNDS; round++) {
+        uint32_t w[4];
+        fc_rng_block(w, 5, FC_RNG_TEST, (uint64_t)round, 0, 0, 0); /* the same choice on every rank */
+        if ((w[1] + (uint32_t)dist.rank * 7919u) % 5 == 0) /* this rank arrives late */
+            for (volatile int spin = 0; spin < (int)(w[2] % 20000); spin++) {
+            }
+        const int op = (int)(w[0] % 16);
+        if (op < 12) { /* a gather: small, or (op 11) larger than the area holds */
+            const int n = op == 11 ? BIG : 1 + (int)(w[3] % 40);
+            for (int j = 0; j < n; j++) v[j] = (dist.rank + 1) * 0.1 + round * 1e-3 + j * 1e-7;
+            fc_dist_sum_doubles(&dist, v, n);
+            for (int j = 0; j < n; j += 1 + n / 50) {
+                double want = 0;
+                for (int q = 0; q < dist.size; q++) want += (q + 1) * 0.1 + round * 1e-3 + j * 1e-7;
+                CHECK(v[j] == want, "round %d: gather of %d, element %d differs", round, n, j);
+            }
+        } else if (op < 14) { /* owners write their chunk, the barrier publishes it */
+            for (size_t i = own; i < own + own_len; i++) params[i] = (fc_real)(round + (double)i * 1e-3);
+            if (op == 13) { /* through the optimizer's non-temporal stores: sgd with lr 0 and dw 0 rewrites w */
+                fc_optim_config c = fc_optim_defaults(FC_OPTIM_SGD);
+                c.lr = 0;
+                fc_optim opt;
+                fc_optim_init(&opt, &c, N);
+                opt.stream_params = 1;
+                for (size_t i = own; i < own + own_len; i++) grads[i] = 0;
+                CHECK(fc_optim_step_range(&opt, params, grads, own, own_len) == 1, "round %d: update failed", round);
+                fc_optim_free(&opt);
+            }
+            fc_dist_allgather_chunks(&dist, params, N);
+            for (size_t i = 0; i < N; i++)
+                CHECK(params[i] == (fc_real)(round + (double)i * 1e-3), "round %d: params[%zu] not published", round, i);
+            /* as in a step, nobody writes the array again before every rank has passed the next barrier */
+            fc_dist_allgather_chunks(&dist, params, N);
+        } else { /* every rank writes its gradients, the owner sums them */
+            for (size_t i = 0; i < N; i++) grads[i] = contribution(dist.rank, i + (size_t)round);
+            fc_dist_reduce_scatter(&dist, grads, N);
+            for (size_t i = own; i < own + own_len; i++) {
+                fc_real want = contribution(0, i + (size_t)round);
+                for (int q = 1; q < dist.size; q++) want += contribution(q, i + (size_t)round);
+                CHECK(grads[i] == want, "round %d: grads[%zu] not the rank-order sum", round, i);
+            }
+            /* the step's next barrier, before anyone writes its gradients again */
+            fc_dist_allgather_chunks(&dist, params, N);
+        }
+    }
+#undef CHECK
+    if (first[0]) fprintf(stderr, "rank %d: %s\n", dist.rank, first);
+    const int any_failed = fc_dist_any(&dist, first[0] != 0);
+    if (!dist.sync_base) {
+        free(params);
+        free(grads);
+    }
+    fc_dist_free(&dist);
+    ck_assert_msg(!any_failed, "a rank saw a wrong gather, barrier or sum (its message above)");
 }
 END_TEST
 
@@ -106,6 +192,7 @@ static Suite *suite(void)
     TCase *t = tcase_create("dist");
     tcase_set_timeout(t, 120);
     tcase_add_test(t, test_sum_grads_rank_order);
+    tcase_add_test(t, test_node_sync_random_mix);
     tcase_add_test(t, test_agree_and_any);
     tcase_add_test(t, test_check_replicas);
     tcase_add_test(t, test_slices);

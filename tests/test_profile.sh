@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# --profile's report: every phase, shares that add up, GEMM inside forward+backward, and at several ranks the
-# fastest and slowest rank by GEMM time, whose own steps cannot exceed the sum of the slowest phases.
+# --profile's report: every phase, shares that add up, GEMM inside forward+backward, and at several ranks
+# every rank's own line and the fastest and slowest rank by GEMM time, which must repeat the lines of the
+# ranks with the smallest and the largest GEMM time (the largest being the table's "of which GEMM").
 #   test_profile.sh SYNTH [MPIEXEC]
 set -euo pipefail
 synth=$1
@@ -34,10 +35,19 @@ check() {
         /of which bn sync \+ loss gathers +[0-9.]+ ms/ { gathers = $(NF - 2); next }
         /^  (fastest|slowest) GEMM: rank [0-9]+, [0-9.]+ ms \(its step [0-9.]+ ms, of which gathers [0-9.]+ ms\)$/ {
             split($0, f, /[ ,()]+/)
-            rank = f[5] + 0; value = f[6]; step = f[10]
+            rank = f[5] + 0
             if (rank < 0 || rank >= ranks) bad("rank " rank " out of range")
-            if (step > ms * 1.0001 + 1e-4) bad("a rank'"'"'s step " step " ms exceeds the sum of the slowest phases " ms)
-            if ($2 == "fastest") fast = value; else slow = value
+            named[$1] = rank; line[$1] = f[6] " " f[10] " " f[15]
+            extremes++
+            next
+        }
+        /^  rank [0-9]+: GEMM [0-9.]+ ms, step [0-9.]+ ms, of which gathers [0-9.]+ ms$/ {
+            split($0, f, /[ :,]+/)
+            rank = f[3] + 0
+            if (rank != per_rank) bad("rank lines out of order at " rank)
+            own[rank] = f[5] " " f[8] " " f[13]; gemm_of[rank] = f[5]; step_of[rank] = f[8]; gathers_of[rank] = f[13]
+            if (step_of[rank] > ms * 1.0001 + 1e-4) bad("rank " rank "'"'"'s step exceeds the sum of the slowest phases " ms)
+            if (gathers_of[rank] > gathers * 1.0001 + 1e-4) bad("rank " rank "'"'"'s gathers exceed the slowest rank'"'"'s")
             per_rank++
             next
         }
@@ -47,9 +57,22 @@ check() {
             if (totals != 2) bad(totals " totals (evaluation, checkpoint), want 2")
             if (share < 99.5 || share > 100.5) bad("shares add up to " share "%")
             if (!(gemm > 0) || gemm > fwdbwd * 1.0001) bad("GEMM " gemm " ms not inside forward+backward " fwdbwd " ms")
-            if (ranks == 1 && (gathers != 0 || per_rank != 0)) bad("one rank: gathers " gathers ", per-rank lines " per_rank)
-            if (ranks > 1 && per_rank != 2) bad(per_rank " per-rank lines, want 2")
-            if (ranks > 1 && fast > slow) bad("fastest GEMM " fast " > slowest " slow)
+            if (ranks == 1 && (gathers != 0 || per_rank + extremes != 0)) bad("one rank: gathers " gathers ", rank lines " per_rank + extremes)
+            if (ranks > 1 && (per_rank != ranks || extremes != 2)) bad(per_rank " rank lines and " extremes " extremes, want " ranks " and 2")
+            if (ranks > 1) {
+                # the fastest and slowest lines repeat the lines of the ranks they name, whose GEMM times are
+                # the smallest and the largest, and the largest is the table'"'"'s "of which GEMM"
+                lo = hi = 0
+                for (q = 1; q < ranks; q++) {
+                    if (gemm_of[q] + 0 < gemm_of[lo] + 0) lo = q
+                    if (gemm_of[q] + 0 > gemm_of[hi] + 0) hi = q
+                }
+                if (line["fastest"] != own[named["fastest"]]) bad("fastest line differs from rank " named["fastest"] "'"'"'s line")
+                if (line["slowest"] != own[named["slowest"]]) bad("slowest line differs from rank " named["slowest"] "'"'"'s line")
+                if (gemm_of[named["fastest"]] != gemm_of[lo]) bad("fastest GEMM is not the smallest")
+                if (gemm_of[named["slowest"]] != gemm_of[hi]) bad("slowest GEMM is not the largest")
+                if (gemm_of[hi] != gemm) bad("slowest GEMM " gemm_of[hi] " differs from the table'"'"'s " gemm)
+            }
             exit errors > 0
         }' "$work/$name.out" || fail "$name: report malformed (above)"
 }

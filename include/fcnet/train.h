@@ -62,6 +62,7 @@ typedef struct fc_trainer {
     int finished;         /* all epochs done */
     int stop_agreed;      /* a stop signal reached some rank; every rank agreed at the last step */
     double phase_seconds[FC_PHASE_COUNT]; /* --profile accumulators */
+    double step_gather_seconds;           /* --profile: the steps' batchnorm and loss gathers */
     int64_t profiled_steps;
     int64_t world_size_at_save; /* from a resumed checkpoint (informational) */
 } fc_trainer;
