@@ -120,6 +120,19 @@ static int shm_has_room(double need_bytes, double *free_bytes)
     return need_bytes <= 0.9 * *free_bytes;
 }
 
+/* Rank q's segment of a shared window (at least min_bytes), from its first cache line on: 64 bytes of each
+ * segment are spare for that, since Open MPI puts a header before it. The page offset of a mapping is the
+ * same in every process, so every rank computes the same start. */
+static char *segment_start(MPI_Win win, int q, MPI_Aint min_bytes)
+{
+    MPI_Aint size_q;
+    int disp_unit;
+    void *base = NULL;
+    MPI_Win_shared_query(win, q, &size_q, &disp_unit, &base);
+    FC_ASSERT(base != NULL && size_q >= min_bytes);
+    return (char *)base + ((64 - ((uintptr_t)base & 63)) & 63);
+}
+
 fc_status fc_dist_share_arenas(fc_dist *dist, size_t n, fc_real **params, fc_real **grads)
 {
     *params = *grads = NULL;
@@ -164,32 +177,19 @@ fc_status fc_dist_share_arenas(fc_dist *dist, size_t n, fc_real **params, fc_rea
     for (int w = 0; w < 2; w++) {
         void *mine = NULL;
         /* The parameters: one array for the node, in rank 0's segment. The gradients: a segment per rank.
-         * 64 bytes more, to start an array on a cache line (Open MPI puts a header before it). The page
-         * offset of a mapping is the same in every process, so every rank computes the same start. */
+         * 64 bytes more, to start an array on a cache line (segment_start). */
         const MPI_Aint my_bytes = w == SHARED_PARAMS && dist->rank > 0 ? 0 : bytes + 64;
         MPI_Win_allocate_shared(my_bytes, 1, info, node, &mine, &dist->shared_win[w]);
         dist->shared_base[w] = fc_alloc((size_t)dist->size * sizeof(fc_real *));
-        for (int q = 0; q < dist->size; q++) {
-            MPI_Aint size_q;
-            int disp_unit;
-            void *base = NULL;
-            MPI_Win_shared_query(dist->shared_win[w], w == SHARED_PARAMS ? 0 : q, &size_q, &disp_unit, &base);
-            FC_ASSERT(base != NULL && size_q >= bytes + 64);
-            dist->shared_base[w][q] = (fc_real *)((char *)base + ((64 - ((uintptr_t)base & 63)) & 63));
-        }
+        for (int q = 0; q < dist->size; q++)
+            dist->shared_base[w][q] =
+                (fc_real *)segment_start(dist->shared_win[w], w == SHARED_PARAMS ? 0 : q, bytes + 64);
     }
     /* The synchronisation area: a 64-byte counter and the two payload buffers, per rank. */
     void *mine = NULL;
     MPI_Win_allocate_shared((MPI_Aint)(FC_SYNC_BYTES + 64), 1, info, node, &mine, &dist->sync_win);
     dist->sync_base = fc_alloc((size_t)dist->size * sizeof(char *));
-    for (int q = 0; q < dist->size; q++) {
-        MPI_Aint size_q;
-        int disp_unit;
-        void *base = NULL;
-        MPI_Win_shared_query(dist->sync_win, q, &size_q, &disp_unit, &base);
-        FC_ASSERT(base != NULL && size_q >= (MPI_Aint)(FC_SYNC_BYTES + 64));
-        dist->sync_base[q] = (char *)base + ((64 - ((uintptr_t)base & 63)) & 63);
-    }
+    for (int q = 0; q < dist->size; q++) dist->sync_base[q] = segment_start(dist->sync_win, q, FC_SYNC_BYTES + 64);
     atomic_store((_Atomic long long *)dist->sync_base[dist->rank], 0);
     MPI_Barrier(node); /* every counter is 0 before anyone waits on one */
     MPI_Info_free(&info);

@@ -265,35 +265,32 @@ static void print_profile(const fc_trainer *t)
             fc_log_info("  %-34s %10.4f ms %6.1f%%", names[i], 1e3 * worst[i] / (double)steps,
                         step_total > 0 ? 100 * worst[i] / step_total : 0.0);
     }
-    if (fc_dist_size(t->dist) < 2) return;
-    /* Load balance: the ranks with the fastest and the slowest GEMMs, with their own step and gather times.
-     * The ranks step in lockstep, so a faster rank's spare time shows up as waiting in its gathers. */
-    MPI_Comm comm = t->dist->comm;
-    struct {
-        double value;
-        int rank;
-    } in = {mine[FC_PHASE_GEMM], fc_dist_rank(t->dist)}, fast, slow;
-    MPI_Allreduce(&in, &fast, 1, MPI_DOUBLE_INT, MPI_MINLOC, comm);
-    MPI_Allreduce(&in, &slow, 1, MPI_DOUBLE_INT, MPI_MAXLOC, comm);
-    double own[2] = {0, mine[FC_PHASE_COUNT]}, of_fast[2], of_slow[2];
-    for (int i = FC_PHASE_DATA; i <= FC_PHASE_UPDATE; i++) own[0] += mine[i];
-    memcpy(of_fast, own, sizeof own);
-    memcpy(of_slow, own, sizeof own);
-    MPI_Bcast(of_fast, 2, MPI_DOUBLE, fast.rank, comm);
-    MPI_Bcast(of_slow, 2, MPI_DOUBLE, slow.rank, comm);
-    const double ms = 1e3 / (double)steps;
-    fc_log_info("  fastest GEMM: rank %d, %.4f ms (its step %.4f ms, of which gathers %.4f ms)", fast.rank,
-                ms * fast.value, ms * of_fast[0], ms * of_fast[1]);
-    fc_log_info("  slowest GEMM: rank %d, %.4f ms (its step %.4f ms, of which gathers %.4f ms)", slow.rank,
-                ms * slow.value, ms * of_slow[0], ms * of_slow[1]);
-    /* Up to 8 ranks, every rank's line too. */
     const int size = fc_dist_size(t->dist);
-    if (size > 8) return;
-    double each[3 * 8], mine3[3] = {mine[FC_PHASE_GEMM], own[0], own[1]};
-    MPI_Gather(mine3, 3, MPI_DOUBLE, each, 3, MPI_DOUBLE, 0, comm);
-    for (int q = 0; q < size; q++)
-        fc_log_info("  rank %d: GEMM %.4f ms, step %.4f ms, of which gathers %.4f ms", q, ms * each[3 * q],
-                    ms * each[3 * q + 1], ms * each[3 * q + 2]);
+    if (size < 2) return;
+    /* Load balance: every rank's GEMM, step and gather times reach rank 0, which names the ranks with the
+     * fastest and the slowest GEMMs and, up to 8 ranks, prints every rank's line. The ranks step in lockstep,
+     * so a faster rank's spare time shows up as waiting in its gathers. */
+    double own[3] = {mine[FC_PHASE_GEMM], 0, mine[FC_PHASE_COUNT]};
+    for (int i = FC_PHASE_DATA; i <= FC_PHASE_UPDATE; i++) own[1] += mine[i];
+    double *each = fc_dist_rank(t->dist) == 0 ? fc_alloc(3 * (size_t)size * sizeof(double)) : NULL;
+    MPI_Gather(own, 3, MPI_DOUBLE, each, 3, MPI_DOUBLE, 0, t->dist->comm);
+    if (!each) return;
+    int fast = 0, slow = 0;
+    for (int q = 1; q < size; q++) {
+        if (each[3 * q] < each[3 * fast]) fast = q;
+        if (each[3 * q] > each[3 * slow]) slow = q;
+    }
+    const double ms = 1e3 / (double)steps;
+    for (int k = 0; k < 2; k++) {
+        const int q = k == 0 ? fast : slow;
+        fc_log_info("  %s GEMM: rank %d, %.4f ms (its step %.4f ms, of which gathers %.4f ms)",
+                    k == 0 ? "fastest" : "slowest", q, ms * each[3 * q], ms * each[3 * q + 1], ms * each[3 * q + 2]);
+    }
+    if (size <= 8)
+        for (int q = 0; q < size; q++)
+            fc_log_info("  rank %d: GEMM %.4f ms, step %.4f ms, of which gathers %.4f ms", q, ms * each[3 * q],
+                        ms * each[3 * q + 1], ms * each[3 * q + 2]);
+    fc_free(each);
 }
 
 /* Exchanges the live parameters with the best ones (pointer swap, no copy). */
