@@ -416,6 +416,17 @@ void fc_dist_sum_doubles(const fc_dist *dist, double *v, int n)
     }
 }
 
+void fc_dist_sum_doubles_allgather(const fc_dist *dist, double *v, int n, fc_real *buf, size_t n_buf)
+{
+    fc_dist_sum_doubles(dist, v, n);
+    /* The sum went through node_sync, which every rank enters only after its own stores (the owners' new
+     * parameters included) and leaves only after every peer's: the barrier that the shared array's
+     * allgather would be is already behind us. */
+    if (!is_single(dist) && is_shared(dist, SHARED_PARAMS, buf, n_buf) && dist->sync_base && n <= FC_SYNC_CAP)
+        return;
+    fc_dist_allgather_chunks(dist, buf, n_buf);
+}
+
 int64_t fc_dist_merge_moments(const fc_dist *dist, double *stats, int n)
 {
     if (is_single(dist)) return (int64_t)stats[2 * n];

@@ -156,14 +156,14 @@ double fc_train_step(fc_trainer *t)
     const double reg_loss = fc_net_add_reg_range(&t->net, own, own_len);
     const int finite = fc_optim_step_range(&t->opt, t->net.params, t->net.grads, own, own_len);
     t1 = MPI_Wtime(), ph[FC_PHASE_UPDATE] += t1 - t0, t0 = t1;
-    /* [loss, stop requested, non-finite gradient]: one ordered gather agrees on all three. */
+    /* [loss, stop requested, non-finite gradient]: one ordered gather agrees on all three, and hands every
+     * rank the owners' parameters (non-finite ones too: the run then stops without writing them). */
     double shared[3] = {data_loss + reg_loss, stop_signal != 0, !finite};
-    fc_dist_sum_doubles(t->dist, shared, 3);
+    fc_dist_sum_doubles_allgather(t->dist, shared, 3, t->net.params, n_total);
+    ph[FC_PHASE_REDUCE] += MPI_Wtime() - t0;
     t->stop_agreed = shared[1] > 0;
     const double loss = shared[0];
     if (!isfinite(loss) || shared[2] > 0) return NAN; /* agreed: every rank returns here */
-    fc_dist_allgather_chunks(t->dist, t->net.params, n_total);
-    ph[FC_PHASE_REDUCE] += MPI_Wtime() - t0;
     t->step_gather_seconds += fc_dist_gather_seconds() - gathered0;
     t->profiled_steps++;
     t->hist.loss[t->hist.n_loss++] = loss;

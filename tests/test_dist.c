@@ -51,9 +51,10 @@ END_TEST
 /* The one-node exchange's synchronisation area under a random mix of what a step does (the same sequence on
  * every rank, with rank-dependent delays to shuffle who arrives first): small ordered gathers of 1-40 doubles,
  * gathers too large for the area (the message path), and the barriers of the shared exchange. Every gather
- * must equal the rank-order sum bitwise, and after the parameter barrier every rank must see the values that
- * every owner wrote just before it (ordinary and, through the optimizer's streaming path, non-temporal
- * stores alike); the reduce-scatter must sum what every rank wrote into its gradient segment. */
+ * must equal the rank-order sum bitwise, and after the parameter barrier (plain, or the loss gather that also
+ * publishes the parameters) every rank must see the values that every owner wrote just before it (ordinary
+ * and, through the optimizer's streaming path, non-temporal stores alike); the reduce-scatter must sum what
+ * every rank wrote into its gradient segment. */
 START_TEST(test_node_sync_random_mix)
 {
     enum { N = 1000, BIG = 9000, ROUNDS = 3000 };
@@ -104,7 +105,13 @@ START_TEST(test_node_sync_random_mix)
                 CHECK(fc_optim_step_range(&opt, params, grads, own, own_len) == 1, "round %d: update failed", round);
                 fc_optim_free(&opt);
             }
-            fc_dist_allgather_chunks(&dist, params, N);
+            if (w[3] & 1) { /* as at the end of a step: the loss gather publishes the parameters too */
+                double loss = dist.rank + 1.0;
+                fc_dist_sum_doubles_allgather(&dist, &loss, 1, params, N);
+                CHECK(loss == dist.size * (dist.size + 1) / 2.0, "round %d: loss gather gave %g", round, loss);
+            } else {
+                fc_dist_allgather_chunks(&dist, params, N);
+            }
             for (size_t i = 0; i < N; i++)
                 CHECK(params[i] == (fc_real)(round + (double)i * 1e-3), "round %d: params[%zu] not published", round, i);
             /* as in a step, nobody writes the array again before every rank has passed the next barrier */

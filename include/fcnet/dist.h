@@ -92,6 +92,11 @@ void fc_dist_sum_grads(const fc_dist *dist, fc_real *grad, size_t n);
 /* v[0..n) = sum over ranks of v, in rank order, in double. */
 void fc_dist_sum_doubles(const fc_dist *dist, double *v, int n);
 
+/* fc_dist_sum_doubles(v, n) then fc_dist_allgather_chunks(buf, n_buf), with one synchronisation fewer on
+ * one node: when buf is the node's shared parameter array, the sum's synchronisation is also the
+ * allgather's barrier. */
+void fc_dist_sum_doubles_allgather(const fc_dist *dist, double *v, int n, fc_real *buf, size_t n_buf);
+
 /* Per-feature moments of the global batch. stats = [mean (n), m2 (n), rows (1)]: on entry this rank's,
  * on exit the merge of all ranks' in rank order (Chan's formula); returns the global row count.
  * Ranks with 0 rows take part (and contribute nothing). */
