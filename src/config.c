@@ -135,8 +135,8 @@ static const opt_spec specs[] = {
      .ilo = 1, .ihi = INT64_MAX, .help = "print the training loss every N steps"},
     {.id = FC_OPT_CHECK_REPLICAS, .name = "--check-replicas", .kind = VK_INT, .group = G_RUN, .meta = "K",
      .ilo = 0, .ihi = INT64_MAX,
-     .help = "every K steps compare a hash of the parameters, optimizer state and batchnorm statistics "
-             "across ranks; 0 = off"},
+     .help = "every K steps compare a hash of the parameters and batchnorm statistics across ranks "
+             "(the optimizer state is sharded between checkpoints); 0 = off"},
     {.id = FC_OPT_PROFILE, .name = "--profile", .kind = VK_FLAG, .group = G_RUN,
      .help = "report where the time went at the end of the run", .note = "default: off"},
     {.id = FC_OPT_PROGRESS, .name = "--progress", .kind = VK_PROGRESS, .group = G_RUN, .meta = "MODE",

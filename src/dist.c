@@ -319,7 +319,8 @@ void fc_dist_reduce_scatter(const fc_dist *dist, fc_real *grad, size_t n)
     const int my_len = (int)(chunk_begin(n, rank + 1, size) - mine);
     if (is_shared(dist, SHARED_GRADS, grad, n)) {
         /* Every rank's backward is complete after the barrier; the peers' segments are not written again
-         * before the next step, whose backward starts only after the allgather's barrier. */
+         * before the next step, whose backward starts only after the synchronisation that publishes the
+         * parameters (the loss gather of fc_dist_sum_doubles_allgather, or the allgather's barrier). */
         shared_barrier(dist);
         for (int q = 0; q < size; q++) dist->parts[q] = dist->shared_base[SHARED_GRADS][q] + mine;
         sum_in_rank_order(grad + mine, dist->parts, size, my_len);
