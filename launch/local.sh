@@ -13,7 +13,7 @@
 #   FCNET_MPIRUN_ARGS  extra mpirun arguments, e.g. "--hostfile hosts" for several machines
 #                      (then set FCNET_RANKS to the total number of slots)
 #   OPENBLAS_NUM_THREADS  kept when set; otherwise 1
-# The exit status is fcnet_dist's (0 success, 2 usage/config/data error, 1 other failure).
+# The exit status is fcnet_dist's (0 success, 2 usage/config/data error, 3 training diverged, 1 other failure).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${FCNET_BUILD_DIR:-$root/build}

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates results/: installs what is missing (python3-numpy, -h5py, -matplotlib and the build
 # packages), builds fcnet_dist, prepares Fashion-MNIST, runs cs231n's experiments with fcnet and
-# redraws the plots and the tables of results/README.md. About 10-15 minutes on 2 idle cores.
+# redraws the plots and the tables of results/README.md. About 70 s on 2 idle cores (results/README.md).
 #
 #   results/run.sh                       every experiment (finished runs are reused)
 #   results/run.sh --only batchnorm,ranks --force     some of them, retrained

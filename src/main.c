@@ -36,6 +36,7 @@ static int run_train(fc_config *cfg, fc_dist *dist)
     }
     fc_trainer t;
     st = fc_train_setup(&t, cfg, dist);
+    if (st == FC_OK) st = fc_train_check_out_dir(&t);
     int rc = st;
     if (st == FC_OK) {
         fc_log_info("fcnet %s: %d rank(s), %lld training rows, %d features, %d classes, %lld steps per epoch, "

@@ -4,6 +4,7 @@
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -304,7 +305,8 @@ static void swap_best(fc_trainer *t)
     t->best_bn = b;
 }
 
-static fc_status make_out_dir(const char *dir)
+/* mkdir -p dir; a failure is reported as kind. */
+static fc_status make_out_dir(const char *dir, fc_status kind)
 {
     char path[FC_PATH_MAX];
     snprintf(path, sizeof path, "%s", dir);
@@ -313,12 +315,29 @@ static fc_status make_out_dir(const char *dir)
             char saved = *p;
             *p = '\0';
             if (mkdir(path, 0777) != 0 && errno != EEXIST)
-                return fc_error_set(FC_ERR_FAIL, "--out: cannot create directory '%s': %s", path, strerror(errno));
+                return fc_error_set(kind, "--out: cannot create directory '%s': %s", path, strerror(errno));
             *p = saved;
             if (saved == '\0') break;
         }
     }
     return FC_OK;
+}
+
+fc_status fc_train_check_out_dir(const fc_trainer *t)
+{
+    fc_status st = FC_OK;
+    if (fc_dist_rank(t->dist) == 0 && (st = make_out_dir(t->cfg->out, FC_ERR_INPUT)) == FC_OK) {
+        char probe[FC_PATH_MAX + 32];
+        snprintf(probe, sizeof probe, "%s/.fcnet-probe-XXXXXX", t->cfg->out);
+        const int fd = mkstemp(probe);
+        if (fd < 0) {
+            st = fc_error_set(FC_ERR_INPUT, "--out: cannot write in directory '%s': %s", t->cfg->out, strerror(errno));
+        } else {
+            close(fd);
+            unlink(probe);
+        }
+    }
+    return fc_dist_agree(t->dist, st, 1);
 }
 
 /* Rank 0 writes; every rank learns the outcome. */
@@ -330,7 +349,7 @@ static fc_status save_checkpoint(fc_trainer *t)
     double t0 = MPI_Wtime();
     fc_train_gather_optimizer_state(t);
     if (fc_dist_rank(t->dist) == 0) {
-        st = make_out_dir(t->cfg->out);
+        st = make_out_dir(t->cfg->out, FC_ERR_FAIL);
         if (st == FC_OK) st = fc_ckpt_save(t, path);
         if (st == FC_OK) st = fc_ckpt_keep_last(t->cfg->out, path, t->step, t->cfg->keep_last);
     }

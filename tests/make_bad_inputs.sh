@@ -65,6 +65,9 @@ add flag-typo "--btach-size|did you mean" train "${base[@]}" --btach-size 10
 add flag-stray-word "stray" train "${base[@]}" stray
 add flag-no-data "--data" train --hidden 8 --epochs 1
 add flag-resume-and-init "--resume|--init-from" train "${base[@]}" --resume "$good_ckpt" --init-from "$good_ckpt"
+# an --out the run cannot write: refused before the first step, not at the first checkpoint
+add flag-out-under-file "--out|cannot create directory|good.h5/run|Not a directory" train "${base[@]}" --out "$O/good.h5/run"
+add flag-out-is-file "--out|cannot write in directory|good.h5|Not a directory" train "${base[@]}" --out "$O/good.h5"
 
 # ---- INI files (--config): the message names the file (and line) ----
 printf 'hidden = 8\nbogus_key = 3\n' >"$O/unknown-key.ini"

@@ -71,6 +71,10 @@ typedef struct fc_trainer {
  * rank 0's state. Collective; returns an agreed status (the failing rank has printed nothing yet: the
  * caller prints through fc_dist_agree). */
 fc_status fc_train_setup(fc_trainer *t, const fc_config *cfg, fc_dist *dist);
+/* Rank 0 creates --out (mkdir -p) and writes and removes a probe file in it, so that a directory the run
+ * cannot write is an input error (one line, exit 2) before the first step rather than a failure at the first
+ * checkpoint. Collective; the agreed status. */
+fc_status fc_train_check_out_dir(const fc_trainer *t);
 /* Runs until the end of training, --max-steps, or an agreed stop request. Collective. Returns FC_OK,
  * FC_ERR_FAIL (I/O) or FC_EXIT_DIVERGED as a status value. */
 int fc_train_run(fc_trainer *t);
