@@ -478,10 +478,9 @@ static uint64_t hash_bytes(const void *data, size_t n)
     return h;
 }
 
-fc_status fc_dist_check_replicas(const fc_dist *dist, const fc_tensor_ref *tensors, int n_tensors,
-                                 int64_t step)
+int fc_dist_find_mismatch(const fc_dist *dist, const fc_tensor_ref *tensors, int n_tensors, int *rank, int *index)
 {
-    if (is_single(dist)) return FC_OK;
+    if (is_single(dist)) return 0;
     FC_ASSERT(n_tensors <= FC_MAX_REPLICA_TENSORS);
     uint64_t mine[FC_MAX_REPLICA_TENSORS], ref[FC_MAX_REPLICA_TENSORS];
     for (int i = 0; i < n_tensors; i++) mine[i] = ref[i] = hash_bytes(tensors[i].data, tensors[i].n_bytes);
@@ -493,9 +492,19 @@ fc_status fc_dist_check_replicas(const fc_dist *dist, const fc_tensor_ref *tenso
         int value, index;
     } in = {first < n_tensors ? dist->rank : dist->size, first}, out;
     MPI_Allreduce(&in, &out, 1, MPI_2INT, MPI_MINLOC, dist->comm);
-    if (out.value == dist->size) return FC_OK;
+    if (out.value == dist->size) return 0;
+    *rank = out.value;
+    *index = out.index;
+    return 1;
+}
+
+fc_status fc_dist_check_replicas(const fc_dist *dist, const fc_tensor_ref *tensors, int n_tensors,
+                                 int64_t step)
+{
+    int rank, index;
+    if (!fc_dist_find_mismatch(dist, tensors, n_tensors, &rank, &index)) return FC_OK;
     return fc_error_set(FC_ERR_FAIL, "replica mismatch at step %lld: rank %d differs from rank 0 in %s",
-                        (long long)step, out.value, tensors[out.index].name);
+                        (long long)step, rank, tensors[index].name);
 }
 
 void fc_dist_slice(int64_t global_batch, int rank, int size, int64_t *begin, int64_t *count)

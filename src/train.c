@@ -47,6 +47,44 @@ static void broadcast_state(fc_trainer *t)
     if (t->net.bn_stats) fc_dist_bcast_real(t->dist, t->net.bn_stats, t->net.bn_layout.n_total);
 }
 
+/* Every rank reads its own copy of the inputs (--config file, dataset, --resume checkpoint). On several nodes
+ * those copies can differ — a node-local --out holding an older checkpoint, a stale copy of the data — and
+ * ranks that disagree on the schedule would wait for each other forever in the first collective one of them
+ * skips. One agreed comparison, before the first step, of everything that decides the run: an input error
+ * naming the first thing that differs and the lowest rank that read it differently. */
+static fc_status check_same_inputs(const fc_trainer *t)
+{
+    const fc_config *c = t->cfg;
+    const fc_optim_config *o = &c->optim;
+    double settings[32 + FC_MAX_HIDDEN] = {
+        c->n_hidden, c->norm, c->keep, c->reg, c->weight_scale, c->init, c->bn_momentum, o->kind, o->lr,
+        o->lr_decay, o->momentum, o->decay_rate, o->beta1, o->beta2, o->eps, (double)c->batch_size,
+        (double)c->epochs, (double)c->seed, c->val_size, c->preprocess, c->shuffle, (double)c->max_steps,
+        (double)c->checkpoint_every, (double)c->check_replicas, (double)c->keep_last};
+    for (int i = 0; i < c->n_hidden; i++) settings[32 + i] = c->hidden[i];
+    const int64_t shape[] = {t->data.train.n, t->data.val.n, t->data.test.n, t->data.n_features, t->data.n_classes};
+    const int64_t position[] = {t->step, t->epoch, t->epoch_step, t->hist.n_loss, t->hist.n_checks, t->opt.t};
+    fc_tensor_ref refs[8] = {
+        {"the settings (flags, --config file, or the --resume checkpoint's hyperparameters)", settings, sizeof settings},
+        {"the dataset's shape (rows per split, features, classes)", shape, sizeof shape},
+        {"the position in training (step, epoch, history) from --resume", position, sizeof position},
+        {"the learning rate from --resume", &t->opt.lr, sizeof t->opt.lr},
+        {"the parameters", t->net.params, t->net.layout.n_total * sizeof(fc_real)}};
+    int n = 5;
+    if (t->net.bn_stats)
+        refs[n++] = (fc_tensor_ref){"the batchnorm statistics", t->net.bn_stats, t->net.bn_layout.n_total * sizeof(fc_real)};
+    for (int i = 0; i < t->opt.n_slots; i++)
+        refs[n++] = (fc_tensor_ref){"the optimizer state from --resume", t->opt.slot[i], t->opt.n * sizeof(fc_real)};
+    int rank, index;
+    if (!fc_dist_find_mismatch(t->dist, refs, n, &rank, &index)) return FC_OK;
+    fc_status st = fc_error_set(FC_ERR_INPUT,
+                                "rank %d read %s differently from rank 0: every rank must see the same --data, "
+                                "--config and --resume files (is --out on a node-local disk?)",
+                                rank, refs[index].name);
+    if (fc_dist_rank(t->dist) == 0) fc_log_error("%s", fc_error_message());
+    return st;
+}
+
 fc_status fc_train_setup(fc_trainer *t, const fc_config *cfg, fc_dist *dist)
 {
     memset(t, 0, sizeof *t);
@@ -102,7 +140,7 @@ fc_status fc_train_setup(fc_trainer *t, const fc_config *cfg, fc_dist *dist)
         if (t->best_bn) memcpy(t->best_bn, t->net.bn_stats, t->net.bn_layout.n_total * sizeof(fc_real));
     }
     fc_data_epoch_order(t->perm, n_train, cfg->seed, t->epoch, cfg->shuffle);
-    return FC_OK;
+    return check_same_inputs(t);
 }
 
 void fc_train_free(fc_trainer *t)

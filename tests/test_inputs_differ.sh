@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Ranks that read different inputs — on a cluster, a node-local --out holding an older checkpoint or a stale
+# copy of the data — must be refused before the first step: exit 2 on every rank, one line naming what
+# differs and the lowest rank that read it differently, no hang, and the checkpoints untouched. Without the
+# check the ranks disagree on the schedule and wait for each other forever. Open MPI's MPMD syntax
+# (`-n 1 A : -n 1 B`) gives each rank its own command line, as separate nodes' file systems would.
+set -euo pipefail
+synth=$1
+mpiexec=${2:-mpirun}
+dist=${FCNET_DIST:?}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
+"$synth" --out "$work/a.h5" --train 60 --val 20 --features 6 --classes 3 --seed 1 >/dev/null
+"$synth" --out "$work/b.h5" --train 70 --val 20 --features 6 --classes 3 --seed 1 >/dev/null
+common=(train --hidden 8 --norm batchnorm --optim adam --epochs 4 --batch-size 10 --progress lines)
+# Two checkpoints of the same run at different steps (6 steps per epoch): the "current" and a stale one.
+timeout 60 "$mpiexec" -q -n 2 --oversubscribe --bind-to none "$dist" "${common[@]}" --data "$work/a.h5" \
+    --max-steps 9 --out "$work/stale" >/dev/null
+cp -r "$work/stale" "$work/current"
+timeout 60 "$mpiexec" -q -n 2 --oversubscribe --bind-to none "$dist" train --resume "$work/current/checkpoint.h5" \
+    --max-steps 8 --out "$work/current" --progress lines >/dev/null
+sums() { md5sum "$work"/stale/checkpoint.h5 "$work"/current/checkpoint.h5; }
+before=$(sums)
+
+passed=0 failed=0
+# expect NAME WANT-IN-MESSAGE -- RANK0-ARGS... -- RANK1-ARGS...
+expect() {
+    local name=$1 want=$2
+    shift 3
+    local a=() b=()
+    while [ "$1" != -- ]; do a+=("$1"); shift; done
+    shift
+    b=("$@")
+    local start=$SECONDS rc=0
+    timeout 60 "$mpiexec" -q --oversubscribe --bind-to none -n 1 "$dist" "${a[@]}" : -n 1 "$dist" "${b[@]}" \
+        >"$work/stdout" 2>"$work/stderr" || rc=$?
+    local why="" lines
+    lines=$(grep -c . "$work/stderr" || true)
+    [ $rc -eq 2 ] || why="$why exit $rc, want 2 (124 = hang);"
+    [ "$lines" -eq 1 ] || why="$why $lines lines on stderr;"
+    grep -qF "rank 1 read $want" "$work/stderr" || why="$why message does not name 'rank 1 read $want';"
+    [ "$(sums)" = "$before" ] || why="$why a checkpoint changed;"
+    if [ -z "$why" ]; then
+        passed=$((passed + 1))
+        echo "ok   $name ($((SECONDS - start)) s): $(head -c 200 "$work/stderr")"
+    else
+        failed=$((failed + 1))
+        echo "FAIL $name:$why"
+        sed 's/^/    stderr: /' "$work/stderr" | head -5
+    fi
+}
+
+out=(--out "$work/new")
+expect data-rows "the dataset's shape" -- "${common[@]}" --data "$work/a.h5" "${out[@]}" -- \
+    "${common[@]}" --data "$work/b.h5" "${out[@]}"
+expect settings "the settings" -- "${common[@]}" --data "$work/a.h5" "${out[@]}" -- \
+    "${common[@]}" --data "$work/a.h5" "${out[@]}" --lr 0.002
+resume=(train --progress lines --max-steps 3)
+expect resume-stale "the position in training" -- "${resume[@]}" --resume "$work/current/checkpoint.h5" \
+    --out "$work/current" -- "${resume[@]}" --resume "$work/stale/checkpoint.h5" --out "$work/current"
+[ ! -e "$work/new" ] || { echo "FAIL: an output directory was created"; failed=$((failed + 1)); }
+# The same inputs on both ranks still train (the check must not refuse a good run).
+rc=0
+timeout 60 "$mpiexec" -q --oversubscribe --bind-to none -n 1 "$dist" "${resume[@]}" \
+    --resume "$work/current/checkpoint.h5" --out "$work/current" : \
+    -n 1 "$dist" "${resume[@]}" --resume "$work/current/checkpoint.h5" --out "$work/current" \
+    >"$work/stdout" 2>"$work/stderr" || rc=$?
+if [ $rc -eq 0 ]; then passed=$((passed + 1)); echo "ok   same-inputs: resumed and trained"; else
+    failed=$((failed + 1)); echo "FAIL same-inputs: exit $rc"; sed 's/^/    stderr: /' "$work/stderr" | head -5; fi
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
