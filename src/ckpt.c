@@ -466,13 +466,10 @@ fc_status fc_ckpt_save(const fc_trainer *t, const char *path)
 static void r_open(ckpt_io *io, const char *path)
 {
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    struct stat sb;
-    if (stat(path, &sb) != 0 || access(path, R_OK) != 0) {
-        io_fail(io, "cannot open", "%s", strerror(errno));
-        return;
-    }
-    if (S_ISDIR(sb.st_mode)) { /* HDF5's own message for this is a multi-field dump */
-        io_fail(io, "cannot open", "is a directory");
+    /* HDF5's own message for a directory is a multi-field dump, and a FIFO would block H5Fopen forever */
+    const char *problem = fc_input_file_problem(path);
+    if (problem || access(path, R_OK) != 0) {
+        io_fail(io, "cannot open", "%s", problem ? problem : strerror(errno));
         return;
     }
     hid_t fapl = make_fapl();
@@ -786,6 +783,14 @@ fc_status fc_ckpt_load(fc_trainer *t, const char *path)
     double best_val_acc = r_attr_f64(&io, "/best", "best_val_acc");
     int64_t best_step = r_attr_i64(&io, "/best", "best_step");
 
+    /* The position (epoch, step within it) only means the same thing with the same number of steps per epoch:
+     * another training set or --val-size would resume at the wrong place in the schedule. */
+    int64_t steps_per_epoch = r_attr_i64(&io, "/", "steps_per_epoch");
+    if (io.st == FC_OK && steps_per_epoch != t->steps_per_epoch)
+        io_fail(&io, "attribute 'steps_per_epoch' of /",
+                "%lld steps per epoch in the checkpoint, %lld with this run's %lld training rows: resuming needs the "
+                "training set (and --val-size) it was written with",
+                (long long)steps_per_epoch, (long long)t->steps_per_epoch, (long long)t->data.train.n);
     int64_t epoch = r_attr_i64(&io, "/", "epoch");
     int64_t epoch_step = r_attr_i64(&io, "/", "epoch_step");
     int64_t step = r_attr_i64(&io, "/", "step");

@@ -1,10 +1,12 @@
 #include "fcnet/common.h"
 
+#include <errno.h>
 #include <mpi.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static char error_message[1024];
 static int log_rank = 0, log_size = 1;
@@ -23,6 +25,15 @@ fc_status fc_error_set(fc_status code, const char *fmt, ...)
 }
 
 const char *fc_error_message(void) { return error_message; }
+
+const char *fc_input_file_problem(const char *path)
+{
+    struct stat sb;
+    if (stat(path, &sb) != 0) return strerror(errno);
+    if (S_ISDIR(sb.st_mode)) return "is a directory";
+    if (!S_ISREG(sb.st_mode)) return "not a regular file (a FIFO, socket or device)";
+    return NULL;
+}
 void fc_error_clear(void) { error_message[0] = '\0'; }
 
 void fc_log_set_rank(int rank, int size)

@@ -642,6 +642,8 @@ static int on_ini_pair(void *user, const char *section, const char *name, const 
 
 static fc_status load_config(fc_config *cfg, const char *path)
 {
+    const char *problem = fc_input_file_problem(path);
+    if (problem) return fc_error_set(FC_ERR_INPUT, "--config: cannot read '%s': %s", path, problem);
     FILE *fp = fopen(path, "r");
     if (!fp) return fc_error_set(FC_ERR_INPUT, "--config: cannot read '%s': %s", path, strerror(errno));
     ini_ctx ctx = {.cfg = cfg, .file = path, .fp = fp};

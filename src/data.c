@@ -95,9 +95,8 @@ static void close_dataset(hid_t *id)
 static fc_status file_open(hid_t *file, const char *path)
 {
     *file = H5I_INVALID_HID;
-    struct stat st;
-    if (stat(path, &st) != 0) return fc_error_set(FC_ERR_INPUT, "%s: cannot open: %s", path, strerror(errno));
-    if (S_ISDIR(st.st_mode)) return fc_error_set(FC_ERR_INPUT, "%s: cannot open: is a directory", path);
+    const char *problem = fc_input_file_problem(path);
+    if (problem) return fc_error_set(FC_ERR_INPUT, "%s: cannot open: %s", path, problem);
     FILE *probe = fopen(path, "rb");
     if (!probe) return fc_error_set(FC_ERR_INPUT, "%s: cannot open: %s", path, strerror(errno));
     fclose(probe);

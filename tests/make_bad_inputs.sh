@@ -80,6 +80,8 @@ add ini-syntax "syntax.ini:2" train "${base[@]}" --config "$O/syntax.ini"
 add ini-binary "binary.ini" train "${base[@]}" --config "$O/binary.ini"
 add ini-missing "missing.ini" train "${base[@]}" --config "$O/missing.ini"
 add ini-directory "adir" train "${base[@]}" --config "$O/adir"
+mkfifo "$O/fifo" # opening a FIFO for reading blocks until a writer comes: it must be refused, not opened
+add ini-fifo "fifo|not a regular file" train "${base[@]}" --config "$O/fifo"
 
 # ---- datasets (--data) ----
 : >"$O/empty.h5"
@@ -92,6 +94,7 @@ d1=(--hidden 8 --batch-size 10 --epochs 1)
 add data-missing "missing.h5" train --data "$O/missing.h5" "${d1[@]}"
 add data-empty "empty.h5" train --data "$O/empty.h5" "${d1[@]}"
 add data-directory "adir|directory" train --data "$O/adir" "${d1[@]}"
+add data-fifo "fifo|not a regular file" train --data "$O/fifo" "${d1[@]}"
 add data-random "random.h5" train --data "$O/random.h5" "${d1[@]}"
 add data-truncated "truncated.h5" train --data "$O/truncated.h5" "${d1[@]}"
 add data-flipped "flipped.h5|/train/x" train --data "$O/flipped.h5" "${d1[@]}"
@@ -114,10 +117,15 @@ for ds in /params/W1 /optim/W1/v; do
     add "resume-flipped-${ds#/}" "$name.h5|$ds|checksum" train --resume "$O/$name.h5"
 done
 add resume-missing "missing.h5" train --resume "$O/missing.h5"
+add resume-fifo "fifo|not a regular file" train --resume "$O/fifo"
 add resume-empty "empty.h5" train --resume "$O/empty.h5"
 add resume-random "random.h5" train --resume "$O/random.h5"
 add resume-truncated "ckpt-truncated.h5" train --resume "$O/ckpt-truncated.h5"
 add resume-dataset-file "good.h5|format" train --resume "$O/good.h5"
+# the same shapes but 70 training rows: 7 steps per epoch where the checkpoint counted 6
+"$FCNET_SYNTH" --out "$O/rows70.h5" --train 70 --val 20 --features 4 --classes 3 --seed 11 >/dev/null
+add resume-other-rows "steps_per_epoch|6 steps per epoch in the checkpoint, 7" train --resume "$good_ckpt" \
+    --data "$O/rows70.h5"
 for spec in "w1-shape:/params/W1|(8, 4)|(4, 8)" w2-missing:/params/W2 extra-tensor:/params/W9 \
     w1-int:/params/W1 param-nan:/params/b1 "optim-shape:/optim/W1/m|(2, 3)|(4, 8)" \
     format-version:format_version step-text:step hidden-count:hidden \

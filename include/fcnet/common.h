@@ -28,6 +28,9 @@ typedef enum fc_status {
 fc_status fc_error_set(fc_status code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The last message recorded by fc_error_set ("" when none). */
 const char *fc_error_message(void);
+/* Why path cannot be read as an input file (strerror text, "is a directory", "not a regular file ..."), or
+ * NULL when it is a regular file. Only regular files are inputs: opening a FIFO would block forever. */
+const char *fc_input_file_problem(const char *path);
 void fc_error_clear(void);
 
 /* Rank and size used to prefix diagnostics; set once by the dist module. */
