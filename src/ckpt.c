@@ -315,6 +315,7 @@ static void w_root_attrs(ckpt_io *io, const fc_trainer *t)
     w_attr_i64(io, "/", "step", t->step);
     w_attr_i64(io, "/", "finished", t->finished ? 1 : 0);
     w_attr_i64(io, "/", "world_size", fc_dist_size(t->dist));
+    w_attr_i64(io, "/", "run_id", (int64_t)t->run_id);
 }
 
 /* Simulated write failure (disk full, EIO) for the atomicity tests: only after some data is on disk. */
@@ -796,6 +797,9 @@ fc_status fc_ckpt_load(fc_trainer *t, const char *path)
     int64_t step = r_attr_i64(&io, "/", "step");
     int64_t finished = r_attr_i64(&io, "/", "finished");
     int64_t world_size = r_attr_i64(&io, "/", "world_size");
+    /* Optional: checkpoints written before it existed keep the id this run drew. */
+    int64_t run_id = 0;
+    if (io.st == FC_OK && H5Aexists_by_name(io.file, "/", "run_id", H5P_DEFAULT) > 0) run_id = r_attr_i64(&io, "/", "run_id");
     r_close(&io);
     if (io.st != FC_OK) return io.st;
 
@@ -810,6 +814,7 @@ fc_status fc_ckpt_load(fc_trainer *t, const char *path)
     t->step = step;
     t->finished = finished != 0;
     t->world_size_at_save = world_size;
+    if (run_id != 0) t->run_id = (uint64_t)run_id;
     return FC_OK;
 }
 
@@ -1038,26 +1043,59 @@ static int cmp_desc(const void *a, const void *b)
     return x < y ? 1 : x > y ? -1 : 0;
 }
 
-fc_status fc_ckpt_keep_last(const char *out_dir, const char *ckpt_path, int64_t step, int64_t keep_last)
+/* 1 when path is a checkpoint that the run run_id wrote (its root attribute run_id), else 0: a file of
+ * another run, of an older fcnet, or no checkpoint at all. */
+static int written_by_run(const char *path, uint64_t run_id)
+{
+    if (fc_input_file_problem(path)) return 0;
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    hid_t fapl = make_fapl();
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, fapl);
+    H5Pclose(fapl);
+    if (f < 0) return 0;
+    int64_t v = 0;
+    int read = 0;
+    if (H5Aexists_by_name(f, "/", "run_id", H5P_DEFAULT) > 0) {
+        hid_t a = H5Aopen_by_name(f, "/", "run_id", H5P_DEFAULT, H5P_DEFAULT);
+        if (a >= 0) {
+            read = H5Aread(a, H5T_NATIVE_INT64, &v) >= 0;
+            H5Aclose(a);
+        }
+    }
+    H5Fclose(f);
+    return read && (uint64_t)v == run_id;
+}
+
+fc_status fc_ckpt_keep_last(const char *out_dir, const char *ckpt_path, int64_t step, int64_t keep_last,
+                            uint64_t run_id)
 {
     if (keep_last <= 0) return FC_OK;
     char target[FC_PATH_MAX + 64];
     snprintf(target, sizeof target, "%s/checkpoint-step%lld.h5", out_dir, (long long)step);
-    /* A copy of the same step from an earlier attempt is replaced (link() does not overwrite). */
-    if (unlink(target) != 0 && errno != ENOENT)
-        return fc_error_set(FC_ERR_FAIL, "--keep-last: cannot replace %s: %s", target, strerror(errno));
-    if (link(ckpt_path, target) != 0) {
-        fc_status st = copy_file(ckpt_path, target);
-        if (st != FC_OK) return st;
+    if (access(target, F_OK) == 0 && !written_by_run(target, run_id)) {
+        fc_log_warn("--keep-last: %s was not written by this run; left alone, no numbered copy of step %lld", target,
+                    (long long)step);
+    } else {
+        /* A copy of the same step from an earlier attempt of this run is replaced (link() does not overwrite). */
+        if (unlink(target) != 0 && errno != ENOENT)
+            return fc_error_set(FC_ERR_FAIL, "--keep-last: cannot replace %s: %s", target, strerror(errno));
+        if (link(ckpt_path, target) != 0) {
+            fc_status st = copy_file(ckpt_path, target);
+            if (st != FC_OK) return st;
+        }
     }
 
     DIR *d = opendir(out_dir);
     if (!d) return fc_error_set(FC_ERR_FAIL, "--keep-last: cannot list %s: %s", out_dir, strerror(errno));
     int64_t *steps = NULL;
     size_t n = 0, cap = 0;
+    /* Only this run's copies up to this step are candidates: never another run's files, nor numbers ahead of
+     * this step (a resume from an older copy leaves the abandoned later ones where they are). */
     for (struct dirent *e; (e = readdir(d)) != NULL;) {
         int64_t s = numbered_step(e->d_name);
-        if (s < 0) continue;
+        char name[FC_PATH_MAX + 300];
+        snprintf(name, sizeof name, "%s/%s", out_dir, e->d_name);
+        if (s < 0 || s > step || !written_by_run(name, run_id)) continue;
         if (n == cap) {
             cap = cap ? 2 * cap : 16;
             int64_t *grown = realloc(steps, cap * sizeof *grown);

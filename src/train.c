@@ -85,6 +85,23 @@ static fc_status check_same_inputs(const fc_trainer *t)
     return st;
 }
 
+/* A fresh run's identity (never 0): the checkpoint keeps it and a resume inherits it. */
+static uint64_t draw_run_id(void)
+{
+    uint64_t id = 0;
+    FILE *f = fopen("/dev/urandom", "rb");
+    if (f) {
+        if (fread(&id, sizeof id, 1, f) != 1) id = 0;
+        fclose(f);
+    }
+    if (id == 0) { /* no /dev/urandom: the clock and the process are unique enough for one --out directory */
+        const double now = MPI_Wtime();
+        memcpy(&id, &now, sizeof id);
+        id ^= (uint64_t)getpid() << 32 | 1u;
+    }
+    return id;
+}
+
 fc_status fc_train_setup(fc_trainer *t, const fc_config *cfg, fc_dist *dist)
 {
     memset(t, 0, sizeof *t);
@@ -128,6 +145,7 @@ fc_status fc_train_setup(fc_trainer *t, const fc_config *cfg, fc_dist *dist)
     if (t->net.bn_stats) t->best_bn = fc_arena_alloc(&t->net.bn_layout);
 
     st = FC_OK;
+    t->run_id = draw_run_id(); /* only rank 0's is ever written */
     if (cfg->resume[0]) st = fc_ckpt_load(t, cfg->resume);
     else if (cfg->init_from[0]) st = fc_ckpt_load_params(&t->net, cfg->init_from, 0);
     if ((st = fc_dist_agree(dist, st, 1)) != FC_OK) return st;
@@ -389,7 +407,7 @@ static fc_status save_checkpoint(fc_trainer *t)
     if (fc_dist_rank(t->dist) == 0) {
         st = make_out_dir(t->cfg->out, FC_ERR_FAIL);
         if (st == FC_OK) st = fc_ckpt_save(t, path);
-        if (st == FC_OK) st = fc_ckpt_keep_last(t->cfg->out, path, t->step, t->cfg->keep_last);
+        if (st == FC_OK) st = fc_ckpt_keep_last(t->cfg->out, path, t->step, t->cfg->keep_last, t->run_id);
     }
     st = fc_dist_agree(t->dist, st, 1);
     t->phase_seconds[FC_PHASE_CHECKPOINT] += MPI_Wtime() - t0;

@@ -719,28 +719,49 @@ START_TEST(test_keep_last)
     fixture *a = malloc(sizeof *a), *b = malloc(sizeof *b);
     build_default(a, 18);
     build_default(b, 19);
+    a->t.run_id = 0xa11ce;
+    b->t.run_id = 0xb0b;
+    /* Files this run did not write, under names it would use: another run's copies (below, at and above
+     * this run's steps, one of them step 20, which this run also reaches) and a text file. All must survive. */
+    char name[800];
+    const int64_t foreign_steps[] = {2, 20, 100};
+    for (int i = 0; i < 3; i++) {
+        b->t.step = foreign_steps[i];
+        snprintf(name, sizeof name, "%s/checkpoint-step%lld.h5", out, (long long)foreign_steps[i]);
+        ck_assert_int_eq(fc_ckpt_save(&b->t, name), FC_OK);
+    }
+    snprintf(name, sizeof name, "%s/checkpoint-step1.h5", out);
+    spit(name, (const unsigned char *)"precious", 8);
     for (int64_t step = 10; step <= 40; step += 10) {
         a->t.step = step;
         ck_assert_int_eq(fc_ckpt_save(&a->t, path), FC_OK);
-        ck_assert_int_eq(fc_ckpt_keep_last(out, path, step, 2), FC_OK);
+        ck_assert_int_eq(fc_ckpt_keep_last(out, path, step, 2, a->t.run_id), FC_OK);
     }
     /* An unrelated file survives. */
-    char name[800];
     snprintf(name, sizeof name, "%s/checkpoint-step7.h5.bak", out);
     spit(name, (const unsigned char *)"x", 1);
-    ck_assert_int_eq(fc_ckpt_keep_last(out, path, 40, 2), FC_OK);
+    ck_assert_int_eq(fc_ckpt_keep_last(out, path, 40, 2, a->t.run_id), FC_OK);
     struct stat sb;
     for (int step = 10; step <= 40; step += 10) {
         snprintf(name, sizeof name, "%s/checkpoint-step%d.h5", out, step);
-        ck_assert_int_eq(stat(name, &sb) == 0, step >= 30);
+        ck_assert_msg((stat(name, &sb) == 0) == (step >= 20), "step %d", step); /* 20: the other run's */
     }
+    for (int i = 0; i < 3; i++) { /* the other run's copies are untouched: still its steps */
+        snprintf(name, sizeof name, "%s/checkpoint-step%lld.h5", out, (long long)foreign_steps[i]);
+        ck_assert_int_eq(fc_ckpt_load(&b->t, name), FC_OK);
+        ck_assert_int_eq(b->t.step, foreign_steps[i]);
+        ck_assert(b->t.run_id == 0xb0b);
+    }
+    snprintf(name, sizeof name, "%s/checkpoint-step1.h5", out);
+    ck_assert_int_eq(stat(name, &sb), 0);
     snprintf(name, sizeof name, "%s/checkpoint-step7.h5.bak", out);
     ck_assert_int_eq(stat(name, &sb), 0);
     /* The step-30 copy still holds step 30 after checkpoint.h5 moved on (rename, not overwrite). */
     snprintf(name, sizeof name, "%s/checkpoint-step30.h5", out);
     ck_assert_int_eq(fc_ckpt_load(&b->t, name), FC_OK);
     ck_assert_int_eq(b->t.step, 30);
-    ck_assert_int_eq(fc_ckpt_keep_last(out, path, 50, 0), FC_OK); /* off: nothing happens */
+    ck_assert(b->t.run_id == 0xa11ce); /* a resume inherits the run's identity */
+    ck_assert_int_eq(fc_ckpt_keep_last(out, path, 50, 0, a->t.run_id), FC_OK); /* off: nothing happens */
     snprintf(name, sizeof name, "%s/checkpoint-step50.h5", out);
     ck_assert(stat(name, &sb) != 0);
     destroy(a);

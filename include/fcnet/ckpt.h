@@ -63,9 +63,13 @@ fc_status fc_ckpt_load_preprocess(fc_preprocess *pp, const char *path, int d);
 fc_status fc_ckpt_load_params(fc_net *net, const char *path, int best);
 
 /* Rank 0, after a successful save: when keep_last > 0, hard-links (or, where links are impossible,
- * copies) ckpt_path to `<out_dir>/checkpoint-step<step>.h5` and removes the step-numbered copies in
- * out_dir beyond the keep_last highest steps. A no-op when keep_last <= 0. Because fc_ckpt_save replaces
- * checkpoint.h5 by rename, a link keeps the old contents when the next checkpoint is written. */
-fc_status fc_ckpt_keep_last(const char *out_dir, const char *ckpt_path, int64_t step, int64_t keep_last);
+ * copies) ckpt_path to `<out_dir>/checkpoint-step<step>.h5` and removes this run's step-numbered copies
+ * (root attribute run_id equal to run_id) up to step beyond the keep_last highest: files of other runs,
+ * of older fcnet versions and step numbers ahead of step are never touched, and an existing copy of the
+ * same step from another run is left alone (with a warning, and no copy of this step). A no-op when
+ * keep_last <= 0. Because fc_ckpt_save replaces checkpoint.h5 by rename, a link keeps the old contents
+ * when the next checkpoint is written. */
+fc_status fc_ckpt_keep_last(const char *out_dir, const char *ckpt_path, int64_t step, int64_t keep_last,
+                            uint64_t run_id);
 
 #endif
