@@ -288,7 +288,7 @@ static void gc_fault_hook(gc_state *s)
 }
 
 /* Rank 0's work: returns FC_OK (all pass), FC_ERR_FAIL (some tensor fails, message recorded) or
- * FC_ERR_INPUT (--data could not be used). */
+ * FC_ERR_INPUT (--data could not be used, or the loss is not finite). */
 static fc_status gc_run(gc_state *s, const fc_config *cfg)
 {
     fc_status st = gc_batch(s, cfg);
@@ -306,6 +306,12 @@ static fc_status gc_run(gc_state *s, const fc_config *cfg)
     const double loss = fc_net_loss(&s->net, s->y, &info);
     fc_net_backward(&s->net);
     const double reg_loss = fc_net_add_reg(&s->net);
+    /* A non-finite loss makes every difference quotient NaN: nothing could be checked, and a table of
+     * "0/N checked ... ok" would read as a pass. */
+    if (!isfinite(loss + reg_loss))
+        return fc_error_set(FC_ERR_INPUT, "gradcheck: the loss is %g at --weight-scale %g (--reg %g): nothing can be "
+                            "checked; use a smaller --weight-scale",
+                            loss + reg_loss, cfg->weight_scale, cfg->reg);
     const size_t n_total = s->net.layout.n_total;
     s->analytic = fc_alloc(n_total * sizeof *s->analytic);
     for (size_t i = 0; i < n_total; i++) s->analytic[i] = (double)s->net.grads[i];

@@ -137,6 +137,17 @@ if [ -n "$SYNTH" ]; then
     fi
 fi
 
+# A weight scale that overflows the loss: nothing can be checked, which must not read as a pass.
+rc=0
+"$F32" gradcheck --hidden 5 --weight-scale 1e30 >out.txt 2>err.txt || rc=$?
+if [ "$rc" -eq 2 ] && [ "$(wc -l <err.txt)" -eq 1 ] && grep -q 'loss is .*nan.*--weight-scale' err.txt &&
+    ! grep -q '^result: ok' out.txt; then
+    ok "non-finite loss: exit 2, one line: $(cat err.txt)"
+else
+    not_ok "non-finite loss: exit $rc (want 2, and no 'result: ok')"
+    cat err.txt out.txt
+fi
+
 echo "# sample reports:"
 sed 's/^/#   /' "gc_f64_depth_3_batchnorm_dropout_reg.txt" "gc_f32_depth_3_batchnorm_dropout_reg.txt"
 echo "$passed passed, $failed failed"
