@@ -61,6 +61,16 @@ int main(int argc, char **argv)
     static fc_config cfg;
     fc_status st = fc_config_parse(&cfg, argc, argv);
     int rc = fc_dist_agree(&dist, st, 1);
+    /* Ranks started with different commands (MPMD launches) would each wait in another command's collectives. */
+    const fc_tensor_ref command = {"the command", &cfg.command, sizeof cfg.command};
+    int other_rank, index;
+    if (rc == FC_OK && fc_dist_find_mismatch(&dist, &command, 1, &other_rank, &index)) {
+        if (dist.rank == 0)
+            fc_log_error("rank %d was started with another command than rank 0 (train, eval or gradcheck): every "
+                         "rank must run the same one",
+                         other_rank);
+        rc = FC_ERR_INPUT;
+    }
     if (rc == FC_OK) {
         switch (cfg.command) {
         case FC_CMD_HELP:

@@ -39,7 +39,7 @@ expect() {
     lines=$(grep -c . "$work/stderr" || true)
     [ $rc -eq 2 ] || why="$why exit $rc, want 2 (124 = hang);"
     [ "$lines" -eq 1 ] || why="$why $lines lines on stderr;"
-    grep -qF "rank 1 read $want" "$work/stderr" || why="$why message does not name 'rank 1 read $want';"
+    grep -qE "rank 1 (read|was started with) $want" "$work/stderr" || why="$why message does not name rank 1 and '$want';"
     [ "$(sums)" = "$before" ] || why="$why a checkpoint changed;"
     if [ -z "$why" ]; then
         passed=$((passed + 1))
@@ -56,6 +56,7 @@ expect data-rows "the dataset's shape" -- "${common[@]}" --data "$work/a.h5" "${
     "${common[@]}" --data "$work/b.h5" "${out[@]}"
 expect settings "the settings" -- "${common[@]}" --data "$work/a.h5" "${out[@]}" -- \
     "${common[@]}" --data "$work/a.h5" "${out[@]}" --lr 0.002
+expect command "another command" -- "${common[@]}" --data "$work/a.h5" "${out[@]}" -- gradcheck --hidden 5
 resume=(train --progress lines --max-steps 3)
 expect resume-stale "the position in training" -- "${resume[@]}" --resume "$work/current/checkpoint.h5" \
     --out "$work/current" -- "${resume[@]}" --resume "$work/stale/checkpoint.h5" --out "$work/current"
