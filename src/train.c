@@ -392,6 +392,12 @@ fc_status fc_train_check_out_dir(const fc_trainer *t)
             close(fd);
             unlink(probe);
         }
+        /* The checkpoint is renamed over checkpoint.h5, which fails on a directory only at the first save. */
+        char ckpt[FC_PATH_MAX + 32];
+        snprintf(ckpt, sizeof ckpt, "%s/checkpoint.h5", t->cfg->out);
+        struct stat sb;
+        if (st == FC_OK && lstat(ckpt, &sb) == 0 && S_ISDIR(sb.st_mode))
+            st = fc_error_set(FC_ERR_INPUT, "--out: %s is a directory; the checkpoint cannot be written there", ckpt);
     }
     return fc_dist_agree(t->dist, st, 1);
 }

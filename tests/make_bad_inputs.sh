@@ -68,6 +68,8 @@ add flag-resume-and-init "--resume|--init-from" train "${base[@]}" --resume "$go
 # an --out the run cannot write: refused before the first step, not at the first checkpoint
 add flag-out-under-file "--out|cannot create directory|good.h5/run|Not a directory" train "${base[@]}" --out "$O/good.h5/run"
 add flag-out-is-file "--out|cannot write in directory|good.h5|Not a directory" train "${base[@]}" --out "$O/good.h5"
+mkdir -p "$O/ckdir/checkpoint.h5"
+add flag-out-ckpt-dir "--out|ckdir/checkpoint.h5 is a directory" train "${base[@]}" --out "$O/ckdir"
 
 # ---- INI files (--config): the message names the file (and line) ----
 printf 'hidden = 8\nbogus_key = 3\n' >"$O/unknown-key.ini"
