@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static char error_message[1024];
 static int log_rank = 0, log_size = 1;
@@ -25,6 +26,23 @@ fc_status fc_error_set(fc_status code, const char *fmt, ...)
 }
 
 const char *fc_error_message(void) { return error_message; }
+
+uint64_t fc_hash_bytes(const void *data, size_t n)
+{
+    const unsigned char *p = data;
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < n; i++) {
+        h ^= p[i];
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+double fc_physical_memory_bytes(void)
+{
+    const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+    return pages > 0 && page > 0 ? (double)pages * (double)page : 0;
+}
 
 const char *fc_input_file_problem(const char *path)
 {

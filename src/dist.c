@@ -466,24 +466,12 @@ int fc_dist_any(const fc_dist *dist, int flag)
     return out;
 }
 
-/* FNV-1a, 64 bit: any bit that differs changes the hash with overwhelming probability. */
-static uint64_t hash_bytes(const void *data, size_t n)
-{
-    const unsigned char *p = data;
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < n; i++) {
-        h ^= p[i];
-        h *= 1099511628211ULL;
-    }
-    return h;
-}
-
 int fc_dist_find_mismatch(const fc_dist *dist, const fc_tensor_ref *tensors, int n_tensors, int *rank, int *index)
 {
     if (is_single(dist)) return 0;
     FC_ASSERT(n_tensors <= FC_MAX_REPLICA_TENSORS);
     uint64_t mine[FC_MAX_REPLICA_TENSORS], ref[FC_MAX_REPLICA_TENSORS];
-    for (int i = 0; i < n_tensors; i++) mine[i] = ref[i] = hash_bytes(tensors[i].data, tensors[i].n_bytes);
+    for (int i = 0; i < n_tensors; i++) mine[i] = ref[i] = fc_hash_bytes(tensors[i].data, tensors[i].n_bytes);
     MPI_Bcast(ref, n_tensors, MPI_UINT64_T, 0, dist->comm);
     int first = n_tensors;
     for (int i = 0; i < n_tensors && first == n_tensors; i++)

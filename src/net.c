@@ -32,6 +32,29 @@ fc_status fc_net_init(fc_net *net, const fc_net_config *cfg, int max_batch, cons
     net->max_width = 0;
     for (int l = 0; l <= L; l++) net->max_width = net->dims[l] > net->max_width ? net->dims[l] : net->max_width;
 
+    /* Refuse a network that cannot fit before allocating it: the parameters with their gradients, optimizer
+     * state and best copy (about 5 arrays), and the activations of one batch (about 3 per unit). */
+    double n_params = 0, n_units = 0;
+    int widest_hidden = 0;
+    for (int l = 1; l <= L; l++) {
+        n_params += (double)net->dims[l - 1] * net->dims[l] + 3.0 * net->dims[l];
+        n_units += net->dims[l];
+        if (l < L && net->dims[l] > widest_hidden) widest_hidden = net->dims[l];
+    }
+    const double need = (5 * n_params + 3 * (double)max_batch * (n_units + net->max_width)) * sizeof(fc_real);
+    const double have = fc_physical_memory_bytes();
+    if (have > 0 && need > have) {
+        fc_status st = fc_error_set(FC_ERR_INPUT,
+                                    "the network %d -> %d hidden layer(s) of up to %d units -> %d classes needs "
+                                    "about %.1f GiB (%.3g parameters, batch %d), more than this machine's %.1f GiB "
+                                    "of memory: --hidden, --batch-size, or the class count of the data",
+                                    net->dims[0], L - 1, widest_hidden, net->dims[L],
+                                    need / 1073741824.0, n_params, max_batch, have / 1073741824.0);
+        free(net->dims);
+        memset(net, 0, sizeof *net);
+        return st;
+    }
+
     int *idx = calloc(6 * ((size_t)L + 1), sizeof *idx);
     FC_ASSERT(idx != NULL);
     net->iw = idx;

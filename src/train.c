@@ -52,16 +52,40 @@ static void broadcast_state(fc_trainer *t)
  * ranks that disagree on the schedule would wait for each other forever in the first collective one of them
  * skips. One agreed comparison, before the first step, of everything that decides the run: an input error
  * naming the first thing that differs and the lowest rank that read it differently. */
+/* Every hyperparameter of the run (what --resume must find unchanged), in a fixed order. */
+enum { N_SETTINGS = 24 + FC_MAX_HIDDEN };
+static void run_settings(const fc_config *c, double v[N_SETTINGS])
+{
+    const fc_optim_config *o = &c->optim;
+    const double head[24] = {c->n_hidden, c->norm, c->keep, c->reg, c->weight_scale, c->init, c->bn_momentum,
+                             o->kind, o->lr, o->lr_decay, o->momentum, o->decay_rate, o->beta1, o->beta2, o->eps,
+                             (double)c->batch_size, (double)c->epochs, (double)c->seed, c->val_size,
+                             c->preprocess, c->shuffle};
+    memcpy(v, head, sizeof head);
+    for (int i = 0; i < FC_MAX_HIDDEN; i++) v[24 + i] = i < c->n_hidden ? c->hidden[i] : 0;
+}
+
+/* A fresh run's identity: a hash of its hyperparameters and its data's shape, so that reruns of one
+ * configuration (which write bitwise-identical checkpoints) share it and other configurations do not. The
+ * checkpoint keeps it and a resume inherits it; --keep-last removes only copies carrying it. Never 0. */
+static uint64_t run_identity(const fc_trainer *t)
+{
+    double settings[N_SETTINGS];
+    run_settings(t->cfg, settings);
+    const int64_t shape[] = {t->data.train.n, t->data.val.n, t->data.test.n, t->data.n_features, t->data.n_classes};
+    const uint64_t id = fc_hash_bytes(settings, sizeof settings) ^ (fc_hash_bytes(shape, sizeof shape) << 1);
+    return id ? id : 1;
+}
+
 static fc_status check_same_inputs(const fc_trainer *t)
 {
     const fc_config *c = t->cfg;
-    const fc_optim_config *o = &c->optim;
-    double settings[32 + FC_MAX_HIDDEN] = {
-        c->n_hidden, c->norm, c->keep, c->reg, c->weight_scale, c->init, c->bn_momentum, o->kind, o->lr,
-        o->lr_decay, o->momentum, o->decay_rate, o->beta1, o->beta2, o->eps, (double)c->batch_size,
-        (double)c->epochs, (double)c->seed, c->val_size, c->preprocess, c->shuffle, (double)c->max_steps,
-        (double)c->checkpoint_every, (double)c->check_replicas, (double)c->keep_last};
-    for (int i = 0; i < c->n_hidden; i++) settings[32 + i] = c->hidden[i];
+    double settings[N_SETTINGS + 4];
+    run_settings(c, settings);
+    /* run control must agree too: the ranks stop, save and check together */
+    const double control[4] = {(double)c->max_steps, (double)c->checkpoint_every, (double)c->check_replicas,
+                               (double)c->keep_last};
+    memcpy(settings + N_SETTINGS, control, sizeof control);
     const int64_t shape[] = {t->data.train.n, t->data.val.n, t->data.test.n, t->data.n_features, t->data.n_classes};
     const int64_t position[] = {t->step, t->epoch, t->epoch_step, t->hist.n_loss, t->hist.n_checks, t->opt.t};
     fc_tensor_ref refs[8] = {
@@ -85,23 +109,6 @@ static fc_status check_same_inputs(const fc_trainer *t)
     return st;
 }
 
-/* A fresh run's identity (never 0): the checkpoint keeps it and a resume inherits it. */
-static uint64_t draw_run_id(void)
-{
-    uint64_t id = 0;
-    FILE *f = fopen("/dev/urandom", "rb");
-    if (f) {
-        if (fread(&id, sizeof id, 1, f) != 1) id = 0;
-        fclose(f);
-    }
-    if (id == 0) { /* no /dev/urandom: the clock and the process are unique enough for one --out directory */
-        const double now = MPI_Wtime();
-        memcpy(&id, &now, sizeof id);
-        id ^= (uint64_t)getpid() << 32 | 1u;
-    }
-    return id;
-}
-
 fc_status fc_train_setup(fc_trainer *t, const fc_config *cfg, fc_dist *dist)
 {
     memset(t, 0, sizeof *t);
@@ -120,10 +127,12 @@ fc_status fc_train_setup(fc_trainer *t, const fc_config *cfg, fc_dist *dist)
 
     const int size = fc_dist_size(dist);
     const int64_t B = cfg->batch_size, n_train = t->data.train.n;
-    t->local_max = (int)((B + size - 1) / size);
+    const int64_t widest_batch = B < n_train ? B : n_train; /* a --batch-size beyond the data is one batch of it */
+    t->local_max = (int)((widest_batch + size - 1) / size);
     if (t->local_max < 1) t->local_max = 1;
     fc_net_config ncfg = fc_config_net(cfg, t->data.n_features, t->data.n_classes);
-    fc_net_init(&t->net, &ncfg, t->local_max, dist);
+    st = fc_net_init(&t->net, &ncfg, t->local_max, dist);
+    if ((st = fc_dist_agree(dist, st, 1)) != FC_OK) return st;
     fc_real *shared_params, *shared_grads;
     st = fc_dist_share_arenas(dist, t->net.layout.n_total, &shared_params, &shared_grads);
     if ((st = fc_dist_agree(dist, st, 1)) != FC_OK) return st;
@@ -145,7 +154,7 @@ fc_status fc_train_setup(fc_trainer *t, const fc_config *cfg, fc_dist *dist)
     if (t->net.bn_stats) t->best_bn = fc_arena_alloc(&t->net.bn_layout);
 
     st = FC_OK;
-    t->run_id = draw_run_id(); /* only rank 0's is ever written */
+    t->run_id = run_identity(t);
     if (cfg->resume[0]) st = fc_ckpt_load(t, cfg->resume);
     else if (cfg->init_from[0]) st = fc_ckpt_load_params(&t->net, cfg->init_from, 0);
     if ((st = fc_dist_agree(dist, st, 1)) != FC_OK) return st;

@@ -56,6 +56,8 @@ add flag-lr-missing-next "--lr|missing value" train --lr --data "$O/good.h5"
 add flag-batch-zero "--batch-size" train "${base[@]}" --batch-size 0
 add flag-batch-fraction "--batch-size|1.5" train "${base[@]}" --batch-size 1.5
 add flag-batch-64bit "--batch-size" train "${base[@]}" --batch-size 99999999999999999999
+# widths within the flag's range, but a network no machine holds: refused by size, naming the causes
+add flag-hidden-too-big "--hidden|GiB|more than this machine" train "${base[@]}" --hidden 1048576,1048576
 add flag-keep-zero "--keep" train "${base[@]}" --keep 0
 add flag-hidden-empty-width "--hidden" train "${base[@]}" --hidden 8,,8
 add flag-norm-typo "--norm|batchnrom" train "${base[@]}" --norm batchnrom

@@ -31,6 +31,11 @@ const char *fc_error_message(void);
 /* Why path cannot be read as an input file (strerror text, "is a directory", "not a regular file ..."), or
  * NULL when it is a regular file. Only regular files are inputs: opening a FIFO would block forever. */
 const char *fc_input_file_problem(const char *path);
+/* This machine's physical memory in bytes (0 when unknown): sizes beyond it are refused up front with a
+ * message naming their cause, instead of an out-of-memory abort. */
+double fc_physical_memory_bytes(void);
+/* FNV-1a, 64 bit: any bit that differs changes the hash with overwhelming probability. */
+uint64_t fc_hash_bytes(const void *data, size_t n);
 void fc_error_clear(void);
 
 /* Rank and size used to prefix diagnostics; set once by the dist module. */

@@ -65,7 +65,8 @@ typedef struct fc_trainer {
     double step_gather_seconds;           /* --profile: the steps' batchnorm and loss gathers */
     int64_t profiled_steps;
     int64_t world_size_at_save; /* from a resumed checkpoint (informational) */
-    uint64_t run_id;      /* drawn at a fresh start, kept across resumes: --keep-last removes only this run's copies */
+    uint64_t run_id;      /* hash of the hyperparameters and data shape at a fresh start, kept across resumes:
+                           * --keep-last removes only copies carrying it */
 } fc_trainer;
 
 /* Loads the data, builds the net and optimizer, initialises (or --init-from / --resume) and broadcasts
