@@ -797,9 +797,10 @@ fc_status fc_ckpt_load(fc_trainer *t, const char *path)
     int64_t step = r_attr_i64(&io, "/", "step");
     int64_t finished = r_attr_i64(&io, "/", "finished");
     int64_t world_size = r_attr_i64(&io, "/", "world_size");
-    /* Optional: checkpoints written before it existed keep the id this run drew. */
+    /* Optional: a checkpoint written before run_id existed keeps the identity this run computed. */
     int64_t run_id = 0;
-    if (io.st == FC_OK && H5Aexists_by_name(io.file, "/", "run_id", H5P_DEFAULT) > 0) run_id = r_attr_i64(&io, "/", "run_id");
+    if (io.st == FC_OK && H5Aexists_by_name(io.file, "/", "run_id", H5P_DEFAULT) > 0)
+        run_id = r_attr_i64(&io, "/", "run_id");
     r_close(&io);
     if (io.st != FC_OK) return io.st;
 

@@ -27,6 +27,8 @@ fc_status fc_error_set(fc_status code, const char *fmt, ...)
 
 const char *fc_error_message(void) { return error_message; }
 
+void fc_error_clear(void) { error_message[0] = '\0'; }
+
 uint64_t fc_hash_bytes(const void *data, size_t n)
 {
     const unsigned char *p = data;
@@ -52,7 +54,6 @@ const char *fc_input_file_problem(const char *path)
     if (!S_ISREG(sb.st_mode)) return "not a regular file (a FIFO, socket or device)";
     return NULL;
 }
-void fc_error_clear(void) { error_message[0] = '\0'; }
 
 void fc_log_set_rank(int rank, int size)
 {

@@ -47,11 +47,6 @@ static void broadcast_state(fc_trainer *t)
     if (t->net.bn_stats) fc_dist_bcast_real(t->dist, t->net.bn_stats, t->net.bn_layout.n_total);
 }
 
-/* Every rank reads its own copy of the inputs (--config file, dataset, --resume checkpoint). On several nodes
- * those copies can differ — a node-local --out holding an older checkpoint, a stale copy of the data — and
- * ranks that disagree on the schedule would wait for each other forever in the first collective one of them
- * skips. One agreed comparison, before the first step, of everything that decides the run: an input error
- * naming the first thing that differs and the lowest rank that read it differently. */
 /* Every hyperparameter of the run (what --resume must find unchanged), in a fixed order. */
 enum { N_SETTINGS = 24 + FC_MAX_HIDDEN };
 static void run_settings(const fc_config *c, double v[N_SETTINGS])
@@ -77,6 +72,11 @@ static uint64_t run_identity(const fc_trainer *t)
     return id ? id : 1;
 }
 
+/* Every rank reads its own copy of the inputs (--config file, dataset, --resume checkpoint). On several nodes
+ * those copies can differ — a node-local --out holding an older checkpoint, a stale copy of the data — and
+ * ranks that disagree on the schedule would wait for each other forever in the first collective one of them
+ * skips. One agreed comparison, before the first step, of everything that decides the run: an input error
+ * naming the first thing that differs and the lowest rank that read it differently. */
 static fc_status check_same_inputs(const fc_trainer *t)
 {
     const fc_config *c = t->cfg;

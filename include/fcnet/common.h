@@ -28,6 +28,7 @@ typedef enum fc_status {
 fc_status fc_error_set(fc_status code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The last message recorded by fc_error_set ("" when none). */
 const char *fc_error_message(void);
+void fc_error_clear(void);
 /* Why path cannot be read as an input file (strerror text, "is a directory", "not a regular file ..."), or
  * NULL when it is a regular file. Only regular files are inputs: opening a FIFO would block forever. */
 const char *fc_input_file_problem(const char *path);
@@ -36,7 +37,6 @@ const char *fc_input_file_problem(const char *path);
 double fc_physical_memory_bytes(void);
 /* FNV-1a, 64 bit: any bit that differs changes the hash with overwhelming probability. */
 uint64_t fc_hash_bytes(const void *data, size_t n);
-void fc_error_clear(void);
 
 /* Rank and size used to prefix diagnostics; set once by the dist module. */
 void fc_log_set_rank(int rank, int size);
