@@ -116,6 +116,10 @@ fc_status fc_train_setup(fc_trainer *t, const fc_config *cfg, fc_dist *dist)
     t->dist = dist;
     t->best_val_acc = -1;
     fc_status st = fc_data_load(&t->data, cfg->data, cfg->val_size);
+    /* One class trains nothing (the softmax loss is 0 whatever the weights) and reports accuracy 1. */
+    if (st == FC_OK && t->data.n_classes < 2)
+        st = fc_error_set(FC_ERR_INPUT, "%s: 1 class (the num_classes attribute, or every label is 0): training "
+                          "needs at least 2", cfg->data);
     if ((st = fc_dist_agree(dist, st, 1)) != FC_OK) return st;
 
     if (cfg->resume[0]) st = fc_ckpt_load_preprocess(&t->pp, cfg->resume, t->data.n_features);

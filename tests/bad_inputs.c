@@ -91,6 +91,7 @@ static const char *const data_kinds[] = {
     "no-y",         /* /train without y */
     "val-features", /* /val/x has D+1 columns */
     "classes-zero", /* num_classes = 0 */
+    "one-class",    /* every label 0, no num_classes attribute */
     "train-empty",  /* 0 training rows */
     NULL};
 
@@ -109,6 +110,10 @@ static void write_data(const char *kind, const char *out)
     const char *k = kind;
     if (strcmp(k, "label-range") == 0) y[17] = C;
     if (strcmp(k, "label-neg") == 0) y[5] = -1;
+    if (strcmp(k, "one-class") == 0) {
+        for (int i = 0; i < N_TRAIN; i++) y[i] = 0;
+        for (int i = 0; i < N_VAL; i++) yv[i] = 0;
+    }
     if (strcmp(k, "x-nan") == 0) x[3 * D + 2] = NAN;
     if (strcmp(k, "x-inf") == 0) xv[2 * D + 1] = -INFINITY;
 
@@ -168,7 +173,7 @@ static void write_data(const char *kind, const char *out)
 
     if (strcmp(k, "classes-zero") == 0)
         put_attr_int(f, "/", "num_classes", 0);
-    else
+    else if (strcmp(k, "one-class") != 0)
         put_attr_int(f, "/", "num_classes", C);
     if (H5Fclose(f) < 0) die("cannot close", out);
 }

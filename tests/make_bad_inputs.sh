@@ -105,7 +105,7 @@ add data-flipped "flipped.h5|/train/x" train --data "$O/flipped.h5" "${d1[@]}"
 # name:expected text for each defect bad_inputs can write
 for spec in x-string:/train/x x-1d:/train/x y-length:/train/y y-float:/train/y label-range:/train/y \
     label-neg:/train/y x-nan:/train/x x-inf:/val/x x-f64-huge:/train/x no-train:/train no-y:/train/y \
-    val-features:/val/x classes-zero:num_classes train-empty:/train/x; do
+    val-features:/val/x classes-zero:num_classes train-empty:/train/x "one-class:1 class"; do
     kind=${spec%%:*} expect=${spec#*:}
     "$BAD_INPUTS" data "$kind" "$O/data-$kind.h5"
     add "data-$kind" "data-$kind.h5|$expect" train --data "$O/data-$kind.h5" "${d1[@]}"
