@@ -267,6 +267,10 @@ void fc_dist_own_chunk(const fc_dist *dist, size_t n, size_t *begin, size_t *len
     *len = chunk_begin(n, rank + 1, size) - *begin;
 }
 
+/* Whether a gather of n doubles goes through the node's synchronisation area (else: messages). The same
+ * answer on every rank, since every rank gathers the same count. */
+static int uses_sync_area(const fc_dist *dist, int n) { return dist->sync_base != NULL && n <= FC_SYNC_CAP; }
+
 /* Rank q's payload of synchronisation seq. */
 static const double *node_sync_part(const fc_dist *dist, int q, long long seq)
 {
@@ -387,7 +391,7 @@ static void allgather_doubles(const fc_dist *dist, const double *v, int n)
     MPI_Request *req = dist->requests;
     int m = 0;
     double t0 = MPI_Wtime();
-    if (dist->sync_base && n <= FC_SYNC_CAP) { /* one node: through its synchronisation area */
+    if (uses_sync_area(dist, n)) {
         const long long seq = node_sync(dist, v, n);
         for (int q = 0; q < size; q++)
             memcpy(dist->gather + (size_t)q * (size_t)n, node_sync_part(dist, q, seq),
@@ -423,8 +427,7 @@ void fc_dist_sum_doubles_allgather(const fc_dist *dist, double *v, int n, fc_rea
     /* The sum went through node_sync, which every rank enters only after its own stores (the owners' new
      * parameters included) and leaves only after every peer's: the barrier that the shared array's
      * allgather would be is already behind us. */
-    if (!is_single(dist) && is_shared(dist, SHARED_PARAMS, buf, n_buf) && dist->sync_base && n <= FC_SYNC_CAP)
-        return;
+    if (is_shared(dist, SHARED_PARAMS, buf, n_buf) && uses_sync_area(dist, n)) return;
     fc_dist_allgather_chunks(dist, buf, n_buf);
 }
 

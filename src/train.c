@@ -48,16 +48,23 @@ static void broadcast_state(fc_trainer *t)
 }
 
 /* Every hyperparameter of the run (what --resume must find unchanged), in a fixed order. */
-enum { N_SETTINGS = 24 + FC_MAX_HIDDEN };
+enum { N_SCALARS = 21, N_SETTINGS = N_SCALARS + FC_MAX_HIDDEN };
 static void run_settings(const fc_config *c, double v[N_SETTINGS])
 {
     const fc_optim_config *o = &c->optim;
-    const double head[24] = {c->n_hidden, c->norm, c->keep, c->reg, c->weight_scale, c->init, c->bn_momentum,
-                             o->kind, o->lr, o->lr_decay, o->momentum, o->decay_rate, o->beta1, o->beta2, o->eps,
-                             (double)c->batch_size, (double)c->epochs, (double)c->seed, c->val_size,
-                             c->preprocess, c->shuffle};
-    memcpy(v, head, sizeof head);
-    for (int i = 0; i < FC_MAX_HIDDEN; i++) v[24 + i] = i < c->n_hidden ? c->hidden[i] : 0;
+    const double scalars[N_SCALARS] = {
+        c->n_hidden, c->norm, c->keep, c->reg, c->weight_scale, c->init, c->bn_momentum, o->kind, o->lr,
+        o->lr_decay, o->momentum, o->decay_rate, o->beta1, o->beta2, o->eps, (double)c->batch_size,
+        (double)c->epochs, (double)c->seed, c->val_size, c->preprocess, c->shuffle};
+    memcpy(v, scalars, sizeof scalars);
+    for (int i = 0; i < FC_MAX_HIDDEN; i++) v[N_SCALARS + i] = i < c->n_hidden ? c->hidden[i] : 0;
+}
+
+/* The loaded data's shape: rows per split, features, classes. */
+static void data_shape(const fc_trainer *t, int64_t shape[5])
+{
+    const int64_t s[5] = {t->data.train.n, t->data.val.n, t->data.test.n, t->data.n_features, t->data.n_classes};
+    memcpy(shape, s, sizeof s);
 }
 
 /* A fresh run's identity: a hash of its hyperparameters and its data's shape, so that reruns of one
@@ -67,7 +74,8 @@ static uint64_t run_identity(const fc_trainer *t)
 {
     double settings[N_SETTINGS];
     run_settings(t->cfg, settings);
-    const int64_t shape[] = {t->data.train.n, t->data.val.n, t->data.test.n, t->data.n_features, t->data.n_classes};
+    int64_t shape[5];
+    data_shape(t, shape);
     const uint64_t id = fc_hash_bytes(settings, sizeof settings) ^ (fc_hash_bytes(shape, sizeof shape) << 1);
     return id ? id : 1;
 }
@@ -86,7 +94,8 @@ static fc_status check_same_inputs(const fc_trainer *t)
     const double control[4] = {(double)c->max_steps, (double)c->checkpoint_every, (double)c->check_replicas,
                                (double)c->keep_last};
     memcpy(settings + N_SETTINGS, control, sizeof control);
-    const int64_t shape[] = {t->data.train.n, t->data.val.n, t->data.test.n, t->data.n_features, t->data.n_classes};
+    int64_t shape[5];
+    data_shape(t, shape);
     const int64_t position[] = {t->step, t->epoch, t->epoch_step, t->hist.n_loss, t->hist.n_checks, t->opt.t};
     fc_tensor_ref refs[8] = {
         {"the settings (flags, --config file, or the --resume checkpoint's hyperparameters)", settings, sizeof settings},

@@ -5,6 +5,9 @@
 # check the ranks disagree on the schedule and wait for each other forever. Open MPI's MPMD syntax
 # (`-n 1 A : -n 1 B`) gives each rank its own command line, as separate nodes' file systems would.
 set -euo pipefail
+# shellcheck source=tap_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/tap_lib.sh"
+t0=$(now)
 synth=$1
 mpiexec=${2:-mpirun}
 dist=${FCNET_DIST:?}
@@ -23,7 +26,6 @@ timeout 60 "$mpiexec" -q -n 2 --oversubscribe --bind-to none "$dist" train --res
 sums() { md5sum "$work"/stale/checkpoint.h5 "$work"/current/checkpoint.h5; }
 before=$(sums)
 
-passed=0 failed=0
 # expect NAME WANT-IN-MESSAGE -- RANK0-ARGS... -- RANK1-ARGS...
 expect() {
     local name=$1 want=$2
@@ -42,11 +44,9 @@ expect() {
     grep -qE "rank 1 (read|was started with) $want" "$work/stderr" || why="$why message does not name rank 1 and '$want';"
     [ "$(sums)" = "$before" ] || why="$why a checkpoint changed;"
     if [ -z "$why" ]; then
-        passed=$((passed + 1))
-        echo "ok   $name ($((SECONDS - start)) s): $(head -c 200 "$work/stderr")"
+        ok "$name ($((SECONDS - start)) s): $(head -c 200 "$work/stderr")"
     else
-        failed=$((failed + 1))
-        echo "FAIL $name:$why"
+        not_ok "$name:$why"
         sed 's/^/    stderr: /' "$work/stderr" | head -5
     fi
 }
@@ -60,14 +60,17 @@ expect command "another command" -- "${common[@]}" --data "$work/a.h5" "${out[@]
 resume=(train --progress lines --max-steps 3)
 expect resume-stale "the position in training" -- "${resume[@]}" --resume "$work/current/checkpoint.h5" \
     --out "$work/current" -- "${resume[@]}" --resume "$work/stale/checkpoint.h5" --out "$work/current"
-[ ! -e "$work/new" ] || { echo "FAIL: an output directory was created"; failed=$((failed + 1)); }
+[ ! -e "$work/new" ] || not_ok "an output directory was created"
 # The same inputs on both ranks still train (the check must not refuse a good run).
 rc=0
 timeout 60 "$mpiexec" -q --oversubscribe --bind-to none -n 1 "$dist" "${resume[@]}" \
     --resume "$work/current/checkpoint.h5" --out "$work/current" : \
     -n 1 "$dist" "${resume[@]}" --resume "$work/current/checkpoint.h5" --out "$work/current" \
     >"$work/stdout" 2>"$work/stderr" || rc=$?
-if [ $rc -eq 0 ]; then passed=$((passed + 1)); echo "ok   same-inputs: resumed and trained"; else
-    failed=$((failed + 1)); echo "FAIL same-inputs: exit $rc"; sed 's/^/    stderr: /' "$work/stderr" | head -5; fi
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+if [ $rc -eq 0 ]; then
+    ok "same-inputs: resumed and trained"
+else
+    not_ok "same-inputs: exit $rc"
+    sed 's/^/    stderr: /' "$work/stderr" | head -5
+fi
+tap_end "$t0"

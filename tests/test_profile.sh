@@ -13,11 +13,9 @@ trap 'rm -rf "$work"' EXIT
 "$synth" --out "$work/data.h5" --train 400 --val 0 --test 0 --features 60 --classes 5 --seed 4 >/dev/null
 train=(train --data "$work/data.h5" --hidden 40,30 --norm batchnorm --keep 0.8 --optim adam --batch-size 40
     --epochs 1 --max-steps 10 --val-size 0 --progress lines --profile)
-failures=0
-fail() {
-    echo "FAIL: $*"
-    failures=$((failures + 1))
-}
+# shellcheck source=tap_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/tap_lib.sh"
+fail() { not_ok "$*"; }
 # check NAME RANKS: the report of one run (stdout in NAME.out).
 check() {
     local name=$1 ranks=$2
@@ -81,7 +79,7 @@ for ranks in 1 2 3; do
         >"$work/n$ranks.out" 2>"$work/n$ranks.err" || fail "-n $ranks: exit $?"
     check "n$ranks" "$ranks"
 done
-if [ "$failures" -ne 0 ]; then
+if [ "$failed" -ne 0 ]; then
     for f in "$work"/*.out; do echo "--- $f"; cat "$f"; done
     exit 1
 fi

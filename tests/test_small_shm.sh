@@ -27,11 +27,9 @@ run() { # run NAME [env...]: 2 ranks, stdout/stderr kept as NAME.out/NAME.err
     shift
     env "$@" "${launch[@]}" --out "$work/$name" >"$work/$name.out" 2>"$work/$name.err"
 }
-failures=0
-fail() {
-    echo "FAIL: $*"
-    failures=$((failures + 1))
-}
+# shellcheck source=tap_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/tap_lib.sh"
+fail() { not_ok "$*"; }
 run shm FCNET_EXCHANGE=auto || fail "shared-memory run: exit $?"
 run p2p FCNET_EXCHANGE=p2p || fail "message run: exit $?"
 # The same run with a 20 MB /dev/shm in a private mount namespace (nothing outside it sees the mount).
@@ -49,7 +47,7 @@ for other in p2p small; do
     "$h5cmp" "$work/shm/checkpoint.h5" "$work/$other/checkpoint.h5" /params /bn /optim /history \
         || fail "$other differs from the shared-memory exchange"
 done
-if [ "$failures" -ne 0 ]; then
+if [ "$failed" -ne 0 ]; then
     for f in "$work"/*.err; do echo "--- $f"; cat "$f"; done
     exit 1
 fi
