@@ -1118,3 +1118,24 @@ fc_status fc_ckpt_keep_last(const char *out_dir, const char *ckpt_path, int64_t 
     sync_path(out_dir, 1); /* best effort: the links are a convenience, checkpoint.h5 is already durable */
     return st;
 }
+
+int fc_ckpt_find_in_dir(const char *out_dir, char *name, size_t size)
+{
+    char path[FC_PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/checkpoint.h5", out_dir);
+    struct stat sb;
+    if (lstat(path, &sb) == 0) {
+        snprintf(name, size, "checkpoint.h5");
+        return 1;
+    }
+    DIR *d = opendir(out_dir);
+    if (!d) return 0;
+    int found = 0;
+    for (struct dirent *e; !found && (e = readdir(d)) != NULL;) {
+        if (numbered_step(e->d_name) < 0) continue;
+        snprintf(name, size, "%s", e->d_name);
+        found = 1;
+    }
+    closedir(d);
+    return found;
+}

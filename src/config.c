@@ -45,10 +45,15 @@ typedef struct opt_spec {
     double lo, hi;        /* VK_REAL range; hi = HUGE_VAL when unbounded above */
     int lo_open, hi_open; /* 1 when the bound itself is excluded */
     int64_t ilo, ihi;     /* VK_INT range */
-    int eval_only;        /* rejected on the command line of other commands */
+    unsigned commands;    /* CMD_* bits of the commands whose command line takes it; 0 = its group's */
     const char *help;
     const char *note; /* shown in --help instead of "default: <value from fc_config_defaults>" */
 } opt_spec;
+
+#define CMD_TRAIN (1u << FC_CMD_TRAIN)
+#define CMD_EVAL (1u << FC_CMD_EVAL)
+#define CMD_GRADCHECK (1u << FC_CMD_GRADCHECK)
+#define CMD_ALL (CMD_TRAIN | CMD_EVAL | CMD_GRADCHECK)
 
 /* Help order: by group, then as listed. */
 static const opt_spec specs[] = {
@@ -71,6 +76,7 @@ static const opt_spec specs[] = {
     {.id = FC_OPT_INIT, .name = "--init", .kind = VK_INIT, .group = G_MODEL, .meta = "KIND",
      .help = "initial weights: normal (std --weight-scale) or he (std sqrt(2 / fan_in)); biases 0"},
     {.id = FC_OPT_BN_MOMENTUM, .name = "--bn-momentum", .kind = VK_REAL, .group = G_MODEL, .meta = "M",
+     .commands = CMD_TRAIN,
      .lo = 0, .hi = 1, .hi_open = 1,
      .help = "batchnorm running statistics: running = M * running + (1 - M) * batch, 0 <= M < 1 "
              "(cs231n meaning; PyTorch's momentum is 1 - M)"},
@@ -94,7 +100,7 @@ static const opt_spec specs[] = {
     {.id = FC_OPT_EPS, .name = "--eps", .kind = VK_REAL, .group = G_OPTIM, .meta = "E", .lo = 0,
      .hi = HUGE_VAL, .lo_open = 1, .help = "rmsprop and adam: added to the denominator's sqrt, E > 0"},
     /* data */
-    {.id = FC_OPT_DATA, .name = "--data", .kind = VK_PATH, .group = G_DATA, .meta = "FILE",
+    {.id = FC_OPT_DATA, .name = "--data", .kind = VK_PATH, .group = G_DATA, .meta = "FILE", .commands = CMD_ALL,
      .help = "HDF5 dataset: groups train, optional val and test, each with x (N, D) and y (N,)",
      .note = "required for train; --resume defaults to the checkpoint's"},
     {.id = FC_OPT_VAL_SIZE, .name = "--val-size", .kind = VK_REAL, .group = G_DATA, .meta = "V", .lo = 0,
@@ -102,11 +108,11 @@ static const opt_spec specs[] = {
      .help = "rows held out of the end of train when the file has no val group: a fraction when V < 1, "
              "a row count when V >= 1; 0 = no validation"},
     {.id = FC_OPT_PREPROCESS, .name = "--preprocess", .kind = VK_PREPROCESS, .group = G_DATA,
-     .meta = "KIND",
+     .meta = "KIND", .commands = CMD_TRAIN | CMD_GRADCHECK,
      .help = "none, center (subtract the training split's per-feature mean) or standardize (also divide "
              "by its std); saved in the checkpoint"},
     {.id = FC_OPT_BATCH_SIZE, .name = "--batch-size", .kind = VK_INT, .group = G_DATA, .meta = "B",
-     .ilo = 1, .ihi = INT_MAX, .help = "global minibatch: B rows per step over all ranks together"},
+     .commands = CMD_TRAIN | CMD_GRADCHECK, .ilo = 1, .ihi = INT_MAX, .help = "global minibatch: B rows per step over all ranks together"},
     {.id = FC_OPT_NO_SHUFFLE, .name = "--no-shuffle", .kind = VK_FLAG, .group = G_DATA,
      .help = "take the training rows in file order every epoch",
      .note = "default: a permutation per epoch from --seed"},
@@ -117,9 +123,14 @@ static const opt_spec specs[] = {
      .ihi = INT64_MAX,
      .help = "stop after N optimizer steps of this run, still writing the final checkpoint; 0 = no limit"},
     {.id = FC_OPT_SEED, .name = "--seed", .kind = VK_SEED, .group = G_RUN, .meta = "S",
+     .commands = CMD_TRAIN | CMD_GRADCHECK,
      .help = "seeds the initial weights, the epoch permutations and the dropout masks (0 .. 2^64-1)"},
     {.id = FC_OPT_OUT, .name = "--out", .kind = VK_PATH, .group = G_RUN, .meta = "DIR",
      .help = "output directory: checkpoint.h5 and the histories"},
+    {.id = FC_OPT_OVERWRITE, .name = "--overwrite", .kind = VK_FLAG, .group = G_RUN,
+     .help = "let this run replace the checkpoints (checkpoint.h5, checkpoint-step*.h5) another run left in "
+             "--out; without it such a run is refused, unless it resumes from --out's checkpoint.h5",
+     .note = "default: off"},
     {.id = FC_OPT_RESUME, .name = "--resume", .kind = VK_PATH, .group = G_RUN, .meta = "FILE",
      .help = "continue the run saved in a checkpoint (parameters, optimizer state, histories, position); "
              "hyperparameters not given explicitly come from the checkpoint"},
@@ -143,18 +154,30 @@ static const opt_spec specs[] = {
      .help = "progress on rank 0: bar (one live line), lines (a line every --print-every steps, for logs) "
              "or auto (bar on a terminal when not under mpirun, whose ranks always see a pty)"},
     {.id = FC_OPT_CONFIG, .name = "--config", .kind = VK_CONFIG, .group = G_RUN, .meta = "FILE",
+     .commands = CMD_ALL,
      .help = "read options from an INI file: 'name = value' lines with the names above without the "
              "dashes ('_' may replace '-'), flags as true/false; the command line wins"},
     /* eval */
     {.id = FC_OPT_CHECKPOINT, .name = "--checkpoint", .kind = VK_PATH, .group = G_EVAL, .meta = "FILE",
-     .eval_only = 1, .help = "checkpoint to evaluate", .note = "required for eval"},
+     .help = "checkpoint to evaluate", .note = "required for eval"},
     {.id = FC_OPT_SPLIT, .name = "--split", .kind = VK_SPLIT, .group = G_EVAL, .meta = "NAME",
-     .eval_only = 1, .help = "split of --data to evaluate: test, val or train"},
-    {.id = FC_OPT_BEST, .name = "--best", .kind = VK_FLAG, .group = G_EVAL, .eval_only = 1,
+     .help = "split of --data to evaluate: test, val or train"},
+    {.id = FC_OPT_BEST, .name = "--best", .kind = VK_FLAG, .group = G_EVAL,
      .help = "evaluate the best-validation parameters (/best) instead of the last ones",
      .note = "default: off"},
 };
 #define N_SPECS ((int)(sizeof specs / sizeof specs[0]))
+
+/* The commands whose command line takes a group's options (DESIGN §3): gradcheck builds the model from the
+ * model options; eval takes the model and its hyperparameters from --checkpoint. */
+static const unsigned group_commands[G_COUNT] = {CMD_TRAIN | CMD_GRADCHECK, CMD_TRAIN, CMD_TRAIN, CMD_TRAIN,
+                                                 CMD_EVAL};
+
+static int takes_option(const opt_spec *sp, fc_command command)
+{
+    const unsigned commands = sp->commands ? sp->commands : group_commands[sp->group];
+    return (commands >> command) & 1u;
+}
 
 static const char *const group_titles[G_COUNT] = {"Model", "Optimizer", "Data", "Run control",
                                                   "Eval (only with the eval command)"};
@@ -304,6 +327,7 @@ static int flag_get(const fc_config *cfg, fc_option id)
     case FC_OPT_NO_SHUFFLE: return !cfg->shuffle;
     case FC_OPT_PROFILE: return cfg->profile;
     case FC_OPT_BEST: return cfg->best;
+    case FC_OPT_OVERWRITE: return cfg->overwrite;
     default: break;
     }
     FC_ASSERT(!"option is not a flag");
@@ -316,6 +340,7 @@ static void flag_set(fc_config *cfg, fc_option id, int on)
     case FC_OPT_NO_SHUFFLE: cfg->shuffle = !on; return;
     case FC_OPT_PROFILE: cfg->profile = on; return;
     case FC_OPT_BEST: cfg->best = on; return;
+    case FC_OPT_OVERWRITE: cfg->overwrite = on; return;
     default: break;
     }
     FC_ASSERT(!"option is not a flag");
@@ -840,6 +865,23 @@ static fc_status scan_command_line(int argc, char **argv, fc_command *cmd, const
     return FC_OK;
 }
 
+static const char *command_name(fc_command command)
+{
+    return command == FC_CMD_EVAL ? "eval" : command == FC_CMD_GRADCHECK ? "gradcheck" : "train";
+}
+
+static fc_status option_not_taken(const opt_spec *sp, fc_command command)
+{
+    if (sp->group == G_EVAL)
+        return fc_error_set(FC_ERR_INPUT, "%s: only valid with the eval command (fcnet_dist eval %s ...)",
+                            sp->name, sp->name);
+    const char *why = command == FC_CMD_EVAL ? ": the model, its hyperparameters and preprocessing come from "
+                                               "--checkpoint"
+                                             : "";
+    return fc_error_set(FC_ERR_INPUT, "%s: not an option of the %s command%s (see fcnet_dist %s --help)",
+                        sp->name, command_name(command), why, command_name(command));
+}
+
 fc_status fc_config_parse(fc_config *cfg, int argc, char **argv)
 {
     fc_config_defaults(cfg);
@@ -864,10 +906,9 @@ fc_status fc_config_parse(fc_config *cfg, int argc, char **argv)
     for (int i = 1; i < argc;) {
         cli_arg a = next_arg(argc, argv, &i);
         if (a.type != ARG_OPTION || a.spec->kind == VK_CONFIG) continue;
-        /* Only on the command line: one INI file may serve both train and eval runs. */
-        if (a.spec->eval_only && cfg->command != FC_CMD_EVAL)
-            return fc_error_set(FC_ERR_INPUT, "%s: only valid with the eval command (fcnet_dist eval %s ...)",
-                                a.spec->name, a.spec->name);
+        /* Only on the command line: one INI file may serve both train and eval runs. An option the command
+         * does not use is refused rather than silently ignored. */
+        if (!takes_option(a.spec, cfg->command)) return option_not_taken(a.spec, cfg->command);
         if ((st = apply_value(cfg, a.spec, a.spec->name, a.value)) != FC_OK) return st;
     }
 
@@ -1030,11 +1071,14 @@ void fc_config_print_help(FILE *f, fc_command command)
           f);
 
     char left[64], value[256], text[1024];
+    /* With a command word, only that command's options; without one, all of them. */
+    const int all = command == FC_CMD_HELP;
     for (int g = 0; g < G_COUNT; g++) {
-        fprintf(f, "\n%s:\n", group_titles[g]);
+        int shown = 0;
         for (int i = 0; i < N_SPECS; i++) {
             const opt_spec *sp = &specs[i];
-            if (sp->group != (opt_group)g) continue;
+            if (sp->group != (opt_group)g || (!all && !takes_option(sp, command))) continue;
+            if (shown++ == 0) fprintf(f, "\n%s:\n", group_titles[g]);
             snprintf(left, sizeof left, "  %s%s%s", sp->name, sp->meta ? " " : "", sp->meta ? sp->meta : "");
             /* Defaults come from fc_config_defaults, so the text cannot drift from the code. */
             const char *def = sp->kind == VK_CONFIG ? "" : fc_config_value(&d, sp->id, value, sizeof value);

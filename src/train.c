@@ -401,6 +401,37 @@ static fc_status make_out_dir(const char *dir, fc_status kind)
     return FC_OK;
 }
 
+/* Whether path lives in directory dir (compared by device and inode, so any spelling of either matches). */
+static int is_in_dir(const char *path, const char *dir)
+{
+    char parent[FC_PATH_MAX];
+    snprintf(parent, sizeof parent, "%s", path);
+    char *slash = strrchr(parent, '/');
+    if (!slash)
+        snprintf(parent, sizeof parent, ".");
+    else if (slash == parent)
+        parent[1] = '\0';
+    else
+        *slash = '\0';
+    struct stat a, b;
+    return stat(parent, &a) == 0 && stat(dir, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+/* Nothing is lost by accident: a run writes into an --out that holds checkpoints only when it continues
+ * one of them (--resume from a file in --out) or is told to replace them (--overwrite). */
+static fc_status check_not_replacing(const fc_config *cfg)
+{
+    char found[300];
+    if (cfg->overwrite || !fc_ckpt_find_in_dir(cfg->out, found, sizeof found)) return FC_OK;
+    if (cfg->resume[0] && is_in_dir(cfg->resume, cfg->out)) return FC_OK;
+    char dir[FC_PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", cfg->out);
+    for (size_t n = strlen(dir); n > 1 && dir[n - 1] == '/';) dir[--n] = '\0'; /* "a/" + "/checkpoint.h5" */
+    return fc_error_set(FC_ERR_INPUT, "--out: %s already holds %s of %s; continue it with --resume %s/%s, choose "
+                        "another --out, or add --overwrite to replace it", dir, found,
+                        cfg->resume[0] ? "a run other than the resumed one" : "an earlier run", dir, found);
+}
+
 fc_status fc_train_check_out_dir(const fc_trainer *t)
 {
     fc_status st = FC_OK;
@@ -420,6 +451,7 @@ fc_status fc_train_check_out_dir(const fc_trainer *t)
         struct stat sb;
         if (st == FC_OK && lstat(ckpt, &sb) == 0 && S_ISDIR(sb.st_mode))
             st = fc_error_set(FC_ERR_INPUT, "--out: %s is a directory; the checkpoint cannot be written there", ckpt);
+        if (st == FC_OK) st = check_not_replacing(t->cfg);
     }
     return fc_dist_agree(t->dist, st, 1);
 }

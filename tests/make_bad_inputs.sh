@@ -72,6 +72,13 @@ add flag-out-under-file "--out|cannot create directory|good.h5/run|Not a directo
 add flag-out-is-file "--out|cannot write in directory|good.h5|Not a directory" train "${base[@]}" --out "$O/good.h5"
 mkdir -p "$O/ckdir/checkpoint.h5"
 add flag-out-ckpt-dir "--out|ckdir/checkpoint.h5 is a directory" train "${base[@]}" --out "$O/ckdir"
+# an --out holding another run's checkpoint: refused (and left as it was) unless resumed from or --overwrite
+add flag-out-holds-run "--out|ck already holds checkpoint.h5 of an earlier run|--overwrite" train "${base[@]}" --out "$O/ck"
+# an option the command does not use: refused, not ignored
+add flag-eval-model-option "--hidden|not an option of the eval command|--checkpoint" eval --checkpoint "$good_ckpt" \
+    --data "$O/good.h5" --hidden 8
+add flag-eval-resume "--resume|not an option of the eval command" eval --checkpoint "$good_ckpt" --resume "$O/none.h5"
+add flag-gradcheck-lr "--lr|not an option of the gradcheck command" gradcheck --hidden 8 --lr 0.1
 
 # ---- INI files (--config): the message names the file (and line) ----
 printf 'hidden = 8\nbogus_key = 3\n' >"$O/unknown-key.ini"

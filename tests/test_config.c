@@ -165,6 +165,18 @@ START_TEST(test_every_option)
     ck_assert_int_eq(PARSE(&cfg, "eval", "--checkpoint", "c.h5", "--split", "train"), FC_OK);
     ck_assert_str_eq(cfg.split, "train");
     ck_assert_int_eq(cfg.best, 0);
+
+    /* gradcheck takes the model options, the batch (--data, --preprocess, --batch-size) and the seed. */
+    ck_assert_int_eq(PARSE(&cfg, "gradcheck", "--hidden", "7", "--norm", "batchnorm", "--keep", "0.5", "--reg",
+                           "0.1", "--weight-scale", "0.02", "--init", "he", "--seed", "5", "--batch-size", "9",
+                           "--data", "d.h5", "--preprocess", "none"),
+                     FC_OK);
+    ck_assert_int_eq(cfg.command, FC_CMD_GRADCHECK);
+    ck_assert_int_eq(cfg.hidden[0], 7);
+    ck_assert_uint_eq(cfg.seed, 5);
+    /* --overwrite is a train flag. */
+    ck_assert_int_eq(PARSE(&cfg, "--data", "d.h5", "--overwrite"), FC_OK);
+    ck_assert_int_eq(cfg.overwrite, 1);
 }
 END_TEST
 
@@ -409,6 +421,15 @@ static const struct bad_case {
     {{"train"}, {"needs --data", NULL}},
     {{"--data", "d.h5", "--split", "val"}, {"--split", "only valid with the eval command"}},
     {{"--data", "d.h5", "--best"}, {"--best", "eval"}},
+    /* Options a command does not use are refused, not ignored. */
+    {{"eval", "--checkpoint", "c.h5", "--hidden", "8"},
+     {"--hidden: not an option of the eval command", "come from --checkpoint"}},
+    {{"eval", "--checkpoint", "c.h5", "--resume", "r.h5"}, {"--resume: not an option of the eval command", NULL}},
+    {{"eval", "--checkpoint", "c.h5", "--batch-size", "10"}, {"--batch-size", "eval"}},
+    {{"gradcheck", "--lr", "0.1"}, {"--lr: not an option of the gradcheck command", NULL}},
+    {{"gradcheck", "--out", "x"}, {"--out", "gradcheck"}},
+    {{"gradcheck", "--bn-momentum", "0.5"}, {"--bn-momentum", "gradcheck"}},
+    {{"gradcheck", "--overwrite"}, {"--overwrite", "gradcheck"}},
     {{"--data", "d.h5", "--resume", "r.h5", "--init-from", "i.h5"}, {"--resume 'r.h5'", "--init-from 'i.h5'"}},
     {{"traim", "--data", "d.h5"}, {"unknown command 'traim'", NULL}},
     {{"train", "eval"}, {"'train'", "'eval'"}},
@@ -570,11 +591,24 @@ START_TEST(test_help)
         line += len + (line[len] == '\n');
     }
     free(text);
+    /* With a command word, exactly the options that command takes. */
     text = help_text(FC_CMD_EVAL);
     ck_assert(strstr(text, "eval: loads --checkpoint"));
+    for (const char *const *o = (const char *const[]){"  --checkpoint", "  --split", "  --best", "  --data",
+                                                       "  --config", NULL};
+         *o; o++)
+        ck_assert_msg(strstr(text, *o), "eval help lacks %s", *o);
+    for (const char *const *o = (const char *const[]){"  --hidden", "  --lr", "  --resume", "  --out", "Model:", NULL};
+         *o; o++)
+        ck_assert_msg(!strstr(text, *o), "eval help shows %s", *o);
     free(text);
     text = help_text(FC_CMD_GRADCHECK);
     ck_assert(strstr(text, "gradcheck:"));
+    ck_assert(strstr(text, "  --hidden") && strstr(text, "  --seed") && strstr(text, "  --batch-size"));
+    ck_assert(!strstr(text, "  --lr") && !strstr(text, "  --out") && !strstr(text, "  --checkpoint FILE"));
+    free(text);
+    text = help_text(FC_CMD_TRAIN);
+    ck_assert(strstr(text, "  --lr") && strstr(text, "  --overwrite") && !strstr(text, "  --checkpoint FILE"));
     free(text);
 }
 END_TEST

@@ -72,4 +72,8 @@ fc_status fc_ckpt_load_params(fc_net *net, const char *path, int best);
 fc_status fc_ckpt_keep_last(const char *out_dir, const char *ckpt_path, int64_t step, int64_t keep_last,
                             uint64_t run_id);
 
+/* 1 when out_dir holds a checkpoint a run writes there (checkpoint.h5, else a checkpoint-step<N>.h5
+ * copy), with its file name in name; 0 when it holds none (or cannot be listed). Not collective. */
+int fc_ckpt_find_in_dir(const char *out_dir, char *name, size_t size);
+
 #endif

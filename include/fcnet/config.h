@@ -25,7 +25,8 @@ typedef enum fc_option {
     FC_OPT_DECAY_RATE, FC_OPT_BATCH_SIZE, FC_OPT_EPOCHS, FC_OPT_SEED, FC_OPT_VAL_SIZE, FC_OPT_PREPROCESS,
     FC_OPT_OUT, FC_OPT_RESUME, FC_OPT_INIT_FROM, FC_OPT_MAX_STEPS, FC_OPT_NO_SHUFFLE,
     FC_OPT_CHECKPOINT_EVERY, FC_OPT_PRINT_EVERY, FC_OPT_CHECK_REPLICAS, FC_OPT_KEEP_LAST, FC_OPT_PROFILE,
-    FC_OPT_BN_MOMENTUM, FC_OPT_CHECKPOINT, FC_OPT_SPLIT, FC_OPT_BEST, FC_OPT_CONFIG, FC_OPT_PROGRESS, FC_OPT_COUNT
+    FC_OPT_BN_MOMENTUM, FC_OPT_CHECKPOINT, FC_OPT_SPLIT, FC_OPT_BEST, FC_OPT_CONFIG, FC_OPT_PROGRESS, FC_OPT_OVERWRITE,
+    FC_OPT_COUNT
 } fc_option;
 
 typedef struct fc_config {
@@ -60,6 +61,7 @@ typedef struct fc_config {
     int64_t print_every;
     int64_t check_replicas;   /* 0 = off */
     int64_t keep_last;        /* 0 = keep only checkpoint.h5 */
+    int overwrite;            /* may replace checkpoints another run left in out */
     int profile;
     fc_progress_mode progress;
     /* eval */

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# A run never replaces checkpoints it was not told to (README "Checkpoints"): a fresh run, or one resumed
+# from elsewhere, into an --out that holds checkpoint.h5 or checkpoint-step*.h5 is refused with exit 2
+# and one line, and the files stay bitwise as they were; a run resumed from a checkpoint in --out (its
+# checkpoint.h5 or an older numbered copy) continues there; --overwrite replaces them. 2 ranks each.
+#
+#   tests/test_overwrite.sh FCNET_SYNTH H5CMP [MPIEXEC]       (FCNET_DIST from the environment)
+set -uo pipefail
+[ $# -ge 2 ] || { echo "usage: $0 FCNET_SYNTH H5CMP [MPIEXEC]" >&2; exit 2; }
+SYNTH=$1 H5CMP=$2 MPIEXEC=${3:-mpirun}
+# shellcheck disable=SC2034 # used by ckpt_lib.sh
+TEST_NAME=test_overwrite
+# shellcheck source=tests/ckpt_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/ckpt_lib.sh"
+cd "$W" || exit 1
+
+"$SYNTH" --out d.h5 --train 200 --val 40 --features 6 --classes 3 --seed 4 >/dev/null || exit 1
+# 200 rows / batch 20: 10 steps per epoch; 3 epochs.
+RUN=(train --data "$W/d.h5" --hidden 8 --norm batchnorm --optim adam --batch-size 20 --epochs 3 --print-every 1000)
+
+# refused WHAT TEXT... -- ARG...: exit 2 with one line holding every TEXT; a/ unchanged bit for bit.
+refused() {
+    local what=$1 texts=() before after rc
+    shift
+    while [ "$1" != -- ]; do texts+=("$1"); shift; done
+    shift
+    before=$(cd a && cksum -- * | sort)
+    timeout 60 "$MPIEXEC" "${MPI_FLAGS[@]}" -n 2 "$FCNET_DIST" "$@" >refused.out 2>refused.err
+    rc=$?
+    expect_error "$what" 2 refused.out refused.err $rc "${texts[@]}"
+    after=$(cd a && cksum -- * | sort)
+    [ "$before" = "$after" ] || fail "$what: a/ changed: $(diff <(echo "$before") <(echo "$after") | tr '\n' ' ')"
+}
+
+# Run A: 12 steps (stopped inside epoch 2) with numbered copies at steps 10 and 12.
+must_run 2 log.a "${RUN[@]}" --seed 1 --max-steps 12 --keep-last 5 --out a || exit 1
+[ "$(attr a/checkpoint.h5 /@step)" = 12 ] || fail "run A: checkpoint at step $(attr a/checkpoint.h5 /@step), want 12"
+[ -f a/checkpoint-step10.h5 ] || fail "run A: no copy of step 10"
+
+refused "fresh run into a/" "--out: a already holds checkpoint.h5 of an earlier run" "--resume a/checkpoint.h5" \
+    "--overwrite" -- "${RUN[@]}" --seed 2 --out a
+refused "fresh run into a/ given as ./a/ (another spelling)" "already holds checkpoint.h5" -- \
+    "${RUN[@]}" --seed 2 --out ./a/
+must_run 2 log.b "${RUN[@]}" --seed 3 --max-steps 10 --out b || exit 1
+refused "run resumed from b/ into a/" "--out: a already holds checkpoint.h5 of a run other than the resumed one" -- \
+    train --resume b/checkpoint.h5 --out a
+# Numbered copies alone are work too (checkpoint.h5 deleted by hand, say).
+mkdir copies && cp a/checkpoint-step10.h5 copies/ || exit 1
+before=$(cksum copies/checkpoint-step10.h5)
+timeout 60 "$MPIEXEC" "${MPI_FLAGS[@]}" -n 2 "$FCNET_DIST" "${RUN[@]}" --seed 2 --keep-last 1 --out copies \
+    >copies.out 2>copies.err
+expect_error "fresh run into a folder holding only a numbered copy" 2 copies.out copies.err $? \
+    "copies already holds checkpoint-step10.h5"
+[ "$(cksum copies/checkpoint-step10.h5)" = "$before" ] || fail "the numbered copy changed"
+
+# Allowed: continuing a/ from its checkpoint.h5 (4 more steps), then from its older copy of step 10.
+if must_run 2 log.resume train --resume a/checkpoint.h5 --out a --max-steps 4; then
+    [ "$(attr a/checkpoint.h5 /@step)" = 16 ] && pass "resume from a/checkpoint.h5 into a/: step 16" ||
+        fail "resume into a/: checkpoint at step $(attr a/checkpoint.h5 /@step), want 16"
+fi
+if must_run 2 log.rewind train --resume a/checkpoint-step10.h5 --out a --max-steps 1; then
+    [ "$(attr a/checkpoint.h5 /@step)" = 11 ] && pass "resume from the copy a/checkpoint-step10.h5 into a/: step 11" ||
+        fail "rewind: checkpoint at step $(attr a/checkpoint.h5 /@step), want 11"
+fi
+
+# --overwrite: the fresh run of seed 3 replaces a/checkpoint.h5 and equals run B bit for bit.
+if must_run 2 log.over "${RUN[@]}" --seed 3 --max-steps 10 --out a --overwrite; then
+    if "$H5CMP" a/checkpoint.h5 b/checkpoint.h5 "${STATE[@]}" >cmp.out 2>&1; then
+        pass "--overwrite: a/checkpoint.h5 replaced by a run equal to b/ bitwise"
+    else
+        fail "--overwrite: a/checkpoint.h5 differs from b/: $(head -3 cmp.out | tr '\n' ' ')"
+    fi
+fi
+
+finish
