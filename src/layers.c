@@ -412,19 +412,27 @@ double fc_softmax_loss(fc_real *dscores, const fc_real *scores, const int32_t *y
 {
     double loss = 0;
     const double inv_b = 1.0 / (double)global_batch;
+    /* The first SOFTMAX_KEEP exponentials of a row are kept for the probabilities (exp is most of this
+     * function's time); classes beyond them are exponentiated again. */
+    enum { SOFTMAX_KEEP = 64 };
+    double e[SOFTMAX_KEEP];
     for (int i = 0; i < batch; i++) {
         const fc_real *s = scores + (size_t)i * n_classes;
         fc_real *d = dscores + (size_t)i * n_classes;
         fc_real mx = s[0];
         for (int k = 1; k < n_classes; k++) mx = s[k] > mx ? s[k] : mx;
         double z = 0;
-        for (int k = 0; k < n_classes; k++) z += exp((double)(s[k] - mx));
-        double log_z = log(z);
+        for (int k = 0; k < n_classes; k++) {
+            const double ek = exp((double)(s[k] - mx));
+            if (k < SOFTMAX_KEEP) e[k] = ek;
+            z += ek;
+        }
+        const double inv_z = 1.0 / z;
         int label = y[i];
         FC_ASSERT(label >= 0 && label < n_classes);
-        loss += log_z - (double)(s[label] - mx);
+        loss += log(z) - (double)(s[label] - mx);
         for (int k = 0; k < n_classes; k++) {
-            double p = exp((double)(s[k] - mx) - log_z);
+            const double p = (k < SOFTMAX_KEEP ? e[k] : exp((double)(s[k] - mx))) * inv_z;
             d[k] = (fc_real)((p - (k == label)) * inv_b);
         }
     }

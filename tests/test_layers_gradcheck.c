@@ -245,6 +245,39 @@ START_TEST(test_softmax)
 }
 END_TEST
 
+/* More classes than fc_softmax_loss keeps exponentials for (64): the rest are recomputed, with labels on
+ * both sides of the boundary. */
+enum { MANY_B = 3, MANY_C = 100 };
+typedef struct {
+    double scores[MANY_B * MANY_C], d[MANY_B * MANY_C];
+    int32_t y[MANY_B];
+} softmax_many_ctx;
+
+static double softmax_many_f(void *p)
+{
+    softmax_many_ctx *c = p;
+    return fc_softmax_loss(c->d, c->scores, c->y, MANY_B, MANY_C, MANY_B);
+}
+
+START_TEST(test_softmax_many_classes)
+{
+    softmax_many_ctx c;
+    fill_uniform(c.scores, MANY_B * MANY_C, 14, -5, 5);
+    c.y[0] = 3, c.y[1] = 64, c.y[2] = 99;
+    double num[MANY_B * MANY_C], analytic[MANY_B * MANY_C];
+    softmax_many_f(&c);
+    memcpy(analytic, c.d, sizeof analytic);
+    numeric_grad(num, c.scores, MANY_B * MANY_C, softmax_many_f, &c);
+    ck_assert(grad_ok("softmax dscores, 100 classes", analytic, num, MANY_B * MANY_C, 1e-7));
+    /* Each row of dscores sums to 0 (probabilities sum to 1, minus the one-hot label). */
+    for (int i = 0; i < MANY_B; i++) {
+        double row = 0;
+        for (int k = 0; k < MANY_C; k++) row += analytic[i * MANY_C + k];
+        ck_assert_msg(fabs(row) < 1e-15, "row %d of dscores sums to %g", i, row);
+    }
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("layers_gradcheck");
@@ -255,6 +288,7 @@ static Suite *suite(void)
     tcase_add_test(t, test_layernorm);
     tcase_add_test(t, test_dropout);
     tcase_add_test(t, test_softmax);
+    tcase_add_test(t, test_softmax_many_classes);
     suite_add_tcase(s, t);
     return s;
 }
