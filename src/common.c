@@ -12,6 +12,7 @@
 static char error_message[1024];
 static int log_rank = 0, log_size = 1;
 static size_t alloc_calls = 0;
+static int node_ranks = 1;
 
 fc_status fc_error_set(fc_status code, const char *fmt, ...)
 {
@@ -44,6 +45,20 @@ double fc_physical_memory_bytes(void)
 {
     const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
     return pages > 0 && page > 0 ? (double)pages * (double)page : 0;
+}
+
+void fc_set_node_ranks(int n) { node_ranks = n > 0 ? n : 1; }
+
+int fc_memory_exceeded(double need, char *why, size_t size)
+{
+    const double have = fc_physical_memory_bytes(), gib = 1073741824.0;
+    if (have <= 0 || need * node_ranks <= have) return 0;
+    if (need > have || node_ranks == 1)
+        snprintf(why, size, "more than this machine's %.1f GiB of memory", have / gib);
+    else
+        snprintf(why, size, "more than this rank's share of this machine's memory: %.1f GiB for %d ranks on this node, "
+                 "each with its own copy (start fewer ranks per node)", have / gib, node_ranks);
+    return 1;
 }
 
 const char *fc_input_file_problem(const char *path)

@@ -442,11 +442,11 @@ static fc_status split_read(fc_split *split, int64_t *max_label, const xy_source
     if ((uint64_t)n > SIZE_MAX / (size_t)src->d / sizeof(fc_real))
         return fc_error_set(FC_ERR_INPUT, "%s: %s: %lld rows of %d features do not fit in memory", src->path,
                             src->x_name, (long long)n, src->d);
-    const double need = (double)n * src->d * sizeof(fc_real), have = fc_physical_memory_bytes();
-    if (have > 0 && need > have)
-        return fc_error_set(FC_ERR_INPUT, "%s: %s: %lld rows of %d features need %.1f GiB, more than this machine's "
-                            "%.1f GiB of memory", src->path, src->x_name, (long long)n, src->d, need / 1073741824.0,
-                            have / 1073741824.0);
+    const double need = (double)n * src->d * sizeof(fc_real);
+    char why[256];
+    if (fc_memory_exceeded(need, why, sizeof why))
+        return fc_error_set(FC_ERR_INPUT, "%s: %s: %lld rows of %d features need %.1f GiB, %s", src->path,
+                            src->x_name, (long long)n, src->d, need / 1073741824.0, why);
     split->x = fc_alloc((size_t)n * (size_t)src->d * sizeof *split->x);
     split->y = fc_alloc((size_t)n * sizeof *split->y);
     fc_status st = read_x_rows(split->x, src, row0, n);

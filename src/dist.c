@@ -41,6 +41,13 @@ static void init_common(fc_dist *dist)
     MPI_Comm_rank(dist->comm, &dist->rank);
     MPI_Comm_size(dist->comm, &dist->size);
     fc_log_set_rank(dist->rank, dist->size);
+    /* Every rank on a node holds its own copy of the data and the model: memory checks use a share. */
+    MPI_Comm node;
+    int node_size = 1;
+    MPI_Comm_split_type(dist->comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);
+    MPI_Comm_size(node, &node_size);
+    MPI_Comm_free(&node);
+    fc_set_node_ranks(node_size);
     dist->requests = fc_alloc(2 * (size_t)dist->size * sizeof(MPI_Request));
     dist->parts = fc_alloc((size_t)dist->size * sizeof *dist->parts);
     dist->node = MPI_COMM_NULL;
@@ -473,15 +480,21 @@ int fc_dist_find_mismatch(const fc_dist *dist, const fc_tensor_ref *tensors, int
 {
     if (is_single(dist)) return 0;
     FC_ASSERT(n_tensors <= FC_MAX_REPLICA_TENSORS);
+    /* Ranks that read different inputs may even hold different numbers of tensors (one rank's model has
+     * batchnorm, another's not): every rank compares the longest list, a missing tensor hashing as 0, so
+     * the broadcast has one length everywhere. */
+    int n_max = n_tensors;
+    MPI_Allreduce(&n_tensors, &n_max, 1, MPI_INT, MPI_MAX, dist->comm);
     uint64_t mine[FC_MAX_REPLICA_TENSORS], ref[FC_MAX_REPLICA_TENSORS];
-    for (int i = 0; i < n_tensors; i++) mine[i] = ref[i] = fc_hash_bytes(tensors[i].data, tensors[i].n_bytes);
-    MPI_Bcast(ref, n_tensors, MPI_UINT64_T, 0, dist->comm);
-    int first = n_tensors;
-    for (int i = 0; i < n_tensors && first == n_tensors; i++)
+    for (int i = 0; i < n_max; i++)
+        mine[i] = ref[i] = i < n_tensors ? fc_hash_bytes(tensors[i].data, tensors[i].n_bytes) : 0;
+    MPI_Bcast(ref, n_max, MPI_UINT64_T, 0, dist->comm);
+    int first = n_max;
+    for (int i = 0; i < n_max && first == n_max; i++)
         if (mine[i] != ref[i]) first = i;
     struct {
         int value, index;
-    } in = {first < n_tensors ? dist->rank : dist->size, first}, out;
+    } in = {first < n_max ? dist->rank : dist->size, first}, out;
     MPI_Allreduce(&in, &out, 1, MPI_2INT, MPI_MINLOC, dist->comm);
     if (out.value == dist->size) return 0;
     *rank = out.value;
@@ -495,7 +508,7 @@ fc_status fc_dist_check_replicas(const fc_dist *dist, const fc_tensor_ref *tenso
     int rank, index;
     if (!fc_dist_find_mismatch(dist, tensors, n_tensors, &rank, &index)) return FC_OK;
     return fc_error_set(FC_ERR_FAIL, "replica mismatch at step %lld: rank %d differs from rank 0 in %s",
-                        (long long)step, rank, tensors[index].name);
+                        (long long)step, rank, index < n_tensors ? tensors[index].name : "the number of tensors");
 }
 
 void fc_dist_slice(int64_t global_batch, int rank, int size, int64_t *begin, int64_t *count)

@@ -114,6 +114,36 @@ static fc_status eval_setup(eval_state *s, const fc_config *cfg, fc_dist *dist)
     return fc_ckpt_load_params(&s->net, cfg->checkpoint, cfg->best);
 }
 
+/* Ranks that read different files (a node-local copy of the data or the checkpoint, another --split) would
+ * count overlapping or missing rows, or sum confusion matrices of different sizes: compared before
+ * counting, the shapes first. The data's values are not compared, only its shape (as in training). */
+static fc_status check_same_eval_inputs(const eval_state *s, const fc_config *cfg, const fc_dist *dist)
+{
+    const int64_t shape[5] = {s->split->n, s->split->d, s->n_input, s->n_classes, cfg->best};
+    const int64_t model[2] = {s->ck.n_hidden, s->ck.norm};
+    const char *const options = "the split's shape or the eval options (--split, --best, rows, features, classes)";
+    const char *const hyper = "the model's hyperparameters from --checkpoint";
+    fc_tensor_ref refs[7] = {{options, shape, sizeof shape},
+                             {options, cfg->split, sizeof cfg->split},
+                             {hyper, model, sizeof model},
+                             {hyper, s->ck.hidden, (size_t)s->ck.n_hidden * sizeof s->ck.hidden[0]},
+                             {"the parameters from --checkpoint", s->net.params, s->net.layout.n_total * sizeof(fc_real)}};
+    int n = 5;
+    if (s->net.bn_stats)
+        refs[n++] = (fc_tensor_ref){"the batchnorm statistics from --checkpoint", s->net.bn_stats,
+                                    s->net.bn_layout.n_total * sizeof(fc_real)};
+    if (s->pp.mean)
+        refs[n++] = (fc_tensor_ref){"the preprocessing from --checkpoint", s->pp.mean, (size_t)s->pp.d * sizeof(double)};
+    int rank, index;
+    if (!fc_dist_find_mismatch(dist, refs, n, &rank, &index)) return FC_OK;
+    fc_status st = fc_error_set(FC_ERR_INPUT,
+                                "rank %d read %s differently from rank 0: every rank must see the same --data and "
+                                "--checkpoint files",
+                                rank, index < n ? refs[index].name : "the model's structure");
+    if (fc_dist_rank(dist) == 0) fc_log_error("%s", fc_error_message());
+    return st;
+}
+
 /* Counts this rank's slice into s->confusion (test mode: running statistics, no dropout, so every row's
  * prediction is independent of how the rows are divided among the ranks). */
 static void eval_count(eval_state *s, const fc_dist *dist)
@@ -208,6 +238,7 @@ int fc_cmd_eval(const fc_config *cfg, fc_dist *dist)
     eval_state *s = calloc(1, sizeof *s);
     FC_ASSERT(s != NULL);
     fc_status st = fc_dist_agree(dist, eval_setup(s, cfg, dist), 1);
+    if (st == FC_OK) st = check_same_eval_inputs(s, cfg, dist);
     int rc = 0;
     if (st != FC_OK) {
         rc = FC_ERR_INPUT; /* all of eval's failures are about its input files or options */

@@ -42,14 +42,14 @@ fc_status fc_net_init(fc_net *net, const fc_net_config *cfg, int max_batch, cons
         if (l < L && net->dims[l] > widest_hidden) widest_hidden = net->dims[l];
     }
     const double need = (5 * n_params + 3 * (double)max_batch * (n_units + net->max_width)) * sizeof(fc_real);
-    const double have = fc_physical_memory_bytes();
-    if (have > 0 && need > have) {
+    char why[256];
+    if (fc_memory_exceeded(need, why, sizeof why)) {
         fc_status st = fc_error_set(FC_ERR_INPUT,
                                     "the network %d -> %d hidden layer(s) of up to %d units -> %d classes needs "
-                                    "about %.1f GiB (%.3g parameters, batch %d), more than this machine's %.1f GiB "
-                                    "of memory: --hidden, --batch-size, or the class count of the data",
+                                    "about %.1f GiB (%.3g parameters, batch %d), %s: --hidden, --batch-size, or the "
+                                    "class count of the data",
                                     net->dims[0], L - 1, widest_hidden, net->dims[L],
-                                    need / 1073741824.0, n_params, max_batch, have / 1073741824.0);
+                                    need / 1073741824.0, n_params, max_batch, why);
         free(net->dims);
         memset(net, 0, sizeof *net);
         return st;

@@ -85,7 +85,22 @@ static uint64_t run_identity(const fc_trainer *t)
  * ranks that disagree on the schedule would wait for each other forever in the first collective one of them
  * skips. One agreed comparison, before the first step, of everything that decides the run: an input error
  * naming the first thing that differs and the lowest rank that read it differently. */
-static fc_status check_same_inputs(const fc_trainer *t)
+/* One line naming the lowest rank whose inputs[index] differ from rank 0's, and FC_ERR_INPUT on every rank. */
+static fc_status refuse_different_inputs(const fc_trainer *t, const fc_tensor_ref *refs, int n, int rank, int index)
+{
+    fc_status st = fc_error_set(FC_ERR_INPUT,
+                                "rank %d read %s differently from rank 0: every rank must see the same --data, "
+                                "--config and --resume files (is --out on a node-local disk?)",
+                                rank, index < n ? refs[index].name : "the model's structure");
+    if (fc_dist_rank(t->dist) == 0) fc_log_error("%s", fc_error_message());
+    return st;
+}
+
+/* Ranks that read different inputs (a node-local copy of the data or of --out, another --config) would
+ * disagree on the schedule and wait for each other forever, or train different updates. First the settings
+ * and the data's shape, which fix every buffer's size: compared before the model is built, since building
+ * it already takes collectives over buffers of that size. */
+static fc_status check_same_settings(const fc_trainer *t)
 {
     const fc_config *c = t->cfg;
     double settings[N_SETTINGS + 4];
@@ -96,26 +111,30 @@ static fc_status check_same_inputs(const fc_trainer *t)
     memcpy(settings + N_SETTINGS, control, sizeof control);
     int64_t shape[5];
     data_shape(t, shape);
-    const int64_t position[] = {t->step, t->epoch, t->epoch_step, t->hist.n_loss, t->hist.n_checks, t->opt.t};
-    fc_tensor_ref refs[8] = {
+    const fc_tensor_ref refs[2] = {
         {"the settings (flags, --config file, or the --resume checkpoint's hyperparameters)", settings, sizeof settings},
-        {"the dataset's shape (rows per split, features, classes)", shape, sizeof shape},
+        {"the dataset's shape (rows per split, features, classes)", shape, sizeof shape}};
+    int rank, index;
+    if (!fc_dist_find_mismatch(t->dist, refs, 2, &rank, &index)) return FC_OK;
+    return refuse_different_inputs(t, refs, 2, rank, index);
+}
+
+/* Then, once the state is loaded or initialised, everything it holds. */
+static fc_status check_same_state(const fc_trainer *t)
+{
+    const int64_t position[] = {t->step, t->epoch, t->epoch_step, t->hist.n_loss, t->hist.n_checks, t->opt.t};
+    fc_tensor_ref refs[6] = {
         {"the position in training (step, epoch, history) from --resume", position, sizeof position},
         {"the learning rate from --resume", &t->opt.lr, sizeof t->opt.lr},
         {"the parameters", t->net.params, t->net.layout.n_total * sizeof(fc_real)}};
-    int n = 5;
+    int n = 3;
     if (t->net.bn_stats)
         refs[n++] = (fc_tensor_ref){"the batchnorm statistics", t->net.bn_stats, t->net.bn_layout.n_total * sizeof(fc_real)};
     for (int i = 0; i < t->opt.n_slots; i++)
         refs[n++] = (fc_tensor_ref){"the optimizer state from --resume", t->opt.slot[i], t->opt.n * sizeof(fc_real)};
     int rank, index;
     if (!fc_dist_find_mismatch(t->dist, refs, n, &rank, &index)) return FC_OK;
-    fc_status st = fc_error_set(FC_ERR_INPUT,
-                                "rank %d read %s differently from rank 0: every rank must see the same --data, "
-                                "--config and --resume files (is --out on a node-local disk?)",
-                                rank, refs[index].name);
-    if (fc_dist_rank(t->dist) == 0) fc_log_error("%s", fc_error_message());
-    return st;
+    return refuse_different_inputs(t, refs, n, rank, index);
 }
 
 fc_status fc_train_setup(fc_trainer *t, const fc_config *cfg, fc_dist *dist)
@@ -137,6 +156,7 @@ fc_status fc_train_setup(fc_trainer *t, const fc_config *cfg, fc_dist *dist)
     fc_split *splits[3] = {&t->data.train, &t->data.val, &t->data.test};
     for (int i = 0; i < 3; i++)
         if (splits[i]->n > 0) fc_preprocess_apply(&t->pp, splits[i]);
+    if ((st = check_same_settings(t)) != FC_OK) return st;
 
     const int size = fc_dist_size(dist);
     const int64_t B = cfg->batch_size, n_train = t->data.train.n;
@@ -180,7 +200,7 @@ fc_status fc_train_setup(fc_trainer *t, const fc_config *cfg, fc_dist *dist)
         if (t->best_bn) memcpy(t->best_bn, t->net.bn_stats, t->net.bn_layout.n_total * sizeof(fc_real));
     }
     fc_data_epoch_order(t->perm, n_train, cfg->seed, t->epoch, cfg->shuffle);
-    return check_same_inputs(t);
+    return check_same_state(t);
 }
 
 void fc_train_free(fc_trainer *t)
@@ -292,8 +312,12 @@ static void check_accuracy(fc_trainer *t)
         memcpy(t->best_params, t->net.params, t->net.layout.n_total * sizeof(fc_real));
         if (t->best_bn) memcpy(t->best_bn, t->net.bn_stats, t->net.bn_layout.n_total * sizeof(fc_real));
     }
-    fc_log_info("(epoch %lld / %lld) step %lld: train acc %.4f, val acc %.4f, lr %.3g", (long long)t->epoch,
-                (long long)t->cfg->epochs, (long long)t->step, train_acc, val_acc, t->opt.lr);
+    /* Without a validation split (--val-size 0) the history holds NaN; the log says so in words. */
+    char val[32];
+    if (isnan(val_acc)) snprintf(val, sizeof val, "none (no validation split)");
+    else snprintf(val, sizeof val, "%.4f", val_acc);
+    fc_log_info("(epoch %lld / %lld) step %lld: train acc %.4f, val acc %s, lr %.3g", (long long)t->epoch,
+                (long long)t->cfg->epochs, (long long)t->step, train_acc, val, t->opt.lr);
     t->phase_seconds[FC_PHASE_EVAL] += MPI_Wtime() - t0;
 }
 

@@ -4,6 +4,7 @@
  *   bad_inputs ckpt KIND GOOD OUT     a copy of checkpoint GOOD with one defect
  *   bad_inputs params KIND OUT        an --init-from file holding only /params (as h5py would write it)
  *                                     for a --hidden 8 model on 4 features and 3 classes, with one defect
+ *   bad_inputs big ROWS OUT           a dataset of ROWS x 1024 float32 features declared but never written
  *   bad_inputs flip FILE DATASET      flips one byte inside the first stored chunk of DATASET in place
  *                                     (the Fletcher32 checksum must catch it)
  *   bad_inputs list                   prints the KINDs of each mode
@@ -306,6 +307,40 @@ static void write_params(const char *kind, const char *out)
     if (H5Fclose(f) < 0) die("cannot close", out);
 }
 
+/* ---- a dataset declared larger than memory ---- */
+
+/* /train/x (rows, 1024) float32 and /train/y (rows) int32, chunked and never written: the file stays a few
+ * KB whatever rows says, and reading it would yield zeros (HDF5's fill value). */
+static void write_big(const char *rows_text, const char *out)
+{
+    char *end = NULL;
+    const unsigned long long rows = strtoull(rows_text, &end, 10);
+    if (!end || *end || rows == 0) die("rows must be a positive integer", rows_text);
+    hid_t f = H5Fcreate(out, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (f < 0) die("cannot create", out);
+    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
+    H5Pset_create_intermediate_group(lcpl, 1);
+    const hsize_t xdims[2] = {rows, 1024}, xchunk[2] = {256, 1024}, ydims[1] = {rows}, ychunk[1] = {65536};
+    const struct {
+        const char *name;
+        hid_t type;
+        int rank;
+        const hsize_t *dims, *chunk;
+    } sets[2] = {{"/train/x", H5T_IEEE_F32LE, 2, xdims, xchunk}, {"/train/y", H5T_STD_I32LE, 1, ydims, ychunk}};
+    for (int i = 0; i < 2; i++) {
+        hid_t space = H5Screate_simple(sets[i].rank, sets[i].dims, NULL), dcpl = H5Pcreate(H5P_DATASET_CREATE);
+        check(H5Pset_chunk(dcpl, sets[i].rank, sets[i].chunk), sets[i].name);
+        hid_t d = H5Dcreate2(f, sets[i].name, sets[i].type, space, lcpl, dcpl, H5P_DEFAULT);
+        if (d < 0) die("cannot create dataset", sets[i].name);
+        H5Dclose(d);
+        H5Pclose(dcpl);
+        H5Sclose(space);
+    }
+    H5Pclose(lcpl);
+    put_attr_int(f, "/", "num_classes", 3);
+    check(H5Fclose(f), out);
+}
+
 /* ---- a flipped byte inside a chunk ---- */
 
 static void flip(const char *path, const char *name)
@@ -364,10 +399,13 @@ int main(int argc, char **argv)
         write_ckpt(argv[2], argv[3], argv[4]);
     } else if (argc == 4 && strcmp(argv[1], "params") == 0 && known(params_kinds, argv[2])) {
         write_params(argv[2], argv[3]);
+    } else if (argc == 4 && strcmp(argv[1], "big") == 0) {
+        write_big(argv[2], argv[3]);
     } else if (argc == 4 && strcmp(argv[1], "flip") == 0) {
         flip(argv[2], argv[3]);
     } else {
-        fprintf(stderr, "usage: bad_inputs data|params KIND OUT | ckpt KIND GOOD OUT | flip FILE DATASET | list\n");
+        fprintf(stderr, "usage: bad_inputs data|params KIND OUT | ckpt KIND GOOD OUT | big ROWS OUT | flip FILE "
+                        "DATASET | list\n");
         return 2;
     }
     return 0;

@@ -56,6 +56,15 @@ add flag-lr-missing-next "--lr|missing value" train --lr --data "$O/good.h5"
 add flag-batch-zero "--batch-size" train "${base[@]}" --batch-size 0
 add flag-batch-fraction "--batch-size|1.5" train "${base[@]}" --batch-size 1.5
 add flag-batch-64bit "--batch-size" train "${base[@]}" --batch-size 99999999999999999999
+# datasets larger than memory, declared but never written (a few KB on disk): 1.5 x the physical memory is
+# more than the machine has; 0.75 x is more than the share of each of the 2 ranks, each holding a copy
+mem=$(($(getconf _PHYS_PAGES) * $(getconf PAGE_SIZE)))
+"$BAD_INPUTS" big $((mem * 3 / 2 / 4096)) "$O/beyond-memory.h5"
+"$BAD_INPUTS" big $((mem * 3 / 4 / 4096)) "$O/beyond-share.h5"
+add data-beyond-memory "beyond-memory.h5|/train/x|GiB|more than this machine's" train --data "$O/beyond-memory.h5" \
+    --hidden 8 --epochs 1
+add data-beyond-share "beyond-share.h5|/train/x|GiB|share|2 ranks on this node" train --data "$O/beyond-share.h5" \
+    --hidden 8 --epochs 1
 # widths within the flag's range, but a network no machine holds: refused by size, naming the causes
 add flag-hidden-too-big "--hidden|GiB|more than this machine" train "${base[@]}" --hidden 1048576,1048576
 add flag-keep-zero "--keep" train "${base[@]}" --keep 0

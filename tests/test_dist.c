@@ -169,6 +169,16 @@ START_TEST(test_check_replicas)
         char want[128];
         snprintf(want, sizeof want, "replica mismatch at step 42: rank %d differs from rank 0 in m/W1", dist.size - 1);
         ck_assert_str_eq(fc_error_message(), want);
+        b[3] = a[3];
+        /* Ranks holding different numbers of tensors (another model on one rank): a mismatch at the first
+         * tensor the others lack, reported on every rank, not an MPI error. */
+        const int n_here = dist.rank == 1 ? 2 : 1;
+        int rank = -1, index = -1;
+        ck_assert_int_eq(fc_dist_find_mismatch(&dist, refs, n_here, &rank, &index), 1);
+        ck_assert_int_eq(rank, 1);
+        ck_assert_int_eq(index, 1);
+        ck_assert_int_eq(fc_dist_check_replicas(&dist, refs, n_here, 7), FC_ERR_FAIL);
+        if (dist.rank == 0) ck_assert(strstr(fc_error_message(), "in the number of tensors") != NULL);
     }
     fc_dist_free(&dist);
 }

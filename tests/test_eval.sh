@@ -131,7 +131,11 @@ expect_input_error "split missing from the dataset" eval --checkpoint "$CK" --da
 "$SYNTH" --out c9.h5 --train 50 --test 20 --features 8 --classes 9 >/dev/null
 expect_input_error "dataset with more classes than the model" eval --checkpoint "$CK" --data c9.h5
 # A model trained without a validation split on a file without /val: there is no val split to evaluate.
-mpi 1 train --data notest.h5 --hidden 8 --epochs 1 --batch-size 25 --val-size 0 --out run0 --print-every 1000 >/dev/null
+mpi 1 train --data notest.h5 --hidden 8 --epochs 1 --batch-size 25 --val-size 0 --out run0 --print-every 1000 \
+    --progress lines >run0.log
+# Its log says there is no validation accuracy instead of printing nan.
+check "no validation split: the log says so" grep -q "val acc none (no validation split)" run0.log
+check "no validation split: no nan in the log" bash -c '! grep -qi "nan" run0.log'
 expect_input_error "val split that training never had" eval --checkpoint run0/checkpoint.h5 --split val
 
 # A flipped byte inside /params/W1: the Fletcher32 checksum must turn it into an error, not a model.

@@ -57,6 +57,18 @@ expect data-rows "the dataset's shape" -- "${common[@]}" --data "$work/a.h5" "${
 expect settings "the settings" -- "${common[@]}" --data "$work/a.h5" "${out[@]}" -- \
     "${common[@]}" --data "$work/a.h5" "${out[@]}" --lr 0.002
 expect command "another command" -- "${common[@]}" --data "$work/a.h5" "${out[@]}" -- gradcheck --hidden 5
+# Another architecture on rank 1: every buffer has another size, so this must be caught before the first
+# collective over one (an MPI truncation error, not a one-line refusal, without the early check).
+expect hidden "the settings" -- "${common[@]}" --data "$work/a.h5" "${out[@]}" -- \
+    "${common[@]}" --data "$work/a.h5" "${out[@]}" --hidden 9,4 --norm none --optim sgd
+# eval: another checkpoint, another split size, another --split.
+evaluate=(eval --data "$work/a.h5" --split val)
+expect eval-checkpoint "the parameters from --checkpoint" -- "${evaluate[@]}" --checkpoint "$work/current/checkpoint.h5" -- \
+    "${evaluate[@]}" --checkpoint "$work/stale/checkpoint.h5"
+expect eval-data-rows "the split's shape" -- "${evaluate[@]}" --checkpoint "$work/current/checkpoint.h5" --split train -- \
+    eval --data "$work/b.h5" --checkpoint "$work/current/checkpoint.h5" --split train
+expect eval-split "the split's shape" -- "${evaluate[@]}" --checkpoint "$work/current/checkpoint.h5" --split val -- \
+    "${evaluate[@]}" --checkpoint "$work/current/checkpoint.h5" --split train
 resume=(train --progress lines --max-steps 3)
 expect resume-stale "the position in training" -- "${resume[@]}" --resume "$work/current/checkpoint.h5" \
     --out "$work/current" -- "${resume[@]}" --resume "$work/stale/checkpoint.h5" --out "$work/current"
@@ -71,6 +83,17 @@ if [ $rc -eq 0 ]; then
     ok "same-inputs: resumed and trained"
 else
     not_ok "same-inputs: exit $rc"
+    sed 's/^/    stderr: /' "$work/stderr" | head -5
+fi
+# eval with the same inputs on both ranks still evaluates.
+rc=0
+timeout 60 "$mpiexec" -q --oversubscribe --bind-to none -n 1 "$dist" "${evaluate[@]}" \
+    --checkpoint "$work/current/checkpoint.h5" : -n 1 "$dist" "${evaluate[@]}" \
+    --checkpoint "$work/current/checkpoint.h5" >"$work/stdout" 2>"$work/stderr" || rc=$?
+if [ $rc -eq 0 ] && grep -q "^accuracy:" "$work/stdout"; then
+    ok "same-inputs: eval reported its accuracy"
+else
+    not_ok "same-inputs eval: exit $rc"
     sed 's/^/    stderr: /' "$work/stderr" | head -5
 fi
 tap_end "$t0"

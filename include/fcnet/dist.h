@@ -123,7 +123,9 @@ typedef struct fc_tensor_ref {
 fc_status fc_dist_check_replicas(const fc_dist *dist, const fc_tensor_ref *tensors, int n_tensors,
                                  int64_t step);
 /* The comparison behind fc_dist_check_replicas: returns 1 on every rank when some rank's hash of a tensor
- * differs from rank 0's, with *rank the lowest such rank and *index its first differing tensor; else 0. */
+ * differs from rank 0's, with *rank the lowest such rank and *index its first differing tensor; else 0.
+ * n_tensors may differ between ranks (a tensor one rank lacks differs); *index may then be >= n_tensors on
+ * a rank with fewer. */
 int fc_dist_find_mismatch(const fc_dist *dist, const fc_tensor_ref *tensors, int n_tensors, int *rank, int *index);
 
 /* Rows [*begin, *begin + *count) of a batch of global_batch rows that rank r takes: contiguous slices
