@@ -1,18 +1,25 @@
 # shellcheck shell=bash
-# Shared helpers of the checkpoint end-to-end scripts (test_resume.sh, test_signals.sh,
-# test_faults.sh); sourced, not run. The caller sets FCNET_DIST (CTest does), SYNTH, H5CMP and MPIEXEC.
-# Every mpirun is wrapped in timeout so that a hang fails the test instead of stalling CI.
+# Shared helpers of the checkpoint end-to-end scripts (test_resume.sh, test_signals.sh, test_faults.sh,
+# test_overwrite.sh); sourced with the script's arguments, not run:
+#   source "$(dirname "${BASH_SOURCE[0]}")/ckpt_lib.sh" "$@"     (arguments: FCNET_SYNTH H5CMP [MPIEXEC])
+# It sets SYNTH, H5CMP, MPIEXEC and TEST_NAME (the script's name) and moves into a fresh scratch directory
+# $W. FCNET_DIST comes from the environment (CTest sets it). Every mpirun is wrapped in timeout so that a
+# hang fails the test instead of stalling CI.
 
+[ $# -ge 2 ] || { echo "usage: $0 FCNET_SYNTH H5CMP [MPIEXEC]" >&2; exit 2; }
+# shellcheck disable=SC2034 # SYNTH is used by the scripts that source this file
+SYNTH=$1 H5CMP=$2 MPIEXEC=${3:-mpirun}
+TEST_NAME=$(basename "$0" .sh)
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
 : "${FCNET_DIST:?set FCNET_DIST to the fcnet_dist binary}"
-MPIEXEC=${MPIEXEC:-mpirun}
 # -q: no Open MPI banner when a rank exits non-zero, so stderr holds fcnet's own line only.
 MPI_FLAGS=(-q --oversubscribe --bind-to none)
 failures=0
 T_START=$(date +%s%N)
 
 # The scratch directory: removed on success, kept (and named) on failure.
-W=$(mktemp -d "${TMPDIR:-/tmp}/fcnet-${TEST_NAME:-ckpt}.XXXXXX")
+W=$(mktemp -d "${TMPDIR:-/tmp}/fcnet-$TEST_NAME.XXXXXX")
+cd "$W" || exit 1
 
 # Everything a checkpoint holds that an exact resume must reproduce (h5cmp object list: groups,
 # root attributes /@name, attributes of groups group@name).

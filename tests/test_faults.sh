@@ -17,13 +17,8 @@
 #
 #   tests/test_faults.sh FCNET_SYNTH H5CMP [MPIEXEC]       (FCNET_DIST from the environment)
 set -uo pipefail
-[ $# -ge 2 ] || { echo "usage: $0 FCNET_SYNTH H5CMP [MPIEXEC]" >&2; exit 2; }
-SYNTH=$1 H5CMP=$2 MPIEXEC=${3:-mpirun}
-# shellcheck disable=SC2034 # used by ckpt_lib.sh
-TEST_NAME=test_faults
 # shellcheck source=tests/ckpt_lib.sh
-source "$(dirname "${BASH_SOURCE[0]}")/ckpt_lib.sh"
-cd "$W" || exit 1
+source "$(dirname "${BASH_SOURCE[0]}")/ckpt_lib.sh" "$@"
 N=2
 LIMIT_S=10
 

@@ -213,27 +213,44 @@ START_TEST(test_dropout)
 END_TEST
 
 /* ---- softmax cross-entropy ---- */
+/* Sizes up to 3 x 100: more classes than fc_softmax_loss keeps exponentials for (64), whose probabilities
+ * are then recomputed. */
+enum { SM_MAX = 3 * 100 };
 typedef struct {
-    double scores[B * NO], d[B * NO];
-    int32_t y[B];
+    double scores[SM_MAX], d[SM_MAX];
+    int32_t y[SM_MAX];
+    int batch, classes;
 } softmax_ctx;
 
 static double softmax_f(void *p)
 {
     softmax_ctx *c = p;
-    return fc_softmax_loss(c->d, c->scores, c->y, B, NO, B);
+    return fc_softmax_loss(c->d, c->scores, c->y, c->batch, c->classes, c->batch);
+}
+
+/* Analytic dscores against central differences; every row of dscores sums to 0 (the probabilities sum to 1,
+ * minus the one-hot label). */
+static void check_softmax_grad(softmax_ctx *c, const char *label)
+{
+    const size_t n = (size_t)c->batch * (size_t)c->classes;
+    double num[SM_MAX], analytic[SM_MAX];
+    softmax_f(c);
+    memcpy(analytic, c->d, n * sizeof *analytic);
+    numeric_grad(num, c->scores, n, softmax_f, c);
+    ck_assert(grad_ok(label, analytic, num, n, 1e-7));
+    for (int i = 0; i < c->batch; i++) {
+        double row = 0;
+        for (int k = 0; k < c->classes; k++) row += analytic[(size_t)i * (size_t)c->classes + (size_t)k];
+        ck_assert_msg(fabs(row) < 1e-15, "%s: row %d of dscores sums to %g", label, i, row);
+    }
 }
 
 START_TEST(test_softmax)
 {
-    softmax_ctx c;
+    static softmax_ctx c = {.batch = B, .classes = NO};
     fill_uniform(c.scores, B * NO, 13, -5, 5);
     for (int i = 0; i < B; i++) c.y[i] = i % NO;
-    double num[B * NO], analytic[B * NO];
-    softmax_f(&c);
-    memcpy(analytic, c.d, sizeof analytic);
-    numeric_grad(num, c.scores, B * NO, softmax_f, &c);
-    ck_assert(grad_ok("softmax dscores", analytic, num, B * NO, 1e-7));
+    check_softmax_grad(&c, "softmax dscores");
     /* Max subtraction: huge scores give the same loss as shifted ones, never inf/nan. */
     double loss = softmax_f(&c);
     for (int i = 0; i < B * NO; i++) c.scores[i] += 1000;
@@ -245,36 +262,11 @@ START_TEST(test_softmax)
 }
 END_TEST
 
-/* More classes than fc_softmax_loss keeps exponentials for (64): the rest are recomputed, with labels on
- * both sides of the boundary. */
-enum { MANY_B = 3, MANY_C = 100 };
-typedef struct {
-    double scores[MANY_B * MANY_C], d[MANY_B * MANY_C];
-    int32_t y[MANY_B];
-} softmax_many_ctx;
-
-static double softmax_many_f(void *p)
-{
-    softmax_many_ctx *c = p;
-    return fc_softmax_loss(c->d, c->scores, c->y, MANY_B, MANY_C, MANY_B);
-}
-
 START_TEST(test_softmax_many_classes)
 {
-    softmax_many_ctx c;
-    fill_uniform(c.scores, MANY_B * MANY_C, 14, -5, 5);
-    c.y[0] = 3, c.y[1] = 64, c.y[2] = 99;
-    double num[MANY_B * MANY_C], analytic[MANY_B * MANY_C];
-    softmax_many_f(&c);
-    memcpy(analytic, c.d, sizeof analytic);
-    numeric_grad(num, c.scores, MANY_B * MANY_C, softmax_many_f, &c);
-    ck_assert(grad_ok("softmax dscores, 100 classes", analytic, num, MANY_B * MANY_C, 1e-7));
-    /* Each row of dscores sums to 0 (probabilities sum to 1, minus the one-hot label). */
-    for (int i = 0; i < MANY_B; i++) {
-        double row = 0;
-        for (int k = 0; k < MANY_C; k++) row += analytic[i * MANY_C + k];
-        ck_assert_msg(fabs(row) < 1e-15, "row %d of dscores sums to %g", i, row);
-    }
+    static softmax_ctx c = {.batch = 3, .classes = 100, .y = {3, 64, 99}}; /* labels on both sides of 64 */
+    fill_uniform(c.scores, 3 * 100, 14, -5, 5);
+    check_softmax_grad(&c, "softmax dscores, 100 classes");
 }
 END_TEST
 

@@ -6,13 +6,8 @@
 #
 #   tests/test_overwrite.sh FCNET_SYNTH H5CMP [MPIEXEC]       (FCNET_DIST from the environment)
 set -uo pipefail
-[ $# -ge 2 ] || { echo "usage: $0 FCNET_SYNTH H5CMP [MPIEXEC]" >&2; exit 2; }
-SYNTH=$1 H5CMP=$2 MPIEXEC=${3:-mpirun}
-# shellcheck disable=SC2034 # used by ckpt_lib.sh
-TEST_NAME=test_overwrite
 # shellcheck source=tests/ckpt_lib.sh
-source "$(dirname "${BASH_SOURCE[0]}")/ckpt_lib.sh"
-cd "$W" || exit 1
+source "$(dirname "${BASH_SOURCE[0]}")/ckpt_lib.sh" "$@"
 
 "$SYNTH" --out d.h5 --train 200 --val 40 --features 6 --classes 3 --seed 4 >/dev/null || exit 1
 # 200 rows / batch 20: 10 steps per epoch; 3 epochs.
@@ -54,14 +49,16 @@ expect_error "fresh run into a folder holding only a numbered copy" 2 copies.out
 [ "$(cksum copies/checkpoint-step10.h5)" = "$before" ] || fail "the numbered copy changed"
 
 # Allowed: continuing a/ from its checkpoint.h5 (4 more steps), then from its older copy of step 10.
-if must_run 2 log.resume train --resume a/checkpoint.h5 --out a --max-steps 4; then
-    [ "$(attr a/checkpoint.h5 /@step)" = 16 ] && pass "resume from a/checkpoint.h5 into a/: step 16" ||
-        fail "resume into a/: checkpoint at step $(attr a/checkpoint.h5 /@step), want 16"
-fi
-if must_run 2 log.rewind train --resume a/checkpoint-step10.h5 --out a --max-steps 1; then
-    [ "$(attr a/checkpoint.h5 /@step)" = 11 ] && pass "resume from the copy a/checkpoint-step10.h5 into a/: step 11" ||
-        fail "rewind: checkpoint at step $(attr a/checkpoint.h5 /@step), want 11"
-fi
+# expect_step WHAT STEP: a/checkpoint.h5 is at STEP.
+expect_step() {
+    local got
+    got=$(attr a/checkpoint.h5 /@step)
+    if [ "$got" = "$2" ]; then pass "$1: step $2"; else fail "$1: checkpoint at step $got, want $2"; fi
+}
+must_run 2 log.resume train --resume a/checkpoint.h5 --out a --max-steps 4 &&
+    expect_step "resume from a/checkpoint.h5 into a/" 16
+must_run 2 log.rewind train --resume a/checkpoint-step10.h5 --out a --max-steps 1 &&
+    expect_step "resume from the copy a/checkpoint-step10.h5 into a/" 11
 
 # --overwrite: the fresh run of seed 3 replaces a/checkpoint.h5 and equals run B bit for bit.
 if must_run 2 log.over "${RUN[@]}" --seed 3 --max-steps 10 --out a --overwrite; then

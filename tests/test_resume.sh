@@ -20,13 +20,8 @@
 #
 #   tests/test_resume.sh FCNET_SYNTH H5CMP [MPIEXEC]       (FCNET_DIST from the environment)
 set -uo pipefail
-[ $# -ge 2 ] || { echo "usage: $0 FCNET_SYNTH H5CMP [MPIEXEC]" >&2; exit 2; }
-SYNTH=$1 H5CMP=$2 MPIEXEC=${3:-mpirun}
-# shellcheck disable=SC2034 # used by ckpt_lib.sh
-TEST_NAME=test_resume
 # shellcheck source=tests/ckpt_lib.sh
-source "$(dirname "${BASH_SOURCE[0]}")/ckpt_lib.sh"
-cd "$W" || exit 1
+source "$(dirname "${BASH_SOURCE[0]}")/ckpt_lib.sh" "$@"
 
 "$SYNTH" --out d.h5 --train 600 --val 100 --test 100 --features 20 --classes 5 --seed 1 >/dev/null || exit 1
 "$SYNTH" --out d30.h5 --train 600 --val 100 --features 30 --classes 5 --seed 2 >/dev/null || exit 1
