@@ -426,6 +426,8 @@ def summarise(name, r):
     n2 = [m for m in fc if m["ranks"] == 2]
     if n1 and n2:
         s["n2_over_n1"] = n2[0]["samples_per_s"] / n1[0]["samples_per_s"]
+    if n1 and "non_gemm_share" in n1[0]:
+        s["non_gemm_share_n1"] = n1[0]["non_gemm_share"]
     s["max_foreign_load"] = max([m.get("foreign_load", 0) for m in rows] +
                                 [r["bound"][k]["foreign_load"] for k in r["bound"]])
     r["summary"] = s
@@ -487,6 +489,10 @@ def render(results, info, noisy):
     out.append("")
     for text, v, ok in targets(results):
         out.append(f"- {'PASS' if ok else 'FAIL'}  {text}: {v:.2f}")
+    # Not a target: the same share without a second rank, i.e. fcnet's own work around BLAS alone.
+    v = results.get("fmnist", {}).get("summary", {}).get("non_gemm_share_n1")
+    if v is not None:
+        out.append(f"- info  fmnist: non-GEMM share at -n 1 x 1 thread (no exchange, no waiting): {v:.2f}")
     if noisy:
         out.append("")
         out.append(f"**NOISY**: other processes used up to {max(r['summary']['max_foreign_load'] for r in results.values()):.2f} "
