@@ -1044,9 +1044,7 @@ static int cmp_desc(const void *a, const void *b)
     return x < y ? 1 : x > y ? -1 : 0;
 }
 
-/* 1 when path is a checkpoint that the run run_id wrote (its root attribute run_id), else 0: a file of
- * another run, of an older fcnet, or no checkpoint at all. */
-static int written_by_run(const char *path, uint64_t run_id)
+int fc_ckpt_read_run_id(const char *path, uint64_t *run_id)
 {
     if (fc_input_file_problem(path)) return 0;
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
@@ -1064,7 +1062,16 @@ static int written_by_run(const char *path, uint64_t run_id)
         }
     }
     H5Fclose(f);
-    return read && (uint64_t)v == run_id;
+    if (read) *run_id = (uint64_t)v;
+    return read;
+}
+
+/* 1 when path is a checkpoint that the run run_id wrote, else 0: a file of another run, of an older
+ * fcnet, or no checkpoint at all. */
+static int written_by_run(const char *path, uint64_t run_id)
+{
+    uint64_t v;
+    return fc_ckpt_read_run_id(path, &v) && v == run_id;
 }
 
 fc_status fc_ckpt_keep_last(const char *out_dir, const char *ckpt_path, int64_t step, int64_t keep_last,
@@ -1130,12 +1137,29 @@ int fc_ckpt_find_in_dir(const char *out_dir, char *name, size_t size)
     }
     DIR *d = opendir(out_dir);
     if (!d) return 0;
-    int found = 0;
-    for (struct dirent *e; !found && (e = readdir(d)) != NULL;) {
-        if (numbered_step(e->d_name) < 0) continue;
-        snprintf(name, size, "%s", e->d_name);
-        found = 1;
+    int64_t highest = -1; /* the latest copy is the one a user would continue from */
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        const int64_t s = numbered_step(e->d_name);
+        if (s > highest) highest = s;
     }
     closedir(d);
-    return found;
+    if (highest >= 0) snprintf(name, size, "checkpoint-step%lld.h5", (long long)highest);
+    return highest >= 0;
+}
+
+fc_status fc_ckpt_remove_other_runs(const char *out_dir, uint64_t run_id)
+{
+    DIR *d = opendir(out_dir);
+    if (!d) return fc_error_set(FC_ERR_FAIL, "--overwrite: cannot list %s: %s", out_dir, strerror(errno));
+    fc_status st = FC_OK;
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        if (numbered_step(e->d_name) < 0) continue;
+        char old[FC_PATH_MAX + 300];
+        snprintf(old, sizeof old, "%s/%s", out_dir, e->d_name);
+        if (written_by_run(old, run_id)) continue;
+        if (unlink(old) != 0 && errno != ENOENT && st == FC_OK)
+            st = fc_error_set(FC_ERR_FAIL, "--overwrite: cannot remove %s: %s", old, strerror(errno));
+    }
+    closedir(d);
+    return st;
 }

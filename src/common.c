@@ -9,7 +9,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static char error_message[1024];
+/* Room for a message naming several paths of up to PATH_MAX (4096) bytes each. */
+enum { MESSAGE_MAX = 16384 };
+
+static char error_message[MESSAGE_MAX];
 static int log_rank = 0, log_size = 1;
 static size_t alloc_calls = 0;
 static int node_ranks = 1;
@@ -91,7 +94,7 @@ void fc_log_info(const char *fmt, ...)
 
 static void log_stderr(const char *kind, const char *fmt, va_list ap)
 {
-    char line[1200];
+    char line[MESSAGE_MAX + 64];
     vsnprintf(line, sizeof line, fmt, ap);
     if (log_size > 1)
         fprintf(stderr, "fcnet_dist: [rank %d/%d] %s: %s\n", log_rank, log_size, kind, line);

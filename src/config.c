@@ -102,7 +102,7 @@ static const opt_spec specs[] = {
     /* data */
     {.id = FC_OPT_DATA, .name = "--data", .kind = VK_PATH, .group = G_DATA, .meta = "FILE", .commands = CMD_ALL,
      .help = "HDF5 dataset: groups train, optional val and test, each with x (N, D) and y (N,)",
-     .note = "required for train; --resume defaults to the checkpoint's"},
+     .note = "train: required unless --resume; eval, --resume: the checkpoint's"},
     {.id = FC_OPT_VAL_SIZE, .name = "--val-size", .kind = VK_REAL, .group = G_DATA, .meta = "V", .lo = 0,
      .hi = MAX_VAL_ROWS,
      .help = "rows held out of the end of train when the file has no val group: a fraction when V < 1, "
@@ -129,7 +129,8 @@ static const opt_spec specs[] = {
      .help = "output directory: checkpoint.h5 and the histories"},
     {.id = FC_OPT_OVERWRITE, .name = "--overwrite", .kind = VK_FLAG, .group = G_RUN,
      .help = "let this run replace the checkpoints (checkpoint.h5, checkpoint-step*.h5) another run left in "
-             "--out; without it such a run is refused, unless it resumes from --out's checkpoint.h5",
+             "--out, at its first save; without it such a run is refused, unless it resumes from a checkpoint "
+             "of that run in --out",
      .note = "default: off"},
     {.id = FC_OPT_RESUME, .name = "--resume", .kind = VK_PATH, .group = G_RUN, .meta = "FILE",
      .help = "continue the run saved in a checkpoint (parameters, optimizer state, histories, position); "

@@ -123,8 +123,10 @@ static fc_status check_same_eval_inputs(const eval_state *s, const fc_config *cf
     const int64_t model[2] = {s->ck.n_hidden, s->ck.norm};
     const char *const options = "the split's shape or the eval options (--split, --best, rows, features, classes)";
     const char *const hyper = "the model's hyperparameters from --checkpoint";
+    char split[sizeof cfg->split] = {0}; /* the name only: bytes after its end may differ */
+    snprintf(split, sizeof split, "%s", cfg->split);
     fc_tensor_ref refs[7] = {{options, shape, sizeof shape},
-                             {options, cfg->split, sizeof cfg->split},
+                             {options, split, sizeof split},
                              {hyper, model, sizeof model},
                              {hyper, s->ck.hidden, (size_t)s->ck.n_hidden * sizeof s->ck.hidden[0]},
                              {"the parameters from --checkpoint", s->net.params, s->net.layout.n_total * sizeof(fc_real)}};

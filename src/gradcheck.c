@@ -391,6 +391,7 @@ int fc_cmd_gradcheck(const fc_config *cfg, fc_dist *dist)
 {
     fc_status st = FC_OK;
     if (fc_dist_rank(dist) == 0) {
+        fc_set_node_ranks(1); /* only this rank holds the data and the model: it may use the node's memory */
         gc_state s;
         memset(&s, 0, sizeof s);
         st = gc_run(&s, cfg);

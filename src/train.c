@@ -1,3 +1,6 @@
+/* realpath() is an X/Open function, beyond the project's _POSIX_C_SOURCE. */
+#define _XOPEN_SOURCE 700
+
 #include "fcnet/train.h"
 
 #include <errno.h>
@@ -103,11 +106,11 @@ static fc_status refuse_different_inputs(const fc_trainer *t, const fc_tensor_re
 static fc_status check_same_settings(const fc_trainer *t)
 {
     const fc_config *c = t->cfg;
-    double settings[N_SETTINGS + 4];
+    double settings[N_SETTINGS + 5];
     run_settings(c, settings);
-    /* run control must agree too: the ranks stop, save and check together */
-    const double control[4] = {(double)c->max_steps, (double)c->checkpoint_every, (double)c->check_replicas,
-                               (double)c->keep_last};
+    /* run control must agree too: the ranks stop, save, check and gather the profile together */
+    const double control[5] = {(double)c->max_steps, (double)c->checkpoint_every, (double)c->check_replicas,
+                               (double)c->keep_last, (double)c->profile};
     memcpy(settings + N_SETTINGS, control, sizeof control);
     int64_t shape[5];
     data_shape(t, shape);
@@ -425,29 +428,41 @@ static fc_status make_out_dir(const char *dir, fc_status kind)
     return FC_OK;
 }
 
-/* Whether path lives in directory dir (compared by device and inode, so any spelling of either matches). */
+/* Whether the file path (symbolic links resolved) lives in directory dir, compared by device and inode,
+ * so any spelling of either matches. */
 static int is_in_dir(const char *path, const char *dir)
 {
-    char parent[FC_PATH_MAX];
-    snprintf(parent, sizeof parent, "%s", path);
+    char *parent = realpath(path, NULL); /* absolute, so it holds a '/' */
+    if (!parent) return 0;
     char *slash = strrchr(parent, '/');
-    if (!slash)
-        snprintf(parent, sizeof parent, ".");
-    else if (slash == parent)
+    if (slash == parent)
         parent[1] = '\0';
-    else
+    else if (slash)
         *slash = '\0';
     struct stat a, b;
-    return stat(parent, &a) == 0 && stat(dir, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+    const int same = stat(parent, &a) == 0 && stat(dir, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+    free(parent);
+    return same;
+}
+
+/* A resume continues the run in --out when its file lies there and, where both files say, carries the
+ * run_id of --out's checkpoint.h5 (a copy of another run's checkpoint placed in --out does not). */
+static int continues_run_in(const char *resume, const char *out)
+{
+    if (!is_in_dir(resume, out)) return 0;
+    char current[FC_PATH_MAX + 32];
+    snprintf(current, sizeof current, "%s/checkpoint.h5", out);
+    uint64_t a, b;
+    return !fc_ckpt_read_run_id(current, &a) || !fc_ckpt_read_run_id(resume, &b) || a == b;
 }
 
 /* Nothing is lost by accident: a run writes into an --out that holds checkpoints only when it continues
- * one of them (--resume from a file in --out) or is told to replace them (--overwrite). */
+ * one of them (--resume from a file of that run in --out) or is told to replace them (--overwrite). */
 static fc_status check_not_replacing(const fc_config *cfg)
 {
     char found[300];
     if (cfg->overwrite || !fc_ckpt_find_in_dir(cfg->out, found, sizeof found)) return FC_OK;
-    if (cfg->resume[0] && is_in_dir(cfg->resume, cfg->out)) return FC_OK;
+    if (cfg->resume[0] && continues_run_in(cfg->resume, cfg->out)) return FC_OK;
     char dir[FC_PATH_MAX];
     snprintf(dir, sizeof dir, "%s", cfg->out);
     for (size_t n = strlen(dir); n > 1 && dir[n - 1] == '/';) dir[--n] = '\0'; /* "a/" + "/checkpoint.h5" */
@@ -491,6 +506,11 @@ static fc_status save_checkpoint(fc_trainer *t)
     if (fc_dist_rank(t->dist) == 0) {
         st = make_out_dir(t->cfg->out, FC_ERR_FAIL);
         if (st == FC_OK) st = fc_ckpt_save(t, path);
+        /* Only once the new checkpoint is safely in place: a run that fails before it loses nothing. */
+        if (st == FC_OK && t->cfg->overwrite && !t->replaced_other_runs) {
+            st = fc_ckpt_remove_other_runs(t->cfg->out, t->run_id);
+            t->replaced_other_runs = st == FC_OK;
+        }
         if (st == FC_OK) st = fc_ckpt_keep_last(t->cfg->out, path, t->step, t->cfg->keep_last, t->run_id);
     }
     st = fc_dist_agree(t->dist, st, 1);

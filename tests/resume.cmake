@@ -36,5 +36,5 @@ fcnet_script_test(NAME test_bad_inputs
                           $<TARGET_FILE:fcnet_synth> ${MPIEXEC_EXECUTABLE}
                   TIMEOUT 600)
 # Their time limits (10 s to stop, to exit) assume the two cores are theirs: no other test beside them.
-set_tests_properties(test_resume test_signals test_faults test_bad_inputs PROPERTIES PROCESSORS 2)
+set_tests_properties(test_resume test_signals test_faults test_bad_inputs test_overwrite PROPERTIES PROCESSORS 2)
 set_tests_properties(test_faults test_bad_inputs PROPERTIES LABELS sanitize)

@@ -57,6 +57,9 @@ expect data-rows "the dataset's shape" -- "${common[@]}" --data "$work/a.h5" "${
 expect settings "the settings" -- "${common[@]}" --data "$work/a.h5" "${out[@]}" -- \
     "${common[@]}" --data "$work/a.h5" "${out[@]}" --lr 0.002
 expect command "another command" -- "${common[@]}" --data "$work/a.h5" "${out[@]}" -- gradcheck --hidden 5
+# --profile on one rank only: the profile's gathers would wait for a rank that never joins them.
+expect profile "the settings" -- "${common[@]}" --data "$work/a.h5" "${out[@]}" -- \
+    "${common[@]}" --data "$work/a.h5" "${out[@]}" --profile
 # Another architecture on rank 1: every buffer has another size, so this must be caught before the first
 # collective over one (an MPI truncation error, not a one-line refusal, without the early check).
 expect hidden "the settings" -- "${common[@]}" --data "$work/a.h5" "${out[@]}" -- \

@@ -39,14 +39,22 @@ refused "fresh run into a/ given as ./a/ (another spelling)" "already holds chec
 must_run 2 log.b "${RUN[@]}" --seed 3 --max-steps 10 --out b || exit 1
 refused "run resumed from b/ into a/" "--out: a already holds checkpoint.h5 of a run other than the resumed one" -- \
     train --resume b/checkpoint.h5 --out a
-# Numbered copies alone are work too (checkpoint.h5 deleted by hand, say).
-mkdir copies && cp a/checkpoint-step10.h5 copies/ || exit 1
-before=$(cksum copies/checkpoint-step10.h5)
+# A file inside a/ that is another run's checkpoint is not a continuation of a/'s run: a link to b/'s
+# checkpoint (the link is followed), and a copy of it (its run_id differs from a/checkpoint.h5's).
+ln -s ../b/checkpoint.h5 a/link-to-b.h5 && cp b/checkpoint.h5 a/copy-of-b.h5 || exit 1
+refused "run resumed from a link in a/ to b/'s checkpoint" "of a run other than the resumed one" -- \
+    train --resume a/link-to-b.h5 --out a
+refused "run resumed from a copy in a/ of b/'s checkpoint" "of a run other than the resumed one" -- \
+    train --resume a/copy-of-b.h5 --out a
+rm -f a/link-to-b.h5 a/copy-of-b.h5
+# Numbered copies alone are work too (checkpoint.h5 deleted by hand, say); the message names the latest.
+mkdir copies && cp a/checkpoint-step10.h5 a/checkpoint-step12.h5 copies/ || exit 1
+before=$(cksum copies/*)
 timeout 60 "$MPIEXEC" "${MPI_FLAGS[@]}" -n 2 "$FCNET_DIST" "${RUN[@]}" --seed 2 --keep-last 1 --out copies \
     >copies.out 2>copies.err
-expect_error "fresh run into a folder holding only a numbered copy" 2 copies.out copies.err $? \
-    "copies already holds checkpoint-step10.h5"
-[ "$(cksum copies/checkpoint-step10.h5)" = "$before" ] || fail "the numbered copy changed"
+expect_error "fresh run into a folder holding only numbered copies" 2 copies.out copies.err $? \
+    "copies already holds checkpoint-step12.h5" "--resume copies/checkpoint-step12.h5"
+[ "$(cksum copies/*)" = "$before" ] || fail "the numbered copies changed"
 
 # Allowed: continuing a/ from its checkpoint.h5 (4 more steps), then from its older copy of step 10.
 # expect_step WHAT STEP: a/checkpoint.h5 is at STEP.
@@ -61,12 +69,21 @@ must_run 2 log.rewind train --resume a/checkpoint-step10.h5 --out a --max-steps 
     expect_step "resume from the copy a/checkpoint-step10.h5 into a/" 11
 
 # --overwrite: the fresh run of seed 3 replaces a/checkpoint.h5 and equals run B bit for bit.
-if must_run 2 log.over "${RUN[@]}" --seed 3 --max-steps 10 --out a --overwrite; then
+if must_run 2 log.over "${RUN[@]}" --seed 3 --max-steps 10 --keep-last 2 --out a --overwrite; then
     if "$H5CMP" a/checkpoint.h5 b/checkpoint.h5 "${STATE[@]}" >cmp.out 2>&1; then
         pass "--overwrite: a/checkpoint.h5 replaced by a run equal to b/ bitwise"
     else
         fail "--overwrite: a/checkpoint.h5 differs from b/: $(head -3 cmp.out | tr '\n' ' ')"
     fi
+    # and the numbered copies of run A (steps 10 and 12) went with it: what is left is the new run's.
+    want=$(attr b/checkpoint.h5 /@run_id) left=0
+    for f in a/checkpoint-step*.h5; do
+        [ -e "$f" ] || continue
+        left=$((left + 1))
+        [ "$(attr "$f" /@run_id)" = "$want" ] || fail "--overwrite: $f of the replaced run is still there"
+    done
+    if [ "$left" -ge 1 ]; then pass "--overwrite: $left numbered copies left, all of the new run"
+    else fail "--overwrite: no numbered copy of the new run (--keep-last 2)"; fi
 fi
 
 finish

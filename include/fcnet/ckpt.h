@@ -72,8 +72,17 @@ fc_status fc_ckpt_load_params(fc_net *net, const char *path, int best);
 fc_status fc_ckpt_keep_last(const char *out_dir, const char *ckpt_path, int64_t step, int64_t keep_last,
                             uint64_t run_id);
 
-/* 1 when out_dir holds a checkpoint a run writes there (checkpoint.h5, else a checkpoint-step<N>.h5
- * copy), with its file name in name; 0 when it holds none (or cannot be listed). Not collective. */
+/* 1 when out_dir holds a checkpoint a run writes there (checkpoint.h5, else the highest-numbered
+ * checkpoint-step<N>.h5 copy), with its file name in name; 0 when it holds none (or cannot be listed).
+ * Not collective. */
 int fc_ckpt_find_in_dir(const char *out_dir, char *name, size_t size);
+
+/* 1 with *run_id set when path is a readable checkpoint with a root attribute run_id; 0 otherwise (not a
+ * checkpoint, or one written before run_id existed). Not collective. */
+int fc_ckpt_read_run_id(const char *path, uint64_t *run_id);
+
+/* Rank 0, --overwrite, after the run's first save: removes every checkpoint-step<N>.h5 in out_dir that the
+ * run run_id did not write, i.e. the numbered copies of the run it replaced. */
+fc_status fc_ckpt_remove_other_runs(const char *out_dir, uint64_t run_id);
 
 #endif

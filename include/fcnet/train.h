@@ -67,6 +67,7 @@ typedef struct fc_trainer {
     int64_t world_size_at_save; /* from a resumed checkpoint (informational) */
     uint64_t run_id;      /* hash of the hyperparameters and data shape at a fresh start, kept across resumes:
                            * --keep-last removes only copies carrying it */
+    int replaced_other_runs; /* --overwrite: the replaced run's numbered copies are gone (done at the first save) */
 } fc_trainer;
 
 /* Loads the data, builds the net and optimizer, initialises (or --init-from / --resume) and broadcasts
