@@ -86,8 +86,10 @@ static uint64_t run_identity(const fc_trainer *t)
 /* Every rank reads its own copy of the inputs (--config file, dataset, --resume checkpoint). On several nodes
  * those copies can differ — a node-local --out holding an older checkpoint, a stale copy of the data — and
  * ranks that disagree on the schedule would wait for each other forever in the first collective one of them
- * skips. One agreed comparison, before the first step, of everything that decides the run: an input error
- * naming the first thing that differs and the lowest rank that read it differently. */
+ * skips. Two agreed comparisons before the first step (check_same_settings, check_same_state) of everything
+ * that decides the run: an input error naming the first thing that differs and the lowest rank that read it
+ * differently. */
+
 /* One line naming the lowest rank whose inputs[index] differ from rank 0's, and FC_ERR_INPUT on every rank. */
 static fc_status refuse_different_inputs(const fc_trainer *t, const fc_tensor_ref *refs, int n, int rank, int index)
 {
@@ -99,10 +101,8 @@ static fc_status refuse_different_inputs(const fc_trainer *t, const fc_tensor_re
     return st;
 }
 
-/* Ranks that read different inputs (a node-local copy of the data or of --out, another --config) would
- * disagree on the schedule and wait for each other forever, or train different updates. First the settings
- * and the data's shape, which fix every buffer's size: compared before the model is built, since building
- * it already takes collectives over buffers of that size. */
+/* First the settings and the data's shape, which fix every buffer's size: compared before the model is
+ * built, since building it already takes collectives over buffers of that size. */
 static fc_status check_same_settings(const fc_trainer *t)
 {
     const fc_config *c = t->cfg;
