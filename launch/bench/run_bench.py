@@ -134,7 +134,9 @@ def machine_info(fcnet):
         "gcc": sh("cc --version | head -1"),
         "openmpi": sh("mpirun --version 2>&1 | head -1"),
         "python": platform.python_version(),
-        "git": sh(f"git -C {HERE} rev-parse --short HEAD") + (" (dirty)" if sh(f"git -C {HERE} status --porcelain -uno") else ""),
+        # results/ is where this writes: an earlier run's table there does not make the code dirty
+        "git": sh(f"git -C {HERE} rev-parse --short HEAD") +
+               (" (dirty)" if sh(f"git -C {HERE} status --porcelain -uno -- ':(top)' ':(top,exclude)results'") else ""),
         "fcnet_dist": fcnet,
         "loadavg_at_start": [float(x) for x in load],
     }
