@@ -175,7 +175,9 @@ fc_status fc_train_setup(fc_trainer *t, const fc_config *cfg, fc_dist *dist)
     if (shared_params) fc_net_borrow_arenas(&t->net, shared_params, shared_grads);
     fc_dist_reserve(dist, t->net.layout.n_total, 2 * (size_t)t->net.max_width + 2);
     fc_optim_init(&t->opt, &cfg->optim, t->net.layout.n_total);
-    t->opt.stream_params = t->net.arenas_borrowed; /* node-shared parameters: see fc_optim_step_range */
+    st = fc_store_choice_init(&t->stores, dist, t->net.arenas_borrowed);
+    if (st != FC_OK) return st;
+    t->opt.stream_params = t->net.arenas_borrowed && t->stores.streaming; /* see fc_optim_step_range */
 
     t->steps_per_epoch = (n_train + B - 1) / B;
     t->total_steps = cfg->epochs * t->steps_per_epoch;
@@ -373,6 +375,9 @@ static void print_profile(const fc_trainer *t)
     }
     const int size = fc_dist_size(t->dist);
     if (size < 2) return;
+    char stores[160];
+    fc_store_choice_describe(&t->stores, stores, sizeof stores);
+    fc_log_info("  parameter stores: %s", stores);
     /* Load balance: every rank's GEMM, step and gather times reach rank 0, which names the ranks with the
      * fastest and the slowest GEMMs and, up to 8 ranks, prints every rank's line. The ranks step in lockstep,
      * so a faster rank's spare time shows up as waiting in its gathers. */
@@ -527,6 +532,7 @@ int fc_train_run(fc_trainer *t)
     int64_t run_steps = 0;
     int stopped = 0;
     while (t->step < t->total_steps) {
+        const double t0 = MPI_Wtime();
         double loss = fc_train_step(t);
         run_steps++;
         if (isnan(loss)) {
@@ -537,6 +543,8 @@ int fc_train_run(fc_trainer *t)
                              (long long)t->step, (long long)t->epoch);
             return FC_EXIT_DIVERGED;
         }
+        fc_store_choice_record(&t->stores, t->dist, MPI_Wtime() - t0);
+        t->opt.stream_params = t->net.arenas_borrowed && t->stores.streaming;
         fc_progress_step(&progress, t, loss);
         if (cfg->check_replicas > 0 && t->step % cfg->check_replicas == 0 && check_replicas(t) != FC_OK) {
             fc_progress_end(&progress);

@@ -22,3 +22,8 @@ fcnet_script_test(NAME test_small_shm
 fcnet_script_test(NAME test_profile
                   COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_profile.sh $<TARGET_FILE:fcnet_synth>
                           ${MPIEXEC_EXECUTABLE} TIMEOUT 300)
+# How the update writes the node's shared parameters (measured at run time, or fixed): the same bits.
+fcnet_script_test(NAME test_param_stores
+                  COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_param_stores.sh $<TARGET_FILE:fcnet_synth>
+                          $<TARGET_FILE:h5cmp> ${MPIEXEC_EXECUTABLE} TIMEOUT 300)
+set_tests_properties(test_param_stores PROPERTIES PROCESSORS 2)

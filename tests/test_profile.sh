@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # --profile's report: every phase, shares that add up, GEMM inside forward+backward, and at several ranks
-# every rank's own line and the fastest and slowest rank by GEMM time, which must repeat the lines of the
-# ranks with the smallest and the largest GEMM time (the largest being the table's "of which GEMM").
+# how the shared parameters are written, every rank's own line and the fastest and slowest rank by GEMM
+# time, which must repeat the lines of the ranks with the smallest and the largest GEMM time (the largest
+# being the table's "of which GEMM").
 #   test_profile.sh SYNTH [MPIEXEC]
 set -euo pipefail
 synth=$1
@@ -39,6 +40,7 @@ check() {
             extremes++
             next
         }
+        /^  parameter stores: (non-temporal|ordinary) \(/ { stores++; next }
         /^  rank [0-9]+: GEMM [0-9.]+ ms, step [0-9.]+ ms, of which gathers [0-9.]+ ms$/ {
             split($0, f, /[ :,]+/)
             rank = f[3] + 0
@@ -57,6 +59,7 @@ check() {
             if (!(gemm > 0) || gemm > fwdbwd * 1.0001) bad("GEMM " gemm " ms not inside forward+backward " fwdbwd " ms")
             if (ranks == 1 && (gathers != 0 || per_rank + extremes != 0)) bad("one rank: gathers " gathers ", rank lines " per_rank + extremes)
             if (ranks > 1 && (per_rank != ranks || extremes != 2)) bad(per_rank " rank lines and " extremes " extremes, want " ranks " and 2")
+            if (stores != (ranks > 1)) bad(stores + 0 " parameter stores lines, want " (ranks > 1))
             if (ranks > 1) {
                 # the fastest and slowest lines repeat the lines of the ranks they name, whose GEMM times are
                 # the smallest and the largest, and the largest is the table'"'"'s "of which GEMM"

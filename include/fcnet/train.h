@@ -9,6 +9,7 @@
 #include "fcnet/dist.h"
 #include "fcnet/net.h"
 #include "fcnet/optim.h"
+#include "fcnet/store_choice.h"
 
 #define FC_TRAIN_ACC_ROWS 1000 /* fixed training subsample for train accuracy */
 
@@ -68,6 +69,7 @@ typedef struct fc_trainer {
     uint64_t run_id;      /* hash of the hyperparameters and data shape at a fresh start, kept across resumes:
                            * --keep-last removes only copies carrying it */
     int replaced_other_runs; /* --overwrite: the replaced run's numbered copies are gone (done at the first save) */
+    fc_store_choice stores;  /* how the update writes the node's shared parameters (measured on the first steps) */
 } fc_trainer;
 
 /* Loads the data, builds the net and optimizer, initialises (or --init-from / --resume) and broadcasts

@@ -1,0 +1,76 @@
+#include "fcnet/store_choice.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { TRIAL_STEPS = FC_STORES_BLOCK * FC_STORES_BLOCKS };
+
+/* The way of each block of the trial: S O O S S O O S (1 = non-temporal). */
+static const int block_way[FC_STORES_BLOCKS] = {1, 0, 0, 1, 1, 0, 0, 1};
+
+/* 0 auto, 1 streaming, 2 ordinary, -1 unknown. */
+static int stores_setting(void)
+{
+    const char *v = getenv("FCNET_PARAM_STORES");
+    if (!v || !v[0] || strcmp(v, "auto") == 0) return 0;
+    if (strcmp(v, "streaming") == 0) return 1;
+    return strcmp(v, "ordinary") == 0 ? 2 : -1;
+}
+
+fc_status fc_store_choice_init(fc_store_choice *c, const fc_dist *dist, int shared)
+{
+    memset(c, 0, sizeof *c);
+    c->streaming = 1; /* the way before this choice existed, and the first block's */
+    c->shared = shared;
+    int setting = stores_setting();
+    fc_status st = FC_OK;
+    if (setting < 0)
+        st = fc_error_set(FC_ERR_INPUT, "FCNET_PARAM_STORES: unknown value '%s' (expected auto, streaming or ordinary)",
+                          getenv("FCNET_PARAM_STORES"));
+    if ((st = fc_dist_agree(dist, st, 1)) != FC_OK) return st;
+    fc_dist_bcast_bytes(dist, &setting, sizeof setting); /* rank 0's choice holds for every rank */
+    c->forced = setting != 0;
+    c->streaming = setting != 2;
+    c->trial = shared && !c->forced;
+    return FC_OK;
+}
+
+void fc_store_choice_record(fc_store_choice *c, const fc_dist *dist, double step_seconds)
+{
+    if (!c->trial) return;
+    const int64_t k = c->seen++ - FC_STORES_WARMUP; /* this step's index in the trial */
+    if (k >= 0 && k % FC_STORES_BLOCK != 0) {
+        c->seconds[c->streaming] += step_seconds;
+        c->counted[c->streaming]++;
+    }
+    const int64_t next = k + 1;
+    if (next < 0) return;
+    if (next < TRIAL_STEPS) {
+        c->streaming = block_way[next / FC_STORES_BLOCK];
+        return;
+    }
+    /* The ranks step in lockstep, so their sums differ only by noise; summing them is one collective, the
+     * same numbers on every rank, hence the same decision. */
+    double sums[2] = {c->seconds[0], c->seconds[1]};
+    fc_dist_sum_doubles(dist, sums, 2);
+    const double ranks = (double)fc_dist_size(dist);
+    for (int w = 0; w < 2; w++) c->mean_ms[w] = 1e3 * sums[w] / (ranks * (double)c->counted[w]);
+    c->streaming = c->mean_ms[1] <= c->mean_ms[0];
+    c->trial = 0;
+}
+
+void fc_store_choice_describe(const fc_store_choice *c, char *text, size_t size)
+{
+    const char *way = c->streaming ? "non-temporal" : "ordinary";
+    if (!c->shared)
+        snprintf(text, size, "none shared (each rank updates its own parameters)");
+    else if (c->forced)
+        snprintf(text, size, "%s (FCNET_PARAM_STORES)", way);
+    else if (c->trial)
+        snprintf(text, size, "%s (the trial of both ways needs %d steps; this run made %lld)", way,
+                 FC_STORES_WARMUP + TRIAL_STEPS, (long long)c->seen);
+    else
+        snprintf(text, size, "%s (trial: %.4f ms per step, %s %.4f ms)", way, c->mean_ms[c->streaming],
+                 c->streaming ? "ordinary" : "non-temporal", c->mean_ms[!c->streaming]);
+}
