@@ -72,6 +72,11 @@ for k in $(seq 1 "$N"); do
     ip -n "$sw" link set "p$k" master br0 up
     ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 2>/dev/null || true
     ip netns exec "$ns" sysctl -qw net.ipv6.conf.default.disable_ipv6=1 2>/dev/null || true
+    # A connection with unacknowledged data is not probed by keepalives: it waits out TCP's retransmissions,
+    # 15 tries (~15 min) by default. mpirun sometimes has a message in flight to a host that just went
+    # silent (seen under load in netns_hostloss_linkdown: 144 bytes, keepalives never sent), so the hosts use
+    # 4 tries (~6 s), as a cluster that wants lost hosts noticed quickly would (README, Running on a cluster).
+    ip netns exec "$ns" sysctl -qw net.ipv4.tcp_retries2=4 2>/dev/null || true
     ip -n "$ns" link set lo up
     ip -n "$ns" addr add "$net.$((10 + k))/24" dev eth0
     ip -n "$ns" link set eth0 up

@@ -4,7 +4,8 @@
 #   kill      every process on node2 (its orted and rank) is killed with SIGKILL — the job must end within
 #             10 s (mpirun: 205 "lost communication with a remote daemon", or 137);
 #   linkdown  node2's eth0 goes down, its processes still running — mpirun must notice within 15 s through
-#             the TCP keepalives (oob_tcp_keepalive_*; the defaults take minutes).
+#             the TCP keepalives (oob_tcp_keepalive_*; the defaults take minutes) or, when it has a message in
+#             flight to node2, TCP's retransmission limit (the hosts' tcp_retries2, see netns_up.sh).
 # Until the first checkpoint the ranks run in short slices (SIGCONT/SIGSTOP) and they are held at the
 # fault, so the small run cannot finish first however fast this machine is; they continue right after it. Then: the last checkpoint must be intact (readable, finished=0), and --resume with
 # 2 ranks on the remaining host must finish the run with a checkpoint bitwise equal to an uninterrupted
