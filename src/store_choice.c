@@ -21,7 +21,6 @@ static int stores_setting(void)
 fc_status fc_store_choice_init(fc_store_choice *c, const fc_dist *dist, int shared)
 {
     memset(c, 0, sizeof *c);
-    c->streaming = 1; /* the way before this choice existed, and the first block's */
     c->shared = shared;
     int setting = stores_setting();
     fc_status st = FC_OK;
@@ -31,7 +30,9 @@ fc_status fc_store_choice_init(fc_store_choice *c, const fc_dist *dist, int shar
     if ((st = fc_dist_agree(dist, st, 1)) != FC_OK) return st;
     fc_dist_bcast_bytes(dist, &setting, sizeof setting); /* rank 0's choice holds for every rank */
     c->forced = setting != 0;
-    c->streaming = setting != 2;
+    /* Non-temporal unless told otherwise: the way before this choice existed, and the trial's first block's.
+     * Without a shared array there is nothing to stream to. */
+    c->streaming = shared && setting != 2;
     c->trial = shared && !c->forced;
     return FC_OK;
 }

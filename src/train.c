@@ -177,7 +177,7 @@ fc_status fc_train_setup(fc_trainer *t, const fc_config *cfg, fc_dist *dist)
     fc_optim_init(&t->opt, &cfg->optim, t->net.layout.n_total);
     st = fc_store_choice_init(&t->stores, dist, t->net.arenas_borrowed);
     if (st != FC_OK) return st;
-    t->opt.stream_params = t->net.arenas_borrowed && t->stores.streaming; /* see fc_optim_step_range */
+    t->opt.stream_params = t->stores.streaming; /* see fc_optim_step_range */
 
     t->steps_per_epoch = (n_train + B - 1) / B;
     t->total_steps = cfg->epochs * t->steps_per_epoch;
@@ -544,7 +544,7 @@ int fc_train_run(fc_trainer *t)
             return FC_EXIT_DIVERGED;
         }
         fc_store_choice_record(&t->stores, t->dist, MPI_Wtime() - t0);
-        t->opt.stream_params = t->net.arenas_borrowed && t->stores.streaming;
+        t->opt.stream_params = t->stores.streaming;
         fc_progress_step(&progress, t, loss);
         if (cfg->check_replicas > 0 && t->step % cfg->check_replicas == 0 && check_replicas(t) != FC_OK) {
             fc_progress_end(&progress);

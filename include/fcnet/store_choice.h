@@ -19,7 +19,7 @@
 enum { FC_STORES_WARMUP = 2, FC_STORES_BLOCK = 32, FC_STORES_BLOCKS = 8 };
 
 typedef struct fc_store_choice {
-    int streaming;      /* how the next step's update writes: 1 non-temporal, 0 ordinary */
+    int streaming;      /* how the next step's update writes: 1 non-temporal, 0 ordinary (or nothing shared) */
     int trial;          /* 1 while measuring */
     int forced;         /* 1 when FCNET_PARAM_STORES fixed the way */
     int shared;         /* 1 when the ranks share one parameter array (else nothing to choose) */
