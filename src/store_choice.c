@@ -4,8 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { TRIAL_STEPS = FC_STORES_BLOCK * FC_STORES_BLOCKS };
-
 /* The way of each block of the trial: S O O S S O O S (1 = non-temporal). */
 static const int block_way[FC_STORES_BLOCKS] = {1, 0, 0, 1, 1, 0, 0, 1};
 
@@ -37,18 +35,33 @@ fc_status fc_store_choice_init(fc_store_choice *c, const fc_dist *dist, int shar
     return FC_OK;
 }
 
+/* Steps per block: FC_STORES_BLOCK_MS over the warm-up's step time (each rank's fastest warm-up step, the
+ * first one may include one-time costs, averaged over the ranks: the same block on every rank). */
+static int block_length(const fc_dist *dist, double warm_min)
+{
+    double sum = warm_min;
+    fc_dist_sum_doubles(dist, &sum, 1);
+    const double step_ms = 1e3 * sum / (double)fc_dist_size(dist);
+    const double steps = step_ms > 0 ? FC_STORES_BLOCK_MS / step_ms : FC_STORES_BLOCK_MAX;
+    return steps >= FC_STORES_BLOCK_MAX ? FC_STORES_BLOCK_MAX
+           : steps <= FC_STORES_BLOCK_MIN ? FC_STORES_BLOCK_MIN
+                                          : (int)(steps + 0.5);
+}
+
 void fc_store_choice_record(fc_store_choice *c, const fc_dist *dist, double step_seconds)
 {
     if (!c->trial) return;
     const int64_t k = c->seen++ - FC_STORES_WARMUP; /* this step's index in the trial */
-    if (k >= 0 && k % FC_STORES_BLOCK != 0) {
+    if (k < 0 && (c->seen == 1 || step_seconds < c->warm_min)) c->warm_min = step_seconds;
+    if (k >= 0 && k % c->block != 0) {
         c->seconds[c->streaming] += step_seconds;
         c->counted[c->streaming]++;
     }
     const int64_t next = k + 1;
     if (next < 0) return;
-    if (next < TRIAL_STEPS) {
-        c->streaming = block_way[next / FC_STORES_BLOCK];
+    if (next == 0) c->block = block_length(dist, c->warm_min);
+    if (next < (int64_t)c->block * FC_STORES_BLOCKS) {
+        c->streaming = block_way[next / c->block];
         return;
     }
     /* The ranks step in lockstep, so their sums differ only by noise; summing them is one collective, the
@@ -68,10 +81,14 @@ void fc_store_choice_describe(const fc_store_choice *c, char *text, size_t size)
         snprintf(text, size, "none shared (each rank updates its own parameters)");
     else if (c->forced)
         snprintf(text, size, "%s (FCNET_PARAM_STORES)", way);
+    else if (c->trial && c->block == 0)
+        snprintf(text, size, "%s (the trial of both ways starts after %d steps; this run made %lld)", way,
+                 FC_STORES_WARMUP, (long long)c->seen);
     else if (c->trial)
         snprintf(text, size, "%s (the trial of both ways needs %d steps; this run made %lld)", way,
-                 FC_STORES_WARMUP + TRIAL_STEPS, (long long)c->seen);
+                 FC_STORES_WARMUP + c->block * FC_STORES_BLOCKS, (long long)c->seen);
     else
-        snprintf(text, size, "%s (trial: %.4f ms per step, %s %.4f ms)", way, c->mean_ms[c->streaming],
-                 c->streaming ? "ordinary" : "non-temporal", c->mean_ms[!c->streaming]);
+        snprintf(text, size, "%s (trial, %d blocks of %d steps: %.4f ms per step, %s %.4f ms)", way,
+                 FC_STORES_BLOCKS, c->block, c->mean_ms[c->streaming], c->streaming ? "ordinary" : "non-temporal",
+                 c->mean_ms[!c->streaming]);
 }

@@ -27,3 +27,5 @@ fcnet_script_test(NAME test_param_stores
                   COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_param_stores.sh $<TARGET_FILE:fcnet_synth>
                           $<TARGET_FILE:h5cmp> ${MPIEXEC_EXECUTABLE} TIMEOUT 300)
 set_tests_properties(test_param_stores PROPERTIES PROCESSORS 2)
+# The trial behind it, fed made-up step times: block length, order of the ways, agreement over the ranks.
+fcnet_test(NAME test_store_choice SOURCES test_store_choice.c RANKS 1 2 3)

@@ -105,6 +105,8 @@ if [ -n "$step" ]; then
         >nan2.out 2>nan2.err
     rc=$?
     expect_error "NaN: the kept checkpoint loads and diverges again" 3 nan2.out nan2.err $rc "at step $step"
+else
+    fail "NaN: the error line names no 'at step N', so the kept checkpoint cannot be checked: $(head -1 nan.err)"
 fi
 
 # ---- 3. injected write failure ----

@@ -212,6 +212,85 @@ START_TEST(test_dropout)
 }
 END_TEST
 
+/* ---- the fused hidden-layer kernels: bias or normalisation, then ReLU and dropout, through the library's
+ * own backward (act_grad_row and friends), for no normalisation, batchnorm and layernorm, keep 1 and 0.6 ---- */
+typedef struct {
+    int norm; /* 0 none (bias), 1 batchnorm, 2 layernorm */
+    fc_act act;
+    double z[B * NO], b[NO], gamma[NO], beta[NO], out[B * NO], dout[B * NO];
+    double xhat[B * NO], inv_std[B > NO ? B : NO], rmean[NO], rvar[NO], scratch[2 * NO + 1];
+} fused_ctx;
+
+static void fused_forward(fused_ctx *c, const fc_act *act)
+{
+    if (c->norm == 0)
+        fc_bias_act_forward(c->out, c->z, c->b, act, B, NO);
+    else if (c->norm == 1)
+        fc_batchnorm_act_forward_train(c->out, c->xhat, c->inv_std, c->rmean, c->rvar, c->z, c->b, c->gamma,
+                                       c->beta, 0.9, act, B, NO, c->scratch, NULL);
+    else
+        fc_layernorm_act_forward(c->out, c->xhat, c->inv_std, c->z, c->b, c->gamma, c->beta, act, B, NO);
+}
+
+static double fused_f(void *p)
+{
+    fused_ctx *c = p;
+    fused_forward(c, &c->act);
+    return dot(c->out, c->dout, B * NO);
+}
+
+START_TEST(test_fused_act)
+{
+    static const char *const names[] = {"bias", "batchnorm", "layernorm"};
+    fused_ctx c;
+    memset(&c, 0, sizeof c);
+    c.norm = _i % 3;
+    c.act = (fc_act){.relu = 1, .keep = _i < 3 ? 1.0 : 0.6, .seed = 42, .step = 7, .layer = 2, .row0 = 100};
+    fill_uniform(c.z, B * NO, 21, -3, 5);
+    fill_uniform(c.b, NO, 22, -1, 1);
+    fill_uniform(c.gamma, NO, 23, 0.5, 1.5);
+    fill_uniform(c.beta, NO, 24, -1, 1);
+    fill_uniform(c.dout, B * NO, 25, -1, 1);
+    /* Central differences need every pre-activation away from ReLU's kink, and the case must exercise both
+     * sides of it and (keep < 1) both dropout outcomes. */
+    const fc_act linear = {.relu = 0, .keep = 1};
+    fused_forward(&c, &linear);
+    int negative = 0, dropped = 0;
+    for (int i = 0; i < B * NO; i++) {
+        ck_assert_msg(fabs(c.out[i]) > 1e-3, "pre-activation %d too close to 0: %g", i, c.out[i]);
+        negative += c.out[i] < 0;
+    }
+    fused_f(&c);
+    for (int i = 0; i < B * NO; i++) dropped += c.out[i] == 0 && fc_dropout_mask(c.act.keep, 42, 7, 2, 100 + i / NO, i % NO) == 0;
+    ck_assert_int_gt(negative, 0);
+    if (c.act.keep < 1) ck_assert_int_gt(dropped, 0);
+
+    double h[B * NO], dz[B * NO], db[NO] = {0}, dgamma[NO] = {0}, dbeta[NO] = {0}, num[B * NO];
+    memcpy(h, c.out, sizeof h);
+    if (c.norm == 0)
+        fc_bias_act_backward(dz, db, c.dout, h, c.act.keep, B, NO);
+    else if (c.norm == 1)
+        fc_batchnorm_act_backward(dz, db, dgamma, dbeta, c.dout, h, c.act.keep, c.xhat, c.inv_std, c.gamma, B, NO,
+                                  c.scratch, NULL);
+    else
+        fc_layernorm_act_backward(dz, db, dgamma, dbeta, c.dout, h, c.act.keep, c.xhat, c.inv_std, c.gamma, B, NO);
+    char label[64];
+    snprintf(label, sizeof label, "%s+relu keep %.1f dz", names[c.norm], c.act.keep);
+    numeric_grad(num, c.z, B * NO, fused_f, &c);
+    ck_assert(grad_ok(label, dz, num, B * NO, 1e-7));
+    snprintf(label, sizeof label, "%s+relu keep %.1f db", names[c.norm], c.act.keep);
+    numeric_grad(num, c.b, NO, fused_f, &c);
+    ck_assert(grad_ok(label, db, num, NO, 1e-7));
+    if (c.norm == 0) return;
+    snprintf(label, sizeof label, "%s+relu keep %.1f dgamma", names[c.norm], c.act.keep);
+    numeric_grad(num, c.gamma, NO, fused_f, &c);
+    ck_assert(grad_ok(label, dgamma, num, NO, 1e-7));
+    snprintf(label, sizeof label, "%s+relu keep %.1f dbeta", names[c.norm], c.act.keep);
+    numeric_grad(num, c.beta, NO, fused_f, &c);
+    ck_assert(grad_ok(label, dbeta, num, NO, 1e-7));
+}
+END_TEST
+
 /* ---- softmax cross-entropy ---- */
 /* Sizes up to 3 x 100: more classes than fc_softmax_loss keeps exponentials for (64), whose probabilities
  * are then recomputed. */
@@ -279,6 +358,7 @@ static Suite *suite(void)
     tcase_add_test(t, test_batchnorm);
     tcase_add_test(t, test_layernorm);
     tcase_add_test(t, test_dropout);
+    tcase_add_loop_test(t, test_fused_act, 0, 6);
     tcase_add_test(t, test_softmax);
     tcase_add_test(t, test_softmax_many_classes);
     suite_add_tcase(s, t);

@@ -38,7 +38,7 @@ for ranks in 2 3; do
         else not_ok "-n $ranks $way: --profile line: $(grep 'parameter stores' "$base-$way.out")"; fi
     done
     line=$(grep "parameter stores" "$base-auto.out")
-    if [[ $line =~ ^\ \ parameter\ stores:\ (non-temporal|ordinary)\ \(trial:\ $number\ ms\ per\ step,\ (ordinary|non-temporal)\ $number\ ms\)$ ]] &&
+    if [[ $line =~ ^\ \ parameter\ stores:\ (non-temporal|ordinary)\ \(trial,\ 8\ blocks\ of\ 32\ steps:\ $number\ ms\ per\ step,\ (ordinary|non-temporal)\ $number\ ms\)$ ]] &&
         [ "${BASH_REMATCH[1]}" != "${BASH_REMATCH[2]}" ]; then ok "-n $ranks auto: trial decided: ${line#  }"
     else not_ok "-n $ranks auto: no decision in --profile: '$line'"; fi
     for other in ordinary auto; do

@@ -13,10 +13,13 @@
 #include "fcnet/common.h"
 #include "fcnet/dist.h"
 
-/* The trial: after FC_STORES_WARMUP steps, FC_STORES_BLOCKS blocks of FC_STORES_BLOCK steps written either
- * way in the order S O O S S O O S (a steady drift of the machine's speed cancels); the first step of each
- * block is not counted, since its forward pass reads weights the previous block wrote the other way. */
-enum { FC_STORES_WARMUP = 2, FC_STORES_BLOCK = 32, FC_STORES_BLOCKS = 8 };
+/* The trial: after FC_STORES_WARMUP steps, FC_STORES_BLOCKS blocks of `block` steps written either way in the
+ * order S O O S S O O S (a steady drift of the machine's speed cancels); the first step of each block is not
+ * counted, since its forward pass reads weights the previous block wrote the other way. A block lasts about
+ * FC_STORES_BLOCK_MS of training, from the warm-up steps' time, within [FC_STORES_BLOCK_MIN, _MAX] steps: 32
+ * steps of a 1 ms step, 4 of a 40 ms one, whose run would otherwise spend 10 s measuring. */
+enum { FC_STORES_WARMUP = 2, FC_STORES_BLOCKS = 8, FC_STORES_BLOCK_MIN = 4, FC_STORES_BLOCK_MAX = 32 };
+#define FC_STORES_BLOCK_MS 32.0
 
 typedef struct fc_store_choice {
     int streaming;      /* how the next step's update writes: 1 non-temporal, 0 ordinary (or nothing shared) */
@@ -24,6 +27,8 @@ typedef struct fc_store_choice {
     int forced;         /* 1 when FCNET_PARAM_STORES fixed the way */
     int shared;         /* 1 when the ranks share one parameter array (else nothing to choose) */
     int64_t seen;       /* steps recorded */
+    int block;          /* steps per block, set at the end of the warm-up (0 before) */
+    double warm_min;    /* this rank's fastest warm-up step, seconds */
     double seconds[2];  /* per way (0 ordinary, 1 non-temporal): time of the counted steps, this rank */
     int64_t counted[2]; /* per way: counted steps */
     double mean_ms[2];  /* after the trial: ms per step, averaged over the ranks */
@@ -35,8 +40,8 @@ typedef struct fc_store_choice {
 fc_status fc_store_choice_init(fc_store_choice *c, const fc_dist *dist, int shared);
 
 /* After every training step, on every rank alike: counts step_seconds towards the way the step used, sets
- * c->streaming for the next step and, after the trial's last step, decides (one collective sum, the same
- * decision on every rank). No allocation. */
+ * c->streaming for the next step; after the warm-up sets the block length, and after the trial's last step
+ * decides (one collective sum each, hence the same on every rank). No allocation. */
 void fc_store_choice_record(fc_store_choice *c, const fc_dist *dist, double step_seconds);
 
 /* One line for --profile, e.g. "ordinary (trial: 0.98 ms per step, non-temporal 1.02 ms)". */

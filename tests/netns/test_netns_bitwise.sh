@@ -27,16 +27,18 @@ compare() {
         return
     fi
     echo "# $name: one host -n $n $t_one s, across hosts $(elapsed "$t0") s"
-    # Where the same placement puts ranks: host name and network namespace of each.
+    # Where the same placement puts ranks: host name and network namespace of each. Only the ranks' lines
+    # count: mpirun's own notices (on stderr, or "[node1:PID] ..." lines under load) are kept apart.
     local placed where hosts_used
     # shellcheck disable=SC2016  # expanded by each rank's shell
-    placed=$(on_hosts "$@" bash -c 'echo "$(hostname) $(readlink /proc/self/ns/net)"' 2>&1 | sort)
+    placed=$(on_hosts "$@" bash -c 'echo "$(hostname) $(readlink /proc/self/ns/net)"' 2>"$name.probe.err" |
+        grep -E '^[A-Za-z0-9.-]+ net:\[[0-9]+\]$' | sort)
     where=$(echo "$placed" | uniq -c | awk '{ printf "%s%s x%d", s, $2, $1; s = ", " }')
     hosts_used=$(echo "$placed" | awk '{ print $2 }' | sort -u | grep -c .)
     if grep -q "^fcnet .*: $n rank(s)" "$name.log" && [ "$hosts_used" -eq "$want_hosts" ]; then
         ok "$name: $n ranks on $hosts_used hosts, each its own network namespace ($where)"
     else
-        not_ok "$name: want $n ranks on $want_hosts hosts, got: $where"
+        not_ok "$name: want $n ranks on $want_hosts hosts, got: $where (probe stderr: $(head -3 "$name.probe.err"))"
     fi
     same_checkpoint "one$n/checkpoint.h5" "$name/checkpoint.h5" "$name vs mpirun -n $n on one host"
 }
