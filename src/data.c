@@ -178,6 +178,7 @@ typedef struct xy_source {
     int64_t n;         /* rows */
     int d;             /* features */
     x_kind kind;       /* how x is read and converted */
+    int y_u64;         /* y is stored as unsigned 64-bit: read as such, so that values >= 2^63 are shown as stored */
 } xy_source;
 
 static void source_close(xy_source *src)
@@ -247,11 +248,12 @@ static fc_status check_x(xy_source *src)
     return FC_OK;
 }
 
-static fc_status check_y(const xy_source *src)
+static fc_status check_y(xy_source *src)
 {
     hid_t type = H5Dget_type(src->y);
     if (type < 0) return fc_error_set(FC_ERR_INPUT, "%s: %s: cannot read its type", src->path, src->y_name);
     H5T_class_t cls = H5Tget_class(type);
+    src->y_u64 = cls == H5T_INTEGER && H5Tget_sign(type) == H5T_SGN_NONE && H5Tget_size(type) >= 8;
     H5Tclose(type);
     /* Float labels are rejected rather than truncated: 2.7 has no right answer. */
     if (cls != H5T_INTEGER)
@@ -402,8 +404,9 @@ static fc_status read_y_rows(int32_t *out, int64_t *max_label, const xy_source *
         const hsize_t start = (hsize_t)(row0 + done), count = (hsize_t)rows;
         hid_t mspace = H5Screate_simple(1, &count, NULL);
         herr_t rc = mspace < 0 ? -1 : H5Sselect_hyperslab(fspace, H5S_SELECT_SET, &start, NULL, &count, NULL);
-        /* HDF5 saturates unsigned 64-bit values beyond INT64_MAX, which the range check then rejects. */
-        if (rc >= 0) rc = H5Dread(src->y, H5T_NATIVE_INT64, mspace, fspace, H5P_DEFAULT, buf);
+        /* Unsigned 64-bit labels are read as such: HDF5 would saturate those beyond INT64_MAX to it. */
+        if (rc >= 0)
+            rc = H5Dread(src->y, src->y_u64 ? H5T_NATIVE_UINT64 : H5T_NATIVE_INT64, mspace, fspace, H5P_DEFAULT, buf);
         if (rc < 0)
             st = fc_error_set(FC_ERR_INPUT, "%s: %s: read failed in rows %lld..%lld (%s)", src->path, src->y_name,
                               (long long)(row0 + done), (long long)(row0 + done + rows - 1), h5_detail(&detail));
@@ -411,7 +414,15 @@ static fc_status read_y_rows(int32_t *out, int64_t *max_label, const xy_source *
         for (int64_t i = 0; st == FC_OK && i < rows; i++) {
             const int64_t v = buf[i];
             const long long row = (long long)(row0 + done + i);
-            if (num_classes > 0 && (v < 0 || v >= num_classes))
+            uint64_t stored;
+            memcpy(&stored, &buf[i], sizeof stored);
+            if (src->y_u64 && stored > (uint64_t)INT64_MAX && num_classes > 0)
+                st = fc_error_set(FC_ERR_INPUT, "%s: %s: label %llu at row %lld out of range [0, num_classes = %d)",
+                                  src->path, src->y_name, (unsigned long long)stored, row, num_classes);
+            else if (src->y_u64 && stored > (uint64_t)INT64_MAX)
+                st = fc_error_set(FC_ERR_INPUT, "%s: %s: label %llu at row %lld out of range [0, %lld)", src->path,
+                                  src->y_name, (unsigned long long)stored, row, (long long)LABEL_LIMIT);
+            else if (num_classes > 0 && (v < 0 || v >= num_classes))
                 st = fc_error_set(FC_ERR_INPUT,
                                   "%s: %s: label %lld at row %lld out of range [0, num_classes = %d)", src->path,
                                   src->y_name, (long long)v, row, num_classes);

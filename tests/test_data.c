@@ -764,6 +764,19 @@ START_TEST(test_error_labels)
     h5_put_y(f, "/train/y", H5T_STD_U64LE, 10, y);
     H5Fclose(f);
     expect_error(p, 0, "/train/y", "label 4294967296 at row 4", "out of range");
+
+    /* beyond int64, stored unsigned: shown as stored, not as the 2^63 - 1 HDF5 would saturate it to */
+    p = tmp_path("label_u64.h5");
+    f = h5_create(p);
+    h5_put_x(f, "/train/x", H5T_IEEE_F32LE, 10, 2, x);
+    uint64_t uy[10];
+    for (int i = 0; i < 10; i++) uy[i] = (uint64_t)i;
+    uy[6] = UINT64_MAX - 2;
+    hsize_t n10[1] = {10};
+    h5_put(f, "/train/y", H5T_STD_U64LE, H5T_NATIVE_UINT64, 1, n10, uy);
+    h5_attr_int(f, "num_classes", H5T_STD_I32LE, 10);
+    H5Fclose(f);
+    expect_error(p, 0, "/train/y", "label 18446744073709551613 at row 6", "out of range [0, num_classes = 10)");
 }
 END_TEST
 
