@@ -35,8 +35,8 @@ fc_status fc_store_choice_init(fc_store_choice *c, const fc_dist *dist, int shar
     return FC_OK;
 }
 
-/* Steps per block: FC_STORES_BLOCK_MS over the warm-up's step time (each rank's fastest warm-up step, the
- * first one may include one-time costs, averaged over the ranks: the same block on every rank). */
+/* Steps per block: FC_STORES_BLOCK_MS over the warm-up's step time: each rank's fastest warm-up step (the
+ * first may include one-time costs), averaged over the ranks, so that every rank gets the same block. */
 static int block_length(const fc_dist *dist, double warm_min)
 {
     double sum = warm_min;
