@@ -261,7 +261,8 @@ START_TEST(test_fused_act)
         negative += c.out[i] < 0;
     }
     fused_f(&c);
-    for (int i = 0; i < B * NO; i++) dropped += c.out[i] == 0 && fc_dropout_mask(c.act.keep, 42, 7, 2, 100 + i / NO, i % NO) == 0;
+    for (int i = 0; i < B * NO; i++)
+        dropped += c.out[i] == 0 && fc_dropout_mask(c.act.keep, 42, 7, 2, 100 + i / NO, i % NO) == 0;
     ck_assert_int_gt(negative, 0);
     if (c.act.keep < 1) ck_assert_int_gt(dropped, 0);
 

@@ -79,8 +79,8 @@ START_TEST(test_ranks_agree_on_block_and_way)
     char text[200];
     fc_store_choice_describe(&c, text, sizeof text);
     char want_text[200];
-    snprintf(want_text, sizeof want_text, "ordinary (trial, 8 blocks of %d steps: 1.1000 ms per step, non-temporal 1.2000 ms)",
-             want);
+    snprintf(want_text, sizeof want_text,
+             "ordinary (trial, 8 blocks of %d steps: 1.1000 ms per step, non-temporal 1.2000 ms)", want);
     ck_assert_str_eq(text, want_text);
     fc_dist_free(&dist);
 }
