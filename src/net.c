@@ -7,6 +7,7 @@
 
 #include "fcnet/dist.h"
 #include "fcnet/layers.h"
+#include "fcnet/optim.h"
 #include "fcnet/rng.h"
 
 static int has_norm(const fc_net *net, int l) { return l < net->n_layers && net->cfg.norm != FC_NORM_NONE; }
@@ -260,41 +261,89 @@ void fc_net_backward(fc_net *net)
 
 double fc_net_add_reg(fc_net *net) { return fc_net_add_reg_range(net, 0, net->layout.n_total); }
 
+/* sum(W^2) in eight interleaved partial sums, added in a fixed order at the end: one running sum is a chain
+ * of dependent adds; eight lanes vectorise, and since the lanes are fixed, not the vector width, every clone
+ * and CPU gets the same bits. */
+enum { REG_LANES = 8 };
+
+static double sum_lanes(const double part[REG_LANES])
+{
+    return ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));
+}
+
+/* g[0 .. n) += r * w[0 .. n); part[k] += w[j]^2 for j = k (mod 8), the last n % 8 elements into part[0].
+ * Spans cut at multiples of 8 and fed in order give the bits of one call over the whole. */
 FC_VECTOR_CLONES
+static void add_reg_span(fc_real *g, const fc_real *w, size_t n, fc_real r, double *part_io)
+{
+    double part[REG_LANES];
+    memcpy(part, part_io, sizeof part);
+    size_t j = 0;
+    for (; j + REG_LANES <= n; j += REG_LANES)
+        for (int k = 0; k < REG_LANES; k++) {
+            part[k] += (double)w[j + k] * (double)w[j + k];
+            g[j + k] += r * w[j + k];
+        }
+    for (; j < n; j++) {
+        part[0] += (double)w[j] * (double)w[j];
+        g[j] += r * w[j];
+    }
+    memcpy(part_io, part, sizeof part);
+}
+
+/* The part [*lo, *hi) of weight view v inside [begin, end); 0 when there is none. */
+static int decay_span(const fc_view *v, size_t begin, size_t end, size_t *lo, size_t *hi)
+{
+    if (!v->decay) return 0;
+    *lo = v->offset > begin ? v->offset : begin;
+    *hi = v->offset + fc_view_size(v) < end ? v->offset + fc_view_size(v) : end;
+    return *lo < *hi;
+}
+
 double fc_net_add_reg_range(fc_net *net, size_t begin, size_t len)
 {
     const double reg = net->cfg.reg;
     if (reg == 0) return 0;
-    /* sum(W^2) in eight interleaved partial sums, added in a fixed order at the end: one running sum is a
-     * chain of dependent adds; eight lanes vectorise, and since the lanes are fixed, not the vector width,
-     * every clone and CPU gets the same bits. */
-    enum { LANES = 8 };
-    double part[LANES] = {0};
-    const fc_real r = (fc_real)reg;
-    const size_t end = begin + len;
-    for (int i = 0; i < net->layout.n_views; i++) {
-        const fc_view *v = &net->layout.views[i];
-        if (!v->decay) continue;
-        /* The part of this weight tensor inside [begin, end). */
-        const size_t lo = v->offset > begin ? v->offset : begin;
-        const size_t hi = v->offset + fc_view_size(v) < end ? v->offset + fc_view_size(v) : end;
-        if (lo >= hi) continue;
-        const fc_real *w = net->params + lo;
-        fc_real *g = net->grads + lo;
-        const size_t n = hi - lo;
-        size_t j = 0;
-        for (; j + LANES <= n; j += LANES)
-            for (int k = 0; k < LANES; k++) {
-                part[k] += (double)w[j + k] * (double)w[j + k];
-                g[j + k] += r * w[j + k];
-            }
-        for (; j < n; j++) {
-            part[0] += (double)w[j] * (double)w[j];
-            g[j] += r * w[j];
-        }
+    double part[REG_LANES] = {0};
+    size_t lo, hi;
+    for (int i = 0; i < net->layout.n_views; i++)
+        if (decay_span(&net->layout.views[i], begin, begin + len, &lo, &hi))
+            add_reg_span(net->grads + lo, net->params + lo, hi - lo, (fc_real)reg, part);
+    return 0.5 * reg * sum_lanes(part);
+}
+
+double fc_net_update_range(fc_net *net, fc_optim *opt, size_t begin, size_t len, int *finite)
+{
+    const double reg = net->cfg.reg;
+    fc_real *w = net->params, *g = net->grads;
+    fc_optim_begin_step(opt);
+    if (reg == 0) {
+        *finite = fc_optim_apply(opt, w, g, begin, len);
+        fc_optim_end_step(opt);
+        return 0;
     }
-    const double sum = ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));
-    return 0.5 * reg * sum;
+    /* The L2 term and the update of a block while its weights and gradients are in L1, instead of two
+     * sweeps over the chunk (wide -n 1 with --reg 0.01: 5.0-5.5 -> 4.0-4.2 ms per step); the same arithmetic
+     * in the same order as fc_net_add_reg_range then fc_optim_step_range, so the same bits. */
+    enum { BLOCK = 512 };
+    double part[REG_LANES] = {0};
+    const size_t end = begin + len;
+    size_t at = begin, lo, hi;
+    int ok = 1;
+    for (int i = 0; i < net->layout.n_views; i++) {
+        if (!decay_span(&net->layout.views[i], begin, end, &lo, &hi)) continue;
+        if (at < lo) ok &= fc_optim_apply(opt, w, g, at, lo - at);
+        for (size_t b = lo; b < hi; b += BLOCK) {
+            const size_t n = hi - b < BLOCK ? hi - b : BLOCK;
+            add_reg_span(g + b, w + b, n, (fc_real)reg, part);
+            ok &= fc_optim_apply(opt, w, g, b, n);
+        }
+        at = hi;
+    }
+    if (at < end) ok &= fc_optim_apply(opt, w, g, at, end - at);
+    fc_optim_end_step(opt);
+    *finite = ok;
+    return 0.5 * reg * sum_lanes(part);
 }
 
 int64_t fc_net_count_correct(const fc_net *net, const int32_t *y)

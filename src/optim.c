@@ -58,18 +58,13 @@ void fc_optim_free(fc_optim *opt)
 #define SQRT sqrtf
 #endif
 
-/* The per-step constants of a rule, computed once per step in double and rounded to the real type. */
-typedef struct rule_coefs {
-    fc_real lr, mu, dr, one_m, eps, inv_c1, inv_c2, b1, b2, one_m1, one_m2;
-} rule_coefs;
-
 /* One rule over [begin, begin + n) of the arenas, writing the new weights to out[0 .. n): out is either
  * w + begin itself or a small buffer. Returns the sum of dw * 0 (0 or NaN):
  * 0 * finite = 0, 0 * Inf = 0 * NaN = NaN, so one multiply-add per element finds any non-finite dw inside
  * the sweep the update makes anyway. That sum is only ever 0 or NaN, so its order is free and
  * `omp simd reduction` (-fopenmp-simd, no OpenMP runtime) lets each loop vectorise. */
 FC_VECTOR_CLONES
-static fc_real sweep(const fc_optim *opt, const rule_coefs *k, fc_real *out, const fc_real *w_all,
+static fc_real sweep(const fc_optim *opt, const fc_rule_coefs *k, fc_real *out, const fc_real *w_all,
                      const fc_real *dw_all, size_t begin, size_t n)
 {
     const fc_real *w = w_all + begin, *dw = dw_all + begin;
@@ -143,20 +138,34 @@ int fc_optim_step(fc_optim *opt, fc_real *w, const fc_real *dw) { return fc_opti
 
 int fc_optim_step_range(fc_optim *opt, fc_real *w, const fc_real *dw, size_t begin, size_t n)
 {
-    FC_ASSERT(begin + n <= opt->n);
+    fc_optim_begin_step(opt);
+    const int finite = fc_optim_apply(opt, w, dw, begin, n);
+    fc_optim_end_step(opt);
+    return finite;
+}
+
+void fc_optim_begin_step(fc_optim *opt)
+{
     const fc_optim_config *c = &opt->cfg;
-    rule_coefs k = {.lr = (fc_real)opt->lr, .mu = (fc_real)c->momentum, .dr = (fc_real)c->decay_rate,
-                    .one_m = (fc_real)(1 - c->decay_rate), .eps = (fc_real)c->eps, .b1 = (fc_real)c->beta1,
-                    .b2 = (fc_real)c->beta2, .one_m1 = (fc_real)(1 - c->beta1), .one_m2 = (fc_real)(1 - c->beta2)};
+    fc_rule_coefs k = {.lr = (fc_real)opt->lr, .mu = (fc_real)c->momentum, .dr = (fc_real)c->decay_rate,
+                       .one_m = (fc_real)(1 - c->decay_rate), .eps = (fc_real)c->eps, .b1 = (fc_real)c->beta1,
+                       .b2 = (fc_real)c->beta2, .one_m1 = (fc_real)(1 - c->beta1), .one_m2 = (fc_real)(1 - c->beta2)};
     if (c->kind == FC_OPTIM_ADAM) {
         opt->t += 1; /* cs231n increments t before using it */
         /* Bias corrections in double once per step; the per-element work stays in the real type. */
         k.inv_c1 = (fc_real)(1.0 / (1.0 - pow(c->beta1, (double)opt->t)));
         k.inv_c2 = (fc_real)(1.0 / (1.0 - pow(c->beta2, (double)opt->t)));
     }
+    opt->k = k;
+}
+
+int fc_optim_apply(fc_optim *opt, fc_real *w, const fc_real *dw, size_t begin, size_t n)
+{
+    FC_ASSERT(begin + n <= opt->n);
+    const fc_rule_coefs *k = &opt->k;
     fc_real bad = 0;
     if (!opt->stream_params) {
-        bad = sweep(opt, &k, w + begin, w, dw, begin, n);
+        bad = sweep(opt, k, w + begin, w, dw, begin, n);
     } else {
         /* The new weights go through a buffer on the stack and reach w with non-temporal stores. Why: w is
          * then a node-shared array that the other ranks read in every forward pass, so its lines sit in
@@ -169,14 +178,20 @@ int fc_optim_step_range(fc_optim *opt, fc_real *w, const fc_real *dw, size_t beg
         fc_real out[BLOCK];
         for (size_t at = 0; at < n; at += BLOCK) {
             const size_t len = n - at < BLOCK ? n - at : BLOCK;
-            bad += sweep(opt, &k, out, w, dw, begin + at, len);
+            bad += sweep(opt, k, out, w, dw, begin + at, len);
             store_streaming(w + begin + at, out, len);
         }
-#if defined(__SSE2__)
-        _mm_sfence(); /* non-temporal stores are weakly ordered: complete them before any barrier */
-#endif
     }
     return bad == 0;
+}
+
+void fc_optim_end_step(const fc_optim *opt)
+{
+#if defined(__SSE2__)
+    if (opt->stream_params) _mm_sfence(); /* non-temporal stores are weakly ordered: complete them before any barrier */
+#else
+    (void)opt;
+#endif
 }
 
 void fc_optim_end_epoch(fc_optim *opt) { opt->lr *= opt->cfg.lr_decay; }

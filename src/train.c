@@ -257,8 +257,8 @@ double fc_train_step(fc_trainer *t)
     fc_dist_own_chunk(t->dist, n_total, &own, &own_len);
     fc_dist_reduce_scatter(t->dist, t->net.grads, n_total);
     t1 = MPI_Wtime(), ph[FC_PHASE_REDUCE] += t1 - t0, t0 = t1;
-    const double reg_loss = fc_net_add_reg_range(&t->net, own, own_len);
-    const int finite = fc_optim_step_range(&t->opt, t->net.params, t->net.grads, own, own_len);
+    int finite;
+    const double reg_loss = fc_net_update_range(&t->net, &t->opt, own, own_len, &finite);
     t1 = MPI_Wtime(), ph[FC_PHASE_UPDATE] += t1 - t0, t0 = t1;
     /* [loss, stop requested, non-finite gradient]: one ordered gather agrees on all three, and hands every
      * rank the owners' parameters (non-finite ones too: the run then stops without writing them). */

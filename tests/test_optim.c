@@ -3,6 +3,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "fcnet/net.h"
 #include "fcnet/optim.h"
 #include "testutil.h"
 
@@ -163,6 +164,67 @@ START_TEST(test_range_update_equals_whole)
 }
 END_TEST
 
+/* The L2 term folded into the update (fc_net_update_range) against the two sweeps it replaces
+ * (fc_net_add_reg_range, then fc_optim_step_range), chunk by chunk as the ranks do: the same parameters,
+ * gradients (reg * W included), slots and reg loss, bit for bit, over several steps; chunks cut inside the
+ * weight views at odd offsets, views whose sizes are not multiples of 8 (the L2 lanes' tail), in place and
+ * with non-temporal stores; a NaN reported only by the chunk that holds it. */
+START_TEST(test_update_range_folds_reg)
+{
+    static const int widths[] = {301, 29};
+    const int kind = _i / 2, stream = _i % 2;
+    fc_net_config nc = {.n_input = 37, .n_classes = 7, .n_hidden = 2, .hidden = widths, .norm = FC_NORM_BATCH,
+                        .keep = 1, .reg = 0.05, .weight_scale = 0.1, .init = FC_INIT_NORMAL, .bn_momentum = 0.9,
+                        .seed = 9};
+    fc_net a, b;
+    ck_assert_int_eq(fc_net_init(&a, &nc, 4, NULL), FC_OK);
+    ck_assert_int_eq(fc_net_init(&b, &nc, 4, NULL), FC_OK);
+    const size_t n = a.layout.n_total;
+    ck_assert_int_eq(fc_view_size(&a.layout.views[a.iw[1]]) % 8, 1); /* 37 x 301 */
+    const size_t cut[4] = {0, 5001, 11150, n};
+    fc_optim_config c = fc_optim_defaults((fc_optim_kind)kind);
+    fc_optim oa[3], ob[3];
+    for (int q = 0; q < 3; q++) {
+        fc_optim_init(&oa[q], &c, n);
+        fc_optim_init(&ob[q], &c, n);
+        oa[q].stream_params = ob[q].stream_params = stream;
+    }
+    for (int step = 0; step < 3; step++) {
+        for (size_t i = 0; i < n; i++) a.grads[i] = b.grads[i] = (fc_real)(0.01 * cos(0.37 * (double)i + step));
+        for (int q = 0; q < 3; q++) {
+            const size_t len = cut[q + 1] - cut[q];
+            const double reg_a = fc_net_add_reg_range(&a, cut[q], len);
+            ck_assert_int_eq(fc_optim_step_range(&oa[q], a.params, a.grads, cut[q], len), 1);
+            int finite = -1;
+            const double reg_b = fc_net_update_range(&b, &ob[q], cut[q], len, &finite);
+            ck_assert_int_eq(finite, 1);
+            ck_assert_msg(memcmp(&reg_a, &reg_b, sizeof reg_a) == 0, "chunk %d: reg loss %.17g vs %.17g", q, reg_a,
+                          reg_b);
+            ck_assert(reg_a > 0);
+        }
+    }
+    ck_assert_msg(memcmp(a.params, b.params, n * sizeof(fc_real)) == 0, "%s (streaming %d): parameters differ",
+                  fc_optim_name(kind), stream);
+    ck_assert_msg(memcmp(a.grads, b.grads, n * sizeof(fc_real)) == 0, "%s (streaming %d): gradients differ",
+                  fc_optim_name(kind), stream);
+    for (int k = 0; k < oa[0].n_slots; k++)
+        for (int q = 0; q < 3; q++)
+            ck_assert_msg(memcmp(oa[q].slot[k] + cut[q], ob[q].slot[k] + cut[q],
+                                 (cut[q + 1] - cut[q]) * sizeof(fc_real)) == 0,
+                          "%s (streaming %d): slot %d of chunk %d differs", fc_optim_name(kind), stream, k, q);
+    b.grads[6000] = (fc_real)NAN; /* in W1 (37 x 301 from 0), inside chunk 1 */
+    int finite[3];
+    for (int q = 0; q < 3; q++) fc_net_update_range(&b, &ob[q], cut[q], cut[q + 1] - cut[q], &finite[q]);
+    ck_assert_msg(finite[0] == 1 && finite[1] == 0 && finite[2] == 1, "finite %d %d %d", finite[0], finite[1], finite[2]);
+    for (int q = 0; q < 3; q++) {
+        fc_optim_free(&oa[q]);
+        fc_optim_free(&ob[q]);
+    }
+    fc_net_free(&a);
+    fc_net_free(&b);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("optim");
@@ -173,6 +235,7 @@ static Suite *suite(void)
     tcase_add_test(t, test_defaults_and_decay);
     tcase_add_test(t, test_reports_non_finite_gradients);
     tcase_add_loop_test(t, test_range_update_equals_whole, 0, 8); /* 4 rules x in place | streaming */
+    tcase_add_loop_test(t, test_update_range_folds_reg, 0, 8);
     suite_add_tcase(s, t);
     return s;
 }

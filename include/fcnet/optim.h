@@ -22,6 +22,11 @@ typedef struct fc_optim_config {
     double eps;        /* rmsprop and adam; 1e-8 */
 } fc_optim_config;
 
+/* The per-step constants of a rule, computed once per step in double and rounded to the real type. */
+typedef struct fc_rule_coefs {
+    fc_real lr, mu, dr, one_m, eps, inv_c1, inv_c2, b1, b2, one_m1, one_m2;
+} fc_rule_coefs;
+
 typedef struct fc_optim {
     fc_optim_config cfg;
     double lr;          /* current learning rate (decayed) */
@@ -31,6 +36,7 @@ typedef struct fc_optim {
     fc_real *slot[2];   /* owned arenas, same layout as the parameters */
     int stream_params;  /* 1: write the weights with non-temporal stores (w is shared with other ranks
                            that read it every step); same results, 0 by default */
+    fc_rule_coefs k;    /* this step's constants (fc_optim_begin_step) */
 } fc_optim;
 
 /* cs231n defaults for kind (lr depends on the kind). */
@@ -51,6 +57,13 @@ int fc_optim_step(fc_optim *opt, fc_real *w, const fc_real *dw);
  * step (adam's t advances once): the sharded update, where each rank updates its own chunk. Every
  * element gets exactly the arithmetic of fc_optim_step. */
 int fc_optim_step_range(fc_optim *opt, fc_real *w, const fc_real *dw, size_t begin, size_t len);
+/* fc_optim_step_range in parts: begin_step once (adam's t advances, the step's constants), apply over any
+ * disjoint ranges (each returns 1 when its dw were all finite), end_step once (completes non-temporal stores
+ * before the caller's next synchronisation). fc_net_update_range uses it to fold the L2 term into the
+ * update's sweep. */
+void fc_optim_begin_step(fc_optim *opt);
+int fc_optim_apply(fc_optim *opt, fc_real *w, const fc_real *dw, size_t begin, size_t len);
+void fc_optim_end_step(const fc_optim *opt);
 /* lr *= lr_decay. */
 void fc_optim_end_epoch(fc_optim *opt);
 
