@@ -331,10 +331,22 @@ void fc_train_gather_optimizer_state(fc_trainer *t)
     for (int i = 0; i < t->opt.n_slots; i++) fc_dist_allgather_chunks(t->dist, t->opt.slot[i], t->opt.n);
 }
 
+/* Test hook: FCNET_FAULT_REPLICA=R makes rank R's replica differ just before the comparison, as a silent
+ * memory fault would: its first BN running statistic (its own copy; the parameters of one node are one
+ * shared array), else its first parameter. */
+static void fault_replica(fc_trainer *t)
+{
+    const char *fault = getenv("FCNET_FAULT_REPLICA");
+    if (!fault || !fault[0] || atoi(fault) != fc_dist_rank(t->dist)) return;
+    fc_real *x = t->net.bn_stats ? t->net.bn_stats : t->net.params;
+    x[0] += 1;
+}
+
 /* Every K steps: params and BN statistics hashed and compared across ranks. (The optimizer slots are
  * sharded between checkpoints; what the update did to them shows in the params.) */
 static fc_status check_replicas(fc_trainer *t)
 {
+    fault_replica(t);
     fc_tensor_ref refs[2];
     int n = 0;
     const size_t bytes = t->net.layout.n_total * sizeof(fc_real);

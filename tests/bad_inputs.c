@@ -190,7 +190,7 @@ static const char *const ckpt_kinds[] = {
     "optim-shape",     /* /optim/W1/m of a wrong shape */
     "format-version",  /* root attribute format_version = 99 */
     "step-text",       /* root attribute step stored as a string */
-    "hidden-count",    /* n_hidden = 3 while hidden has 2 values */
+    "hidden-count",    /* n_hidden = 3 while hidden has fewer values */
     "preprocess-shape",/* /preprocess/mean of the wrong length */
     NULL};
 

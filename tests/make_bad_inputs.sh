@@ -119,9 +119,14 @@ add data-random "random.h5" train --data "$O/random.h5" "${d1[@]}"
 add data-truncated "truncated.h5" train --data "$O/truncated.h5" "${d1[@]}"
 add data-flipped "flipped.h5|/train/x" train --data "$O/flipped.h5" "${d1[@]}"
 # name:expected text for each defect bad_inputs can write
-for spec in x-string:/train/x x-1d:/train/x y-length:/train/y y-float:/train/y label-range:/train/y \
-    label-neg:/train/y x-nan:/train/x x-inf:/val/x x-f64-huge:/train/x no-train:/train no-y:/train/y \
-    val-features:/val/x classes-zero:num_classes train-empty:/train/x "one-class:1 class"; do
+for spec in "x-string:/train/x|expected a numeric type" "x-1d:/train/x|expected 2-D (N, D), got 1-D" \
+    "y-length:/train/y|59 labels but /train/x has 60 rows" "y-float:/train/y|expected integer labels" \
+    "label-range:/train/y|label 3 at row 17 out of range" "label-neg:/train/y|label -1 at row 5 out of range" \
+    "x-nan:/train/x|NaN at row 3, column 2" "x-inf:/val/x|Inf at row 2, column 1" \
+    "x-f64-huge:/train/x|row 7, column 0 beyond the float range" "no-train:/train|missing group" \
+    "no-y:/train/y|missing dataset" "val-features:/val/x|5 features but /train/x has 4" \
+    "classes-zero:num_classes|0 is not a positive integer" "train-empty:/train/x|empty (0 rows)" \
+    "one-class:1 class|training needs at least 2"; do
     kind=${spec%%:*} expect=${spec#*:}
     "$BAD_INPUTS" data "$kind" "$O/data-$kind.h5"
     add "data-$kind" "data-$kind.h5|$expect" train --data "$O/data-$kind.h5" "${d1[@]}"
@@ -146,10 +151,11 @@ add resume-dataset-file "good.h5|format" train --resume "$O/good.h5"
 "$FCNET_SYNTH" --out "$O/rows70.h5" --train 70 --val 20 --features 4 --classes 3 --seed 11 >/dev/null
 add resume-other-rows "steps_per_epoch|6 steps per epoch in the checkpoint, 7" train --resume "$good_ckpt" \
     --data "$O/rows70.h5"
-for spec in "w1-shape:/params/W1|(8, 4)|(4, 8)" w2-missing:/params/W2 extra-tensor:/params/W9 \
-    w1-int:/params/W1 param-nan:/params/b1 "optim-shape:/optim/W1/m|(2, 3)|(4, 8)" \
-    format-version:format_version step-text:step hidden-count:hidden \
-    "preprocess-shape:/preprocess/mean|(3,)|(4,)"; do
+for spec in "w1-shape:/params/W1|(8, 4)|(4, 8)" "w2-missing:/params/W2|missing in the checkpoint" \
+    "extra-tensor:/params/W9|not a tensor of this model" "w1-int:/params/W1|not a floating-point dataset" \
+    "param-nan:/params/b1|non-finite value at element" "optim-shape:/optim/W1/m|(2, 3)|(4, 8)" \
+    "format-version:format_version|version 99" "step-text:step|not a number" \
+    "hidden-count:hidden|values in the checkpoint, 3 expected" "preprocess-shape:/preprocess/mean|(3,)|(4,)"; do
     kind=${spec%%:*} expect=${spec#*:}
     "$BAD_INPUTS" ckpt "$kind" "$good_ckpt" "$O/ckpt-$kind.h5"
     add "resume-$kind" "ckpt-$kind.h5|$expect" train --resume "$O/ckpt-$kind.h5"

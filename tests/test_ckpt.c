@@ -1,14 +1,18 @@
-/* Checkpoints: bitwise round trip of every field, the h5py-visible layout, atomic replacement under a
+/* Checkpoints: bitwise round trip of every field, the h5py-visible layout, durability (fsync of the file,
+ * rename, fsync of the directory, in that order), atomic replacement under a
  * simulated write failure, detection of corrupted and truncated files, readable error messages, import
  * of parameter-only files (--init-from), the --resume hyperparameter check and --keep-last. */
 
+#define _GNU_SOURCE /* syscall() */
 #include <dirent.h>
+#include <fcntl.h>
 #include <hdf5.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "fcnet/ckpt.h"
@@ -409,6 +413,80 @@ static int count_entries(const char *dir, const char *needle)
     return n;
 }
 
+/* fsync and rename, interposed (the executable's definitions win over libc's) and passed on to the kernel,
+ * so that a test can see in which order fc_ckpt_save makes a checkpoint durable. */
+enum { MAX_EVENTS = 32 };
+typedef struct fs_event {
+    char what[8];
+    char a[600], b[600]; /* fsync: the file's path (from /proc/self/fd); rename: from, to */
+} fs_event;
+static int recording, n_events;
+static fs_event events[MAX_EVENTS];
+
+static fs_event *record(const char *what)
+{
+    if (!recording || n_events == MAX_EVENTS) return NULL;
+    fs_event *e = &events[n_events++];
+    memset(e, 0, sizeof *e);
+    snprintf(e->what, sizeof e->what, "%s", what);
+    return e;
+}
+
+int fsync(int fd)
+{
+    fs_event *e = record("fsync");
+    if (e) {
+        char link[64];
+        snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+        const ssize_t n = readlink(link, e->a, sizeof e->a - 1);
+        e->a[n > 0 ? n : 0] = '\0';
+    }
+    return (int)syscall(SYS_fsync, fd);
+}
+
+int rename(const char *from, const char *to)
+{
+    fs_event *e = record("rename");
+    if (e) {
+        snprintf(e->a, sizeof e->a, "%s", from);
+        snprintf(e->b, sizeof e->b, "%s", to);
+    }
+    return renameat(AT_FDCWD, from, AT_FDCWD, to);
+}
+
+/* The temporary file is on disk before the rename makes it the checkpoint, and the directory (the rename)
+ * on disk before the save reports success. */
+START_TEST(test_save_is_durable)
+{
+    const char *path = scratch("durable.h5");
+    fixture *a = malloc(sizeof *a);
+    build_default(a, 4);
+    n_events = 0;
+    recording = 1;
+    ck_assert_int_eq(fc_ckpt_save(&a->t, path), FC_OK);
+    recording = 0;
+    char dir[600], tmp[600] = "";
+    ck_assert_ptr_nonnull(realpath(tmp_dir, dir));
+    int i_rename = -1, i_sync_tmp = -1, i_sync_dir = -1;
+    for (int i = 0; i < n_events; i++)
+        if (strcmp(events[i].what, "rename") == 0 && strcmp(events[i].b, path) == 0) {
+            i_rename = i;
+            ck_assert_ptr_nonnull(realpath(tmp_dir, tmp)); /* the temporary's directory, resolved like /proc's */
+            snprintf(tmp + strlen(tmp), sizeof tmp - strlen(tmp), "%s", strrchr(events[i].a, '/'));
+        }
+    ck_assert_msg(i_rename >= 0, "no rename onto %s among %d calls", path, n_events);
+    for (int i = 0; i < n_events; i++) {
+        if (strcmp(events[i].what, "fsync") != 0) continue;
+        if (strcmp(events[i].a, tmp) == 0 && i < i_rename) i_sync_tmp = i;
+        if (strcmp(events[i].a, dir) == 0 && i > i_rename) i_sync_dir = i;
+    }
+    ck_assert_msg(i_sync_tmp >= 0, "%s not fsynced before its rename", tmp);
+    ck_assert_msg(i_sync_dir >= 0, "directory %s not fsynced after the rename", dir);
+    destroy(a);
+    free(a);
+}
+END_TEST
+
 START_TEST(test_atomic_failure_keeps_previous)
 {
     const char *path = scratch("atomic.h5");
@@ -761,6 +839,17 @@ START_TEST(test_keep_last)
     ck_assert_int_eq(fc_ckpt_load(&b->t, name), FC_OK);
     ck_assert_int_eq(b->t.step, 30);
     ck_assert(b->t.run_id == 0xa11ce); /* a resume inherits the run's identity */
+    /* Resumed from the step-30 copy and saving step 35 with --keep-last 1: this run's step-30 copy goes, its
+     * step-40 copy, ahead of the current step (the abandoned continuation), stays as it was. */
+    a->t.step = 35;
+    ck_assert_int_eq(fc_ckpt_save(&a->t, path), FC_OK);
+    ck_assert_int_eq(fc_ckpt_keep_last(out, path, 35, 1, a->t.run_id), FC_OK);
+    for (int step = 30; step <= 40; step += 5) {
+        snprintf(name, sizeof name, "%s/checkpoint-step%d.h5", out, step);
+        ck_assert_msg((stat(name, &sb) == 0) == (step >= 35), "after the rewind, step %d", step);
+    }
+    ck_assert_int_eq(fc_ckpt_load(&b->t, name), FC_OK); /* the step-40 copy */
+    ck_assert_int_eq(b->t.step, 40);
     ck_assert_int_eq(fc_ckpt_keep_last(out, path, 50, 0, a->t.run_id), FC_OK); /* off: nothing happens */
     snprintf(name, sizeof name, "%s/checkpoint-step50.h5", out);
     ck_assert(stat(name, &sb) != 0);
@@ -822,6 +911,7 @@ static Suite *suite(void)
     tcase_add_unchecked_fixture(t, NULL, teardown);
     tcase_add_test(t, test_round_trip);
     tcase_add_test(t, test_layout);
+    tcase_add_test(t, test_save_is_durable);
     tcase_add_test(t, test_atomic_failure_keeps_previous);
     tcase_add_test(t, test_corrupt_byte_detected);
     tcase_add_test(t, test_truncated_and_foreign_files);

@@ -814,6 +814,37 @@ START_TEST(test_error_values)
 }
 END_TEST
 
+/* Rows are read a block at a time (4 MB of x, 65536 labels): a bad value past the first block is reported
+ * with its row in the file, not within the block. */
+START_TEST(test_error_rows_past_first_block)
+{
+    enum { ROWS = 2000, COLS = 1000, LROWS = 70000 }; /* x: blocks of 524 rows, so row 1500 is in the third */
+    double *x = calloc((size_t)ROWS * COLS, sizeof *x);
+    int64_t *y = calloc(LROWS, sizeof *y);
+    ck_assert(x && y);
+    x[(size_t)1500 * COLS + 7] = NAN;
+    const char *p = tmp_path("nan_far.h5");
+    hid_t f = h5_create(p);
+    h5_put_x(f, "/train/x", H5T_IEEE_F32LE, ROWS, COLS, x);
+    for (int i = 0; i < ROWS; i++) y[i] = i % 2;
+    h5_put_y(f, "/train/y", H5T_STD_I32LE, ROWS, y);
+    H5Fclose(f);
+    expect_error(p, 0, "/train/x", "NaN at row 1500, column 7", NULL);
+
+    p = tmp_path("label_far.h5");
+    f = h5_create(p);
+    h5_put_x(f, "/train/x", H5T_IEEE_F32LE, LROWS, 1, x + (size_t)ROWS * COLS - LROWS); /* zeros */
+    for (int i = 0; i < LROWS; i++) y[i] = i % 2;
+    y[69001] = 5;
+    h5_put_y(f, "/train/y", H5T_STD_I32LE, LROWS, y);
+    h5_attr_int(f, "num_classes", H5T_STD_I32LE, 2);
+    H5Fclose(f);
+    expect_error(p, 0, "/train/y", "label 5 at row 69001", "out of range [0, num_classes = 2)");
+    free(x);
+    free(y);
+}
+END_TEST
+
 START_TEST(test_error_feature_mismatch)
 {
     const char *p = tmp_path("val_features.h5");
@@ -875,6 +906,7 @@ static Suite *data_suite(void)
     tcase_add_test(errors, test_error_types);
     tcase_add_test(errors, test_error_labels);
     tcase_add_test(errors, test_error_values);
+    tcase_add_test(errors, test_error_rows_past_first_block);
     tcase_add_test(errors, test_error_feature_mismatch);
     tcase_add_test(errors, test_error_val_size);
     suite_add_tcase(s, errors);

@@ -14,6 +14,8 @@
 #  3. Injected write failure (FCNET_FAULT_CKPT=fail-write exported to the ranks with mpirun -x) while
 #     resuming a good checkpoint: non-zero exit, one line naming the simulated failure, checkpoint.h5
 #     byte-for-byte unchanged and no temporary file left; resuming without the fault then finishes.
+#  4. A replica that differs (FCNET_FAULT_REPLICA=1 changes rank 1's batchnorm statistics): --check-replicas
+#     stops the run with exit 1 and one line naming the step, the rank and the tensor.
 #
 #   tests/test_faults.sh FCNET_SYNTH H5CMP [MPIEXEC]       (FCNET_DIST from the environment)
 set -uo pipefail
@@ -124,4 +126,20 @@ if must_run $N log.fw.resume train --resume fw/checkpoint.h5 --out fw; then
     [ "$(attr fw/checkpoint.h5 /@finished)" = 1 ] && pass "fail-write: previous checkpoint intact; resume without the fault finished" ||
         fail "fail-write: the resumed run did not finish"
 fi
+
+# ---- 4. replicas that differ (--check-replicas) ----
+# Rank 1's batchnorm statistics made to differ before the check at step 10: exit 1, one line naming the step,
+# the rank and the tensor; the checkpoint of step 5 is the last one written. The same run without the fault
+# passes its checks.
+REPLICA=(train "${MODEL[@]}" --check-replicas 10 --checkpoint-every 5 --max-steps 20)
+if must_run $N log.rep.ok "${REPLICA[@]}" --out rep.ok; then
+    [ "$(attr rep.ok/checkpoint.h5 /@step)" = 20 ] && pass "check-replicas: a healthy run passes its checks" ||
+        fail "check-replicas: the healthy run stopped at step $(attr rep.ok/checkpoint.h5 /@step)"
+fi
+FCNET_FAULT_REPLICA=1 timeout 120 "$MPIEXEC" "${MPI_FLAGS[@]}" -x FCNET_FAULT_REPLICA -n $N "$FCNET_DIST" \
+    "${REPLICA[@]}" --out rep >rep.out 2>rep.err
+rc=$?
+expect_error "check-replicas: a differing replica stops the run" 1 rep.out rep.err $rc "replica mismatch at step 10" \
+    "rank 1 differs from rank 0 in bn running statistics"
+[ "$(attr rep/checkpoint.h5 /@step)" = 5 ] || fail "check-replicas: checkpoint.h5 holds step $(attr rep/checkpoint.h5 /@step), not 5"
 finish
