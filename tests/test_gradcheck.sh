@@ -1,7 +1,8 @@
 #!/bin/bash
 # fcnet_dist gradcheck end to end, in the float build (fcnet_dist) and the double build
 # (fcnet_dist_f64): depth 1 and 3, batchnorm / layernorm / dropout with reg, exit 0 for the code as it
-# is; in double every relative error of a tensor whose verdict is a plain "ok" below 1e-6 (W1: 1e-5);
+# is; one report row per tensor; in double every absolute error below 1e-7 and every relative error of a
+# row whose verdict is a plain "ok" below 1e-6 (W1: 1e-5);
 # a deliberately wrong analytic gradient (FCNET_FAULT_GRADCHECK=skew) caught in both builds with exit
 # 1 and one stderr line; every rank exits alike at -n 3; --data takes its shapes from a dataset.
 # usage: test_gradcheck.sh FCNET_DIST_F64 [FCNET_SYNTH] [MPIEXEC]   (FCNET_DIST in the environment)
@@ -41,8 +42,26 @@ run_case() { # run_case NAME BUILD ARGS...: exit 0, every tensor ok, double-buil
         cat out.txt err.txt
         return
     fi
-    local n_rows
+    local n_rows want_rows
     n_rows=$(grep -cE '^  (W|b|gamma|beta)[0-9]' out.txt)
+    # One row per tensor: W and b per layer, gamma and beta per hidden layer with a norm (from the header,
+    # "gradcheck (...): D -> H1 -> ... -> C, norm NORM, ...").
+    want_rows=$(awk 'NR == 1 { L = gsub(/ -> /, "&"); print 2 * L + (/norm none,/ ? 0 : 2 * (L - 1)) }' out.txt)
+    if [ "$n_rows" -ne "$want_rows" ]; then
+        not_ok "$build $name: $n_rows tensor rows, want $want_rows"
+        cat out.txt
+        return
+    fi
+    # Central differences in double: every absolute error at the level of h^2 and rounding, whatever the
+    # verdict ("ok*" rows pass on it alone); a one-sided difference would be off by about h = 1e-5 times the
+    # curvature.
+    local worst_abs
+    worst_abs=$(awk '/^  (W|b|gamma|beta)[0-9]/ { if ($(NF - 2) + 0 > m) m = $(NF - 2) + 0 } END { printf "%g", m }' out.txt)
+    if [ "$build" = f64 ] && ! below "$worst_abs" 1e-7; then
+        not_ok "$build $name: an absolute error of $worst_abs (want < 1e-7 in double)"
+        cat out.txt
+        return
+    fi
     if [ "$build" = f64 ]; then
         # The W1 row is held to 1e-5, the others to 1e-6 (cs231n's double-precision levels).
         local w1 rest
@@ -126,6 +145,15 @@ if [ -n "$SYNTH" ]; then
     else
         not_ok "--data: shapes or batch not taken from the file"
         cat "$f"
+    fi
+    # The rows are preprocessed as training would: another --preprocess, another loss.
+    loss_with() { "$F64" gradcheck --data d.h5 --hidden 12 --weight-scale 5e-2 --preprocess "$1" | awk '/^loss / { print $2 }'; }
+    l_none=$(loss_with none)
+    l_std=$(loss_with standardize)
+    if [ -n "$l_none" ] && [ -n "$l_std" ] && [ "$l_none" != "$l_std" ]; then
+        ok "--data: rows preprocessed (loss $l_none with --preprocess none, $l_std with standardize)"
+    else
+        not_ok "--data: --preprocess does not change the checked batch (loss '$l_none' vs '$l_std')"
     fi
     rc=0
     "$F32" gradcheck --data no-such.h5 >out.txt 2>err.txt || rc=$?
