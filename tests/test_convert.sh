@@ -208,6 +208,11 @@ if [ -n "$SYNTH" ]; then
     check "synth: same seed, same x" sh -c 'h5dump -d /train/x s1.h5 | tail -n +2 >a; h5dump -d /train/x s2.h5 | tail -n +2 >b; [ -s a ] && cmp -s a b'
     check "synth: another seed, other x" sh -c 'h5dump -d /train/x s3.h5 | tail -n +2 >c; ! cmp -s a c'
     check "synth: shapes" sh -c 'h5dump -H -d /train/x s1.h5 | grep -q "( 50, 7 )" && h5dump -H -d /val/x s1.h5 | grep -q "( 10, 7 )" && h5dump -H -d /test/y s1.h5 | grep -q "( 20 )"'
+    # Held-out rows are drawn apart from the training rows: the first 10 rows of /val/x and /test/x are not
+    # those of /train/x.
+    check "synth: val and test rows are their own" sh -c 'rows() { h5dump -y -w 0 -d "$1" -s 0,0 -c 10,7 s1.h5 |
+        sed -n "/DATA {/,/}/p" | tail -n +2; }; rows /train/x >t && rows /val/x >v && rows /test/x >u &&
+        [ -s t ] && [ -s v ] && [ -s u ] && ! cmp -s t v && ! cmp -s t u && ! cmp -s v u'
     check "synth: float32 x" sh -c 'h5dump -H -d /train/x s1.h5 | grep -q H5T_IEEE_F32LE'
     check "synth: uint8 x, no val or test" sh -c 'h5dump -H -d /train/x s4.h5 | grep -q H5T_STD_U8LE && ! h5dump -H -d /val/x s4.h5 >/dev/null 2>&1'
     check "synth: num_classes = 3" num_classes_is s1.h5 3
