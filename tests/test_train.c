@@ -202,6 +202,52 @@ START_TEST(test_learns)
 }
 END_TEST
 
+/* --no-shuffle keeps the file's row order in every epoch (in setup and at each epoch end); --init-from starts
+ * a fresh run (step 0, zeroed optimizer) from another run's parameters and batchnorm running statistics. */
+START_TEST(test_no_shuffle_and_init_from)
+{
+    fc_config cfg;
+    fct_small_config(&cfg, data_path, FC_NORM_BATCH, 1.0, FC_OPTIM_ADAM);
+    cfg.epochs = 2;
+    cfg.shuffle = 0;
+    snprintf(cfg.out, sizeof cfg.out, "%s.init_src", data_path);
+    fc_dist dist;
+    fc_dist_init_comm(&dist, MPI_COMM_WORLD);
+    fc_trainer a;
+    ck_assert_int_eq(fc_train_setup(&a, &cfg, &dist), FC_OK);
+    for (int64_t i = 0; i < a.data.train.n; i++) ck_assert_int_eq(a.perm[i], i);
+    ck_assert_int_eq(fc_train_run(&a), 0);
+    ck_assert_int_eq(a.epoch, 2);
+    for (int64_t i = 0; i < a.data.train.n; i++) ck_assert_int_eq(a.perm[i], i);
+    const size_t n = a.net.layout.n_total, n_bn = a.net.bn_layout.n_total;
+    ck_assert(n_bn > 0);
+    fc_real *params = malloc(n * sizeof *params), *bn = malloc(n_bn * sizeof *bn);
+    memcpy(params, a.net.params, n * sizeof *params);
+    memcpy(bn, a.net.bn_stats, n_bn * sizeof *bn);
+    fc_train_free(&a);
+    fc_dist_free(&dist);
+
+    fc_config from = cfg;
+    from.seed = 99; /* another initialisation, which the file must replace */
+    const int len = snprintf(from.init_from, sizeof from.init_from, "%s/checkpoint.h5", cfg.out);
+    ck_assert(len < (int)sizeof from.init_from);
+    snprintf(from.out, sizeof from.out, "%s.init_dst", data_path);
+    fc_dist_init_comm(&dist, MPI_COMM_WORLD);
+    fc_trainer b;
+    ck_assert_int_eq(fc_train_setup(&b, &from, &dist), FC_OK);
+    ck_assert_int_eq(b.step, 0);
+    ck_assert_int_eq(b.opt.t, 0);
+    ck_assert_msg(memcmp(b.net.params, params, n * sizeof *params) == 0, "--init-from: parameters differ");
+    ck_assert_msg(memcmp(b.net.bn_stats, bn, n_bn * sizeof *bn) == 0, "--init-from: running statistics differ");
+    for (int k = 0; k < b.opt.n_slots; k++)
+        for (size_t i = 0; i < n; i++) ck_assert(b.opt.slot[k][i] == 0);
+    fc_train_free(&b);
+    fc_dist_free(&dist);
+    free(params);
+    free(bn);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("train");
@@ -213,6 +259,7 @@ static Suite *suite(void)
     tcase_add_test(t, test_replicas_bitwise);
     tcase_add_test(t, test_exchange_paths_bitwise);
     tcase_add_test(t, test_learns);
+    tcase_add_test(t, test_no_shuffle_and_init_from);
     suite_add_tcase(s, t);
     return s;
 }
