@@ -7,3 +7,9 @@ fcnet_script_test(NAME test_eval
 fcnet_script_test(NAME test_gradcheck
                   COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_gradcheck.sh $<TARGET_FILE:fcnet_dist_f64>
                           $<TARGET_FILE:fcnet_synth> ${MPIEXEC_EXECUTABLE})
+# The launch scripts outside a batch system: launch/local.sh (ranks, BLAS threads, arguments) and
+# launch/pbs.sh (a fresh run, then a resume from the same FCNET_OUT).
+fcnet_script_test(NAME test_launch
+                  COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_launch.sh $<TARGET_FILE:fcnet_synth>
+                          $<TARGET_FILE:h5cmp> TIMEOUT 240)
+set_tests_properties(test_launch PROPERTIES PROCESSORS 2)
