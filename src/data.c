@@ -386,6 +386,23 @@ static fc_status read_x_rows(fc_real *out, const xy_source *src, int64_t row0, i
     return st;
 }
 
+/* The one-line error for the label raw at row: its value as stored (an unsigned 64-bit one beyond INT64_MAX
+ * too, which raw holds as a negative number) and the range it is out of. */
+static fc_status label_out_of_range(const xy_source *src, int64_t raw, int64_t row, int num_classes)
+{
+    char value[24], range[48];
+    uint64_t stored;
+    memcpy(&stored, &raw, sizeof stored);
+    const int beyond = src->y_u64 && raw < 0;
+    if (beyond) snprintf(value, sizeof value, "%llu", (unsigned long long)stored);
+    else snprintf(value, sizeof value, "%lld", (long long)raw);
+    if (num_classes > 0) snprintf(range, sizeof range, "[0, num_classes = %d)", num_classes);
+    else if (raw < 0 && !beyond) snprintf(range, sizeof range, "(negative)");
+    else snprintf(range, sizeof range, "[0, %lld)", (long long)LABEL_LIMIT);
+    return fc_error_set(FC_ERR_INPUT, "%s: %s: label %s at row %lld out of range %s", src->path, src->y_name, value,
+                        (long long)row, range);
+}
+
 /* Reads labels [row0, row0 + n) into out, checking each in 64 bits against [0, num_classes) (or
  * [0, LABEL_LIMIT) when num_classes is 0) before narrowing. *max_label is raised to the largest. */
 static fc_status read_y_rows(int32_t *out, int64_t *max_label, const xy_source *src, int64_t row0, int64_t n,
@@ -411,28 +428,13 @@ static fc_status read_y_rows(int32_t *out, int64_t *max_label, const xy_source *
             st = fc_error_set(FC_ERR_INPUT, "%s: %s: read failed in rows %lld..%lld (%s)", src->path, src->y_name,
                               (long long)(row0 + done), (long long)(row0 + done + rows - 1), h5_detail(&detail));
         if (mspace >= 0) H5Sclose(mspace);
+        const int64_t limit = num_classes > 0 ? num_classes : LABEL_LIMIT;
         for (int64_t i = 0; st == FC_OK && i < rows; i++) {
             const int64_t v = buf[i];
-            const long long row = (long long)(row0 + done + i);
-            uint64_t stored;
-            memcpy(&stored, &buf[i], sizeof stored);
-            if (src->y_u64 && stored > (uint64_t)INT64_MAX && num_classes > 0)
-                st = fc_error_set(FC_ERR_INPUT, "%s: %s: label %llu at row %lld out of range [0, num_classes = %d)",
-                                  src->path, src->y_name, (unsigned long long)stored, row, num_classes);
-            else if (src->y_u64 && stored > (uint64_t)INT64_MAX)
-                st = fc_error_set(FC_ERR_INPUT, "%s: %s: label %llu at row %lld out of range [0, %lld)", src->path,
-                                  src->y_name, (unsigned long long)stored, row, (long long)LABEL_LIMIT);
-            else if (num_classes > 0 && (v < 0 || v >= num_classes))
-                st = fc_error_set(FC_ERR_INPUT,
-                                  "%s: %s: label %lld at row %lld out of range [0, num_classes = %d)", src->path,
-                                  src->y_name, (long long)v, row, num_classes);
-            else if (v < 0)
-                st = fc_error_set(FC_ERR_INPUT, "%s: %s: label %lld at row %lld out of range (negative)",
-                                  src->path, src->y_name, (long long)v, row);
-            else if (v >= LABEL_LIMIT)
-                st = fc_error_set(FC_ERR_INPUT, "%s: %s: label %lld at row %lld out of range [0, %lld)", src->path,
-                                  src->y_name, (long long)v, row, (long long)LABEL_LIMIT);
-            if (st != FC_OK) break;
+            if (v < 0 || v >= limit) { /* unsigned 64-bit labels beyond INT64_MAX are negative here */
+                st = label_out_of_range(src, v, row0 + done + i, num_classes);
+                break;
+            }
             out[done + i] = (int32_t)v;
             if (v > *max_label) *max_label = v;
         }
