@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fcnet/rng.h"
 #include "fcnet/train.h"
 #include "testutil.h"
 #include "trainutil.h"
@@ -248,6 +249,54 @@ START_TEST(test_no_shuffle_and_init_from)
 }
 END_TEST
 
+/* Train accuracy is taken on a fixed subsample of FC_TRAIN_ACC_ROWS rows, the first of the seeded
+ * FC_RNG_SUBSAMPLE permutation, whatever the rank count: recounted here one row at a time with the final
+ * parameters, and checked to differ from the count over every row and over the first rows of the file (so a
+ * trainer that used either would fail). */
+static char big_path[512];
+
+START_TEST(test_train_accuracy_subsample)
+{
+    fc_config cfg;
+    fct_small_config(&cfg, big_path, FC_NORM_BATCH, 1.0, FC_OPTIM_ADAM);
+    cfg.epochs = 1;
+    snprintf(cfg.out, sizeof cfg.out, "%s.acc", big_path);
+    fc_dist dist;
+    fc_dist_init_comm(&dist, MPI_COMM_WORLD);
+    fc_trainer t;
+    ck_assert_int_eq(fc_train_setup(&t, &cfg, &dist), FC_OK);
+    const int64_t n = t.data.train.n, d = t.data.train.d;
+    ck_assert(n > 2 * FC_TRAIN_ACC_ROWS);
+    ck_assert_int_eq(fc_train_run(&t), FC_OK);
+    ck_assert_int_eq(t.hist.n_checks, 2); /* before the first step and at the epoch's end */
+    const double reported = t.hist.train_acc[t.hist.n_checks - 1];
+
+    int64_t *perm = malloc((size_t)n * sizeof *perm);
+    fc_rng_permutation(perm, n, cfg.seed, FC_RNG_SUBSAMPLE, 0);
+    int64_t sub_correct = 0, all_correct = 0, head_correct = 0;
+    char *in_sub = calloc((size_t)n, 1);
+    for (int i = 0; i < FC_TRAIN_ACC_ROWS; i++) in_sub[perm[i]] = 1;
+    for (int64_t r = 0; r < n; r++) {
+        const fc_real *scores = fc_net_forward(&t.net, t.data.train.x + r * d, 1, FC_MODE_TEST, NULL);
+        int best = 0;
+        for (int c = 1; c < t.data.n_classes; c++)
+            if (scores[c] > scores[best]) best = c;
+        const int correct = best == t.data.train.y[r];
+        all_correct += correct;
+        sub_correct += correct && in_sub[r];
+        head_correct += correct && r < FC_TRAIN_ACC_ROWS;
+    }
+    const double expected = (double)sub_correct / FC_TRAIN_ACC_ROWS;
+    ck_assert_msg(reported == expected, "train acc %.6f, recounted on the subsample %.6f", reported, expected);
+    ck_assert_msg(expected != (double)all_correct / (double)n && expected != (double)head_correct / FC_TRAIN_ACC_ROWS,
+                  "the subsample's accuracy equals another row set's: this test could not tell them apart");
+    free(in_sub);
+    free(perm);
+    fc_train_free(&t);
+    fc_dist_free(&dist);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("train");
@@ -260,6 +309,7 @@ static Suite *suite(void)
     tcase_add_test(t, test_exchange_paths_bitwise);
     tcase_add_test(t, test_learns);
     tcase_add_test(t, test_no_shuffle_and_init_from);
+    tcase_add_test(t, test_train_accuracy_subsample);
     suite_add_tcase(s, t);
     return s;
 }
@@ -268,5 +318,6 @@ int main(int argc, char **argv)
 {
     MPI_Init(&argc, &argv);
     fct_make_dataset(data_path, sizeof data_path, MPI_COMM_WORLD, 300, 0, 12, 4, 3);
+    fct_make_dataset(big_path, sizeof big_path, MPI_COMM_WORLD, 2500, 0, 12, 4, 4);
     return fct_run(suite(), argc, argv);
 }
