@@ -79,8 +79,11 @@ trap 'stop SIGUSR1' USR1
 # PBS has no warning signal before the walltime: read the walltime and send one ourselves.
 timer_pid=""
 if [ -n "${PBS_JOBID:-}" ] && command -v qstat >/dev/null 2>&1; then
-    walltime=$(qstat -f "$PBS_JOBID" 2>/dev/null | awk -F' = ' '/Resource_List.walltime/ {print $2; exit}')
-    if [[ $walltime =~ ^([0-9]+):([0-9]+):([0-9]+)$ ]]; then
+    # || : a failing qstat must not end this script (set -e, pipefail) while mpirun runs on without it.
+    walltime=$(qstat -f "$PBS_JOBID" 2>/dev/null | awk -F' = ' '/Resource_List.walltime/ {print $2; exit}') || walltime=""
+    if ! [[ $walltime =~ ^([0-9]+):([0-9]+):([0-9]+)$ ]]; then
+        echo "pbs.sh: walltime unknown (qstat -f $PBS_JOBID gave '${walltime}'); no stop before it, only on qdel"
+    else
         seconds=$((10#${BASH_REMATCH[1]} * 3600 + 10#${BASH_REMATCH[2]} * 60 + 10#${BASH_REMATCH[3]}))
         if [ "$seconds" -gt $((2 * margin)) ]; then
             (
@@ -92,6 +95,8 @@ if [ -n "${PBS_JOBID:-}" ] && command -v qstat >/dev/null 2>&1; then
                 kill -USR1 "$mpirun_pid" 2>/dev/null
             ) &
             timer_pid=$!
+        else
+            echo "pbs.sh: walltime $walltime is not over twice FCNET_STOP_MARGIN ($margin s): no stop before it"
         fi
     fi
 fi
@@ -102,5 +107,6 @@ while :; do
     wait "$mpirun_pid" && status=0 || status=$?
     kill -0 "$mpirun_pid" 2>/dev/null || break
 done
-[ -n "$timer_pid" ] && kill "$timer_pid" 2>/dev/null
+# The timer may have fired and exited already (set -e: a failing kill must not become the exit status).
+if [ -n "$timer_pid" ]; then kill "$timer_pid" 2>/dev/null || true; fi
 exit "$status"

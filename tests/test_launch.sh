@@ -3,8 +3,12 @@
 #  - local.sh starts one rank per physical core (or FCNET_RANKS), gives each one OpenBLAS thread unless
 #    OPENBLAS_NUM_THREADS is set, and passes its arguments through (the ranks are a stand-in fcnet_dist
 #    that records what it was given);
+#  - slurm.sbatch, run as a plain script, gives each rank OPENBLAS_NUM_THREADS, else SLURM_CPUS_PER_TASK,
+#    else 1 BLAS thread (the Slurm tests set the variable themselves);
 #  - pbs.sh trains into FCNET_OUT, and run again on the same FCNET_OUT resumes from its checkpoint with
-#    only the run-control options of FCNET_ARGS (the real fcnet_dist).
+#    only the run-control options of FCNET_ARGS (the real fcnet_dist); with a stand-in qstat it stops the
+#    ranks cleanly FCNET_STOP_MARGIN seconds before the walltime, on SIGTERM (qdel), and trains on when
+#    qstat fails.
 #   test_launch.sh FCNET_SYNTH H5CMP   (FCNET_DIST in the environment)
 set -uo pipefail
 synth=$1
@@ -55,6 +59,30 @@ else
     not_ok "local.sh OPENBLAS_NUM_THREADS=4: $(sort -u blas4.log 2>/dev/null | head -3)"
 fi
 
+# ---- slurm.sbatch's BLAS threads (the Slurm tests set OPENBLAS_NUM_THREADS themselves) ----
+# sbatch_run NAME: slurm.sbatch run as a plain script (no SLURM_JOB_ID) with the stand-in ranks; mpirun
+# without -n starts one rank per core here. The ranks' distinct lines, without the size, in NAME.log.
+sbatch_run() {
+    FAKE_LOG=$work/$1.raw FCNET_DIST=$work/fake/fcnet_dist timeout 60 bash "$root/launch/slurm.sbatch" --data d.h5 --out o \
+        >"$1.out" 2>&1 || { not_ok "$1: slurm.sbatch exited $?: $(head -3 "$1.out")"; return 1; }
+    sort -u "$1.raw" | sed 's/^size=[0-9]* //' >"$1.log"
+}
+if (unset OPENBLAS_NUM_THREADS SLURM_CPUS_PER_TASK && sbatch_run sb_default) && [ "$(cat sb_default.log)" = "blas=1 args=--data d.h5 --out o" ]; then
+    ok "slurm.sbatch: one BLAS thread per rank when neither OPENBLAS_NUM_THREADS nor --cpus-per-task is given"
+else
+    not_ok "slurm.sbatch default threads: $(head -3 sb_default.log 2>/dev/null)"
+fi
+if (unset OPENBLAS_NUM_THREADS && SLURM_CPUS_PER_TASK=3 sbatch_run sb_cpt) && [ "$(cat sb_cpt.log)" = "blas=3 args=--data d.h5 --out o" ]; then
+    ok "slurm.sbatch: SLURM_CPUS_PER_TASK=3 gives each rank 3 BLAS threads"
+else
+    not_ok "slurm.sbatch --cpus-per-task: $(head -3 sb_cpt.log 2>/dev/null)"
+fi
+if (OPENBLAS_NUM_THREADS=2 SLURM_CPUS_PER_TASK=3 sbatch_run sb_set) && [ "$(cat sb_set.log)" = "blas=2 args=--data d.h5 --out o" ]; then
+    ok "slurm.sbatch: an OPENBLAS_NUM_THREADS of the submitting shell wins"
+else
+    not_ok "slurm.sbatch OPENBLAS_NUM_THREADS=2: $(head -3 sb_set.log 2>/dev/null)"
+fi
+
 # ---- pbs.sh ----
 "$synth" --out d.h5 --train 200 --val 40 --features 6 --classes 3 --seed 2 >/dev/null || exit 1
 # pbs NAME ARGS: pbs.sh as a batch system would run it, two ranks, the real fcnet_dist.
@@ -75,5 +103,59 @@ if pbs second "--hidden 8 --batch-size 20 --epochs 2" && grep -q "pbs.sh: resumi
     ok "pbs.sh: run again, it resumes from FCNET_OUT's checkpoint with only --epochs (20 steps)"
 else
     not_ok "pbs.sh second run: $(grep 'pbs.sh' second.out | head -3) / $(tail -2 second.out)"
+fi
+
+# The walltime margin and qdel, with a stand-in qstat; the real fcnet_dist would train far longer than the
+# test waits. pbs_stop NAME: pbs.sh in the background on a fresh FCNET_OUT (PBS_JOBID set: it asks qstat).
+mkdir bin
+cat >bin/qstat <<'EOF'
+#!/bin/sh
+[ -n "$FAKE_WALLTIME" ] || exit 1
+printf 'Job Id: %s\n    Resource_List.walltime = 00:00:%02d\n' "$2" "$FAKE_WALLTIME"
+EOF
+chmod +x bin/qstat
+pbs_stop() {
+    PATH=$work/bin:$PATH PBS_JOBID=1.test PBS_O_WORKDIR=$work FCNET_OUT=$work/$1 FCNET_DATA=$work/d.h5 FCNET_RANKS=2 \
+        FCNET_BUILD_DIR=$(dirname "$dist") FCNET_STOP_MARGIN=4 FCNET_ARGS="--hidden 8 --batch-size 20 --epochs ${EPOCHS:-100000}" \
+        timeout 120 bash "$root/launch/pbs.sh" >"$1.out" 2>&1
+}
+# stopped NAME RC: exit 0, a checkpoint that is not finished, written at the step the ranks stopped on.
+stopped() {
+    local step
+    step=$("$h5cmp" --get "$1/checkpoint.h5" /@step 2>/dev/null)
+    [ "$2" = 0 ] && [ "$("$h5cmp" --get "$1/checkpoint.h5" /@finished 2>/dev/null)" = 0 ] && [ "${step:-0}" -gt 10 ] &&
+        grep -q "stopped on signal at step $step " "$1.out"
+}
+# Walltime 12 s, margin 4 s: the timer signals the ranks after 8 s (no timer unless walltime > 2 x margin).
+start=$(now)
+FAKE_WALLTIME=12 pbs_stop wall
+rc=$?
+took=$(elapsed "$start")
+if stopped wall "$rc" && grep -q "pbs.sh: 4 s of walltime left" wall.out && awk -v t="$took" 'BEGIN { exit !(t >= 7 && t < 30) }'; then
+    ok "pbs.sh: walltime 12 s (qstat), margin 4 s: the ranks checkpoint and stop, exit 0 after ${took} s"
+else
+    not_ok "pbs.sh walltime (exit $rc after ${took} s): $(grep -E 'pbs.sh|stopped|rror' wall.out | head -4)"
+fi
+# qdel sends the job script SIGTERM; the walltime (8 s, not over 2 x 4 s) is too short for a timer.
+FAKE_WALLTIME=8 pbs_stop qdel &
+job=$!
+for _ in $(seq 300); do [ -f qdel/checkpoint.h5 ] && break; sleep 0.1; done
+sleep 0.5
+pkill -TERM -f "^bash $root/launch/pbs.sh"
+wait "$job"
+rc=$?
+if stopped qdel "$rc" && grep -q "pbs.sh: SIGTERM: asking the ranks" qdel.out && grep -q "is not over twice" qdel.out && ! grep -q "walltime left" qdel.out; then
+    ok "pbs.sh: SIGTERM (qdel) makes the ranks checkpoint and stop, exit 0"
+else
+    not_ok "pbs.sh qdel (exit $rc): $(grep -E 'pbs.sh|stopped|rror' qdel.out | head -4)"
+fi
+# No walltime to be had (qstat fails): the job trains to its end as it would without the timer.
+FAKE_WALLTIME="" EPOCHS=2 pbs_stop noqstat
+rc=$?
+if [ "$rc" = 0 ] && [ "$("$h5cmp" --get noqstat/checkpoint.h5 /@finished 2>/dev/null)" = 1 ] &&
+    grep -q "pbs.sh: walltime unknown" noqstat.out; then
+    ok "pbs.sh: qstat failing leaves no timer, and the run trains to its end (exit 0)"
+else
+    not_ok "pbs.sh without qstat's walltime (exit $rc): $(grep -E 'pbs.sh|rror' noqstat.out | head -4)"
 fi
 tap_end "$t0"
