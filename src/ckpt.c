@@ -1044,6 +1044,37 @@ static int cmp_desc(const void *a, const void *b)
     return x < y ? 1 : x > y ? -1 : 0;
 }
 
+/* The steps of the numbered copies (checkpoint-step<N>.h5) in out_dir, highest first; malloc'ed, *n of them.
+ * NULL with errno set when the folder cannot be listed. Listed in full before any is removed. */
+static int64_t *numbered_copies(const char *out_dir, size_t *n)
+{
+    *n = 0;
+    DIR *d = opendir(out_dir);
+    if (!d) return NULL;
+    size_t cap = 16;
+    int64_t *steps = malloc(cap * sizeof *steps);
+    FC_ASSERT(steps != NULL);
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        const int64_t s = numbered_step(e->d_name);
+        if (s < 0) continue;
+        if (*n == cap) {
+            cap *= 2;
+            int64_t *grown = realloc(steps, cap * sizeof *grown);
+            FC_ASSERT(grown != NULL);
+            steps = grown;
+        }
+        steps[(*n)++] = s;
+    }
+    closedir(d);
+    qsort(steps, *n, sizeof *steps, cmp_desc);
+    return steps;
+}
+
+static void numbered_path(char *path, size_t size, const char *out_dir, int64_t step)
+{
+    snprintf(path, size, "%s/checkpoint-step%lld.h5", out_dir, (long long)step);
+}
+
 int fc_ckpt_read_run_id(const char *path, uint64_t *run_id)
 {
     if (fc_input_file_problem(path)) return 0;
@@ -1079,7 +1110,7 @@ fc_status fc_ckpt_keep_last(const char *out_dir, const char *ckpt_path, int64_t 
 {
     if (keep_last <= 0) return FC_OK;
     char target[FC_PATH_MAX + 64];
-    snprintf(target, sizeof target, "%s/checkpoint-step%lld.h5", out_dir, (long long)step);
+    numbered_path(target, sizeof target, out_dir, step);
     if (access(target, F_OK) == 0 && !written_by_run(target, run_id)) {
         fc_log_warn("--keep-last: %s was not written by this run; left alone, no numbered copy of step %lld", target,
                     (long long)step);
@@ -1093,31 +1124,17 @@ fc_status fc_ckpt_keep_last(const char *out_dir, const char *ckpt_path, int64_t 
         }
     }
 
-    DIR *d = opendir(out_dir);
-    if (!d) return fc_error_set(FC_ERR_FAIL, "--keep-last: cannot list %s: %s", out_dir, strerror(errno));
-    int64_t *steps = NULL;
-    size_t n = 0, cap = 0;
-    /* Only this run's copies up to this step are candidates: never another run's files, nor numbers ahead of
-     * this step (a resume from an older copy leaves the abandoned later ones where they are). */
-    for (struct dirent *e; (e = readdir(d)) != NULL;) {
-        int64_t s = numbered_step(e->d_name);
-        char name[FC_PATH_MAX + 300];
-        snprintf(name, sizeof name, "%s/%s", out_dir, e->d_name);
-        if (s < 0 || s > step || !written_by_run(name, run_id)) continue;
-        if (n == cap) {
-            cap = cap ? 2 * cap : 16;
-            int64_t *grown = realloc(steps, cap * sizeof *grown);
-            FC_ASSERT(grown != NULL);
-            steps = grown;
-        }
-        steps[n++] = s;
-    }
-    closedir(d);
-    qsort(steps, n, sizeof *steps, cmp_desc);
+    size_t n;
+    int64_t *steps = numbered_copies(out_dir, &n);
+    if (!steps) return fc_error_set(FC_ERR_FAIL, "--keep-last: cannot list %s: %s", out_dir, strerror(errno));
+    /* Only this run's copies up to this step count: never another run's files, nor numbers ahead of this step
+     * (a resume from an older copy leaves the abandoned later ones where they are). */
     fc_status st = FC_OK;
-    for (size_t i = (size_t)keep_last; i < n; i++) {
+    int64_t kept = 0;
+    for (size_t i = 0; i < n; i++) {
         char old[FC_PATH_MAX + 64];
-        snprintf(old, sizeof old, "%s/checkpoint-step%lld.h5", out_dir, (long long)steps[i]);
+        numbered_path(old, sizeof old, out_dir, steps[i]);
+        if (steps[i] > step || !written_by_run(old, run_id) || ++kept <= keep_last) continue;
         if (unlink(old) != 0 && errno != ENOENT && st == FC_OK)
             st = fc_error_set(FC_ERR_FAIL, "--keep-last: cannot remove %s: %s", old, strerror(errno));
     }
@@ -1135,31 +1152,27 @@ int fc_ckpt_find_in_dir(const char *out_dir, char *name, size_t size)
         snprintf(name, size, "checkpoint.h5");
         return 1;
     }
-    DIR *d = opendir(out_dir);
-    if (!d) return 0;
-    int64_t highest = -1; /* the latest copy is the one a user would continue from */
-    for (struct dirent *e; (e = readdir(d)) != NULL;) {
-        const int64_t s = numbered_step(e->d_name);
-        if (s > highest) highest = s;
-    }
-    closedir(d);
-    if (highest >= 0) snprintf(name, size, "checkpoint-step%lld.h5", (long long)highest);
-    return highest >= 0;
+    size_t n;
+    int64_t *steps = numbered_copies(out_dir, &n);
+    const int found = steps && n > 0; /* the latest copy is the one a user would continue from */
+    if (found) snprintf(name, size, "checkpoint-step%lld.h5", (long long)steps[0]);
+    free(steps);
+    return found;
 }
 
 fc_status fc_ckpt_remove_other_runs(const char *out_dir, uint64_t run_id)
 {
-    DIR *d = opendir(out_dir);
-    if (!d) return fc_error_set(FC_ERR_FAIL, "--overwrite: cannot list %s: %s", out_dir, strerror(errno));
+    size_t n;
+    int64_t *steps = numbered_copies(out_dir, &n);
+    if (!steps) return fc_error_set(FC_ERR_FAIL, "--overwrite: cannot list %s: %s", out_dir, strerror(errno));
     fc_status st = FC_OK;
-    for (struct dirent *e; (e = readdir(d)) != NULL;) {
-        if (numbered_step(e->d_name) < 0) continue;
-        char old[FC_PATH_MAX + 300];
-        snprintf(old, sizeof old, "%s/%s", out_dir, e->d_name);
+    for (size_t i = 0; i < n; i++) {
+        char old[FC_PATH_MAX + 64];
+        numbered_path(old, sizeof old, out_dir, steps[i]);
         if (written_by_run(old, run_id)) continue;
         if (unlink(old) != 0 && errno != ENOENT && st == FC_OK)
             st = fc_error_set(FC_ERR_FAIL, "--overwrite: cannot remove %s: %s", old, strerror(errno));
     }
-    closedir(d);
+    free(steps);
     return st;
 }

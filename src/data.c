@@ -10,6 +10,7 @@
  * and, in the float build, for values beyond the float range. y of any integer type; its values are
  * range-checked in 64 bits before they are narrowed to int32. */
 #include "fcnet/data.h"
+#include "fcnet/h5quiet.h"
 
 #include <errno.h>
 #include <float.h>
@@ -30,19 +31,6 @@
 #define LABEL_LIMIT ((int64_t)INT32_MAX)
 
 /* ---- HDF5 error handling ---- */
-
-typedef struct h5_quiet {
-    H5E_auto2_t func; /* the caller's automatic error handler, restored by quiet_end */
-    void *data;
-} h5_quiet;
-
-static void quiet_begin(h5_quiet *q)
-{
-    H5Eget_auto2(H5E_DEFAULT, &q->func, &q->data);
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-}
-
-static void quiet_end(const h5_quiet *q) { H5Eset_auto2(H5E_DEFAULT, q->func, q->data); }
 
 typedef struct detail_buf {
     char text[256];
@@ -498,8 +486,8 @@ fc_status fc_data_load(fc_dataset *ds, const char *path, double val_size)
     FC_ASSERT(ds && path);
     memset(ds, 0, sizeof *ds);
     snprintf(ds->path, sizeof ds->path, "%s", path);
-    h5_quiet quiet;
-    quiet_begin(&quiet);
+    fc_h5_quiet quiet;
+    fc_h5_quiet_begin(&quiet);
 
     hid_t file = H5I_INVALID_HID;
     xy_source train_src, val_src, test_src;
@@ -535,7 +523,7 @@ fc_status fc_data_load(fc_dataset *ds, const char *path, double val_size)
     source_close(&val_src);
     source_close(&test_src);
     if (file >= 0) H5Fclose(file);
-    quiet_end(&quiet);
+    fc_h5_quiet_end(&quiet);
     if (st != FC_OK) fc_data_free(ds);
     return st;
 }
@@ -545,8 +533,8 @@ fc_status fc_data_load_split(fc_split *split, int *n_classes, const char *path, 
     FC_ASSERT(split && path && name);
     memset(split, 0, sizeof *split);
     if (n_classes) *n_classes = 0;
-    h5_quiet quiet;
-    quiet_begin(&quiet);
+    fc_h5_quiet quiet;
+    fc_h5_quiet_begin(&quiet);
 
     hid_t file = H5I_INVALID_HID;
     xy_source src;
@@ -562,7 +550,7 @@ fc_status fc_data_load_split(fc_split *split, int *n_classes, const char *path, 
     if (st == FC_OK && n_classes) *n_classes = num_classes > 0 ? num_classes : (int)(max_label + 1);
     source_close(&src);
     if (file >= 0) H5Fclose(file);
-    quiet_end(&quiet);
+    fc_h5_quiet_end(&quiet);
     return st;
 }
 

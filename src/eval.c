@@ -15,6 +15,7 @@
 #include "fcnet/config.h"
 #include "fcnet/data.h"
 #include "fcnet/dist.h"
+#include "fcnet/h5quiet.h"
 #include "fcnet/net.h"
 
 /* Rows per forward pass: bounds the activation memory whatever the split size. */
@@ -38,10 +39,8 @@ typedef struct eval_state {
  * (the data loader then reports the real reason). HDF5's own error printing is silenced here. */
 static int file_has_group(const char *path, const char *name)
 {
-    H5E_auto2_t func;
-    void *data;
-    H5Eget_auto2(H5E_DEFAULT, &func, &data);
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    fc_h5_quiet quiet;
+    fc_h5_quiet_begin(&quiet);
     int result = -1;
     hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (file >= 0) {
@@ -49,7 +48,7 @@ static int file_has_group(const char *path, const char *name)
         result = e > 0 ? 1 : e == 0 ? 0 : -1;
         H5Fclose(file);
     }
-    H5Eset_auto2(H5E_DEFAULT, func, data);
+    fc_h5_quiet_end(&quiet);
     return result;
 }
 

@@ -177,7 +177,6 @@ fc_status fc_train_setup(fc_trainer *t, const fc_config *cfg, fc_dist *dist)
     fc_optim_init(&t->opt, &cfg->optim, t->net.layout.n_total);
     st = fc_store_choice_init(&t->stores, dist, t->net.arenas_borrowed);
     if (st != FC_OK) return st;
-    t->opt.stream_params = t->stores.streaming; /* see fc_optim_step_range */
 
     t->steps_per_epoch = (n_train + B - 1) / B;
     t->total_steps = cfg->epochs * t->steps_per_epoch;
@@ -258,6 +257,7 @@ double fc_train_step(fc_trainer *t)
     fc_dist_reduce_scatter(t->dist, t->net.grads, n_total);
     t1 = MPI_Wtime(), ph[FC_PHASE_REDUCE] += t1 - t0, t0 = t1;
     int finite;
+    t->opt.stream_params = t->stores.streaming; /* how the node's shared weights are written: store_choice.h */
     const double reg_loss = fc_net_update_range(&t->net, &t->opt, own, own_len, &finite);
     t1 = MPI_Wtime(), ph[FC_PHASE_UPDATE] += t1 - t0, t0 = t1;
     /* [loss, stop requested, non-finite gradient]: one ordered gather agrees on all three, and hands every
@@ -556,7 +556,6 @@ int fc_train_run(fc_trainer *t)
             return FC_EXIT_DIVERGED;
         }
         fc_store_choice_record(&t->stores, t->dist, MPI_Wtime() - t0);
-        t->opt.stream_params = t->stores.streaming;
         fc_progress_step(&progress, t, loss);
         if (cfg->check_replicas > 0 && t->step % cfg->check_replicas == 0 && check_replicas(t) != FC_OK) {
             fc_progress_end(&progress);

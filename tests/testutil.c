@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "fcnet/h5quiet.h"
+
 int fct_run(Suite *suite, int argc, char **argv)
 {
     int initialized = 0;
@@ -86,10 +88,8 @@ const char *fct_data_path(const char *relative)
 long fct_h5_read(const char *file, const char *name, double **out, int *rank, long dims[4])
 {
     *out = NULL;
-    H5E_auto2_t func;
-    void *data;
-    H5Eget_auto2(H5E_DEFAULT, &func, &data);
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    fc_h5_quiet quiet;
+    fc_h5_quiet_begin(&quiet);
     long count = -1;
     hid_t f = H5Fopen(file, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (f >= 0) {
@@ -115,6 +115,6 @@ long fct_h5_read(const char *file, const char *name, double **out, int *rank, lo
         }
         H5Fclose(f);
     }
-    H5Eset_auto2(H5E_DEFAULT, func, data);
+    fc_h5_quiet_end(&quiet);
     return count;
 }
