@@ -14,6 +14,8 @@
 
 #include <ini.h>
 
+#include "fcnet/commands.h"
+
 #define MAX_HIDDEN_WIDTH (1 << 20)
 /* 2^53: the largest row count a double holds exactly, so --val-size can be stored as a double. */
 #define MAX_VAL_ROWS 9007199254740992.0
@@ -1083,7 +1085,10 @@ void fc_config_print_help(FILE *f, fc_command command)
             snprintf(left, sizeof left, "  %s%s%s", sp->name, sp->meta ? " " : "", sp->meta ? sp->meta : "");
             /* Defaults come from fc_config_defaults, so the text cannot drift from the code. */
             const char *def = sp->kind == VK_CONFIG ? "" : fc_config_value(&d, sp->id, value, sizeof value);
-            if (sp->note)
+            if (command == FC_CMD_GRADCHECK && sp->id == FC_OPT_BATCH_SIZE)
+                snprintf(text, sizeof text, "rows of the checked batch [default: %d, at most %d]", FC_GRADCHECK_BATCH,
+                         FC_GRADCHECK_MAX_BATCH);
+            else if (sp->note)
                 snprintf(text, sizeof text, "%s [%s]", sp->help, sp->note);
             else if (def[0])
                 snprintf(text, sizeof text, "%s [default: %s]", sp->help, def);

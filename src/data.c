@@ -10,7 +10,6 @@
  * and, in the float build, for values beyond the float range. y of any integer type; its values are
  * range-checked in 64 bits before they are narrowed to int32. */
 #include "fcnet/data.h"
-#include "fcnet/h5quiet.h"
 
 #include <errno.h>
 #include <float.h>
@@ -21,6 +20,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "fcnet/h5quiet.h"
 #include "fcnet/rng.h"
 
 /* x is converted through a double buffer of at most this size, so a large uint8 file never needs a

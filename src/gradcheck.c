@@ -21,8 +21,6 @@
 /* Defaults when no --data gives the shapes: small, so a full check takes a fraction of a second. */
 #define GC_INPUTS 10
 #define GC_CLASSES 5
-#define GC_BATCH 8     /* without --batch-size */
-#define GC_MAX_BATCH 64 /* --batch-size is capped: the check needs a batch, not an epoch */
 /* Models with more parameters than this are checked on a sample of each tensor (cs231n's
  * grad_check_sparse): two forward passes per checked element make a full check of, say, a CIFAR-10
  * first layer (3072 x 100) take minutes. */
@@ -92,9 +90,9 @@ static double gc_loss(gc_state *s, const fc_batch_info *info)
  * random batch from the seed (x ~ N(0, 1), labels uniform over the classes). */
 static fc_status gc_batch(gc_state *s, const fc_config *cfg)
 {
-    s->batch = GC_BATCH;
+    s->batch = FC_GRADCHECK_BATCH;
     if (cfg->opt_set[FC_OPT_BATCH_SIZE])
-        s->batch = cfg->batch_size < GC_MAX_BATCH ? (int)cfg->batch_size : GC_MAX_BATCH;
+        s->batch = cfg->batch_size < FC_GRADCHECK_MAX_BATCH ? (int)cfg->batch_size : FC_GRADCHECK_MAX_BATCH;
     s->n_input = GC_INPUTS;
     s->n_classes = GC_CLASSES;
     if (cfg->data[0]) {

@@ -595,6 +595,41 @@ START_TEST(test_truncated_and_foreign_files)
 }
 END_TEST
 
+/* Rewrites the existing 64-bit integer attribute attr of the root of path. */
+static void set_root_attr_i64(const char *path, const char *attr, int64_t v)
+{
+    hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    ck_assert(f >= 0);
+    hid_t a = H5Aopen_by_name(f, "/", attr, H5P_DEFAULT, H5P_DEFAULT);
+    ck_assert(a >= 0);
+    ck_assert(H5Awrite(a, H5T_NATIVE_INT64, &v) >= 0);
+    H5Aclose(a);
+    H5Fclose(f);
+}
+
+/* format_version: versions 1 .. FC_CKPT_FORMAT_VERSION are read; 0 and the next one are refused. */
+START_TEST(test_format_version_range)
+{
+    const char *path = scratch("version.h5");
+    fixture *a = malloc(sizeof *a);
+    build_default(a, 22);
+    ck_assert_int_eq(fc_ckpt_save(&a->t, path), FC_OK);
+    set_root_attr_i64(path, "format_version", 1);
+    ck_assert_int_eq(fc_ckpt_load(&a->t, path), FC_OK);
+    const int64_t bad[] = {0, -1, FC_CKPT_FORMAT_VERSION + 1};
+    for (int i = 0; i < 3; i++) {
+        char want[64];
+        snprintf(want, sizeof want, "version %lld; this program reads versions 1 to", (long long)bad[i]);
+        set_root_attr_i64(path, "format_version", bad[i]);
+        expect_error(fc_ckpt_load(&a->t, path), FC_ERR_INPUT, "attribute 'format_version' of /", want);
+        expect_error(fc_ckpt_read_config(path, &a->cfg, NULL, NULL), FC_ERR_INPUT, path, want);
+    }
+    ck_assert_int_eq(H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL), 0);
+    destroy(a);
+    free(a);
+}
+END_TEST
+
 START_TEST(test_mismatch_messages)
 {
     const char *path = scratch("mismatch.h5");
@@ -781,6 +816,37 @@ START_TEST(test_check_resume)
     ck_assert_int_eq(fc_ckpt_check_resume(path, given), FC_OK);
     given->optim.beta2 = 0.999;
     expect_error(fc_ckpt_check_resume(path, given), FC_ERR_INPUT, "--beta2: 0.999 given", "has 0.995");
+    given->optim.beta2 = a->cfg.optim.beta2;
+    ck_assert_int_eq(fc_ckpt_check_resume(path, given), FC_OK);
+    /* Each option that defines the model, the optimizer or the data order, changed alone, is refused by
+     * name: read_config would otherwise replace the given value with the checkpoint's without a word. */
+    fc_config *changed = malloc(sizeof *changed);
+    for (int k = 0; k < 17; k++) {
+        *changed = *given;
+        fc_config *c = changed;
+        const char *need = NULL;
+        switch (k) {
+        case 0: c->keep = 0.5, need = "--keep: 0.5 given"; break;
+        case 1: c->reg = 0.125, need = "--reg: 0.125 given"; break;
+        case 2: c->weight_scale = 0.5, need = "--weight-scale: 0.5 given"; break;
+        case 3: c->init = FC_INIT_NORMAL, need = "--init: normal given"; break;
+        case 4: c->bn_momentum = 0.5, need = "--bn-momentum: 0.5 given"; break;
+        case 5: c->optim.kind = FC_OPTIM_RMSPROP, need = "--optim: rmsprop given"; break;
+        case 6: c->optim.lr_decay = 0.5, need = "--lr-decay: 0.5 given"; break;
+        case 7: c->optim.momentum = 0.5, need = "--momentum: 0.5 given"; break;
+        case 8: c->optim.decay_rate = 0.5, need = "--decay-rate: 0.5 given"; break;
+        case 9: c->optim.beta1 = 0.5, need = "--beta1: 0.5 given"; break;
+        case 10: c->optim.eps = 0.5, need = "--eps: 0.5 given"; break;
+        case 11: c->batch_size = 33, need = "--batch-size: 33 given"; break;
+        case 12: c->seed = 5, need = "--seed: 5 given"; break;
+        case 13: c->val_size = 0.5, need = "--val-size: 0.5 given"; break;
+        case 14: c->preprocess = FC_PRE_CENTER, need = "--preprocess: center given"; break;
+        case 15: c->norm = FC_NORM_LAYER, need = "--norm: layernorm given"; break;
+        case 16: c->hidden[1] = 6, need = "--hidden: 7,6 given"; break;
+        }
+        expect_error(fc_ckpt_check_resume(path, changed), FC_ERR_INPUT, need, "only run-control options");
+    }
+    free(changed);
     free(given);
     destroy(a);
     free(a);
@@ -915,6 +981,7 @@ static Suite *suite(void)
     tcase_add_test(t, test_atomic_failure_keeps_previous);
     tcase_add_test(t, test_corrupt_byte_detected);
     tcase_add_test(t, test_truncated_and_foreign_files);
+    tcase_add_test(t, test_format_version_range);
     tcase_add_test(t, test_mismatch_messages);
     tcase_add_test(t, test_init_from_params_only);
     tcase_add_test(t, test_check_resume);

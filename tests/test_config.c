@@ -413,7 +413,12 @@ static const struct bad_case {
     {{"--lr-decay", "1.01"}, {"--lr-decay", "1.01 out of range (0, 1]"}},
     {{"--val-size", "1.5"}, {"--val-size", "1.5 is neither a fraction below 1 nor a whole number of rows"}},
     {{"--val-size", "-0.1"}, {"--val-size", "-0.1 out of range"}},
+    /* A row count must be exact as a double: at most 2^53. */
+    {{"--val-size", "1e16"}, {"--val-size", "1e16 out of range [0, 9.0072e+15]"}},
     {{"--profile=maybe"}, {"--profile", "'maybe': expected true/false"}},
+    /* A flag value is one whole word: a yes/no word followed by more is not that word. */
+    {{"--data", "d.h5", "--profile=truex"}, {"--profile", "'truex': expected true/false"}},
+    {{"--data", "d.h5", "--no-shuffle=1e3"}, {"--no-shuffle", "'1e3'"}},
     {{"--out", ""}, {"--out", "'': empty path"}},
     {{"--data="}, {"--data", "'': empty path"}},
     {{"eval", "--checkpoint", "c.h5", "--split", "bogus"},
@@ -469,6 +474,7 @@ START_TEST(test_config_file_errors)
         {"batch_size = 1.5\n", {":1: batch_size: invalid value '1.5'", NULL}},
         {"optim = adamw\n", {":1: optim: unknown value 'adamw'", NULL}},
         {"no-shuffle = maybe\n", {":1: no-shuffle: invalid value 'maybe'", NULL}},
+        {"profile = offline\n", {":1: profile: invalid value 'offline'", NULL}},
         {"hidden = 10,,20\n", {":1: hidden: invalid value '10,,20'", NULL}},
         {"config = other.ini\n", {":1: config", "cannot name another"}},
         /* The first failing line is reported, whatever its kind. */
@@ -512,6 +518,8 @@ START_TEST(test_accepted_numbers)
     ck_assert_uint_eq(cfg.seed, 7);
     ck_assert_int_eq(PARSE(&cfg, "--data", "d.h5", "--val-size", "1"), FC_OK);
     ck_assert(cfg.val_size == 1.0);
+    ck_assert_int_eq(PARSE(&cfg, "--data", "d.h5", "--val-size", "9007199254740992"), FC_OK);
+    ck_assert(cfg.val_size == 9007199254740992.0);
     /* Repeated options: the last one wins. */
     ck_assert_int_eq(PARSE(&cfg, "--data", "d.h5", "--epochs", "3", "--epochs", "4"), FC_OK);
     ck_assert_int_eq(cfg.epochs, 4);

@@ -113,6 +113,20 @@ check "idx --val 0: exit 0" [ $? -eq 0 ]
 check "idx --val 0: all 5 rows in /train" has_shape noval.h5 /train/x "( 5, 6 )"
 check "idx --val 0: no /val" absent noval.h5 /val/x
 
+# ---- IDX header counts above 255: every byte of the big-endian sizes counts ----
+# train 260 images of 1x300 (260 = 0x104 labels too), test 1 image; --val 10
+{ be32 2051; be32 260; be32 1; be32 300; fill 78000 7; } >big-train-images
+{ be32 2049; be32 260; fill 260 3; } >big-train-labels
+{ be32 2051; be32 1; be32 1; be32 300; fill 300 9; } >big-test-images
+idx_labels big-test-labels 4
+"$CONVERT" idx --train-images big-train-images --train-labels big-train-labels --test-images big-test-images \
+    --test-labels big-test-labels --val 10 --out big.h5 >/dev/null 2>convert.err
+rc=$?
+check "idx sizes above 255: exit 0 ($(cat convert.err))" [ $rc -eq 0 ]
+check "idx sizes above 255: /train/x shape (250, 300)" has_shape big.h5 /train/x "( 250, 300 )"
+check "idx sizes above 255: /val/y shape (10)" has_shape big.h5 /val/y "( 10 )"
+check "idx sizes above 255: /test/x shape (1, 300)" has_shape big.h5 /test/x "( 1, 300 )"
+
 # ---- CIFAR-10: batches of 1, 2, 1, 1, 1 records, test batch of 2 ----
 mkdir cifar
 cifar_record 0 10 >cifar/data_batch_1.bin
@@ -171,6 +185,13 @@ expect_bad "truncated images" truncated-images "truncated" $(idx_args truncated-
 expect_bad "trailing bytes" trailing-images "trailing" $(idx_args trailing-images train-labels)
 idx_labels four-labels 3 1 4 1
 expect_bad "label count differs from image count" four-labels "5 images" $(idx_args train-images four-labels)
+idx_labels two-test-labels 9 2
+expect_bad "test label count differs from test image count" two-test-labels "3 images" idx --train-images \
+    train-images --train-labels train-labels --test-images test-images --test-labels two-test-labels --val 1
+idx_images zero-images 0 2 3 100
+idx_labels zero-labels
+expect_bad "IDX header with a dimension of 0" zero-images "dimension 0 is 0" idx --train-images train-images \
+    --train-labels train-labels --test-images zero-images --test-labels zero-labels --val 1
 idx_labels label-ten 3 1 10 1 5
 expect_bad "label out of range" label-ten "out of range" $(idx_args train-images label-ten)
 head -c 40 train-images.gz >cut.gz
@@ -182,9 +203,13 @@ idx_images wide-test 3 3 2 100
 expect_bad "test image shape differs" wide-test "2x3" idx --train-images train-images \
     --train-labels train-labels --test-images wide-test --test-labels test-labels --val 1
 expect_bad "--val leaves no training rows" "--val" "only 5 rows" $(idx_args train-images train-labels) --val 5
+expect_bad "--val negative" "--val '-1'" "row count >= 0" $(idx_args train-images train-labels) --val -1
 
-mkdir cifar-short cifar-label cifar-missing
-for d in cifar-short cifar-label cifar-missing; do cp cifar/*.bin $d/; done
+mkdir cifar-short cifar-label cifar-missing cifar-empty
+for d in cifar-short cifar-label cifar-missing cifar-empty; do cp cifar/*.bin $d/; done
+# An empty batch (a failed download) holds no records: an error, not a batch that adds no rows.
+: >cifar-empty/data_batch_3.bin
+expect_bad "cifar10 empty batch" cifar-empty/data_batch_3.bin "multiple of 3073" cifar10 --dir cifar-empty --val 1
 head -c 5000 cifar/data_batch_2.bin >cifar-short/data_batch_2.bin
 expect_bad "cifar10 batch not a multiple of 3073 bytes" cifar-short/data_batch_2.bin "multiple of 3073" \
     cifar10 --dir cifar-short --val 1
@@ -220,6 +245,17 @@ if [ -n "$SYNTH" ]; then
     "$SYNTH" --out s5.h5 --classes 1 >/dev/null 2>synth.err
     rc=$?
     check "synth: --classes 1 is a usage error (exit 2, no file)" sh -c "[ $rc -eq 2 ] && [ ! -e s5.h5 ] && grep -q classes synth.err"
+    # --noise 0 (every row a blob centre) is allowed; a negative noise is not.
+    "$SYNTH" --out s7.h5 --train 20 --features 3 --noise 0 >/dev/null 2>synth.err
+    rc=$?
+    check "synth: --noise 0 is allowed (exit 0, a file)" sh -c "[ $rc -eq 0 ] && [ -s s7.h5 ] && [ ! -s synth.err ]"
+    "$SYNTH" --out s8.h5 --noise -1 >/dev/null 2>synth.err
+    rc=$?
+    check "synth: --noise -1 is a usage error (exit 2, no file)" sh -c "[ $rc -eq 2 ] && [ ! -e s8.h5 ] && grep -q -- --noise synth.err"
+    # An empty training split is no dataset (the trainer refuses it): --train starts at 1.
+    "$SYNTH" --out s6.h5 --train 0 >/dev/null 2>synth.err
+    rc=$?
+    check "synth: --train 0 is a usage error (exit 2, no file)" sh -c "[ $rc -eq 2 ] && [ ! -e s6.h5 ] && grep -q -- --train synth.err"
 fi
 
 echo "$passed passed, $failed failed"

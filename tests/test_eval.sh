@@ -88,6 +88,29 @@ for split in test val train; do
     done
 done
 
+# Rows of the matrix are the true classes: the per-class row counts and each matrix row's sum are the
+# label counts of the split (a transposed matrix has the predicted counts there, with the same total).
+if command -v h5dump >/dev/null 2>&1; then
+    h5dump -d /test/y -b LE -o test_y.bin d.h5 >/dev/null
+    want_counts=$(od -An -v -tu1 test_y.bin | tr -s ' ' '\n' | grep -E '^[0-9]+$' |
+        awk '{ n[$1]++ } END { for (c = 0; c < 4; c++) printf "%d ", n[c] + 0 }')
+    class_rows=$(awk '/^per-class/ { p = 1; getline; next } p && NF == 0 { p = 0 } p { printf "%d ", $2 }' eval_test.txt)
+    matrix_rows=$(awk '/^confusion matrix/ { m = 1; getline; next } m { s = 0; for (i = 2; i <= NF; i++) s += $i; printf "%d ", s }' \
+        eval_test.txt)
+    check "test: per-class rows are the split's label counts ($want_counts)" [ "$class_rows" = "$want_counts" ]
+    check "test: confusion matrix rows (true classes) sum to the label counts" [ "$matrix_rows" = "$want_counts" ]
+else
+    echo "skip - h5dump not found: label counts not compared"
+fi
+
+# A split of more rows than one forward pass takes (1024): -n 1 evaluates 2600 rows in three chunks, -n 3
+# each rank's 867 in one; every chunk must pair its rows with their own labels.
+"$SYNTH" --out big.h5 --train 50 --test 2600 --features 8 --classes 4 --seed 3 >/dev/null
+mpi 1 eval --checkpoint "$CK" --data big.h5 --split test >big_n1.txt
+mpi 3 eval --checkpoint "$CK" --data big.h5 --split test >big_n3.txt
+check "2600 rows in chunks of 1024: -n 1 and -n 3 give the same report" same_report big_n1.txt big_n3.txt
+check "2600 rows in chunks of 1024: confusion matrix sums to 2600" [ "$(matrix_sum big_n1.txt)" -eq 2600 ]
+
 # --data given explicitly: the same report as with the path stored in the checkpoint.
 mpi 3 eval --checkpoint "$CK" --data "$T/d.h5" --split val >explicit.txt
 check "--data FILE gives the same report as the stored path" same_report explicit.txt eval_val.txt
@@ -117,6 +140,13 @@ if [ -n "$final_test" ] && [ -n "$best_test" ]; then
 else
     echo "skip - training printed no test accuracy line"
 fi
+
+# ---- eval --help: exit 0, the eval usage printed once whatever the rank count ----
+rc=0
+mpi 3 eval --help >help.txt 2>help.err || rc=$?
+check "eval --help at -n 3: exit 0 ($rc), nothing on stderr" [ "$rc" -eq 0 -a ! -s help.err ]
+check "eval --help at -n 3: the usage printed once" \
+    [ "$(grep -c '^Usage: fcnet_dist' help.txt)" -eq 1 -a "$(grep -c '^eval: loads --checkpoint' help.txt)" -eq 1 ]
 
 # ---- errors: exit 2, one line ----
 expect_input_error "missing checkpoint" eval --checkpoint "$T/no-such.h5"

@@ -91,6 +91,22 @@ for build in f32 f64; do
     run_case "default model" "$build"
 done
 
+# The random batch: 8 rows without --batch-size (not the training default 100), --batch-size capped at 64.
+"$F32" gradcheck --hidden 5 --batch-size 100 >cap.txt 2>&1 || true
+if grep -q '^batch: 8 random rows' gc_f32_default_model.txt && grep -q '^batch: 16 random rows' \
+    "gc_f32_depth_3_batchnorm_dropout_reg.txt" && grep -q '^batch: 64 random rows' cap.txt; then
+    ok "batch: 8 rows by default, --batch-size 16 taken, --batch-size 100 capped at 64"
+else
+    not_ok "batch sizes: $(grep -h '^batch:' gc_f32_default_model.txt gc_f32_depth_3_batchnorm_dropout_reg.txt cap.txt | tr '\n' ' ')"
+fi
+
+# gradcheck --help gives gradcheck's own batch default for --batch-size, not training's 100.
+if "$F32" gradcheck --help | grep -q -- '--batch-size B .*rows of the checked batch \[default: 8, at most 64\]'; then
+    ok "gradcheck --help: --batch-size default 8, at most 64"
+else
+    not_ok "gradcheck --help: $("$F32" gradcheck --help | grep -- --batch-size)"
+fi
+
 # Sparse mode: a model above the full-check limit is checked on 20 elements per tensor, and says so.
 F32_OUT=sparse.txt
 "$F32" gradcheck --hidden 200,100 --weight-scale 5e-2 >"$F32_OUT"

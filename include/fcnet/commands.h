@@ -7,6 +7,11 @@
 #include "fcnet/config.h"
 #include "fcnet/dist.h"
 
+/* gradcheck's batch: rows without --batch-size, and the cap on --batch-size (the check needs a batch, not an
+ * epoch; two forward passes per checked element). */
+#define FC_GRADCHECK_BATCH 8
+#define FC_GRADCHECK_MAX_BATCH 64
+
 int fc_cmd_eval(const fc_config *cfg, fc_dist *dist);
 int fc_cmd_gradcheck(const fc_config *cfg, fc_dist *dist);
 

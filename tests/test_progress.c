@@ -1,0 +1,79 @@
+/* The progress reporter (--progress lines), fed a trainer whose step counts and clock readings are set by
+ * hand: the rate is taken over the interval since the last sample, the ETA from the steps left, and the
+ * epoch line's elapsed time from the start of the run. */
+#include <mpi.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fcnet/progress.h"
+#include "fcnet/train.h"
+#include "testutil.h"
+
+/* The progress line (--progress lines): samples/s over the interval since the last rate sample (not since
+ * the start of the run), smoothed, and the ETA from the steps left at that rate. */
+START_TEST(test_progress_rate)
+{
+    fc_config cfg;
+    fc_config_defaults(&cfg);
+    cfg.progress = FC_PROGRESS_LINES;
+    cfg.batch_size = 10;
+    cfg.print_every = 10;
+    cfg.epochs = 1;
+    fc_trainer *t = calloc(1, sizeof *t);
+    ck_assert_ptr_nonnull(t);
+    t->cfg = &cfg;
+    t->steps_per_epoch = t->total_steps = 10000;
+    fc_progress p;
+    fc_progress_init(&p, t, 1);
+    ck_assert_int_eq(p.tty, 0);
+    /* The last rate sample, 100 s ago, measured 100 samples/s at step 1000; 1000 steps of 10 rows since.
+     * Long intervals, so that the time the calls themselves take cannot change the printed numbers. */
+    p.step_last = 1000;
+    p.rate = 100;
+    p.t_last = MPI_Wtime() - 100.0;
+    t->step = t->epoch_step = 2000;
+
+    char path[] = "/tmp/fcnet_test_progress_XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    fflush(stdout);
+    int saved = dup(1);
+    dup2(fd, 1);
+    fc_progress_step(&p, t, 1.25);
+    /* The epoch line counts the time since the run started (500 s ago), not since the last rate sample. */
+    p.t_start = MPI_Wtime() - 500.0;
+    t->epoch = 1;
+    fc_progress_epoch(&p, t);
+    fflush(stdout);
+    dup2(saved, 1);
+    close(saved);
+    char line[512] = "";
+    ck_assert_int_ge(pread(fd, line, sizeof line - 1, 0), 0);
+    close(fd);
+    unlink(path);
+    /* 1000 steps x 10 rows in 100 s: 100 samples/s, so the smoothed rate stays 100; 8000 steps left: 800 s. */
+    ck_assert_msg(strstr(line, "(step 2000 / 10000) epoch 1 loss 1.250000") != NULL, "progress line: '%s'", line);
+    ck_assert_msg(strstr(line, " 100 samples/s") != NULL, "rate not over the last interval: '%s'", line);
+    ck_assert_msg(strstr(line, "ETA 13:20") != NULL, "ETA not from the steps left: '%s'", line);
+    const char *epoch_line = strstr(line, "\nepoch 1 done: step 2000, ");
+    double elapsed = -1;
+    ck_assert_msg(epoch_line && sscanf(epoch_line, "\nepoch 1 done: step 2000, %lf s elapsed", &elapsed) == 1,
+                  "epoch line: '%s'", line);
+    ck_assert_msg(elapsed >= 499.95 && elapsed < 560, "epoch line: %.1f s elapsed, want 500", elapsed);
+    ck_assert_int_eq(p.step_last, 2000);
+    free(t);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("progress");
+    TCase *t = tcase_create("progress");
+    tcase_add_test(t, test_progress_rate);
+    suite_add_tcase(s, t);
+    return s;
+}
+
+int main(int argc, char **argv) { return fct_run(suite(), argc, argv); }
