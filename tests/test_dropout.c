@@ -81,6 +81,32 @@ START_TEST(test_test_mode_is_identity)
 }
 END_TEST
 
+/* The fused kernel draws a row's mask in chunks of random words: for a row wider than one chunk (1024
+ * units) and a width that is no multiple of 4, every unit still gets fc_dropout_mask's value for its
+ * (global row, unit), so wide layers drop what the reference drops. */
+START_TEST(test_fused_mask_wide_rows)
+{
+    enum { ROWS = 3, UNITS = 2 * 1024 + 123 };
+    fc_real *z = malloc(ROWS * UNITS * sizeof *z), *out = malloc(ROWS * UNITS * sizeof *out);
+    fc_real *b = calloc(UNITS, sizeof *b);
+    for (int i = 0; i < ROWS * UNITS; i++) z[i] = 1;
+    const fc_act act = {.relu = 1, .keep = 0.5, .seed = 11, .step = 6, .layer = 2, .row0 = 40};
+    fc_bias_act_forward(out, z, b, &act, ROWS, UNITS);
+    int kept = 0;
+    for (int i = 0; i < ROWS; i++)
+        for (int j = 0; j < UNITS; j++) {
+            const fc_real want = fc_dropout_mask(0.5, 11, 6, 2, 40 + i, j);
+            ck_assert_msg(out[i * UNITS + j] == want, "row %d unit %d: fused %g, fc_dropout_mask %g", i, j,
+                          (double)out[i * UNITS + j], (double)want);
+            kept += want != 0;
+        }
+    ck_assert(kept > ROWS * UNITS / 4 && kept < 3 * ROWS * UNITS / 4);
+    free(z);
+    free(out);
+    free(b);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("dropout");
@@ -88,6 +114,7 @@ static Suite *suite(void)
     tcase_add_test(t, test_kept_fraction_and_mean);
     tcase_add_test(t, test_masks_keyed_by_global_row);
     tcase_add_test(t, test_test_mode_is_identity);
+    tcase_add_test(t, test_fused_mask_wide_rows);
     suite_add_tcase(s, t);
     return s;
 }

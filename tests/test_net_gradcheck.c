@@ -128,6 +128,27 @@ START_TEST(test_detects_wrong_gradient)
 }
 END_TEST
 
+/* Accuracy counting takes the first maximum of a row, as numpy's argmax (and eval) do: all-zero weights
+ * and a last-layer bias whose largest value is shared by classes 1 and 2 make every row predict class 1. */
+START_TEST(test_count_correct_first_maximum)
+{
+    static const int widths[] = {5};
+    fc_net_config cfg = {.n_input = D, .n_classes = C, .n_hidden = 1, .hidden = widths, .keep = 1,
+                         .weight_scale = 0, .init = FC_INIT_NORMAL, .bn_momentum = 0.9, .seed = 7};
+    fc_net net;
+    fc_net_init(&net, &cfg, BATCH, NULL);
+    double *b2 = &net.params[net.layout.views[fc_layout_find(&net.layout, "b2")].offset];
+    b2[0] = 0, b2[1] = 1, b2[2] = 1, b2[3] = 0.5;
+    double x[BATCH * D];
+    for (int i = 0; i < BATCH * D; i++) x[i] = sin(i);
+    const int32_t y[BATCH] = {1, 1, 1, 2, 0, 3, 1}; /* four rows of class 1, one of class 2 */
+    const double *scores = fc_net_forward(&net, x, BATCH, FC_MODE_TEST, NULL);
+    for (int i = 0; i < BATCH; i++) ck_assert(scores[i * C + 1] == scores[i * C + 2]);
+    ck_assert_int_eq(fc_net_count_correct(&net, y), 4);
+    fc_net_free(&net);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("net_gradcheck");
@@ -135,6 +156,7 @@ static Suite *suite(void)
     tcase_set_timeout(t, 120);
     tcase_add_loop_test(t, test_depths_norms, 0, 4);
     tcase_add_test(t, test_detects_wrong_gradient);
+    tcase_add_test(t, test_count_correct_first_maximum);
     suite_add_tcase(s, t);
     return s;
 }

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fcnet/rng.h"
 #include "fcnet/train.h"
@@ -297,6 +298,152 @@ START_TEST(test_train_accuracy_subsample)
 }
 END_TEST
 
+/* Best-parameter tracking. Without a validation split the final state is the best one: the best copy must
+ * hold the final parameters and the final batchnorm running statistics. With one, a later check that only
+ * ties the best validation accuracy keeps the earlier parameters (lr 0: every check gives the same accuracy,
+ * so the best step stays 0, the check before the first step). */
+START_TEST(test_best_copy)
+{
+    fc_config cfg;
+    fct_small_config(&cfg, data_path, FC_NORM_BATCH, 1.0, FC_OPTIM_ADAM);
+    cfg.epochs = 2;
+    snprintf(cfg.out, sizeof cfg.out, "%s.best_noval", data_path);
+    fc_dist dist;
+    fc_dist_init_comm(&dist, MPI_COMM_WORLD);
+    fc_trainer t;
+    ck_assert_int_eq(fc_train_setup(&t, &cfg, &dist), FC_OK);
+    ck_assert_int_eq(t.data.val.n, 0);
+    ck_assert_int_eq(fc_train_run(&t), FC_OK);
+    ck_assert(t.finished);
+    ck_assert_int_eq(t.best_step, t.step);
+    ck_assert_msg(memcmp(t.best_params, t.net.params, t.net.layout.n_total * sizeof(fc_real)) == 0,
+                  "no validation split: the best parameters are not the final ones");
+    ck_assert(t.net.bn_layout.n_total > 0);
+    ck_assert_msg(memcmp(t.best_bn, t.net.bn_stats, t.net.bn_layout.n_total * sizeof(fc_real)) == 0,
+                  "no validation split: the best running statistics are not the final ones");
+    fc_train_free(&t);
+
+    fc_config tie = cfg;
+    tie.norm = FC_NORM_NONE; /* nothing but the optimizer changes the model */
+    tie.optim = fc_optim_defaults(FC_OPTIM_SGD);
+    tie.optim.lr = 0;
+    tie.val_size = 0.2;
+    snprintf(tie.out, sizeof tie.out, "%s.best_tie", data_path);
+    ck_assert_int_eq(fc_train_setup(&t, &tie, &dist), FC_OK);
+    ck_assert(t.data.val.n > 0);
+    ck_assert_int_eq(fc_train_run(&t), FC_OK);
+    ck_assert_int_eq(t.hist.n_checks, 3);
+    for (int i = 1; i < 3; i++) ck_assert(t.hist.val_acc[i] == t.hist.val_acc[0]);
+    ck_assert(t.best_val_acc == t.hist.val_acc[0]);
+    ck_assert_int_eq(t.best_step, 0);
+    fc_train_free(&t);
+    fc_dist_free(&dist);
+}
+END_TEST
+
+/* The learning rate decays at the end of every epoch, the last one included (as cs231n's Solver does):
+ * the history records lr0 * decay^e at the check after epoch e, and the final state holds lr0 * decay^epochs. */
+START_TEST(test_lr_decays_every_epoch)
+{
+    fc_config cfg;
+    fct_small_config(&cfg, data_path, FC_NORM_NONE, 1.0, FC_OPTIM_SGD_MOMENTUM);
+    cfg.epochs = 2;
+    cfg.optim.lr_decay = 0.5;
+    snprintf(cfg.out, sizeof cfg.out, "%s.lr_decay", data_path);
+    fc_dist dist;
+    fc_dist_init_comm(&dist, MPI_COMM_WORLD);
+    fc_trainer t;
+    ck_assert_int_eq(fc_train_setup(&t, &cfg, &dist), FC_OK);
+    ck_assert_int_eq(fc_train_run(&t), FC_OK);
+    ck_assert_int_eq(t.epoch, 2);
+    ck_assert_int_eq(t.hist.n_checks, 3);
+    for (int e = 0; e < 3; e++)
+        ck_assert_msg(t.hist.lr[e] == cfg.optim.lr * pow(0.5, e), "check %d: lr %g, want %g", e, t.hist.lr[e],
+                      cfg.optim.lr * pow(0.5, e));
+    ck_assert_msg(t.opt.lr == cfg.optim.lr * 0.25, "final lr %g, want %g", t.opt.lr, cfg.optim.lr * 0.25);
+    fc_train_free(&t);
+    fc_dist_free(&dist);
+}
+END_TEST
+
+/* --max-steps ending exactly on an epoch's last step still closes the epoch before it stops (epoch count,
+ * accuracy check, lr decay, next order): the checkpoint then holds a position a resume can step from, not
+ * epoch_step == steps_per_epoch; and the resumed run continues at the next epoch. */
+START_TEST(test_max_steps_at_epoch_end)
+{
+    fc_config cfg;
+    fct_small_config(&cfg, data_path, FC_NORM_NONE, 1.0, FC_OPTIM_SGD);
+    cfg.epochs = 2;
+    cfg.optim.lr_decay = 0.5;
+    cfg.max_steps = 10; /* 300 rows in batches of 30: one epoch */
+    snprintf(cfg.out, sizeof cfg.out, "%s.max_steps_epoch", data_path);
+    fc_dist dist;
+    fc_dist_init_comm(&dist, MPI_COMM_WORLD);
+    fc_trainer t;
+    ck_assert_int_eq(fc_train_setup(&t, &cfg, &dist), FC_OK);
+    ck_assert_int_eq(t.steps_per_epoch, 10);
+    ck_assert_int_eq(fc_train_run(&t), FC_OK);
+    ck_assert(!t.finished);
+    ck_assert_int_eq(t.step, t.steps_per_epoch);
+    ck_assert_int_eq(t.epoch, 1);
+    ck_assert_int_eq(t.epoch_step, 0);
+    ck_assert_int_eq(t.hist.n_checks, 2);
+    ck_assert(t.opt.lr == cfg.optim.lr * 0.5);
+    fc_train_free(&t);
+
+    fc_config more = cfg;
+    more.max_steps = 0;
+    const int len = snprintf(more.resume, sizeof more.resume, "%s/checkpoint.h5", cfg.out);
+    ck_assert(len < (int)sizeof more.resume);
+    ck_assert_int_eq(fc_train_setup(&t, &more, &dist), FC_OK);
+    ck_assert_int_eq(t.epoch, 1);
+    ck_assert_int_eq(t.epoch_step, 0);
+    ck_assert_int_eq(fc_train_run(&t), FC_OK);
+    ck_assert(t.finished);
+    ck_assert_int_eq(t.hist.n_checks, 3);
+    fc_train_free(&t);
+    fc_dist_free(&dist);
+}
+END_TEST
+
+/* An accuracy over fewer rows than ranks: the ranks without rows must still take part in the sum (a rank
+ * that returned early would leave the others waiting, or hand them another gather's numbers). Two rows the
+ * model gets right, so the answer is 1 on every rank. alarm: a rank left waiting fails the test instead of
+ * hanging it. */
+START_TEST(test_accuracy_fewer_rows_than_ranks)
+{
+    fc_config cfg;
+    fct_small_config(&cfg, data_path, FC_NORM_BATCH, 1.0, FC_OPTIM_ADAM);
+    fc_dist dist;
+    fc_dist_init_comm(&dist, MPI_COMM_WORLD);
+    fc_trainer t;
+    ck_assert_int_eq(fc_train_setup(&t, &cfg, &dist), FC_OK);
+    const int64_t d = t.data.train.d;
+    int64_t rows[2];
+    int found = 0;
+    for (int64_t r = 0; r < t.data.train.n && found < 2; r++) {
+        const fc_real *scores = fc_net_forward(&t.net, t.data.train.x + r * d, 1, FC_MODE_TEST, NULL);
+        int best = 0;
+        for (int c = 1; c < t.data.n_classes; c++)
+            if (scores[c] > scores[best]) best = c;
+        if (best == t.data.train.y[r]) rows[found++] = r;
+    }
+    ck_assert_int_eq(found, 2);
+    alarm(60);
+    const double one = fc_train_accuracy(&t, &t.data.train, rows, 1);
+    const double two = fc_train_accuracy(&t, &t.data.train, rows, 2);
+    double both[2] = {one, two};
+    fc_dist_sum_doubles(&dist, both, 2); /* one more gather behind them, as the trainer's next step would be */
+    alarm(0);
+    int size;
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    ck_assert_msg(one == 1 && two == 1, "accuracy over 1 and 2 correct rows: %g and %g", one, two);
+    ck_assert(both[0] == size && both[1] == size);
+    fc_train_free(&t);
+    fc_dist_free(&dist);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("train");
@@ -310,6 +457,10 @@ static Suite *suite(void)
     tcase_add_test(t, test_learns);
     tcase_add_test(t, test_no_shuffle_and_init_from);
     tcase_add_test(t, test_train_accuracy_subsample);
+    tcase_add_test(t, test_best_copy);
+    tcase_add_test(t, test_lr_decays_every_epoch);
+    tcase_add_test(t, test_max_steps_at_epoch_end);
+    tcase_add_test(t, test_accuracy_fewer_rows_than_ranks);
     suite_add_tcase(s, t);
     return s;
 }
