@@ -188,15 +188,10 @@ static const char *const group_titles[G_COUNT] = {"Model", "Optimizer", "Data", 
 /* Index = enum value of the matching type (fc_norm, fc_init, fc_optim_kind, fc_preprocess_kind). */
 static const char *const norm_names[] = {"none", "batchnorm", "layernorm"};
 static const char *const init_names[] = {"normal", "he"};
-static const char *const optim_names[] = {"sgd", "sgd_momentum", "rmsprop", "adam"};
 static const char *const preprocess_names[] = {"none", "center", "standardize"};
 static const char *const split_names[] = {"test", "val", "train"};
 static const char *const progress_names[] = {"auto", "bar", "lines"};
 #define N_NAMES(a) ((int)(sizeof(a) / sizeof(a)[0]))
-
-/* The optimizer's own default lr (cs231n). Kept here rather than calling fc_optim_defaults so the
- * config module does not depend on optim.c. */
-static double default_lr(fc_optim_kind kind) { return kind == FC_OPTIM_ADAM ? 1e-3 : 1e-2; }
 
 static const opt_spec *spec_of(fc_option id)
 {
@@ -563,7 +558,7 @@ static fc_status apply_value(fc_config *cfg, const opt_spec *sp, const char *who
         if ((st = parse_name(who, text, init_names, N_NAMES(init_names), &idx)) == FC_OK) cfg->init = (fc_init)idx;
         break;
     case VK_OPTIM:
-        if ((st = parse_name(who, text, optim_names, N_NAMES(optim_names), &idx)) == FC_OK)
+        if ((st = parse_name(who, text, fc_optim_names, FC_OPTIM_KINDS, &idx)) == FC_OK)
             cfg->optim.kind = (fc_optim_kind)idx;
         break;
     case VK_PREPROCESS:
@@ -781,14 +776,17 @@ void fc_config_defaults(fc_config *cfg)
     cfg->weight_scale = 1e-2; /* cs231n FullyConnectedNet's default */
     cfg->init = FC_INIT_NORMAL;
     cfg->bn_momentum = 0.9;
-    cfg->optim.kind = FC_OPTIM_SGD;
-    cfg->optim.lr = default_lr(FC_OPTIM_SGD);
-    cfg->optim.lr_decay = 1.0;
-    cfg->optim.momentum = 0.9;
-    cfg->optim.decay_rate = 0.99;
-    cfg->optim.beta1 = 0.9;
-    cfg->optim.beta2 = 0.999;
-    cfg->optim.eps = 1e-8;
+    /* cs231n's update-rule defaults live in optim.c. Field by field: a struct assignment may carry the
+     * temporary's padding bytes, and the configuration is compared bytewise (tests). */
+    const fc_optim_config o = fc_optim_defaults(FC_OPTIM_SGD);
+    cfg->optim.kind = o.kind;
+    cfg->optim.lr = o.lr;
+    cfg->optim.lr_decay = o.lr_decay;
+    cfg->optim.momentum = o.momentum;
+    cfg->optim.decay_rate = o.decay_rate;
+    cfg->optim.beta1 = o.beta1;
+    cfg->optim.beta2 = o.beta2;
+    cfg->optim.eps = o.eps;
     cfg->batch_size = 100;
     cfg->epochs = 10;
     cfg->seed = 0;
@@ -917,7 +915,7 @@ fc_status fc_config_parse(fc_config *cfg, int argc, char **argv)
 
     /* The optimizer may be named after --lr, or in the file while --lr is on the command line, so its
      * default lr is only filled in now, and only when no lr was given anywhere. */
-    if (!cfg->opt_set[FC_OPT_LR]) cfg->optim.lr = default_lr(cfg->optim.kind);
+    if (!cfg->opt_set[FC_OPT_LR]) cfg->optim.lr = fc_optim_defaults(cfg->optim.kind).lr;
     return validate(cfg);
 }
 
@@ -962,7 +960,7 @@ const char *fc_config_value(const fc_config *cfg, fc_option opt, char *buf, size
     }
     case VK_NORM: snprintf(buf, size, "%s", norm_names[cfg->norm]); break;
     case VK_INIT: snprintf(buf, size, "%s", init_names[cfg->init]); break;
-    case VK_OPTIM: snprintf(buf, size, "%s", optim_names[cfg->optim.kind]); break;
+    case VK_OPTIM: snprintf(buf, size, "%s", fc_optim_name(cfg->optim.kind)); break;
     case VK_PREPROCESS: snprintf(buf, size, "%s", preprocess_names[cfg->preprocess]); break;
     case VK_SPLIT: snprintf(buf, size, "%s", cfg->split); break;
     case VK_PROGRESS: snprintf(buf, size, "%s", progress_names[cfg->progress]); break;

@@ -7,7 +7,7 @@
 #include <emmintrin.h>
 #endif
 
-static const char *const optim_names[] = {"sgd", "sgd_momentum", "rmsprop", "adam"};
+const char *const fc_optim_names[FC_OPTIM_KINDS] = {"sgd", "sgd_momentum", "rmsprop", "adam"};
 
 fc_optim_config fc_optim_defaults(fc_optim_kind kind)
 {
@@ -15,12 +15,12 @@ fc_optim_config fc_optim_defaults(fc_optim_kind kind)
     return c;
 }
 
-const char *fc_optim_name(fc_optim_kind kind) { return optim_names[kind]; }
+const char *fc_optim_name(fc_optim_kind kind) { return fc_optim_names[kind]; }
 
 int fc_optim_parse(const char *name)
 {
-    for (int i = 0; i < 4; i++)
-        if (strcmp(name, optim_names[i]) == 0) return i;
+    for (int i = 0; i < FC_OPTIM_KINDS; i++)
+        if (strcmp(name, fc_optim_names[i]) == 0) return i;
     return -1;
 }
 

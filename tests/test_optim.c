@@ -85,6 +85,11 @@ START_TEST(test_defaults_and_decay)
     ck_assert(fc_optim_defaults(FC_OPTIM_SGD).lr == 1e-2);
     ck_assert(fc_optim_defaults(FC_OPTIM_SGD_MOMENTUM).momentum == 0.9);
     ck_assert(fc_optim_defaults(FC_OPTIM_RMSPROP).decay_rate == 0.99);
+    /* cs231n's optim.py: rmsprop eps 1e-8; adam lr 1e-3, beta1 0.9, beta2 0.999, eps 1e-8; no decay. */
+    ck_assert(fc_optim_defaults(FC_OPTIM_RMSPROP).lr == 1e-2);
+    const fc_optim_config adam = fc_optim_defaults(FC_OPTIM_ADAM);
+    ck_assert(adam.lr == 1e-3 && adam.beta1 == 0.9 && adam.beta2 == 0.999 && adam.eps == 1e-8);
+    ck_assert(adam.lr_decay == 1.0 && fc_optim_defaults(FC_OPTIM_SGD).lr_decay == 1.0);
     ck_assert_int_eq(fc_optim_parse("adam"), FC_OPTIM_ADAM);
     ck_assert_int_eq(fc_optim_parse("Adam"), -1);
     ck_assert_str_eq(fc_optim_slot_name(FC_OPTIM_ADAM, 1), "v");

@@ -41,7 +41,10 @@ typedef struct fc_optim {
 
 /* cs231n defaults for kind (lr depends on the kind). */
 fc_optim_config fc_optim_defaults(fc_optim_kind kind);
-/* Name used on the command line and in checkpoints ("sgd", "sgd_momentum", "rmsprop", "adam"). */
+/* Names used on the command line and in checkpoints, indexed by kind. */
+#define FC_OPTIM_KINDS 4
+extern const char *const fc_optim_names[FC_OPTIM_KINDS];
+/* fc_optim_names[kind]: "sgd", "sgd_momentum", "rmsprop" or "adam". */
 const char *fc_optim_name(fc_optim_kind kind);
 /* Parses a name; returns -1 when unknown. */
 int fc_optim_parse(const char *name);
