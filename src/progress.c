@@ -17,6 +17,7 @@ void fc_progress_init(fc_progress *p, const struct fc_trainer *t, int enabled)
     p->tty = enabled && (mode == FC_PROGRESS_BAR ||
                          (mode == FC_PROGRESS_AUTO && !under_mpirun && isatty(STDOUT_FILENO)));
     p->t_start = p->t_last = MPI_Wtime();
+    p->timing = 0;
     p->step_start = p->step_last = t->step;
     p->rate = 0;
     p->last_draw = 0;
@@ -37,14 +38,27 @@ void fc_progress_step(fc_progress *p, const struct fc_trainer *t, double loss)
 {
     if (!p->enabled) return;
     double now = MPI_Wtime();
-    if (now - p->t_last >= 0.5 || p->rate == 0) {
-        double inst = (double)(t->step - p->step_last) * (double)t->cfg->batch_size / (now - p->t_last + 1e-12);
+    if (!p->timing) {
+        /* The rate is measured from the end of the first step: that step carries one-off costs (first
+         * touches, BLAS start-up, the accuracy check before it) and would show a run several times slower
+         * than it is, for many samples of the smoothing below. */
+        p->timing = 1;
+        p->t_last = now;
+        p->step_last = t->step;
+    } else if (now - p->t_last >= 0.5) {
+        double inst = (double)(t->step - p->step_last) * (double)t->cfg->batch_size / (now - p->t_last);
         p->rate = p->rate == 0 ? inst : 0.7 * p->rate + 0.3 * inst;
         p->t_last = now;
         p->step_last = t->step;
     }
-    char eta[32];
-    format_eta(eta, sizeof eta, (double)(t->total_steps - t->step) * (double)t->cfg->batch_size / p->rate);
+    char eta[32], rate[32];
+    if (p->rate > 0) {
+        format_eta(eta, sizeof eta, (double)(t->total_steps - t->step) * (double)t->cfg->batch_size / p->rate);
+        snprintf(rate, sizeof rate, "%.0f", p->rate);
+    } else {
+        snprintf(eta, sizeof eta, "--:--");
+        snprintf(rate, sizeof rate, "--");
+    }
     if (p->tty) {
         if (now - p->last_draw < 0.1 && t->step < t->total_steps) return;
         p->last_draw = now;
@@ -52,13 +66,13 @@ void fc_progress_step(fc_progress *p, const struct fc_trainer *t, double loss)
         char bar[64];
         for (int i = 0; i < width; i++) bar[i] = i < filled ? '#' : '.';
         bar[width] = '\0';
-        printf("\repoch %lld/%lld [%s] step %lld/%lld loss %.4f %.0f samples/s ETA %s   ",
+        printf("\repoch %lld/%lld [%s] step %lld/%lld loss %.4f %s samples/s ETA %s   ",
                (long long)t->epoch + 1, (long long)t->cfg->epochs, bar, (long long)t->step,
-               (long long)t->total_steps, loss, p->rate, eta);
+               (long long)t->total_steps, loss, rate, eta);
         fflush(stdout);
     } else if (t->cfg->print_every > 0 && t->step % t->cfg->print_every == 0) {
-        printf("(step %lld / %lld) epoch %lld loss %.6f  %.0f samples/s  ETA %s\n", (long long)t->step,
-               (long long)t->total_steps, (long long)t->epoch + 1, loss, p->rate, eta);
+        printf("(step %lld / %lld) epoch %lld loss %.6f  %s samples/s  ETA %s\n", (long long)t->step,
+               (long long)t->total_steps, (long long)t->epoch + 1, loss, rate, eta);
         fflush(stdout);
     }
 }

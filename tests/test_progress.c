@@ -11,48 +11,75 @@
 #include "fcnet/train.h"
 #include "testutil.h"
 
+/* What the reporter prints to stdout, caught in a temporary file. */
+typedef struct capture {
+    char path[64];
+    int fd, saved;
+} capture;
+
+static void capture_begin(capture *c)
+{
+    snprintf(c->path, sizeof c->path, "/tmp/fcnet_test_progress_XXXXXX");
+    c->fd = mkstemp(c->path);
+    ck_assert_int_ge(c->fd, 0);
+    fflush(stdout);
+    c->saved = dup(1);
+    dup2(c->fd, 1);
+}
+
+static void capture_end(capture *c, char *text, size_t size)
+{
+    fflush(stdout);
+    dup2(c->saved, 1);
+    close(c->saved);
+    const ssize_t n = pread(c->fd, text, size - 1, 0);
+    ck_assert_int_ge(n, 0);
+    text[n] = '\0';
+    close(c->fd);
+    unlink(c->path);
+}
+
+/* A trainer stand-in with only what the reporter reads: --progress lines, a line every print_every steps. */
+static fc_trainer *fake_trainer(fc_config *cfg, int64_t print_every)
+{
+    fc_config_defaults(cfg);
+    cfg->progress = FC_PROGRESS_LINES;
+    cfg->batch_size = 10;
+    cfg->print_every = print_every;
+    cfg->epochs = 1;
+    fc_trainer *t = calloc(1, sizeof *t);
+    ck_assert_ptr_nonnull(t);
+    t->cfg = cfg;
+    t->steps_per_epoch = t->total_steps = 10000;
+    return t;
+}
+
 /* The progress line (--progress lines): samples/s over the interval since the last rate sample (not since
  * the start of the run), smoothed, and the ETA from the steps left at that rate. */
 START_TEST(test_progress_rate)
 {
     fc_config cfg;
-    fc_config_defaults(&cfg);
-    cfg.progress = FC_PROGRESS_LINES;
-    cfg.batch_size = 10;
-    cfg.print_every = 10;
-    cfg.epochs = 1;
-    fc_trainer *t = calloc(1, sizeof *t);
-    ck_assert_ptr_nonnull(t);
-    t->cfg = &cfg;
-    t->steps_per_epoch = t->total_steps = 10000;
+    fc_trainer *t = fake_trainer(&cfg, 10);
     fc_progress p;
     fc_progress_init(&p, t, 1);
     ck_assert_int_eq(p.tty, 0);
     /* The last rate sample, 100 s ago, measured 100 samples/s at step 1000; 1000 steps of 10 rows since.
      * Long intervals, so that the time the calls themselves take cannot change the printed numbers. */
+    p.timing = 1;
     p.step_last = 1000;
     p.rate = 100;
     p.t_last = MPI_Wtime() - 100.0;
     t->step = t->epoch_step = 2000;
 
-    char path[] = "/tmp/fcnet_test_progress_XXXXXX";
-    int fd = mkstemp(path);
-    ck_assert_int_ge(fd, 0);
-    fflush(stdout);
-    int saved = dup(1);
-    dup2(fd, 1);
+    capture cap;
+    capture_begin(&cap);
     fc_progress_step(&p, t, 1.25);
     /* The epoch line counts the time since the run started (500 s ago), not since the last rate sample. */
     p.t_start = MPI_Wtime() - 500.0;
     t->epoch = 1;
     fc_progress_epoch(&p, t);
-    fflush(stdout);
-    dup2(saved, 1);
-    close(saved);
-    char line[512] = "";
-    ck_assert_int_ge(pread(fd, line, sizeof line - 1, 0), 0);
-    close(fd);
-    unlink(path);
+    char line[512];
+    capture_end(&cap, line, sizeof line);
     /* 1000 steps x 10 rows in 100 s: 100 samples/s, so the smoothed rate stays 100; 8000 steps left: 800 s. */
     ck_assert_msg(strstr(line, "(step 2000 / 10000) epoch 1 loss 1.250000") != NULL, "progress line: '%s'", line);
     ck_assert_msg(strstr(line, " 100 samples/s") != NULL, "rate not over the last interval: '%s'", line);
@@ -67,11 +94,39 @@ START_TEST(test_progress_rate)
 }
 END_TEST
 
+/* The first step is not timed: it carries one-off costs (and the accuracy check before it). Until a
+ * rate has been measured from its end the line says "--"; the first rate is that interval's alone. */
+START_TEST(test_progress_first_interval)
+{
+    fc_config cfg;
+    fc_trainer *t = fake_trainer(&cfg, 1);
+    fc_progress p;
+    fc_progress_init(&p, t, 1);
+    p.t_start -= 50.0; /* the run started 50 s ago: a rate from the start would be 2 samples/s */
+    capture cap;
+    capture_begin(&cap);
+    t->step = t->epoch_step = 1;
+    fc_progress_step(&p, t, 2.0);
+    ck_assert_int_eq(p.step_last, 1);
+    p.t_last -= 100.0; /* 100 steps of 10 rows in 100 s since the first step ended */
+    t->step = t->epoch_step = 101;
+    fc_progress_step(&p, t, 1.0);
+    char text[512];
+    capture_end(&cap, text, sizeof text);
+    ck_assert_msg(strstr(text, "(step 1 / 10000) epoch 1 loss 2.000000  -- samples/s  ETA --:--\n") == text,
+                  "first line: '%s'", text);
+    ck_assert_msg(strstr(text, "(step 101 / 10000) epoch 1 loss 1.000000  10 samples/s  ETA 2:44:59\n") != NULL,
+                  "second line: '%s'", text);
+    free(t);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("progress");
     TCase *t = tcase_create("progress");
     tcase_add_test(t, test_progress_rate);
+    tcase_add_test(t, test_progress_first_interval);
     suite_add_tcase(s, t);
     return s;
 }

@@ -10,10 +10,11 @@ typedef struct fc_progress {
     int enabled;        /* rank 0 only */
     int tty;            /* stdout is a terminal: redraw one line */
     double t_start;     /* MPI_Wtime at init */
+    int timing;         /* 0 until the first step has ended: the rate is measured from there */
     double t_last;      /* time of the last rate sample */
     int64_t step_start; /* global step at init */
     int64_t step_last;  /* step of the last rate sample */
-    double rate;        /* samples/s, smoothed */
+    double rate;        /* samples/s, smoothed; 0 until the first sample (printed as "--") */
     double last_draw;   /* time of the last redraw */
 } fc_progress;
 
