@@ -7,12 +7,14 @@
 
 #include <check.h>
 #include <errno.h>
+#include <float.h>
 #include <ftw.h>
 #include <hdf5.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "fcnet/data.h"
@@ -193,6 +195,20 @@ START_TEST(test_load_uint8_scaled)
     ck_assert(ds.train.x[255] == 1);
     for (int i = 0; i < N; i++) ck_assert_int_eq(ds.train.y[i], y[i]);
     fc_data_free(&ds);
+
+    /* int8 is not pixels: converted as is, negative values kept, no scaling */
+    const char *p8 = tmp_path("i8.h5");
+    f = h5_create(p8);
+    const signed char sx[2 * 3] = {-3, 100, 127, -128, 0, 1};
+    hsize_t sdx[2] = {2, 3}, sdy[1] = {2};
+    h5_put(f, "/train/x", H5T_STD_I8LE, H5T_NATIVE_SCHAR, 2, sdx, sx);
+    h5_put(f, "/train/y", H5T_STD_U8LE, H5T_NATIVE_UINT8, 1, sdy, y);
+    H5Fclose(f);
+    ck_assert_int_eq(fc_data_load(&ds, p8, 0), FC_OK);
+    for (int i = 0; i < 6; i++)
+        ck_assert_msg((double)ds.train.x[i] == (double)sx[i], "int8 x[%d] = %g want %d", i, (double)ds.train.x[i],
+                      sx[i]);
+    fc_data_free(&ds);
 }
 END_TEST
 
@@ -247,7 +263,8 @@ START_TEST(test_holdout_fraction_and_count)
     const struct {
         double val_size;
         int64_t n_val;
-    } cases[] = {{0.25, 2}, {0.1, 1}, {0.19, 1}, {0.05, 0}, {0, 0}, {3, 3}, {3.7, 3}, {9, 9}, {0.95, 9}};
+    } cases[] = {{0.25, 2}, {0.1, 1}, {0.19, 1}, {0.05, 0}, {0, 0}, {3, 3}, {3.7, 3}, {9, 9}, {0.95, 9},
+                   {1, 1}, {1.0000001, 1}}; /* 1 is a row count (one row), not the fraction 100% */
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         fc_dataset ds;
         ck_assert_msg(fc_data_load(&ds, path, cases[c].val_size) == FC_OK, "val_size %g: %s", cases[c].val_size,
@@ -262,6 +279,44 @@ START_TEST(test_holdout_fraction_and_count)
         check_split_values(&ds.test, 5, 3, 200.0, 0, 4);
         fc_data_free(&ds);
     }
+}
+END_TEST
+
+/* Without num_classes, n_classes is the largest label + 1 over every split read: one only in the held-out
+ * rows of /train, or only in /val, still counts. */
+START_TEST(test_n_classes_from_every_split)
+{
+    double x[2 * 10] = {0};
+    int64_t y[10] = {0, 1, 2, 0, 1, 2, 0, 1, 2, 5}; /* 5: in the last row, held out below */
+    const char *p = tmp_path("max_in_holdout.h5");
+    hid_t f = h5_create(p);
+    h5_put_x(f, "/train/x", H5T_IEEE_F32LE, 10, 2, x);
+    h5_put_y(f, "/train/y", H5T_STD_I32LE, 10, y);
+    H5Fclose(f);
+    fc_dataset ds;
+    ck_assert_int_eq(fc_data_load(&ds, p, 0), FC_OK);
+    ck_assert_int_eq(ds.n_classes, 6);
+    fc_data_free(&ds);
+    ck_assert_int_eq(fc_data_load(&ds, p, 1), FC_OK);
+    ck_assert_int_eq(ds.train.n, 9);
+    ck_assert_int_eq(ds.val.n, 1);
+    ck_assert_int_eq(ds.val.y[0], 5);
+    ck_assert_int_eq(ds.n_classes, 6);
+    fc_data_free(&ds);
+
+    p = tmp_path("max_in_val.h5");
+    f = h5_create(p);
+    y[9] = 2;
+    h5_put_x(f, "/train/x", H5T_IEEE_F32LE, 10, 2, x);
+    h5_put_y(f, "/train/y", H5T_STD_I32LE, 10, y);
+    int64_t vy[3] = {1, 7, 0};
+    h5_put_x(f, "/val/x", H5T_IEEE_F32LE, 3, 2, x);
+    h5_put_y(f, "/val/y", H5T_STD_I32LE, 3, vy);
+    H5Fclose(f);
+    ck_assert_int_eq(fc_data_load(&ds, p, 0), FC_OK);
+    ck_assert_int_eq(ds.val_from_file, 1);
+    ck_assert_int_eq(ds.n_classes, 8);
+    fc_data_free(&ds);
 }
 END_TEST
 
@@ -387,6 +442,47 @@ START_TEST(test_preprocess)
 }
 END_TEST
 
+/* Near-constant features must count as constant (std 1, only centred) rather than be blown up to +-1:
+ * constant ones whose mean is not exactly representable (0.1 and the like, in the double build: sum / n
+ * rounds, leaving a std of ~1e-17), and one that alternates between two neighbouring values (std ~5e-11).
+ * A feature far from 0 gets its std without cancellation (two passes, not E[x^2] - E[x]^2). */
+START_TEST(test_preprocess_near_constant_and_offset)
+{
+    enum { N = 10, D = 7 };
+    const double consts[5] = {0.1, 0.3, 0.7, 1.0 / 3.0, 0.2};
+    const fc_real lo = (fc_real)1e-3, hi = lo + lo * (fc_real)(2 * FLT_EPSILON); /* 2 float ulps apart */
+    ck_assert(lo != hi);
+    fc_real x[N * D];
+    for (int i = 0; i < N; i++) {
+        for (int j = 0; j < 5; j++) x[i * D + j] = (fc_real)consts[j];
+        x[i * D + 5] = i % 2 ? hi : lo;
+        x[i * D + 6] = (fc_real)(1e5 + 0.1 * i);
+    }
+    /* the reference statistics of the offset feature, two passes in double */
+    double mean6 = 0, var6 = 0;
+    for (int i = 0; i < N; i++) mean6 += (double)x[i * D + 6];
+    mean6 /= N;
+    for (int i = 0; i < N; i++) var6 += ((double)x[i * D + 6] - mean6) * ((double)x[i * D + 6] - mean6);
+    const double std6 = sqrt(var6 / N);
+    ck_assert(std6 > 0.2 && std6 < 0.4);
+    int32_t y[N] = {0};
+    fc_split train = {.n = N, .d = D, .x = x, .y = y};
+    fc_preprocess pp;
+    fc_preprocess_fit(&pp, FC_PRE_STANDARDIZE, &train);
+    for (int j = 0; j < 6; j++)
+        ck_assert_msg(pp.std[j] == 1.0, "near-constant feature %d: std %.17g, want 1", j, pp.std[j]);
+    ck_assert_msg(fabs(pp.std[6] - std6) <= 1e-12 * std6, "offset feature: std %.17g, want %.17g", pp.std[6], std6);
+    fc_preprocess_apply(&pp, &train);
+    for (int i = 0; i < N; i++) {
+        for (int j = 0; j < 6; j++)
+            ck_assert_msg(fabs((double)x[i * D + j]) < 1e-6, "near-constant feature %d row %d: %g after standardize",
+                          j, i, (double)x[i * D + j]);
+        ck_assert(fabs((double)x[i * D + 6]) < 2.0);
+    }
+    fc_preprocess_free(&pp);
+}
+END_TEST
+
 /* Statistics over a loaded uint8 split, in double, against a direct computation. */
 START_TEST(test_preprocess_on_loaded_data)
 {
@@ -491,6 +587,27 @@ START_TEST(test_gather)
         ck_assert_int_eq(y[i], idx[i] % 4);
     }
     fc_data_gather(NULL, NULL, &ds.train, NULL, 0);
+
+    /* Only idx[0 .. count) is read (the prefetch looks ahead within it): idx ends right before a page that
+     * cannot be read, so a look at idx[count] faults. */
+    const long page = sysconf(_SC_PAGESIZE);
+    void *mem = NULL;
+    ck_assert_int_eq(posix_memalign(&mem, (size_t)page, 2 * (size_t)page), 0);
+    char *map = mem;
+    ck_assert_int_eq(mprotect(map + page, (size_t)page, PROT_NONE), 0);
+    fc_real xs[6 * 3];
+    int32_t ys[6];
+    for (int64_t count = 1; count <= 6; count++) {
+        int64_t *tail = (int64_t *)(map + page) - count;
+        for (int64_t i = 0; i < count; i++) tail[i] = (i * 7 + 3) % 10;
+        fc_data_gather(xs, ys, &ds.train, tail, count);
+        for (int64_t i = 0; i < count; i++) {
+            ck_assert((double)xs[i * 3 + 2] == (double)tail[i] + 2.0 / 8.0);
+            ck_assert_int_eq(ys[i], tail[i] % 4);
+        }
+    }
+    ck_assert_int_eq(mprotect(map + page, (size_t)page, PROT_READ | PROT_WRITE), 0);
+    free(map);
     fc_data_free(&ds);
 }
 END_TEST
@@ -539,6 +656,19 @@ START_TEST(test_error_missing_file)
 {
     expect_error(tmp_path("does_not_exist.h5"), 0, "cannot open", "No such file", NULL);
     expect_error(tmp_dir, 0, "cannot open", "directory", NULL);
+}
+END_TEST
+
+/* A file name with a line break (or carriage return) still gives a one-line message: both are folded to
+ * spaces. */
+START_TEST(test_error_message_one_line)
+{
+    const char *p = tmp_path("bad\nname\r.h5");
+    fc_dataset ds;
+    ck_assert_int_eq(fc_data_load(&ds, p, 0), FC_ERR_INPUT);
+    const char *msg = fc_error_message();
+    ck_assert_msg(strchr(msg, '\n') == NULL && strchr(msg, '\r') == NULL, "message has a line break: '%s'", msg);
+    ck_assert_msg(strstr(msg, "bad name .h5: cannot open") != NULL, "message: '%s'", msg);
 }
 END_TEST
 
@@ -694,6 +824,21 @@ START_TEST(test_error_types)
     h5_attr_int(f, "num_classes", H5T_STD_I32LE, 0);
     H5Fclose(f);
     expect_error(p, 0, "num_classes", "positive integer", NULL);
+
+    /* a float attribute must hold a whole number: 2.5 classes is refused, not truncated to 2 */
+    p = tmp_path("fraction_num_classes.h5");
+    f = h5_create(p);
+    put_split(f, "train", H5T_IEEE_F32LE, H5T_STD_I32LE, 4, 2, 0, 2);
+    {
+        hid_t space = H5Screate(H5S_SCALAR);
+        hid_t a = H5Acreate2(f, "num_classes", H5T_IEEE_F64LE, space, H5P_DEFAULT, H5P_DEFAULT);
+        const double half = 2.5;
+        ck_assert(H5Awrite(a, H5T_NATIVE_DOUBLE, &half) >= 0);
+        H5Aclose(a);
+        H5Sclose(space);
+    }
+    H5Fclose(f);
+    expect_error(p, 0, "num_classes", "2.5 is not a positive integer", NULL);
 
     p = tmp_path("string_num_classes.h5");
     f = h5_create(p);
@@ -885,6 +1030,7 @@ static Suite *data_suite(void)
     tcase_add_test(load, test_load_float64_and_label_types);
     tcase_add_test(load, test_load_split_only);
     tcase_add_test(load, test_holdout_fraction_and_count);
+    tcase_add_test(load, test_n_classes_from_every_split);
     tcase_add_test(load, test_chunked_reads);
     tcase_add_test(load, test_hdf5_error_printing_restored);
     tcase_add_test(load, test_preprocess_on_loaded_data);
@@ -893,12 +1039,14 @@ static Suite *data_suite(void)
 
     TCase *pure = tcase_create("pure");
     tcase_add_test(pure, test_preprocess);
+    tcase_add_test(pure, test_preprocess_near_constant_and_offset);
     tcase_add_test(pure, test_epoch_order);
     suite_add_tcase(s, pure);
 
     TCase *errors = tcase_create("errors");
     tcase_add_checked_fixture(errors, tmp_setup, tmp_teardown);
     tcase_add_test(errors, test_error_missing_file);
+    tcase_add_test(errors, test_error_message_one_line);
     tcase_add_test(errors, test_error_not_hdf5);
     tcase_add_test(errors, test_error_truncated);
     tcase_add_test(errors, test_error_missing_objects);

@@ -1,6 +1,8 @@
 /* Update rules: cs231n's published first-step values (worked by hand from the formulas), defaults,
  * lr decay, slot names. Multi-step trajectories are compared with the numpy reference in test_ref. */
 #include <math.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "fcnet/net.h"
@@ -230,6 +232,49 @@ START_TEST(test_update_range_folds_reg)
 }
 END_TEST
 
+/* The arena layout the optimizer sweeps (params.h): views in order, each starting on an FC_ARENA_ALIGN
+ * boundary, never overlapping, the padding counted in n_total; found by exact name. */
+START_TEST(test_layout_offsets_aligned)
+{
+    fc_layout l;
+    fc_layout_init(&l);
+    const struct {
+        const char *name;
+        int rows, cols, decay;
+    } views[] = {{"W1", 3, 5, 1}, {"b1", 1, 5, 0}, {"gamma1", 1, 5, 0}, {"beta1", 1, 5, 0}, {"W2", 5, 16, 1},
+                 {"b2", 1, 16, 0}, {"W3", 16, 17, 1}, {"b3", 1, 1, 0}, {"W10", 2, 2, 1}};
+    const int n = (int)(sizeof views / sizeof views[0]);
+    for (int i = 0; i < 20; i++) { /* past the first growth of the view array */
+        char name[FC_VIEW_NAME_MAX];
+        snprintf(name, sizeof name, "%s_%d", views[i % n].name, i / n);
+        ck_assert_int_eq(fc_layout_add(&l, name, views[i % n].rows, views[i % n].cols, views[i % n].decay), i);
+    }
+    ck_assert_int_eq(l.n_views, 20);
+    size_t end = 0;
+    for (int i = 0; i < 20; i++) {
+        const fc_view *v = &l.views[i];
+        ck_assert_msg(v->offset % FC_ARENA_ALIGN == 0, "%s at offset %zu", v->name, v->offset);
+        ck_assert_msg(v->offset >= end && v->offset < end + FC_ARENA_ALIGN, "%s at %zu after an end at %zu", v->name,
+                      v->offset, end);
+        ck_assert_uint_eq(fc_view_size(v), (size_t)views[i % n].rows * (size_t)views[i % n].cols);
+        ck_assert_int_eq(v->decay, views[i % n].decay);
+        end = v->offset + fc_view_size(v);
+    }
+    ck_assert_uint_eq(l.n_total % FC_ARENA_ALIGN, 0);
+    ck_assert(l.n_total >= end && l.n_total < end + FC_ARENA_ALIGN);
+    ck_assert_int_eq(fc_layout_find(&l, "W1_0"), 0);
+    ck_assert_int_eq(fc_layout_find(&l, "W10_0"), 8);
+    ck_assert_int_eq(fc_layout_find(&l, "gamma1_1"), n + 2);
+    ck_assert_int_eq(fc_layout_find(&l, "W1"), -1);
+    fc_real *arena = fc_arena_alloc(&l);
+    ck_assert_uint_eq((uintptr_t)arena % 64, 0);
+    for (size_t i = 0; i < l.n_total; i++) ck_assert(arena[i] == 0);
+    fc_free(arena);
+    fc_layout_free(&l);
+    ck_assert_int_eq(l.n_views, 0);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("optim");
@@ -239,6 +284,7 @@ static Suite *suite(void)
     tcase_add_test(t, test_adam_first_steps);
     tcase_add_test(t, test_defaults_and_decay);
     tcase_add_test(t, test_reports_non_finite_gradients);
+    tcase_add_test(t, test_layout_offsets_aligned);
     tcase_add_loop_test(t, test_range_update_equals_whole, 0, 8); /* 4 rules x in place | streaming */
     tcase_add_loop_test(t, test_update_range_folds_reg, 0, 8);
     suite_add_tcase(s, t);

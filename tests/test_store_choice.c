@@ -1,6 +1,7 @@
 /* The parameter stores' trial (fc_store_choice), fed made-up step times: the block length follows the
  * warm-up's step time (agreed over the ranks), the ways run S O O S S O O S block by block, the first step
  * of a block is not counted, and the faster way wins on every rank. Run at 1, 2 and 3 ranks. */
+#include <math.h>
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,6 +87,53 @@ START_TEST(test_ranks_agree_on_block_and_way)
 }
 END_TEST
 
+/* Ranks that time the two ways differently still decide alike, on the means over all ranks: rank 0 alone
+ * would take non-temporal (1.0 vs 1.1 ms), but rank 1's slow non-temporal steps (3.0 ms) outweigh it. */
+START_TEST(test_ranks_decide_on_the_mean_over_ranks)
+{
+    unsetenv("FCNET_PARAM_STORES");
+    fc_dist dist = world();
+    fc_store_choice c;
+    const double warm[3] = {1, 1, 1}, streaming[3] = {1.0, 3.0, 1.0}, ordinary[3] = {1.1, 1.1, 1.2};
+    const int size = fc_dist_size(&dist), r = fc_dist_rank(&dist) % 3;
+    run_trial(&c, &dist, warm, streaming[r], ordinary[r], 50, 32);
+    double sum_s = 0, sum_o = 0;
+    for (int i = 0; i < size; i++) {
+        sum_s += streaming[i % 3];
+        sum_o += ordinary[i % 3];
+    }
+    ck_assert_int_eq(c.streaming, size == 1 ? 1 : 0);
+    ck_assert_msg(fabs(c.mean_ms[1] - sum_s / size) < 1e-9 && fabs(c.mean_ms[0] - sum_o / size) < 1e-9,
+                  "rank %d: means %.6f (ordinary) %.6f (non-temporal), want %.6f %.6f", r, c.mean_ms[0],
+                  c.mean_ms[1], sum_o / size, sum_s / size);
+    fc_dist_free(&dist);
+}
+END_TEST
+
+/* FCNET_PARAM_STORES as rank 0 sees it holds on every rank: one set only on rank 0 forces every rank, and
+ * one set on the other ranks only forces none (a rank left on the trial alone would wait in its sums). */
+START_TEST(test_rank0_setting_holds_everywhere)
+{
+    fc_dist dist = world();
+    fc_store_choice c;
+    const int rank = fc_dist_rank(&dist);
+    if (rank == 0) setenv("FCNET_PARAM_STORES", "ordinary", 1);
+    else unsetenv("FCNET_PARAM_STORES");
+    ck_assert_int_eq(fc_store_choice_init(&c, &dist, 1), FC_OK);
+    const int forced_everywhere = c.forced == 1 && c.trial == 0 && c.streaming == 0;
+
+    if (rank == 0) unsetenv("FCNET_PARAM_STORES");
+    else setenv("FCNET_PARAM_STORES", "streaming", 1);
+    ck_assert_int_eq(fc_store_choice_init(&c, &dist, 1), FC_OK);
+    const int trial_everywhere = c.forced == 0 && c.trial == 1 && c.streaming == 1;
+    unsetenv("FCNET_PARAM_STORES");
+    fc_dist_free(&dist);
+    /* asserted after both collectives, so a failing rank does not leave the others waiting */
+    ck_assert_msg(forced_everywhere, "rank %d: not forced by rank 0's FCNET_PARAM_STORES=ordinary", rank);
+    ck_assert_msg(trial_everywhere, "rank %d: forced by its own FCNET_PARAM_STORES, not rank 0's (unset)", rank);
+}
+END_TEST
+
 START_TEST(test_describe_before_and_during_trial)
 {
     unsetenv("FCNET_PARAM_STORES");
@@ -110,6 +158,8 @@ static Suite *suite(void)
     TCase *t = tcase_create("store_choice");
     tcase_add_test(t, test_block_follows_step_time);
     tcase_add_test(t, test_ranks_agree_on_block_and_way);
+    tcase_add_test(t, test_ranks_decide_on_the_mean_over_ranks);
+    tcase_add_test(t, test_rank0_setting_holds_everywhere);
     tcase_add_test(t, test_describe_before_and_during_trial);
     suite_add_tcase(s, t);
     return s;
