@@ -18,7 +18,7 @@ cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DFCNET_WERROR=$werror -
 echo "== build"
 cmake --build "$build" -j "$jobs"
 
-# The sanitizer build runs the tests labelled 'sanitize' (bad input, faults) under ASan+UBSan.
+# The sanitizer build runs the tests labelled 'sanitize' (bad input, faults, the exchange) under ASan+UBSan.
 asan=${FCNET_ASAN_BUILD_DIR:-$root/build-asan}
 if [ -n "$(grep -rl 'LABELS sanitize' "$root/tests" 2>/dev/null || true)" ] && [ "${FCNET_SKIP_ASAN:-0}" != 1 ]; then
     echo "== configure + build sanitizer variant ($asan)"

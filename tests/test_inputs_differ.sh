@@ -16,6 +16,7 @@ trap 'rm -rf "$work"' EXIT
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
 "$synth" --out "$work/a.h5" --train 60 --val 20 --features 6 --classes 3 --seed 1 >/dev/null
 "$synth" --out "$work/b.h5" --train 70 --val 20 --features 6 --classes 3 --seed 1 >/dev/null
+"$synth" --out "$work/c.h5" --train 60 --val 20 --test 13 --features 6 --classes 3 --seed 1 >/dev/null
 common=(train --hidden 8 --norm batchnorm --optim adam --epochs 4 --batch-size 10 --progress lines)
 # Two checkpoints of the same run at different steps (6 steps per epoch): the "current" and a stale one.
 timeout 60 "$mpiexec" -q -n 2 --oversubscribe --bind-to none "$dist" "${common[@]}" --data "$work/a.h5" \
@@ -54,12 +55,18 @@ expect() {
 out=(--out "$work/new")
 expect data-rows "the dataset's shape" -- "${common[@]}" --data "$work/a.h5" "${out[@]}" -- \
     "${common[@]}" --data "$work/b.h5" "${out[@]}"
+# Only the test split differs: the final test accuracy's gathers run over another number of rows.
+expect test-rows "the dataset's shape" -- "${common[@]}" --data "$work/a.h5" "${out[@]}" -- \
+    "${common[@]}" --data "$work/c.h5" "${out[@]}"
 expect settings "the settings" -- "${common[@]}" --data "$work/a.h5" "${out[@]}" -- \
     "${common[@]}" --data "$work/a.h5" "${out[@]}" --lr 0.002
 expect command "another command" -- "${common[@]}" --data "$work/a.h5" "${out[@]}" -- gradcheck --hidden 5
 # --profile on one rank only: the profile's gathers would wait for a rank that never joins them.
 expect profile "the settings" -- "${common[@]}" --data "$work/a.h5" "${out[@]}" -- \
     "${common[@]}" --data "$work/a.h5" "${out[@]}" --profile
+# --checkpoint-every on one rank only: the saves' agreements would wait for a rank that never saves.
+expect checkpoint-every "the settings" -- "${common[@]}" --data "$work/a.h5" "${out[@]}" -- \
+    "${common[@]}" --data "$work/a.h5" "${out[@]}" --checkpoint-every 2
 # Another architecture on rank 1: every buffer has another size, so this must be caught before the first
 # collective over one (an MPI truncation error, not a one-line refusal, without the early check).
 expect hidden "the settings" -- "${common[@]}" --data "$work/a.h5" "${out[@]}" -- \

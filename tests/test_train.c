@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fcnet/ckpt.h"
 #include "fcnet/rng.h"
 #include "fcnet/train.h"
 #include "testutil.h"
@@ -174,6 +175,129 @@ START_TEST(test_exchange_paths_bitwise)
     fc_train_free(&t);
     fc_dist_free(&dist);
     unsetenv("FCNET_EXCHANGE");
+}
+END_TEST
+
+/* FCNET_EXCHANGE set on one rank only (a launcher that exports it to some ranks): the ranks agree on one
+ * path, the message path since one asked for it, instead of some creating the shared windows alone. */
+START_TEST(test_exchange_setting_on_one_rank)
+{
+    fc_config cfg;
+    fct_small_config(&cfg, data_path, FC_NORM_BATCH, 1.0, FC_OPTIM_ADAM);
+    int rank, size;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    if (rank == size - 1) setenv("FCNET_EXCHANGE", "p2p", 1);
+    fc_dist dist;
+    fc_dist_init_comm(&dist, MPI_COMM_WORLD);
+    fc_trainer t;
+    ck_assert_int_eq(fc_train_setup(&t, &cfg, &dist), FC_OK);
+    int borrowed = t.net.arenas_borrowed, any_borrowed = 0;
+    MPI_Allreduce(&borrowed, &any_borrowed, 1, MPI_INT, MPI_LOR, MPI_COMM_WORLD);
+    ck_assert_msg(!any_borrowed, "a rank took the shared-memory exchange that another rank declined");
+    for (int s = 0; s < 5; s++) ck_assert(isfinite(fc_train_step(&t)));
+    fc_tensor_ref refs[1] = {{"params", t.net.params, t.net.layout.n_total * sizeof(fc_real)}};
+    ck_assert_int_eq(fc_dist_check_replicas(&dist, refs, 1, t.step), FC_OK);
+    fc_train_free(&t);
+    fc_dist_free(&dist);
+    unsetenv("FCNET_EXCHANGE");
+}
+END_TEST
+
+/* Non-finite gradients in one rank's chunk only, with a finite loss: the verdict is agreed, every rank's
+ * step returns NaN (a rank that stopped alone would leave the others waiting in the next step). Feature 0
+ * is -Inf in every row and W1's row 0 is positive, so every first-layer pre-activation is -Inf and the ReLU
+ * outputs 0 (the scores, and the loss, stay finite), while dW1's row 0 is -Inf * 0 = NaN: in the first
+ * elements of the fused buffer, i.e. rank 0's chunk. */
+START_TEST(test_divergence_in_one_chunk_agreed)
+{
+    fc_config cfg;
+    fct_small_config(&cfg, data_path, FC_NORM_NONE, 1.0, FC_OPTIM_SGD);
+    fc_dist dist;
+    fc_dist_init_comm(&dist, MPI_COMM_WORLD);
+    fc_trainer t;
+    ck_assert_int_eq(fc_train_setup(&t, &cfg, &dist), FC_OK);
+    const int w1 = fc_layout_find(&t.net.layout, "W1");
+    ck_assert_int_ge(w1, 0);
+    const fc_view *v = &t.net.layout.views[w1];
+    size_t own, own_len;
+    fc_dist_own_chunk(&dist, t.net.layout.n_total, &own, &own_len);
+    if (dist.rank == 0) ck_assert(v->offset + (size_t)v->cols <= own + own_len);
+    if (!t.net.arenas_borrowed || dist.rank == 0) /* the node's one shared array: rank 0 writes it */
+        for (int j = 0; j < v->cols; j++) t.net.params[v->offset + (size_t)j] = 1;
+    MPI_Barrier(MPI_COMM_WORLD);
+    for (int64_t i = 0; i < t.data.train.n; i++) t.data.train.x[(size_t)i * (size_t)t.data.train.d] = -INFINITY;
+    const int nan_here = isnan(fc_train_step(&t));
+    int all = 0, any = 0;
+    MPI_Allreduce(&nan_here, &all, 1, MPI_INT, MPI_LAND, MPI_COMM_WORLD);
+    MPI_Allreduce(&nan_here, &any, 1, MPI_INT, MPI_LOR, MPI_COMM_WORLD);
+    ck_assert_msg(any, "no rank saw the NaN gradients");
+    ck_assert_msg(all, "only some ranks stopped on the NaN gradients");
+    fc_train_free(&t);
+    fc_dist_free(&dist);
+}
+END_TEST
+
+/* Ranks resuming from checkpoints that differ in the optimizer state alone (same position, parameters and
+ * learning rate; adam's second moment on the last rank): refused before the first step, naming the
+ * optimizer state, on every rank. The second moment is the last tensor compared. */
+START_TEST(test_resume_optimizer_state_differs)
+{
+    fc_config cfg;
+    fct_small_config(&cfg, data_path, FC_NORM_NONE, 1.0, FC_OPTIM_ADAM);
+    fc_dist dist;
+    fc_dist_init_comm(&dist, MPI_COMM_WORLD);
+    fc_trainer t;
+    ck_assert_int_eq(fc_train_setup(&t, &cfg, &dist), FC_OK);
+    for (int s = 0; s < 3; s++) ck_assert(isfinite(fc_train_step(&t)));
+    fc_train_gather_optimizer_state(&t);
+    char good[600], other[600];
+    snprintf(good, sizeof good, "%s.opt_good.h5", data_path);
+    snprintf(other, sizeof other, "%s.opt_other.h5", data_path);
+    fc_status st = FC_OK;
+    if (dist.rank == 0) {
+        st = fc_ckpt_save(&t, good);
+        t.opt.slot[1][0] *= 2; /* this rank's own copy of the gathered slot */
+        if (st == FC_OK) st = fc_ckpt_save(&t, other);
+    }
+    ck_assert_int_eq(fc_dist_agree(&dist, st, 1), FC_OK);
+    fc_train_free(&t);
+
+    fc_config more = cfg;
+    snprintf(more.resume, sizeof more.resume, "%s", dist.rank == dist.size - 1 && dist.size > 1 ? other : good);
+    st = fc_train_setup(&t, &more, &dist);
+    if (dist.size > 1) {
+        ck_assert_int_eq(st, FC_ERR_INPUT);
+        ck_assert_msg(strstr(fc_error_message(), "the optimizer state") != NULL, "%s", fc_error_message());
+    } else {
+        ck_assert_int_eq(st, FC_OK);
+    }
+    fc_train_free(&t);
+    fc_dist_free(&dist);
+}
+END_TEST
+
+/* The last save (here after --max-steps) failing on rank 0, the only rank that writes: every rank's run
+ * returns the failure, not only the writer's. */
+START_TEST(test_final_save_failure_agreed)
+{
+    fc_config cfg;
+    fct_small_config(&cfg, data_path, FC_NORM_NONE, 1.0, FC_OPTIM_SGD);
+    cfg.max_steps = 2;
+    snprintf(cfg.out, sizeof cfg.out, "%s.final_save_fails", data_path);
+    fc_dist dist;
+    fc_dist_init_comm(&dist, MPI_COMM_WORLD);
+    fc_trainer t;
+    ck_assert_int_eq(fc_train_setup(&t, &cfg, &dist), FC_OK);
+    setenv("FCNET_FAULT_CKPT", "fail-write", 1);
+    const int rc = fc_train_run(&t);
+    unsetenv("FCNET_FAULT_CKPT");
+    int all_failed = 0;
+    const int failed = rc == FC_ERR_FAIL;
+    MPI_Allreduce(&failed, &all_failed, 1, MPI_INT, MPI_LAND, MPI_COMM_WORLD);
+    ck_assert_msg(all_failed, "rank %d: fc_train_run returned %d after the failed save", dist.rank, rc);
+    fc_train_free(&t);
+    fc_dist_free(&dist);
 }
 END_TEST
 
@@ -454,6 +578,10 @@ static Suite *suite(void)
     tcase_add_test(t, test_equivalence_dropout);
     tcase_add_test(t, test_replicas_bitwise);
     tcase_add_test(t, test_exchange_paths_bitwise);
+    tcase_add_test(t, test_exchange_setting_on_one_rank);
+    tcase_add_test(t, test_divergence_in_one_chunk_agreed);
+    tcase_add_test(t, test_resume_optimizer_state_differs);
+    tcase_add_test(t, test_final_save_failure_agreed);
     tcase_add_test(t, test_learns);
     tcase_add_test(t, test_no_shuffle_and_init_from);
     tcase_add_test(t, test_train_accuracy_subsample);
