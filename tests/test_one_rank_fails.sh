@@ -11,46 +11,37 @@ trap 'rm -rf "$work"' EXIT
 "$synth" --out "$work/good.h5" --train 200 --val 0 --test 0 --features 8 --classes 3 --seed 1 >/dev/null
 printf 'not an hdf5 file\n' > "$work/bad.h5"
 common=(train --hidden 16 --epochs 1 --batch-size 20 --out "$work/out" --progress lines)
-set +e
-timeout 60 "$mpiexec" -q --oversubscribe --bind-to none \
-    -n 1 "$dist" "${common[@]}" --data "$work/good.h5" : \
-    -n 1 "$dist" "${common[@]}" --data "$work/bad.h5" : \
-    -n 1 "$dist" "${common[@]}" --data "$work/good.h5" >"$work/stdout" 2>"$work/stderr"
-rc=$?
-set -e
 fail() { echo "FAIL: $*"; echo "--- stderr"; cat "$work/stderr"; exit 1; }
-[ $rc -eq 2 ] || fail "exit code $rc, want 2 (124 = hang)"
-lines=$(grep -c . "$work/stderr" || true)
-[ "$lines" -eq 1 ] || fail "$lines lines on stderr, want 1"
-grep -q "bad.h5" "$work/stderr" || fail "the message does not name the file"
-[ ! -e "$work/out" ] || fail "an output directory was created"
+# three_ranks A B C [OPTION...]: ranks 0, 1 and 2 train on the data files A, B and C (MPMD), rank 1 with the
+# extra options; its streams in $work/stdout and $work/stderr, its exit status in rc.
+three_ranks() {
+    local a=$1 b=$2 c=$3
+    shift 3
+    set +e
+    timeout 60 "$mpiexec" -q --oversubscribe --bind-to none \
+        -n 1 "$dist" "${common[@]}" --data "$a" : \
+        -n 1 "$dist" "${common[@]}" --data "$b" "$@" : \
+        -n 1 "$dist" "${common[@]}" --data "$c" >"$work/stdout" 2>"$work/stderr"
+    rc=$?
+    set -e
+}
+# refused CASE NAME: exit 2 (124 would be a hang), one line on stderr naming NAME, no output directory.
+refused() {
+    [ $rc -eq 2 ] || fail "$1: exit code $rc, want 2 (124 = hang)"
+    lines=$(grep -c . "$work/stderr" || true)
+    [ "$lines" -eq 1 ] || fail "$1: $lines lines on stderr, want 1"
+    grep -q -- "$2" "$work/stderr" || fail "$1: the message does not name $2"
+    [ ! -e "$work/out" ] || fail "$1: an output directory was created"
+}
+three_ranks "$work/good.h5" "$work/bad.h5" "$work/good.h5"
+refused "bad file on rank 1" bad.h5
 # Two ranks fail, each with its own message: the one line is the lowest failing rank's (rank 1's), so the
 # report does not depend on which rank happened to be the last.
 printf 'not an hdf5 file either\n' > "$work/worse.h5"
-set +e
-timeout 60 "$mpiexec" -q --oversubscribe --bind-to none \
-    -n 1 "$dist" "${common[@]}" --data "$work/good.h5" : \
-    -n 1 "$dist" "${common[@]}" --data "$work/bad.h5" : \
-    -n 1 "$dist" "${common[@]}" --data "$work/worse.h5" >"$work/stdout" 2>"$work/stderr"
-rc=$?
-set -e
-[ $rc -eq 2 ] || fail "two failing ranks: exit code $rc, want 2 (124 = hang)"
-lines=$(grep -c . "$work/stderr" || true)
-[ "$lines" -eq 1 ] || fail "two failing ranks: $lines lines on stderr, want 1"
-grep -q "bad.h5" "$work/stderr" || fail "two failing ranks: the line is not the lowest failing rank's (bad.h5)"
+three_ranks "$work/good.h5" "$work/bad.h5" "$work/worse.h5"
+refused "two failing ranks (the lowest one's line)" bad.h5
 # A command line that only rank 1 cannot parse (MPMD: its own arguments): refused on every rank, not
 # trained by the ranks that parsed theirs.
-rm -rf "$work/out"
-set +e
-timeout 60 "$mpiexec" -q --oversubscribe --bind-to none \
-    -n 1 "$dist" "${common[@]}" --data "$work/good.h5" : \
-    -n 1 "$dist" "${common[@]}" --data "$work/good.h5" --lr abc : \
-    -n 1 "$dist" "${common[@]}" --data "$work/good.h5" >"$work/stdout" 2>"$work/stderr"
-rc=$?
-set -e
-[ $rc -eq 2 ] || fail "bad flag on rank 1: exit code $rc, want 2 (124 = hang)"
-lines=$(grep -c . "$work/stderr" || true)
-[ "$lines" -eq 1 ] || fail "bad flag on rank 1: $lines lines on stderr, want 1"
-grep -q -- "--lr" "$work/stderr" || fail "bad flag on rank 1: the message does not name --lr"
-[ ! -e "$work/out" ] || fail "bad flag on rank 1: an output directory was created"
+three_ranks "$work/good.h5" "$work/good.h5" "$work/good.h5" --lr abc
+refused "bad flag on rank 1" --lr
 echo "3 passed, 0 failed"

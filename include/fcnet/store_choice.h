@@ -1,4 +1,4 @@
-/* How the sharded update writes the node's shared parameter array (fc_optim_step_range): with non-temporal
+/* How the sharded update writes the node's shared parameter array (fc_optim_apply, through fc_net_update_range): with non-temporal
  * stores, which need not win each line back from the peers' caches first, or with ordinary ones, which leave
  * the new weights in a cache the peers' next forward pass reads from. Which is faster depends on the machine
  * (measured on `fmnist` -n 2: non-temporal 5% faster on an AMD EPYC VM, ordinary 4% faster on an Intel Xeon
