@@ -1,6 +1,6 @@
-/* How the sharded update writes the node's shared parameter array (fc_optim_apply, through fc_net_update_range): with non-temporal
- * stores, which need not win each line back from the peers' caches first, or with ordinary ones, which leave
- * the new weights in a cache the peers' next forward pass reads from. Which is faster depends on the machine
+/* How the sharded update (fc_net_update_range, fc_optim_apply) writes the node's shared parameter array: with
+ * non-temporal stores, which need not win each line back from the peers' caches first, or with ordinary ones,
+ * which leave the new weights in a cache the peers' next forward pass reads from. Which is faster depends on the machine
  * (measured on `fmnist` -n 2: non-temporal 5% faster on an AMD EPYC VM, ordinary 4% faster on an Intel Xeon
  * VM), so by default a run measures both on its first steps and keeps the faster. The arithmetic is the same
  * either way: the choice changes the timing, never a bit. FCNET_PARAM_STORES=streaming|ordinary fixes it. */
