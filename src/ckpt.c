@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "fcnet/dist.h"
+#include "fcnet/h5quiet.h"
 #include "fcnet/optim.h"
 
 #ifdef FC_REAL_DOUBLE
@@ -78,6 +79,7 @@ typedef struct ckpt_io {
     fc_status st;       /* first failure; once set, every helper returns at once */
     hid_t file;         /* open file or -1 */
     hid_t lcpl;         /* link creation: intermediate groups created on the fly (writing only) */
+    fc_h5_quiet quiet;  /* reading: HDF5's own error printing is off from r_open to r_close */
 } ckpt_io;
 
 static void io_init(ckpt_io *io, const char *path, int writing)
@@ -413,9 +415,8 @@ static hid_t make_fapl(void)
     return fapl;
 }
 
-fc_status fc_ckpt_save(const fc_trainer *t, const char *path)
+static fc_status save_quietly(const fc_trainer *t, const char *path)
 {
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     ckpt_io io;
     io_init(&io, path, 1);
     char dir[FC_PATH_MAX], tmp[FC_PATH_MAX + 64];
@@ -461,12 +462,21 @@ fc_status fc_ckpt_save(const fc_trainer *t, const char *path)
     return FC_OK;
 }
 
+fc_status fc_ckpt_save(const fc_trainer *t, const char *path)
+{
+    fc_h5_quiet quiet;
+    fc_h5_quiet_begin(&quiet);
+    fc_status st = save_quietly(t, path);
+    fc_h5_quiet_end(&quiet);
+    return st;
+}
+
 /* ------------------------------------------------------------------------------------------------ */
 /* Reading                                                                                           */
 
 static void r_open(ckpt_io *io, const char *path)
 {
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    fc_h5_quiet_begin(&io->quiet);
     /* HDF5's own message for a directory is a multi-field dump, and a FIFO would block H5Fopen forever */
     const char *problem = fc_input_file_problem(path);
     if (problem || access(path, R_OK) != 0) {
@@ -486,6 +496,7 @@ static void r_close(ckpt_io *io)
 {
     if (io->file >= 0) H5Fclose(io->file);
     io->file = -1;
+    fc_h5_quiet_end(&io->quiet);
 }
 
 /* 1 when every component of the absolute path name exists (H5Lexists fails on a missing parent). */
@@ -1078,21 +1089,22 @@ static void numbered_path(char *path, size_t size, const char *out_dir, int64_t 
 int fc_ckpt_read_run_id(const char *path, uint64_t *run_id)
 {
     if (fc_input_file_problem(path)) return 0;
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    fc_h5_quiet quiet;
+    fc_h5_quiet_begin(&quiet);
     hid_t fapl = make_fapl();
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, fapl);
     H5Pclose(fapl);
-    if (f < 0) return 0;
     int64_t v = 0;
     int read = 0;
-    if (H5Aexists_by_name(f, "/", "run_id", H5P_DEFAULT) > 0) {
+    if (f >= 0 && H5Aexists_by_name(f, "/", "run_id", H5P_DEFAULT) > 0) {
         hid_t a = H5Aopen_by_name(f, "/", "run_id", H5P_DEFAULT, H5P_DEFAULT);
         if (a >= 0) {
             read = H5Aread(a, H5T_NATIVE_INT64, &v) >= 0;
             H5Aclose(a);
         }
     }
-    H5Fclose(f);
+    if (f >= 0) H5Fclose(f);
+    fc_h5_quiet_end(&quiet);
     if (read) *run_id = (uint64_t)v;
     return read;
 }

@@ -566,8 +566,21 @@ START_TEST(test_corrupt_byte_detected)
 }
 END_TEST
 
+/* Stands for whatever HDF5 error handler the caller had: counts the reports that reach it. */
+static int caller_handler_calls;
+static herr_t caller_handler(hid_t stack, void *data)
+{
+    (void)stack;
+    (void)data;
+    caller_handler_calls++;
+    return 0;
+}
+
 START_TEST(test_truncated_and_foreign_files)
 {
+    /* Failed reads and saves print nothing through HDF5 and give the caller's handler back afterwards. */
+    H5Eset_auto2(H5E_DEFAULT, caller_handler, NULL);
+    caller_handler_calls = 0;
     const char *path = scratch("truncated.h5");
     fixture *a = malloc(sizeof *a);
     build_default(a, 8);
@@ -590,6 +603,16 @@ START_TEST(test_truncated_and_foreign_files)
     expect_error(fc_ckpt_load(&a->t, other), FC_ERR_INPUT, "attribute 'format' of /", "missing");
     expect_error(fc_ckpt_load_params(&a->t.net, other, 0), FC_ERR_INPUT, "/params", "missing");
     ck_assert_int_eq(H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL), 0); /* failures close what they opened */
+    uint64_t run_id;
+    ck_assert_int_eq(fc_ckpt_read_run_id(path, &run_id), 0);
+    ck_assert_int_ne(fc_ckpt_save(&a->t, scratch("no/such/dir/ckpt.h5")), FC_OK);
+
+    ck_assert_int_eq(caller_handler_calls, 0);
+    H5E_auto2_t func = NULL;
+    void *data = NULL;
+    H5Eget_auto2(H5E_DEFAULT, &func, &data);
+    ck_assert(func == caller_handler);
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     destroy(a);
     free(a);
 }
