@@ -20,7 +20,8 @@ void fc_progress_init(fc_progress *p, const struct fc_trainer *t, int enabled)
     p->timing = 0;
     p->step_start = p->step_last = t->step;
     p->rate = 0;
-    p->last_draw = 0;
+    /* MPI_Wtime may count from MPI_Init: a 0 here could hold back the first draw of a quick start. */
+    p->last_draw = p->t_start - 1.0;
 }
 
 static void format_eta(char *buf, size_t n, double seconds)

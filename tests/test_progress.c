@@ -1,6 +1,9 @@
-/* The progress reporter (--progress lines), fed a trainer whose step counts and clock readings are set by
- * hand: the rate is taken over the interval since the last sample, the ETA from the steps left, and the
- * epoch line's elapsed time from the start of the run. */
+/* The progress reporter, fed a trainer whose step counts and clock readings are set by hand. --progress
+ * lines: the rate is taken over the interval since the last sample, the ETA from the steps left, and the
+ * epoch line's elapsed time from the start of the run. The bar: when it is chosen, what it draws, how
+ * often. */
+#define _XOPEN_SOURCE 700 /* posix_openpt */
+#include <fcntl.h>
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -121,12 +124,104 @@ START_TEST(test_progress_first_interval)
 }
 END_TEST
 
+/* The live bar: one line redrawn after a carriage return, filled in proportion to the epoch's steps, drawn at
+ * most every 0.1 s except on the run's last step, and ended by a newline before the epoch line and at the end. */
+START_TEST(test_progress_bar)
+{
+    fc_config cfg;
+    fc_trainer *t = fake_trainer(&cfg, 1);
+    cfg.progress = FC_PROGRESS_BAR;
+    cfg.epochs = 2;
+    t->steps_per_epoch = 8;
+    t->total_steps = 16;
+    fc_progress p;
+    fc_progress_init(&p, t, 1);
+    ck_assert_int_eq(p.tty, 1);
+    capture cap;
+    capture_begin(&cap);
+    t->step = t->epoch_step = 2;
+    fc_progress_step(&p, t, 2.5);
+    t->step = t->epoch_step = 3; /* within 0.1 s of the last draw: not drawn */
+    fc_progress_step(&p, t, 2.0);
+    p.last_draw -= 1.0;
+    t->step = t->epoch_step = 4;
+    fc_progress_step(&p, t, 1.5);
+    t->epoch = 1;
+    t->step = 8;
+    fc_progress_epoch(&p, t);
+    t->step = 16; /* the last step is drawn however recent the last draw */
+    t->epoch_step = 8;
+    p.last_draw = MPI_Wtime();
+    fc_progress_step(&p, t, 0.5);
+    fc_progress_end(&p);
+    char text[1024];
+    capture_end(&cap, text, sizeof text);
+
+    const char *draws = "\repoch 1/2 [######..................] step 2/16 loss 2.5000 -- samples/s ETA --:--   "
+                        "\repoch 1/2 [############............] step 4/16 loss 1.5000 -- samples/s ETA --:--   "
+                        "\nepoch 1 done: step 8, ";
+    ck_assert_msg(strncmp(text, draws, strlen(draws)) == 0, "bar: '%s'", text);
+    const char *rest = strstr(text, " s elapsed\n");
+    ck_assert_msg(rest != NULL, "epoch line: '%s'", text);
+    ck_assert_str_eq(rest, " s elapsed\n\repoch 2/2 [########################] step 16/16 loss 0.5000 -- samples/s "
+                           "ETA --:--   \n");
+    free(t);
+}
+END_TEST
+
+/* Whether the bar is drawn: --progress bar always; auto only when stdout is a terminal and mpirun did not
+ * start the process (under mpirun every rank's stdout is a pty, even when the job's output goes to a file);
+ * never on ranks other than 0 or with --progress lines. */
+static int bar_chosen(fc_progress_mode mode, int on_terminal, int under_mpirun, int enabled)
+{
+    fc_config cfg;
+    fc_trainer *t = fake_trainer(&cfg, 1);
+    cfg.progress = mode;
+    int terminal = -1;
+    if (on_terminal) {
+        terminal = posix_openpt(O_RDWR | O_NOCTTY);
+        ck_assert_int_ge(terminal, 0);
+        ck_assert(grantpt(terminal) == 0 && unlockpt(terminal) == 0);
+    }
+    int out = on_terminal ? open(ptsname(terminal), O_RDWR | O_NOCTTY) : open("/dev/null", O_WRONLY);
+    ck_assert_int_ge(out, 0);
+    fflush(stdout);
+    int saved = dup(1);
+    dup2(out, 1);
+    if (under_mpirun) setenv("OMPI_COMM_WORLD_SIZE", "1", 1);
+    else {
+        unsetenv("OMPI_COMM_WORLD_SIZE");
+        unsetenv("PMIX_RANK");
+    }
+    fc_progress p;
+    fc_progress_init(&p, t, enabled);
+    dup2(saved, 1);
+    close(saved);
+    close(out);
+    if (terminal >= 0) close(terminal);
+    free(t);
+    return p.tty;
+}
+
+START_TEST(test_progress_bar_choice)
+{
+    ck_assert_int_eq(bar_chosen(FC_PROGRESS_AUTO, 1, 0, 1), 1);
+    ck_assert_int_eq(bar_chosen(FC_PROGRESS_AUTO, 1, 1, 1), 0);
+    ck_assert_int_eq(bar_chosen(FC_PROGRESS_AUTO, 0, 0, 1), 0);
+    ck_assert_int_eq(bar_chosen(FC_PROGRESS_LINES, 1, 0, 1), 0);
+    ck_assert_int_eq(bar_chosen(FC_PROGRESS_BAR, 0, 1, 1), 1);
+    ck_assert_int_eq(bar_chosen(FC_PROGRESS_BAR, 1, 0, 0), 0);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("progress");
     TCase *t = tcase_create("progress");
     tcase_add_test(t, test_progress_rate);
     tcase_add_test(t, test_progress_first_interval);
+    tcase_add_test(t, test_progress_bar);
+    tcase_add_test(t, test_progress_bar_choice);
     suite_add_tcase(s, t);
     return s;
 }
