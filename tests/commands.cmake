@@ -13,3 +13,8 @@ fcnet_script_test(NAME test_launch
                   COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_launch.sh $<TARGET_FILE:fcnet_synth>
                           $<TARGET_FILE:h5cmp> TIMEOUT 240)
 set_tests_properties(test_launch PROPERTIES PROCESSORS 2)
+# README command 1: launch/quickstart.sh on Fashion-MNIST (one epoch), its re-runs, --new and resume.
+fcnet_script_test(NAME test_quickstart
+                  COMMAND env FCNET_BUILD_DIR=${CMAKE_BINARY_DIR} bash ${CMAKE_CURRENT_SOURCE_DIR}/test_quickstart.sh
+                  TIMEOUT 300)
+set_tests_properties(test_quickstart PROPERTIES PROCESSORS 2)

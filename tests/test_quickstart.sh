@@ -1,0 +1,83 @@
+#!/bin/bash
+# README command 1 end to end: launch/quickstart.sh on the real Fashion-MNIST (Debian's
+# dataset-fashion-mnist, converted into datasets/fashion-mnist.h5 unless that file exists), one epoch so
+# that it stays short. Checks what the README promises: a test accuracy, the checkpoint, the plot and the
+# log; a second call reuses the finished run (same accuracy, through eval) and refuses new options
+# without --new; --new trains into the next directory; a run stopped early (--max-steps) is resumed by
+# the next call and then finishes.
+# usage: test_quickstart.sh   (FCNET_BUILD_DIR in the environment: the build holding fcnet_dist)
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+: "${FCNET_BUILD_DIR:?FCNET_BUILD_DIR must name the build directory}"
+if [ ! -d /usr/share/datasets/fashion-mnist ] && [ ! -f "$root/datasets/fashion-mnist.h5" ] && [ "$(id -u)" -ne 0 ]; then
+    echo "skipped: Fashion-MNIST is not installed and this user cannot install it (dataset-fashion-mnist)"
+    exit 77
+fi
+T=$(mktemp -d "${TMPDIR:-/tmp}/fcnet_test_quickstart.XXXXXX")
+trap 'rm -rf "$T"' EXIT
+export FCNET_QUICKSTART_OUT=$T/qs FCNET_RANKS=2
+
+passed=0
+failed=0
+ok() { passed=$((passed + 1)); echo "ok - $1"; }
+not_ok() { failed=$((failed + 1)); echo "not ok - $1"; }
+check() { # check NAME COMMAND...: passes when COMMAND succeeds
+    local name=$1
+    shift
+    if "$@"; then ok "$name"; else not_ok "$name"; fi
+}
+quickstart() { # quickstart LOG ARGS...: the exit status, the output in LOG
+    local log=$1
+    shift
+    local rc=0
+    "$root/launch/quickstart.sh" "$@" >"$log" 2>&1 || rc=$?
+    return $rc
+}
+accuracy_in() { sed -n 's/^test accuracy: \([0-9.]*\).*/\1/p' "$1" | tail -1; }
+above() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 > b + 0) }'; }
+finished() { # finished CHECKPOINT: its root attribute 'finished' is 1
+    [ "$(h5dump -a /finished "$1" 2>/dev/null | sed -n 's/^ *(0): *\([0-9]*\).*/\1/p')" = 1 ]
+}
+
+# 1. A fresh run of one epoch.
+check "the first call succeeds" quickstart "$T/first.log" --epochs 1
+first=$(accuracy_in "$T/first.log")
+check "it prints a test accuracy above 0.80 after one epoch (got '${first}')" above "${first:-0}" 0.80
+check "the checkpoint is finished" finished "$T/qs/checkpoint.h5"
+check "the plot is a PNG file" bash -c "head -c 8 '$T/qs/history.png' | od -An -c | grep -q 'P   N   G'"
+check "the log holds the training's progress" grep -q "^epoch 1 done" "$T/qs/train.log"
+check "it prints the command that evaluates the checkpoint" grep -q "local.sh eval --checkpoint" "$T/first.log"
+
+# 2. Called again: the finished run is reused, not retrained; eval gives the same accuracy.
+check "a second call succeeds" quickstart "$T/again.log"
+check "it says it reuses the finished run" grep -q "reusing the finished run" "$T/again.log"
+check "it does not train" bash -c "! grep -q '^epoch 1 done' '$T/again.log'"
+check "eval reports the same accuracy ($(accuracy_in "$T/again.log") vs $first)" \
+    test "$(accuracy_in "$T/again.log")" = "$first"
+
+# 3. New options on a finished run need --new.
+rc=0
+quickstart "$T/refused.log" --epochs 2 || rc=$?
+check "new options without --new exit 2 (got $rc)" test "$rc" = 2
+check "and say to use --new" grep -q "launch/quickstart.sh --new --epochs 2" "$T/refused.log"
+
+# 4. --new trains into the next directory; stopped by --max-steps, it says so; the next call resumes it.
+check "--new with --max-steps succeeds" quickstart "$T/new.log" --new --epochs 2 --max-steps 300
+check "it trains into qs-2" test -f "$T/qs-2/checkpoint.h5"
+check "it says the run stopped before its last epoch" grep -q "stopped before its last epoch" "$T/new.log"
+check "the checkpoint is not finished" bash -c "! h5dump -a /finished '$T/qs-2/checkpoint.h5' | grep -q '(0): 1'"
+check "the next call on qs-2 succeeds" env FCNET_QUICKSTART_OUT="$T/qs-2" \
+    "$root/launch/quickstart.sh" >"$T/resume.log" 2>&1
+check "it resumes the interrupted run" grep -q "resuming the interrupted run" "$T/resume.log"
+check "and finishes it" finished "$T/qs-2/checkpoint.h5"
+check "with a test accuracy" test -n "$(accuracy_in "$T/resume.log")"
+check "the first run is untouched" finished "$T/qs/checkpoint.h5"
+
+echo "# $passed passed, $failed failed"
+if [ "$failed" -ne 0 ]; then
+    for f in "$T"/*.log; do
+        echo "---- $f"
+        tail -20 "$f"
+    done
+    exit 1
+fi
