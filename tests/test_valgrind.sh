@@ -1,0 +1,66 @@
+#!/bin/bash
+# fcnet_dist under valgrind's memcheck, the README's way of debugging a run: every command on one rank
+# (train with a checkpoint, resume, eval, gradcheck, a truncated file refused) and training at 2 ranks
+# with both gradient exchanges, each with --error-exitcode, so that a read of uninitialised memory, an
+# invalid access or a bad free anywhere (including those the ASan build cannot see: uninitialised values)
+# fails the test. Open MPI's own reports (PMIx's padding bytes) are suppressed by tests/valgrind.supp and
+# Open MPI's valgrind suppressions; leaks are not checked (MPI_Init's allocations are never freed).
+# usage: test_valgrind.sh FCNET_SYNTH [MPIEXEC]   (FCNET_DIST in the environment)
+set -euo pipefail
+SYNTH=${1:?usage: test_valgrind.sh FCNET_SYNTH [MPIEXEC]}
+MPIEXEC=${2:-mpirun}
+DIST=${FCNET_DIST:?FCNET_DIST must name the fcnet_dist binary}
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+if ! command -v valgrind >/dev/null 2>&1; then
+    echo "skipped: valgrind is not installed"
+    exit 77
+fi
+T=$(mktemp -d "${TMPDIR:-/tmp}/fcnet_test_valgrind.XXXXXX")
+trap 'rm -rf "$T"' EXIT
+cd "$T"
+
+supp=(--suppressions="$here/valgrind.supp")
+[ -f /usr/share/openmpi/openmpi-valgrind.supp ] && supp+=(--suppressions=/usr/share/openmpi/openmpi-valgrind.supp)
+VG=(valgrind -q --error-exitcode=99 --leak-check=no "${supp[@]}")
+
+passed=0
+failed=0
+ok() { passed=$((passed + 1)); echo "ok - $1"; }
+not_ok() { failed=$((failed + 1)); echo "not ok - $1"; }
+# expect NAME WANT_RC COMMAND...: exit WANT_RC (99: memcheck found an error) and no memcheck report
+expect() {
+    local name=$1 want=$2 rc=0
+    shift 2
+    "$@" >out.txt 2>err.txt || rc=$?
+    if [ "$rc" -eq "$want" ] && ! grep -q '^==[0-9]*==' err.txt; then
+        ok "$name"
+    else
+        not_ok "$name: exit $rc (want $want)"
+        grep -A30 -m1 '^==[0-9]*==' err.txt || tail -5 err.txt
+    fi
+}
+
+"$SYNTH" --out s.h5 --train 300 --val 40 --test 40 --features 20 --classes 4 >/dev/null
+train=(--data s.h5 --hidden 16,8 --norm batchnorm --keep 0.8 --optim adam --reg 0.01 --batch-size 32 --epochs 2)
+
+expect "one rank: train stopped by --max-steps, with a checkpoint" 0 \
+    "${VG[@]}" "$DIST" train "${train[@]}" --out one --max-steps 12
+expect "one rank: resume to the end" 0 "${VG[@]}" "$DIST" train --resume one/checkpoint.h5 --data s.h5 --out one
+expect "one rank: eval of the checkpoint" 0 "${VG[@]}" "$DIST" eval --checkpoint one/checkpoint.h5 --data s.h5
+expect "one rank: gradcheck with layernorm and dropout" 0 \
+    "${VG[@]}" "$DIST" gradcheck --hidden 6,5 --norm layernorm --keep 0.7 --reg 0.1
+head -c 3000 s.h5 >truncated.h5
+expect "one rank: a truncated data file refused (exit 2)" 2 \
+    "${VG[@]}" "$DIST" train --data truncated.h5 --out bad
+for exchange in auto p2p; do
+    expect "two ranks, FCNET_EXCHANGE=$exchange: layernorm, sgd_momentum, uneven shards" 0 \
+        env FCNET_EXCHANGE=$exchange "$MPIEXEC" -n 2 --oversubscribe --bind-to none -x FCNET_EXCHANGE \
+        "${VG[@]}" "$DIST" train --data s.h5 --hidden 16,8 --norm layernorm --keep 0.9 --optim sgd_momentum \
+        --batch-size 33 --epochs 1 --out "two_$exchange"
+done
+expect "two ranks: batchnorm synchronised, rmsprop, --profile" 0 \
+    "$MPIEXEC" -n 2 --oversubscribe --bind-to none "${VG[@]}" "$DIST" train --data s.h5 --hidden 16,8 \
+    --norm batchnorm --optim rmsprop --batch-size 32 --epochs 1 --profile --out two_bn
+
+echo "# $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
