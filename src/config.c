@@ -1099,7 +1099,7 @@ void fc_config_print_help(FILE *f, fc_command command)
           "  0  success\n"
           "  1  failure while running (I/O, MPI, ...)\n"
           "  2  usage, configuration or data error, found before training starts\n"
-          "  3  training diverged: the loss became NaN or Inf\n",
+          "  3  training diverged: the loss, a gradient or an updated parameter became NaN or Inf\n",
           f);
 }
 

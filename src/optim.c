@@ -59,8 +59,11 @@ void fc_optim_free(fc_optim *opt)
 #endif
 
 /* One rule over [begin, begin + n) of the arenas, writing the new weights to out[0 .. n): out is either
- * w + begin itself or a small buffer. Returns the sum of dw * 0 (0 or NaN):
- * 0 * finite = 0, 0 * Inf = 0 * NaN = NaN, so one multiply-add per element finds any non-finite dw inside
+ * w + begin itself or a small buffer. Returns the sum of (every value it wrote) * 0, 0 or NaN:
+ * 0 * finite = 0, 0 * Inf = 0 * NaN = NaN, so a multiply-add per value finds, inside the sweep the update
+ * makes anyway, a non-finite dw (it makes the new weight or state non-finite) and also a finite dw whose
+ * update overflows (lr * dw, momentum's velocity, dw * dw in rmsprop's cache and adam's v, which would
+ * otherwise leave finite weights beside an infinite state: a checkpoint that cannot be resumed).
  * the sweep the update makes anyway. That sum is only ever 0 or NaN, so its order is free and
  * `omp simd reduction` (-fopenmp-simd, no OpenMP runtime) lets each loop vectorise. */
 FC_VECTOR_CLONES
@@ -74,8 +77,8 @@ static fc_real sweep(const fc_optim *opt, const fc_rule_coefs *k, fc_real *out, 
     case FC_OPTIM_SGD:
 #pragma omp simd reduction(+ : bad)
         for (size_t i = 0; i < n; i++) {
-            bad += dw[i] * 0;
             out[i] = w[i] - lr * dw[i];
+            bad += out[i] * 0;
         }
         break;
     case FC_OPTIM_SGD_MOMENTUM: {
@@ -83,9 +86,9 @@ static fc_real sweep(const fc_optim *opt, const fc_rule_coefs *k, fc_real *out, 
         fc_real *v = opt->slot[0] + begin;
 #pragma omp simd reduction(+ : bad)
         for (size_t i = 0; i < n; i++) {
-            bad += dw[i] * 0;
             v[i] = mu * v[i] - lr * dw[i];
             out[i] = w[i] + v[i];
+            bad += v[i] * 0 + out[i] * 0;
         }
         break;
     }
@@ -94,9 +97,9 @@ static fc_real sweep(const fc_optim *opt, const fc_rule_coefs *k, fc_real *out, 
         fc_real *c = opt->slot[0] + begin;
 #pragma omp simd reduction(+ : bad)
         for (size_t i = 0; i < n; i++) {
-            bad += dw[i] * 0;
             c[i] = dr * c[i] + one_m * dw[i] * dw[i];
             out[i] = w[i] - lr * dw[i] / (SQRT(c[i]) + eps);
+            bad += c[i] * 0 + out[i] * 0;
         }
         break;
     }
@@ -106,10 +109,10 @@ static fc_real sweep(const fc_optim *opt, const fc_rule_coefs *k, fc_real *out, 
         fc_real *m = opt->slot[0] + begin, *v = opt->slot[1] + begin;
 #pragma omp simd reduction(+ : bad)
         for (size_t i = 0; i < n; i++) {
-            bad += dw[i] * 0;
             m[i] = fb1 * m[i] + one_m1 * dw[i];
             v[i] = fb2 * v[i] + one_m2 * dw[i] * dw[i];
             out[i] = w[i] - lr * (m[i] * inv_c1) / (SQRT(v[i] * inv_c2) + eps);
+            bad += m[i] * 0 + v[i] * 0 + out[i] * 0;
         }
         break;
     }

@@ -550,7 +550,8 @@ int fc_train_run(fc_trainer *t)
         if (isnan(loss)) {
             fc_progress_end(&progress);
             if (fc_dist_rank(t->dist) == 0)
-                fc_log_error("training diverged: loss or gradients are NaN/Inf at step %lld (epoch %lld); "
+                fc_log_error("training diverged: loss, gradients or updated parameters are NaN/Inf at step %lld "
+                             "(epoch %lld); "
                              "the last checkpoint is kept as it was",
                              (long long)t->step, (long long)t->epoch);
             return FC_EXIT_DIVERGED;

@@ -1,5 +1,6 @@
 /* Update rules: cs231n's published first-step values (worked by hand from the formulas), defaults,
  * lr decay, slot names. Multi-step trajectories are compared with the numpy reference in test_ref. */
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -124,6 +125,28 @@ START_TEST(test_reports_non_finite_gradients)
         ck_assert_int_eq(fc_optim_step(&o, w, dw), 0);
         dw[5] = (fc_real)INFINITY;
         ck_assert_int_eq(fc_optim_step(&o, w, dw), 0);
+        fc_optim_free(&o);
+    }
+}
+END_TEST
+
+/* A finite gradient whose update overflows is reported too: lr * dw beyond the largest real (sgd, and
+ * sgd_momentum's velocity), dw * dw beyond it (rmsprop's cache, adam's v), where the new weight stays finite
+ * and only the optimizer state holds the Inf (a checkpoint of it could not be resumed). */
+START_TEST(test_reports_overflowing_updates)
+{
+    const double largest = sizeof(fc_real) == sizeof(float) ? (double)FLT_MAX : DBL_MAX;
+    for (int kind = 0; kind < 4; kind++) {
+        fc_optim_config c = fc_optim_defaults((fc_optim_kind)kind);
+        const int squares = kind == FC_OPTIM_RMSPROP || kind == FC_OPTIM_ADAM;
+        if (!squares) c.lr = largest / 2;
+        fc_optim o;
+        fc_optim_init(&o, &c, 8);
+        fc_real w[8] = {0}, dw[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+        if (squares) dw[3] = (fc_real)(1000 * sqrt(largest)); /* (1 - beta) * dw * dw > largest */
+        ck_assert_msg(isfinite(dw[3]) && isfinite(c.lr), "the inputs themselves are finite");
+        ck_assert_msg(fc_optim_step(&o, w, dw) == 0, "%s: overflow not reported", fc_optim_name(o.cfg.kind));
+        if (squares) ck_assert_msg(isfinite(w[3]), "%s: the weight stays finite, only the state is Inf", fc_optim_name(o.cfg.kind));
         fc_optim_free(&o);
     }
 }
@@ -284,6 +307,7 @@ static Suite *suite(void)
     tcase_add_test(t, test_adam_first_steps);
     tcase_add_test(t, test_defaults_and_decay);
     tcase_add_test(t, test_reports_non_finite_gradients);
+    tcase_add_test(t, test_reports_overflowing_updates);
     tcase_add_test(t, test_layout_offsets_aligned);
     tcase_add_loop_test(t, test_range_update_equals_whole, 0, 8); /* 4 rules x in place | streaming */
     tcase_add_loop_test(t, test_update_range_folds_reg, 0, 8);

@@ -93,7 +93,8 @@ double fc_net_add_reg(fc_net *net);
 /* The same for the weight elements among [begin, begin + len) of the fused buffer (a rank's chunk). */
 double fc_net_add_reg_range(fc_net *net, size_t begin, size_t len);
 /* fc_net_add_reg_range then fc_optim_step_range over [begin, begin + len), in one sweep and with the same
- * bits: returns the reg loss of the range; *finite = 0 when some gradient was NaN or Inf. */
+ * bits: returns the reg loss of the range; *finite = 0 when some gradient was NaN or Inf, or the update
+ * overflowed. */
 double fc_net_update_range(fc_net *net, fc_optim *opt, size_t begin, size_t len, int *finite);
 /* Number of rows of the last forward whose argmax score equals y (test-mode forward first). */
 int64_t fc_net_count_correct(const fc_net *net, const int32_t *y);

@@ -53,15 +53,16 @@ const char *fc_optim_slot_name(fc_optim_kind kind, int i);
 
 void fc_optim_init(fc_optim *opt, const fc_optim_config *cfg, size_t n);
 void fc_optim_free(fc_optim *opt);
-/* One update of w (n elements) from dw with the current lr. Returns 1 when every dw was finite, 0 when
- * some was NaN or Inf (w is then spoiled: the caller stops without saving it). */
+/* One update of w (n elements) from dw with the current lr. Returns 1 when every new weight and optimizer
+ * state is finite, 0 when some is NaN or Inf: a dw was, or the update overflowed (w is then spoiled: the
+ * caller stops without saving it). */
 int fc_optim_step(fc_optim *opt, fc_real *w, const fc_real *dw);
 /* The same update restricted to elements [begin, begin + len) of w, dw and the slots, counted as one
  * step (adam's t advances once): the sharded update, where each rank updates its own chunk. Every
  * element gets exactly the arithmetic of fc_optim_step. */
 int fc_optim_step_range(fc_optim *opt, fc_real *w, const fc_real *dw, size_t begin, size_t len);
 /* fc_optim_step_range in parts: begin_step once (adam's t advances, the step's constants), apply over any
- * disjoint ranges (each returns 1 when its dw were all finite), end_step once (completes non-temporal stores
+ * disjoint ranges (each returns 1 when all it wrote is finite), end_step once (completes non-temporal stores
  * before the caller's next synchronisation). fc_net_update_range uses it to fold the L2 term into the
  * update's sweep. */
 void fc_optim_begin_step(fc_optim *opt);
