@@ -53,11 +53,20 @@ static void init_common(fc_dist *dist)
     dist->node = MPI_COMM_NULL;
 }
 
+/* The variables a launcher gives its processes; fc_dist_init reads them before MPI_Init. Once MPI runs,
+ * only Open MPI's own OMPI_COMM_WORLD_SIZE still tells (a singleton has it unset). */
+static int launcher_in_environment(int before_init)
+{
+    if (getenv("OMPI_COMM_WORLD_SIZE")) return 1;
+    return before_init && (getenv("PMIX_RANK") || getenv("PMI_RANK"));
+}
+
 fc_status fc_dist_init(fc_dist *dist, int *argc, char ***argv)
 {
     memset(dist, 0, sizeof *dist);
     int initialized = 0;
     MPI_Initialized(&initialized);
+    dist->launched = launcher_in_environment(!initialized);
     if (!initialized) {
         if (MPI_Init(argc, argv) != MPI_SUCCESS) return fc_error_set(FC_ERR_FAIL, "MPI_Init failed");
         dist->owns_mpi = 1;
@@ -70,6 +79,7 @@ fc_status fc_dist_init(fc_dist *dist, int *argc, char ***argv)
 fc_status fc_dist_init_comm(fc_dist *dist, MPI_Comm comm)
 {
     memset(dist, 0, sizeof *dist);
+    dist->launched = launcher_in_environment(0);
     MPI_Comm_dup(comm, &dist->comm);
     init_common(dist);
     return FC_OK;

@@ -2,7 +2,6 @@
 
 #include <mpi.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <unistd.h>
 
 #include "fcnet/train.h"
@@ -11,11 +10,10 @@ void fc_progress_init(fc_progress *p, const struct fc_trainer *t, int enabled)
 {
     p->enabled = enabled;
     /* Under mpirun every rank's stdout is a pty even when the job's output goes to a file, so auto only
-     * trusts isatty() for a process that mpirun did not start. */
-    int under_mpirun = getenv("OMPI_COMM_WORLD_SIZE") != NULL || getenv("PMIX_RANK") != NULL;
+     * trusts isatty() for a process that no launcher started. */
+    const int launched = t->dist && t->dist->launched;
     fc_progress_mode mode = t->cfg->progress;
-    p->tty = enabled && (mode == FC_PROGRESS_BAR ||
-                         (mode == FC_PROGRESS_AUTO && !under_mpirun && isatty(STDOUT_FILENO)));
+    p->tty = enabled && (mode == FC_PROGRESS_BAR || (mode == FC_PROGRESS_AUTO && !launched && isatty(STDOUT_FILENO)));
     p->t_start = p->t_last = MPI_Wtime();
     p->timing = 0;
     p->step_start = p->step_last = t->step;

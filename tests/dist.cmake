@@ -7,6 +7,10 @@ fcnet_test(NAME test_sync_bn_f64 SOURCES test_sync_bn.c LIB fcnet_f64 RANKS 1 2 
 fcnet_test(NAME test_train SOURCES test_train.c RANKS 1 2 3 4 TIMEOUT 600)
 target_link_libraries(test_train PRIVATE fctrain_fcnet)
 fcnet_test(NAME test_progress SOURCES test_progress.c)
+# --progress auto as a user meets it: a singleton on a terminal (script(1)) draws the bar, mpirun prints lines.
+fcnet_script_test(NAME test_progress_terminal
+                  COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_progress_terminal.sh $<TARGET_FILE:fcnet_synth>
+                          ${MPIEXEC_EXECUTABLE})
 fcnet_script_test(NAME test_one_rank_fails
                   COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_one_rank_fails.sh $<TARGET_FILE:fcnet_synth>
                           ${MPIEXEC_EXECUTABLE} TIMEOUT 90)

@@ -169,9 +169,10 @@ START_TEST(test_progress_bar)
 }
 END_TEST
 
-/* Whether the bar is drawn: --progress bar always; auto only when stdout is a terminal and mpirun did not
- * start the process (under mpirun every rank's stdout is a pty, even when the job's output goes to a file);
- * never on ranks other than 0 or with --progress lines. */
+/* Whether the bar is drawn: --progress bar always; auto only when stdout is a terminal and no launcher
+ * started the process (fc_dist's launched; under mpirun every rank's stdout is a pty, even when the job's
+ * output goes to a file); never on ranks other than 0 or with --progress lines. test_progress_terminal.sh
+ * checks fc_dist's side: a singleton on a terminal draws the bar. */
 static int bar_chosen(fc_progress_mode mode, int on_terminal, int under_mpirun, int enabled)
 {
     fc_config cfg;
@@ -188,11 +189,10 @@ static int bar_chosen(fc_progress_mode mode, int on_terminal, int under_mpirun, 
     fflush(stdout);
     int saved = dup(1);
     dup2(out, 1);
-    if (under_mpirun) setenv("OMPI_COMM_WORLD_SIZE", "1", 1);
-    else {
-        unsetenv("OMPI_COMM_WORLD_SIZE");
-        unsetenv("PMIX_RANK");
-    }
+    fc_dist dist;
+    memset(&dist, 0, sizeof dist);
+    dist.launched = under_mpirun;
+    t->dist = &dist;
     fc_progress p;
     fc_progress_init(&p, t, enabled);
     dup2(saved, 1);

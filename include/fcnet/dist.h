@@ -19,6 +19,8 @@ typedef struct fc_dist {
     MPI_Comm comm;  /* duplicated communicator, owned */
     int rank, size;
     int owns_mpi;   /* 1 when fc_dist_init called MPI_Init (then fc_dist_free finalizes) */
+    int launched;   /* started by a launcher (mpirun, srun), not as a singleton: told by the environment
+                     * before MPI_Init, since Open MPI's MPI_Init sets PMIX_RANK in a singleton too */
 
     /* Gradient reduction scratch, sized by fc_dist_reserve (owned). */
     size_t grad_n;      /* elements the reduction was sized for */
