@@ -50,17 +50,28 @@ static void broadcast_state(fc_trainer *t)
     if (t->net.bn_stats) fc_dist_bcast_real(t->dist, t->net.bn_stats, t->net.bn_layout.n_total);
 }
 
+/* A real's bits, so that settings are compared and hashed exactly; integers go in as they are (through a
+ * double, seeds above 2^53 that differ in their last bits would look alike). */
+static uint64_t bits(double x)
+{
+    uint64_t u;
+    memcpy(&u, &x, sizeof u);
+    return u;
+}
+
 /* Every hyperparameter of the run (what --resume must find unchanged), in a fixed order. */
 enum { N_SCALARS = 21, N_SETTINGS = N_SCALARS + FC_MAX_HIDDEN };
-static void run_settings(const fc_config *c, double v[N_SETTINGS])
+static void run_settings(const fc_config *c, uint64_t v[N_SETTINGS])
 {
     const fc_optim_config *o = &c->optim;
-    const double scalars[N_SCALARS] = {
-        c->n_hidden, c->norm, c->keep, c->reg, c->weight_scale, c->init, c->bn_momentum, o->kind, o->lr,
-        o->lr_decay, o->momentum, o->decay_rate, o->beta1, o->beta2, o->eps, (double)c->batch_size,
-        (double)c->epochs, (double)c->seed, c->val_size, c->preprocess, c->shuffle};
+    const uint64_t scalars[N_SCALARS] = {
+        (uint64_t)c->n_hidden, (uint64_t)c->norm, bits(c->keep), bits(c->reg), bits(c->weight_scale),
+        (uint64_t)c->init, bits(c->bn_momentum), (uint64_t)o->kind, bits(o->lr), bits(o->lr_decay),
+        bits(o->momentum), bits(o->decay_rate), bits(o->beta1), bits(o->beta2), bits(o->eps),
+        (uint64_t)c->batch_size, (uint64_t)c->epochs, c->seed, bits(c->val_size), (uint64_t)c->preprocess,
+        (uint64_t)c->shuffle};
     memcpy(v, scalars, sizeof scalars);
-    for (int i = 0; i < FC_MAX_HIDDEN; i++) v[N_SCALARS + i] = i < c->n_hidden ? c->hidden[i] : 0;
+    for (int i = 0; i < FC_MAX_HIDDEN; i++) v[N_SCALARS + i] = i < c->n_hidden ? (uint64_t)c->hidden[i] : 0;
 }
 
 /* The loaded data's shape: rows per split, features, classes. */
@@ -75,7 +86,7 @@ static void data_shape(const fc_trainer *t, int64_t shape[5])
  * checkpoint keeps it and a resume inherits it; --keep-last removes only copies carrying it. Never 0. */
 static uint64_t run_identity(const fc_trainer *t)
 {
-    double settings[N_SETTINGS];
+    uint64_t settings[N_SETTINGS];
     run_settings(t->cfg, settings);
     int64_t shape[5];
     data_shape(t, shape);
@@ -106,11 +117,11 @@ static fc_status refuse_different_inputs(const fc_trainer *t, const fc_tensor_re
 static fc_status check_same_settings(const fc_trainer *t)
 {
     const fc_config *c = t->cfg;
-    double settings[N_SETTINGS + 5];
+    uint64_t settings[N_SETTINGS + 5];
     run_settings(c, settings);
     /* run control must agree too: the ranks stop, save, check and gather the profile together */
-    const double control[5] = {(double)c->max_steps, (double)c->checkpoint_every, (double)c->check_replicas,
-                               (double)c->keep_last, (double)c->profile};
+    const uint64_t control[5] = {(uint64_t)c->max_steps, (uint64_t)c->checkpoint_every,
+                                 (uint64_t)c->check_replicas, (uint64_t)c->keep_last, (uint64_t)c->profile};
     memcpy(settings + N_SETTINGS, control, sizeof control);
     int64_t shape[5];
     data_shape(t, shape);

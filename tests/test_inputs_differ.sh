@@ -60,6 +60,9 @@ expect test-rows "the dataset's shape" -- "${common[@]}" --data "$work/a.h5" "${
     "${common[@]}" --data "$work/c.h5" "${out[@]}"
 expect settings "the settings" -- "${common[@]}" --data "$work/a.h5" "${out[@]}" -- \
     "${common[@]}" --data "$work/a.h5" "${out[@]}" --lr 0.002
+# Seeds that differ only below a double's precision (2^60 and 2^60 + 1): compared as integers, not doubles.
+expect seed-above-2^53 "the settings" -- "${common[@]}" --data "$work/a.h5" "${out[@]}" --seed 1152921504606846976 -- \
+    "${common[@]}" --data "$work/a.h5" "${out[@]}" --seed 1152921504606846977
 expect command "another command" -- "${common[@]}" --data "$work/a.h5" "${out[@]}" -- gradcheck --hidden 5
 # --profile on one rank only: the profile's gathers would wait for a rank that never joins them.
 expect profile "the settings" -- "${common[@]}" --data "$work/a.h5" "${out[@]}" -- \
