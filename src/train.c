@@ -190,6 +190,16 @@ fc_status fc_train_setup(fc_trainer *t, const fc_config *cfg, fc_dist *dist)
     if (st != FC_OK) return st;
 
     t->steps_per_epoch = (n_train + B - 1) / B;
+    /* The loss history keeps a double per step of the whole run on every rank, allocated here: a run of
+     * billions of steps is refused now rather than failing its allocation or swapping later. */
+    const double run_steps = (double)cfg->epochs * (double)t->steps_per_epoch;
+    const double history_bytes = 8 * (run_steps + 4 * ((double)cfg->epochs + 2));
+    char why[256] = "more steps than a 64-bit count holds";
+    if (run_steps >= 0x1p62 || fc_memory_exceeded(history_bytes, why, sizeof why))
+        st = fc_error_set(FC_ERR_INPUT, "--epochs %lld: %.4g steps (%lld per epoch at --batch-size %lld); their loss "
+                          "history needs %.1f GiB, %s", (long long)cfg->epochs, run_steps,
+                          (long long)t->steps_per_epoch, (long long)B, history_bytes / 1073741824.0, why);
+    if ((st = fc_dist_agree(dist, st, 1)) != FC_OK) return st;
     t->total_steps = cfg->epochs * t->steps_per_epoch;
     history_alloc(&t->hist, t->total_steps, cfg->epochs + 2);
     t->perm = fc_alloc((size_t)n_train * sizeof(int64_t));
