@@ -12,7 +12,8 @@
 #   FCNET_OUT    run directory holding checkpoint.h5 (default runs/pbs-<job name>)
 #   FCNET_ARGS   fcnet_dist train options for a fresh run (default: --config
 #                results/configs/quickstart.ini; results/configs/fashion-mnist-0.90.ini reaches 0.90);
-#                on resume only run-control options matter (e.g. --epochs to extend)
+#                passed again on resume: run-control options may change (e.g. --epochs to extend),
+#                model/optimizer/data-order options must equal the checkpoint's (else exit 2)
 #   FCNET_BUILD_DIR       build directory with fcnet_dist (default build/, built once by hand:
 #                         cmake -S . -B build -DCMAKE_BUILD_TYPE=Release && cmake --build build)
 #   FCNET_STOP_MARGIN     seconds before the walltime at which the ranks are told to stop and write
@@ -52,13 +53,20 @@ fi
 
 if [ -f "$out/checkpoint.h5" ]; then
     echo "pbs.sh: resuming from $out/checkpoint.h5"
-    set -- --resume "$out/checkpoint.h5" --data "$data" --out "$out"
-    # Only run-control options are passed on resume; the model and optimizer come from the checkpoint.
+    # FCNET_ARGS is passed again whole, in either spelling (--name VALUE, --name=VALUE, flags), so every
+    # run-control option (--epochs, --max-steps, --keep-last, --profile, ...) reaches the resumed run.
+    # fcnet_dist accepts model, optimizer and data-order options equal to the checkpoint's and refuses a
+    # differing one by name (exit 2). Only a --resume/--init-from of the first start is dropped: this run
+    # continues from its own checkpoint.
+    kept=()
     for ((i = 0; i < ${#args[@]}; i++)); do
         case ${args[i]} in
-        --epochs | --max-steps | --checkpoint-every | --print-every | --check-replicas) set -- "$@" "${args[i]}" "${args[i + 1]}" ;;
+        --resume | --init-from) i=$((i + 1)) ;;
+        --resume=* | --init-from=*) ;;
+        *) kept+=("${args[i]}") ;;
         esac
     done
+    set -- --resume "$out/checkpoint.h5" --data "$data" --out "$out" ${kept[@]+"${kept[@]}"}
 else
     set -- --data "$data" --out "$out" "${args[@]}"
 fi

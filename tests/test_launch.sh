@@ -6,9 +6,10 @@
 #  - slurm.sbatch, run as a plain script, gives each rank OPENBLAS_NUM_THREADS, else SLURM_CPUS_PER_TASK,
 #    else 1 BLAS thread (the Slurm tests set the variable themselves);
 #  - pbs.sh trains into FCNET_OUT, and run again on the same FCNET_OUT resumes from its checkpoint with
-#    only the run-control options of FCNET_ARGS (the real fcnet_dist); with a stand-in qstat it stops the
-#    ranks cleanly FCNET_STOP_MARGIN seconds before the walltime, on SIGTERM (qdel), and trains on when
-#    qstat fails.
+#    FCNET_ARGS passed again: every run-control option in both spellings takes effect, model options equal
+#    to the checkpoint's are accepted and a differing one is refused (the real fcnet_dist); with a stand-in
+#    qstat it stops the ranks cleanly FCNET_STOP_MARGIN seconds before the walltime, on SIGTERM (qdel), and
+#    trains on when qstat fails.
 #   test_launch.sh FCNET_SYNTH H5CMP   (FCNET_DIST in the environment)
 set -uo pipefail
 synth=$1
@@ -85,9 +86,9 @@ fi
 
 # ---- pbs.sh ----
 "$synth" --out d.h5 --train 200 --val 40 --features 6 --classes 3 --seed 2 >/dev/null || exit 1
-# pbs NAME ARGS: pbs.sh as a batch system would run it, two ranks, the real fcnet_dist.
+# pbs NAME ARGS: pbs.sh as a batch system would run it, two ranks, the real fcnet_dist, into $work/${RUN:-run}.
 pbs() {
-    PBS_O_WORKDIR=$work FCNET_OUT=$work/run FCNET_DATA=$work/d.h5 FCNET_RANKS=2 FCNET_BUILD_DIR=$(dirname "$dist") \
+    PBS_O_WORKDIR=$work FCNET_OUT=$work/${RUN:-run} FCNET_DATA=$work/d.h5 FCNET_RANKS=2 FCNET_BUILD_DIR=$(dirname "$dist") \
         FCNET_ARGS=$2 timeout 120 bash "$root/launch/pbs.sh" >"$1.out" 2>&1
 }
 if pbs first "--hidden 8 --batch-size 20 --epochs 1" && [ "$("$h5cmp" --get run/checkpoint.h5 /@step)" = 10 ] &&
@@ -96,13 +97,40 @@ if pbs first "--hidden 8 --batch-size 20 --epochs 1" && [ "$("$h5cmp" --get run/
 else
     not_ok "pbs.sh first run: $(tail -3 first.out)"
 fi
-# Resubmitted with more epochs: resumes; the model options of FCNET_ARGS are not passed again.
+# Resubmitted with more epochs: resumes with FCNET_ARGS passed again (the model options equal the checkpoint's).
 if pbs second "--hidden 8 --batch-size 20 --epochs 2" && grep -q "pbs.sh: resuming from $work/run/checkpoint.h5" second.out &&
-    grep -qE 'fcnet_dist --resume .*/run/checkpoint.h5 --data .*/d.h5 --out .*/run --epochs 2$' second.out &&
+    grep -qE 'fcnet_dist --resume .*/run/checkpoint.h5 --data .*/d.h5 --out .*/run --hidden 8 --batch-size 20 --epochs 2$' second.out &&
     [ "$("$h5cmp" --get run/checkpoint.h5 /@step)" = 20 ]; then
-    ok "pbs.sh: run again, it resumes from FCNET_OUT's checkpoint with only --epochs (20 steps)"
+    ok "pbs.sh: run again, it resumes from FCNET_OUT's checkpoint and trains to --epochs 2 (20 steps)"
 else
     not_ok "pbs.sh second run: $(grep 'pbs.sh' second.out | head -3) / $(tail -2 second.out)"
+fi
+# Every run-control option reaches the resumed run, in both spellings and as a flag: --max-steps=8 (of this
+# run: 12 -> 20), --epochs=20, --keep-last 2 (numbered copies at 15 and 20 replace the first run's 10 and 12),
+# --profile. The first run already used --max-steps=12.
+copies() { (cd "$1" && shopt -s nullglob && echo checkpoint-step*.h5); }
+if RUN=ctl pbs ctl1 "--hidden 8 --batch-size 20 --epochs 3 --keep-last 2 --checkpoint-every 5 --max-steps=12" &&
+    [ "$("$h5cmp" --get ctl/checkpoint.h5 /@step)" = 12 ] && [ "$(copies ctl)" = "checkpoint-step10.h5 checkpoint-step12.h5" ]; then
+    ok "pbs.sh: --max-steps=12 stops the first run at step 12, --keep-last 2 keeps 2 numbered copies"
+else
+    not_ok "pbs.sh run-control first run: step $("$h5cmp" --get ctl/checkpoint.h5 /@step 2>/dev/null), copies '$(copies ctl)': $(tail -2 ctl1.out)"
+fi
+if RUN=ctl pbs ctl2 "--hidden 8 --batch-size 20 --epochs=20 --max-steps=8 --keep-last 2 --checkpoint-every 5 --profile" &&
+    grep -q "pbs.sh: resuming from $work/ctl/checkpoint.h5" ctl2.out && grep -q "stopped after --max-steps 8 at step 20;" ctl2.out &&
+    grep -q "(epoch 2 / 20)" ctl2.out && [ "$("$h5cmp" --get ctl/checkpoint.h5 /@step)" = 20 ] &&
+    [ "$(copies ctl)" = "checkpoint-step15.h5 checkpoint-step20.h5" ] && grep -q "^profile over 8 steps" ctl2.out; then
+    ok "pbs.sh: the resume keeps --max-steps=8 (step 20), --epochs=20, --keep-last 2 (copies 15, 20) and --profile"
+else
+    not_ok "pbs.sh run-control resume: step $("$h5cmp" --get ctl/checkpoint.h5 /@step 2>/dev/null), copies '$(copies ctl)': $(grep -E 'pbs.sh|stopped|profile' ctl2.out | head -4)"
+fi
+# A model option that differs from the checkpoint's is refused by name (exit 2), not silently ignored.
+RUN=ctl pbs ctl3 "--hidden 9 --batch-size 20 --epochs 20"
+rc=$?
+if [ "$rc" = 2 ] && grep -q -- "--hidden: 9 given but the checkpoint .*/ctl/checkpoint.h5 has 8" ctl3.out &&
+    [ "$("$h5cmp" --get ctl/checkpoint.h5 /@step)" = 20 ]; then
+    ok "pbs.sh: a resume with another --hidden is refused by name (exit 2), the checkpoint untouched"
+else
+    not_ok "pbs.sh resume with another --hidden (exit $rc): $(grep -E 'pbs.sh|rror' ctl3.out | head -3)"
 fi
 
 # The walltime margin and qdel, with a stand-in qstat; the real fcnet_dist would train far longer than the
