@@ -750,6 +750,17 @@ fc_status fc_ckpt_load(fc_trainer *t, const char *path)
     io_init(&io, path, 0);
     r_open(&io, path);
     r_check_format(&io);
+    /* The optimizer state and the rounding of every step belong to the precision that wrote them. */
+    if (io.st == FC_OK && H5Aexists_by_name(io.file, "/", "fc_real", H5P_DEFAULT) > 0) {
+        char real[16];
+        r_attr_str(&io, "/", "fc_real", real, sizeof real);
+        if (io.st == FC_OK && strcmp(real, FC_REAL_NAME) != 0)
+            io_fail(&io, "attribute 'fc_real' of /",
+                    "written in %s precision, and this program computes in %s: --resume continues a run exactly "
+                    "only in the precision it was written in (fcnet_dist is float, fcnet_dist_f64 double; "
+                    "--init-from starts a new run from its parameters)",
+                    real, FC_REAL_NAME);
+    }
     fc_net *net = &t->net;
     r_views(&io, "/params", &net->layout, net->params);
     if (net->bn_layout.n_views > 0) r_views(&io, "/bn", &net->bn_layout, net->bn_stats);

@@ -192,6 +192,7 @@ static const char *const ckpt_kinds[] = {
     "step-text",       /* root attribute step stored as a string */
     "hidden-count",    /* n_hidden = 3 while hidden has fewer values */
     "preprocess-shape",/* /preprocess/mean of the wrong length */
+    "other-precision", /* root attribute fc_real = "double": written by fcnet_dist_f64 */
     NULL};
 
 static void copy_file(const char *src, const char *dst)
@@ -268,6 +269,8 @@ static void write_ckpt(const char *kind, const char *good, const char *out)
         put_attr_int(f, "/", "format_version", 99);
     } else if (strcmp(k, "step-text") == 0) {
         put_attr_str(f, "/", "step", "thirteen");
+    } else if (strcmp(k, "other-precision") == 0) {
+        put_attr_str(f, "/", "fc_real", "double");
     } else if (strcmp(k, "hidden-count") == 0) {
         put_attr_int(f, "/", "n_hidden", 3);
     } else if (strcmp(k, "preprocess-shape") == 0) {
