@@ -22,6 +22,20 @@ static void install_signal_handlers(void)
     sigaction(SIGTERM, &sa, NULL);
 }
 
+/* Ctrl-C in a run started without mpirun (mpirun itself turns it into SIGTERM for the ranks): the same
+ * checkpoint and stop at the next step boundary; a second Ctrl-C kills at once (SA_RESETHAND). A process
+ * started with SIGINT ignored (a background job of a script, nohup) keeps ignoring it. */
+static void install_interrupt_handler(void)
+{
+    struct sigaction sa;
+    if (sigaction(SIGINT, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN) return;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = fc_train_request_stop;
+    sa.sa_flags = SA_RESTART | SA_RESETHAND;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+}
+
 static int run_train(fc_config *cfg, fc_dist *dist)
 {
     fc_status st = FC_OK;
@@ -76,11 +90,20 @@ int main(int argc, char **argv)
         case FC_CMD_HELP:
             if (dist.rank == 0) fc_config_print_help(stdout, cfg.help_command);
             break;
-        case FC_CMD_TRAIN: rc = run_train(&cfg, &dist); break;
+        case FC_CMD_TRAIN:
+            install_interrupt_handler();
+            rc = run_train(&cfg, &dist);
+            break;
         case FC_CMD_EVAL: rc = fc_cmd_eval(&cfg, &dist); break;
         case FC_CMD_GRADCHECK: rc = fc_cmd_gradcheck(&cfg, &dist); break;
         }
     }
     fc_dist_free(&dist);
+    /* Stopped by Ctrl-C, checkpoint written: die of SIGINT as the shell expects, so that a script or loop
+     * around this command stops too (a plain exit status would look like a handled interrupt). */
+    if (fc_train_stop_signal() == SIGINT) {
+        signal(SIGINT, SIG_DFL);
+        raise(SIGINT);
+    }
     return rc;
 }

@@ -556,6 +556,19 @@ static fc_status save_checkpoint(fc_trainer *t)
     return st;
 }
 
+/* Where a run stands, numbering epochs from 1 as the progress lines do: "end of epoch 2 of 10" on an epoch
+ * boundary (unless boundary is 0), else "epoch 3 of 10, 138 of its 400 steps done". */
+static void position_text(const fc_trainer *t, int boundary, char *buf, size_t size)
+{
+    if (boundary && t->epoch_step == 0 && t->epoch > 0)
+        snprintf(buf, size, "end of epoch %lld of %lld", (long long)t->epoch, (long long)t->cfg->epochs);
+    else
+        snprintf(buf, size, "epoch %lld of %lld, %lld of its %lld steps done", (long long)t->epoch + 1,
+                 (long long)t->cfg->epochs, (long long)t->epoch_step, (long long)t->steps_per_epoch);
+}
+
+int fc_train_stop_signal(void) { return stop_signal; }
+
 int fc_train_run(fc_trainer *t)
 {
     const fc_config *cfg = t->cfg;
@@ -570,11 +583,12 @@ int fc_train_run(fc_trainer *t)
         run_steps++;
         if (isnan(loss)) {
             fc_progress_end(&progress);
+            char where[128];
+            position_text(t, 0, where, sizeof where);
             if (fc_dist_rank(t->dist) == 0)
                 fc_log_error("training diverged: loss, gradients or updated parameters are NaN/Inf at step %lld "
-                             "(epoch %lld); "
-                             "the last checkpoint is kept as it was",
-                             (long long)t->step, (long long)t->epoch);
+                             "(%s); the last checkpoint is kept as it was",
+                             (long long)t->step, where);
             return FC_EXIT_DIVERGED;
         }
         fc_store_choice_record(&t->stores, t->dist, MPI_Wtime() - t0);
@@ -608,13 +622,15 @@ int fc_train_run(fc_trainer *t)
         t->best_step = t->step;
     }
     if (save_checkpoint(t) != FC_OK) return FC_ERR_FAIL;
-    if (stopped && t->stop_agreed)
-        fc_log_info("stopped on signal at step %lld (epoch %lld); checkpoint %s/checkpoint.h5 written; resume "
+    char where[128];
+    position_text(t, 1, where, sizeof where);
+    if (stopped && t->stop_agreed && !t->finished)
+        fc_log_info("stopped on signal at step %lld (%s); checkpoint %s/checkpoint.h5 written; resume "
                     "with --resume %s/checkpoint.h5",
-                    (long long)t->step, (long long)t->epoch, cfg->out, cfg->out);
+                    (long long)t->step, where, cfg->out, cfg->out);
     else if (!t->finished)
-        fc_log_info("stopped after --max-steps %lld at step %lld; checkpoint %s/checkpoint.h5 written",
-                    (long long)cfg->max_steps, (long long)t->step, cfg->out);
+        fc_log_info("stopped after --max-steps %lld at step %lld (%s); checkpoint %s/checkpoint.h5 written",
+                    (long long)cfg->max_steps, (long long)t->step, where, cfg->out);
     print_profile(t);
     if (t->finished && t->data.test.n > 0) {
         double final_acc = fc_train_accuracy(t, &t->data.test, NULL, t->data.test.n);

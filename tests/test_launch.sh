@@ -116,7 +116,7 @@ else
     not_ok "pbs.sh run-control first run: step $("$h5cmp" --get ctl/checkpoint.h5 /@step 2>/dev/null), copies '$(copies ctl)': $(tail -2 ctl1.out)"
 fi
 if RUN=ctl pbs ctl2 "--hidden 8 --batch-size 20 --epochs=20 --max-steps=8 --keep-last 2 --checkpoint-every 5 --profile" &&
-    grep -q "pbs.sh: resuming from $work/ctl/checkpoint.h5" ctl2.out && grep -q "stopped after --max-steps 8 at step 20;" ctl2.out &&
+    grep -q "pbs.sh: resuming from $work/ctl/checkpoint.h5" ctl2.out && grep -q "stopped after --max-steps 8 at step 20 (" ctl2.out &&
     grep -q "(epoch 2 / 20)" ctl2.out && [ "$("$h5cmp" --get ctl/checkpoint.h5 /@step)" = 20 ] &&
     [ "$(copies ctl)" = "checkpoint-step15.h5 checkpoint-step20.h5" ] && grep -q "^profile over 8 steps" ctl2.out; then
     ok "pbs.sh: the resume keeps --max-steps=8 (step 20), --epochs=20, --keep-last 2 (copies 15, 20) and --profile"

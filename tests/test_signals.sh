@@ -123,4 +123,37 @@ else
     fail "burst: no progress line at step >= 10 within 60 s"
 fi
 kill -KILL "$BG" 2>/dev/null
+
+# ---- 4. Ctrl-C (SIGINT) to a run started without mpirun, as under gdb or valgrind ----
+# It writes the checkpoint at the next step boundary and then dies of SIGINT (status 130), so that a shell
+# loop around it stops too; the resume equals an uninterrupted run of its own (one rank) bitwise.
+"$FCNET_DIST" train "${MODEL[@]}" --out full1 >log.full1 2>&1 || fail "uninterrupted one-rank run failed"
+rm -rf int
+# (A script's background job starts with SIGINT ignored, and fcnet_dist then leaves it ignored.)
+timeout 300 env --default-signal=INT "$FCNET_DIST" train "${MODEL[@]}" --out int --checkpoint-every 1 >log.int 2>&1 &
+BG=$!
+if wait_for_step log.int 10 60 "$BG"; then
+    t0=$(now_ms)
+    pid=$(pgrep -P "$BG" -x fcnet_dist || echo "$BG")
+    kill -INT "$pid"
+    wait_exit "$BG" $LIMIT_S
+    line=$(grep -o "stopped on signal at step [0-9]*.*" log.int)
+    step=$(echo "$line" | grep -oE 'step [0-9]+' | head -1 | grep -oE '[0-9]+')
+    if [ "$WAIT_RC" = 130 ] && [ -n "$step" ] && [ "$(attr int/checkpoint.h5 /@step)" = "$step" ]; then
+        pass "int: died of SIGINT (130) $(elapsed_s "$t0") s after Ctrl-C, checkpoint at step $step: '$line'"
+        "$FCNET_DIST" train --resume int/checkpoint.h5 --out int >log.int.resume 2>&1 || fail "int: resume failed"
+        if d=$("$H5CMP" full1/checkpoint.h5 int/checkpoint.h5 "${STATE[@]}"); then
+            pass "int: resumed to the end: bitwise the uninterrupted one-rank run"
+        else
+            fail "int: resumed run differs from the uninterrupted one:"
+            echo "$d" | head -10 | sed 's/^/    /'
+        fi
+    else
+        fail "int: exit $WAIT_RC (want 130), log step '${step}', checkpoint step $(attr int/checkpoint.h5 /@step)"
+        tail -3 log.int | sed 's/^/    /'
+    fi
+else
+    fail "int: no progress line at step >= 10 within 60 s"
+fi
+kill -KILL "$BG" 2>/dev/null
 finish

@@ -100,5 +100,7 @@ double fc_train_accuracy(fc_trainer *t, const fc_split *split, const int64_t *ro
 
 /* Request a stop at the next step boundary (async-signal-safe: sets a flag). */
 void fc_train_request_stop(int signal_number);
+/* The signal that requested the stop (0: none): main re-raises SIGINT once the checkpoint is written. */
+int fc_train_stop_signal(void);
 
 #endif
