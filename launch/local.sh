@@ -49,7 +49,8 @@ if mpirun --version 2>/dev/null | grep -q "Open MPI"; then
     if [ "$(id -u)" -eq 0 ]; then
         export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
     fi
-    mpirun_args+=(--bind-to none -x OPENBLAS_NUM_THREADS)
+    # -q: a refused run ends with fcnet's one error line, without Open MPI's banner about the exit code.
+    mpirun_args+=(-q --bind-to none -x OPENBLAS_NUM_THREADS)
     [ "$ranks" -gt "$(nproc 2>/dev/null || echo 1)" ] && mpirun_args+=(--oversubscribe)
 fi
 # shellcheck disable=SC2206  # FCNET_MPIRUN_ARGS is a word list on purpose

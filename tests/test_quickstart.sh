@@ -61,6 +61,14 @@ quickstart "$T/refused.log" --epochs 2 || rc=$?
 check "new options without --new exit 2 (got $rc)" test "$rc" = 2
 check "and say to use --new" grep -q "launch/quickstart.sh --new --epochs 2" "$T/refused.log"
 
+# 3b. A mistyped option with --new is refused (exit 2) and leaves no directory behind.
+rc=0
+quickstart "$T/typo.log" --new --hiden 3 || rc=$?
+check "a mistyped option with --new exits 2 (got $rc)" test "$rc" = 2
+check "with fcnet's one error line naming it, no Open MPI banner" \
+    bash -c "grep -q 'error: .*--hiden' '$T/typo.log' && ! grep -q 'mpirun\|Primary job' '$T/typo.log'"
+check "and leaves no quickstart-2 directory" test ! -e "$T/qs-2"
+
 # 4. --new trains into the next directory; stopped by --max-steps, it says so; the next call resumes it.
 check "--new with --max-steps succeeds" quickstart "$T/new.log" --new --epochs 2 --max-steps 300
 check "it trains into qs-2" test -f "$T/qs-2/checkpoint.h5"
