@@ -102,6 +102,8 @@ unfinished)
     train_seconds=$(($(date +%s) - start))
     ;;
 none)
+    created=0
+    [ -e "$out" ] || created=1
     mkdir -p "$out"
     say "train: $(rel "$out") (${ranks:-one rank per core}, one OpenBLAS thread each)"
     echo "configuration ($(rel "$config_file")): $(grep -v '^#' "$config_file" | tr -d ' ' | tr '\n' ' ')${extra[*]:-}"
@@ -109,7 +111,7 @@ none)
     rc=0
     "$root/launch/local.sh" --config "$config_file" --data "$data" --out "$out" ${extra[@]+"${extra[@]}"} 2>&1 |
         tee "$log" || rc=$?
-    if [ "$rc" -ne 0 ] && [ ! -f "$ckpt" ]; then
+    if [ "$rc" -ne 0 ] && [ ! -f "$ckpt" ] && [ "$created" = 1 ]; then
         # Refused before training (a mistyped option, say): leave no directory holding only this log, which
         # would make the next --new skip a number.
         rm -rf "$out"

@@ -15,7 +15,7 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/fcnet_test_progress_terminal.XXXXXX")
 trap 'rm -rf "$T"' EXIT
 cd "$T"
 "$SYNTH" --out s.h5 --train 600 --features 10 --classes 3 >/dev/null
-args="--data s.h5 --hidden 8 --epochs 1 --batch-size 50 --print-every 4"
+args="--data s.h5 --hidden 8 --epochs 1 --batch-size 50 --print-every 4" # one string: script -c takes a command line
 
 passed=0
 failed=0
@@ -34,6 +34,7 @@ else not_ok "a singleton on a terminal draws the bar"; cat -A single.txt | head;
 if lines_printed launched.txt && ! bar_drawn launched.txt; then ok "under mpirun on a terminal: lines"
 else not_ok "under mpirun on a terminal: lines"; cat -A launched.txt | head; fi
 
+# shellcheck disable=SC2086 # the same words as the command lines above
 "${clean[@]}" "$DIST" train $args --out piped | cat >piped.txt
 if lines_printed piped.txt && ! bar_drawn piped.txt; then ok "a singleton on a pipe: lines"
 else not_ok "a singleton on a pipe: lines"; cat -A piped.txt | head; fi

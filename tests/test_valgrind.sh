@@ -6,6 +6,7 @@
 # fails the test. Open MPI's own reports (PMIx's padding bytes) are suppressed by tests/valgrind.supp and
 # Open MPI's valgrind suppressions; leaks are not checked (MPI_Init's allocations are never freed).
 # usage: test_valgrind.sh FCNET_SYNTH [MPIEXEC]   (FCNET_DIST in the environment)
+# shellcheck disable=SC2054 # "--hidden 16,8": the commas belong to the value
 set -euo pipefail
 SYNTH=${1:?usage: test_valgrind.sh FCNET_SYNTH [MPIEXEC]}
 MPIEXEC=${2:-mpirun}
