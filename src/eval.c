@@ -6,6 +6,7 @@
  * itself (HDF5 is the serial build, read-only opens are safe) and every setup failure is agreed on
  * before any collective, so a bad file on one rank stops all of them with one message. */
 #include <hdf5.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,6 +101,14 @@ static fc_status eval_setup(eval_state *s, const fc_config *cfg, fc_dist *dist)
     if (s->data_classes > s->n_classes)
         return fc_error_set(FC_ERR_INPUT, "%s: %d classes but the model of %s has %d outputs", s->data,
                             s->data_classes, cfg->checkpoint, s->n_classes);
+    /* The confusion matrix: C*C doubles on every rank plus the sum's receive buffer of one per rank, summed in
+     * one call that takes an int count. */
+    const double cells = (double)s->n_classes * (double)s->n_classes;
+    char why[256] = "more cells than one MPI sum takes (2^31 - 1)";
+    if (cells > INT_MAX || fc_memory_exceeded(cells * sizeof(double) * (1.0 + fc_dist_size(dist)), why, sizeof why))
+        return fc_error_set(FC_ERR_INPUT, "%s: %d classes: the confusion matrix of %.4g cells needs %.1f GiB per "
+                            "rank, %s", cfg->checkpoint, s->n_classes, cells,
+                            cells * sizeof(double) * (1.0 + fc_dist_size(dist)) / 1073741824.0, why);
 
     /* The model saw preprocessed inputs: apply the checkpoint's transform, not one refitted here. */
     if ((st = fc_ckpt_load_preprocess(&s->pp, cfg->checkpoint, s->n_input)) != FC_OK) return st;

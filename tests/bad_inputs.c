@@ -94,6 +94,7 @@ static const char *const data_kinds[] = {
     "classes-zero", /* num_classes = 0 */
     "one-class",    /* every label 0, no num_classes attribute */
     "train-empty",  /* 0 training rows */
+    "classes-50000",/* num_classes = 50000 (the labels use 3): a confusion matrix beyond one MPI count */
     NULL};
 
 static void write_data(const char *kind, const char *out)
@@ -174,6 +175,8 @@ static void write_data(const char *kind, const char *out)
 
     if (strcmp(k, "classes-zero") == 0)
         put_attr_int(f, "/", "num_classes", 0);
+    else if (strcmp(k, "classes-50000") == 0)
+        put_attr_int(f, "/", "num_classes", 50000);
     else if (strcmp(k, "one-class") != 0)
         put_attr_int(f, "/", "num_classes", C);
     if (H5Fclose(f) < 0) die("cannot close", out);

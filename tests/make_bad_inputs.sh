@@ -135,6 +135,14 @@ for spec in "x-string:/train/x|expected a numeric type" "x-1d:/train/x|expected 
     add "data-$kind" "data-$kind.h5|$expect" train --data "$O/data-$kind.h5" "${d1[@]}"
 done
 
+# eval of a model with 50 000 outputs: its confusion matrix (2.5e9 cells) is refused by size, not summed
+# with an overflowing count
+"$BAD_INPUTS" data classes-50000 "$O/classes-50000.h5"
+timeout 60 "$MPIEXEC" -n 1 --oversubscribe --bind-to none "$FCNET_DIST" train --data "$O/classes-50000.h5" \
+    --hidden none --batch-size 60 --epochs 1 --out "$O/ck50000" >/dev/null
+add eval-classes-50000 "ck50000/checkpoint.h5|50000 classes|confusion matrix|2.5e+09 cells" \
+    eval --checkpoint "$O/ck50000/checkpoint.h5" --data "$O/classes-50000.h5" --split val
+
 # ---- checkpoints (--resume) ----
 size=$(stat -c %s "$good_ckpt")
 head -c $((size / 2)) "$good_ckpt" >"$O/ckpt-truncated.h5"
