@@ -40,15 +40,25 @@ static int usage_error(const char *fmt, const char *arg)
     return FC_ERR_INPUT;
 }
 
+static int is_help(const char *arg)
+{
+    return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0;
+}
+
+#define WANTS_HELP (-1)
+
+/* 0, a usage error's exit status, or WANTS_HELP for --help / -h in place of the mode or of an option. */
 static int parse_args(options *o, int argc, char **argv)
 {
     memset(o, 0, sizeof *o);
     if (argc < 2) return usage_error("%s", "missing mode: idx or cifar10");
+    if (is_help(argv[1])) return WANTS_HELP;
     o->mode = argv[1];
     if (strcmp(o->mode, "idx") != 0 && strcmp(o->mode, "cifar10") != 0)
         return usage_error("unknown mode '%s': expected idx or cifar10", o->mode);
     for (int i = 2; i < argc; i++) {
         const char *flag = argv[i];
+        if (is_help(flag)) return WANTS_HELP;
         if (i + 1 >= argc) return usage_error("%s needs a value", flag);
         const char *value = argv[++i];
         if (strcmp(flag, "--train-images") == 0) o->train_images = value;
@@ -148,12 +158,12 @@ static fc_status write_output(const options *o, const fc_raw *train_x, const fc_
 
 int main(int argc, char **argv)
 {
-    if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+    options o;
+    int rc = parse_args(&o, argc, argv);
+    if (rc == WANTS_HELP) {
         fputs(usage_text, stdout);
         return 0;
     }
-    options o;
-    int rc = parse_args(&o, argc, argv);
     if (rc != 0) return rc;
 
     fc_raw train_x = {0}, train_y = {0}, test_x = {0}, test_y = {0};

@@ -154,6 +154,27 @@ check "cifar10: /train/y" same_bytes cifar.h5 /train/y want-cifar-train-y
 check "cifar10: /test/y" same_bytes cifar.h5 /test/y want-cifar-test-y
 check "cifar10: num_classes = 10" num_classes_is cifar.h5 10
 
+# ---- --help: the usage on stdout and exit 0, also after a mode or among the options ----
+# expect_help NAME CONVERT_ARGS...
+expect_help() {
+    name=$1
+    shift
+    "$CONVERT" "$@" >help.out 2>help.err
+    rc=$?
+    if [ $rc -eq 0 ] && [ ! -s help.err ] && grep -q "^usage: fcnet_convert idx" help.out; then
+        ok "help: $name"
+    else
+        not_ok "help: $name: rc=$rc stderr: $(cat help.err)"
+    fi
+}
+expect_help "--help" --help
+expect_help "-h" -h
+expect_help "idx --help" idx --help
+expect_help "cifar10 --help" cifar10 --help
+expect_help "cifar10 -h" cifar10 -h
+expect_help "idx --val 1 --help" idx --val 1 --help
+expect_help "cifar10 --dir cifar --help --out x.h5" cifar10 --dir cifar --help --out x.h5
+
 # ---- malformed input: exit 2, one stderr line naming the file, no output ----
 # expect_bad NAME FILE_NAMED_IN_MESSAGE WORD CONVERT_ARGS...
 expect_bad() {
