@@ -910,7 +910,16 @@ fc_status fc_config_parse(fc_config *cfg, int argc, char **argv)
         /* Only on the command line: one INI file may serve both train and eval runs. An option the command
          * does not use is refused rather than silently ignored. */
         if (!takes_option(a.spec, cfg->command)) return option_not_taken(a.spec, cfg->command);
-        if ((st = apply_value(cfg, a.spec, a.spec->name, a.value)) != FC_OK) return st;
+        /* gradcheck's --batch-size is the checked batch: [1, FC_GRADCHECK_MAX_BATCH]. An INI file's
+         * batch_size is a training batch, which gradcheck caps instead (gradcheck.c). */
+        opt_spec gc_batch;
+        const opt_spec *sp = a.spec;
+        if (cfg->command == FC_CMD_GRADCHECK && sp->id == FC_OPT_BATCH_SIZE) {
+            gc_batch = *sp;
+            gc_batch.ihi = FC_GRADCHECK_MAX_BATCH;
+            sp = &gc_batch;
+        }
+        if ((st = apply_value(cfg, sp, sp->name, a.value)) != FC_OK) return st;
     }
 
     /* The optimizer may be named after --lr, or in the file while --lr is on the command line, so its

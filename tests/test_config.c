@@ -309,6 +309,15 @@ START_TEST(test_config_file)
     ck_assert_int_eq(cfg.n_hidden, 0);
     unlink(path);
 
+    /* A training file's batch_size above gradcheck's limit is taken (gradcheck caps it); the same value
+     * given as --batch-size to gradcheck is refused (bad_cases). */
+    write_temp(path, sizeof path, "batch_size = 200\n");
+    ck_assert_int_eq(PARSE(&cfg, "gradcheck", "--config", path), FC_OK);
+    ck_assert_int_eq(cfg.batch_size, 200);
+    ck_assert_int_eq(PARSE(&cfg, "gradcheck", "--config", path, "--batch-size", "64"), FC_OK);
+    ck_assert_int_eq(cfg.batch_size, 64);
+    unlink(path);
+
     /* An empty file changes nothing but config_file. */
     write_temp(path, sizeof path, "");
     ck_assert_int_eq(PARSE(&cfg, "--config", path, "--data", "d.h5"), FC_OK);
@@ -436,6 +445,10 @@ static const struct bad_case {
     {{"gradcheck", "--out", "x"}, {"--out: not an option of the gradcheck command", NULL}},
     {{"gradcheck", "--bn-momentum", "0.5"}, {"--bn-momentum: not an option of the gradcheck command", NULL}},
     {{"gradcheck", "--overwrite"}, {"--overwrite: not an option of the gradcheck command", NULL}},
+    /* gradcheck's checked batch is at most FC_GRADCHECK_MAX_BATCH rows: refused above, not capped. */
+    {{"gradcheck", "--batch-size", "65"}, {"--batch-size: 65 out of range [1, 64]", NULL}},
+    {{"gradcheck", "--batch-size=1000"}, {"--batch-size: 1000 out of range [1, 64]", NULL}},
+    {{"gradcheck", "--batch-size", "0"}, {"--batch-size: 0 out of range [1, 64]", NULL}},
     {{"--data", "d.h5", "--resume", "r.h5", "--init-from", "i.h5"}, {"--resume 'r.h5'", "--init-from 'i.h5'"}},
     {{"traim", "--data", "d.h5"}, {"unknown command 'traim'", NULL}},
     {{"train", "eval"}, {"'train'", "'eval'"}},

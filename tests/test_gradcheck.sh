@@ -91,14 +91,29 @@ for build in f32 f64; do
     run_case "default model" "$build"
 done
 
-# The random batch: 8 rows without --batch-size (not the training default 100), --batch-size capped at 64.
-"$F32" gradcheck --hidden 5 --batch-size 100 >cap.txt 2>&1 || true
+# The random batch: 8 rows without --batch-size (not the training default 100), --batch-size 16 and 64
+# taken; an INI file's training batch_size (200) capped at 64.
+printf 'batch_size = 200\n' >train.ini
+"$F32" gradcheck --hidden 5 --config train.ini >cap.txt 2>&1 || true
+"$F32" gradcheck --hidden 5 --batch-size 64 >max.txt 2>&1 || true
 if grep -q '^batch: 8 random rows' gc_f32_default_model.txt && grep -q '^batch: 16 random rows' \
-    "gc_f32_depth_3_batchnorm_dropout_reg.txt" && grep -q '^batch: 64 random rows' cap.txt; then
-    ok "batch: 8 rows by default, --batch-size 16 taken, --batch-size 100 capped at 64"
+    "gc_f32_depth_3_batchnorm_dropout_reg.txt" && grep -q '^batch: 64 random rows' max.txt &&
+    grep -q '^batch: 64 random rows' cap.txt; then
+    ok "batch: 8 rows by default, --batch-size 16 and 64 taken, an INI batch_size 200 capped at 64"
 else
-    not_ok "batch sizes: $(grep -h '^batch:' gc_f32_default_model.txt gc_f32_depth_3_batchnorm_dropout_reg.txt cap.txt | tr '\n' ' ')"
+    not_ok "batch sizes: $(grep -h '^batch:' gc_f32_default_model.txt gc_f32_depth_3_batchnorm_dropout_reg.txt max.txt cap.txt | tr '\n' ' ')"
 fi
+# --batch-size outside [1, 64] is refused: exit 2, one stderr line naming the option and the range.
+for b in 65 1000 0; do
+    rc=0
+    "$F32" gradcheck --hidden 5 --batch-size $b >big.out 2>big.err || rc=$?
+    if [ $rc -eq 2 ] && [ "$(wc -l <big.err)" -eq 1 ] && grep -q -- "--batch-size: $b out of range \[1, 64\]" big.err &&
+        [ ! -s big.out ]; then
+        ok "--batch-size $b refused ($(cat big.err))"
+    else
+        not_ok "--batch-size $b: rc=$rc stderr: $(cat big.err) stdout: $(head -c 200 big.out)"
+    fi
+done
 
 # gradcheck --help gives gradcheck's own batch default for --batch-size, not training's 100.
 if "$F32" gradcheck --help | grep -q -- '--batch-size B .*rows of the checked batch \[default: 8, at most 64\]'; then
@@ -154,7 +169,7 @@ fi
 # --data: D and C from the dataset, the batch from its first training rows (preprocessed).
 if [ -n "$SYNTH" ]; then
     "$SYNTH" --out d.h5 --train 40 --features 7 --classes 3 --seed 5 >/dev/null
-    run_case "from --data" f64 --data d.h5 --hidden 12 --norm layernorm --weight-scale 5e-2 --batch-size 100
+    run_case "from --data" f64 --data d.h5 --hidden 12 --norm layernorm --weight-scale 5e-2 --batch-size 64
     f=gc_f64_from_--data.txt
     if grep -q '^gradcheck (double build): 7 -> 12 -> 3,' "$f" && grep -q 'the first 40 training rows of d.h5' "$f"; then
         ok "--data: shapes 7 -> 3 and the batch (40 rows: --batch-size capped by the split) from the file"

@@ -7,8 +7,9 @@
 #include "fcnet/config.h"
 #include "fcnet/dist.h"
 
-/* gradcheck's batch: rows without --batch-size, and the cap on --batch-size (the check needs a batch, not an
- * epoch; two forward passes per checked element). */
+/* gradcheck's batch: rows without --batch-size, and the most --batch-size may ask for (larger is refused; an
+ * INI file's training batch_size is capped to it). The check needs a batch, not an epoch; two forward passes
+ * per checked element. */
 #define FC_GRADCHECK_BATCH 8
 #define FC_GRADCHECK_MAX_BATCH 64
 
