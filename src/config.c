@@ -1054,7 +1054,7 @@ void fc_config_print_help(FILE *f, fc_command command)
     fc_config_defaults(&d);
 
     fputs("Usage: fcnet_dist [train] --data FILE [options]   train a fully-connected net (the default)\n"
-          "       fcnet_dist eval --checkpoint FILE --data FILE [--split NAME] [--best]\n"
+          "       fcnet_dist eval --checkpoint FILE [--data FILE] [--split NAME] [--best]\n"
           "       fcnet_dist gradcheck [model options]\n"
           "       fcnet_dist [COMMAND] --help | -h\n"
           "Run it under MPI (mpirun -n N fcnet_dist ...); every rank must get the same options.\n\n",
@@ -1062,7 +1062,8 @@ void fc_config_print_help(FILE *f, fc_command command)
     switch (command) {
     case FC_CMD_EVAL:
         fputs("eval: loads --checkpoint (model, hyperparameters and preprocessing) and reports the accuracy\n"
-              "on --split of --data in test mode, the rows divided among the ranks.\n\n",
+              "on --split of --data (default: the dataset the checkpoint records) in test mode, the rows\n"
+              "divided among the ranks.\n\n",
               f);
         break;
     case FC_CMD_GRADCHECK:

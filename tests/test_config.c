@@ -594,6 +594,7 @@ static char *help_text(fc_command command)
 START_TEST(test_help)
 {
     char *text = help_text(FC_CMD_HELP);
+    ck_assert(strstr(text, "fcnet_dist eval --checkpoint FILE [--data FILE] [--split NAME] [--best]\n"));
     for (int o = 0; o < FC_OPT_COUNT; o++) {
         char needle[64];
         snprintf(needle, sizeof needle, "  %s", fc_config_option_name((fc_option)o));
@@ -616,6 +617,8 @@ START_TEST(test_help)
     /* With a command word, exactly the options that command takes. */
     text = help_text(FC_CMD_EVAL);
     ck_assert(strstr(text, "eval: loads --checkpoint"));
+    /* --data is optional: the checkpoint records the dataset it was trained on. */
+    ck_assert(strstr(text, "fcnet_dist eval --checkpoint FILE [--data FILE] [--split NAME] [--best]\n"));
     for (const char *const *o = (const char *const[]){"  --checkpoint", "  --split", "  --best", "  --data",
                                                        "  --config", NULL};
          *o; o++)

@@ -168,6 +168,19 @@ check "no validation split: the log says so" grep -q "val acc none (no validatio
 check "no validation split: no nan in the log" bash -c '! grep -qi "nan" run0.log'
 expect_input_error "val split that training never had" eval --checkpoint run0/checkpoint.h5 --split val
 
+# The dataset path the checkpoint stores (d.h5, relative) does not open from another directory: the
+# error says where the path came from; a --data that does not open is reported as given.
+mkdir elsewhere
+cd elsewhere
+expect_input_error "stored data path that does not open" eval --checkpoint "$T/$CK"
+check "stored data path: the message names the checkpoint and --data ($(grep '^fcnet_dist' err.txt))" grep -qF \
+    "error: d.h5 (the data path stored in checkpoint $T/$CK; give --data to use another): cannot open: No such file or directory" \
+    err.txt
+cd "$T"
+expect_input_error "--data that does not open" eval --checkpoint "$CK" --data no-such.h5
+check "--data that does not open: the message names the file only" \
+    grep -q "^fcnet_dist: .*error: no-such.h5: cannot open: No such file or directory$" err.txt
+
 # A flipped byte inside /params/W1: the Fletcher32 checksum must turn it into an error, not a model.
 if command -v h5dump >/dev/null 2>&1; then
     h5dump -d /params/W1 -b LE -o w1.bin "$CK" >/dev/null
