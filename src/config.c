@@ -876,9 +876,11 @@ static fc_status option_not_taken(const opt_spec *sp, fc_command command)
     if (sp->group == G_EVAL)
         return fc_error_set(FC_ERR_INPUT, "%s: only valid with the eval command (fcnet_dist eval %s ...)",
                             sp->name, sp->name);
-    const char *why = command == FC_CMD_EVAL ? ": the model, its hyperparameters and preprocessing come from "
-                                               "--checkpoint"
-                                             : "";
+    /* eval takes what defines the model and its input from the checkpoint; it does not train at all. */
+    const int model = sp->group == G_MODEL || sp->id == FC_OPT_PREPROCESS || sp->id == FC_OPT_VAL_SIZE;
+    const char *why = command != FC_CMD_EVAL ? ""
+                      : model ? ": the model, its hyperparameters and preprocessing come from --checkpoint"
+                              : ": eval takes no training options";
     return fc_error_set(FC_ERR_INPUT, "%s: not an option of the %s command%s (see fcnet_dist %s --help)",
                         sp->name, command_name(command), why, command_name(command));
 }
