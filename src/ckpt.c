@@ -925,6 +925,17 @@ fc_status fc_ckpt_read_config(const char *path, fc_config *cfg, int *n_input, in
     return io.st;
 }
 
+fc_status fc_ckpt_check_data_path(const char *data, const char *checkpoint)
+{
+    const char *problem = fc_input_file_problem(data);
+    FILE *probe = problem ? NULL : fopen(data, "rb");
+    if (!problem && !probe) problem = strerror(errno);
+    if (probe) fclose(probe);
+    if (!problem) return FC_OK;
+    return fc_error_set(FC_ERR_INPUT, "%s (the data path stored in checkpoint %s; give --data to use another): "
+                        "cannot open: %s", data, checkpoint, problem);
+}
+
 fc_status fc_ckpt_check_resume(const char *path, const fc_config *given)
 {
     /* Options that define the model, the optimizer or the data order; run control and --data may change. */

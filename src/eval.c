@@ -5,7 +5,6 @@
  * but the file; --data defaults to the dataset path the checkpoint recorded. Every rank reads the files
  * itself (HDF5 is the serial build, read-only opens are safe) and every setup failure is agreed on
  * before any collective, so a bad file on one rank stops all of them with one message. */
-#include <errno.h>
 #include <hdf5.h>
 #include <limits.h>
 #include <stdio.h>
@@ -81,19 +80,6 @@ static fc_status load_split(eval_state *s, const char *name)
     return FC_OK;
 }
 
-/* The dataset path the checkpoint stores may not open here (a relative path, another machine, a moved
- * file): the error then says where the path came from. Other problems are the data loader's to report. */
-static fc_status check_stored_path(const char *path, const char *checkpoint)
-{
-    const char *problem = fc_input_file_problem(path);
-    FILE *probe = problem ? NULL : fopen(path, "rb");
-    if (!problem && !probe) problem = strerror(errno);
-    if (probe) fclose(probe);
-    if (!problem) return FC_OK;
-    return fc_error_set(FC_ERR_INPUT, "%s (the data path stored in checkpoint %s; give --data to use another): "
-                        "cannot open: %s", path, checkpoint, problem);
-}
-
 /* Every step that can fail because of the user's files, on this rank only (not collective). */
 static fc_status eval_setup(eval_state *s, const fc_config *cfg, fc_dist *dist)
 {
@@ -106,7 +92,7 @@ static fc_status eval_setup(eval_state *s, const fc_config *cfg, fc_dist *dist)
     if (!s->data[0])
         return fc_error_set(FC_ERR_INPUT, "eval: the checkpoint %s records no dataset path; give --data FILE",
                             cfg->checkpoint);
-    if (!cfg->data[0] && (st = check_stored_path(s->data, cfg->checkpoint)) != FC_OK) return st;
+    if (!cfg->data[0] && (st = fc_ckpt_check_data_path(s->data, cfg->checkpoint)) != FC_OK) return st;
     if ((st = load_split(s, cfg->split)) != FC_OK) return st;
     if (s->split->d != s->n_input)
         return fc_error_set(FC_ERR_INPUT, "%s: %s split has %d features but the model of %s expects %d",

@@ -46,6 +46,7 @@ static int run_train(fc_config *cfg, fc_dist *dist)
             int n_input = 0, n_classes = 0;
             st = fc_ckpt_read_config(cfg->resume, cfg, &n_input, &n_classes);
         }
+        if (st == FC_OK && !cfg->opt_set[FC_OPT_DATA]) st = fc_ckpt_check_data_path(cfg->data, cfg->resume);
         if ((st = fc_dist_agree(dist, st, 1)) != FC_OK) return st;
     }
     fc_trainer t;

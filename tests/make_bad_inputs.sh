@@ -172,6 +172,13 @@ for spec in "w1-shape:/params/W1|(8, 4)|(4, 8)" "w2-missing:/params/W2|missing i
     "$BAD_INPUTS" ckpt "$kind" "$good_ckpt" "$O/ckpt-$kind.h5"
     add "resume-$kind" "ckpt-$kind.h5|$expect" train --resume "$O/ckpt-$kind.h5"
 done
+# a checkpoint whose stored data path is relative to the directory of the first run, resumed from elsewhere
+mkdir -p "$O/rel"
+cp "$O/good.h5" "$O/rel/only-here.h5"
+(cd "$O/rel" && timeout 60 "$MPIEXEC" -n 1 --oversubscribe --bind-to none "$FCNET_DIST" train --data only-here.h5 \
+    --hidden 8 --batch-size 10 --epochs 2 --max-steps 2 --out ck >/dev/null)
+add resume-stored-path "only-here.h5|the data path stored in checkpoint|rel/ck/checkpoint.h5|give --data" \
+    train --resume "$O/rel/ck/checkpoint.h5" --out "$O/rel/ck"
 add resume-changed-lr "--lr|0.5|0.001" train --resume "$good_ckpt" --lr 0.5
 add resume-epochs-too-few "/history/loss|--epochs" train --resume "$good_ckpt" --epochs 1
 add resume-other-features "/preprocess/mean|(4,)|(5,)" train --resume "$good_ckpt" --data "$O/good5.h5"
