@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <hdf5.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -885,6 +886,10 @@ static void r_config(ckpt_io *io, fc_config *cfg, int *n_input, int *n_classes)
     r_attr_num(io, "/", "seed", H5T_NATIVE_UINT64, &seed);
     r_attr_str(io, "/", "data", text, sizeof text);
     int64_t d = r_attr_i64(io, "/", "n_input"), c = r_attr_i64(io, "/", "n_classes");
+    if (io->st == FC_OK && (d < 1 || d > INT_MAX))
+        io_fail(io, "attribute 'n_input' of /", "%lld input features, not in [1, %d]", (long long)d, INT_MAX);
+    if (io->st == FC_OK && (c < 1 || c > INT_MAX))
+        io_fail(io, "attribute 'n_classes' of /", "%lld classes, not in [1, %d]", (long long)c, INT_MAX);
     if (io->st != FC_OK) return;
     cfg->n_hidden = (int)n_hidden;
     cfg->norm = (fc_norm)norm;
@@ -922,6 +927,8 @@ fc_status fc_ckpt_read_config(const char *path, fc_config *cfg, int *n_input, in
     r_check_format(&io);
     r_config(&io, cfg, n_input, n_classes);
     r_close(&io);
+    /* A file written by hand or by another program: its settings obey the flags' ranges too. */
+    if (io.st == FC_OK) return fc_config_check_values(cfg, path);
     return io.st;
 }
 

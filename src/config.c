@@ -979,6 +979,28 @@ const char *fc_config_value(const fc_config *cfg, fc_option opt, char *buf, size
     return buf;
 }
 
+fc_status fc_config_check_values(const fc_config *cfg, const char *source)
+{
+    /* The parser's own rules, applied to each value's text on a scratch copy. */
+    fc_config *scratch = malloc(sizeof *scratch);
+    FC_ASSERT(scratch != NULL);
+    *scratch = *cfg;
+    fc_status st = FC_OK;
+    char text[FC_PATH_MAX], key[64], who[FC_PATH_MAX + 96];
+    for (int i = 0; st == FC_OK && i < N_SPECS; i++) {
+        const opt_spec *sp = &specs[i];
+        if (sp->kind != VK_REAL && sp->kind != VK_INT && sp->kind != VK_HIDDEN) continue;
+        fc_config_value(cfg, sp->id, text, sizeof text);
+        snprintf(key, sizeof key, "%s", sp->name + 2);
+        for (char *k = key; *k; k++)
+            if (*k == '-') *k = '_';
+        snprintf(who, sizeof who, "%s: attribute '%s' of /", source, key);
+        st = apply_value(scratch, sp, who, text);
+    }
+    free(scratch);
+    return st;
+}
+
 void fc_config_write_ini(FILE *f, const fc_config *cfg)
 {
     char value[FC_PATH_MAX];

@@ -62,6 +62,17 @@ static void put_attr_int(hid_t loc, const char *obj, const char *name, long long
     H5Sclose(space);
 }
 
+static void put_attr_double(hid_t loc, const char *obj, const char *name, double v)
+{
+    if (H5Aexists_by_name(loc, obj, name, H5P_DEFAULT) > 0) H5Adelete_by_name(loc, obj, name, H5P_DEFAULT);
+    hid_t space = H5Screate(H5S_SCALAR);
+    hid_t a = H5Acreate_by_name(loc, obj, name, H5T_IEEE_F64LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (a < 0) die("cannot create attribute", name);
+    check(H5Awrite(a, H5T_NATIVE_DOUBLE, &v), name);
+    H5Aclose(a);
+    H5Sclose(space);
+}
+
 static void put_attr_str(hid_t loc, const char *obj, const char *name, const char *v)
 {
     if (H5Aexists_by_name(loc, obj, name, H5P_DEFAULT) > 0) H5Adelete_by_name(loc, obj, name, H5P_DEFAULT);
@@ -196,6 +207,10 @@ static const char *const ckpt_kinds[] = {
     "hidden-count",    /* n_hidden = 3 while hidden has fewer values */
     "preprocess-shape",/* /preprocess/mean of the wrong length */
     "other-precision", /* root attribute fc_real = "double": written by fcnet_dist_f64 */
+    "batch-zero",      /* root attribute batch_size = 0: out of the flag's range (a crafted file) */
+    "keep-zero",       /* root attribute keep = 0 */
+    "lr-nan",          /* root attribute lr = NaN */
+    "inputs-zero",     /* root attribute n_input = 0 */
     NULL};
 
 static void copy_file(const char *src, const char *dst)
@@ -272,6 +287,14 @@ static void write_ckpt(const char *kind, const char *good, const char *out)
         put_attr_int(f, "/", "format_version", 99);
     } else if (strcmp(k, "step-text") == 0) {
         put_attr_str(f, "/", "step", "thirteen");
+    } else if (strcmp(k, "batch-zero") == 0) {
+        put_attr_int(f, "/", "batch_size", 0);
+    } else if (strcmp(k, "keep-zero") == 0) {
+        put_attr_double(f, "/", "keep", 0.0);
+    } else if (strcmp(k, "lr-nan") == 0) {
+        put_attr_double(f, "/", "lr", NAN);
+    } else if (strcmp(k, "inputs-zero") == 0) {
+        put_attr_int(f, "/", "n_input", 0);
     } else if (strcmp(k, "other-precision") == 0) {
         put_attr_str(f, "/", "fc_real", "double");
     } else if (strcmp(k, "hidden-count") == 0) {

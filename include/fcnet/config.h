@@ -89,6 +89,10 @@ const char *fc_config_option_name(fc_option opt);
 /* The current value of opt in cfg as text, in the form the parser accepts ("100,100", "adam", "0.001",
  * "true"); written into buf (truncated to size) and returned. */
 const char *fc_config_value(const fc_config *cfg, fc_option opt, char *buf, size_t size);
+/* Checks the numbers of cfg (reals, integers, hidden widths) by the rules the parser applies to flags: for
+ * values that did not come through it, a checkpoint's attributes. The first one out of range gives
+ * FC_ERR_INPUT "SOURCE: attribute 'batch_size' of /: 0 out of range (must be >= 1)". */
+fc_status fc_config_check_values(const fc_config *cfg, const char *source);
 /* Writes every option of cfg as an INI file that --config reads back to the same values (empty paths
  * and --config itself are left out). For recording a run's settings next to its checkpoint. */
 void fc_config_write_ini(FILE *f, const fc_config *cfg);
