@@ -151,6 +151,34 @@ static fc_status check_same_state(const fc_trainer *t)
     return refuse_different_inputs(t, refs, n, rank, index);
 }
 
+/* A resumed position as training leaves it; a checkpoint written otherwise (by hand, by another program)
+ * would trip the step's invariants later. The epoch's step below the epoch's length, step = epoch *
+ * steps_per_epoch + epoch_step, a loss per step, at most one accuracy check at the start and one per epoch,
+ * the best step among those made. */
+static fc_status check_resumed_position(const fc_trainer *t, const char *path)
+{
+    const int64_t spe = t->steps_per_epoch, epoch = t->epoch, epoch_step = t->epoch_step, step = t->step;
+    if (epoch < 0 || epoch_step < 0 || epoch_step >= spe)
+        return fc_error_set(FC_ERR_INPUT, "%s: attribute 'epoch_step' of /: epoch %lld, step %lld of it: not a "
+                            "position in epochs of %lld steps", path, (long long)epoch, (long long)epoch_step,
+                            (long long)spe);
+    if (epoch > (INT64_MAX - epoch_step) / spe || step != epoch * spe + epoch_step)
+        return fc_error_set(FC_ERR_INPUT, "%s: attribute 'step' of /: %lld, but epoch %lld and epoch_step %lld make "
+                            "%lld", path, (long long)step, (long long)epoch, (long long)epoch_step,
+                            (long long)(epoch * spe + epoch_step));
+    if (t->hist.n_loss != step)
+        return fc_error_set(FC_ERR_INPUT, "%s: /history/loss: %lld losses for %lld steps", path,
+                            (long long)t->hist.n_loss, (long long)step);
+    if (t->hist.n_checks > epoch + 1)
+        return fc_error_set(FC_ERR_INPUT, "%s: /history/train_acc: %lld accuracy checks after %lld epochs (at most "
+                            "one at the start and one per epoch)", path, (long long)t->hist.n_checks,
+                            (long long)epoch);
+    if (t->best_step < 0 || t->best_step > step)
+        return fc_error_set(FC_ERR_INPUT, "%s: attribute 'best_step' of /best: %lld, not among the %lld steps made",
+                            path, (long long)t->best_step, (long long)step);
+    return FC_OK;
+}
+
 fc_status fc_train_setup(fc_trainer *t, const fc_config *cfg, fc_dist *dist)
 {
     memset(t, 0, sizeof *t);
@@ -215,6 +243,7 @@ fc_status fc_train_setup(fc_trainer *t, const fc_config *cfg, fc_dist *dist)
     t->run_id = run_identity(t);
     if (cfg->resume[0]) st = fc_ckpt_load(t, cfg->resume);
     else if (cfg->init_from[0]) st = fc_ckpt_load_params(&t->net, cfg->init_from, 0);
+    if (st == FC_OK && cfg->resume[0]) st = check_resumed_position(t, cfg->resume);
     if ((st = fc_dist_agree(dist, st, 1)) != FC_OK) return st;
     /* Parameters shared by the node: one array that every rank initialised or loaded with the same values;
      * the gather on it is a barrier after which all those writes are complete. */

@@ -211,6 +211,8 @@ static const char *const ckpt_kinds[] = {
     "keep-zero",       /* root attribute keep = 0 */
     "lr-nan",          /* root attribute lr = NaN */
     "inputs-zero",     /* root attribute n_input = 0 */
+    "step-ahead",      /* root attribute step = 100: not epoch * steps_per_epoch + epoch_step */
+    "epoch-step-past", /* root attribute epoch_step = 9 in epochs of 6 steps */
     NULL};
 
 static void copy_file(const char *src, const char *dst)
@@ -293,6 +295,10 @@ static void write_ckpt(const char *kind, const char *good, const char *out)
         put_attr_double(f, "/", "keep", 0.0);
     } else if (strcmp(k, "lr-nan") == 0) {
         put_attr_double(f, "/", "lr", NAN);
+    } else if (strcmp(k, "step-ahead") == 0) {
+        put_attr_int(f, "/", "step", 100);
+    } else if (strcmp(k, "epoch-step-past") == 0) {
+        put_attr_int(f, "/", "epoch_step", 9);
     } else if (strcmp(k, "inputs-zero") == 0) {
         put_attr_int(f, "/", "n_input", 0);
     } else if (strcmp(k, "other-precision") == 0) {

@@ -168,7 +168,8 @@ for spec in "w1-shape:/params/W1|(8, 4)|(4, 8)" "w2-missing:/params/W2|missing i
     "format-version:format_version|version 99" "step-text:step|not a number" \
     "hidden-count:hidden|values in the checkpoint, 3 expected" "preprocess-shape:/preprocess/mean|(3,)|(4,)" \
     "other-precision:fc_real|double precision|--init-from" "batch-zero:batch_size|0 out of range" \
-    "keep-zero:keep|0 out of range" "lr-nan:lr|not a number" "inputs-zero:n_input|0 input features"; do
+    "keep-zero:keep|0 out of range" "lr-nan:lr|not a number" "inputs-zero:n_input|0 input features" \
+    "step-ahead:step|100|make 8" "epoch-step-past:epoch_step|step 9 of it|epochs of 6 steps"; do
     kind=${spec%%:*} expect=${spec#*:}
     "$BAD_INPUTS" ckpt "$kind" "$good_ckpt" "$O/ckpt-$kind.h5"
     add "resume-$kind" "ckpt-$kind.h5|$expect" train --resume "$O/ckpt-$kind.h5"
