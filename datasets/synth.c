@@ -56,11 +56,15 @@ static int parse_count(long long *out, const char *flag, const char *value, long
     return 0;
 }
 
+#define WANTS_HELP (-1)
+
+/* 0, a usage error's exit status, or WANTS_HELP for --help / -h in place of an option. */
 static int parse_args(options *o, int argc, char **argv)
 {
     *o = (options){.n = {1000, 0, 0}, .features = 20, .classes = 5, .noise = 1.0};
     for (int i = 1; i < argc; i++) {
         const char *flag = argv[i];
+        if (strcmp(flag, "--help") == 0 || strcmp(flag, "-h") == 0) return WANTS_HELP;
         if (i + 1 >= argc) return usage_error("missing value after", flag);
         const char *value = argv[++i];
         int rc = 0;
@@ -149,12 +153,12 @@ static fc_status put_split(fc_dsout *out, const options *o, const double *centre
 
 int main(int argc, char **argv)
 {
-    if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+    options o;
+    int rc = parse_args(&o, argc, argv);
+    if (rc == WANTS_HELP) {
         fputs(usage_text, stdout);
         return 0;
     }
-    options o;
-    int rc = parse_args(&o, argc, argv);
     if (rc) return rc;
 
     const int d = (int)o.features;

@@ -174,6 +174,16 @@ expect_help "cifar10 --help" cifar10 --help
 expect_help "cifar10 -h" cifar10 -h
 expect_help "idx --val 1 --help" idx --val 1 --help
 expect_help "cifar10 --dir cifar --help --out x.h5" cifar10 --dir cifar --help --out x.h5
+# fcnet_synth likewise: --help among its options prints its usage, exit 0, and writes nothing
+if [ -n "$SYNTH" ]; then
+    rc=0
+    "$SYNTH" --out synth-help.h5 --train 10 --help >help.out 2>help.err || rc=$?
+    if [ $rc -eq 0 ] && [ ! -s help.err ] && grep -q "^usage: fcnet_synth" help.out && [ ! -e synth-help.h5 ]; then
+        ok "help: fcnet_synth --out F --train 10 --help"
+    else
+        not_ok "help: fcnet_synth --out F --train 10 --help: rc=$rc stderr: $(cat help.err)"
+    fi
+fi
 
 # ---- malformed input: exit 2, one stderr line naming the file, no output ----
 # expect_bad NAME FILE_NAMED_IN_MESSAGE WORD CONVERT_ARGS...
