@@ -64,7 +64,7 @@ void fc_optim_free(fc_optim *opt)
  * makes anyway, a non-finite dw (it makes the new weight or state non-finite) and also a finite dw whose
  * update overflows (lr * dw, momentum's velocity, dw * dw in rmsprop's cache and adam's v, which would
  * otherwise leave finite weights beside an infinite state: a checkpoint that cannot be resumed).
- * the sweep the update makes anyway. That sum is only ever 0 or NaN, so its order is free and
+ * That sum is only ever 0 or NaN, so its order is free and
  * `omp simd reduction` (-fopenmp-simd, no OpenMP runtime) lets each loop vectorise. */
 FC_VECTOR_CLONES
 static fc_real sweep(const fc_optim *opt, const fc_rule_coefs *k, fc_real *out, const fc_real *w_all,

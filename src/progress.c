@@ -13,7 +13,8 @@ void fc_progress_init(fc_progress *p, const struct fc_trainer *t, int enabled)
      * trusts isatty() for a process that no launcher started. */
     const int launched = t->dist && t->dist->launched;
     fc_progress_mode mode = t->cfg->progress;
-    p->tty = enabled && (mode == FC_PROGRESS_BAR || (mode == FC_PROGRESS_AUTO && !launched && isatty(STDOUT_FILENO)));
+    p->tty = enabled &&
+             (mode == FC_PROGRESS_BAR || (mode == FC_PROGRESS_AUTO && !launched && isatty(STDOUT_FILENO)));
     p->t_start = p->t_last = MPI_Wtime();
     p->timing = 0;
     p->step_start = p->step_last = t->step;

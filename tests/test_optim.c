@@ -146,7 +146,9 @@ START_TEST(test_reports_overflowing_updates)
         if (squares) dw[3] = (fc_real)(1000 * sqrt(largest)); /* (1 - beta) * dw * dw > largest */
         ck_assert_msg(isfinite(dw[3]) && isfinite(c.lr), "the inputs themselves are finite");
         ck_assert_msg(fc_optim_step(&o, w, dw) == 0, "%s: overflow not reported", fc_optim_name(o.cfg.kind));
-        if (squares) ck_assert_msg(isfinite(w[3]), "%s: the weight stays finite, only the state is Inf", fc_optim_name(o.cfg.kind));
+        if (squares)
+            ck_assert_msg(isfinite(w[3]), "%s: the weight stays finite, only the state is Inf",
+                          fc_optim_name(o.cfg.kind));
         fc_optim_free(&o);
     }
 }
