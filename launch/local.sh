@@ -51,6 +51,11 @@ if mpirun --version 2>/dev/null | grep -q "Open MPI"; then
     fi
     # -q: a refused run ends with fcnet's one error line, without Open MPI's banner about the exit code.
     mpirun_args+=(-q --bind-to none -x OPENBLAS_NUM_THREADS)
+    # Every other OPENBLAS_* setting too (OPENBLAS_CORETYPE picks the kernels): ranks on other hosts
+    # (FCNET_MPIRUN_ARGS="--hostfile ...") must compute with the same ones.
+    for v in ${!OPENBLAS_@}; do
+        [ "$v" = OPENBLAS_NUM_THREADS ] || mpirun_args+=(-x "$v")
+    done
     [ "$ranks" -gt "$(nproc 2>/dev/null || echo 1)" ] && mpirun_args+=(--oversubscribe)
 fi
 # shellcheck disable=SC2206  # FCNET_MPIRUN_ARGS is a word list on purpose

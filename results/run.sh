@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates results/: installs what is missing (python3-numpy, -h5py, -matplotlib and the build
 # packages), builds fcnet_dist, prepares Fashion-MNIST, runs cs231n's experiments with fcnet and
-# redraws the plots and the tables of results/README.md. About 70 s on 2 idle cores (results/README.md).
+# redraws the plots and the tables of results/README.md. About 40 s of training on 2 idle cores (results/README.md).
 #
 #   results/run.sh                       every experiment (finished runs are reused)
 #   results/run.sh --only batchnorm,ranks --force     some of them, retrained
@@ -9,6 +9,10 @@
 # Runs go to runs/results/<experiment>/<run>/ (checkpoint.h5, train.log); see results/experiments.py.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# --help and --list before installing or building anything.
+for arg in "$@"; do
+    case $arg in -h | --help | --list) exec /usr/bin/python3 "$root/results/experiments.py" "$@" ;; esac
+done
 # shellcheck source=launch/deps.sh disable=SC1091
 source "$root/launch/deps.sh"
 fcnet_install_deps build python

@@ -788,9 +788,13 @@ fc_status fc_ckpt_load(fc_trainer *t, const char *path)
     /* Histories: the caller sized them for the whole run; a checkpoint from a longer run does not fit. */
     fc_history *h = &t->hist;
     int64_t n_loss = r_length(&io, "/history/loss");
+    const int64_t spe = t->steps_per_epoch > 0 ? t->steps_per_epoch : 1;
     if (io.st == FC_OK && n_loss > h->cap_loss)
-        io_fail(&io, "/history/loss", "%lld steps in the checkpoint, room for %lld in this run (--epochs too small?)",
-                (long long)n_loss, (long long)h->cap_loss);
+        io_fail(&io, "/history/loss",
+                "%lld steps in the checkpoint, room for %lld in this run: --epochs %lld is fewer than the run has "
+                "made (%lld steps per epoch); give --epochs %lld or more",
+                (long long)n_loss, (long long)h->cap_loss, (long long)t->cfg->epochs, (long long)spe,
+                (long long)((n_loss + spe - 1) / spe));
     int64_t n_checks = r_length(&io, "/history/train_acc");
     if (io.st == FC_OK && n_checks > h->cap_checks)
         io_fail(&io, "/history/train_acc", "%lld checks in the checkpoint, room for %lld in this run (--epochs too small?)",

@@ -15,13 +15,17 @@ fcnet_script_test(NAME slurm_preempt_srun
                   COMMAND bash ${FCNET_CLUSTER_DIR}/slurm/test_slurm_preempt.sh $<TARGET_FILE:fcnet_synth>
                   TIMEOUT 120)
 set_property(TEST slurm_preempt_srun APPEND PROPERTY ENVIRONMENT FCNET_LAUNCHER=srun)
+fcnet_script_test(NAME slurm_preempt_term
+                  COMMAND bash ${FCNET_CLUSTER_DIR}/slurm/test_slurm_preempt.sh $<TARGET_FILE:fcnet_synth>
+                  TIMEOUT 120)
+set_property(TEST slurm_preempt_term APPEND PROPERTY ENVIRONMENT FCNET_TEST_SIGNAL=TERM)
 fcnet_script_test(NAME slurm_timer
                   COMMAND bash ${FCNET_CLUSTER_DIR}/slurm/test_slurm_timer.sh $<TARGET_FILE:fcnet_synth>
                   TIMEOUT 150)
 fcnet_script_test(NAME slurm_badfile
                   COMMAND bash ${FCNET_CLUSTER_DIR}/slurm/test_slurm_badfile.sh
                   TIMEOUT 60)
-set_tests_properties(slurm_preempt slurm_preempt_srun slurm_timer slurm_badfile PROPERTIES
+set_tests_properties(slurm_preempt slurm_preempt_srun slurm_preempt_term slurm_timer slurm_badfile PROPERTIES
                      PROCESSORS 1 LABELS "cluster;slurm")
 
 fcnet_script_test(NAME netns_bitwise
@@ -39,6 +43,6 @@ set_tests_properties(netns_hostloss_kill netns_hostloss_linkdown PROPERTIES PROC
 
 # Checkpoints are compared with h5diff (values and attributes) and, where the resume tests' h5cmp is built,
 # also byte for byte (h5cmp: same type, shape and bytes, so -0 != +0).
-set_property(TEST slurm_preempt slurm_preempt_srun slurm_timer netns_bitwise netns_hostloss_kill
+set_property(TEST slurm_preempt slurm_preempt_srun slurm_preempt_term slurm_timer netns_bitwise netns_hostloss_kill
              netns_hostloss_linkdown APPEND PROPERTY ENVIRONMENT
              "FCNET_H5CMP=$<$<TARGET_EXISTS:h5cmp>:$<TARGET_FILE:h5cmp>>")

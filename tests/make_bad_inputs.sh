@@ -182,7 +182,7 @@ cp "$O/good.h5" "$O/rel/only-here.h5"
 add resume-stored-path "only-here.h5|the data path stored in checkpoint|rel/ck/checkpoint.h5|give --data" \
     train --resume "$O/rel/ck/checkpoint.h5" --out "$O/rel/ck"
 add resume-changed-lr "--lr|0.5|0.001" train --resume "$good_ckpt" --lr 0.5
-add resume-epochs-too-few "/history/loss|--epochs" train --resume "$good_ckpt" --epochs 1
+add resume-epochs-too-few "/history/loss|--epochs 1 is fewer|give --epochs 2 or more" train --resume "$good_ckpt" --epochs 1
 add resume-other-features "/preprocess/mean|(4,)|(5,)" train --resume "$good_ckpt" --data "$O/good5.h5"
 
 # ---- --init-from ----

@@ -60,6 +60,22 @@ else
     not_ok "local.sh OPENBLAS_NUM_THREADS=4: $(sort -u blas4.log 2>/dev/null | head -3)"
 fi
 
+# Every OPENBLAS_* setting goes to mpirun with -x (ranks on other hosts get no environment otherwise): seen
+# through a stand-in mpirun that records its arguments.
+mkdir fakempi
+# shellcheck disable=SC2016 # the stand-in script's own variables
+printf '#!/bin/sh\n[ "$1" = --version ] && { echo "mpirun (Open MPI) 4.1.4"; exit 0; }\necho "$*" >"$FAKE_MPIRUN_LOG"\n' \
+    >fakempi/mpirun
+chmod +x fakempi/mpirun
+if (PATH=$work/fakempi:$PATH FAKE_MPIRUN_LOG=$work/mpirun_args.log OPENBLAS_CORETYPE=Haswell OPENBLAS_VERBOSE=2 \
+    FCNET_BUILD_DIR=$work/fake "$root/launch/local.sh" train --data d.h5 >/dev/null 2>&1) &&
+    grep -q -- "-x OPENBLAS_NUM_THREADS" mpirun_args.log && grep -q -- "-x OPENBLAS_CORETYPE" mpirun_args.log &&
+    grep -q -- "-x OPENBLAS_VERBOSE" mpirun_args.log && grep -q -- " -q " mpirun_args.log; then
+    ok "local.sh: mpirun -q, and every OPENBLAS_* setting passed on with -x"
+else
+    not_ok "local.sh mpirun arguments: $(cat mpirun_args.log 2>/dev/null)"
+fi
+
 # ---- slurm.sbatch's BLAS threads (the Slurm tests set OPENBLAS_NUM_THREADS themselves) ----
 # sbatch_run NAME: slurm.sbatch run as a plain script (no SLURM_JOB_ID) with the stand-in ranks; mpirun
 # without -n starts one rank per core here. The ranks' distinct lines, without the size, in NAME.log.
@@ -185,5 +201,40 @@ if [ "$rc" = 0 ] && [ "$("$h5cmp" --get noqstat/checkpoint.h5 /@finished 2>/dev/
     ok "pbs.sh: qstat failing leaves no timer, and the run trains to its end (exit 0)"
 else
     not_ok "pbs.sh without qstat's walltime (exit $rc): $(grep -E 'pbs.sh|rror' noqstat.out | head -4)"
+fi
+# ---- slurm.sbatch outside Slurm, with the real fcnet_dist ----
+# sbatch_real NAME ARGS...: slurm.sbatch as a plain script, two ranks.
+sbatch_real() {
+    local name=$1
+    shift
+    FCNET_DIST=$dist FCNET_MPIRUN_ARGS="-n 2 --oversubscribe --bind-to none" timeout 120 \
+        bash "$root/launch/slurm.sbatch" "$@" >"$name.out" 2>&1
+}
+# A preemption's SIGTERM to the script reaches mpirun as SIGUSR1 (SIGTERM would make mpirun abort, exit 1):
+# the ranks checkpoint and the script reports a stop, exit 0.
+sbatch_real sbterm --data d.h5 --hidden 8 --batch-size 20 --epochs 100000 --out sbterm &
+job=$!
+for _ in $(seq 300); do [ -f sbterm/checkpoint.h5 ] && break; sleep 0.1; done
+sleep 0.5
+pkill -TERM -f "^bash $root/launch/slurm.sbatch"
+wait "$job"
+rc=$?
+if stopped sbterm "$rc" && grep -q "received SIGTERM; forwarding it to PID [0-9]* as SIGUSR1" sbterm.out &&
+    grep -q "stopped (exit 0) outside Slurm" sbterm.out; then
+    ok "slurm.sbatch: SIGTERM reaches mpirun as SIGUSR1: the ranks checkpoint and stop, exit 0"
+else
+    not_ok "slurm.sbatch SIGTERM (exit $rc): $(grep -E 'slurm.sbatch|stopped|rror' sbterm.out | head -4)"
+fi
+# A requeued job finds its --out in the --config file as fcnet_dist reads it: a ';' comment after the
+# value, 'name: value', a quoted value.
+printf 'hidden = 8\nbatch_size = 20\nepochs = 2\nout = "ini out" ; where the run goes\n[run]\nmax_steps: 5\n' >run.ini
+if OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 timeout 60 mpirun -q -n 2 --oversubscribe --bind-to none \
+    "$dist" train --config run.ini --data d.h5 >ini1.out 2>&1 && [ "$("$h5cmp" --get "ini out/checkpoint.h5" /@step)" = 5 ] &&
+    SLURM_JOB_ID=77 SLURM_RESTART_COUNT=1 sbatch_real ini2 --config run.ini --data d.h5 --max-steps 0 &&
+    grep -q "resuming from ini out/checkpoint.h5" ini2.out &&
+    [ "$("$h5cmp" --get "ini out/checkpoint.h5" /@finished)" = 1 ]; then
+    ok "slurm.sbatch: a restart finds --out in the --config file as fcnet_dist reads it, and resumes there"
+else
+    not_ok "slurm.sbatch restart with an INI's out: $(grep -hE 'slurm.sbatch|rror' ini1.out ini2.out | head -4)"
 fi
 tap_end "$t0"

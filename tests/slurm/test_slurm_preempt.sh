@@ -5,7 +5,8 @@
 # only), and polls until the job leaves the queue. The job must end COMPLETED with Restarts=1 — the script
 # forwarded the signal, the ranks checkpointed, the script requeued the job and the restart resumed — and
 # its final checkpoint must equal an uninterrupted mpirun -n 2 run's bitwise.
-# With FCNET_LAUNCHER=srun the same chain runs with srun --mpi=pmix instead of mpirun.
+# With FCNET_LAUNCHER=srun the same chain runs with srun --mpi=pmix instead of mpirun. With
+# FCNET_TEST_SIGNAL=TERM the signal is a preemption's SIGTERM, which the script hands mpirun as SIGUSR1.
 # Until the first checkpoint the ranks run in short slices (SIGCONT/SIGSTOP) and they are held (SIGSTOP)
 # while the signal travels, so the small run cannot finish first on a fast machine; they act on the pending
 # signal once continued.
@@ -14,9 +15,10 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 SYNTH=${1:?usage: test_slurm_preempt.sh FCNET_SYNTH}
 launcher=${FCNET_LAUNCHER:-mpirun}
-name="preempt ($launcher)"
+sig=${FCNET_TEST_SIGNAL:-USR1}
+name="preempt ($launcher, SIG$sig)"
 
-slurm_test_start "slurm_preempt_$launcher"
+slurm_test_start "slurm_preempt_${launcher}_$sig"
 make_data "$SYNTH" data.h5
 t0=$(now)
 jid=$(sbatch --parsable -n 2 --output=job.out "$SBATCH_SCRIPT" --data data.h5 "${TRAIN_ARGS[@]}" \
@@ -28,19 +30,19 @@ if ! pids=$(stop_ranks_when 2 "$out/checkpoint.h5"); then
 fi
 echo "# training under way (first checkpoint, ranks held) $(elapsed "$t0") s after submission"
 ts=$(now)
-scancel -b --signal=USR1 "$jid"
+scancel -b --signal="$sig" "$jid"
 if [ "$launcher" = mpirun ]; then
     # shellcheck disable=SC2086
     if wait_usr1_pending $pids; then
-        ok "$name: scancel -b --signal=USR1 reached every rank through the script's trap and mpirun in $(elapsed "$ts") s"
+        ok "$name: scancel -b --signal=$sig reached every rank (as SIGUSR1) through the script's trap and mpirun in $(elapsed "$ts") s"
     else
         not_ok "$name: SIGUSR1 did not reach the ranks within 10 s"
     fi
 else
     # srun forwards the signal through slurmstepd: wait for the script's line, then give it a moment.
     # shellcheck disable=SC2086
-    if wait_for_line job.out 'received SIGUSR1' 10 && wait_usr1_pending $pids; then
-        ok "$name: scancel -b --signal=USR1 reached every rank through the script's trap and srun in $(elapsed "$ts") s"
+    if wait_for_line job.out "received SIG$sig" 10 && wait_usr1_pending $pids; then
+        ok "$name: scancel -b --signal=$sig reached every rank through the script's trap and srun in $(elapsed "$ts") s"
     else
         not_ok "$name: SIGUSR1 did not reach the ranks within 10 s"
     fi
