@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -273,6 +274,7 @@ void fc_train_free(fc_trainer *t)
     fc_free(t->yb);
     fc_free(t->best_params);
     fc_free(t->best_bn);
+    if (t->out_lock) close(t->out_lock - 1); /* releases the lock */
     memset(t, 0, sizeof *t);
 }
 
@@ -538,7 +540,46 @@ static fc_status check_not_replacing(const fc_config *cfg)
                         cfg->resume[0] ? "a run other than the resumed one" : "an earlier run", dir, found);
 }
 
-fc_status fc_train_check_out_dir(const fc_trainer *t)
+/* Rank 0 takes an exclusive lock on <out>/.fcnet-lock for the whole run: two runs started on one --out
+ * would both pass the check for another run's checkpoint before either had saved, and then overwrite each
+ * other's. A POSIX record lock (also honoured over NFS) is released when the process ends however it ends,
+ * so a crashed or killed run leaves no stale lock; this process never opens the file a second time, whose
+ * close would release it early. A file system without locks (ENOLCK, EOPNOTSUPP) gets a warning, no lock. */
+static fc_status lock_out_dir(fc_trainer *t)
+{
+    char path[FC_PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/.fcnet-lock", t->cfg->out);
+    const int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return fc_error_set(FC_ERR_INPUT, "--out: cannot create %s: %s", path, strerror(errno));
+    struct flock whole = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0};
+    if (fcntl(fd, F_SETLK, &whole) != 0) {
+        const int err = errno;
+        if (err == ENOLCK || err == EOPNOTSUPP || err == ENOSYS) {
+            fc_log_warn("--out: the file system of %s has no locks (%s): nothing stops a second run on this --out",
+                        t->cfg->out, strerror(err));
+            close(fd);
+            return FC_OK;
+        }
+        char holder[128] = "";
+        const ssize_t n = pread(fd, holder, sizeof holder - 1, 0);
+        holder[n > 0 ? n : 0] = '\0';
+        holder[strcspn(holder, "\r\n")] = '\0';
+        close(fd);
+        if (err != EACCES && err != EAGAIN)
+            return fc_error_set(FC_ERR_INPUT, "--out: cannot lock %s: %s", path, strerror(err));
+        return fc_error_set(FC_ERR_INPUT, "--out: another fcnet run (%s) is using %s; wait for it to end or give "
+                            "another --out", holder[0] ? holder : "its PID unknown", t->cfg->out);
+    }
+    char host[64] = "?", text[160];
+    gethostname(host, sizeof host - 1);
+    const int len = snprintf(text, sizeof text, "PID %ld on %s\n", (long)getpid(), host);
+    const int written = ftruncate(fd, 0) == 0 && pwrite(fd, text, (size_t)len, 0) == len;
+    (void)written; /* the holder's line only serves the message of a refused run */
+    t->out_lock = fd + 1;
+    return FC_OK;
+}
+
+fc_status fc_train_check_out_dir(fc_trainer *t)
 {
     fc_status st = FC_OK;
     if (fc_dist_rank(t->dist) == 0 && (st = make_out_dir(t->cfg->out, FC_ERR_INPUT)) == FC_OK) {
@@ -557,6 +598,8 @@ fc_status fc_train_check_out_dir(const fc_trainer *t)
         struct stat sb;
         if (st == FC_OK && lstat(ckpt, &sb) == 0 && S_ISDIR(sb.st_mode))
             st = fc_error_set(FC_ERR_INPUT, "--out: %s is a directory; the checkpoint cannot be written there", ckpt);
+        /* Locked before the look for another run's checkpoint, which a concurrent run could not yet pass. */
+        if (st == FC_OK) st = lock_out_dir(t);
         if (st == FC_OK) st = check_not_replacing(t->cfg);
     }
     return fc_dist_agree(t->dist, st, 1);

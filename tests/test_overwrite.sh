@@ -86,4 +86,37 @@ if must_run 2 log.over "${RUN[@]}" --seed 3 --max-steps 10 --keep-last 2 --out a
     else fail "--overwrite: no numbered copy of the new run (--keep-last 2)"; fi
 fi
 
+# Two runs on one --out at the same time: before either has saved, the look for another run's checkpoint
+# cannot tell, so --out's lock refuses the second (exit 2, one line naming the first's PID) while the first
+# runs; the first, held with SIGSTOP meanwhile so that it cannot save first, then stops and saves as usual.
+"$SYNTH" --out big.h5 --train 4000 --val 0 --features 20 --classes 3 --seed 5 >/dev/null || exit 1
+rm -rf busy
+timeout 120 "$MPIEXEC" "${MPI_FLAGS[@]}" -n 2 "$FCNET_DIST" train --data "$W/big.h5" --hidden 16 --batch-size 2 \
+    --epochs 1 --print-every 1 --progress lines --out busy >log.busy 2>&1 &
+bg=$!
+if wait_for_step log.busy 5 60 "$bg"; then
+    mpirun_pid=$(pgrep -P "$bg" | head -1)
+    ranks="$(pid_of_rank "$mpirun_pid" 0) $(pid_of_rank "$mpirun_pid" 1)"
+    # shellcheck disable=SC2086
+    kill -STOP $ranks
+    rc=0
+    timeout 60 "$MPIEXEC" "${MPI_FLAGS[@]}" -n 2 "$FCNET_DIST" "${RUN[@]}" --seed 2 --out busy >busy2.out 2>busy2.err ||
+        rc=$?
+    expect_error "a second run on the --out of a running one" 2 busy2.out busy2.err $rc "--out: another fcnet run" \
+        "PID $(pid_of_rank "$mpirun_pid" 0) on" "busy"
+    [ ! -e busy/checkpoint.h5 ] || fail "busy/: the first run saved before the second was refused (the test raced)"
+    # shellcheck disable=SC2086
+    kill -CONT $ranks
+    kill -USR1 "$mpirun_pid"
+    wait_exit "$bg" 30
+    if [ "$WAIT_RC" = 0 ] && [ "$(attr busy/checkpoint.h5 /@seed)" = 0 ] && grep -q "stopped on signal" log.busy; then
+        pass "the first run on busy/ stopped and saved as usual, its own checkpoint"
+    else
+        fail "the first run on busy/: exit $WAIT_RC, checkpoint seed '$(attr busy/checkpoint.h5 /@seed)'"
+    fi
+else
+    fail "the run on busy/ made no progress within 60 s: $(tail -2 log.busy)"
+    kill -KILL "$bg" 2>/dev/null
+fi
+
 finish

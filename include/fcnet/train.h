@@ -69,6 +69,7 @@ typedef struct fc_trainer {
     uint64_t run_id;      /* hash of the hyperparameters and data shape at a fresh start, kept across resumes:
                            * --keep-last removes only copies carrying it */
     int replaced_other_runs; /* --overwrite: the replaced run's numbered copies are gone (done at the first save) */
+    int out_lock;            /* rank 0: 1 + the descriptor holding --out's lock; 0 when none */
     fc_store_choice stores;  /* how the update writes the node's shared parameters (measured on the first steps) */
 } fc_trainer;
 
@@ -78,8 +79,10 @@ typedef struct fc_trainer {
 fc_status fc_train_setup(fc_trainer *t, const fc_config *cfg, fc_dist *dist);
 /* Rank 0 creates --out (mkdir -p) and writes and removes a probe file in it, so that a directory the run
  * cannot write is an input error (one line, exit 2) before the first step rather than a failure at the first
- * checkpoint. Collective; the agreed status. */
-fc_status fc_train_check_out_dir(const fc_trainer *t);
+ * checkpoint; then takes --out's lock (.fcnet-lock, held until fc_train_free), so that a second run on the
+ * same --out is refused while this one runs instead of overwriting its checkpoints. Collective; the agreed
+ * status. */
+fc_status fc_train_check_out_dir(fc_trainer *t);
 /* Runs until the end of training, --max-steps, or an agreed stop request. Collective. Returns FC_OK,
  * FC_ERR_FAIL (I/O) or FC_EXIT_DIVERGED as a status value. */
 int fc_train_run(fc_trainer *t);
