@@ -598,9 +598,10 @@ fc_status fc_train_check_out_dir(fc_trainer *t)
         struct stat sb;
         if (st == FC_OK && lstat(ckpt, &sb) == 0 && S_ISDIR(sb.st_mode))
             st = fc_error_set(FC_ERR_INPUT, "--out: %s is a directory; the checkpoint cannot be written there", ckpt);
-        /* Locked before the look for another run's checkpoint, which a concurrent run could not yet pass. */
-        if (st == FC_OK) st = lock_out_dir(t);
+        /* Then the lock: a concurrent run that passed the look too (neither had saved) finds it taken. Not
+         * before the look, so that a run refused by it leaves the directory as it was. */
         if (st == FC_OK) st = check_not_replacing(t->cfg);
+        if (st == FC_OK) st = lock_out_dir(t);
     }
     return fc_dist_agree(t->dist, st, 1);
 }
