@@ -117,4 +117,10 @@ while :; do
 done
 # The timer may have fired and exited already (set -e: a failing kill must not become the exit status).
 if [ -n "$timer_pid" ]; then kill "$timer_pid" 2>/dev/null || true; fi
+# mpirun -q keeps its own account of a killed rank to itself; fcnet_dist's own exits are 0-3.
+if [ "$status" -gt 128 ]; then
+    why=""
+    [ "$status" -eq 137 ] && why=" (SIGKILL: the OOM killer, or kill -9)"
+    echo "pbs.sh: mpirun exited $status: a rank was killed by signal $((status - 128))$why; resubmit to resume from $out/checkpoint.h5" >&2
+fi
 exit "$status"

@@ -111,9 +111,9 @@ none)
     rc=0
     "$root/launch/local.sh" --config "$config_file" --data "$data" --out "$out" ${extra[@]+"${extra[@]}"} 2>&1 |
         tee "$log" || rc=$?
-    if [ "$rc" -ne 0 ] && [ ! -f "$ckpt" ] && [ "$created" = 1 ]; then
-        # Refused before training (a mistyped option, say): leave no directory holding only this log, which
-        # would make the next --new skip a number.
+    if [ "$rc" -eq 2 ] && [ ! -f "$ckpt" ] && [ "$created" = 1 ]; then
+        # Refused before training (exit 2: a mistyped option, say): leave no directory holding only this log,
+        # which would make the next --new skip a number. Any other failure keeps its log.
         rm -rf "$out"
         exit "$rc"
     fi

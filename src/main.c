@@ -22,9 +22,10 @@ static void install_signal_handlers(void)
     sigaction(SIGTERM, &sa, NULL);
 }
 
-/* Ctrl-C in a run started without mpirun (mpirun itself turns it into SIGTERM for the ranks): the same
- * checkpoint and stop at the next step boundary; a second Ctrl-C kills at once (SA_RESETHAND). A process
- * started with SIGINT ignored (a background job of a script, nohup) keeps ignoring it. */
+/* Ctrl-C in a run started without mpirun (mpirun itself turns it into SIGTERM for the ranks): once training
+ * has started, the same checkpoint and stop at the next step boundary; a second Ctrl-C kills at once
+ * (SA_RESETHAND). Before that (loading, setup) it kills at once: there is nothing to save. A process started
+ * with SIGINT ignored (a background job of a script, nohup) keeps ignoring it. */
 static void install_interrupt_handler(void)
 {
     struct sigaction sa;
@@ -59,6 +60,7 @@ static int run_train(fc_config *cfg, fc_dist *dist)
                     FC_VERSION, fc_dist_size(dist), (long long)t.data.train.n, t.data.n_features,
                     t.data.n_classes, (long long)t.steps_per_epoch, cfg->resume[0] ? "resuming from " : "fresh start",
                     cfg->resume[0] ? cfg->resume : "");
+        install_interrupt_handler();
         rc = fc_train_run(&t);
     }
     fc_train_free(&t);
@@ -91,18 +93,16 @@ int main(int argc, char **argv)
         case FC_CMD_HELP:
             if (dist.rank == 0) fc_config_print_help(stdout, cfg.help_command);
             break;
-        case FC_CMD_TRAIN:
-            install_interrupt_handler();
-            rc = run_train(&cfg, &dist);
-            break;
+        case FC_CMD_TRAIN: rc = run_train(&cfg, &dist); break;
         case FC_CMD_EVAL: rc = fc_cmd_eval(&cfg, &dist); break;
         case FC_CMD_GRADCHECK: rc = fc_cmd_gradcheck(&cfg, &dist); break;
         }
     }
     fc_dist_free(&dist);
-    /* Stopped by Ctrl-C, checkpoint written: die of SIGINT as the shell expects, so that a script or loop
-     * around this command stops too (a plain exit status would look like a handled interrupt). */
-    if (fc_train_stop_signal() == SIGINT) {
+    /* Stopped early by Ctrl-C, checkpoint written: die of SIGINT as the shell expects, so that a script or
+     * loop around this command stops too (a plain exit status would look like a handled interrupt). A run
+     * that finished, or failed, keeps its own exit status. */
+    if (rc == 0 && fc_train_stop_signal() == SIGINT) {
         signal(SIGINT, SIG_DFL);
         raise(SIGINT);
     }

@@ -549,10 +549,19 @@ static fc_status lock_out_dir(fc_trainer *t)
 {
     char path[FC_PATH_MAX + 32];
     snprintf(path, sizeof path, "%s/.fcnet-lock", t->cfg->out);
-    const int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    /* Writable by whoever may write in --out (umask permitting); a file another user left that this one
+     * cannot write is still locked, with a read lock: it excludes every run that takes the write lock. */
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666), writable = 1;
+    if (fd < 0 && (errno == EACCES || errno == EROFS)) {
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        writable = 0;
+    }
     if (fd < 0) return fc_error_set(FC_ERR_INPUT, "--out: cannot create %s: %s", path, strerror(errno));
-    struct flock whole = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0};
-    if (fcntl(fd, F_SETLK, &whole) != 0) {
+    struct flock whole = {.l_type = writable ? F_WRLCK : F_RDLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0};
+    int rc;
+    while ((rc = fcntl(fd, F_SETLK, &whole)) != 0 && errno == EINTR) {
+    }
+    if (rc != 0) {
         const int err = errno;
         if (err == ENOLCK || err == EOPNOTSUPP || err == ENOSYS) {
             fc_log_warn("--out: the file system of %s has no locks (%s): nothing stops a second run on this --out",
@@ -573,7 +582,7 @@ static fc_status lock_out_dir(fc_trainer *t)
     char host[64] = "?", text[160];
     gethostname(host, sizeof host - 1);
     const int len = snprintf(text, sizeof text, "PID %ld on %s\n", (long)getpid(), host);
-    const int written = ftruncate(fd, 0) == 0 && pwrite(fd, text, (size_t)len, 0) == len;
+    const int written = writable && ftruncate(fd, 0) == 0 && pwrite(fd, text, (size_t)len, 0) == len;
     (void)written; /* the holder's line only serves the message of a refused run */
     t->out_lock = fd + 1;
     return FC_OK;
@@ -640,7 +649,10 @@ static void position_text(const fc_trainer *t, int boundary, char *buf, size_t s
                  (long long)t->cfg->epochs, (long long)t->epoch_step, (long long)t->steps_per_epoch);
 }
 
-int fc_train_stop_signal(void) { return stop_signal; }
+/* The signal that ended fc_train_run before the end of training, once the checkpoint was written; 0 if none. */
+static int stopped_by_signal = 0;
+
+int fc_train_stop_signal(void) { return stopped_by_signal; }
 
 int fc_train_run(fc_trainer *t)
 {
@@ -697,6 +709,7 @@ int fc_train_run(fc_trainer *t)
     if (save_checkpoint(t) != FC_OK) return FC_ERR_FAIL;
     char where[128];
     position_text(t, 1, where, sizeof where);
+    if (stopped && t->stop_agreed && !t->finished) stopped_by_signal = stop_signal;
     if (stopped && t->stop_agreed && !t->finished)
         fc_log_info("stopped on signal at step %lld (%s); checkpoint %s/checkpoint.h5 written; resume "
                     "with --resume %s/checkpoint.h5",

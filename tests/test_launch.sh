@@ -237,4 +237,18 @@ if OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 timeout 60 mpirun -
 else
     not_ok "slurm.sbatch restart with an INI's out: $(grep -hE 'slurm.sbatch|rror' ini1.out ini2.out | head -4)"
 fi
+# A restart that finds a finished checkpoint: done, unless the job was given --overwrite (here in the INI
+# file): the checkpoint may be the replaced run's, so fcnet_dist is asked, and refuses the other --hidden.
+# --overwrite=false on the command line is no overwrite.
+printf 'hidden = 9\nbatch_size = 20\nepochs = 2\nout = ini out\noverwrite = true\n' >over.ini
+SLURM_JOB_ID=78 SLURM_RESTART_COUNT=1 sbatch_real ow1 --config over.ini --data d.h5
+rc=$?
+SLURM_JOB_ID=79 SLURM_RESTART_COUNT=1 sbatch_real ow2 --config run.ini --data d.h5 --overwrite=false
+rc2=$?
+if [ "$rc" = 2 ] && ! grep -q "nothing to do" ow1.out && grep -q -- "--hidden: 9 given" ow1.out &&
+    [ "$rc2" = 0 ] && grep -q "is already finished; nothing to do" ow2.out; then
+    ok "slurm.sbatch: a restart with --overwrite (from the INI) asks fcnet_dist; --overwrite=false is none"
+else
+    not_ok "slurm.sbatch restart and --overwrite (exit $rc, $rc2): $(grep -hE 'slurm.sbatch|rror' ow1.out ow2.out | head -4)"
+fi
 tap_end "$t0"

@@ -121,4 +121,19 @@ else
     kill -KILL "$bg" 2>/dev/null
 fi
 
+# --out shared between users: a run another user resumes in a group-writable --out, where the first user's
+# lock file is not writable for it, takes a read lock on it and runs (as root here: the second user is
+# nobody, through setpriv, one rank without mpirun).
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null 2>&1 && id nobody >/dev/null 2>&1; then
+    must_run 2 log.mine "${RUN[@]}" --seed 6 --max-steps 5 --out shared || exit 1
+    chmod 777 shared && chmod o+rx "$W" && chmod o+r d.h5 && chmod 644 shared/.fcnet-lock
+    if setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups env HOME=/tmp \
+        "$FCNET_DIST" train --resume shared/checkpoint.h5 --out shared >log.other 2>&1 &&
+        [ "$(attr shared/checkpoint.h5 /@finished)" = 1 ]; then
+        pass "another user resumes a run in a shared --out whose lock file it cannot write"
+    else
+        fail "another user's resume in shared/: $(tail -2 log.other | tr '\n' ' ')"
+    fi
+fi
+
 finish

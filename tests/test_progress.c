@@ -141,7 +141,10 @@ START_TEST(test_progress_bar)
     capture_begin(&cap);
     t->step = t->epoch_step = 2;
     fc_progress_step(&p, t, 2.5);
-    t->step = t->epoch_step = 3; /* within 0.1 s of the last draw: not drawn */
+    /* No rate sample in this test ("--" throughout), however slow the machine: the last one is in the future. */
+    p.t_last = MPI_Wtime() + 1e6;
+    t->step = t->epoch_step = 3; /* within 0.1 s of the last draw (set just now): not drawn */
+    p.last_draw = MPI_Wtime();
     fc_progress_step(&p, t, 2.0);
     p.last_draw -= 1.0;
     t->step = t->epoch_step = 4;
