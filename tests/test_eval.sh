@@ -9,19 +9,13 @@ set -euo pipefail
 SYNTH=${1:?usage: test_eval.sh FCNET_SYNTH [MPIEXEC]}
 MPIEXEC=${2:-mpirun}
 DIST=${FCNET_DIST:?FCNET_DIST must name the fcnet_dist binary}
+# shellcheck source=tests/tap_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/tap_lib.sh"
+t0=$(now)
 T=$(mktemp -d "${TMPDIR:-/tmp}/fcnet_test_eval.XXXXXX")
 trap 'rm -rf "$T"' EXIT
 cd "$T"
 
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); echo "ok - $1"; }
-not_ok() { failed=$((failed + 1)); echo "not ok - $1"; }
-check() { # check NAME COMMAND...: passes when COMMAND succeeds
-    local name=$1
-    shift
-    if "$@"; then ok "$name"; else not_ok "$name"; fi
-}
 mpi() { # mpi N ARGS...: fcnet_dist under MPI with N ranks
     local n=$1
     shift
@@ -207,5 +201,4 @@ fi
 
 echo "# sample report (test split, -n 1):"
 sed 's/^/#   /' eval_test.txt
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+tap_end "$t0"

@@ -7,6 +7,9 @@ set -euo pipefail
 SYNTH=${1:?usage: test_progress_terminal.sh FCNET_SYNTH [MPIEXEC]}
 MPIEXEC=${2:-mpirun}
 DIST=${FCNET_DIST:?FCNET_DIST must name the fcnet_dist binary}
+# shellcheck source=tests/tap_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/tap_lib.sh"
+t0=$(now)
 if ! command -v script >/dev/null 2>&1; then
     echo "skipped: script(1) is not installed (util-linux)"
     exit 77
@@ -17,10 +20,6 @@ cd "$T"
 "$SYNTH" --out s.h5 --train 600 --features 10 --classes 3 >/dev/null
 args="--data s.h5 --hidden 8 --epochs 1 --batch-size 50 --print-every 4" # one string: script -c takes a command line
 
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); echo "ok - $1"; }
-not_ok() { failed=$((failed + 1)); echo "not ok - $1"; }
 bar_drawn() { grep -q $'\repoch 1/1 \[' "$1"; }
 lines_printed() { grep -q '^(step 4 / 11) epoch 1 loss' "$1"; } # 540 training rows, 60 validation
 # Singleton and mpirun start with no launcher variables of their own: the caller's are removed.
@@ -39,5 +38,4 @@ else not_ok "under mpirun on a terminal: lines"; cat -A launched.txt | head; fi
 if lines_printed piped.txt && ! bar_drawn piped.txt; then ok "a singleton on a pipe: lines"
 else not_ok "a singleton on a pipe: lines"; cat -A piped.txt | head; fi
 
-echo "# $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+tap_end "$t0"

@@ -8,6 +8,9 @@
 # usage: test_quickstart.sh   (FCNET_BUILD_DIR in the environment: the build holding fcnet_dist)
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=tests/tap_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/tap_lib.sh"
+t0=$(now)
 : "${FCNET_BUILD_DIR:?FCNET_BUILD_DIR must name the build directory}"
 if [ ! -d /usr/share/datasets/fashion-mnist ] && [ ! -f "$root/datasets/fashion-mnist.h5" ] && [ "$(id -u)" -ne 0 ]; then
     echo "skipped: Fashion-MNIST is not installed and this user cannot install it (dataset-fashion-mnist)"
@@ -17,15 +20,6 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/fcnet_test_quickstart.XXXXXX")
 trap 'rm -rf "$T"' EXIT
 export FCNET_QUICKSTART_OUT=$T/qs FCNET_RANKS=2
 
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); echo "ok - $1"; }
-not_ok() { failed=$((failed + 1)); echo "not ok - $1"; }
-check() { # check NAME COMMAND...: passes when COMMAND succeeds
-    local name=$1
-    shift
-    if "$@"; then ok "$name"; else not_ok "$name"; fi
-}
 quickstart() { # quickstart LOG ARGS...: the exit status, the output in LOG
     local log=$1
     shift
@@ -81,11 +75,10 @@ check "and finishes it" finished "$T/qs-2/checkpoint.h5"
 check "with a test accuracy" test -n "$(accuracy_in "$T/resume.log")"
 check "the first run is untouched" finished "$T/qs/checkpoint.h5"
 
-echo "# $passed passed, $failed failed"
 if [ "$failed" -ne 0 ]; then
     for f in "$T"/*.log; do
         echo "---- $f"
         tail -20 "$f"
     done
-    exit 1
 fi
+tap_end "$t0"

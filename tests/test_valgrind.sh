@@ -12,6 +12,9 @@ SYNTH=${1:?usage: test_valgrind.sh FCNET_SYNTH [MPIEXEC]}
 MPIEXEC=${2:-mpirun}
 DIST=${FCNET_DIST:?FCNET_DIST must name the fcnet_dist binary}
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=tests/tap_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/tap_lib.sh"
+t0=$(now)
 if ! command -v valgrind >/dev/null 2>&1; then
     echo "skipped: valgrind is not installed"
     exit 77
@@ -24,10 +27,6 @@ supp=(--suppressions="$here/valgrind.supp")
 [ -f /usr/share/openmpi/openmpi-valgrind.supp ] && supp+=(--suppressions=/usr/share/openmpi/openmpi-valgrind.supp)
 VG=(valgrind -q --error-exitcode=99 --leak-check=no "${supp[@]}")
 
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); echo "ok - $1"; }
-not_ok() { failed=$((failed + 1)); echo "not ok - $1"; }
 # expect NAME WANT_RC COMMAND...: exit WANT_RC (99: memcheck found an error) and no memcheck report
 expect() {
     local name=$1 want=$2 rc=0
@@ -63,5 +62,4 @@ expect "two ranks: batchnorm synchronised, rmsprop, --profile" 0 \
     "$MPIEXEC" -n 2 --oversubscribe --bind-to none "${VG[@]}" "$DIST" train --data s.h5 --hidden 16,8 \
     --norm batchnorm --optim rmsprop --batch-size 32 --epochs 1 --profile --out two_bn
 
-echo "# $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+tap_end "$t0"
