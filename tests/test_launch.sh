@@ -180,13 +180,17 @@ if stopped wall "$rc" && grep -q "pbs.sh: 4 s of walltime left" wall.out && awk 
 else
     not_ok "pbs.sh walltime (exit $rc after ${took} s): $(grep -E 'pbs.sh|stopped|rror' wall.out | head -4)"
 fi
+# term_when_training JOB DIR SCRIPT: once DIR/checkpoint.h5 exists (training is under way), SIGTERM to the
+# job script launch/SCRIPT as a batch system sends it; returns the background job JOB's exit status.
+term_when_training() {
+    for _ in $(seq 300); do [ -f "$2/checkpoint.h5" ] && break; sleep 0.1; done
+    sleep 0.5
+    pkill -TERM -f "^bash $root/launch/$3"
+    wait "$1"
+}
 # qdel sends the job script SIGTERM; the walltime (8 s, not over 2 x 4 s) is too short for a timer.
 FAKE_WALLTIME=8 pbs_stop qdel &
-job=$!
-for _ in $(seq 300); do [ -f qdel/checkpoint.h5 ] && break; sleep 0.1; done
-sleep 0.5
-pkill -TERM -f "^bash $root/launch/pbs.sh"
-wait "$job"
+term_when_training $! qdel pbs.sh
 rc=$?
 if stopped qdel "$rc" && grep -q "pbs.sh: SIGTERM: asking the ranks" qdel.out && grep -q "is not over twice" qdel.out && ! grep -q "walltime left" qdel.out; then
     ok "pbs.sh: SIGTERM (qdel) makes the ranks checkpoint and stop, exit 0"
@@ -213,11 +217,7 @@ sbatch_real() {
 # A preemption's SIGTERM to the script reaches mpirun as SIGUSR1 (SIGTERM would make mpirun abort, exit 1):
 # the ranks checkpoint and the script reports a stop, exit 0.
 sbatch_real sbterm --data d.h5 --hidden 8 --batch-size 20 --epochs 100000 --out sbterm &
-job=$!
-for _ in $(seq 300); do [ -f sbterm/checkpoint.h5 ] && break; sleep 0.1; done
-sleep 0.5
-pkill -TERM -f "^bash $root/launch/slurm.sbatch"
-wait "$job"
+term_when_training $! sbterm slurm.sbatch
 rc=$?
 if stopped sbterm "$rc" && grep -q "received SIGTERM; forwarding it to PID [0-9]* as SIGUSR1" sbterm.out &&
     grep -q "stopped (exit 0) outside Slurm" sbterm.out; then
