@@ -51,39 +51,34 @@ static void put(hid_t loc, const char *name, hid_t ftype, hid_t mtype, int rank,
     H5Sclose(space);
 }
 
-static void put_attr_int(hid_t loc, const char *obj, const char *name, long long v)
+/* Sets the scalar attribute name of obj (replacing one of that name): type ftype in the file, written from v
+ * of type mtype. */
+static void put_attr(hid_t loc, const char *obj, const char *name, hid_t ftype, hid_t mtype, const void *v)
 {
     if (H5Aexists_by_name(loc, obj, name, H5P_DEFAULT) > 0) H5Adelete_by_name(loc, obj, name, H5P_DEFAULT);
     hid_t space = H5Screate(H5S_SCALAR);
-    hid_t a = H5Acreate_by_name(loc, obj, name, H5T_STD_I64LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t a = H5Acreate_by_name(loc, obj, name, ftype, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     if (a < 0) die("cannot create attribute", name);
-    check(H5Awrite(a, H5T_NATIVE_LLONG, &v), name);
+    check(H5Awrite(a, mtype, v), name);
     H5Aclose(a);
     H5Sclose(space);
+}
+
+static void put_attr_int(hid_t loc, const char *obj, const char *name, long long v)
+{
+    put_attr(loc, obj, name, H5T_STD_I64LE, H5T_NATIVE_LLONG, &v);
 }
 
 static void put_attr_double(hid_t loc, const char *obj, const char *name, double v)
 {
-    if (H5Aexists_by_name(loc, obj, name, H5P_DEFAULT) > 0) H5Adelete_by_name(loc, obj, name, H5P_DEFAULT);
-    hid_t space = H5Screate(H5S_SCALAR);
-    hid_t a = H5Acreate_by_name(loc, obj, name, H5T_IEEE_F64LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    if (a < 0) die("cannot create attribute", name);
-    check(H5Awrite(a, H5T_NATIVE_DOUBLE, &v), name);
-    H5Aclose(a);
-    H5Sclose(space);
+    put_attr(loc, obj, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &v);
 }
 
 static void put_attr_str(hid_t loc, const char *obj, const char *name, const char *v)
 {
-    if (H5Aexists_by_name(loc, obj, name, H5P_DEFAULT) > 0) H5Adelete_by_name(loc, obj, name, H5P_DEFAULT);
     hid_t type = H5Tcopy(H5T_C_S1);
     H5Tset_size(type, strlen(v) + 1);
-    hid_t space = H5Screate(H5S_SCALAR);
-    hid_t a = H5Acreate_by_name(loc, obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    if (a < 0) die("cannot create attribute", name);
-    check(H5Awrite(a, type, v), name);
-    H5Aclose(a);
-    H5Sclose(space);
+    put_attr(loc, obj, name, type, type, v);
     H5Tclose(type);
 }
 
