@@ -105,11 +105,11 @@ static fc_status eval_setup(eval_state *s, const fc_config *cfg, fc_dist *dist)
     /* The confusion matrix: C*C doubles on every rank plus the sum's receive buffer of one per rank, summed in
      * one call that takes an int count. */
     const double cells = (double)s->n_classes * (double)s->n_classes;
+    const double bytes = cells * sizeof(double) * (1.0 + fc_dist_size(dist));
     char why[256] = "more cells than one MPI sum takes (2^31 - 1)";
-    if (cells > INT_MAX || fc_memory_exceeded(cells * sizeof(double) * (1.0 + fc_dist_size(dist)), why, sizeof why))
+    if (cells > INT_MAX || fc_memory_exceeded(bytes, why, sizeof why))
         return fc_error_set(FC_ERR_INPUT, "%s: %d classes: the confusion matrix of %.4g cells needs %.1f GiB per "
-                            "rank, %s", cfg->checkpoint, s->n_classes, cells,
-                            cells * sizeof(double) * (1.0 + fc_dist_size(dist)) / 1073741824.0, why);
+                            "rank, %s", cfg->checkpoint, s->n_classes, cells, bytes / 1073741824.0, why);
 
     /* The model saw preprocessed inputs: apply the checkpoint's transform, not one refitted here. */
     if ((st = fc_ckpt_load_preprocess(&s->pp, cfg->checkpoint, s->n_input)) != FC_OK) return st;
