@@ -38,7 +38,11 @@ fcnet_script_test(NAME netns_hostloss_linkdown
                   COMMAND bash ${FCNET_CLUSTER_DIR}/netns/test_netns_hostloss.sh $<TARGET_FILE:fcnet_synth>
                           linkdown
                   TIMEOUT 120)
-set_tests_properties(netns_bitwise PROPERTIES PROCESSORS 2 LABELS "cluster;netns")
+fcnet_script_test(NAME netns_bench_tcp
+                  COMMAND bash ${FCNET_CLUSTER_DIR}/netns/test_netns_bench_tcp.sh $<TARGET_FILE:fcnet_synth>
+                          $<TARGET_FILE:mpi_latency>
+                  TIMEOUT 180)
+set_tests_properties(netns_bitwise netns_bench_tcp PROPERTIES PROCESSORS 2 LABELS "cluster;netns")
 set_tests_properties(netns_hostloss_kill netns_hostloss_linkdown PROPERTIES PROCESSORS 1 LABELS "cluster;netns")
 
 # Checkpoints are compared with h5diff (values and attributes) and, where the resume tests' h5cmp is built,

@@ -8,10 +8,12 @@
 #   1gbit  the same hosts with each host's eth0 shaped to 1 Gbit/s by tc tbf (both directions shaped)
 # and reports the profile's "gradient reduction" ms/step (slowest rank; median over --reps runs) with the bus
 # bandwidth it implies: fcnet's reduction (reduce-scatter + allgather) sends and receives 2(n-1)/n x S bytes
-# per rank per step, S = gradient bytes, so busbw = 2(n-1)/n x S / t.
+# per rank per step, S = gradient bytes, so busbw = 2(n-1)/n x S / t; and, for the cost model's per-message
+# term, each way's message latency: half the round trip of an 8-byte MPI ping-pong (launch/bench/mpi_latency).
 #   tests/netns/bench_tcp.sh [--steps 30] [--reps 3] [--rate 1gbit] [--out FILE.md] [--json FILE.json]
 #                            [--wait-quiet S]   (before each run wait up to S s for the CPUs to be >= 90% idle)
 # Environment: FCNET_DIST (default build/fcnet_dist), FCNET_SYNTH (default build/datasets/fcnet_synth),
+# FCNET_MPI_LATENCY (default build/launch/bench/mpi_latency),
 # FCNET_BENCH_WORK (scratch; default a temporary folder). Needs root with network namespaces (exit 77
 # otherwise, like the tests). Prints a Markdown table; --out writes it to FILE, --json the numbers.
 set -euo pipefail
@@ -36,6 +38,8 @@ dist=$(readlink -f "${FCNET_DIST:-$root/build/fcnet_dist}")
 synth=$(readlink -f "${FCNET_SYNTH:-$root/build/datasets/fcnet_synth}")
 [ -x "$dist" ] || { echo "bench_tcp: no fcnet_dist at $dist (set FCNET_DIST)" >&2; exit 2; }
 [ -x "$synth" ] || { echo "bench_tcp: no fcnet_synth at $synth (set FCNET_SYNTH)" >&2; exit 2; }
+latency_bin=$(readlink -f "${FCNET_MPI_LATENCY:-$root/build/launch/bench/mpi_latency}")
+[ -x "$latency_bin" ] || { echo "bench_tcp: no mpi_latency at $latency_bin (set FCNET_MPI_LATENCY)" >&2; exit 2; }
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
 
 if [ -n "${FCNET_BENCH_WORK:-}" ]; then
@@ -102,6 +106,16 @@ run() {
         p && /gradient reduction/ { red = $(NF - 2) }
         END { if (red == "") exit 1; printf "%s %.3f\n", red, total }'
 }
+# latency SETTING: the message latency in us between the two ranks of that setting's runs.
+latency() {
+    local log=$W/latency-$1.log
+    wait_quiet
+    case $1 in
+    shm) timeout 120 mpirun -n 2 --oversubscribe --bind-to none "$latency_bin" >"$log" 2>&1 ;;
+    *) "$H/on" node1 timeout 120 mpirun "${host_args[@]}" --host node1,node2 -n 2 "$latency_bin" --iters 500 >"$log" 2>&1 ;;
+    esac
+    sed -n 's/.*half round trip \([0-9.]*\) us.*/\1/p' "$log" | grep . || { tail -5 "$log" >&2; return 1; }
+}
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 shape() { # shape on|off: tbf on both hosts' eth0
@@ -116,7 +130,7 @@ shape() { # shape on|off: tbf on both hosts' eth0
     done
 }
 
-declare -A red_ms red_min step_ms all_red
+declare -A red_ms red_min step_ms all_red lat_us
 for setting in shm tcp "$rate"; do
     [ "$setting" = "$rate" ] && shape on
     reds=() stepss=()
@@ -130,6 +144,8 @@ for setting in shm tcp "$rate"; do
     red_min[$setting]=$(printf '%s\n' "${reds[@]}" | sort -g | head -1)
     step_ms[$setting]=$(printf '%s\n' "${stepss[@]}" | median)
     all_red[$setting]="${reds[*]}"
+    lat_us[$setting]=$(latency "$setting") || { echo "bench_tcp: $setting latency run failed" >&2; exit 1; }
+    echo "bench_tcp: $setting message latency ${lat_us[$setting]} us" >&2
     [ "$setting" = "$rate" ] && shape off
 done
 
@@ -143,16 +159,20 @@ core=$(OPENBLAS_VERBOSE=2 "$dist" --help 2>&1 | sed -n 's/^Core: *//p' | head -1
     echo "The reduction time includes waiting for the slower rank, so other processes on the machine inflate it:"
     echo "on a shared machine the best run is the better estimate of the transport's cost."
     echo
-    echo "| transport | gradient reduction ms/step: median | best run | bus bandwidth GB/s: median | best run | whole step ms (median) | runs (ms) |"
-    echo "|---|---:|---:|---:|---:|---:|---|"
+    echo "| transport | gradient reduction ms/step: median | best run | bus bandwidth GB/s: median | best run | whole step ms (median) | runs (ms) | message latency us (8-byte ping-pong) |"
+    echo "|---|---:|---:|---:|---:|---:|---|---:|"
     for setting in shm tcp "$rate"; do
         case $setting in
         shm) what="one host, fcnet's shared-memory exchange (mpirun -n 2; no messages, bus bandwidth as if S had moved)" ;;
         tcp) what="TCP, 2 namespace hosts x 1 rank (veth + bridge)" ;;
         *) what="TCP, 2 hosts, each link shaped to $rate (tc tbf)" ;;
         esac
-        echo "| $what | ${red_ms[$setting]} | ${red_min[$setting]} | $(busbw "${red_ms[$setting]}") | $(busbw "${red_min[$setting]}") | ${step_ms[$setting]} | ${all_red[$setting]// /, } |"
+        echo "| $what | ${red_ms[$setting]} | ${red_min[$setting]} | $(busbw "${red_ms[$setting]}") | $(busbw "${red_min[$setting]}") | ${step_ms[$setting]} | ${all_red[$setting]// /, } | ${lat_us[$setting]} |"
     done
+    echo
+    echo "Message latency: half the round trip of an 8-byte MPI_Send/MPI_Recv ping-pong between the two ranks"
+    echo "(launch/bench/mpi_latency, median of 9 blocks); on one host that is Open MPI's shared-memory transport,"
+    echo "which fcnet's own exchange there does not use (it sends no messages)."
 } >"$W/table.md"
 cat "$W/table.md"
 [ -z "$out" ] || cp "$W/table.md" "$out"
@@ -162,9 +182,9 @@ if [ -n "$json" ]; then
         echo " \"reps\": $reps, \"load_average\": \"$load\", \"results\": {"
         sep=""
         for setting in shm tcp "$rate"; do
-            printf '%s  "%s": {"reduction_ms": %s, "reduction_ms_min": %s, "step_ms": %s, "busbw_GBps": %s, "busbw_GBps_best": %s, "runs_ms": [%s]}' \
+            printf '%s  "%s": {"reduction_ms": %s, "reduction_ms_min": %s, "step_ms": %s, "busbw_GBps": %s, "busbw_GBps_best": %s, "runs_ms": [%s], "latency_us": %s}' \
                 "$sep" "$setting" "${red_ms[$setting]}" "${red_min[$setting]}" "${step_ms[$setting]}" "$(busbw "${red_ms[$setting]}")" "$(busbw "${red_min[$setting]}")" \
-                "$(echo "${all_red[$setting]}" | tr ' ' ',')"
+                "$(echo "${all_red[$setting]}" | tr ' ' ',')" "${lat_us[$setting]}"
             sep=$',\n'
         done
         echo
