@@ -313,6 +313,7 @@ static void w_root_attrs(ckpt_io *io, const fc_trainer *t)
     w_attr_i64(io, "/", "shuffle", c->shuffle ? 1 : 0);
     w_attr_str(io, "/", "data", c->data);
     w_attr_i64(io, "/", "steps_per_epoch", t->steps_per_epoch);
+    w_attr_i64(io, "/", "train_rows", t->data.train.n);
     w_attr_i64(io, "/", "epoch", t->epoch);
     w_attr_i64(io, "/", "epoch_step", t->epoch_step);
     w_attr_i64(io, "/", "step", t->step);
@@ -785,6 +786,25 @@ fc_status fc_ckpt_load(fc_trainer *t, const char *path)
     int64_t adam_t = r_attr_i64(&io, "/optim", "t");
     double lr = r_attr_f64(&io, "/optim", "lr");
 
+    /* The position (epoch, step within it) and the epochs' permutations only mean the same thing with the same
+     * training rows: another training set or --val-size would resume at the wrong place in the schedule, or at
+     * the right step of other permutations. Checked before the histories, whose size follows from it. */
+    int64_t steps_per_epoch = r_attr_i64(&io, "/", "steps_per_epoch");
+    if (io.st == FC_OK && steps_per_epoch != t->steps_per_epoch)
+        io_fail(&io, "attribute 'steps_per_epoch' of /",
+                "%lld steps per epoch in the checkpoint, %lld with this run's %lld training rows: resuming needs the "
+                "training set (and --val-size) it was written with",
+                (long long)steps_per_epoch, (long long)t->steps_per_epoch, (long long)t->data.train.n);
+    /* Optional: checkpoints written before train_rows existed are checked by their steps per epoch only. */
+    if (io.st == FC_OK && H5Aexists_by_name(io.file, "/", "train_rows", H5P_DEFAULT) > 0) {
+        int64_t train_rows = r_attr_i64(&io, "/", "train_rows");
+        if (io.st == FC_OK && train_rows != t->data.train.n)
+            io_fail(&io, "attribute 'train_rows' of /",
+                    "%lld training rows in the checkpoint, %lld in this run: resuming needs the training set (and "
+                    "--val-size) it was written with",
+                    (long long)train_rows, (long long)t->data.train.n);
+    }
+
     /* Histories: the caller sized them for the whole run; a checkpoint from a longer run does not fit. */
     fc_history *h = &t->hist;
     int64_t n_loss = r_length(&io, "/history/loss");
@@ -811,14 +831,6 @@ fc_status fc_ckpt_load(fc_trainer *t, const char *path)
     double best_val_acc = r_attr_f64(&io, "/best", "best_val_acc");
     int64_t best_step = r_attr_i64(&io, "/best", "best_step");
 
-    /* The position (epoch, step within it) only means the same thing with the same number of steps per epoch:
-     * another training set or --val-size would resume at the wrong place in the schedule. */
-    int64_t steps_per_epoch = r_attr_i64(&io, "/", "steps_per_epoch");
-    if (io.st == FC_OK && steps_per_epoch != t->steps_per_epoch)
-        io_fail(&io, "attribute 'steps_per_epoch' of /",
-                "%lld steps per epoch in the checkpoint, %lld with this run's %lld training rows: resuming needs the "
-                "training set (and --val-size) it was written with",
-                (long long)steps_per_epoch, (long long)t->steps_per_epoch, (long long)t->data.train.n);
     int64_t epoch = r_attr_i64(&io, "/", "epoch");
     int64_t epoch_step = r_attr_i64(&io, "/", "epoch_step");
     int64_t step = r_attr_i64(&io, "/", "step");

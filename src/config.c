@@ -4,6 +4,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <float.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
@@ -490,6 +491,12 @@ static fc_status parse_hidden(fc_config *cfg, const char *who, const char *text)
     return FC_OK;
 }
 
+#ifdef FC_REAL_DOUBLE
+#define SMALLEST_REAL DBL_MIN
+#else
+#define SMALLEST_REAL ((double)FLT_MIN)
+#endif
+
 static int real_in_range(const opt_spec *sp, double v)
 {
     int lo_ok = sp->lo_open ? v > sp->lo : v >= sp->lo;
@@ -528,6 +535,11 @@ static fc_status apply_value(fc_config *cfg, const opt_spec *sp, const char *who
         if ((st = parse_real(who, text, &v)) != FC_OK) return st;
         if (!real_in_range(sp, v))
             return input_error(who, "%s out of range %s", text, real_range_text(range, sizeof range, sp));
+        /* A setting that must be > 0 but that the computation (in fc_real) would see as 0 or as a denormal:
+         * --lr 1e-46 trains nothing, --eps 1e-50 divides by 0. */
+        if (sp->lo_open && sp->lo == 0 && v < SMALLEST_REAL)
+            return input_error(who, "%s is below %g, the smallest normal %s, the precision fcnet computes in", text,
+                               SMALLEST_REAL, FC_REAL_NAME);
         if (sp->id == FC_OPT_VAL_SIZE && v >= 1 && v != floor(v))
             return input_error(who, "%s is neither a fraction below 1 nor a whole number of rows", text);
         *real_field(cfg, sp->id) = v;

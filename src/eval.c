@@ -76,7 +76,8 @@ static fc_status load_split(eval_state *s, const char *name)
     s->split = strcmp(name, "val") == 0 ? &s->ds.val : &s->ds.train;
     if (s->split->n == 0) /* only val can be empty: fc_data_load refuses an empty train */
         return fc_error_set(FC_ERR_INPUT, "%s: no val split: the file has no /val and the checkpoint %s held "
-                            "out no training rows (val_size 0)", s->data, s->ck.checkpoint);
+                            "out no training rows (val_size %g of %lld rows)", s->data, s->ck.checkpoint,
+                            s->ck.val_size, (long long)s->ds.train.n);
     return FC_OK;
 }
 

@@ -723,8 +723,11 @@ int fc_train_run(fc_trainer *t)
         swap_best(t);
         double best_acc = fc_train_accuracy(t, &t->data.test, NULL, t->data.test.n);
         swap_best(t);
-        fc_log_info("test accuracy: %.4f (final parameters), %.4f (best validation parameters, step %lld)",
-                    final_acc, best_acc, (long long)t->best_step);
+        if (t->data.val.n > 0)
+            fc_log_info("test accuracy: %.4f (final parameters), %.4f (best validation parameters, step %lld)",
+                        final_acc, best_acc, (long long)t->best_step);
+        else /* no validation split: the best copy is the final parameters */
+            fc_log_info("test accuracy: %.4f (final parameters; no validation split, so no best copy)", final_acc);
     }
     return FC_OK;
 }

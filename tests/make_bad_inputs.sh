@@ -56,6 +56,9 @@ add flag-lr-missing-next "--lr|missing value" train --lr --data "$O/good.h5"
 add flag-batch-zero "--batch-size" train "${base[@]}" --batch-size 0
 add flag-batch-fraction "--batch-size|1.5" train "${base[@]}" --batch-size 1.5
 add flag-batch-64bit "--batch-size" train "${base[@]}" --batch-size 99999999999999999999
+# positive, but 0 or a denormal in float: nothing would train, or the update would divide by 0
+add flag-lr-underflow "--lr|1e-46|smallest normal float" train "${base[@]}" --lr 1e-46
+add flag-eps-underflow "--eps|1e-50|smallest normal float" train "${base[@]}" --optim rmsprop --eps 1e-50
 # datasets larger than memory, declared but never written (a few KB on disk): 1.5 x the physical memory is
 # more than the machine has; 0.75 x is more than the share of each of the 2 ranks, each holding a copy
 mem=$(($(getconf _PHYS_PAGES) * $(getconf PAGE_SIZE)))
@@ -162,6 +165,15 @@ add resume-dataset-file "good.h5|format" train --resume "$O/good.h5"
 "$FCNET_SYNTH" --out "$O/rows70.h5" --train 70 --val 20 --features 4 --classes 3 --seed 11 >/dev/null
 add resume-other-rows "steps_per_epoch|6 steps per epoch in the checkpoint, 7" train --resume "$good_ckpt" \
     --data "$O/rows70.h5"
+# 55 rows: also 6 steps per epoch, but other permutations; the rows themselves are compared
+"$FCNET_SYNTH" --out "$O/rows55.h5" --train 55 --val 20 --features 4 --classes 3 --seed 11 >/dev/null
+add resume-other-rows-same-steps "train_rows|60 training rows in the checkpoint, 55" train --resume "$good_ckpt" \
+    --data "$O/rows55.h5"
+# 30 rows: 3 steps per epoch, so 2 epochs have room for 6 of the checkpoint's 8 losses; the reason given is the
+# training set, not --epochs
+"$FCNET_SYNTH" --out "$O/rows30.h5" --train 30 --val 20 --features 4 --classes 3 --seed 11 >/dev/null
+add resume-fewer-rows "steps_per_epoch|6 steps per epoch in the checkpoint, 3" train --resume "$good_ckpt" \
+    --data "$O/rows30.h5"
 for spec in "w1-shape:/params/W1|(8, 4)|(4, 8)" "w2-missing:/params/W2|missing in the checkpoint" \
     "extra-tensor:/params/W9|not a tensor of this model" "w1-int:/params/W1|not a floating-point dataset" \
     "param-nan:/params/b1|non-finite value at element" "optim-shape:/optim/W1/m|(2, 3)|(4, 8)" \

@@ -161,6 +161,16 @@ mpi 1 train --data notest.h5 --hidden 8 --epochs 1 --batch-size 25 --val-size 0 
 check "no validation split: the log says so" grep -q "val acc none (no validation split)" run0.log
 check "no validation split: no nan in the log" bash -c '! grep -qi "nan" run0.log'
 expect_input_error "val split that training never had" eval --checkpoint run0/checkpoint.h5 --split val
+check "val split that training never had: the message gives val_size and the rows ($(grep '^fcnet_dist' err.txt))" \
+    grep -qF "held out no training rows (val_size 0 of 50 rows)" err.txt
+# With a test split but no validation split, the final line reports the final parameters only: there is no
+# best copy to compare (the run keeps the final parameters as its "best").
+"$SYNTH" --out noval.h5 --train 50 --test 20 --features 8 --classes 4 >/dev/null
+mpi 1 train --data noval.h5 --hidden 8 --epochs 1 --batch-size 25 --val-size 0 --out run1 --print-every 1000 \
+    --progress lines >run1.log
+check "no validation split: the test line names the final parameters only ($(grep 'test accuracy' run1.log))" \
+    grep -q "test accuracy: [0-9.]* (final parameters; no validation split, so no best copy)" run1.log
+check "no validation split: no 'best validation parameters'" bash -c '! grep -q "best validation" run1.log'
 
 # The dataset path the checkpoint stores (d.h5, relative) does not open from another directory: the
 # error says where the path came from; a --data that does not open is reported as given.
