@@ -720,14 +720,15 @@ int fc_train_run(fc_trainer *t)
     print_profile(t);
     if (t->finished && t->data.test.n > 0) {
         double final_acc = fc_train_accuracy(t, &t->data.test, NULL, t->data.test.n);
-        swap_best(t);
-        double best_acc = fc_train_accuracy(t, &t->data.test, NULL, t->data.test.n);
-        swap_best(t);
-        if (t->data.val.n > 0)
+        if (t->data.val.n > 0) { /* the same on every rank: the accuracy below is collective */
+            swap_best(t);
+            double best_acc = fc_train_accuracy(t, &t->data.test, NULL, t->data.test.n);
+            swap_best(t);
             fc_log_info("test accuracy: %.4f (final parameters), %.4f (best validation parameters, step %lld)",
                         final_acc, best_acc, (long long)t->best_step);
-        else /* no validation split: the best copy is the final parameters */
+        } else { /* no validation split: the best copy is the final parameters */
             fc_log_info("test accuracy: %.4f (final parameters; no validation split, so no best copy)", final_acc);
+        }
     }
     return FC_OK;
 }
