@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "fcnet/dist.h"
+#include "fcnet/h5contained.h"
 #include "fcnet/h5quiet.h"
 #include "fcnet/optim.h"
 
@@ -492,6 +493,13 @@ static void r_open(ckpt_io *io, const char *path)
         io_fail(io, "not an HDF5 file, or truncated", "%s", h.desc[0] ? h.desc : "H5Fopen failed");
     }
     H5Pclose(fapl);
+    char why[640];
+    if (io->file >= 0 && fc_h5_foreign_object(io->file, why, sizeof why)) {
+        /* why is "OBJECT: reason" */
+        char *colon = strchr(why, ':');
+        if (colon) *colon = '\0';
+        io_fail(io, why, "%s", colon ? colon + 2 : why);
+    }
 }
 
 static void r_close(ckpt_io *io)
@@ -595,6 +603,10 @@ static int64_t r_length(ckpt_io *io, const char *name)
         io_fail(io, name, "rank %d in the %s, 1 expected", rank, io->noun);
         return -1;
     }
+    if (dims[0] > (hsize_t)INT64_MAX) {
+        io_fail(io, name, "%llu elements: more than a 64-bit count", (unsigned long long)dims[0]);
+        return -1;
+    }
     return (int64_t)dims[0];
 }
 
@@ -625,6 +637,53 @@ static hid_t r_open_attr(ckpt_io *io, const char *obj, const char *attr, char *o
     return a;
 }
 
+/* A whole-number attribute into *v (int64 or uint64): HDF5's own conversion would truncate 6.5 to 6 and
+ * clamp 1e30 or -5 into range, so a value that is not a whole number in the target's range is refused. */
+static void r_read_count(ckpt_io *io, hid_t a, const char *object, H5T_class_t cls, hid_t mtype, void *v)
+{
+    const int is_signed = H5Tequal(mtype, H5T_NATIVE_INT64) > 0;
+    const double lo = is_signed ? -0x1p63 : 0, hi = is_signed ? 0x1p63 : 0x1p64; /* [lo, hi) */
+    if (cls == H5T_FLOAT) {
+        double d = 0;
+        if (H5Aread(a, H5T_NATIVE_DOUBLE, &d) < 0) {
+            io_fail_h5(io, object, "reading");
+        } else if (!isfinite(d) || d != floor(d)) {
+            io_fail(io, object, "%g is not a whole number", d);
+        } else if (!(d >= lo && d < hi)) {
+            io_fail(io, object, "%g is beyond a 64-bit %s count", d, is_signed ? "signed" : "unsigned");
+        } else if (is_signed) {
+            *(int64_t *)v = (int64_t)d;
+        } else {
+            *(uint64_t *)v = (uint64_t)d;
+        }
+        return;
+    }
+    hid_t ftype = H5Aget_type(a);
+    const int file_signed = H5Tget_sign(ftype) == H5T_SGN_2;
+    H5Tclose(ftype);
+    if (file_signed) {
+        int64_t x = 0;
+        if (H5Aread(a, H5T_NATIVE_INT64, &x) < 0)
+            io_fail_h5(io, object, "reading");
+        else if (!is_signed && x < 0)
+            io_fail(io, object, "%lld is negative", (long long)x);
+        else if (is_signed)
+            *(int64_t *)v = x;
+        else
+            *(uint64_t *)v = (uint64_t)x;
+    } else {
+        uint64_t x = 0;
+        if (H5Aread(a, H5T_NATIVE_UINT64, &x) < 0)
+            io_fail_h5(io, object, "reading");
+        else if (is_signed && x > (uint64_t)INT64_MAX)
+            io_fail(io, object, "%llu is beyond a 64-bit signed count", (unsigned long long)x);
+        else if (is_signed)
+            *(int64_t *)v = (int64_t)x;
+        else
+            *(uint64_t *)v = x;
+    }
+}
+
 static void r_attr_num(ckpt_io *io, const char *obj, const char *attr, hid_t mtype, void *v)
 {
     char object[320];
@@ -635,8 +694,10 @@ static void r_attr_num(ckpt_io *io, const char *obj, const char *attr, hid_t mty
     H5Tclose(type);
     if (cls != H5T_INTEGER && cls != H5T_FLOAT)
         io_fail(io, object, "not a number");
-    else if (H5Aread(a, mtype, v) < 0)
+    else if (H5Tequal(mtype, H5T_NATIVE_DOUBLE) > 0 && H5Aread(a, mtype, v) < 0)
         io_fail_h5(io, object, "reading");
+    else if (H5Tequal(mtype, H5T_NATIVE_DOUBLE) <= 0)
+        r_read_count(io, a, object, cls, mtype, v);
     H5Aclose(a);
 }
 
@@ -694,7 +755,8 @@ static void r_attr_str(ckpt_io *io, const char *obj, const char *attr, char *buf
 }
 
 /* Reads every view of layout from group/<name> into arena (float32 or float64 in the file), rejects
- * members of group the layout does not have (a different architecture) and non-finite values. */
+ * members of group the layout does not have (a different architecture), non-finite values and negative
+ * batchnorm running variances. */
 static void r_views(ckpt_io *io, const char *group, const fc_layout *layout, fc_real *arena)
 {
     if (io->st) return;
@@ -711,8 +773,12 @@ static void r_views(ckpt_io *io, const char *group, const fc_layout *layout, fc_
         fc_real *dst = arena + v->offset;
         r_array(io, name, 1, FC_H5_REAL, rank, dims, dst);
         size_t n = fc_view_size(v);
+        const int variance = strncmp(v->name, "running_var", strlen("running_var")) == 0;
         for (size_t k = 0; k < n && !io->st; k++)
-            if (!isfinite(dst[k])) io_fail(io, name, "non-finite value at element %zu", k);
+            if (!isfinite(dst[k]))
+                io_fail(io, name, "non-finite value at element %zu", k);
+            else if (variance && dst[k] < 0)
+                io_fail(io, name, "negative variance %g at element %zu", (double)dst[k], k);
     }
     if (io->st) return;
     hid_t g = H5Gopen2(io->file, group, H5P_DEFAULT);
@@ -814,7 +880,7 @@ fc_status fc_ckpt_load(fc_trainer *t, const char *path)
                 "%lld steps in the checkpoint, room for %lld in this run: --epochs %lld is fewer than the run has "
                 "made (%lld steps per epoch); give --epochs %lld or more",
                 (long long)n_loss, (long long)h->cap_loss, (long long)t->cfg->epochs, (long long)spe,
-                (long long)((n_loss + spe - 1) / spe));
+                (long long)(n_loss / spe + (n_loss % spe != 0)));
     int64_t n_checks = r_length(&io, "/history/train_acc");
     if (io.st == FC_OK && n_checks > h->cap_checks)
         io_fail(&io, "/history/train_acc", "%lld checks in the checkpoint, room for %lld in this run (--epochs too small?)",
@@ -1007,6 +1073,13 @@ fc_status fc_ckpt_load_preprocess(fc_preprocess *pp, const char *path, int d)
         std = fc_alloc((size_t)(d > 0 ? d : 1) * sizeof *std);
         r_array(&io, "/preprocess/std", 1, H5T_NATIVE_DOUBLE, 1, &dim, std);
     }
+    /* As fitting leaves them: finite means, finite positive stds (a constant feature's is 1) */
+    for (int j = 0; mean && io.st == FC_OK && j < d; j++)
+        if (!isfinite(mean[j])) io_fail(&io, "/preprocess/mean", "non-finite value at element %d", j);
+    for (int j = 0; std && io.st == FC_OK && j < d; j++)
+        if (!isfinite(std[j]) || std[j] <= 0)
+            io_fail(&io, "/preprocess/std", "%g at element %d, a standard deviation must be finite and positive",
+                    std[j], j);
     r_close(&io);
     if (io.st != FC_OK) {
         fc_free(mean);

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "fcnet/h5contained.h"
 #include "fcnet/h5quiet.h"
 #include "fcnet/rng.h"
 
@@ -102,6 +103,11 @@ static fc_status file_open(hid_t *file, const char *path)
     H5Pclose(fapl);
     if (f < 0)
         return fc_error_set(FC_ERR_INPUT, "%s: truncated or corrupt HDF5 file (%s)", path, detail.text);
+    char why[768];
+    if (fc_h5_foreign_object(f, why, sizeof why)) {
+        H5Fclose(f);
+        return fc_error_set(FC_ERR_INPUT, "%s: %s", path, why);
+    }
     *file = f;
     return FC_OK;
 }

@@ -152,6 +152,38 @@ static fc_status check_same_state(const fc_trainer *t)
     return refuse_different_inputs(t, refs, n, rank, index);
 }
 
+/* The optimizer's state as training leaves it: adam's t counts the steps made (each step advances it once), the
+ * current lr is the configured one decayed once per finished epoch, and the slots are finite, with the squared
+ * averages (rmsprop's cache, adam's v) not negative. A crafted file otherwise resumes into an overflowing t, a
+ * negative lr (gradient ascent with exit 0) or a "diverged" exit that blames training for the file. */
+static fc_status check_resumed_optimizer(const fc_trainer *t, const char *path)
+{
+    const fc_optim *opt = &t->opt;
+    if (opt->cfg.kind == FC_OPTIM_ADAM && opt->t != t->step)
+        return fc_error_set(FC_ERR_INPUT, "%s: attribute 't' of /optim: %lld, but adam advances it once per step and "
+                            "the checkpoint made %lld", path, (long long)opt->t, (long long)t->step);
+    const double expected_lr = opt->cfg.lr * pow(opt->cfg.lr_decay, (double)t->epoch);
+    if (!(fabs(opt->lr - expected_lr) <= 1e-9 * expected_lr))
+        return fc_error_set(FC_ERR_INPUT, "%s: attribute 'lr' of /optim: %.17g, but lr %g decayed by %g after each of "
+                            "%lld epochs is %.17g", path, opt->lr, opt->cfg.lr, opt->cfg.lr_decay,
+                            (long long)t->epoch, expected_lr);
+    const fc_layout *layout = &t->net.layout;
+    for (int s = 0; s < opt->n_slots; s++) {
+        const int squares = (opt->cfg.kind == FC_OPTIM_ADAM && s == 1) || opt->cfg.kind == FC_OPTIM_RMSPROP;
+        for (int w = 0; w < layout->n_views; w++) {
+            const fc_view *view = &layout->views[w];
+            const fc_real *slot = opt->slot[s] + view->offset;
+            for (size_t i = 0; i < fc_view_size(view); i++) {
+                if (isfinite(slot[i]) && !(squares && slot[i] < 0)) continue;
+                return fc_error_set(FC_ERR_INPUT, "%s: /optim/%s/%s: %s value %g at element %zu", path, view->name,
+                                    fc_optim_slot_name(opt->cfg.kind, s),
+                                    isfinite(slot[i]) ? "negative" : "non-finite", (double)slot[i], i);
+            }
+        }
+    }
+    return FC_OK;
+}
+
 /* A resumed position as training leaves it; a checkpoint written otherwise (by hand, by another program)
  * would trip the step's invariants later. The epoch's step below the epoch's length, step = epoch *
  * steps_per_epoch + epoch_step, a loss per step, at most one accuracy check at the start and one per epoch,
@@ -163,7 +195,10 @@ static fc_status check_resumed_position(const fc_trainer *t, const char *path)
         return fc_error_set(FC_ERR_INPUT, "%s: attribute 'epoch_step' of /: epoch %lld, step %lld of it: not a "
                             "position in epochs of %lld steps", path, (long long)epoch, (long long)epoch_step,
                             (long long)spe);
-    if (epoch > (INT64_MAX - epoch_step) / spe || step != epoch * spe + epoch_step)
+    if (epoch > (INT64_MAX - epoch_step) / spe)
+        return fc_error_set(FC_ERR_INPUT, "%s: attribute 'epoch' of /: %lld epochs of %lld steps are more steps "
+                            "than a 64-bit count holds", path, (long long)epoch, (long long)spe);
+    if (step != epoch * spe + epoch_step)
         return fc_error_set(FC_ERR_INPUT, "%s: attribute 'step' of /: %lld, but epoch %lld and epoch_step %lld make "
                             "%lld", path, (long long)step, (long long)epoch, (long long)epoch_step,
                             (long long)(epoch * spe + epoch_step));
@@ -177,7 +212,7 @@ static fc_status check_resumed_position(const fc_trainer *t, const char *path)
     if (t->best_step < 0 || t->best_step > step)
         return fc_error_set(FC_ERR_INPUT, "%s: attribute 'best_step' of /best: %lld, not among the %lld steps made",
                             path, (long long)t->best_step, (long long)step);
-    return FC_OK;
+    return check_resumed_optimizer(t, path);
 }
 
 fc_status fc_train_setup(fc_trainer *t, const fc_config *cfg, fc_dist *dist)

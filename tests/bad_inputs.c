@@ -101,7 +101,18 @@ static const char *const data_kinds[] = {
     "one-class",    /* every label 0, no num_classes attribute */
     "train-empty",  /* 0 training rows */
     "classes-50000",/* num_classes = 50000 (the labels use 3): a confusion matrix beyond one MPI count */
+    "test-elink",   /* /test is an external link to the FIFO "fifo" beside the file */
+    "x-external",   /* /train/x keeps its raw data in the FIFO "fifo" beside the file (external storage) */
+    "x-virtual",    /* /train/x is a virtual dataset over a file that does not exist */
     NULL};
+
+/* dir_of(path)/name into buf: the files an external link or external storage points to. */
+static const char *beside(const char *path, const char *name, char *buf, size_t size)
+{
+    const char *slash = strrchr(path, '/');
+    snprintf(buf, size, "%.*s%s", slash ? (int)(slash - path + 1) : 0, path, name);
+    return buf;
+}
 
 static void write_data(const char *kind, const char *out)
 {
@@ -148,6 +159,21 @@ static void write_data(const char *kind, const char *out)
         } else if (strcmp(k, "train-empty") == 0) {
             hsize_t d0[2] = {0, D};
             put(f, "/train/x", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, d0, x);
+        } else if (strcmp(k, "x-external") == 0 || strcmp(k, "x-virtual") == 0) {
+            /* created, never written: writing would open the FIFO (and block) */
+            char other[4096];
+            hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE), space = H5Screate_simple(2, xd, NULL);
+            if (strcmp(k, "x-external") == 0)
+                check(H5Pset_external(dcpl, beside(out, "fifo", other, sizeof other), 0, sizeof x), "external");
+            else
+                check(H5Pset_virtual(dcpl, space, beside(out, "no-such-source.h5", other, sizeof other), "/x", space),
+                      "virtual");
+            check(H5Gclose(H5Gcreate2(f, "/train", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)), "group");
+            hid_t d = H5Dcreate2(f, "/train/x", H5T_IEEE_F32LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+            if (d < 0) die("cannot create dataset", k);
+            H5Dclose(d);
+            H5Sclose(space);
+            H5Pclose(dcpl);
         } else {
             put(f, "/train/x", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, xd, x);
         }
@@ -179,6 +205,11 @@ static void write_data(const char *kind, const char *out)
     }
     put(f, "/val/y", H5T_STD_I32LE, H5T_NATIVE_INT32, 1, vyd, yv);
 
+    if (strcmp(k, "test-elink") == 0) {
+        char fifo[4096];
+        check(H5Lcreate_external(beside(out, "fifo", fifo, sizeof fifo), "/test", f, "/test", H5P_DEFAULT,
+                                 H5P_DEFAULT), "external link");
+    }
     if (strcmp(k, "classes-zero") == 0)
         put_attr_int(f, "/", "num_classes", 0);
     else if (strcmp(k, "classes-50000") == 0)
@@ -208,6 +239,13 @@ static const char *const ckpt_kinds[] = {
     "inputs-zero",     /* root attribute n_input = 0 */
     "step-ahead",      /* root attribute step = 100: not epoch * steps_per_epoch + epoch_step */
     "epoch-step-past", /* root attribute epoch_step = 9 in epochs of 6 steps */
+    "w1-elink",        /* /params/W1 an external link to the FIFO "fifo" beside the file */
+    "adam-t-huge",     /* /optim attribute t = INT64_MAX (t + 1 would overflow) */
+    "optim-lr-neg",    /* /optim attribute lr = -1: gradient ascent */
+    "optim-v-neg",     /* a negative value in adam's /optim/W1/v */
+    "bn-var-neg",      /* a negative value in /bn/running_var1 */
+    "pp-mean-nan",     /* a NaN in /preprocess/mean */
+    "version-float",   /* root attribute format_version = 1.5 (float) */
     NULL};
 
 static void copy_file(const char *src, const char *dst)
@@ -300,6 +338,30 @@ static void write_ckpt(const char *kind, const char *good, const char *out)
         put_attr_str(f, "/", "fc_real", "double");
     } else if (strcmp(k, "hidden-count") == 0) {
         put_attr_int(f, "/", "n_hidden", 3);
+    } else if (strcmp(k, "w1-elink") == 0) {
+        char fifo[4096];
+        check(H5Ldelete(f, "/params/W1", H5P_DEFAULT), "delete");
+        check(H5Lcreate_external(beside(out, "fifo", fifo, sizeof fifo), "/x", f, "/params/W1", H5P_DEFAULT,
+                                 H5P_DEFAULT), "external link");
+    } else if (strcmp(k, "adam-t-huge") == 0) {
+        put_attr_int(f, "/optim", "t", INT64_MAX);
+    } else if (strcmp(k, "optim-lr-neg") == 0) {
+        put_attr_double(f, "/optim", "lr", -1.0);
+    } else if (strcmp(k, "optim-v-neg") == 0 || strcmp(k, "bn-var-neg") == 0) {
+        const char *name = strcmp(k, "optim-v-neg") == 0 ? "/optim/W1/v" : "/bn/running_var1";
+        float *v = get_floats(f, name, &n, dims);
+        v[n / 2] = -0.5f;
+        hid_t d = H5Dopen2(f, name, H5P_DEFAULT); /* rewritten in place: same type and shape */
+        check(H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, v), name);
+        H5Dclose(d);
+        free(v);
+    } else if (strcmp(k, "pp-mean-nan") == 0) {
+        double v[D] = {0, NAN, 0, 0};
+        hsize_t d1[1] = {D};
+        check(H5Ldelete(f, "/preprocess/mean", H5P_DEFAULT), "delete");
+        put(f, "/preprocess/mean", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, d1, v);
+    } else if (strcmp(k, "version-float") == 0) {
+        put_attr_double(f, "/", "format_version", 1.5);
     } else if (strcmp(k, "preprocess-shape") == 0) {
         double v[3] = {0, 0, 0};
         hsize_t d1[1] = {3};

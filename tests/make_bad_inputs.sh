@@ -132,7 +132,9 @@ for spec in "x-string:/train/x|expected a numeric type" "x-1d:/train/x|expected 
     "x-f64-huge:/train/x|row 7, column 0 beyond the float range" "no-train:/train|missing group" \
     "no-y:/train/y|missing dataset" "val-features:/val/x|5 features but /train/x has 4" \
     "classes-zero:num_classes|0 is not a positive integer" "train-empty:/train/x|empty (0 rows)" \
-    "one-class:1 class|training needs at least 2"; do
+    "one-class:1 class|training needs at least 2" \
+    "test-elink:/test|an external link|fifo|only data stored in the file itself" \
+    "x-external:/train/x|stored in external files" "x-virtual:/train/x|a virtual dataset"; do
     kind=${spec%%:*} expect=${spec#*:}
     "$BAD_INPUTS" data "$kind" "$O/data-$kind.h5"
     add "data-$kind" "data-$kind.h5|$expect" train --data "$O/data-$kind.h5" "${d1[@]}"
@@ -181,11 +183,19 @@ for spec in "w1-shape:/params/W1|(8, 4)|(4, 8)" "w2-missing:/params/W2|missing i
     "hidden-count:hidden|values in the checkpoint, 3 expected" "preprocess-shape:/preprocess/mean|(3,)|(4,)" \
     "other-precision:fc_real|double precision|--init-from" "batch-zero:batch_size|0 out of range" \
     "keep-zero:keep|0 out of range" "lr-nan:lr|not a number" "inputs-zero:n_input|0 input features" \
-    "step-ahead:step|100|make 8" "epoch-step-past:epoch_step|step 9 of it|epochs of 6 steps"; do
+    "step-ahead:step|100|make 8" "epoch-step-past:epoch_step|step 9 of it|epochs of 6 steps" \
+    "w1-elink:/params/W1|an external link|fifo" "adam-t-huge:attribute 't' of /optim|9223372036854775807" \
+    "optim-lr-neg:attribute 'lr' of /optim|-1" "optim-v-neg:/optim/W1/v|negative value -0.5" \
+    "bn-var-neg:/bn/running_var1|negative variance -0.5" "pp-mean-nan:/preprocess/mean|non-finite" \
+    "version-float:format_version|1.5 is not a whole number"; do
     kind=${spec%%:*} expect=${spec#*:}
     "$BAD_INPUTS" ckpt "$kind" "$good_ckpt" "$O/ckpt-$kind.h5"
     add "resume-$kind" "ckpt-$kind.h5|$expect" train --resume "$O/ckpt-$kind.h5"
 done
+# eval reads the same tensors through its own path: a model that would print a wrong accuracy with exit 0
+add eval-bn-var-neg "ckpt-bn-var-neg.h5|/bn/running_var1|negative variance" eval --checkpoint "$O/ckpt-bn-var-neg.h5" --split val
+add eval-pp-mean-nan "ckpt-pp-mean-nan.h5|/preprocess/mean|non-finite" eval --checkpoint "$O/ckpt-pp-mean-nan.h5" --split val
+add eval-w1-elink "ckpt-w1-elink.h5|/params/W1|an external link" eval --checkpoint "$O/ckpt-w1-elink.h5" --split val
 # a checkpoint whose stored data path is relative to the directory of the first run, resumed from elsewhere
 mkdir -p "$O/rel"
 cp "$O/good.h5" "$O/rel/only-here.h5"

@@ -1,0 +1,57 @@
+#include "fcnet/h5contained.h"
+
+#include <stdio.h>
+
+enum { FOREIGN_FOUND = 1 };
+
+typedef struct visit_state {
+    char *buf;
+    size_t size;
+} visit_state;
+
+static const char *const SELF_ONLY = "fcnet reads only data stored in the file itself";
+
+/* Where the raw data of the dataset obj is not in the file: "external storage" or "a virtual dataset". */
+static const char *foreign_storage(hid_t obj)
+{
+    hid_t dcpl = H5Dget_create_plist(obj);
+    if (dcpl < 0) return NULL; /* the reader reports what it cannot open */
+    const char *what = H5Pget_layout(dcpl) == H5D_VIRTUAL ? "a virtual dataset (its data lies in other files)"
+                       : H5Pget_external_count(dcpl) > 0 ? "stored in external files"
+                                                         : NULL;
+    H5Pclose(dcpl);
+    return what;
+}
+
+static herr_t visit_link(hid_t group, const char *name, const H5L_info_t *info, void *data)
+{
+    visit_state *s = data;
+    if (info->type == H5L_TYPE_SOFT) return 0; /* a path inside this file: its target is visited itself */
+    if (info->type != H5L_TYPE_HARD) {
+        char target[512] = "";
+        const char *file = NULL, *object = NULL;
+        if (info->type == H5L_TYPE_EXTERNAL && info->u.val_size <= sizeof target &&
+            H5Lget_val(group, name, target, sizeof target, H5P_DEFAULT) >= 0 &&
+            H5Lunpack_elink_val(target, info->u.val_size, NULL, &file, &object) >= 0) {
+            snprintf(s->buf, s->size, "/%s: an external link (to %s:%s); %s", name, file, object, SELF_ONLY);
+        } else {
+            snprintf(s->buf, s->size, "/%s: %s; %s", name,
+                     info->type == H5L_TYPE_EXTERNAL ? "an external link" : "a user-defined link", SELF_ONLY);
+        }
+        return FOREIGN_FOUND;
+    }
+    hid_t obj = H5Oopen(group, name, H5P_DEFAULT);
+    if (obj < 0) return 0;
+    const char *what = H5Iget_type(obj) == H5I_DATASET ? foreign_storage(obj) : NULL;
+    H5Oclose(obj);
+    if (!what) return 0;
+    snprintf(s->buf, s->size, "/%s: %s; %s", name, what, SELF_ONLY);
+    return FOREIGN_FOUND;
+}
+
+const char *fc_h5_foreign_object(hid_t file, char *buf, size_t size)
+{
+    visit_state s = {buf, size};
+    /* H5Lvisit reports every link below the root without following external or soft links */
+    return H5Lvisit(file, H5_INDEX_NAME, H5_ITER_NATIVE, visit_link, &s) == FOREIGN_FOUND ? buf : NULL;
+}
