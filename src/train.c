@@ -243,6 +243,12 @@ fc_status fc_train_setup(fc_trainer *t, const fc_config *cfg, fc_dist *dist)
     if (t->local_max < 1) t->local_max = 1;
     fc_net_config ncfg = fc_config_net(cfg, t->data.n_features, t->data.n_classes);
     st = fc_net_init(&t->net, &ncfg, t->local_max, dist);
+    if (st == FC_ERR_INPUT) { /* a network too big: its input and output sizes come from the data, so name it */
+        char why[1024];
+        snprintf(why, sizeof why, "%s", fc_error_message());
+        st = fc_error_set(FC_ERR_INPUT, "%s (%d features, %d classes): %s", cfg->data, t->data.n_features,
+                          t->data.n_classes, why);
+    }
     if ((st = fc_dist_agree(dist, st, 1)) != FC_OK) return st;
     fc_real *shared_params, *shared_grads;
     st = fc_dist_share_arenas(dist, t->net.layout.n_total, &shared_params, &shared_grads);

@@ -69,7 +69,7 @@ add data-beyond-memory "beyond-memory.h5|/train/x|GiB|more than this machine's" 
 add data-beyond-share "beyond-share.h5|/train/x|GiB|share|2 ranks on this node" train --data "$O/beyond-share.h5" \
     --hidden 8 --epochs 1
 # widths within the flag's range, but a network no machine holds: refused by size, naming the causes
-add flag-hidden-too-big "--hidden|GiB|more than this machine" train "${base[@]}" --hidden 1048576,1048576
+add flag-hidden-too-big "good.h5 (4 features, 3 classes)|--hidden|GiB|more than this machine" train "${base[@]}" --hidden 1048576,1048576
 # --epochs within its range, but a loss history (a double per step) no machine holds: refused by size
 add flag-epochs-history "--epochs 2000000000|loss history|GiB|more than this machine" train "${base[@]}" \
     --epochs 2000000000 --batch-size 1

@@ -141,6 +141,11 @@ static void build(fixture *f, int n_hidden, const int *hidden, fc_norm norm, fc_
             const fc_view *v = &net->bn_layout.views[i];
             fill_real(net->bn_stats + v->offset, fc_view_size(v), seed, 400 + (uint64_t)i);
             fill_real(t->best_bn + v->offset, fc_view_size(v), seed, 500 + (uint64_t)i);
+            if (strncmp(v->name, "running_var", 11) == 0) /* a loaded variance must not be negative */
+                for (size_t k = 0; k < fc_view_size(v); k++) {
+                    net->bn_stats[v->offset + k] = (fc_real)fabs(net->bn_stats[v->offset + k]);
+                    t->best_bn[v->offset + k] = (fc_real)fabs(t->best_bn[v->offset + k]);
+                }
         }
     }
     t->opt.t = 1234 + (int64_t)(seed % 7);

@@ -57,7 +57,8 @@ void fc_log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* On the hot elementwise kernels: an AVX2 clone besides the baseline one, picked at load time by the
  * CPU. Only wider vectors: AVX2 without FMA contracts nothing and nothing is reassociated, so both
  * clones give bitwise the same results (ranks on different CPUs still agree). */
-#if defined(__GNUC__) && defined(__x86_64__)
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+/* (GCC only: clang 14 leaves the clones of functions called from other files undefined at link time) */
 #define FC_VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
 #else
 #define FC_VECTOR_CLONES
