@@ -935,7 +935,16 @@ static void r_config(ckpt_io *io, fc_config *cfg, int *n_input, int *n_classes)
     int hidden[FC_MAX_HIDDEN];
     hid_t a = r_open_attr(io, "/", "hidden", object, sizeof object, io->st ? 0 : (hssize_t)n_hidden);
     if (a >= 0) {
-        if (n_hidden > 0 && H5Aread(a, H5T_NATIVE_INT, hidden) < 0) io_fail_h5(io, object, "reading");
+        /* widths are read as doubles, so that 8.9 or 2^40 is refused as written instead of converted */
+        double widths[FC_MAX_HIDDEN];
+        if (n_hidden > 0 && H5Aread(a, H5T_NATIVE_DOUBLE, widths) < 0) io_fail_h5(io, object, "reading");
+        for (int i = 0; io->st == FC_OK && i < n_hidden; i++) {
+            if (!(widths[i] >= 1 && widths[i] <= FC_MAX_HIDDEN_WIDTH) || widths[i] != floor(widths[i]))
+                io_fail(io, object, "width %g at position %d: not a whole number in [1, %d]", widths[i], i,
+                        FC_MAX_HIDDEN_WIDTH);
+            else
+                hidden[i] = (int)widths[i];
+        }
         H5Aclose(a);
     }
 

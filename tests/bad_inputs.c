@@ -246,6 +246,7 @@ static const char *const ckpt_kinds[] = {
     "bn-var-neg",      /* a negative value in /bn/running_var1 */
     "pp-mean-nan",     /* a NaN in /preprocess/mean */
     "version-float",   /* root attribute format_version = 1.5 (float) */
+    "hidden-fraction", /* root attribute hidden = 8.5 (float) */
     NULL};
 
 static void copy_file(const char *src, const char *dst)
@@ -360,6 +361,8 @@ static void write_ckpt(const char *kind, const char *good, const char *out)
         hsize_t d1[1] = {D};
         check(H5Ldelete(f, "/preprocess/mean", H5P_DEFAULT), "delete");
         put(f, "/preprocess/mean", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, d1, v);
+    } else if (strcmp(k, "hidden-fraction") == 0) {
+        put_attr_double(f, "/", "hidden", 8.5);
     } else if (strcmp(k, "version-float") == 0) {
         put_attr_double(f, "/", "format_version", 1.5);
     } else if (strcmp(k, "preprocess-shape") == 0) {
