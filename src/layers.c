@@ -157,7 +157,7 @@ static void emit_row(fc_real *out, const fc_real *xhat, const fc_real *gamma, co
         for (int k = 0; k < m; k++) {
             const int32_t u24 = (int32_t)(words[k] >> 8);
             const fc_real kept = o[k] * scale;
-            o[k] = (u24 < limit) & (kept > 0) ? kept : 0;
+            o[k] = ((u24 < limit) & (kept > 0)) ? kept : 0;
         }
     }
 }

@@ -40,7 +40,7 @@ int main(int argc, char **argv)
     int rank = 0, size = 1, bytes = 8, iters = 2000, blocks = 9;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) { /* flag, value */
         const int has_value = i + 1 < argc;
         int *target = strcmp(argv[i], "--bytes") == 0    ? &bytes
                       : strcmp(argv[i], "--iters") == 0  ? &iters
@@ -54,7 +54,6 @@ int main(int argc, char **argv)
             return 2;
         }
         *target = (int)v;
-        i++;
     }
     if (size < 2) {
         if (rank == 0) fprintf(stderr, "mpi_latency: needs 2 ranks (mpirun -n 2), got %d\n", size);
