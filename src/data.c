@@ -344,6 +344,14 @@ static fc_status convert_x(fc_real *dst, const void *buf, size_t count, const xy
     return FC_OK;
 }
 
+/* Rows per read of read_x_rows: its buffer of doubles holds about X_CHUNK_BYTES, at least one row, at most n. */
+static int64_t read_chunk_rows(int d, int64_t n)
+{
+    int64_t chunk = (int64_t)(X_CHUNK_BYTES / ((size_t)d * sizeof(double)));
+    if (chunk < 1) chunk = 1;
+    return chunk > n ? n : chunk;
+}
+
 /* Reads rows [row0, row0 + n) of src's x into out (n, d) through a bounded buffer, checking for
  * NaN/Inf (and the float range) and scaling uint8 by 1/255. */
 static fc_status read_x_rows(fc_real *out, const xy_source *src, int64_t row0, int64_t n)
@@ -352,9 +360,7 @@ static fc_status read_x_rows(fc_real *out, const xy_source *src, int64_t row0, i
     const size_t d = (size_t)src->d;
     const hid_t mem_type = src->kind == X_U8 ? H5T_NATIVE_UINT8 : src->kind == X_F32 ? H5T_NATIVE_FLOAT
                                                                                       : H5T_NATIVE_DOUBLE;
-    int64_t chunk = (int64_t)(X_CHUNK_BYTES / (d * sizeof(double)));
-    if (chunk < 1) chunk = 1;
-    if (chunk > n) chunk = n;
+    const int64_t chunk = read_chunk_rows(src->d, n);
     void *buf = fc_alloc((size_t)chunk * d * sizeof(double));
     hid_t fspace = H5Dget_space(src->x);
     detail_buf detail;
@@ -438,9 +444,11 @@ static fc_status read_y_rows(int32_t *out, int64_t *max_label, const xy_source *
     return st;
 }
 
-/* Allocates split and reads rows [row0, row0 + n) of src into it. On failure split is freed. */
-static fc_status split_read(fc_split *split, int64_t *max_label, const xy_source *src, int64_t row0, int64_t n,
-                            int num_classes)
+/* Allocates split and reads rows [row0, row0 + n) of src into it. *held: bytes the splits read before this one
+ * hold; the memory check counts them, this split's rows and labels, and the read buffer; on success *held grows
+ * by this split. On failure split is freed. */
+static fc_status split_read(fc_split *split, int64_t *max_label, double *held, const xy_source *src, int64_t row0,
+                            int64_t n, int num_classes)
 {
     memset(split, 0, sizeof *split);
     split->n = n;
@@ -449,11 +457,14 @@ static fc_status split_read(fc_split *split, int64_t *max_label, const xy_source
     if ((uint64_t)n > SIZE_MAX / (size_t)src->d / sizeof(fc_real))
         return fc_error_set(FC_ERR_INPUT, "%s: %s: %lld rows of %d features do not fit in memory", src->path,
                             src->x_name, (long long)n, src->d);
-    const double need = (double)n * src->d * sizeof(fc_real);
+    const double mine = (double)n * ((double)src->d * sizeof(fc_real) + sizeof(int32_t));
+    const double need = *held + mine + (double)read_chunk_rows(src->d, n) * src->d * sizeof(double);
     char why[256];
     if (fc_memory_exceeded(need, why, sizeof why))
-        return fc_error_set(FC_ERR_INPUT, "%s: %s: %lld rows of %d features need %.1f GiB, %s", src->path,
-                            src->x_name, (long long)n, src->d, need / 1073741824.0, why);
+        return fc_error_set(FC_ERR_INPUT, "%s: %s: %lld rows of %d features need %.1f GiB%s, %s", src->path,
+                            src->x_name, (long long)n, src->d, need / 1073741824.0,
+                            *held > 0 ? " with the splits read before" : "", why);
+    *held += mine;
     split->x = fc_alloc((size_t)n * (size_t)src->d * sizeof *split->x);
     split->y = fc_alloc((size_t)n * sizeof *split->y);
     fc_status st = read_x_rows(split->x, src, row0, n);
@@ -513,12 +524,15 @@ fc_status fc_data_load(fc_dataset *ds, const char *path, double val_size)
     if (st == FC_OK && has_test) st = check_features(&test_src, &train_src);
 
     int64_t n_holdout = 0, max_label = -1;
+    double held = 0;
     if (st == FC_OK && !has_val) st = holdout_rows(&n_holdout, path, val_size, train_src.n);
-    if (st == FC_OK) st = split_read(&ds->train, &max_label, &train_src, 0, train_src.n - n_holdout, num_classes);
-    if (st == FC_OK && has_val) st = split_read(&ds->val, &max_label, &val_src, 0, val_src.n, num_classes);
+    if (st == FC_OK)
+        st = split_read(&ds->train, &max_label, &held, &train_src, 0, train_src.n - n_holdout, num_classes);
+    if (st == FC_OK && has_val) st = split_read(&ds->val, &max_label, &held, &val_src, 0, val_src.n, num_classes);
     if (st == FC_OK && n_holdout > 0)
-        st = split_read(&ds->val, &max_label, &train_src, train_src.n - n_holdout, n_holdout, num_classes);
-    if (st == FC_OK && has_test) st = split_read(&ds->test, &max_label, &test_src, 0, test_src.n, num_classes);
+        st = split_read(&ds->val, &max_label, &held, &train_src, train_src.n - n_holdout, n_holdout, num_classes);
+    if (st == FC_OK && has_test)
+        st = split_read(&ds->test, &max_label, &held, &test_src, 0, test_src.n, num_classes);
 
     if (st == FC_OK) {
         ds->n_features = train_src.d;
@@ -548,11 +562,12 @@ fc_status fc_data_load_split(fc_split *split, int *n_classes, const char *path, 
     src.x = src.y = H5I_INVALID_HID;
     int present = 0, num_classes = 0;
     int64_t max_label = -1;
+    double held = 0;
     fc_status st = file_open(&file, path);
     if (st == FC_OK) st = read_num_classes(&num_classes, file, path);
     if (st == FC_OK) st = source_open(&src, &present, file, path, name, 1);
     if (st == FC_OK && src.n == 0) st = fc_error_set(FC_ERR_INPUT, "%s: %s: empty (0 rows)", path, src.x_name);
-    if (st == FC_OK) st = split_read(split, &max_label, &src, 0, src.n, num_classes);
+    if (st == FC_OK) st = split_read(split, &max_label, &held, &src, 0, src.n, num_classes);
     if (st == FC_OK && n_classes) *n_classes = num_classes > 0 ? num_classes : (int)(max_label + 1);
     source_close(&src);
     if (file >= 0) H5Fclose(file);
