@@ -493,13 +493,9 @@ static void r_open(ckpt_io *io, const char *path)
         io_fail(io, "not an HDF5 file, or truncated", "%s", h.desc[0] ? h.desc : "H5Fopen failed");
     }
     H5Pclose(fapl);
-    char why[640];
-    if (io->file >= 0 && fc_h5_foreign_object(io->file, why, sizeof why)) {
-        /* why is "OBJECT: reason" */
-        char *colon = strchr(why, ':');
-        if (colon) *colon = '\0';
-        io_fail(io, why, "%s", colon ? colon + 2 : why);
-    }
+    char object[256], why[512];
+    if (io->file >= 0 && fc_h5_foreign_object(io->file, object, sizeof object, why, sizeof why))
+        io_fail(io, object, "%s", why);
 }
 
 static void r_close(ckpt_io *io)
@@ -1082,13 +1078,14 @@ fc_status fc_ckpt_load_preprocess(fc_preprocess *pp, const char *path, int d)
         std = fc_alloc((size_t)(d > 0 ? d : 1) * sizeof *std);
         r_array(&io, "/preprocess/std", 1, H5T_NATIVE_DOUBLE, 1, &dim, std);
     }
-    /* As fitting leaves them: finite means, finite positive stds (a constant feature's is 1) */
+    /* As fitting leaves them: finite means, finite stds of at least FC_PREPROCESS_MIN_STD (a constant
+     * feature's is 1) */
     for (int j = 0; mean && io.st == FC_OK && j < d; j++)
         if (!isfinite(mean[j])) io_fail(&io, "/preprocess/mean", "non-finite value at element %d", j);
     for (int j = 0; std && io.st == FC_OK && j < d; j++)
-        if (!isfinite(std[j]) || std[j] <= 0)
-            io_fail(&io, "/preprocess/std", "%g at element %d, a standard deviation must be finite and positive",
-                    std[j], j);
+        if (!isfinite(std[j]) || std[j] < FC_PREPROCESS_MIN_STD)
+            io_fail(&io, "/preprocess/std", "%g at element %d: standardizing stores finite values of at least %g",
+                    std[j], j, FC_PREPROCESS_MIN_STD);
     r_close(&io);
     if (io.st != FC_OK) {
         fc_free(mean);

@@ -522,8 +522,9 @@ static const char *int_range_text(char *buf, size_t size, const opt_spec *sp)
 }
 
 /* Parses text for option sp and stores it in cfg; cfg is left unchanged on error. who names the source
- * in messages: "--lr" or "cfg.ini:3: lr". text is NULL for a flag given without a value. */
-static fc_status apply_value(fc_config *cfg, const opt_spec *sp, const char *who, const char *text)
+ * in messages: "--lr" or "cfg.ini:3: lr". text is NULL for a flag given without a value. typed: the text
+ * comes from the user (a flag or an INI file), not from a checkpoint. */
+static fc_status apply_value(fc_config *cfg, const opt_spec *sp, const char *who, const char *text, int typed)
 {
     fc_status st = FC_OK;
     char range[96];
@@ -534,9 +535,10 @@ static fc_status apply_value(fc_config *cfg, const opt_spec *sp, const char *who
         if ((st = parse_real(who, text, &v)) != FC_OK) return st;
         if (!real_in_range(sp, v))
             return input_error(who, "%s out of range %s", text, real_range_text(range, sizeof range, sp));
-        /* A setting that must be > 0 but that the computation (in fc_real) would see as 0 or as a denormal:
-         * --lr 1e-46 trains nothing, --eps 1e-50 divides by 0. */
-        if (sp->lo_open && sp->lo == 0 && v < SMALLEST_REAL)
+        /* A setting typed by the user that must be > 0 but that the computation (in fc_real) would see as 0 or
+         * as a denormal: --lr 1e-46 trains nothing, --eps 1e-50 divides by 0. Not applied to a checkpoint's
+         * values: the double build writes such settings legitimately, and eval of its file does not use them. */
+        if (typed && sp->lo_open && sp->lo == 0 && v < SMALLEST_REAL)
             return input_error(who, "%s is below %g, the smallest normal %s, the precision fcnet computes in", text,
                                SMALLEST_REAL, FC_REAL_NAME);
         if (sp->id == FC_OPT_VAL_SIZE && v >= 1 && v != floor(v))
@@ -667,7 +669,7 @@ static int on_ini_pair(void *user, const char *section, const char *name, const 
 
     char who[FC_PATH_MAX + 80];
     snprintf(who, sizeof who, "%s:%d: %s", ctx->file, ctx->line, name);
-    if (apply_value(ctx->cfg, sp, who, text) != FC_OK) {
+    if (apply_value(ctx->cfg, sp, who, text, 1) != FC_OK) {
         ctx->err_line = ctx->line;
         return 0;
     }
@@ -912,7 +914,7 @@ fc_status fc_config_parse(fc_config *cfg, int argc, char **argv)
 
     /* The file first, the command line on top of it, whatever the order on the command line. */
     if (config_path) {
-        if ((st = apply_value(cfg, spec_of(FC_OPT_CONFIG), "--config", config_path)) != FC_OK) return st;
+        if ((st = apply_value(cfg, spec_of(FC_OPT_CONFIG), "--config", config_path, 1)) != FC_OK) return st;
         if ((st = load_config(cfg, config_path)) != FC_OK) return st;
     }
 
@@ -932,7 +934,7 @@ fc_status fc_config_parse(fc_config *cfg, int argc, char **argv)
             gc_batch.ihi = FC_GRADCHECK_MAX_BATCH;
             sp = &gc_batch;
         }
-        if ((st = apply_value(cfg, sp, sp->name, a.value)) != FC_OK) return st;
+        if ((st = apply_value(cfg, sp, sp->name, a.value, 1)) != FC_OK) return st;
     }
 
     /* The optimizer may be named after --lr, or in the file while --lr is on the command line, so its
@@ -1006,7 +1008,7 @@ fc_status fc_config_check_values(const fc_config *cfg, const char *source)
         for (char *k = key; *k; k++)
             if (*k == '-') *k = '_';
         snprintf(who, sizeof who, "%s: attribute '%s' of /", source, key);
-        st = apply_value(scratch, sp, who, text);
+        st = apply_value(scratch, sp, who, text, 0);
     }
     free(scratch);
     return st;

@@ -103,10 +103,10 @@ static fc_status file_open(hid_t *file, const char *path)
     H5Pclose(fapl);
     if (f < 0)
         return fc_error_set(FC_ERR_INPUT, "%s: truncated or corrupt HDF5 file (%s)", path, detail.text);
-    char why[768];
-    if (fc_h5_foreign_object(f, why, sizeof why)) {
+    char object[256], why[512];
+    if (fc_h5_foreign_object(f, object, sizeof object, why, sizeof why)) {
         H5Fclose(f);
-        return fc_error_set(FC_ERR_INPUT, "%s: %s", path, why);
+        return fc_error_set(FC_ERR_INPUT, "%s: %s: %s", path, object, why);
     }
     *file = f;
     return FC_OK;
@@ -627,7 +627,7 @@ void fc_preprocess_fit(fc_preprocess *pp, fc_preprocess_kind kind, const fc_spli
     for (size_t j = 0; j < d; j++) {
         const double s = n > 0 ? sqrt(pp->std[j] / (double)n) : 0.0;
         /* Constant features (MNIST's border pixels) would divide by ~0: leave them centred only. */
-        pp->std[j] = s < 1e-8 ? 1.0 : s;
+        pp->std[j] = s < FC_PREPROCESS_MIN_STD ? 1.0 : s;
     }
 }
 

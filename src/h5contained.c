@@ -5,8 +5,8 @@
 enum { FOREIGN_FOUND = 1 };
 
 typedef struct visit_state {
-    char *buf;
-    size_t size;
+    char *object, *reason;
+    size_t object_size, reason_size;
 } visit_state;
 
 static const char *const SELF_ONLY = "fcnet reads only data stored in the file itself";
@@ -33,11 +33,12 @@ static herr_t visit_link(hid_t group, const char *name, const H5L_info_t *info, 
         if (info->type == H5L_TYPE_EXTERNAL && info->u.val_size <= sizeof target &&
             H5Lget_val(group, name, target, sizeof target, H5P_DEFAULT) >= 0 &&
             H5Lunpack_elink_val(target, info->u.val_size, NULL, &file, &object) >= 0) {
-            snprintf(s->buf, s->size, "/%s: an external link (to %s:%s); %s", name, file, object, SELF_ONLY);
+            snprintf(s->reason, s->reason_size, "an external link (to %s:%s); %s", file, object, SELF_ONLY);
         } else {
-            snprintf(s->buf, s->size, "/%s: %s; %s", name,
+            snprintf(s->reason, s->reason_size, "%s; %s",
                      info->type == H5L_TYPE_EXTERNAL ? "an external link" : "a user-defined link", SELF_ONLY);
         }
+        snprintf(s->object, s->object_size, "/%s", name);
         return FOREIGN_FOUND;
     }
     hid_t obj = H5Oopen(group, name, H5P_DEFAULT);
@@ -45,13 +46,14 @@ static herr_t visit_link(hid_t group, const char *name, const H5L_info_t *info, 
     const char *what = H5Iget_type(obj) == H5I_DATASET ? foreign_storage(obj) : NULL;
     H5Oclose(obj);
     if (!what) return 0;
-    snprintf(s->buf, s->size, "/%s: %s; %s", name, what, SELF_ONLY);
+    snprintf(s->object, s->object_size, "/%s", name);
+    snprintf(s->reason, s->reason_size, "%s; %s", what, SELF_ONLY);
     return FOREIGN_FOUND;
 }
 
-const char *fc_h5_foreign_object(hid_t file, char *buf, size_t size)
+int fc_h5_foreign_object(hid_t file, char *object, size_t object_size, char *reason, size_t reason_size)
 {
-    visit_state s = {buf, size};
+    visit_state s = {object, reason, object_size, reason_size};
     /* H5Lvisit reports every link below the root without following external or soft links */
-    return H5Lvisit(file, H5_INDEX_NAME, H5_ITER_NATIVE, visit_link, &s) == FOREIGN_FOUND ? buf : NULL;
+    return H5Lvisit(file, H5_INDEX_NAME, H5_ITER_NATIVE, visit_link, &s) == FOREIGN_FOUND;
 }

@@ -4,6 +4,8 @@
 fcnet_script_test(NAME test_eval
                   COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_eval.sh $<TARGET_FILE:fcnet_synth>
                           ${MPIEXEC_EXECUTABLE})
+# the double build writes a checkpoint the float build must still evaluate
+set_property(TEST test_eval APPEND PROPERTY ENVIRONMENT FCNET_DIST_F64=$<TARGET_FILE:fcnet_dist_f64>)
 fcnet_script_test(NAME test_gradcheck
                   COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_gradcheck.sh $<TARGET_FILE:fcnet_dist_f64>
                           $<TARGET_FILE:fcnet_synth> ${MPIEXEC_EXECUTABLE})

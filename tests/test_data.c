@@ -168,6 +168,32 @@ START_TEST(test_load_float32_with_all_splits)
 }
 END_TEST
 
+/* Soft links inside the file are followed (h5py and other writers use them to share data between names); an
+ * external link anywhere in the file, even one no split uses, makes the whole file refused (h5contained.h). */
+START_TEST(test_soft_links_kept_external_refused)
+{
+    const char *path = tmp_path("soft.h5");
+    hid_t f = h5_create(path);
+    put_split(f, "store", H5T_IEEE_F32LE, H5T_STD_I32LE, 10, 3, 0.0, 4);
+    ck_assert_int_ge(H5Lcreate_soft("/store", f, "/train", H5P_DEFAULT, H5P_DEFAULT), 0);
+    put_split(f, "val", H5T_IEEE_F32LE, H5T_STD_I32LE, 4, 3, 100.0, 4);
+    ck_assert_int_ge(H5Lcreate_soft("/val/x", f, "/val_x_alias", H5P_DEFAULT, H5P_DEFAULT), 0);
+    H5Fclose(f);
+    fc_dataset ds;
+    ck_assert_int_eq(fc_data_load(&ds, path, 0), FC_OK);
+    check_split_values(&ds.train, 10, 3, 0.0, 0, 4);
+    check_split_values(&ds.val, 4, 3, 100.0, 0, 4);
+    fc_data_free(&ds);
+
+    f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    ck_assert_int_ge(H5Lcreate_external("other.h5", "/provenance", f, "/meta_raw", H5P_DEFAULT, H5P_DEFAULT), 0);
+    H5Fclose(f);
+    ck_assert_int_eq(fc_data_load(&ds, path, 0), FC_ERR_INPUT);
+    ck_assert_ptr_nonnull(strstr(fc_error_message(), "/meta_raw: an external link (to other.h5:/provenance)"));
+    ck_assert_int_eq(H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL), 0);
+}
+END_TEST
+
 START_TEST(test_load_uint8_scaled)
 {
     const char *path = tmp_path("u8.h5");
@@ -1027,6 +1053,7 @@ static Suite *data_suite(void)
     tcase_set_timeout(load, 120);
     tcase_add_test(load, test_load_float32_with_all_splits);
     tcase_add_test(load, test_load_uint8_scaled);
+    tcase_add_test(load, test_soft_links_kept_external_refused);
     tcase_add_test(load, test_load_float64_and_label_types);
     tcase_add_test(load, test_load_split_only);
     tcase_add_test(load, test_holdout_fraction_and_count);

@@ -163,6 +163,18 @@ check "no validation split: no nan in the log" bash -c '! grep -qi "nan" run0.lo
 expect_input_error "val split that training never had" eval --checkpoint run0/checkpoint.h5 --split val
 check "val split that training never had: the message gives val_size and the rows ($(grep '^fcnet_dist' err.txt))" \
     grep -qF "held out no training rows (val_size 0 of 50 rows)" err.txt
+# A checkpoint of the double build (fcnet_dist_f64) with an lr below float's smallest normal value: the float
+# build still evaluates it (the smallest-normal rule is for typed settings), and its resume is refused for the
+# precision, not for the lr.
+"$FCNET_DIST_F64" train --data d.h5 --hidden 8 --batch-size 25 --max-steps 2 --lr 1e-39 --out run64 \
+    --print-every 1000 --progress lines >run64.log
+rc=0
+mpi 1 eval --checkpoint run64/checkpoint.h5 --split val >eval64.txt 2>eval64.err || rc=$?
+check "a double-build checkpoint with lr 1e-39 evaluates in the float build (exit $rc)" [ $rc -eq 0 -a ! -s eval64.err ]
+rc=0
+mpi 1 train --resume run64/checkpoint.h5 --out run64 >res64.out 2>res64.err || rc=$?
+check "its resume in the float build: exit 2 for the precision ($(head -c 160 res64.err))" \
+    bash -c "[ $rc -eq 2 ] && grep -q 'double precision' res64.err && ! grep -q 'smallest normal' res64.err"
 # With a test split but no validation split, the final line reports the final parameters only: there is no
 # best copy to compare (the run keeps the final parameters as its "best").
 "$SYNTH" --out noval.h5 --train 50 --test 20 --features 8 --classes 4 >/dev/null

@@ -115,4 +115,14 @@ refuse "resume (no preprocessing) on 30 features" 2 "pn/checkpoint.h5" "/params/
     train --resume pn/checkpoint.h5 --data "$W/d30.h5"
 refuse "--init-from another architecture" 2 "stop2/checkpoint.h5" "/params/W2" "(50, 40)" "(50, 30)" -- \
     train --data "$W/d.h5" --hidden 50,30 --norm batchnorm --init-from stop2/checkpoint.h5
+# The resume checks the stored lr against the configured one decayed once per finished epoch, computed as the
+# trainer does (one multiply per epoch): after 1046 halvings lr is subnormal (1.3e-317), where pow() and any
+# relative tolerance would disagree with what the run itself wrote. One step per epoch, so 1046 epochs are quick.
+"$SYNTH" --out d50.h5 --train 50 --val 10 --features 4 --classes 3 --seed 3 >/dev/null || exit 1
+DECAY=(--data "$W/d50.h5" --hidden 4 --optim sgd --lr 0.01 --lr-decay 0.5 --batch-size 50 --epochs 1050
+    --print-every 100000)
+if must_run 1 log.decay train "${DECAY[@]}" --max-steps 1046 --out decay &&
+    must_run 1 log.decay2 train "${DECAY[@]}" --resume decay/checkpoint.h5 --out decay; then
+    pass "resume after 1046 lr halvings (a subnormal lr) is taken"
+fi
 finish

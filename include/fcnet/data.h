@@ -46,6 +46,8 @@ void fc_data_free(fc_dataset *ds);
 fc_status fc_data_load_split(fc_split *split, int *n_classes, const char *path, const char *name);
 void fc_split_free(fc_split *split);
 
+/* standardize: a feature whose std is below this is constant and divided by 1 (so a stored std is >= it) */
+#define FC_PREPROCESS_MIN_STD 1e-8
 /* Fits kind on the training split (per feature, in double). */
 void fc_preprocess_fit(fc_preprocess *pp, fc_preprocess_kind kind, const fc_split *train);
 /* x = (x - mean) / std as configured, in place. */

@@ -8,9 +8,10 @@
 #include <hdf5.h>
 #include <stddef.h>
 
-/* NULL when every object of file is stored in it (hard and soft links only, no external or virtual
- * storage); else a reason naming the first object found, written into buf: "/test: an external link (to
- * other.h5:/x); fcnet reads only data stored in the file itself". */
-const char *fc_h5_foreign_object(hid_t file, char *buf, size_t size);
+/* 0 when every object of file is stored in it (hard and soft links only, no external or virtual storage),
+ * wherever it lies in the file, read by fcnet or not; else 1, with the first such object's path in object
+ * ("/test") and the reason in reason ("an external link (to other.h5:/x); fcnet reads only data stored in
+ * the file itself"). */
+int fc_h5_foreign_object(hid_t file, char *object, size_t object_size, char *reason, size_t reason_size);
 
 #endif

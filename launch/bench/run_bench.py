@@ -504,7 +504,7 @@ def render(results, info, noisy):
     out.append("")
     out.append("Targets (issue 6):")
     out.append("")
-    spread = max((r["summary"].get("round_spread", 0), name) for name, r in results.items())
+    spread = max(((r["summary"].get("round_spread", 0), name) for name, r in results.items()), default=(0, ""))
     for text, v, ok in targets(results):
         line = float(re.search(r"(?:>=|<=) ([0-9.]+)", text).group(1))
         near = abs(v / line - 1) < results[text.split(":")[0]]["summary"].get("round_spread", 0)
