@@ -690,10 +690,10 @@ static void r_attr_num(ckpt_io *io, const char *obj, const char *attr, hid_t mty
     H5Tclose(type);
     if (cls != H5T_INTEGER && cls != H5T_FLOAT)
         io_fail(io, object, "not a number");
-    else if (H5Tequal(mtype, H5T_NATIVE_DOUBLE) > 0 && H5Aread(a, mtype, v) < 0)
-        io_fail_h5(io, object, "reading");
-    else if (H5Tequal(mtype, H5T_NATIVE_DOUBLE) <= 0)
+    else if (H5Tequal(mtype, H5T_NATIVE_DOUBLE) <= 0) /* a count */
         r_read_count(io, a, object, cls, mtype, v);
+    else if (H5Aread(a, mtype, v) < 0)
+        io_fail_h5(io, object, "reading");
     H5Aclose(a);
 }
 
@@ -836,13 +836,20 @@ fc_status fc_ckpt_load(fc_trainer *t, const char *path)
         io_fail(&io, "/optim", "optimizer %s in the checkpoint, %s expected", name, fc_optim_name(opt->cfg.kind));
     for (int s = 0; s < opt->n_slots && !io.st; s++) {
         const char *slot = fc_optim_slot_name(opt->cfg.kind, s);
+        /* rmsprop's cache and adam's v average squares: training never leaves them negative */
+        const int squares = (opt->cfg.kind == FC_OPTIM_ADAM && s == 1) || opt->cfg.kind == FC_OPTIM_RMSPROP;
         for (int i = 0; i < net->layout.n_views && !io.st; i++) {
             const fc_view *v = &net->layout.views[i];
             hsize_t dims[2];
             int rank = view_dims(v, dims);
             char dname[160];
             snprintf(dname, sizeof dname, "/optim/%s/%s", v->name, slot);
-            r_array(&io, dname, 1, FC_H5_REAL, rank, dims, opt->slot[s] + v->offset);
+            fc_real *got = opt->slot[s] + v->offset;
+            r_array(&io, dname, 1, FC_H5_REAL, rank, dims, got);
+            for (size_t k = 0; k < fc_view_size(v) && !io.st; k++)
+                if (!isfinite(got[k]) || (squares && got[k] < 0))
+                    io_fail(&io, dname, "%s value %g at element %zu", isfinite(got[k]) ? "negative" : "non-finite",
+                            (double)got[k], k);
         }
     }
     int64_t adam_t = r_attr_i64(&io, "/optim", "t");
@@ -931,13 +938,13 @@ static void r_config(ckpt_io *io, fc_config *cfg, int *n_input, int *n_classes)
     int hidden[FC_MAX_HIDDEN];
     hid_t a = r_open_attr(io, "/", "hidden", object, sizeof object, io->st ? 0 : (hssize_t)n_hidden);
     if (a >= 0) {
-        /* widths are read as doubles, so that 8.9 or 2^40 is refused as written instead of converted */
+        /* Read as doubles, so that 8.9 or 2^40 is refused as written instead of converted; the widths' range
+         * is the --hidden rule, which fc_config_check_values applies to the converted values. */
         double widths[FC_MAX_HIDDEN];
         if (n_hidden > 0 && H5Aread(a, H5T_NATIVE_DOUBLE, widths) < 0) io_fail_h5(io, object, "reading");
         for (int i = 0; io->st == FC_OK && i < n_hidden; i++) {
-            if (!(widths[i] >= 1 && widths[i] <= FC_MAX_HIDDEN_WIDTH) || widths[i] != floor(widths[i]))
-                io_fail(io, object, "width %g at position %d: not a whole number in [1, %d]", widths[i], i,
-                        FC_MAX_HIDDEN_WIDTH);
+            if (!(widths[i] >= INT_MIN && widths[i] <= INT_MAX) || widths[i] != floor(widths[i]))
+                io_fail(io, object, "width %g at position %d: not a whole number an int holds", widths[i], i);
             else
                 hidden[i] = (int)widths[i];
         }

@@ -17,6 +17,7 @@
 
 #include "fcnet/commands.h"
 
+#define MAX_HIDDEN_WIDTH (1 << 20)
 /* 2^53: the largest row count a double holds exactly, so --val-size can be stored as a double. */
 #define MAX_VAL_ROWS 9007199254740992.0
 
@@ -476,11 +477,11 @@ static fc_status parse_hidden(fc_config *cfg, const char *who, const char *text)
                 return input_error(who, "invalid value '%s': width '%.*s' is not a positive integer", text,
                                    len, start);
             /* Saturate instead of overflowing; anything past the limit is rejected below anyway. */
-            if (width <= FC_MAX_HIDDEN_WIDTH) width = width * 10 + (start[i] - '0');
+            if (width <= MAX_HIDDEN_WIDTH) width = width * 10 + (start[i] - '0');
         }
-        if (width < 1 || width > FC_MAX_HIDDEN_WIDTH)
+        if (width < 1 || width > MAX_HIDDEN_WIDTH)
             return input_error(who, "invalid value '%s': width '%.*s' out of range [1, %d]", text, len, start,
-                               FC_MAX_HIDDEN_WIDTH);
+                               MAX_HIDDEN_WIDTH);
         widths[n++] = (int)width;
         if (*p == '\0') break;
         p++; /* the comma */

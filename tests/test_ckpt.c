@@ -127,8 +127,13 @@ static void build(fixture *f, int n_hidden, const int *hidden, fc_norm norm, fc_
     for (int i = 0; i < net->layout.n_views; i++) {
         const fc_view *v = &net->layout.views[i];
         fill_real(net->params + v->offset, fc_view_size(v), seed, 10 + (uint64_t)i);
-        for (int s = 0; s < t->opt.n_slots; s++)
-            fill_real(t->opt.slot[s] + v->offset, fc_view_size(v), seed, 100 + 10 * (uint64_t)s + (uint64_t)i);
+        for (int s = 0; s < t->opt.n_slots; s++) {
+            fc_real *slot = t->opt.slot[s] + v->offset;
+            fill_real(slot, fc_view_size(v), seed, 100 + 10 * (uint64_t)s + (uint64_t)i);
+            /* rmsprop's cache and adam's v average squares: a loaded one must not be negative */
+            if ((kind == FC_OPTIM_ADAM && s == 1) || kind == FC_OPTIM_RMSPROP)
+                for (size_t k = 0; k < fc_view_size(v); k++) slot[k] = (fc_real)fabs(slot[k]);
+        }
     }
     t->best_params = fc_arena_alloc(&net->layout);
     for (int i = 0; i < net->layout.n_views; i++) {

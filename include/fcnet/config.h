@@ -11,7 +11,6 @@
 #include "fcnet/optim.h"
 
 #define FC_MAX_HIDDEN 256
-#define FC_MAX_HIDDEN_WIDTH (1 << 20) /* units per hidden layer */
 #define FC_PATH_MAX 4096
 
 typedef enum fc_progress_mode { FC_PROGRESS_AUTO = 0, FC_PROGRESS_BAR = 1, FC_PROGRESS_LINES = 2 } fc_progress_mode;
