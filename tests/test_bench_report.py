@@ -50,26 +50,57 @@ class BenchReport(unittest.TestCase):
         self.assertNotIn("UNSTABLE", text)
         self.assertNotIn("not decided", text)
 
-    def test_unsteady_rounds_leave_close_ratios_undecided(self):
-        # -n 1's rounds 4000 and 4800: a 20% spread. 1.90 lies 2.7% from 1.85 and 0.88 3.5% from 0.85: both
-        # undecided; fmnist (steady) keeps its verdict on its own spread.
-        results = {"wide": config(4400, [4000, 4800], 7600, [7580, 7620], 9500, 3000),
+    def test_rounds_that_disagree_leave_the_verdict_undecided(self):
+        # -n 1's rounds 4000 and 4800 (20% apart) against -n 2's steady 7600 and 7640: round 1 gives 1.90, round 2
+        # 1.59, on both sides of 1.85; the pooled 7620 / 4400 = 1.73 FAILs, but not decidedly. fmnist (steady)
+        # keeps its verdicts.
+        results = {"wide": config(4400, [4000, 4800], 7620, [7600, 7640], 9500, 3000),
                    "fmnist": config(50000, [50000, 50100], 90000, [90000, 90200], 120000, 16000)}
-        results["wide"]["fcnet"][2]["samples_per_s"] = 1.90 * 4400
         text = self.report(results)
         self.assertAlmostEqual(results["wide"]["summary"]["round_spread"], 0.20)
         self.assertIn("**UNSTABLE**: the machine's speed changed by up to 20% between two rounds of one setting "
                       "(wide, fcnet -n 1 x 1 thread: 4000 vs 4800 samples/s)", text)
-        self.assertIn("wide: fcnet -n 2 / -n 1 (1 thread) >= 1.85: 1.90 (within this run's round-to-round spread", text)
-        self.assertIn("wide: best fcnet / 2-core sgemm bound >= 0.85: 0.88 (within", text)
-        # fmnist: best fcnet 90000 / PyTorch 16000 = 5.62, far from 2; its spread is 0.2%.
+        self.assertIn("- FAIL  wide: fcnet -n 2 / -n 1 (1 thread) >= 1.85: 1.73 (not decided by this run: its rounds "
+                      "alone give 1.90 and 1.59, on both sides of the line)\n", text + "\n")
+        # The bound's fraction: 7600 / 9500 = 0.80 and 7640 / 9500 = 0.80, both below 0.85: decided.
+        self.assertIn("- FAIL  wide: best fcnet / 2-core sgemm bound >= 0.85: 0.80\n", text + "\n")
+        # fmnist: best fcnet 90000 / PyTorch 16000 = 5.62, every round far from 2.
         self.assertIn("- PASS  fmnist: best fcnet / best PyTorch >= 2: 5.62\n", text + "\n")
 
+    def test_a_drift_shared_by_paired_rounds_cancels(self):
+        # The machine runs 20% faster in round 2 for every setting and the bound alike: -n 2 / -n 1 is 1.90 and
+        # the fraction of the bound 0.80 in both rounds, so both verdicts stand although the table is UNSTABLE.
+        results = {"wide": config(4400, [4000, 4800], 8360, [7600, 9120], 10450, 3000)}
+        results["wide"]["bound"]["2"]["rounds"] = [9500, 11400]
+        text = self.report(results)
+        per = results["wide"]["summary"]["per_round"]
+        self.assertEqual([round(x, 6) for x in per["n2_over_n1"]], [1.9, 1.9])
+        self.assertEqual([round(x, 6) for x in per["best_fcnet_fraction_of_2core_bound"]], [0.8, 0.8])
+        self.assertIn("**UNSTABLE**", text)
+        self.assertIn("- PASS  wide: fcnet -n 2 / -n 1 (1 thread) >= 1.85: 1.90\n", text + "\n")
+        self.assertIn("- FAIL  wide: best fcnet / 2-core sgemm bound >= 0.85: 0.80\n", text + "\n")
+        self.assertNotIn("(not decided", text)
+
     def test_bound_rounds_count_too(self):
-        results = {"wide": config(4000, [4000, 4000], 7600, [7600, 7600], 9500, 3000)}
+        # fcnet steady at 8000; the bound's two measurements 9000 and 10000: rounds give 0.89 and 0.80.
+        results = {"wide": config(4000, [4000, 4000], 8000, [8000, 8000], 9500, 3000)}
         results["wide"]["bound"]["2"]["rounds"] = [9000, 10000]
         text = self.report(results)
         self.assertIn("(wide, sgemm bound, 2 core(s): 9000 vs 10000 samples/s)", text)
+        self.assertIn("- FAIL  wide: best fcnet / 2-core sgemm bound >= 0.85: 0.84 (not decided by this run: its "
+                      "rounds alone give 0.89 and 0.80, on both sides of the line)", text)
+
+    def test_measured_share_per_round(self):
+        # fmnist's best setting (-n 2) measured 0.14 and 0.17 not GEMM in its two rounds: mean 0.155, FAIL, undecided.
+        results = {"fmnist": config(50000, [50000, 50000], 90000, [90000, 90000], 100000, 16000)}
+        results["fmnist"]["fcnet"][2]["share_rounds"] = [0.14, 0.17]
+        results["fmnist"]["fcnet"][2]["non_gemm_share"] = 0.155
+        text = self.report(results)
+        self.assertIn("- FAIL  fmnist: non-GEMM share of the step <= 0.15 (measured by --profile, best setting): 0.15 "
+                      "(not decided by this run: its rounds alone give 0.14 and 0.17", text)
+        # est.: 1 - 90000 / 100000 = 0.10 in both rounds: decided.
+        self.assertIn("- PASS  fmnist: non-GEMM share of the step <= 0.15 (est. 1 - fraction of bound): 0.10\n",
+                      text + "\n")
 
 
 if __name__ == "__main__":
