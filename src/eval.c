@@ -120,7 +120,12 @@ static fc_status eval_setup(eval_state *s, const fc_config *cfg, fc_dist *dist)
     fc_dist_slice(s->split->n, fc_dist_rank(dist), fc_dist_size(dist), &begin, &count);
     int max_batch = count < EVAL_MAX_BATCH ? (int)(count > 0 ? count : 1) : EVAL_MAX_BATCH;
     fc_net_config ncfg = fc_config_net(&s->ck, s->n_input, s->n_classes);
-    if ((st = fc_net_init(&s->net, &ncfg, max_batch, dist)) != FC_OK) return st;
+    if ((st = fc_net_init(&s->net, &ncfg, max_batch, dist)) == FC_ERR_INPUT) { /* a model too big for this machine */
+        char size_why[1024]; /* a copy: fc_error_set must not read the buffer it writes */
+        snprintf(size_why, sizeof size_why, "%s", fc_error_message());
+        return fc_error_set(FC_ERR_INPUT, "%s: the model it holds: %s", cfg->checkpoint, size_why);
+    }
+    if (st != FC_OK) return st;
     return fc_ckpt_load_params(&s->net, cfg->checkpoint, cfg->best);
 }
 

@@ -293,7 +293,12 @@ static fc_status gc_run(gc_state *s, const fc_config *cfg)
     if (st != FC_OK) return st;
     fc_net_config ncfg = fc_config_net(cfg, s->n_input, s->n_classes);
     /* dist NULL: the whole batch lives on this process, so batchnorm needs no communication. */
-    if ((st = fc_net_init(&s->net, &ncfg, s->batch, NULL)) != FC_OK) return st;
+    if ((st = fc_net_init(&s->net, &ncfg, s->batch, NULL)) == FC_ERR_INPUT) { /* a network too big */
+        char why[1024];
+        snprintf(why, sizeof why, "%s", fc_error_message());
+        return fc_error_set(FC_ERR_INPUT, "%s: --hidden or --batch-size", why);
+    }
+    if (st != FC_OK) return st;
 
     /* One step key for every evaluation: the same dropout masks throughout. */
     const fc_batch_info info = {.step = 0, .row0 = 0, .global_batch = s->batch};

@@ -235,8 +235,12 @@ fc_status fc_train_setup(fc_trainer *t, const fc_config *cfg, fc_dist *dist)
     if (st == FC_ERR_INPUT) { /* a network too big: its input and output sizes come from the data, so name it */
         char why[1024];
         snprintf(why, sizeof why, "%s", fc_error_message());
-        st = fc_error_set(FC_ERR_INPUT, "%s (%d features, %d classes): %s", cfg->data, t->data.n_features,
-                          t->data.n_classes, why);
+        if (cfg->resume[0]) /* the widths and the batch size are the checkpoint's, not options to change */
+            st = fc_error_set(FC_ERR_INPUT, "%s: the model it holds, on %s (%d features, %d classes): %s",
+                              cfg->resume, cfg->data, t->data.n_features, t->data.n_classes, why);
+        else
+            st = fc_error_set(FC_ERR_INPUT, "%s (%d features, %d classes): %s: --hidden, --batch-size, or the class "
+                              "count of the data", cfg->data, t->data.n_features, t->data.n_classes, why);
     }
     if ((st = fc_dist_agree(dist, st, 1)) != FC_OK) return st;
     fc_real *shared_params, *shared_grads;

@@ -247,6 +247,7 @@ static const char *const ckpt_kinds[] = {
     "pp-mean-nan",     /* a NaN in /preprocess/mean */
     "version-float",   /* root attribute format_version = 1.5 (float) */
     "hidden-fraction", /* root attribute hidden = 8.5 (float) */
+    "model-huge",      /* root attributes n_hidden = 2, hidden = 2^20, 2^20: a model no machine holds */
     NULL};
 
 static void copy_file(const char *src, const char *dst)
@@ -361,6 +362,17 @@ static void write_ckpt(const char *kind, const char *good, const char *out)
         hsize_t d1[1] = {D};
         check(H5Ldelete(f, "/preprocess/mean", H5P_DEFAULT), "delete");
         put(f, "/preprocess/mean", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, d1, v);
+    } else if (strcmp(k, "model-huge") == 0) {
+        const long long widths[2] = {1048576, 1048576};
+        const hsize_t two = 2;
+        H5Adelete_by_name(f, "/", "hidden", H5P_DEFAULT);
+        hid_t space = H5Screate_simple(1, &two, NULL);
+        hid_t a = H5Acreate_by_name(f, "/", "hidden", H5T_STD_I64LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        if (a < 0) die("cannot create attribute", "hidden");
+        check(H5Awrite(a, H5T_NATIVE_LLONG, widths), "hidden");
+        H5Aclose(a);
+        H5Sclose(space);
+        put_attr_int(f, "/", "n_hidden", 2);
     } else if (strcmp(k, "hidden-fraction") == 0) {
         put_attr_double(f, "/", "hidden", 8.5);
     } else if (strcmp(k, "version-float") == 0) {

@@ -187,7 +187,8 @@ for spec in "w1-shape:/params/W1|(8, 4)|(4, 8)" "w2-missing:/params/W2|missing i
     "w1-elink:/params/W1|an external link|fifo" "adam-t-huge:attribute 't' of /optim|9223372036854775807" \
     "optim-lr-neg:attribute 'lr' of /optim|-1" "optim-v-neg:/optim/W1/v|negative value -0.5" \
     "bn-var-neg:/bn/running_var1|negative variance -0.5" "pp-mean-nan:/preprocess/mean|non-finite" \
-    "version-float:format_version|1.5 is not a whole number" "hidden-fraction:hidden|width 8.5"; do
+    "version-float:format_version|1.5 is not a whole number" "hidden-fraction:hidden|width 8.5" \
+    "model-huge:the model it holds|good.h5 (4 features, 3 classes)|GiB|more than this machine"; do
     kind=${spec%%:*} expect=${spec#*:}
     "$BAD_INPUTS" ckpt "$kind" "$good_ckpt" "$O/ckpt-$kind.h5"
     add "resume-$kind" "ckpt-$kind.h5|$expect" train --resume "$O/ckpt-$kind.h5"
@@ -196,6 +197,8 @@ done
 add eval-bn-var-neg "ckpt-bn-var-neg.h5|/bn/running_var1|negative variance" eval --checkpoint "$O/ckpt-bn-var-neg.h5" --split val
 add eval-pp-mean-nan "ckpt-pp-mean-nan.h5|/preprocess/mean|non-finite" eval --checkpoint "$O/ckpt-pp-mean-nan.h5" --split val
 add eval-w1-elink "ckpt-w1-elink.h5|/params/W1|an external link" eval --checkpoint "$O/ckpt-w1-elink.h5" --split val
+add eval-model-huge "ckpt-model-huge.h5|the model it holds|GiB|more than this machine" eval \
+    --checkpoint "$O/ckpt-model-huge.h5" --split val
 # a checkpoint whose stored data path is relative to the directory of the first run, resumed from elsewhere
 mkdir -p "$O/rel"
 cp "$O/good.h5" "$O/rel/only-here.h5"
