@@ -49,6 +49,10 @@ class BenchReport(unittest.TestCase):
         self.assertIn("- FAIL  wide: best fcnet / 2-core sgemm bound >= 0.85: 0.80\n", text + "\n")
         self.assertNotIn("UNSTABLE", text)
         self.assertNotIn("not decided", text)
+        # The bound's own scaling: 9500 / 4750 = 2.00, of which 1.90 keeps 0.95.
+        self.assertIn("- info  wide: the sgemm bound's own 2-core / 1-core: 2.00 (rounds 2.00 and 2.00); -n 2 / -n 1 keeps "
+                      "0.95 of it\n",
+                      text + "\n")
 
     def test_rounds_that_disagree_leave_the_verdict_undecided(self):
         # -n 1's rounds 4000 and 4800 (20% apart) against -n 2's steady 7600 and 7640: round 1 gives 1.90, round 2
@@ -87,6 +91,9 @@ class BenchReport(unittest.TestCase):
         results["wide"]["bound"]["2"]["rounds"] = [9000, 10000]
         text = self.report(results)
         self.assertIn("(wide, sgemm bound, 2 core(s): 9000 vs 10000 samples/s)", text)
+        # the 1-core bound steady at 4750: its own scaling 1.89 and 2.11 by round, 2.00 pooled (9500 / 4750)
+        self.assertIn("- info  wide: the sgemm bound's own 2-core / 1-core: 2.00 (rounds 1.89 and 2.11); "
+                      "-n 2 / -n 1 keeps 1.00 of it", text)
         self.assertIn("- FAIL  wide: best fcnet / 2-core sgemm bound >= 0.85: 0.84 (not decided by this run: its "
                       "rounds alone give 0.89 and 0.80, on both sides of the line)", text)
 
