@@ -329,7 +329,8 @@ static fc_status gc_run(gc_state *s, const fc_config *cfg)
     const int sparse = n_total > GC_FULL_LIMIT;
     gc_print_header(s, cfg, sparse);
 
-    int n_fail = 0, n_noise = 0;
+    int n_fail = 0, n_noise = 0, n_unchecked = 0;
+    char unchecked[256] = ""; /* names of the tensors of which no element could be checked */
     size_t n_skipped = 0;
     const char *worst = NULL;
     double worst_rel = 0;
@@ -344,7 +345,12 @@ static fc_status gc_run(gc_state *s, const fc_config *cfg)
         snprintf(checked, sizeof checked, "%zu/%zu", r.checked, r.size);
         n_skipped += r.skipped;
         const char *verdict = "ok";
-        if (!r.ok) {
+        if (r.checked == 0 && r.size > 0) { /* every element left out: nothing says the gradient is right */
+            verdict = "unchecked";
+            if (n_unchecked++ < 8)
+                snprintf(unchecked + strlen(unchecked), sizeof unchecked - strlen(unchecked), "%s%s",
+                         n_unchecked > 1 ? ", " : "", v->name);
+        } else if (!r.ok) {
             verdict = "FAIL";
             n_fail++;
             if (r.max_rel > worst_rel || !worst) worst = v->name, worst_rel = r.max_rel;
@@ -374,6 +380,12 @@ static fc_status gc_run(gc_state *s, const fc_config *cfg)
         printf("result: FAIL (%d tensor%s above the threshold)\n", n_fail, n_fail == 1 ? "" : "s");
         return fc_error_set(FC_ERR_FAIL, "gradcheck: %d tensor%s failed (worst: %s, max relative error %.2e)",
                             n_fail, n_fail == 1 ? "" : "s", worst, worst_rel);
+    }
+    if (n_unchecked) {
+        printf("result: not checked (%d tensor%s with no element checked)\n", n_unchecked, n_unchecked == 1 ? "" : "s");
+        return fc_error_set(FC_ERR_INPUT, "gradcheck: no element of %s%s could be checked (every step switched a "
+                            "ReLU on or off, also 100x smaller); use a smaller --weight-scale",
+                            unchecked, n_unchecked > 8 ? ", ..." : "");
     }
     printf("result: ok\n");
     return FC_OK;

@@ -207,6 +207,18 @@ else
     cat err.txt out.txt
 fi
 
+# The same scale in double: the loss (~1e61) stays finite, but every step of every weight switches a ReLU
+# even 100x smaller, so no weight element is checked; a table of "0/N" must not end in "result: ok".
+rc=0
+"$F64" gradcheck --hidden 5 --weight-scale 1e30 >out.txt 2>err.txt || rc=$?
+if [ "$rc" -eq 2 ] && [ "$(wc -l <err.txt)" -eq 1 ] && grep -q 'no element of W1, W2 could be checked' err.txt &&
+    grep -q '^  W1 .* 0/50 .* unchecked$' out.txt && grep -q '^result: not checked (2 tensors' out.txt; then
+    ok "no element checked: exit 2, one line: $(cat err.txt)"
+else
+    not_ok "no element checked: exit $rc (want 2, W1 and W2 unchecked, no 'result: ok')"
+    cat err.txt out.txt
+fi
+
 echo "# sample reports:"
 sed 's/^/#   /' "gc_f64_depth_3_batchnorm_dropout_reg.txt" "gc_f32_depth_3_batchnorm_dropout_reg.txt"
 echo "$passed passed, $failed failed"
