@@ -219,6 +219,18 @@ else
     cat err.txt out.txt
 fi
 
+# A scale whose rounding (~1e11) hides every gradient (~1e9): each tensor passes only as ok*, which must not
+# add up to "result: ok".
+rc=0
+"$F64" gradcheck --hidden 5 --weight-scale 1e10 >out.txt 2>err.txt || rc=$?
+if [ "$rc" -eq 2 ] && [ "$(wc -l <err.txt)" -eq 1 ] && grep -q 'every tensor ok\*' err.txt &&
+    [ "$(grep -c '^  [Wb][12] .* ok\*$' out.txt)" -eq 4 ] && grep -q '^result: not checked (no tensor within' out.txt; then
+    ok "every tensor ok*: exit 2, one line: $(cat err.txt)"
+else
+    not_ok "every tensor ok*: exit $rc (want 2, four ok* rows, no 'result: ok')"
+    cat err.txt out.txt
+fi
+
 echo "# sample reports:"
 sed 's/^/#   /' "gc_f64_depth_3_batchnorm_dropout_reg.txt" "gc_f32_depth_3_batchnorm_dropout_reg.txt"
 echo "$passed passed, $failed failed"
