@@ -132,7 +132,7 @@ if [ -n "$final_test" ] && [ -n "$best_test" ]; then
     check "eval --best --split test = training's best-parameter test accuracy ($best_test)" \
         close "$(accuracy_of eval_test_best.txt)" "$best_test"
 else
-    echo "skip - training printed no test accuracy line"
+    check "training printed its final and best test accuracy (the line eval is compared with)" false
 fi
 
 # ---- eval --help: exit 0, the eval usage printed once whatever the rank count ----

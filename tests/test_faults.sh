@@ -142,4 +142,13 @@ rc=$?
 expect_error "check-replicas: a differing replica stops the run" 1 rep.out rep.err $rc "replica mismatch at step 10" \
     "rank 1 differs from rank 0 in bn running statistics"
 [ "$(attr rep/checkpoint.h5 /@step)" = 5 ] || fail "check-replicas: checkpoint.h5 holds step $(attr rep/checkpoint.h5 /@step), not 5"
+# Without batchnorm the fault lands on rank 1's parameters. Under the default exchange the ranks of one node
+# share one parameter array, so only the message path (FCNET_EXCHANGE=p2p: a copy per rank) can let them
+# differ: the comparison of the parameters themselves must catch it.
+REPLICA_P=(train --data "$W/s.h5" --hidden 20 --optim adam --batch-size 30 --check-replicas 10 --max-steps 20)
+FCNET_EXCHANGE=p2p FCNET_FAULT_REPLICA=1 timeout 120 "$MPIEXEC" "${MPI_FLAGS[@]}" -x FCNET_EXCHANGE \
+    -x FCNET_FAULT_REPLICA -n $N "$FCNET_DIST" "${REPLICA_P[@]}" --out rep.p >rep.p.out 2>rep.p.err
+rc=$?
+expect_error "check-replicas: differing parameters (message path, no batchnorm) stop the run" 1 rep.p.out rep.p.err \
+    $rc "replica mismatch at step 10" "rank 1 differs from rank 0 in params"
 finish

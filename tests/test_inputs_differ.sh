@@ -70,6 +70,14 @@ expect profile "the settings" -- "${common[@]}" --data "$work/a.h5" "${out[@]}" 
 # --checkpoint-every on one rank only: the saves' agreements would wait for a rank that never saves.
 expect checkpoint-every "the settings" -- "${common[@]}" --data "$work/a.h5" "${out[@]}" -- \
     "${common[@]}" --data "$work/a.h5" "${out[@]}" --checkpoint-every 2
+# The other run-control settings that change the schedule, each on rank 1 only: --max-steps (one rank
+# stops early), --check-replicas (the comparison's gather), --keep-last (the saves' agreement on the copies).
+expect max-steps "the settings" -- "${common[@]}" --data "$work/a.h5" "${out[@]}" -- \
+    "${common[@]}" --data "$work/a.h5" "${out[@]}" --max-steps 2
+expect check-replicas "the settings" -- "${common[@]}" --data "$work/a.h5" "${out[@]}" -- \
+    "${common[@]}" --data "$work/a.h5" "${out[@]}" --check-replicas 2
+expect keep-last "the settings" -- "${common[@]}" --data "$work/a.h5" "${out[@]}" -- \
+    "${common[@]}" --data "$work/a.h5" "${out[@]}" --keep-last 2
 # Another architecture on rank 1: every buffer has another size, so this must be caught before the first
 # collective over one (an MPI truncation error, not a one-line refusal, without the early check).
 expect hidden "the settings" -- "${common[@]}" --data "$work/a.h5" "${out[@]}" -- \

@@ -83,6 +83,35 @@ START_TEST(test_adam_first_steps)
 }
 END_TEST
 
+/* eps is added after the square root (cs231n, PyTorch): with the squared averages near 1e-16 that is a step
+ * ~300x larger than sqrt(v + eps) would give, which the values above (v ~ 0.6) cannot tell apart. */
+START_TEST(test_eps_outside_the_square_root)
+{
+    fc_optim_config c = fc_optim_defaults(FC_OPTIM_ADAM);
+    c.lr = 1e-2;
+    fc_optim o;
+    fc_optim_init(&o, &c, 1);
+    fc_real w = 1, dw = 0;
+    o.slot[0][0] = (fc_real)1e-9; /* m */
+    o.slot[1][0] = (fc_real)1e-16; /* v */
+    fc_optim_step(&o, &w, &dw);
+    const double mt = 0.9 * 1e-9 / (1 - 0.9), vt = 0.999 * (double)(fc_real)1e-16 / (1 - 0.999);
+    double want = 1 - 1e-2 * mt / (sqrt(vt) + 1e-8); /* 1 - 2.8e-4; eps inside the root: 1 - 9e-7 */
+    ck_assert_msg(fabs((double)w - want) < 1e-6, "adam w %.9g want %.9g", (double)w, want);
+    fc_optim_free(&o);
+
+    c = fc_optim_defaults(FC_OPTIM_RMSPROP);
+    fc_optim_init(&o, &c, 1);
+    w = 1, dw = (fc_real)1e-9;
+    o.slot[0][0] = (fc_real)1e-16; /* cache */
+    fc_optim_step(&o, &w, &dw);
+    const double cache = 0.99 * (double)(fc_real)1e-16 + 0.01 * (double)dw * (double)dw;
+    want = 1 - 1e-2 * (double)dw / (sqrt(cache) + 1e-8); /* 1 - 5e-4; eps inside the root: 1 - 1e-7 */
+    ck_assert_msg(fabs((double)w - want) < 1e-6, "rmsprop w %.9g want %.9g", (double)w, want);
+    fc_optim_free(&o);
+}
+END_TEST
+
 START_TEST(test_defaults_and_decay)
 {
     ck_assert(fc_optim_defaults(FC_OPTIM_SGD).lr == 1e-2);
@@ -307,6 +336,7 @@ static Suite *suite(void)
     tcase_add_test(t, test_sgd_momentum_first_step);
     tcase_add_test(t, test_rmsprop_first_step);
     tcase_add_test(t, test_adam_first_steps);
+    tcase_add_test(t, test_eps_outside_the_square_root);
     tcase_add_test(t, test_defaults_and_decay);
     tcase_add_test(t, test_reports_non_finite_gradients);
     tcase_add_test(t, test_reports_overflowing_updates);
