@@ -1,4 +1,4 @@
-/* fcnet_convert: MNIST / Fashion-MNIST IDX files or CIFAR-10 binary batches -> a DESIGN §2 dataset
+/* fcnet_convert: MNIST / Fashion-MNIST IDX files or CIFAR-10 binary batches -> an fcnet dataset
  * file (uint8 x flattened row-major, uint8 y, num_classes = 10). The last --val training rows become
  * /val. Exit codes: 0 success, 2 usage error or malformed input (one line on stderr naming the file),
  * 1 failure writing the output. No output file is left behind on failure. */

@@ -1,4 +1,4 @@
-/* Atomic writer of DESIGN §2 dataset files (see dsout.h). */
+/* Atomic writer of dataset files (the README's Datasets section) (see dsout.h). */
 #define _POSIX_C_SOURCE 200809L
 
 #include "dsout.h"

@@ -1,4 +1,4 @@
-/* Writing dataset files in the DESIGN §2 layout, atomically: everything goes to "<out>.tmp", which is
+/* Writing dataset files in fcnet's layout (the README's Datasets section), atomically: everything goes to "<out>.tmp", which is
  * renamed over <out> only by fc_dsout_commit, so a failed or interrupted conversion never leaves a
  * half-written file under the final name. Failures return a status with fc_error_message set. */
 #ifndef FCNET_DATASETS_DSOUT_H

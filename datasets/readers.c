@@ -3,6 +3,8 @@
 #include "readers.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,9 +102,10 @@ static fc_status idx_header(uint32_t dims[3], const uint8_t *buf, size_t size, c
     for (int i = 0; i < ndims; i++) {
         dims[i] = be32(buf + 4 + 4 * i);
         if (dims[i] == 0) return fc_error_set(FC_ERR_INPUT, "%s: dimension %d is 0", path, i);
-        count *= dims[i];
-        if (count > MAX_INPUT_BYTES)
+        /* Compared before multiplying: three 32-bit dimensions can wrap a 64-bit product past the check. */
+        if (dims[i] > MAX_INPUT_BYTES / count)
             return fc_error_set(FC_ERR_INPUT, "%s: dimensions too large for a dataset", path);
+        count *= dims[i];
     }
     if (size - header < count)
         return fc_error_set(FC_ERR_INPUT,
@@ -124,11 +127,14 @@ fc_status fc_idx_read_images(fc_raw *images, const char *path)
     if (st != FC_OK) return st;
     uint32_t dims[3] = {0, 0, 0};
     st = idx_header(dims, buf, size, path, 3, "images");
+    if (st == FC_OK && (uint64_t)dims[1] * dims[2] > INT_MAX)
+        st = fc_error_set(FC_ERR_INPUT, "%s: images of %u x %u pixels: more features than a row holds", path,
+                          (unsigned)dims[1], (unsigned)dims[2]);
     if (st == FC_OK) {
         images->n = dims[0];
         images->rows = (int)dims[1];
         images->cols = (int)dims[2];
-        images->d = (int)(dims[1] * dims[2]);
+        images->d = (int)((uint64_t)dims[1] * dims[2]);
         /* The data is already in row-major (n, rows*cols) order: slide it to the front. */
         memmove(buf, buf + 16, (size_t)images->n * (size_t)images->d);
         images->data = buf;

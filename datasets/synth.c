@@ -1,4 +1,4 @@
-/* fcnet_synth: small synthetic classification sets in the DESIGN §2 format, for tests and demos.
+/* fcnet_synth: small synthetic classification sets in fcnet's dataset format, for tests and demos.
  *
  * Each class is a mixture of two Gaussian blobs: centres drawn once from N(0, (2.5 / sqrt(D))^2 I)
  * (so blob distances stay about 3.5 whatever D is), rows = a centre of their class + N(0, noise^2 I).
@@ -6,6 +6,8 @@
  * noise 1 the classes overlap, so no model reaches 100%. Every value is a pure function of
  * (seed, split, row, feature) through the counter-based generator (stream FC_RNG_TEST), so the same
  * command writes the same file on any machine. Exit codes: 0 success, 2 usage, 1 write failure. */
+#include <ctype.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,9 +78,11 @@ static int parse_args(options *o, int argc, char **argv)
         else if (strcmp(flag, "--classes") == 0) rc = parse_count(&o->classes, flag, value, 2, 256);
         else if (strcmp(flag, "--seed") == 0) {
             char *end;
+            errno = 0;
             o->seed = strtoull(value, &end, 10);
-            if (*value == '\0' || *end != '\0' || *value == '-')
-                rc = usage_error("--seed expects an integer >= 0, got", value);
+            /* digits only: strtoull skips spaces, takes a sign (" -5" would wrap) and clamps on overflow */
+            if (!isdigit((unsigned char)value[0]) || *end != '\0' || errno == ERANGE)
+                rc = usage_error("--seed expects an integer in [0, 2^64), got", value);
         } else if (strcmp(flag, "--dtype") == 0) {
             if (strcmp(value, "uint8") == 0) o->uint8_x = 1;
             else if (strcmp(value, "float32") == 0) o->uint8_x = 0;

@@ -1,4 +1,4 @@
-/* HDF5 checkpoints (DESIGN §2). Every HDF5 call is checked; the first failure is turned into one line
+/* HDF5 checkpoints (layout: the README's "What is saved, and when"). Every HDF5 call is checked; the first failure is turned into one line
  * "<file>: <object>: <reason>" and every later helper does nothing (a sticky status), so the save and
  * load routines read as straight lists of what is written or read. */
 
@@ -33,7 +33,7 @@
  * the unit that is verified; HDF5's default chunk cache is 1 MiB, so larger chunks would bypass it. */
 #define CHUNK_ELEMS ((hsize_t)1 << 18)
 
-/* Command-line spellings (DESIGN §3); the enum value indexes the table. */
+/* Command-line spellings (the README's Running section); the enum value indexes the table. */
 static const char *const norm_names[] = {"none", "batchnorm", "layernorm"};
 static const char *const init_names[] = {"normal", "he"};
 
@@ -414,7 +414,9 @@ static hid_t make_fapl(void)
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
     H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG);
     H5Pset_libver_bounds(fapl, H5F_LIBVER_V110, H5F_LIBVER_V110);
-    H5Pset_file_locking(fapl, 1, 1);
+#if H5_VERSION_GE(1, 10, 7)
+    H5Pset_file_locking(fapl, 1, 1); /* as data.c: do not fail where the file system has no locks */
+#endif
     return fapl;
 }
 
@@ -1019,11 +1021,14 @@ fc_status fc_ckpt_read_config(const char *path, fc_config *cfg, int *n_input, in
     io_init(&io, path, 0);
     r_open(&io, path);
     r_check_format(&io);
-    r_config(&io, cfg, n_input, n_classes);
+    fc_config read = *cfg; /* filled and checked apart, so that a refusal leaves cfg as it was */
+    r_config(&io, &read, n_input, n_classes);
     r_close(&io);
+    if (io.st != FC_OK) return io.st;
     /* A file written by hand or by another program: its settings obey the flags' ranges too. */
-    if (io.st == FC_OK) return fc_config_check_values(cfg, path);
-    return io.st;
+    fc_status st = fc_config_check_values(&read, path);
+    if (st == FC_OK) *cfg = read;
+    return st;
 }
 
 fc_status fc_ckpt_check_data_path(const char *data, const char *checkpoint)

@@ -79,7 +79,6 @@ void fc_log_set_rank(int rank, int size)
     log_size = size;
 }
 
-int fc_log_rank(void) { return log_rank; }
 
 void fc_log_info(const char *fmt, ...)
 {

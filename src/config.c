@@ -1,4 +1,4 @@
-/* Options of fcnet_dist (DESIGN §3). One table (specs[]) drives the command line, the INI file, the
+/* Options of fcnet_dist (the README's Running section). One table (specs[]) drives the command line, the INI file, the
  * validation, --help and the INI writer, so an option is described in exactly one place. */
 #include "fcnet/config.h"
 
@@ -172,7 +172,7 @@ static const opt_spec specs[] = {
 };
 #define N_SPECS ((int)(sizeof specs / sizeof specs[0]))
 
-/* The commands whose command line takes a group's options (DESIGN §3): gradcheck builds the model from the
+/* The commands whose command line takes a group's options (the README's Running section): gradcheck builds the model from the
  * model options; eval takes the model and its hyperparameters from --checkpoint. */
 static const unsigned group_commands[G_COUNT] = {CMD_TRAIN | CMD_GRADCHECK, CMD_TRAIN, CMD_TRAIN, CMD_TRAIN,
                                                  CMD_EVAL};

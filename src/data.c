@@ -1,4 +1,4 @@
-/* Datasets in the DESIGN §2 HDF5 format: opening and validating the splits, the hold-out, reading
+/* Datasets in the HDF5 format of the README's Datasets section: opening and validating the splits, the hold-out, reading
  * rows in chunks, preprocessing, the per-epoch order and the batch gather.
  *
  * Every failure a user can cause becomes one FC_ERR_INPUT message "<file>: <object>: <reason>";
@@ -573,6 +573,21 @@ fc_status fc_data_load_split(fc_split *split, int *n_classes, const char *path, 
     if (file >= 0) H5Fclose(file);
     fc_h5_quiet_end(&quiet);
     return st;
+}
+
+int fc_data_file_has(const char *path, const char *name)
+{
+    fc_h5_quiet quiet;
+    fc_h5_quiet_begin(&quiet);
+    hid_t file = H5I_INVALID_HID;
+    int result = -1;
+    if (file_open(&file, path) == FC_OK) { /* the same checks as every read: a FIFO is refused, not opened */
+        htri_t e = H5Lexists(file, name, H5P_DEFAULT);
+        result = e > 0 ? 1 : e == 0 ? 0 : -1;
+        H5Fclose(file);
+    }
+    fc_h5_quiet_end(&quiet);
+    return result;
 }
 
 void fc_split_free(fc_split *split)

@@ -11,9 +11,9 @@
 
 #include "fcnet/layers.h"
 
-/* Broadcasts move at most this many elements per call: Open MPI maps a fresh temporary for single
- * collectives of >= 32 MiB (measured ~67 ms each, DESIGN §6), so stay below. */
-#define FC_REDUCE_SEGMENT ((size_t)4 << 20)
+/* Broadcasts move at most this many elements per call (16 MiB in either precision): Open MPI maps a fresh
+ * temporary for single collectives of >= 32 MiB (measured ~67 ms each in the design notes), so stay below. */
+#define FC_BCAST_SEGMENT (((size_t)16 << 20) / sizeof(fc_real))
 
 /* The per-step exchanges use non-blocking point-to-point messages rather than MPI collectives: Open MPI's
  * collective algorithms allocate small temporaries at some rank counts (seen: allgather at -n 3,
@@ -235,8 +235,8 @@ void fc_dist_release_arenas(fc_dist *dist)
 void fc_dist_bcast_real(const fc_dist *dist, fc_real *buf, size_t n)
 {
     if (is_single(dist)) return;
-    for (size_t at = 0; at < n; at += FC_REDUCE_SEGMENT) {
-        size_t len = n - at < FC_REDUCE_SEGMENT ? n - at : FC_REDUCE_SEGMENT;
+    for (size_t at = 0; at < n; at += FC_BCAST_SEGMENT) {
+        size_t len = n - at < FC_BCAST_SEGMENT ? n - at : FC_BCAST_SEGMENT;
         MPI_Bcast(buf + at, (int)len, FC_MPI_REAL, 0, dist->comm);
     }
 }

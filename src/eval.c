@@ -5,7 +5,6 @@
  * but the file; --data defaults to the dataset path the checkpoint recorded. Every rank reads the files
  * itself (HDF5 is the serial build, read-only opens are safe) and every setup failure is agreed on
  * before any collective, so a bad file on one rank stops all of them with one message. */
-#include <hdf5.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,7 +15,6 @@
 #include "fcnet/config.h"
 #include "fcnet/data.h"
 #include "fcnet/dist.h"
-#include "fcnet/h5quiet.h"
 #include "fcnet/net.h"
 
 /* Rows per forward pass: bounds the activation memory whatever the split size. */
@@ -36,23 +34,6 @@ typedef struct eval_state {
     double *confusion; /* owned, C x C counts: row = true class, column = predicted */
 } eval_state;
 
-/* 1 when path holds a link called name at the root, 0 when not, -1 when the file cannot be read
- * (the data loader then reports the real reason). HDF5's own error printing is silenced here. */
-static int file_has_group(const char *path, const char *name)
-{
-    fc_h5_quiet quiet;
-    fc_h5_quiet_begin(&quiet);
-    int result = -1;
-    hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (file >= 0) {
-        htri_t e = H5Lexists(file, name, H5P_DEFAULT);
-        result = e > 0 ? 1 : e == 0 ? 0 : -1;
-        H5Fclose(file);
-    }
-    fc_h5_quiet_end(&quiet);
-    return result;
-}
-
 /* Loads the split called name ("test", "val" or "train") of s->data into s->split and the dataset's
  * class count into s->data_classes.
  * Training holds out the LAST val_size rows of /train when the file has no /val; "val" and "train"
@@ -62,7 +43,7 @@ static int file_has_group(const char *path, const char *name)
 static fc_status load_split(eval_state *s, const char *name)
 {
     int cut_from_train = 0;
-    if (strcmp(name, "test") != 0) cut_from_train = file_has_group(s->data, "val") == 0;
+    if (strcmp(name, "test") != 0) cut_from_train = fc_data_file_has(s->data, "val") == 0;
     if (!cut_from_train) {
         int n_classes = 0;
         fc_status st = fc_data_load_split(&s->own, &n_classes, s->data, name);

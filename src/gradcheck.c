@@ -61,7 +61,7 @@ typedef struct gc_state {
     fc_real *x;      /* owned (batch, D) */
     int32_t *y;      /* owned (batch) */
     double *analytic; /* owned copy of the analytic gradient (layout.n_total) */
-    fc_split data;   /* --data's training split, preprocessed as training would */
+    fc_split data;   /* --data's training split, preprocessed with statistics fitted on all of /train */
     fc_preprocess pp;
     int from_data;
     unsigned char *pattern; /* owned: ReLU on/off of every hidden unit and row at the checked point */
@@ -86,7 +86,8 @@ static double gc_loss(gc_state *s, const fc_batch_info *info)
     return loss + fc_net_add_reg(&s->net);
 }
 
-/* The batch: the first rows of --data's training split (preprocessed as training would), or a
+/* The batch: the first rows of --data's training split (preprocessed as --preprocess says, fitted on the
+ * whole /train: training fits on /train less its hold-out when the file has no /val), or a
  * random batch from the seed (x ~ N(0, 1), labels uniform over the classes). */
 static fc_status gc_batch(gc_state *s, const fc_config *cfg)
 {
@@ -286,7 +287,8 @@ static void gc_fault_hook(gc_state *s)
 }
 
 /* Rank 0's work: returns FC_OK (all pass), FC_ERR_FAIL (some tensor fails, message recorded) or
- * FC_ERR_INPUT (--data could not be used, or the loss is not finite). */
+ * FC_ERR_INPUT (--data could not be used, the loss is not finite, or nothing was checked: a tensor with no
+ * element checked, or every tensor passed only on the numerical error bar). */
 static fc_status gc_run(gc_state *s, const fc_config *cfg)
 {
     fc_status st = gc_batch(s, cfg);

@@ -43,10 +43,7 @@ static int run_train(fc_config *cfg, fc_dist *dist)
     if (cfg->resume[0]) {
         /* Hyperparameters come from the checkpoint; only run control may differ. */
         st = fc_ckpt_check_resume(cfg->resume, cfg);
-        if (st == FC_OK) {
-            int n_input = 0, n_classes = 0;
-            st = fc_ckpt_read_config(cfg->resume, cfg, &n_input, &n_classes);
-        }
+        if (st == FC_OK) st = fc_ckpt_read_config(cfg->resume, cfg, NULL, NULL);
         if (st == FC_OK && !cfg->opt_set[FC_OPT_DATA]) st = fc_ckpt_check_data_path(cfg->data, cfg->resume);
         if ((st = fc_dist_agree(dist, st, 1)) != FC_OK) return st;
     }

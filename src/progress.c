@@ -17,7 +17,7 @@ void fc_progress_init(fc_progress *p, const struct fc_trainer *t, int enabled)
              (mode == FC_PROGRESS_BAR || (mode == FC_PROGRESS_AUTO && !launched && isatty(STDOUT_FILENO)));
     p->t_start = p->t_last = MPI_Wtime();
     p->timing = 0;
-    p->step_start = p->step_last = t->step;
+    p->step_last = t->step;
     p->rate = 0;
     /* MPI_Wtime may count from MPI_Init: a 0 here could hold back the first draw of a quick start. */
     p->last_draw = p->t_start - 1.0;

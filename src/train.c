@@ -60,7 +60,7 @@ static uint64_t bits(double x)
     return u;
 }
 
-/* Every hyperparameter of the run (what --resume must find unchanged), in a fixed order. */
+/* The run's hyperparameters and its --epochs, in a fixed order: what every rank must agree on. */
 enum { N_SCALARS = 21, N_SETTINGS = N_SCALARS + FC_MAX_HIDDEN };
 static void run_settings(const fc_config *c, uint64_t v[N_SETTINGS])
 {

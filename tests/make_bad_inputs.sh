@@ -121,6 +121,8 @@ add data-missing "missing.h5" train --data "$O/missing.h5" "${d1[@]}"
 add data-empty "empty.h5" train --data "$O/empty.h5" "${d1[@]}"
 add data-directory "adir|directory" train --data "$O/adir" "${d1[@]}"
 add data-fifo "fifo|not a regular file" train --data "$O/fifo" "${d1[@]}"
+# eval looks for /val first (to cut the hold-out as training did): that look must refuse the FIFO too
+add eval-data-fifo-val "fifo|not a regular file" eval --checkpoint "$good_ckpt" --data "$O/fifo" --split val
 add data-random "random.h5" train --data "$O/random.h5" "${d1[@]}"
 add data-truncated "truncated.h5" train --data "$O/truncated.h5" "${d1[@]}"
 add data-flipped "flipped.h5|/train/x" train --data "$O/flipped.h5" "${d1[@]}"

@@ -223,6 +223,10 @@ idx_images zero-images 0 2 3 100
 idx_labels zero-labels
 expect_bad "IDX header with a dimension of 0" zero-images "dimension 0 is 0" idx --train-images train-images \
     --train-labels train-labels --test-images zero-images --test-labels zero-labels --val 1
+# Dimensions whose 64-bit product wraps around (3 x 1527845351 x 4024566156 = 2^64 + 70652): a check after each
+# multiply let it through and the copy of 4.3 GB of pixels crashed; 70652 data bytes match the wrapped count.
+{ be32 2051; be32 3; be32 1527845351; be32 4024566156; fill 70652 1; } >wrapping-images
+expect_bad "IDX dimensions whose product wraps around" wrapping-images "too large" $(idx_args wrapping-images train-labels)
 idx_labels label-ten 3 1 10 1 5
 expect_bad "label out of range" label-ten "out of range" $(idx_args train-images label-ten)
 head -c 40 train-images.gz >cut.gz
@@ -287,6 +291,12 @@ if [ -n "$SYNTH" ]; then
     "$SYNTH" --out s6.h5 --train 0 >/dev/null 2>synth.err
     rc=$?
     check "synth: --train 0 is a usage error (exit 2, no file)" sh -c "[ $rc -eq 2 ] && [ ! -e s6.h5 ] && grep -q -- --train synth.err"
+    # Seeds strtoull would bend: beyond 2^64 (clamped to 2^64 - 1) and a negative one after a space (wrapped).
+    for seed in 18446744073709551616 " -5"; do
+        "$SYNTH" --out s9.h5 --train 5 --seed "$seed" >/dev/null 2>synth.err
+        rc=$?
+        check "synth: --seed '$seed' is a usage error (exit 2, no file)" sh -c "[ $rc -eq 2 ] && [ ! -e s9.h5 ] && grep -q -- --seed synth.err"
+    done
 fi
 
 echo "$passed passed, $failed failed"

@@ -1,4 +1,4 @@
-/* Dataset loading (DESIGN §2): values per stored type, labels per integer type, num_classes, the
+/* Dataset loading (the README's Datasets section): values per stored type, labels per integer type, num_classes, the
  * hold-out, chunked reads, preprocessing statistics, the epoch order, the batch gather, and the
  * one-line FC_ERR_INPUT messages for malformed files. Every file is written here with the HDF5 C API
  * into a fresh temporary directory. */

@@ -1,4 +1,4 @@
-/* HDF5 checkpoints (DESIGN §2): atomic save of the whole trainer state, resume, reading the
+/* HDF5 checkpoints (layout: the README's "What is saved, and when"): atomic save of the whole trainer state, resume, reading the
  * hyperparameters back, and importing parameters written by other tools (numpy/h5py, PyTorch).
  *
  * Arrays are float32 in the file whatever fc_real is (history and preprocessing: float64); every
@@ -22,7 +22,9 @@
  * parameters, preprocessing, schedule position and every hyperparameter of t->cfg) to path.
  * Atomic: writes `<dir>/.<name>.tmp.<pid>`, flushes and fsyncs it, renames it over path and fsyncs the
  * directory, so path holds either the previous checkpoint or the new one, never a mix. On failure the
- * temporary file is removed, path is untouched, and FC_ERR_FAIL is returned.
+ * temporary file is removed, path is untouched, and FC_ERR_FAIL is returned -- except when only the
+ * directory's fsync fails after the rename: path then holds the new checkpoint, and the FC_ERR_FAIL
+ * message says so.
  * Not collective: rank 0 calls it; the caller agrees on the status.
  * Test hook: FCNET_FAULT_CKPT=fail-write in the environment fails after the temporary file has been
  * partly written (as a full disk would), through the same cleanup. */

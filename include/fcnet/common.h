@@ -16,7 +16,7 @@ typedef float fc_real;
 #define FC_REAL_NAME "float"
 #endif
 
-/* Status of anything a user can cause. Values double as process exit codes (DESIGN §3). */
+/* Status of anything a user can cause. Values double as process exit codes (the README's Exit codes). */
 typedef enum fc_status {
     FC_OK = 0,
     FC_ERR_FAIL = 1,  /* runtime failure: I/O, MPI, numerical blow-up */
@@ -47,7 +47,6 @@ uint64_t fc_hash_bytes(const void *data, size_t n);
 
 /* Rank and size used to prefix diagnostics; set once by the dist module. */
 void fc_log_set_rank(int rank, int size);
-int fc_log_rank(void);
 /* Informational output: rank 0 only, stdout. */
 void fc_log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Warnings and errors: stderr, any rank, prefixed with the rank when size > 1. */

@@ -1,4 +1,4 @@
-/* Options of fcnet_dist (DESIGN §3): defaults, an INI file (--config, parsed by libinih), the command
+/* Options of fcnet_dist (the README's Running section): defaults, an INI file (--config, parsed by libinih), the command
  * line (which wins), validation with one-line errors, and --help. */
 #ifndef FCNET_CONFIG_H
 #define FCNET_CONFIG_H
@@ -73,7 +73,7 @@ typedef struct fc_config {
     unsigned char opt_set[FC_OPT_COUNT]; /* 1 when given explicitly (file or command line) */
 } fc_config;
 
-/* Fills cfg with every default (DESIGN §1/§3). */
+/* Fills cfg with every default (the README's Running section). */
 void fc_config_defaults(fc_config *cfg);
 /* Parses argv: an optional command word (train, eval, gradcheck; default train), --config FILE first,
  * then the command line on top. Validates every value. On error returns FC_ERR_INPUT with a one-line
@@ -94,7 +94,8 @@ const char *fc_config_value(const fc_config *cfg, fc_option opt, char *buf, size
  * FC_ERR_INPUT "SOURCE: attribute 'batch_size' of /: 0 out of range (must be >= 1)". */
 fc_status fc_config_check_values(const fc_config *cfg, const char *source);
 /* Writes every option of cfg as an INI file that --config reads back to the same values (empty paths
- * and --config itself are left out). For recording a run's settings next to its checkpoint. */
+ * and --config itself are left out). The trainer does not call it (the checkpoint's attributes record a
+ * run's settings); test_config uses it to prove that every option round-trips through --config. */
 void fc_config_write_ini(FILE *f, const fc_config *cfg);
 
 #endif

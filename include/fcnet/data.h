@@ -1,4 +1,4 @@
-/* Datasets in the DESIGN §2 HDF5 format, preprocessing, and the per-epoch data order. */
+/* Datasets in the HDF5 format of the README's Datasets section, preprocessing, and the per-epoch data order. */
 #ifndef FCNET_DATA_H
 #define FCNET_DATA_H
 
@@ -45,6 +45,9 @@ void fc_data_free(fc_dataset *ds);
 /* Reads only the split called name ("train", "val", "test") of path, without a hold-out. */
 fc_status fc_data_load_split(fc_split *split, int *n_classes, const char *path, const char *name);
 void fc_split_free(fc_split *split);
+/* 1 when the dataset file path has a root link called name ("val"), 0 when not, -1 when the file cannot be
+ * read (a load of it then says why). */
+int fc_data_file_has(const char *path, const char *name);
 
 /* standardize: a feature whose std is below this is constant and divided by 1 (so a stored std is >= it) */
 #define FC_PREPROCESS_MIN_STD 1e-8

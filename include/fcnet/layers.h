@@ -82,7 +82,7 @@ void fc_layernorm_backward(fc_real *dx, fc_real *dgamma, fc_real *dbeta, const f
  * output h (after ReLU and dropout), h the stored output (NULL: no ReLU/dropout), dz receives the
  * gradient of z (may alias dout), and db (may be NULL) accumulates the bias gradient on the way. ---- */
 
-/* out = act(z + b). */
+/* out = act(z + b); b, h and db are required here (the NULL cases above are the normalised kernels'). */
 void fc_bias_act_forward(fc_real *out, const fc_real *z, const fc_real *b, const fc_act *act, int batch, int n);
 void fc_bias_act_backward(fc_real *dz, fc_real *db, const fc_real *dout, const fc_real *h, double keep, int batch,
                           int n);

@@ -12,7 +12,6 @@ typedef struct fc_progress {
     double t_start;     /* MPI_Wtime at init */
     int timing;         /* 0 until the first step has ended: the rate is measured from there */
     double t_last;      /* time of the last rate sample */
-    int64_t step_start; /* global step at init */
     int64_t step_last;  /* step of the last rate sample */
     double rate;        /* samples/s, smoothed; 0 until the first sample (printed as "--") */
     double last_draw;   /* time of the last redraw */

@@ -8,9 +8,9 @@
 
 /* Streams separate the uses so their draws never coincide. */
 enum {
-    FC_RNG_INIT = 1,      /* weight init: a = parameter index, b = element/4            */
+    FC_RNG_INIT = 1,      /* weight init: a = tensor id, (c, index) = element/2          */
     FC_RNG_DROPOUT = 2,   /* dropout: a = step, b = layer, c = global row; unit/4 in ctr */
-    FC_RNG_PERM = 3,      /* data order: a = epoch, b = position                         */
+    FC_RNG_PERM = 3,      /* data order: a = epoch, (c, index) = position/2              */
     FC_RNG_SUBSAMPLE = 4, /* train-accuracy subsample                                    */
     FC_RNG_TEST = 5       /* tests and synthetic data                                    */
 };
@@ -18,9 +18,9 @@ enum {
 /* Four 32-bit words for the counter (ctr0, ctr1, ctr2, ctr3) under key (key0, key1). */
 void fc_philox4x32(uint32_t out[4], const uint32_t ctr[4], const uint32_t key[2]);
 
-/* Four words for (seed, stream, a, b, c, index) -- index is usually unit/4 or element/4.
- * The key is the 64-bit seed; the counter packs index, c, b and (stream << 24 | a & 0xffffff)
- * mixed with a's high bits, so callers need not know the packing. */
+/* Four words for (seed, stream, a, b, c, index) -- index is usually unit/4 or element/2.
+ * The key is the 64-bit seed; the counter is (index, c, stream << 24 | b, a), with b < 2^24,
+ * stream < 256 and a < 2^32 (asserted). */
 void fc_rng_block(uint32_t out[4], uint64_t seed, uint32_t stream, uint64_t a, uint32_t b,
                   uint32_t c, uint32_t index);
 

@@ -6,7 +6,7 @@
  * Each of --blocks blocks times --iters round trips after a warm-up of the same length; rank 0 prints the
  * median block's half round trip in microseconds, with the fastest and slowest blocks:
  *   latency: 8 bytes, half round trip 31.42 us (median of 9 blocks of 2000; min 30.9, max 35.0)
- * Ranks beyond 1 only wait at the final barrier. */
+ * Ranks beyond 1 send nothing; they join each block's barrier and the final one. */
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -14,7 +14,7 @@ them in its attribute `fcnet_args`):
 
 150 training rows / batch 32 = 5 steps per epoch (32, 32, 32, 32, then a short batch of 22), so the
 12 steps cross two epoch ends (three permutations, two lr decays, three accuracy checks) and end two
-steps into the third epoch. Everything follows DESIGN.md section 1 from its text, not from fcnet's
+steps into the third epoch. Everything follows the README's Semantics section from its text, not from fcnet's
 code; only the random-number packing (reference.py) is shared, because it is part of the contract.
 
 The output is deterministic: rerunning gives byte-identical files.
@@ -95,7 +95,7 @@ def accuracy(params, running, x, y):
 
 
 def train(cfg, x_train, y_train, x_val, y_val, init):
-    """The Solver of DESIGN section 1: per-epoch permutation from (seed, epoch); step k of an epoch takes
+    """The Solver of the README's Semantics section: per-epoch permutation from (seed, epoch); step k of an epoch takes
     perm[k*B:(k+1)*B] (the last batch short); dropout keyed by (seed, global step, layer, row in the
     global batch); the update rule per parameter (adam: t incremented first); lr *= lr_decay at each
     epoch end; accuracies (test mode) at step 0 and at each epoch end, train accuracy on all rows
@@ -208,7 +208,7 @@ def main():
     (x_train, y_train), (x_val, y_val) = make_data(rng)
     init = make_init(rng)
 
-    # --preprocess center: the training split's mean in float64, x rounded once to float32 (DESIGN 2).
+    # --preprocess center: the training split's mean in float64, x rounded once to float32 (the README's Datasets section).
     mean = x_train.astype(np.float64).mean(axis=0)
     xc_train = f32(x_train.astype(np.float64) - mean).astype(np.float64)
     xc_val = f32(x_val.astype(np.float64) - mean).astype(np.float64)

@@ -1,4 +1,4 @@
-"""Independent float64 reference of fcnet's semantics (DESIGN.md section 1), written from the cs231n
+"""Independent float64 reference of fcnet's semantics (the README's Semantics section; the project's design notes, section 1), written from the cs231n
 formulas, not translated from the C code. make_fixtures.py validates it (numerical gradients, PyTorch)
 and writes the fixtures that tests/test_ref.c compares fcnet against.
 
