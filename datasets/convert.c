@@ -8,6 +8,7 @@
 
 #include "dsout.h"
 #include "readers.h"
+#include "fcnet/h5quiet.h"
 
 #define N_CLASSES 10
 
@@ -158,6 +159,7 @@ static fc_status write_output(const options *o, const fc_raw *train_x, const fc_
 
 int main(int argc, char **argv)
 {
+    fc_h5_no_exit_cleanup();
     options o;
     int rc = parse_args(&o, argc, argv);
     if (rc == WANTS_HELP) {

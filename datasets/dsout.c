@@ -9,13 +9,17 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fcnet/h5quiet.h"
+
 /* ~256 KiB of x per chunk: small enough that HDF5's default 1 MiB chunk cache holds several, so the
  * loader's row-block reads never decompress a chunk twice. */
 #define CHUNK_BYTES ((size_t)256 << 10)
 #define DEFLATE_LEVEL 4
 
-static fc_status h5_fail(const fc_dsout *out, const char *what)
+/* err: the system's reason taken from HDF5's error stack right after the failing call, 0 when it gave none. */
+static fc_status h5_fail(const fc_dsout *out, const char *what, int err)
 {
+    if (err > 0) return fc_error_set(FC_ERR_FAIL, "%s: cannot write %s: %s", out->tmp, what, strerror(err));
     return fc_error_set(FC_ERR_FAIL, "%s: cannot write %s (HDF5 error; disk full or no permission?)", out->tmp,
                         what);
 }
@@ -30,9 +34,11 @@ fc_status fc_dsout_open(fc_dsout *out, const char *path)
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     out->file = H5Fcreate(out->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     if (out->file < 0) {
-        /* HDF5 does not say why; the OS usually can. */
+        /* HDF5's stack may carry the system's reason (a full disk fails the first write); else ask the OS. */
+        int err = fc_h5_last_errno();
         FILE *probe = fopen(out->tmp, "wb");
-        const char *why = probe ? "HDF5 cannot create it" : strerror(errno);
+        if (!probe && !err) err = errno;
+        const char *why = err ? strerror(err) : "HDF5 cannot create it";
         if (probe) {
             fclose(probe);
             unlink(out->tmp);
@@ -54,11 +60,15 @@ static fc_status put_dataset(fc_dsout *out, const char *name, hid_t type, hid_t 
     hid_t space = H5Screate_simple(rank, dims, NULL);
     hid_t dset = space < 0 ? H5I_INVALID_HID : H5Dcreate2(out->file, name, type, space, lcpl, dcpl, H5P_DEFAULT);
     herr_t rc = dset < 0 ? -1 : H5Dwrite(dset, mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, data);
-    if (dset >= 0) H5Dclose(dset);
+    int err = rc < 0 ? fc_h5_last_errno() : 0;
+    if (dset >= 0 && H5Dclose(dset) < 0 && rc >= 0) {
+        rc = -1;
+        err = fc_h5_last_errno();
+    }
     if (space >= 0) H5Sclose(space);
     H5Pclose(dcpl);
     H5Pclose(lcpl);
-    return rc < 0 ? h5_fail(out, name) : FC_OK;
+    return rc < 0 ? h5_fail(out, name, err) : FC_OK;
 }
 
 fc_status fc_dsout_put_split(fc_dsout *out, const char *group, hid_t x_type, hid_t x_mem, const void *x,
@@ -85,17 +95,19 @@ fc_status fc_dsout_put_attrs(fc_dsout *out, int num_classes, const char *source)
     hid_t scalar = H5Screate(H5S_SCALAR);
     hid_t a = H5Acreate2(out->file, "num_classes", H5T_STD_I32LE, scalar, H5P_DEFAULT, H5P_DEFAULT);
     herr_t rc = a < 0 ? -1 : H5Awrite(a, H5T_NATIVE_INT, &num_classes);
+    int err = rc < 0 ? fc_h5_last_errno() : 0;
     if (a >= 0) H5Aclose(a);
     hid_t str = H5Tcopy(H5T_C_S1);
     H5Tset_size(str, strlen(source) + 1);
     if (rc >= 0) {
         a = H5Acreate2(out->file, "source", str, scalar, H5P_DEFAULT, H5P_DEFAULT);
         rc = a < 0 ? -1 : H5Awrite(a, str, source);
+        if (rc < 0) err = fc_h5_last_errno();
         if (a >= 0) H5Aclose(a);
     }
     H5Tclose(str);
     H5Sclose(scalar);
-    return rc < 0 ? h5_fail(out, "root attributes") : FC_OK;
+    return rc < 0 ? h5_fail(out, "root attributes", err) : FC_OK;
 }
 
 fc_status fc_dsout_commit(fc_dsout *out)
@@ -103,7 +115,7 @@ fc_status fc_dsout_commit(fc_dsout *out)
     FC_ASSERT(out->file >= 0);
     herr_t rc = H5Fclose(out->file);
     out->file = H5I_INVALID_HID;
-    if (rc < 0) return h5_fail(out, "the file (close failed)");
+    if (rc < 0) return h5_fail(out, "the file (close failed)", fc_h5_last_errno());
     /* Data on disk before the name points at it: a crash leaves the old file or the new one. */
     int fd = open(out->tmp, O_RDONLY);
     if (fd < 0 || fsync(fd) != 0) {

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "dsout.h"
+#include "fcnet/h5quiet.h"
 #include "fcnet/rng.h"
 
 #define BLOBS_PER_CLASS 2
@@ -157,6 +158,7 @@ static fc_status put_split(fc_dsout *out, const options *o, const double *centre
 
 int main(int argc, char **argv)
 {
+    fc_h5_no_exit_cleanup();
     options o;
     int rc = parse_args(&o, argc, argv);
     if (rc == WANTS_HELP) {

@@ -50,6 +50,7 @@ static int parse_name(const char *const *names, int n, const char *s)
 typedef struct h5_error {
     char desc[256]; /* innermost HDF5 message: the most specific reason */
     int checksum;   /* a Fletcher32 or metadata checksum failed somewhere in the stack */
+    int sys_errno;  /* the system call's errno when HDF5's message carries one (a full disk: ENOSPC) */
 } h5_error;
 
 static herr_t walk_error(unsigned n, const H5E_error2_t *e, void *data)
@@ -58,6 +59,7 @@ static herr_t walk_error(unsigned n, const H5E_error2_t *e, void *data)
     if (!e->desc) return 0;
     if (n == 0) snprintf(h->desc, sizeof h->desc, "%s", e->desc);
     if (strstr(e->desc, "checksum") || strstr(e->desc, "Fletcher32")) h->checksum = 1;
+    if (!h->sys_errno) h->sys_errno = fc_h5_desc_errno(e->desc);
     return 0;
 }
 
@@ -114,6 +116,8 @@ static void io_fail_h5(ckpt_io *io, const char *object, const char *what)
     h5_error h = h5_last_error();
     if (h.checksum)
         io_fail(io, object, "checksum mismatch (file corrupted)");
+    else if (h.sys_errno > 0)
+        io_fail(io, object, "%s failed: %s", what, strerror(h.sys_errno));
     else if (h.desc[0])
         io_fail(io, object, "%s failed (%s)", what, h.desc);
     else
@@ -436,9 +440,9 @@ static fc_status save_quietly(const fc_trainer *t, const char *path)
     io.lcpl = H5Pcreate(H5P_LINK_CREATE);
     H5Pset_create_intermediate_group(io.lcpl, 1);
     io.file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
-    H5Pclose(fapl);
     int created = io.file >= 0;
-    if (!created) io_fail_h5(&io, tmp, "creating the temporary file");
+    if (!created) io_fail_h5(&io, tmp, "creating the temporary file"); /* before H5Pclose clears the stack */
+    H5Pclose(fapl);
 
     w_trainer(&io, t, tmp);
 
@@ -456,7 +460,8 @@ static fc_status save_quietly(const fc_trainer *t, const char *path)
     if (io.st == FC_OK && rename(tmp, path) != 0)
         io_fail(&io, tmp, "renaming over the checkpoint failed: %s", strerror(errno));
     if (io.st != FC_OK) {
-        if (created) unlink(tmp);
+        /* Also when H5Fcreate failed: it may have left the file behind (a full disk fails its first write). */
+        unlink(tmp);
         return io.st;
     }
     /* Some file systems cannot sync a directory (EINVAL); the rename is then as durable as they allow. */

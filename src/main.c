@@ -8,6 +8,7 @@
 #include "fcnet/commands.h"
 #include "fcnet/config.h"
 #include "fcnet/dist.h"
+#include "fcnet/h5quiet.h"
 #include "fcnet/train.h"
 
 /* First thing in main: SIGUSR1's default action kills, and Slurm/mpirun deliver it as the warning. */
@@ -66,6 +67,7 @@ static int run_train(fc_config *cfg, fc_dist *dist)
 
 int main(int argc, char **argv)
 {
+    fc_h5_no_exit_cleanup();
     install_signal_handlers();
     fc_dist dist;
     if (fc_dist_init(&dist, &argc, &argv) != FC_OK) {

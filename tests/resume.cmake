@@ -38,3 +38,8 @@ fcnet_script_test(NAME test_bad_inputs
 # Their time limits (10 s to stop, to exit) assume the two cores are theirs: no other test beside them.
 set_tests_properties(test_resume test_signals test_faults test_bad_inputs test_overwrite PROPERTIES PROCESSORS 2)
 set_tests_properties(test_faults test_bad_inputs PROPERTIES LABELS sanitize)
+# A real full disk (a 1 MiB tmpfs; skipped without root): checkpoints and fcnet_synth fail with one line.
+fcnet_script_test(NAME test_disk_full
+                  COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_disk_full.sh $<TARGET_FILE:fcnet_synth>
+                          $<TARGET_FILE:h5cmp> ${MPIEXEC_EXECUTABLE}
+                  TIMEOUT 300)

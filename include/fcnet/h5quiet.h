@@ -1,10 +1,13 @@
-/* HDF5 prints a stack of error records for every failed call unless told not to. fcnet reports each
+/* HDF5's own failure handling, tamed so that a failure is one line of fcnet's and nothing else.
+ * HDF5 prints a stack of error records for every failed call unless told not to. fcnet reports each
  * problem itself in one line, so reads that may fail silence that printing for their duration and then
  * give the caller back whatever handler it had. */
 #ifndef FCNET_H5QUIET_H
 #define FCNET_H5QUIET_H
 
 #include <hdf5.h>
+#include <stdlib.h>
+#include <string.h>
 
 typedef struct fc_h5_quiet {
     H5E_auto2_t func; /* the caller's automatic error handler, restored by fc_h5_quiet_end */
@@ -18,5 +21,36 @@ static inline void fc_h5_quiet_begin(fc_h5_quiet *q)
 }
 
 static inline void fc_h5_quiet_end(const fc_h5_quiet *q) { H5Eset_auto2(H5E_DEFAULT, q->func, q->data); }
+
+/* HDF5 registers an exit handler that closes every file still open. A file whose write failed (a full
+ * disk) stays half-open after H5Fclose fails, and that handler then crashes in H5F__close_cb or prints
+ * "infinite loop closing library" after fcnet's own error line. Every file is closed (or abandoned after
+ * an error) explicitly, so each program switches the handler off before its first HDF5 call. */
+static inline void fc_h5_no_exit_cleanup(void) { H5dont_atexit(); }
+
+/* The system's errno that HDF5's POSIX driver writes into a failure's text ("..., errno = 28, error
+ * message = ..."): ENOSPC and EIO say more than "file write failed". 0 when the text carries none. */
+static inline int fc_h5_desc_errno(const char *desc)
+{
+    const char *at = desc ? strstr(desc, "errno = ") : NULL;
+    return at ? atoi(at + 8) : 0;
+}
+
+static inline herr_t fc_h5_walk_errno(unsigned n, const H5E_error2_t *e, void *data)
+{
+    (void)n;
+    int *err = data;
+    if (!*err) *err = fc_h5_desc_errno(e->desc);
+    return 0;
+}
+
+/* The errno of the current HDF5 error stack (0 if none): call right after the failing call, since the
+ * next API call clears the stack. */
+static inline int fc_h5_last_errno(void)
+{
+    int err = 0;
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, fc_h5_walk_errno, &err);
+    return err;
+}
 
 #endif

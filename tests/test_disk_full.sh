@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# shellcheck disable=SC2054 # "--hidden 300,300": the commas belong to the value, not array syntax
+# A full disk, for real: --out (and fcnet_synth's --out) on a 1 MiB tmpfs mounted for the test.
+#  1. A fresh 2-rank run whose first checkpoint (~1.2 MB of adam state) cannot fit: exit 1 (not a crash in
+#     HDF5's exit handler, which closed the half-written file again: SIGSEGV in H5F__close_cb before),
+#     one line on stderr naming the file and "No space left on device", no checkpoint and no temporary file.
+#  2. A resume with the disk filled up: its checkpoint cannot even be created; exit 1, one line with the
+#     reason (HDF5's text was lost before), checkpoint.h5 byte-for-byte unchanged, no temporary file (an
+#     empty one was left before).
+#  3. fcnet_synth: a set too large for the space left and a disk with no space at all: exit 1, one line with
+#     the reason, no output and no .tmp file.
+# Mounting needs root (CAP_SYS_ADMIN); elsewhere the test is skipped (exit 77).
+#   tests/test_disk_full.sh FCNET_SYNTH H5CMP [MPIEXEC]       (FCNET_DIST from the environment)
+set -uo pipefail
+# shellcheck source=tests/ckpt_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/ckpt_lib.sh" "$@"
+N=2
+
+mkdir small
+if ! mount -t tmpfs -o size=1m fcnet-test-full "$W/small" 2>/dev/null; then
+    echo "skipped: cannot mount a tmpfs here (needs root)"
+    cd / && rm -rf "$W"
+    exit 77
+fi
+trap 'cd / && umount "$W/small"' EXIT
+D=$W/small
+# end: unmounts, then finish (which removes $W on success).
+end() {
+    cd / && umount "$D" && trap - EXIT
+    cd "$W" && finish
+}
+
+# no_leftovers WHAT DIR: nothing but the files named after DIR is in DIR (no temporary file).
+no_leftovers() {
+    local what=$1 dir=$2
+    shift 2
+    local left
+    left=$(cd "$dir" && find . -mindepth 1 -maxdepth 1 | sed 's|^\./||' | sort | tr '\n' ' ')
+    local want
+    want=$(printf '%s\n' "$@" | sort | tr '\n' ' ')
+    [ "$left" = "$want" ] || { fail "$what: $dir holds '$left', expected '$want'"; return 1; }
+    pass "$what: $dir holds '${left% }'"
+}
+
+"$SYNTH" --out s.h5 --train 400 --val 50 --features 20 --classes 5 --seed 5 >/dev/null || exit 1
+
+# ---- 1. the first checkpoint does not fit ----
+timeout 120 "$MPIEXEC" "${MPI_FLAGS[@]}" -n $N "$FCNET_DIST" train --data "$W/s.h5" --hidden 300,300 --optim adam \
+    --epochs 1 --out "$D/big" >out1 2>err1
+rc=$?
+expect_error "fresh run, checkpoint larger than the disk" 1 out1 err1 $rc "$D/big/checkpoint.h5" \
+    "No space left on device"
+no_leftovers "fresh run" "$D/big" .fcnet-lock
+rm -rf "$D/big"
+
+# ---- 2. a resume on a disk that has filled up ----
+must_run $N log2 train --data "$W/s.h5" --hidden 20 --optim adam --epochs 1 --out "$D/run" || end
+cp "$D/run/checkpoint.h5" before.h5
+dd if=/dev/zero of="$D/fill" bs=4k 2>/dev/null # until the disk is full; dd's own failure is expected
+timeout 120 "$MPIEXEC" "${MPI_FLAGS[@]}" -n $N "$FCNET_DIST" train --resume "$D/run/checkpoint.h5" --epochs 2 \
+    --out "$D/run" >out2 2>err2
+rc=$?
+expect_error "resume on a full disk" 1 out2 err2 $rc "$D/run/checkpoint.h5" "No space left on device"
+if cmp -s before.h5 "$D/run/checkpoint.h5"; then pass "resume on a full disk: checkpoint.h5 unchanged"; else
+    fail "resume on a full disk: checkpoint.h5 changed"
+fi
+no_leftovers "resume on a full disk" "$D/run" .fcnet-lock checkpoint.h5
+
+# ---- 3. fcnet_synth ----
+"$SYNTH" --out "$D/none.h5" >out3 2>err3
+expect_error "fcnet_synth on a full disk" 1 out3 err3 $? "$D/none.h5.tmp" "No space left on device"
+rm -f "$D/fill"
+"$SYNTH" --out "$D/big.h5" --train 20000 --features 50 >out4 2>err4
+expect_error "fcnet_synth, set larger than the disk" 1 out4 err4 $? "$D/big.h5.tmp" "No space left on device"
+no_leftovers "fcnet_synth" "$D" run
+
+end
