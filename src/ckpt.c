@@ -22,6 +22,7 @@
 #include "fcnet/h5contained.h"
 #include "fcnet/h5quiet.h"
 #include "fcnet/optim.h"
+#include "fcnet/read_guard.h"
 
 #ifdef FC_REAL_DOUBLE
 #define FC_H5_REAL H5T_NATIVE_DOUBLE
@@ -487,6 +488,7 @@ fc_status fc_ckpt_save(const fc_trainer *t, const char *path)
 static void r_open(ckpt_io *io, const char *path)
 {
     fc_h5_quiet_begin(&io->quiet);
+    fc_read_guard_begin(path);
     /* HDF5's own message for a directory is a multi-field dump, and a FIFO would block H5Fopen forever */
     const char *problem = fc_input_file_problem(path);
     if (problem || access(path, R_OK) != 0) {
@@ -509,6 +511,7 @@ static void r_close(ckpt_io *io)
 {
     if (io->file >= 0) H5Fclose(io->file);
     io->file = -1;
+    fc_read_guard_end();
     fc_h5_quiet_end(&io->quiet);
 }
 
@@ -1232,6 +1235,7 @@ int fc_ckpt_read_run_id(const char *path, uint64_t *run_id)
     if (fc_input_file_problem(path)) return 0;
     fc_h5_quiet quiet;
     fc_h5_quiet_begin(&quiet);
+    fc_read_guard_begin(path);
     hid_t fapl = make_fapl();
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, fapl);
     H5Pclose(fapl);
@@ -1245,6 +1249,7 @@ int fc_ckpt_read_run_id(const char *path, uint64_t *run_id)
         }
     }
     if (f >= 0) H5Fclose(f);
+    fc_read_guard_end();
     fc_h5_quiet_end(&quiet);
     if (read) *run_id = (uint64_t)v;
     return read;

@@ -91,16 +91,33 @@ void fc_log_info(const char *fmt, ...)
     fflush(stdout);
 }
 
-static void log_stderr(const char *kind, const char *fmt, va_list ap)
+static void format_line(char *buf, size_t size, const char *kind, const char *fmt, va_list ap)
 {
     char line[MESSAGE_MAX + 64];
     vsnprintf(line, sizeof line, fmt, ap);
     if (log_size > 1)
-        fprintf(stderr, "fcnet_dist: [rank %d/%d] %s: %s\n", log_rank, log_size, kind, line);
+        snprintf(buf, size, "fcnet_dist: [rank %d/%d] %s: %s\n", log_rank, log_size, kind, line);
     else
-        fprintf(stderr, "fcnet_dist: %s: %s\n", kind, line);
+        snprintf(buf, size, "fcnet_dist: %s: %s\n", kind, line);
+}
+
+static void log_stderr(const char *kind, const char *fmt, va_list ap)
+{
+    char buf[MESSAGE_MAX + 128];
+    format_line(buf, sizeof buf, kind, fmt, ap);
+    fputs(buf, stderr);
     fflush(stderr);
 }
+
+void fc_log_format(char *buf, size_t size, const char *kind, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    format_line(buf, size, kind, fmt, ap);
+    va_end(ap);
+}
+
+int fc_log_rank(void) { return log_rank; }
 
 void fc_log_warn(const char *fmt, ...)
 {

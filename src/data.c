@@ -22,6 +22,7 @@
 
 #include "fcnet/h5contained.h"
 #include "fcnet/h5quiet.h"
+#include "fcnet/read_guard.h"
 #include "fcnet/rng.h"
 
 /* x is converted through a double buffer of at most this size, so a large uint8 file never needs a
@@ -211,6 +212,24 @@ static fc_status open_member(hid_t *dset, hid_t group, const char *member, const
     return FC_OK;
 }
 
+/* A datatype message whose size field was corrupted (float32 read as 7684 bytes per element) makes HDF5
+ * read far past its buffers while converting: a crash, not an error. Integers and floats wider than
+ * 16 bytes, or whose bits do not fit in their size, exist in no writer; NULL for a plausible type. */
+static const char *implausible_number_type(hid_t type)
+{
+    static char why[128];
+    H5T_class_t cls = H5Tget_class(type);
+    if (cls != H5T_INTEGER && cls != H5T_FLOAT) return NULL;
+    size_t size = H5Tget_size(type), precision = H5Tget_precision(type);
+    int offset = H5Tget_offset(type);
+    if (size == 0 || size > 16 || precision == 0 || offset < 0 || precision + (size_t)offset > 8 * size) {
+        snprintf(why, sizeof why, "a %zu-byte %s type with %zu bits at offset %d is not a valid number type", size,
+                 class_name(cls), precision, offset);
+        return why;
+    }
+    return NULL;
+}
+
 static fc_status check_x(xy_source *src)
 {
     hid_t type = H5Dget_type(src->x);
@@ -218,10 +237,13 @@ static fc_status check_x(xy_source *src)
     H5T_class_t cls = H5Tget_class(type);
     size_t size = H5Tget_size(type);
     H5T_sign_t sign = cls == H5T_INTEGER ? H5Tget_sign(type) : H5T_SGN_ERROR;
+    const char *bad_type = implausible_number_type(type);
     H5Tclose(type);
     if (cls != H5T_INTEGER && cls != H5T_FLOAT)
         return fc_error_set(FC_ERR_INPUT, "%s: %s: expected a numeric type (uint8, float32 or float64), got %s",
                             src->path, src->x_name, class_name(cls));
+    if (bad_type)
+        return fc_error_set(FC_ERR_INPUT, "%s: %s: %s (file corrupted?)", src->path, src->x_name, bad_type);
     if (cls == H5T_INTEGER && size == 1 && sign == H5T_SGN_NONE) src->kind = X_U8;
     else if (cls == H5T_FLOAT && size == sizeof(float)) src->kind = X_F32;
     else if (cls == H5T_FLOAT && size == sizeof(double)) src->kind = X_F64;
@@ -248,11 +270,14 @@ static fc_status check_y(xy_source *src)
     if (type < 0) return fc_error_set(FC_ERR_INPUT, "%s: %s: cannot read its type", src->path, src->y_name);
     H5T_class_t cls = H5Tget_class(type);
     src->y_u64 = cls == H5T_INTEGER && H5Tget_sign(type) == H5T_SGN_NONE && H5Tget_size(type) >= 8;
+    const char *bad_type = implausible_number_type(type);
     H5Tclose(type);
     /* Float labels are rejected rather than truncated: 2.7 has no right answer. */
     if (cls != H5T_INTEGER)
         return fc_error_set(FC_ERR_INPUT, "%s: %s: expected integer labels, got %s", src->path, src->y_name,
                             class_name(cls));
+    if (bad_type)
+        return fc_error_set(FC_ERR_INPUT, "%s: %s: %s (file corrupted?)", src->path, src->y_name, bad_type);
     hsize_t dims[8];
     int rank = dataset_dims(src->y, dims);
     if (rank != 1)
@@ -505,6 +530,7 @@ fc_status fc_data_load(fc_dataset *ds, const char *path, double val_size)
     snprintf(ds->path, sizeof ds->path, "%s", path);
     fc_h5_quiet quiet;
     fc_h5_quiet_begin(&quiet);
+    fc_read_guard_begin(path);
 
     hid_t file = H5I_INVALID_HID;
     xy_source train_src, val_src, test_src;
@@ -543,6 +569,7 @@ fc_status fc_data_load(fc_dataset *ds, const char *path, double val_size)
     source_close(&val_src);
     source_close(&test_src);
     if (file >= 0) H5Fclose(file);
+    fc_read_guard_end();
     fc_h5_quiet_end(&quiet);
     if (st != FC_OK) fc_data_free(ds);
     return st;
@@ -555,6 +582,7 @@ fc_status fc_data_load_split(fc_split *split, int *n_classes, const char *path, 
     if (n_classes) *n_classes = 0;
     fc_h5_quiet quiet;
     fc_h5_quiet_begin(&quiet);
+    fc_read_guard_begin(path);
 
     hid_t file = H5I_INVALID_HID;
     xy_source src;
@@ -571,6 +599,7 @@ fc_status fc_data_load_split(fc_split *split, int *n_classes, const char *path, 
     if (st == FC_OK && n_classes) *n_classes = num_classes > 0 ? num_classes : (int)(max_label + 1);
     source_close(&src);
     if (file >= 0) H5Fclose(file);
+    fc_read_guard_end();
     fc_h5_quiet_end(&quiet);
     return st;
 }
@@ -579,6 +608,7 @@ int fc_data_file_has(const char *path, const char *name)
 {
     fc_h5_quiet quiet;
     fc_h5_quiet_begin(&quiet);
+    fc_read_guard_begin(path);
     hid_t file = H5I_INVALID_HID;
     int result = -1;
     if (file_open(&file, path) == FC_OK) { /* the same checks as every read: a FIFO is refused, not opened */
@@ -586,6 +616,7 @@ int fc_data_file_has(const char *path, const char *name)
         result = e > 0 ? 1 : e == 0 ? 0 : -1;
         H5Fclose(file);
     }
+    fc_read_guard_end();
     fc_h5_quiet_end(&quiet);
     return result;
 }

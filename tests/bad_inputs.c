@@ -7,6 +7,8 @@
  *   bad_inputs big ROWS OUT           a dataset of ROWS x 1024 float32 features declared but never written
  *   bad_inputs flip FILE DATASET      flips one byte inside the first stored chunk of DATASET in place
  *                                     (the Fletcher32 checksum must catch it)
+ *   bad_inputs typesize FILE DATASET  sets the element size in DATASET's float32 datatype message to 7684
+ *                                     bytes in place (an unchecksummed v1 object header, as fcnet_synth's)
  *   bad_inputs list                   prints the KINDs of each mode
  *
  * Exit status 0, or 1 with a message when the file cannot be written (a broken generator must fail the
@@ -248,7 +250,30 @@ static const char *const ckpt_kinds[] = {
     "version-float",   /* root attribute format_version = 1.5 (float) */
     "hidden-fraction", /* root attribute hidden = 8.5 (float) */
     "model-huge",      /* root attributes n_hidden = 2, hidden = 2^20, 2^20: a model no machine holds */
+    "format-heap-len", /* root attribute format as a variable-length string (as h5py writes it) whose
+                          global-heap object claims 10^12 bytes: HDF5 copies past its buffer */
     NULL};
+
+/* Sets the size of the first object of the file's first global heap collection ("GCOL": signature,
+ * version, 3 reserved bytes, 8-byte collection size; then per object: index 2, reference count 2,
+ * reserved 4, size 8 bytes). The heap is not checksummed, so HDF5 trusts it. */
+static void corrupt_heap_object_size(const char *path, uint64_t size)
+{
+    FILE *fp = fopen(path, "r+b");
+    if (!fp) die("cannot open for writing", path);
+    long at = -1, pos = 0;
+    int c, matched = 0;
+    while (at < 0 && (c = fgetc(fp)) != EOF) {
+        matched = c == "GCOL"[matched] ? matched + 1 : c == 'G';
+        pos++;
+        if (matched == 4) at = pos - 4;
+    }
+    if (at < 0) die("no global heap in", path);
+    unsigned char le[8];
+    for (int i = 0; i < 8; i++) le[i] = (unsigned char)(size >> (8 * i));
+    if (fseek(fp, at + 24, SEEK_SET) != 0 || fwrite(le, 1, 8, fp) != 8) die("write failed", path);
+    if (fclose(fp) != 0) die("write failed", path);
+}
 
 static void copy_file(const char *src, const char *dst)
 {
@@ -377,6 +402,17 @@ static void write_ckpt(const char *kind, const char *good, const char *out)
         put_attr_double(f, "/", "hidden", 8.5);
     } else if (strcmp(k, "version-float") == 0) {
         put_attr_double(f, "/", "format_version", 1.5);
+    } else if (strcmp(k, "format-heap-len") == 0) {
+        H5Adelete_by_name(f, "/", "format", H5P_DEFAULT);
+        hid_t str = H5Tcopy(H5T_C_S1), space = H5Screate(H5S_SCALAR);
+        H5Tset_size(str, H5T_VARIABLE);
+        hid_t a = H5Acreate_by_name(f, "/", "format", str, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        if (a < 0) die("cannot create attribute", "format");
+        const char *text = "fcnet-checkpoint";
+        check(H5Awrite(a, str, &text), "format");
+        H5Aclose(a);
+        H5Sclose(space);
+        H5Tclose(str);
     } else if (strcmp(k, "preprocess-shape") == 0) {
         double v[3] = {0, 0, 0};
         hsize_t d1[1] = {3};
@@ -386,6 +422,7 @@ static void write_ckpt(const char *kind, const char *good, const char *out)
         die("unknown ckpt kind", k);
     }
     if (H5Fclose(f) < 0) die("cannot close", out);
+    if (strcmp(k, "format-heap-len") == 0) corrupt_heap_object_size(out, 1000000000000ull);
 }
 
 /* ---- --init-from files: /params only, for --hidden 8 on 4 features and 3 classes ---- */
@@ -477,6 +514,41 @@ static void flip(const char *path, const char *name)
     if (fclose(fp) != 0) die("write failed", path);
 }
 
+/* ---- a corrupted datatype size in an object header ---- */
+
+static void typesize(const char *path, const char *name)
+{
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0) die("cannot open", path);
+    hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
+    if (d < 0) die("no such dataset", name);
+    haddr_t header;
+#if H5_VERSION_GE(1, 12, 0)
+    H5O_info2_t info;
+    check(H5Oget_info3(d, &info, H5O_INFO_BASIC), "H5Oget_info3");
+    memcpy(&header, &info.token, sizeof header); /* the native file format's token is the address */
+#else
+    H5O_info_t info;
+    check(H5Oget_info2(d, &info, H5O_INFO_BASIC), "H5Oget_info2");
+    header = info.addr;
+#endif
+    H5Dclose(d);
+    H5Fclose(f);
+    /* Datatype message, version 1, class float; bit field of IEEE little-endian float32; size 4. */
+    static const unsigned char float32_le[8] = {0x11, 0x20, 0x1f, 0x00, 0x04, 0x00, 0x00, 0x00};
+    FILE *fp = fopen(path, "r+b");
+    if (!fp) die("cannot open for writing", path);
+    unsigned char buf[512];
+    if (fseek(fp, (long)header, SEEK_SET) != 0) die("seek failed", path);
+    size_t got = fread(buf, 1, sizeof buf, fp);
+    size_t at = 0;
+    while (at + sizeof float32_le <= got && memcmp(buf + at, float32_le, sizeof float32_le) != 0) at++;
+    if (at + sizeof float32_le > got) die("no float32 datatype message in the object header of", name);
+    fseek(fp, (long)(header + at + 5), SEEK_SET);
+    fputc(0x1e, fp); /* size 0x00001e04 */
+    if (fclose(fp) != 0) die("write failed", path);
+}
+
 static int known(const char *const *kinds, const char *k)
 {
     for (int i = 0; kinds[i]; i++)
@@ -510,9 +582,11 @@ int main(int argc, char **argv)
         write_big(argv[2], argv[3]);
     } else if (argc == 4 && strcmp(argv[1], "flip") == 0) {
         flip(argv[2], argv[3]);
+    } else if (argc == 4 && strcmp(argv[1], "typesize") == 0) {
+        typesize(argv[2], argv[3]);
     } else {
-        fprintf(stderr, "usage: bad_inputs data|params KIND OUT | ckpt KIND GOOD OUT | big ROWS OUT | flip FILE "
-                        "DATASET | list\n");
+        fprintf(stderr, "usage: bad_inputs data|params KIND OUT | ckpt KIND GOOD OUT | big ROWS OUT | flip|typesize "
+                        "FILE DATASET | list\n");
         return 2;
     }
     return 0;

@@ -116,6 +116,8 @@ size=$(stat -c %s "$O/good.h5")
 head -c $((size / 2)) "$O/good.h5" >"$O/truncated.h5"
 cp "$O/good.h5" "$O/flipped.h5"
 "$BAD_INPUTS" flip "$O/flipped.h5" /train/x
+cp "$O/good.h5" "$O/typesize.h5"
+"$BAD_INPUTS" typesize "$O/typesize.h5" /val/x
 d1=(--hidden 8 --batch-size 10 --epochs 1)
 add data-missing "missing.h5" train --data "$O/missing.h5" "${d1[@]}"
 add data-empty "empty.h5" train --data "$O/empty.h5" "${d1[@]}"
@@ -126,6 +128,10 @@ add eval-data-fifo-val "fifo|not a regular file" eval --checkpoint "$good_ckpt" 
 add data-random "random.h5" train --data "$O/random.h5" "${d1[@]}"
 add data-truncated "truncated.h5" train --data "$O/truncated.h5" "${d1[@]}"
 add data-flipped "flipped.h5|/train/x" train --data "$O/flipped.h5" "${d1[@]}"
+# a corrupted size field in an unchecksummed header: HDF5's conversion read past its buffers (SIGSEGV)
+add data-type-size "typesize.h5|/val/x|7684-byte float" train --data "$O/typesize.h5" "${d1[@]}"
+add eval-data-type-size "typesize.h5|/val/x|7684-byte float" eval --checkpoint "$good_ckpt" \
+    --data "$O/typesize.h5" --split val
 # name:expected text for each defect bad_inputs can write
 for spec in "x-string:/train/x|expected a numeric type" "x-1d:/train/x|expected 2-D (N, D), got 1-D" \
     "y-length:/train/y|59 labels but /train/x has 60 rows" "y-float:/train/y|expected integer labels" \
@@ -190,7 +196,8 @@ for spec in "w1-shape:/params/W1|(8, 4)|(4, 8)" "w2-missing:/params/W2|missing i
     "optim-lr-neg:attribute 'lr' of /optim|-1" "optim-v-neg:/optim/W1/v|negative value -0.5" \
     "bn-var-neg:/bn/running_var1|negative variance -0.5" "pp-mean-nan:/preprocess/mean|non-finite" \
     "version-float:format_version|1.5 is not a whole number" "hidden-fraction:hidden|width 8.5" \
-    "model-huge:the model it holds|good.h5 (4 features, 3 classes)|GiB|more than this machine"; do
+    "model-huge:the model it holds|good.h5 (4 features, 3 classes)|GiB|more than this machine" \
+    "format-heap-len:crashed while reading it|damaged"; do
     kind=${spec%%:*} expect=${spec#*:}
     "$BAD_INPUTS" ckpt "$kind" "$good_ckpt" "$O/ckpt-$kind.h5"
     add "resume-$kind" "ckpt-$kind.h5|$expect" train --resume "$O/ckpt-$kind.h5"
@@ -201,6 +208,8 @@ add eval-pp-mean-nan "ckpt-pp-mean-nan.h5|/preprocess/mean|non-finite" eval --ch
 add eval-w1-elink "ckpt-w1-elink.h5|/params/W1|an external link" eval --checkpoint "$O/ckpt-w1-elink.h5" --split val
 add eval-model-huge "ckpt-model-huge.h5|the model it holds|GiB|more than this machine" eval \
     --checkpoint "$O/ckpt-model-huge.h5" --split val
+add eval-format-heap-len "ckpt-format-heap-len.h5|crashed while reading it" eval \
+    --checkpoint "$O/ckpt-format-heap-len.h5" --split val
 # a checkpoint whose stored data path is relative to the directory of the first run, resumed from elsewhere
 mkdir -p "$O/rel"
 cp "$O/good.h5" "$O/rel/only-here.h5"

@@ -52,6 +52,12 @@ void fc_log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Warnings and errors: stderr, any rank, prefixed with the rank when size > 1. */
 void fc_log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void fc_log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The line fc_log_warn/fc_log_error would print for kind "warning"/"error", newline included, into buf:
+ * for a message that must be ready before it can be printed (from a signal handler). */
+void fc_log_format(char *buf, size_t size, const char *kind, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* This process's rank as set by fc_log_set_rank (0 before). */
+int fc_log_rank(void);
 
 /* On the hot elementwise kernels: an AVX2 clone besides the baseline one, picked at load time by the
  * CPU. Only wider vectors: AVX2 without FMA contracts nothing and nothing is reassociated, so both
