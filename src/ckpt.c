@@ -499,7 +499,10 @@ static void r_open(ckpt_io *io, const char *path)
     io->file = H5Fopen(path, H5F_ACC_RDONLY, fapl);
     if (io->file < 0) {
         h5_error h = h5_last_error();
-        io_fail(io, "not an HDF5 file, or truncated", "%s", h.desc[0] ? h.desc : "H5Fopen failed");
+        if (fc_h5_desc_locked(h.desc))
+            io_fail(io, "cannot open", FC_H5_LOCKED_REASON);
+        else
+            io_fail(io, "not an HDF5 file, or truncated", "%s", h.desc[0] ? h.desc : "H5Fopen failed");
     }
     H5Pclose(fapl);
     char object[256], why[512];
@@ -515,8 +518,9 @@ static void r_close(ckpt_io *io)
     fc_h5_quiet_end(&io->quiet);
 }
 
-/* 1 when every component of the absolute path name exists (H5Lexists fails on a missing parent). */
-static int r_exists(const ckpt_io *io, const char *name)
+/* 1 when every component of the absolute path name exists (H5Lexists fails on a missing parent); 0 when
+ * one is missing, or after recording why a lookup failed (a corrupted header is not a missing object). */
+static int r_exists(ckpt_io *io, const char *name)
 {
     char part[256];
     const char *p = name;
@@ -526,7 +530,9 @@ static int r_exists(const ckpt_io *io, const char *name)
         if (len >= sizeof part) return 0;
         memcpy(part, name, len);
         part[len] = '\0';
-        if (strcmp(part, "/") != 0 && H5Lexists(io->file, part, H5P_DEFAULT) <= 0) return 0;
+        htri_t found = strcmp(part, "/") == 0 ? 1 : H5Lexists(io->file, part, H5P_DEFAULT);
+        if (found < 0) io_fail_h5(io, part, "looking it up");
+        if (found <= 0) return 0;
         if (!next) break;
         p = next;
     }
@@ -544,6 +550,12 @@ static hid_t r_open_dataset(ckpt_io *io, const char *name)
     hid_t d = H5Dopen2(io->file, name, H5P_DEFAULT);
     if (d < 0) {
         io_fail_h5(io, name, "opening the dataset");
+        return -1;
+    }
+    char why[256];
+    if (fc_h5_missing_filter(d, why, sizeof why)) {
+        io_fail(io, name, "%s", why);
+        H5Dclose(d);
         return -1;
     }
     return d;
@@ -623,6 +635,7 @@ static hid_t r_open_attr(ckpt_io *io, const char *obj, const char *attr, char *o
     if (io->st) return -1;
     snprintf(object, object_size, "attribute '%s' of %s", attr, obj);
     htri_t exists = r_exists(io, obj) ? H5Aexists_by_name(io->file, obj, attr, H5P_DEFAULT) : 0;
+    if (exists < 0) io_fail_h5(io, object, "looking it up");
     if (exists <= 0) {
         io_fail(io, object, "missing in the %s", io->noun);
         return -1;

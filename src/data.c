@@ -102,6 +102,7 @@ static fc_status file_open(hid_t *file, const char *path)
     detail_buf detail;
     if (f < 0) h5_detail(&detail);
     H5Pclose(fapl);
+    if (f < 0 && fc_h5_desc_locked(detail.text)) return fc_error_set(FC_ERR_INPUT, "%s: %s", path, FC_H5_LOCKED_REASON);
     if (f < 0)
         return fc_error_set(FC_ERR_INPUT, "%s: truncated or corrupt HDF5 file (%s)", path, detail.text);
     char object[256], why[512];
@@ -209,6 +210,8 @@ static fc_status open_member(hid_t *dset, hid_t group, const char *member, const
     *dset = H5Dopen2(group, member, H5P_DEFAULT);
     if (*dset < 0)
         return fc_error_set(FC_ERR_INPUT, "%s: %s: not a readable dataset (%s)", path, full, h5_detail(&detail));
+    char why[256];
+    if (fc_h5_missing_filter(*dset, why, sizeof why)) return fc_error_set(FC_ERR_INPUT, "%s: %s: %s", path, full, why);
     return FC_OK;
 }
 

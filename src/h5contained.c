@@ -57,3 +57,27 @@ int fc_h5_foreign_object(hid_t file, char *object, size_t object_size, char *rea
     /* H5Lvisit reports every link below the root without following external or soft links */
     return H5Lvisit(file, H5_INDEX_NAME, H5_ITER_NATIVE, visit_link, &s) == FOREIGN_FOUND;
 }
+
+int fc_h5_missing_filter(hid_t dset, char *reason, size_t reason_size)
+{
+    hid_t dcpl = H5Dget_create_plist(dset);
+    if (dcpl < 0) return 0; /* the reader reports what it cannot open */
+    int missing = 0;
+    const int n = H5Pget_nfilters(dcpl);
+    for (int i = 0; i < n && !missing; i++) {
+        unsigned flags = 0, config = 0;
+        size_t n_values = 0;
+        char name[64] = "";
+        H5Z_filter_t id = H5Pget_filter2(dcpl, (unsigned)i, &flags, &n_values, NULL, sizeof name, name, &config);
+        /* Optional or not (h5py marks lzf optional): "optional" lets a write skip the filter, but a chunk
+         * that was filtered cannot be read without it. */
+        if (id < 0 || H5Zfilter_avail(id) > 0) continue;
+        missing = 1;
+        snprintf(reason, reason_size,
+                 "compressed with filter '%s' (id %d), which this HDF5 library does not have (no plugin for it in "
+                 "HDF5_PLUGIN_PATH)",
+                 name[0] ? name : "unnamed", (int)id);
+    }
+    H5Pclose(dcpl);
+    return missing;
+}

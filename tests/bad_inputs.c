@@ -7,6 +7,7 @@
  *   bad_inputs big ROWS OUT           a dataset of ROWS x 1024 float32 features declared but never written
  *   bad_inputs flip FILE DATASET      flips one byte inside the first stored chunk of DATASET in place
  *                                     (the Fletcher32 checksum must catch it)
+ *   bad_inputs fliphdr FILE OBJECT    flips one byte inside the object header of OBJECT in place
  *   bad_inputs typesize FILE DATASET  sets the element size in DATASET's float32 datatype message to 7684
  *                                     bytes in place (an unchecksummed v1 object header, as fcnet_synth's)
  *   bad_inputs list                   prints the KINDs of each mode
@@ -106,7 +107,18 @@ static const char *const data_kinds[] = {
     "test-elink",   /* /test is an external link to the FIFO "fifo" beside the file */
     "x-external",   /* /train/x keeps its raw data in the FIFO "fifo" beside the file (external storage) */
     "x-virtual",    /* /train/x is a virtual dataset over a file that does not exist */
+    "x-filter",     /* /train/x compressed with a filter only this program has (id 300, "bad-inputs-test") */
     NULL};
+
+/* A filter of the range HDF5 reserves for testing (256-511) that changes nothing: registered here only,
+ * so fcnet_dist, which does not have it, cannot read the chunks it filtered. */
+enum { TEST_FILTER_ID = 300 };
+static size_t identity_filter(unsigned flags, size_t n_values, const unsigned values[], size_t nbytes,
+                              size_t *buf_size, void **buf)
+{
+    (void)flags, (void)n_values, (void)values, (void)buf_size, (void)buf;
+    return nbytes;
+}
 
 /* dir_of(path)/name into buf: the files an external link or external storage points to. */
 static const char *beside(const char *path, const char *name, char *buf, size_t size)
@@ -173,6 +185,21 @@ static void write_data(const char *kind, const char *out)
             check(H5Gclose(H5Gcreate2(f, "/train", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)), "group");
             hid_t d = H5Dcreate2(f, "/train/x", H5T_IEEE_F32LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
             if (d < 0) die("cannot create dataset", k);
+            H5Dclose(d);
+            H5Sclose(space);
+            H5Pclose(dcpl);
+        } else if (strcmp(k, "x-filter") == 0) {
+            const H5Z_class2_t filter = {H5Z_CLASS_T_VERS, TEST_FILTER_ID, 1, 1, "bad-inputs-test", NULL, NULL,
+                                         identity_filter};
+            check(H5Zregister(&filter), "H5Zregister");
+            hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE), space = H5Screate_simple(2, xd, NULL);
+            const hsize_t chunk[2] = {N_TRAIN / 2, D};
+            check(H5Pset_chunk(dcpl, 2, chunk), "chunk");
+            check(H5Pset_filter(dcpl, TEST_FILTER_ID, H5Z_FLAG_MANDATORY, 0, NULL), "filter");
+            check(H5Gclose(H5Gcreate2(f, "/train", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)), "group");
+            hid_t d = H5Dcreate2(f, "/train/x", H5T_IEEE_F32LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+            if (d < 0) die("cannot create dataset", k);
+            check(H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, x), "write");
             H5Dclose(d);
             H5Sclose(space);
             H5Pclose(dcpl);
@@ -516,24 +543,46 @@ static void flip(const char *path, const char *name)
 
 /* ---- a corrupted datatype size in an object header ---- */
 
-static void typesize(const char *path, const char *name)
+/* File offset of the object header of object name (a group or dataset). */
+static haddr_t header_address(const char *path, const char *name)
 {
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (f < 0) die("cannot open", path);
-    hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
-    if (d < 0) die("no such dataset", name);
+    hid_t o = H5Oopen(f, name, H5P_DEFAULT);
+    if (o < 0) die("no such object", name);
     haddr_t header;
 #if H5_VERSION_GE(1, 12, 0)
     H5O_info2_t info;
-    check(H5Oget_info3(d, &info, H5O_INFO_BASIC), "H5Oget_info3");
+    check(H5Oget_info3(o, &info, H5O_INFO_BASIC), "H5Oget_info3");
     memcpy(&header, &info.token, sizeof header); /* the native file format's token is the address */
 #else
     H5O_info_t info;
-    check(H5Oget_info2(d, &info, H5O_INFO_BASIC), "H5Oget_info2");
+    check(H5Oget_info2(o, &info, H5O_INFO_BASIC), "H5Oget_info2");
     header = info.addr;
 #endif
-    H5Dclose(d);
+    H5Oclose(o);
     H5Fclose(f);
+    return header;
+}
+
+/* Flips one byte 20 bytes into the object header of name: inside its first chunk, which HDF5 1.10's
+ * format checksums. */
+static void flip_header(const char *path, const char *name)
+{
+    long at = (long)header_address(path, name) + 20;
+    FILE *fp = fopen(path, "r+b");
+    if (!fp) die("cannot open for writing", path);
+    if (fseek(fp, at, SEEK_SET) != 0) die("seek failed", path);
+    int c = fgetc(fp);
+    if (c == EOF) die("read failed", path);
+    fseek(fp, at, SEEK_SET);
+    fputc(c ^ 0x5a, fp);
+    if (fclose(fp) != 0) die("write failed", path);
+}
+
+static void typesize(const char *path, const char *name)
+{
+    haddr_t header = header_address(path, name);
     /* Datatype message, version 1, class float; bit field of IEEE little-endian float32; size 4. */
     static const unsigned char float32_le[8] = {0x11, 0x20, 0x1f, 0x00, 0x04, 0x00, 0x00, 0x00};
     FILE *fp = fopen(path, "r+b");
@@ -584,9 +633,11 @@ int main(int argc, char **argv)
         flip(argv[2], argv[3]);
     } else if (argc == 4 && strcmp(argv[1], "typesize") == 0) {
         typesize(argv[2], argv[3]);
+    } else if (argc == 4 && strcmp(argv[1], "fliphdr") == 0) {
+        flip_header(argv[2], argv[3]);
     } else {
         fprintf(stderr, "usage: bad_inputs data|params KIND OUT | ckpt KIND GOOD OUT | big ROWS OUT | flip|typesize "
-                        "FILE DATASET | list\n");
+                        "FILE DATASET | fliphdr FILE OBJECT | list\n");
         return 2;
     }
     return 0;

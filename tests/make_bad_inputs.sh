@@ -142,7 +142,8 @@ for spec in "x-string:/train/x|expected a numeric type" "x-1d:/train/x|expected 
     "classes-zero:num_classes|0 is not a positive integer" "train-empty:/train/x|empty (0 rows)" \
     "one-class:1 class|training needs at least 2" \
     "test-elink:/test|an external link|fifo|only data stored in the file itself" \
-    "x-external:/train/x|stored in external files" "x-virtual:/train/x|a virtual dataset"; do
+    "x-external:/train/x|stored in external files" "x-virtual:/train/x|a virtual dataset" \
+    "x-filter:/train/x|filter 'bad-inputs-test' (id 300)|does not have"; do
     kind=${spec%%:*} expect=${spec#*:}
     "$BAD_INPUTS" data "$kind" "$O/data-$kind.h5"
     add "data-$kind" "data-$kind.h5|$expect" train --data "$O/data-$kind.h5" "${d1[@]}"
@@ -165,6 +166,11 @@ for ds in /params/W1 /optim/W1/v; do
     "$BAD_INPUTS" flip "$O/$name.h5" "$ds"
     add "resume-flipped-${ds#/}" "$name.h5|$ds|checksum" train --resume "$O/$name.h5"
 done
+# a flipped byte in the root group's header: the checksum catches it, and it is not called "missing"
+cp "$good_ckpt" "$O/ckpt-flipped-root.h5"
+"$BAD_INPUTS" fliphdr "$O/ckpt-flipped-root.h5" /
+add resume-flipped-root-header "ckpt-flipped-root.h5|attribute 'format' of /|checksum mismatch" train \
+    --resume "$O/ckpt-flipped-root.h5"
 add resume-missing "missing.h5" train --resume "$O/missing.h5"
 add resume-fifo "fifo|not a regular file" train --resume "$O/fifo"
 add resume-empty "empty.h5" train --resume "$O/empty.h5"

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "fcnet/data.h"
@@ -406,6 +407,40 @@ START_TEST(test_hdf5_error_printing_restored)
     ck_assert_int_eq(fc_data_load(&ds, tmp_path("absent.h5"), 0), FC_ERR_INPUT);
     H5Eget_auto2(H5E_DEFAULT, &after_func, &after_data);
     ck_assert(before_func == after_func && before_data == after_data);
+}
+END_TEST
+
+/* Another process holding the file open for writing: HDF5's lock refuses the read, and the message says
+ * so instead of calling the file truncated or corrupt. */
+START_TEST(test_locked_by_a_writer)
+{
+    const char *path = write_standard("locked.h5", 1, 0, 0);
+    int ready[2], release[2];
+    ck_assert_int_eq(pipe(ready), 0);
+    ck_assert_int_eq(pipe(release), 0);
+    pid_t child = fork();
+    ck_assert_int_ge(child, 0);
+    if (child == 0) {
+        close(release[1]); /* else its own copy keeps the pipe open and the read below never ends */
+        hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+        char c = f >= 0 ? 'y' : 'n';
+        if (write(ready[1], &c, 1) != 1) _exit(1);
+        if (read(release[0], &c, 1) < 0) _exit(1); /* until the parent closes its end */
+        _exit(0);
+    }
+    close(release[0]);
+    char c = 0;
+    ck_assert_int_eq(read(ready[0], &c, 1), 1);
+    ck_assert_int_eq(c, 'y');
+    fc_dataset ds;
+    fc_status st = fc_data_load(&ds, path, 0);
+    close(release[1]);
+    waitpid(child, NULL, 0);
+    ck_assert_int_eq(st, FC_ERR_INPUT);
+    ck_assert_msg(strstr(fc_error_message(), "locked.h5: locked: another process has it open for writing"), "%s",
+                  fc_error_message());
+    ck_assert_int_eq(fc_data_load(&ds, path, 0), FC_OK); /* the writer gone, the same file loads */
+    fc_data_free(&ds);
 }
 END_TEST
 
@@ -1056,6 +1091,7 @@ static Suite *data_suite(void)
     tcase_add_test(load, test_soft_links_kept_external_refused);
     tcase_add_test(load, test_load_float64_and_label_types);
     tcase_add_test(load, test_load_split_only);
+    tcase_add_test(load, test_locked_by_a_writer);
     tcase_add_test(load, test_holdout_fraction_and_count);
     tcase_add_test(load, test_n_classes_from_every_split);
     tcase_add_test(load, test_chunked_reads);

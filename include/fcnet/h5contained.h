@@ -14,4 +14,9 @@
  * the file itself"). */
 int fc_h5_foreign_object(hid_t file, char *object, size_t object_size, char *reason, size_t reason_size);
 
+/* 1 when the dataset dset needs a filter (a compression) that this HDF5 library does not have, built in or
+ * as a plugin from HDF5_PLUGIN_PATH, with "compressed with filter 'lzf' (id 32000), which ..." in reason;
+ * else 0. HDF5 itself only says "can't open directory .../plugins" when it reads. */
+int fc_h5_missing_filter(hid_t dset, char *reason, size_t reason_size);
+
 #endif

@@ -44,6 +44,13 @@ static inline herr_t fc_h5_walk_errno(unsigned n, const H5E_error2_t *e, void *d
     return 0;
 }
 
+/* H5Fopen's failure when another process holds the file open for writing: HDF5 1.10 locks files, and
+ * its own text ("unable to lock file, errno = 11") reads like a damaged file. */
+#define FC_H5_LOCKED_REASON                                                                                   \
+    "locked: another process has it open for writing (HDF5 file locking); wait until it has finished, or set " \
+    "HDF5_USE_FILE_LOCKING=FALSE to read it anyway"
+static inline int fc_h5_desc_locked(const char *desc) { return desc && strstr(desc, "unable to lock file") != NULL; }
+
 /* The errno of the current HDF5 error stack (0 if none): call right after the failing call, since the
  * next API call clears the stack. */
 static inline int fc_h5_last_errno(void)
