@@ -1054,6 +1054,8 @@ fc_status fc_ckpt_read_config(const char *path, fc_config *cfg, int *n_input, in
 
 fc_status fc_ckpt_check_data_path(const char *data, const char *checkpoint)
 {
+    if (!data[0]) /* a file written by hand, or edited: nothing to name in the message below */
+        return fc_error_set(FC_ERR_INPUT, "the checkpoint %s records no dataset path; give --data FILE", checkpoint);
     const char *problem = fc_input_file_problem(data);
     FILE *probe = problem ? NULL : fopen(data, "rb");
     if (!problem && !probe) problem = strerror(errno);
@@ -1190,8 +1192,7 @@ static fc_status copy_file(const char *src, const char *dst)
     return FC_OK;
 }
 
-/* Step number of a name "checkpoint-step<digits>.h5", or -1 for any other name. */
-static int64_t numbered_step(const char *name)
+int64_t fc_ckpt_numbered_step(const char *name)
 {
     const char *prefix = "checkpoint-step";
     size_t lp = strlen(prefix);
@@ -1223,7 +1224,7 @@ static int64_t *numbered_copies(const char *out_dir, size_t *n)
     int64_t *steps = malloc(cap * sizeof *steps);
     FC_ASSERT(steps != NULL);
     for (struct dirent *e; (e = readdir(d)) != NULL;) {
-        const int64_t s = numbered_step(e->d_name);
+        const int64_t s = fc_ckpt_numbered_step(e->d_name);
         if (s < 0) continue;
         if (*n == cap) {
             cap *= 2;

@@ -598,27 +598,39 @@ typedef struct ini_ctx {
     fc_config *cfg;
     const char *file;
     FILE *fp;
-    int line;       /* physical line the parser is on (counted by the reader) */
-    int err_line;   /* line of the first value the handler rejected; 0 when none */
-    int long_line;  /* line longer than libinih's buffer; 0 when none */
-    int line_limit; /* longest line libinih accepts */
-    int read_errno; /* errno of a failed read; 0 when none */
+    int line;                           /* physical line the parser is on (counted by the reader) */
+    int err_line;                       /* line of the first value the handler rejected; 0 when none */
+    int long_line;                      /* line longer than libinih's buffer; 0 when none */
+    int line_limit;                     /* longest line libinih accepts */
+    int nul_line;                       /* line holding a NUL byte; 0 when none */
+    int bare_indented;                  /* first indented line with no '=' or ':'; 0 when none */
+    int read_errno;                     /* errno of a failed read; 0 when none */
+    int set_line[FC_OPT_COUNT];         /* line that gave each option; 0 when not given (yet) */
+    char set_section[FC_OPT_COUNT][64]; /* the [section] it was given under ("" before any) */
 } ini_ctx;
 
 /* fgets for libinih that counts lines, so the handler can name the line of a bad value (the packaged
  * libinih is built without INI_HANDLER_LINENO), and that stops at a line longer than libinih's buffer
- * instead of letting it be split into two bogus lines. */
+ * instead of letting it be split into two bogus lines, and at a NUL byte, which would silently cut the
+ * line short. It also drops a line's leading blanks: libinih (built with INI_ALLOW_MULTILINE) reads an
+ * indented line as a continuation that replaces the value above ("hidden = 8" then "  16" gave 16), so
+ * an indented "name = value" is an ordinary pair and anything else indented is a syntax error. */
 static char *ini_read_line(char *str, int num, void *stream)
 {
     ini_ctx *ctx = stream;
-    int c = getc(ctx->fp), n = 0;
+    int c = getc(ctx->fp), n = 0, indented = 0;
     if (c == EOF) {
         if (ferror(ctx->fp)) ctx->read_errno = errno ? errno : EIO;
         return NULL;
     }
     ctx->line++;
     ctx->line_limit = num - 2;
+    for (; c != EOF && c != '\n' && isspace(c); c = getc(ctx->fp)) indented = 1;
     while (c != EOF) {
+        if (c == '\0') {
+            ctx->nul_line = ctx->line;
+            return NULL;
+        }
         if (n >= num - 1 || (c != '\n' && n >= num - 2)) {
             ctx->long_line = ctx->line;
             return NULL;
@@ -632,13 +644,14 @@ static char *ini_read_line(char *str, int num, void *stream)
         return NULL;
     }
     str[n] = '\0';
+    if (indented && !ctx->bare_indented && n > 0 && !strchr(";#[\r\n", str[0]) && !strpbrk(str, "=:"))
+        ctx->bare_indented = ctx->line;
     return str;
 }
 
 static int on_ini_pair(void *user, const char *section, const char *name, const char *value)
 {
     ini_ctx *ctx = user;
-    (void)section; /* sections such as [train] only group keys for the reader; names are global */
     if (ctx->err_line) return 0;
 
     size_t len = strlen(name);
@@ -660,6 +673,19 @@ static int on_ini_pair(void *user, const char *section, const char *name, const 
         ctx->err_line = ctx->line;
         return 0;
     }
+    /* Sections such as [train] only group keys for the reader; names are global, so a name given twice
+     * (under any sections, in any spelling) is a mistake, not a silent last-wins. */
+    const int before = ctx->set_line[sp->id];
+    if (before) {
+        const char *prior = ctx->set_section[sp->id];
+        if (strcmp(prior, section) != 0)
+            fc_error_set(FC_ERR_INPUT, "%s:%d: '%s' given twice (also line %d, under [%s]; sections do not scope "
+                         "names)", ctx->file, ctx->line, name, before, prior);
+        else
+            fc_error_set(FC_ERR_INPUT, "%s:%d: '%s' given twice (also line %d)", ctx->file, ctx->line, name, before);
+        ctx->err_line = ctx->line;
+        return 0;
+    }
     /* One pair of matching quotes is removed, so data = "my file.h5" and hidden = "" work. */
     char text[FC_PATH_MAX];
     size_t vlen = strlen(value);
@@ -674,6 +700,8 @@ static int on_ini_pair(void *user, const char *section, const char *name, const 
         ctx->err_line = ctx->line;
         return 0;
     }
+    ctx->set_line[sp->id] = ctx->line;
+    snprintf(ctx->set_section[sp->id], sizeof ctx->set_section[sp->id], "%s", section);
     return 1;
 }
 
@@ -688,17 +716,20 @@ static fc_status load_config(fc_config *cfg, const char *path)
     fclose(fp);
     if (ctx.read_errno)
         return fc_error_set(FC_ERR_INPUT, "--config: cannot read '%s': %s", path, strerror(ctx.read_errno));
-    /* libinih returns the first failing line, the handler's or a syntax error; report whichever of the
-     * three kinds of failure comes first in the file. */
+    /* libinih returns the first failing line, the handler's or a syntax error; report whichever failure
+     * comes first in the file: those, or the line the reader stopped at (too long, or a NUL byte). */
     int first = ctx.err_line;
     if (rc > 0 && (first == 0 || rc < first)) first = rc;
     if (ctx.long_line && (first == 0 || ctx.long_line < first))
         return fc_error_set(FC_ERR_INPUT, "%s:%d: line longer than %d characters; give long values on the "
                             "command line", path, ctx.long_line, ctx.line_limit);
+    if (ctx.nul_line && (first == 0 || ctx.nul_line < first))
+        return fc_error_set(FC_ERR_INPUT, "%s:%d: contains a NUL byte (not a text file?)", path, ctx.nul_line);
     if (first != 0 && first == ctx.err_line) return FC_ERR_INPUT; /* message set by the handler */
     if (first != 0)
         return fc_error_set(FC_ERR_INPUT, "%s:%d: syntax error: expected 'name = value', [section] or a "
-                            "comment", path, first);
+                            "comment%s", path, first, first == ctx.bare_indented ? " (an indented line does "
+                            "not continue the value above it)" : "");
     if (rc < 0) return fc_error_set(FC_ERR_INPUT, "--config: cannot parse '%s' (libinih error %d)", path, rc);
     return FC_OK;
 }
@@ -1115,8 +1146,9 @@ void fc_config_print_help(FILE *f, fc_command command)
               f);
         break;
     }
-    fputs("Options are --name VALUE or --name=VALUE; flags take no value. Every option can also come from\n"
-          "an INI file (--config FILE); the command line wins.\n",
+    fputs("Options are --name VALUE or --name=VALUE. A flag is --name alone (on) or --name=BOOL, BOOL one of\n"
+          "true/false, yes/no, on/off, 1/0 (--name=false turns off a flag an INI file set), never --name BOOL.\n"
+          "Every option can also come from an INI file (--config FILE); the command line wins.\n",
           f);
 
     char left[64], value[256], text[1024];

@@ -607,6 +607,14 @@ fc_status fc_data_load_split(fc_split *split, int *n_classes, const char *path, 
     return st;
 }
 
+fc_status fc_data_require_classes(const char *path, int n_classes)
+{
+    if (n_classes >= 2) return FC_OK;
+    return fc_error_set(FC_ERR_INPUT, "%s: 1 class (the num_classes attribute, or every label is 0): training and "
+                        "gradcheck need at least 2",
+                        path);
+}
+
 int fc_data_file_has(const char *path, const char *name)
 {
     fc_h5_quiet quiet;

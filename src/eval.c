@@ -71,9 +71,6 @@ static fc_status eval_setup(eval_state *s, const fc_config *cfg, fc_dist *dist)
     fc_status st = fc_ckpt_read_config(cfg->checkpoint, &s->ck, &s->n_input, &s->n_classes);
     if (st != FC_OK) return st;
     s->data = cfg->data[0] ? cfg->data : s->ck.data;
-    if (!s->data[0])
-        return fc_error_set(FC_ERR_INPUT, "eval: the checkpoint %s records no dataset path; give --data FILE",
-                            cfg->checkpoint);
     if (!cfg->data[0] && (st = fc_ckpt_check_data_path(s->data, cfg->checkpoint)) != FC_OK) return st;
     if ((st = load_split(s, cfg->split)) != FC_OK) return st;
     if (s->split->d != s->n_input)

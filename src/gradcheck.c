@@ -103,6 +103,7 @@ static fc_status gc_batch(gc_state *s, const fc_config *cfg)
         s->from_data = 1;
         s->n_input = s->data.d;
         s->n_classes = n_classes;
+        if ((st = fc_data_require_classes(cfg->data, n_classes)) != FC_OK) return st;
         fc_preprocess_fit(&s->pp, cfg->preprocess, &s->data);
         fc_preprocess_apply(&s->pp, &s->data);
         if (s->data.n < s->batch) s->batch = (int)s->data.n;
@@ -298,6 +299,9 @@ static fc_status gc_run(gc_state *s, const fc_config *cfg)
     if ((st = fc_net_init(&s->net, &ncfg, s->batch, NULL)) == FC_ERR_INPUT) { /* a network too big */
         char why[1024];
         snprintf(why, sizeof why, "%s", fc_error_message());
+        if (s->from_data) /* its input and output sizes come from the data: name it, as train does */
+            return fc_error_set(FC_ERR_INPUT, "%s (%d features, %d classes): %s: --hidden, --batch-size, or the "
+                                "class count of the data", cfg->data, s->n_input, s->n_classes, why);
         return fc_error_set(FC_ERR_INPUT, "%s: --hidden or --batch-size", why);
     }
     if (st != FC_OK) return st;

@@ -3,6 +3,7 @@
 
 #include "fcnet/train.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
@@ -211,10 +212,7 @@ fc_status fc_train_setup(fc_trainer *t, const fc_config *cfg, fc_dist *dist)
     t->dist = dist;
     t->best_val_acc = -1;
     fc_status st = fc_data_load(&t->data, cfg->data, cfg->val_size);
-    /* One class trains nothing (the softmax loss is 0 whatever the weights) and reports accuracy 1. */
-    if (st == FC_OK && t->data.n_classes < 2)
-        st = fc_error_set(FC_ERR_INPUT, "%s: 1 class (the num_classes attribute, or every label is 0): training "
-                          "needs at least 2", cfg->data);
+    if (st == FC_OK) st = fc_data_require_classes(cfg->data, t->data.n_classes);
     if ((st = fc_dist_agree(dist, st, 1)) != FC_OK) return st;
 
     if (cfg->resume[0]) st = fc_ckpt_load_preprocess(&t->pp, cfg->resume, t->data.n_features);
@@ -559,6 +557,13 @@ static int continues_run_in(const char *resume, const char *out)
     return !fc_ckpt_read_run_id(current, &a) || !fc_ckpt_read_run_id(resume, &b) || a == b;
 }
 
+/* --out without trailing slashes, to put before "/checkpoint.h5" in messages ("a/" + "/checkpoint.h5"). */
+static void out_dir_text(char *dir, size_t size, const char *out)
+{
+    snprintf(dir, size, "%s", out);
+    for (size_t n = strlen(dir); n > 1 && dir[n - 1] == '/';) dir[--n] = '\0';
+}
+
 /* Nothing is lost by accident: a run writes into an --out that holds checkpoints only when it continues
  * one of them (--resume from a file of that run in --out) or is told to replace them (--overwrite). */
 static fc_status check_not_replacing(const fc_config *cfg)
@@ -567,11 +572,28 @@ static fc_status check_not_replacing(const fc_config *cfg)
     if (cfg->overwrite || !fc_ckpt_find_in_dir(cfg->out, found, sizeof found)) return FC_OK;
     if (cfg->resume[0] && continues_run_in(cfg->resume, cfg->out)) return FC_OK;
     char dir[FC_PATH_MAX];
-    snprintf(dir, sizeof dir, "%s", cfg->out);
-    for (size_t n = strlen(dir); n > 1 && dir[n - 1] == '/';) dir[--n] = '\0'; /* "a/" + "/checkpoint.h5" */
+    out_dir_text(dir, sizeof dir, cfg->out);
     return fc_error_set(FC_ERR_INPUT, "--out: %s already holds %s of %s; continue it with --resume %s/%s, choose "
                         "another --out, or add --overwrite to replace it", dir, found,
                         cfg->resume[0] ? "a run other than the resumed one" : "an earlier run", dir, found);
+}
+
+/* "a directory", "a FIFO", ...: what a file that is not a regular one is, for messages. */
+static const char *file_kind(mode_t mode)
+{
+    if (S_ISDIR(mode)) return "a directory";
+    if (S_ISLNK(mode)) return "a symbolic link";
+    if (S_ISFIFO(mode)) return "a FIFO";
+    if (S_ISSOCK(mode)) return "a socket";
+    return "a device";
+}
+
+/* The refusal of a .fcnet-lock that is not a regular file (mode: lstat's). */
+static fc_status not_a_lock_file(const char *path, mode_t mode)
+{
+    if (S_ISLNK(mode))
+        return fc_error_set(FC_ERR_INPUT, "--out: %s is a symbolic link; refusing to follow it (remove it)", path);
+    return fc_error_set(FC_ERR_INPUT, "--out: %s is %s, not fcnet's lock file; move it away", path, file_kind(mode));
 }
 
 /* Rank 0 takes an exclusive lock on <out>/.fcnet-lock for the whole run: two runs started on one --out
@@ -581,16 +603,33 @@ static fc_status check_not_replacing(const fc_config *cfg)
  * close would release it early. A file system without locks (ENOLCK, EOPNOTSUPP) gets a warning, no lock. */
 static fc_status lock_out_dir(fc_trainer *t)
 {
-    char path[FC_PATH_MAX + 32];
-    snprintf(path, sizeof path, "%s/.fcnet-lock", t->cfg->out);
+    char dir[FC_PATH_MAX], path[FC_PATH_MAX + 32];
+    out_dir_text(dir, sizeof dir, t->cfg->out);
+    snprintf(path, sizeof path, "%s/.fcnet-lock", dir);
+    /* Only a regular file is opened and written: a symbolic link would be followed and its target (any file
+     * the user can write) truncated, a FIFO would block the open, a device would be opened. lstat refuses
+     * them unopened; O_NOFOLLOW, O_NONBLOCK (no effect on a regular file) and fstat cover a swap in between. */
+    struct stat sb;
+    if (lstat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) return not_a_lock_file(path, sb.st_mode);
+    const int flags = O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK;
     /* Writable by whoever may write in --out (umask permitting); a file another user left that this one
      * cannot write is still locked, with a read lock: it excludes every run that takes the write lock. */
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666), writable = 1;
+    int fd = open(path, O_RDWR | O_CREAT | flags, 0666), writable = 1;
     if (fd < 0 && (errno == EACCES || errno == EROFS)) {
-        fd = open(path, O_RDONLY | O_CLOEXEC);
+        fd = open(path, O_RDONLY | flags);
         writable = 0;
     }
+    if (fd < 0 && errno == ELOOP) return not_a_lock_file(path, S_IFLNK);
     if (fd < 0) return fc_error_set(FC_ERR_INPUT, "--out: cannot create %s: %s", path, strerror(errno));
+    if (fstat(fd, &sb) != 0) {
+        const int err = errno;
+        close(fd);
+        return fc_error_set(FC_ERR_INPUT, "--out: cannot stat %s: %s", path, strerror(err));
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        close(fd);
+        return not_a_lock_file(path, sb.st_mode);
+    }
     struct flock whole = {.l_type = writable ? F_WRLCK : F_RDLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0};
     int rc;
     while ((rc = fcntl(fd, F_SETLK, &whole)) != 0 && errno == EINTR) {
@@ -616,10 +655,36 @@ static fc_status lock_out_dir(fc_trainer *t)
     char host[64] = "?", text[160];
     gethostname(host, sizeof host - 1);
     const int len = snprintf(text, sizeof text, "PID %ld on %s\n", (long)getpid(), host);
-    const int written = writable && ftruncate(fd, 0) == 0 && pwrite(fd, text, (size_t)len, 0) == len;
+    /* Not into a file with other names (hard links), which would be overwritten too. */
+    const int written =
+        writable && sb.st_nlink == 1 && ftruncate(fd, 0) == 0 && pwrite(fd, text, (size_t)len, 0) == len;
     (void)written; /* the holder's line only serves the message of a refused run */
     t->out_lock = fd + 1;
     return FC_OK;
+}
+
+/* A directory (or FIFO, socket, device) under a name the run writes or removes is not a checkpoint, but it
+ * would only fail the run at its first save, an epoch later: as checkpoint.h5 the rename over it, as a
+ * numbered copy the removal by --overwrite (or it blocks --keep-last's copy of that step). Refused now. A
+ * symbolic link passes: rename and unlink replace the link, never its target. */
+static fc_status check_checkpoint_names(const char *out)
+{
+    DIR *d = opendir(out);
+    if (!d) return fc_error_set(FC_ERR_INPUT, "--out: cannot list directory '%s': %s", out, strerror(errno));
+    char dir[FC_PATH_MAX];
+    out_dir_text(dir, sizeof dir, out);
+    fc_status st = FC_OK;
+    for (struct dirent *e; st == FC_OK && (e = readdir(d)) != NULL;) {
+        if (strcmp(e->d_name, "checkpoint.h5") != 0 && fc_ckpt_numbered_step(e->d_name) < 0) continue;
+        char path[FC_PATH_MAX + 300];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        struct stat sb;
+        if (lstat(path, &sb) == 0 && !S_ISREG(sb.st_mode) && !S_ISLNK(sb.st_mode))
+            st = fc_error_set(FC_ERR_INPUT, "--out: %s is %s, not a checkpoint; move it away", path,
+                              file_kind(sb.st_mode));
+    }
+    closedir(d);
+    return st;
 }
 
 fc_status fc_train_check_out_dir(fc_trainer *t)
@@ -635,12 +700,7 @@ fc_status fc_train_check_out_dir(fc_trainer *t)
             close(fd);
             unlink(probe);
         }
-        /* The checkpoint is renamed over checkpoint.h5, which fails on a directory only at the first save. */
-        char ckpt[FC_PATH_MAX + 32];
-        snprintf(ckpt, sizeof ckpt, "%s/checkpoint.h5", t->cfg->out);
-        struct stat sb;
-        if (st == FC_OK && lstat(ckpt, &sb) == 0 && S_ISDIR(sb.st_mode))
-            st = fc_error_set(FC_ERR_INPUT, "--out: %s is a directory; the checkpoint cannot be written there", ckpt);
+        if (st == FC_OK) st = check_checkpoint_names(t->cfg->out);
         /* Then the lock: a concurrent run that passed the look too (neither had saved) finds it taken. Not
          * before the look, so that a run refused by it leaves the directory as it was. */
         if (st == FC_OK) st = check_not_replacing(t->cfg);

@@ -277,6 +277,7 @@ static const char *const ckpt_kinds[] = {
     "version-float",   /* root attribute format_version = 1.5 (float) */
     "hidden-fraction", /* root attribute hidden = 8.5 (float) */
     "model-huge",      /* root attributes n_hidden = 2, hidden = 2^20, 2^20: a model no machine holds */
+    "data-empty",      /* root attribute data = "": no dataset path recorded */
     "format-heap-len", /* root attribute format as a variable-length string (as h5py writes it) whose
                           global-heap object claims 10^12 bytes: HDF5 copies past its buffer */
     NULL};
@@ -429,6 +430,8 @@ static void write_ckpt(const char *kind, const char *good, const char *out)
         put_attr_double(f, "/", "hidden", 8.5);
     } else if (strcmp(k, "version-float") == 0) {
         put_attr_double(f, "/", "format_version", 1.5);
+    } else if (strcmp(k, "data-empty") == 0) {
+        put_attr_str(f, "/", "data", "");
     } else if (strcmp(k, "format-heap-len") == 0) {
         H5Adelete_by_name(f, "/", "format", H5P_DEFAULT);
         hid_t str = H5Tcopy(H5T_C_S1), space = H5Screate(H5S_SCALAR);

@@ -94,6 +94,10 @@ add flag-eval-model-option "--hidden|not an option of the eval command|--checkpo
     --data "$O/good.h5" --hidden 8
 add flag-eval-resume "--resume|not an option of the eval command" eval --checkpoint "$good_ckpt" --resume "$O/none.h5"
 add flag-gradcheck-lr "--lr|not an option of the gradcheck command" gradcheck --hidden 8 --lr 0.1
+# gradcheck on data: one class would compare zeros and print 'result: ok'; a model too big names the data
+add gradcheck-one-class "data-one-class.h5|1 class|need at least 2" gradcheck --data "$O/data-one-class.h5"
+add gradcheck-model-huge "good.h5 (4 features, 3 classes)|GiB|more than this machine" gradcheck --data "$O/good.h5" \
+    --hidden 1048576,1048576
 
 # ---- INI files (--config): the message names the file (and line) ----
 printf 'hidden = 8\nbogus_key = 3\n' >"$O/unknown-key.ini"
@@ -140,7 +144,7 @@ for spec in "x-string:/train/x|expected a numeric type" "x-1d:/train/x|expected 
     "x-f64-huge:/train/x|row 7, column 0 beyond the float range" "no-train:/train|missing group" \
     "no-y:/train/y|missing dataset" "val-features:/val/x|5 features but /train/x has 4" \
     "classes-zero:num_classes|0 is not a positive integer" "train-empty:/train/x|empty (0 rows)" \
-    "one-class:1 class|training needs at least 2" \
+    "one-class:1 class|need at least 2" \
     "test-elink:/test|an external link|fifo|only data stored in the file itself" \
     "x-external:/train/x|stored in external files" "x-virtual:/train/x|a virtual dataset" \
     "x-filter:/train/x|filter 'bad-inputs-test' (id 300)|does not have"; do
@@ -203,7 +207,7 @@ for spec in "w1-shape:/params/W1|(8, 4)|(4, 8)" "w2-missing:/params/W2|missing i
     "bn-var-neg:/bn/running_var1|negative variance -0.5" "pp-mean-nan:/preprocess/mean|non-finite" \
     "version-float:format_version|1.5 is not a whole number" "hidden-fraction:hidden|width 8.5" \
     "model-huge:the model it holds|good.h5 (4 features, 3 classes)|GiB|more than this machine" \
-    "format-heap-len:crashed while reading it|damaged"; do
+    "format-heap-len:crashed while reading it|damaged" "data-empty:records no dataset path|give --data"; do
     kind=${spec%%:*} expect=${spec#*:}
     "$BAD_INPUTS" ckpt "$kind" "$good_ckpt" "$O/ckpt-$kind.h5"
     add "resume-$kind" "ckpt-$kind.h5|$expect" train --resume "$O/ckpt-$kind.h5"
@@ -214,6 +218,7 @@ add eval-pp-mean-nan "ckpt-pp-mean-nan.h5|/preprocess/mean|non-finite" eval --ch
 add eval-w1-elink "ckpt-w1-elink.h5|/params/W1|an external link" eval --checkpoint "$O/ckpt-w1-elink.h5" --split val
 add eval-model-huge "ckpt-model-huge.h5|the model it holds|GiB|more than this machine" eval \
     --checkpoint "$O/ckpt-model-huge.h5" --split val
+add eval-data-empty "ckpt-data-empty.h5|records no dataset path|give --data" eval --checkpoint "$O/ckpt-data-empty.h5"
 add eval-format-heap-len "ckpt-format-heap-len.h5|crashed while reading it" eval \
     --checkpoint "$O/ckpt-format-heap-len.h5" --split val
 # a checkpoint whose stored data path is relative to the directory of the first run, resumed from elsewhere

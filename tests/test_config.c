@@ -29,8 +29,8 @@ static fc_status parse_v(fc_config *cfg, const char *const *args)
 /* Big struct: static, not on the stack; tests run one after the other (CK_NOFORK). */
 static fc_config cfg, other;
 
-/* Writes content to a fresh temporary file; path receives its name. */
-static void write_temp(char *path, size_t size, const char *content)
+/* Writes len bytes of content (NUL bytes included) to a fresh temporary file; path receives its name. */
+static void write_temp_bytes(char *path, size_t size, const char *content, size_t len)
 {
     const char *dir = getenv("TMPDIR");
     snprintf(path, size, "%s/fcnet_test_config_XXXXXX", dir && dir[0] ? dir : "/tmp");
@@ -38,8 +38,13 @@ static void write_temp(char *path, size_t size, const char *content)
     ck_assert_msg(fd >= 0, "mkstemp %s", path);
     FILE *f = fdopen(fd, "w");
     ck_assert(f != NULL);
-    fputs(content, f);
+    ck_assert_uint_eq(fwrite(content, 1, len, f), len);
     ck_assert_int_eq(fclose(f), 0);
+}
+
+static void write_temp(char *path, size_t size, const char *content)
+{
+    write_temp_bytes(path, size, content, strlen(content));
 }
 
 static void assert_error_has(fc_status st, const char *need1, const char *need2, const char *what)
@@ -318,6 +323,16 @@ START_TEST(test_config_file)
     ck_assert_int_eq(cfg.batch_size, 64);
     unlink(path);
 
+    /* Indented pairs are pairs (libinih alone reads every indented line after a pair as a continuation of
+     * that pair's value); the command line still wins over them. */
+    write_temp(path, sizeof path, "[model]\n  hidden = 8\n\tnorm = batchnorm\n  ; comment\n  lr : 0.5\n");
+    ck_assert_int_eq(PARSE(&cfg, "--config", path, "--data", "d.h5", "--lr", "0.25"), FC_OK);
+    ck_assert_int_eq(cfg.n_hidden, 1);
+    ck_assert_int_eq(cfg.hidden[0], 8);
+    ck_assert_int_eq(cfg.norm, FC_NORM_BATCH);
+    ck_assert(cfg.optim.lr == 0.25);
+    unlink(path);
+
     /* An empty file changes nothing but config_file. */
     write_temp(path, sizeof path, "");
     ck_assert_int_eq(PARSE(&cfg, "--config", path, "--data", "d.h5"), FC_OK);
@@ -428,6 +443,8 @@ static const struct bad_case {
     /* A flag value is one whole word: a yes/no word followed by more is not that word. */
     {{"--data", "d.h5", "--profile=truex"}, {"--profile", "'truex': expected true/false"}},
     {{"--data", "d.h5", "--no-shuffle=1e3"}, {"--no-shuffle", "'1e3'"}},
+    /* A flag's value only follows '=' (--help says so): a separate word is not taken as its value. */
+    {{"--data", "d.h5", "--no-shuffle", "yes"}, {"unexpected argument 'yes'", NULL}},
     {{"--out", ""}, {"--out", "'': empty path"}},
     {{"--data="}, {"--data", "'': empty path"}},
     {{"eval", "--checkpoint", "c.h5", "--split", "bogus"},
@@ -506,6 +523,14 @@ START_TEST(test_config_file_errors)
         /* The first failing line is reported, whatever its kind. */
         {"oops\nkeep = 2\n", {":1: syntax error", NULL}},
         {"keep = 2\noops\n", {":1: keep: 2 out of range", NULL}},
+        /* libinih would read an indented line as a continuation replacing the value above (hidden 16). */
+        {"hidden = 8\n  16\n", {":2: syntax error", "an indented line does not continue"}},
+        {"lr = 0.1\nhidden = 8\n\t16, 32\nkeep = 0.5\n", {":3: syntax error", NULL}},
+        /* A name given twice is refused, also in another spelling or under another [section]. */
+        {"hidden = 8\nlr = 0.1\nhidden = 16\n", {":3: 'hidden' given twice (also line 1)", NULL}},
+        {"batch_size = 5\nbatch-size = 6\n", {":2: 'batch-size' given twice (also line 1)", NULL}},
+        {"[model]\nhidden = 8\n[train]\nlr = 0.1\nhidden = 16\n",
+         {":5: 'hidden' given twice (also line 2, under [model]", "sections do not scope names"}},
         {"lr = 0.1\ndata = "
          "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
          "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
@@ -520,6 +545,26 @@ START_TEST(test_config_file_errors)
         assert_error_has(st, cases[i].need[0], cases[i].need[1], what);
         ck_assert_msg(strncmp(fc_error_message(), path, strlen(path)) == 0, "%s: '%s' does not start with %s",
                       what, fc_error_message(), path);
+        unlink(path);
+    }
+    /* A NUL byte would cut its line short silently ("hidden = 8<NUL>0" read as 8): refused, naming the line,
+     * unless an earlier line fails first. */
+#define BYTES(literal) literal, sizeof literal - 1
+    static const struct {
+        const char *bytes;
+        size_t len;
+        const char *need;
+    } nul_cases[] = {
+        {BYTES("lr = 0.1\nhidden = 8\0" "0\n"), ":2: contains a NUL byte"},
+        {BYTES("\0"), ":1: contains a NUL byte"},
+        {BYTES("oops\nlr = 0.1\0\n"), ":1: syntax error"},
+    };
+#undef BYTES
+    for (size_t i = 0; i < sizeof nul_cases / sizeof nul_cases[0]; i++) {
+        char path[256], what[64];
+        write_temp_bytes(path, sizeof path, nul_cases[i].bytes, nul_cases[i].len);
+        snprintf(what, sizeof what, "INI NUL case %zu", i);
+        assert_error_has(PARSE(&cfg, "--data", "d.h5", "--config", path), path, nul_cases[i].need, what);
         unlink(path);
     }
     /* A directory opens but cannot be read. */
@@ -617,7 +662,9 @@ START_TEST(test_help)
         "Usage: fcnet_dist", "Model:", "Optimizer:", "Data:", "Run control:", "Eval",
         "[default: 100,100]", "[default: 0.01]", /* weight scale */
         "[default: 0.9]", "[default: 1e-08]", "[default: fcnet-out]", "1e-3 for adam", "[default: center]",
-        "Exit status:", "0  success", "1  failure", "2  usage", "3  training diverged", "NaN"};
+        "Exit status:", "0  success", "1  failure", "2  usage", "3  training diverged", "NaN",
+        /* what next_arg accepts for a flag (test_equals_form, bad_cases) */
+        "A flag is --name alone (on) or --name=BOOL", "true/false, yes/no, on/off, 1/0", "never --name BOOL"};
     for (size_t i = 0; i < sizeof needles / sizeof needles[0]; i++)
         ck_assert_msg(strstr(text, needles[i]), "help lacks '%s'", needles[i]);
     /* Every line fits a terminal. */

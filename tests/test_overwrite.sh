@@ -86,6 +86,48 @@ if must_run 2 log.over "${RUN[@]}" --seed 3 --max-steps 10 --keep-last 2 --out a
     else fail "--overwrite: no numbered copy of the new run (--keep-last 2)"; fi
 fi
 
+# What lies in --out under the names the run writes must be what it expects, checked before the first step
+# (exit 2, one line): .fcnet-lock a regular file, never followed through a symbolic link (that truncated
+# the link's target, any file the user can write) nor a FIFO (that could block the open); checkpoint.h5 and
+# checkpoint-step<N>.h5 no directory (with --overwrite its removal failed only at the first save, an epoch
+# in, after checkpoint.h5 had been replaced). Each is left as it was.
+# odd_out WHAT DIR TEXT... -- ARG...: exit 2 within 20 s, one line holding every TEXT, no checkpoint in DIR.
+odd_out() {
+    local what=$1 dir=$2 texts=() rc
+    shift 2
+    while [ "$1" != -- ]; do texts+=("$1"); shift; done
+    shift
+    timeout 20 "$MPIEXEC" "${MPI_FLAGS[@]}" -n 2 "$FCNET_DIST" "$@" --out "$dir" >odd.out 2>odd.err
+    rc=$?
+    [ $rc != 124 ] || fail "$what: still running after 20 s"
+    expect_error "$what" 2 odd.out odd.err $rc "${texts[@]}"
+    [ ! -e "$dir/checkpoint.h5" ] || [ -d "$dir/checkpoint.h5" ] || fail "$what: $dir/checkpoint.h5 written"
+}
+printf 'a file of the user that runs fcnet\n' >victim.txt && cp victim.txt victim.orig &&
+    mkdir lnk && ln -s ../victim.txt lnk/.fcnet-lock || exit 1
+odd_out "a symbolic link as .fcnet-lock" lnk "--out: lnk/.fcnet-lock is a symbolic link; refusing to follow it" -- \
+    "${RUN[@]}" --seed 2
+cmp -s victim.txt victim.orig || fail "the target of lnk/.fcnet-lock changed: '$(head -c 80 victim.txt)'"
+[ -L lnk/.fcnet-lock ] || fail "lnk/.fcnet-lock is no longer the symbolic link"
+mkdir fifo && mkfifo fifo/.fcnet-lock || exit 1
+odd_out "a FIFO as .fcnet-lock" fifo "--out: fifo/.fcnet-lock is a FIFO" -- "${RUN[@]}" --seed 2
+# A FIFO this user cannot write (another user's) was opened for reading only: blocked until a writer came,
+# forever, deaf to SIGTERM (as root: the user is nobody, through setpriv, one rank without mpirun).
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null 2>&1 && id nobody >/dev/null 2>&1; then
+    mkdir rofifo && mkfifo -m 644 rofifo/.fcnet-lock && chmod 777 rofifo && chmod o+rx "$W" && chmod o+r d.h5 ||
+        exit 1
+    timeout -k 2 20 setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups env HOME=/tmp \
+        "$FCNET_DIST" "${RUN[@]}" --seed 2 --out rofifo >rofifo.out 2>rofifo.err
+    expect_error "a FIFO as .fcnet-lock that the user cannot write" 2 rofifo.out rofifo.err $? \
+        "--out: rofifo/.fcnet-lock is a FIFO"
+fi
+mkdir -p numdir/checkpoint-step2.h5 numdir2/checkpoint-step2.h5 || exit 1
+odd_out "a directory named like a numbered copy, --overwrite" numdir \
+    "--out: numdir/checkpoint-step2.h5 is a directory, not a checkpoint" -- "${RUN[@]}" --seed 2 --overwrite
+odd_out "a directory named like a numbered copy" numdir2/ \
+    "--out: numdir2/checkpoint-step2.h5 is a directory, not a checkpoint" -- "${RUN[@]}" --seed 2 --keep-last 3
+for d in numdir numdir2; do [ -d $d/checkpoint-step2.h5 ] || fail "$d/checkpoint-step2.h5 is gone"; done
+
 # Two runs on one --out at the same time: before either has saved, the look for another run's checkpoint
 # cannot tell, so --out's lock refuses the second (exit 2, one line naming the first's PID) while the first
 # runs; the first, held with SIGSTOP meanwhile so that it cannot save first, then stops and saves as usual.

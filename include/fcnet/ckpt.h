@@ -51,6 +51,9 @@ fc_status fc_ckpt_read_config(const char *path, fc_config *cfg, int *n_input, in
  * FC_ERR_INPUT saying where the path came from and that --data overrides it. Other problems with the file
  * are the data loader's to report. */
 fc_status fc_ckpt_check_data_path(const char *data, const char *checkpoint);
+/* Step number of a numbered copy's name "checkpoint-step<digits>.h5" (digits as %lld prints them), or -1
+ * for any other name. */
+int64_t fc_ckpt_numbered_step(const char *name);
 
 /* For every hyperparameter the user set explicitly (given->opt_set[]) compares the given value with the
  * checkpoint's; the first disagreement is FC_ERR_INPUT "--lr: 0.01 given but the checkpoint FILE has

@@ -45,6 +45,9 @@ void fc_data_free(fc_dataset *ds);
 /* Reads only the split called name ("train", "val", "test") of path, without a hold-out. */
 fc_status fc_data_load_split(fc_split *split, int *n_classes, const char *path, const char *name);
 void fc_split_free(fc_split *split);
+/* FC_ERR_INPUT naming path when n_classes < 2: with one class the softmax loss is 0 whatever the weights,
+ * so training learns nothing (and reports accuracy 1) and a gradient check compares zeros. */
+fc_status fc_data_require_classes(const char *path, int n_classes);
 /* 1 when the dataset file path has a root link called name ("val"), 0 when not, -1 when the file cannot be
  * read (a load of it then says why). */
 int fc_data_file_has(const char *path, const char *name);
