@@ -32,7 +32,8 @@ fc_status fc_dsout_open(fc_dsout *out, const char *path)
     snprintf(out->path, sizeof out->path, "%s", path);
     snprintf(out->tmp, sizeof out->tmp, "%s.tmp", path);
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    out->file = H5Fcreate(out->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    unlink(out->tmp); /* a stale one; and created anew (H5F_ACC_EXCL), a symbolic link there is not followed */
+    out->file = H5Fcreate(out->tmp, H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT);
     if (out->file < 0) {
         /* HDF5's stack may carry the system's reason (a full disk fails the first write); else ask the OS. */
         int err = fc_h5_last_errno();

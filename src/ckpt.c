@@ -440,7 +440,10 @@ static fc_status save_quietly(const fc_trainer *t, const char *path)
     hid_t fapl = make_fapl();
     io.lcpl = H5Pcreate(H5P_LINK_CREATE);
     H5Pset_create_intermediate_group(io.lcpl, 1);
-    io.file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    /* Created anew, never truncated: whatever lies at that name (a symbolic link another user of --out
+     * planted, to have the checkpoint's bytes written over its target) is removed first. */
+    unlink(tmp);
+    io.file = H5Fcreate(tmp, H5F_ACC_EXCL, H5P_DEFAULT, fapl);
     int created = io.file >= 0;
     if (!created) io_fail_h5(&io, tmp, "creating the temporary file"); /* before H5Pclose clears the stack */
     H5Pclose(fapl);
@@ -1158,7 +1161,8 @@ static fc_status copy_file(const char *src, const char *dst)
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", dst, (long)getpid());
     int in = open(src, O_RDONLY);
     if (in < 0) return fc_error_set(FC_ERR_FAIL, "--keep-last: cannot read %s: %s", src, strerror(errno));
-    int out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+    unlink(tmp); /* created anew (O_EXCL), so a symbolic link at that name is never followed */
+    int out = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
     if (out < 0) {
         int err = errno;
         close(in);
@@ -1341,7 +1345,9 @@ fc_status fc_ckpt_remove_other_runs(const char *out_dir, uint64_t run_id)
     for (size_t i = 0; i < n; i++) {
         char old[FC_PATH_MAX + 64];
         numbered_path(old, sizeof old, out_dir, steps[i]);
-        if (written_by_run(old, run_id)) continue;
+        /* Only another run's checkpoints: a file that merely has such a name is not --overwrite's to delete. */
+        uint64_t other;
+        if (!fc_ckpt_read_run_id(old, &other) || other == run_id) continue;
         if (unlink(old) != 0 && errno != ENOENT && st == FC_OK)
             st = fc_error_set(FC_ERR_FAIL, "--overwrite: cannot remove %s: %s", old, strerror(errno));
     }

@@ -68,7 +68,9 @@ must_run 2 log.resume train --resume a/checkpoint.h5 --out a --max-steps 4 &&
 must_run 2 log.rewind train --resume a/checkpoint-step10.h5 --out a --max-steps 1 &&
     expect_step "resume from the copy a/checkpoint-step10.h5 into a/" 11
 
-# --overwrite: the fresh run of seed 3 replaces a/checkpoint.h5 and equals run B bit for bit.
+# --overwrite: the fresh run of seed 3 replaces a/checkpoint.h5 and equals run B bit for bit. A file that only
+# has a numbered copy's name (notes, not a checkpoint of any run) is not its to delete.
+printf 'notes, not a checkpoint\n' >a/checkpoint-step99.h5
 if must_run 2 log.over "${RUN[@]}" --seed 3 --max-steps 10 --keep-last 2 --out a --overwrite; then
     if "$H5CMP" a/checkpoint.h5 b/checkpoint.h5 "${STATE[@]}" >cmp.out 2>&1; then
         pass "--overwrite: a/checkpoint.h5 replaced by a run equal to b/ bitwise"
@@ -77,8 +79,11 @@ if must_run 2 log.over "${RUN[@]}" --seed 3 --max-steps 10 --keep-last 2 --out a
     fi
     # and the numbered copies of run A (steps 10 and 12) went with it: what is left is the new run's.
     want=$(attr b/checkpoint.h5 /@run_id) left=0
+    [ "$(cat a/checkpoint-step99.h5 2>/dev/null)" = "notes, not a checkpoint" ] &&
+        pass "--overwrite: a/checkpoint-step99.h5, a text file, left alone" ||
+        fail "--overwrite: the text file a/checkpoint-step99.h5 was removed or changed"
     for f in a/checkpoint-step*.h5; do
-        [ -e "$f" ] || continue
+        [ -e "$f" ] && [ "$f" != a/checkpoint-step99.h5 ] || continue
         left=$((left + 1))
         [ "$(attr "$f" /@run_id)" = "$want" ] || fail "--overwrite: $f of the replaced run is still there"
     done
@@ -120,6 +125,20 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null 2>&1 && id nobody >/dev/n
         "$FCNET_DIST" "${RUN[@]}" --seed 2 --out rofifo >rofifo.out 2>rofifo.err
     expect_error "a FIFO as .fcnet-lock that the user cannot write" 2 rofifo.out rofifo.err $? \
         "--out: rofifo/.fcnet-lock is a FIFO"
+fi
+# The temporary file of a save, <out>/.checkpoint.h5.tmp.<pid>, is created anew: a symbolic link planted
+# under that name (the PID is predictable: here the shell's own, which exec hands to the one-rank run) was
+# followed and its target overwritten with the checkpoint, and checkpoint.h5 became that link.
+printf 'another file of the user\n' >victim2.txt && cp victim2.txt victim2.orig && mkdir tmplink || exit 1
+timeout 60 sh -c 'ln -s ../victim2.txt "tmplink/.checkpoint.h5.tmp.$$" && exec "$0" "$@"' "$FCNET_DIST" \
+    "${RUN[@]}" --seed 2 --max-steps 2 --out tmplink >log.tmplink 2>&1
+rc=$?
+if [ $rc = 0 ] && cmp -s victim2.txt victim2.orig && [ -f tmplink/checkpoint.h5 ] && [ ! -L tmplink/checkpoint.h5 ] &&
+    [ "$(attr tmplink/checkpoint.h5 /@step)" = 2 ]; then
+    pass "a symbolic link at the save's temporary name: not followed, checkpoint.h5 a real file"
+else
+    fail "a symbolic link at the save's temporary name: exit $rc, victim $(cmp -s victim2.txt victim2.orig &&
+        echo unchanged || echo changed), checkpoint.h5 $(stat -c %F tmplink/checkpoint.h5 2>&1)"
 fi
 mkdir -p numdir/checkpoint-step2.h5 numdir2/checkpoint-step2.h5 || exit 1
 odd_out "a directory named like a numbered copy, --overwrite" numdir \
