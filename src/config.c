@@ -493,8 +493,10 @@ static fc_status parse_hidden(fc_config *cfg, const char *who, const char *text)
 
 #ifdef FC_REAL_DOUBLE
 #define SMALLEST_REAL DBL_MIN
+#define LARGEST_REAL DBL_MAX
 #else
 #define SMALLEST_REAL ((double)FLT_MIN)
+#define LARGEST_REAL ((double)FLT_MAX)
 #endif
 
 static int real_in_range(const opt_spec *sp, double v)
@@ -542,6 +544,10 @@ static fc_status apply_value(fc_config *cfg, const opt_spec *sp, const char *who
         if (typed && sp->lo_open && sp->lo == 0 && v < SMALLEST_REAL)
             return input_error(who, "%s is below %g, the smallest normal %s, the precision fcnet computes in", text,
                                SMALLEST_REAL, FC_REAL_NAME);
+        /* And one it would see as Inf: --weight-scale 1e39 made every weight Inf ("diverged at step 0"). */
+        if (typed && fabs(v) > LARGEST_REAL)
+            return input_error(who, "%s is beyond %g, the largest %s, the precision fcnet computes in", text,
+                               LARGEST_REAL, FC_REAL_NAME);
         if (sp->id == FC_OPT_VAL_SIZE && v >= 1 && v != floor(v))
             return input_error(who, "%s is neither a fraction below 1 nor a whole number of rows", text);
         *real_field(cfg, sp->id) = v;

@@ -764,10 +764,16 @@ int fc_train_run(fc_trainer *t)
             fc_progress_end(&progress);
             char where[128];
             position_text(t, 0, where, sizeof where);
-            if (fc_dist_rank(t->dist) == 0)
+            if (fc_dist_rank(t->dist) == 0) {
+                char ckpt[FC_PATH_MAX + 32];
+                snprintf(ckpt, sizeof ckpt, "%s/checkpoint.h5", cfg->out);
                 fc_log_error("training diverged: loss, gradients or updated parameters are NaN/Inf at step %lld "
-                             "(%s); the last checkpoint is kept as it was",
-                             (long long)t->step, where);
+                             "(%s); %s",
+                             (long long)t->step, where,
+                             access(ckpt, F_OK) == 0 ? "the last checkpoint is kept as it was"
+                                                     : "no checkpoint written (check --lr, --weight-scale, --reg "
+                                                       "and the data's scale)");
+            }
             return FC_EXIT_DIVERGED;
         }
         fc_store_choice_record(&t->stores, t->dist, MPI_Wtime() - t0);

@@ -59,6 +59,8 @@ add flag-batch-64bit "--batch-size" train "${base[@]}" --batch-size 999999999999
 # positive, but 0 or a denormal in float: nothing would train, or the update would divide by 0
 add flag-lr-underflow "--lr|1e-46|smallest normal float" train "${base[@]}" --lr 1e-46
 add flag-eps-underflow "--eps|1e-50|smallest normal float" train "${base[@]}" --optim rmsprop --eps 1e-50
+# finite in double, Inf in float: every weight Inf, and the run "diverged at step 0"
+add flag-weight-scale-overflow "--weight-scale|1e39|largest float" train "${base[@]}" --weight-scale 1e39
 # datasets larger than memory, declared but never written (a few KB on disk): 1.5 x the physical memory is
 # more than the machine has; 0.75 x is more than the share of each of the 2 ranks, each holding a copy
 mem=$(($(getconf _PHYS_PAGES) * $(getconf PAGE_SIZE)))

@@ -94,7 +94,8 @@ FCNET_RC_DIR=$W/rc timeout 120 "$MPIEXEC" "${MPI_FLAGS[@]}" --mca orte_abort_on_
     "$FCNET_DIST" train "${NAN_MODEL[@]}" --out nan >nan.out 2>nan.err
 ranks="$(cat rc/rank0 2>/dev/null) $(cat rc/rank1 2>/dev/null)"
 [ "$ranks" = "3 3" ] || fail "NaN: ranks exited '$ranks' (expected '3 3')"
-expect_error "NaN: every rank exited 3" 3 nan.out nan.err "${ranks%% *}" "diverged" "step"
+expect_error "NaN: every rank exited 3" 3 nan.out nan.err "${ranks%% *}" "diverged" "step" \
+    "the last checkpoint is kept as it was"
 step=$(grep -oE 'at step [0-9]+' nan.err | grep -oE '[0-9]+')
 if [ -n "$step" ]; then
     saved=$(attr nan/checkpoint.h5 /@step)
@@ -106,7 +107,9 @@ if [ -n "$step" ]; then
     timeout 120 "$MPIEXEC" "${MPI_FLAGS[@]}" -n $N "$FCNET_DIST" train --resume nan/checkpoint.h5 --out nan2 \
         >nan2.out 2>nan2.err
     rc=$?
-    expect_error "NaN: the kept checkpoint loads and diverges again" 3 nan2.out nan2.err $rc "at step $step"
+    # (into nan2/, which holds no checkpoint: the line does not claim one was kept)
+    expect_error "NaN: the kept checkpoint loads and diverges again" 3 nan2.out nan2.err $rc "at step $step" \
+        "no checkpoint written"
 else
     fail "NaN: the error line names no 'at step N', so the kept checkpoint cannot be checked: $(head -1 nan.err)"
 fi
