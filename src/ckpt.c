@@ -834,6 +834,39 @@ static void r_check_format(ckpt_io *io)
                 (long long)version, FC_CKPT_FORMAT_VERSION);
 }
 
+/* Values training never writes, refused like the other impossible states (a file edited or damaged where no
+ * checksum sees it): a NaN or 5.0 best accuracy would never be beaten, so the best parameters would freeze;
+ * the histories feed the plots and the per-epoch lines. Validation accuracy is NaN without a validation
+ * split, and best_val_acc -1 until the first one. */
+static void r_check_states(ckpt_io *io, const fc_history *h, int64_t n_loss, int64_t n_checks, int64_t step,
+                           double best_val_acc, int64_t finished, int64_t world_size)
+{
+    for (int64_t i = 0; i < n_loss && !io->st; i++)
+        if (!isfinite(h->loss[i]) || h->loss[i] < 0)
+            io_fail(io, "/history/loss", "%g at element %lld: a loss is finite and >= 0", h->loss[i], (long long)i);
+    for (int64_t i = 0; i < n_checks && !io->st; i++) {
+        const double tr = h->train_acc[i], va = h->val_acc[i], lr = h->lr[i];
+        const int64_t at = h->check_step[i];
+        if (!(tr >= 0 && tr <= 1))
+            io_fail(io, "/history/train_acc", "%g at element %lld: an accuracy is in [0, 1]", tr, (long long)i);
+        else if (!isnan(va) && !(va >= 0 && va <= 1))
+            io_fail(io, "/history/val_acc", "%g at element %lld: an accuracy is in [0, 1] (or NaN: no validation)", va,
+                    (long long)i);
+        else if (!(isfinite(lr) && lr >= 0)) /* (a long decay may round it to 0) */
+            io_fail(io, "/history/lr", "%g at element %lld: a learning rate is finite and >= 0", lr, (long long)i);
+        else if (at < 0 || at > step)
+            io_fail(io, "/history/check_step", "%lld at element %lld: outside the steps made, [0, %lld]", (long long)at,
+                    (long long)i, (long long)step);
+    }
+    if (!io->st && !(best_val_acc == -1 || (best_val_acc >= 0 && best_val_acc <= 1)))
+        io_fail(io, "attribute 'best_val_acc' of /best", "%g: an accuracy in [0, 1], or -1 before the first one",
+                best_val_acc);
+    if (!io->st && finished != 0 && finished != 1)
+        io_fail(io, "attribute 'finished' of /", "%lld: 0 or 1 expected", (long long)finished);
+    if (!io->st && world_size < 1)
+        io_fail(io, "attribute 'world_size' of /", "%lld ranks", (long long)world_size);
+}
+
 fc_status fc_ckpt_load(fc_trainer *t, const char *path)
 {
     ckpt_io io;
@@ -935,6 +968,7 @@ fc_status fc_ckpt_load(fc_trainer *t, const char *path)
     int64_t run_id = 0;
     if (io.st == FC_OK && H5Aexists_by_name(io.file, "/", "run_id", H5P_DEFAULT) > 0)
         run_id = r_attr_i64(&io, "/", "run_id");
+    r_check_states(&io, h, n_loss, n_checks, step, best_val_acc, finished, world_size);
     r_close(&io);
     if (io.st != FC_OK) return io.st;
 

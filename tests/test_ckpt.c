@@ -166,14 +166,16 @@ static void build(fixture *f, int n_hidden, const int *hidden, fc_norm norm, fc_
     h->check_step = fc_alloc(CAP_CHECKS * sizeof(int64_t));
     h->n_loss = N_LOSS < cap_loss ? N_LOSS : cap_loss;
     h->n_checks = N_CHECKS;
-    for (int64_t i = 0; i < h->n_loss; i++) h->loss[i] = value(seed, 2, (uint64_t)i);
+    /* Random, but states training can reach (the load refuses others): losses >= 0, accuracies in [0, 1],
+     * learning rates >= 0, checks at steps already made. */
+    for (int64_t i = 0; i < h->n_loss; i++) h->loss[i] = 3 * fabs(value(seed, 2, (uint64_t)i));
     for (int i = 0; i < N_CHECKS; i++) {
-        h->train_acc[i] = value(seed, 3, (uint64_t)i);
-        h->val_acc[i] = value(seed, 4, (uint64_t)i);
-        h->lr[i] = value(seed, 5, (uint64_t)i);
-        h->check_step[i] = 1000 * i + (int64_t)(seed % 10);
+        h->train_acc[i] = (1 + value(seed, 3, (uint64_t)i)) / 2;
+        h->val_acc[i] = (1 + value(seed, 4, (uint64_t)i)) / 2;
+        h->lr[i] = fabs(value(seed, 5, (uint64_t)i)) * 1e-2;
+        h->check_step[i] = (i + (int64_t)seed) % 3; /* <= 2: test_keep_last saves at step 2 */
     }
-    t->best_val_acc = value(seed, 6, 0);
+    t->best_val_acc = (1 + value(seed, 6, 0)) / 2;
     t->best_step = 77 + (int64_t)(seed % 5);
     t->steps_per_epoch = 9;
     t->epoch = 3 + (int64_t)(seed % 3);
