@@ -551,6 +551,13 @@ fc_status fc_data_load(fc_dataset *ds, const char *path, double val_size)
     if (st == FC_OK && has_val) st = check_features(&val_src, &train_src);
     if (st == FC_OK) st = source_open(&test_src, &has_test, file, path, "test", 0);
     if (st == FC_OK && has_test) st = check_features(&test_src, &train_src);
+    /* An empty /val would silently turn validation off (no hold-out is cut when the file has /val), and eval
+     * refuses empty splits; fcnet's own writers leave a split of 0 rows out. */
+    const xy_source *optional[2] = {has_val ? &val_src : NULL, has_test ? &test_src : NULL};
+    for (int i = 0; i < 2 && st == FC_OK; i++)
+        if (optional[i] && optional[i]->n == 0)
+            st = fc_error_set(FC_ERR_INPUT, "%s: %s: empty (0 rows); leave the split out of the file instead", path,
+                              optional[i]->x_name);
 
     int64_t n_holdout = 0, max_label = -1;
     double held = 0;

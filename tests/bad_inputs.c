@@ -107,6 +107,7 @@ static const char *const data_kinds[] = {
     "test-elink",   /* /test is an external link to the FIFO "fifo" beside the file */
     "x-external",   /* /train/x keeps its raw data in the FIFO "fifo" beside the file (external storage) */
     "x-virtual",    /* /train/x is a virtual dataset over a file that does not exist */
+    "val-empty",    /* /val with 0 rows: validation silently off */
     "x-filter",     /* /train/x compressed with a filter only this program has (id 300, "bad-inputs-test") */
     NULL};
 
@@ -229,10 +230,18 @@ static void write_data(const char *kind, const char *out)
         for (int i = 0; i < N_VAL * (D + 1); i++) wide[i] = 0.5f;
         hsize_t wd[2] = {N_VAL, D + 1};
         put(f, "/val/x", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, wd, wide);
+    } else if (strcmp(k, "val-empty") == 0) {
+        hsize_t d0[2] = {0, D};
+        put(f, "/val/x", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, d0, xv);
     } else {
         put(f, "/val/x", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, vxd, xv);
     }
-    put(f, "/val/y", H5T_STD_I32LE, H5T_NATIVE_INT32, 1, vyd, yv);
+    if (strcmp(k, "val-empty") == 0) {
+        hsize_t n0[1] = {0};
+        put(f, "/val/y", H5T_STD_I32LE, H5T_NATIVE_INT32, 1, n0, yv);
+    } else {
+        put(f, "/val/y", H5T_STD_I32LE, H5T_NATIVE_INT32, 1, vyd, yv);
+    }
 
     if (strcmp(k, "test-elink") == 0) {
         char fifo[4096];

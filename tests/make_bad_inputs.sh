@@ -149,7 +149,7 @@ for spec in "x-string:/train/x|expected a numeric type" "x-1d:/train/x|expected 
     "one-class:1 class|need at least 2" \
     "test-elink:/test|an external link|fifo|only data stored in the file itself" \
     "x-external:/train/x|stored in external files" "x-virtual:/train/x|a virtual dataset" \
-    "x-filter:/train/x|filter 'bad-inputs-test' (id 300)|does not have"; do
+    "x-filter:/train/x|filter 'bad-inputs-test' (id 300)|does not have" "val-empty:/val/x|empty (0 rows)"; do
     kind=${spec%%:*} expect=${spec#*:}
     "$BAD_INPUTS" data "$kind" "$O/data-$kind.h5"
     add "data-$kind" "data-$kind.h5|$expect" train --data "$O/data-$kind.h5" "${d1[@]}"
