@@ -37,11 +37,12 @@ fc_status fc_dsout_open(fc_dsout *out, const char *path)
     if (out->file < 0) {
         /* HDF5's stack may carry the system's reason (a full disk fails the first write); else ask the OS. */
         int err = fc_h5_last_errno();
-        FILE *probe = fopen(out->tmp, "wb");
-        if (!probe && !err) err = errno;
+        /* Exclusive and not through a link, as the create: the probe must not truncate what it finds there. */
+        int probe = err ? -1 : open(out->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+        if (probe < 0 && !err) err = errno;
         const char *why = err ? strerror(err) : "HDF5 cannot create it";
-        if (probe) {
-            fclose(probe);
+        if (probe >= 0) {
+            close(probe);
             unlink(out->tmp);
         }
         return fc_error_set(FC_ERR_FAIL, "%s: cannot create: %s", out->tmp, why);

@@ -218,15 +218,14 @@ static fc_status open_member(hid_t *dset, hid_t group, const char *member, const
 /* A datatype message whose size field was corrupted (float32 read as 7684 bytes per element) makes HDF5
  * read far past its buffers while converting: a crash, not an error. Integers and floats wider than
  * 16 bytes, or whose bits do not fit in their size, exist in no writer; NULL for a plausible type. */
-static const char *implausible_number_type(hid_t type)
+static const char *implausible_number_type(hid_t type, char *why, size_t why_size)
 {
-    static char why[128];
     H5T_class_t cls = H5Tget_class(type);
     if (cls != H5T_INTEGER && cls != H5T_FLOAT) return NULL;
     size_t size = H5Tget_size(type), precision = H5Tget_precision(type);
     int offset = H5Tget_offset(type);
     if (size == 0 || size > 16 || precision == 0 || offset < 0 || precision + (size_t)offset > 8 * size) {
-        snprintf(why, sizeof why, "a %zu-byte %s type with %zu bits at offset %d is not a valid number type", size,
+        snprintf(why, why_size, "a %zu-byte %s type with %zu bits at offset %d is not a valid number type", size,
                  class_name(cls), precision, offset);
         return why;
     }
@@ -240,7 +239,8 @@ static fc_status check_x(xy_source *src)
     H5T_class_t cls = H5Tget_class(type);
     size_t size = H5Tget_size(type);
     H5T_sign_t sign = cls == H5T_INTEGER ? H5Tget_sign(type) : H5T_SGN_ERROR;
-    const char *bad_type = implausible_number_type(type);
+    char why[128];
+    const char *bad_type = implausible_number_type(type, why, sizeof why);
     H5Tclose(type);
     if (cls != H5T_INTEGER && cls != H5T_FLOAT)
         return fc_error_set(FC_ERR_INPUT, "%s: %s: expected a numeric type (uint8, float32 or float64), got %s",
@@ -273,7 +273,8 @@ static fc_status check_y(xy_source *src)
     if (type < 0) return fc_error_set(FC_ERR_INPUT, "%s: %s: cannot read its type", src->path, src->y_name);
     H5T_class_t cls = H5Tget_class(type);
     src->y_u64 = cls == H5T_INTEGER && H5Tget_sign(type) == H5T_SGN_NONE && H5Tget_size(type) >= 8;
-    const char *bad_type = implausible_number_type(type);
+    char why[128];
+    const char *bad_type = implausible_number_type(type, why, sizeof why);
     H5Tclose(type);
     /* Float labels are rejected rather than truncated: 2.7 has no right answer. */
     if (cls != H5T_INTEGER)

@@ -1,5 +1,5 @@
 /* Reading a corrupted file: a crash inside HDF5 becomes one error line and exit 2 (see read_guard.h). */
-#define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700 /* sigaltstack, SA_ONSTACK */
 
 #include "fcnet/read_guard.h"
 
@@ -9,11 +9,15 @@
 
 #include "fcnet/common.h"
 
-enum { GUARD_DEPTH = 4 };
+enum { GUARD_DEPTH = 4, ALT_STACK_BYTES = 1 << 16 };
 
 static char lines[GUARD_DEPTH][4096 + 512]; /* the error line of each open read, made before it is needed */
 static volatile sig_atomic_t depth = 0;
+static volatile sig_atomic_t exit_code = FC_ERR_INPUT;
 static struct sigaction saved_segv, saved_bus;
+/* A crash from a stack overflow (recursion over a cyclic structure) leaves no stack for the handler. */
+static char alt_stack[ALT_STACK_BYTES];
+static stack_t saved_stack;
 
 static void on_crash(int sig)
 {
@@ -29,23 +33,28 @@ static void on_crash(int sig)
     }
     ssize_t ignored = write(STDERR_FILENO, line, strlen(line));
     (void)ignored;
-    _exit(FC_ERR_INPUT);
+    _exit(exit_code);
 }
+
+void fc_read_guard_training_started(void) { exit_code = FC_ERR_FAIL; }
 
 void fc_read_guard_begin(const char *path)
 {
     int d = depth;
     if (d < GUARD_DEPTH)
         fc_log_format(lines[d], sizeof lines[d], "error",
-                      "%s: crashed while reading it (SIGSEGV/SIGBUS in HDF5): the file is damaged in a part "
-                      "HDF5 does not checksum, such as a length in its global heap",
+                      "%s: crashed while reading it (SIGSEGV/SIGBUS, most likely in HDF5): the file is damaged "
+                      "in a part HDF5 does not checksum, such as a length in its global heap",
                       path);
     if (d == 0) {
+        const stack_t alt = {.ss_sp = alt_stack, .ss_size = sizeof alt_stack, .ss_flags = 0};
+        sigaltstack(&alt, &saved_stack);
         struct sigaction sa;
         memset(&sa, 0, sizeof sa);
         sa.sa_handler = on_crash;
         sigemptyset(&sa.sa_mask);
-        sa.sa_flags = SA_RESETHAND | SA_NODEFER; /* a crash in the handler itself dies of the signal */
+        /* RESETHAND, NODEFER: a crash in the handler itself dies of the signal */
+        sa.sa_flags = SA_RESETHAND | SA_NODEFER | SA_ONSTACK;
         sigaction(SIGSEGV, &sa, &saved_segv);
         sigaction(SIGBUS, &sa, &saved_bus);
     }
@@ -59,5 +68,6 @@ void fc_read_guard_end(void)
     if (depth == 0) {
         sigaction(SIGSEGV, &saved_segv, NULL);
         sigaction(SIGBUS, &saved_bus, NULL);
+        sigaltstack(&saved_stack, NULL);
     }
 }

@@ -17,6 +17,7 @@
 #include "fcnet/ckpt.h"
 #include "fcnet/layers.h"
 #include "fcnet/progress.h"
+#include "fcnet/read_guard.h"
 #include "fcnet/rng.h"
 
 static volatile sig_atomic_t stop_signal = 0;
@@ -751,6 +752,7 @@ int fc_train_stop_signal(void) { return stopped_by_signal; }
 int fc_train_run(fc_trainer *t)
 {
     const fc_config *cfg = t->cfg;
+    fc_read_guard_training_started();
     fc_progress progress;
     fc_progress_init(&progress, t, fc_dist_rank(t->dist) == 0);
     if (t->hist.n_checks == 0) check_accuracy(t);
@@ -765,14 +767,16 @@ int fc_train_run(fc_trainer *t)
             char where[128];
             position_text(t, 0, where, sizeof where);
             if (fc_dist_rank(t->dist) == 0) {
+                /* "kept" only when --out's checkpoint is this run's (saved, or resumed from), not another's */
                 char ckpt[FC_PATH_MAX + 32];
                 snprintf(ckpt, sizeof ckpt, "%s/checkpoint.h5", cfg->out);
+                uint64_t id;
+                const int ours = fc_ckpt_read_run_id(ckpt, &id) && id == t->run_id;
                 fc_log_error("training diverged: loss, gradients or updated parameters are NaN/Inf at step %lld "
                              "(%s); %s",
                              (long long)t->step, where,
-                             access(ckpt, F_OK) == 0 ? "the last checkpoint is kept as it was"
-                                                     : "no checkpoint written (check --lr, --weight-scale, --reg "
-                                                       "and the data's scale)");
+                             ours ? "the last checkpoint is kept as it was"
+                                  : "no checkpoint written (check --lr, --weight-scale, --reg and the data's scale)");
             }
             return FC_EXIT_DIVERGED;
         }

@@ -43,3 +43,4 @@ fcnet_script_test(NAME test_disk_full
                   COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_disk_full.sh $<TARGET_FILE:fcnet_synth>
                           $<TARGET_FILE:h5cmp> ${MPIEXEC_EXECUTABLE}
                   TIMEOUT 300)
+set_tests_properties(test_disk_full PROPERTIES PROCESSORS 2)

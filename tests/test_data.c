@@ -415,6 +415,7 @@ END_TEST
 START_TEST(test_locked_by_a_writer)
 {
     const char *path = write_standard("locked.h5", 1, 0, 0);
+    setenv("HDF5_USE_FILE_LOCKING", "TRUE", 1); /* FALSE (common on NFS clusters) would turn the lock off */
     int ready[2], release[2];
     ck_assert_int_eq(pipe(ready), 0);
     ck_assert_int_eq(pipe(release), 0);
