@@ -776,6 +776,47 @@ static void r_attr_str(ckpt_io *io, const char *obj, const char *attr, char *buf
     H5Aclose(a);
 }
 
+/* Fails on the first member of group that accept(member, ctx) does not know: a tensor of another model
+ * (a different architecture) would otherwise be ignored. */
+static void r_refuse_extra_members(ckpt_io *io, const char *group, int (*accept)(const char *, const void *),
+                                   const void *ctx)
+{
+    if (io->st) return;
+    hid_t g = H5Gopen2(io->file, group, H5P_DEFAULT);
+    if (g < 0) {
+        io_fail_h5(io, group, "opening the group");
+        return;
+    }
+    H5G_info_t info;
+    if (H5Gget_info(g, &info) < 0) io_fail_h5(io, group, "listing");
+    for (hsize_t k = 0; !io->st && k < info.nlinks; k++) {
+        char member[128], name[320];
+        if (H5Lget_name_by_idx(g, ".", H5_INDEX_NAME, H5_ITER_INC, k, member, sizeof member, H5P_DEFAULT) < 0) {
+            io_fail_h5(io, group, "listing");
+        } else if (!accept(member, ctx)) {
+            snprintf(name, sizeof name, "%s/%s", group, member);
+            io_fail(io, name, "in the %s but not a tensor of this model (a different architecture?)", io->noun);
+        }
+    }
+    H5Gclose(g);
+}
+
+static int is_layout_view(const char *member, const void *layout) { return fc_layout_find(layout, member) >= 0; }
+
+static int is_nothing(const char *member, const void *unused)
+{
+    (void)member, (void)unused;
+    return 0;
+}
+
+static int is_optim_slot(const char *member, const void *opt)
+{
+    const fc_optim *o = opt;
+    for (int s = 0; s < o->n_slots; s++)
+        if (strcmp(member, fc_optim_slot_name(o->cfg.kind, s)) == 0) return 1;
+    return 0;
+}
+
 /* Reads every view of layout from group/<name> into arena (float32 or float64 in the file), rejects
  * members of group the layout does not have (a different architecture), non-finite values and negative
  * batchnorm running variances. */
@@ -802,24 +843,7 @@ static void r_views(ckpt_io *io, const char *group, const fc_layout *layout, fc_
             else if (variance && dst[k] < 0)
                 io_fail(io, name, "negative variance %g at element %zu", (double)dst[k], k);
     }
-    if (io->st) return;
-    hid_t g = H5Gopen2(io->file, group, H5P_DEFAULT);
-    if (g < 0) {
-        io_fail_h5(io, group, "opening the group");
-        return;
-    }
-    H5G_info_t info;
-    if (H5Gget_info(g, &info) < 0) io_fail_h5(io, group, "listing");
-    for (hsize_t k = 0; !io->st && k < info.nlinks; k++) {
-        char member[128];
-        if (H5Lget_name_by_idx(g, ".", H5_INDEX_NAME, H5_ITER_INC, k, member, sizeof member, H5P_DEFAULT) < 0) {
-            io_fail_h5(io, group, "listing");
-        } else if (fc_layout_find(layout, member) < 0) {
-            snprintf(name, sizeof name, "%s/%s", group, member);
-            io_fail(io, name, "in the %s but not a tensor of this model (a different architecture?)", io->noun);
-        }
-    }
-    H5Gclose(g);
+    r_refuse_extra_members(io, group, is_layout_view, layout);
 }
 
 static void r_check_format(ckpt_io *io)
@@ -910,6 +934,12 @@ fc_status fc_ckpt_load(fc_trainer *t, const char *path)
                     io_fail(&io, dname, "%s value %g at element %zu", isfinite(got[k]) ? "negative" : "non-finite",
                             (double)got[k], k);
         }
+    }
+    /* /optim holds a group per parameter, each with the update rule's slots (sgd: none) */
+    r_refuse_extra_members(&io, "/optim", opt->n_slots > 0 ? is_layout_view : is_nothing, &net->layout);
+    for (int i = 0; i < net->layout.n_views && opt->n_slots > 0 && !io.st; i++) {
+        snprintf(name, sizeof name, "/optim/%s", net->layout.views[i].name);
+        r_refuse_extra_members(&io, name, is_optim_slot, opt);
     }
     int64_t adam_t = r_attr_i64(&io, "/optim", "t");
     double lr = r_attr_f64(&io, "/optim", "lr");

@@ -290,6 +290,7 @@ static const char *const ckpt_kinds[] = {
     "best-acc-nan",    /* /best attribute best_val_acc = NaN: never beaten, the best parameters frozen */
     "finished-7",      /* root attribute finished = 7 */
     "history-acc",     /* /history/train_acc[0] = 7.5 */
+    "optim-extra",     /* /optim/W1/extra added: a slot adam does not have */
     "format-heap-len", /* root attribute format as a variable-length string (as h5py writes it) whose
                           global-heap object claims 10^12 bytes: HDF5 copies past its buffer */
     NULL};
@@ -442,6 +443,10 @@ static void write_ckpt(const char *kind, const char *good, const char *out)
         put_attr_double(f, "/", "hidden", 8.5);
     } else if (strcmp(k, "version-float") == 0) {
         put_attr_double(f, "/", "format_version", 1.5);
+    } else if (strcmp(k, "optim-extra") == 0) {
+        float v[4] = {1, 2, 3, 4};
+        hsize_t d2[2] = {2, 2};
+        put(f, "/optim/W1/extra", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, d2, v);
     } else if (strcmp(k, "best-acc-nan") == 0) {
         put_attr_double(f, "/best", "best_val_acc", NAN);
     } else if (strcmp(k, "finished-7") == 0) {

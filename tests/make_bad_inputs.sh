@@ -210,7 +210,8 @@ for spec in "w1-shape:/params/W1|(8, 4)|(4, 8)" "w2-missing:/params/W2|missing i
     "version-float:format_version|1.5 is not a whole number" "hidden-fraction:hidden|width 8.5" \
     "model-huge:the model it holds|good.h5 (4 features, 3 classes)|GiB|more than this machine" \
     "format-heap-len:crashed while reading it|damaged" "data-empty:records no dataset path|give --data" \
-    "best-acc-nan:best_val_acc|nan" "finished-7:finished|7: 0 or 1" "history-acc:/history/train_acc|7.5"; do
+    "best-acc-nan:best_val_acc|nan" "finished-7:finished|7: 0 or 1" "history-acc:/history/train_acc|7.5" \
+    "optim-extra:/optim/W1/extra|not a tensor of this model"; do
     kind=${spec%%:*} expect=${spec#*:}
     "$BAD_INPUTS" ckpt "$kind" "$good_ckpt" "$O/ckpt-$kind.h5"
     add "resume-$kind" "ckpt-$kind.h5|$expect" train --resume "$O/ckpt-$kind.h5"
