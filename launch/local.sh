@@ -39,9 +39,25 @@ count_cores() {
     echo "$cpus"
 }
 ranks=${FCNET_RANKS:-$(count_cores)}
+export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
+# Checked here: mpirun takes -n 0 as "all slots", -n -1 or abc fails without a word, and 100000 local ranks
+# hang in its start-up. One machine gets at most 16 ranks per CPU; more needs FCNET_MPIRUN_ARGS (a hostfile).
+positive_int() { [[ $1 =~ ^[1-9][0-9]{0,6}$ ]]; }
+if ! positive_int "$ranks"; then
+    echo "local.sh: FCNET_RANKS='$ranks': not a positive whole number of ranks" >&2
+    exit 2
+fi
+if [ -z "${FCNET_MPIRUN_ARGS:-}" ] && [ "$ranks" -gt $((16 * $(nproc 2>/dev/null || echo 1))) ]; then
+    echo "local.sh: FCNET_RANKS=$ranks: more than 16 ranks per CPU of this machine; for several machines give" \
+        "FCNET_MPIRUN_ARGS=\"--hostfile FILE\"" >&2
+    exit 2
+fi
+if ! positive_int "$OPENBLAS_NUM_THREADS"; then
+    echo "local.sh: OPENBLAS_NUM_THREADS='$OPENBLAS_NUM_THREADS': not a positive whole number of threads" >&2
+    exit 2
+fi
 
 mpirun_args=(-n "$ranks")
-export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
 if mpirun --version 2>/dev/null | grep -q "Open MPI"; then
     # Open MPI refuses to start as root without both variables; more ranks than cores need
     # --oversubscribe; --bind-to none leaves placement to the kernel (it copes better when the

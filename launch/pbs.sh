@@ -43,7 +43,11 @@ out=${FCNET_OUT:-$root/runs/pbs-${PBS_JOBNAME:-fcnet}}
 # shellcheck disable=SC2206  # FCNET_ARGS is a word list on purpose
 args=(${FCNET_ARGS:---config $root/results/configs/quickstart.ini})
 margin=${FCNET_STOP_MARGIN:-120}
-mkdir -p "$out"
+# Checked before anything starts: a bad value used to end this script only once mpirun was running.
+if ! [[ $margin =~ ^[0-9]{1,7}$ ]]; then
+    echo "pbs.sh: FCNET_STOP_MARGIN='$margin': not a whole number of seconds" >&2
+    exit 2
+fi
 
 # Ranks: one per line of $PBS_NODEFILE (PBS writes one line per MPI process), else the local cores.
 if [ -n "${PBS_NODEFILE:-}" ] && [ -r "$PBS_NODEFILE" ]; then
@@ -79,8 +83,10 @@ mpirun_pid=$!
 # shellcheck disable=SC2317  # called through trap
 stop() {
     echo "pbs.sh: $1: asking the ranks to checkpoint and stop"
+    stop_asked=1
     kill -USR1 "$mpirun_pid" 2>/dev/null || true
 }
+stop_asked=0
 trap 'stop SIGTERM' TERM
 trap 'stop SIGUSR1' USR1
 
@@ -112,9 +118,23 @@ fi
 # wait returns early when a trapped signal arrives; keep waiting for mpirun's own exit status.
 status=0
 while :; do
+    if [ "$stop_asked" = 1 ]; then
+        # mpirun drops a signal that comes before it has started the ranks: repeat it every 2 s until it
+        # exits (the ranks stop at the first they see; later ones change nothing).
+        sleep 2 &
+        wait $! || true
+        kill -0 "$mpirun_pid" 2>/dev/null || break
+        kill -USR1 "$mpirun_pid" 2>/dev/null || true
+        continue
+    fi
     wait "$mpirun_pid" && status=0 || status=$?
     kill -0 "$mpirun_pid" 2>/dev/null || break
 done
+if [ "$stop_asked" = 1 ]; then # the loop saw mpirun end without its status, unless a wait above took it
+    r=0
+    wait "$mpirun_pid" || r=$?
+    [ "$r" -eq 127 ] || status=$r
+fi
 # The timer may have fired and exited already (set -e: a failing kill must not become the exit status).
 if [ -n "$timer_pid" ]; then kill "$timer_pid" 2>/dev/null || true; fi
 # mpirun -q keeps its own account of a killed rank to itself; fcnet_dist's own exits are 0-3.

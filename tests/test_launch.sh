@@ -76,6 +76,20 @@ else
     not_ok "local.sh mpirun arguments: $(cat mpirun_args.log 2>/dev/null)"
 fi
 
+# Nonsense rank or thread counts: one line naming the variable, exit 2, mpirun never started (it took 0 as
+# "all slots", failed silently on -1 and abc, and hung starting 100000 ranks).
+for bad in FCNET_RANKS=0 FCNET_RANKS=-1 FCNET_RANKS=abc FCNET_RANKS=100000 OPENBLAS_NUM_THREADS=abc; do
+    rm -f mpirun_args.log
+    (export "${bad?}" && PATH=$work/fakempi:$PATH FAKE_MPIRUN_LOG=$work/mpirun_args.log FCNET_BUILD_DIR=$work/fake \
+        timeout 20 "$root/launch/local.sh" train --data d.h5 >bad.out 2>bad.err)
+    rc=$?
+    if [ $rc = 2 ] && [ "$(wc -l <bad.err)" = 1 ] && grep -q "${bad%%=*}" bad.err && [ ! -e mpirun_args.log ]; then
+        ok "local.sh: $bad refused: $(cat bad.err)"
+    else
+        not_ok "local.sh $bad: exit $rc, mpirun $([ -e mpirun_args.log ] && echo started || echo not started): $(head -2 bad.err)"
+    fi
+done
+
 # ---- slurm.sbatch's BLAS threads (the Slurm tests set OPENBLAS_NUM_THREADS themselves) ----
 # sbatch_run NAME: slurm.sbatch run as a plain script (no SLURM_JOB_ID) with the stand-in ranks; mpirun
 # without -n starts one rank per core here. The ranks' distinct lines, without the size, in NAME.log.
@@ -250,5 +264,50 @@ if [ "$rc" = 2 ] && ! grep -q "nothing to do" ow1.out && grep -q -- "--hidden: 9
     ok "slurm.sbatch: a restart with --overwrite (from the INI) asks fcnet_dist; --overwrite=false is none"
 else
     not_ok "slurm.sbatch restart and --overwrite (exit $rc, $rc2): $(grep -hE 'slurm.sbatch|rror' ow1.out ow2.out | head -4)"
+fi
+# A stop signal right at the start, before mpirun has started the ranks, is dropped by mpirun (here made
+# certain by a stand-in mpirun that drops every USR1/TERM of its first second, then becomes the real one):
+# the scripts repeat it until mpirun exits, so the job ends within seconds instead of training to the end
+# (about 25 s here).
+"$synth" --out long.h5 --train 60000 --features 200 --classes 5 --seed 3 >/dev/null || exit 1
+mkdir slowmpi
+# shellcheck disable=SC2016 # the stand-in script's own variables
+printf '#!/bin/bash\n[ "$1" = --version ] && exec %s "$@"\ntrap true USR1 TERM\nsleep 1\ntrap - USR1 TERM\nexec %s "$@"\n' \
+    "$(command -v mpirun)" "$(command -v mpirun)" >slowmpi/mpirun
+chmod +x slowmpi/mpirun
+for script in slurm.sbatch pbs.sh; do
+    rm -rf early
+    start=$(date +%s)
+    if [ $script = slurm.sbatch ]; then
+        PATH=$work/slowmpi:$PATH FCNET_DIST=$dist FCNET_MPIRUN_ARGS="-n 2 --oversubscribe --bind-to none" timeout 120 \
+            bash "$root/launch/slurm.sbatch" --data long.h5 --hidden 512,512 --epochs 20 --out early >early.out 2>&1 &
+    else
+        PATH=$work/slowmpi:$PATH PBS_O_WORKDIR=$work FCNET_OUT=$work/early FCNET_DATA=$work/long.h5 FCNET_RANKS=2 \
+            FCNET_BUILD_DIR=$(dirname "$dist") FCNET_ARGS="--hidden 512,512 --epochs 20" timeout 120 \
+            bash "$root/launch/pbs.sh" >early.out 2>&1 &
+    fi
+    job=$!
+    sleep 0.3
+    pkill -TERM -f "^bash $root/launch/$script"
+    wait $job
+    rc=$?
+    took=$(($(date +%s) - start))
+    step=$("$h5cmp" --get early/checkpoint.h5 /@step 2>/dev/null || echo none)
+    # 0: stopped with a checkpoint; 138 (slurm.sbatch): a rank still starting died of the repeat, before any
+    # training (under Slurm the job is requeued).
+    if [ "$took" -le 20 ] && { [ "$rc" = 0 ] || [ "$rc" = 138 ]; } && [ "$("$h5cmp" --get early/checkpoint.h5 /@finished 2>/dev/null)" != 1 ]; then
+        ok "$script: SIGTERM while mpirun starts (and drops it) ends the job in $took s (exit $rc, checkpoint at step $step)"
+    else
+        not_ok "$script: SIGTERM at the start: exit $rc after $took s, step $step: $(grep -aE 'stopped|rror' early.out | head -3)"
+    fi
+done
+# A bad FCNET_STOP_MARGIN is refused before mpirun starts (it ended the script with ranks left running).
+PBS_O_WORKDIR=$work FCNET_OUT=$work/margin FCNET_DATA=$work/d.h5 FCNET_RANKS=2 FCNET_BUILD_DIR=$(dirname "$dist") \
+    FCNET_STOP_MARGIN=abc timeout 60 bash "$root/launch/pbs.sh" >margin.out 2>margin.err
+rc=$?
+if [ $rc = 2 ] && [ "$(wc -l <margin.err)" = 1 ] && grep -q "FCNET_STOP_MARGIN='abc'" margin.err && [ ! -e margin ]; then
+    ok "pbs.sh: FCNET_STOP_MARGIN=abc refused before anything starts: $(cat margin.err)"
+else
+    not_ok "pbs.sh FCNET_STOP_MARGIN=abc: exit $rc: $(head -2 margin.err)"
 fi
 tap_end "$t0"
