@@ -110,5 +110,29 @@ class BenchReport(unittest.TestCase):
                       text + "\n")
 
 
+class RefusedBeforeMeasuring(unittest.TestCase):
+    """A misspelled configuration or an output folder that cannot be written ends the run at once (it used
+    to end with a traceback after minutes of measuring, the results lost)."""
+
+    def run_bench(self, *extra):
+        import subprocess
+        import tempfile
+        with tempfile.TemporaryDirectory() as work:
+            cmd = [sys.executable, run_bench.__file__, "--fcnet", "/nonexistent/fcnet_dist", "--sgemm-bound",
+                   "/nonexistent/sgemm_bound", "--work", work, "--no-torch", *extra]
+            return subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+
+    def test_unknown_config(self):
+        r = self.run_bench("--out", "/tmp", "--configs", "wide,wdie")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("--configs: unknown configuration 'wdie' (known: cs231n, fmnist, wide)", r.stderr)
+
+    def test_output_folder_not_creatable(self):
+        r = self.run_bench("--out", "/dev/null/out", "--configs", "wide")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("run_bench.py: cannot create the folder /dev/null/out", r.stderr)
+        self.assertNotIn("Traceback", r.stderr)
+
+
 if __name__ == "__main__":
     unittest.main()

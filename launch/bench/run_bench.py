@@ -584,10 +584,18 @@ def main():
     ap.add_argument("--wait-quiet", type=float, default=0, metavar="S",
                     help="before each measurement wait up to S seconds for other processes to leave the CPU idle")
     args = ap.parse_args()
+    # Checked before minutes of measuring, not after: a misspelled configuration, an unwritable output folder.
+    unknown = [c for c in args.configs.split(",") if c not in CONFIGS]
+    if unknown:
+        ap.error(f"--configs: unknown configuration {', '.join(map(repr, unknown))} (known: {', '.join(CONFIGS)})")
 
-    for d in ("data", "logs", "runs"):
-        os.makedirs(os.path.join(args.work, d), exist_ok=True)
-    os.makedirs(args.out, exist_ok=True)
+    for folder in [os.path.join(args.work, d) for d in ("data", "logs", "runs")] + [args.out]:
+        try:
+            os.makedirs(folder, exist_ok=True)
+        except OSError as e:
+            sys.exit(f"run_bench.py: cannot create the folder {folder}: {e.strerror}")
+        if not os.access(folder, os.W_OK | os.X_OK):
+            sys.exit(f"run_bench.py: the folder {folder} is not writable")
     info = machine_info(args.fcnet)
     helptext = sh(f"{args.fcnet} --help")
     profile = "--profile" in helptext
