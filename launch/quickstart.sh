@@ -29,6 +29,13 @@ for arg in "$@"; do
         sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
         exit 0
         ;;
+    # The script picks the run directory (and evaluates and plots from it): an --out of the user's would
+    # train elsewhere and then fail at the evaluation, leaving a directory with only the log.
+    --out | --out=*)
+        echo "quickstart.sh: --out: the quickstart chooses its run directory (runs/quickstart, or -2, -3 ... with" \
+            "--new; FCNET_QUICKSTART_OUT to name another); use launch/local.sh for other runs" >&2
+        exit 2
+        ;;
     *) extra+=("$arg") ;;
     esac
 done

@@ -33,6 +33,13 @@ finished() { # finished CHECKPOINT: its root attribute 'finished' is 1
     [ "$(h5dump -a /finished "$1" 2>/dev/null | sed -n 's/^ *(0): *\([0-9]*\).*/\1/p')" = 1 ]
 }
 
+# 0. --out is the script's to choose: refused at once (it trained elsewhere, then failed at the evaluation).
+rc=0
+quickstart "$T/out.log" --new --out "$T/elsewhere" || rc=$?
+check "--out is refused with exit 2 and one line naming it (got exit $rc)" \
+    test "$rc" = 2 -a "$(wc -l <"$T/out.log")" = 1 -a ! -e "$T/elsewhere" -a ! -e "$T/qs"
+grep -q "^quickstart.sh: --out: " "$T/out.log" || not_ok "the --out refusal line: $(head -1 "$T/out.log")"
+
 # 1. A fresh run of one epoch.
 check "the first call succeeds" quickstart "$T/first.log" --epochs 1
 first=$(accuracy_in "$T/first.log")
