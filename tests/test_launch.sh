@@ -301,6 +301,30 @@ for script in slurm.sbatch pbs.sh; do
         not_ok "$script: SIGTERM at the start: exit $rc after $took s, step $step: $(grep -aE 'stopped|rror' early.out | head -3)"
     fi
 done
+# An --overwrite job whose ranks died of the stop signal before the first save (a stand-in mpirun that exits
+# 138 as mpirun does then): the finished checkpoint in --out is the replaced run's, not this job's. It was
+# read as this job's ("a rank was killed", not requeued); now the job counts as stopped (requeued under Slurm).
+rm -rf early
+FCNET_DIST=$dist FCNET_MPIRUN_ARGS="-n 2 --oversubscribe --bind-to none" timeout 120 \
+    bash "$root/launch/slurm.sbatch" --data d.h5 --hidden 8 --batch-size 20 --epochs 1 --out early >done.out 2>&1
+mkdir diedmpi
+# shellcheck disable=SC2016 # the stand-in script's own variables
+printf '#!/bin/bash\n[ "$1" = --version ] && exec %s "$@"\ntrap true USR1 TERM\nsleep 1\nexit 138\n' \
+    "$(command -v mpirun)" >diedmpi/mpirun
+chmod +x diedmpi/mpirun
+PATH=$work/diedmpi:$PATH FCNET_DIST=$dist FCNET_MPIRUN_ARGS="-n 2" timeout 60 \
+    bash "$root/launch/slurm.sbatch" --data d.h5 --hidden 16 --out early --overwrite >ow.out 2>&1 &
+job=$!
+sleep 0.3
+pkill -TERM -f "^bash $root/launch/slurm.sbatch"
+wait $job
+rc=$?
+if [ "$("$h5cmp" --get early/checkpoint.h5 /@finished 2>/dev/null)" = 1 ] && grep -q "training finished" done.out &&
+    grep -q "stopped (exit 138) outside Slurm" ow.out; then
+    ok "slurm.sbatch: an --overwrite job stopped before its first save does not take the replaced run's checkpoint for its own"
+else
+    not_ok "slurm.sbatch --overwrite stopped before its first save (exit $rc): $(grep -aE 'slurm.sbatch' ow.out | tail -2)"
+fi
 # A bad FCNET_STOP_MARGIN is refused before mpirun starts (it ended the script with ranks left running).
 PBS_O_WORKDIR=$work FCNET_OUT=$work/margin FCNET_DATA=$work/d.h5 FCNET_RANKS=2 FCNET_BUILD_DIR=$(dirname "$dist") \
     FCNET_STOP_MARGIN=abc timeout 60 bash "$root/launch/pbs.sh" >margin.out 2>margin.err
