@@ -551,6 +551,19 @@ static void write_big(const char *rows_text, const char *out)
 
 /* ---- a flipped byte inside a chunk ---- */
 
+/* XORs the byte at file offset at with 0x5a, in place. */
+static void flip_byte_at(const char *path, long at)
+{
+    FILE *fp = fopen(path, "r+b");
+    if (!fp) die("cannot open for writing", path);
+    if (fseek(fp, at, SEEK_SET) != 0) die("seek failed", path);
+    int c = fgetc(fp);
+    if (c == EOF) die("read failed", path);
+    fseek(fp, at, SEEK_SET);
+    fputc(c ^ 0x5a, fp);
+    if (fclose(fp) != 0) die("write failed", path);
+}
+
 static void flip(const char *path, const char *name)
 {
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
@@ -567,15 +580,7 @@ static void flip(const char *path, const char *name)
     H5Dclose(d);
     H5Fclose(f);
     if (size < 8) die("chunk too small to corrupt", name);
-    FILE *fp = fopen(path, "r+b");
-    if (!fp) die("cannot open for writing", path);
-    long at = (long)(addr + size / 2);
-    if (fseek(fp, at, SEEK_SET) != 0) die("seek failed", path);
-    int c = fgetc(fp);
-    if (c == EOF) die("read failed", path);
-    fseek(fp, at, SEEK_SET);
-    fputc(c ^ 0x5a, fp);
-    if (fclose(fp) != 0) die("write failed", path);
+    flip_byte_at(path, (long)(addr + size / 2));
 }
 
 /* ---- a corrupted datatype size in an object header ---- */
@@ -604,18 +609,7 @@ static haddr_t header_address(const char *path, const char *name)
 
 /* Flips one byte 20 bytes into the object header of name: inside its first chunk, which HDF5 1.10's
  * format checksums. */
-static void flip_header(const char *path, const char *name)
-{
-    long at = (long)header_address(path, name) + 20;
-    FILE *fp = fopen(path, "r+b");
-    if (!fp) die("cannot open for writing", path);
-    if (fseek(fp, at, SEEK_SET) != 0) die("seek failed", path);
-    int c = fgetc(fp);
-    if (c == EOF) die("read failed", path);
-    fseek(fp, at, SEEK_SET);
-    fputc(c ^ 0x5a, fp);
-    if (fclose(fp) != 0) die("write failed", path);
-}
+static void flip_header(const char *path, const char *name) { flip_byte_at(path, (long)header_address(path, name) + 20); }
 
 static void typesize(const char *path, const char *name)
 {
