@@ -525,6 +525,16 @@ static fc_status holdout_rows(int64_t *n_val, const char *path, double val_size,
     return FC_OK;
 }
 
+/* A split in the file has rows. An empty optional one (/val, /test) would silently turn validation off (no
+ * hold-out is cut when the file has /val), and eval refuses empty splits; fcnet's own writers leave such a
+ * split out, so the message says to. */
+static fc_status require_rows(const xy_source *src, const char *path, int optional)
+{
+    if (src->n > 0) return FC_OK;
+    return fc_error_set(FC_ERR_INPUT, "%s: %s: empty (0 rows)%s", path, src->x_name,
+                        optional ? "; leave the split out of the file instead" : "");
+}
+
 /* ---- public: loading ---- */
 
 fc_status fc_data_load(fc_dataset *ds, const char *path, double val_size)
@@ -546,19 +556,13 @@ fc_status fc_data_load(fc_dataset *ds, const char *path, double val_size)
     fc_status st = file_open(&file, path);
     if (st == FC_OK) st = read_num_classes(&num_classes, file, path);
     if (st == FC_OK) st = source_open(&train_src, &has_train, file, path, "train", 1);
-    if (st == FC_OK && train_src.n == 0)
-        st = fc_error_set(FC_ERR_INPUT, "%s: %s: empty (0 rows)", path, train_src.x_name);
+    if (st == FC_OK) st = require_rows(&train_src, path, 0);
     if (st == FC_OK) st = source_open(&val_src, &has_val, file, path, "val", 0);
     if (st == FC_OK && has_val) st = check_features(&val_src, &train_src);
     if (st == FC_OK) st = source_open(&test_src, &has_test, file, path, "test", 0);
     if (st == FC_OK && has_test) st = check_features(&test_src, &train_src);
-    /* An empty /val would silently turn validation off (no hold-out is cut when the file has /val), and eval
-     * refuses empty splits; fcnet's own writers leave a split of 0 rows out. */
-    const xy_source *optional[2] = {has_val ? &val_src : NULL, has_test ? &test_src : NULL};
-    for (int i = 0; i < 2 && st == FC_OK; i++)
-        if (optional[i] && optional[i]->n == 0)
-            st = fc_error_set(FC_ERR_INPUT, "%s: %s: empty (0 rows); leave the split out of the file instead", path,
-                              optional[i]->x_name);
+    if (st == FC_OK && has_val) st = require_rows(&val_src, path, 1);
+    if (st == FC_OK && has_test) st = require_rows(&test_src, path, 1);
 
     int64_t n_holdout = 0, max_label = -1;
     double held = 0;
@@ -605,7 +609,7 @@ fc_status fc_data_load_split(fc_split *split, int *n_classes, const char *path, 
     fc_status st = file_open(&file, path);
     if (st == FC_OK) st = read_num_classes(&num_classes, file, path);
     if (st == FC_OK) st = source_open(&src, &present, file, path, name, 1);
-    if (st == FC_OK && src.n == 0) st = fc_error_set(FC_ERR_INPUT, "%s: %s: empty (0 rows)", path, src.x_name);
+    if (st == FC_OK) st = require_rows(&src, path, 0);
     if (st == FC_OK) st = split_read(split, &max_label, &held, &src, 0, src.n, num_classes);
     if (st == FC_OK && n_classes) *n_classes = num_classes > 0 ? num_classes : (int)(max_label + 1);
     source_close(&src);

@@ -297,11 +297,9 @@ static fc_status gc_run(gc_state *s, const fc_config *cfg)
     fc_net_config ncfg = fc_config_net(cfg, s->n_input, s->n_classes);
     /* dist NULL: the whole batch lives on this process, so batchnorm needs no communication. */
     if ((st = fc_net_init(&s->net, &ncfg, s->batch, NULL)) == FC_ERR_INPUT) { /* a network too big */
+        if (s->from_data) return fc_net_too_big_for_data(cfg->data, s->n_input, s->n_classes); /* as train does */
         char why[1024];
         snprintf(why, sizeof why, "%s", fc_error_message());
-        if (s->from_data) /* its input and output sizes come from the data: name it, as train does */
-            return fc_error_set(FC_ERR_INPUT, "%s (%d features, %d classes): %s: --hidden, --batch-size, or the "
-                                "class count of the data", cfg->data, s->n_input, s->n_classes, why);
         return fc_error_set(FC_ERR_INPUT, "%s: --hidden or --batch-size", why);
     }
     if (st != FC_OK) return st;

@@ -122,6 +122,14 @@ void fc_net_borrow_arenas(fc_net *net, fc_real *params, fc_real *grads)
     net->arenas_borrowed = 1;
 }
 
+fc_status fc_net_too_big_for_data(const char *data, int n_input, int n_classes)
+{
+    char why[1024];
+    snprintf(why, sizeof why, "%s", fc_error_message());
+    return fc_error_set(FC_ERR_INPUT, "%s (%d features, %d classes): %s: --hidden, --batch-size, or the class count "
+                        "of the data", data, n_input, n_classes, why);
+}
+
 void fc_net_free(fc_net *net)
 {
     if (!net) return;

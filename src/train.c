@@ -231,15 +231,14 @@ fc_status fc_train_setup(fc_trainer *t, const fc_config *cfg, fc_dist *dist)
     if (t->local_max < 1) t->local_max = 1;
     fc_net_config ncfg = fc_config_net(cfg, t->data.n_features, t->data.n_classes);
     st = fc_net_init(&t->net, &ncfg, t->local_max, dist);
-    if (st == FC_ERR_INPUT) { /* a network too big: its input and output sizes come from the data, so name it */
+    if (st == FC_ERR_INPUT && cfg->resume[0]) { /* a network too big: the widths and the batch size are the
+                                                  * checkpoint's, not options to change */
         char why[1024];
         snprintf(why, sizeof why, "%s", fc_error_message());
-        if (cfg->resume[0]) /* the widths and the batch size are the checkpoint's, not options to change */
-            st = fc_error_set(FC_ERR_INPUT, "%s: the model it holds, on %s (%d features, %d classes): %s",
-                              cfg->resume, cfg->data, t->data.n_features, t->data.n_classes, why);
-        else
-            st = fc_error_set(FC_ERR_INPUT, "%s (%d features, %d classes): %s: --hidden, --batch-size, or the class "
-                              "count of the data", cfg->data, t->data.n_features, t->data.n_classes, why);
+        st = fc_error_set(FC_ERR_INPUT, "%s: the model it holds, on %s (%d features, %d classes): %s", cfg->resume,
+                          cfg->data, t->data.n_features, t->data.n_classes, why);
+    } else if (st == FC_ERR_INPUT) { /* its input and output sizes come from the data, so name it */
+        st = fc_net_too_big_for_data(cfg->data, t->data.n_features, t->data.n_classes);
     }
     if ((st = fc_dist_agree(dist, st, 1)) != FC_OK) return st;
     fc_real *shared_params, *shared_grads;

@@ -68,6 +68,9 @@ typedef struct fc_net {
 /* Builds the layout and allocates everything for up to max_batch local rows; parameters are
  * initialised from cfg->seed (identical on every process). dist may be NULL. */
 fc_status fc_net_init(fc_net *net, const fc_net_config *cfg, int max_batch, const struct fc_dist *dist);
+/* After fc_net_init refused a network too big for the machine (FC_ERR_INPUT): the same refusal naming the
+ * dataset whose shape set its input and output sizes, and the options that size the rest. */
+fc_status fc_net_too_big_for_data(const char *data, int n_input, int n_classes);
 /* Accepts a half-initialised or zeroed struct. */
 void fc_net_free(fc_net *net);
 /* Re-draws parameters from the seed (weights N(0, weight_scale) or He, biases 0, gamma 1, beta 0) and
