@@ -13,7 +13,8 @@
 #   FCNET_MPIRUN_ARGS  extra mpirun arguments, e.g. "--hostfile hosts" for several machines
 #                      (then set FCNET_RANKS to the total number of slots)
 #   OPENBLAS_NUM_THREADS  kept when set; otherwise 1
-# The exit status is fcnet_dist's (0 success, 2 usage/config/data error, 3 training diverged, 1 other failure).
+# The exit status is fcnet_dist's (0 success, 2 usage/config/data error, 3 training diverged, 1 other failure);
+# 2 also when mpirun cannot start the ranks at all (its reason is printed).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${FCNET_BUILD_DIR:-$root/build}
@@ -58,6 +59,7 @@ if ! positive_int "$OPENBLAS_NUM_THREADS"; then
 fi
 
 mpirun_args=(-n "$ranks")
+quiet=()
 if mpirun --version 2>/dev/null | grep -q "Open MPI"; then
     # Open MPI refuses to start as root without both variables; more ranks than cores need
     # --oversubscribe; --bind-to none leaves placement to the kernel (it copes better when the
@@ -66,7 +68,8 @@ if mpirun --version 2>/dev/null | grep -q "Open MPI"; then
         export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
     fi
     # -q: a refused run ends with fcnet's one error line, without Open MPI's banner about the exit code.
-    mpirun_args+=(-q --bind-to none -x OPENBLAS_NUM_THREADS)
+    quiet=(-q)
+    mpirun_args+=(--bind-to none -x OPENBLAS_NUM_THREADS)
     # Every other OPENBLAS_* setting too (OPENBLAS_CORETYPE picks the kernels): ranks on other hosts
     # (FCNET_MPIRUN_ARGS="--hostfile ...") must compute with the same ones.
     for v in ${!OPENBLAS_@}; do
@@ -77,4 +80,27 @@ fi
 # shellcheck disable=SC2206  # FCNET_MPIRUN_ARGS is a word list on purpose
 [ -n "${FCNET_MPIRUN_ARGS:-}" ] && mpirun_args+=($FCNET_MPIRUN_ARGS)
 
-exec mpirun "${mpirun_args[@]}" "$exe" "$@"
+# -q also keeps mpirun's own failures to itself: a missing hostfile, too few slots, a host it cannot reach
+# or one without the program end with exit 1, 132 or 255 and not a word. So first start the program with
+# --version, without -q: it needs no MPI_Init (a tenth of a second on one machine) and any such failure shows
+# in mpirun's words. A stop signal meanwhile (pbs.sh's, a preemption's) ends the launch: nothing has started.
+stop_signal=""
+trap 'stop_signal=USR1' USR1
+trap 'stop_signal=TERM' TERM
+check_rc=0
+check=$(mpirun "${mpirun_args[@]}" "$exe" --version 2>&1 >/dev/null) || check_rc=$?
+trap - USR1 TERM
+if [ -n "$stop_signal" ]; then
+    echo "local.sh: SIG$stop_signal before the ranks started; nothing to save, not started" >&2
+    exit 0
+fi
+# The program's own words (an older build without --version) mean mpirun did start it.
+if [ "$check_rc" -ne 0 ] && ! grep -q "^fcnet_dist" <<<"$check"; then
+    # The message without Open MPI's rules and blank lines, at most 12 lines of it.
+    words=$(grep -v -e '^-*$' -e '^[[:space:]]*$' <<<"$check" | head -12 | sed 's/^/  /')
+    echo "local.sh: mpirun could not start $ranks rank(s) of $exe (exit $check_rc; mpirun ${mpirun_args[*]})${words:+:}" >&2
+    [ -n "$words" ] && echo "$words" >&2
+    exit 2
+fi
+
+exec mpirun ${quiet[@]+"${quiet[@]}"} "${mpirun_args[@]}" "$exe" "$@"

@@ -896,6 +896,9 @@ static fc_status scan_command_line(int argc, char **argv, fc_command *cmd, const
             *cmd = c;
             break;
         case ARG_UNKNOWN: {
+            /* main answers --version alone, before MPI starts; with anything else it lands here. */
+            if (strcmp(a.arg, "--version") == 0)
+                return fc_error_set(FC_ERR_INPUT, "--version: give it alone (fcnet_dist --version)");
             size_t len = strcspn(a.arg, "="), dashes = a.arg[1] == '-' ? 2 : 1;
             suggest(hint, sizeof hint, a.arg + dashes, len - dashes, "--");
             return fc_error_set(FC_ERR_INPUT, "unknown option '%.*s'%s", (int)len, a.arg, hint);
@@ -1132,6 +1135,7 @@ void fc_config_print_help(FILE *f, fc_command command)
           "       fcnet_dist eval --checkpoint FILE [--data FILE] [--split NAME] [--best]\n"
           "       fcnet_dist gradcheck [model options]\n"
           "       fcnet_dist [COMMAND] --help | -h\n"
+          "       fcnet_dist --version                       this build and its MPI, BLAS and HDF5 libraries\n"
           "Run it under MPI (mpirun -n N fcnet_dist ...); every rank must get the same options.\n\n",
           f);
     switch (command) {

@@ -10,6 +10,7 @@
 #include "fcnet/dist.h"
 #include "fcnet/h5quiet.h"
 #include "fcnet/train.h"
+#include "fcnet/version.h"
 
 /* First thing in main: SIGUSR1's default action kills, and Slurm/mpirun deliver it as the warning. */
 static void install_signal_handlers(void)
@@ -69,6 +70,14 @@ int main(int argc, char **argv)
 {
     fc_h5_no_exit_cleanup();
     install_signal_handlers();
+    /* Before MPI_Init: it answers on a login node, and the launch scripts start it under mpirun to learn
+     * whether mpirun can start the program at all. With other arguments the parser refuses it. */
+    if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+        fc_print_version(stdout);
+        if (fflush(stdout) == 0 && !ferror(stdout)) return 0;
+        fprintf(stderr, "fcnet_dist: error: --version: cannot write to standard output\n");
+        return 1;
+    }
     fc_dist dist;
     if (fc_dist_init(&dist, &argc, &argv) != FC_OK) {
         fprintf(stderr, "fcnet_dist: error: %s\n", fc_error_message());

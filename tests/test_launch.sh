@@ -28,6 +28,7 @@ cd "$work" || exit 1
 mkdir fake
 cat >fake/fcnet_dist <<'EOF'
 #!/bin/sh
+[ "$1" = --version ] && exit 0 # local.sh's start-up check
 echo "size=$OMPI_COMM_WORLD_SIZE blas=$OPENBLAS_NUM_THREADS args=$*" >>"$FAKE_LOG"
 EOF
 chmod +x fake/fcnet_dist
@@ -70,7 +71,7 @@ chmod +x fakempi/mpirun
 if (PATH=$work/fakempi:$PATH FAKE_MPIRUN_LOG=$work/mpirun_args.log OPENBLAS_CORETYPE=Haswell OPENBLAS_VERBOSE=2 \
     FCNET_BUILD_DIR=$work/fake "$root/launch/local.sh" train --data d.h5 >/dev/null 2>&1) &&
     grep -q -- "-x OPENBLAS_NUM_THREADS" mpirun_args.log && grep -q -- "-x OPENBLAS_CORETYPE" mpirun_args.log &&
-    grep -q -- "-x OPENBLAS_VERBOSE" mpirun_args.log && grep -q -- " -q " mpirun_args.log; then
+    grep -q -- "-x OPENBLAS_VERBOSE" mpirun_args.log && grep -qE -- "(^| )-q " mpirun_args.log; then
     ok "local.sh: mpirun -q, and every OPENBLAS_* setting passed on with -x"
 else
     not_ok "local.sh mpirun arguments: $(cat mpirun_args.log 2>/dev/null)"
@@ -89,6 +90,33 @@ for bad in FCNET_RANKS=0 FCNET_RANKS=-1 FCNET_RANKS=abc FCNET_RANKS=100000 OPENB
         not_ok "local.sh $bad: exit $rc, mpirun $([ -e mpirun_args.log ] && echo started || echo not started): $(head -2 bad.err)"
     fi
 done
+
+# mpirun -q hides mpirun's own failures (exit 1 and not a word): local.sh starts the program with --version
+# first, without -q, and ends with exit 2 and mpirun's words; slurm.sbatch asks the same after a failed launch.
+# (The tests' environment lets every mpirun oversubscribe: not these.)
+printf 'localhost slots=1\n' >hosts1
+for hosts in hosts1 nohosts; do
+    env -u OMPI_MCA_rmaps_base_oversubscribe FCNET_RANKS=2 FCNET_MPIRUN_ARGS="--hostfile $work/$hosts" \
+        FCNET_BUILD_DIR=$(dirname "$dist") timeout 60 "$root/launch/local.sh" --data d.h5 --out started >start.out 2>start.err
+    rc=$?
+    why="not enough slots"
+    [ $hosts = nohosts ] && why="unable to open the hostfile"
+    if [ $rc = 2 ] && head -1 start.err | grep -q "^local.sh: mpirun could not start 2 rank(s) of " &&
+        grep -q "$why" start.err && [ ! -e started ]; then
+        ok "local.sh: mpirun unable to start the ranks ($why): exit 2, mpirun's reason shown, nothing started"
+    else
+        not_ok "local.sh with --hostfile $hosts: exit $rc: $(head -3 start.err)"
+    fi
+done
+env -u OMPI_MCA_rmaps_base_oversubscribe FCNET_DIST=$dist FCNET_MPIRUN_ARGS="-n 2 --hostfile $work/hosts1" timeout 60 \
+    bash "$root/launch/slurm.sbatch" --data d.h5 --out started >start.out 2>&1
+rc=$?
+if [ $rc != 0 ] && grep -q "mpirun could not start the ranks (exit $rc" start.out && grep -q "not enough slots" start.out &&
+    ! grep -q "fcnet_dist failed" start.out; then
+    ok "slurm.sbatch: mpirun unable to start the ranks: exit $rc, mpirun's reason shown"
+else
+    not_ok "slurm.sbatch with too few slots: exit $rc: $(grep -v '^ ' start.out | tail -2)"
+fi
 
 # ---- slurm.sbatch's BLAS threads (the Slurm tests set OPENBLAS_NUM_THREADS themselves) ----
 # sbatch_run NAME: slurm.sbatch run as a plain script (no SLURM_JOB_ID) with the stand-in ranks; mpirun
@@ -301,6 +329,22 @@ for script in slurm.sbatch pbs.sh; do
         not_ok "$script: SIGTERM at the start: exit $rc after $took s, step $step: $(grep -aE 'stopped|rror' early.out | head -3)"
     fi
 done
+# A stop signal while local.sh checks that mpirun can start the ranks (the stand-in makes the check last a
+# second): nothing has started, so local.sh ends at once with exit 0 and says so.
+rm -rf early
+PATH=$work/slowmpi:$PATH FCNET_RANKS=2 FCNET_BUILD_DIR=$(dirname "$dist") timeout 60 \
+    "$root/launch/local.sh" --data long.h5 --out early >early.out 2>&1 &
+job=$!
+sleep 0.3
+pkill -USR1 -f "^bash $root/launch/local.sh --data long.h5 --out early"
+wait $job
+rc=$?
+if [ $rc = 0 ] && grep -q "^local.sh: SIGUSR1 before the ranks started; nothing to save, not started" early.out &&
+    [ ! -e early ]; then
+    ok "local.sh: a stop signal during its start-up check ends it (exit 0, nothing started)"
+else
+    not_ok "local.sh stop during the start-up check: exit $rc: $(head -2 early.out)"
+fi
 # An --overwrite job whose ranks died of the stop signal before the first save (a stand-in mpirun that exits
 # 138 as mpirun does then): the finished checkpoint in --out is the replaced run's, not this job's. It was
 # read as this job's ("a rank was killed", not requeued); now the job counts as stopped (requeued under Slurm).

@@ -5,7 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define FC_VERSION "0.1.0"
+/* Written once, in CMakeLists.txt's project(VERSION); the build passes it on. */
+#define FC_VERSION FC_PROGRAM_VERSION
 
 /* The core computes in float; -DFC_REAL_DOUBLE builds it in double (used by the gradient checks). */
 #ifdef FC_REAL_DOUBLE

@@ -1,0 +1,55 @@
+#!/bin/bash
+# fcnet_dist --version: the build's version and precision, and the MPI, BLAS and HDF5 versions it runs
+# with, each checked against another program's word (mpirun, pkg-config), not against fcnet's own code.
+# It needs no MPI_Init: it answers without mpirun and under mpirun at once; with other arguments it is
+# refused with one line, and a failed write is not a success.
+# usage: test_version.sh FCNET_DIST FCNET_DIST_F64 PROJECT_VERSION [MPIEXEC]
+set -euo pipefail
+DIST=${1:?usage: test_version.sh FCNET_DIST FCNET_DIST_F64 PROJECT_VERSION [MPIEXEC]}
+DIST64=${2:?}
+VERSION=${3:?}
+MPIEXEC=${4:-mpirun}
+# shellcheck source=tests/tap_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/tap_lib.sh"
+t0=$(now)
+T=$(mktemp -d "${TMPDIR:-/tmp}/fcnet_test_version.XXXXXX")
+trap 'rm -rf "$T"' EXIT
+cd "$T"
+
+rc=0
+OPENBLAS_NUM_THREADS=1 "$DIST" --version >v.out 2>v.err || rc=$?
+line() { sed -n "/^$1/p" v.out; }
+check "--version: exit 0, four lines on stdout, nothing on stderr" \
+    test "$rc $(wc -l <v.out) $(wc -c <v.err)" = "0 4 0"
+check "--version: first line names the program, the project's version and float" \
+    grep -qx "fcnet_dist $VERSION (float, .*)" v.out
+"$DIST64" --version >v64.out
+check "--version of the double build says double" grep -qx "fcnet_dist $VERSION (double, .*)" v64.out
+
+mpi_version=$("$MPIEXEC" --version 2>&1 | sed -n 's/.*(Open\(RTE\| MPI\)) \([0-9.]*\).*/\2/p' | head -1)
+check "--version: MPI line names Open MPI $mpi_version, as mpirun --version does" \
+    grep -q "^MPI: Open MPI v$mpi_version[ ,].*(MPI standard [0-9]\.[0-9])" v.out
+blas=$(pkg-config --modversion openblas)
+check "--version: BLAS line names OpenBLAS $blas (pkg-config) and the thread count of OPENBLAS_NUM_THREADS=1" \
+    grep -q "^BLAS: OpenBLAS $blas .*kernels [A-Za-z0-9]*; 1 thread(s)" v.out
+hdf5=$(pkg-config --modversion hdf5)
+check "--version: HDF5 line names $hdf5 (pkg-config)" grep -qx "HDF5: $hdf5 (compiled against $hdf5)" v.out
+
+# Under mpirun every rank answers alone (no MPI_Init, so no wire-up between them).
+"$MPIEXEC" -n 2 --oversubscribe "$DIST" --version >mpi.out 2>mpi.err || rc=$?
+check "--version under mpirun -n 2: each rank prints the same first line" \
+    test "$rc $(grep -c "^fcnet_dist $VERSION (float" mpi.out)" = "0 2"
+
+rc=0
+"$DIST" --version --data x.h5 >bad.out 2>bad.err || rc=$?
+check "--version with other arguments: exit 2, one line naming --version" \
+    test "$rc $(wc -l <bad.err) $(grep -c -- '--version: give it alone' bad.err)" = "2 1 1"
+rc=0
+"$DIST" --version >/dev/full 2>full.err || rc=$?
+check "--version to a full device: exit 1, one line saying so" \
+    test "$rc $(wc -l <full.err) $(grep -c 'cannot write to standard output' full.err)" = "1 1 1"
+rc=0
+"$DIST" --help >help.out || rc=$?
+check "--help lists --version" grep -q "fcnet_dist --version" help.out
+
+tap_end "$t0"
