@@ -144,6 +144,11 @@ static const opt_spec specs[] = {
     {.id = FC_OPT_CHECKPOINT_EVERY, .name = "--checkpoint-every", .kind = VK_INT, .group = G_RUN,
      .meta = "N", .ilo = 0, .ihi = INT64_MAX,
      .help = "also write the checkpoint every N steps; 0 = only at epoch ends and at the end"},
+    {.id = FC_OPT_CHECKPOINT_MINUTES, .name = "--checkpoint-minutes", .kind = VK_REAL, .group = G_RUN,
+     .meta = "M", .lo = 0, .hi = 1e6,
+     .help = "also write the checkpoint at the first step that ends M minutes (wall time, a fraction "
+             "allowed) after the last save, so that a crash loses at most about M minutes of work however "
+             "long an epoch is; 0 = off"},
     {.id = FC_OPT_KEEP_LAST, .name = "--keep-last", .kind = VK_INT, .group = G_RUN, .meta = "K", .ilo = 0,
      .ihi = INT_MAX, .help = "keep the last K checkpoints besides checkpoint.h5; 0 = only checkpoint.h5"},
     {.id = FC_OPT_PRINT_EVERY, .name = "--print-every", .kind = VK_INT, .group = G_RUN, .meta = "N",
@@ -282,6 +287,7 @@ static double *real_field(fc_config *cfg, fc_option id)
     case FC_OPT_BETA2: return &cfg->optim.beta2;
     case FC_OPT_EPS: return &cfg->optim.eps;
     case FC_OPT_VAL_SIZE: return &cfg->val_size;
+    case FC_OPT_CHECKPOINT_MINUTES: return &cfg->checkpoint_minutes;
     default: break;
     }
     FC_ASSERT(!"option has no real field");
@@ -846,6 +852,7 @@ void fc_config_defaults(fc_config *cfg)
     cfg->shuffle = 1;
     snprintf(cfg->out, sizeof cfg->out, "%s", "fcnet-out");
     cfg->print_every = 100;
+    cfg->checkpoint_minutes = 15; /* as GROMACS's -cpt: a crash costs minutes, not an epoch */
     snprintf(cfg->split, sizeof cfg->split, "%s", "test");
 }
 

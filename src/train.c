@@ -120,11 +120,13 @@ static fc_status refuse_different_inputs(const fc_trainer *t, const fc_tensor_re
 static fc_status check_same_settings(const fc_trainer *t)
 {
     const fc_config *c = t->cfg;
-    uint64_t settings[N_SETTINGS + 5];
+    uint64_t settings[N_SETTINGS + 6];
     run_settings(c, settings);
     /* run control must agree too: the ranks stop, save, check and gather the profile together */
-    const uint64_t control[5] = {(uint64_t)c->max_steps, (uint64_t)c->checkpoint_every,
-                                 (uint64_t)c->check_replicas, (uint64_t)c->keep_last, (uint64_t)c->profile};
+    uint64_t minutes;
+    memcpy(&minutes, &c->checkpoint_minutes, sizeof minutes);
+    const uint64_t control[6] = {(uint64_t)c->max_steps, (uint64_t)c->checkpoint_every,
+                                 (uint64_t)c->check_replicas, (uint64_t)c->keep_last, (uint64_t)c->profile, minutes};
     memcpy(settings + N_SETTINGS, control, sizeof control);
     int64_t shape[5];
     data_shape(t, shape);
@@ -245,7 +247,8 @@ fc_status fc_train_setup(fc_trainer *t, const fc_config *cfg, fc_dist *dist)
     st = fc_dist_share_arenas(dist, t->net.layout.n_total, &shared_params, &shared_grads);
     if ((st = fc_dist_agree(dist, st, 1)) != FC_OK) return st;
     if (shared_params) fc_net_borrow_arenas(&t->net, shared_params, shared_grads);
-    fc_dist_reserve(dist, t->net.layout.n_total, 2 * (size_t)t->net.max_width + 2);
+    /* gathers: a layer's batchnorm moments (2 * width + 1) and the step's four agreed values */
+    fc_dist_reserve(dist, t->net.layout.n_total, 2 * (size_t)t->net.max_width + 4);
     fc_optim_init(&t->opt, &cfg->optim, t->net.layout.n_total);
     st = fc_store_choice_init(&t->stores, dist, t->net.arenas_borrowed);
     if (st != FC_OK) return st;
@@ -344,12 +347,16 @@ double fc_train_step(fc_trainer *t)
     t->opt.stream_params = t->stores.streaming; /* how the node's shared weights are written: store_choice.h */
     const double reg_loss = fc_net_update_range(&t->net, &t->opt, own, own_len, &finite);
     t1 = MPI_Wtime(), ph[FC_PHASE_UPDATE] += t1 - t0, t0 = t1;
-    /* [loss, stop requested, non-finite gradient]: one ordered gather agrees on all three, and hands every
-     * rank the owners' parameters (non-finite ones too: the run then stops without writing them). */
-    double shared[3] = {data_loss + reg_loss, stop_signal != 0, !finite};
-    fc_dist_sum_doubles_allgather(t->dist, shared, 3, t->net.params, n_total);
+    /* [loss, stop requested, non-finite gradient, time-based save due]: one ordered gather agrees on all
+     * four, and hands every rank the owners' parameters (non-finite ones too: the run then stops without
+     * writing them). Each rank reads its own clock; the sum makes one decision of them. */
+    const double minutes = t->cfg->checkpoint_minutes;
+    const int save_due = minutes > 0 && t0 - t->last_save_wtime >= minutes * 60;
+    double shared[4] = {data_loss + reg_loss, stop_signal != 0, !finite, save_due};
+    fc_dist_sum_doubles_allgather(t->dist, shared, 4, t->net.params, n_total);
     ph[FC_PHASE_REDUCE] += MPI_Wtime() - t0;
     t->stop_agreed = shared[1] > 0;
+    t->save_due_agreed = shared[3] > 0;
     const double loss = shared[0];
     if (!isfinite(loss) || shared[2] > 0) return NAN; /* agreed: every rank returns here */
     t->step_gather_seconds += fc_dist_gather_seconds() - gathered0;
@@ -728,7 +735,8 @@ static fc_status save_checkpoint(fc_trainer *t)
         if (st == FC_OK) st = fc_ckpt_keep_last(t->cfg->out, path, t->step, t->cfg->keep_last, t->run_id);
     }
     st = fc_dist_agree(t->dist, st, 1);
-    t->phase_seconds[FC_PHASE_CHECKPOINT] += MPI_Wtime() - t0;
+    t->last_save_wtime = MPI_Wtime();
+    t->phase_seconds[FC_PHASE_CHECKPOINT] += t->last_save_wtime - t0;
     return st;
 }
 
@@ -755,6 +763,7 @@ int fc_train_run(fc_trainer *t)
     fc_progress progress;
     fc_progress_init(&progress, t, fc_dist_rank(t->dist) == 0);
     if (t->hist.n_checks == 0) check_accuracy(t);
+    t->last_save_wtime = MPI_Wtime();
     int64_t run_steps = 0;
     int stopped = 0;
     while (t->step < t->total_steps) {
@@ -785,7 +794,7 @@ int fc_train_run(fc_trainer *t)
             fc_progress_end(&progress);
             return FC_ERR_FAIL;
         }
-        int save = cfg->checkpoint_every > 0 && t->step % cfg->checkpoint_every == 0;
+        int save = (cfg->checkpoint_every > 0 && t->step % cfg->checkpoint_every == 0) || t->save_due_agreed;
         if (t->epoch_step == t->steps_per_epoch) {
             t->epoch++;
             t->epoch_step = 0;

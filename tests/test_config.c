@@ -89,6 +89,7 @@ START_TEST(test_defaults)
     ck_assert_str_eq(cfg.init_from, "");
     ck_assert_int_eq(cfg.max_steps, 0);
     ck_assert_int_eq(cfg.checkpoint_every, 0);
+    ck_assert(cfg.checkpoint_minutes == 15.0);
     ck_assert_int_eq(cfg.print_every, 100);
     ck_assert_int_eq(cfg.check_replicas, 0);
     ck_assert_int_eq(cfg.keep_last, 0);
@@ -115,7 +116,7 @@ START_TEST(test_every_option)
                            "--bn-momentum", "0.8", "--batch-size", "256", "--epochs", "7", "--seed",
                            "18446744073709551615", "--val-size", "500", "--preprocess", "standardize",
                            "--out", "runs/x", "--resume", "runs/x/checkpoint.h5", "--max-steps", "1000",
-                           "--no-shuffle", "--checkpoint-every", "50", "--print-every", "10",
+                           "--no-shuffle", "--checkpoint-every", "50", "--checkpoint-minutes", "0.5", "--print-every", "10",
                            "--check-replicas", "20", "--keep-last", "3", "--profile"),
                      FC_OK);
     ck_assert_int_eq(cfg.command, FC_CMD_TRAIN);
@@ -147,6 +148,7 @@ START_TEST(test_every_option)
     ck_assert_int_eq(cfg.max_steps, 1000);
     ck_assert_int_eq(cfg.shuffle, 0);
     ck_assert_int_eq(cfg.checkpoint_every, 50);
+    ck_assert(cfg.checkpoint_minutes == 0.5);
     ck_assert_int_eq(cfg.print_every, 10);
     ck_assert_int_eq(cfg.check_replicas, 20);
     ck_assert_int_eq(cfg.keep_last, 3);
@@ -426,6 +428,8 @@ static const struct bad_case {
     {{"--check-replicas", "-2"}, {"--check-replicas", "-2 out of range (must be >= 0)"}},
     {{"--keep-last", "-1"}, {"--keep-last", "-1 out of range [0, "}},
     {{"--checkpoint-every", "x"}, {"--checkpoint-every", "'x': not an integer"}},
+    {{"--checkpoint-minutes", "-1"}, {"--checkpoint-minutes", "-1 out of range [0, 1e+06]"}},
+    {{"--checkpoint-minutes", "nan"}, {"--checkpoint-minutes", "'nan'"}},
     {{"--momentum", "1"}, {"--momentum", "1 out of range [0, 1)"}},
     {{"--beta1", "-0.1"}, {"--beta1", "-0.1 out of range [0, 1)"}},
     {{"--beta2", "1.0"}, {"--beta2", "1.0 out of range"}},

@@ -70,6 +70,9 @@ expect profile "the settings" -- "${common[@]}" --data "$work/a.h5" "${out[@]}" 
 # --checkpoint-every on one rank only: the saves' agreements would wait for a rank that never saves.
 expect checkpoint-every "the settings" -- "${common[@]}" --data "$work/a.h5" "${out[@]}" -- \
     "${common[@]}" --data "$work/a.h5" "${out[@]}" --checkpoint-every 2
+# --checkpoint-minutes likewise (the step's gather agrees on the time-based save, but the setting must agree too)
+expect checkpoint-minutes "the settings" -- "${common[@]}" --data "$work/a.h5" "${out[@]}" -- \
+    "${common[@]}" --data "$work/a.h5" "${out[@]}" --checkpoint-minutes 1e-9
 # The other run-control settings that change the schedule, each on rank 1 only: --max-steps (one rank
 # stops early), --check-replicas (the comparison's gather), --keep-last (the saves' agreement on the copies).
 expect max-steps "the settings" -- "${common[@]}" --data "$work/a.h5" "${out[@]}" -- \

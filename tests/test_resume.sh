@@ -14,7 +14,9 @@
 #     the BN running means (which integrate those biases) are left out and their spread is printed:
 #     their true gradient is exactly 0, so the reduced gradient is pure rounding noise, which adam
 #     divides by its own RMS into lr-sized steps. They do not change the model's function.
-#  3. refusals: a changed hyperparameter (--lr) -> exit 2 naming --lr and both values; a checkpoint
+#  3. --checkpoint-minutes: far below a step's time it saves after every step (a copy per step, the same
+#     final state, a resume from a mid-epoch copy bitwise equal); the default adds no save to a short run.
+#  4. refusals: a changed hyperparameter (--lr) -> exit 2 naming --lr and both values; a checkpoint
 #     whose shapes do not fit (another feature count, class count or architecture, for --resume and
 #     --init-from) -> exit 2 naming the dataset and both shapes; nothing written.
 #
@@ -91,7 +93,28 @@ cross 4 2 4 2
 cross 2 3 2
 echo "     (cross-count resumes: $(elapsed_s "$t") s)"
 
-# ---- 3. refusals ----
+# ---- 3. time-based saves (--checkpoint-minutes) ----
+# A limit far below a step's time saves after every step, deterministically: a numbered copy of every step,
+# the same final state as the run that saved only at epoch ends (saving changes nothing), and a resume from a
+# mid-epoch copy equal to it too. The default (15 minutes) adds nothing to this short run.
+copies() { ls "$1" | sed -n 's/^checkpoint-step\([0-9]*\)\.h5$/\1/p' | sort -n | tr '\n' ' '; }
+t=$(now_ms)
+if must_run 2 log.tm train "${MODEL[@]}" --out tm --checkpoint-minutes 1e-9 --keep-last 100 &&
+    must_run 2 log.td train "${MODEL[@]}" --out td --keep-last 100; then
+    want_all=$(seq 1 36 | tr '\n' ' ')
+    [ "$(copies tm)" = "$want_all" ] || fail "--checkpoint-minutes 1e-9: copies at steps $(copies tm), not 1..36"
+    [ "$(copies td)" = "12 24 36 " ] || fail "default --checkpoint-minutes: copies at steps $(copies td), not 12 24 36"
+    "$H5CMP" full2/checkpoint.h5 tm/checkpoint.h5 "${STATE[@]}" >/dev/null ||
+        fail "a save after every step changed the final state"
+    if must_run 2 log.tmr train --resume tm/checkpoint-step17.h5 --out tmr &&
+        "$H5CMP" full2/checkpoint.h5 tmr/checkpoint.h5 "${STATE[@]}" >/dev/null; then
+        pass "-n 2: --checkpoint-minutes 1e-9 saves every step (36 copies), the default only at epoch ends; same final state; resume from the time-based copy at step 17 == uninterrupted, bitwise ($(elapsed_s "$t") s)"
+    else
+        fail "resume from the time-based copy at step 17 differs from the uninterrupted run"
+    fi
+fi
+
+# ---- 4. refusals ----
 refuse() { # refuse WHAT N TEXTS -- ARGS: exit 2, one line with every TEXT, no --out directory
     local what=$1 n=$2
     shift 2

@@ -26,7 +26,7 @@ typedef enum fc_option {
     FC_OPT_OUT, FC_OPT_RESUME, FC_OPT_INIT_FROM, FC_OPT_MAX_STEPS, FC_OPT_NO_SHUFFLE,
     FC_OPT_CHECKPOINT_EVERY, FC_OPT_PRINT_EVERY, FC_OPT_CHECK_REPLICAS, FC_OPT_KEEP_LAST, FC_OPT_PROFILE,
     FC_OPT_BN_MOMENTUM, FC_OPT_CHECKPOINT, FC_OPT_SPLIT, FC_OPT_BEST, FC_OPT_CONFIG, FC_OPT_PROGRESS, FC_OPT_OVERWRITE,
-    FC_OPT_COUNT
+    FC_OPT_CHECKPOINT_MINUTES, FC_OPT_COUNT
 } fc_option;
 
 typedef struct fc_config {
@@ -58,6 +58,7 @@ typedef struct fc_config {
     char init_from[FC_PATH_MAX];
     int64_t max_steps;        /* 0 = no limit */
     int64_t checkpoint_every; /* 0 = only at epoch ends and the end */
+    double checkpoint_minutes; /* also save once this much wall time has passed since the last save; 0 = off */
     int64_t print_every;
     int64_t check_replicas;   /* 0 = off */
     int64_t keep_last;        /* 0 = keep only checkpoint.h5 */

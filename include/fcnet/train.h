@@ -62,6 +62,8 @@ typedef struct fc_trainer {
 
     int finished;         /* all epochs done */
     int stop_agreed;      /* a stop signal reached some rank; every rank agreed at the last step */
+    int save_due_agreed;  /* --checkpoint-minutes passed on some rank since the last save; agreed likewise */
+    double last_save_wtime; /* MPI_Wtime of this rank's last save (or of the run's start) */
     double phase_seconds[FC_PHASE_COUNT]; /* --profile accumulators */
     double step_gather_seconds;           /* --profile: the steps' batchnorm and loss gathers */
     int64_t profiled_steps;
