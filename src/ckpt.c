@@ -23,6 +23,7 @@
 #include "fcnet/h5quiet.h"
 #include "fcnet/optim.h"
 #include "fcnet/read_guard.h"
+#include "fcnet/version.h"
 
 #ifdef FC_REAL_DOUBLE
 #define FC_H5_REAL H5T_NATIVE_DOUBLE
@@ -293,6 +294,14 @@ static void w_root_attrs(ckpt_io *io, const fc_trainer *t)
     w_attr_i64(io, "/", "format_version", FC_CKPT_FORMAT_VERSION);
     w_attr_str(io, "/", "program_version", FC_VERSION);
     w_attr_str(io, "/", "fc_real", FC_REAL_NAME);
+    /* Provenance, as fcnet_dist --version words it: another BLAS kernel or library changes the last bits. */
+    char library[FC_VERSION_TEXT_MAX];
+    fc_version_mpi(library, sizeof library);
+    w_attr_str(io, "/", "mpi_library", library);
+    fc_version_blas(library, sizeof library);
+    w_attr_str(io, "/", "blas_library", library);
+    fc_version_hdf5(library, sizeof library);
+    w_attr_str(io, "/", "hdf5_library", library);
     w_attr_i64(io, "/", "n_input", net->dims[0]);
     w_attr_i64(io, "/", "n_classes", net->dims[net->n_layers]);
     w_attr_i64(io, "/", "n_hidden", c->n_hidden);

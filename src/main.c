@@ -54,11 +54,15 @@ static int run_train(fc_config *cfg, fc_dist *dist)
     if (st == FC_OK) st = fc_train_check_out_dir(&t);
     int rc = st;
     if (st == FC_OK) {
+        char saved_by[64] = "";
+        if (cfg->resume[0])
+            snprintf(saved_by, sizeof saved_by, " (step %lld, saved by %lld rank(s))", (long long)t.step,
+                     (long long)t.world_size_at_save);
         fc_log_info("fcnet %s: %d rank(s), %lld training rows, %d features, %d classes, %lld steps per epoch, "
-                    "%s%s",
+                    "%s%s%s",
                     FC_VERSION, fc_dist_size(dist), (long long)t.data.train.n, t.data.n_features,
                     t.data.n_classes, (long long)t.steps_per_epoch, cfg->resume[0] ? "resuming from " : "fresh start",
-                    cfg->resume[0] ? cfg->resume : "");
+                    cfg->resume[0] ? cfg->resume : "", saved_by);
         install_interrupt_handler();
         rc = fc_train_run(&t);
     }

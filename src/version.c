@@ -1,5 +1,5 @@
-/* The --version report. Every library is asked at run time: the one the loader found is the one that
- * computes. */
+/* The --version report, and the same library descriptions for the checkpoint's provenance attributes.
+ * Every library is asked at run time: the one the loader found is the one that computes. */
 #include "fcnet/version.h"
 
 #include <hdf5.h>
@@ -24,11 +24,8 @@ extern int openblas_get_num_threads(void);
 #define FC_COMPILER "an unnamed compiler"
 #endif
 
-void fc_print_version(FILE *f)
+void fc_version_mpi(char *buf, size_t size)
 {
-    fprintf(f, "fcnet_dist %s (%s, %s build, %s)\n", FC_VERSION, FC_REAL_NAME,
-            FC_BUILD_TYPE[0] ? FC_BUILD_TYPE : "default", FC_COMPILER);
-
     /* MPI allows both queries before MPI_Init. The library's text may run over several lines: the first
      * names it. */
     char lib[MPI_MAX_LIBRARY_VERSION_STRING];
@@ -37,14 +34,33 @@ void fc_print_version(FILE *f)
     MPI_Get_library_version(lib, &len);
     lib[strcspn(lib, "\n")] = '\0';
     MPI_Get_version(&major, &minor);
-    fprintf(f, "MPI: %s (MPI standard %d.%d)\n", lib, major, minor);
+    snprintf(buf, size, "%s (MPI standard %d.%d)", lib, major, minor);
+}
 
+void fc_version_blas(char *buf, size_t size)
+{
     const char *config = openblas_get_config();
-    fprintf(f, "BLAS: %s; kernels %s; %d thread(s) per process (OPENBLAS_NUM_THREADS)\n", config ? config : "OpenBLAS",
-            openblas_get_corename(), openblas_get_num_threads());
+    snprintf(buf, size, "%s; kernels %s; %d thread(s) per process (OPENBLAS_NUM_THREADS)",
+             config ? config : "OpenBLAS", openblas_get_corename(), openblas_get_num_threads());
+}
 
-    unsigned h_major = 0, h_minor = 0, h_release = 0;
-    H5get_libversion(&h_major, &h_minor, &h_release);
-    fprintf(f, "HDF5: %u.%u.%u (compiled against %d.%d.%d)\n", h_major, h_minor, h_release, H5_VERS_MAJOR,
-            H5_VERS_MINOR, H5_VERS_RELEASE);
+void fc_version_hdf5(char *buf, size_t size)
+{
+    unsigned major = 0, minor = 0, release = 0;
+    H5get_libversion(&major, &minor, &release);
+    snprintf(buf, size, "%u.%u.%u (compiled against %d.%d.%d)", major, minor, release, H5_VERS_MAJOR,
+             H5_VERS_MINOR, H5_VERS_RELEASE);
+}
+
+void fc_print_version(FILE *f)
+{
+    char text[FC_VERSION_TEXT_MAX];
+    fprintf(f, "fcnet_dist %s (%s, %s build, %s)\n", FC_VERSION, FC_REAL_NAME,
+            FC_BUILD_TYPE[0] ? FC_BUILD_TYPE : "default", FC_COMPILER);
+    fc_version_mpi(text, sizeof text);
+    fprintf(f, "MPI: %s\n", text);
+    fc_version_blas(text, sizeof text);
+    fprintf(f, "BLAS: %s\n", text);
+    fc_version_hdf5(text, sizeof text);
+    fprintf(f, "HDF5: %s\n", text);
 }

@@ -25,7 +25,8 @@ fcnet_script_test(NAME test_valgrind
                   COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_valgrind.sh $<TARGET_FILE:fcnet_synth>
                           ${MPIEXEC_EXECUTABLE} TIMEOUT 300)
 set_tests_properties(test_valgrind PROPERTIES PROCESSORS 2)
-# fcnet_dist --version against mpirun's and pkg-config's own words.
+# fcnet_dist --version against mpirun's and pkg-config's own words, and the checkpoint's provenance against it.
 fcnet_script_test(NAME test_version
                   COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_version.sh $<TARGET_FILE:fcnet_dist>
-                          $<TARGET_FILE:fcnet_dist_f64> ${PROJECT_VERSION} ${MPIEXEC_EXECUTABLE} TIMEOUT 60)
+                          $<TARGET_FILE:fcnet_dist_f64> ${PROJECT_VERSION} $<TARGET_FILE:fcnet_synth>
+                          $<TARGET_FILE:h5cmp> ${MPIEXEC_EXECUTABLE} TIMEOUT 60)

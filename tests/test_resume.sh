@@ -55,6 +55,8 @@ cross() { # cross FROM TO REF...: resume FROM's step-13 checkpoint on TO ranks, 
     local from=$1 to=$2 out=r$1$2
     shift 2
     must_run "$to" log.$out train --resume stop$from/checkpoint.h5 --out $out || return
+    grep -qF "resuming from stop$from/checkpoint.h5 (step 13, saved by $from rank(s))" log.$out ||
+        fail "$from -> $to: the start line does not say the step and the ranks that saved it"
     local ws
     ws=$(attr $out/checkpoint.h5 /@world_size)
     [ "$ws" = "$to" ] || fail "$from -> $to: world_size $ws saved"

@@ -2,13 +2,16 @@
 # fcnet_dist --version: the build's version and precision, and the MPI, BLAS and HDF5 versions it runs
 # with, each checked against another program's word (mpirun, pkg-config), not against fcnet's own code.
 # It needs no MPI_Init: it answers without mpirun and under mpirun at once; with other arguments it is
-# refused with one line, and a failed write is not a success.
-# usage: test_version.sh FCNET_DIST FCNET_DIST_F64 PROJECT_VERSION [MPIEXEC]
+# refused with one line, and a failed write is not a success. A checkpoint records the same three library
+# lines as provenance attributes.
+# usage: test_version.sh FCNET_DIST FCNET_DIST_F64 PROJECT_VERSION FCNET_SYNTH H5CMP [MPIEXEC]
 set -euo pipefail
-DIST=${1:?usage: test_version.sh FCNET_DIST FCNET_DIST_F64 PROJECT_VERSION [MPIEXEC]}
+DIST=${1:?usage: test_version.sh FCNET_DIST FCNET_DIST_F64 PROJECT_VERSION FCNET_SYNTH H5CMP [MPIEXEC]}
 DIST64=${2:?}
 VERSION=${3:?}
-MPIEXEC=${4:-mpirun}
+SYNTH=${4:?}
+H5CMP=${5:?}
+MPIEXEC=${6:-mpirun}
 # shellcheck source=tests/tap_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/tap_lib.sh"
 t0=$(now)
@@ -39,6 +42,18 @@ check "--version: HDF5 line names $hdf5 (pkg-config)" grep -qx "HDF5: $hdf5 (com
 "$MPIEXEC" -n 2 --oversubscribe "$DIST" --version >mpi.out 2>mpi.err || rc=$?
 check "--version under mpirun -n 2: each rank prints the same first line" \
     test "$rc $(grep -c "^fcnet_dist $VERSION (float" mpi.out)" = "0 2"
+
+# The checkpoint's provenance: the same words as --version's lines, from a run at two ranks.
+"$SYNTH" --out d.h5 --train 40 --val 0 --features 4 --classes 3 --seed 1 >/dev/null
+OPENBLAS_NUM_THREADS=1 "$MPIEXEC" -n 2 --oversubscribe "$DIST" train --data d.h5 --hidden 5 --batch-size 20 \
+    --epochs 1 --val-size 0 --out run >run.log 2>&1
+same=0
+for pair in MPI:mpi_library BLAS:blas_library HDF5:hdf5_library; do
+    want=$(sed -n "s/^${pair%%:*}: //p" v.out)
+    got=$("$H5CMP" --get run/checkpoint.h5 "/@${pair#*:}" 2>/dev/null || echo "(missing)")
+    if [ -n "$want" ] && [ "$got" = "$want" ]; then same=$((same + 1)); else echo "# ${pair#*:}: '$got' vs '$want'"; fi
+done
+check "checkpoint attributes mpi_library, blas_library, hdf5_library = --version's lines" test "$same" = 3
 
 rc=0
 "$DIST" --version --data x.h5 >bad.out 2>bad.err || rc=$?
