@@ -16,6 +16,16 @@
 # The exit status is fcnet_dist's (0 success, 2 usage/config/data error, 3 training diverged, 1 other failure);
 # 2 also when mpirun cannot start the ranks at all (its reason is printed).
 set -euo pipefail
+# A stop signal (pbs.sh's, a preemption's) before mpirun runs the ranks ends the launch: nothing has started,
+# so nothing is lost. Acted on once a running build is done, and at once during the start-up check below.
+stop_signal=""
+trap 'stop_signal=USR1' USR1
+trap 'stop_signal=TERM' TERM
+stop_before_start() {
+    [ -z "$stop_signal" ] && return 0
+    echo "local.sh: SIG$stop_signal before the ranks started; nothing to save, not started" >&2
+    exit 0
+}
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${FCNET_BUILD_DIR:-$root/build}
 exe=$build/fcnet_dist
@@ -75,7 +85,12 @@ if mpirun --version 2>/dev/null | grep -q "Open MPI"; then
     for v in ${!OPENBLAS_@}; do
         [ "$v" = OPENBLAS_NUM_THREADS ] || mpirun_args+=(-x "$v")
     done
-    [ "$ranks" -gt "$(nproc 2>/dev/null || echo 1)" ] && mpirun_args+=(--oversubscribe)
+    # Only on this machine: with a host list, more ranks than its slots is a mistake mpirun must report
+    # (the check below shows it), not a reason to overload the hosts.
+    if ! [[ " ${FCNET_MPIRUN_ARGS:-} " =~ \ (--?hostfile|--?machinefile|--default-hostfile|--?host|-H)[\ =] ]] &&
+        [ "$ranks" -gt "$(nproc 2>/dev/null || echo 1)" ]; then
+        mpirun_args+=(--oversubscribe)
+    fi
 fi
 # shellcheck disable=SC2206  # FCNET_MPIRUN_ARGS is a word list on purpose
 [ -n "${FCNET_MPIRUN_ARGS:-}" ] && mpirun_args+=($FCNET_MPIRUN_ARGS)
@@ -83,24 +98,32 @@ fi
 # -q also keeps mpirun's own failures to itself: a missing hostfile, too few slots, a host it cannot reach
 # or one without the program end with exit 1, 132 or 255 and not a word. So first start the program with
 # --version, without -q: it needs no MPI_Init (a tenth of a second on one machine) and any such failure shows
-# in mpirun's words. A stop signal meanwhile (pbs.sh's, a preemption's) ends the launch: nothing has started.
-stop_signal=""
-trap 'stop_signal=USR1' USR1
-trap 'stop_signal=TERM' TERM
+# in mpirun's words. In the background, so that a stop signal is acted on at once (wait returns early).
+stop_before_start
+check_err=$(mktemp "${TMPDIR:-/tmp}/fcnet-local-check.XXXXXX")
+mpirun "${mpirun_args[@]}" "$exe" --version >/dev/null 2>"$check_err" &
+check_pid=$!
 check_rc=0
-check=$(mpirun "${mpirun_args[@]}" "$exe" --version 2>&1 >/dev/null) || check_rc=$?
-trap - USR1 TERM
-if [ -n "$stop_signal" ]; then
-    echo "local.sh: SIG$stop_signal before the ranks started; nothing to save, not started" >&2
-    exit 0
-fi
+while :; do
+    wait "$check_pid" && check_rc=0 || check_rc=$?
+    if [ -n "$stop_signal" ]; then
+        kill "$check_pid" 2>/dev/null || true
+        rm -f "$check_err"
+        stop_before_start
+    fi
+    kill -0 "$check_pid" 2>/dev/null || break
+done
+check=$(cat "$check_err")
+rm -f "$check_err"
 # The program's own words (an older build without --version) mean mpirun did start it.
 if [ "$check_rc" -ne 0 ] && ! grep -q "^fcnet_dist" <<<"$check"; then
     # The message without Open MPI's rules and blank lines, at most 12 lines of it.
-    words=$(grep -v -e '^-*$' -e '^[[:space:]]*$' <<<"$check" | head -12 | sed 's/^/  /')
-    echo "local.sh: mpirun could not start $ranks rank(s) of $exe (exit $check_rc; mpirun ${mpirun_args[*]})${words:+:}" >&2
-    [ -n "$words" ] && echo "$words" >&2
+    words=$(grep -v -e '^-*$' -e '^[[:space:]]*$' <<<"$check" | head -12 | sed 's/^/  /') || true
+    echo "local.sh: mpirun could not start $ranks rank(s) of $exe (exit $check_rc; mpirun ${mpirun_args[*]}):" >&2
+    echo "${words:-  (mpirun said nothing)}" >&2
     exit 2
 fi
 
+stop_before_start
+trap - USR1 TERM
 exec mpirun ${quiet[@]+"${quiet[@]}"} "${mpirun_args[@]}" "$exe" "$@"

@@ -76,6 +76,21 @@ if (PATH=$work/fakempi:$PATH FAKE_MPIRUN_LOG=$work/mpirun_args.log OPENBLAS_CORE
 else
     not_ok "local.sh mpirun arguments: $(cat mpirun_args.log 2>/dev/null)"
 fi
+# More ranks than this machine's CPUs: --oversubscribe on this machine alone; with a host list, too many
+# ranks for its slots must fail (and be reported), not overload the hosts.
+over=$(($(nproc) + 1))
+for hosts in "" "--hostfile h" "--host a,b" "-H a"; do
+    rm -f mpirun_args.log
+    (PATH=$work/fakempi:$PATH FAKE_MPIRUN_LOG=$work/mpirun_args.log FCNET_RANKS=$over FCNET_MPIRUN_ARGS="$hosts" \
+        FCNET_BUILD_DIR=$work/fake "$root/launch/local.sh" train --data d.h5 >/dev/null 2>&1)
+    want=1
+    [ -n "$hosts" ] && want=0
+    if [ "$(grep -c -- "--oversubscribe" mpirun_args.log 2>/dev/null)" = $want ]; then
+        ok "local.sh: $over ranks, FCNET_MPIRUN_ARGS='$hosts': --oversubscribe $([ $want = 1 ] && echo added || echo not added)"
+    else
+        not_ok "local.sh $over ranks with '$hosts': $(cat mpirun_args.log 2>/dev/null)"
+    fi
+done
 
 # Nonsense rank or thread counts: one line naming the variable, exit 2, mpirun never started (it took 0 as
 # "all slots", failed silently on -1 and abc, and hung starting 100000 ranks).
@@ -108,8 +123,19 @@ for hosts in hosts1 nohosts; do
         not_ok "local.sh with --hostfile $hosts: exit $rc: $(head -3 start.err)"
     fi
 done
-env -u OMPI_MCA_rmaps_base_oversubscribe FCNET_DIST=$dist FCNET_MPIRUN_ARGS="-n 2 --hostfile $work/hosts1" timeout 60 \
-    bash "$root/launch/slurm.sbatch" --data d.h5 --out started >start.out 2>&1
+# mpirun silent even without local.sh's -q (here: -q given again in FCNET_MPIRUN_ARGS): still exit 2, and
+# the line says mpirun said nothing.
+env -u OMPI_MCA_rmaps_base_oversubscribe FCNET_RANKS=2 FCNET_MPIRUN_ARGS="-q --hostfile $work/hosts1" \
+    FCNET_BUILD_DIR=$(dirname "$dist") timeout 60 "$root/launch/local.sh" --data d.h5 --out started >start.out 2>start.err
+rc=$?
+if [ $rc = 2 ] && grep -q "^local.sh: mpirun could not start 2 rank(s)" start.err &&
+    grep -q "(mpirun said nothing)" start.err && [ ! -e started ]; then
+    ok "local.sh: mpirun failing without a word: exit 2, and the line says so"
+else
+    not_ok "local.sh with a silent mpirun: exit $rc: $(head -3 start.err)"
+fi
+env -u OMPI_MCA_rmaps_base_oversubscribe FCNET_DIST=$dist FCNET_MPIRUN_ARGS="-n 2 --hostfile $work/hosts1" \
+    timeout 60 bash "$root/launch/slurm.sbatch" --data d.h5 --out started >start.out 2>&1
 rc=$?
 if [ $rc != 0 ] && grep -q "mpirun could not start the ranks (exit $rc" start.out && grep -q "not enough slots" start.out &&
     ! grep -q "fcnet_dist failed" start.out; then
@@ -300,7 +326,8 @@ fi
 "$synth" --out long.h5 --train 60000 --features 200 --classes 5 --seed 3 >/dev/null || exit 1
 mkdir slowmpi
 # shellcheck disable=SC2016 # the stand-in script's own variables
-printf '#!/bin/bash\n[ "$1" = --version ] && exec %s "$@"\ntrap true USR1 TERM\nsleep 1\ntrap - USR1 TERM\nexec %s "$@"\n' \
+# (mpirun --version and local.sh's start-up check, which ends with --version, go straight through.)
+printf '#!/bin/bash\n[ "$1" = --version ] || [ "${!#}" = --version ] && exec %s "$@"\ntrap true USR1 TERM\nsleep 1\ntrap - USR1 TERM\nexec %s "$@"\n' \
     "$(command -v mpirun)" "$(command -v mpirun)" >slowmpi/mpirun
 chmod +x slowmpi/mpirun
 for script in slurm.sbatch pbs.sh; do
@@ -329,19 +356,27 @@ for script in slurm.sbatch pbs.sh; do
         not_ok "$script: SIGTERM at the start: exit $rc after $took s, step $step: $(grep -aE 'stopped|rror' early.out | head -3)"
     fi
 done
-# A stop signal while local.sh checks that mpirun can start the ranks (the stand-in makes the check last a
-# second): nothing has started, so local.sh ends at once with exit 0 and says so.
+# A stop signal while local.sh checks that mpirun can start the ranks (a stand-in makes the check last 20 s):
+# nothing has started, so local.sh ends at once (not after the check) with exit 0 and says so.
+mkdir slowcheck
+# shellcheck disable=SC2016 # the stand-in script's own variables
+printf '#!/bin/bash\n[ "$1" != --version ] && [ "${!#}" = --version ] && sleep 20\nexec %s "$@"\n' \
+    "$(command -v mpirun)" >slowcheck/mpirun
+chmod +x slowcheck/mpirun
 rm -rf early
-PATH=$work/slowmpi:$PATH FCNET_RANKS=2 FCNET_BUILD_DIR=$(dirname "$dist") timeout 60 \
+start=$(now)
+PATH=$work/slowcheck:$PATH FCNET_RANKS=2 FCNET_BUILD_DIR=$(dirname "$dist") timeout 60 \
     "$root/launch/local.sh" --data long.h5 --out early >early.out 2>&1 &
 job=$!
-sleep 0.3
+sleep 0.5
 pkill -USR1 -f "^bash $root/launch/local.sh --data long.h5 --out early"
 wait $job
 rc=$?
+took=$(elapsed "$start")
+pkill -f "^sleep 20$" || true
 if [ $rc = 0 ] && grep -q "^local.sh: SIGUSR1 before the ranks started; nothing to save, not started" early.out &&
-    [ ! -e early ]; then
-    ok "local.sh: a stop signal during its start-up check ends it (exit 0, nothing started)"
+    [ ! -e early ] && awk -v t="$took" 'BEGIN { exit !(t < 10) }'; then
+    ok "local.sh: a stop signal during its start-up check ends it in $took s (exit 0, nothing started)"
 else
     not_ok "local.sh stop during the start-up check: exit $rc: $(head -2 early.out)"
 fi
@@ -353,7 +388,7 @@ FCNET_DIST=$dist FCNET_MPIRUN_ARGS="-n 2 --oversubscribe --bind-to none" timeout
     bash "$root/launch/slurm.sbatch" --data d.h5 --hidden 8 --batch-size 20 --epochs 1 --out early >done.out 2>&1
 mkdir diedmpi
 # shellcheck disable=SC2016 # the stand-in script's own variables
-printf '#!/bin/bash\n[ "$1" = --version ] && exec %s "$@"\ntrap true USR1 TERM\nsleep 1\nexit 138\n' \
+printf '#!/bin/bash\n[ "$1" = --version ] || [ "${!#}" = --version ] && exec %s "$@"\ntrap true USR1 TERM\nsleep 1\nexit 138\n' \
     "$(command -v mpirun)" >diedmpi/mpirun
 chmod +x diedmpi/mpirun
 PATH=$work/diedmpi:$PATH FCNET_DIST=$dist FCNET_MPIRUN_ARGS="-n 2" timeout 60 \

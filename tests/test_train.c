@@ -238,6 +238,33 @@ START_TEST(test_divergence_in_one_chunk_agreed)
 }
 END_TEST
 
+/* --checkpoint-minutes: each rank reads its own clock and the step's gather makes one verdict of them. The
+ * last rank alone 61 s past its last save (the limit is 1 minute): the save is due on every rank. Every rank
+ * 30 s past it: due nowhere (minutes, not seconds). The limit 0 (off) with a save long ago: nowhere. */
+START_TEST(test_time_based_save_agreed)
+{
+    fc_config cfg;
+    fct_small_config(&cfg, data_path, FC_NORM_BATCH, 1.0, FC_OPTIM_ADAM);
+    cfg.checkpoint_minutes = 1;
+    fc_dist dist;
+    fc_dist_init_comm(&dist, MPI_COMM_WORLD);
+    fc_trainer t;
+    ck_assert_int_eq(fc_train_setup(&t, &cfg, &dist), FC_OK);
+    t.last_save_wtime = MPI_Wtime() - (dist.rank == dist.size - 1 ? 61 : 0);
+    ck_assert(isfinite(fc_train_step(&t)));
+    ck_assert_msg(t.save_due_agreed == 1, "rank %d: the last rank's due save was not agreed", dist.rank);
+    t.last_save_wtime = MPI_Wtime() - 30;
+    ck_assert(isfinite(fc_train_step(&t)));
+    ck_assert_msg(t.save_due_agreed == 0, "rank %d: a save due after 30 s of a 1-minute limit", dist.rank);
+    cfg.checkpoint_minutes = 0; /* the trainer reads its configuration through t.cfg */
+    t.last_save_wtime = MPI_Wtime() - 1e9;
+    ck_assert(isfinite(fc_train_step(&t)));
+    ck_assert_msg(t.save_due_agreed == 0, "rank %d: a time-based save with --checkpoint-minutes 0", dist.rank);
+    fc_train_free(&t);
+    fc_dist_free(&dist);
+}
+END_TEST
+
 /* Ranks resuming from checkpoints that differ in the optimizer state alone (same position, parameters and
  * learning rate; adam's second moment on the last rank): refused before the first step, naming the
  * optimizer state, on every rank. The second moment is the last tensor compared. */
@@ -584,6 +611,7 @@ static Suite *suite(void)
     tcase_add_test(t, test_exchange_paths_bitwise);
     tcase_add_test(t, test_exchange_setting_on_one_rank);
     tcase_add_test(t, test_divergence_in_one_chunk_agreed);
+    tcase_add_test(t, test_time_based_save_agreed);
     tcase_add_test(t, test_resume_optimizer_state_differs);
     tcase_add_test(t, test_final_save_failure_agreed);
     tcase_add_test(t, test_learns);
