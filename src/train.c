@@ -214,6 +214,7 @@ fc_status fc_train_setup(fc_trainer *t, const fc_config *cfg, fc_dist *dist)
     t->cfg = cfg;
     t->dist = dist;
     t->best_val_acc = -1;
+    t->last_save_wtime = MPI_Wtime(); /* fc_train_run restarts it; steps driven without it count from here */
     fc_status st = fc_data_load(&t->data, cfg->data, cfg->val_size);
     if (st == FC_OK) st = fc_data_require_classes(cfg->data, t->data.n_classes);
     if ((st = fc_dist_agree(dist, st, 1)) != FC_OK) return st;
