@@ -120,13 +120,13 @@ static fc_status refuse_different_inputs(const fc_trainer *t, const fc_tensor_re
 static fc_status check_same_settings(const fc_trainer *t)
 {
     const fc_config *c = t->cfg;
-    uint64_t settings[N_SETTINGS + 6];
-    run_settings(c, settings);
     /* run control must agree too: the ranks stop, save, check and gather the profile together */
     uint64_t minutes;
     memcpy(&minutes, &c->checkpoint_minutes, sizeof minutes);
-    const uint64_t control[6] = {(uint64_t)c->max_steps, (uint64_t)c->checkpoint_every,
-                                 (uint64_t)c->check_replicas, (uint64_t)c->keep_last, (uint64_t)c->profile, minutes};
+    const uint64_t control[] = {(uint64_t)c->max_steps, (uint64_t)c->checkpoint_every,
+                                (uint64_t)c->check_replicas, (uint64_t)c->keep_last, (uint64_t)c->profile, minutes};
+    uint64_t settings[N_SETTINGS + sizeof control / sizeof control[0]]; /* sized by control: they cannot drift */
+    run_settings(c, settings);
     memcpy(settings + N_SETTINGS, control, sizeof control);
     int64_t shape[5];
     data_shape(t, shape);
