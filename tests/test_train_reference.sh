@@ -3,9 +3,10 @@
 # the independent float64 reference Solver (tests/ref/make_train_fixture.py, fixtures in
 # tests/ref/train12/) agrees with it to 1e-3 relative, and -n 1, 3 and 4 agree with each other to 1e-4.
 #
-# Two runs (flags below, the same as in the generator): adam, the acceptance case, and sgd_momentum.
-# Both: 3 hidden layers with batchnorm, dropout keep 0.8, reg 0.01, batch 32 over 150 rows (5 steps per
-# epoch, the 5th short: 22 rows), lr_decay 0.5, so the 12 steps cross two epoch ends; --preprocess center.
+# Four runs (flags below, the same as in the generator), every update rule and normalisation once: adam
+# (the acceptance case) and sgd_momentum with batchnorm, rmsprop with layernorm, sgd without
+# normalisation. All: 3 hidden layers, dropout keep 0.8, reg 0.01, batch 32 over 150 rows (5 steps per
+# epoch, the 5th short: 22 rows), an lr decay, so the 12 steps cross two epoch ends; --preprocess center.
 # Each runs in the float product (fcnet_dist) and in the double build (fcnet_dist_f64), at -n 1, 3, 4.
 #
 # Tolerances, |got - want| <= atol + natol * max|want| + rtol * |want| per element (h5compare):
@@ -36,14 +37,19 @@ FIX=${FCNET_TEST_DATA:?FCNET_TEST_DATA must name the tests directory}/ref/train1
 T=$(mktemp -d "${TMPDIR:-/tmp}/fcnet_test_train_ref.XXXXXX")
 trap 'rm -rf "$T"' EXIT
 
-COMMON="--hidden 16,12,10 --norm batchnorm --keep 0.8 --reg 0.01 --batch-size 32 --epochs 3 --max-steps 12
+COMMON="--hidden 16,12,10 --keep 0.8 --reg 0.01 --batch-size 32 --epochs 3 --max-steps 12
         --preprocess center --print-every 100"
+CONFIGS="adam sgd_momentum rmsprop_layernorm sgd_nonorm"
 declare -A ARGS=(
-    [adam]="--optim adam --lr 2e-3 --lr-decay 0.5 --seed 12345678901"
-    [sgd_momentum]="--optim sgd_momentum --lr 2e-2 --momentum 0.9 --lr-decay 0.5 --seed 7"
+    [adam]="--norm batchnorm --optim adam --lr 2e-3 --lr-decay 0.5 --seed 12345678901"
+    [sgd_momentum]="--norm batchnorm --optim sgd_momentum --lr 2e-2 --momentum 0.9 --lr-decay 0.5 --seed 7"
+    [rmsprop_layernorm]="--norm layernorm --optim rmsprop --lr 2e-3 --decay-rate 0.95 --eps 1e-6 --lr-decay 0.7
+                         --seed 4242"
+    [sgd_nonorm]="--norm none --optim sgd --lr 5e-2 --lr-decay 0.8 --seed 99"
 )
-declare -A SLOTS=([adam]="m v" [sgd_momentum]="velocity")
-BN_FED="1 2 3" # hidden layers: their affine bias feeds batchnorm
+declare -A INIT=([adam]=init.h5 [sgd_momentum]=init.h5 [rmsprop_layernorm]=init.h5 [sgd_nonorm]=init_nonorm.h5)
+declare -A SLOTS=([adam]="m v" [sgd_momentum]="velocity" [rmsprop_layernorm]="cache" [sgd_nonorm]="")
+declare -A BN_FED=([adam]="1 2 3" [sgd_momentum]="1 2 3") # hidden layers whose affine bias feeds batchnorm
 
 passed=0
 failed=0
@@ -61,7 +67,7 @@ compare() { # compare NAME GOT WANT h5compare-arguments...
     sed '$d' "$T/cmp.txt" | sed 's/^/    /' # every tensor's line, for the log
 }
 
-# Tolerance arguments: $1 = adam|sgd_momentum, $2 = float|double, $3 = ref|ranks.
+# Tolerance arguments: $1 = a name in CONFIGS, $2 = float|double, $3 = ref|ranks.
 tolerances() {
     local cfg=$1 build=$2 what=$3 l s
     local rtol natol twice=1
@@ -71,13 +77,15 @@ tolerances() {
         double/ref) rtol=1e-5 natol=1e-6 ;;
         double/ranks) rtol=1e-6 natol=1e-7 twice=2 ;;
     esac
-    echo "--rtol $rtol --natol $natol --atol 0 /params /bn /optim /history/loss"
+    local groups="/params /optim /history/loss"
+    [ -n "${BN_FED[$cfg]:-}" ] && groups="/params /bn /optim /history/loss"
+    echo "--rtol $rtol --natol $natol --atol 0 $groups"
     echo "--rtol 1e-12 --natol 0 /history/lr /preprocess/mean /@step /@epoch /optim@lr"
     [ "$cfg" = adam ] && echo "/optim@t"
     # The BN-fed biases' optimizer slots: rounding noise against the reference's ~0, held to its level.
     local m_atol v_atol vel_atol
     if [ "$build" = float ]; then m_atol=1e-7 v_atol=1e-14 vel_atol=2e-8; else m_atol=1e-14 v_atol=1e-27 vel_atol=1e-15; fi
-    for l in $BN_FED; do
+    for l in ${BN_FED[$cfg]:-}; do
         for s in ${SLOTS[$cfg]}; do
             case $s in m) echo "--rtol 0 --natol 0 --atol $(awk -v a=$m_atol -v k=$twice 'BEGIN { print a * k }') /optim/b$l/m" ;;
                 v) echo "--rtol 0 --natol 0 --atol $(awk -v a=$v_atol -v k=$twice 'BEGIN { print a * k }') /optim/b$l/v" ;;
@@ -88,7 +96,7 @@ tolerances() {
     if [ "$cfg/$build" = adam/float ]; then
         # Adam's noise-driven drift of b1..b3 (bound 0.01698 from the generator) and of the running means
         # that average them (bound 0.009161); both runs drift when two fcnet runs are compared.
-        for l in $BN_FED; do
+        for l in ${BN_FED[$cfg]}; do
             echo "--rtol 0 --natol 0 --atol $(awk -v k=$twice 'BEGIN { print 0.017 * k }') /params/b$l"
             echo "--rtol $rtol --natol $natol --atol $(awk -v k=$twice 'BEGIN { print 0.0092 * k }') /bn/running_mean$l"
         done
@@ -102,7 +110,7 @@ run() { # run BINARY N CONFIG OUT
     local bin=$1 n=$2 cfg=$3 out=$4
     # shellcheck disable=SC2086
     if "$MPIEXEC" -n "$n" --oversubscribe --bind-to none "$bin" train --data "$FIX/data.h5" \
-        --init-from "$FIX/init.h5" $COMMON ${ARGS[$cfg]} --out "$out" >"$out.log" 2>&1 &&
+        --init-from "$FIX/${INIT[$cfg]}" $COMMON ${ARGS[$cfg]} --out "$out" >"$out.log" 2>&1 &&
         [ -f "$out/checkpoint.h5" ]; then
         return 0
     fi
@@ -111,7 +119,7 @@ run() { # run BINARY N CONFIG OUT
     return 1
 }
 
-for cfg in adam sgd_momentum; do
+for cfg in $CONFIGS; do
     for build in float double; do
         bin=$DIST
         [ "$build" = double ] && bin=$DIST_F64
@@ -132,4 +140,4 @@ for cfg in adam sgd_momentum; do
 done
 
 echo "passed $passed, failed $failed"
-[ "$failed" -eq 0 ] && [ "$passed" -eq 20 ]
+[ "$failed" -eq 0 ] && [ "$passed" -eq 40 ] # 4 runs x 2 builds x (3 vs reference + 2 vs -n 1)
