@@ -52,15 +52,17 @@ double fc_physical_memory_bytes(void)
 
 void fc_set_node_ranks(int n) { node_ranks = n > 0 ? n : 1; }
 
-int fc_memory_exceeded(double need, char *why, size_t size)
+int fc_memory_exceeded(double need, char *why, size_t size) { return fc_memory_exceeded_copies(need, node_ranks, why, size); }
+
+int fc_memory_exceeded_copies(double need, int copies, char *why, size_t size)
 {
     const double have = fc_physical_memory_bytes(), gib = 1073741824.0;
-    if (have <= 0 || need * node_ranks <= have) return 0;
-    if (need > have || node_ranks == 1)
+    if (have <= 0 || need * copies <= have) return 0;
+    if (need > have || copies == 1)
         snprintf(why, size, "more than this machine's %.1f GiB of memory", have / gib);
     else
         snprintf(why, size, "more than this rank's share of this machine's memory: %.1f GiB for %d ranks on this node, "
-                 "each with its own copy (start fewer ranks per node)", have / gib, node_ranks);
+                 "each with its own copy (start fewer ranks per node)", have / gib, copies);
     return 1;
 }
 

@@ -473,29 +473,36 @@ static fc_status read_y_rows(int32_t *out, int64_t *max_label, const xy_source *
     return st;
 }
 
-/* Allocates split and reads rows [row0, row0 + n) of src into it. *held: bytes the splits read before this one
- * hold; the memory check counts them, this split's rows and labels, and the read buffer; on success *held grows
- * by this split. On failure split is freed. */
+/* Reads rows [row0, row0 + n) of src into split: into x_at and y_at when the caller placed the memory (its size
+ * checked there), else into memory allocated here. *held: bytes the splits read before this one hold; the
+ * memory check counts them, this split's rows and labels, and the read buffer; on success *held grows by this
+ * split. On failure split is freed (placed memory stays the caller's). */
 static fc_status split_read(fc_split *split, int64_t *max_label, double *held, const xy_source *src, int64_t row0,
-                            int64_t n, int num_classes)
+                            int64_t n, int num_classes, fc_real *x_at, int32_t *y_at)
 {
     memset(split, 0, sizeof *split);
     split->n = n;
     split->d = src->d;
     if (n == 0) return FC_OK;
-    if ((uint64_t)n > SIZE_MAX / (size_t)src->d / sizeof(fc_real))
-        return fc_error_set(FC_ERR_INPUT, "%s: %s: %lld rows of %d features do not fit in memory", src->path,
-                            src->x_name, (long long)n, src->d);
-    const double mine = (double)n * ((double)src->d * sizeof(fc_real) + sizeof(int32_t));
-    const double need = *held + mine + (double)read_chunk_rows(src->d, n) * src->d * sizeof(double);
-    char why[256];
-    if (fc_memory_exceeded(need, why, sizeof why))
-        return fc_error_set(FC_ERR_INPUT, "%s: %s: %lld rows of %d features need %.1f GiB%s, %s", src->path,
-                            src->x_name, (long long)n, src->d, need / 1073741824.0,
-                            *held > 0 ? " with the splits read before" : "", why);
-    *held += mine;
-    split->x = fc_alloc((size_t)n * (size_t)src->d * sizeof *split->x);
-    split->y = fc_alloc((size_t)n * sizeof *split->y);
+    if (x_at) {
+        split->x = x_at;
+        split->y = y_at;
+        split->borrowed = 1;
+    } else {
+        if ((uint64_t)n > SIZE_MAX / (size_t)src->d / sizeof(fc_real))
+            return fc_error_set(FC_ERR_INPUT, "%s: %s: %lld rows of %d features do not fit in memory", src->path,
+                                src->x_name, (long long)n, src->d);
+        const double mine = (double)n * ((double)src->d * sizeof(fc_real) + sizeof(int32_t));
+        const double need = *held + mine + (double)read_chunk_rows(src->d, n) * src->d * sizeof(double);
+        char why[256];
+        if (fc_memory_exceeded(need, why, sizeof why))
+            return fc_error_set(FC_ERR_INPUT, "%s: %s: %lld rows of %d features need %.1f GiB%s, %s", src->path,
+                                src->x_name, (long long)n, src->d, need / 1073741824.0,
+                                *held > 0 ? " with the splits read before" : "", why);
+        *held += mine;
+        split->x = fc_alloc((size_t)n * (size_t)src->d * sizeof *split->x);
+        split->y = fc_alloc((size_t)n * sizeof *split->y);
+    }
     fc_status st = read_x_rows(split->x, src, row0, n);
     if (st == FC_OK) st = read_y_rows(split->y, max_label, src, row0, n, num_classes);
     if (st != FC_OK) fc_split_free(split);
@@ -537,7 +544,46 @@ static fc_status require_rows(const xy_source *src, const char *path, int option
 
 /* ---- public: loading ---- */
 
+/* The placed layout: per split (train, val, test) its x, then its y, each starting on a 64-byte line. */
+static size_t line_up(size_t bytes) { return (bytes + 63) & ~(size_t)63; }
+
+size_t fc_data_placed_bytes(const int64_t rows[3], int d)
+{
+    size_t bytes = 0;
+    for (int s = 0; s < 3; s++)
+        bytes += line_up((size_t)rows[s] * (size_t)d * sizeof(fc_real)) + line_up((size_t)rows[s] * sizeof(int32_t));
+    return bytes;
+}
+
+/* Where split s's x and y start in a placed block. */
+static void placed_split(void *base, const int64_t rows[3], int d, int s, fc_real **x, int32_t **y)
+{
+    char *at = base;
+    for (int k = 0; k < s; k++)
+        at += line_up((size_t)rows[k] * (size_t)d * sizeof(fc_real)) + line_up((size_t)rows[k] * sizeof(int32_t));
+    *x = (fc_real *)at;
+    *y = (int32_t *)(at + line_up((size_t)rows[s] * (size_t)d * sizeof(fc_real)));
+}
+
+void fc_data_point_into(fc_dataset *ds, void *base, const int64_t rows[3], int d)
+{
+    fc_split *splits[3] = {&ds->train, &ds->val, &ds->test};
+    for (int s = 0; s < 3; s++) {
+        memset(splits[s], 0, sizeof *splits[s]);
+        splits[s]->n = rows[s];
+        splits[s]->d = d;
+        if (rows[s] == 0) continue;
+        placed_split(base, rows, d, s, &splits[s]->x, &splits[s]->y);
+        splits[s]->borrowed = 1;
+    }
+}
+
 fc_status fc_data_load(fc_dataset *ds, const char *path, double val_size)
+{
+    return fc_data_load_placed(ds, path, val_size, NULL, NULL);
+}
+
+fc_status fc_data_load_placed(fc_dataset *ds, const char *path, double val_size, fc_data_place_fn place, void *ctx)
 {
     FC_ASSERT(ds && path);
     memset(ds, 0, sizeof *ds);
@@ -567,13 +613,21 @@ fc_status fc_data_load(fc_dataset *ds, const char *path, double val_size)
     int64_t n_holdout = 0, max_label = -1;
     double held = 0;
     if (st == FC_OK && !has_val) st = holdout_rows(&n_holdout, path, val_size, train_src.n);
+    /* Every size is known now and no row is read yet: the caller may place the rows. */
+    const int64_t rows[3] = {train_src.n - n_holdout, has_val ? val_src.n : n_holdout, has_test ? test_src.n : 0};
+    void *base = NULL;
+    if (st == FC_OK && place) st = place(ctx, rows, train_src.d, &base);
+    fc_real *x_at[3] = {NULL, NULL, NULL};
+    int32_t *y_at[3] = {NULL, NULL, NULL};
+    for (int s = 0; base && s < 3; s++) placed_split(base, rows, train_src.d, s, &x_at[s], &y_at[s]);
     if (st == FC_OK)
-        st = split_read(&ds->train, &max_label, &held, &train_src, 0, train_src.n - n_holdout, num_classes);
-    if (st == FC_OK && has_val) st = split_read(&ds->val, &max_label, &held, &val_src, 0, val_src.n, num_classes);
+        st = split_read(&ds->train, &max_label, &held, &train_src, 0, rows[0], num_classes, x_at[0], y_at[0]);
+    if (st == FC_OK && has_val)
+        st = split_read(&ds->val, &max_label, &held, &val_src, 0, rows[1], num_classes, x_at[1], y_at[1]);
     if (st == FC_OK && n_holdout > 0)
-        st = split_read(&ds->val, &max_label, &held, &train_src, train_src.n - n_holdout, n_holdout, num_classes);
+        st = split_read(&ds->val, &max_label, &held, &train_src, rows[0], rows[1], num_classes, x_at[1], y_at[1]);
     if (st == FC_OK && has_test)
-        st = split_read(&ds->test, &max_label, &held, &test_src, 0, test_src.n, num_classes);
+        st = split_read(&ds->test, &max_label, &held, &test_src, 0, rows[2], num_classes, x_at[2], y_at[2]);
 
     if (st == FC_OK) {
         ds->n_features = train_src.d;
@@ -610,7 +664,7 @@ fc_status fc_data_load_split(fc_split *split, int *n_classes, const char *path, 
     if (st == FC_OK) st = read_num_classes(&num_classes, file, path);
     if (st == FC_OK) st = source_open(&src, &present, file, path, name, 1);
     if (st == FC_OK) st = require_rows(&src, path, 0);
-    if (st == FC_OK) st = split_read(split, &max_label, &held, &src, 0, src.n, num_classes);
+    if (st == FC_OK) st = split_read(split, &max_label, &held, &src, 0, src.n, num_classes, NULL, NULL);
     if (st == FC_OK && n_classes) *n_classes = num_classes > 0 ? num_classes : (int)(max_label + 1);
     source_close(&src);
     if (file >= 0) H5Fclose(file);
@@ -647,8 +701,10 @@ int fc_data_file_has(const char *path, const char *name)
 void fc_split_free(fc_split *split)
 {
     if (!split) return;
-    fc_free(split->x);
-    fc_free(split->y);
+    if (!split->borrowed) {
+        fc_free(split->x);
+        fc_free(split->y);
+    }
     memset(split, 0, sizeof *split);
 }
 

@@ -129,7 +129,7 @@ static int exchange_setting(void)
 /* Open MPI backs shared windows with files in /dev/shm (its default shmem_mmap_backing_file_base_dir). When
  * that file system has less room than the windows need (containers give it 64 MB by default), creating
  * them fails inside MPI, on some ranks only. Returns 0 when the room is known to be short. */
-static int shm_has_room(double need_bytes, double *free_bytes)
+int fc_dist_shm_has_room(double need_bytes, double *free_bytes)
 {
     struct statvfs fs;
     if (statvfs("/dev/shm", &fs) != 0) return 1; /* elsewhere: let MPI try */
@@ -140,7 +140,7 @@ static int shm_has_room(double need_bytes, double *free_bytes)
 /* Rank q's segment of a shared window (at least min_bytes), from its first cache line on: 64 bytes of each
  * segment are spare for that, since Open MPI puts a header before it. The page offset of a mapping is the
  * same in every process, so every rank computes the same start. */
-static char *segment_start(MPI_Win win, int q, MPI_Aint min_bytes)
+char *fc_dist_segment_start(MPI_Win win, int q, MPI_Aint min_bytes)
 {
     MPI_Aint size_q;
     int disp_unit;
@@ -175,7 +175,7 @@ fc_status fc_dist_share_arenas(fc_dist *dist, size_t n, fc_real **params, fc_rea
     const double need =
         ((double)node_size + 1) * ((double)n * sizeof(fc_real) + 64) + (double)node_size * (FC_SYNC_BYTES + 64);
     double free_bytes = 0;
-    int room = dist->rank == 0 ? shm_has_room(need, &free_bytes) : 1;
+    int room = dist->rank == 0 ? fc_dist_shm_has_room(need, &free_bytes) : 1;
     MPI_Bcast(&room, 1, MPI_INT, 0, node);
     if (!room) {
         if (dist->rank == 0)
@@ -200,13 +200,13 @@ fc_status fc_dist_share_arenas(fc_dist *dist, size_t n, fc_real **params, fc_rea
         dist->shared_base[w] = fc_alloc((size_t)dist->size * sizeof(fc_real *));
         for (int q = 0; q < dist->size; q++)
             dist->shared_base[w][q] =
-                (fc_real *)segment_start(dist->shared_win[w], w == SHARED_PARAMS ? 0 : q, bytes + 64);
+                (fc_real *)fc_dist_segment_start(dist->shared_win[w], w == SHARED_PARAMS ? 0 : q, bytes + 64);
     }
     /* The synchronisation area: a 64-byte counter and the two payload buffers, per rank. */
     void *mine = NULL;
     MPI_Win_allocate_shared((MPI_Aint)(FC_SYNC_BYTES + 64), 1, info, node, &mine, &dist->sync_win);
     dist->sync_base = fc_alloc((size_t)dist->size * sizeof(char *));
-    for (int q = 0; q < dist->size; q++) dist->sync_base[q] = segment_start(dist->sync_win, q, FC_SYNC_BYTES + 64);
+    for (int q = 0; q < dist->size; q++) dist->sync_base[q] = fc_dist_segment_start(dist->sync_win, q, FC_SYNC_BYTES + 64);
     atomic_store((_Atomic long long *)dist->sync_base[dist->rank], 0);
     MPI_Barrier(node); /* every counter is 0 before anyone waits on one */
     MPI_Info_free(&info);

@@ -109,12 +109,11 @@ fc_status fc_net_init(fc_net *net, const fc_net_config *cfg, int max_batch, cons
     return FC_OK;
 }
 
-void fc_net_borrow_arenas(fc_net *net, fc_real *params, fc_real *grads)
+void fc_net_borrow_arenas(fc_net *net, fc_real *params, fc_real *grads, size_t begin, size_t len)
 {
-    FC_ASSERT(!net->arenas_borrowed);
-    const size_t bytes = net->layout.n_total * sizeof(fc_real);
-    memcpy(params, net->params, bytes);
-    memcpy(grads, net->grads, bytes);
+    FC_ASSERT(!net->arenas_borrowed && begin + len <= net->layout.n_total);
+    memcpy(params + begin, net->params + begin, len * sizeof(fc_real));
+    memcpy(grads, net->grads, net->layout.n_total * sizeof(fc_real));
     fc_free(net->params);
     fc_free(net->grads);
     net->params = params;

@@ -48,8 +48,7 @@ static void history_free(fc_history *h)
 /* Every rank must hold rank 0's state bit for bit before training starts. */
 static void broadcast_state(fc_trainer *t)
 {
-    /* Parameters shared by the node need no broadcast (fc_train_setup has made their writes visible). */
-    if (!t->net.arenas_borrowed) fc_dist_bcast_real(t->dist, t->net.params, t->net.layout.n_total);
+    fc_dist_bcast_real(t->dist, t->net.params, t->net.layout.n_total);
     if (t->net.bn_stats) fc_dist_bcast_real(t->dist, t->net.bn_stats, t->net.bn_layout.n_total);
 }
 
@@ -109,7 +108,7 @@ static fc_status refuse_different_inputs(const fc_trainer *t, const fc_tensor_re
 {
     fc_status st = fc_error_set(FC_ERR_INPUT,
                                 "rank %d read %s differently from rank 0: every rank must see the same --data, "
-                                "--config and --resume files (is --out on a node-local disk?)",
+                                "--config, --resume and --init-from files (is --out on a node-local disk?)",
                                 rank, index < n ? refs[index].name : "the model's structure");
     if (fc_dist_rank(t->dist) == 0) fc_log_error("%s", fc_error_message());
     return st;
@@ -138,7 +137,21 @@ static fc_status check_same_settings(const fc_trainer *t)
     return refuse_different_inputs(t, refs, 2, rank, index);
 }
 
-/* Then, once the state is loaded or initialised, everything it holds. */
+/* --init-from's parameters and running statistics, as each rank read them. */
+static fc_status check_same_init(const fc_trainer *t)
+{
+    fc_tensor_ref refs[2] = {{"the parameters from --init-from", t->net.params, t->net.layout.n_total * sizeof(fc_real)}};
+    int n = 1;
+    if (t->net.bn_stats)
+        refs[n++] = (fc_tensor_ref){"the batchnorm statistics from --init-from", t->net.bn_stats,
+                                    t->net.bn_layout.n_total * sizeof(fc_real)};
+    int rank, index;
+    if (!fc_dist_find_mismatch(t->dist, refs, n, &rank, &index)) return FC_OK;
+    return refuse_different_inputs(t, refs, n, rank, index);
+}
+
+/* Then, once the state is loaded or initialised, everything it holds (each rank's own copy: the node's
+ * shared parameter array is taken only after this check). */
 static fc_status check_same_state(const fc_trainer *t)
 {
     const int64_t position[] = {t->step, t->epoch, t->epoch_step, t->hist.n_loss, t->hist.n_checks, t->opt.t};
@@ -215,16 +228,19 @@ fc_status fc_train_setup(fc_trainer *t, const fc_config *cfg, fc_dist *dist)
     t->dist = dist;
     t->best_val_acc = -1;
     t->last_save_wtime = MPI_Wtime(); /* fc_train_run restarts it; steps driven without it count from here */
-    fc_status st = fc_data_load(&t->data, cfg->data, cfg->val_size);
+    fc_status st = fc_data_node_load(&t->data_node, &t->data, cfg->data, cfg->val_size, dist);
     if (st == FC_OK) st = fc_data_require_classes(cfg->data, t->data.n_classes);
     if ((st = fc_dist_agree(dist, st, 1)) != FC_OK) return st;
 
+    /* Every rank fits (or loads) the same preprocessing; the agreement after it is also the point after which
+     * no rank reads the raw rows, so the node's writer may change its shared copy in place. */
     if (cfg->resume[0]) st = fc_ckpt_load_preprocess(&t->pp, cfg->resume, t->data.n_features);
     else fc_preprocess_fit(&t->pp, cfg->preprocess, &t->data.train);
     if ((st = fc_dist_agree(dist, st, 1)) != FC_OK) return st;
     fc_split *splits[3] = {&t->data.train, &t->data.val, &t->data.test};
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 3 && t->data_node.writer; i++)
         if (splits[i]->n > 0) fc_preprocess_apply(&t->pp, splits[i]);
+    fc_data_node_publish(&t->data_node);
     if ((st = check_same_settings(t)) != FC_OK) return st;
 
     const int size = fc_dist_size(dist);
@@ -247,11 +263,10 @@ fc_status fc_train_setup(fc_trainer *t, const fc_config *cfg, fc_dist *dist)
     fc_real *shared_params, *shared_grads;
     st = fc_dist_share_arenas(dist, t->net.layout.n_total, &shared_params, &shared_grads);
     if ((st = fc_dist_agree(dist, st, 1)) != FC_OK) return st;
-    if (shared_params) fc_net_borrow_arenas(&t->net, shared_params, shared_grads);
     /* gathers: a layer's batchnorm moments (2 * width + 1) and the step's four agreed values */
     fc_dist_reserve(dist, t->net.layout.n_total, 2 * (size_t)t->net.max_width + 4);
     fc_optim_init(&t->opt, &cfg->optim, t->net.layout.n_total);
-    st = fc_store_choice_init(&t->stores, dist, t->net.arenas_borrowed);
+    st = fc_store_choice_init(&t->stores, dist, shared_params != NULL);
     if (st != FC_OK) return st;
 
     t->steps_per_epoch = (n_train + B - 1) / B;
@@ -282,26 +297,36 @@ fc_status fc_train_setup(fc_trainer *t, const fc_config *cfg, fc_dist *dist)
     else if (cfg->init_from[0]) st = fc_ckpt_load_params(&t->net, cfg->init_from, 0);
     if (st == FC_OK && cfg->resume[0]) st = check_resumed_position(t, cfg->resume);
     if ((st = fc_dist_agree(dist, st, 1)) != FC_OK) return st;
-    /* Parameters shared by the node: one array that every rank initialised or loaded with the same values;
-     * the gather on it is a barrier after which all those writes are complete. */
-    if (t->net.arenas_borrowed) fc_dist_allgather_chunks(dist, t->net.params, t->net.layout.n_total);
+    /* --init-from's parameters are compared before the broadcast would make them equal. */
+    if (cfg->init_from[0] && (st = check_same_init(t)) != FC_OK) return st;
     if (!cfg->resume[0]) {
         broadcast_state(t);
         memcpy(t->best_params, t->net.params, t->net.layout.n_total * sizeof(fc_real));
         if (t->best_bn) memcpy(t->best_bn, t->net.bn_stats, t->net.bn_layout.n_total * sizeof(fc_real));
     }
     fc_data_epoch_order(t->perm, n_train, cfg->seed, t->epoch, cfg->shuffle);
-    return check_same_state(t);
+    if ((st = check_same_state(t)) != FC_OK) return st;
+    /* Only now, with every rank's own copy compared, do the parameters move into the node's one array: each
+     * rank copies its chunk, and the gather on the array is the barrier after which all chunks are there. */
+    if (shared_params) {
+        size_t own, own_len;
+        fc_dist_own_chunk(dist, t->net.layout.n_total, &own, &own_len);
+        fc_net_borrow_arenas(&t->net, shared_params, shared_grads, own, own_len);
+        fc_dist_allgather_chunks(dist, t->net.params, t->net.layout.n_total);
+    }
+    return FC_OK;
 }
 
 void fc_train_free(fc_trainer *t)
 {
     if (!t) return;
     fc_data_free(&t->data);
+    fc_data_node_free(&t->data_node); /* collective over the node, like the arenas below */
     fc_preprocess_free(&t->pp);
-    const int shared = t->net.arenas_borrowed;
     fc_net_free(&t->net);
-    if (shared) fc_dist_release_arenas(t->dist); /* collective: every rank frees its trainer */
+    /* collective: every rank frees its trainer; the windows exist from fc_train_setup's sharing on, also
+     * where it failed before the net borrowed them */
+    fc_dist_release_arenas(t->dist);
     fc_optim_free(&t->opt);
     history_free(&t->hist);
     fc_free(t->perm);

@@ -10,7 +10,8 @@
 #   FCNET_SYNTH  datasets/synth.c built        (default: $(dirname FCNET_DIST)/datasets/fcnet_synth)
 #   MPIEXEC      mpirun                        (default: mpirun)
 # Writes OUTDIR/cases.txt: one case per line, shell-quoted words: NAME EXPECT ARG..., where EXPECT is
-# '|'-separated text that must all appear in the error line and ARG... follows `fcnet_dist`.
+# '|'-separated text that must all appear in the error line and ARG... follows `fcnet_dist`, after any
+# leading NAME=VALUE words, which set the ranks' environment.
 # Every file is deterministic (fixed seeds, no /dev/urandom), so a failure reproduces.
 set -euo pipefail
 [ $# -eq 1 ] || { echo "usage: $0 OUTDIR" >&2; exit 2; }
@@ -62,13 +63,14 @@ add flag-eps-underflow "--eps|1e-50|smallest normal float" train "${base[@]}" --
 # finite in double, Inf in float: every weight Inf, and the run "diverged at step 0"
 add flag-weight-scale-overflow "--weight-scale|1e39|largest float" train "${base[@]}" --weight-scale 1e39
 # datasets larger than memory, declared but never written (a few KB on disk): 1.5 x the physical memory is
-# more than the machine has; 0.75 x is more than the share of each of the 2 ranks, each holding a copy
+# more than the machine has (the node's one shared copy included); 0.75 x is more than the share of each of
+# the 2 ranks when each holds its own copy (FCNET_DATA_COPIES=private; shared, one copy of 0.75 x would fit)
 mem=$(($(getconf _PHYS_PAGES) * $(getconf PAGE_SIZE)))
 "$BAD_INPUTS" big $((mem * 3 / 2 / 4096)) "$O/beyond-memory.h5"
 "$BAD_INPUTS" big $((mem * 3 / 4 / 4096)) "$O/beyond-share.h5"
 add data-beyond-memory "beyond-memory.h5|/train/x|GiB|more than this machine's" train --data "$O/beyond-memory.h5" \
     --hidden 8 --epochs 1
-add data-beyond-share "beyond-share.h5|/train/x|GiB|share|2 ranks on this node" train --data "$O/beyond-share.h5" \
+add data-beyond-share "beyond-share.h5|/train/x|GiB|share|2 ranks on this node" FCNET_DATA_COPIES=private train --data "$O/beyond-share.h5" \
     --hidden 8 --epochs 1
 # widths within the flag's range, but a network no machine holds: refused by size, naming the causes
 add flag-hidden-too-big "good.h5 (4 features, 3 classes)|--hidden|GiB|more than this machine" train "${base[@]}" --hidden 1048576,1048576

@@ -41,7 +41,8 @@ run_case() {
     local start end
     start=$(date +%s%N)
     (cd "$dir/cwd" && ASAN_OPTIONS=$asan FCNET_RC_DIR=$dir/rc timeout 30 "$MPIEXEC" -q -n 2 --oversubscribe --bind-to none \
-        -x FCNET_RC_DIR sh -c '"$0" "$@"; rc=$?; echo $rc >"$FCNET_RC_DIR/rank$OMPI_COMM_WORLD_RANK"; exit $rc' \
+        -x FCNET_RC_DIR sh -c 'while case $1 in *=*) export "$1" ;; *) false ;; esac; do shift; done
+            "$0" "$@"; rc=$?; echo $rc >"$FCNET_RC_DIR/rank$OMPI_COMM_WORLD_RANK"; exit $rc' \
         "$FCNET_DIST" "$@" >"$dir/stdout" 2>"$dir/stderr")
     echo $? >"$dir/status"
     end=$(date +%s%N)

@@ -24,7 +24,12 @@ timeout 60 "$mpiexec" -q -n 2 --oversubscribe --bind-to none "$dist" "${common[@
 cp -r "$work/stale" "$work/current"
 timeout 60 "$mpiexec" -q -n 2 --oversubscribe --bind-to none "$dist" train --resume "$work/current/checkpoint.h5" \
     --max-steps 8 --out "$work/current" --progress lines >/dev/null
-sums() { md5sum "$work"/stale/checkpoint.h5 "$work"/current/checkpoint.h5; }
+# A checkpoint at the stale one's position (step 9) but with other parameters: the same run on other data of
+# the same shape.
+"$synth" --out "$work/a2.h5" --train 60 --val 20 --features 6 --classes 3 --seed 2 >/dev/null
+timeout 60 "$mpiexec" -q -n 2 --oversubscribe --bind-to none "$dist" "${common[@]}" --data "$work/a2.h5" \
+    --max-steps 9 --out "$work/other" >/dev/null
+sums() { md5sum "$work"/stale/checkpoint.h5 "$work"/current/checkpoint.h5 "$work"/other/checkpoint.h5; }
 before=$(sums)
 
 # expect NAME WANT-IN-MESSAGE -- RANK0-ARGS... -- RANK1-ARGS...
@@ -36,7 +41,9 @@ expect() {
     shift
     b=("$@")
     local start=$SECONDS rc=0
-    timeout 60 "$mpiexec" -q --oversubscribe --bind-to none -n 1 "$dist" "${a[@]}" : -n 1 "$dist" "${b[@]}" \
+    local env=()
+    [ -z "${FCNET_DATA_COPIES:-}" ] || env=(-x FCNET_DATA_COPIES)
+    timeout 60 "$mpiexec" -q --oversubscribe --bind-to none "${env[@]}" -n 1 "$dist" "${a[@]}" : -n 1 "$dist" "${b[@]}" \
         >"$work/stdout" 2>"$work/stderr" || rc=$?
     local why="" lines
     lines=$(grep -c . "$work/stderr" || true)
@@ -53,11 +60,18 @@ expect() {
 }
 
 out=(--out "$work/new")
-expect data-rows "the dataset's shape" -- "${common[@]}" --data "$work/a.h5" "${out[@]}" -- \
+# Other data on another node: each node's reader reads its own file, as every rank does with private copies.
+FCNET_DATA_COPIES=private expect data-rows "the dataset's shape" -- "${common[@]}" --data "$work/a.h5" "${out[@]}" -- \
     "${common[@]}" --data "$work/b.h5" "${out[@]}"
 # Only the test split differs: the final test accuracy's gathers run over another number of rows.
-expect test-rows "the dataset's shape" -- "${common[@]}" --data "$work/a.h5" "${out[@]}" -- \
+FCNET_DATA_COPIES=private expect test-rows "the dataset's shape" -- "${common[@]}" --data "$work/a.h5" "${out[@]}" -- \
     "${common[@]}" --data "$work/c.h5" "${out[@]}"
+# Another file on the same node, where rank 0 reads the one shared copy: rank 1's file is never read, so it
+# is refused by name (even with the same contents), not silently replaced by rank 0's.
+cp "$work/a.h5" "$work/a-copy.h5"
+expect data-node "--data .*a-copy.h5, another file than the .*a.h5 that rank 0 reads" -- "${common[@]}" \
+    --data "$work/a.h5" "${out[@]}" -- "${common[@]}" --data "$work/a-copy.h5" "${out[@]}"
+ln -s "$work/a.h5" "$work/a-link.h5"
 expect settings "the settings" -- "${common[@]}" --data "$work/a.h5" "${out[@]}" -- \
     "${common[@]}" --data "$work/a.h5" "${out[@]}" --lr 0.002
 # Seeds that differ only below a double's precision (2^60 and 2^60 + 1): compared as integers, not doubles.
@@ -96,6 +110,14 @@ expect eval-split "the split's shape" -- "${evaluate[@]}" --checkpoint "$work/cu
 resume=(train --progress lines --max-steps 3)
 expect resume-stale "the position in training" -- "${resume[@]}" --resume "$work/current/checkpoint.h5" \
     --out "$work/current" -- "${resume[@]}" --resume "$work/stale/checkpoint.h5" --out "$work/current"
+# Checkpoints at the same position with other parameters, on one node, where the ranks' parameters become one
+# shared array: compared while each rank still holds its own copy (after, every rank would see the same
+# array, a mix of both files). --init-from's likewise, before the broadcast that would make them equal.
+expect resume-params "the parameters" -- "${resume[@]}" --resume "$work/stale/checkpoint.h5" --data "$work/a.h5" \
+    --out "$work/new" -- "${resume[@]}" --resume "$work/other/checkpoint.h5" --data "$work/a.h5" --out "$work/new"
+expect init-from "the parameters from --init-from" -- "${common[@]}" --data "$work/a.h5" "${out[@]}" \
+    --init-from "$work/stale/checkpoint.h5" -- "${common[@]}" --data "$work/a.h5" "${out[@]}" \
+    --init-from "$work/other/checkpoint.h5"
 [ ! -e "$work/new" ] || not_ok "an output directory was created"
 # The same inputs on both ranks still train (the check must not refuse a good run).
 rc=0
@@ -107,6 +129,17 @@ if [ $rc -eq 0 ]; then
     ok "same-inputs: resumed and trained"
 else
     not_ok "same-inputs: exit $rc"
+    sed 's/^/    stderr: /' "$work/stderr" | head -5
+fi
+# The same file through another name (a link) is the same data: the node's one copy serves both ranks.
+rc=0
+timeout 60 "$mpiexec" -q --oversubscribe --bind-to none -n 1 "$dist" "${common[@]}" --data "$work/a.h5" \
+    --out "$work/linked" : -n 1 "$dist" "${common[@]}" --data "$work/a-link.h5" --out "$work/linked" \
+    >"$work/stdout" 2>"$work/stderr" || rc=$?
+if [ $rc -eq 0 ] && [ -f "$work/linked/checkpoint.h5" ]; then
+    ok "same-file-linked: trained"
+else
+    not_ok "same-file-linked: exit $rc"
     sed 's/^/    stderr: /' "$work/stderr" | head -5
 fi
 # eval with the same inputs on both ranks still evaluates.

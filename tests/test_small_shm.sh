@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The one-node shared-memory exchange when /dev/shm is too small for it (a container's 64 MB default):
 # fcnet must notice before MPI fails, say so once, fall back to MPI messages and compute the same bits as
-# the shared-memory exchange and as FCNET_EXCHANGE=p2p. Needs root and a private mount namespace
+# the shared-memory exchange and as FCNET_EXCHANGE=p2p. Likewise the node's one copy of the dataset: one
+# warning, private copies, the same bits as FCNET_DATA_COPIES=private. Needs root and a private mount namespace
 # (unshare -m) to mount a small /dev/shm; exits 77 (skipped) where that is not possible.
 #   test_small_shm.sh SYNTH H5CMP [MPIEXEC]
 set -euo pipefail
@@ -47,8 +48,29 @@ for other in p2p small; do
     "$h5cmp" "$work/shm/checkpoint.h5" "$work/$other/checkpoint.h5" /params /bn /optim /history \
         || fail "$other differs from the shared-memory exchange"
 done
+# The node's one shared copy of the dataset when /dev/shm is too small for it: a 25 MB dataset and a small
+# model (its exchange fits): one warning naming the dataset, every rank its own copy, the same bits as
+# FCNET_DATA_COPIES=private.
+"$synth" --out "$work/big.h5" --train 8000 --val 0 --test 0 --features 784 --classes 10 --seed 4 >/dev/null
+small=(train --data "$work/big.h5" --hidden 16 --norm batchnorm --optim adam --batch-size 100 --epochs 1
+    --max-steps 6 --val-size 0 --progress lines)
+data_launch=(timeout 120 "$mpiexec" -q --oversubscribe --bind-to none -x FCNET_DATA_COPIES -n 2 "$dist" "${small[@]}")
+env FCNET_DATA_COPIES=private "${data_launch[@]}" --out "$work/data_private" >/dev/null 2>"$work/data_private.err" ||
+    fail "private data copies: exit $?"
+set +e
+unshare -m bash -c 'mount -t tmpfs -o size=20m tmpfs /dev/shm && exec "$0" "$@"' \
+    env FCNET_DATA_COPIES=shared "${data_launch[@]}" --out "$work/data_small" >/dev/null 2>"$work/data_small.err"
+rc=$?
+set -e
+[ $rc -eq 0 ] || fail "small /dev/shm, large dataset: exit $rc (want 0)"
+lines=$(grep -c . "$work/data_small.err" || true)
+[ "$lines" -eq 1 ] || fail "small /dev/shm, large dataset: $lines lines on stderr, want the one warning"
+grep -q "/dev/shm has .* MB free and one copy of .*big.h5.*every rank reads its own copy" "$work/data_small.err" ||
+    fail "small /dev/shm, large dataset: no warning naming /dev/shm and the dataset"
+"$h5cmp" "$work/data_private/checkpoint.h5" "$work/data_small/checkpoint.h5" /params /bn /optim /history ||
+    fail "the fallback to private data copies differs from FCNET_DATA_COPIES=private"
 if [ "$failed" -ne 0 ]; then
     for f in "$work"/*.err; do echo "--- $f"; cat "$f"; done
     exit 1
 fi
-echo "3 runs bitwise equal; the small /dev/shm fell back with one warning"
+echo "3 runs bitwise equal; the small /dev/shm fell back with one warning, for the exchange and for the data"

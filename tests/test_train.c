@@ -178,6 +178,101 @@ START_TEST(test_exchange_paths_bitwise)
 }
 END_TEST
 
+/* steps steps of t, the epoch order renewed at each epoch end as fc_train_run does. */
+static void train_steps(fc_trainer *t, const fc_config *cfg, int steps)
+{
+    for (int s = 0; s < steps; s++) {
+        ck_assert(isfinite(fc_train_step(t)));
+        if (t->epoch_step == t->steps_per_epoch) {
+            t->epoch++;
+            t->epoch_step = 0;
+            fc_data_epoch_order(t->perm, t->data.train.n, cfg->seed, t->epoch, cfg->shuffle);
+        }
+    }
+}
+
+/* FCNET_DATA_COPIES: the node's one shared copy of the rows (the default from 2 ranks on one node) and private
+ * copies hold the same preprocessed rows (standardisation applied once, not once per rank) and train the same
+ * bits. With the shared copy the ranks' rows are one memory (a write by the last rank is seen by rank 0) and
+ * only the node's first rank writes it. FCNET_DATA_COPIES=private on one rank keeps every copy private; an unknown
+ * value is refused on every rank. */
+START_TEST(test_data_shared_per_node)
+{
+    fc_config cfg;
+    fct_small_config(&cfg, data_path, FC_NORM_BATCH, 0.7, FC_OPTIM_ADAM);
+    cfg.preprocess = FC_PRE_STANDARDIZE; /* applied twice in place, the rows would differ */
+    cfg.val_size = 40;                   /* a held-out split too, placed after the training rows */
+    int rank, size;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    fc_dist dist;
+    fc_trainer t;
+
+    setenv("FCNET_DATA_COPIES", "private", 1);
+    fc_dist_init_comm(&dist, MPI_COMM_WORLD);
+    ck_assert_int_eq(fc_train_setup(&t, &cfg, &dist), FC_OK);
+    ck_assert(!t.data_node.shared && t.data_node.writer && !t.data.train.borrowed);
+    const int64_t n = t.data.train.n, n_val = t.data.val.n, d = t.data.n_features;
+    ck_assert_int_eq(n_val, 40);
+    fc_real *rows = malloc((size_t)(n + n_val) * (size_t)d * sizeof *rows);
+    memcpy(rows, t.data.train.x, (size_t)(n * d) * sizeof *rows);
+    memcpy(rows + n * d, t.data.val.x, (size_t)(n_val * d) * sizeof *rows);
+    train_steps(&t, &cfg, 20);
+    const size_t n_params = t.net.layout.n_total;
+    fc_real *params = malloc(n_params * sizeof *params);
+    memcpy(params, t.net.params, n_params * sizeof *params);
+    fc_train_free(&t);
+    fc_dist_free(&dist);
+    unsetenv("FCNET_DATA_COPIES");
+
+    fc_dist_init_comm(&dist, MPI_COMM_WORLD);
+    ck_assert_int_eq(fc_train_setup(&t, &cfg, &dist), FC_OK);
+    ck_assert_int_eq(t.data_node.shared, size > 1); /* the test runs on one node */
+    ck_assert_int_eq(t.data_node.writer, rank == 0 || size == 1);
+    ck_assert_int_eq(t.data.train.borrowed, size > 1);
+    ck_assert_int_eq(t.data.val.borrowed, size > 1);
+    ck_assert(t.data.train.n == n && t.data.val.n == n_val && t.data.n_features == d);
+    ck_assert_msg(memcmp(t.data.train.x, rows, (size_t)(n * d) * sizeof *rows) == 0 &&
+                      memcmp(t.data.val.x, rows + n * d, (size_t)(n_val * d) * sizeof *rows) == 0,
+                  "rank %d: the shared rows differ from a private load's", rank);
+    if (size > 1) {
+        const fc_real kept = t.data.train.x[5];
+        MPI_Barrier(MPI_COMM_WORLD); /* every rank has compared the rows above */
+        if (rank == size - 1) t.data.train.x[5] = (fc_real)12345;
+        MPI_Barrier(MPI_COMM_WORLD);
+        if (rank == 0) ck_assert_msg(t.data.train.x[5] == (fc_real)12345, "rank 0 did not see the last rank's write");
+        MPI_Barrier(MPI_COMM_WORLD);
+        if (rank == size - 1) t.data.train.x[5] = kept;
+        MPI_Barrier(MPI_COMM_WORLD);
+    }
+    train_steps(&t, &cfg, 20);
+    ck_assert_msg(memcmp(t.net.params, params, n_params * sizeof *params) == 0,
+                  "shared and private rows trained different parameters");
+    fc_train_free(&t);
+    fc_dist_free(&dist);
+
+    if (rank == size - 1) setenv("FCNET_DATA_COPIES", "private", 1);
+    fc_dist_init_comm(&dist, MPI_COMM_WORLD);
+    ck_assert_int_eq(fc_train_setup(&t, &cfg, &dist), FC_OK);
+    int shared = t.data_node.shared, any_shared = 0;
+    MPI_Allreduce(&shared, &any_shared, 1, MPI_INT, MPI_LOR, MPI_COMM_WORLD);
+    ck_assert_msg(!any_shared, "a rank shared the rows that another rank wanted private");
+    fc_train_free(&t);
+    fc_dist_free(&dist);
+    unsetenv("FCNET_DATA_COPIES");
+
+    setenv("FCNET_DATA_COPIES", "once", 1);
+    fc_dist_init_comm(&dist, MPI_COMM_WORLD);
+    ck_assert_int_eq(fc_train_setup(&t, &cfg, &dist), FC_ERR_INPUT);
+    ck_assert_msg(strstr(fc_error_message(), "FCNET_DATA_COPIES") != NULL, "%s", fc_error_message());
+    fc_train_free(&t);
+    fc_dist_free(&dist);
+    unsetenv("FCNET_DATA_COPIES");
+    free(rows);
+    free(params);
+}
+END_TEST
+
 /* FCNET_EXCHANGE set on one rank only (a launcher that exports it to some ranks): the ranks agree on one
  * path, the message path since one asked for it, instead of some creating the shared windows alone. */
 START_TEST(test_exchange_setting_on_one_rank)
@@ -610,6 +705,7 @@ static Suite *suite(void)
     }
     tcase_add_test(t, test_exchange_paths_bitwise);
     tcase_add_test(t, test_exchange_setting_on_one_rank);
+    tcase_add_test(t, test_data_shared_per_node);
     tcase_add_test(t, test_divergence_in_one_chunk_agreed);
     tcase_add_test(t, test_time_based_save_agreed);
     tcase_add_test(t, test_resume_optimizer_state_differs);

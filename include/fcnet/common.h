@@ -36,13 +36,15 @@ const char *fc_input_file_problem(const char *path);
 /* This machine's physical memory in bytes (0 when unknown): sizes beyond it are refused up front with a
  * message naming their cause, instead of an out-of-memory abort. */
 double fc_physical_memory_bytes(void);
-/* The number of ranks on this node, which each hold their own copy of the data and the model; set once by
- * the dist module (1 until then). */
+/* The number of ranks on this node, which each hold their own copy of the model (and of the data when it is
+ * not shared); set once by the dist module (1 until then). */
 void fc_set_node_ranks(int n);
 /* 1 when need bytes per rank do not fit this rank's share of the physical memory (the memory divided by the
  * ranks on this node), with the reason in why ("more than this machine's 23.5 GiB of memory", or the share
  * and the rank count); 0 when they fit or the memory is unknown. */
 int fc_memory_exceeded(double need, char *why, size_t size);
+/* The same for need bytes held `copies` times on this node (1: once for the node, as shared memory is). */
+int fc_memory_exceeded_copies(double need, int copies, char *why, size_t size);
 /* FNV-1a, 64 bit: any bit that differs changes the hash with overwhelming probability. */
 uint64_t fc_hash_bytes(const void *data, size_t n);
 

@@ -7,8 +7,10 @@
 typedef struct fc_split {
     int64_t n;     /* rows */
     int d;         /* features */
-    fc_real *x;    /* owned (n, d): uint8 scaled by 1/255, or float values as stored; then preprocessed */
-    int32_t *y;    /* owned (n) labels in [0, n_classes) */
+    fc_real *x;    /* (n, d): uint8 scaled by 1/255, or float values as stored; then preprocessed */
+    int32_t *y;    /* (n) labels in [0, n_classes) */
+    int borrowed;  /* 0: x and y are owned (freed by fc_split_free); 1: they live in memory placed by the
+                    * caller of fc_data_load_placed (the node's shared copy), which frees it */
 } fc_split;
 
 typedef struct fc_dataset {
@@ -42,6 +44,19 @@ typedef struct fc_preprocess {
  * val_size leaving no training rows. Not collective (every rank reads the file itself). */
 fc_status fc_data_load(fc_dataset *ds, const char *path, double val_size);
 void fc_data_free(fc_dataset *ds);
+
+/* Memory for the rows, chosen by the caller of fc_data_load_placed: place is called once, after the file is
+ * opened and every split's size known and checked, before any row is read, with the rows of train, val and
+ * test (after the hold-out) and the feature count. It returns FC_OK with *base set to fc_data_placed_bytes
+ * bytes (64-byte aligned) to read the splits into, or with *base NULL to let each split allocate its own
+ * (checked against this rank's share of the memory); an error ends the load with it. A placed block must
+ * already have been checked against the machine's memory by place. */
+typedef fc_status (*fc_data_place_fn)(void *ctx, const int64_t rows[3], int d, void **base);
+fc_status fc_data_load_placed(fc_dataset *ds, const char *path, double val_size, fc_data_place_fn place, void *ctx);
+size_t fc_data_placed_bytes(const int64_t rows[3], int d);
+/* Points ds's splits (borrowed) at their rows in a block that another process filled with fc_data_load_placed;
+ * the caller sets the dataset's other fields. */
+void fc_data_point_into(fc_dataset *ds, void *base, const int64_t rows[3], int d);
 /* Reads only the split called name ("train", "val", "test") of path, without a hold-out. */
 fc_status fc_data_load_split(fc_split *split, int *n_classes, const char *path, const char *name);
 void fc_split_free(fc_split *split);

@@ -73,6 +73,13 @@ static inline int fc_dist_size(const fc_dist *d) { return d ? d->size : 1; }
 fc_status fc_dist_share_arenas(fc_dist *dist, size_t n, fc_real **params, fc_real **grads);
 void fc_dist_release_arenas(fc_dist *dist);
 
+/* Not collective. 0 when /dev/shm, where Open MPI backs shared windows, is known to have too little room for
+ * need_bytes (*free_bytes says how much it has); 1 when it has room or cannot be asked. */
+int fc_dist_shm_has_room(double need_bytes, double *free_bytes);
+/* Not collective. Rank q's segment of a shared window of at least min_bytes + 64, from its first 64-byte
+ * line on: the same address in every process that maps it at the same page offset, as they do. */
+char *fc_dist_segment_start(MPI_Win win, int q, MPI_Aint min_bytes);
+
 /* buf[0..n) from rank 0 to every rank. */
 void fc_dist_bcast_real(const fc_dist *dist, fc_real *buf, size_t n);
 void fc_dist_bcast_bytes(const fc_dist *dist, void *buf, size_t n_bytes);

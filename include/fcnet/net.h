@@ -76,9 +76,10 @@ void fc_net_free(fc_net *net);
 /* Re-draws parameters from the seed (weights N(0, weight_scale) or He, biases 0, gamma 1, beta 0) and
  * resets running statistics to 0. */
 void fc_net_init_params(fc_net *net);
-/* Moves params and grads into caller-owned memory of layout.n_total elements each (contents copied, the
- * net's own arenas freed); the caller keeps that memory alive until fc_net_free. */
-void fc_net_borrow_arenas(fc_net *net, fc_real *params, fc_real *grads);
+/* Moves params and grads into caller-owned memory of layout.n_total elements each (the net's own arenas
+ * freed); the caller keeps that memory alive until fc_net_free. grads gets all of the net's gradients, params
+ * only elements [begin, begin + len): it is one array that several processes fill, each its own part. */
+void fc_net_borrow_arenas(fc_net *net, fc_real *params, fc_real *grads, size_t begin, size_t len);
 
 /* Forward pass over batch rows of x (batch, D); returns the scores (batch, C), owned by net.
  * Train mode: batch statistics (collective through dist for batchnorm: every rank must call, also

@@ -6,6 +6,7 @@
 #include "fcnet/common.h"
 #include "fcnet/config.h"
 #include "fcnet/data.h"
+#include "fcnet/data_node.h"
 #include "fcnet/dist.h"
 #include "fcnet/net.h"
 #include "fcnet/optim.h"
@@ -36,6 +37,7 @@ typedef struct fc_trainer {
     const fc_config *cfg; /* not owned */
     fc_dist *dist;        /* not owned */
     fc_dataset data;      /* owned; preprocessed */
+    fc_data_node data_node; /* where data's rows live: one copy for the node, or this rank's own */
     fc_preprocess pp;     /* owned */
     fc_net net;           /* owned */
     fc_optim opt;         /* owned */
