@@ -52,7 +52,10 @@ double fc_physical_memory_bytes(void)
 
 void fc_set_node_ranks(int n) { node_ranks = n > 0 ? n : 1; }
 
-int fc_memory_exceeded(double need, char *why, size_t size) { return fc_memory_exceeded_copies(need, node_ranks, why, size); }
+int fc_memory_exceeded(double need, char *why, size_t size)
+{
+    return fc_memory_exceeded_copies(need, node_ranks, why, size);
+}
 
 int fc_memory_exceeded_copies(double need, int copies, char *why, size_t size)
 {

@@ -76,8 +76,9 @@ void fc_dist_release_arenas(fc_dist *dist);
 /* Not collective. 0 when /dev/shm, where Open MPI backs shared windows, is known to have too little room for
  * need_bytes (*free_bytes says how much it has); 1 when it has room or cannot be asked. */
 int fc_dist_shm_has_room(double need_bytes, double *free_bytes);
-/* Not collective. Rank q's segment of a shared window of at least min_bytes + 64, from its first 64-byte
- * line on: the same address in every process that maps it at the same page offset, as they do. */
+/* Not collective. Rank q's segment of a shared window (asserted to hold at least min_bytes), from its first
+ * 64-byte line on, so a segment needs 64 bytes more than it holds; every process that maps the window
+ * computes the same start, since the mappings share their page offset. */
 char *fc_dist_segment_start(MPI_Win win, int q, MPI_Aint min_bytes);
 
 /* buf[0..n) from rank 0 to every rank. */
