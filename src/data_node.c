@@ -126,6 +126,19 @@ static int same_file(const char *path, const announcement *a)
     return stat(path, &sb) == 0 && (uint64_t)sb.st_dev == a->dev && (uint64_t)sb.st_ino == a->ino;
 }
 
+/* FC_OK when this peer's --data is the reader's file; else why not, naming this rank's file. */
+static fc_status check_same_file(const char *path, const announcement *a, int rank)
+{
+    if (same_file(path, a)) return FC_OK;
+    const char *problem = fc_input_file_problem(path);
+    if (problem) return fc_error_set(FC_ERR_INPUT, "%s: %s", path, problem);
+    return fc_error_set(FC_ERR_INPUT,
+                        "rank %d read --data %s, another file than the %s that rank %lld reads for this node: ranks "
+                        "on one node share one copy of the data and must name the same file (or run with "
+                        "FCNET_DATA_COPIES=private)",
+                        rank, path, a->path, (long long)a->reader_rank);
+}
+
 static fc_status load_as_peer(fc_data_node *dn, fc_dataset *ds, const char *path, double val_size, int rank)
 {
     memset(ds, 0, sizeof *ds);
@@ -153,14 +166,9 @@ static fc_status load_as_peer(fc_data_node *dn, fc_dataset *ds, const char *path
     ds->n_features = (int)result[1];
     ds->n_classes = (int)result[2];
     ds->val_from_file = (int)result[3];
-    /* Kept until fc_data_node_free (collective): the reader, which succeeded, holds the window too. */
-    if (!same_file(path, &a))
-        return fc_error_set(FC_ERR_INPUT,
-                            "rank %d read --data %s, another file than the %s that rank %lld reads for this node: "
-                            "ranks on one node share one copy of the data and must name the same file (or run "
-                            "with FCNET_DATA_COPIES=private)",
-                            rank, path, a.path, (long long)a.reader_rank);
-    return FC_OK;
+    /* On a refusal the window stays until fc_data_node_free (collective): the reader, which succeeded, holds it
+     * too. */
+    return check_same_file(path, &a, rank);
 }
 
 fc_status fc_data_node_load(fc_data_node *dn, fc_dataset *ds, const char *path, double val_size,
@@ -171,7 +179,7 @@ fc_status fc_data_node_load(fc_data_node *dn, fc_dataset *ds, const char *path, 
     const int setting = data_setting();
     int worst = setting; /* agreed, not taken alone: private (or unknown) on any rank keeps every copy private */
     if (fc_dist_size(dist) > 1) MPI_Allreduce(&setting, &worst, 1, MPI_INT, MPI_MIN, dist->comm);
-    if (worst > 0) {
+    if (worst > 0 && fc_dist_size(dist) > 1) {
         MPI_Comm node;
         int node_rank = 0, node_size = 1;
         MPI_Comm_split_type(dist->comm, MPI_COMM_TYPE_SHARED, dist->rank, MPI_INFO_NULL, &node);

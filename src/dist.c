@@ -41,7 +41,8 @@ static void init_common(fc_dist *dist)
     MPI_Comm_rank(dist->comm, &dist->rank);
     MPI_Comm_size(dist->comm, &dist->size);
     fc_log_set_rank(dist->rank, dist->size);
-    /* Every rank on a node holds its own copy of the data and the model: memory checks use a share. */
+    /* Every rank on a node holds its own copy of the model (and of the data when not shared): memory checks use
+     * a share. */
     MPI_Comm node;
     int node_size = 1;
     MPI_Comm_split_type(dist->comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);

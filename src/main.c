@@ -42,6 +42,19 @@ static void install_interrupt_handler(void)
 static int run_train(fc_config *cfg, fc_dist *dist)
 {
     fc_status st = FC_OK;
+    /* Resuming, starting from --init-from or starting fresh takes different collectives: agreed first, so that
+     * a rank given another start is refused instead of waiting in a collective its peers never enter. */
+    const int32_t start[2] = {cfg->resume[0] != 0, cfg->init_from[0] != 0};
+    const fc_tensor_ref how = {"how the run starts", start, sizeof start};
+    int other_rank, index;
+    if (fc_dist_find_mismatch(dist, &how, 1, &other_rank, &index)) {
+        if (fc_dist_rank(dist) == 0)
+            fc_log_error("rank %d was started with other --resume/--init-from options than rank 0 (one resumes, "
+                         "starts from --init-from or starts fresh, the other does not): every rank must be given "
+                         "the same",
+                         other_rank);
+        return FC_ERR_INPUT;
+    }
     if (cfg->resume[0]) {
         /* Hyperparameters come from the checkpoint; only run control may differ. */
         st = fc_ckpt_check_resume(cfg->resume, cfg);

@@ -96,8 +96,8 @@ static uint64_t run_identity(const fc_trainer *t)
     return id ? id : 1;
 }
 
-/* Every rank reads its own copy of the inputs (--config file, dataset, --resume checkpoint). On several nodes
- * those copies can differ — a node-local --out holding an older checkpoint, a stale copy of the data — and
+/* Every rank reads its own copy of the inputs (--config file, --resume checkpoint; the dataset once per node).
+ * On several nodes those copies can differ — a node-local --out holding an older checkpoint, a stale copy of the data — and
  * ranks that disagree on the schedule would wait for each other forever in the first collective one of them
  * skips. Two agreed comparisons before the first step (check_same_settings, check_same_state) of everything
  * that decides the run: an input error naming the first thing that differs and the lowest rank that read it

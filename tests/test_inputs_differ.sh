@@ -118,6 +118,12 @@ expect resume-params "the parameters" -- "${resume[@]}" --resume "$work/stale/ch
 expect init-from "the parameters from --init-from" -- "${common[@]}" --data "$work/a.h5" "${out[@]}" \
     --init-from "$work/stale/checkpoint.h5" -- "${common[@]}" --data "$work/a.h5" "${out[@]}" \
     --init-from "$work/other/checkpoint.h5"
+# --init-from or --resume given to one rank only: the ranks would take different collectives (a hang, or an MPI
+# error with nothing said) unless the way the run starts is agreed first.
+expect init-from-one-rank "other --resume/--init-from options" -- "${common[@]}" --data "$work/a.h5" "${out[@]}" \
+    --init-from "$work/stale/checkpoint.h5" -- "${common[@]}" --data "$work/a.h5" "${out[@]}"
+expect resume-one-rank "other --resume/--init-from options" -- "${resume[@]}" --resume "$work/current/checkpoint.h5" \
+    --out "$work/new" -- "${common[@]}" --data "$work/a.h5" "${out[@]}"
 [ ! -e "$work/new" ] || not_ok "an output directory was created"
 # The same inputs on both ranks still train (the check must not refuse a good run).
 rc=0

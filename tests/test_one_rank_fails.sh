@@ -2,6 +2,8 @@
 # A failure on one rank only (its data file is unreadable; the others' is fine) must stop every rank:
 # all exit 2, one line on stderr, no hang, no output directory. Open MPI's MPMD syntax gives rank 1 a
 # different --data than rank 0 (and rank 2). mpirun -q keeps Open MPI's own abort banner out of stderr.
+# With one node's ranks sharing one copy of the data only rank 0 reads a file; the file cases run with
+# FCNET_DATA_COPIES=private, as ranks on separate nodes (each its node's reader) would, and once shared.
 set -euo pipefail
 synth=$1
 mpiexec=${2:-mpirun}
@@ -18,7 +20,7 @@ three_ranks() {
     local a=$1 b=$2 c=$3
     shift 3
     set +e
-    timeout 60 "$mpiexec" -q --oversubscribe --bind-to none \
+    timeout 60 "$mpiexec" -q --oversubscribe --bind-to none -x FCNET_DATA_COPIES \
         -n 1 "$dist" "${common[@]}" --data "$a" : \
         -n 1 "$dist" "${common[@]}" --data "$b" "$@" : \
         -n 1 "$dist" "${common[@]}" --data "$c" >"$work/stdout" 2>"$work/stderr"
@@ -33,6 +35,7 @@ refused() {
     grep -q -- "$2" "$work/stderr" || fail "$1: the message does not name $2"
     [ ! -e "$work/out" ] || fail "$1: an output directory was created"
 }
+export FCNET_DATA_COPIES=private
 three_ranks "$work/good.h5" "$work/bad.h5" "$work/good.h5"
 refused "bad file on rank 1" bad.h5
 # Two ranks fail, each with its own message: the one line is the lowest failing rank's (rank 1's), so the
@@ -40,8 +43,14 @@ refused "bad file on rank 1" bad.h5
 printf 'not an hdf5 file either\n' > "$work/worse.h5"
 three_ranks "$work/good.h5" "$work/bad.h5" "$work/worse.h5"
 refused "two failing ranks (the lowest one's line)" bad.h5
+# Shared (one node): rank 1's file is not the one rank 0 reads, and one that does not exist is named as such.
+export FCNET_DATA_COPIES=shared
+three_ranks "$work/good.h5" "$work/bad.h5" "$work/good.h5"
+refused "another file on rank 1, shared data" "rank 1 read --data .*bad.h5, another file than"
+three_ranks "$work/good.h5" "$work/missing.h5" "$work/good.h5"
+refused "a missing file on rank 1, shared data" "missing.h5: No such file"
 # A command line that only rank 1 cannot parse (MPMD: its own arguments): refused on every rank, not
 # trained by the ranks that parsed theirs.
 three_ranks "$work/good.h5" "$work/good.h5" "$work/good.h5" --lr abc
 refused "bad flag on rank 1" --lr
-echo "3 passed, 0 failed"
+echo "5 passed, 0 failed"
