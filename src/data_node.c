@@ -48,6 +48,7 @@ static void announce(reader *r)
 static void *allocate_rows(fc_data_node *dn, size_t bytes)
 {
     void *mine = NULL;
+    MPI_Comm_size(dn->node, &dn->node_ranks);
     MPI_Win_allocate_shared(dn->writer ? (MPI_Aint)bytes + 64 : 0, 1, MPI_INFO_NULL, dn->node, &mine, &dn->win);
     dn->shared = 1;
     return fc_dist_segment_start(dn->win, 0, (MPI_Aint)bytes);

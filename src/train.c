@@ -507,6 +507,11 @@ static void print_profile(const fc_trainer *t)
     char stores[160];
     fc_store_choice_describe(&t->stores, stores, sizeof stores);
     fc_log_info("  parameter stores: %s", stores);
+    if (t->data_node.shared)
+        fc_log_info("  training data: one copy in shared memory for the %d ranks of rank 0's node",
+                    t->data_node.node_ranks);
+    else
+        fc_log_info("  training data: each rank holds its own copy");
     /* Load balance: every rank's GEMM, step and gather times reach rank 0, which names the ranks with the
      * fastest and the slowest GEMMs and, up to 8 ranks, prints every rank's line. The ranks step in lockstep,
      * so a faster rank's spare time shows up as waiting in its gathers. */

@@ -41,6 +41,9 @@ check() {
             next
         }
         /^  parameter stores: (non-temporal|ordinary) \(/ { stores++; next }
+        /^  training data: one copy in shared memory for the [0-9]+ ranks of rank 0.s node$/ {
+            data++; if ($10 + 0 != ranks) bad("training data shared by " $10 " ranks, want " ranks); next
+        }
         /^  rank [0-9]+: GEMM [0-9.]+ ms, step [0-9.]+ ms, of which gathers [0-9.]+ ms$/ {
             split($0, f, /[ :,]+/)
             rank = f[3] + 0
@@ -60,6 +63,7 @@ check() {
             if (ranks == 1 && (gathers != 0 || per_rank + extremes != 0)) bad("one rank: gathers " gathers ", rank lines " per_rank + extremes)
             if (ranks > 1 && (per_rank != ranks || extremes != 2)) bad(per_rank " rank lines and " extremes " extremes, want " ranks " and 2")
             if (stores != (ranks > 1)) bad(stores + 0 " parameter stores lines, want " (ranks > 1))
+            if (data != (ranks > 1)) bad(data + 0 " shared training data lines, want " (ranks > 1))
             if (ranks > 1) {
                 # the fastest and slowest lines repeat the lines of the ranks they name, whose GEMM times are
                 # the smallest and the largest, and the largest is the table'"'"'s "of which GEMM"

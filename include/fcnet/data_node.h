@@ -14,6 +14,7 @@ typedef struct fc_data_node {
     MPI_Win win;   /* with shared: the rows (the node's lowest rank's segment) */
     int writer;    /* 1 on the rank that reads and preprocesses the rows: the lowest of its node, or every
                     * rank when the copies are private */
+    int node_ranks; /* with shared: the ranks of this node that use the one copy */
 } fc_data_node;
 
 /* Collective. Loads path as fc_data_load does, once per node into shared memory when the node has several
