@@ -8,19 +8,15 @@
 #include "fcnet/data_node.h"
 
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "fcnet/config.h"
+
 enum { HELD_FAILED = -1, HELD_PRIVATE = 0, HELD_SHARED = 1 };
 
-/* 1: shared (unset, empty or "shared"), 0: "private", -1: a value fcnet does not know. */
-static int data_setting(void)
-{
-    const char *v = getenv("FCNET_DATA_COPIES");
-    if (!v || !v[0] || strcmp(v, "shared") == 0) return 1;
-    return strcmp(v, "private") == 0 ? 0 : -1;
-}
+/* FCNET_DATA_COPIES: shared (the default) or private. */
+static const char *const copies_words[] = {"shared", "private"};
 
 /* What the reader tells its peers once the sizes are known (or the load failed before): how the rows are
  * held, and which file it reads, so that a peer naming another file is refused, not silently given these. */
@@ -120,17 +116,12 @@ static fc_status load_as_reader(fc_data_node *dn, fc_dataset *ds, const char *pa
     return st;
 }
 
-/* 1 when path is the file the reader announced (the same file through another name counts). */
-static int same_file(const char *path, const announcement *a)
-{
-    struct stat sb;
-    return stat(path, &sb) == 0 && (uint64_t)sb.st_dev == a->dev && (uint64_t)sb.st_ino == a->ino;
-}
-
-/* FC_OK when this peer's --data is the reader's file; else why not, naming this rank's file. */
+/* FC_OK when this peer's --data is the file the reader announced (the same file through another name counts);
+ * else why not, naming this rank's file. */
 static fc_status check_same_file(const char *path, const announcement *a, int rank)
 {
-    if (same_file(path, a)) return FC_OK;
+    struct stat sb;
+    if (stat(path, &sb) == 0 && (uint64_t)sb.st_dev == a->dev && (uint64_t)sb.st_ino == a->ino) return FC_OK;
     const char *problem = fc_input_file_problem(path);
     if (problem) return fc_error_set(FC_ERR_INPUT, "%s: %s", path, problem);
     return fc_error_set(FC_ERR_INPUT,
@@ -177,7 +168,9 @@ fc_status fc_data_node_load(fc_data_node *dn, fc_dataset *ds, const char *path, 
 {
     memset(dn, 0, sizeof *dn);
     dn->writer = 1;
-    const int setting = data_setting();
+    int word;
+    const fc_status refused = fc_config_env_word("FCNET_DATA_COPIES", copies_words, 2, &word);
+    const int setting = word == 0 ? 1 : word == 1 ? 0 : -1; /* 1 shared, 0 private, -1 unknown */
     int worst = setting; /* agreed, not taken alone: private (or unknown) on any rank keeps every copy private */
     if (fc_dist_size(dist) > 1) MPI_Allreduce(&setting, &worst, 1, MPI_INT, MPI_MIN, dist->comm);
     if (worst > 0 && fc_dist_size(dist) > 1) {
@@ -195,9 +188,7 @@ fc_status fc_data_node_load(fc_data_node *dn, fc_dataset *ds, const char *path, 
         MPI_Comm_free(&node);
     }
     /* Every rank its own copy (a private load takes no collective, so a refusal here cannot strand a peer). */
-    if (setting < 0)
-        return fc_error_set(FC_ERR_INPUT, "FCNET_DATA_COPIES: unknown value '%s' (expected shared or private)",
-                            getenv("FCNET_DATA_COPIES"));
+    if (refused != FC_OK) return refused;
     return fc_data_load(ds, path, val_size);
 }
 

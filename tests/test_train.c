@@ -83,6 +83,19 @@ END_TEST
 START_TEST(test_equivalence_dropout) { check_equivalence(FC_NORM_BATCH, 0.6); }
 END_TEST
 
+/* steps steps of t, the epoch order renewed at each epoch end as fc_train_run does (not its lr decay: these configs keep the default lr_decay of 1). */
+static void train_steps(fc_trainer *t, const fc_config *cfg, int steps)
+{
+    for (int s = 0; s < steps; s++) {
+        ck_assert(isfinite(fc_train_step(t)));
+        if (t->epoch_step == t->steps_per_epoch) {
+            t->epoch++;
+            t->epoch_step = 0;
+            fc_data_epoch_order(t->perm, t->data.train.n, cfg->seed, t->epoch, cfg->shuffle);
+        }
+    }
+}
+
 /* 50 steps with dropout and batchnorm (adam: every slot in use); then params, running statistics and
  * the gathered (sharded) optimizer state must be bitwise identical on all ranks. */
 START_TEST(test_replicas_bitwise)
@@ -94,15 +107,7 @@ START_TEST(test_replicas_bitwise)
     fc_dist_init_comm(&dist, MPI_COMM_WORLD);
     fc_trainer t;
     ck_assert_int_eq(fc_train_setup(&t, &cfg, &dist), FC_OK);
-    for (int s = 0; s < 50; s++) {
-        double loss = fc_train_step(&t);
-        ck_assert(isfinite(loss));
-        if (t.epoch_step == t.steps_per_epoch) {
-            t.epoch++;
-            t.epoch_step = 0;
-            fc_data_epoch_order(t.perm, t.data.train.n, cfg.seed, t.epoch, cfg.shuffle);
-        }
-    }
+    train_steps(&t, &cfg, 50);
     fc_train_gather_optimizer_state(&t);
     fc_tensor_ref refs[4] = {{"params", t.net.params, t.net.layout.n_total * sizeof(fc_real)},
                              {"adam m", t.opt.slot[0], t.net.layout.n_total * sizeof(fc_real)},
@@ -125,14 +130,7 @@ static fc_real *train_with_exchange(const char *exchange, const fc_config *cfg, 
     fc_trainer t;
     ck_assert_int_eq(fc_train_setup(&t, cfg, &dist), FC_OK);
     *shared = t.net.arenas_borrowed;
-    for (int s = 0; s < 30; s++) {
-        ck_assert(isfinite(fc_train_step(&t)));
-        if (t.epoch_step == t.steps_per_epoch) {
-            t.epoch++;
-            t.epoch_step = 0;
-            fc_data_epoch_order(t.perm, t.data.train.n, cfg->seed, t.epoch, cfg->shuffle);
-        }
-    }
+    train_steps(&t, cfg, 30);
     fc_train_gather_optimizer_state(&t);
     const size_t n = t.net.layout.n_total, nb = t.net.bn_layout.n_total;
     fc_real *out = malloc((3 * n + nb) * sizeof *out);
@@ -177,19 +175,6 @@ START_TEST(test_exchange_paths_bitwise)
     unsetenv("FCNET_EXCHANGE");
 }
 END_TEST
-
-/* steps steps of t, the epoch order renewed at each epoch end as fc_train_run does. */
-static void train_steps(fc_trainer *t, const fc_config *cfg, int steps)
-{
-    for (int s = 0; s < steps; s++) {
-        ck_assert(isfinite(fc_train_step(t)));
-        if (t->epoch_step == t->steps_per_epoch) {
-            t->epoch++;
-            t->epoch_step = 0;
-            fc_data_epoch_order(t->perm, t->data.train.n, cfg->seed, t->epoch, cfg->shuffle);
-        }
-    }
-}
 
 /* FCNET_DATA_COPIES: the node's one shared copy of the rows (the default from 2 ranks on one node) and private
  * copies hold the same preprocessed rows (standardisation applied once, not once per rank) and train the same
