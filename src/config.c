@@ -448,6 +448,16 @@ static fc_status parse_name(const char *who, const char *text, const char *const
     return input_error(who, "unknown value '%s' (expected %s)", text, name_list(list, sizeof list, names, n));
 }
 
+fc_status fc_config_env_word(const char *name, const char *const *names, int n, int *index)
+{
+    const char *v = getenv(name);
+    *index = 0;
+    if (!v || !v[0]) return FC_OK;
+    fc_status st = parse_name(name, v, names, n, index);
+    if (st != FC_OK) *index = -1;
+    return st;
+}
+
 static fc_status parse_path(const char *who, const char *text, char *out)
 {
     if (text[0] == '\0') return input_error(who, "invalid value '': empty path");

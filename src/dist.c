@@ -9,6 +9,7 @@
 #include <emmintrin.h>
 #endif
 
+#include "fcnet/config.h"
 #include "fcnet/layers.h"
 
 /* Broadcasts move at most this many elements per call (16 MiB in either precision): Open MPI maps a fresh
@@ -118,14 +119,8 @@ void fc_dist_reserve(fc_dist *dist, size_t grad_n, size_t gather_n)
     }
 }
 
-/* 0: messages (FCNET_EXCHANGE=p2p), 1: shared memory where every rank is on one node (auto, the default),
- * -1: a value fcnet does not know. */
-static int exchange_setting(void)
-{
-    const char *v = getenv("FCNET_EXCHANGE");
-    if (!v || !v[0] || strcmp(v, "auto") == 0) return 1;
-    return strcmp(v, "p2p") == 0 ? 0 : -1;
-}
+/* FCNET_EXCHANGE: auto (shared memory where every rank is on one node, the default) or p2p (messages). */
+static const char *const exchange_words[] = {"auto", "p2p"};
 
 /* Open MPI backs shared windows with files in /dev/shm (its default shmem_mmap_backing_file_base_dir). When
  * that file system has less room than the windows need (containers give it 64 MB by default), creating
@@ -154,12 +149,12 @@ char *fc_dist_segment_start(MPI_Win win, int q, MPI_Aint min_bytes)
 fc_status fc_dist_share_arenas(fc_dist *dist, size_t n, fc_real **params, fc_real **grads)
 {
     *params = *grads = NULL;
-    int setting = exchange_setting(), worst = setting;
+    int word;
+    const fc_status st = fc_config_env_word("FCNET_EXCHANGE", exchange_words, 2, &word);
+    int setting = word == 0 ? 1 : word == 1 ? 0 : -1, worst = setting; /* 1 shared memory, 0 messages, -1 unknown */
     if (!is_single(dist)) /* agreed, not taken alone: a rank with another environment must not pick another path */
         MPI_Allreduce(&setting, &worst, 1, MPI_INT, MPI_MIN, dist->comm);
-    if (setting < 0)
-        return fc_error_set(FC_ERR_INPUT, "FCNET_EXCHANGE: unknown value '%s' (expected auto or p2p)",
-                            getenv("FCNET_EXCHANGE"));
+    if (st != FC_OK) return st;
     /* p2p, one rank, or another rank's error, which the caller's agreement reports */
     if (worst <= 0 || is_single(dist)) return FC_OK;
     FC_ASSERT(dist->shared_n == 0 && n > 0);

@@ -1,30 +1,22 @@
 #include "fcnet/store_choice.h"
 
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
+
+#include "fcnet/config.h"
 
 /* The way of each block of the trial: S O O S S O O S (1 = non-temporal). */
 static const int block_way[FC_STORES_BLOCKS] = {1, 0, 0, 1, 1, 0, 0, 1};
 
-/* 0 auto, 1 streaming, 2 ordinary, -1 unknown. */
-static int stores_setting(void)
-{
-    const char *v = getenv("FCNET_PARAM_STORES");
-    if (!v || !v[0] || strcmp(v, "auto") == 0) return 0;
-    if (strcmp(v, "streaming") == 0) return 1;
-    return strcmp(v, "ordinary") == 0 ? 2 : -1;
-}
+/* FCNET_PARAM_STORES: 0 auto, 1 streaming, 2 ordinary. */
+static const char *const stores_words[] = {"auto", "streaming", "ordinary"};
 
 fc_status fc_store_choice_init(fc_store_choice *c, const fc_dist *dist, int shared)
 {
     memset(c, 0, sizeof *c);
     c->shared = shared;
-    int setting = stores_setting();
-    fc_status st = FC_OK;
-    if (setting < 0)
-        st = fc_error_set(FC_ERR_INPUT, "FCNET_PARAM_STORES: unknown value '%s' (expected auto, streaming or ordinary)",
-                          getenv("FCNET_PARAM_STORES"));
+    int setting;
+    fc_status st = fc_config_env_word("FCNET_PARAM_STORES", stores_words, 3, &setting);
     if ((st = fc_dist_agree(dist, st, 1)) != FC_OK) return st;
     fc_dist_bcast_bytes(dist, &setting, sizeof setting); /* rank 0's choice holds for every rank */
     c->forced = setting != 0;

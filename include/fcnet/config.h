@@ -98,5 +98,8 @@ fc_status fc_config_check_values(const fc_config *cfg, const char *source);
  * and --config itself are left out). The trainer does not call it (the checkpoint's attributes record a
  * run's settings); test_config uses it to prove that every option round-trips through --config. */
 void fc_config_write_ini(FILE *f, const fc_config *cfg);
+/* The word the environment variable name holds, as its index in names (unset or empty: 0, the default). Any
+ * other word: *index -1 and FC_ERR_INPUT "NAME: unknown value 'w' (expected a, b or c)". Not collective. */
+fc_status fc_config_env_word(const char *name, const char *const *names, int n, int *index);
 
 #endif
