@@ -42,19 +42,6 @@ static void install_interrupt_handler(void)
 static int run_train(fc_config *cfg, fc_dist *dist)
 {
     fc_status st = FC_OK;
-    /* Resuming, starting from --init-from or starting fresh takes different collectives: agreed first, so that
-     * a rank given another start is refused instead of waiting in a collective its peers never enter. */
-    const int32_t start[2] = {cfg->resume[0] != 0, cfg->init_from[0] != 0};
-    const fc_tensor_ref how = {"how the run starts", start, sizeof start};
-    int other_rank, index;
-    if (fc_dist_find_mismatch(dist, &how, 1, &other_rank, &index)) {
-        if (fc_dist_rank(dist) == 0)
-            fc_log_error("rank %d was started with other --resume/--init-from options than rank 0 (one resumes, "
-                         "starts from --init-from or starts fresh, the other does not): every rank must be given "
-                         "the same",
-                         other_rank);
-        return FC_ERR_INPUT;
-    }
     if (cfg->resume[0]) {
         /* Hyperparameters come from the checkpoint; only run control may differ. */
         st = fc_ckpt_check_resume(cfg->resume, cfg);
@@ -103,13 +90,21 @@ int main(int argc, char **argv)
     static fc_config cfg;
     fc_status st = fc_config_parse(&cfg, argc, argv);
     int rc = fc_dist_agree(&dist, st, 1);
-    /* Ranks started with different commands (MPMD launches) would each wait in another command's collectives. */
-    const fc_tensor_ref command = {"the command", &cfg.command, sizeof cfg.command};
+    /* Ranks started with different commands (MPMD launches), or a train run that resumes, starts from
+     * --init-from or starts fresh on some ranks only, would each wait in collectives the others never enter. */
+    const int32_t start[2] = {cfg.resume[0] != 0, cfg.init_from[0] != 0};
+    const fc_tensor_ref launch[2] = {{"the command", &cfg.command, sizeof cfg.command},
+                                     {"how the run starts", start, sizeof start}};
     int other_rank, index;
-    if (rc == FC_OK && fc_dist_find_mismatch(&dist, &command, 1, &other_rank, &index)) {
-        if (dist.rank == 0)
+    if (rc == FC_OK && fc_dist_find_mismatch(&dist, launch, 2, &other_rank, &index)) {
+        if (dist.rank == 0 && index == 0)
             fc_log_error("rank %d was started with another command than rank 0 (train, eval or gradcheck): every "
                          "rank must run the same one",
+                         other_rank);
+        else if (dist.rank == 0)
+            fc_log_error("rank %d was started with other --resume/--init-from options than rank 0 (one resumes, "
+                         "starts from --init-from or starts fresh, the other does not): every rank must be given "
+                         "the same",
                          other_rank);
         rc = FC_ERR_INPUT;
     }
