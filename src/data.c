@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "fcnet/dist.h"
 #include "fcnet/h5contained.h"
 #include "fcnet/h5quiet.h"
 #include "fcnet/read_guard.h"
@@ -673,29 +674,62 @@ fc_status fc_data_load_split(fc_split *split, int *n_classes, const char *path, 
     return st;
 }
 
+fc_status fc_data_load_part(fc_split *part, fc_part_info *info, const char *path, const char *name, double val_size,
+                            int index, int parts)
+{
+    FC_ASSERT(part && info && path && name && parts > 0 && index >= 0 && index < parts);
+    memset(part, 0, sizeof *part);
+    memset(info, 0, sizeof *info);
+    fc_h5_quiet quiet;
+    fc_h5_quiet_begin(&quiet);
+    fc_read_guard_begin(path);
+
+    hid_t file = H5I_INVALID_HID;
+    xy_source src;
+    memset(&src, 0, sizeof src);
+    src.x = src.y = H5I_INVALID_HID;
+    int present = 0, num_classes = 0;
+    htri_t has_val = 0;
+    detail_buf detail;
+    fc_status st = file_open(&file, path);
+    if (st == FC_OK) st = read_num_classes(&num_classes, file, path);
+    /* "train" and "val" are cut as training cut them: whole when the file has /val, else /train less its
+     * hold-out and the hold-out itself. */
+    if (st == FC_OK && strcmp(name, "test") != 0 && (has_val = H5Lexists(file, "/val", H5P_DEFAULT)) < 0)
+        st = fc_error_set(FC_ERR_INPUT, "%s: /val: cannot look up (%s)", path, h5_detail(&detail));
+    const int cut_from_train = strcmp(name, "test") != 0 && has_val == 0;
+    if (st == FC_OK) st = source_open(&src, &present, file, path, cut_from_train ? "train" : name, 1);
+    if (st == FC_OK) st = require_rows(&src, path, 0);
+    int64_t row0 = 0, rows = src.n;
+    if (st == FC_OK && cut_from_train) {
+        int64_t n_holdout = 0;
+        st = holdout_rows(&n_holdout, path, val_size, src.n);
+        row0 = strcmp(name, "val") == 0 ? src.n - n_holdout : 0;
+        rows = strcmp(name, "val") == 0 ? n_holdout : src.n - n_holdout;
+    }
+    if (st == FC_OK) {
+        int64_t begin, count, max_label = -1;
+        double held = 0;
+        fc_dist_slice(rows, index, parts, &begin, &count);
+        info->split_rows = rows;
+        info->first = begin;
+        info->train_rows = cut_from_train ? src.n : -1;
+        st = split_read(part, &max_label, &held, &src, row0 + begin, count, num_classes, NULL, NULL);
+        info->n_classes = num_classes > 0 ? num_classes : (int)(max_label + 1);
+    }
+    source_close(&src);
+    if (file >= 0) H5Fclose(file);
+    fc_read_guard_end();
+    fc_h5_quiet_end(&quiet);
+    return st;
+}
+
 fc_status fc_data_require_classes(const char *path, int n_classes)
 {
     if (n_classes >= 2) return FC_OK;
     return fc_error_set(FC_ERR_INPUT, "%s: 1 class (the num_classes attribute, or every label is 0): training and "
                         "gradcheck need at least 2",
                         path);
-}
-
-int fc_data_file_has(const char *path, const char *name)
-{
-    fc_h5_quiet quiet;
-    fc_h5_quiet_begin(&quiet);
-    fc_read_guard_begin(path);
-    hid_t file = H5I_INVALID_HID;
-    int result = -1;
-    if (file_open(&file, path) == FC_OK) { /* the same checks as every read: a FIFO is refused, not opened */
-        htri_t e = H5Lexists(file, name, H5P_DEFAULT);
-        result = e > 0 ? 1 : e == 0 ? 0 : -1;
-        H5Fclose(file);
-    }
-    fc_read_guard_end();
-    fc_h5_quiet_end(&quiet);
-    return result;
 }
 
 void fc_split_free(fc_split *split)

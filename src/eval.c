@@ -2,9 +2,10 @@
  * dataset, in test mode, with the rows divided among the ranks.
  *
  * The model, its hyperparameters and the preprocessing come from the checkpoint, so eval needs nothing
- * but the file; --data defaults to the dataset path the checkpoint recorded. Every rank reads the files
- * itself (HDF5 is the serial build, read-only opens are safe) and every setup failure is agreed on
- * before any collective, so a bad file on one rank stops all of them with one message. */
+ * but the file; --data defaults to the dataset path the checkpoint recorded. Every rank reads the checkpoint
+ * and only its own part of the split (HDF5 is the serial build, read-only opens are safe), so N ranks read
+ * and hold each row once; every setup failure is agreed on before any collective, so a bad file on one
+ * rank stops all of them with one message. */
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,39 +27,27 @@ typedef struct eval_state {
     int n_input, n_classes; /* the model's D and C */
     int data_classes;       /* the dataset's class count */
     const char *data;  /* dataset path in use (cfg->data or ck.data), not owned */
-    fc_dataset ds;     /* used when the split must be cut out of /train as in training */
-    fc_split own;      /* used when the split is read on its own */
-    fc_split *split;   /* points into ds or own, not owned */
+    fc_split part;     /* this rank's rows of the split */
+    fc_part_info info; /* where they lie in it, and the split's rows in all */
     fc_preprocess pp;
     fc_net net;
     double *confusion; /* owned, C x C counts: row = true class, column = predicted */
 } eval_state;
 
-/* Loads the split called name ("test", "val" or "train") of s->data into s->split and the dataset's
- * class count into s->data_classes.
- * Training holds out the LAST val_size rows of /train when the file has no /val; "val" and "train"
- * must then be cut exactly as training cut them, which is what fc_data_load does with the checkpoint's
- * val_size. When the file has its own /val (or for "test") the split is read alone, so evaluating the
- * validation set of a big dataset does not read its training set. */
-static fc_status load_split(eval_state *s, const char *name)
+/* Loads this rank's part of the split called name ("test", "val" or "train") of s->data into s->part and its
+ * class count into s->data_classes. Training holds out the LAST val_size rows of /train when the file has no
+ * /val; "val" and "train" are then cut exactly as training cut them, with the checkpoint's val_size. Only the
+ * rows evaluated are read: not the training rows for "val", and on each rank only its own part. */
+static fc_status load_split(eval_state *s, const char *name, const fc_dist *dist)
 {
-    int cut_from_train = 0;
-    if (strcmp(name, "test") != 0) cut_from_train = fc_data_file_has(s->data, "val") == 0;
-    if (!cut_from_train) {
-        int n_classes = 0;
-        fc_status st = fc_data_load_split(&s->own, &n_classes, s->data, name);
-        s->data_classes = n_classes;
-        s->split = &s->own;
-        return st;
-    }
-    fc_status st = fc_data_load(&s->ds, s->data, s->ck.val_size);
+    fc_status st = fc_data_load_part(&s->part, &s->info, s->data, name, s->ck.val_size, fc_dist_rank(dist),
+                                     fc_dist_size(dist));
     if (st != FC_OK) return st;
-    s->data_classes = s->ds.n_classes;
-    s->split = strcmp(name, "val") == 0 ? &s->ds.val : &s->ds.train;
-    if (s->split->n == 0) /* only val can be empty: fc_data_load refuses an empty train */
+    s->data_classes = s->info.n_classes;
+    if (s->info.split_rows == 0) /* only a hold-out can be empty: the file's own splits are refused empty */
         return fc_error_set(FC_ERR_INPUT, "%s: no val split: the file has no /val and the checkpoint %s held "
                             "out no training rows (val_size %g of %lld rows)", s->data, s->ck.checkpoint,
-                            s->ck.val_size, (long long)s->ds.train.n);
+                            s->ck.val_size, (long long)s->info.train_rows);
     return FC_OK;
 }
 
@@ -72,12 +61,12 @@ static fc_status eval_setup(eval_state *s, const fc_config *cfg, fc_dist *dist)
     if (st != FC_OK) return st;
     s->data = cfg->data[0] ? cfg->data : s->ck.data;
     if (!cfg->data[0] && (st = fc_ckpt_check_data_path(s->data, cfg->checkpoint)) != FC_OK) return st;
-    if ((st = load_split(s, cfg->split)) != FC_OK) return st;
-    if (s->split->d != s->n_input)
+    if ((st = load_split(s, cfg->split, dist)) != FC_OK) return st;
+    if (s->part.d != s->n_input)
         return fc_error_set(FC_ERR_INPUT, "%s: %s split has %d features but the model of %s expects %d",
-                            s->data, cfg->split, s->split->d, cfg->checkpoint, s->n_input);
+                            s->data, cfg->split, s->part.d, cfg->checkpoint, s->n_input);
     /* Fewer classes is fine (a split may lack some, or num_classes was inferred from its labels);
-     * more would index past the model's outputs. */
+     * more would index past the model's outputs. Without num_classes each rank checks its own rows' labels. */
     if (s->data_classes > s->n_classes)
         return fc_error_set(FC_ERR_INPUT, "%s: %d classes but the model of %s has %d outputs", s->data,
                             s->data_classes, cfg->checkpoint, s->n_classes);
@@ -92,10 +81,9 @@ static fc_status eval_setup(eval_state *s, const fc_config *cfg, fc_dist *dist)
 
     /* The model saw preprocessed inputs: apply the checkpoint's transform, not one refitted here. */
     if ((st = fc_ckpt_load_preprocess(&s->pp, cfg->checkpoint, s->n_input)) != FC_OK) return st;
-    fc_preprocess_apply(&s->pp, s->split);
+    fc_preprocess_apply(&s->pp, &s->part);
 
-    int64_t begin, count;
-    fc_dist_slice(s->split->n, fc_dist_rank(dist), fc_dist_size(dist), &begin, &count);
+    const int64_t count = s->part.n;
     int max_batch = count < EVAL_MAX_BATCH ? (int)(count > 0 ? count : 1) : EVAL_MAX_BATCH;
     fc_net_config ncfg = fc_config_net(&s->ck, s->n_input, s->n_classes);
     if ((st = fc_net_init(&s->net, &ncfg, max_batch, dist)) == FC_ERR_INPUT) { /* a model too big for this machine */
@@ -112,7 +100,7 @@ static fc_status eval_setup(eval_state *s, const fc_config *cfg, fc_dist *dist)
  * counting, the shapes first. The data's values are not compared, only its shape (as in training). */
 static fc_status check_same_eval_inputs(const eval_state *s, const fc_config *cfg, const fc_dist *dist)
 {
-    const int64_t shape[5] = {s->split->n, s->split->d, s->n_input, s->n_classes, cfg->best};
+    const int64_t shape[5] = {s->info.split_rows, s->part.d, s->n_input, s->n_classes, cfg->best};
     const int64_t model[2] = {s->ck.n_hidden, s->ck.norm};
     const char *const options = "the split's shape or the eval options (--split, --best, rows, features, classes)";
     const char *const hyper = "the model's hyperparameters from --checkpoint";
@@ -139,18 +127,16 @@ static fc_status check_same_eval_inputs(const eval_state *s, const fc_config *cf
     return st;
 }
 
-/* Counts this rank's slice into s->confusion (test mode: running statistics, no dropout, so every row's
+/* Counts this rank's part into s->confusion (test mode: running statistics, no dropout, so every row's
  * prediction is independent of how the rows are divided among the ranks). */
-static void eval_count(eval_state *s, const fc_dist *dist)
+static void eval_count(eval_state *s)
 {
-    const fc_split *sp = s->split;
+    const fc_split *sp = &s->part;
     const int C = s->n_classes;
-    int64_t begin, count;
-    fc_dist_slice(sp->n, fc_dist_rank(dist), fc_dist_size(dist), &begin, &count);
-    for (int64_t at = 0; at < count; at += s->net.max_batch) {
-        int chunk = (int)(count - at < s->net.max_batch ? count - at : s->net.max_batch);
-        const fc_real *x = sp->x + (size_t)(begin + at) * (size_t)sp->d;
-        const int32_t *y = sp->y + begin + at;
+    for (int64_t at = 0; at < sp->n; at += s->net.max_batch) {
+        int chunk = (int)(sp->n - at < s->net.max_batch ? sp->n - at : s->net.max_batch);
+        const fc_real *x = sp->x + (size_t)at * (size_t)sp->d;
+        const int32_t *y = sp->y + at;
         const fc_real *scores = fc_net_forward(&s->net, x, chunk, FC_MODE_TEST, NULL);
         for (int i = 0; i < chunk; i++) {
             /* Same argmax as fc_net_count_correct (first maximum wins), so eval's accuracy is the one
@@ -222,8 +208,7 @@ static void eval_free(eval_state *s)
 {
     fc_net_free(&s->net);
     fc_preprocess_free(&s->pp);
-    fc_split_free(&s->own);
-    fc_data_free(&s->ds);
+    fc_split_free(&s->part);
     fc_free(s->confusion);
 }
 
@@ -242,7 +227,7 @@ int fc_cmd_eval(const fc_config *cfg, fc_dist *dist)
         /* The matrix is summed in one gather of C*C doubles per rank. */
         fc_dist_reserve(dist, 0, (size_t)C * (size_t)C);
         s->confusion = fc_alloc((size_t)C * (size_t)C * sizeof(double));
-        eval_count(s, dist);
+        eval_count(s);
         fc_dist_sum_doubles(dist, s->confusion, C * C);
         if (fc_dist_rank(dist) == 0) eval_print(s, cfg, dist);
     }

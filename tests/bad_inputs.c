@@ -95,6 +95,7 @@ static const char *const data_kinds[] = {
     "label-range",  /* a label equal to num_classes */
     "label-neg",    /* a label -1 */
     "x-nan",        /* NaN in /train/x */
+    "x-nan-late",   /* NaN in /train/x's row 45: in rank 1's part of /train at -n 2 */
     "x-inf",        /* -Inf in /val/x */
     "x-f64-huge",   /* float64 1e300: beyond float32 */
     "no-train",     /* only /val */
@@ -149,6 +150,7 @@ static void write_data(const char *kind, const char *out)
         for (int i = 0; i < N_VAL; i++) yv[i] = 0;
     }
     if (strcmp(k, "x-nan") == 0) x[3 * D + 2] = NAN;
+    if (strcmp(k, "x-nan-late") == 0) x[45 * D] = NAN;
     if (strcmp(k, "x-inf") == 0) xv[2 * D + 1] = -INFINITY;
 
     /* train */

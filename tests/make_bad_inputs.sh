@@ -157,6 +157,12 @@ for spec in "x-string:/train/x|expected a numeric type" "x-1d:/train/x|expected 
     add "data-$kind" "data-$kind.h5|$expect" train --data "$O/data-$kind.h5" "${d1[@]}"
 done
 
+# eval reads only each rank's part of the split: a NaN in rank 1's part (rows 30..59 of /train at -n 2) fails
+# rank 1 alone, and every rank exits with rank 1's line
+"$BAD_INPUTS" data x-nan-late "$O/data-x-nan-late.h5"
+add eval-x-nan-rank1 "[rank 1/2]|data-x-nan-late.h5|/train/x|NaN at row 45, column 0" eval --checkpoint "$good_ckpt" \
+    --data "$O/data-x-nan-late.h5" --split train
+
 # eval of a model with 50 000 outputs: its confusion matrix (2.5e9 cells) is refused by size, not summed
 # with an overflowing count
 "$BAD_INPUTS" data classes-50000 "$O/classes-50000.h5"

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "fcnet/data.h"
+#include "fcnet/dist.h"
 #include "fcnet/rng.h"
 #include "testutil.h"
 
@@ -280,6 +281,88 @@ START_TEST(test_load_split_only)
     ck_assert_ptr_nonnull(strstr(fc_error_message(), "/val"));
     ck_assert_ptr_nonnull(strstr(fc_error_message(), "missing"));
     ck_assert_ptr_null(s.x);
+}
+END_TEST
+
+/* fc_data_load_part: the parts of every split, over 1 to 7 parts, are the split's rows in order, cut as
+ * training cut them; only the part's rows are read (a NaN elsewhere in the file does not matter). */
+START_TEST(test_load_part)
+{
+    const char *with_val = write_standard("part_val.h5", 1, 1, 0);
+    const char *no_val = write_standard("part_noval.h5", 0, 1, 0);
+    const struct {
+        const char *path, *name;
+        double val_size;
+        int64_t rows, row0, train_rows;
+        double base;
+    } cases[] = {{with_val, "test", 0.3, 5, 0, -1, 200.0}, {with_val, "val", 0.3, 4, 0, -1, 100.0},
+                 {with_val, "train", 0.3, 10, 0, -1, 0.0}, {no_val, "val", 0.3, 3, 7, 10, 0.0},
+                 {no_val, "train", 0.3, 7, 0, 10, 0.0},    {no_val, "test", 0.3, 5, 0, -1, 200.0},
+                 {no_val, "train", 0, 10, 0, 10, 0.0}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        for (int parts = 1; parts <= 7; parts++) {
+            int64_t next = 0;
+            for (int index = 0; index < parts; index++) {
+                fc_split part;
+                fc_part_info info;
+                ck_assert_msg(fc_data_load_part(&part, &info, cases[c].path, cases[c].name, cases[c].val_size, index,
+                                                parts) == FC_OK,
+                              "%s %d/%d: %s", cases[c].name, index, parts, fc_error_message());
+                ck_assert_int_eq(info.split_rows, cases[c].rows);
+                ck_assert_int_eq(info.train_rows, cases[c].train_rows);
+                ck_assert_int_eq(info.first, next);
+                ck_assert_int_eq(part.d, 3);
+                int64_t begin, count;
+                fc_dist_slice(cases[c].rows, index, parts, &begin, &count);
+                ck_assert_int_eq(part.n, count);
+                check_split_values(&part, count, 3, cases[c].base, cases[c].row0 + begin, 4);
+                int64_t max_label = -1; /* no num_classes attribute: the part's largest label + 1 */
+                for (int64_t i = 0; i < part.n; i++)
+                    if (part.y[i] > max_label) max_label = part.y[i];
+                ck_assert_int_eq(info.n_classes, (int)(max_label + 1));
+                next += part.n;
+                fc_split_free(&part);
+            }
+            ck_assert_int_eq(next, cases[c].rows);
+        }
+    }
+
+    /* A hold-out of none: no error here, 0 rows (eval says why). */
+    fc_split part;
+    fc_part_info info;
+    ck_assert_int_eq(fc_data_load_part(&part, &info, no_val, "val", 0, 0, 2), FC_OK);
+    ck_assert_int_eq(info.split_rows, 0);
+    ck_assert_int_eq(part.n, 0);
+    fc_split_free(&part);
+    /* The class count from the attribute when there is one. */
+    const char *attr = write_standard("part_attr.h5", 0, 1, 9);
+    ck_assert_int_eq(fc_data_load_part(&part, &info, attr, "test", 0, 4, 5), FC_OK);
+    ck_assert_int_eq(info.n_classes, 9);
+    fc_split_free(&part);
+    ck_assert_int_eq(fc_data_load_part(&part, &info, with_val, "nosuch", 0, 0, 1), FC_ERR_INPUT);
+    ck_assert_ptr_nonnull(strstr(fc_error_message(), "/nosuch: missing group"));
+
+    /* A NaN in /train's row 1: the hold-out and the part without row 1 read fine, the part with it names it. */
+    double x[10 * 2];
+    int64_t y[10];
+    for (int i = 0; i < 10; i++) {
+        x[2 * i] = x[2 * i + 1] = i;
+        y[i] = i % 2;
+    }
+    x[3] = NAN;
+    const char *nan_path = tmp_path("part_nan.h5");
+    hid_t f = h5_create(nan_path);
+    h5_put_x(f, "/train/x", H5T_IEEE_F32LE, 10, 2, x);
+    h5_put_y(f, "/train/y", H5T_STD_I32LE, 10, y);
+    H5Fclose(f);
+    ck_assert_int_eq(fc_data_load_part(&part, &info, nan_path, "val", 0.5, 0, 1), FC_OK);
+    ck_assert_int_eq(part.n, 5);
+    fc_split_free(&part);
+    ck_assert_int_eq(fc_data_load_part(&part, &info, nan_path, "train", 0.5, 1, 2), FC_OK);
+    fc_split_free(&part);
+    ck_assert_int_eq(fc_data_load_part(&part, &info, nan_path, "train", 0.5, 0, 2), FC_ERR_INPUT);
+    ck_assert_ptr_nonnull(strstr(fc_error_message(), "/train/x: NaN at row 1, column 1"));
+    ck_assert_ptr_null(part.x);
 }
 END_TEST
 
@@ -1099,6 +1182,7 @@ static Suite *data_suite(void)
     tcase_add_test(load, test_soft_links_kept_external_refused);
     tcase_add_test(load, test_load_float64_and_label_types);
     tcase_add_test(load, test_load_split_only);
+    tcase_add_test(load, test_load_part);
     tcase_add_test(load, test_locked_by_a_writer);
     tcase_add_test(load, test_holdout_fraction_and_count);
     tcase_add_test(load, test_n_classes_from_every_split);

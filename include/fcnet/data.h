@@ -59,13 +59,26 @@ size_t fc_data_placed_bytes(const int64_t rows[3], int d);
 void fc_data_point_into(fc_dataset *ds, void *base, const int64_t rows[3], int d);
 /* Reads only the split called name ("train", "val", "test") of path, without a hold-out. */
 fc_status fc_data_load_split(fc_split *split, int *n_classes, const char *path, const char *name);
+/* Where fc_data_load_part's rows lie: the split's rows in all, the part's first row within the split, the
+ * rows of /train when the split was cut out of it (else -1), and the class count: the num_classes attribute,
+ * else the part's largest label + 1. */
+typedef struct fc_part_info {
+    int64_t split_rows;
+    int64_t first;
+    int64_t train_rows;
+    int n_classes;
+} fc_part_info;
+/* Reads only part index of parts (fc_dist_slice's division) of the split called name, cut as training cut it:
+ * "test", and "train" or "val" of a file with its own /val, whole; in a file without /val, "val" is the last
+ * rows of /train that val_size holds out and "train" the rows before them. Only the part is read, validated
+ * and held, so N ranks that each load their part read every row once. A split of 0 rows (a hold-out of
+ * none) is not an error here: info->split_rows says so. */
+fc_status fc_data_load_part(fc_split *part, fc_part_info *info, const char *path, const char *name, double val_size,
+                            int index, int parts);
 void fc_split_free(fc_split *split);
 /* FC_ERR_INPUT naming path when n_classes < 2: with one class the softmax loss is 0 whatever the weights,
  * so training learns nothing (and reports accuracy 1) and a gradient check compares zeros. */
 fc_status fc_data_require_classes(const char *path, int n_classes);
-/* 1 when the dataset file path has a root link called name ("val"), 0 when not, -1 when the file cannot be
- * read (a load of it then says why). */
-int fc_data_file_has(const char *path, const char *name);
 
 /* standardize: a feature whose std is below this is constant and divided by 1 (so a stored std is >= it) */
 #define FC_PREPROCESS_MIN_STD 1e-8
