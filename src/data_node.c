@@ -7,6 +7,7 @@
  * message that never comes. */
 #include "fcnet/data_node.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -50,6 +51,19 @@ static void *allocate_rows(fc_data_node *dn, size_t bytes)
     return fc_dist_segment_start(dn->win, 0, (MPI_Aint)bytes);
 }
 
+/* The reader: takes every page of the rows before it reads one (fc_dist_populate), so that a /dev/shm that
+ * filled up after the room check is an error naming it, not SIGBUS in the middle of the read blamed on the
+ * dataset file. */
+static fc_status populate_rows(void *base, size_t bytes, const char *path)
+{
+    const int err = fc_dist_populate(base, bytes);
+    if (err == 0) return FC_OK;
+    return fc_error_set(FC_ERR_INPUT,
+                        "/dev/shm: no room left for this node's one copy of %s (%.0f MB): %s; free space there, give "
+                        "the job more shared memory, or set FCNET_DATA_COPIES=private",
+                        path, (double)bytes / 1e6, err == EFAULT ? "it filled up after the room check" : strerror(err));
+}
+
 static fc_status place_on_node(void *ctx, const int64_t rows[3], int d, void **base)
 {
     reader *r = ctx;
@@ -77,7 +91,10 @@ static fc_status place_on_node(void *ctx, const int64_t rows[3], int d, void **b
     memcpy(r->a.rows, rows, sizeof r->a.rows);
     r->a.d = d;
     announce(r);
-    if (r->a.held == HELD_SHARED) *base = allocate_rows(r->dn, bytes);
+    if (r->a.held == HELD_SHARED) {
+        *base = allocate_rows(r->dn, bytes);
+        st = populate_rows(*base, bytes, r->a.path);
+    }
     return st;
 }
 

@@ -1,10 +1,16 @@
+/* madvise() is beyond the project's _POSIX_C_SOURCE. */
+#define _DEFAULT_SOURCE
+
 #include "fcnet/dist.h"
 
+#include <errno.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/statvfs.h>
+#include <unistd.h>
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
@@ -133,6 +139,19 @@ int fc_dist_shm_has_room(double need_bytes, double *free_bytes)
     return need_bytes <= 0.9 * *free_bytes;
 }
 
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
+#endif
+
+int fc_dist_populate(void *addr, size_t bytes)
+{
+    if (bytes == 0) return 0;
+    const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    const uintptr_t begin = (uintptr_t)addr & ~(page - 1), end = ((uintptr_t)addr + bytes + page - 1) & ~(page - 1);
+    if (madvise((void *)begin, end - begin, MADV_POPULATE_WRITE) == 0 || errno == EINVAL) return 0;
+    return errno;
+}
+
 /* Rank q's segment of a shared window (at least min_bytes), from its first cache line on: 64 bytes of each
  * segment are spare for that, since Open MPI puts a header before it. The page offset of a mapping is the
  * same in every process, so every rank computes the same start. */
@@ -201,11 +220,29 @@ fc_status fc_dist_share_arenas(fc_dist *dist, size_t n, fc_real **params, fc_rea
     /* The synchronisation area: a 64-byte counter and the two payload buffers, per rank. */
     void *mine = NULL;
     MPI_Win_allocate_shared((MPI_Aint)(FC_SYNC_BYTES + 64), 1, info, node, &mine, &dist->sync_win);
+    MPI_Info_free(&info);
     dist->sync_base = fc_alloc((size_t)dist->size * sizeof(char *));
     for (int q = 0; q < dist->size; q++) dist->sync_base[q] = fc_dist_segment_start(dist->sync_win, q, FC_SYNC_BYTES + 64);
+    /* Every rank takes the pages it would touch first (its chunk of the parameters, its gradients, its part of
+     * the synchronisation area): where /dev/shm filled up since the room check, the ranks agree on the message
+     * path now instead of one of them dying of SIGBUS later. */
+    size_t begin, len;
+    fc_dist_own_chunk(dist, n, &begin, &len);
+    int err = fc_dist_populate(dist->shared_base[SHARED_PARAMS][0] + begin, len * sizeof(fc_real));
+    if (!err) err = fc_dist_populate(dist->shared_base[SHARED_GRADS][dist->rank], (size_t)bytes);
+    if (!err) err = fc_dist_populate(dist->sync_base[dist->rank], FC_SYNC_BYTES);
+    int failed = err != 0, any_failed = 0;
+    MPI_Allreduce(&failed, &any_failed, 1, MPI_INT, MPI_LOR, node);
+    if (any_failed) {
+        if (dist->rank == 0)
+            fc_log_warn("/dev/shm filled up while the shared-memory exchange (%.0f MB) was being set up: exchanging "
+                        "with MPI messages instead (same results)",
+                        need / 1e6);
+        fc_dist_release_arenas(dist);
+        return FC_OK;
+    }
     atomic_store((_Atomic long long *)dist->sync_base[dist->rank], 0);
     MPI_Barrier(node); /* every counter is 0 before anyone waits on one */
-    MPI_Info_free(&info);
     dist->shared_n = n;
     *params = dist->shared_base[SHARED_PARAMS][dist->rank];
     *grads = dist->shared_base[SHARED_GRADS][dist->rank];

@@ -3,12 +3,15 @@
 # fcnet must notice before MPI fails, say so once, fall back to MPI messages and compute the same bits as
 # the shared-memory exchange and as FCNET_EXCHANGE=p2p. Likewise the node's one copy of the dataset: one
 # warning, private copies, the same bits as FCNET_DATA_COPIES=private. Needs root and a private mount namespace
-# (unshare -m) to mount a small /dev/shm; exits 77 (skipped) where that is not possible.
-#   test_small_shm.sh SYNTH H5CMP [MPIEXEC]
+# (unshare -m) to mount a small /dev/shm; exits 77 (skipped) where that is not possible. Last, a /dev/shm that
+# fills up after every room check passed (SHM_ROOM_LIE, an LD_PRELOAD library, overstates its free space):
+# the node's copy of the data is refused with one line naming /dev/shm, not a crash blamed on the dataset.
+#   test_small_shm.sh SYNTH H5CMP SHM_ROOM_LIE [MPIEXEC]
 set -euo pipefail
 synth=$1
 h5cmp=$2
-mpiexec=${3:-mpirun}
+room_lie=$3
+mpiexec=${4:-mpirun}
 dist=${FCNET_DIST:?}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
 if [ "$(id -u)" -ne 0 ] || ! unshare -m true 2>/dev/null; then
@@ -44,7 +47,20 @@ lines=$(grep -c . "$work/small.err" || true)
 [ "$lines" -eq 1 ] || fail "small /dev/shm: $lines lines on stderr, want the one warning"
 grep -q "/dev/shm has .* MB free.*MPI messages instead" "$work/small.err" || fail "small /dev/shm: no warning naming /dev/shm"
 [ -s "$work/shm.err" ] && fail "shared-memory run wrote to stderr: $(head -1 "$work/shm.err")"
-for other in p2p small; do
+# The same with /dev/shm filling up after the room checks (overstated by SHM_ROOM_LIE): every rank takes its
+# windows' pages before the first step, finds no room, and all of them agree on the message path.
+set +e
+unshare -m bash -c 'mount -t tmpfs -o size=20m tmpfs /dev/shm && exec "$0" "$@"' \
+    env FCNET_EXCHANGE=auto timeout 120 "$mpiexec" -q --oversubscribe --bind-to none -x FCNET_EXCHANGE \
+    -x LD_PRELOAD="$room_lie" -n 2 "$dist" "${train[@]}" --out "$work/filled" >"$work/filled.out" 2>"$work/filled.err"
+rc=$?
+set -e
+[ $rc -eq 0 ] || fail "/dev/shm full after the exchange's room check: exit $rc (want 0)"
+lines=$(grep -c . "$work/filled.err" || true)
+[ "$lines" -eq 1 ] || fail "/dev/shm full after the exchange's room check: $lines lines on stderr, want the one warning"
+grep -q "/dev/shm filled up while the shared-memory exchange .* was being set up: exchanging with MPI messages" \
+    "$work/filled.err" || fail "/dev/shm full after the exchange's room check: no warning naming /dev/shm"
+for other in p2p small filled; do
     "$h5cmp" "$work/shm/checkpoint.h5" "$work/$other/checkpoint.h5" /params /bn /optim /history \
         || fail "$other differs from the shared-memory exchange"
 done
@@ -69,8 +85,23 @@ grep -q "/dev/shm has .* MB free and one copy of .*big.h5.*every rank reads its 
     fail "small /dev/shm, large dataset: no warning naming /dev/shm and the dataset"
 "$h5cmp" "$work/data_private/checkpoint.h5" "$work/data_small/checkpoint.h5" /params /bn /optim /history ||
     fail "the fallback to private data copies differs from FCNET_DATA_COPIES=private"
+# /dev/shm filling up after the room checks: the reader takes every page of the window before it reads a row,
+# so the shortage is an error naming /dev/shm (exit 2, one line), not SIGBUS in the middle of the read.
+set +e
+unshare -m bash -c 'mount -t tmpfs -o size=20m tmpfs /dev/shm && exec "$0" "$@"' \
+    env FCNET_DATA_COPIES=shared timeout 120 "$mpiexec" -q --oversubscribe --bind-to none -x FCNET_DATA_COPIES \
+    -x LD_PRELOAD="$room_lie" -n 2 "$dist" "${small[@]}" --out "$work/data_full" >/dev/null 2>"$work/data_full.err"
+rc=$?
+set -e
+[ $rc -eq 2 ] || fail "/dev/shm full after the room check: exit $rc (want 2)"
+lines=$(grep -c . "$work/data_full.err" || true)
+[ "$lines" -eq 1 ] || fail "/dev/shm full after the room check: $lines lines on stderr, want 1"
+grep -q "error: /dev/shm: no room left for this node's one copy of .*big.h5 (25 MB)" "$work/data_full.err" ||
+    fail "/dev/shm full after the room check: no error naming /dev/shm and the dataset"
+[ ! -e "$work/data_full/checkpoint.h5" ] || fail "/dev/shm full after the room check: a checkpoint was written"
 if [ "$failed" -ne 0 ]; then
     for f in "$work"/*.err; do echo "--- $f"; cat "$f"; done
     exit 1
 fi
-echo "3 runs bitwise equal; the small /dev/shm fell back with one warning, for the exchange and for the data"
+echo "4 runs bitwise equal; the small /dev/shm fell back with one warning, for the exchange (also when it filled" \
+    "up after the room check) and for the data; filled up after the room checks, the data's copy refused naming /dev/shm"

@@ -80,6 +80,12 @@ int fc_dist_shm_has_room(double need_bytes, double *free_bytes);
  * 64-byte line on, so a segment needs 64 bytes more than it holds; every process that maps the window
  * computes the same start, since the mappings share their page offset. */
 char *fc_dist_segment_start(MPI_Win win, int q, MPI_Aint min_bytes);
+/* Not collective. Takes every page of [addr, addr + bytes) of a shared window now, for writing: 0, or the errno
+ * of the failure (EFAULT: /dev/shm has no room left for them). Open MPI sizes a window's file without reserving
+ * its room, so a /dev/shm that fills up after the room check (another job's files) would otherwise kill the
+ * first rank to store into a page it can no longer get with SIGBUS. Kernels before Linux 5.14 lack the
+ * request: 0, and the pages are taken at first use as before. */
+int fc_dist_populate(void *addr, size_t bytes);
 
 /* buf[0..n) from rank 0 to every rank. */
 void fc_dist_bcast_real(const fc_dist *dist, fc_real *buf, size_t n);
