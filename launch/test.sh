@@ -18,9 +18,11 @@ cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DFCNET_WERROR=$werror -
 echo "== build"
 cmake --build "$build" -j "$jobs"
 
-# The sanitizer build runs the tests labelled 'sanitize' (bad input, faults, the exchange) under ASan+UBSan.
+# The sanitizer build runs the tests labelled 'sanitize' (bad input, faults, the exchange) under ASan+UBSan,
+# in a whole-suite run only: with ctest arguments (a selection) it is neither built nor run.
 asan=${FCNET_ASAN_BUILD_DIR:-$root/build-asan}
-if [ -n "$(grep -rl 'LABELS sanitize' "$root/tests" 2>/dev/null || true)" ] && [ "${FCNET_SKIP_ASAN:-0}" != 1 ]; then
+if [ $# -eq 0 ] && [ -n "$(grep -rl 'LABELS sanitize' "$root/tests" 2>/dev/null || true)" ] &&
+    [ "${FCNET_SKIP_ASAN:-0}" != 1 ]; then
     echo "== configure + build sanitizer variant ($asan)"
     cmake -S "$root" -B "$asan" -DCMAKE_BUILD_TYPE=Debug -DFCNET_SANITIZE=ON -DFCNET_WERROR=$werror >/dev/null
     cmake --build "$asan" -j "$jobs"

@@ -1143,6 +1143,21 @@ static void print_wrapped(FILE *f, const char *left, const char *text, int inden
     fputc('\n', f);
 }
 
+/* An option whose meaning differs in one command's help: that command's text (with its default), else NULL. */
+static const char *command_help(const opt_spec *sp, fc_command command)
+{
+    if (command == FC_CMD_EVAL && sp->id == FC_OPT_DATA)
+        return "HDF5 dataset to evaluate [default: the dataset the checkpoint records]";
+    if (command != FC_CMD_GRADCHECK) return NULL;
+    switch (sp->id) {
+    case FC_OPT_DATA:
+        return "HDF5 dataset whose first training rows are the checked batch, preprocessed as --preprocess "
+               "says [default: a random batch from --seed]";
+    case FC_OPT_SEED: return "seeds the initial weights, the dropout masks and the random batch (0 .. 2^64-1)";
+    default: return NULL;
+    }
+}
+
 void fc_config_print_help(FILE *f, fc_command command)
 {
     fc_config d;
@@ -1190,7 +1205,9 @@ void fc_config_print_help(FILE *f, fc_command command)
             snprintf(left, sizeof left, "  %s%s%s", sp->name, sp->meta ? " " : "", sp->meta ? sp->meta : "");
             /* Defaults come from fc_config_defaults, so the text cannot drift from the code. */
             const char *def = sp->kind == VK_CONFIG ? "" : fc_config_value(&d, sp->id, value, sizeof value);
-            if (command == FC_CMD_GRADCHECK && sp->id == FC_OPT_BATCH_SIZE)
+            if (command_help(sp, command))
+                snprintf(text, sizeof text, "%s", command_help(sp, command));
+            else if (command == FC_CMD_GRADCHECK && sp->id == FC_OPT_BATCH_SIZE)
                 snprintf(text, sizeof text, "rows of the checked batch [default: %d, at most %d]", FC_GRADCHECK_BATCH,
                          FC_GRADCHECK_MAX_BATCH);
             else if (sp->note)
@@ -1202,12 +1219,29 @@ void fc_config_print_help(FILE *f, fc_command command)
             print_wrapped(f, left, text, 28, 100);
         }
     }
-    fputs("\nExit status:\n"
-          "  0  success\n"
-          "  1  failure while running (I/O, MPI, ...)\n"
-          "  2  usage, configuration or data error, found before training starts\n"
-          "  3  training diverged: the loss, a gradient or an updated parameter became NaN or Inf\n",
-          f);
+    fputs("\nExit status:\n", f);
+    switch (command) {
+    case FC_CMD_EVAL:
+        fputs("  0  success\n"
+              "  1  failure while running (I/O, MPI, ...)\n"
+              "  2  usage, checkpoint or data error\n",
+              f);
+        break;
+    case FC_CMD_GRADCHECK:
+        fputs("  0  every tensor's relative error within its threshold\n"
+              "  1  a tensor failed the check (stderr names the worst), or a failure while running\n"
+              "  2  usage, configuration or data error\n",
+              f);
+        break;
+    default:
+        fputs("  0  success (also after a stop by SIGUSR1 or SIGTERM to a rank, with the checkpoint written)\n"
+              "  1  failure while running (I/O, MPI, ...)\n"
+              "  2  usage, configuration or data error, found before training starts\n"
+              "  3  training diverged: the loss, a gradient or an updated parameter became NaN or Inf\n"
+              "  130  Ctrl-C without mpirun: the checkpoint written at the next step, then died of SIGINT\n",
+              f);
+        break;
+    }
 }
 
 fc_net_config fc_config_net(const fc_config *cfg, int n_input, int n_classes)

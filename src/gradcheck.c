@@ -316,9 +316,9 @@ static fc_status gc_run(gc_state *s, const fc_config *cfg)
     /* A non-finite loss makes every difference quotient NaN: nothing could be checked, and a table of
      * "0/N checked ... ok" would read as a pass. */
     if (!isfinite(loss + reg_loss))
-        return fc_error_set(FC_ERR_INPUT, "gradcheck: the loss is %g at --weight-scale %g (--reg %g): nothing can be "
+        return fc_error_set(FC_ERR_INPUT, "gradcheck: the loss is %s at --weight-scale %g (--reg %g): nothing can be "
                             "checked; use a smaller --weight-scale",
-                            loss + reg_loss, cfg->weight_scale, cfg->reg);
+                            isnan(loss + reg_loss) ? "NaN" : "infinite", cfg->weight_scale, cfg->reg);
     const size_t n_total = s->net.layout.n_total;
     s->analytic = fc_alloc(n_total * sizeof *s->analytic);
     for (size_t i = 0; i < n_total; i++) s->analytic[i] = (double)s->net.grads[i];

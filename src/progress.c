@@ -38,6 +38,7 @@ void fc_progress_step(fc_progress *p, const struct fc_trainer *t, double loss)
 {
     if (!p->enabled) return;
     double now = MPI_Wtime();
+    const int line_due = !p->tty && t->cfg->print_every > 0 && t->step % t->cfg->print_every == 0;
     if (!p->timing) {
         /* The rate is measured from the end of the first step: that step carries one-off costs (first
          * touches, BLAS start-up, the accuracy check before it) and would show a run several times slower
@@ -45,7 +46,9 @@ void fc_progress_step(fc_progress *p, const struct fc_trainer *t, double loss)
         p->timing = 1;
         p->t_last = now;
         p->step_last = t->step;
-    } else if (now - p->t_last >= 0.5) {
+    } else if (now - p->t_last >= 0.5 || (line_due && t->step > p->step_last && now > p->t_last)) {
+        /* A sample every half second for the bar; in lines mode also at every line, so that lines printed
+         * less than half a second apart do not repeat the previous line's rate. */
         double inst = (double)(t->step - p->step_last) * (double)t->cfg->batch_size / (now - p->t_last);
         p->rate = p->rate == 0 ? inst : 0.7 * p->rate + 0.3 * inst;
         p->t_last = now;
@@ -70,7 +73,7 @@ void fc_progress_step(fc_progress *p, const struct fc_trainer *t, double loss)
                (long long)t->epoch + 1, (long long)t->cfg->epochs, bar, (long long)t->step,
                (long long)t->total_steps, loss, rate, eta);
         fflush(stdout);
-    } else if (t->cfg->print_every > 0 && t->step % t->cfg->print_every == 0) {
+    } else if (line_due) {
         printf("(step %lld / %lld) epoch %lld loss %.6f  %s samples/s  ETA %s\n", (long long)t->step,
                (long long)t->total_steps, (long long)t->epoch + 1, loss, rate, eta);
         fflush(stdout);

@@ -97,6 +97,36 @@ START_TEST(test_progress_rate)
 }
 END_TEST
 
+/* Lines printed less than half a second apart each take a rate sample (else they repeat the last line's
+ * rate); steps between lines take none before half a second has passed. */
+START_TEST(test_progress_rate_every_line)
+{
+    fc_config cfg;
+    fc_trainer *t = fake_trainer(&cfg, 10);
+    fc_progress p;
+    fc_progress_init(&p, t, 1);
+    p.timing = 1;
+    p.step_last = 1000;
+    p.rate = 100;
+    p.t_last = MPI_Wtime() - 0.2;
+    capture cap;
+    capture_begin(&cap);
+    t->step = t->epoch_step = 1001; /* no line due, 0.2 s since the sample: none taken */
+    fc_progress_step(&p, t, 1.0);
+    ck_assert_int_eq(p.step_last, 1000);
+    ck_assert(p.rate == 100);
+    t->step = t->epoch_step = 1010; /* a line due: a sample of 10 steps x 10 rows in ~0.2 s, about 500/s */
+    fc_progress_step(&p, t, 1.0);
+    char text[512];
+    capture_end(&cap, text, sizeof text);
+    ck_assert_int_eq(p.step_last, 1010);
+    ck_assert_msg(p.rate > 100 && p.rate < 0.7 * 100 + 0.3 * 500 * 1.01, "rate %g", p.rate);
+    ck_assert_msg(strstr(text, "(step 1010 / 10000)") == text && strstr(text, " 100 samples/s") == NULL,
+                  "the line repeats the previous rate: '%s'", text);
+    free(t);
+}
+END_TEST
+
 /* The first step is not timed: it carries one-off costs (and the accuracy check before it). Until a
  * rate has been measured from its end the line says "--"; the first rate is that interval's alone. */
 START_TEST(test_progress_first_interval)
@@ -222,6 +252,7 @@ static Suite *suite(void)
     Suite *s = suite_create("progress");
     TCase *t = tcase_create("progress");
     tcase_add_test(t, test_progress_rate);
+    tcase_add_test(t, test_progress_rate_every_line);
     tcase_add_test(t, test_progress_first_interval);
     tcase_add_test(t, test_progress_bar);
     tcase_add_test(t, test_progress_bar_choice);
