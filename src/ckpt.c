@@ -513,8 +513,11 @@ static void r_open(ckpt_io *io, const char *path)
         h5_error h = h5_last_error();
         if (fc_h5_desc_locked(h.desc))
             io_fail(io, "cannot open", FC_H5_LOCKED_REASON);
+        else if (H5Fis_hdf5(path) <= 0) /* the same words as a dataset's (data.c) */
+            io->st = fc_error_set(io->code, "%s%s: not an HDF5 file", io->prefix, io->path);
         else
-            io_fail(io, "not an HDF5 file, or truncated", "%s", h.desc[0] ? h.desc : "H5Fopen failed");
+            io->st = fc_error_set(io->code, "%s%s: truncated or corrupt HDF5 file (%s)", io->prefix, io->path,
+                                  h.desc[0] ? h.desc : "H5Fopen failed");
     }
     H5Pclose(fapl);
     char object[256], why[512];
