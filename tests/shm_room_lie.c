@@ -9,26 +9,19 @@
 
 static int is_shm(const char *path) { return path && strncmp(path, "/dev/shm", 8) == 0; }
 
-int statvfs(const char *path, struct statvfs *buf)
-{
-    int (*real)(const char *, struct statvfs *) = (int (*)(const char *, struct statvfs *))dlsym(RTLD_NEXT, "statvfs");
-    const int rc = real(path, buf);
-    if (rc == 0 && is_shm(path)) {
-        buf->f_blocks *= 64;
-        buf->f_bfree *= 64;
-        buf->f_bavail *= 64;
+/* fn(path, buf) as libc answers it, with /dev/shm's block counts multiplied by 64. */
+#define OVERSTATE(fn, type)                                                                    \
+    int fn(const char *path, type *buf)                                                        \
+    {                                                                                          \
+        int (*real)(const char *, type *) = (int (*)(const char *, type *))dlsym(RTLD_NEXT, #fn); \
+        const int rc = real(path, buf);                                                        \
+        if (rc == 0 && is_shm(path)) {                                                         \
+            buf->f_blocks *= 64;                                                               \
+            buf->f_bfree *= 64;                                                                \
+            buf->f_bavail *= 64;                                                               \
+        }                                                                                      \
+        return rc;                                                                             \
     }
-    return rc;
-}
 
-int statfs(const char *path, struct statfs *buf)
-{
-    int (*real)(const char *, struct statfs *) = (int (*)(const char *, struct statfs *))dlsym(RTLD_NEXT, "statfs");
-    const int rc = real(path, buf);
-    if (rc == 0 && is_shm(path)) {
-        buf->f_blocks *= 64;
-        buf->f_bfree *= 64;
-        buf->f_bavail *= 64;
-    }
-    return rc;
-}
+OVERSTATE(statvfs, struct statvfs)
+OVERSTATE(statfs, struct statfs)

@@ -25,7 +25,9 @@ trap 'rm -rf "$work"' EXIT
 # the 20 MB /dev/shm below.
 train=(train --data "$work/data.h5" --hidden 1024,1024 --norm batchnorm --keep 0.8 --optim adam
     --batch-size 60 --epochs 1 --max-steps 6 --val-size 0 --progress lines)
-launch=(timeout 120 "$mpiexec" -q --oversubscribe --bind-to none -x FCNET_EXCHANGE -n 2 "$dist" "${train[@]}")
+mpi=(timeout 120 "$mpiexec" -q --oversubscribe --bind-to none)
+lie=(-x LD_PRELOAD="$room_lie") # the ranks' room checks overstated
+launch=("${mpi[@]}" -x FCNET_EXCHANGE -n 2 "$dist" "${train[@]}")
 run() { # run NAME [env...]: 2 ranks, stdout/stderr kept as NAME.out/NAME.err
     local name=$1
     shift
@@ -34,32 +36,33 @@ run() { # run NAME [env...]: 2 ranks, stdout/stderr kept as NAME.out/NAME.err
 # shellcheck source=tap_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/tap_lib.sh"
 fail() { not_ok "$*"; }
+# in_small_shm NAME WANT_RC PATTERN WHAT COMMAND...: COMMAND with a 20 MB /dev/shm in a private mount namespace
+# (nothing outside it sees the mount), its output kept as NAME.out and NAME.err; its exit status must be
+# WANT_RC and its stderr one line matching PATTERN.
+in_small_shm() {
+    local name=$1 want=$2 pattern=$3 what=$4 rc lines
+    shift 4
+    set +e
+    unshare -m bash -c 'mount -t tmpfs -o size=20m tmpfs /dev/shm && exec "$0" "$@"' "$@" \
+        >"$work/$name.out" 2>"$work/$name.err"
+    rc=$?
+    set -e
+    [ $rc -eq "$want" ] || fail "$what: exit $rc (want $want)"
+    lines=$(grep -c . "$work/$name.err" || true)
+    [ "$lines" -eq 1 ] || fail "$what: $lines lines on stderr, want 1"
+    grep -q "$pattern" "$work/$name.err" || fail "$what: stderr lacks '$pattern'"
+}
 run shm FCNET_EXCHANGE=auto || fail "shared-memory run: exit $?"
 run p2p FCNET_EXCHANGE=p2p || fail "message run: exit $?"
 # The same run with a 20 MB /dev/shm in a private mount namespace (nothing outside it sees the mount).
-set +e
-unshare -m bash -c 'mount -t tmpfs -o size=20m tmpfs /dev/shm && exec "$0" "$@"' \
-    env FCNET_EXCHANGE=auto "${launch[@]}" --out "$work/small" >"$work/small.out" 2>"$work/small.err"
-rc=$?
-set -e
-[ $rc -eq 0 ] || fail "small /dev/shm: exit $rc (want 0)"
-lines=$(grep -c . "$work/small.err" || true)
-[ "$lines" -eq 1 ] || fail "small /dev/shm: $lines lines on stderr, want the one warning"
-grep -q "/dev/shm has .* MB free.*MPI messages instead" "$work/small.err" || fail "small /dev/shm: no warning naming /dev/shm"
+in_small_shm small 0 "/dev/shm has .* MB free.*MPI messages instead" "small /dev/shm" \
+    env FCNET_EXCHANGE=auto "${launch[@]}" --out "$work/small"
 [ -s "$work/shm.err" ] && fail "shared-memory run wrote to stderr: $(head -1 "$work/shm.err")"
 # The same with /dev/shm filling up after the room checks (overstated by SHM_ROOM_LIE): every rank takes its
 # windows' pages before the first step, finds no room, and all of them agree on the message path.
-set +e
-unshare -m bash -c 'mount -t tmpfs -o size=20m tmpfs /dev/shm && exec "$0" "$@"' \
-    env FCNET_EXCHANGE=auto timeout 120 "$mpiexec" -q --oversubscribe --bind-to none -x FCNET_EXCHANGE \
-    -x LD_PRELOAD="$room_lie" -n 2 "$dist" "${train[@]}" --out "$work/filled" >"$work/filled.out" 2>"$work/filled.err"
-rc=$?
-set -e
-[ $rc -eq 0 ] || fail "/dev/shm full after the exchange's room check: exit $rc (want 0)"
-lines=$(grep -c . "$work/filled.err" || true)
-[ "$lines" -eq 1 ] || fail "/dev/shm full after the exchange's room check: $lines lines on stderr, want the one warning"
-grep -q "/dev/shm filled up while the shared-memory exchange .* was being set up: exchanging with MPI messages" \
-    "$work/filled.err" || fail "/dev/shm full after the exchange's room check: no warning naming /dev/shm"
+in_small_shm filled 0 "/dev/shm filled up while the shared-memory exchange .* was being set up: exchanging with MPI" \
+    "/dev/shm full after the exchange's room check" env FCNET_EXCHANGE=auto "${mpi[@]}" "${lie[@]}" \
+    -x FCNET_EXCHANGE -n 2 "$dist" "${train[@]}" --out "$work/filled"
 for other in p2p small filled; do
     "$h5cmp" "$work/shm/checkpoint.h5" "$work/$other/checkpoint.h5" /params /bn /optim /history \
         || fail "$other differs from the shared-memory exchange"
@@ -70,34 +73,18 @@ done
 "$synth" --out "$work/big.h5" --train 8000 --val 0 --test 0 --features 784 --classes 10 --seed 4 >/dev/null
 small=(train --data "$work/big.h5" --hidden 16 --norm batchnorm --optim adam --batch-size 100 --epochs 1
     --max-steps 6 --val-size 0 --progress lines)
-data_launch=(timeout 120 "$mpiexec" -q --oversubscribe --bind-to none -x FCNET_DATA_COPIES -n 2 "$dist" "${small[@]}")
+data_launch=("${mpi[@]}" -x FCNET_DATA_COPIES -n 2 "$dist" "${small[@]}")
 env FCNET_DATA_COPIES=private "${data_launch[@]}" --out "$work/data_private" >/dev/null 2>"$work/data_private.err" ||
     fail "private data copies: exit $?"
-set +e
-unshare -m bash -c 'mount -t tmpfs -o size=20m tmpfs /dev/shm && exec "$0" "$@"' \
-    env FCNET_DATA_COPIES=shared "${data_launch[@]}" --out "$work/data_small" >/dev/null 2>"$work/data_small.err"
-rc=$?
-set -e
-[ $rc -eq 0 ] || fail "small /dev/shm, large dataset: exit $rc (want 0)"
-lines=$(grep -c . "$work/data_small.err" || true)
-[ "$lines" -eq 1 ] || fail "small /dev/shm, large dataset: $lines lines on stderr, want the one warning"
-grep -q "/dev/shm has .* MB free and one copy of .*big.h5.*every rank reads its own copy" "$work/data_small.err" ||
-    fail "small /dev/shm, large dataset: no warning naming /dev/shm and the dataset"
+in_small_shm data_small 0 "/dev/shm has .* MB free and one copy of .*big.h5.*every rank reads its own copy" \
+    "small /dev/shm, large dataset" env FCNET_DATA_COPIES=shared "${data_launch[@]}" --out "$work/data_small"
 "$h5cmp" "$work/data_private/checkpoint.h5" "$work/data_small/checkpoint.h5" /params /bn /optim /history ||
     fail "the fallback to private data copies differs from FCNET_DATA_COPIES=private"
 # /dev/shm filling up after the room checks: the reader takes every page of the window before it reads a row,
 # so the shortage is an error naming /dev/shm (exit 2, one line), not SIGBUS in the middle of the read.
-set +e
-unshare -m bash -c 'mount -t tmpfs -o size=20m tmpfs /dev/shm && exec "$0" "$@"' \
-    env FCNET_DATA_COPIES=shared timeout 120 "$mpiexec" -q --oversubscribe --bind-to none -x FCNET_DATA_COPIES \
-    -x LD_PRELOAD="$room_lie" -n 2 "$dist" "${small[@]}" --out "$work/data_full" >/dev/null 2>"$work/data_full.err"
-rc=$?
-set -e
-[ $rc -eq 2 ] || fail "/dev/shm full after the room check: exit $rc (want 2)"
-lines=$(grep -c . "$work/data_full.err" || true)
-[ "$lines" -eq 1 ] || fail "/dev/shm full after the room check: $lines lines on stderr, want 1"
-grep -q "error: /dev/shm: no room left for this node's one copy of .*big.h5 (25 MB)" "$work/data_full.err" ||
-    fail "/dev/shm full after the room check: no error naming /dev/shm and the dataset"
+in_small_shm data_full 2 "error: /dev/shm: no room left for this node's one copy of .*big.h5 (25 MB)" \
+    "/dev/shm full after the room check" env FCNET_DATA_COPIES=shared "${mpi[@]}" "${lie[@]}" \
+    -x FCNET_DATA_COPIES -n 2 "$dist" "${small[@]}" --out "$work/data_full"
 [ ! -e "$work/data_full/checkpoint.h5" ] || fail "/dev/shm full after the room check: a checkpoint was written"
 if [ "$failed" -ne 0 ]; then
     for f in "$work"/*.err; do echo "--- $f"; cat "$f"; done
