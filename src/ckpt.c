@@ -1287,6 +1287,46 @@ int64_t fc_ckpt_numbered_step(const char *name)
     return strcmp(p, ".h5") == 0 ? v : -1;
 }
 
+/* 1 when name ends in ".tmp.<digits>" after stem: a temporary file of this program's saves. */
+static int is_temp_of(const char *name, size_t stem_len)
+{
+    const char *p = name + stem_len;
+    if (strncmp(p, ".tmp.", 5) != 0) return 0;
+    p += 5;
+    if (*p < '0' || *p > '9') return 0;
+    while (*p >= '0' && *p <= '9') p++;
+    return *p == '\0';
+}
+
+int fc_ckpt_remove_stale_temps(const char *out_dir, double *bytes)
+{
+    *bytes = 0;
+    DIR *d = opendir(out_dir);
+    if (!d) return 0;
+    int removed = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        const char *name = e->d_name, *numbered_end = strstr(name, ".h5.tmp.");
+        char stem[300];
+        int temp = strncmp(name, ".checkpoint.h5", 14) == 0 && is_temp_of(name, 14);
+        if (!temp && numbered_end && (size_t)(numbered_end - name) + 3 < sizeof stem) {
+            snprintf(stem, sizeof stem, "%.*s", (int)(numbered_end - name) + 3, name); /* "checkpoint-step<N>.h5" */
+            temp = fc_ckpt_numbered_step(stem) >= 0 && is_temp_of(name, strlen(stem));
+        }
+        if (!temp) continue;
+        char path[FC_PATH_MAX + 300];
+        snprintf(path, sizeof path, "%s/%s", out_dir, name);
+        struct stat sb;
+        /* A directory under such a name is not ours to remove; a symbolic link goes, never its target. */
+        if (lstat(path, &sb) != 0 || !(S_ISREG(sb.st_mode) || S_ISLNK(sb.st_mode))) continue;
+        if (unlink(path) == 0) {
+            removed++;
+            if (S_ISREG(sb.st_mode)) *bytes += (double)sb.st_size;
+        }
+    }
+    closedir(d);
+    return removed;
+}
+
 static int cmp_desc(const void *a, const void *b)
 {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;

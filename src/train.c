@@ -12,6 +12,7 @@
 #include <string.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fcnet/ckpt.h"
@@ -63,6 +64,7 @@ static uint64_t bits(double x)
 
 /* The run's hyperparameters and its --epochs, in a fixed order: what every rank must agree on. */
 enum { N_SCALARS = 21, N_SETTINGS = N_SCALARS + FC_MAX_HIDDEN };
+enum { LOCK_WAIT_TRIES = 30 }; /* tenths of a second a run waits for another run's lock on --out */
 static void run_settings(const fc_config *c, uint64_t v[N_SETTINGS])
 {
     const fc_optim_config *o = &c->optim;
@@ -670,7 +672,15 @@ static fc_status lock_out_dir(fc_trainer *t)
     }
     struct flock whole = {.l_type = writable ? F_WRLCK : F_RDLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0};
     int rc;
-    while ((rc = fcntl(fd, F_SETLK, &whole)) != 0 && errno == EINTR) {
+    /* A run killed a moment ago may hold the lock a little longer: with mpirun killed first its ranks take about
+     * a second to end. Up to LOCK_WAIT_TRIES x 0.1 s of waiting lets an immediate retry (a requeued job, a
+     * wrapper's loop) resume instead of being refused; a live run is refused after that wait. */
+    for (int tries = 0;; tries++) {
+        while ((rc = fcntl(fd, F_SETLK, &whole)) != 0 && errno == EINTR) {
+        }
+        if (rc == 0 || (errno != EACCES && errno != EAGAIN) || tries == LOCK_WAIT_TRIES) break;
+        const struct timespec tenth = {0, 100000000};
+        nanosleep(&tenth, NULL);
     }
     if (rc != 0) {
         const int err = errno;
@@ -725,6 +735,17 @@ static fc_status check_checkpoint_names(const char *out)
     return st;
 }
 
+/* With --out locked: the temporary files of saves cut short by an earlier run go (they would fill a small
+ * disk or quota, and then fail every resume at its first save). */
+static void remove_stale_temps(const fc_trainer *t)
+{
+    double bytes = 0;
+    const int n = fc_ckpt_remove_stale_temps(t->cfg->out, &bytes);
+    if (n > 0)
+        fc_log_info("--out: removed %d temporary file%s (%.1f MB) left by an earlier run's interrupted save%s", n,
+                    n == 1 ? "" : "s", bytes / 1e6, n == 1 ? "" : "s");
+}
+
 fc_status fc_train_check_out_dir(fc_trainer *t)
 {
     fc_status st = FC_OK;
@@ -743,6 +764,7 @@ fc_status fc_train_check_out_dir(fc_trainer *t)
          * before the look, so that a run refused by it leaves the directory as it was. */
         if (st == FC_OK) st = check_not_replacing(t->cfg);
         if (st == FC_OK) st = lock_out_dir(t);
+        if (st == FC_OK && t->out_lock) remove_stale_temps(t);
     }
     return fc_dist_agree(t->dist, st, 1);
 }

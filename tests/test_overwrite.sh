@@ -182,6 +182,53 @@ else
     kill -KILL "$bg" 2>/dev/null
 fi
 
+# A run that was killed a moment ago may still hold --out's lock (its ranks take about a second to end when
+# mpirun dies first): a new run waits up to 3 s for the lock instead of being refused. The running job is
+# held with SIGSTOP, the new one started, and the held job killed a second later: the new one runs.
+rm -rf handover
+timeout 120 "$MPIEXEC" "${MPI_FLAGS[@]}" -n 2 "$FCNET_DIST" train --data "$W/big.h5" --hidden 16 --batch-size 2 \
+    --epochs 1 --print-every 500 --progress lines --out handover >log.held 2>&1 &
+held=$!
+if wait_for_step log.held 500 60 "$held"; then
+    mpirun_pid=$(pgrep -P "$held" | head -1)
+    ranks="$(pid_of_rank "$mpirun_pid" 0) $(pid_of_rank "$mpirun_pid" 1)"
+    # shellcheck disable=SC2086
+    kill -STOP $ranks
+    timeout 60 "$MPIEXEC" "${MPI_FLAGS[@]}" -n 2 "$FCNET_DIST" "${RUN[@]}" --seed 7 --out handover >log.next 2>&1 &
+    next=$!
+    sleep 1
+    # shellcheck disable=SC2086
+    kill -KILL $ranks "$mpirun_pid" 2>/dev/null
+    wait "$held" 2>/dev/null
+    wait_exit "$next" 60
+    if [ "$WAIT_RC" = 0 ] && [ "$(attr handover/checkpoint.h5 /@seed)" = 7 ]; then
+        pass "a run started while a killed run still held --out's lock waited for it and ran"
+    else
+        fail "the run after the killed one on handover/: exit $WAIT_RC: $(tail -2 log.next | tr '\n' ' ')"
+    fi
+else
+    fail "the run on handover/ made no progress within 60 s: $(tail -2 log.held)"
+    kill -KILL "$held" 2>/dev/null
+fi
+
+# Temporary files that saves cut short left behind (kill -9 mid-save) are removed by the next run that holds
+# --out's lock, so that they cannot fill a small disk; nothing else that merely looks like them is touched.
+must_run 2 log.temps0 "${RUN[@]}" --seed 8 --max-steps 2 --out temps || exit 1
+head -c 200000 /dev/zero >temps/.checkpoint.h5.tmp.4242
+head -c 100000 /dev/zero >temps/checkpoint-step10.h5.tmp.4243
+ln -s ../d.h5 temps/.checkpoint.h5.tmp.4244
+touch temps/.checkpoint.h5.tmp.x12 temps/checkpoint-step10.h5.tmp. temps/notes.tmp.1 && mkdir temps/.checkpoint.h5.tmp.4245
+must_run 2 log.temps train --resume temps/checkpoint.h5 --out temps --max-steps 1 || exit 1
+if [ ! -e temps/.checkpoint.h5.tmp.4242 ] && [ ! -e temps/checkpoint-step10.h5.tmp.4243 ] && [ ! -L temps/.checkpoint.h5.tmp.4244 ] &&
+    [ -f d.h5 ] && [ -e temps/.checkpoint.h5.tmp.x12 ] && [ -e temps/checkpoint-step10.h5.tmp. ] && [ -e temps/notes.tmp.1 ] &&
+    [ -d temps/.checkpoint.h5.tmp.4245 ] &&
+    grep -q -- "--out: removed 3 temporary files (0.3 MB) left by an earlier run's interrupted saves" log.temps; then
+    pass "the temporary files of interrupted saves removed (3, 0.3 MB), look-alikes kept"
+else
+    fail "stale temporary files: $(ls -A temps | tr '\n' ' '); log: $(grep -- '--out: removed' log.temps)"
+fi
+rm -rf temps/.checkpoint.h5.tmp.x12 temps/checkpoint-step10.h5.tmp. temps/notes.tmp.1 temps/.checkpoint.h5.tmp.4245
+
 # --out shared between users: a run another user resumes in a group-writable --out, where the first user's
 # lock file is not writable for it, takes a read lock on it and runs (as root here: the second user is
 # nobody, through setpriv, one rank without mpirun).

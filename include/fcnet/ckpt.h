@@ -54,6 +54,11 @@ fc_status fc_ckpt_check_data_path(const char *data, const char *checkpoint);
 /* Step number of a numbered copy's name "checkpoint-step<digits>.h5" (digits as %lld prints them), or -1
  * for any other name. */
 int64_t fc_ckpt_numbered_step(const char *name);
+/* Removes from out_dir the temporary files that saves cut short (kill -9, a second Ctrl-C, a lost node) left
+ * behind: .checkpoint.h5.tmp.<pid> and checkpoint-step<N>.h5.tmp.<pid>. Only for the holder of out_dir's run
+ * lock, so none of them can belong to a save in progress. Returns how many it removed, *bytes their size. Not
+ * collective. */
+int fc_ckpt_remove_stale_temps(const char *out_dir, double *bytes);
 
 /* For every hyperparameter the user set explicitly (given->opt_set[]) compares the given value with the
  * checkpoint's; the first disagreement is FC_ERR_INPUT "--lr: 0.01 given but the checkpoint FILE has
