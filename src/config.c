@@ -1143,7 +1143,7 @@ static void print_wrapped(FILE *f, const char *left, const char *text, int inden
     fputc('\n', f);
 }
 
-/* An option whose meaning differs in one command's help: that command's text (with its default), else NULL. */
+/* An option whose meaning differs in one command's help: that command's text, else NULL. */
 static const char *command_help(const opt_spec *sp, fc_command command)
 {
     if (command == FC_CMD_EVAL && sp->id == FC_OPT_DATA)
@@ -1153,6 +1153,9 @@ static const char *command_help(const opt_spec *sp, fc_command command)
     case FC_OPT_DATA:
         return "HDF5 dataset whose first training rows are the checked batch, preprocessed as --preprocess "
                "says [default: a random batch from --seed]";
+    case FC_OPT_PREPROCESS:
+        return "none, center (subtract the training split's per-feature mean) or standardize (also divide by "
+               "its std), fitted on --data's /train";
     case FC_OPT_SEED: return "seeds the initial weights, the dropout masks and the random batch (0 .. 2^64-1)";
     default: return NULL;
     }
@@ -1205,8 +1208,11 @@ void fc_config_print_help(FILE *f, fc_command command)
             snprintf(left, sizeof left, "  %s%s%s", sp->name, sp->meta ? " " : "", sp->meta ? sp->meta : "");
             /* Defaults come from fc_config_defaults, so the text cannot drift from the code. */
             const char *def = sp->kind == VK_CONFIG ? "" : fc_config_value(&d, sp->id, value, sizeof value);
-            if (command_help(sp, command))
-                snprintf(text, sizeof text, "%s", command_help(sp, command));
+            const char *own = command_help(sp, command);
+            if (own && sp->kind != VK_PATH && def[0])
+                snprintf(text, sizeof text, "%s [default: %s]", own, def);
+            else if (own)
+                snprintf(text, sizeof text, "%s", own);
             else if (command == FC_CMD_GRADCHECK && sp->id == FC_OPT_BATCH_SIZE)
                 snprintf(text, sizeof text, "rows of the checked batch [default: %d, at most %d]", FC_GRADCHECK_BATCH,
                          FC_GRADCHECK_MAX_BATCH);

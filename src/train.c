@@ -223,6 +223,21 @@ static fc_status check_resumed_position(const fc_trainer *t, const char *path)
     return check_resumed_optimizer(t, path);
 }
 
+/* What tells a file apart from the one that replaces it under the same name: a save renames a new file over the
+ * checkpoint, whose inode number the file system may hand out again at the next save, but not with the same
+ * change time to the nanosecond. 1 when path could be looked at. */
+static int file_identity(const char *path, int64_t id[5])
+{
+    struct stat sb;
+    if (stat(path, &sb) != 0) return 0;
+    id[0] = (int64_t)sb.st_dev;
+    id[1] = (int64_t)sb.st_ino;
+    id[2] = (int64_t)sb.st_size;
+    id[3] = (int64_t)sb.st_ctim.tv_sec;
+    id[4] = (int64_t)sb.st_ctim.tv_nsec;
+    return 1;
+}
+
 fc_status fc_train_setup(fc_trainer *t, const fc_config *cfg, fc_dist *dist)
 {
     memset(t, 0, sizeof *t);
@@ -295,6 +310,8 @@ fc_status fc_train_setup(fc_trainer *t, const fc_config *cfg, fc_dist *dist)
 
     st = FC_OK;
     t->run_id = run_identity(t);
+    t->resume_file[0] = -1;
+    if (cfg->resume[0]) file_identity(cfg->resume, t->resume_file);
     if (cfg->resume[0]) st = fc_ckpt_load(t, cfg->resume);
     else if (cfg->init_from[0]) st = fc_ckpt_load_params(&t->net, cfg->init_from, 0);
     if (st == FC_OK && cfg->resume[0]) st = check_resumed_position(t, cfg->resume);
@@ -708,6 +725,7 @@ static fc_status lock_out_dir(fc_trainer *t)
         writable && sb.st_nlink == 1 && ftruncate(fd, 0) == 0 && pwrite(fd, text, (size_t)len, 0) == len;
     (void)written; /* the holder's line only serves the message of a refused run */
     t->out_lock = fd + 1;
+    t->out_lock_exclusive = writable;
     return FC_OK;
 }
 
@@ -733,6 +751,17 @@ static fc_status check_checkpoint_names(const char *out)
     }
     closedir(d);
     return st;
+}
+
+/* With --out locked: a checkpoint that another run saved over --resume after this run read it is refused; resuming
+ * from the older one would overwrite the newer work. */
+static fc_status check_resume_unchanged(const fc_trainer *t)
+{
+    int64_t now[5];
+    if (!t->cfg->resume[0] || t->resume_file[0] < 0) return FC_OK;
+    if (file_identity(t->cfg->resume, now) && memcmp(now, t->resume_file, sizeof now) == 0) return FC_OK;
+    return fc_error_set(FC_ERR_INPUT, "--resume: %s was replaced by another run's save while this run started; run "
+                        "again to resume from the new one", t->cfg->resume);
 }
 
 /* With --out locked: the temporary files of saves cut short by an earlier run go (they would fill a small
@@ -764,7 +793,13 @@ fc_status fc_train_check_out_dir(fc_trainer *t)
          * before the look, so that a run refused by it leaves the directory as it was. */
         if (st == FC_OK) st = check_not_replacing(t->cfg);
         if (st == FC_OK) st = lock_out_dir(t);
-        if (st == FC_OK && t->out_lock) remove_stale_temps(t);
+        /* The looks before the lock may be stale by now (it waits for a run that is ending, and that run may save
+         * meanwhile): repeated with the lock held, nothing can change under them any more. */
+        if (st == FC_OK) st = check_not_replacing(t->cfg);
+        if (st == FC_OK) st = check_resume_unchanged(t);
+        /* Only under a write lock: runs that only read .fcnet-lock (another user's) share theirs, and one could
+         * remove the other's save in progress. */
+        if (st == FC_OK && t->out_lock && t->out_lock_exclusive) remove_stale_temps(t);
     }
     return fc_dist_agree(t->dist, st, 1);
 }

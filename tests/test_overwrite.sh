@@ -153,62 +153,108 @@ for d in numdir numdir2; do [ -d $d/checkpoint-step2.h5 ] || fail "$d/checkpoint
 # (One epoch of 50 000 small steps: seconds before its first save, on any machine, against the ~0.1 s this
 # script takes to see the progress line at step 500 and hold the ranks.)
 "$SYNTH" --out big.h5 --train 100000 --val 0 --features 10 --classes 3 --seed 5 >/dev/null || exit 1
-rm -rf busy
-timeout 120 "$MPIEXEC" "${MPI_FLAGS[@]}" -n 2 "$FCNET_DIST" train --data "$W/big.h5" --hidden 16 --batch-size 2 \
-    --epochs 1 --print-every 500 --progress lines --out busy >log.busy 2>&1 &
-bg=$!
-if wait_for_step log.busy 500 60 "$bg"; then
-    mpirun_pid=$(pgrep -P "$bg" | head -1)
-    ranks="$(pid_of_rank "$mpirun_pid" 0) $(pid_of_rank "$mpirun_pid" 1)"
+# hold_run DIR [ARG...]: starts that long run on DIR (2 ranks, seed 0, ARGs added) and holds its ranks with
+# SIGSTOP once it is at step 500; sets HELD (the job), HELD_MPIRUN and HELD_RANKS. 1 when it made no progress.
+hold_run() {
+    local dir=$1
+    shift
+    rm -rf "$dir"
+    timeout 120 "$MPIEXEC" "${MPI_FLAGS[@]}" -n 2 "$FCNET_DIST" train --data "$W/big.h5" --hidden 16 --batch-size 2 \
+        --epochs 1 --print-every 500 --progress lines --out "$dir" "$@" >"log.$dir" 2>&1 &
+    HELD=$!
+    if ! wait_for_step "log.$dir" 500 60 "$HELD"; then
+        fail "the run on $dir/ made no progress within 60 s: $(tail -2 "log.$dir")"
+        kill -KILL "$HELD" 2>/dev/null
+        return 1
+    fi
+    HELD_MPIRUN=$(pgrep -P "$HELD" | head -1)
+    HELD_RANKS="$(pid_of_rank "$HELD_MPIRUN" 0) $(pid_of_rank "$HELD_MPIRUN" 1)"
     # shellcheck disable=SC2086
-    kill -STOP $ranks
+    kill -STOP $HELD_RANKS
+}
+# waiting_for_lock JOB DIR: waits (up to 30 s) until a rank of the mpirun under JOB (a `timeout mpirun ...`
+# job) has DIR/.fcnet-lock open: it has read its inputs and is waiting for the lock. 1 when none does.
+waiting_for_lock() {
+    local deadline=$(($(now_ms) + 30000)) p
+    while [ "$(now_ms)" -lt "$deadline" ]; do
+        for p in $(pgrep -P "$(pgrep -P "$1" | head -1)" 2>/dev/null); do
+            ls -l "/proc/$p/fd" 2>/dev/null | grep -q "$2/.fcnet-lock" && return 0
+        done
+        sleep 0.02
+    done
+    fail "no rank under job $1 opened $2/.fcnet-lock within 30 s"
+    return 1
+}
+# release_held: lets the held run go on and stop at its next step with a checkpoint (SIGUSR1); WAIT_RC is its
+# exit status.
+release_held() {
+    # shellcheck disable=SC2086
+    kill -CONT $HELD_RANKS
+    kill -USR1 "$HELD_MPIRUN"
+    wait_exit "$HELD" 30
+}
+
+if hold_run busy; then
     rc=0
     timeout 60 "$MPIEXEC" "${MPI_FLAGS[@]}" -n 2 "$FCNET_DIST" "${RUN[@]}" --seed 2 --out busy >busy2.out 2>busy2.err ||
         rc=$?
     expect_error "a second run on the --out of a running one" 2 busy2.out busy2.err $rc "--out: another fcnet run" \
-        "PID $(pid_of_rank "$mpirun_pid" 0) on" "busy"
+        "PID $(pid_of_rank "$HELD_MPIRUN" 0) on" "busy"
     [ ! -e busy/checkpoint.h5 ] || fail "busy/: the first run saved before the second was refused (the test raced)"
-    # shellcheck disable=SC2086
-    kill -CONT $ranks
-    kill -USR1 "$mpirun_pid"
-    wait_exit "$bg" 30
+    release_held
     if [ "$WAIT_RC" = 0 ] && [ "$(attr busy/checkpoint.h5 /@seed)" = 0 ] && grep -q "stopped on signal" log.busy; then
         pass "the first run on busy/ stopped and saved as usual, its own checkpoint"
     else
         fail "the first run on busy/: exit $WAIT_RC, checkpoint seed '$(attr busy/checkpoint.h5 /@seed)'"
     fi
-else
-    fail "the run on busy/ made no progress within 60 s: $(tail -2 log.busy)"
-    kill -KILL "$bg" 2>/dev/null
 fi
 
 # A run that was killed a moment ago may still hold --out's lock (its ranks take about a second to end when
 # mpirun dies first): a new run waits up to 3 s for the lock instead of being refused. The running job is
 # held with SIGSTOP, the new one started, and the held job killed a second later: the new one runs.
-rm -rf handover
-timeout 120 "$MPIEXEC" "${MPI_FLAGS[@]}" -n 2 "$FCNET_DIST" train --data "$W/big.h5" --hidden 16 --batch-size 2 \
-    --epochs 1 --print-every 500 --progress lines --out handover >log.held 2>&1 &
-held=$!
-if wait_for_step log.held 500 60 "$held"; then
-    mpirun_pid=$(pgrep -P "$held" | head -1)
-    ranks="$(pid_of_rank "$mpirun_pid" 0) $(pid_of_rank "$mpirun_pid" 1)"
-    # shellcheck disable=SC2086
-    kill -STOP $ranks
+if hold_run handover; then
     timeout 60 "$MPIEXEC" "${MPI_FLAGS[@]}" -n 2 "$FCNET_DIST" "${RUN[@]}" --seed 7 --out handover >log.next 2>&1 &
     next=$!
-    sleep 1
+    waiting_for_lock "$next" handover
     # shellcheck disable=SC2086
-    kill -KILL $ranks "$mpirun_pid" 2>/dev/null
-    wait "$held" 2>/dev/null
+    kill -KILL $HELD_RANKS "$HELD_MPIRUN" 2>/dev/null
+    wait "$HELD" 2>/dev/null
     wait_exit "$next" 60
     if [ "$WAIT_RC" = 0 ] && [ "$(attr handover/checkpoint.h5 /@seed)" = 7 ]; then
         pass "a run started while a killed run still held --out's lock waited for it and ran"
     else
         fail "the run after the killed one on handover/: exit $WAIT_RC: $(tail -2 log.next | tr '\n' ' ')"
     fi
-else
-    fail "the run on handover/ made no progress within 60 s: $(tail -2 log.held)"
-    kill -KILL "$held" 2>/dev/null
+fi
+# What the waiting run looked at before the lock is looked at again under it: if the run it waited for saved
+# meanwhile, a fresh run is refused (it would replace that checkpoint), and so is a run resumed from a
+# checkpoint that save replaced (it would overwrite the newer one with older work).
+if hold_run race; then
+    timeout 60 "$MPIEXEC" "${MPI_FLAGS[@]}" -n 2 "$FCNET_DIST" "${RUN[@]}" --seed 9 --out race >race.out 2>race.err &
+    next=$!
+    waiting_for_lock "$next" race
+    release_held
+    held_rc=$WAIT_RC
+    wait_exit "$next" 60
+    expect_error "a fresh run whose --out got a checkpoint while it waited for the lock" 2 race.out race.err \
+        "$WAIT_RC" "--out: race already holds checkpoint.h5"
+    [ "$held_rc" = 0 ] && [ "$(attr race/checkpoint.h5 /@seed)" = 0 ] ||
+        fail "race/: the held run exited $held_rc, checkpoint seed '$(attr race/checkpoint.h5 /@seed)' (want its 0)"
+fi
+if hold_run race2 --checkpoint-every 100; then
+    step_before=$(attr race2/checkpoint.h5 /@step)
+    timeout 60 "$MPIEXEC" "${MPI_FLAGS[@]}" -n 2 "$FCNET_DIST" train --resume race2/checkpoint.h5 --out race2 \
+        --max-steps 5 >race2.out 2>race2.err &
+    next=$!
+    waiting_for_lock "$next" race2
+    release_held
+    held_rc=$WAIT_RC
+    wait_exit "$next" 60
+    expect_error "a resume whose checkpoint another run's save replaced while it waited for the lock" 2 race2.out \
+        race2.err "$WAIT_RC" "--resume: race2/checkpoint.h5 was replaced by another run's save"
+    step_after=$(attr race2/checkpoint.h5 /@step)
+    [ "$held_rc" = 0 ] && [ "$step_after" -gt "$step_before" ] ||
+        fail "race2/: the held run exited $held_rc, checkpoint at step $step_after (was $step_before: want later)"
 fi
 
 # Temporary files that saves cut short left behind (kill -9 mid-save) are removed by the next run that holds
@@ -235,10 +281,13 @@ rm -rf temps/.checkpoint.h5.tmp.x12 temps/checkpoint-step10.h5.tmp. temps/notes.
 if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null 2>&1 && id nobody >/dev/null 2>&1; then
     must_run 2 log.mine "${RUN[@]}" --seed 6 --max-steps 5 --out shared || exit 1
     chmod 777 shared && chmod o+rx "$W" && chmod o+r d.h5 && chmod 644 shared/.fcnet-lock
+    # A run that only reads the lock shares it with other such runs: it must not take their saves in progress
+    # for leftovers.
+    head -c 1000 /dev/zero >shared/.checkpoint.h5.tmp.4246
     if setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups env HOME=/tmp \
         "$FCNET_DIST" train --resume shared/checkpoint.h5 --out shared >log.other 2>&1 &&
-        [ "$(attr shared/checkpoint.h5 /@finished)" = 1 ]; then
-        pass "another user resumes a run in a shared --out whose lock file it cannot write"
+        [ "$(attr shared/checkpoint.h5 /@finished)" = 1 ] && [ -e shared/.checkpoint.h5.tmp.4246 ]; then
+        pass "another user resumes a run in a shared --out whose lock file it cannot write (a temporary file kept)"
     else
         fail "another user's resume in shared/: $(tail -2 log.other | tr '\n' ' ')"
     fi

@@ -74,6 +74,9 @@ typedef struct fc_trainer {
                            * --keep-last removes only copies carrying it */
     int replaced_other_runs; /* --overwrite: the replaced run's numbered copies are gone (done at the first save) */
     int out_lock;            /* rank 0: 1 + the descriptor holding --out's lock; 0 when none */
+    int out_lock_exclusive;  /* rank 0: that lock is a write lock (a run that cannot write .fcnet-lock reads it) */
+    int64_t resume_file[5];  /* rank 0: --resume's device, inode, size and change time (s, ns) when it was read;
+                              * resume_file[0] = -1: unknown */
     fc_store_choice stores;  /* how the update writes the node's shared parameters (measured on the first steps) */
 } fc_trainer;
 
