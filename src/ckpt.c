@@ -25,10 +25,14 @@
 #include "fcnet/read_guard.h"
 #include "fcnet/version.h"
 
+/* The model's arrays are stored in the precision they are computed in: float32, float64 from the double build
+ * (in float32 its resume would not continue bitwise, and its comparisons would see float rounding only). */
 #ifdef FC_REAL_DOUBLE
 #define FC_H5_REAL H5T_NATIVE_DOUBLE
+#define FC_H5_REAL_FILE H5T_IEEE_F64LE
 #else
 #define FC_H5_REAL H5T_NATIVE_FLOAT
+#define FC_H5_REAL_FILE H5T_IEEE_F32LE
 #endif
 
 /* Target chunk size in elements: 1 MiB of float32. Fletcher32 checks each chunk on read, so a chunk is
@@ -281,7 +285,7 @@ static void w_views(ckpt_io *io, const char *group, const fc_layout *layout, con
         hsize_t dims[2];
         int rank = view_dims(v, dims);
         snprintf(name, sizeof name, "%s/%s", group, v->name);
-        w_array(io, name, H5T_IEEE_F32LE, FC_H5_REAL, rank, dims, arena + v->offset);
+        w_array(io, name, FC_H5_REAL_FILE, FC_H5_REAL, rank, dims, arena + v->offset);
     }
 }
 
@@ -368,7 +372,7 @@ static void w_trainer(ckpt_io *io, const fc_trainer *t, const char *tmp)
             hsize_t dims[2];
             int rank = view_dims(v, dims);
             snprintf(name, sizeof name, "/optim/%s/%s", v->name, slot);
-            w_array(io, name, H5T_IEEE_F32LE, FC_H5_REAL, rank, dims, opt->slot[s] + v->offset);
+            w_array(io, name, FC_H5_REAL_FILE, FC_H5_REAL, rank, dims, opt->slot[s] + v->offset);
         }
     }
 

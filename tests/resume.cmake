@@ -14,6 +14,7 @@ fcnet_script_test(NAME test_resume
                   COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_resume.sh $<TARGET_FILE:fcnet_synth>
                           $<TARGET_FILE:h5cmp> ${MPIEXEC_EXECUTABLE}
                   TIMEOUT 400)
+set_property(TEST test_resume APPEND PROPERTY ENVIRONMENT FCNET_DIST_F64=$<TARGET_FILE:fcnet_dist_f64>)
 # SIGUSR1 to mpirun, SIGTERM to one rank, a burst of signals during the save; each resumed bitwise.
 fcnet_script_test(NAME test_signals
                   COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_signals.sh $<TARGET_FILE:fcnet_synth>

@@ -48,6 +48,21 @@ for n in 1 2 4; do
     fi
 done
 
+# The double build too, at -n 2: its checkpoints hold float64 arrays, so its resume is bitwise as well.
+if [ -n "${FCNET_DIST_F64:-}" ]; then
+    FCNET_DIST=$FCNET_DIST_F64 must_run 2 log.full64 train "${MODEL[@]}" --out full64 &&
+        FCNET_DIST=$FCNET_DIST_F64 must_run 2 log.stop64 train "${MODEL[@]}" --out stop64 --max-steps 13 &&
+        FCNET_DIST=$FCNET_DIST_F64 must_run 2 log.res64 train --resume stop64/checkpoint.h5 --out res64
+    if ! h5dump -H -d /params/W1 res64/checkpoint.h5 2>/dev/null | grep -q H5T_IEEE_F64LE; then
+        fail "double build: /params/W1 is not stored as float64"
+    elif diff_out=$("$H5CMP" full64/checkpoint.h5 res64/checkpoint.h5 "${STATE[@]}"); then
+        pass "double build, -n 2: float64 checkpoints; stop at 13 + resume == uninterrupted, bitwise"
+    else
+        fail "double build, -n 2: resumed run differs from the uninterrupted one:"
+        echo "$diff_out" | head -20 | sed 's/^/    /'
+    fi
+fi
+
 # ---- 2. another rank count: within float rounding ----
 TOL=(--rtol 1e-4 --atol 1e-6 --skip '*/b[12]' --skip '*/b[12]/*' --skip '*running_mean*')
 SCHEDULE=(/history/lr /history/check_step /@epoch /@step /@epoch_step /@finished /optim@t /optim@lr)
