@@ -25,8 +25,12 @@ fcnet_script_test(NAME slurm_timer
 fcnet_script_test(NAME slurm_badfile
                   COMMAND bash ${FCNET_CLUSTER_DIR}/slurm/test_slurm_badfile.sh
                   TIMEOUT 60)
-set_tests_properties(slurm_preempt slurm_preempt_srun slurm_preempt_term slurm_timer slurm_badfile PROPERTIES
-                     PROCESSORS 1 LABELS "cluster;slurm")
+# A plain scancel: the ranks save, the job ends CANCELLED and is not requeued.
+fcnet_script_test(NAME slurm_cancel
+                  COMMAND bash ${FCNET_CLUSTER_DIR}/slurm/test_slurm_cancel.sh $<TARGET_FILE:fcnet_synth>
+                  TIMEOUT 150)
+set_tests_properties(slurm_preempt slurm_preempt_srun slurm_preempt_term slurm_timer slurm_badfile slurm_cancel
+                     PROPERTIES PROCESSORS 1 LABELS "cluster;slurm")
 
 fcnet_script_test(NAME netns_bitwise
                   COMMAND bash ${FCNET_CLUSTER_DIR}/netns/test_netns_bitwise.sh $<TARGET_FILE:fcnet_synth>
