@@ -42,6 +42,17 @@ data=${FCNET_DATA:-$root/datasets/fashion-mnist.h5}
 out=${FCNET_OUT:-$root/runs/pbs-${PBS_JOBNAME:-fcnet}}
 # shellcheck disable=SC2206  # FCNET_ARGS is a word list on purpose
 args=(${FCNET_ARGS:---config $root/results/configs/quickstart.ini})
+# The run directory and the data come from FCNET_OUT and FCNET_DATA only: an --out in FCNET_ARGS would win on
+# fcnet_dist's command line (the last one does), and this script, looking for the checkpoint in FCNET_OUT,
+# would never resume it.
+for a in ${args[@]+"${args[@]}"}; do
+    case $a in
+    --out | --out=* | --data | --data=*)
+        echo "pbs.sh: FCNET_ARGS has ${a%%=*}: give the run directory as FCNET_OUT and the dataset as FCNET_DATA" >&2
+        exit 2
+        ;;
+    esac
+done
 margin=${FCNET_STOP_MARGIN:-120}
 # Checked before anything starts: a bad value used to end this script only once mpirun was running.
 if ! [[ $margin =~ ^[0-9]{1,7}$ ]]; then

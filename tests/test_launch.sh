@@ -413,4 +413,15 @@ if [ $rc = 2 ] && [ "$(wc -l <margin.err)" = 1 ] && grep -q "FCNET_STOP_MARGIN='
 else
     not_ok "pbs.sh FCNET_STOP_MARGIN=abc: exit $rc: $(head -2 margin.err)"
 fi
+# An --out (or --data) inside FCNET_ARGS would win over FCNET_OUT, where the script looks for the checkpoint to
+# resume: refused before anything starts, naming both.
+PBS_O_WORKDIR=$work FCNET_OUT=$work/argsout FCNET_DATA=$work/d.h5 FCNET_RANKS=2 FCNET_BUILD_DIR=$(dirname "$dist") \
+    FCNET_ARGS="--hidden 8 --out=$work/elsewhere" timeout 60 bash "$root/launch/pbs.sh" >argsout.out 2>argsout.err
+rc=$?
+if [ $rc = 2 ] && [ "$(wc -l <argsout.err)" = 1 ] && grep -q "FCNET_ARGS has --out: give the run directory as FCNET_OUT" \
+    argsout.err && [ ! -e argsout ] && [ ! -e elsewhere ]; then
+    ok "pbs.sh: an --out in FCNET_ARGS refused before anything starts: $(cat argsout.err)"
+else
+    not_ok "pbs.sh FCNET_ARGS with --out: exit $rc: $(head -2 argsout.err)"
+fi
 tap_end "$t0"
