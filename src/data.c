@@ -645,37 +645,11 @@ fc_status fc_data_load_placed(fc_dataset *ds, const char *path, double val_size,
     return st;
 }
 
-fc_status fc_data_load_split(fc_split *split, int *n_classes, const char *path, const char *name)
-{
-    FC_ASSERT(split && path && name);
-    memset(split, 0, sizeof *split);
-    if (n_classes) *n_classes = 0;
-    fc_h5_quiet quiet;
-    fc_h5_quiet_begin(&quiet);
-    fc_read_guard_begin(path);
-
-    hid_t file = H5I_INVALID_HID;
-    xy_source src;
-    memset(&src, 0, sizeof src);
-    src.x = src.y = H5I_INVALID_HID;
-    int present = 0, num_classes = 0;
-    int64_t max_label = -1;
-    double held = 0;
-    fc_status st = file_open(&file, path);
-    if (st == FC_OK) st = read_num_classes(&num_classes, file, path);
-    if (st == FC_OK) st = source_open(&src, &present, file, path, name, 1);
-    if (st == FC_OK) st = require_rows(&src, path, 0);
-    if (st == FC_OK) st = split_read(split, &max_label, &held, &src, 0, src.n, num_classes, NULL, NULL);
-    if (st == FC_OK && n_classes) *n_classes = num_classes > 0 ? num_classes : (int)(max_label + 1);
-    source_close(&src);
-    if (file >= 0) H5Fclose(file);
-    fc_read_guard_end();
-    fc_h5_quiet_end(&quiet);
-    return st;
-}
-
-fc_status fc_data_load_part(fc_split *part, fc_part_info *info, const char *path, const char *name, double val_size,
-                            int index, int parts)
+/* Reads part index of parts (fc_dist_slice's division) of the group called name into part. With cut_as_training,
+ * "train" and "val" of a file without /val are /train less its hold-out and the hold-out (val_size); else the
+ * group is read whole. */
+static fc_status read_part(fc_split *part, fc_part_info *info, const char *path, const char *name, double val_size,
+                           int index, int parts, int cut_as_training)
 {
     FC_ASSERT(part && info && path && name && parts > 0 && index >= 0 && index < parts);
     memset(part, 0, sizeof *part);
@@ -689,23 +663,22 @@ fc_status fc_data_load_part(fc_split *part, fc_part_info *info, const char *path
     memset(&src, 0, sizeof src);
     src.x = src.y = H5I_INVALID_HID;
     int present = 0, num_classes = 0;
-    htri_t has_val = 0;
+    htri_t has_val = 1;
     detail_buf detail;
+    const int is_val = strcmp(name, "val") == 0, may_cut = cut_as_training && strcmp(name, "test") != 0;
     fc_status st = file_open(&file, path);
     if (st == FC_OK) st = read_num_classes(&num_classes, file, path);
-    /* "train" and "val" are cut as training cut them: whole when the file has /val, else /train less its
-     * hold-out and the hold-out itself. */
-    if (st == FC_OK && strcmp(name, "test") != 0 && (has_val = H5Lexists(file, "/val", H5P_DEFAULT)) < 0)
+    if (st == FC_OK && may_cut && (has_val = H5Lexists(file, "/val", H5P_DEFAULT)) < 0)
         st = fc_error_set(FC_ERR_INPUT, "%s: /val: cannot look up (%s)", path, h5_detail(&detail));
-    const int cut_from_train = strcmp(name, "test") != 0 && has_val == 0;
+    const int cut_from_train = may_cut && has_val == 0;
     if (st == FC_OK) st = source_open(&src, &present, file, path, cut_from_train ? "train" : name, 1);
     if (st == FC_OK) st = require_rows(&src, path, 0);
     int64_t row0 = 0, rows = src.n;
     if (st == FC_OK && cut_from_train) {
         int64_t n_holdout = 0;
         st = holdout_rows(&n_holdout, path, val_size, src.n);
-        row0 = strcmp(name, "val") == 0 ? src.n - n_holdout : 0;
-        rows = strcmp(name, "val") == 0 ? n_holdout : src.n - n_holdout;
+        row0 = is_val ? src.n - n_holdout : 0;
+        rows = is_val ? n_holdout : src.n - n_holdout;
     }
     if (st == FC_OK) {
         int64_t begin, count, max_label = -1;
@@ -722,6 +695,20 @@ fc_status fc_data_load_part(fc_split *part, fc_part_info *info, const char *path
     fc_read_guard_end();
     fc_h5_quiet_end(&quiet);
     return st;
+}
+
+fc_status fc_data_load_split(fc_split *split, int *n_classes, const char *path, const char *name)
+{
+    fc_part_info info;
+    const fc_status st = read_part(split, &info, path, name, 0, 0, 1, 0);
+    if (n_classes) *n_classes = st == FC_OK ? info.n_classes : 0;
+    return st;
+}
+
+fc_status fc_data_load_part(fc_split *part, fc_part_info *info, const char *path, const char *name, double val_size,
+                            int index, int parts)
+{
+    return read_part(part, info, path, name, val_size, index, parts, 1);
 }
 
 fc_status fc_data_require_classes(const char *path, int n_classes)
