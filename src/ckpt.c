@@ -1309,14 +1309,14 @@ int fc_ckpt_remove_stale_temps(const char *out_dir, double *bytes)
     if (!d) return 0;
     int removed = 0;
     for (struct dirent *e; (e = readdir(d)) != NULL;) {
-        const char *name = e->d_name, *numbered_end = strstr(name, ".h5.tmp.");
+        /* <stem>.tmp.<pid>, the stem one of the names saves write: .checkpoint.h5 or checkpoint-step<N>.h5 */
+        const char *name = e->d_name, *mark = strstr(name, ".h5.tmp.");
         char stem[300];
-        int temp = strncmp(name, ".checkpoint.h5", 14) == 0 && is_temp_of(name, 14);
-        if (!temp && numbered_end && (size_t)(numbered_end - name) + 3 < sizeof stem) {
-            snprintf(stem, sizeof stem, "%.*s", (int)(numbered_end - name) + 3, name); /* "checkpoint-step<N>.h5" */
-            temp = fc_ckpt_numbered_step(stem) >= 0 && is_temp_of(name, strlen(stem));
-        }
-        if (!temp) continue;
+        if (!mark || (size_t)(mark - name) + 3 >= sizeof stem) continue;
+        const size_t stem_len = (size_t)(mark - name) + 3;
+        snprintf(stem, sizeof stem, "%.*s", (int)stem_len, name);
+        if (!(strcmp(stem, ".checkpoint.h5") == 0 || fc_ckpt_numbered_step(stem) >= 0) || !is_temp_of(name, stem_len))
+            continue;
         char path[FC_PATH_MAX + 300];
         snprintf(path, sizeof path, "%s/%s", out_dir, name);
         struct stat sb;
