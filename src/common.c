@@ -140,16 +140,27 @@ void fc_log_error(const char *fmt, ...)
     va_end(ap);
 }
 
+/* Ends every rank. With peers, MPI_Abort, so that none is left waiting in a collective; alone, abort()
+ * itself: a debugger stops at the failing frame and a core file can be written, where MPI_Abort would
+ * only exit with status 1. */
+static _Noreturn void abort_job(void)
+{
+    int initialized = 0, finalized = 0, size = 1;
+    MPI_Initialized(&initialized);
+    MPI_Finalized(&finalized);
+    if (initialized && !finalized) {
+        MPI_Comm_size(MPI_COMM_WORLD, &size);
+        if (size > 1) MPI_Abort(MPI_COMM_WORLD, 1);
+    }
+    abort();
+}
+
 _Noreturn void fc_assert_fail(const char *expr, const char *file, int line)
 {
     fprintf(stderr, "fcnet_dist: rank %d/%d %s:%d: assertion failed: %s\n", log_rank, log_size, file, line,
             expr);
     fflush(stderr);
-    int initialized = 0, finalized = 0;
-    MPI_Initialized(&initialized);
-    MPI_Finalized(&finalized);
-    if (initialized && !finalized) MPI_Abort(MPI_COMM_WORLD, 1);
-    abort();
+    abort_job();
 }
 
 void *fc_alloc(size_t n_bytes)
@@ -161,10 +172,7 @@ void *fc_alloc(size_t n_bytes)
     if (!p) {
         fprintf(stderr, "fcnet_dist: rank %d/%d: out of memory allocating %zu bytes\n", log_rank, log_size,
                 n_bytes);
-        int initialized = 0;
-        MPI_Initialized(&initialized);
-        if (initialized) MPI_Abort(MPI_COMM_WORLD, 1);
-        abort();
+        abort_job();
     }
     memset(p, 0, rounded); /* touch every page now, not inside a training step */
     return p;

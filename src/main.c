@@ -39,6 +39,16 @@ static void install_interrupt_handler(void)
     sigaction(SIGINT, &sa, NULL);
 }
 
+/* eval and gradcheck save nothing, so SIGTERM and SIGUSR1 end them at once (the default action), as `kill`
+ * and `timeout` expect; one that came while the command line was read ends them now. */
+static void end_on_signals(void)
+{
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGUSR1, SIG_DFL);
+    const int pending = fc_train_stop_requested();
+    if (pending == SIGTERM || pending == SIGUSR1) raise(pending);
+}
+
 static int run_train(fc_config *cfg, fc_dist *dist)
 {
     fc_status st = FC_OK;
@@ -114,8 +124,14 @@ int main(int argc, char **argv)
             if (dist.rank == 0) fc_config_print_help(stdout, cfg.help_command);
             break;
         case FC_CMD_TRAIN: rc = run_train(&cfg, &dist); break;
-        case FC_CMD_EVAL: rc = fc_cmd_eval(&cfg, &dist); break;
-        case FC_CMD_GRADCHECK: rc = fc_cmd_gradcheck(&cfg, &dist); break;
+        case FC_CMD_EVAL:
+            end_on_signals();
+            rc = fc_cmd_eval(&cfg, &dist);
+            break;
+        case FC_CMD_GRADCHECK:
+            end_on_signals();
+            rc = fc_cmd_gradcheck(&cfg, &dist);
+            break;
         }
     }
     fc_dist_free(&dist);

@@ -25,6 +25,8 @@ static volatile sig_atomic_t stop_signal = 0;
 
 void fc_train_request_stop(int signal_number) { stop_signal = signal_number; }
 
+int fc_train_stop_requested(void) { return stop_signal; }
+
 static void history_alloc(fc_history *h, int64_t cap_loss, int64_t cap_checks)
 {
     h->cap_loss = cap_loss;

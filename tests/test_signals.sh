@@ -13,6 +13,9 @@
 #  3. SIGUSR1 to both ranks 12 times, 10 ms apart (the later ones arrive while the checkpoint is written):
 #     exit 0, the checkpoint loads and the resume equals the uninterrupted run bitwise; no temporary
 #     file is left behind.
+#  4. Ctrl-C to a run without mpirun: checkpoint, then death by SIGINT (130); the resume is bitwise.
+#  5. SIGTERM and SIGUSR1 end gradcheck, which saves nothing, at once: it dies of the signal (a training
+#     run would write its checkpoint first; a command that ignored them would defeat `kill` and `timeout`).
 #
 #   tests/test_signals.sh FCNET_SYNTH H5CMP [MPIEXEC]       (FCNET_DIST from the environment)
 set -uo pipefail
@@ -156,4 +159,20 @@ else
     fail "int: no progress line at step >= 10 within 60 s"
 fi
 kill -KILL "$BG" 2>/dev/null
+
+# ---- 5. SIGTERM / SIGUSR1 to gradcheck (a large model: it would take ~20 s to the end) ----
+for sig in TERM USR1; do
+    "$FCNET_DIST" gradcheck --hidden 3000,3000 --batch-size 64 >"log.gc_$sig" 2>&1 &
+    BG=$!
+    sleep 0.5
+    t0=$(now_ms)
+    kill -"$sig" "$BG"
+    wait_exit "$BG" $LIMIT_S
+    want=$((128 + $(kill -l "$sig")))
+    if [ "$WAIT_RC" = "$want" ]; then
+        pass "gradcheck: died of SIG$sig ($want) $(elapsed_s "$t0") s after it"
+    else
+        fail "gradcheck: exit $WAIT_RC after SIG$sig (want $want, within $LIMIT_S s)"
+    fi
+done
 finish

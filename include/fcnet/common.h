@@ -65,8 +65,10 @@ int fc_log_rank(void);
 /* On the hot elementwise kernels: an AVX2 clone besides the baseline one, picked at load time by the
  * CPU. Only wider vectors: AVX2 without FMA contracts nothing and nothing is reassociated, so both
  * clones give bitwise the same results (ranks on different CPUs still agree). */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-/* (GCC only: clang 14 leaves the clones of functions called from other files undefined at link time) */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__OPTIMIZE__)
+/* (GCC only: clang 14 leaves the clones of functions called from other files undefined at link time. Not in
+ * unoptimised (Debug) builds: nothing is vectorised there, and a breakpoint on a cloned function would first
+ * stop in its resolver, inside the dynamic loader, before main.) */
 #define FC_VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
 #else
 #define FC_VECTOR_CLONES

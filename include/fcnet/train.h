@@ -110,6 +110,8 @@ double fc_train_accuracy(fc_trainer *t, const fc_split *split, const int64_t *ro
 
 /* Request a stop at the next step boundary (async-signal-safe: sets a flag). */
 void fc_train_request_stop(int signal_number);
+/* The signal of a stop requested and not yet acted on by a training run (0: none). */
+int fc_train_stop_requested(void);
 /* The signal on which the last fc_train_run stopped before the end, its checkpoint written (0: it did not,
  * or another rank's signal stopped it): main then re-raises SIGINT. */
 int fc_train_stop_signal(void);
