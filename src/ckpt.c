@@ -525,8 +525,10 @@ static void r_open(ckpt_io *io, const char *path)
     }
     H5Pclose(fapl);
     char object[256], why[512];
-    if (io->file >= 0 && fc_h5_foreign_object(io->file, object, sizeof object, why, sizeof why))
-        io_fail(io, object, "%s", why);
+    const int foreign = io->file >= 0 ? fc_h5_foreign_object(io->file, object, sizeof object, why, sizeof why) : 0;
+    if (foreign > 0) io_fail(io, object, "%s", why);
+    if (foreign < 0 && io->st == FC_OK)
+        io->st = fc_error_set(io->code, "%s%s: truncated or corrupt HDF5 file (%s)", io->prefix, io->path, why);
 }
 
 static void r_close(ckpt_io *io)
@@ -862,6 +864,15 @@ static void r_views(ckpt_io *io, const char *group, const fc_layout *layout, fc_
     r_refuse_extra_members(io, group, is_layout_view, layout);
 }
 
+/* Batchnorm running statistics for a model without batchnorm: the file is another model's (a checkpoint whose
+ * 'norm' attribute was changed, or --init-from a batchnorm run's file into a layernorm model). */
+static void r_refuse_bn(ckpt_io *io, const fc_net *net, const char *group)
+{
+    if (io->st == FC_OK && net->bn_layout.n_views == 0 && r_exists(io, group))
+        io_fail(io, group, "batchnorm statistics in the %s, and this model has no batchnorm (a different architecture?)",
+                io->noun);
+}
+
 static void r_check_format(ckpt_io *io)
 {
     char format[64];
@@ -914,19 +925,27 @@ fc_status fc_ckpt_load(fc_trainer *t, const char *path)
     r_open(&io, path);
     r_check_format(&io);
     /* The optimizer state and the rounding of every step belong to the precision that wrote them. */
-    if (io.st == FC_OK && H5Aexists_by_name(io.file, "/", "fc_real", H5P_DEFAULT) > 0) {
-        char real[16];
-        r_attr_str(&io, "/", "fc_real", real, sizeof real);
-        if (io.st == FC_OK && strcmp(real, FC_REAL_NAME) != 0)
-            io_fail(&io, "attribute 'fc_real' of /",
-                    "written in %s precision, and this program computes in %s: --resume continues a run exactly "
-                    "only in the precision it was written in (fcnet_dist is float, fcnet_dist_f64 double; "
-                    "--init-from starts a new run from its parameters)",
-                    real, FC_REAL_NAME);
+    char real[16];
+    r_attr_str(&io, "/", "fc_real", real, sizeof real);
+    if (io.st == FC_OK && strcmp(real, FC_REAL_NAME) != 0)
+        io_fail(&io, "attribute 'fc_real' of /",
+                "written in %s precision, and this program computes in %s: --resume continues a run exactly "
+                "only in the precision it was written in (fcnet_dist is float, fcnet_dist_f64 double; "
+                "--init-from starts a new run from its parameters)",
+                real, FC_REAL_NAME);
+    /* Its settings now drive training in this precision: the flags' rules for it apply (eps 1e300 in a float
+     * run would train nothing, reg 1e300 would end it as "diverged"). */
+    if (io.st == FC_OK) {
+        const fc_status st = fc_config_check_values(t->cfg, path, 1);
+        if (st != FC_OK) {
+            r_close(&io);
+            return st;
+        }
     }
     fc_net *net = &t->net;
     r_views(&io, "/params", &net->layout, net->params);
     if (net->bn_layout.n_views > 0) r_views(&io, "/bn", &net->bn_layout, net->bn_stats);
+    r_refuse_bn(&io, net, "/bn");
 
     fc_optim *opt = &t->opt;
     char name[64];
@@ -1002,6 +1021,7 @@ fc_status fc_ckpt_load(fc_trainer *t, const char *path)
 
     if (t->best_params) r_views(&io, "/best/params", &net->layout, t->best_params);
     if (t->best_bn && net->bn_layout.n_views > 0) r_views(&io, "/best/bn", &net->bn_layout, t->best_bn);
+    r_refuse_bn(&io, net, "/best/bn");
     double best_val_acc = r_attr_f64(&io, "/best", "best_val_acc");
     int64_t best_step = r_attr_i64(&io, "/best", "best_step");
 
@@ -1130,7 +1150,7 @@ fc_status fc_ckpt_read_config(const char *path, fc_config *cfg, int *n_input, in
     r_close(&io);
     if (io.st != FC_OK) return io.st;
     /* A file written by hand or by another program: its settings obey the flags' ranges too. */
-    fc_status st = fc_config_check_values(&read, path);
+    fc_status st = fc_config_check_values(&read, path, 0);
     if (st == FC_OK) *cfg = read;
     return st;
 }
@@ -1227,6 +1247,7 @@ fc_status fc_ckpt_load_params(fc_net *net, const char *path, int best)
     r_views(&io, params, &net->layout, net->params);
     if (io.st == FC_OK && net->bn_layout.n_views > 0 && r_exists(&io, bn))
         r_views(&io, bn, &net->bn_layout, net->bn_stats);
+    r_refuse_bn(&io, net, bn);
     r_close(&io);
     return io.st;
 }

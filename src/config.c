@@ -1050,7 +1050,7 @@ const char *fc_config_value(const fc_config *cfg, fc_option opt, char *buf, size
     return buf;
 }
 
-fc_status fc_config_check_values(const fc_config *cfg, const char *source)
+fc_status fc_config_check_values(const fc_config *cfg, const char *source, int in_this_precision)
 {
     /* The parser's own rules, applied to each value's text on a scratch copy. */
     fc_config *scratch = malloc(sizeof *scratch);
@@ -1066,7 +1066,7 @@ fc_status fc_config_check_values(const fc_config *cfg, const char *source)
         for (char *k = key; *k; k++)
             if (*k == '-') *k = '_';
         snprintf(who, sizeof who, "%s: attribute '%s' of /", source, key);
-        st = apply_value(scratch, sp, who, text, 0);
+        st = apply_value(scratch, sp, who, text, in_this_precision);
     }
     free(scratch);
     return st;

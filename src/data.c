@@ -107,8 +107,10 @@ static fc_status file_open(hid_t *file, const char *path)
     if (f < 0)
         return fc_error_set(FC_ERR_INPUT, "%s: truncated or corrupt HDF5 file (%s)", path, detail.text);
     char object[256], why[512];
-    if (fc_h5_foreign_object(f, object, sizeof object, why, sizeof why)) {
+    const int foreign = fc_h5_foreign_object(f, object, sizeof object, why, sizeof why);
+    if (foreign != 0) {
         H5Fclose(f);
+        if (foreign < 0) return fc_error_set(FC_ERR_INPUT, "%s: truncated or corrupt HDF5 file (%s)", path, why);
         return fc_error_set(FC_ERR_INPUT, "%s: %s: %s", path, object, why);
     }
     *file = f;
@@ -230,7 +232,44 @@ static const char *implausible_number_type(hid_t type, char *why, size_t why_siz
                  class_name(cls), precision, offset);
         return why;
     }
+    if (cls == H5T_FLOAT) {
+        /* Every float format HDF5 describes (IEEE, x87's 80 bits) has the mantissa below the exponent below
+         * the sign, inside the type's bits, and the exponent bias 2^(esize-1) - 1. A stray byte in the type
+         * message breaks one of these, e.g. a bias of 3254780031 that reads every value as 0. */
+        size_t spos, epos, esize, mpos, msize;
+        const size_t ebias = H5Tget_ebias(type), end = (size_t)offset + precision;
+        if (H5Tget_fields(type, &spos, &epos, &esize, &mpos, &msize) < 0 || esize < 2 || esize > 32 || msize == 0 ||
+            mpos < (size_t)offset || mpos + msize > epos || epos + esize > spos || spos >= end ||
+            ebias != ((size_t)1 << (esize - 1)) - 1) {
+            snprintf(why, why_size, "a %zu-byte float type whose fields are not a valid float format (exponent bias %zu)",
+                     size, ebias);
+            return why;
+        }
+    }
     return NULL;
+}
+
+/* Storage never written reads as the fill value: refuse it, as a file cut short is refused. Chunks are
+ * counted (H5Dget_space_status compares bytes, so a compressed dataset would look partly written). */
+static int never_written(hid_t dataset, int64_t rows)
+{
+    if (rows == 0) return 0;
+    hid_t dcpl = H5Dget_create_plist(dataset), space = H5Dget_space(dataset);
+    int missing = 0;
+    if (dcpl >= 0 && space >= 0 && H5Pget_layout(dcpl) == H5D_CHUNKED) {
+        hsize_t dims[8], chunk[8], want = 1, have = 0;
+        const int rank = H5Sget_simple_extent_dims(space, dims, NULL);
+        if (rank > 0 && rank <= 8 && H5Pget_chunk(dcpl, rank, chunk) == rank) {
+            for (int i = 0; i < rank; i++) want *= chunk[i] ? (dims[i] + chunk[i] - 1) / chunk[i] : 0;
+            missing = H5Dget_num_chunks(dataset, space, &have) >= 0 && have < want;
+        }
+    } else if (dcpl >= 0) {
+        H5D_space_status_t status;
+        missing = H5Dget_space_status(dataset, &status) >= 0 && status == H5D_SPACE_STATUS_NOT_ALLOCATED;
+    }
+    if (space >= 0) H5Sclose(space);
+    if (dcpl >= 0) H5Pclose(dcpl);
+    return missing;
 }
 
 static fc_status check_x(xy_source *src)
@@ -474,6 +513,14 @@ static fc_status read_y_rows(int32_t *out, int64_t *max_label, const xy_source *
     return st;
 }
 
+static int all_written(const xy_source *src) { return !never_written(src->x, src->n) && !never_written(src->y, src->n); }
+
+static fc_status unwritten_error(const xy_source *src)
+{
+    return fc_error_set(FC_ERR_INPUT, "%s: %s: part of its data was never written (it would read as the fill value)",
+                        src->path, never_written(src->x, src->n) ? src->x_name : src->y_name);
+}
+
 /* Reads rows [row0, row0 + n) of src into split: into x_at and y_at when the caller placed the memory (its size
  * checked there), else into memory allocated here. *held: bytes the splits read before this one hold; the
  * memory check counts them, this split's rows and labels, and the read buffer; on success *held grows by this
@@ -486,6 +533,7 @@ static fc_status split_read(fc_split *split, int64_t *max_label, double *held, c
     split->d = src->d;
     if (n == 0) return FC_OK;
     if (x_at) {
+        if (!all_written(src)) return unwritten_error(src);
         split->x = x_at;
         split->y = y_at;
         split->borrowed = 1;
@@ -500,6 +548,7 @@ static fc_status split_read(fc_split *split, int64_t *max_label, double *held, c
             return fc_error_set(FC_ERR_INPUT, "%s: %s: %lld rows of %d features need %.1f GiB%s, %s", src->path,
                                 src->x_name, (long long)n, src->d, need / 1073741824.0,
                                 *held > 0 ? " with the splits read before" : "", why);
+        if (!all_written(src)) return unwritten_error(src); /* after the memory check, which names the size */
         *held += mine;
         split->x = fc_alloc((size_t)n * (size_t)src->d * sizeof *split->x);
         split->y = fc_alloc((size_t)n * sizeof *split->y);
@@ -529,6 +578,12 @@ static fc_status holdout_rows(int64_t *n_val, const char *path, double val_size,
         return fc_error_set(FC_ERR_INPUT,
                             "%s: /train: val_size %g holds out %.0f of %lld rows and leaves no training rows",
                             path, val_size, rows, (long long)n_train);
+    /* A hold-out asked for that rounds to no row would turn validation off without a word. */
+    if (val_size > 0 && rows == 0)
+        return fc_error_set(FC_ERR_INPUT,
+                            "%s: /train: val_size %g holds out 0 of %lld rows: give a larger fraction, a row count, "
+                            "or 0 to train without validation",
+                            path, val_size, (long long)n_train);
     *n_val = (int64_t)rows;
     return FC_OK;
 }

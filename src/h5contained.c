@@ -23,6 +23,19 @@ static const char *foreign_storage(hid_t obj)
     return what;
 }
 
+typedef struct text_buf {
+    char *text;
+    size_t size;
+} text_buf;
+
+/* The innermost description on HDF5's error stack, the most specific one ("incorrect metadata checksum ..."). */
+static herr_t first_description(unsigned n, const H5E_error2_t *e, void *data)
+{
+    const text_buf *b = data;
+    if (n == 0 && e->desc) snprintf(b->text, b->size, "%s", e->desc);
+    return 0;
+}
+
 static herr_t visit_link(hid_t group, const char *name, const H5L_info_t *info, void *data)
 {
     visit_state *s = data;
@@ -42,7 +55,13 @@ static herr_t visit_link(hid_t group, const char *name, const H5L_info_t *info, 
         return FOREIGN_FOUND;
     }
     hid_t obj = H5Oopen(group, name, H5P_DEFAULT);
-    if (obj < 0) return 0;
+    if (obj < 0) { /* a header that cannot be read: the file is corrupted (see fc_h5_foreign_object) */
+        char desc[256] = "H5Oopen failed";
+        text_buf b = {desc, sizeof desc};
+        H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, first_description, &b);
+        snprintf(s->reason, s->reason_size, "/%s: %s", name, desc);
+        return -1;
+    }
     const char *what = H5Iget_type(obj) == H5I_DATASET ? foreign_storage(obj) : NULL;
     H5Oclose(obj);
     if (!what) return 0;
@@ -54,8 +73,19 @@ static herr_t visit_link(hid_t group, const char *name, const H5L_info_t *info, 
 int fc_h5_foreign_object(hid_t file, char *object, size_t object_size, char *reason, size_t reason_size)
 {
     visit_state s = {object, reason, object_size, reason_size};
+    reason[0] = '\0';
     /* H5Lvisit reports every link below the root without following external or soft links */
-    return H5Lvisit(file, H5_INDEX_NAME, H5_ITER_NATIVE, visit_link, &s) == FOREIGN_FOUND;
+    const herr_t r = H5Lvisit(file, H5_INDEX_NAME, H5_ITER_NATIVE, visit_link, &s);
+    if (r == FOREIGN_FOUND) return 1;
+    if (r >= 0) return 0;
+    /* A group or object whose header cannot be read. Reported now: HDF5 would afterwards show that group
+     * without the links it lost, and a reader would call a member "missing" in a file that is corrupted. */
+    if (!reason[0]) {
+        snprintf(reason, reason_size, "H5Lvisit failed");
+        text_buf b = {reason, reason_size};
+        H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, first_description, &b);
+    }
+    return -1;
 }
 
 int fc_h5_missing_filter(hid_t dset, char *reason, size_t reason_size)

@@ -8,6 +8,8 @@
  *   bad_inputs flip FILE DATASET      flips one byte inside the first stored chunk of DATASET in place
  *                                     (the Fletcher32 checksum must catch it)
  *   bad_inputs fliphdr FILE OBJECT    flips one byte inside the object header of OBJECT in place
+ *   bad_inputs flipcont FILE          flips one byte inside the file's first object-header continuation
+ *                                     block (signature "OCHK"): links and attributes an object lost
  *   bad_inputs typesize FILE DATASET  sets the element size in DATASET's float32 datatype message to 7684
  *                                     bytes in place (an unchecksummed v1 object header, as fcnet_synth's)
  *   bad_inputs list                   prints the KINDs of each mode
@@ -110,6 +112,8 @@ static const char *const data_kinds[] = {
     "x-virtual",    /* /train/x is a virtual dataset over a file that does not exist */
     "val-empty",    /* /val with 0 rows: validation silently off */
     "x-filter",     /* /train/x compressed with a filter only this program has (id 300, "bad-inputs-test") */
+    "x-float-bias", /* /train/x's float type has exponent bias 0xC200007F (the top byte of 127 flipped): all 0 */
+    "x-unwritten",  /* /train/x chunked in 6 chunks, only the first 3 written: the rest reads as 0 */
     NULL};
 
 /* A filter of the range HDF5 reserves for testing (256-511) that changes nothing: registered here only,
@@ -206,6 +210,25 @@ static void write_data(const char *kind, const char *out)
             H5Dclose(d);
             H5Sclose(space);
             H5Pclose(dcpl);
+        } else if (strcmp(k, "x-float-bias") == 0) {
+            hid_t t = H5Tcopy(H5T_IEEE_F32LE);
+            check(H5Tset_ebias(t, 0xC200007Fu), "ebias");
+            put(f, "/train/x", t, t, 2, xd, x); /* the bytes as they are: the type is what is wrong */
+            H5Tclose(t);
+        } else if (strcmp(k, "x-unwritten") == 0) {
+            hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE), space = H5Screate_simple(2, xd, NULL);
+            const hsize_t chunk[2] = {N_TRAIN / 6, D}, half[2] = {N_TRAIN / 2, D}, start[2] = {0, 0};
+            check(H5Pset_chunk(dcpl, 2, chunk), "chunk");
+            check(H5Gclose(H5Gcreate2(f, "/train", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)), "group");
+            hid_t d = H5Dcreate2(f, "/train/x", H5T_IEEE_F32LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+            if (d < 0) die("cannot create dataset", k);
+            hid_t mem = H5Screate_simple(2, half, NULL);
+            check(H5Sselect_hyperslab(space, H5S_SELECT_SET, start, NULL, half, NULL), "select");
+            check(H5Dwrite(d, H5T_NATIVE_FLOAT, mem, space, H5P_DEFAULT, x), "write");
+            H5Sclose(mem);
+            H5Dclose(d);
+            H5Sclose(space);
+            H5Pclose(dcpl);
         } else {
             put(f, "/train/x", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, xd, x);
         }
@@ -295,6 +318,10 @@ static const char *const ckpt_kinds[] = {
     "optim-extra",     /* /optim/W1/extra added: a slot adam does not have */
     "format-heap-len", /* root attribute format as a variable-length string (as h5py writes it) whose
                           global-heap object claims 10^12 bytes: HDF5 copies past its buffer */
+    "eps-huge",        /* root attribute eps = 1e300: beyond float, a float run would train nothing */
+    "reg-huge",        /* root attribute reg = 1e300: beyond float, "diverged" at the first step */
+    "no-fc-real",      /* root attribute fc_real removed: the precision it was written in unknown */
+    "norm-layernorm",  /* root attribute norm = "layernorm" in a batchnorm run's file: /bn is left over */
     NULL};
 
 /* Sets the size of the first object of the file's first global heap collection ("GCOL": signature,
@@ -404,6 +431,14 @@ static void write_ckpt(const char *kind, const char *good, const char *out)
         put_attr_int(f, "/", "epoch_step", 9);
     } else if (strcmp(k, "inputs-zero") == 0) {
         put_attr_int(f, "/", "n_input", 0);
+    } else if (strcmp(k, "eps-huge") == 0) {
+        put_attr_double(f, "/", "eps", 1e300);
+    } else if (strcmp(k, "reg-huge") == 0) {
+        put_attr_double(f, "/", "reg", 1e300);
+    } else if (strcmp(k, "no-fc-real") == 0) {
+        check(H5Adelete_by_name(f, "/", "fc_real", H5P_DEFAULT), "delete fc_real");
+    } else if (strcmp(k, "norm-layernorm") == 0) {
+        put_attr_str(f, "/", "norm", "layernorm");
     } else if (strcmp(k, "other-precision") == 0) {
         put_attr_str(f, "/", "fc_real", "double");
     } else if (strcmp(k, "hidden-count") == 0) {
@@ -613,6 +648,22 @@ static haddr_t header_address(const char *path, const char *name)
  * format checksums. */
 static void flip_header(const char *path, const char *name) { flip_byte_at(path, (long)header_address(path, name) + 20); }
 
+static void flip_continuation(const char *path)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp) die("cannot open", path);
+    long at = -1, pos = 0;
+    char window[4] = {0};
+    for (int c; at < 0 && (c = fgetc(fp)) != EOF; pos++) {
+        memmove(window, window + 1, 3);
+        window[3] = (char)c;
+        if (memcmp(window, "OCHK", 4) == 0) at = pos - 3;
+    }
+    fclose(fp);
+    if (at < 0) die("no object-header continuation block (OCHK) in", path);
+    flip_byte_at(path, at + 6); /* past the signature and version: inside the block's messages */
+}
+
 static void typesize(const char *path, const char *name)
 {
     haddr_t header = header_address(path, name);
@@ -668,9 +719,11 @@ int main(int argc, char **argv)
         typesize(argv[2], argv[3]);
     } else if (argc == 4 && strcmp(argv[1], "fliphdr") == 0) {
         flip_header(argv[2], argv[3]);
+    } else if (argc == 3 && strcmp(argv[1], "flipcont") == 0) {
+        flip_continuation(argv[2]);
     } else {
         fprintf(stderr, "usage: bad_inputs data|params KIND OUT | ckpt KIND GOOD OUT | big ROWS OUT | flip|typesize "
-                        "FILE DATASET | fliphdr FILE OBJECT | list\n");
+                        "FILE DATASET | fliphdr FILE OBJECT | flipcont FILE | list\n");
         return 2;
     }
     return 0;

@@ -151,7 +151,9 @@ for spec in "x-string:/train/x|expected a numeric type" "x-1d:/train/x|expected 
     "one-class:1 class|need at least 2" \
     "test-elink:/test|an external link|fifo|only data stored in the file itself" \
     "x-external:/train/x|stored in external files" "x-virtual:/train/x|a virtual dataset" \
-    "x-filter:/train/x|filter 'bad-inputs-test' (id 300)|does not have" "val-empty:/val/x|empty (0 rows)"; do
+    "x-filter:/train/x|filter 'bad-inputs-test' (id 300)|does not have" "val-empty:/val/x|empty (0 rows)" \
+    "x-float-bias:/train/x|not a valid float format (exponent bias 3254780031)" \
+    "x-unwritten:/train/x|part of its data was never written"; do
     kind=${spec%%:*} expect=${spec#*:}
     "$BAD_INPUTS" data "$kind" "$O/data-$kind.h5"
     add "data-$kind" "data-$kind.h5|$expect" train --data "$O/data-$kind.h5" "${d1[@]}"
@@ -183,7 +185,7 @@ done
 # a flipped byte in the root group's header: the checksum catches it, and it is not called "missing"
 cp "$good_ckpt" "$O/ckpt-flipped-root.h5"
 "$BAD_INPUTS" fliphdr "$O/ckpt-flipped-root.h5" /
-add resume-flipped-root-header "ckpt-flipped-root.h5|attribute 'format' of /|checksum mismatch" train \
+add resume-flipped-root-header "ckpt-flipped-root.h5|truncated or corrupt HDF5 file|checksum" train \
     --resume "$O/ckpt-flipped-root.h5"
 add resume-missing "missing.h5" train --resume "$O/missing.h5"
 add resume-fifo "fifo|not a regular file" train --resume "$O/fifo"
@@ -219,7 +221,10 @@ for spec in "w1-shape:/params/W1|(8, 4)|(4, 8)" "w2-missing:/params/W2|missing i
     "model-huge:the model it holds|good.h5 (4 features, 3 classes)|GiB|more than this machine" \
     "format-heap-len:crashed while reading it|damaged" "data-empty:records no dataset path|give --data" \
     "best-acc-nan:best_val_acc|nan" "finished-7:finished|7: 0 or 1" "history-acc:/history/train_acc|7.5" \
-    "optim-extra:/optim/W1/extra|not a tensor of this model"; do
+    "optim-extra:/optim/W1/extra|not a tensor of this model" \
+    "eps-huge:attribute 'eps' of /|1e+300 is beyond" "reg-huge:attribute 'reg' of /|1e+300 is beyond" \
+    "no-fc-real:attribute 'fc_real' of /|missing" \
+    "norm-layernorm:/bn|batchnorm statistics in the checkpoint, and this model has no batchnorm"; do
     kind=${spec%%:*} expect=${spec#*:}
     "$BAD_INPUTS" ckpt "$kind" "$good_ckpt" "$O/ckpt-$kind.h5"
     add "resume-$kind" "ckpt-$kind.h5|$expect" train --resume "$O/ckpt-$kind.h5"
@@ -244,6 +249,21 @@ add resume-changed-lr "--lr|0.5|0.001" train --resume "$good_ckpt" --lr 0.5
 add resume-epochs-too-few "/history/loss|--epochs 1 is fewer|give --epochs 2 or more" train --resume "$good_ckpt" --epochs 1
 add resume-other-features "/preprocess/mean|(4,)|(5,)" train --resume "$good_ckpt" --data "$O/good5.h5"
 
+# a flipped byte in an object header's continuation block: HDF5 would then show that object without the links
+# or attributes the block held, and a reader would call them missing; the file is called corrupt instead
+cp "$good_ckpt" "$O/ckpt-flipped-continuation.h5"
+"$BAD_INPUTS" flipcont "$O/ckpt-flipped-continuation.h5"
+add resume-flipped-continuation "ckpt-flipped-continuation.h5|truncated or corrupt HDF5 file|checksum" train \
+    --resume "$O/ckpt-flipped-continuation.h5"
+add eval-flipped-continuation "ckpt-flipped-continuation.h5|truncated or corrupt HDF5 file|checksum" eval \
+    --checkpoint "$O/ckpt-flipped-continuation.h5" --split val
+add eval-norm-layernorm "ckpt-norm-layernorm.h5|/bn|batchnorm statistics in the file" eval \
+    --checkpoint "$O/ckpt-norm-layernorm.h5" --split val
+# a hold-out fraction that rounds to no row would turn validation off without a word
+"$FCNET_SYNTH" --out "$O/noval.h5" --train 60 --val 0 --features 4 --classes 3 --seed 11 >/dev/null
+add data-val-size-rounds-to-0 "noval.h5|/train|val_size 0.001 holds out 0 of 60 rows" train --data "$O/noval.h5" \
+    --val-size 0.001 --hidden 8 --batch-size 10 --epochs 1
+
 # ---- --init-from ----
 for spec in "shapes:/params/W1|(4, 9)|(4, 8)" missing:/params/W2 inf:/params/W2; do
     kind=${spec%%:*} expect=${spec#*:}
@@ -255,5 +275,7 @@ add init-other-architecture "/params/W1|(4, 8)|(4, 16)" train "${base[@]}" --nor
 add init-flipped "ckpt-flipped-params-W1.h5|/params/W1|checksum" train "${base[@]}" --norm batchnorm \
     --init-from "$O/ckpt-flipped-params-W1.h5"
 add init-directory "adir|directory" train "${base[@]}" --init-from "$O/adir"
+add init-bn-into-layernorm "/bn|batchnorm statistics in the file, and this model has no batchnorm" train \
+    "${base[@]}" --norm layernorm --init-from "$good_ckpt"
 
 echo "$(wc -l <"$cases") cases in $cases"

@@ -374,7 +374,7 @@ START_TEST(test_holdout_fraction_and_count)
     const struct {
         double val_size;
         int64_t n_val;
-    } cases[] = {{0.25, 2}, {0.1, 1}, {0.19, 1}, {0.05, 0}, {0, 0}, {3, 3}, {3.7, 3}, {9, 9}, {0.95, 9},
+    } cases[] = {{0.25, 2}, {0.1, 1}, {0.19, 1}, {0, 0}, {3, 3}, {3.7, 3}, {9, 9}, {0.95, 9},
                    {1, 1}, {1.0000001, 1}}; /* 1 is a row count (one row), not the fraction 100% */
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         fc_dataset ds;
@@ -390,6 +390,11 @@ START_TEST(test_holdout_fraction_and_count)
         check_split_values(&ds.test, 5, 3, 200.0, 0, 4);
         fc_data_free(&ds);
     }
+    /* A fraction that rounds to no row would turn validation off without a word: refused, 0 is the way to ask. */
+    fc_dataset ds;
+    ck_assert_int_eq(fc_data_load(&ds, path, 0.05), FC_ERR_INPUT);
+    ck_assert_msg(strstr(fc_error_message(), "holdout.h5: /train: val_size 0.05 holds out 0 of 10 rows"), "%s",
+                  fc_error_message());
 }
 END_TEST
 

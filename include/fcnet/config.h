@@ -92,8 +92,10 @@ const char *fc_config_option_name(fc_option opt);
 const char *fc_config_value(const fc_config *cfg, fc_option opt, char *buf, size_t size);
 /* Checks the numbers of cfg (reals, integers, hidden widths) by the rules the parser applies to flags: for
  * values that did not come through it, a checkpoint's attributes. The first one out of range gives
- * FC_ERR_INPUT "SOURCE: attribute 'batch_size' of /: 0 out of range (must be >= 1)". */
-fc_status fc_config_check_values(const fc_config *cfg, const char *source);
+ * FC_ERR_INPUT "SOURCE: attribute 'batch_size' of /: 0 out of range (must be >= 1)". in_this_precision:
+ * also the flags' rule that a real be representable in fc_real (a run resumed from SOURCE computes with
+ * them; eval of a double build's checkpoint in a float build does not). */
+fc_status fc_config_check_values(const fc_config *cfg, const char *source, int in_this_precision);
 /* Writes every option of cfg as an INI file that --config reads back to the same values (empty paths
  * and --config itself are left out). The trainer does not call it (the checkpoint's attributes record a
  * run's settings); test_config uses it to prove that every option round-trips through --config. */

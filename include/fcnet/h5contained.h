@@ -11,7 +11,8 @@
 /* 0 when every object of file is stored in it (hard and soft links only, no external or virtual storage),
  * wherever it lies in the file, read by fcnet or not; else 1, with the first such object's path in object
  * ("/test") and the reason in reason ("an external link (to other.h5:/x); fcnet reads only data stored in
- * the file itself"). */
+ * the file itself"). -1 when the file's groups cannot all be listed (a corrupted header), with HDF5's
+ * reason in reason ("incorrect metadata checksum after all read attempts"). */
 int fc_h5_foreign_object(hid_t file, char *object, size_t object_size, char *reason, size_t reason_size);
 
 /* 1 when the dataset dset needs a filter (a compression) that this HDF5 library does not have, built in or
