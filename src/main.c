@@ -1,8 +1,10 @@
 /* fcnet_dist: orchestration only. Every rank parses the same arguments; every decision to stop is
  * agreed collectively so no rank is left waiting in a collective. */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fcnet/ckpt.h"
 #include "fcnet/commands.h"
@@ -47,6 +49,27 @@ static void end_on_signals(void)
     signal(SIGUSR1, SIG_DFL);
     const int pending = fc_train_stop_requested();
     if (pending == SIGTERM || pending == SIGUSR1) raise(pending);
+}
+
+/* The input files named on the command line (or in --config) can be opened: checked before anything is read,
+ * so that the line names the option ("--resume: run/checkpoint.h5: cannot open: No such file or directory"),
+ * where the readers, which serve several options, can name only the file. */
+static fc_status check_input_files(const fc_config *cfg)
+{
+    const struct {
+        const char *flag, *path;
+    } inputs[] = {{"--data", cfg->data},
+                  {"--resume", cfg->resume},
+                  {"--init-from", cfg->init_from},
+                  {"--checkpoint", cfg->checkpoint}};
+    for (size_t i = 0; i < sizeof inputs / sizeof inputs[0]; i++) {
+        const char *path = inputs[i].path;
+        if (!path[0]) continue;
+        const char *problem = fc_input_file_problem(path);
+        if (!problem && access(path, R_OK) != 0) problem = strerror(errno);
+        if (problem) return fc_error_set(FC_ERR_INPUT, "%s: %s: cannot open: %s", inputs[i].flag, path, problem);
+    }
+    return FC_OK;
 }
 
 static int run_train(fc_config *cfg, fc_dist *dist)
@@ -99,6 +122,7 @@ int main(int argc, char **argv)
     }
     static fc_config cfg;
     fc_status st = fc_config_parse(&cfg, argc, argv);
+    if (st == FC_OK && cfg.command != FC_CMD_HELP) st = check_input_files(&cfg);
     int rc = fc_dist_agree(&dist, st, 1);
     /* Ranks started with different commands (MPMD launches), or a train run that resumes, starts from
      * --init-from or starts fresh on some ranks only, would each wait in collectives the others never enter. */

@@ -127,7 +127,7 @@ cp "$O/good.h5" "$O/flipped.h5"
 cp "$O/good.h5" "$O/typesize.h5"
 "$BAD_INPUTS" typesize "$O/typesize.h5" /val/x
 d1=(--hidden 8 --batch-size 10 --epochs 1)
-add data-missing "missing.h5" train --data "$O/missing.h5" "${d1[@]}"
+add data-missing "--data: $O/missing.h5: cannot open|No such file" train --data "$O/missing.h5" "${d1[@]}"
 add data-empty "empty.h5" train --data "$O/empty.h5" "${d1[@]}"
 add data-directory "adir|directory" train --data "$O/adir" "${d1[@]}"
 add data-fifo "fifo|not a regular file" train --data "$O/fifo" "${d1[@]}"
@@ -187,7 +187,7 @@ cp "$good_ckpt" "$O/ckpt-flipped-root.h5"
 "$BAD_INPUTS" fliphdr "$O/ckpt-flipped-root.h5" /
 add resume-flipped-root-header "ckpt-flipped-root.h5|truncated or corrupt HDF5 file|checksum" train \
     --resume "$O/ckpt-flipped-root.h5"
-add resume-missing "missing.h5" train --resume "$O/missing.h5"
+add resume-missing "--resume: $O/missing.h5: cannot open|No such file" train --resume "$O/missing.h5"
 add resume-fifo "fifo|not a regular file" train --resume "$O/fifo"
 add resume-empty "empty.h5" train --resume "$O/empty.h5"
 add resume-random "random.h5" train --resume "$O/random.h5"

@@ -185,7 +185,7 @@ check "no validation split: the test line names the final parameters only ($(gre
 check "no validation split: no 'best validation parameters'" bash -c '! grep -q "best validation" run1.log'
 
 # The dataset path the checkpoint stores (d.h5, relative) does not open from another directory: the
-# error says where the path came from; a --data that does not open is reported as given.
+# error says where the path came from; a --data that does not open is reported with its option.
 mkdir elsewhere
 cd elsewhere
 expect_input_error "stored data path that does not open" eval --checkpoint "$T/$CK"
@@ -194,8 +194,8 @@ check "stored data path: the message names the checkpoint and --data ($(grep '^f
     err.txt
 cd "$T"
 expect_input_error "--data that does not open" eval --checkpoint "$CK" --data no-such.h5
-check "--data that does not open: the message names the file only" \
-    grep -q "^fcnet_dist: .*error: no-such.h5: cannot open: No such file or directory$" err.txt
+check "--data that does not open: the message names the option and the file" \
+    grep -q "^fcnet_dist: .*error: --data: no-such.h5: cannot open: No such file or directory$" err.txt
 
 # A flipped byte inside /params/W1: the Fletcher32 checksum must turn it into an error, not a model.
 if command -v h5dump >/dev/null 2>&1; then
