@@ -1,5 +1,7 @@
+#define _XOPEN_SOURCE 700 /* nftw */
 #include "trainutil.h"
 
+#include <ftw.h>
 #include <hdf5.h>
 #include <math.h>
 #include <stdio.h>
@@ -37,6 +39,23 @@ static void write_split(hid_t file, const char *group, int n, int d, int c, unsi
     free(z);
 }
 
+/* The directories fct_make_dataset made (with everything the tests wrote beside the data), removed at exit. */
+enum { MAX_MADE = 256 };
+static char made_dirs[MAX_MADE][32];
+static int n_made;
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st, (void)flag, (void)ftw;
+    remove(path);
+    return 0;
+}
+
+static void remove_made_dirs(void)
+{
+    for (int i = 0; i < n_made; i++) nftw(made_dirs[i], remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 void fct_make_dataset(char *path, size_t path_size, MPI_Comm comm, int n_train, int n_val, int d, int c,
                       unsigned seed)
 {
@@ -46,6 +65,8 @@ void fct_make_dataset(char *path, size_t path_size, MPI_Comm comm, int n_train, 
     if (rank == 0) {
         char dir[] = "/tmp/fcnet-test-XXXXXX";
         if (!mkdtemp(dir)) abort();
+        if (n_made == 0) atexit(remove_made_dirs);
+        if (n_made < MAX_MADE) snprintf(made_dirs[n_made++], sizeof made_dirs[0], "%s", dir);
         snprintf(buf, sizeof buf, "%s/data.h5", dir);
         hid_t f = H5Fcreate(buf, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
         write_split(f, "train", n_train, d, c, seed);
