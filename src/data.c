@@ -39,21 +39,8 @@ typedef struct detail_buf {
     char text[256];
 } detail_buf;
 
-static herr_t walk_innermost(unsigned n, const H5E_error2_t *err, void *data)
-{
-    detail_buf *buf = data;
-    if (n == 0 && err->desc) snprintf(buf->text, sizeof buf->text, "%s", err->desc);
-    return 0;
-}
-
-/* The innermost description on HDF5's error stack ("truncated file: eof = ..."), which is where
- * the cause is; the outer entries only say which API call failed. Call right after the failure. */
-static const char *h5_detail(detail_buf *buf)
-{
-    snprintf(buf->text, sizeof buf->text, "no HDF5 detail");
-    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, walk_innermost, buf);
-    return buf->text;
-}
+/* fc_h5_innermost into buf. Call right after the failure. */
+static const char *h5_detail(detail_buf *buf) { return fc_h5_innermost(buf->text, sizeof buf->text, "no HDF5 detail"); }
 
 static const char *class_name(H5T_class_t cls)
 {
@@ -513,12 +500,14 @@ static fc_status read_y_rows(int32_t *out, int64_t *max_label, const xy_source *
     return st;
 }
 
-static int all_written(const xy_source *src) { return !never_written(src->x, src->n) && !never_written(src->y, src->n); }
-
-static fc_status unwritten_error(const xy_source *src)
+static fc_status check_written(const xy_source *src)
 {
+    const char *name = never_written(src->x, src->n) ? src->x_name
+                       : never_written(src->y, src->n) ? src->y_name
+                                                       : NULL;
+    if (!name) return FC_OK;
     return fc_error_set(FC_ERR_INPUT, "%s: %s: part of its data was never written (it would read as the fill value)",
-                        src->path, never_written(src->x, src->n) ? src->x_name : src->y_name);
+                        src->path, name);
 }
 
 /* Reads rows [row0, row0 + n) of src into split: into x_at and y_at when the caller placed the memory (its size
@@ -533,7 +522,8 @@ static fc_status split_read(fc_split *split, int64_t *max_label, double *held, c
     split->d = src->d;
     if (n == 0) return FC_OK;
     if (x_at) {
-        if (!all_written(src)) return unwritten_error(src);
+        fc_status st = check_written(src);
+        if (st != FC_OK) return st;
         split->x = x_at;
         split->y = y_at;
         split->borrowed = 1;
@@ -548,7 +538,8 @@ static fc_status split_read(fc_split *split, int64_t *max_label, double *held, c
             return fc_error_set(FC_ERR_INPUT, "%s: %s: %lld rows of %d features need %.1f GiB%s, %s", src->path,
                                 src->x_name, (long long)n, src->d, need / 1073741824.0,
                                 *held > 0 ? " with the splits read before" : "", why);
-        if (!all_written(src)) return unwritten_error(src); /* after the memory check, which names the size */
+        fc_status st = check_written(src); /* after the memory check, which names the size */
+        if (st != FC_OK) return st;
         *held += mine;
         split->x = fc_alloc((size_t)n * (size_t)src->d * sizeof *split->x);
         split->y = fc_alloc((size_t)n * sizeof *split->y);

@@ -2,6 +2,8 @@
 
 #include <stdio.h>
 
+#include "fcnet/h5quiet.h"
+
 enum { FOREIGN_FOUND = 1 };
 
 typedef struct visit_state {
@@ -21,19 +23,6 @@ static const char *foreign_storage(hid_t obj)
                                                          : NULL;
     H5Pclose(dcpl);
     return what;
-}
-
-typedef struct text_buf {
-    char *text;
-    size_t size;
-} text_buf;
-
-/* The innermost description on HDF5's error stack, the most specific one ("incorrect metadata checksum ..."). */
-static herr_t first_description(unsigned n, const H5E_error2_t *e, void *data)
-{
-    const text_buf *b = data;
-    if (n == 0 && e->desc) snprintf(b->text, b->size, "%s", e->desc);
-    return 0;
 }
 
 static herr_t visit_link(hid_t group, const char *name, const H5L_info_t *info, void *data)
@@ -56,10 +45,8 @@ static herr_t visit_link(hid_t group, const char *name, const H5L_info_t *info, 
     }
     hid_t obj = H5Oopen(group, name, H5P_DEFAULT);
     if (obj < 0) { /* a header that cannot be read: the file is corrupted (see fc_h5_foreign_object) */
-        char desc[256] = "H5Oopen failed";
-        text_buf b = {desc, sizeof desc};
-        H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, first_description, &b);
-        snprintf(s->reason, s->reason_size, "/%s: %s", name, desc);
+        char desc[256];
+        snprintf(s->reason, s->reason_size, "/%s: %s", name, fc_h5_innermost(desc, sizeof desc, "H5Oopen failed"));
         return -1;
     }
     const char *what = H5Iget_type(obj) == H5I_DATASET ? foreign_storage(obj) : NULL;
@@ -80,11 +67,7 @@ int fc_h5_foreign_object(hid_t file, char *object, size_t object_size, char *rea
     if (r >= 0) return 0;
     /* A group or object whose header cannot be read. Reported now: HDF5 would afterwards show that group
      * without the links it lost, and a reader would call a member "missing" in a file that is corrupted. */
-    if (!reason[0]) {
-        snprintf(reason, reason_size, "H5Lvisit failed");
-        text_buf b = {reason, reason_size};
-        H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, first_description, &b);
-    }
+    if (!reason[0]) fc_h5_innermost(reason, reason_size, "H5Lvisit failed");
     return -1;
 }
 

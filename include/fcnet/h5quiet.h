@@ -6,6 +6,7 @@
 #define FCNET_H5QUIET_H
 
 #include <hdf5.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -58,6 +59,30 @@ static inline int fc_h5_last_errno(void)
     int err = 0;
     H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, fc_h5_walk_errno, &err);
     return err;
+}
+
+typedef struct fc_h5_text {
+    char *text;
+    size_t size;
+} fc_h5_text;
+
+static inline herr_t fc_h5_walk_innermost(unsigned n, const H5E_error2_t *e, void *data)
+{
+    const fc_h5_text *b = data;
+    if (n == 0 && e->desc) snprintf(b->text, b->size, "%s", e->desc);
+    return 0;
+}
+
+/* The innermost description on the current HDF5 error stack ("truncated file: eof = ...", "incorrect
+ * metadata checksum ..."), which is where the cause is; the outer entries only say which API call failed.
+ * fallback when the stack has none. Written into text (size bytes) and returned. Call right after the
+ * failing call. */
+static inline const char *fc_h5_innermost(char *text, size_t size, const char *fallback)
+{
+    snprintf(text, size, "%s", fallback);
+    fc_h5_text b = {text, size};
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, fc_h5_walk_innermost, &b);
+    return text;
 }
 
 #endif
