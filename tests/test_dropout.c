@@ -6,6 +6,7 @@
 
 #include "fcnet/layers.h"
 #include "fcnet/net.h"
+#include "fcnet/rng.h"
 #include "testutil.h"
 
 START_TEST(test_kept_fraction_and_mean)
@@ -107,6 +108,43 @@ START_TEST(test_fused_mask_wide_rows)
 }
 END_TEST
 
+/* The rule is "keep when u < keep" with u the unit's 24-bit uniform (u24 / 2^24). Every implementation
+ * must get the boundary right: with keep just above u the unit is kept, with keep == u it is dropped.
+ * A kernel comparing u24 against a truncated keep * 2^24 would drop the first; one using <= would keep
+ * the second. Only keeps between two 24-bit steps tell those apart, so keep is built from the draw. */
+START_TEST(test_keep_boundary)
+{
+    enum { UNITS = 8 };
+    const uint64_t seed = 29, step = 3;
+    const int layer = 1;
+    const int64_t row = 5;
+    uint32_t w[4];
+    fc_rng_block(w, seed, FC_RNG_DROPOUT, step, (uint32_t)layer, (uint32_t)row, 0);
+    for (int unit = 0; unit < 4; unit++) {
+        const uint32_t u24 = w[unit] >> 8;
+        ck_assert(u24 > 0 && u24 < (1u << 24) - 1); /* both keeps below lie strictly inside (0, 1) */
+        const double keeps[2] = {((double)u24 + 0.5) / 16777216.0, (double)u24 / 16777216.0};
+        for (int k = 0; k < 2; k++) {
+            const fc_real want = k == 0 ? (fc_real)(1.0 / keeps[k]) : 0;
+            ck_assert_msg(fc_dropout_mask(keeps[k], seed, step, layer, row, unit) == want,
+                          "fc_dropout_mask, unit %d, keep %s u", unit, k == 0 ? "just above" : "equal to");
+            fc_real x[UNITS];
+            for (int j = 0; j < UNITS; j++) x[j] = 1;
+            fc_dropout_forward(x, keeps[k], seed, step, layer, row, 1, UNITS);
+            ck_assert_msg(x[unit] == want, "fc_dropout_forward, unit %d, keep %s u", unit,
+                          k == 0 ? "just above" : "equal to");
+            fc_real z[UNITS], out[UNITS], b[UNITS] = {0};
+            for (int j = 0; j < UNITS; j++) z[j] = 1;
+            const fc_act act = {.relu = 1, .keep = keeps[k], .seed = seed, .step = step, .layer = layer,
+                                .row0 = row};
+            fc_bias_act_forward(out, z, b, &act, 1, UNITS);
+            ck_assert_msg(out[unit] == want, "fc_bias_act_forward, unit %d, keep %s u: %g, want %g", unit,
+                          k == 0 ? "just above" : "equal to", (double)out[unit], (double)want);
+        }
+    }
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("dropout");
@@ -115,6 +153,7 @@ static Suite *suite(void)
     tcase_add_test(t, test_masks_keyed_by_global_row);
     tcase_add_test(t, test_test_mode_is_identity);
     tcase_add_test(t, test_fused_mask_wide_rows);
+    tcase_add_test(t, test_keep_boundary);
     suite_add_tcase(s, t);
     return s;
 }
