@@ -1181,7 +1181,6 @@ static Suite *data_suite(void)
     Suite *s = suite_create("data");
     TCase *load = tcase_create("load");
     tcase_add_checked_fixture(load, tmp_setup, tmp_teardown);
-    tcase_set_timeout(load, 120);
     tcase_add_test(load, test_load_float32_with_all_splits);
     tcase_add_test(load, test_load_uint8_scaled);
     tcase_add_test(load, test_soft_links_kept_external_refused);

@@ -268,7 +268,6 @@ static Suite *suite(void)
 {
     Suite *s = suite_create("dist");
     TCase *t = tcase_create("dist");
-    tcase_set_timeout(t, 120);
     tcase_add_test(t, test_sum_grads_rank_order);
     tcase_add_test(t, test_sum_grads_exact_reserve);
     tcase_add_test(t, test_node_sync_random_mix);

@@ -153,7 +153,6 @@ static Suite *suite(void)
 {
     Suite *s = suite_create("net_gradcheck");
     TCase *t = tcase_create("net");
-    tcase_set_timeout(t, 120);
     tcase_add_loop_test(t, test_depths_norms, 0, 4);
     tcase_add_test(t, test_detects_wrong_gradient);
     tcase_add_test(t, test_count_correct_first_maximum);

@@ -679,7 +679,6 @@ static Suite *suite(void)
 {
     Suite *s = suite_create("train");
     TCase *t = tcase_create("train");
-    tcase_set_timeout(t, 240);
     int size;
     MPI_Comm_size(MPI_COMM_WORLD, &size);
     if (size > 1) { /* at one rank "-n N equals -n 1" and "replicas agree" compare a run with itself */

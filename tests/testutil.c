@@ -3,10 +3,47 @@
 #include <hdf5.h>
 #include <math.h>
 #include <mpi.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "fcnet/h5quiet.h"
+
+/* Every ck_assert of a test program links to this (-Wl,--wrap=_ck_assert_failed, tests/CMakeLists.txt).
+ * Check without fork answers a failed assertion by jumping to the next test. In a multi-rank run the
+ * other ranks are still inside the failed test, waiting in its collectives for this rank: they hang until
+ * ctest's timeout (up to 10 minutes), or worse, match them with the next test's. So with several ranks a
+ * failed assertion ends the job at once, naming the rank; with one rank Check reports it as usual. */
+void __real__ck_assert_failed(const char *file, int line, const char *expr, const char *msg, ...);
+void __wrap__ck_assert_failed(const char *file, int line, const char *expr, const char *msg, ...);
+void __wrap__ck_assert_failed(const char *file, int line, const char *expr, const char *msg, ...)
+{
+    char text[1024] = "";
+    if (msg) {
+        va_list ap;
+        va_start(ap, msg);
+        vsnprintf(text, sizeof text, msg, ap);
+        va_end(ap);
+    }
+    int initialized = 0, finalized = 0, size = 1, rank = 0;
+    MPI_Initialized(&initialized);
+    MPI_Finalized(&finalized);
+    if (initialized && !finalized) {
+        MPI_Comm_size(MPI_COMM_WORLD, &size);
+        MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    }
+    if (size == 1) {
+        if (msg)
+            __real__ck_assert_failed(file, line, expr, "%s", text);
+        else
+            __real__ck_assert_failed(file, line, expr, NULL);
+        return; /* not reached: Check jumps back to its runner */
+    }
+    fprintf(stderr, "%s:%d: rank %d of %d: %s (the job ends here: the other ranks would wait for this one)\n",
+            file, line, rank, size, msg ? text : expr);
+    fflush(stderr);
+    MPI_Abort(MPI_COMM_WORLD, 1);
+}
 
 int fct_run(Suite *suite, int argc, char **argv)
 {

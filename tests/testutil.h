@@ -7,7 +7,9 @@
 #include <stdint.h>
 
 /* Runs suite in CK_NOFORK mode inside MPI_Init/MPI_Finalize and combines the failure counts of every
- * rank, so all ranks exit alike. Returns the process exit status. */
+ * rank, so all ranks exit alike. Returns the process exit status. Without fork Check's per-test timeouts
+ * (tcase_set_timeout) do nothing: the TIMEOUT each program is registered with in ctest bounds a hang.
+ * With several ranks a failed assertion ends the whole job at once (testutil.c). */
 int fct_run(Suite *suite, int argc, char **argv);
 
 /* |a - b| <= atol + rtol * |b| elementwise; on failure prints label, the first bad index, both values
