@@ -914,8 +914,8 @@ static void r_check_states(ckpt_io *io, const fc_history *h, int64_t n_loss, int
                 best_val_acc);
     if (!io->st && finished != 0 && finished != 1)
         io_fail(io, "attribute 'finished' of /", "%lld: 0 or 1 expected", (long long)finished);
-    if (!io->st && world_size < 1)
-        io_fail(io, "attribute 'world_size' of /", "%lld ranks", (long long)world_size);
+    if (!io->st && (world_size < 1 || world_size > INT_MAX)) /* an MPI communicator's size is an int */
+        io_fail(io, "attribute 'world_size' of /", "%lld ranks, not in [1, %d]", (long long)world_size, INT_MAX);
 }
 
 fc_status fc_ckpt_load(fc_trainer *t, const char *path)
@@ -1106,6 +1106,8 @@ static void r_config(ckpt_io *io, fc_config *cfg, int *n_input, int *n_classes)
     r_attr_num(io, "/", "seed", H5T_NATIVE_UINT64, &seed);
     r_attr_str(io, "/", "data", text, sizeof text);
     int64_t d = r_attr_i64(io, "/", "n_input"), c = r_attr_i64(io, "/", "n_classes");
+    if (io->st == FC_OK && shuffle != 0 && shuffle != 1)
+        io_fail(io, "attribute 'shuffle' of /", "%lld: 0 or 1 expected", (long long)shuffle);
     if (io->st == FC_OK && (d < 1 || d > INT_MAX))
         io_fail(io, "attribute 'n_input' of /", "%lld input features, not in [1, %d]", (long long)d, INT_MAX);
     if (io->st == FC_OK && (c < 1 || c > INT_MAX))
@@ -1130,7 +1132,7 @@ static void r_config(ckpt_io *io, fc_config *cfg, int *n_input, int *n_classes)
     cfg->optim.eps = eps;
     cfg->val_size = val_size;
     cfg->batch_size = batch_size;
-    cfg->shuffle = shuffle != 0;
+    cfg->shuffle = shuffle == 1;
     cfg->seed = seed;
     /* These two may legitimately differ on --resume (longer training, a moved dataset). */
     if (!cfg->opt_set[FC_OPT_EPOCHS]) cfg->epochs = epochs;
@@ -1206,6 +1208,12 @@ fc_status fc_ckpt_load_preprocess(fc_preprocess *pp, const char *path, int d)
     int kind = fc_preprocess_parse(kind_name);
     if (io.st == FC_OK && kind < 0)
         io_fail(&io, "attribute 'kind' of /preprocess", "unknown preprocessing '%s'", kind_name);
+    /* The root's setting is what a resume compares with --preprocess; the statistics must be of that kind. */
+    char setting[64];
+    r_attr_str(&io, "/", "preprocess", setting, sizeof setting);
+    if (io.st == FC_OK && strcmp(setting, kind_name) != 0)
+        io_fail(&io, "attribute 'kind' of /preprocess", "'%s' contradicts the root attribute preprocess '%s'",
+                kind_name, setting);
     double *mean = NULL, *std = NULL;
     hsize_t dim = (hsize_t)d;
     if (io.st == FC_OK && kind != FC_PRE_NONE) {

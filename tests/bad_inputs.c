@@ -322,6 +322,9 @@ static const char *const ckpt_kinds[] = {
     "reg-huge",        /* root attribute reg = 1e300: beyond float, "diverged" at the first step */
     "no-fc-real",      /* root attribute fc_real removed: the precision it was written in unknown */
     "norm-layernorm",  /* root attribute norm = "layernorm" in a batchnorm run's file: /bn is left over */
+    "shuffle-2",       /* root attribute shuffle = 2 */
+    "world-size-huge", /* root attribute world_size = 2^40: no MPI job has that many ranks */
+    "pp-contradicts",  /* root attribute preprocess = "standardize", /preprocess of kind "center" */
     NULL};
 
 /* Sets the size of the first object of the file's first global heap collection ("GCOL": signature,
@@ -486,6 +489,12 @@ static void write_ckpt(const char *kind, const char *good, const char *out)
         put(f, "/optim/W1/extra", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, d2, v);
     } else if (strcmp(k, "best-acc-nan") == 0) {
         put_attr_double(f, "/best", "best_val_acc", NAN);
+    } else if (strcmp(k, "shuffle-2") == 0) {
+        put_attr_int(f, "/", "shuffle", 2);
+    } else if (strcmp(k, "world-size-huge") == 0) {
+        put_attr_int(f, "/", "world_size", 1LL << 40);
+    } else if (strcmp(k, "pp-contradicts") == 0) {
+        put_attr_str(f, "/", "preprocess", "standardize");
     } else if (strcmp(k, "finished-7") == 0) {
         put_attr_int(f, "/", "finished", 7);
     } else if (strcmp(k, "history-acc") == 0) {

@@ -224,7 +224,9 @@ for spec in "w1-shape:/params/W1|(8, 4)|(4, 8)" "w2-missing:/params/W2|missing i
     "optim-extra:/optim/W1/extra|not a tensor of this model" \
     "eps-huge:attribute 'eps' of /|1e+300 is beyond" "reg-huge:attribute 'reg' of /|1e+300 is beyond" \
     "no-fc-real:attribute 'fc_real' of /|missing" \
-    "norm-layernorm:/bn|batchnorm statistics in the checkpoint, and this model has no batchnorm"; do
+    "norm-layernorm:/bn|batchnorm statistics in the checkpoint, and this model has no batchnorm" \
+    "shuffle-2:attribute 'shuffle' of /|2: 0 or 1" "world-size-huge:attribute 'world_size' of /|1099511627776 ranks" \
+    "pp-contradicts:attribute 'kind' of /preprocess|'center' contradicts the root attribute preprocess 'standardize'"; do
     kind=${spec%%:*} expect=${spec#*:}
     "$BAD_INPUTS" ckpt "$kind" "$good_ckpt" "$O/ckpt-$kind.h5"
     add "resume-$kind" "ckpt-$kind.h5|$expect" train --resume "$O/ckpt-$kind.h5"
