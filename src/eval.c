@@ -137,16 +137,10 @@ static void eval_count(eval_state *s)
         int chunk = (int)(sp->n - at < s->net.max_batch ? sp->n - at : s->net.max_batch);
         const fc_real *x = sp->x + (size_t)at * (size_t)sp->d;
         const int32_t *y = sp->y + at;
-        const fc_real *scores = fc_net_forward(&s->net, x, chunk, FC_MODE_TEST, NULL);
-        for (int i = 0; i < chunk; i++) {
-            /* Same argmax as fc_net_count_correct (first maximum wins), so eval's accuracy is the one
-             * training reports for the same parameters. */
-            const fc_real *row = scores + (size_t)i * (size_t)C;
-            int pred = 0;
-            for (int k = 1; k < C; k++)
-                if (row[k] > row[pred]) pred = k;
-            s->confusion[(size_t)y[i] * (size_t)C + (size_t)pred] += 1.0;
-        }
+        fc_net_forward(&s->net, x, chunk, FC_MODE_TEST, NULL);
+        /* fc_net_count_correct's rule, so eval's accuracy is the one training reports for the same parameters */
+        for (int i = 0; i < chunk; i++)
+            s->confusion[(size_t)y[i] * (size_t)C + (size_t)fc_net_predict(&s->net, i)] += 1.0;
     }
 }
 

@@ -352,16 +352,19 @@ double fc_net_update_range(fc_net *net, fc_optim *opt, size_t begin, size_t len,
     return 0.5 * reg * sum_lanes(part);
 }
 
-int64_t fc_net_count_correct(const fc_net *net, const int32_t *y)
+int fc_net_predict(const fc_net *net, int row)
 {
     const int C = net->dims[net->n_layers];
+    const fc_real *s = net->scores + (size_t)row * (size_t)C;
+    int best = 0;
+    for (int k = 1; k < C; k++)
+        if (s[k] > s[best]) best = k;
+    return best;
+}
+
+int64_t fc_net_count_correct(const fc_net *net, const int32_t *y)
+{
     int64_t correct = 0;
-    for (int i = 0; i < net->batch; i++) {
-        const fc_real *s = net->scores + (size_t)i * C;
-        int best = 0;
-        for (int k = 1; k < C; k++)
-            if (s[k] > s[best]) best = k;
-        correct += best == y[i];
-    }
+    for (int i = 0; i < net->batch; i++) correct += fc_net_predict(net, i) == y[i];
     return correct;
 }

@@ -325,6 +325,13 @@ static const char *const ckpt_kinds[] = {
     "shuffle-2",       /* root attribute shuffle = 2 */
     "world-size-huge", /* root attribute world_size = 2^40: no MPI job has that many ranks */
     "pp-contradicts",  /* root attribute preprocess = "standardize", /preprocess of kind "center" */
+    "check-step-ahead",/* /history/check_step[0] = 100 in a checkpoint of step 8 */
+    "pp-std-zero",     /* /preprocess/std[0] = 0 (give a --preprocess standardize checkpoint): x / 0 */
+    "best-acc-5",      /* /best attribute best_val_acc = 5: never beaten, the best parameters frozen */
+    "best-step-ahead", /* /best attribute best_step = 100 in a checkpoint of step 8 */
+    "best-step-neg",   /* /best attribute best_step = -1 */
+    "world-size-0",    /* root attribute world_size = 0 */
+    "best-bn-only",    /* norm = "layernorm", /bn removed: only /best/bn is left over */
     NULL};
 
 /* Sets the size of the first object of the file's first global heap collection ("GCOL": signature,
@@ -378,6 +385,23 @@ static float *get_floats(hid_t f, const char *name, hsize_t *n, hsize_t dims[2])
     H5Sclose(s);
     H5Dclose(d);
     return v;
+}
+
+/* Element i of an existing dataset set to value, in place: same type (converted from double) and shape. */
+static void set_element(hid_t f, const char *name, hssize_t i, double value)
+{
+    hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
+    if (d < 0) die("no dataset", name);
+    hid_t space = H5Dget_space(d);
+    hssize_t count = H5Sget_simple_extent_npoints(space);
+    double *v = count > i ? calloc((size_t)count, sizeof *v) : NULL;
+    if (!v) die("too few elements", name);
+    check(H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v), "read");
+    v[i] = value;
+    check(H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v), "write");
+    free(v);
+    H5Sclose(space);
+    H5Dclose(d);
 }
 
 static void write_ckpt(const char *kind, const char *good, const char *out)
@@ -498,18 +522,22 @@ static void write_ckpt(const char *kind, const char *good, const char *out)
     } else if (strcmp(k, "finished-7") == 0) {
         put_attr_int(f, "/", "finished", 7);
     } else if (strcmp(k, "history-acc") == 0) {
-        hid_t d = H5Dopen2(f, "/history/train_acc", H5P_DEFAULT); /* rewritten in place: same type and shape */
-        if (d < 0) die("no dataset", "/history/train_acc");
-        hid_t space = H5Dget_space(d);
-        hssize_t count = H5Sget_simple_extent_npoints(space);
-        double *v = count > 0 ? calloc((size_t)count, sizeof *v) : NULL;
-        if (!v) die("empty", "/history/train_acc");
-        check(H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v), "read");
-        v[0] = 7.5;
-        check(H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v), "write");
-        free(v);
-        H5Sclose(space);
-        H5Dclose(d);
+        set_element(f, "/history/train_acc", 0, 7.5);
+    } else if (strcmp(k, "check-step-ahead") == 0) {
+        set_element(f, "/history/check_step", 0, 100);
+    } else if (strcmp(k, "pp-std-zero") == 0) {
+        set_element(f, "/preprocess/std", 0, 0);
+    } else if (strcmp(k, "best-acc-5") == 0) {
+        put_attr_double(f, "/best", "best_val_acc", 5);
+    } else if (strcmp(k, "best-step-ahead") == 0) {
+        put_attr_int(f, "/best", "best_step", 100);
+    } else if (strcmp(k, "best-step-neg") == 0) {
+        put_attr_int(f, "/best", "best_step", -1);
+    } else if (strcmp(k, "world-size-0") == 0) {
+        put_attr_int(f, "/", "world_size", 0);
+    } else if (strcmp(k, "best-bn-only") == 0) {
+        put_attr_str(f, "/", "norm", "layernorm");
+        check(H5Ldelete(f, "/bn", H5P_DEFAULT), "delete /bn");
     } else if (strcmp(k, "data-empty") == 0) {
         put_attr_str(f, "/", "data", "");
     } else if (strcmp(k, "format-heap-len") == 0) {

@@ -44,6 +44,11 @@ random_bytes() { LC_ALL=C awk -v n="$1" -v s="$2" 'BEGIN { srand(s); for (i = 0;
 timeout 60 "$MPIEXEC" -n 1 --oversubscribe --bind-to none "$FCNET_DIST" train --data "$O/good.h5" --hidden 8 \
     --norm batchnorm --optim adam --batch-size 10 --epochs 2 --max-steps 8 --out "$O/ck" >/dev/null
 good_ckpt=$O/ck/checkpoint.h5
+# The same with standardized inputs: its /preprocess holds standard deviations
+timeout 60 "$MPIEXEC" -n 1 --oversubscribe --bind-to none "$FCNET_DIST" train --data "$O/good.h5" --hidden 8 \
+    --norm batchnorm --optim adam --batch-size 10 --epochs 2 --max-steps 8 --preprocess standardize \
+    --out "$O/ck-std" >/dev/null
+good_std_ckpt=$O/ck-std/checkpoint.h5
 mkdir -p "$O/adir"
 base=(--data "$O/good.h5" --hidden 8 --batch-size 10 --epochs 1)
 
@@ -226,11 +231,21 @@ for spec in "w1-shape:/params/W1|(8, 4)|(4, 8)" "w2-missing:/params/W2|missing i
     "no-fc-real:attribute 'fc_real' of /|missing" \
     "norm-layernorm:/bn|batchnorm statistics in the checkpoint, and this model has no batchnorm" \
     "shuffle-2:attribute 'shuffle' of /|2: 0 or 1" "world-size-huge:attribute 'world_size' of /|1099511627776 ranks" \
-    "pp-contradicts:attribute 'kind' of /preprocess|'center' contradicts the root attribute preprocess 'standardize'"; do
+    "pp-contradicts:attribute 'kind' of /preprocess|'center' contradicts the root attribute preprocess 'standardize'" \
+    "check-step-ahead:/history/check_step|100 at element 0|outside the steps made" \
+    "best-acc-5:best_val_acc|5: an accuracy in [0, 1]" "best-step-ahead:best_step|100, not among the 8 steps made" \
+    "best-step-neg:best_step|-1, not among" "world-size-0:attribute 'world_size' of /|0 ranks" \
+    "best-bn-only:/best/bn|batchnorm statistics in the checkpoint, and this model has no batchnorm"; do
     kind=${spec%%:*} expect=${spec#*:}
     "$BAD_INPUTS" ckpt "$kind" "$good_ckpt" "$O/ckpt-$kind.h5"
     add "resume-$kind" "ckpt-$kind.h5|$expect" train --resume "$O/ckpt-$kind.h5"
 done
+# A standard deviation of 0 would divide every input by 0: resume and eval refuse it
+"$BAD_INPUTS" ckpt pp-std-zero "$good_std_ckpt" "$O/ckpt-pp-std-zero.h5"
+add resume-pp-std-zero "ckpt-pp-std-zero.h5|/preprocess/std|0 at element 0|at least 1e-08" train \
+    --resume "$O/ckpt-pp-std-zero.h5"
+add eval-pp-std-zero "ckpt-pp-std-zero.h5|/preprocess/std|0 at element 0|at least 1e-08" eval \
+    --checkpoint "$O/ckpt-pp-std-zero.h5" --split val
 # eval reads the same tensors through its own path: a model that would print a wrong accuracy with exit 0
 add eval-bn-var-neg "ckpt-bn-var-neg.h5|/bn/running_var1|negative variance" eval --checkpoint "$O/ckpt-bn-var-neg.h5" --split val
 add eval-pp-mean-nan "ckpt-pp-mean-nan.h5|/preprocess/mean|non-finite" eval --checkpoint "$O/ckpt-pp-mean-nan.h5" --split val

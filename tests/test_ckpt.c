@@ -5,6 +5,7 @@
 
 #define _GNU_SOURCE /* syscall() */
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <hdf5.h>
 #include <math.h>
@@ -434,6 +435,7 @@ typedef struct fs_event {
 } fs_event;
 static int recording, n_events;
 static fs_event events[MAX_EVENTS];
+static int dir_fsync_errno; /* nonzero: fsync of a directory fails with it */
 
 static fs_event *record(const char *what)
 {
@@ -452,6 +454,11 @@ int fsync(int fd)
         snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
         const ssize_t n = readlink(link, e->a, sizeof e->a - 1);
         e->a[n > 0 ? n : 0] = '\0';
+    }
+    struct stat sb;
+    if (dir_fsync_errno && fstat(fd, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        errno = dir_fsync_errno;
+        return -1;
     }
     return (int)syscall(SYS_fsync, fd);
 }
@@ -494,6 +501,15 @@ START_TEST(test_save_is_durable)
     }
     ck_assert_msg(i_sync_tmp >= 0, "%s not fsynced before its rename", tmp);
     ck_assert_msg(i_sync_dir >= 0, "directory %s not fsynced after the rename", dir);
+    /* A directory whose sync fails (EIO) fails the save: the rename may not survive a crash. A file system
+     * that cannot sync directories at all (EINVAL) does not. */
+    dir_fsync_errno = EIO;
+    ck_assert_int_eq(fc_ckpt_save(&a->t, path), FC_ERR_FAIL);
+    ck_assert_msg(strstr(fc_error_message(), "syncing its directory") && strstr(fc_error_message(), strerror(EIO)),
+                  "%s", fc_error_message());
+    dir_fsync_errno = EINVAL;
+    ck_assert_int_eq(fc_ckpt_save(&a->t, path), FC_OK);
+    dir_fsync_errno = 0;
     destroy(a);
     free(a);
 }
@@ -916,6 +932,16 @@ START_TEST(test_keep_last)
         ck_assert_int_eq(fc_ckpt_save(&a->t, path), FC_OK);
         ck_assert_int_eq(fc_ckpt_keep_last(out, path, step, 2, a->t.run_id), FC_OK);
     }
+    /* Step 40 saved again (an earlier attempt of this run, stopped after its save, redone): this run's own
+     * copy of that step is replaced by the new checkpoint. */
+    const fc_real first_weight = a->t.net.params[0];
+    a->t.net.params[0] = first_weight + 1;
+    ck_assert_int_eq(fc_ckpt_save(&a->t, path), FC_OK);
+    ck_assert_int_eq(fc_ckpt_keep_last(out, path, 40, 2, a->t.run_id), FC_OK);
+    snprintf(name, sizeof name, "%s/checkpoint-step40.h5", out);
+    ck_assert_int_eq(fc_ckpt_load(&b->t, name), FC_OK);
+    ck_assert_msg(b->t.net.params[0] == first_weight + 1, "the step-40 copy is the earlier attempt's");
+    a->t.net.params[0] = first_weight;
     /* An unrelated file survives. */
     snprintf(name, sizeof name, "%s/checkpoint-step7.h5.bak", out);
     spit(name, (const unsigned char *)"x", 1);
@@ -954,6 +980,14 @@ START_TEST(test_keep_last)
     ck_assert_int_eq(fc_ckpt_keep_last(out, path, 50, 0, a->t.run_id), FC_OK); /* off: nothing happens */
     snprintf(name, sizeof name, "%s/checkpoint-step50.h5", out);
     ck_assert(stat(name, &sb) != 0);
+    /* --overwrite removes the other run's copies only: this run's (35, 40) and the text file stay. */
+    ck_assert_int_eq(fc_ckpt_remove_other_runs(out, a->t.run_id), FC_OK);
+    const int64_t all_steps[] = {1, 2, 20, 35, 40, 100};
+    for (int i = 0; i < 6; i++) {
+        snprintf(name, sizeof name, "%s/checkpoint-step%lld.h5", out, (long long)all_steps[i]);
+        const int kept = all_steps[i] == 1 || all_steps[i] == 35 || all_steps[i] == 40;
+        ck_assert_msg((stat(name, &sb) == 0) == kept, "--overwrite: step %lld", (long long)all_steps[i]);
+    }
     destroy(a);
     destroy(b);
     free(a);

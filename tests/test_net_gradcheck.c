@@ -128,7 +128,7 @@ START_TEST(test_detects_wrong_gradient)
 }
 END_TEST
 
-/* Accuracy counting takes the first maximum of a row, as numpy's argmax (and eval) do: all-zero weights
+/* Accuracy counting and eval (fc_net_predict) take the first maximum of a row, as numpy's argmax: all-zero weights
  * and a last-layer bias whose largest value is shared by classes 1 and 2 make every row predict class 1. */
 START_TEST(test_count_correct_first_maximum)
 {
@@ -143,7 +143,10 @@ START_TEST(test_count_correct_first_maximum)
     for (int i = 0; i < BATCH * D; i++) x[i] = sin(i);
     const int32_t y[BATCH] = {1, 1, 1, 2, 0, 3, 1}; /* four rows of class 1, one of class 2 */
     const double *scores = fc_net_forward(&net, x, BATCH, FC_MODE_TEST, NULL);
-    for (int i = 0; i < BATCH; i++) ck_assert(scores[i * C + 1] == scores[i * C + 2]);
+    for (int i = 0; i < BATCH; i++) {
+        ck_assert(scores[i * C + 1] == scores[i * C + 2]);
+        ck_assert_int_eq(fc_net_predict(&net, i), 1); /* eval's rule */
+    }
     ck_assert_int_eq(fc_net_count_correct(&net, y), 4);
     fc_net_free(&net);
 }

@@ -100,6 +100,9 @@ double fc_net_add_reg_range(fc_net *net, size_t begin, size_t len);
  * bits: returns the reg loss of the range; *finite = 0 when some gradient was NaN or Inf, or the update
  * overflowed. */
 double fc_net_update_range(fc_net *net, fc_optim *opt, size_t begin, size_t len, int *finite);
+/* The class of row of the last forward: its argmax score, the first maximum on a tie (training's accuracy
+ * checks and eval count with this one rule). */
+int fc_net_predict(const fc_net *net, int row);
 /* Number of rows of the last forward whose argmax score equals y (test-mode forward first). */
 int64_t fc_net_count_correct(const fc_net *net, const int32_t *y);
 
