@@ -23,11 +23,15 @@ fcnet_script_test(NAME test_inputs_differ
 set_tests_properties(test_inputs_differ PROPERTIES LABELS sanitize)
 # A /dev/shm too small for the shared-memory exchange: a warning, the message path, the same bits. And one
 # that fills up after the room checks (shm_room_lie hides the shortage from them): an error naming /dev/shm.
+# populate_fails makes one rank's page taking fail: the ranks still agree on one exchange.
 add_library(shm_room_lie MODULE shm_room_lie.c)
 target_link_libraries(shm_room_lie PRIVATE ${CMAKE_DL_LIBS})
+add_library(populate_fails MODULE populate_fails.c)
+target_link_libraries(populate_fails PRIVATE ${CMAKE_DL_LIBS})
 fcnet_script_test(NAME test_small_shm
                   COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_small_shm.sh $<TARGET_FILE:fcnet_synth>
-                          $<TARGET_FILE:h5cmp> $<TARGET_FILE:shm_room_lie> ${MPIEXEC_EXECUTABLE}
+                          $<TARGET_FILE:h5cmp> $<TARGET_FILE:shm_room_lie> $<TARGET_FILE:populate_fails>
+                          ${MPIEXEC_EXECUTABLE}
                   TIMEOUT 180)
 # --profile's report at 1, 2 and 3 ranks, including the fastest and slowest rank by GEMM time.
 fcnet_script_test(NAME test_profile

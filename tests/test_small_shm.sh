@@ -6,12 +6,15 @@
 # (unshare -m) to mount a small /dev/shm; exits 77 (skipped) where that is not possible. Last, a /dev/shm that
 # fills up after every room check passed (SHM_ROOM_LIE, an LD_PRELOAD library, overstates its free space):
 # the node's copy of the data is refused with one line naming /dev/shm, not a crash blamed on the dataset.
-#   test_small_shm.sh SYNTH H5CMP SHM_ROOM_LIE [MPIEXEC]
+# And a /dev/shm full under one rank only (POPULATE_FAILS, an LD_PRELOAD library, fails rank 1's page taking):
+# the ranks agree on the message path, with one warning.
+#   test_small_shm.sh SYNTH H5CMP SHM_ROOM_LIE POPULATE_FAILS [MPIEXEC]
 set -euo pipefail
 synth=$1
 h5cmp=$2
 room_lie=$3
-mpiexec=${4:-mpirun}
+populate_fails=$4
+mpiexec=${5:-mpirun}
 dist=${FCNET_DIST:?}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
 if [ "$(id -u)" -ne 0 ] || ! unshare -m true 2>/dev/null; then
@@ -63,7 +66,14 @@ in_small_shm small 0 "/dev/shm has .* MB free.*MPI messages instead" "small /dev
 in_small_shm filled 0 "/dev/shm filled up while the shared-memory exchange .* was being set up: exchanging with MPI" \
     "/dev/shm full after the exchange's room check" env FCNET_EXCHANGE=auto "${mpi[@]}" "${lie[@]}" \
     -x FCNET_EXCHANGE -n 2 "$dist" "${train[@]}" --out "$work/filled"
-for other in p2p small filled; do
+# Only rank 1 finds no room for its pages (the shared windows are already made): rank 0 must not keep the
+# shared-memory exchange while rank 1 leaves it.
+env FCNET_EXCHANGE=auto FCNET_TEST_POPULATE_FAILS=1 "${mpi[@]}" -x LD_PRELOAD="$populate_fails" \
+    -x FCNET_TEST_POPULATE_FAILS -x FCNET_EXCHANGE -n 2 "$dist" "${train[@]}" --out "$work/one_full" \
+    >"$work/one_full.out" 2>"$work/one_full.err" || fail "/dev/shm full under rank 1 only: exit $?"
+[ "$(grep -c . "$work/one_full.err")" -eq 1 ] && grep -q "/dev/shm filled up while the shared-memory exchange" \
+    "$work/one_full.err" || fail "/dev/shm full under rank 1 only: stderr is not the one warning"
+for other in p2p small filled one_full; do
     "$h5cmp" "$work/shm/checkpoint.h5" "$work/$other/checkpoint.h5" /params /bn /optim /history \
         || fail "$other differs from the shared-memory exchange"
 done
@@ -90,5 +100,5 @@ if [ "$failed" -ne 0 ]; then
     for f in "$work"/*.err; do echo "--- $f"; cat "$f"; done
     exit 1
 fi
-echo "4 runs bitwise equal; the small /dev/shm fell back with one warning, for the exchange (also when it filled" \
-    "up after the room check) and for the data; filled up after the room checks, the data's copy refused naming /dev/shm"
+echo "5 runs bitwise equal; the small /dev/shm fell back with one warning, for the exchange (also when it filled" \
+    "up after the room check, and under one rank only) and for the data; filled up after the room checks, the data's copy refused naming /dev/shm"
