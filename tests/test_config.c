@@ -184,6 +184,39 @@ START_TEST(test_every_option)
     /* --overwrite is a train flag. */
     ck_assert_int_eq(PARSE(&cfg, "--data", "d.h5", "--overwrite"), FC_OK);
     ck_assert_int_eq(cfg.overwrite, 1);
+    /* Each --progress word selects its own mode. */
+    static const struct {
+        const char *word;
+        fc_progress_mode mode;
+    } progress[] = {{"auto", FC_PROGRESS_AUTO}, {"bar", FC_PROGRESS_BAR}, {"lines", FC_PROGRESS_LINES}};
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(PARSE(&cfg, "--data", "d.h5", "--progress", progress[i].word), FC_OK);
+        ck_assert_msg(cfg.progress == progress[i].mode, "--progress %s", progress[i].word);
+    }
+    /* Every yes and no word, any case */
+    static const char *const yes[] = {"--profile=true", "--profile=YES", "--profile=on", "--profile=1"};
+    static const char *const no[] = {"--profile=false", "--profile=No", "--profile=off", "--profile=0"};
+    for (int i = 0; i < 4; i++) {
+        ck_assert_int_eq(PARSE(&cfg, "--data", "d.h5", yes[i]), FC_OK);
+        ck_assert_msg(cfg.profile == 1, "%s", yes[i]);
+        ck_assert_int_eq(PARSE(&cfg, "--data", "d.h5", "--profile", no[i]), FC_OK);
+        ck_assert_msg(cfg.profile == 0, "%s", no[i]);
+    }
+}
+END_TEST
+
+/* A path fills at most FC_PATH_MAX - 1 bytes: one byte more is refused, not cut short. */
+START_TEST(test_path_length)
+{
+    static char path[FC_PATH_MAX + 1];
+    memset(path, 'a', FC_PATH_MAX - 1);
+    path[FC_PATH_MAX - 1] = '\0';
+    ck_assert_int_eq(PARSE(&cfg, "--data", "d.h5", "--out", path), FC_OK);
+    ck_assert_str_eq(cfg.out, path);
+    path[FC_PATH_MAX - 1] = 'a';
+    path[FC_PATH_MAX] = '\0';
+    assert_error_has(PARSE(&cfg, "--data", "d.h5", "--out", path), "--out: invalid value 'aaaa",
+                     "path longer than 4095 bytes", "a 4096-byte --out");
 }
 END_TEST
 
@@ -335,6 +368,14 @@ START_TEST(test_config_file)
     ck_assert(cfg.optim.lr == 0.25);
     unlink(path);
 
+    /* Quotes: double or single, stripped in matching pairs only; "" is the empty value (no hidden layer). */
+    write_temp(path, sizeof path, "hidden = \"\"\ndata = 'my data.h5'\nout = \"runs/x'\n");
+    ck_assert_int_eq(PARSE(&cfg, "--config", path), FC_OK);
+    ck_assert_int_eq(cfg.n_hidden, 0);
+    ck_assert_str_eq(cfg.data, "my data.h5");
+    ck_assert_str_eq(cfg.out, "\"runs/x'");
+    unlink(path);
+
     /* An empty file changes nothing but config_file. */
     write_temp(path, sizeof path, "");
     ck_assert_int_eq(PARSE(&cfg, "--config", path, "--data", "d.h5"), FC_OK);
@@ -383,8 +424,8 @@ static const struct bad_case {
     const char *args[8];
     const char *need[2];
 } bad_cases[] = {
-    {{"--lr", "1e400"}, {"--lr", "'1e400'"}},
-    {{"--lr", "1e-400"}, {"--lr", "'1e-400'"}},
+    {{"--lr", "1e400"}, {"--lr: invalid value '1e400': too large for a double", NULL}},
+    {{"--lr", "1e-400"}, {"--lr: invalid value '1e-400': too small for a double", NULL}},
     {{"--lr", "0.1x"}, {"--lr: invalid value '0.1x': not a number", NULL}},
     {{"--lr", ""}, {"--lr", "''"}},
     {{"--lr", "nan"}, {"--lr", "'nan'"}},
@@ -392,7 +433,8 @@ static const struct bad_case {
     {{"--lr", "0x10"}, {"--lr", "'0x10'"}},
     {{"--lr", " 0.1"}, {"--lr", "' 0.1'"}},
     {{"--reg", "-0x"}, {"--reg", "'-0x'"}},
-    {{"--lr", "0"}, {"--lr", "0 out of range"}},
+    {{"--lr", "0"}, {"--lr: 0 out of range (must be > 0)", NULL}},
+    {{"--reg", "-1"}, {"--reg: -1 out of range (must be >= 0)", NULL}},
     {{"--lr", "-1"}, {"--lr", "-1 out of range"}},
     {{"--batch-size", "-5"}, {"--batch-size", "-5 out of range"}},
     {{"--batch-size", "1.5"}, {"--batch-size", "'1.5'"}},
@@ -422,6 +464,11 @@ static const struct bad_case {
     {{"--seed", "18446744073709551616"}, {"--seed", "'18446744073709551616': larger than 2^64-1"}},
     {{"--seed", "1.0"}, {"--seed", "'1.0': not a non-negative integer"}},
     {{"--epochs", "0"}, {"--epochs", "0 out of range"}},
+    {{"--epochs", "2147483648"}, {"--epochs: 2147483648 out of range [1, 2147483647]", NULL}},
+    /* An empty value is no number (it would read as 0: --max-steps '' meant no limit) */
+    {{"--max-steps", ""}, {"--max-steps: invalid value '': not an integer", NULL}},
+    {{"--keep-last", ""}, {"--keep-last: invalid value '': not an integer", NULL}},
+    {{"--seed", ""}, {"--seed: invalid value '': not a non-negative integer", NULL}},
     {{"--max-steps", "1e3"}, {"--max-steps", "'1e3': not an integer"}},
     {{"--max-steps", "-1"}, {"--max-steps", "-1 out of range"}},
     {{"--print-every", "0"}, {"--print-every", "0 out of range"}},
@@ -475,7 +522,10 @@ static const struct bad_case {
      {"--epochs: not an option of the eval command: eval takes no training options (see", NULL}},
     {{"eval", "--checkpoint", "c.h5", "--lr", "0.1"},
      {"--lr: not an option of the eval command: eval takes no training options (see", NULL}},
+    {{"eval", "--checkpoint", "c.h5", "--seed", "1"}, {"--seed: not an option of the eval command", NULL}},
     {{"gradcheck", "--lr", "0.1"}, {"--lr: not an option of the gradcheck command", NULL}},
+    {{"gradcheck", "--val-size", "0.2"}, {"--val-size: not an option of the gradcheck command", NULL}},
+    {{"gradcheck", "--no-shuffle"}, {"--no-shuffle: not an option of the gradcheck command", NULL}},
     {{"gradcheck", "--out", "x"}, {"--out: not an option of the gradcheck command", NULL}},
     {{"gradcheck", "--bn-momentum", "0.5"}, {"--bn-momentum: not an option of the gradcheck command", NULL}},
     {{"gradcheck", "--overwrite"}, {"--overwrite: not an option of the gradcheck command", NULL}},
@@ -527,6 +577,10 @@ START_TEST(test_config_file_errors)
         /* The first failing line is reported, whatever its kind. */
         {"oops\nkeep = 2\n", {":1: syntax error", NULL}},
         {"keep = 2\noops\n", {":1: keep: 2 out of range", NULL}},
+        {"keep = 2\nlr = x\n", {":1: keep: 2 out of range (0, 1]", NULL}},
+        /* A file's values obey the build's precision as the flags do */
+        {"eps = 1e-50\n", {":1: eps: 1e-50 is below", "the smallest normal float"}},
+        {"weight_scale = 1e39\n", {":1: weight_scale: 1e39", "float"}},
         /* libinih would read an indented line as a continuation replacing the value above (hidden 16). */
         {"hidden = 8\n  16\n", {":2: syntax error", "an indented line does not continue"}},
         {"lr = 0.1\nhidden = 8\n\t16, 32\nkeep = 0.5\n", {":3: syntax error", NULL}},
@@ -784,6 +838,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_config_file);
     tcase_add_test(tc, test_opt_set);
     tcase_add_test(tc, test_hidden_forms);
+    tcase_add_test(tc, test_path_length);
     tcase_add_loop_test(tc, test_bad_value, 0, (int)(sizeof bad_cases / sizeof bad_cases[0]));
     tcase_add_test(tc, test_config_file_errors);
     tcase_add_test(tc, test_accepted_numbers);
