@@ -41,7 +41,7 @@ static void install_interrupt_handler(void)
     sigaction(SIGINT, &sa, NULL);
 }
 
-/* eval and gradcheck save nothing, so SIGTERM and SIGUSR1 end them at once (the default action), as `kill`
+/* eval, gradcheck and help save nothing, so SIGTERM and SIGUSR1 end them at once (the default action), as `kill`
  * and `timeout` expect; one that came while the command line was read ends them now. */
 static void end_on_signals(void)
 {
@@ -143,19 +143,14 @@ int main(int argc, char **argv)
         rc = FC_ERR_INPUT;
     }
     if (rc == FC_OK) {
+        if (cfg.command != FC_CMD_TRAIN) end_on_signals(); /* only training has work to save first */
         switch (cfg.command) {
         case FC_CMD_HELP:
             if (dist.rank == 0) fc_config_print_help(stdout, cfg.help_command);
             break;
         case FC_CMD_TRAIN: rc = run_train(&cfg, &dist); break;
-        case FC_CMD_EVAL:
-            end_on_signals();
-            rc = fc_cmd_eval(&cfg, &dist);
-            break;
-        case FC_CMD_GRADCHECK:
-            end_on_signals();
-            rc = fc_cmd_gradcheck(&cfg, &dist);
-            break;
+        case FC_CMD_EVAL: rc = fc_cmd_eval(&cfg, &dist); break;
+        case FC_CMD_GRADCHECK: rc = fc_cmd_gradcheck(&cfg, &dist); break;
         }
     }
     fc_dist_free(&dist);

@@ -193,6 +193,8 @@ cp "$good_ckpt" "$O/ckpt-flipped-root.h5"
 add resume-flipped-root-header "ckpt-flipped-root.h5|truncated or corrupt HDF5 file|checksum" train \
     --resume "$O/ckpt-flipped-root.h5"
 add resume-missing "--resume: $O/missing.h5: cannot open|No such file" train --resume "$O/missing.h5"
+add eval-checkpoint-missing "--checkpoint: $O/missing.h5: cannot open|No such file" eval --checkpoint "$O/missing.h5" \
+    --split val
 add resume-fifo "fifo|not a regular file" train --resume "$O/fifo"
 add resume-empty "empty.h5" train --resume "$O/empty.h5"
 add resume-random "random.h5" train --resume "$O/random.h5"

@@ -605,7 +605,7 @@ END_TEST
  * A feature far from 0 gets its std without cancellation (two passes, not E[x^2] - E[x]^2). */
 START_TEST(test_preprocess_near_constant_and_offset)
 {
-    enum { N = 10, D = 7 };
+    enum { N = 10, D = 8 };
     const double consts[5] = {0.1, 0.3, 0.7, 1.0 / 3.0, 0.2};
     const fc_real lo = (fc_real)1e-3, hi = lo + lo * (fc_real)(2 * FLT_EPSILON); /* 2 float ulps apart */
     ck_assert(lo != hi);
@@ -614,7 +614,9 @@ START_TEST(test_preprocess_near_constant_and_offset)
         for (int j = 0; j < 5; j++) x[i * D + j] = (fc_real)consts[j];
         x[i * D + 5] = i % 2 ? hi : lo;
         x[i * D + 6] = (fc_real)(1e5 + 0.1 * i);
+        x[i * D + 7] = (fc_real)(i % 2 ? 1e-6 : -1e-6); /* small, but no rounding noise: scaled to +-1 */
     }
+    const double std7 = (double)(fc_real)1e-6;
     /* the reference statistics of the offset feature, two passes in double */
     double mean6 = 0, var6 = 0;
     for (int i = 0; i < N; i++) mean6 += (double)x[i * D + 6];
@@ -629,12 +631,15 @@ START_TEST(test_preprocess_near_constant_and_offset)
     for (int j = 0; j < 6; j++)
         ck_assert_msg(pp.std[j] == 1.0, "near-constant feature %d: std %.17g, want 1", j, pp.std[j]);
     ck_assert_msg(fabs(pp.std[6] - std6) <= 1e-12 * std6, "offset feature: std %.17g, want %.17g", pp.std[6], std6);
+    ck_assert_msg(fabs(pp.std[7] - std7) <= 1e-12 * std7, "small feature: std %.17g, want %.17g", pp.std[7], std7);
     fc_preprocess_apply(&pp, &train);
     for (int i = 0; i < N; i++) {
         for (int j = 0; j < 6; j++)
             ck_assert_msg(fabs((double)x[i * D + j]) < 1e-6, "near-constant feature %d row %d: %g after standardize",
                           j, i, (double)x[i * D + j]);
         ck_assert(fabs((double)x[i * D + 6]) < 2.0);
+        ck_assert_msg(fabs(fabs((double)x[i * D + 7]) - 1.0) < 1e-5, "small feature row %d: %g after standardize", i,
+                      (double)x[i * D + 7]);
     }
     fc_preprocess_free(&pp);
 }
@@ -947,6 +952,16 @@ START_TEST(test_error_shapes)
     h5_put_y(f, "/train/y", H5T_STD_I32LE, 0, y);
     H5Fclose(f);
     expect_error(p, 0, "/train/x", "empty", NULL);
+
+    /* An empty /test would skip the final test accuracy without a word: refused like an empty /val */
+    p = tmp_path("empty_test.h5");
+    f = h5_create(p);
+    h5_put_x(f, "/train/x", H5T_IEEE_F32LE, 6, 4, x);
+    h5_put_y(f, "/train/y", H5T_STD_I32LE, 6, y);
+    h5_put_x(f, "/test/x", H5T_IEEE_F32LE, 0, 4, x);
+    h5_put_y(f, "/test/y", H5T_STD_I32LE, 0, y);
+    H5Fclose(f);
+    expect_error(p, 0, "/test/x", "empty (0 rows)", "leave the split out");
 }
 END_TEST
 
@@ -1010,6 +1025,22 @@ START_TEST(test_error_types)
     H5Tclose(s10);
     H5Fclose(f);
     expect_error(p, 0, "num_classes", "expected an integer", "string");
+
+    /* Two values (one read into one double would overrun it) */
+    p = tmp_path("two_num_classes.h5");
+    f = h5_create(p);
+    put_split(f, "train", H5T_IEEE_F32LE, H5T_STD_I32LE, 4, 2, 0, 2);
+    {
+        const hsize_t two = 2;
+        const int64_t values[2] = {3, 3};
+        hid_t space2 = H5Screate_simple(1, &two, NULL);
+        hid_t a2 = H5Acreate2(f, "num_classes", H5T_STD_I64LE, space2, H5P_DEFAULT, H5P_DEFAULT);
+        ck_assert(H5Awrite(a2, H5T_NATIVE_INT64, values) >= 0);
+        H5Aclose(a2);
+        H5Sclose(space2);
+    }
+    H5Fclose(f);
+    expect_error(p, 0, "num_classes", "expected a single value, got 2 values", NULL);
 }
 END_TEST
 
