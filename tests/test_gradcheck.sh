@@ -147,6 +147,21 @@ for build in f32 f64; do
     fi
 done
 
+# A small error too: W3's largest element off by 1e-4 of itself (double build) fails. The numerical
+# derivative's error bar must stay well below that; a bar 100 times too wide would pass it.
+rc=0
+FCNET_FAULT_GRADCHECK=skew:1.0001 "$F64" gradcheck --hidden 20,30 --norm batchnorm --weight-scale 5e-2 >out.txt \
+    2>err.txt || rc=$?
+# The double build's rounding estimate (the error bar's floor, printed under the table) is ~6e-10 here.
+rounding=$(grep -oE 'rounding, about [0-9.e+-]+' out.txt | grep -oE '[0-9.]+e[+-][0-9]+$' || echo missing)
+if [ "$rc" -eq 1 ] && grep -q 'gradcheck: 1 tensor failed' err.txt && grep -qE '^  W3 .*FAIL$' out.txt &&
+    awk -v r="$rounding" 'BEGIN { exit !(r + 0 > 0 && r + 0 < 1e-8) }'; then
+    ok "f64: W3 off by 1e-4 of one element fails with exit 1 (rounding estimate $rounding)"
+else
+    not_ok "f64: W3 off by 1e-4 of one element not caught (exit $rc), or a rounding estimate $rounding >= 1e-8"
+    cat out.txt err.txt
+fi
+
 # Under MPI: rank 0 checks, every rank returns its verdict; one report, one error line.
 rc=0
 "$MPIEXEC" -n 3 --oversubscribe --bind-to none "$F64" gradcheck --hidden 20 --weight-scale 5e-2 >out.txt 2>err.txt || rc=$?
