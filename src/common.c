@@ -1,6 +1,7 @@
 #include "fcnet/common.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <mpi.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -76,6 +77,15 @@ const char *fc_input_file_problem(const char *path)
     if (S_ISDIR(sb.st_mode)) return "is a directory";
     if (!S_ISREG(sb.st_mode)) return "not a regular file (a FIFO, socket or device)";
     return NULL;
+}
+
+int fc_sync_path(const char *name, int directory)
+{
+    int fd = open(name, directory ? O_RDONLY | O_DIRECTORY : O_RDONLY);
+    if (fd < 0) return errno;
+    int err = fsync(fd) == 0 ? 0 : errno;
+    close(fd);
+    return err;
 }
 
 void fc_log_set_rank(int rank, int size)

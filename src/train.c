@@ -1,22 +1,16 @@
-/* realpath() is an X/Open function, beyond the project's _POSIX_C_SOURCE. */
-#define _XOPEN_SOURCE 700
-
 #include "fcnet/train.h"
 
-#include <dirent.h>
-#include <errno.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "fcnet/ckpt.h"
+#include "fcnet/ckpt_files.h"
 #include "fcnet/layers.h"
+#include "fcnet/out_dir.h"
 #include "fcnet/progress.h"
 #include "fcnet/read_guard.h"
 #include "fcnet/rng.h"
@@ -66,7 +60,6 @@ static uint64_t bits(double x)
 
 /* The run's hyperparameters and its --epochs, in a fixed order: what every rank must agree on. */
 enum { N_SCALARS = 21, N_SETTINGS = N_SCALARS + FC_MAX_HIDDEN };
-enum { LOCK_WAIT_TRIES = 30 }; /* tenths of a second a run waits for another run's lock on --out */
 static void run_settings(const fc_config *c, uint64_t v[N_SETTINGS])
 {
     const fc_optim_config *o = &c->optim;
@@ -225,21 +218,6 @@ static fc_status check_resumed_position(const fc_trainer *t, const char *path)
     return check_resumed_optimizer(t, path);
 }
 
-/* What tells a file apart from the one that replaces it under the same name: a save renames a new file over the
- * checkpoint, whose inode number the file system may hand out again at the next save, but not with the same
- * change time to the nanosecond. 1 when path could be looked at. */
-static int file_identity(const char *path, int64_t id[5])
-{
-    struct stat sb;
-    if (stat(path, &sb) != 0) return 0;
-    id[0] = (int64_t)sb.st_dev;
-    id[1] = (int64_t)sb.st_ino;
-    id[2] = (int64_t)sb.st_size;
-    id[3] = (int64_t)sb.st_ctim.tv_sec;
-    id[4] = (int64_t)sb.st_ctim.tv_nsec;
-    return 1;
-}
-
 fc_status fc_train_setup(fc_trainer *t, const fc_config *cfg, fc_dist *dist)
 {
     memset(t, 0, sizeof *t);
@@ -313,7 +291,7 @@ fc_status fc_train_setup(fc_trainer *t, const fc_config *cfg, fc_dist *dist)
     st = FC_OK;
     t->run_id = run_identity(t);
     t->resume_file[0] = -1;
-    if (cfg->resume[0]) file_identity(cfg->resume, t->resume_file);
+    if (cfg->resume[0]) fc_file_identity(cfg->resume, t->resume_file);
     if (cfg->resume[0]) st = fc_ckpt_load(t, cfg->resume);
     else if (cfg->init_from[0]) st = fc_ckpt_load_params(&t->net, cfg->init_from, 0);
     if (st == FC_OK && cfg->resume[0]) st = check_resumed_position(t, cfg->resume);
@@ -570,239 +548,10 @@ static void swap_best(fc_trainer *t)
     t->best_bn = b;
 }
 
-/* mkdir -p dir; a failure is reported as kind. */
-static fc_status make_out_dir(const char *dir, fc_status kind)
-{
-    char path[FC_PATH_MAX];
-    snprintf(path, sizeof path, "%s", dir);
-    for (char *p = path + 1;; p++) {
-        if (*p == '/' || *p == '\0') {
-            char saved = *p;
-            *p = '\0';
-            if (mkdir(path, 0777) != 0 && errno != EEXIST)
-                return fc_error_set(kind, "--out: cannot create directory '%s': %s", path, strerror(errno));
-            *p = saved;
-            if (saved == '\0') break;
-        }
-    }
-    return FC_OK;
-}
-
-/* Whether the file path (symbolic links resolved) lives in directory dir, compared by device and inode,
- * so any spelling of either matches. */
-static int is_in_dir(const char *path, const char *dir)
-{
-    char *parent = realpath(path, NULL); /* absolute, so it holds a '/' */
-    if (!parent) return 0;
-    char *slash = strrchr(parent, '/');
-    if (slash == parent)
-        parent[1] = '\0';
-    else if (slash)
-        *slash = '\0';
-    struct stat a, b;
-    const int same = stat(parent, &a) == 0 && stat(dir, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
-    free(parent);
-    return same;
-}
-
-/* A resume continues the run in --out when its file lies there and, where both files say, carries the
- * run_id of --out's checkpoint.h5 (a copy of another run's checkpoint placed in --out does not). */
-static int continues_run_in(const char *resume, const char *out)
-{
-    if (!is_in_dir(resume, out)) return 0;
-    char current[FC_PATH_MAX + 32];
-    snprintf(current, sizeof current, "%s/checkpoint.h5", out);
-    uint64_t a, b;
-    return !fc_ckpt_read_run_id(current, &a) || !fc_ckpt_read_run_id(resume, &b) || a == b;
-}
-
-/* --out without trailing slashes, to put before "/checkpoint.h5" in messages ("a/" + "/checkpoint.h5"). */
-static void out_dir_text(char *dir, size_t size, const char *out)
-{
-    snprintf(dir, size, "%s", out);
-    for (size_t n = strlen(dir); n > 1 && dir[n - 1] == '/';) dir[--n] = '\0';
-}
-
-/* Nothing is lost by accident: a run writes into an --out that holds checkpoints only when it continues
- * one of them (--resume from a file of that run in --out) or is told to replace them (--overwrite). */
-static fc_status check_not_replacing(const fc_config *cfg)
-{
-    char found[300];
-    if (cfg->overwrite || !fc_ckpt_find_in_dir(cfg->out, found, sizeof found)) return FC_OK;
-    if (cfg->resume[0] && continues_run_in(cfg->resume, cfg->out)) return FC_OK;
-    char dir[FC_PATH_MAX];
-    out_dir_text(dir, sizeof dir, cfg->out);
-    return fc_error_set(FC_ERR_INPUT, "--out: %s already holds %s of %s; continue it with --resume %s/%s, choose "
-                        "another --out, or add --overwrite to replace it", dir, found,
-                        cfg->resume[0] ? "a run other than the resumed one" : "an earlier run", dir, found);
-}
-
-/* "a directory", "a FIFO", ...: what a file that is not a regular one is, for messages. */
-static const char *file_kind(mode_t mode)
-{
-    if (S_ISDIR(mode)) return "a directory";
-    if (S_ISLNK(mode)) return "a symbolic link";
-    if (S_ISFIFO(mode)) return "a FIFO";
-    if (S_ISSOCK(mode)) return "a socket";
-    return "a device";
-}
-
-/* The refusal of a .fcnet-lock that is not a regular file (mode: lstat's). */
-static fc_status not_a_lock_file(const char *path, mode_t mode)
-{
-    if (S_ISLNK(mode))
-        return fc_error_set(FC_ERR_INPUT, "--out: %s is a symbolic link; refusing to follow it (remove it)", path);
-    return fc_error_set(FC_ERR_INPUT, "--out: %s is %s, not fcnet's lock file; move it away", path, file_kind(mode));
-}
-
-/* Rank 0 takes an exclusive lock on <out>/.fcnet-lock for the whole run: two runs started on one --out
- * would both pass the check for another run's checkpoint before either had saved, and then overwrite each
- * other's. A POSIX record lock (also honoured over NFS) is released when the process ends however it ends,
- * so a crashed or killed run leaves no stale lock; this process never opens the file a second time, whose
- * close would release it early. A file system without locks (ENOLCK, EOPNOTSUPP) gets a warning, no lock. */
-static fc_status lock_out_dir(fc_trainer *t)
-{
-    char dir[FC_PATH_MAX], path[FC_PATH_MAX + 32];
-    out_dir_text(dir, sizeof dir, t->cfg->out);
-    snprintf(path, sizeof path, "%s/.fcnet-lock", dir);
-    /* Only a regular file is opened and written: a symbolic link would be followed and its target (any file
-     * the user can write) truncated, a FIFO would block the open, a device would be opened. lstat refuses
-     * them unopened; O_NOFOLLOW, O_NONBLOCK (no effect on a regular file) and fstat cover a swap in between. */
-    struct stat sb;
-    if (lstat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) return not_a_lock_file(path, sb.st_mode);
-    const int flags = O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK;
-    /* Writable by whoever may write in --out (umask permitting); a file another user left that this one
-     * cannot write is still locked, with a read lock: it excludes every run that takes the write lock. */
-    int fd = open(path, O_RDWR | O_CREAT | flags, 0666), writable = 1;
-    if (fd < 0 && (errno == EACCES || errno == EROFS)) {
-        fd = open(path, O_RDONLY | flags);
-        writable = 0;
-    }
-    if (fd < 0 && errno == ELOOP) return not_a_lock_file(path, S_IFLNK);
-    if (fd < 0) return fc_error_set(FC_ERR_INPUT, "--out: cannot create %s: %s", path, strerror(errno));
-    if (fstat(fd, &sb) != 0) {
-        const int err = errno;
-        close(fd);
-        return fc_error_set(FC_ERR_INPUT, "--out: cannot stat %s: %s", path, strerror(err));
-    }
-    if (!S_ISREG(sb.st_mode)) {
-        close(fd);
-        return not_a_lock_file(path, sb.st_mode);
-    }
-    struct flock whole = {.l_type = writable ? F_WRLCK : F_RDLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0};
-    int rc;
-    /* A run killed a moment ago may hold the lock a little longer: with mpirun killed first its ranks take about
-     * a second to end. Up to LOCK_WAIT_TRIES x 0.1 s of waiting lets an immediate retry (a requeued job, a
-     * wrapper's loop) resume instead of being refused; a live run is refused after that wait. */
-    for (int tries = 0;; tries++) {
-        while ((rc = fcntl(fd, F_SETLK, &whole)) != 0 && errno == EINTR) {
-        }
-        if (rc == 0 || (errno != EACCES && errno != EAGAIN) || tries == LOCK_WAIT_TRIES) break;
-        const struct timespec tenth = {0, 100000000};
-        nanosleep(&tenth, NULL);
-    }
-    if (rc != 0) {
-        const int err = errno;
-        if (err == ENOLCK || err == EOPNOTSUPP || err == ENOSYS) {
-            fc_log_warn("--out: the file system of %s has no locks (%s): nothing stops a second run on this --out",
-                        t->cfg->out, strerror(err));
-            close(fd);
-            return FC_OK;
-        }
-        char holder[128] = "";
-        const ssize_t n = pread(fd, holder, sizeof holder - 1, 0);
-        holder[n > 0 ? n : 0] = '\0';
-        holder[strcspn(holder, "\r\n")] = '\0';
-        close(fd);
-        if (err != EACCES && err != EAGAIN)
-            return fc_error_set(FC_ERR_INPUT, "--out: cannot lock %s: %s", path, strerror(err));
-        return fc_error_set(FC_ERR_INPUT, "--out: another fcnet run (%s) is using %s; wait for it to end or give "
-                            "another --out", holder[0] ? holder : "its PID unknown", t->cfg->out);
-    }
-    char host[64] = "?", text[160];
-    gethostname(host, sizeof host - 1);
-    const int len = snprintf(text, sizeof text, "PID %ld on %s\n", (long)getpid(), host);
-    /* Not into a file with other names (hard links), which would be overwritten too. */
-    const int written =
-        writable && sb.st_nlink == 1 && ftruncate(fd, 0) == 0 && pwrite(fd, text, (size_t)len, 0) == len;
-    (void)written; /* the holder's line only serves the message of a refused run */
-    t->out_lock = fd + 1;
-    t->out_lock_exclusive = writable;
-    return FC_OK;
-}
-
-/* A directory (or FIFO, socket, device) under a name the run writes or removes is not a checkpoint, but it
- * would only fail the run at its first save, an epoch later: as checkpoint.h5 the rename over it, as a
- * numbered copy the removal by --overwrite (or it blocks --keep-last's copy of that step). Refused now. A
- * symbolic link passes: rename and unlink replace the link, never its target. */
-static fc_status check_checkpoint_names(const char *out)
-{
-    DIR *d = opendir(out);
-    if (!d) return fc_error_set(FC_ERR_INPUT, "--out: cannot list directory '%s': %s", out, strerror(errno));
-    char dir[FC_PATH_MAX];
-    out_dir_text(dir, sizeof dir, out);
-    fc_status st = FC_OK;
-    for (struct dirent *e; st == FC_OK && (e = readdir(d)) != NULL;) {
-        if (strcmp(e->d_name, "checkpoint.h5") != 0 && fc_ckpt_numbered_step(e->d_name) < 0) continue;
-        char path[FC_PATH_MAX + 300];
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        struct stat sb;
-        if (lstat(path, &sb) == 0 && !S_ISREG(sb.st_mode) && !S_ISLNK(sb.st_mode))
-            st = fc_error_set(FC_ERR_INPUT, "--out: %s is %s, not a checkpoint; move it away", path,
-                              file_kind(sb.st_mode));
-    }
-    closedir(d);
-    return st;
-}
-
-/* With --out locked: a checkpoint that another run saved over --resume after this run read it is refused; resuming
- * from the older one would overwrite the newer work. */
-static fc_status check_resume_unchanged(const fc_trainer *t)
-{
-    int64_t now[5];
-    if (!t->cfg->resume[0] || t->resume_file[0] < 0) return FC_OK;
-    if (file_identity(t->cfg->resume, now) && memcmp(now, t->resume_file, sizeof now) == 0) return FC_OK;
-    return fc_error_set(FC_ERR_INPUT, "--resume: %s was replaced by another run's save while this run started; run "
-                        "again to resume from the new one", t->cfg->resume);
-}
-
-/* With --out locked: the temporary files of saves cut short by an earlier run go (they would fill a small
- * disk or quota, and then fail every resume at its first save). */
-static void remove_stale_temps(const fc_trainer *t)
-{
-    double bytes = 0;
-    const int n = fc_ckpt_remove_stale_temps(t->cfg->out, &bytes);
-    if (n > 0)
-        fc_log_info("--out: removed %d temporary file%s (%.1f MB) left by an earlier run's interrupted save%s", n,
-                    n == 1 ? "" : "s", bytes / 1e6, n == 1 ? "" : "s");
-}
-
 fc_status fc_train_check_out_dir(fc_trainer *t)
 {
     fc_status st = FC_OK;
-    if (fc_dist_rank(t->dist) == 0 && (st = make_out_dir(t->cfg->out, FC_ERR_INPUT)) == FC_OK) {
-        char probe[FC_PATH_MAX + 32];
-        snprintf(probe, sizeof probe, "%s/.fcnet-probe-XXXXXX", t->cfg->out);
-        const int fd = mkstemp(probe);
-        if (fd < 0) {
-            st = fc_error_set(FC_ERR_INPUT, "--out: cannot write in directory '%s': %s", t->cfg->out, strerror(errno));
-        } else {
-            close(fd);
-            unlink(probe);
-        }
-        if (st == FC_OK) st = check_checkpoint_names(t->cfg->out);
-        /* Then the lock: a concurrent run that passed the look too (neither had saved) finds it taken. Not
-         * before the look, so that a run refused by it leaves the directory as it was. */
-        if (st == FC_OK) st = check_not_replacing(t->cfg);
-        if (st == FC_OK) st = lock_out_dir(t);
-        /* The looks before the lock may be stale by now (it waits for a run that is ending, and that run may save
-         * meanwhile): repeated with the lock held, nothing can change under them any more. */
-        if (st == FC_OK) st = check_not_replacing(t->cfg);
-        if (st == FC_OK) st = check_resume_unchanged(t);
-        /* Only under a write lock: runs that only read .fcnet-lock (another user's) share theirs, and one could
-         * remove the other's save in progress. */
-        if (st == FC_OK && t->out_lock && t->out_lock_exclusive) remove_stale_temps(t);
-    }
+    if (fc_dist_rank(t->dist) == 0) st = fc_out_dir_claim(t->cfg, t->resume_file, &t->out_lock, &t->out_lock_exclusive);
     return fc_dist_agree(t->dist, st, 1);
 }
 
@@ -815,7 +564,7 @@ static fc_status save_checkpoint(fc_trainer *t)
     double t0 = MPI_Wtime();
     fc_train_gather_optimizer_state(t);
     if (fc_dist_rank(t->dist) == 0) {
-        st = make_out_dir(t->cfg->out, FC_ERR_FAIL);
+        st = fc_out_dir_make(t->cfg->out, FC_ERR_FAIL);
         if (st == FC_OK) st = fc_ckpt_save(t, path);
         /* Only once the new checkpoint is safely in place: a run that fails before it loses nothing. */
         if (st == FC_OK && t->cfg->overwrite && !t->replaced_other_runs) {

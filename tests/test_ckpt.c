@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "fcnet/ckpt.h"
+#include "fcnet/ckpt_files.h"
 #include "fcnet/config.h"
 #include "fcnet/train.h"
 #include "testutil.h"

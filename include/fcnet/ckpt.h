@@ -51,14 +51,6 @@ fc_status fc_ckpt_read_config(const char *path, fc_config *cfg, int *n_input, in
  * FC_ERR_INPUT saying where the path came from and that --data overrides it. Other problems with the file
  * are the data loader's to report. */
 fc_status fc_ckpt_check_data_path(const char *data, const char *checkpoint);
-/* Step number of a numbered copy's name "checkpoint-step<digits>.h5" (digits as %lld prints them), or -1
- * for any other name. */
-int64_t fc_ckpt_numbered_step(const char *name);
-/* Removes from out_dir the temporary files that saves cut short (kill -9, a second Ctrl-C, a lost node) left
- * behind: .checkpoint.h5.tmp.<pid> and checkpoint-step<N>.h5.tmp.<pid>. Only for the holder of out_dir's run
- * lock, so none of them can belong to a save in progress. Returns how many it removed, *bytes their size. Not
- * collective. */
-int fc_ckpt_remove_stale_temps(const char *out_dir, double *bytes);
 
 /* For every hyperparameter the user set explicitly (given->opt_set[]) compares the given value with the
  * checkpoint's; the first disagreement is FC_ERR_INPUT "--lr: 0.01 given but the checkpoint FILE has
@@ -77,27 +69,8 @@ fc_status fc_ckpt_load_preprocess(fc_preprocess *pp, const char *path, int d);
  * and both shapes) and NaN/Inf values are FC_ERR_INPUT; net is then partly overwritten. Not collective. */
 fc_status fc_ckpt_load_params(fc_net *net, const char *path, int best);
 
-/* Rank 0, after a successful save: when keep_last > 0, hard-links (or, where links are impossible,
- * copies) ckpt_path to `<out_dir>/checkpoint-step<step>.h5` and removes this run's step-numbered copies
- * (root attribute run_id equal to run_id) up to step beyond the keep_last highest: files of other runs,
- * of older fcnet versions and step numbers ahead of step are never touched, and an existing copy of the
- * same step from another run is left alone (with a warning, and no copy of this step). A no-op when
- * keep_last <= 0. Because fc_ckpt_save replaces checkpoint.h5 by rename, a link keeps the old contents
- * when the next checkpoint is written. */
-fc_status fc_ckpt_keep_last(const char *out_dir, const char *ckpt_path, int64_t step, int64_t keep_last,
-                            uint64_t run_id);
-
-/* 1 when out_dir holds a checkpoint a run writes there (checkpoint.h5, else the highest-numbered
- * checkpoint-step<N>.h5 copy), with its file name in name; 0 when it holds none (or cannot be listed).
- * Not collective. */
-int fc_ckpt_find_in_dir(const char *out_dir, char *name, size_t size);
-
 /* 1 with *run_id set when path is a readable checkpoint with a root attribute run_id; 0 otherwise (not a
  * checkpoint, or one written before run_id existed). Not collective. */
 int fc_ckpt_read_run_id(const char *path, uint64_t *run_id);
-
-/* Rank 0, --overwrite, after the run's first save: removes every checkpoint-step<N>.h5 in out_dir that the
- * run run_id did not write, i.e. the numbered copies of the run it replaced. */
-fc_status fc_ckpt_remove_other_runs(const char *out_dir, uint64_t run_id);
 
 #endif

@@ -33,6 +33,8 @@ void fc_error_clear(void);
 /* Why path cannot be read as an input file (strerror text, "is a directory", "not a regular file ..."), or
  * NULL when it is a regular file. Only regular files are inputs: opening a FIFO would block forever. */
 const char *fc_input_file_problem(const char *path);
+/* fsync of a file, or of a directory (directory != 0), by name: 0, or the errno value of the failure. */
+int fc_sync_path(const char *name, int directory);
 /* This machine's physical memory in bytes (0 when unknown): sizes beyond it are refused up front with a
  * message naming their cause, instead of an out-of-memory abort. */
 double fc_physical_memory_bytes(void);

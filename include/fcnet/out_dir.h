@@ -1,0 +1,26 @@
+/* The run's output folder (--out) before its first save. Nothing is lost by accident: a run may write into a
+ * folder that holds checkpoints only to continue one of them (--resume from a file of that run there) or when
+ * told to replace them (--overwrite); two runs on one folder are kept apart by a lock held for the whole run.
+ * Rank 0 calls these; the caller agrees on the status (fc_train_check_out_dir). */
+#ifndef FCNET_OUT_DIR_H
+#define FCNET_OUT_DIR_H
+
+#include "fcnet/common.h"
+#include "fcnet/config.h"
+
+/* mkdir -p dir; a failure is "--out: cannot create directory ...", returned as kind. */
+fc_status fc_out_dir_make(const char *dir, fc_status kind);
+
+/* Device, inode, size and change time (s, ns) of path into id: 1, or 0 when path cannot be looked at. */
+int fc_file_identity(const char *path, int64_t id[5]);
+
+/* Creates cfg->out and makes sure this process can write there; refuses a directory, FIFO or device under a
+ * checkpoint's name and checkpoints this run would replace (see above); takes the run's lock on
+ * <out>/.fcnet-lock (*lock = 1 + its descriptor, which the caller closes at the end of the run; 0 where the
+ * file system has no locks; *lock_exclusive = 0 when the file could only be read, so the lock is a read
+ * lock), refuses a --resume file that another run replaced since resume_file was taken (resume_file[0] = -1:
+ * not checked), and with a write lock removes stale temporary files of interrupted saves. FC_ERR_INPUT
+ * naming --out and the reason on any refusal. */
+fc_status fc_out_dir_claim(const fc_config *cfg, const int64_t resume_file[5], int *lock, int *lock_exclusive);
+
+#endif
