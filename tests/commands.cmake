@@ -29,4 +29,4 @@ set_tests_properties(test_valgrind PROPERTIES PROCESSORS 2)
 fcnet_script_test(NAME test_version
                   COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_version.sh $<TARGET_FILE:fcnet_dist>
                           $<TARGET_FILE:fcnet_dist_f64> ${PROJECT_VERSION} $<TARGET_FILE:fcnet_synth>
-                          $<TARGET_FILE:h5cmp> ${MPIEXEC_EXECUTABLE} TIMEOUT 60)
+                          $<TARGET_FILE:h5cmp> ${MPIEXEC_EXECUTABLE} ${CMAKE_BUILD_TYPE} TIMEOUT 60)

@@ -226,7 +226,7 @@ for spec in "w1-shape:/params/W1|(8, 4)|(4, 8)" "w2-missing:/params/W2|missing i
     "bn-var-neg:/bn/running_var1|negative variance -0.5" "pp-mean-nan:/preprocess/mean|non-finite" \
     "version-float:format_version|1.5 is not a whole number" "hidden-fraction:hidden|width 8.5" \
     "model-huge:the model it holds|good.h5 (4 features, 3 classes)|GiB|more than this machine" \
-    "format-heap-len:crashed while reading it|damaged" "data-empty:records no dataset path|give --data" \
+    "format-heap-len:[rank 0/2] error|crashed while reading it|damaged" "data-empty:records no dataset path|give --data" \
     "best-acc-nan:best_val_acc|nan" "finished-7:finished|7: 0 or 1" "history-acc:/history/train_acc|7.5" \
     "optim-extra:/optim/W1/extra|not a tensor of this model" \
     "eps-huge:attribute 'eps' of /|1e+300 is beyond" "reg-huge:attribute 'reg' of /|1e+300 is beyond" \
@@ -255,7 +255,8 @@ add eval-w1-elink "ckpt-w1-elink.h5|/params/W1|an external link" eval --checkpoi
 add eval-model-huge "ckpt-model-huge.h5|the model it holds|GiB|more than this machine" eval \
     --checkpoint "$O/ckpt-model-huge.h5" --split val
 add eval-data-empty "ckpt-data-empty.h5|records no dataset path|give --data" eval --checkpoint "$O/ckpt-data-empty.h5"
-add eval-format-heap-len "ckpt-format-heap-len.h5|crashed while reading it" eval \
+# [rank 0/2]: every rank crashes alike and rank 0 speaks for them (read_guard.c); the others wait to be ended
+add eval-format-heap-len "ckpt-format-heap-len.h5|[rank 0/2] error|crashed while reading it" eval \
     --checkpoint "$O/ckpt-format-heap-len.h5" --split val
 # a checkpoint whose stored data path is relative to the directory of the first run, resumed from elsewhere
 mkdir -p "$O/rel"

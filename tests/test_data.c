@@ -21,6 +21,7 @@
 
 #include "fcnet/data.h"
 #include "fcnet/dist.h"
+#include "fcnet/h5contained.h"
 #include "fcnet/rng.h"
 #include "testutil.h"
 
@@ -194,6 +195,70 @@ START_TEST(test_soft_links_kept_external_refused)
     ck_assert_int_eq(fc_data_load(&ds, path, 0), FC_ERR_INPUT);
     ck_assert_ptr_nonnull(strstr(fc_error_message(), "/meta_raw: an external link (to other.h5:/provenance)"));
     ck_assert_int_eq(H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL), 0);
+}
+END_TEST
+
+/* A file whose root group's links sit in a damaged object-header continuation block: the listing fails inside
+ * HDF5, before any link is seen, and fc_h5_foreign_object must say why itself, whatever the caller's buffer held
+ * (the callers pass uninitialised stack buffers). */
+START_TEST(test_foreign_object_reason_of_a_damaged_listing)
+{
+    const char *path = tmp_path("continuation.h5");
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    H5Pset_libver_bounds(fapl, H5F_LIBVER_V110, H5F_LIBVER_V110); /* checksummed headers, as fcnet writes */
+    hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    ck_assert_int_ge(f, 0);
+    /* Attributes first fill the root header's first chunk, so the links written after them need a continuation
+     * (few and large: more than 8 would move to dense storage, outside the header). */
+    const hsize_t len = 64;
+    double values[64];
+    for (int j = 0; j < 64; j++) values[j] = j;
+    hid_t space = H5Screate_simple(1, &len, NULL);
+    for (int i = 0; i < 6; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "filler%d", i);
+        hid_t a = H5Acreate2(f, name, H5T_IEEE_F64LE, space, H5P_DEFAULT, H5P_DEFAULT);
+        ck_assert_int_ge(H5Awrite(a, H5T_NATIVE_DOUBLE, values), 0);
+        H5Aclose(a);
+    }
+    H5Sclose(space);
+    put_split(f, "train", H5T_IEEE_F32LE, H5T_STD_I32LE, 4, 3, 0.0, 2);
+    H5Fclose(f);
+
+    /* Flip a byte inside the first continuation block's messages (past its "OCHK" signature and version). */
+    FILE *fp = fopen(path, "r+b");
+    ck_assert_ptr_nonnull(fp);
+    long at = -1, pos = 0;
+    char window[4] = {0};
+    for (int c; at < 0 && (c = fgetc(fp)) != EOF; pos++) {
+        memmove(window, window + 1, 3);
+        window[3] = (char)c;
+        if (memcmp(window, "OCHK", 4) == 0) at = pos - 3;
+    }
+    ck_assert_msg(at >= 0, "no continuation block in %s", path);
+    ck_assert_int_eq(fseek(fp, at + 6, SEEK_SET), 0);
+    const int byte = fgetc(fp);
+    ck_assert_int_eq(fseek(fp, at + 6, SEEK_SET), 0);
+    fputc(byte ^ 0x5a, fp);
+    ck_assert_int_eq(fclose(fp), 0);
+
+    H5E_auto2_t old_func;
+    void *old_data;
+    H5Eget_auto2(H5E_DEFAULT, &old_func, &old_data);
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    f = H5Fopen(path, H5F_ACC_RDONLY, fapl);
+    ck_assert_int_ge(f, 0); /* the root header's first chunk is intact */
+    char object[256], reason[512];
+    memset(object, 'X', sizeof object - 1);
+    object[sizeof object - 1] = '\0';
+    memset(reason, 'X', sizeof reason - 1);
+    reason[sizeof reason - 1] = '\0';
+    const int r = fc_h5_foreign_object(f, object, sizeof object, reason, sizeof reason);
+    H5Fclose(f);
+    H5Eset_auto2(H5E_DEFAULT, old_func, old_data);
+    H5Pclose(fapl);
+    ck_assert_int_eq(r, -1);
+    ck_assert_msg(reason[0] != 'X' && strstr(reason, "checksum") != NULL, "reason: '%.80s'", reason);
 }
 END_TEST
 
@@ -1236,6 +1301,7 @@ static Suite *data_suite(void)
     TCase *errors = tcase_create("errors");
     tcase_add_checked_fixture(errors, tmp_setup, tmp_teardown);
     tcase_add_test(errors, test_error_missing_file);
+    tcase_add_test(errors, test_foreign_object_reason_of_a_damaged_listing);
     tcase_add_test(errors, test_error_message_one_line);
     tcase_add_test(errors, test_error_not_hdf5);
     tcase_add_test(errors, test_error_truncated);

@@ -4,7 +4,7 @@
 # It needs no MPI_Init: it answers without mpirun and under mpirun at once; with other arguments it is
 # refused with one line, and a failed write is not a success. A checkpoint records the same three library
 # lines as provenance attributes.
-# usage: test_version.sh FCNET_DIST FCNET_DIST_F64 PROJECT_VERSION FCNET_SYNTH H5CMP [MPIEXEC]
+# usage: test_version.sh FCNET_DIST FCNET_DIST_F64 PROJECT_VERSION FCNET_SYNTH H5CMP [MPIEXEC [BUILD_TYPE]]
 set -euo pipefail
 DIST=${1:?usage: test_version.sh FCNET_DIST FCNET_DIST_F64 PROJECT_VERSION FCNET_SYNTH H5CMP [MPIEXEC]}
 DIST64=${2:?}
@@ -12,6 +12,7 @@ VERSION=${3:?}
 SYNTH=${4:?}
 H5CMP=${5:?}
 MPIEXEC=${6:-mpirun}
+BUILD_TYPE=${7:-}
 # shellcheck source=tests/tap_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/tap_lib.sh"
 t0=$(now)
@@ -26,6 +27,10 @@ check "--version: exit 0, four lines on stdout, nothing on stderr" \
     test "$rc $(wc -l <v.out) $(wc -c <v.err)" = "0 4 0"
 check "--version: first line names the program, the project's version and float" \
     grep -qx "fcnet_dist $VERSION (float, .*)" v.out
+if [ -n "$BUILD_TYPE" ]; then
+    check "--version: first line names the build type CMake was given ($BUILD_TYPE)" \
+        grep -q "^fcnet_dist $VERSION (float, $BUILD_TYPE build, " v.out
+fi
 "$DIST64" --version >v64.out
 check "--version of the double build says double" grep -qx "fcnet_dist $VERSION (double, .*)" v64.out
 
@@ -35,6 +40,19 @@ check "--version: MPI line names Open MPI $mpi_version, as mpirun --version does
 blas=$(pkg-config --modversion openblas)
 check "--version: BLAS line names OpenBLAS $blas (pkg-config) and the thread count of OPENBLAS_NUM_THREADS=1" \
     grep -q "^BLAS: OpenBLAS $blas .*kernels [A-Za-z0-9]*; 1 thread(s)" v.out
+# The MPI standard the library implements, in ompi_info's words (mpi-api:version:full:3.1.0).
+api=$(ompi_info --parsable 2>/dev/null | sed -n 's/^mpi-api:version:full:\([0-9]*\.[0-9]*\).*/\1/p' | head -1)
+if [ -n "$api" ]; then
+    check "--version: MPI standard $api, as ompi_info says" grep -q "^MPI: .*(MPI standard $api)$" v.out
+fi
+# The thread count and kernels OpenBLAS itself reports: OPENBLAS_VERBOSE=2 makes it print "Core: NAME" as it
+# loads (a DYNAMIC_ARCH build, as Debian's).
+OPENBLAS_NUM_THREADS=2 OPENBLAS_VERBOSE=2 "$DIST" --version >v2.out 2>&1
+check "--version: OPENBLAS_NUM_THREADS=2 gives 2 thread(s)" grep -q "^BLAS: .*; 2 thread(s) per process" v2.out
+core=$(sed -n 's/.*Core: \([A-Za-z0-9_]*\).*/\1/p' v2.out | head -1)
+if [ -n "$core" ]; then
+    check "--version: kernels $core, the core OpenBLAS reports loading" grep -q "^BLAS: .*; kernels $core;" v2.out
+fi
 hdf5=$(pkg-config --modversion hdf5)
 check "--version: HDF5 line names $hdf5 (pkg-config)" grep -qx "HDF5: $hdf5 (compiled against $hdf5)" v.out
 

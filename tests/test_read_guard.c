@@ -1,0 +1,213 @@
+/* read_guard: a crash while reading a file becomes one error line naming the file and exit 2 (1 once training
+ * has started); outside a guarded read the previous handlers are back. Each crash happens in a forked child,
+ * whose exit status and stderr the parent checks. The bad-input corpus crashes HDF5 for real
+ * (resume-/eval-format-heap-len); this suite pins what the corpus cannot reach: SIGBUS, a stack overflow,
+ * nested reads, the exit code after training started, and the handlers restored at the end. */
+#define _XOPEN_SOURCE 700 /* sigaltstack */
+
+#include <check.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "fcnet/read_guard.h"
+#include "testutil.h"
+
+typedef struct child_result {
+    int exited, code, signalled, signal;
+    char err[8192];
+} child_result;
+
+typedef void (*child_body)(const void *arg);
+
+/* Runs body(arg) in a child with stderr captured; the child must end by itself (a crash or _exit). */
+static child_result run_child(child_body body, const void *arg)
+{
+    child_result r;
+    memset(&r, 0, sizeof r);
+    int fds[2];
+    ck_assert_int_eq(pipe(fds), 0);
+    fflush(NULL);
+    const pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        close(fds[0]);
+        dup2(fds[1], STDERR_FILENO);
+        body(arg);
+        _exit(99); /* the body returned: no crash happened */
+    }
+    close(fds[1]);
+    size_t len = 0;
+    for (ssize_t n; (n = read(fds[0], r.err + len, sizeof r.err - 1 - len)) > 0;) len += (size_t)n;
+    close(fds[0]);
+    int status = 0;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    r.exited = WIFEXITED(status);
+    r.code = r.exited ? WEXITSTATUS(status) : -1;
+    r.signalled = WIFSIGNALED(status);
+    r.signal = r.signalled ? WTERMSIG(status) : 0;
+    return r;
+}
+
+/* Exactly one line on stderr, fcnet's error line for path. */
+static void assert_one_line_for(const child_result *r, const char *path)
+{
+    char want[512];
+    snprintf(want, sizeof want, "fcnet_dist: error: %s: crashed while reading it", path);
+    ck_assert_msg(strncmp(r->err, want, strlen(want)) == 0, "stderr '%s' does not start with '%s'", r->err, want);
+    const char *nl = strchr(r->err, '\n');
+    ck_assert_msg(nl && nl[1] == '\0', "not exactly one line: '%s'", r->err);
+}
+
+static void crash_with(const void *arg)
+{
+    fc_read_guard_begin("dir/damaged.h5");
+    raise(*(const int *)arg);
+}
+
+START_TEST(test_segv_and_bus_are_input_errors)
+{
+    const int signals[] = {SIGSEGV, SIGBUS};
+    for (int i = 0; i < 2; i++) {
+        const child_result r = run_child(crash_with, &signals[i]);
+        ck_assert_msg(r.exited && r.code == 2, "signal %d: exited %d code %d signal %d", signals[i], r.exited, r.code,
+                      r.signal);
+        assert_one_line_for(&r, "dir/damaged.h5");
+    }
+}
+END_TEST
+
+static void crash_after_training_started(const void *arg)
+{
+    (void)arg;
+    fc_read_guard_training_started();
+    fc_read_guard_begin("out/checkpoint-step8.h5");
+    raise(SIGSEGV);
+}
+
+START_TEST(test_after_training_started_exits_1)
+{
+    const child_result r = run_child(crash_after_training_started, NULL);
+    ck_assert_msg(r.exited && r.code == 1, "exited %d code %d signal %d", r.exited, r.code, r.signal);
+    assert_one_line_for(&r, "out/checkpoint-step8.h5");
+}
+END_TEST
+
+/* Each frame keeps a live buffer and uses the call's result, so the compiler can turn neither into a loop; the
+ * stack runs out long before the (volatile, so unknown to the compiler) depth limit. */
+static volatile int depth_limit = 1 << 30;
+__attribute__((noinline)) static int recurse(int depth)
+{
+    if (depth >= depth_limit) return 0;
+    volatile char frame[1024];
+    frame[0] = (char)depth;
+    return recurse(depth + 1) + frame[0];
+}
+
+static void overflow_the_stack(const void *arg)
+{
+    (void)arg;
+    fc_read_guard_begin("cyclic.h5");
+    exit(recurse(0));
+}
+
+START_TEST(test_stack_overflow_still_reported)
+{
+    /* The handler runs on its own stack: on the overflowed one it would die of a second SIGSEGV. */
+    const child_result r = run_child(overflow_the_stack, NULL);
+    ck_assert_msg(r.exited && r.code == 2, "exited %d code %d signal %d", r.exited, r.code, r.signal);
+    assert_one_line_for(&r, "cyclic.h5");
+}
+END_TEST
+
+static void crash_nested(const void *arg)
+{
+    const int close_inner = *(const int *)arg;
+    fc_read_guard_begin("outer.h5");
+    fc_read_guard_begin("inner.h5");
+    if (close_inner) fc_read_guard_end();
+    raise(SIGSEGV);
+}
+
+START_TEST(test_nested_reads_name_the_innermost_open_one)
+{
+    const int inner_open = 0, inner_closed = 1;
+    child_result r = run_child(crash_nested, &inner_open);
+    ck_assert_int_eq(r.code, 2);
+    assert_one_line_for(&r, "inner.h5");
+    r = run_child(crash_nested, &inner_closed);
+    ck_assert_int_eq(r.code, 2);
+    assert_one_line_for(&r, "outer.h5");
+}
+END_TEST
+
+static void crash_after_end(const void *arg)
+{
+    const int sig = *(const int *)arg;
+    signal(sig, SIG_DFL);
+    fc_read_guard_begin("a.h5");
+    fc_read_guard_begin("b.h5");
+    fc_read_guard_end();
+    fc_read_guard_end();
+    raise(sig);
+}
+
+START_TEST(test_crash_after_end_is_not_caught)
+{
+    const int signals[] = {SIGSEGV, SIGBUS};
+    for (int i = 0; i < 2; i++) {
+        const child_result r = run_child(crash_after_end, &signals[i]);
+        ck_assert_msg(r.signalled && r.signal == signals[i], "signal %d: exited %d code %d signal %d", signals[i],
+                      r.exited, r.code, r.signal);
+        ck_assert_str_eq(r.err, "");
+    }
+}
+END_TEST
+
+START_TEST(test_handlers_installed_and_restored)
+{
+    struct sigaction before[2], during, after;
+    const int signals[] = {SIGSEGV, SIGBUS};
+    stack_t stack_before, stack_during, stack_after;
+    for (int i = 0; i < 2; i++) sigaction(signals[i], NULL, &before[i]);
+    sigaltstack(NULL, &stack_before);
+    fc_read_guard_begin("x.h5");
+    sigaltstack(NULL, &stack_during);
+    ck_assert_int_eq(stack_during.ss_flags & SS_DISABLE, 0);
+    ck_assert_uint_ge(stack_during.ss_size, 16384);
+    for (int i = 0; i < 2; i++) {
+        sigaction(signals[i], NULL, &during);
+        ck_assert_msg(during.sa_handler != before[i].sa_handler, "signal %d: handler not installed", signals[i]);
+        /* SA_RESETHAND and SA_NODEFER: a crash inside the handler itself ends the process by the signal. */
+        ck_assert_int_eq(during.sa_flags & (SA_RESETHAND | SA_NODEFER | SA_ONSTACK),
+                         SA_RESETHAND | SA_NODEFER | SA_ONSTACK);
+    }
+    fc_read_guard_end();
+    for (int i = 0; i < 2; i++) {
+        sigaction(signals[i], NULL, &after);
+        ck_assert_msg(after.sa_handler == before[i].sa_handler, "signal %d: handler not restored", signals[i]);
+    }
+    sigaltstack(NULL, &stack_after);
+    ck_assert_int_eq(stack_after.ss_flags, stack_before.ss_flags);
+    ck_assert_ptr_eq(stack_after.ss_sp, stack_before.ss_sp);
+}
+END_TEST
+
+static Suite *read_guard_suite(void)
+{
+    Suite *s = suite_create("read_guard");
+    TCase *tc = tcase_create("crash");
+    tcase_add_test(tc, test_segv_and_bus_are_input_errors);
+    tcase_add_test(tc, test_after_training_started_exits_1);
+    tcase_add_test(tc, test_stack_overflow_still_reported);
+    tcase_add_test(tc, test_nested_reads_name_the_innermost_open_one);
+    tcase_add_test(tc, test_crash_after_end_is_not_caught);
+    tcase_add_test(tc, test_handlers_installed_and_restored);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(int argc, char **argv) { return fct_run(read_guard_suite(), argc, argv); }
