@@ -1,11 +1,16 @@
 #!/bin/sh
 # Dataset tools end to end: fcnet_convert on tiny IDX files (gzip and plain) and tiny CIFAR-10 batches
 # made here with printf (no Python), the output checked with h5dump; malformed inputs must exit 2 with
-# one stderr line naming the file and leave no output file; fcnet_synth must be deterministic.
-# usage: test_convert.sh FCNET_CONVERT [FCNET_SYNTH]
+# one stderr line naming the file and leave no output file; fcnet_synth must be deterministic and write
+# exactly what tests/ref/synth_fixture.h5 (an independent numpy reference) holds. FSYNC_FAILS is the
+# LD_PRELOAD library (tests/fsync_fails.c) that makes fsync fail, for the commit's error path.
+# usage: test_convert.sh FCNET_CONVERT [FCNET_SYNTH [H5CMP FSYNC_FAILS SYNTH_FIXTURE]]
 set -u
-CONVERT=${1:?usage: test_convert.sh FCNET_CONVERT [FCNET_SYNTH]}
+CONVERT=${1:?usage: test_convert.sh FCNET_CONVERT [FCNET_SYNTH [H5CMP FSYNC_FAILS SYNTH_FIXTURE]]}
 SYNTH=${2:-}
+H5CMP=${3:-}
+FSYNC_FAILS=${4:-}
+SYNTH_FIXTURE=${5:-}
 if ! command -v h5dump >/dev/null 2>&1; then
     echo "SKIP: h5dump not found (Debian package hdf5-tools)"
     exit 77
@@ -13,8 +18,14 @@ fi
 # The script works in a temporary directory: make the tool paths absolute first.
 case $CONVERT in /*) ;; *) CONVERT=$PWD/$CONVERT ;; esac
 case $SYNTH in /* | "") ;; *) SYNTH=$PWD/$SYNTH ;; esac
-for tool in "$CONVERT" $SYNTH; do
+case $H5CMP in /* | "") ;; *) H5CMP=$PWD/$H5CMP ;; esac
+case $FSYNC_FAILS in /* | "") ;; *) FSYNC_FAILS=$PWD/$FSYNC_FAILS ;; esac
+case $SYNTH_FIXTURE in /* | "") ;; *) SYNTH_FIXTURE=$PWD/$SYNTH_FIXTURE ;; esac
+for tool in "$CONVERT" $SYNTH $H5CMP; do
     [ -x "$tool" ] || { echo "not ok - $tool is not an executable"; echo "0 passed, 1 failed"; exit 1; }
+done
+for f in $FSYNC_FAILS $SYNTH_FIXTURE; do
+    [ -f "$f" ] || { echo "not ok - $f is missing"; echo "0 passed, 1 failed"; exit 1; }
 done
 T=$(mktemp -d "${TMPDIR:-/tmp}/fcnet_test_convert.XXXXXX")
 trap 'rm -rf "$T"' EXIT
@@ -73,6 +84,12 @@ same_bytes() { dump "$1" "$2" >"$T/got.bin" && cmp -s "$T/got.bin" "$3"; }
 has_shape() { h5dump -H -d "$2" "$1" 2>/dev/null | grep -q "DATASPACE  SIMPLE { $3 /"; }
 num_classes_is() { h5dump -a /num_classes "$1" 2>/dev/null | grep -q "(0): $2\$"; }
 absent() { ! h5dump -H -d "$2" "$1" >/dev/null 2>&1; }
+# type_is FILE DATASET TYPE: the dataset's HDF5 type is TYPE (e.g. H5T_STD_U8LE)
+type_is() { h5dump -H -d "$2" "$1" 2>/dev/null | grep -q "DATATYPE  $3\$"; }
+# attr_line FILE ATTR LINE: h5dump's dump of root attribute ATTR holds LINE (its type or its value)
+attr_line() { h5dump -a "$2" "$1" 2>/dev/null | grep -q -x -- " *$3"; }
+# deflated FILE DATASET: chunked and deflate-compressed at dsout.c's level 4
+deflated() { h5dump -p -H -d "$2" "$1" 2>/dev/null | grep -q "COMPRESSION DEFLATE { LEVEL 4 }"; }
 
 # ---- IDX: train 5 images of 2x3 (gzip), test 3 images (plain) ----
 idx_images train-images 5 2 3 0
@@ -106,6 +123,13 @@ check "idx: /val/y" same_bytes idx.h5 /val/y want-val-y
 check "idx: /test/y" same_bytes idx.h5 /test/y want-test-y
 check "idx: x is uint8" sh -c "h5dump -H -d /train/x idx.h5 | grep -q H5T_STD_U8LE"
 check "idx: num_classes = 10" num_classes_is idx.h5 10
+# Every dataset's type and the root attributes' types and text, not /train/x's alone.
+for ds in /train/y /val/y /test/y /val/x /test/x; do
+    check "idx: $ds is uint8" type_is idx.h5 $ds H5T_STD_U8LE
+done
+check "idx: num_classes is int32" attr_line idx.h5 /num_classes "DATATYPE  H5T_STD_I32LE"
+check "idx: source names the tool and mode" attr_line idx.h5 /source '(0): "fcnet_convert idx"'
+check "idx: /train/x is deflate-compressed" deflated idx.h5 /train/x
 
 "$CONVERT" idx --train-images train-images --train-labels train-labels.gz --test-images test-images \
     --test-labels test-labels --val 0 --out noval.h5 >/dev/null 2>&1
@@ -153,6 +177,7 @@ check "cifar10: /test/x values" same_bytes cifar.h5 /test/x want-cifar-test
 check "cifar10: /train/y" same_bytes cifar.h5 /train/y want-cifar-train-y
 check "cifar10: /test/y" same_bytes cifar.h5 /test/y want-cifar-test-y
 check "cifar10: num_classes = 10" num_classes_is cifar.h5 10
+check "cifar10: source names the tool and mode" attr_line cifar.h5 /source '(0): "fcnet_convert cifar10"'
 
 # ---- --help: the usage on stdout and exit 0, also after a mode or among the options ----
 # expect_help NAME CONVERT_ARGS...
@@ -239,6 +264,37 @@ expect_bad "test image shape differs" wide-test "2x3" idx --train-images train-i
     --train-labels train-labels --test-images wide-test --test-labels test-labels --val 1
 expect_bad "--val leaves no training rows" "--val" "only 5 rows" $(idx_args train-images train-labels) --val 5
 expect_bad "--val negative" "--val '-1'" "row count >= 0" $(idx_args train-images train-labels) --val -1
+expect_bad "--val empty" "--val ''" "row count >= 0" $(idx_args train-images train-labels) --val ''
+# More labels than images, not only fewer: the counts must be equal.
+idx_labels six-labels 3 1 4 1 5 9
+expect_bad "6 labels for 5 images" "six-labels: 6 labels" "train-images has 5 images" \
+    $(idx_args train-images six-labels)
+# Test images differing from the training images (2x3) in one dimension only: width, then height.
+idx_images narrow-test 3 2 2 100
+expect_bad "test images narrower" "narrow-test: images are 2x2" "train-images has 2x3" idx --train-images \
+    train-images --train-labels train-labels --test-images narrow-test --test-labels test-labels --val 1
+idx_images tall-test 3 3 3 100
+expect_bad "test images taller" "tall-test: images are 3x3" "train-images has 2x3" idx --train-images \
+    train-images --train-labels train-labels --test-images tall-test --test-labels test-labels --val 1
+# The magic checked byte by byte: a nonzero second byte, then an element type other than unsigned byte.
+{ be32 $((0x00010803)); be32 5; be32 2; be32 3; fill 30 1; } >magic-byte1-images
+expect_bad "magic 0x00010803" magic-byte1-images "bad magic 0x00010803: not an IDX file" \
+    $(idx_args magic-byte1-images train-labels)
+{ be32 $((0x00000D03)); be32 5; be32 2; be32 3; fill 30 1; } >magic-type-images
+expect_bad "magic 0x00000d03" magic-type-images "element type 0x0d is not unsigned byte" \
+    $(idx_args magic-type-images train-labels)
+# A count of 0x01020304 decodes as 16909060 only with each byte at its big-endian weight.
+{ be32 2049; be32 16909060; bytes 1 2 3; } >huge-count-labels
+expect_bad "labels header promises 16909060" huge-count-labels "promises 16909060 bytes of data, the file has 3" \
+    $(idx_args train-images huge-count-labels)
+# Magic and two of three dimensions: 12 bytes, short of the 16-byte images header.
+{ be32 2051; be32 5; be32 2; } >header-cut-images
+expect_bad "images header cut at 12 bytes" header-cut-images "truncated: 12 bytes, the IDX header needs 16" \
+    $(idx_args header-cut-images train-labels)
+# The range check reaches the last label.
+idx_labels last-label-ten 3 1 4 1 10
+expect_bad "label 10 at the last index" last-label-ten "label 10 at index 4 out of range" \
+    $(idx_args train-images last-label-ten)
 
 mkdir cifar-short cifar-label cifar-missing cifar-empty
 for d in cifar-short cifar-label cifar-missing cifar-empty; do cp cifar/*.bin $d/; done
@@ -257,6 +313,75 @@ expect_bad "cifar10 missing batch" cifar-missing/data_batch_3.bin "cannot open" 
 cp idx.h5 keep.h5
 "$CONVERT" $(idx_args truncated-images train-labels) --out keep.h5 >/dev/null 2>&1
 check "failed conversion keeps an existing output" cmp -s idx.h5 keep.h5
+
+# ---- argument handling: exit 2, one stderr line with the reason, nothing written ----
+# expect_usage NAME WORD CONVERT_ARGS...: the arguments exactly as given (the caller places --out bad.h5)
+expect_usage() {
+    name=$1 word=$2
+    shift 2
+    rm -f bad.h5 bad.h5.tmp
+    "$CONVERT" "$@" >bad.out 2>bad.err
+    rc=$?
+    lines=$(wc -l <bad.err)
+    if [ $rc -eq 2 ] && [ "$lines" -eq 1 ] && grep -q -- "$word" bad.err && [ ! -e bad.h5 ] && [ ! -e bad.h5.tmp ]
+    then
+        ok "usage: $name ($(cat bad.err))"
+    else
+        not_ok "usage: $name: rc=$rc lines=$lines want '$word' in: $(cat bad.err)"
+    fi
+}
+expect_usage "no arguments" "missing mode"
+expect_usage "mode bogus" "unknown mode 'bogus'" bogus --out bad.h5
+expect_usage "--val last, without a value" "--val needs a value" $(idx_args train-images train-labels) --out bad.h5 --val
+expect_usage "no --out" "--out is required" $(idx_args train-images train-labels)
+expect_usage "idx with --dir" "--dir belongs to cifar10" $(idx_args train-images train-labels) --dir cifar --out bad.h5
+expect_usage "cifar10 with --train-images" "belong to idx" cifar10 --dir cifar --train-images train-images --out bad.h5
+# An output path of FC_PATH_MAX (4096) characters is refused up front; one of 4095 gets to the create
+# (which fails: no name component may be that long), so the limit sits exactly at 4096.
+expect_usage "--out of 4096 characters" "output path too long" $(idx_args train-images train-labels) \
+    --out "$(fill 4096 120)"
+"$CONVERT" $(idx_args train-images train-labels) --out "$(fill 4095 120)" >/dev/null 2>long.err
+rc=$?
+check "--out of 4095 characters: exit 1, cannot create" sh -c "[ $rc -eq 1 ] && grep -q 'cannot create' long.err"
+
+# ---- the output's temporary and commit ----
+tail -c +17 train-images | head -c 24 >want-train4-x
+# A stale <out>.tmp (an interrupted run's) is replaced; a symbolic link there is replaced, not followed.
+echo stale >stale.h5.tmp
+"$CONVERT" $(idx_args train-images train-labels) --out stale.h5 >/dev/null 2>stale.err
+rc=$?
+check "stale <out>.tmp: exit 0 ($(cat stale.err))" [ $rc -eq 0 ]
+check "stale <out>.tmp: the output written, the temporary gone" sh -c \
+    '[ ! -e stale.h5.tmp ] && h5dump -d /train/x -b LE -o got-stale.bin stale.h5 >/dev/null && cmp -s got-stale.bin want-train4-x'
+echo victim >victim
+ln -s victim link.h5.tmp
+"$CONVERT" $(idx_args train-images train-labels) --out link.h5 >/dev/null 2>link.err
+rc=$?
+check "symlink at <out>.tmp: exit 0 ($(cat link.err))" [ $rc -eq 0 ]
+check "symlink at <out>.tmp: the output is a file with the data" sh -c \
+    '[ -f link.h5 ] && [ ! -L link.h5 ] && h5dump -d /train/x -b LE -o got-link.bin link.h5 >/dev/null && cmp -s got-link.bin want-train4-x'
+check "symlink at <out>.tmp: the link's target unchanged, the link gone" sh -c \
+    '[ "$(cat victim)" = victim ] && [ ! -e link.h5.tmp ] && [ ! -L link.h5.tmp ]'
+# An output name that is a directory: the rename fails (exit 1) naming both, the temporary is removed.
+mkdir outdir
+"$CONVERT" $(idx_args train-images train-labels) --out outdir >/dev/null 2>dir.err
+rc=$?
+check "--out a directory: exit 1, one line, cannot rename ($(cat dir.err))" sh -c \
+    "[ $rc -eq 1 ] && [ \$(wc -l <dir.err) -eq 1 ] && grep -q 'outdir.tmp: cannot rename to outdir' dir.err"
+check "--out a directory: no temporary left, the directory untouched" sh -c \
+    '[ ! -e outdir.tmp ] && [ -d outdir ] && [ -z "$(ls -A outdir)" ]'
+# fsync failing (EIO from tests/fsync_fails.c): exit 1, one line naming the temporary and the sync, and
+# neither the output nor the temporary left; the shim without its variable is the real fsync.
+if [ -n "$FSYNC_FAILS" ]; then
+    FCNET_TEST_FSYNC_FAILS=1 LD_PRELOAD=$FSYNC_FAILS "$CONVERT" $(idx_args train-images train-labels) \
+        --out synced.h5 >/dev/null 2>sync.err
+    rc=$?
+    check "convert, fsync fails: exit 1, names the temporary and the sync ($(cat sync.err))" sh -c \
+        "[ $rc -eq 1 ] && [ \$(wc -l <sync.err) -eq 1 ] && grep -q 'synced.h5.tmp: cannot sync: Input/output error' sync.err"
+    check "convert, fsync fails: no output, no temporary" sh -c '[ ! -e synced.h5 ] && [ ! -e synced.h5.tmp ]'
+    LD_PRELOAD=$FSYNC_FAILS "$CONVERT" $(idx_args train-images train-labels) --out synced.h5 >/dev/null 2>&1
+    check "convert under the shim, fsync working: exit 0" [ $? -eq 0 ]
+fi
 
 # ---- fcnet_synth ----
 if [ -n "$SYNTH" ]; then
@@ -297,6 +422,93 @@ if [ -n "$SYNTH" ]; then
         rc=$?
         check "synth: --seed '$seed' is a usage error (exit 2, no file)" sh -c "[ $rc -eq 2 ] && [ ! -e s9.h5 ] && grep -q -- --seed synth.err"
     done
+    # expect_synth_usage NAME WORD SYNTH_ARGS...: exit 2, one stderr line holding WORD, no s-bad.h5. Under a
+    # 4 GB address-space limit, so that a mutant letting a huge split through fails fast.
+    expect_synth_usage() {
+        name=$1 word=$2
+        shift 2
+        rm -f s-bad.h5 s-bad.h5.tmp
+        (ulimit -v 4000000 && exec "$SYNTH" "$@") >synth.out 2>synth.err
+        rc=$?
+        lines=$(wc -l <synth.err)
+        if [ $rc -eq 2 ] && [ "$lines" -eq 1 ] && grep -q -- "$word" synth.err && [ ! -e s-bad.h5 ] &&
+            [ ! -e s-bad.h5.tmp ]; then
+            ok "synth usage: $name ($(cat synth.err))"
+        else
+            not_ok "synth usage: $name: rc=$rc lines=$lines want '$word' in: $(cat synth.err)"
+        fi
+    }
+    expect_synth_usage "--classes 257" "--classes expects an integer in \[2, 256\], got '257'" --out s-bad.h5 --classes 257
+    expect_synth_usage "--noise nan" "--noise expects a number >= 0, got 'nan'" --out s-bad.h5 --noise nan
+    expect_synth_usage "--noise inf" "--noise expects a number >= 0, got 'inf'" --out s-bad.h5 --noise inf
+    expect_synth_usage "--val ''" "--val expects an integer" --out s-bad.h5 --val ''
+    expect_synth_usage "--features 0" "--features expects an integer in \[1," --out s-bad.h5 --features 0
+    expect_synth_usage "no --out" "missing option '--out'" --train 5
+    # 2^31 rows are allowed, but 2^31 x 2 features are more than a split may hold.
+    expect_synth_usage "--train 2147483648 --features 2" "too large.*'--features'" --out s-bad.h5 \
+        --train 2147483648 --features 2
+
+    # Output types and the root attributes' text.
+    for ds in /train/y /val/y /test/y; do
+        check "synth: $ds is uint8" type_is s1.h5 $ds H5T_STD_U8LE
+    done
+    check "synth: num_classes is int32" attr_line s1.h5 /num_classes "DATATYPE  H5T_STD_I32LE"
+    check "synth: source records the settings" attr_line s1.h5 /source \
+        '(0): "fcnet_synth seed=5 features=7 classes=3 noise=1 dtype=float32"'
+    check "synth: /train/x is deflate-compressed" deflated s1.h5 /train/x
+    # A row of 70000 float32 features is over the 256 KiB chunk target: a chunk still holds one whole row.
+    "$SYNTH" --out wide.h5 --train 2 --features 70000 >/dev/null 2>synth.err
+    rc=$?
+    check "synth: 70000 features: exit 0 ($(cat synth.err))" [ $rc -eq 0 ]
+    check "synth: 70000 features: shape (2, 70000)" has_shape wide.h5 /train/x "( 2, 70000 )"
+
+    # Stale file and symbolic link at <out>.tmp, as for fcnet_convert: replaced, not followed.
+    echo stale >s-stale.h5.tmp
+    echo victim >s-victim
+    ln -s s-victim s-link.h5.tmp
+    for out in s-stale.h5 s-link.h5; do
+        "$SYNTH" --out $out --train 50 --val 10 --test 20 --features 7 --classes 3 --seed 5 >/dev/null 2>synth.err
+        rc=$?
+        check "synth, $out.tmp present: exit 0 ($(cat synth.err))" [ $rc -eq 0 ]
+        check "synth, $out.tmp present: the output a file with s1.h5's values, no temporary" sh -c \
+            "[ -f $out ] && [ ! -L $out ] && [ ! -e $out.tmp ] && [ ! -L $out.tmp ] &&
+             h5dump -d /train/x $out | tail -n +2 >st && cmp -s a st"
+    done
+    check "synth: the link's target unchanged" [ "$(cat s-victim)" = victim ]
+
+    if [ -n "$FSYNC_FAILS" ]; then
+        FCNET_TEST_FSYNC_FAILS=1 LD_PRELOAD=$FSYNC_FAILS "$SYNTH" --out s-sync.h5 --train 5 >/dev/null 2>sync.err
+        rc=$?
+        check "synth, fsync fails: exit 1, names the temporary and the sync ($(cat sync.err))" sh -c \
+            "[ $rc -eq 1 ] && [ \$(wc -l <sync.err) -eq 1 ] && grep -q 's-sync.h5.tmp: cannot sync: Input/output error' sync.err"
+        check "synth, fsync fails: no output, no temporary" sh -c '[ ! -e s-sync.h5 ] && [ ! -e s-sync.h5.tmp ]'
+    fi
+
+    # Values: every dataset of two commands against tests/ref/synth_fixture.h5, written by an independent
+    # numpy reference (tests/ref/make_synth_fixture.py); y and uint8 x bitwise, float32 x within rounding.
+    if [ -n "$H5CMP" ] && [ -n "$SYNTH_FIXTURE" ]; then
+        cmd="--train 50 --val 10 --test 20 --features 7 --classes 3 --seed 5"
+        "$SYNTH" --out fx-f32.h5 $cmd >/dev/null 2>&1
+        check "synth fixture f32: exit 0" [ $? -eq 0 ]
+        "$SYNTH" --out fx-u8.h5 $cmd --dtype uint8 --noise 3 >/dev/null 2>&1
+        check "synth fixture u8: exit 0" [ $? -eq 0 ]
+        check "synth fixture u8: source records the settings" attr_line fx-u8.h5 /source \
+            '(0): "fcnet_synth seed=5 features=7 classes=3 noise=3 dtype=uint8"'
+        for g in f32 u8; do
+            # The fixture keeps each command's splits under /f32 or /u8: copy ours to the same names.
+            rm -f fx-$g-got.h5
+            for s in train val test; do h5copy -p -i fx-$g.h5 -o fx-$g-got.h5 -s /$s -d /$g/$s; done
+            for s in train val test; do
+                check "synth fixture $g: /$s/y bitwise" "$H5CMP" fx-$g-got.h5 "$SYNTH_FIXTURE" /$g/$s/y
+                if [ $g = u8 ]; then
+                    check "synth fixture u8: /$s/x bitwise" "$H5CMP" fx-$g-got.h5 "$SYNTH_FIXTURE" /$g/$s/x
+                else
+                    check "synth fixture f32: /$s/x within float32 rounding" "$H5CMP" --rtol 1e-6 --atol 1e-7 \
+                        fx-$g-got.h5 "$SYNTH_FIXTURE" /$g/$s/x
+                fi
+            done
+        done
+    fi
 fi
 
 echo "$passed passed, $failed failed"
