@@ -184,8 +184,9 @@ int main(int argc, char **argv)
     fc_dsout out;
     fc_status st = fc_dsout_open(&out, o.out);
     static const char *const names[3] = {"train", "val", "test"};
+    static const int draws[3] = {DRAW_TRAIN, DRAW_VAL, DRAW_TEST};
     for (int s = 0; s < 3 && st == FC_OK; s++)
-        if (s == 0 || o.n[s] > 0) st = put_split(&out, &o, centres, names[s], DRAW_TRAIN + s, o.n[s]);
+        if (s == 0 || o.n[s] > 0) st = put_split(&out, &o, centres, names[s], draws[s], o.n[s]);
     char source[256];
     snprintf(source, sizeof source, "fcnet_synth seed=%llu features=%d classes=%lld noise=%g dtype=%s", o.seed, d,
              o.classes, o.noise, o.uint8_x ? "uint8" : "float32");
