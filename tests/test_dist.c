@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "fcnet/dist.h"
+#include "fcnet/layers.h"
 #include "fcnet/optim.h"
 #include "fcnet/rng.h"
 #include "testutil.h"
@@ -134,9 +135,13 @@ START_TEST(test_node_sync_random_mix)
                 fc_optim_free(&opt);
             }
             if (w[3] & 1) { /* as at the end of a step: the loss gather publishes the parameters too */
-                double loss = dist.rank + 1.0;
-                fc_dist_sum_doubles_allgather(&dist, &loss, 1, params, N);
-                CHECK(loss == dist.size * (dist.size + 1) / 2.0, "round %d: loss gather gave %g", round, loss);
+                /* one double through the area; or (w[3] & 2) more than it holds, whose gather goes by messages
+                 * and so must still be followed by the allgather's barrier */
+                const int n = (w[3] & 2) ? BIG : 1;
+                for (int j = 0; j < n; j++) v[j] = dist.rank + 1.0;
+                fc_dist_sum_doubles_allgather(&dist, v, n, params, N);
+                CHECK(v[0] == dist.size * (dist.size + 1) / 2.0 && v[n - 1] == v[0], "round %d: loss gather of %d "
+                      "gave %g", round, n, v[0]);
             } else {
                 fc_dist_allgather_chunks(&dist, params, N);
             }
@@ -165,6 +170,75 @@ START_TEST(test_node_sync_random_mix)
     }
     fc_dist_free(&dist);
     ck_assert_msg(!any_failed, "a rank saw a wrong gather, barrier or sum (its message above)");
+}
+END_TEST
+
+/* Sync batchnorm's moments: every rank's (rows, mean, m2) merged in rank order, bitwise as fc_moments_merge
+ * applied for q = 0, 1, ... on one process, with the global row count written back and returned; through the
+ * synchronisation area (few features) and the message path (more than it holds), with private and with the
+ * node's shared arenas, and with uneven shards, one of them empty. Sync batchnorm's own test compares with the
+ * whole batch within a tolerance, which another merge order would pass too. */
+static void rank_moments(int q, int n, int64_t *rows, double *mean, double *m2)
+{
+    *rows = q == 1 ? 0 : 3 + (q * 5) % 7; /* rank 1 holds no rows */
+    for (int j = 0; j < n; j++) {
+        mean[j] = *rows ? (double)contribution(q, (size_t)j) : 0;
+        m2[j] = *rows ? fabs((double)contribution(q, (size_t)j + 7919)) * (double)*rows : 0;
+    }
+}
+
+START_TEST(test_merge_moments_rank_order)
+{
+    const int widths[] = {5, 5000}; /* 2n + 1 doubles: 11 fit the synchronisation area, 10001 do not */
+    for (int shared = 0; shared < 2; shared++)
+        for (int w = 0; w < 2; w++) {
+            const int n = widths[w];
+            fc_dist_init_comm(&dist, MPI_COMM_WORLD);
+            fc_real *params = NULL, *grads = NULL;
+            if (shared) ck_assert_int_eq(fc_dist_share_arenas(&dist, 64, &params, &grads), FC_OK);
+            fc_dist_reserve(&dist, 64, (size_t)(2 * n + 1));
+            double *stats = malloc((size_t)(2 * n + 1) * sizeof *stats);
+            double *mean = malloc((size_t)n * sizeof *mean), *m2 = malloc((size_t)n * sizeof *m2);
+            double *want_mean = calloc((size_t)n, sizeof *want_mean), *want_m2 = calloc((size_t)n, sizeof *want_m2);
+            int64_t rows, want_rows = 0;
+            for (int q = 0; q < dist.size; q++) {
+                rank_moments(q, n, &rows, mean, m2);
+                fc_moments_merge(&want_rows, want_mean, want_m2, rows, mean, m2, n);
+            }
+            rank_moments(dist.rank, n, &rows, stats, stats + n);
+            stats[2 * n] = (double)rows;
+            const int64_t got = fc_dist_merge_moments(&dist, stats, n);
+            ck_assert_int_eq(got, want_rows);
+            ck_assert_msg(stats[2 * n] == (double)want_rows, "n=%d shared=%d: rows %g written back, want %lld", n,
+                          shared, stats[2 * n], (long long)want_rows);
+            ck_assert_msg(memcmp(stats, want_mean, (size_t)n * sizeof *stats) == 0 &&
+                              memcmp(stats + n, want_m2, (size_t)n * sizeof *stats) == 0,
+                          "n=%d shared=%d: moments not bitwise the rank-order merge", n, shared);
+            free(stats);
+            free(mean);
+            free(m2);
+            free(want_mean);
+            free(want_m2);
+            fc_dist_free(&dist);
+        }
+}
+END_TEST
+
+/* The initial broadcast of the parameters in segments of 16 MiB: a buffer of two segments and a few elements
+ * arrives whole, its last segment included. */
+START_TEST(test_bcast_segments)
+{
+    const size_t segment = ((size_t)16 << 20) / sizeof(fc_real), n = 2 * segment + 5;
+    fc_dist_init_comm(&dist, MPI_COMM_WORLD);
+    fc_real *buf = malloc(n * sizeof *buf);
+    for (size_t i = 0; i < n; i++) buf[i] = dist.rank == 0 ? contribution(0, i) : (fc_real)-1;
+    fc_dist_bcast_real(&dist, buf, n);
+    size_t bad = n;
+    for (size_t i = 0; i < n && bad == n; i++)
+        if (buf[i] != contribution(0, i)) bad = i;
+    ck_assert_msg(bad == n, "element %zu of %zu not broadcast", bad, n);
+    free(buf);
+    fc_dist_free(&dist);
 }
 END_TEST
 
@@ -271,6 +345,8 @@ static Suite *suite(void)
     tcase_add_test(t, test_sum_grads_rank_order);
     tcase_add_test(t, test_sum_grads_exact_reserve);
     tcase_add_test(t, test_node_sync_random_mix);
+    tcase_add_test(t, test_merge_moments_rank_order);
+    tcase_add_test(t, test_bcast_segments);
     tcase_add_test(t, test_agree_and_any);
     tcase_add_test(t, test_check_replicas);
     tcase_add_test(t, test_slices);
