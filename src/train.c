@@ -42,6 +42,16 @@ static void history_free(fc_history *h)
     memset(h, 0, sizeof *h);
 }
 
+/* Test hook: FCNET_FAULT_INIT=R makes rank R's freshly made state differ before the broadcast below, as
+ * another libm's normals or a bit flipped in memory would: its first parameter and BN running statistic. */
+static void fault_init(fc_trainer *t)
+{
+    const char *fault = getenv("FCNET_FAULT_INIT");
+    if (!fault || !fault[0] || atoi(fault) != fc_dist_rank(t->dist)) return;
+    t->net.params[0] += 1;
+    if (t->net.bn_stats) t->net.bn_stats[0] += 1;
+}
+
 /* Every rank must hold rank 0's state bit for bit before training starts. */
 static void broadcast_state(fc_trainer *t)
 {
@@ -299,6 +309,7 @@ fc_status fc_train_setup(fc_trainer *t, const fc_config *cfg, fc_dist *dist)
     /* --init-from's parameters are compared before the broadcast would make them equal. */
     if (cfg->init_from[0] && (st = check_same_init(t)) != FC_OK) return st;
     if (!cfg->resume[0]) {
+        fault_init(t);
         broadcast_state(t);
         memcpy(t->best_params, t->net.params, t->net.layout.n_total * sizeof(fc_real));
         if (t->best_bn) memcpy(t->best_bn, t->net.bn_stats, t->net.bn_layout.n_total * sizeof(fc_real));

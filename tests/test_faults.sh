@@ -16,6 +16,8 @@
 #     byte-for-byte unchanged and no temporary file left; resuming without the fault then finishes.
 #  4. A replica that differs (FCNET_FAULT_REPLICA=1 changes rank 1's batchnorm statistics): --check-replicas
 #     stops the run with exit 1 and one line naming the step, the rank and the tensor.
+#  5. An initial state that differs on one rank (FCNET_FAULT_INIT=1 changes rank 1's first parameter and
+#     batchnorm statistic before the start-up broadcast): the run trains bitwise as the unfaulted one.
 #
 #   tests/test_faults.sh FCNET_SYNTH H5CMP [MPIEXEC]       (FCNET_DIST from the environment)
 set -uo pipefail
@@ -154,4 +156,16 @@ FCNET_EXCHANGE=p2p FCNET_FAULT_REPLICA=1 timeout 120 "$MPIEXEC" "${MPI_FLAGS[@]}
 rc=$?
 expect_error "check-replicas: differing parameters (message path, no batchnorm) stop the run" 1 rep.p.out rep.p.err \
     $rc "replica mismatch at step 10" "rank 1 differs from rank 0 in params"
+
+# ---- 5. rank 0's initial state is everybody's ----
+FCNET_FAULT_INIT=1 timeout 120 "$MPIEXEC" "${MPI_FLAGS[@]}" -x FCNET_FAULT_INIT -n $N "$FCNET_DIST" "${REPLICA[@]}" \
+    --out init >init.out 2>&1
+rc=$?
+if [ $rc -ne 0 ]; then
+    fail "start-up broadcast: the run with rank 1's initial state changed exited $rc: $(tail -2 init.out)"
+elif diff_out=$("$H5CMP" rep.ok/checkpoint.h5 init/checkpoint.h5 /params /bn /optim /history/loss); then
+    pass "start-up broadcast: rank 1's changed initial state is replaced by rank 0's (checkpoint bitwise as the unfaulted run's)"
+else
+    fail "start-up broadcast: the run differs from the unfaulted one: $(head -2 <<<"$diff_out")"
+fi
 finish
