@@ -64,9 +64,13 @@ fi
 # Every OPENBLAS_* setting goes to mpirun with -x (ranks on other hosts get no environment otherwise): seen
 # through a stand-in mpirun that records its arguments.
 mkdir fakempi
-# shellcheck disable=SC2016 # the stand-in script's own variables
-printf '#!/bin/sh\n[ "$1" = --version ] && { echo "mpirun (Open MPI) 4.1.4"; exit 0; }\necho "$*" >"$FAKE_MPIRUN_LOG"\n' \
-    >fakempi/mpirun
+# (It also records the Open MPI root variables it was given, in $FAKE_MPIRUN_LOG.env.)
+cat >fakempi/mpirun <<'EOF'
+#!/bin/sh
+[ "$1" = --version ] && { echo "mpirun (Open MPI) 4.1.4"; exit 0; }
+echo "$*" >"$FAKE_MPIRUN_LOG"
+echo "${OMPI_ALLOW_RUN_AS_ROOT:-unset} ${OMPI_ALLOW_RUN_AS_ROOT_CONFIRM:-unset}" >"$FAKE_MPIRUN_LOG.env"
+EOF
 chmod +x fakempi/mpirun
 if (PATH=$work/fakempi:$PATH FAKE_MPIRUN_LOG=$work/mpirun_args.log OPENBLAS_CORETYPE=Haswell OPENBLAS_VERBOSE=2 \
     FCNET_BUILD_DIR=$work/fake "$root/launch/local.sh" train --data d.h5 >/dev/null 2>&1) &&
@@ -79,7 +83,7 @@ fi
 # More ranks than this machine's CPUs: --oversubscribe on this machine alone; with a host list, too many
 # ranks for its slots must fail (and be reported), not overload the hosts.
 over=$(($(nproc) + 1))
-for hosts in "" "--hostfile h" "--host a,b" "-H a"; do
+for hosts in "" "--hostfile h" "--host a,b" "-H a" "-host a" "-hostfile h" "--machinefile h" "--host=a"; do
     rm -f mpirun_args.log
     (PATH=$work/fakempi:$PATH FAKE_MPIRUN_LOG=$work/mpirun_args.log FCNET_RANKS=$over FCNET_MPIRUN_ARGS="$hosts" \
         FCNET_BUILD_DIR=$work/fake "$root/launch/local.sh" train --data d.h5 >/dev/null 2>&1)
@@ -91,6 +95,57 @@ for hosts in "" "--hostfile h" "--host a,b" "-H a"; do
         not_ok "local.sh $over ranks with '$hosts': $(cat mpirun_args.log 2>/dev/null)"
     fi
 done
+
+# Exactly one rank per CPU fits this machine: no --oversubscribe.
+rm -f mpirun_args.log
+(PATH=$work/fakempi:$PATH FAKE_MPIRUN_LOG=$work/mpirun_args.log FCNET_RANKS=$cpus FCNET_BUILD_DIR=$work/fake \
+    "$root/launch/local.sh" train --data d.h5 >/dev/null 2>&1)
+if grep -q -- "-n $cpus " mpirun_args.log && ! grep -q -- "--oversubscribe" mpirun_args.log; then
+    ok "local.sh: FCNET_RANKS=$cpus (the CPUs): -n $cpus without --oversubscribe"
+else
+    not_ok "local.sh FCNET_RANKS=$cpus: $(cat mpirun_args.log 2>/dev/null)"
+fi
+# The local limit is 16 ranks per CPU: 16 x CPUs start, one more is refused (exit 2, naming FCNET_RANKS);
+# with a host list (FCNET_MPIRUN_ARGS) the count is the hosts' business and that many start.
+# lim_run RANKS MPIRUN_ARGS: local.sh against the stand-in mpirun; its exit status.
+lim_run() {
+    rm -f mpirun_args.log
+    PATH=$work/fakempi:$PATH FAKE_MPIRUN_LOG=$work/mpirun_args.log FCNET_RANKS=$1 FCNET_MPIRUN_ARGS=$2 \
+        FCNET_BUILD_DIR=$work/fake timeout 20 "$root/launch/local.sh" train --data d.h5 >lim.out 2>lim.err
+}
+lim_run $((16 * cpus)) ""
+rc=$?
+if [ $rc = 0 ] && grep -q -- "-n $((16 * cpus)) " mpirun_args.log; then
+    ok "local.sh: FCNET_RANKS=$((16 * cpus)) (16 per CPU) starts"
+else
+    not_ok "local.sh FCNET_RANKS=$((16 * cpus)): exit $rc: $(cat lim.err mpirun_args.log 2>/dev/null | head -2)"
+fi
+lim_run $((16 * cpus + 1)) ""
+rc=$?
+if [ $rc = 2 ] && [ "$(wc -l <lim.err)" = 1 ] && grep -q "FCNET_RANKS=$((16 * cpus + 1))" lim.err && [ ! -e mpirun_args.log ]; then
+    ok "local.sh: FCNET_RANKS=$((16 * cpus + 1)) (over 16 per CPU) refused: exit 2, mpirun not started"
+else
+    not_ok "local.sh FCNET_RANKS=$((16 * cpus + 1)): exit $rc: $(head -2 lim.err)"
+fi
+lim_run $((16 * cpus + 1)) "--hostfile h"
+rc=$?
+if [ $rc = 0 ] && grep -q -- "-n $((16 * cpus + 1)) .*--hostfile h" mpirun_args.log; then
+    ok "local.sh: FCNET_RANKS=$((16 * cpus + 1)) with --hostfile h starts that many"
+else
+    not_ok "local.sh FCNET_RANKS=$((16 * cpus + 1)) with --hostfile: exit $rc: $(cat lim.err mpirun_args.log 2>/dev/null | head -2)"
+fi
+# Open MPI refuses root without both OMPI_ALLOW_RUN_AS_ROOT variables: local.sh sets them as root (only).
+rm -f mpirun_args.log.env
+(unset OMPI_ALLOW_RUN_AS_ROOT OMPI_ALLOW_RUN_AS_ROOT_CONFIRM && PATH=$work/fakempi:$PATH \
+    FAKE_MPIRUN_LOG=$work/mpirun_args.log FCNET_RANKS=2 FCNET_BUILD_DIR=$work/fake \
+    "$root/launch/local.sh" train --data d.h5 >/dev/null 2>&1)
+want="unset unset"
+[ "$(id -u)" = 0 ] && want="1 1"
+if [ "$(cat mpirun_args.log.env 2>/dev/null)" = "$want" ]; then
+    ok "local.sh: user $(id -u), OMPI_ALLOW_RUN_AS_ROOT* unset: mpirun gets '$want'"
+else
+    not_ok "local.sh root variables: want '$want', got '$(cat mpirun_args.log.env 2>/dev/null)'"
+fi
 
 # Nonsense rank or thread counts: one line naming the variable, exit 2, mpirun never started (it took 0 as
 # "all slots", failed silently on -1 and abc, and hung starting 100000 ranks).
@@ -360,8 +415,9 @@ done
 # nothing has started, so local.sh ends at once (not after the check) with exit 0 and says so.
 mkdir slowcheck
 # shellcheck disable=SC2016 # the stand-in script's own variables
-printf '#!/bin/bash\n[ "$1" != --version ] && [ "${!#}" = --version ] && sleep 20\nexec %s "$@"\n' \
-    "$(command -v mpirun)" >slowcheck/mpirun
+# (It records its PID, and its sleep's, to see that local.sh ends the check and what it leaves.)
+printf '#!/bin/bash\nif [ "$1" != --version ] && [ "${!#}" = --version ]; then\n    echo $$ >%s/check.pid\n    sleep 20 &\n    echo $! >%s/check_sleep.pid\n    wait\nfi\nexec %s "$@"\n' \
+    "$work" "$work" "$(command -v mpirun)" >slowcheck/mpirun
 chmod +x slowcheck/mpirun
 rm -rf early
 start=$(now)
@@ -373,12 +429,25 @@ pkill -USR1 -f "^bash $root/launch/local.sh --data long.h5 --out early"
 wait $job
 rc=$?
 took=$(elapsed "$start")
-pkill -f "^sleep 20$" || true
+# alive PID: a process that runs (a zombie waiting for its reaper does not).
+alive() {
+    local st
+    st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)
+    [ -n "$st" ] && [ "$st" != Z ]
+}
+# The check's mpirun must not run on (mpirun would start the ranks' check after local.sh is gone).
+check_pid=$(cat check.pid 2>/dev/null)
+for _ in $(seq 20); do alive "${check_pid:-0}" || break; sleep 0.1; done
+check_left=no
+[ -n "$check_pid" ] && alive "$check_pid" && check_left=yes
+[ $check_left = yes ] && kill "$check_pid" 2>/dev/null
+check_sleep=$(cat check_sleep.pid 2>/dev/null)
+[ -n "$check_sleep" ] && alive "$check_sleep" && kill "$check_sleep" 2>/dev/null
 if [ $rc = 0 ] && grep -q "^local.sh: SIGUSR1 before the ranks started; nothing to save, not started" early.out &&
-    [ ! -e early ] && awk -v t="$took" 'BEGIN { exit !(t < 10) }'; then
-    ok "local.sh: a stop signal during its start-up check ends it in $took s (exit 0, nothing started)"
+    [ ! -e early ] && awk -v t="$took" 'BEGIN { exit !(t < 10) }' && [ -n "$check_pid" ] && [ $check_left = no ]; then
+    ok "local.sh: a stop signal during its start-up check ends it in $took s (exit 0, nothing started, the check killed)"
 else
-    not_ok "local.sh stop during the start-up check: exit $rc: $(head -2 early.out)"
+    not_ok "local.sh stop during the start-up check: exit $rc, check PID ${check_pid:-none} left running: $check_left: $(head -2 early.out)"
 fi
 # An --overwrite job whose ranks died of the stop signal before the first save (a stand-in mpirun that exits
 # 138 as mpirun does then): the finished checkpoint in --out is the replaced run's, not this job's. It was
@@ -423,5 +492,208 @@ if [ $rc = 2 ] && [ "$(wc -l <argsout.err)" = 1 ] && grep -q "FCNET_ARGS has --o
     ok "pbs.sh: an --out in FCNET_ARGS refused before anything starts: $(cat argsout.err)"
 else
     not_ok "pbs.sh FCNET_ARGS with --out: exit $rc: $(head -2 argsout.err)"
+fi
+# ---- pbs.sh: the node file, the walltime timer's seconds, FCNET_ARGS refused or dropped ----
+# Under PBS the ranks are the lines of $PBS_NODEFILE, which mpirun gets as its hostfile (the stand-in mpirun
+# records its arguments). One line more than the cores, so that local.sh's core count cannot pass for it.
+nodes=$((cores + 1))
+for _ in $(seq $nodes); do echo localhost; done >nodefile
+rm -f mpirun_args.log
+(unset FCNET_RANKS FCNET_MPIRUN_ARGS && PATH=$work/fakempi:$PATH FAKE_MPIRUN_LOG=$work/mpirun_args.log \
+    PBS_NODEFILE=$work/nodefile PBS_O_WORKDIR=$work FCNET_OUT=$work/nodes FCNET_DATA=$work/d.h5 \
+    FCNET_BUILD_DIR=$work/fake timeout 60 bash "$root/launch/pbs.sh" >nodes.out 2>&1)
+rc=$?
+if [ $rc = 0 ] && grep -qE -- "(^| )-n $nodes " mpirun_args.log && grep -qE -- "--hostfile $work/nodefile( |$)" mpirun_args.log; then
+    ok "pbs.sh: a PBS_NODEFILE of $nodes lines: mpirun -n $nodes --hostfile PBS_NODEFILE"
+else
+    not_ok "pbs.sh with PBS_NODEFILE ($nodes lines): exit $rc: $(cat mpirun_args.log 2>/dev/null) $(tail -2 nodes.out)"
+fi
+# The timer sleeps qstat's walltime less FCNET_STOP_MARGIN (default 120 s). Stand-ins: qstat gives
+# $FAKE_WALLTIME as it is; sleep records its parent (the timer), its own PID and its argument, then sleeps;
+# mpirun ends the run once the timer sleeps, so the run ends first and the timer must end with it.
+mkdir wall
+realsleep=$(command -v sleep)
+cat >wall/qstat <<'EOF'
+#!/bin/sh
+printf 'Job Id: %s\n    Resource_List.walltime = %s\n' "$2" "$FAKE_WALLTIME"
+EOF
+# shellcheck disable=SC2016 # the stand-in scripts' own variables
+printf '#!/bin/sh\necho "$PPID $$ $*" >>"$FAKE_SLEEP_LOG"\nexec %s "$@"\n' "$realsleep" >wall/sleep
+# shellcheck disable=SC2016
+printf '#!/bin/sh\n[ "$1" = --version ] && { echo "mpirun (Open MPI) 4.1.4"; exit 0; }\nfor _ in $(seq 100); do [ -s "$FAKE_SLEEP_LOG" ] && exit 0; %s 0.1; done\nexit 1\n' \
+    "$realsleep" >wall/mpirun
+chmod +x wall/qstat wall/sleep wall/mpirun
+# wall_run WALLTIME: pbs.sh as job 2.test with these stand-ins; the sleep's record in timer.sleep.
+wall_run() {
+    rm -f timer.sleep
+    PATH=$work/wall:$PATH FAKE_WALLTIME=$1 FAKE_SLEEP_LOG=$work/timer.sleep PBS_JOBID=2.test PBS_O_WORKDIR=$work \
+        FCNET_OUT=$work/timer FCNET_DATA=$work/d.h5 FCNET_RANKS=2 FCNET_BUILD_DIR=$work/fake timeout 60 \
+        bash "$root/launch/pbs.sh" >timer.out 2>&1
+}
+for c in "00:01:04 4 60" "00:04:05 - 125" "01:00:30 30 3600"; do
+    read -r wt m want <<<"$c"
+    if [ "$m" = - ]; then (unset FCNET_STOP_MARGIN && wall_run "$wt"); else FCNET_STOP_MARGIN=$m wall_run "$wt"; fi
+    rc=$?
+    tpid="" spid="" secs=""
+    [ -f timer.sleep ] && read -r tpid spid secs <timer.sleep
+    # Gone once pbs.sh has exited (a moment for the timer's trap to end its sleep), else ended here.
+    for _ in $(seq 20); do alive "${tpid:-0}" || alive "${spid:-0}" || break; sleep 0.1; done
+    left=""
+    for p in $tpid $spid; do alive "$p" && left="$left $p" && kill "$p"; done
+    if [ $rc = 0 ] && [ "$secs" = "$want" ] && [ "$(grep -c . timer.sleep)" = 1 ] && [ -z "$left" ]; then
+        ok "pbs.sh: walltime $wt, margin ${m/-/default}: the timer sleeps $want s, and is gone when the run ends first"
+    else
+        not_ok "pbs.sh walltime $wt, margin $m: exit $rc, slept '${secs}' (want $want), left running:${left:- none}: $(grep pbs.sh timer.out | tail -2)"
+    fi
+done
+# --out and --data, in either spelling, belong in FCNET_OUT and FCNET_DATA: refused by name before anything starts.
+for bad in "--data x.h5" "--data=x.h5" "--out $work/elsewhere"; do
+    PBS_O_WORKDIR=$work FCNET_OUT=$work/argsbad FCNET_DATA=$work/d.h5 FCNET_RANKS=2 FCNET_BUILD_DIR=$(dirname "$dist") \
+        FCNET_ARGS="--hidden 8 $bad" timeout 60 bash "$root/launch/pbs.sh" >argsbad.out 2>argsbad.err
+    rc=$?
+    if [ $rc = 2 ] && [ "$(wc -l <argsbad.err)" = 1 ] && grep -q -- "FCNET_ARGS has ${bad%%[ =]*}: " argsbad.err &&
+        [ ! -e argsbad ] && [ ! -e elsewhere ]; then
+        ok "pbs.sh: FCNET_ARGS with '$bad' refused (exit 2): $(cat argsbad.err)"
+    else
+        not_ok "pbs.sh FCNET_ARGS with '$bad': exit $rc: $(head -2 argsbad.err)"
+    fi
+done
+# On a resume a --resume or --init-from of FCNET_ARGS goes, value and all: the run continues from FCNET_OUT's
+# checkpoint (run/: finished at --epochs 2, step 20) to --epochs 3, and old.h5 is on no command line.
+pbs dropped "--resume old.h5 --hidden 8 --init-from=old.h5 --batch-size 20 --epochs 3"
+rc=$?
+if [ $rc = 0 ] && grep -qE "fcnet_dist --resume $work/run/checkpoint.h5 --data .*/d.h5 --out .*/run --hidden 8 --batch-size 20 --epochs 3$" \
+    dropped.out && ! grep -q "old.h5" dropped.out && [ "$("$h5cmp" --get run/checkpoint.h5 /@step)" = 30 ]; then
+    ok "pbs.sh: a resume drops FCNET_ARGS' --resume old.h5 and --init-from=old.h5 and trains on to step 30"
+else
+    not_ok "pbs.sh resume with --resume in FCNET_ARGS: exit $rc: $(grep -E 'pbs.sh|rror' dropped.out | head -3)"
+fi
+
+# ---- slurm.sbatch: --out=, requeue, stops outside Slurm, INI keys, the program's default place ----
+# A requeue (same job ID, SLURM_RESTART_COUNT=1) finds an --out=DIR (the = spelling) and resumes there; no
+# fcnet-<job id>/ appears. The same arguments both times, as Slurm gives them: --max-steps 5 per run.
+SLURM_JOB_ID=81 sbatch_real eq1 --data d.h5 --hidden 8 --batch-size 20 --epochs 2 --out=eqrun --max-steps 5
+rc=$?
+SLURM_JOB_ID=81 SLURM_RESTART_COUNT=1 sbatch_real eq2 --data d.h5 --hidden 8 --batch-size 20 --epochs 2 --out=eqrun --max-steps 5
+rc2=$?
+if [ $rc = 0 ] && [ $rc2 = 0 ] && grep -q "restart 1: resuming from eqrun/checkpoint.h5" eq2.out &&
+    [ "$("$h5cmp" --get eqrun/checkpoint.h5 /@step 2>/dev/null)" = 10 ] && [ ! -e fcnet-81 ]; then
+    ok "slurm.sbatch: --out=eqrun: the restart resumes from eqrun/checkpoint.h5 (step 5 -> 10), no fcnet-81/"
+else
+    not_ok "slurm.sbatch --out=DIR restart (exit $rc, $rc2): $(grep -h slurm.sbatch eq1.out eq2.out | tail -3)"
+fi
+# A stopped run under Slurm requeues its own job. Stand-ins: scontrol records its arguments, answers
+# 'show job' with $FAKE_JOBSTATE (RUNNING) and 'requeue' with exit $FAKE_REQUEUE_RC; mpirun says it runs
+# and exits 0 on SIGUSR1 (the ranks saved); sleep is short (the script repeats its signal every 2 s).
+mkdir rq
+cat >rq/scontrol <<'EOF'
+#!/bin/sh
+echo "$*" >>"$FAKE_SCONTROL_LOG"
+[ "$1" = show ] && { echo "JobId=$4 JobName=fcnet JobState=${FAKE_JOBSTATE:-RUNNING} Restarts=0"; exit 0; }
+exit "${FAKE_REQUEUE_RC:-0}"
+EOF
+# shellcheck disable=SC2016
+printf '#!/bin/bash\ntrap "exit 0" USR1\n: >"$FAKE_MPIRUN_STARTED"\nwhile :; do %s 0.1; done\n' "$realsleep" >rq/mpirun
+printf '#!/bin/sh\nexec %s 0.05\n' "$realsleep" >rq/sleep
+chmod +x rq/scontrol rq/mpirun rq/sleep
+# rq_run NAME: slurm.sbatch as job 91 on a copy of an unfinished checkpoint (ctl/, step 20), SIGTERM once
+# mpirun runs; its exit status. scontrol's calls in NAME.scontrol.
+rq_run() {
+    rm -rf "$1" "$1.scontrol" "$1.started"
+    mkdir "$1" && cp ctl/checkpoint.h5 "$1/"
+    PATH=$work/rq:$PATH FAKE_SCONTROL_LOG=$work/$1.scontrol FAKE_MPIRUN_STARTED=$work/$1.started SLURM_JOB_ID=91 \
+        FCNET_DIST=$work/fake/fcnet_dist timeout 60 bash "$root/launch/slurm.sbatch" --data d.h5 --out "$1" >"$1.out" 2>&1 &
+    local job=$!
+    for _ in $(seq 100); do [ -e "$1.started" ] && break; sleep 0.1; done
+    pkill -TERM -f "^bash $root/launch/slurm.sbatch --data d.h5 --out $1\$"
+    wait $job
+}
+FAKE_REQUEUE_RC=0 rq_run rq0
+rc=$?
+if [ $rc = 0 ] && grep -q "stopped before the end (exit 0, SIGTERM): checkpoint at step 20; requeueing job 91" rq0.out &&
+    grep -qx "requeue 91" rq0.scontrol; then
+    ok "slurm.sbatch: stopped by SIGTERM in job 91: scontrol requeue 91, exit 0"
+else
+    not_ok "slurm.sbatch requeue (exit $rc): $(grep slurm.sbatch rq0.out | tail -2) / scontrol: $(cat rq0.scontrol 2>/dev/null)"
+fi
+FAKE_REQUEUE_RC=1 rq_run rq1
+rc=$?
+if [ $rc = 1 ] && grep -qx "requeue 91" rq1.scontrol &&
+    grep -q "scontrol requeue failed; continue with: sbatch ... launch/slurm.sbatch ... --resume rq1/checkpoint.h5" rq1.out; then
+    ok "slurm.sbatch: scontrol requeue failing: exit 1, and the line says how to continue"
+else
+    not_ok "slurm.sbatch failed requeue (exit $rc): $(grep slurm.sbatch rq1.out | tail -2)"
+fi
+# A plain scancel's SIGTERM (the job no longer RUNNING): the ranks have saved, and the job is not requeued.
+FAKE_JOBSTATE=CANCELLED rq_run rqc
+rc=$?
+if [ $rc = 0 ] && grep -q "job 91 cancelled (JobState=CANCELLED): checkpoint at step 20; not requeued" rqc.out &&
+    ! grep -q requeue rqc.scontrol; then
+    ok "slurm.sbatch: SIGTERM of a cancelled job: not requeued, exit 0"
+else
+    not_ok "slurm.sbatch cancelled (exit $rc): $(grep slurm.sbatch rqc.out | tail -2) / scontrol: $(cat rqc.scontrol 2>/dev/null)"
+fi
+# Ranks signalled directly (not through the script) end with exit 0 and an unfinished checkpoint (a stand-in
+# mpirun that exits 0 at once): with --max-steps 0 (no limit) that is a stop, outside Slurm reported and
+# ended with exit 0, in a job requeued; with --max-steps 5 it is the limit, not requeued.
+mkdir exit0
+printf '#!/bin/sh\nexit 0\n' >exit0/mpirun
+chmod +x exit0/mpirun
+# stop_run NAME ARGS...: slurm.sbatch on a copy of ctl/'s unfinished checkpoint, with that mpirun.
+stop_run() {
+    local name=$1
+    shift
+    rm -rf "$name" "$name.scontrol"
+    mkdir "$name" && cp ctl/checkpoint.h5 "$name/"
+    PATH=$work/exit0:$work/rq:$PATH FAKE_SCONTROL_LOG=$work/$name.scontrol FCNET_DIST=$work/fake/fcnet_dist \
+        timeout 60 bash "$root/launch/slurm.sbatch" --data d.h5 --out "$name" "$@" >"$name.out" 2>&1
+}
+stop_run s0 --max-steps 0
+rc=$?
+if [ $rc = 0 ] && grep -q "stopped (exit 0) outside Slurm; resume with --resume s0/checkpoint.h5" s0.out; then
+    ok "slurm.sbatch: --max-steps 0, the ranks stopped by their own signal: 'stopped (exit 0) outside Slurm'"
+else
+    not_ok "slurm.sbatch --max-steps 0 stopped (exit $rc): $(grep slurm.sbatch s0.out | tail -2)"
+fi
+SLURM_JOB_ID=92 stop_run s0job --max-steps=0
+rc=$?
+if [ $rc = 0 ] && grep -qx "requeue 92" s0job.scontrol; then
+    ok "slurm.sbatch: the same in job 92 (--max-steps=0): requeued"
+else
+    not_ok "slurm.sbatch --max-steps=0 stopped in a job (exit $rc): $(grep slurm.sbatch s0job.out | tail -2)"
+fi
+SLURM_JOB_ID=93 stop_run s5 --max-steps 5
+rc=$?
+if [ $rc = 0 ] && grep -q "stopped by --max-steps before the end; not requeued" s5.out && [ ! -s s5.scontrol ]; then
+    ok "slurm.sbatch: --max-steps 5 ending the run early is no stop: not requeued"
+else
+    not_ok "slurm.sbatch --max-steps 5 (exit $rc): $(grep slurm.sbatch s5.out | tail -2)"
+fi
+# max_steps (INI spelling, '_') only in the --config file: the run stops at 3 and the script knows it was the limit.
+printf 'hidden = 8\nbatch_size = 20\nepochs = 2\nmax_steps = 3\n' >steps.ini
+sbatch_real s10 --config steps.ini --data d.h5 --out s10
+rc=$?
+if [ $rc = 0 ] && [ "$("$h5cmp" --get s10/checkpoint.h5 /@step 2>/dev/null)" = 3 ] &&
+    grep -q "stopped by --max-steps before the end; not requeued" s10.out; then
+    ok "slurm.sbatch: max_steps = 3 in the INI file: the run stops at step 3, taken as the limit"
+else
+    not_ok "slurm.sbatch INI max_steps (exit $rc): $(grep slurm.sbatch s10.out | tail -2)"
+fi
+# Without FCNET_DIST (and none on PATH) the program is build/fcnet_dist under the submit folder.
+mkdir -p submit/build && cp fake/fcnet_dist submit/build/
+rm -f mpirun_args.log
+(unset FCNET_DIST && PATH=$work/fakempi:$PATH FAKE_MPIRUN_LOG=$work/mpirun_args.log SLURM_SUBMIT_DIR=$work/submit \
+    timeout 60 bash "$root/launch/slurm.sbatch" --data d.h5 --out s08 >s08.out 2>&1)
+rc=$?
+if [ $rc = 0 ] && ! command -v fcnet_dist >/dev/null && grep -q " $work/submit/build/fcnet_dist --data d.h5 --out s08$" mpirun_args.log; then
+    ok "slurm.sbatch: FCNET_DIST unset: runs \$SLURM_SUBMIT_DIR/build/fcnet_dist"
+else
+    not_ok "slurm.sbatch without FCNET_DIST (exit $rc, fcnet_dist on PATH: $(command -v fcnet_dist)): $(cat mpirun_args.log 2>/dev/null) $(tail -1 s08.out)"
+fi
+# The warning must go to the batch shell (B:): with mpirun there is no job step to signal (CLUSTER.md).
+if grep -qE '^#SBATCH --signal=B:USR1@[0-9]+$' "$root/launch/slurm.sbatch"; then
+    ok "slurm.sbatch: #SBATCH --signal=B:USR1@N (the batch shell gets the warning)"
+else
+    not_ok "slurm.sbatch: no '#SBATCH --signal=B:USR1@N' line: $(grep '^#SBATCH --signal' "$root/launch/slurm.sbatch")"
 fi
 tap_end "$t0"
