@@ -4,7 +4,7 @@
 # that it stays short. Checks what the README promises: a test accuracy, the checkpoint, the plot and the
 # log; a second call reuses the finished run (same accuracy, through eval) and refuses new options
 # without --new; --new trains into the next directory; a run stopped early (--max-steps) is resumed by
-# the next call and then finishes.
+# the next call (with the options it is given) and then finishes; deps.sh installs the Python packages it uses.
 # usage: test_quickstart.sh   (FCNET_BUILD_DIR in the environment: the build holding fcnet_dist)
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -16,6 +16,14 @@ if [ ! -d /usr/share/datasets/fashion-mnist ] && [ ! -f "$root/datasets/fashion-
     echo "skipped: Fashion-MNIST is not installed and this user cannot install it (dataset-fashion-mnist)"
     exit 77
 fi
+# The packages the quickstart installs must hold what it imports (h5py in quickstart.sh; h5py, matplotlib and
+# numpy in results/plot_history.py), or a fresh machine fails after training.
+# shellcheck source=launch/deps.sh
+source "$root/launch/deps.sh"
+has_package() { [[ " ${fcnet_packages_python//$'\n'/ } " == *" $1 "* ]]; }
+for pkg in python3-h5py python3-matplotlib python3-numpy; do
+    check "deps.sh: fcnet_packages_python has $pkg" has_package "$pkg"
+done
 T=$(mktemp -d "${TMPDIR:-/tmp}/fcnet_test_quickstart.XXXXXX")
 trap 'rm -rf "$T"' EXIT
 export FCNET_QUICKSTART_OUT=$T/qs FCNET_RANKS=2
@@ -75,10 +83,15 @@ check "--new with --max-steps succeeds" quickstart "$T/new.log" --new --epochs 2
 check "it trains into qs-2" test -f "$T/qs-2/checkpoint.h5"
 check "it says the run stopped before its last epoch" grep -q "stopped before its last epoch" "$T/new.log"
 check "the checkpoint is not finished" bash -c "! h5dump -a /finished '$T/qs-2/checkpoint.h5' | grep -q '(0): 1'"
-check "the next call on qs-2 succeeds" env FCNET_QUICKSTART_OUT="$T/qs-2" \
-    "$root/launch/quickstart.sh" >"$T/resume.log" 2>&1
+# Options given with the resuming call reach the run: --epochs 3 extends it by an epoch.
+check "the next call on qs-2, with --epochs 3, succeeds" env FCNET_QUICKSTART_OUT="$T/qs-2" \
+    "$root/launch/quickstart.sh" --epochs 3 >"$T/resume.log" 2>&1
 check "it resumes the interrupted run" grep -q "resuming the interrupted run" "$T/resume.log"
 check "and finishes it" finished "$T/qs-2/checkpoint.h5"
+check "it trains on to epoch 3" bash -c "tr '\\r' '\\n' <'$T/resume.log' | grep -q '^epoch 3 done'"
+epochs_of() { h5dump -a /epochs "$1" 2>/dev/null | sed -n 's/^ *(0): *\([0-9]*\).*/\1/p'; }
+check "and its checkpoint has epochs 3 (got '$(epochs_of "$T/qs-2/checkpoint.h5")')" \
+    test "$(epochs_of "$T/qs-2/checkpoint.h5")" = 3
 check "with a test accuracy" test -n "$(accuracy_in "$T/resume.log")"
 check "the first run is untouched" finished "$T/qs/checkpoint.h5"
 

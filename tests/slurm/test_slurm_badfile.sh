@@ -1,7 +1,7 @@
 #!/bin/bash
 # A job whose data file is bad, on a real (private, one-node) Slurm: launch/slurm.sbatch -n 2 with --data
 # pointing at a file that is not HDF5. fcnet_dist exits 2 with one error line; the job must end FAILED with
-# ExitCode 2:0, show that one line in its output, and not be requeued (Restarts=0).
+# ExitCode 2:0, show that one line in its output (no Open MPI banner), and not be requeued (Restarts=0).
 # usage: test_slurm_badfile.sh   (FCNET_DIST in the environment)
 # shellcheck source=tests/slurm/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -33,6 +33,12 @@ if [ "$errors" -eq 1 ] && grep -q '^fcnet_dist: .*error: bad.h5: ' job.out; then
     ok "bad data: one error line in the job output: $(grep '^fcnet_dist: .*error' job.out)"
 else
     not_ok "bad data: $errors fcnet_dist error lines in the job output (want 1 naming bad.h5)"
+fi
+# mpirun -q: the job's output ends with fcnet's line, without Open MPI's banner about the exit code.
+if ! grep -qE 'Primary job|mpirun detected|^-{20,}$' job.out; then
+    ok "bad data: no Open MPI banner in the job output"
+else
+    not_ok "bad data: Open MPI's banner in the job output: $(grep -E 'Primary job|mpirun detected' job.out | head -2)"
 fi
 if [ ! -e run/checkpoint.h5 ]; then
     ok "bad data: no checkpoint written"
