@@ -5,8 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "fcnet/dist.h"
 #include "fcnet/layers.h"
@@ -308,33 +306,23 @@ END_TEST
 /* A failed FC_ASSERT in a job of one rank dies of SIGABRT (a debugger stops there, a core file can be
  * written) after its one line; with peers it goes through MPI_Abort instead. The check runs in a child
  * process, so only at one rank: a forked copy of a rank with peers cannot take part in the job. */
+static void assert_two_ranks(const void *arg)
+{
+    const int size = *(const int *)arg;
+    signal(SIGABRT, SIG_DFL);
+    FC_ASSERT(size == 2);
+}
+
 START_TEST(test_assert_alone_aborts)
 {
     int size;
     MPI_Comm_size(MPI_COMM_WORLD, &size);
     if (size != 1) return;
-    int out[2];
-    ck_assert_int_eq(pipe(out), 0);
-    fflush(stderr);
-    pid_t child = fork();
-    ck_assert_int_ge(child, 0);
-    if (child == 0) {
-        dup2(out[1], STDERR_FILENO);
-        signal(SIGABRT, SIG_DFL);
-        alarm(30); /* a child stuck in MPI_Abort dies of SIGALRM: the check fails instead of timing out */
-        FC_ASSERT(size == 2);
-        _exit(0);
-    }
-    close(out[1]);
-    char text[512] = "";
-    size_t got = 0;
-    for (ssize_t r; got + 1 < sizeof text && (r = read(out[0], text + got, sizeof text - 1 - got)) > 0;)
-        got += (size_t)r;
-    close(out[0]);
-    int status = 0;
-    ck_assert_int_eq(waitpid(child, &status, 0), child);
-    ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT, "status %d, stderr: %s", status, text);
-    ck_assert_msg(strstr(text, "assertion failed: size == 2"), "%s", text);
+    /* a child stuck in MPI_Abort dies of fct_run_child's SIGALRM: the check fails instead of timing out */
+    const fct_child r = fct_run_child(assert_two_ranks, &size);
+    ck_assert_msg(r.signalled && r.signal == SIGABRT, "exited %d code %d signal %d, stderr: %s", r.exited, r.code,
+                  r.signal, r.err);
+    ck_assert_msg(strstr(r.err, "assertion failed: size == 2"), "%s", r.err);
 }
 END_TEST
 

@@ -10,50 +10,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "fcnet/read_guard.h"
 #include "testutil.h"
 
-typedef struct child_result {
-    int exited, code, signalled, signal;
-    char err[8192];
-} child_result;
-
-typedef void (*child_body)(const void *arg);
-
-/* Runs body(arg) in a child with stderr captured; the child must end by itself (a crash or _exit). */
-static child_result run_child(child_body body, const void *arg)
-{
-    child_result r;
-    memset(&r, 0, sizeof r);
-    int fds[2];
-    ck_assert_int_eq(pipe(fds), 0);
-    fflush(NULL);
-    const pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        close(fds[0]);
-        dup2(fds[1], STDERR_FILENO);
-        body(arg);
-        _exit(99); /* the body returned: no crash happened */
-    }
-    close(fds[1]);
-    size_t len = 0;
-    for (ssize_t n; (n = read(fds[0], r.err + len, sizeof r.err - 1 - len)) > 0;) len += (size_t)n;
-    close(fds[0]);
-    int status = 0;
-    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-    r.exited = WIFEXITED(status);
-    r.code = r.exited ? WEXITSTATUS(status) : -1;
-    r.signalled = WIFSIGNALED(status);
-    r.signal = r.signalled ? WTERMSIG(status) : 0;
-    return r;
-}
-
 /* Exactly one line on stderr, fcnet's error line for path. */
-static void assert_one_line_for(const child_result *r, const char *path)
+static void assert_one_line_for(const fct_child *r, const char *path)
 {
     char want[512];
     snprintf(want, sizeof want, "fcnet_dist: error: %s: crashed while reading it", path);
@@ -72,7 +34,7 @@ START_TEST(test_segv_and_bus_are_input_errors)
 {
     const int signals[] = {SIGSEGV, SIGBUS};
     for (int i = 0; i < 2; i++) {
-        const child_result r = run_child(crash_with, &signals[i]);
+        const fct_child r = fct_run_child(crash_with, &signals[i]);
         ck_assert_msg(r.exited && r.code == 2, "signal %d: exited %d code %d signal %d", signals[i], r.exited, r.code,
                       r.signal);
         assert_one_line_for(&r, "dir/damaged.h5");
@@ -90,7 +52,7 @@ static void crash_after_training_started(const void *arg)
 
 START_TEST(test_after_training_started_exits_1)
 {
-    const child_result r = run_child(crash_after_training_started, NULL);
+    const fct_child r = fct_run_child(crash_after_training_started, NULL);
     ck_assert_msg(r.exited && r.code == 1, "exited %d code %d signal %d", r.exited, r.code, r.signal);
     assert_one_line_for(&r, "out/checkpoint-step8.h5");
 }
@@ -117,7 +79,7 @@ static void overflow_the_stack(const void *arg)
 START_TEST(test_stack_overflow_still_reported)
 {
     /* The handler runs on its own stack: on the overflowed one it would die of a second SIGSEGV. */
-    const child_result r = run_child(overflow_the_stack, NULL);
+    const fct_child r = fct_run_child(overflow_the_stack, NULL);
     ck_assert_msg(r.exited && r.code == 2, "exited %d code %d signal %d", r.exited, r.code, r.signal);
     assert_one_line_for(&r, "cyclic.h5");
 }
@@ -135,10 +97,10 @@ static void crash_nested(const void *arg)
 START_TEST(test_nested_reads_name_the_innermost_open_one)
 {
     const int inner_open = 0, inner_closed = 1;
-    child_result r = run_child(crash_nested, &inner_open);
+    fct_child r = fct_run_child(crash_nested, &inner_open);
     ck_assert_int_eq(r.code, 2);
     assert_one_line_for(&r, "inner.h5");
-    r = run_child(crash_nested, &inner_closed);
+    r = fct_run_child(crash_nested, &inner_closed);
     ck_assert_int_eq(r.code, 2);
     assert_one_line_for(&r, "outer.h5");
 }
@@ -159,7 +121,7 @@ START_TEST(test_crash_after_end_is_not_caught)
 {
     const int signals[] = {SIGSEGV, SIGBUS};
     for (int i = 0; i < 2; i++) {
-        const child_result r = run_child(crash_after_end, &signals[i]);
+        const fct_child r = fct_run_child(crash_after_end, &signals[i]);
         ck_assert_msg(r.signalled && r.signal == signals[i], "signal %d: exited %d code %d signal %d", signals[i],
                       r.exited, r.code, r.signal);
         ck_assert_str_eq(r.err, "");

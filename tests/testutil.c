@@ -6,6 +6,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "fcnet/h5quiet.h"
 
@@ -154,4 +157,34 @@ long fct_h5_read(const char *file, const char *name, double **out, int *rank, lo
     }
     fc_h5_quiet_end(&quiet);
     return count;
+}
+
+fct_child fct_run_child(void (*body)(const void *arg), const void *arg)
+{
+    fct_child r;
+    memset(&r, 0, sizeof r);
+    int fds[2];
+    ck_assert_int_eq(pipe(fds), 0);
+    fflush(NULL);
+    const pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        close(fds[0]);
+        dup2(fds[1], STDERR_FILENO);
+        alarm(30);
+        body(arg);
+        _exit(99);
+    }
+    close(fds[1]);
+    size_t len = 0;
+    for (ssize_t n; len + 1 < sizeof r.err && (n = read(fds[0], r.err + len, sizeof r.err - 1 - len)) > 0;)
+        len += (size_t)n;
+    close(fds[0]);
+    int status = 0;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    r.exited = WIFEXITED(status);
+    r.code = r.exited ? WEXITSTATUS(status) : -1;
+    r.signalled = WIFSIGNALED(status);
+    r.signal = r.signalled ? WTERMSIG(status) : 0;
+    return r;
 }

@@ -23,6 +23,17 @@ int fct_close_mixed(const char *label, const void *a, size_t sizeof_a, const dou
 /* Relative error as in cs231n: max |a-b| / max(1e-8, |a| + |b|) over elements. */
 double fct_rel_error(const double *a, const double *b, size_t n);
 
+/* How a forked child ended (exit code or signal) and what it wrote on stderr. */
+typedef struct fct_child {
+    int exited, code, signalled, signal;
+    char err[8192];
+} fct_child;
+/* Runs body(arg) in a forked child with its stderr captured, and returns how it ended. The body should end the
+ * child itself (a crash, an abort, _exit); one that returns ends it with exit 99. A 30 s alarm turns a child
+ * that hangs (in MPI_Abort, say) into a SIGALRM death instead of a stuck test. Only at one rank: a forked copy
+ * of a rank with peers cannot take part in the job. */
+fct_child fct_run_child(void (*body)(const void *arg), const void *arg);
+
 /* Path of a file under tests/ (from FCNET_TEST_DATA, set by CTest). Returns a static buffer. */
 const char *fct_data_path(const char *relative);
 
