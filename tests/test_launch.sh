@@ -669,13 +669,14 @@ if [ $rc = 0 ] && grep -q "stopped by --max-steps before the end; not requeued" 
 else
     not_ok "slurm.sbatch --max-steps 5 (exit $rc): $(grep slurm.sbatch s5.out | tail -2)"
 fi
-# max_steps (INI spelling, '_') only in the --config file: the run stops at 3 and the script knows it was the limit.
-printf 'hidden = 8\nbatch_size = 20\nepochs = 2\nmax_steps = 3\n' >steps.ini
+# max_steps (INI spelling, '_') only in the --config file, indented (fcnet_dist reads an indented pair as any
+# other): the run stops at 3 and the script knows it was the limit.
+printf 'hidden = 8\nbatch_size = 20\nepochs = 2\n \tmax_steps = 3\n' >steps.ini
 sbatch_real s10 --config steps.ini --data d.h5 --out s10
 rc=$?
 if [ $rc = 0 ] && [ "$("$h5cmp" --get s10/checkpoint.h5 /@step 2>/dev/null)" = 3 ] &&
     grep -q "stopped by --max-steps before the end; not requeued" s10.out; then
-    ok "slurm.sbatch: max_steps = 3 in the INI file: the run stops at step 3, taken as the limit"
+    ok "slurm.sbatch: max_steps = 3 in the INI file (indented): the run stops at step 3, taken as the limit"
 else
     not_ok "slurm.sbatch INI max_steps (exit $rc): $(grep slurm.sbatch s10.out | tail -2)"
 fi
