@@ -21,6 +21,10 @@ static fc_status read_all(uint8_t **out, size_t *size, const char *path)
 {
     *out = NULL;
     *size = 0;
+    /* Only regular files: a FIFO would block the open for good and /dev/zero would be read for 16 GiB
+     * before the size bound below refuses it, as fcnet_dist refuses them (fc_input_file_problem). */
+    const char *problem = fc_input_file_problem(path);
+    if (problem) return fc_error_set(FC_ERR_INPUT, "%s: cannot open: %s", path, problem);
     errno = 0;
     gzFile gz = gzopen(path, "rb");
     if (!gz)

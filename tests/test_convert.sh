@@ -259,6 +259,23 @@ expect_bad "truncated gzip" cut.gz "gzip" $(idx_args cut.gz train-labels)
 : >empty-images
 expect_bad "empty file" empty-images "truncated" $(idx_args empty-images train-labels)
 expect_bad "missing file" no-such-file "cannot open" $(idx_args no-such-file train-labels)
+# Only regular files are read: a FIFO blocked the open for good, /dev/zero was read (1 GiB at a time) until
+# the 16 GiB bound, a directory read as an empty file. Each must end at once (timeout: a hang is a failure).
+mkfifo fifo-images
+mkdir dir-images
+for special in fifo-images /dev/zero dir-images; do
+    rm -f bad.h5 bad.h5.tmp
+    rc=0
+    timeout 10 "$CONVERT" $(idx_args "$special" train-labels) --out bad.h5 >bad.out 2>bad.err || rc=$?
+    want="not a regular file"
+    [ "$special" = dir-images ] && want="is a directory"
+    if [ $rc -eq 2 ] && [ "$(wc -l <bad.err)" -eq 1 ] && grep -q -- "$special: cannot open: $want" bad.err &&
+        [ ! -e bad.h5 ] && [ ! -e bad.h5.tmp ]; then
+        ok "malformed: $special as an input ($(cat bad.err))"
+    else
+        not_ok "malformed: $special as an input: rc=$rc (124: hung) want '$special: cannot open: $want' in: $(cat bad.err)"
+    fi
+done
 idx_images wide-test 3 3 2 100
 expect_bad "test image shape differs" wide-test "2x3" idx --train-images train-images \
     --train-labels train-labels --test-images wide-test --test-labels test-labels --val 1
