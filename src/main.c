@@ -41,6 +41,23 @@ static void install_interrupt_handler(void)
     sigaction(SIGINT, &sa, NULL);
 }
 
+/* A closed standard output (`fcnet_dist train ... | head`, a `tee` or log reader that died) raises SIGPIPE at
+ * rank 0's next progress line, and its default action killed a run without mpirun silently, with nothing saved
+ * since the last checkpoint. Once training has started it stops the run as Ctrl-C does: the checkpoint at the
+ * next step boundary, then death by SIGPIPE (141), as a pipeline expects. Later writes fail with EPIPE and are
+ * dropped. Under mpirun the ranks write to mpirun, which handles a closed output itself (it stops the job with
+ * SIGTERM). A process started with SIGPIPE ignored keeps ignoring it. */
+static void install_pipe_handler(void)
+{
+    struct sigaction sa;
+    if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN) return;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = fc_train_request_stop;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGPIPE, &sa, NULL);
+}
+
 /* eval, gradcheck and help save nothing, so SIGTERM and SIGUSR1 end them at once (the default action), as `kill`
  * and `timeout` expect; one that came while the command line was read ends them now. */
 static void end_on_signals(void)
@@ -97,6 +114,7 @@ static int run_train(fc_config *cfg, fc_dist *dist)
                     t.data.n_classes, (long long)t.steps_per_epoch, cfg->resume[0] ? "resuming from " : "fresh start",
                     cfg->resume[0] ? cfg->resume : "", saved_by);
         install_interrupt_handler();
+        install_pipe_handler();
         rc = fc_train_run(&t);
     }
     fc_train_free(&t);
@@ -157,9 +175,10 @@ int main(int argc, char **argv)
     /* Stopped early by Ctrl-C, checkpoint written: die of SIGINT as the shell expects, so that a script or
      * loop around this command stops too (a plain exit status would look like a handled interrupt). A run
      * that finished, or failed, keeps its own exit status. */
-    if (rc == 0 && fc_train_stop_signal() == SIGINT) {
-        signal(SIGINT, SIG_DFL);
-        raise(SIGINT);
+    if (rc == 0 && (fc_train_stop_signal() == SIGINT || fc_train_stop_signal() == SIGPIPE)) {
+        const int sig = fc_train_stop_signal();
+        signal(sig, SIG_DFL);
+        raise(sig);
     }
     return rc;
 }

@@ -16,6 +16,8 @@
 #  4. Ctrl-C to a run without mpirun: checkpoint, then death by SIGINT (130); the resume is bitwise.
 #  5. SIGTERM and SIGUSR1 end gradcheck, which saves nothing, at once: it dies of the signal (a training
 #     run would write its checkpoint first; a command that ignored them would defeat `kill` and `timeout`).
+#  6. A run without mpirun whose standard output closes (`| head -1`): checkpoint, one warning line on
+#     stderr, then death by SIGPIPE (141); the resume is bitwise.
 #
 #   tests/test_signals.sh FCNET_SYNTH H5CMP [MPIEXEC]       (FCNET_DIST from the environment)
 set -uo pipefail
@@ -159,6 +161,29 @@ else
     fail "int: no progress line at step >= 10 within 60 s"
 fi
 kill -KILL "$BG" 2>/dev/null
+
+# ---- 6. standard output closed (`| head`) under a run without mpirun ----
+# Rank 0's next progress line raises SIGPIPE, whose default action killed the run silently with nothing
+# saved (exit 141, no checkpoint). It stops as Ctrl-C does: the checkpoint at the next step boundary, one
+# warning line on stderr (stdout is gone), then death by SIGPIPE (141); the resume is bitwise.
+rm -rf pipe
+( timeout 300 env --default-signal=PIPE "$FCNET_DIST" train "${MODEL[@]}" --out pipe 2>log.pipe
+    echo $? >rc.pipe ) | head -1 >/dev/null
+line=$(grep -o "standard output was closed (SIGPIPE): stopped at step [0-9]*.*" log.pipe)
+step=$(echo "$line" | grep -oE 'step [0-9]+' | head -1 | grep -oE '[0-9]+')
+if [ "$(cat rc.pipe)" = 141 ] && [ "$(wc -l <log.pipe)" = 1 ] && [ -n "$step" ] && [ "$step" -lt 400 ] &&
+    [ "$(attr pipe/checkpoint.h5 /@step)" = "$step" ]; then
+    pass "pipe: died of SIGPIPE (141) after its output closed, checkpoint at step $step: '$line'"
+    "$FCNET_DIST" train --resume pipe/checkpoint.h5 --out pipe >log.pipe.resume 2>&1 || fail "pipe: resume failed"
+    if d=$("$H5CMP" full1/checkpoint.h5 pipe/checkpoint.h5 "${STATE[@]}"); then
+        pass "pipe: resumed to the end: bitwise the uninterrupted one-rank run"
+    else
+        fail "pipe: resumed run differs from the uninterrupted one:"
+        echo "$d" | head -10 | sed 's/^/    /'
+    fi
+else
+    fail "pipe: exit $(cat rc.pipe) (want 141), stderr '$(cat log.pipe)', checkpoint step $(attr pipe/checkpoint.h5 /@step 2>&1)"
+fi
 
 # ---- 5. SIGTERM / SIGUSR1 to gradcheck (a large model: it would take ~20 s to the end) ----
 for sig in TERM USR1; do
