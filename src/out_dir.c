@@ -199,8 +199,10 @@ static fc_status lock_out_dir(const char *out, int *lock, int *lock_exclusive)
  * would only fail the run at its first save, an epoch later: as checkpoint.h5 the rename over it, as a
  * numbered copy the removal by --overwrite (or it blocks --keep-last's copy of that step). Refused now. A
  * symbolic link passes: rename and unlink replace the link, never its target. */
-static fc_status check_checkpoint_names(const char *out)
+static fc_status check_checkpoint_names(const char *out, const char *data)
 {
+    struct stat data_sb;
+    const int have_data = data[0] && stat(data, &data_sb) == 0;
     DIR *d = opendir(out);
     if (!d) return fc_error_set(FC_ERR_INPUT, "--out: cannot list directory '%s': %s", out, strerror(errno));
     char dir[FC_PATH_MAX];
@@ -214,6 +216,15 @@ static fc_status check_checkpoint_names(const char *out)
         if (lstat(path, &sb) == 0 && !S_ISREG(sb.st_mode) && !S_ISLNK(sb.st_mode))
             st = fc_error_set(FC_ERR_INPUT, "--out: %s is %s, not a checkpoint; move it away", path,
                               file_kind(sb.st_mode));
+        /* The dataset itself, with no other name, as the checkpoint.h5 the first save renames over (--data
+         * naming it, or a symbolic link to it; a symbolic link as checkpoint.h5 is replaced, its target kept):
+         * with --overwrite the save destroyed the training data and left a checkpoint whose data path names
+         * a checkpoint; without, the refusal called the dataset "an earlier run" to --resume. Numbered copies
+         * are removed only when they carry a run_id. */
+        else if (have_data && S_ISREG(sb.st_mode) && sb.st_nlink == 1 && sb.st_dev == data_sb.st_dev &&
+                 sb.st_ino == data_sb.st_ino && strcmp(e->d_name, "checkpoint.h5") == 0)
+            st = fc_error_set(FC_ERR_INPUT, "--out: %s is the --data file %s: the first checkpoint would replace "
+                              "the dataset; choose another --out or move the dataset", path, data);
     }
     closedir(d);
     return st;
@@ -252,7 +263,7 @@ fc_status fc_out_dir_claim(const fc_config *cfg, const int64_t resume_file[5], i
         return fc_error_set(FC_ERR_INPUT, "--out: cannot write in directory '%s': %s", cfg->out, strerror(errno));
     close(fd);
     unlink(probe);
-    st = check_checkpoint_names(cfg->out);
+    st = check_checkpoint_names(cfg->out, cfg->data);
     /* Then the lock: a concurrent run that passed the look too (neither had saved) finds it taken. Not
      * before the look, so that a run refused by it leaves the directory as it was. */
     if (st == FC_OK) st = check_not_replacing(cfg);

@@ -96,6 +96,14 @@ add flag-out-under-file "--out|cannot create directory|good.h5/run|Not a directo
 add flag-out-is-file "--out|cannot write in directory|good.h5|Not a directory" train "${base[@]}" --out "$O/good.h5"
 mkdir -p "$O/ckdir/checkpoint.h5"
 add flag-out-ckpt-dir "--out|ckdir/checkpoint.h5 is a directory" train "${base[@]}" --out "$O/ckdir"
+# the dataset itself as --out's checkpoint.h5: with --overwrite the first save replaced the training data (the
+# corpus snapshot catches a changed file), without it the refusal called the dataset "an earlier run" to resume
+mkdir -p "$O/dataout"
+cp "$O/good.h5" "$O/dataout/checkpoint.h5"
+add out-is-data-overwrite "--out|dataout/checkpoint.h5 is the --data file|replace the dataset" train \
+    --data "$O/dataout/checkpoint.h5" --hidden 8 --batch-size 10 --epochs 1 --out "$O/dataout" --overwrite
+add out-is-data "--out|dataout/checkpoint.h5 is the --data file|replace the dataset" train \
+    --data "$O/dataout/checkpoint.h5" --hidden 8 --batch-size 10 --epochs 1 --out "$O/dataout"
 # an --out holding another run's checkpoint: refused (and left as it was) unless resumed from or --overwrite
 add flag-out-holds-run "--out|ck already holds checkpoint.h5 of an earlier run|--overwrite" train "${base[@]}" --out "$O/ck"
 # an option the command does not use: refused, not ignored
