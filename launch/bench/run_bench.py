@@ -341,7 +341,9 @@ def measure_torch(cfg, name, label, mode, threads, procs, work, reps, meter):
 def combine_rounds(ms):
     """One setting measured in several rounds: every round's windows pooled (median over all), the worst
     foreign load, the mean measured non-GEMM share; the last round's profile block is the one printed."""
-    ok = [m for m in ms if m.get("samples_per_s") is not None and m.get("rc") == 0]
+    # NaN too: a failed fallback's rate (its short run failed) would otherwise enter the pooled median
+    ok = [m for m in ms if m.get("samples_per_s") is not None and m["samples_per_s"] == m["samples_per_s"] and
+          m.get("rc") == 0]
     if not ok:
         return ms[-1]
     res = dict(ok[-1])
