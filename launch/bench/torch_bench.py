@@ -2,8 +2,8 @@
 """PyTorch (CPU) reference for fcnet's training-throughput benchmark (issue 6).
 
 The same model and step as `fcnet_dist train`: per hidden layer Linear -> BatchNorm1d -> ReLU -> Dropout
-(when keep < 1), a last Linear, mean softmax cross-entropy, Adam (lr 1e-3, betas 0.9/0.999, eps 1e-8),
-weight decay 0. Synthetic float32 data of the right shape lives in memory; every step gathers its
+(when keep < 1), a last Linear, weights N(0, 1e-2) and biases 0, mean softmax cross-entropy, Adam (lr 1e-3,
+betas 0.9/0.999, eps 1e-8), weight decay 0. Synthetic float32 data of the right shape lives in memory; every step gathers its
 minibatch rows from a per-epoch permutation (what fcnet does), so the gather is part of the step.
 
 Modes:
@@ -36,6 +36,7 @@ def parse_args(argv=None):
     p.add_argument("--batch", type=int, required=True, help="global batch")
     p.add_argument("--keep", type=float, default=1.0, help="dropout keep probability (1 = off)")
     p.add_argument("--norm", choices=["batchnorm", "none"], default="batchnorm")
+    p.add_argument("--weight-scale", type=float, default=1e-2, help="std of the initial weights (fcnet's default)")
     p.add_argument("--mode", choices=["single", "ddp"], default="single")
     p.add_argument("--threads", type=int, default=1, help="threads per process")
     p.add_argument("--procs", type=int, default=2, help="processes for --mode ddp")
@@ -75,6 +76,12 @@ def build(args, torch):
         if args.keep < 1:
             layers.append(torch.nn.Dropout(p=1.0 - args.keep))
     layers.append(torch.nn.Linear(dims[-2], dims[-1]))
+    # fcnet's initialisation (--init normal, --weight-scale 1e-2, biases 0), not PyTorch's Kaiming-uniform
+    # default: the same model from the same starting point (the values never reach denormals either way).
+    for layer in layers:
+        if isinstance(layer, torch.nn.Linear):
+            torch.nn.init.normal_(layer.weight, 0.0, args.weight_scale)
+            torch.nn.init.zeros_(layer.bias)
     return dims, torch.nn.Sequential(*layers)
 
 
