@@ -198,7 +198,9 @@ int main(int argc, char **argv)
            with_dx1 ? "included" : "skipped");
     printf("OpenBLAS core %s, %d thread(s), config: %s\n", openblas_get_corename(), openblas_get_num_threads(),
            openblas_get_config());
-    printf("%-4s %5s %-5s %7s %7s %7s %12s %10s\n", "gemm", "layer", "trans", "m", "n", "k", "usec", "GFLOP/s");
+    /* The leading dimensions last: tests/test_bench_shapes.sh holds them to the ones fcnet passes. */
+    printf("%-4s %5s %-5s %7s %7s %7s %12s %10s %7s %7s %7s\n", "gemm", "layer", "trans", "m", "n", "k", "usec",
+           "GFLOP/s", "lda", "ldb", "ldc");
     double total = 0, total_best = 0, flops = 0;
     for (int i = 0; i < n_g; i++) {
         int same = -1; /* identical shapes (e.g. the 100x100 layers of cs231n) are timed once */
@@ -216,9 +218,9 @@ int main(int argc, char **argv)
         flops += f;
         total += g[i].seconds;
         total_best += g[i].best;
-        printf("%-4s %5d %c%c    %7d %7d %7d %12.1f %10.1f\n", g[i].what, g[i].layer,
+        printf("%-4s %5d %c%c    %7d %7d %7d %12.1f %10.1f %7d %7d %7d\n", g[i].what, g[i].layer,
                g[i].ta == CblasTrans ? 'T' : 'N', g[i].tb == CblasTrans ? 'T' : 'N', g[i].m, g[i].n, g[i].k,
-               1e6 * g[i].seconds, f / g[i].seconds * 1e-9);
+               1e6 * g[i].seconds, f / g[i].seconds * 1e-9, g[i].lda, g[i].ldb, g[i].ldc);
     }
     double bound = global_batch / total;
     printf("total: %.3f GFLOP per step per rank, %.1f usec of GEMM (%.1f GFLOP/s) -> sgemm bound %.0f samples/s "
