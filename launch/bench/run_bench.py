@@ -214,6 +214,7 @@ def run_timed(cmd, env, log_path):
                 if m is None:
                     break
                 done += m.end()
+    p.stdout.close()  # (left open, every run leaked its pipe's descriptor until garbage collection)
     rc = p.wait()
     return rc, time.monotonic() - t0, events, buf
 
