@@ -110,6 +110,125 @@ class BenchReport(unittest.TestCase):
                       text + "\n")
 
 
+class Verdicts(unittest.TestCase):
+    """Which measurement each ratio takes, and where each line lies (a value on the line passes)."""
+
+    def report(self, results):
+        for name, r in results.items():
+            r["rows"] = run_bench.summarise(name, r)
+        return run_bench.render(results, {"loadavg_at_start": [0.0]}, False) + "\n"
+
+    def test_best_pytorch_of_several_and_the_2x_line(self):
+        # PyTorch 3000, DDP 5000, 2 threads 4000: the best is DDP. cs231n: best fcnet (-n 2) 10000 / 5000 = 2 exactly,
+        # PASS. fmnist: 9990 / 5000 = 1.998, FAIL (printed 2.00).
+        results = {}
+        for name, n2 in (("cs231n", 10000), ("fmnist", 9990)):
+            r = config(4000, [4000, 4000], n2, [n2, n2], 20000, 3000)
+            r["torch"] += [torch("PyTorch DDP 2 x 1 thread", 2, 1, 5000), torch("PyTorch 2 threads", 1, 2, 4000)]
+            results[name] = r
+        text = self.report(results)
+        self.assertEqual(results["cs231n"]["summary"]["best_pytorch"], "PyTorch DDP 2 x 1 thread")
+        self.assertIn("- PASS  cs231n: best fcnet / best PyTorch >= 2: 2.00\n", text)
+        self.assertIn("- FAIL  fmnist: best fcnet / best PyTorch >= 2: 2.00\n", text)
+        self.assertIn("| cs231n | fcnet -n 2 x 1 thread: 10000 | PyTorch DDP 2 x 1 thread: 5000 | 2.00 | 0.50 | 2.50 |",
+                      text)
+
+    def test_fcnet_rounds_on_both_sides_of_2x(self):
+        # fmnist's best fcnet rounds 9000 and 11000 (pooled 10000) against PyTorch 5000: 1.80 and 2.20 by round.
+        results = {"fmnist": config(4000, [4000, 4000], 10000, [9000, 11000], 20000, 5000)}
+        text = self.report(results)
+        self.assertIn("- PASS  fmnist: best fcnet / best PyTorch >= 2: 2.00 (not decided by this run: its rounds alone "
+                      "give 1.80 and 2.20, on both sides of the line)\n", text)
+
+    def test_scaling_on_the_line_and_just_below(self):
+        # -n 2 / -n 1 = 7300 / 4000 = 1.825: FAIL.
+        # Both on their lines at once: 12580 / 6800 = 37/20 = 1.85 and 12580 / 14800 = 17/20 = 0.85.
+        on = {"wide": config(6800, [6800, 6800], 12580, [12580, 12580], 14800, 3000)}
+        text = self.report(on)
+        self.assertIn("- PASS  wide: fcnet -n 2 / -n 1 (1 thread) >= 1.85: 1.85\n", text)
+        self.assertIn("- PASS  wide: best fcnet / 2-core sgemm bound >= 0.85: 0.85\n", text)
+        below = {"wide": config(4000, [4000, 4000], 7300, [7300, 7300], 9500, 3000)}
+        self.assertIn("- FAIL  wide: fcnet -n 2 / -n 1 (1 thread) >= 1.85: 1.82\n", self.report(below))
+
+    def test_share_lines(self):
+        # measured 0.15 exactly: PASS; est. 1 - 87000 / 100000 = 0.13: PASS. Then measured 0.145: PASS.
+        results = {"fmnist": config(50000, [50000, 50000], 87000, [87000, 87000], 100000, 16000)}
+        results["fmnist"]["fcnet"][2]["non_gemm_share"] = 0.15
+        text = self.report(results)
+        self.assertIn("- PASS  fmnist: non-GEMM share of the step <= 0.15 (measured by --profile, best setting): 0.15\n",
+                      text)
+        self.assertIn("- PASS  fmnist: non-GEMM share of the step <= 0.15 (est. 1 - fraction of bound): 0.13\n", text)
+        results = {"fmnist": config(50000, [50000, 50000], 87000, [87000, 87000], 100000, 16000)}
+        results["fmnist"]["fcnet"][2]["non_gemm_share"] = 0.145
+        self.assertIn("- PASS  fmnist: non-GEMM share of the step <= 0.15 (measured by --profile, best setting): 0.14",
+                      self.report(results))
+
+    def test_best_setting_on_one_core_uses_the_one_core_bound(self):
+        # A machine where the second core does not help: -n 1 x 1 thread 6000 (rounds 5900, 6100) is the best.
+        # Bounds: 1 core 8000, 2 cores 10000. Its row: 6000 / 8000 = 0.75; est. non-GEMM share 1 - 0.75 = 0.25 and
+        # by round 1 - 5900 / 8000 = 0.2625, 1 - 6100 / 8000 = 0.2375; its fraction of the 2-core bound 0.60.
+        results = {"wide": config(6000, [5900, 6100], 5000, [5000, 5000], 10000, 3000)}
+        results["wide"]["bound"]["1"] = bound(8000, [8000, 8000], 512)
+        text = self.report(results)
+        s = results["wide"]["summary"]
+        self.assertEqual(s["best_fcnet"], "fcnet -n 1 x 1 thread")
+        self.assertAlmostEqual(s["non_gemm_share_est"], 0.25)
+        self.assertEqual([round(x, 6) for x in s["per_round"]["non_gemm_share_est"]], [0.2625, 0.2375])
+        self.assertAlmostEqual(s["best_fcnet_fraction_of_2core_bound"], 0.60)
+        self.assertIn("| wide | fcnet -n 1 x 1 thread | 1 | 6000 | 2 (5900-6100) | 0.75 | 0.00 |\n", text)
+        self.assertIn("| wide | fcnet -n 2 x 1 thread | 2 | 5000 | 2 (5000-5000) | 0.50 | 0.00 |\n", text)
+
+    def test_settings_in_another_order(self):
+        # -n 1 is the 1-thread run wherever the settings stand: 7600 / 4000 = 1.90 with -n 1 x 2 threads listed first.
+        results = {"wide": config(4000, [4000, 4000], 7600, [7600, 7600], 9500, 3000)}
+        results["wide"]["fcnet"].reverse()
+        self.report(results)
+        self.assertAlmostEqual(results["wide"]["summary"]["n2_over_n1"], 1.90)
+
+    def test_spread_and_foreign_load(self):
+        # Rounds 3% apart (4000, 4120) are not UNSTABLE (the line is 5%); the bound's foreign load (0.3 cores) counts.
+        results = {"wide": config(4000, [4000, 4120], 7600, [7600, 7600], 9500, 3000)}
+        results["wide"]["bound"]["2"]["foreign_load"] = 0.3
+        text = self.report(results)
+        self.assertAlmostEqual(results["wide"]["summary"]["round_spread"], 0.03)
+        self.assertNotIn("UNSTABLE", text)
+        self.assertAlmostEqual(results["wide"]["summary"]["max_foreign_load"], 0.3)
+
+
+class Combine(unittest.TestCase):
+    """Two rounds of one setting, and the bound's two measurements, made one."""
+
+    def test_rounds_pool_their_windows(self):
+        # windows 10, 20, 30 and 40, 100 (round medians 20 and 70): pooled median 30 (the mean would be 40); the
+        # worse foreign load 0.05; the measured share the mean of 0.1 and 0.2. A third round whose fallback failed
+        # (rate NaN) is left out.
+        ms = [{"label": "x", "rc": 0, "samples_per_s": 20, "reps": [10, 20, 30], "foreign_load": 0.05,
+               "non_gemm_share": 0.1},
+              {"label": "x", "rc": 0, "samples_per_s": 70, "reps": [40, 100], "foreign_load": 0.02,
+               "non_gemm_share": 0.2},
+              {"label": "x", "rc": 0, "samples_per_s": float("nan"), "reps": [float("nan")], "foreign_load": 0.0}]
+        for order in (ms, ms[::-1]):
+            c = run_bench.combine_rounds(order)
+            self.assertEqual(sorted(c["reps"]), [10, 20, 30, 40, 100])
+            self.assertEqual(c["samples_per_s"], 30)
+            self.assertEqual(sorted(c["rounds"]), [20, 70])
+            self.assertEqual(c["foreign_load"], 0.05)
+            self.assertAlmostEqual(c["non_gemm_share"], 0.15)
+
+    def test_bound_is_the_mean_time(self):
+        # GEMM time 0.01 s before and 0.03 s after, global batch 200: mean 0.02 s, 10000 samples/s, 0.5 GFLOP / 0.02 s
+        # = 25 GFLOP/s; rounds 20000 and 6667; the worse foreign load.
+        bs = [{"local_batch": 100, "gflop_per_step_per_rank": 0.5, "gemm_seconds": g, "gemm_seconds_per_copy": [g, g],
+               "samples_per_s": 200 / g, "foreign_load": f, "corename": "x"} for g, f in ((0.01, 0.2), (0.03, 0.0))]
+        b = run_bench.combine_bounds(bs, 200)
+        self.assertAlmostEqual(b["gemm_seconds"], 0.02)
+        self.assertAlmostEqual(b["samples_per_s"], 10000)
+        self.assertAlmostEqual(b["gflops"], 25)
+        self.assertEqual([round(x) for x in b["rounds"]], [20000, 6667])
+        self.assertEqual(b["foreign_load"], 0.2)
+        self.assertEqual(b["gemm_seconds_per_copy"], [0.01, 0.01, 0.03, 0.03])
+
+
 class RefusedBeforeMeasuring(unittest.TestCase):
     """A misspelled configuration or an output folder that cannot be written ends the run at once (it used
     to end with a traceback after minutes of measuring, the results lost)."""
