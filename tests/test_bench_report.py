@@ -195,6 +195,79 @@ class Verdicts(unittest.TestCase):
         self.assertAlmostEqual(results["wide"]["summary"]["max_foreign_load"], 0.3)
 
 
+class WhatIsRun(unittest.TestCase):
+    """The nets of issue 6, as fcnet and PyTorch are told to train them (the spec written out here)."""
+    SPEC = {"cs231n": ([3072, 100, 100, 100, 100, 100, 10], 1.0, 200),
+            "fmnist": ([784, 256, 128, 100, 10], 0.9, 128),
+            "wide": ([784, 1024, 1024, 1024, 10], 0.5, 512)}
+
+    def test_fcnet_command(self):
+        for name, (dims, keep, batch) in self.SPEC.items():
+            cfg = run_bench.CONFIGS[name]
+            cmd = run_bench.fcnet_cmd("FCNET", cfg, 2, "d.h5", "out", 100, True)
+            self.assertEqual(cmd[:3], ["mpirun", "-n", "2"])
+            a = cmd[cmd.index("FCNET") + 2:]
+            opts = dict(zip(a[::2], a[1::2]))
+            self.assertEqual([cfg["D"]] + [int(h) for h in opts["--hidden"].split(",")] + [cfg["C"]], dims, name)
+            self.assertEqual((opts["--norm"], float(opts["--keep"]), opts["--optim"], int(opts["--batch-size"])),
+                             ("batchnorm", keep, "adam", batch), name)
+            self.assertEqual(opts["--preprocess"], "none")
+            self.assertIn("--profile", cmd)
+
+    def test_torch_command(self):
+        import json
+        import subprocess
+        import tempfile
+        sys.path.insert(0, os.path.dirname(run_bench.__file__))
+        import torch_bench  # (its argument parser needs no torch)
+        seen = []
+
+        def fake_run(cmd, **kw):
+            seen.append(cmd)
+            return subprocess.CompletedProcess(cmd, 0, json.dumps({"reps": [1.0], "samples_per_s": 1.0, "torch": "t",
+                                                                   "openblas_core": "c", "openblas_threads": 1}), "")
+        real = run_bench.subprocess.run
+        run_bench.subprocess.run = fake_run
+        try:
+            with tempfile.TemporaryDirectory() as work:
+                os.mkdir(os.path.join(work, "logs"))
+                for name in self.SPEC:
+                    for label, mode, threads, procs, _ in run_bench.TORCH_SETTINGS:
+                        run_bench.measure_torch(run_bench.CONFIGS[name], name, label, mode, threads, procs, work, 3,
+                                                run_bench.CpuMeter(0))
+        finally:
+            run_bench.subprocess.run = real
+        self.assertEqual(len(seen), 9)
+        modes = set()
+        for cmd in seen:
+            a = torch_bench.parse_args(cmd[2:])
+            dims, keep, batch = self.SPEC[a.name]
+            self.assertEqual(([int(d) for d in a.dims.split(",")], a.keep, a.batch, a.norm), (dims, keep, batch,
+                                                                                            "batchnorm"))
+            modes.add((a.mode, a.threads, a.procs if a.mode == "ddp" else 1))
+        self.assertEqual(modes, {("single", 1, 1), ("single", 2, 1), ("ddp", 1, 2)})
+
+    def test_torch_model(self):
+        # fmnist's net in PyTorch: {Linear, BatchNorm1d, ReLU, Dropout(p = 1 - keep)} x 3, Linear; weights N(0, 1e-2),
+        # biases 0, batchnorm eps 1e-5 and PyTorch momentum 0.1 (fcnet's --bn-momentum 0.9).
+        try:
+            import torch
+        except ImportError:
+            self.skipTest("no torch")
+        sys.path.insert(0, os.path.dirname(run_bench.__file__))
+        import torch_bench
+        dims, model = torch_bench.build(torch_bench.parse_args(["--dims", "784,256,128,100,10", "--batch", "128",
+                                                                "--keep", "0.9"]), torch)
+        kinds = [type(m).__name__ for m in model]
+        self.assertEqual(kinds, ["Linear", "BatchNorm1d", "ReLU", "Dropout"] * 3 + ["Linear"])
+        lin = [m for m in model if isinstance(m, torch.nn.Linear)]
+        self.assertEqual([(m.in_features, m.out_features) for m in lin], [(784, 256), (256, 128), (128, 100), (100, 10)])
+        self.assertTrue(all(abs(m.p - 0.1) < 1e-12 for m in model if type(m).__name__ == "Dropout"))
+        self.assertTrue(all(m.eps == 1e-5 and m.momentum == 0.1 for m in model if type(m).__name__ == "BatchNorm1d"))
+        self.assertAlmostEqual(lin[0].weight.std().item(), 0.01, delta=0.0005)  # 200704 draws
+        self.assertTrue(all(float(m.bias.abs().max()) == 0 for m in lin))
+
+
 class Combine(unittest.TestCase):
     """Two rounds of one setting, and the bound's two measurements, made one."""
 
@@ -227,6 +300,81 @@ class Combine(unittest.TestCase):
         self.assertEqual([round(x) for x in b["rounds"]], [20000, 6667])
         self.assertEqual(b["foreign_load"], 0.2)
         self.assertEqual(b["gemm_seconds_per_copy"], [0.01, 0.01, 0.03, 0.03])
+
+
+class Windows(unittest.TestCase):
+    """fcnet's rate from the arrival times of its progress reports."""
+
+    def test_window_rates(self):
+        # B 100, windows of >= 5 steps and >= 0.1 s, warm-up 10 steps:
+        #   step 5 at 0.0: warm-up; step 10 at 0.5 opens; step 15 at 1.0: 5 * 100 / 0.5 = 1000
+        #   other output at 1.2 (an epoch end): the next window opens at step 20 (2.0), not at 15
+        #   step 25 at 2.4: 500 / 0.4 = 1250; step 28 at 2.45: 3 steps, too few; step 30 at 2.65: 500 / 0.25 = 2000
+        #   step 35 at 2.70: 5 steps in 0.05 s, too short; step 40 at 2.80: 10 * 100 / 0.15 = 6667
+        events = [(0.0, 5), (0.5, 10), (1.0, 15), (1.2, None), (2.0, 20), (2.4, 25), (2.45, 28), (2.65, 30),
+                  (2.70, 35), (2.80, 40)]
+        rates = run_bench.window_rates(events, 100, 5, 10, 0.1)
+        self.assertEqual([round(x) for x in rates], [1000, 1250, 2000, 6667])
+
+    def test_run_timed_events(self):
+        # Lines mode ("(step S / T) ..."), the pty bar ("\repoch ... step S/T loss ..."), a repeated report (kept once)
+        # and other output (a window breaker, None).
+        out = ("(step 5 / 40) epoch 1 loss 2.3\n(step 5 / 40) epoch 1 loss 2.3\nepoch 1 done: step 5, 0.1 s elapsed\n"
+               "\repoch 2/8 [##......] step 7/40 loss 2.2000 -- samples/s ETA --:--   "
+               "\repoch 2/8 [###.....] step 8/40 loss 2.1000 -- samples/s ETA --:--   \n(step 10 / 40) epoch 2 loss 2\n")
+        import tempfile
+        with tempfile.TemporaryDirectory() as work:
+            rc, wall, events, text = run_bench.run_timed(["printf", "%s", out], dict(os.environ),
+                                                         os.path.join(work, "log"))
+        self.assertEqual(rc, 0)
+        self.assertEqual([s for _, s in events], [5, None, 7, 8, 10])
+
+
+PROFILE = """profile over 100 steps (slowest rank per phase; ms per step, share of the step):
+  data gather                            0.1000 ms    5.0%
+  forward+loss                           0.6000 ms   30.0%
+  backward                               0.8000 ms   40.0%
+  gradient reduction                     0.3000 ms   15.0%
+  update (reg, check, optimizer)         0.2000 ms   10.0%
+  evaluation                              0.012 s total
+  checkpoint                              0.034 s total
+    of which GEMM (OpenBLAS)             1.2000 ms   60.0%
+    of which bn sync + loss gathers      0.2500 ms   12.5%
+  parameter stores: (text)
+stopped after --max-steps 100 at step 100"""
+
+
+class Profile(unittest.TestCase):
+    def test_hand_made_block(self):
+        # The five phases add up to 2.0 ms; the GEMMs take 1.2 of them (not the "of which" lines in the sum).
+        block, step_ms, gemm_ms = run_bench.parse_profile("(step 100 / 100) loss 1\n" + PROFILE)
+        self.assertAlmostEqual(step_ms, 2.0)
+        self.assertAlmostEqual(gemm_ms, 1.2)
+        self.assertTrue(block.startswith("profile over 100 steps") and block.endswith("parameter stores: (text)"))
+
+    @unittest.skipUnless(os.environ.get("FCNET_DIST"), "FCNET_DIST (fcnet_dist) not given")
+    def test_real_fcnet_run(self):
+        # measure_fcnet on fcnet_dist --profile (mpirun -n 1, a tiny net): the measured non-GEMM share is 1 minus
+        # the GEMM's share of the step that fcnet itself prints (its percentage, 0.1% resolution).
+        import re
+        import tempfile
+        with tempfile.TemporaryDirectory() as work:
+            for d in ("logs", "runs"):
+                os.mkdir(os.path.join(work, d))
+            data = os.path.join(work, "d.h5")
+            run_bench.make_dataset(data, 320, 100, 5, "")  # (h5py's file: the fallback when there is no fcnet_synth)
+            # Steps of ~0.1 ms: the profile's 4 decimals of ms then leave the share within 0.002.
+            cfg = dict(D=100, hidden=[128, 128], C=5, keep=0.9, B=64, spe=5, every=1, rep=3, steps=40, warmup=4,
+                       min_window=0.0001)
+            m = run_bench.measure_fcnet(os.environ["FCNET_DIST"], cfg, "t", "fcnet -n 1 x 1 thread", 1, 1, data,
+                                        work, True, run_bench.CpuMeter(0))
+        # (the rate is not checked: in so short a run it is mostly mpirun's start-up noise)
+        self.assertEqual(m["rc"], 0, m.get("error"))
+        pct = float(re.search(r"of which GEMM \(OpenBLAS\)\s+[0-9.]+ ms\s+([0-9.]+)%", m["profile"]).group(1))
+        self.assertAlmostEqual(m["non_gemm_share"], 1 - pct / 100, delta=0.002)
+        phases = [float(x) for x in re.findall(r"^  \w[^\n]*?([0-9.]+) ms\s+[0-9.]+%$", m["profile"], re.M)]
+        self.assertEqual(len(phases), 5)  # data gather .. update; evaluation and checkpoint are totals
+        self.assertAlmostEqual(m["profile_samples_per_s"], 64 / (sum(phases) * 1e-3), delta=1e-6 * m["profile_samples_per_s"])
 
 
 class RefusedBeforeMeasuring(unittest.TestCase):
