@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
-"""The benchmark's verdicts (launch/bench/run_bench.py: summarise, targets, render) on hand-made
-measurements whose ratios are worked out here: no timing, nothing run."""
+"""The benchmark's verdicts (launch/bench/run_bench.py: summarise, targets, render, combine_*) on hand-made
+measurements whose ratios are worked out here, its rate windows on hand-made arrival times, and what fcnet and
+PyTorch are told to train. One short fcnet_dist --profile run (with FCNET_DIST) checks the profile's parsing;
+nothing is timed."""
 import os
 import sys
 import unittest
