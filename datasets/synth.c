@@ -142,6 +142,14 @@ static fc_status put_split(fc_dsout *out, const options *o, const double *centre
             const size_t at = (size_t)i * (size_t)d + (size_t)j;
             if (xf) {
                 xf[at] = (float)v;
+                /* fcnet_dist refuses a file with Inf in it: say so here, where the cause is known. */
+                if (!isfinite(xf[at])) {
+                    free(y);
+                    free(xf);
+                    return fc_error_set(FC_ERR_INPUT, "--noise %g: %s row %lld feature %d would be %g, beyond "
+                                        "float32's range; use a smaller --noise (or --dtype uint8)",
+                                        o->noise, name, (long long)i, j, v);
+                }
             } else {
                 const double q = floor(127.5 + 32.0 * v + 0.5);
                 xu[at] = (uint8_t)(q < 0 ? 0 : q > 255 ? 255 : q);

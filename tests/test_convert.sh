@@ -458,6 +458,12 @@ if [ -n "$SYNTH" ]; then
     expect_synth_usage "--classes 257" "--classes expects an integer in \[2, 256\], got '257'" --out s-bad.h5 --classes 257
     expect_synth_usage "--noise nan" "--noise expects a number >= 0, got 'nan'" --out s-bad.h5 --noise nan
     expect_synth_usage "--noise inf" "--noise expects a number >= 0, got 'inf'" --out s-bad.h5 --noise inf
+    # A finite noise whose values overflow float32 would write Inf, which fcnet_dist refuses; uint8 clamps them.
+    expect_synth_usage "--noise 1e39" "--noise 1e+39: train row 0 feature [0-9]* would be .*, beyond float32's range" \
+        --out s-bad.h5 --noise 1e39
+    "$SYNTH" --out s-u8big.h5 --train 10 --noise 1e39 --dtype uint8 >/dev/null 2>synth.err
+    rc=$?
+    check "synth: --noise 1e39 with --dtype uint8 is clamped (exit 0, a file)" sh -c "[ $rc -eq 0 ] && [ -s s-u8big.h5 ] && [ ! -s synth.err ]"
     expect_synth_usage "--val ''" "--val expects an integer" --out s-bad.h5 --val ''
     expect_synth_usage "--features 0" "--features expects an integer in \[1," --out s-bad.h5 --features 0
     expect_synth_usage "no --out" "missing option '--out'" --train 5
