@@ -128,6 +128,13 @@ static fc_status gc_batch(gc_state *s, const fc_config *cfg)
     return FC_OK;
 }
 
+static int batch_is_zero(const gc_state *s)
+{
+    for (size_t i = 0; i < (size_t)s->batch * (size_t)s->n_input; i++)
+        if (s->x[i] != 0) return 0;
+    return 1;
+}
+
 /* Records (record = 1) or compares (record = 0) the on/off pattern of every ReLU of the last forward:
  * net.h[l] > 0 exactly where the unit is active (dropout masks are fixed, so a dropped unit is 0 in
  * every evaluation). Returns 1 when the pattern differs from the recorded one. */
@@ -391,6 +398,14 @@ static fc_status gc_run(gc_state *s, const fc_config *cfg)
     }
     if (n_unchecked) {
         printf("result: not checked (%d tensor%s with no element checked)\n", n_unchecked, n_unchecked == 1 ? "" : "s");
+        /* Inputs that are all 0 (one row, or identical rows, centred) put every first-layer unit exactly on
+         * its ReLU's kink at any weight scale: the usual advice would not help. */
+        if (s->from_data && batch_is_zero(s))
+            return fc_error_set(FC_ERR_INPUT, "gradcheck: no element of %s%s could be checked: --data %s gives "
+                                "inputs that are all 0 after --preprocess %s (%d row%s), so every first-layer unit "
+                                "sits on its ReLU's kink; use data with more rows that differ",
+                                unchecked, n_unchecked > 8 ? ", ..." : "", cfg->data,
+                                fc_preprocess_name(cfg->preprocess), s->batch, s->batch == 1 ? "" : "s");
         return fc_error_set(FC_ERR_INPUT, "gradcheck: no element of %s%s could be checked (every step switched a "
                             "ReLU on or off, also 100x smaller); use a smaller --weight-scale",
                             unchecked, n_unchecked > 8 ? ", ..." : "");

@@ -210,6 +210,22 @@ if [ -n "$SYNTH" ]; then
         not_ok "--data missing file: exit $rc (want 2)"
         cat err.txt
     fi
+    # One row, centred: every input is 0, so b1 sits on the ReLU kink at any weight scale; the line says
+    # why instead of advising a smaller --weight-scale (which cannot help: 1e-4 is refused the same way).
+    # With --preprocess none the same row is checkable.
+    "$SYNTH" --out one.h5 --train 1 --features 7 --classes 3 --seed 5 >/dev/null
+    rc=0
+    "$F64" gradcheck --data one.h5 --hidden 12 --weight-scale 1e-4 >out.txt 2>err.txt || rc=$?
+    rc_none=0
+    "$F64" gradcheck --data one.h5 --hidden 12 --weight-scale 1e-4 --preprocess none >out_none.txt 2>&1 || rc_none=$?
+    if [ "$rc" -eq 2 ] && [ "$(wc -l <err.txt)" -eq 1 ] &&
+        grep -q "no element of b1 could be checked: --data one.h5 gives inputs that are all 0 after --preprocess center (1 row)" err.txt &&
+        ! grep -q "smaller --weight-scale" err.txt && [ "$rc_none" -eq 0 ] && grep -q '^result: ok' out_none.txt; then
+        ok "--data of one centred row: exit 2, one line naming the all-0 inputs: $(cat err.txt)"
+    else
+        not_ok "--data of one centred row: exit $rc (want 2 and the all-0 reason), with --preprocess none exit $rc_none (want 0)"
+        cat err.txt out_none.txt
+    fi
 fi
 
 # A weight scale that overflows the loss: nothing can be checked, which must not read as a pass.
