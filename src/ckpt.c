@@ -477,6 +477,20 @@ static fc_status save_quietly(const fc_trainer *t, const char *path)
     return FC_OK;
 }
 
+static double layout_elements(const fc_layout *layout)
+{
+    double n = 0;
+    for (int i = 0; i < layout->n_views; i++) n += (double)fc_view_size(&layout->views[i]);
+    return n;
+}
+
+double fc_ckpt_min_bytes(const fc_trainer *t)
+{
+    const double params = layout_elements(&t->net.layout), bn = layout_elements(&t->net.bn_layout);
+    const double copies = 1 + t->opt.n_slots + (t->best_params != NULL);
+    return (double)H5Tget_size(FC_H5_REAL_FILE) * (copies * params + (1 + (t->best_bn != NULL)) * bn);
+}
+
 fc_status fc_ckpt_save(const fc_trainer *t, const char *path)
 {
     fc_h5_quiet quiet;

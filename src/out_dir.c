@@ -277,3 +277,21 @@ fc_status fc_out_dir_claim(const fc_config *cfg, const int64_t resume_file[5], i
     if (st == FC_OK && *lock && *lock_exclusive) remove_stale_temps(cfg->out);
     return st;
 }
+
+fc_status fc_out_dir_check_room(const char *out, double bytes)
+{
+    char probe[FC_PATH_MAX + 32];
+    snprintf(probe, sizeof probe, "%s/.fcnet-room-XXXXXX", out);
+    const int fd = mkstemp(probe);
+    if (fd < 0)
+        return fc_error_set(FC_ERR_INPUT, "--out: cannot write in directory '%s': %s", out, strerror(errno));
+    unlink(probe); /* the reservation goes with the descriptor */
+    const int err = bytes >= 1 ? posix_fallocate(fd, 0, (off_t)bytes) : 0;
+    close(fd);
+    /* Only a verdict about space: another error (no support, an interrupted call) leaves the save to find out. */
+    if (err == ENOSPC || err == EDQUOT || err == EFBIG)
+        return fc_error_set(FC_ERR_INPUT, "--out: no room in '%s' for a checkpoint of this run (%.*f %s at least): %s",
+                            out, bytes < 1e6 ? 0 : 1, bytes < 1e6 ? bytes / 1e3 : bytes / 1e6, bytes < 1e6 ? "kB" : "MB",
+                            strerror(err));
+    return FC_OK;
+}

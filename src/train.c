@@ -562,7 +562,11 @@ static void swap_best(fc_trainer *t)
 fc_status fc_train_check_out_dir(fc_trainer *t)
 {
     fc_status st = FC_OK;
-    if (fc_dist_rank(t->dist) == 0) st = fc_out_dir_claim(t->cfg, t->resume_file, &t->out_lock, &t->out_lock_exclusive);
+    if (fc_dist_rank(t->dist) == 0) {
+        st = fc_out_dir_claim(t->cfg, t->resume_file, &t->out_lock, &t->out_lock_exclusive);
+        /* A full disk or quota is found now, not after the first epoch's work, which its save would lose. */
+        if (st == FC_OK) st = fc_out_dir_check_room(t->cfg->out, fc_ckpt_min_bytes(t));
+    }
     return fc_dist_agree(t->dist, st, 1);
 }
 

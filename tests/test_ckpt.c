@@ -344,6 +344,40 @@ START_TEST(test_round_trip)
 END_TEST
 
 /* What h5py sees: cs231n shapes, float32 values, 1-D vectors, histories. */
+/* The room a run asks for before training (fc_out_dir_check_room) must never exceed what a save really writes
+ * (a false "no room" would refuse a run that fits), and must be most of it (or a full disk goes unnoticed).
+ * Expected from the arrays' sizes worked out here, and against the file's real size, for each optimizer's
+ * slots and both norms. */
+START_TEST(test_min_bytes_bounds_the_file)
+{
+    static const int wide[2] = {300, 100};
+    static const fc_optim_kind kinds[4] = {FC_OPTIM_SGD, FC_OPTIM_SGD_MOMENTUM, FC_OPTIM_RMSPROP, FC_OPTIM_ADAM};
+    static const int slots[4] = {0, 1, 1, 2};
+    const double n_params = D * 300 + 300 + 300 * 100 + 100 + 100 * C + C;
+    for (int k = 0; k < 4; k++)
+        for (int bn = 0; bn < 2; bn++) {
+            const char *path = scratch("min_bytes.h5");
+            fixture *a = malloc(sizeof *a);
+            build(a, 2, wide, bn ? FC_NORM_BATCH : FC_NORM_NONE, kinds[k], D, CAP_LOSS, 7);
+            /* batchnorm: gamma and beta are parameters, running mean and variance are statistics */
+            const double params = n_params + (bn ? 2.0 * (300 + 100) : 0), stats = bn ? 2.0 * (300 + 100) : 0;
+            const double want = sizeof(fc_real) * ((2 + slots[k]) * params + 2 * stats); /* + the best copy */
+            const double got = fc_ckpt_min_bytes(&a->t);
+            ck_assert_double_eq(got, want);
+            ck_assert_int_eq(fc_ckpt_save(&a->t, path), FC_OK);
+            struct stat sb;
+            ck_assert_int_eq(stat(path, &sb), 0);
+            if (!(got <= (double)sb.st_size && got >= 0.9 * (double)sb.st_size))
+                fprintf(stderr, "%s %s: min bytes %.0f, file %lld\n", fc_optim_name(kinds[k]), bn ? "bn" : "none",
+                        got, (long long)sb.st_size);
+            ck_assert(got <= (double)sb.st_size);
+            ck_assert(got >= 0.9 * (double)sb.st_size);
+            destroy(a);
+            free(a);
+        }
+}
+END_TEST
+
 START_TEST(test_layout)
 {
     const char *path = scratch("layout.h5");
@@ -1047,6 +1081,7 @@ static Suite *suite(void)
     tcase_add_unchecked_fixture(t, NULL, teardown);
     tcase_add_test(t, test_round_trip);
     tcase_add_test(t, test_layout);
+    tcase_add_test(t, test_min_bytes_bounds_the_file);
     tcase_add_test(t, test_save_is_durable);
     tcase_add_test(t, test_atomic_failure_keeps_previous);
     tcase_add_test(t, test_corrupt_byte_detected);

@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # shellcheck disable=SC2054 # "--hidden 300,300": the commas belong to the value, not array syntax
 # A full disk, for real: --out (and fcnet_synth's --out) on a 1 MiB tmpfs mounted for the test.
-#  1. A fresh 2-rank run whose first checkpoint (~1.2 MB of adam state) cannot fit: exit 1 (not a crash in
-#     HDF5's exit handler, which closed the half-written file again: SIGSEGV in H5F__close_cb before),
-#     one line on stderr naming the file and "No space left on device", no checkpoint and no temporary file.
-#  2. A resume with the disk filled up: its checkpoint cannot even be created; exit 1, one line with the
-#     reason (HDF5's text was lost before), checkpoint.h5 byte-for-byte unchanged, no temporary file (an
-#     empty one was left before).
-#  3. fcnet_synth: a set too large for the space left and a disk with no space at all: exit 1, one line with
+#  1. A fresh 2-rank run whose first checkpoint (~1.6 MB of adam state) cannot fit: refused before training
+#     (it trained a whole epoch before, then failed at the save): exit 2, one line naming --out, the size and
+#     "No space left on device", nothing on stdout, no checkpoint and no temporary file.
+#  2. A run whose first checkpoint (~0.6 MB) fits but whose second does not fit beside it: the save fails for
+#     real, exit 1 (not a crash in HDF5's exit handler, which closed the half-written file again: SIGSEGV in
+#     H5F__close_cb before), one line naming the file and the reason, the first checkpoint intact (its step,
+#     readable by eval), no temporary file.
+#  3. A resume with the disk filled up: refused before training, exit 2, one line with the reason,
+#     checkpoint.h5 byte-for-byte unchanged, no temporary file.
+#  4. fcnet_synth: a set too large for the space left and a disk with no space at all: exit 1, one line with
 #     the reason, no output and no .tmp file.
 # Mounting needs root (CAP_SYS_ADMIN); elsewhere the test is skipped (exit 77).
 #   tests/test_disk_full.sh FCNET_SYNTH H5CMP [MPIEXEC]       (FCNET_DIST from the environment)
@@ -48,25 +51,42 @@ no_leftovers() {
 timeout 120 "$MPIEXEC" "${MPI_FLAGS[@]}" -n $N "$FCNET_DIST" train --data "$W/s.h5" --hidden 300,300 --optim adam \
     --epochs 1 --out "$D/big" >out1 2>err1
 rc=$?
-expect_error "fresh run, checkpoint larger than the disk" 1 out1 err1 $rc "$D/big/checkpoint.h5" \
-    "No space left on device"
+expect_error "fresh run, checkpoint larger than the disk" 2 out1 err1 $rc "--out: no room in '$D/big'" \
+    "(1.6 MB at least)" "No space left on device"
 no_leftovers "fresh run" "$D/big" .fcnet-lock
 rm -rf "$D/big"
 
-# ---- 2. a resume on a disk that has filled up ----
+# ---- 2. room for the first checkpoint, not for the second beside it ----
+# 20-300-100-5 with adam: 36,905 parameters, x4 (values, two slots, the best copy) x 4 bytes = 0.59 MB. 400 rows
+# in batches of 100: the first save after step 4, the second (which fails) after step 8.
+timeout 120 "$MPIEXEC" "${MPI_FLAGS[@]}" -n $N "$FCNET_DIST" train --data "$W/s.h5" --hidden 300,100 --optim adam \
+    --batch-size 100 --epochs 2 --out "$D/mid" >out1b 2>err1b
+rc=$?
+expect_error "second checkpoint beside the first does not fit" 1 out1b err1b $rc "$D/mid/checkpoint.h5" \
+    "No space left on device"
+step=$("$H5CMP" --get "$D/mid/checkpoint.h5" /@step 2>/dev/null)
+if [ "$step" = 4 ] && "$FCNET_DIST" eval --checkpoint "$D/mid/checkpoint.h5" --split val >eval1b 2>&1; then
+    pass "second checkpoint does not fit: the first (step 4) is intact and evaluates"
+else
+    fail "second checkpoint does not fit: checkpoint.h5 at step '$step' (want 4) or eval failed: $(tail -2 eval1b)"
+fi
+no_leftovers "second checkpoint does not fit" "$D/mid" .fcnet-lock checkpoint.h5
+rm -rf "$D/mid"
+
+# ---- 3. a resume on a disk that has filled up ----
 must_run $N log2 train --data "$W/s.h5" --hidden 20 --optim adam --epochs 1 --out "$D/run" || end
 cp "$D/run/checkpoint.h5" before.h5
 dd if=/dev/zero of="$D/fill" bs=4k 2>/dev/null # until the disk is full; dd's own failure is expected
 timeout 120 "$MPIEXEC" "${MPI_FLAGS[@]}" -n $N "$FCNET_DIST" train --resume "$D/run/checkpoint.h5" --epochs 2 \
     --out "$D/run" >out2 2>err2
 rc=$?
-expect_error "resume on a full disk" 1 out2 err2 $rc "$D/run/checkpoint.h5" "No space left on device"
+expect_error "resume on a full disk" 2 out2 err2 $rc "--out: no room in '$D/run'" "(8 kB at least)" "No space left on device"
 if cmp -s before.h5 "$D/run/checkpoint.h5"; then pass "resume on a full disk: checkpoint.h5 unchanged"; else
     fail "resume on a full disk: checkpoint.h5 changed"
 fi
 no_leftovers "resume on a full disk" "$D/run" .fcnet-lock checkpoint.h5
 
-# ---- 3. fcnet_synth ----
+# ---- 4. fcnet_synth ----
 "$SYNTH" --out "$D/none.h5" >out3 2>err3
 expect_error "fcnet_synth on a full disk" 1 out3 err3 $? "$D/none.h5.tmp" "No space left on device"
 rm -f "$D/fill"

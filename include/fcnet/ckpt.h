@@ -29,6 +29,9 @@
  * Test hook: FCNET_FAULT_CKPT=fail-write in the environment fails after the temporary file has been
  * partly written (as a full disk would), through the same cleanup. */
 fc_status fc_ckpt_save(const fc_trainer *t, const char *path);
+/* Bytes of t's checkpoint at least: its arrays of parameters, optimizer slots, batchnorm statistics and best
+ * copy, without the history, attributes and HDF5's own structure (which only add to it). */
+double fc_ckpt_min_bytes(const fc_trainer *t);
 
 /* Restores everything fc_ckpt_save wrote except preprocessing (fc_ckpt_load_preprocess) into t, whose
  * net and optimizer are already built with the checkpoint's configuration and whose history arrays are
