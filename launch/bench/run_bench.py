@@ -70,7 +70,8 @@ def log(msg):
 
 
 class CpuMeter:
-    """CPU time spent by processes other than ours (and our reaped children) over an interval, in cores."""
+    """CPU time spent by processes other than ours (and our reaped children) over an interval, in cores; on a
+    virtual machine it includes steal time (the host running other guests on our cores), which slows us the same."""
 
     def __init__(self, quiet_limit=0.0):
         self.tck = os.sysconf("SC_CLK_TCK")
@@ -369,7 +370,7 @@ def combine_bounds(bs, batch):
     return res
 
 
-def measure_bound(sgemm, cfg, name, ranks, work, meter):
+def measure_bound(sgemm, cfg, name, ranks, work, meter, round_no=1):
     dims = [cfg["D"]] + cfg["hidden"] + [cfg["C"]]
     cmd = [sgemm, "--name", name, "--dims", ",".join(map(str, dims)), "--batch", str(cfg["B"]), "--ranks",
            str(ranks), "--threads", "1", "--json"]
@@ -379,7 +380,7 @@ def measure_bound(sgemm, cfg, name, ranks, work, meter):
              for _ in range(ranks)]  # one copy per core, concurrently, like the ranks
     outs = [p.communicate() for p in procs]
     foreign = meter.stop()
-    with open(os.path.join(work, "logs", f"{name}-sgemm-bound-r{ranks}.log"), "w") as f:
+    with open(os.path.join(work, "logs", f"{name}-sgemm-bound-r{ranks}-round{round_no}.log"), "w") as f:
         for o, e in outs:
             f.write(o + e)
     js = []
@@ -625,14 +626,14 @@ def main():
         bounds = {1: [], 2: []}
         runs = {s[0]: [] for s in FCNET_SETTINGS}
 
-        def bound_round():
+        def bound_round(round_no):
             for ranks in (1, 2):
-                b = measure_bound(args.sgemm_bound, cfg, name, ranks, args.work, meter)
+                b = measure_bound(args.sgemm_bound, cfg, name, ranks, args.work, meter, round_no)
                 bounds[ranks].append(b)
                 log(f"   sgemm bound {ranks} core(s), local batch {b['local_batch']}: {b['samples_per_s']:.0f} "
                     f"samples/s ({b['gflops']:.0f} GFLOP/s, core {b['corename']})")
 
-        bound_round()
+        bound_round(1)
         for round_no, order in ((1, FCNET_SETTINGS), (2, FCNET_SETTINGS[::-1])):
             for label, ranks, threads, _ in order:
                 m = measure_fcnet(args.fcnet, cfg, name, label, ranks, threads, data, args.work, profile, meter,
@@ -640,7 +641,7 @@ def main():
                 runs[label].append(m)
                 log(f"   {label:28s} {fmt(m.get('samples_per_s')):>8s} samples/s  ({m.get('method', 'failed')}, "
                     f"{len(m.get('reps', []))} reps, foreign load {m['foreign_load']:.2f}; round {round_no})")
-        bound_round()
+        bound_round(2)
         for ranks in (1, 2):
             r["bound"][str(ranks)] = combine_bounds(bounds[ranks], cfg["B"])
         r["fcnet"] = [combine_rounds(runs[s[0]]) for s in FCNET_SETTINGS]
