@@ -14,10 +14,10 @@
 #     exit 0, the checkpoint loads and the resume equals the uninterrupted run bitwise; no temporary
 #     file is left behind.
 #  4. Ctrl-C to a run without mpirun: checkpoint, then death by SIGINT (130); the resume is bitwise.
-#  5. SIGTERM and SIGUSR1 end gradcheck, which saves nothing, at once: it dies of the signal (a training
-#     run would write its checkpoint first; a command that ignored them would defeat `kill` and `timeout`).
-#  6. A run without mpirun whose standard output closes (`| head -1`): checkpoint, one warning line on
+#  5. A run without mpirun whose standard output closes (`| head -1`): checkpoint, one warning line on
 #     stderr, then death by SIGPIPE (141); the resume is bitwise.
+#  6. SIGTERM and SIGUSR1 end gradcheck, which saves nothing, at once: it dies of the signal (a training
+#     run would write its checkpoint first; a command that ignored them would defeat `kill` and `timeout`).
 #
 #   tests/test_signals.sh FCNET_SYNTH H5CMP [MPIEXEC]       (FCNET_DIST from the environment)
 set -uo pipefail
@@ -129,6 +129,19 @@ else
 fi
 kill -KILL "$BG" 2>/dev/null
 
+# resume_one_rank NAME: resumes NAME/checkpoint.h5 without mpirun to the end and compares it with the
+# uninterrupted one-rank run (full1).
+resume_one_rank() {
+    local d
+    "$FCNET_DIST" train --resume "$1/checkpoint.h5" --out "$1" >"log.$1.resume" 2>&1 || fail "$1: resume failed"
+    if d=$("$H5CMP" full1/checkpoint.h5 "$1/checkpoint.h5" "${STATE[@]}"); then
+        pass "$1: resumed to the end: bitwise the uninterrupted one-rank run"
+    else
+        fail "$1: resumed run differs from the uninterrupted one:"
+        echo "$d" | head -10 | sed 's/^/    /'
+    fi
+}
+
 # ---- 4. Ctrl-C (SIGINT) to a run started without mpirun, as under gdb or valgrind ----
 # It writes the checkpoint at the next step boundary and then dies of SIGINT (status 130), so that a shell
 # loop around it stops too; the resume equals an uninterrupted run of its own (one rank) bitwise.
@@ -146,13 +159,7 @@ if wait_for_step log.int 10 60 "$BG"; then
     step=$(echo "$line" | grep -oE 'step [0-9]+' | head -1 | grep -oE '[0-9]+')
     if [ "$WAIT_RC" = 130 ] && [ -n "$step" ] && [ "$(attr int/checkpoint.h5 /@step)" = "$step" ]; then
         pass "int: died of SIGINT (130) $(elapsed_s "$t0") s after Ctrl-C, checkpoint at step $step: '$line'"
-        "$FCNET_DIST" train --resume int/checkpoint.h5 --out int >log.int.resume 2>&1 || fail "int: resume failed"
-        if d=$("$H5CMP" full1/checkpoint.h5 int/checkpoint.h5 "${STATE[@]}"); then
-            pass "int: resumed to the end: bitwise the uninterrupted one-rank run"
-        else
-            fail "int: resumed run differs from the uninterrupted one:"
-            echo "$d" | head -10 | sed 's/^/    /'
-        fi
+        resume_one_rank int
     else
         fail "int: exit $WAIT_RC (want 130), log step '${step}', checkpoint step $(attr int/checkpoint.h5 /@step)"
         tail -3 log.int | sed 's/^/    /'
@@ -162,7 +169,7 @@ else
 fi
 kill -KILL "$BG" 2>/dev/null
 
-# ---- 6. standard output closed (`| head`) under a run without mpirun ----
+# ---- 5. standard output closed (`| head`) under a run without mpirun ----
 # Rank 0's next progress line raises SIGPIPE, whose default action killed the run silently with nothing
 # saved (exit 141, no checkpoint). It stops as Ctrl-C does: the checkpoint at the next step boundary, one
 # warning line on stderr (stdout is gone), then death by SIGPIPE (141); the resume is bitwise.
@@ -174,18 +181,12 @@ step=$(echo "$line" | grep -oE 'step [0-9]+' | head -1 | grep -oE '[0-9]+')
 if [ "$(cat rc.pipe)" = 141 ] && [ "$(wc -l <log.pipe)" = 1 ] && [ -n "$step" ] && [ "$step" -lt 400 ] &&
     [ "$(attr pipe/checkpoint.h5 /@step)" = "$step" ]; then
     pass "pipe: died of SIGPIPE (141) after its output closed, checkpoint at step $step: '$line'"
-    "$FCNET_DIST" train --resume pipe/checkpoint.h5 --out pipe >log.pipe.resume 2>&1 || fail "pipe: resume failed"
-    if d=$("$H5CMP" full1/checkpoint.h5 pipe/checkpoint.h5 "${STATE[@]}"); then
-        pass "pipe: resumed to the end: bitwise the uninterrupted one-rank run"
-    else
-        fail "pipe: resumed run differs from the uninterrupted one:"
-        echo "$d" | head -10 | sed 's/^/    /'
-    fi
+    resume_one_rank pipe
 else
     fail "pipe: exit $(cat rc.pipe) (want 141), stderr '$(cat log.pipe)', checkpoint step $(attr pipe/checkpoint.h5 /@step 2>&1)"
 fi
 
-# ---- 5. SIGTERM / SIGUSR1 to gradcheck (a large model: it would take ~20 s to the end) ----
+# ---- 6. SIGTERM / SIGUSR1 to gradcheck (a large model: it would take ~20 s to the end) ----
 for sig in TERM USR1; do
     "$FCNET_DIST" gradcheck --hidden 3000,3000 --batch-size 64 >"log.gc_$sig" 2>&1 &
     BG=$!
