@@ -10,3 +10,11 @@ fcnet_script_test(NAME test_train_reference
                           $<TARGET_FILE:h5compare> $<TARGET_FILE:fcnet_dist_f64>
                           ${MPIEXEC_EXECUTABLE}
                   TIMEOUT 120)
+# Whole runs from the command line and an INI file against the same reference (tests/ref/cli/, written by
+# tests/ref/make_cli_fixture.py): seeded init, standardize, the held-out split, non-default optimizer and
+# batchnorm coefficients, deep and hidden-less nets, the best copy and eval's report.
+fcnet_script_test(NAME test_cli_reference
+                  COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_cli_reference.sh
+                          $<TARGET_FILE:h5compare> $<TARGET_FILE:fcnet_dist_f64>
+                          ${MPIEXEC_EXECUTABLE}
+                  TIMEOUT 120)
