@@ -144,12 +144,22 @@ int main(int argc, char **argv)
     int rc = fc_dist_agree(&dist, st, 1);
     /* Ranks started with different commands (MPMD launches), or a train run that resumes, starts from
      * --init-from or starts fresh on some ranks only, would each wait in collectives the others never enter. */
+    /* Ranks running another build (fcnet_dist and fcnet_dist_f64 in one MPMD job, another version earlier
+     * on one node's PATH) exchange buffers of other element sizes in every collective after this one: an
+     * assertion deep in the setup or a silent MPI abort. Compared first, with the command and the start. */
+    char build[64] = {0};
+    snprintf(build, sizeof build, "%s %s", FC_VERSION, FC_REAL_NAME);
     const int32_t start[2] = {cfg.resume[0] != 0, cfg.init_from[0] != 0};
-    const fc_tensor_ref launch[2] = {{"the command", &cfg.command, sizeof cfg.command},
+    const fc_tensor_ref launch[3] = {{"the build", build, sizeof build},
+                                     {"the command", &cfg.command, sizeof cfg.command},
                                      {"how the run starts", start, sizeof start}};
     int other_rank, index;
-    if (rc == FC_OK && fc_dist_find_mismatch(&dist, launch, 2, &other_rank, &index)) {
+    if (rc == FC_OK && fc_dist_find_mismatch(&dist, launch, 3, &other_rank, &index)) {
         if (dist.rank == 0 && index == 0)
+            fc_log_error("rank %d was started with another build of fcnet_dist than rank 0's (%s): every rank must "
+                         "run the same program (float fcnet_dist or double fcnet_dist_f64, of one version)",
+                         other_rank, build);
+        else if (dist.rank == 0 && index == 1)
             fc_log_error("rank %d was started with another command than rank 0 (train, eval or gradcheck): every "
                          "rank must run the same one",
                          other_rank);

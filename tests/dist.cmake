@@ -19,7 +19,7 @@ set_tests_properties(test_one_rank_fails PROPERTIES LABELS sanitize)
 # Ranks that read different data, settings or checkpoints: refused before the first step instead of hanging.
 fcnet_script_test(NAME test_inputs_differ
                   COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_inputs_differ.sh $<TARGET_FILE:fcnet_synth>
-                          ${MPIEXEC_EXECUTABLE} TIMEOUT 180)
+                          ${MPIEXEC_EXECUTABLE} $<TARGET_FILE:fcnet_dist_f64> TIMEOUT 180)
 set_tests_properties(test_inputs_differ PROPERTIES LABELS sanitize)
 # A /dev/shm too small for the shared-memory exchange: a warning, the message path, the same bits. And one
 # that fills up after the room checks (shm_room_lie hides the shortage from them): an error naming /dev/shm.
