@@ -183,6 +183,17 @@ mpi 1 train --data noval.h5 --hidden 8 --epochs 1 --batch-size 25 --val-size 0 -
 check "no validation split: the test line names the final parameters only ($(grep 'test accuracy' run1.log))" \
     grep -q "test accuracy: [0-9.]* (final parameters; no validation split, so no best copy)" run1.log
 check "no validation split: no 'best validation parameters'" bash -c '! grep -q "best validation" run1.log'
+# Finished without a validation split, --best is the final parameters (the same report); stopped before the end,
+# /best still holds the initial parameters, which --best must not report as trained.
+mpi 1 eval --checkpoint run1/checkpoint.h5 >last1.txt 2>&1
+mpi 1 eval --checkpoint run1/checkpoint.h5 --best >best1.txt 2>&1
+check "no validation split, finished: --best reports the final parameters' accuracy ($(accuracy_of best1.txt))" \
+    bash -c "[ -n \"$(accuracy_of last1.txt)\" ] && [ \"$(accuracy_of last1.txt)\" = \"$(accuracy_of best1.txt)\" ]"
+mpi 1 train --data noval.h5 --hidden 8 --epochs 2 --batch-size 25 --val-size 0 --max-steps 3 --out run2 \
+    --print-every 1000 --progress lines >run2.log
+expect_input_error "--best of an unfinished run without a validation split" eval --checkpoint run2/checkpoint.h5 --best
+check "--best of an unfinished run without a validation split: the reason ($(grep '^fcnet_dist' err.txt))" \
+    grep -qF "/best: no best copy yet: the run has no validation split and is not finished" err.txt
 
 # The dataset path the checkpoint stores (d.h5, relative) does not open from another directory: the
 # error says where the path came from; a --data that does not open is reported with its option.
