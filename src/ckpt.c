@@ -1254,12 +1254,15 @@ fc_status fc_ckpt_load_params(fc_net *net, const char *path, int best)
     io.noun = "file";
     r_open(&io, path);
     const char *params = best ? "/best/params" : "/params", *bn = best ? "/best/bn" : "/bn";
+    r_views(&io, params, &net->layout, net->params);
     /* Without a validation split a run's best copy becomes its final parameters when it finishes; until then
-     * /best still holds the initial ones, which --best would report as trained. */
-    if (best && r_attr_f64(&io, "/best", "best_val_acc") < 0 && !r_attr_i64(&io, "/", "finished") && io.st == FC_OK)
+     * /best still holds the initial ones, which --best would report as trained. (A file with parameters only
+     * has neither attribute, and no run state to judge.) */
+    if (best && io.st == FC_OK && H5Aexists_by_name(io.file, "/best", "best_val_acc", H5P_DEFAULT) > 0 &&
+        H5Aexists_by_name(io.file, "/", "finished", H5P_DEFAULT) > 0 && r_attr_f64(&io, "/best", "best_val_acc") < 0 &&
+        !r_attr_i64(&io, "/", "finished"))
         io_fail(&io, "/best", "no best copy yet: the run has no validation split and is not finished (its best copy "
                 "becomes the final parameters when it finishes); evaluate without --best");
-    r_views(&io, params, &net->layout, net->params);
     if (io.st == FC_OK && net->bn_layout.n_views > 0 && r_exists(&io, bn))
         r_views(&io, bn, &net->bn_layout, net->bn_stats);
     r_refuse_bn(&io, net, bn);
