@@ -680,6 +680,38 @@ if [ $rc = 0 ] && [ "$("$h5cmp" --get s10/checkpoint.h5 /@step 2>/dev/null)" = 3
 else
     not_ok "slurm.sbatch INI max_steps (exit $rc): $(grep slurm.sbatch s10.out | tail -2)"
 fi
+# The INI file as an editor on Windows saves it: a byte-order mark, then max_steps, and CRLF line ends.
+# fcnet_dist reads out = 'crlf out' and max_steps = 4; the script read 'crlf out\r' (so a restart found no
+# checkpoint and started afresh, refused on the used --out: FAILED) and no max_steps behind the mark (a
+# run ended by the limit was taken for a stopped one and requeued). Here: a restart on an unfinished
+# checkpoint there resumes it, and the ranks' exit 0 at the limit is no stop.
+printf '\357\273\277max_steps = 4\r\nhidden = 8\r\nout = crlf out\r\n' >crlf.ini
+rm -rf "crlf out" crlf.scontrol && mkdir "crlf out" && cp ctl/checkpoint.h5 "crlf out/"
+PATH=$work/exit0:$work/rq:$PATH FAKE_SCONTROL_LOG=$work/crlf.scontrol FCNET_DIST=$work/fake/fcnet_dist SLURM_JOB_ID=95 \
+    SLURM_RESTART_COUNT=1 timeout 60 bash "$root/launch/slurm.sbatch" --config crlf.ini --data d.h5 >crlf.out 2>&1
+rc=$?
+if [ $rc = 0 ] && grep -q "restart 1: resuming from crlf out/checkpoint.h5$" crlf.out &&
+    grep -q "stopped by --max-steps before the end; not requeued" crlf.out && [ ! -s crlf.scontrol ]; then
+    ok "slurm.sbatch: an INI file with a byte-order mark and CRLF line ends: out and max_steps read as fcnet_dist reads them"
+else
+    not_ok "slurm.sbatch INI with BOM and CRLF (exit $rc): $(grep slurm.sbatch crlf.out | cat -A | tail -3)"
+fi
+# eval and gradcheck (anywhere on the line, as fcnet_dist takes the word) take no --out: the script passed
+# one (fcnet-<job id>) and every such job failed with exit 2. Now they run as given; a value 'eval' is no command.
+for c in "eval --checkpoint c.h5" "--best eval --checkpoint c.h5" "--data d.h5 gradcheck" "--data eval"; do
+    rm -f cmd.raw
+    # shellcheck disable=SC2086 # the words of $c
+    FAKE_LOG=$work/cmd.raw FCNET_DIST=$work/fake/fcnet_dist FCNET_MPIRUN_ARGS="-n 1" SLURM_JOB_ID=96 SLURM_RESTART_COUNT=1 \
+        timeout 60 bash "$root/launch/slurm.sbatch" $c >cmd.out 2>&1
+    rc=$?
+    want="args=$c"
+    [ "$c" = "--data eval" ] && want="args=$c --out fcnet-96"
+    if [ $rc = 0 ] && [ "$(sed 's/^size=[0-9]* blas=[0-9]* //' cmd.raw 2>/dev/null)" = "$want" ]; then
+        ok "slurm.sbatch $c: fcnet_dist gets '${want#args=}'"
+    else
+        not_ok "slurm.sbatch $c (exit $rc): $(cat cmd.raw 2>/dev/null) $(grep slurm.sbatch cmd.out | tail -2)"
+    fi
+done
 # Without FCNET_DIST (and none on PATH) the program is build/fcnet_dist under the submit folder.
 mkdir -p submit/build && cp fake/fcnet_dist submit/build/
 rm -f mpirun_args.log
