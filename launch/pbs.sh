@@ -40,8 +40,16 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." 2>/dev/null && pwd)
 
 data=${FCNET_DATA:-$root/datasets/fashion-mnist.h5}
 out=${FCNET_OUT:-$root/runs/pbs-${PBS_JOBNAME:-fcnet}}
-# shellcheck disable=SC2206  # FCNET_ARGS is a word list on purpose
-args=(${FCNET_ARGS:---config $root/results/configs/quickstart.ini})
+# FCNET_ARGS is split into words at blanks, never expanded as a glob (a file that matches cfg[1].ini must not
+# replace it). The default is one path, whatever blanks the checkout's path holds.
+if [ -n "${FCNET_ARGS:-}" ]; then
+    set -f
+    # shellcheck disable=SC2206  # FCNET_ARGS is a word list on purpose
+    args=($FCNET_ARGS)
+    set +f
+else
+    args=(--config "$root/results/configs/quickstart.ini")
+fi
 # The run directory and the data come from FCNET_OUT and FCNET_DATA only: an --out in FCNET_ARGS would win on
 # fcnet_dist's command line (the last one does), and this script, looking for the checkpoint in FCNET_OUT,
 # would never resume it.

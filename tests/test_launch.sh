@@ -508,6 +508,28 @@ if [ $rc = 0 ] && grep -qE -- "(^| )-n $nodes " mpirun_args.log && grep -qE -- "
 else
     not_ok "pbs.sh with PBS_NODEFILE ($nodes lines): exit $rc: $(cat mpirun_args.log 2>/dev/null) $(tail -2 nodes.out)"
 fi
+# FCNET_ARGS is a word list, not a glob: 'cfg[1].ini' stays as written though cfg1.ini exists (it became
+# cfg1.ini); and without FCNET_ARGS the default --config is one word in a checkout whose path has a blank (it
+# was split in two). A stand-in fcnet_dist writes each argument on its own line.
+mkdir -p words "a b/launch" "a b/results/configs"
+# shellcheck disable=SC2016 # the stand-in script's own variables
+printf '#!/bin/sh\n[ "$1" = --version ] && exit 0\nprintf "%%s\\n" "$@" >"$FAKE_LOG"\n' >words/fcnet_dist
+chmod +x words/fcnet_dist
+cp "$root"/launch/*.sh "a b/launch/" && cp "$root/results/configs/quickstart.ini" "a b/results/configs/"
+: >cfg1.ini
+for c in "$root|--hidden 8 --config cfg[1].ini" "$work/a b|"; do
+    rm -f words.log
+    (unset FCNET_MPIRUN_ARGS && FAKE_LOG=$work/words.log PBS_O_WORKDIR=$work FCNET_OUT=$work/words FCNET_DATA=$work/d.h5 \
+        FCNET_RANKS=1 FCNET_BUILD_DIR=$work/words FCNET_ARGS=${c#*|} timeout 60 bash "${c%%|*}/launch/pbs.sh" >words.out 2>&1)
+    rc=$?
+    want="cfg[1].ini"
+    [ -z "${c#*|}" ] && want="$work/a b/results/configs/quickstart.ini"
+    if [ $rc = 0 ] && grep -qxF -- "--config" words.log && grep -qxF -- "$want" words.log; then
+        ok "pbs.sh: FCNET_ARGS='${c#*|}' from ${c%%|*}: --config '$want' reaches fcnet_dist as one word"
+    else
+        not_ok "pbs.sh FCNET_ARGS='${c#*|}' from ${c%%|*} (exit $rc): $(tr '\n' ' ' <words.log 2>/dev/null) $(tail -2 words.out)"
+    fi
+done
 # The timer sleeps qstat's walltime less FCNET_STOP_MARGIN (default 120 s). Stand-ins: qstat gives
 # $FAKE_WALLTIME as it is; sleep records its parent (the timer), its own PID and its argument, then sleeps;
 # mpirun ends the run once the timer sleeps, so the run ends first and the timer must end with it.
