@@ -38,7 +38,15 @@ fcnet_install_deps() {
         fi
     fi
     echo "== installing:$missing"
-    $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    # Without a network apt-get says why in its own lines: end with one line of ours that names the packages
+    # and what to do (it used to end the calling script with apt-get's exit 100 and nothing else).
+    if ! $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq; then
+        echo "fcnet: apt-get update failed (see above); trying the package lists already on this machine" >&2
+    fi
     # shellcheck disable=SC2086
-    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
+    if ! $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null; then
+        echo "fcnet: apt-get could not install:$missing (no network or package source? apt-get's reason is above);" \
+            "install them, then run this again" >&2
+        exit 2
+    fi
 }

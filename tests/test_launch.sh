@@ -745,6 +745,23 @@ if [ $rc = 0 ] && ! command -v fcnet_dist >/dev/null && grep -q " $work/submit/b
 else
     not_ok "slurm.sbatch without FCNET_DIST (exit $rc, fcnet_dist on PATH: $(command -v fcnet_dist)): $(cat mpirun_args.log 2>/dev/null) $(tail -1 s08.out)"
 fi
+# ---- deps.sh without a network (a stand-in apt-get that fails as apt-get does then) ----
+# It ended the calling script with apt-get's exit 100 and apt's lines only; now exit 2 and a last line of its own.
+mkdir nonet
+printf '#!/bin/sh\necho "E: Unable to locate package $*" >&2\nexit 100\n' >nonet/apt-get
+chmod +x nonet/apt-get
+# (As root only: through sudo, apt-get would be the real one.)
+if [ "$(id -u)" = 0 ]; then
+    PATH=$work/nonet:$PATH bash -c 'set -euo pipefail; source "$1/launch/deps.sh"; fcnet_install_deps fcnet-no-such-package
+        echo installed' _ "$root" >deps.out 2>deps.err
+    rc=$?
+    if [ $rc = 2 ] && tail -1 deps.err | grep -qF "fcnet: apt-get could not install: fcnet-no-such-package (" &&
+        ! grep -q installed deps.out; then
+        ok "deps.sh: apt-get failing: exit 2, last line: $(tail -1 deps.err)"
+    else
+        not_ok "deps.sh with a failing apt-get: exit $rc: $(tail -2 deps.err)"
+    fi
+fi
 # The warning must go to the batch shell (B:): with mpirun there is no job step to signal (CLUSTER.md).
 if grep -qE '^#SBATCH --signal=B:USR1@[0-9]+$' "$root/launch/slurm.sbatch"; then
     ok "slurm.sbatch: #SBATCH --signal=B:USR1@N (the batch shell gets the warning)"
