@@ -977,6 +977,7 @@ fc_status fc_config_parse(fc_config *cfg, int argc, char **argv)
     }
 
     /* The values, in order (a repeated option: the last one wins). */
+    int cli_resume = 0, cli_init_from = 0;
     for (int i = 1; i < argc;) {
         cli_arg a = next_arg(argc, argv, &i);
         if (a.type != ARG_OPTION || a.spec->kind == VK_CONFIG) continue;
@@ -993,6 +994,14 @@ fc_status fc_config_parse(fc_config *cfg, int argc, char **argv)
             sp = &gc_batch;
         }
         if ((st = apply_value(cfg, sp, sp->name, a.value, 1)) != FC_OK) return st;
+        cli_resume |= sp->id == FC_OPT_RESUME;
+        cli_init_from |= sp->id == FC_OPT_INIT_FROM;
+    }
+    /* An init_from in the file says how the run started; a --resume on the command line continues that run
+     * (a requeued batch job given the same file), which the checkpoint restores whole. */
+    if (cli_resume && !cli_init_from && cfg->init_from[0]) {
+        cfg->init_from[0] = '\0';
+        cfg->opt_set[FC_OPT_INIT_FROM] = 0;
     }
 
     /* The optimizer may be named after --lr, or in the file while --lr is on the command line, so its

@@ -376,6 +376,21 @@ START_TEST(test_config_file)
     ck_assert_str_eq(cfg.out, "\"runs/x'");
     unlink(path);
 
+    /* init_from in the file, --resume on the command line: the resume continues the run the file started
+     * (a requeued job); both on the command line, or both in the file, are still refused. */
+    write_temp(path, sizeof path, "data = d.h5\ninit_from = w.h5\n");
+    ck_assert_int_eq(PARSE(&cfg, "--config", path, "--resume", "r.h5"), FC_OK);
+    ck_assert_str_eq(cfg.resume, "r.h5");
+    ck_assert_str_eq(cfg.init_from, "");
+    ck_assert(!cfg.opt_set[FC_OPT_INIT_FROM]);
+    ck_assert_int_eq(PARSE(&cfg, "--config", path), FC_OK);
+    ck_assert_str_eq(cfg.init_from, "w.h5");
+    ck_assert_int_eq(PARSE(&cfg, "--config", path, "--resume", "r.h5", "--init-from", "w.h5"), FC_ERR_INPUT);
+    unlink(path);
+    write_temp(path, sizeof path, "data = d.h5\ninit_from = w.h5\nresume = r.h5\n");
+    ck_assert_int_eq(PARSE(&cfg, "--config", path), FC_ERR_INPUT);
+    unlink(path);
+
     /* An empty file changes nothing but config_file. */
     write_temp(path, sizeof path, "");
     ck_assert_int_eq(PARSE(&cfg, "--config", path, "--data", "d.h5"), FC_OK);

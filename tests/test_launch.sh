@@ -374,6 +374,19 @@ if [ "$rc" = 2 ] && ! grep -q "nothing to do" ow1.out && grep -q -- "--hidden: 9
 else
     not_ok "slurm.sbatch restart and --overwrite (exit $rc, $rc2): $(grep -hE 'slurm.sbatch|rror' ow1.out ow2.out | head -4)"
 fi
+# init_from in the --config file: the first start takes the weights from it; the restart's --resume (added by
+# the script) continues the run instead of being refused for combining the two.
+printf 'hidden = 8\nbatch_size = 20\nepochs = 2\ninit_from = ini out/checkpoint.h5\nout = ifr\n' >if.ini
+SLURM_JOB_ID=80 SLURM_RESTART_COUNT=0 sbatch_real if0 --config if.ini --data d.h5 --max-steps 3
+rc=$?
+SLURM_JOB_ID=80 SLURM_RESTART_COUNT=1 sbatch_real if1 --config if.ini --data d.h5
+rc2=$?
+if [ "$rc" = 0 ] && [ "$rc2" = 0 ] && grep -q "resuming from ifr/checkpoint.h5" if1.out &&
+    [ "$("$h5cmp" --get ifr/checkpoint.h5 /@finished)" = 1 ]; then
+    ok "slurm.sbatch: init_from in the INI file: the restart resumes the run (not refused)"
+else
+    not_ok "slurm.sbatch restart with an INI init_from (exit $rc, $rc2): $(grep -hE 'slurm.sbatch|rror' if0.out if1.out | head -4)"
+fi
 # A stop signal right at the start, before mpirun has started the ranks, is dropped by mpirun (here made
 # certain by a stand-in mpirun that drops every USR1/TERM of its first second, then becomes the real one):
 # the scripts repeat it until mpirun exits, so the job ends within seconds instead of training to the end
