@@ -45,8 +45,10 @@ static void install_interrupt_handler(void)
  * rank 0's next progress line, and its default action killed a run without mpirun silently, with nothing saved
  * since the last checkpoint. Once training has started it stops the run as Ctrl-C does: the checkpoint at the
  * next step boundary, then death by SIGPIPE (141), as a pipeline expects. Later writes fail with EPIPE and are
- * dropped. Under mpirun the ranks write to mpirun, which handles a closed output itself (it stops the job with
- * SIGTERM). A process started with SIGPIPE ignored keeps ignoring it. */
+ * dropped. Not under a launcher: the ranks write to mpirun, which handles a closed output itself (it stops the
+ * job with SIGTERM), so a rank's SIGPIPE there comes from a socket (a peer or orted gone), not from a closed
+ * output; caught, it would claim one and end that rank alone with 141. A process started with SIGPIPE ignored
+ * keeps ignoring it. */
 static void install_pipe_handler(void)
 {
     struct sigaction sa;
@@ -114,7 +116,7 @@ static int run_train(fc_config *cfg, fc_dist *dist)
                     t.data.n_classes, (long long)t.steps_per_epoch, cfg->resume[0] ? "resuming from " : "fresh start",
                     cfg->resume[0] ? cfg->resume : "", saved_by);
         install_interrupt_handler();
-        install_pipe_handler();
+        if (!dist->launched) install_pipe_handler();
         rc = fc_train_run(&t);
     }
     fc_train_free(&t);

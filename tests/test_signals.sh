@@ -16,7 +16,10 @@
 #  4. Ctrl-C to a run without mpirun: checkpoint, then death by SIGINT (130); the resume is bitwise.
 #  5. A run without mpirun whose standard output closes (`| head -1`): checkpoint, one warning line on
 #     stderr, then death by SIGPIPE (141); the resume is bitwise.
-#  6. SIGTERM and SIGUSR1 end gradcheck, which saves nothing, at once: it dies of the signal (a training
+#  6. Under mpirun, a SIGPIPE to one rank (a socket to a peer or to orted gone; mpirun handles a closed
+#     output itself) is not taken for a closed standard output: no such line, and the job ends (non-zero)
+#     rather than that rank alone dying of SIGPIPE after a checkpoint the others report as a clean stop.
+#  7. SIGTERM and SIGUSR1 end gradcheck, which saves nothing, at once: it dies of the signal (a training
 #     run would write its checkpoint first; a command that ignored them would defeat `kill` and `timeout`).
 #
 #   tests/test_signals.sh FCNET_SYNTH H5CMP [MPIEXEC]       (FCNET_DIST from the environment)
@@ -186,7 +189,29 @@ else
     fail "pipe: exit $(cat rc.pipe) (want 141), stderr '$(cat log.pipe)', checkpoint step $(attr pipe/checkpoint.h5 /@step 2>&1)"
 fi
 
-# ---- 6. SIGTERM / SIGUSR1 to gradcheck (a large model: it would take ~20 s to the end) ----
+# ---- 6. SIGPIPE to rank 1 under mpirun: a socket's, not a closed standard output's ----
+# The handler of case 5 is for runs without mpirun. Caught under mpirun it made rank 1 print "standard output
+# was closed" (it was not) and die of SIGPIPE alone after the agreed stop, while rank 0 reported a clean one.
+start pipe_mpi
+if wait_for_step log.pipe_mpi 10 60 "$BG"; then
+    r1=$(pid_of_rank "$MPIRUN_PID" 1)
+    if [ -z "$r1" ]; then
+        fail "pipe_mpi: cannot find the pid of rank 1"
+    else
+        kill -PIPE "$r1"
+        wait_exit "$BG" 30
+        if [ "$WAIT_RC" != 0 ] && [ "$WAIT_RC" != timeout ] && ! grep -q "standard output was closed" log.pipe_mpi; then
+            pass "pipe_mpi: SIGPIPE to rank 1 under mpirun ends the job (exit $WAIT_RC), no 'standard output was closed'"
+        else
+            fail "pipe_mpi: exit $WAIT_RC (want non-zero), log: $(grep -m1 "standard output was closed\|signal" log.pipe_mpi)"
+        fi
+    fi
+else
+    fail "pipe_mpi: no progress line at step >= 10 within 60 s"
+fi
+kill -KILL "$BG" 2>/dev/null
+
+# ---- 7. SIGTERM / SIGUSR1 to gradcheck (a large model: it would take ~20 s to the end) ----
 for sig in TERM USR1; do
     "$FCNET_DIST" gradcheck --hidden 3000,3000 --batch-size 64 >"log.gc_$sig" 2>&1 &
     BG=$!
