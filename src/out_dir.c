@@ -213,7 +213,8 @@ static fc_status check_checkpoint_names(const char *out, const char *data)
         char path[FC_PATH_MAX + 300];
         snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
         struct stat sb;
-        if (lstat(path, &sb) == 0 && !S_ISREG(sb.st_mode) && !S_ISLNK(sb.st_mode))
+        if (lstat(path, &sb) != 0) continue; /* gone since the listing: nothing there to refuse */
+        if (!S_ISREG(sb.st_mode) && !S_ISLNK(sb.st_mode))
             st = fc_error_set(FC_ERR_INPUT, "--out: %s is %s, not a checkpoint; move it away", path,
                               file_kind(sb.st_mode));
         /* The dataset itself, with no other name, as the checkpoint.h5 the first save renames over (--data
