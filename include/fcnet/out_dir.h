@@ -24,8 +24,9 @@ int fc_file_identity(const char *path, int64_t id[5]);
 fc_status fc_out_dir_claim(const fc_config *cfg, const int64_t resume_file[5], int *lock, int *lock_exclusive);
 
 /* Makes sure out has room for a file of bytes (one more checkpoint: the save writes it beside the current
- * one), by reserving that much for a moment (posix_fallocate, which also meets a disk quota). FC_ERR_INPUT
- * naming --out, the size and the reason when there is none; FC_OK too when the file system cannot tell. */
+ * one), by reserving that much for a moment (fallocate, which also meets a disk quota; the free blocks where
+ * the file system cannot reserve). FC_ERR_INPUT naming --out, the size and the reason when there is none;
+ * FC_OK too when the file system cannot tell. */
 fc_status fc_out_dir_check_room(const char *out, double bytes);
 
 #endif
