@@ -17,7 +17,12 @@
 
 static volatile sig_atomic_t stop_signal = 0;
 
-void fc_train_request_stop(int signal_number) { stop_signal = signal_number; }
+/* A closed output after another stop signal (a `timeout`'s SIGTERM, then the stop line to a dead pipe) does not
+ * make that stop a SIGPIPE death; a later Ctrl-C still does make it a SIGINT one, as the user asked. */
+void fc_train_request_stop(int signal_number)
+{
+    if (signal_number != SIGPIPE || !stop_signal) stop_signal = signal_number;
+}
 
 int fc_train_stop_requested(void) { return stop_signal; }
 
