@@ -8,6 +8,7 @@
  * command writes the same file on any machine. Exit codes: 0 success, 2 usage, 1 write failure. */
 #include <ctype.h>
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -141,15 +142,16 @@ static fc_status put_split(fc_dsout *out, const options *o, const double *centre
             const double v = centre[j] + o->noise * normal_draw(o->seed, (uint32_t)draw, (uint32_t)i, (uint32_t)j);
             const size_t at = (size_t)i * (size_t)d + (size_t)j;
             if (xf) {
-                xf[at] = (float)v;
-                /* fcnet_dist refuses a file with Inf in it: say so here, where the cause is known. */
-                if (!isfinite(xf[at])) {
+                /* fcnet_dist refuses a file with Inf in it: say so here, where the cause is known (and before
+                 * the conversion, which C leaves undefined out of float's range). */
+                if (!(fabs(v) <= FLT_MAX)) {
                     free(y);
                     free(xf);
                     return fc_error_set(FC_ERR_INPUT, "--noise %g: %s row %lld feature %d would be %g, beyond "
                                         "float32's range; use a smaller --noise (or --dtype uint8)",
                                         o->noise, name, (long long)i, j, v);
                 }
+                xf[at] = (float)v;
             } else {
                 const double q = floor(127.5 + 32.0 * v + 0.5);
                 xu[at] = (uint8_t)(q < 0 ? 0 : q > 255 ? 255 : q);

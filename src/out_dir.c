@@ -311,8 +311,8 @@ fc_status fc_out_dir_check_room(const char *out, double bytes)
     close(fd);
     /* Only a verdict about space: another error (no support, an interrupted call) leaves the save to find out. */
     if (err == ENOSPC || err == EDQUOT || err == EFBIG)
-        return fc_error_set(FC_ERR_INPUT, "--out: no room in '%s' for a checkpoint of this run (%.*f %s at least): %s",
-                            out, bytes < 1e6 ? 0 : 1, bytes < 1e6 ? bytes / 1e3 : bytes / 1e6, bytes < 1e6 ? "kB" : "MB",
+        return fc_error_set(FC_ERR_INPUT, "--out: no room in '%s' for a checkpoint of this run (%.1f %s at least): %s",
+                            out, bytes < 1e6 ? bytes / 1e3 : bytes / 1e6, bytes < 1e6 ? "kB" : "MB",
                             strerror(err));
     return FC_OK;
 }
