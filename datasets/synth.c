@@ -144,7 +144,7 @@ static fc_status put_split(fc_dsout *out, const options *o, const double *centre
             if (xf) {
                 /* fcnet_dist refuses a file with Inf in it: say so here, where the cause is known (and before
                  * the conversion, which C leaves undefined out of float's range). */
-                if (!(fabs(v) <= FLT_MAX)) {
+                if (!(fabs(v) <= (double)FLT_MAX)) {
                     free(y);
                     free(xf);
                     return fc_error_set(FC_ERR_INPUT, "--noise %g: %s row %lld feature %d would be %g, beyond "
