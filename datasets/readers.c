@@ -52,6 +52,9 @@ static fc_status read_all(uint8_t **out, size_t *size, const char *path)
         if (got < 0) {
             int errnum = 0;
             const char *msg = gzerror(gz, &errnum);
+            /* zlib's message starts with the path ("F: incorrect data check"): named once is enough. */
+            const size_t plen = strlen(path);
+            if (strncmp(msg, path, plen) == 0 && msg[plen] == ':' && msg[plen + 1] == ' ') msg += plen + 2;
             st = fc_error_set(FC_ERR_INPUT, "%s: corrupt gzip data: %s",
                               path, errnum == Z_ERRNO ? strerror(errno) : msg);
             break;

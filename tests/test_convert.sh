@@ -256,6 +256,13 @@ idx_labels label-ten 3 1 10 1 5
 expect_bad "label out of range" label-ten "out of range" $(idx_args train-images label-ten)
 head -c 40 train-images.gz >cut.gz
 expect_bad "truncated gzip" cut.gz "gzip" $(idx_args cut.gz train-labels)
+# A corrupt download whose bytes inflate but whose CRC-32 trailer does not match: zlib's "incorrect data
+# check", with the file named once (zlib's message starts with the path too: it read "F: ...: F: incorrect").
+n=$(wc -c <train-labels.gz)
+{ head -c $((n - 8)) train-labels.gz; bytes 0 0 0 0; tail -c 4 train-labels.gz; } >crc.gz
+expect_bad "gzip CRC mismatch" "crc.gz: corrupt gzip data: incorrect data check" "data check" \
+    $(idx_args train-images crc.gz)
+check "gzip CRC mismatch: the file named once ($(cat bad.err))" [ "$(grep -o crc.gz bad.err | wc -l)" -eq 1 ]
 : >empty-images
 expect_bad "empty file" empty-images "truncated" $(idx_args empty-images train-labels)
 expect_bad "missing file" no-such-file "cannot open" $(idx_args no-such-file train-labels)
