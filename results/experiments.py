@@ -14,14 +14,15 @@ Experiments (cs231n assignment 2 notebooks, scaled to a 2-core machine):
 
 Every run trains with fcnet_dist under mpirun (launch/local.sh) into runs/results/<experiment>/<run>/
 and each plot is drawn from the runs' checkpoints (/history/*) with h5py + matplotlib (Agg).
-A run whose checkpoint is finished and whose command line is unchanged is reused, so a second
-invocation only redraws (--force retrains). Outputs: results/<experiment>.png, results/summary.csv
+A run whose checkpoint is finished and whose command line (and --config file's content) is unchanged is
+reused, so a second invocation only redraws (--force retrains). Outputs: results/<experiment>.png, results/summary.csv
 and the tables between the <!-- table:NAME --> markers of results/README.md.
 Prerequisites (results/run.sh does all of them): a build with fcnet_dist (FCNET_BUILD_DIR, default
 build/) and datasets/fashion-mnist.h5; the training subsets are cut from it here with h5py.
 """
 import argparse
 import csv
+import hashlib
 import json
 import os
 import re
@@ -41,6 +42,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = os.path.join(ROOT, "results")
 RUNS = os.path.join(ROOT, "runs", "results")
 FULL = os.path.join(ROOT, "datasets", "fashion-mnist.h5")
+ARGS = argparse.Namespace(list=False, ranks=2, force=False, only=None)  # main() sets the real ones
 LOCAL = os.path.join(ROOT, "launch", "local.sh")
 
 
@@ -50,7 +52,7 @@ LOCAL = os.path.join(ROOT, "launch", "local.sh")
 
 def subset(n_train, n_val=1000):
     path = os.path.join(RUNS, "data", f"fashion-mnist-{n_train}-{n_val}.h5")
-    if os.path.exists(path):
+    if os.path.exists(path) or ARGS.list:  # --list names the subsets, it does not cut them
         return path
     os.makedirs(os.path.dirname(path), exist_ok=True)
     tmp = path + ".tmp"
@@ -89,12 +91,21 @@ class Run:
 
     def execute(self, default_ranks, force):
         cmd, ranks = self.command(self.ranks or default_ranks)
-        key = json.dumps({"cmd": [os.path.relpath(c, ROOT) if c.startswith(ROOT) else c for c in cmd],
-                          "ranks": ranks})
+        key = {"cmd": [os.path.relpath(c, ROOT) if c.startswith(ROOT) else c for c in cmd], "ranks": ranks}
+        # A --config file is part of the command: an edited one retrains (its name alone did not change).
+        configs = [self.args[i + 1] for i, a in enumerate(self.args[:-1]) if a == "--config"]
+        if configs:
+            key["config_sha256"] = [hashlib.sha256(open(c, "rb").read()).hexdigest() for c in configs]
+        key = json.dumps(key)
         info_path = os.path.join(self.dir, "run.json")
-        if not force and os.path.exists(info_path):
-            with open(info_path) as f:
-                info = json.load(f)
+        info = None
+        if not force:
+            try:  # a missing or damaged run.json (cut short by a full disk, say): the run is trained again
+                with open(info_path) as f:
+                    info = json.load(f)
+            except (OSError, ValueError):
+                info = None
+        if isinstance(info, dict):
             if info.get("key") == key and (info.get("diverged") or self.finished()):
                 self.test_acc, self.best_test_acc, self.wall = info["test_acc"], info["best_test_acc"], info["wall"]
                 self.train_s, self.load = info.get("train_s"), info.get("load")
@@ -109,7 +120,10 @@ class Run:
               flush=True)
         self.load = os.getloadavg()[0]
         t0 = time.monotonic()
-        proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        except KeyboardInterrupt:  # the ranks got the Ctrl-C too; the run has no run.json, so it is retrained
+            sys.exit(f"experiments.py: interrupted during {self.exp}/{self.name}; it is trained again next time")
         self.wall = time.monotonic() - t0
         # The progress bar redraws with \r; keep the log to the finished lines.
         log = "\n".join(line.split("\r")[-1] for line in proc.stdout.splitlines())
@@ -127,10 +141,11 @@ class Run:
         # Training time as the trainer reports it at the last epoch end (no start-up, no test pass).
         done = re.findall(r"epoch \d+ done: step \d+, ([0-9.]+) s elapsed", log)
         self.train_s = float(done[-1]) if done else None
-        with open(info_path, "w") as f:
+        with open(info_path + ".tmp", "w") as f:  # written whole, then renamed: never a torn run.json
             json.dump({"key": key, "test_acc": self.test_acc, "best_test_acc": self.best_test_acc,
                        "wall": self.wall, "diverged": self.diverged, "train_s": self.train_s,
                        "load": self.load}, f)
+        os.replace(info_path + ".tmp", info_path)
         print(f"    {'DIVERGED' if self.diverged else 'test acc'} {self.test_acc}  ({self.wall:.1f} s)", flush=True)
         return True
 
@@ -423,12 +438,22 @@ def update_readme(tables):
         f.write(text)
 
 
+def positive_int(text):
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a whole number of ranks >= 1")
+    return n
+
+
 def main(argv):
     global ARGS
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", help="comma-separated experiments (default: all)")
     parser.add_argument("--force", action="store_true", help="retrain runs that are already finished")
-    parser.add_argument("--ranks", type=int, default=int(os.environ.get("FCNET_RANKS", "2")),
+    parser.add_argument("--ranks", type=positive_int, default=os.environ.get("FCNET_RANKS", "2"),
                         help="ranks for every run except the ranks experiment (default: $FCNET_RANKS or 2)")
     parser.add_argument("--list", action="store_true", help="list the experiments and their runs, then exit")
     ARGS = parser.parse_args(argv)
@@ -436,7 +461,7 @@ def main(argv):
     for n in names:
         if n not in EXPERIMENTS:
             sys.exit(f"experiments.py: unknown experiment {n!r} (known: {', '.join(EXPERIMENTS)})")
-    if not os.path.exists(FULL):
+    if not ARGS.list and not os.path.exists(FULL):
         sys.exit(f"experiments.py: {FULL} missing: run datasets/fashion-mnist.sh first")
     all_rows, tables = [], {}
     t0 = time.monotonic()
@@ -467,7 +492,9 @@ def main(argv):
     with open(summary, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=keys, extrasaction="ignore")
         w.writeheader()
-        for r in old + all_rows:
+        order = list(EXPERIMENTS)  # the experiments' own order, however they were (re)run
+        rank = {name: i for i, name in enumerate(order)}
+        for r in sorted(old + all_rows, key=lambda r: rank.get(r["experiment"], len(order))):
             w.writerow({k: (f"{v:.4f}" if isinstance(v, float) and k != "wall_s" else v) for k, v in r.items()
                         if k in keys})
     update_readme(tables)

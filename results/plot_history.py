@@ -27,7 +27,9 @@ def load_history(path):
         h = f["history"]
         out = {name: np.asarray(h[name][()]) for name in h}
         out["steps_per_epoch"] = int(f.attrs.get("steps_per_epoch", 0)) or None
-        out["best_val_acc"] = float(f["best"].attrs["best_val_acc"]) if "best" in f else None
+        best = float(f["best"].attrs["best_val_acc"]) if "best" in f else None
+        # A run without validation stores -1 there (and NaN in /history/val_acc): no best to draw.
+        out["best_val_acc"] = best if best is not None and best >= 0 else None
     return out
 
 
@@ -107,7 +109,8 @@ def plot_single(label, hist, out, title=None):
     if best is not None:
         axes[1].axhline(best, color="C2", alpha=0.4, linewidth=0.8, linestyle=":", label=f"best val {best:.4f}")
     later = np.concatenate([hist["train_acc"][1:], hist["val_acc"][1:]])
-    if len(later) and np.all(np.isfinite(later)):
+    later = later[np.isfinite(later)]  # NaN: no validation, or a check that diverged
+    if len(later):
         axes[1].set_ylim(max(0.0, float(np.min(later)) - 0.02), min(1.0, float(np.max(later)) + 0.02))
     axes[1].set_title("Accuracy (epoch 0 at chance level, off scale)" if len(later) else "Accuracy")
     axes[1].set_xlabel("Epoch")

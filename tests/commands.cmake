@@ -30,3 +30,8 @@ fcnet_script_test(NAME test_version
                   COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_version.sh $<TARGET_FILE:fcnet_dist>
                           $<TARGET_FILE:fcnet_dist_f64> ${PROJECT_VERSION} $<TARGET_FILE:fcnet_synth>
                           $<TARGET_FILE:h5cmp> ${MPIEXEC_EXECUTABLE} ${CMAKE_BUILD_TYPE} TIMEOUT 60)
+
+# results/experiments.py --list, --ranks, a damaged run.json; results/plot_history.py without validation.
+fcnet_script_test(NAME test_results
+                  COMMAND env FCNET_BUILD_DIR=${CMAKE_BINARY_DIR} bash ${CMAKE_CURRENT_SOURCE_DIR}/test_results.sh
+                  TIMEOUT 120)

@@ -1,0 +1,87 @@
+#!/bin/bash
+# results/experiments.py and results/plot_history.py without training the experiments (a few seconds):
+# --list on a checkout without datasets/fashion-mnist.h5 lists the 59 runs and writes nothing; --ranks 0 is
+# refused before any run directory is touched; a damaged run.json means "train again", not a traceback;
+# plot_history.py on a checkpoint without validation draws no "best val -1" line and keeps the accuracy
+# axis within [0, 1].
+# usage: test_results.sh   (FCNET_BUILD_DIR in the environment: the build holding fcnet_dist and fcnet_synth)
+set -uo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=tests/tap_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/tap_lib.sh"
+t0=$(now)
+: "${FCNET_BUILD_DIR:?FCNET_BUILD_DIR must name the build directory}"
+py=/usr/bin/python3
+if ! "$py" -c "import h5py, matplotlib, numpy" 2>/dev/null; then
+    echo "skipped: /usr/bin/python3 lacks h5py, matplotlib or numpy (launch/deps.sh installs them)"
+    exit 77
+fi
+T=$(mktemp -d "${TMPDIR:-/tmp}/fcnet_test_results.XXXXXX")
+trap 'rm -rf "$T"' EXIT
+# A checkout of its own: the scripts find the dataset and write runs/ relative to their own directory.
+mkdir -p "$T/repo/results"
+cp "$root/results/experiments.py" "$root/results/plot_history.py" "$T/repo/results/"
+ex=$T/repo/results/experiments.py
+
+# 1. --list needs no dataset and cuts no subsets.
+rc=0
+"$py" "$ex" --list >"$T/list.out" 2>"$T/list.err" || rc=$?
+check "--list without datasets/fashion-mnist.h5: exit 0 (got $rc: $(head -c 300 "$T/list.err"))" test "$rc" = 0
+check "--list names the 59 default runs (got $(wc -l <"$T/list.out"))" test "$(wc -l <"$T/list.out")" = 59
+check "--list writes nothing (no runs/)" test ! -e "$T/repo/runs"
+
+# 2. --ranks 0 is a usage error before anything runs.
+rc=0
+"$py" "$ex" --only dropout --ranks 0 >"$T/ranks.out" 2>&1 || rc=$?
+check "--ranks 0: exit 2 naming --ranks (got $rc: $(tail -1 "$T/ranks.out"))" \
+    bash -c "[ $rc = 2 ] && grep -q -- '--ranks' '$T/ranks.out' && [ ! -e '$T/repo/runs' ]"
+
+# 3. A damaged run.json (cut short): the run is trained again. The stand-in for launch/local.sh fails, so the
+# script must report that failure by name (it used to die in json.load).
+cat >"$T/fake_local.sh" <<'EOF'
+#!/bin/sh
+echo "fake local.sh: refusing"
+exit 1
+EOF
+chmod +x "$T/fake_local.sh"
+rc=0
+"$py" - "$T/repo/results" "$T/fake_local.sh" >"$T/json.out" 2>&1 <<'EOF' || rc=$?
+import os, sys
+sys.path.insert(0, sys.argv[1])
+import experiments as e
+e.LOCAL = sys.argv[2]
+r = e.Run("x", "y", ["--epochs", 1], "data.h5")
+os.makedirs(r.dir)
+with open(os.path.join(r.dir, "run.json"), "w") as f:
+    f.write('{"key": ')
+r.execute(1, False)
+EOF
+check "damaged run.json: the run is tried again and its failure reported ($(tail -1 "$T/json.out"))" \
+    bash -c "[ $rc = 1 ] && grep -q 'x/y failed (exit 1)' '$T/json.out' && ! grep -q Traceback '$T/json.out'"
+
+# 4. plot_history.py on a checkpoint trained without validation (best_val_acc -1, val_acc NaN).
+"$FCNET_BUILD_DIR/datasets/fcnet_synth" --out "$T/s.h5" --train 200 --test 50 --features 5 --classes 3 >/dev/null
+"$FCNET_BUILD_DIR/fcnet_dist" --data "$T/s.h5" --val-size 0 --epochs 2 --hidden 8 --out "$T/noval" >"$T/noval.log" 2>&1
+check "a run without validation trains" test -f "$T/noval/checkpoint.h5"
+rc=0
+"$py" "$T/repo/results/plot_history.py" "$T/noval/checkpoint.h5" --out "$T/noval.png" >/dev/null 2>"$T/plot.err" ||
+    rc=$?
+check "plot_history.py without validation: exit 0 ($(tail -1 "$T/plot.err"))" test "$rc" = 0
+rc=0
+"$py" - "$T/repo/results" "$T/noval/checkpoint.h5" >"$T/axes.out" 2>&1 <<'EOF' || rc=$?
+import sys
+sys.path.insert(0, sys.argv[1])
+import plot_history as p
+h = p.load_history(sys.argv[2])
+figs = []
+p.plt.close = lambda fig=None: figs.append(fig)  # keep the figure to look at its accuracy axis
+p.plot_single("noval", h, "/dev/null", title=None)
+ax = [f for f in figs if hasattr(f, "axes")][0].axes[1]
+labels = [t.get_text() for t in ax.get_legend().get_texts()]
+print("best", h["best_val_acc"], "ylim", ax.get_ylim(), "legend", labels)
+ok = h["best_val_acc"] is None and ax.get_ylim()[0] >= 0 and not any("best val" in t for t in labels)
+sys.exit(0 if ok else 1)
+EOF
+check "without validation: no best-val line, the accuracy axis within [0, 1] ($(tail -1 "$T/axes.out"))" test "$rc" = 0
+
+tap_end "$t0"
