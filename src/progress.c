@@ -19,6 +19,9 @@ void fc_progress_init(fc_progress *p, const struct fc_trainer *t, int enabled)
     p->timing = 0;
     p->step_last = t->step;
     p->rate = 0;
+    /* --max-steps counts the steps of this run: the ETA and the bar's last draw aim at where it stops. */
+    const int64_t max_steps = t->cfg->max_steps;
+    p->stop_step = max_steps > 0 && max_steps < t->total_steps - t->step ? t->step + max_steps : t->total_steps;
     /* MPI_Wtime may count from MPI_Init: a 0 here could hold back the first draw of a quick start. */
     p->last_draw = p->t_start - 1.0;
 }
@@ -56,14 +59,14 @@ void fc_progress_step(fc_progress *p, const struct fc_trainer *t, double loss)
     }
     char eta[32], rate[32];
     if (p->rate > 0) {
-        format_eta(eta, sizeof eta, (double)(t->total_steps - t->step) * (double)t->cfg->batch_size / p->rate);
+        format_eta(eta, sizeof eta, (double)(p->stop_step - t->step) * (double)t->cfg->batch_size / p->rate);
         snprintf(rate, sizeof rate, "%.0f", p->rate);
     } else {
         snprintf(eta, sizeof eta, "--:--");
         snprintf(rate, sizeof rate, "--");
     }
     if (p->tty) {
-        if (now - p->last_draw < 0.1 && t->step < t->total_steps) return;
+        if (now - p->last_draw < 0.1 && t->step < p->stop_step) return;
         p->last_draw = now;
         int width = 24, filled = (int)((double)width * (double)t->epoch_step / (double)t->steps_per_epoch);
         char bar[64];

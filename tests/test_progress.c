@@ -248,6 +248,49 @@ START_TEST(test_progress_bar_choice)
 }
 END_TEST
 
+/* --max-steps N stops the run N steps after its start (a resumed run's too): the ETA counts the steps to
+ * there, not to the end of the last epoch, and the bar is drawn at that step however recent its last draw. */
+START_TEST(test_progress_max_steps)
+{
+    fc_config cfg;
+    fc_trainer *t = fake_trainer(&cfg, 100);
+    cfg.max_steps = 500;
+    t->step = t->epoch_step = 1000; /* resumed at step 1000: this run stops at step 1500 */
+    fc_progress p;
+    fc_progress_init(&p, t, 1);
+    p.timing = 1;
+    p.step_last = 1100;
+    p.rate = 100;
+    p.t_last = MPI_Wtime() - 10.0; /* 100 steps of 10 rows in 10 s: 100 samples/s */
+    t->step = t->epoch_step = 1200;
+    capture cap;
+    capture_begin(&cap);
+    fc_progress_step(&p, t, 1.0);
+    char text[512];
+    capture_end(&cap, text, sizeof text);
+    /* 300 steps of 10 rows to step 1500 at 100 samples/s: 30 s (to step 10000 it would be 14:40) */
+    ck_assert_msg(strstr(text, "(step 1200 / 10000) epoch 1 loss 1.000000  100 samples/s  ETA 00:30\n") == text,
+                  "ETA not to the --max-steps stop: '%s'", text);
+
+    /* The bar: the stop step is drawn even right after another draw. */
+    cfg.progress = FC_PROGRESS_BAR;
+    fc_progress_init(&p, t, 1); /* a run from step 1200: it stops at 1700 */
+    p.t_last = MPI_Wtime() + 1e6; /* no rate sample: "--" */
+    capture_begin(&cap);
+    t->step = t->epoch_step = 1699;
+    p.last_draw = MPI_Wtime();
+    fc_progress_step(&p, t, 2.0);
+    t->step = t->epoch_step = 1700;
+    p.last_draw = MPI_Wtime();
+    fc_progress_step(&p, t, 1.0);
+    fc_progress_end(&p);
+    capture_end(&cap, text, sizeof text);
+    ck_assert_str_eq(text, "\repoch 1/1 [####....................] step 1700/10000 loss 1.0000 -- samples/s "
+                           "ETA --:--   \n");
+    free(t);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("progress");
@@ -257,6 +300,7 @@ static Suite *suite(void)
     tcase_add_test(t, test_progress_first_interval);
     tcase_add_test(t, test_progress_bar);
     tcase_add_test(t, test_progress_bar_choice);
+    tcase_add_test(t, test_progress_max_steps);
     suite_add_tcase(s, t);
     return s;
 }

@@ -15,6 +15,7 @@ typedef struct fc_progress {
     int64_t step_last;  /* step of the last rate sample */
     double rate;        /* samples/s, smoothed; 0 until the first sample (printed as "--") */
     double last_draw;   /* time of the last redraw */
+    int64_t stop_step;  /* the step this run ends at: the last, or the --max-steps limit of this run */
 } fc_progress;
 
 void fc_progress_init(fc_progress *p, const struct fc_trainer *t, int enabled);
