@@ -182,6 +182,13 @@ int main(int argc, char **argv)
         case FC_CMD_EVAL: rc = fc_cmd_eval(&cfg, &dist); break;
         case FC_CMD_GRADCHECK: rc = fc_cmd_gradcheck(&cfg, &dist); break;
         }
+        /* help, eval and gradcheck exist for what they print: a report lost to a full disk or a closed
+         * file (`eval ... > report.txt`) is a failure, as for --version. Training goes on without its log. */
+        if (rc == 0 && cfg.command != FC_CMD_TRAIN && dist.rank == 0 && (fflush(stdout) != 0 || ferror(stdout))) {
+            fc_log_error("cannot write to standard output: the %s output is lost",
+                         cfg.command == FC_CMD_HELP ? "--help" : cfg.command == FC_CMD_EVAL ? "eval" : "gradcheck");
+            rc = FC_ERR_FAIL;
+        }
     }
     fc_dist_free(&dist);
     /* Stopped early by Ctrl-C, checkpoint written: die of SIGINT as the shell expects, so that a script or
