@@ -684,12 +684,12 @@ int fc_train_run(fc_trainer *t)
     if (stopped && t->stop_agreed && !t->finished && stopped_by_signal == SIGPIPE)
         /* Standard output is gone (`| head`): the line goes to stderr, which usually still reaches the user. */
         fc_log_warn("standard output was closed (SIGPIPE): stopped at step %lld (%s); checkpoint "
-                    "%s/checkpoint.h5 written; resume with --resume %s/checkpoint.h5",
-                    (long long)t->step, where, cfg->out, cfg->out);
+                    "%s/checkpoint.h5 written; resume with --resume %s/checkpoint.h5 --out %s",
+                    (long long)t->step, where, cfg->out, cfg->out, cfg->out);
     else if (stopped && t->stop_agreed && !t->finished)
         fc_log_info("stopped on signal at step %lld (%s); checkpoint %s/checkpoint.h5 written; resume "
-                    "with --resume %s/checkpoint.h5",
-                    (long long)t->step, where, cfg->out, cfg->out);
+                    "with --resume %s/checkpoint.h5 --out %s",
+                    (long long)t->step, where, cfg->out, cfg->out, cfg->out);
     else if (!t->finished)
         fc_log_info("stopped after --max-steps %lld at step %lld (%s); checkpoint %s/checkpoint.h5 written",
                     (long long)cfg->max_steps, (long long)t->step, where, cfg->out);

@@ -181,7 +181,9 @@ rm -rf pipe
     echo $? >rc.pipe ) | head -1 >/dev/null
 line=$(grep -o "standard output was closed (SIGPIPE): stopped at step [0-9]*.*" log.pipe)
 step=$(echo "$line" | grep -oE 'step [0-9]+' | head -1 | grep -oE '[0-9]+')
+# The line's resume command names --out too: without it the resumed run would write to the default fcnet-out.
 if [ "$(cat rc.pipe)" = 141 ] && [ "$(wc -l <log.pipe)" = 1 ] && [ -n "$step" ] && [ "$step" -lt 400 ] &&
+    [[ "$line" == *"resume with --resume pipe/checkpoint.h5 --out pipe" ]] &&
     [ "$(attr pipe/checkpoint.h5 /@step)" = "$step" ]; then
     pass "pipe: died of SIGPIPE (141) after its output closed, checkpoint at step $step: '$line'"
     resume_one_rank pipe
