@@ -19,6 +19,7 @@ void fc_progress_init(fc_progress *p, const struct fc_trainer *t, int enabled)
     p->timing = 0;
     p->step_last = t->step;
     p->rate = 0;
+    p->line_open = 0;
     /* --max-steps counts the steps of this run: the ETA and the bar's last draw aim at where it stops. */
     const int64_t max_steps = t->cfg->max_steps;
     p->stop_step = max_steps > 0 && max_steps < t->total_steps - t->step ? t->step + max_steps : t->total_steps;
@@ -66,7 +67,9 @@ void fc_progress_step(fc_progress *p, const struct fc_trainer *t, double loss)
         snprintf(rate, sizeof rate, "--");
     }
     if (p->tty) {
-        if (now - p->last_draw < 0.1 && t->step < p->stop_step) return;
+        /* At most 10 draws a second, but always the run's last step and an epoch's, so that the line left
+         * above the epoch line and at the end shows where the run got to. */
+        if (now - p->last_draw < 0.1 && t->step < p->stop_step && t->epoch_step < t->steps_per_epoch) return;
         p->last_draw = now;
         int width = 24, filled = (int)((double)width * (double)t->epoch_step / (double)t->steps_per_epoch);
         char bar[64];
@@ -75,6 +78,7 @@ void fc_progress_step(fc_progress *p, const struct fc_trainer *t, double loss)
         printf("\repoch %lld/%lld [%s] step %lld/%lld loss %.4f %s samples/s ETA %s   ",
                (long long)t->epoch + 1, (long long)t->cfg->epochs, bar, (long long)t->step,
                (long long)t->total_steps, loss, rate, eta);
+        p->line_open = 1;
         fflush(stdout);
     } else if (line_due) {
         printf("(step %lld / %lld) epoch %lld loss %.6f  %s samples/s  ETA %s\n", (long long)t->step,
@@ -86,7 +90,8 @@ void fc_progress_step(fc_progress *p, const struct fc_trainer *t, double loss)
 void fc_progress_epoch(fc_progress *p, const struct fc_trainer *t)
 {
     if (!p->enabled) return;
-    if (p->tty) printf("\n");
+    if (p->tty && p->line_open) printf("\n");
+    p->line_open = 0;
     double elapsed = MPI_Wtime() - p->t_start;
     printf("epoch %lld done: step %lld, %.1f s elapsed\n", (long long)t->epoch, (long long)t->step, elapsed);
     fflush(stdout);
@@ -94,7 +99,8 @@ void fc_progress_epoch(fc_progress *p, const struct fc_trainer *t)
 
 void fc_progress_end(fc_progress *p)
 {
-    if (p->enabled && p->tty) {
+    if (p->enabled && p->tty && p->line_open) {
+        p->line_open = 0;
         printf("\n");
         fflush(stdout);
     }

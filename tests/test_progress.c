@@ -291,6 +291,47 @@ START_TEST(test_progress_max_steps)
 }
 END_TEST
 
+/* An epoch's last step is drawn however recent the last draw (the line left above "epoch N done" shows the
+ * full epoch), and a run that ends on an epoch line gets no empty line from the final newline. */
+START_TEST(test_progress_bar_epoch_end)
+{
+    fc_config cfg;
+    fc_trainer *t = fake_trainer(&cfg, 1);
+    cfg.progress = FC_PROGRESS_BAR;
+    cfg.epochs = 2;
+    t->steps_per_epoch = 8;
+    t->total_steps = 16;
+    fc_progress p;
+    fc_progress_init(&p, t, 1);
+    p.t_last = MPI_Wtime() + 1e6; /* no rate sample: "--" */
+    capture cap;
+    capture_begin(&cap);
+    t->step = t->epoch_step = 8; /* the epoch's last step, 0 s after a draw */
+    p.last_draw = MPI_Wtime();
+    fc_progress_step(&p, t, 1.0);
+    t->epoch = 1;
+    fc_progress_epoch(&p, t);
+    t->step = 16; /* the run's last step, then its epoch line, then the end */
+    t->epoch = 1;
+    t->epoch_step = 8;
+    fc_progress_step(&p, t, 0.5);
+    t->epoch = 2;
+    fc_progress_epoch(&p, t);
+    fc_progress_end(&p);
+    char text[1024];
+    capture_end(&cap, text, sizeof text);
+    const char *first = "\repoch 1/2 [########################] step 8/16 loss 1.0000 -- samples/s ETA --:--   "
+                        "\nepoch 1 done: step 8, ";
+    ck_assert_msg(strncmp(text, first, strlen(first)) == 0, "epoch end not drawn: '%s'", text);
+    const char *last = strstr(text, "\nepoch 2 done: step 16, ");
+    ck_assert_msg(last != NULL, "no second epoch line: '%s'", text);
+    const char *tail = strstr(last, " s elapsed\n");
+    ck_assert_msg(tail != NULL && strcmp(tail, " s elapsed\n") == 0, "an empty line after the last epoch line: '%s'",
+                  text);
+    free(t);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("progress");
@@ -301,6 +342,7 @@ static Suite *suite(void)
     tcase_add_test(t, test_progress_bar);
     tcase_add_test(t, test_progress_bar_choice);
     tcase_add_test(t, test_progress_max_steps);
+    tcase_add_test(t, test_progress_bar_epoch_end);
     suite_add_tcase(s, t);
     return s;
 }

@@ -15,6 +15,7 @@ typedef struct fc_progress {
     int64_t step_last;  /* step of the last rate sample */
     double rate;        /* samples/s, smoothed; 0 until the first sample (printed as "--") */
     double last_draw;   /* time of the last redraw */
+    int line_open;      /* the bar is drawn and its line not yet ended by a newline */
     int64_t stop_step;  /* the step this run ends at: the last, or the --max-steps limit of this run */
 } fc_progress;
 
