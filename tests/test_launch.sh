@@ -685,7 +685,7 @@ stop_run() {
 }
 stop_run s0 --max-steps 0
 rc=$?
-if [ $rc = 0 ] && grep -q "stopped (exit 0) outside Slurm; resume with --resume s0/checkpoint.h5" s0.out; then
+if [ $rc = 0 ] && grep -q "stopped (exit 0) outside Slurm; resume with --resume s0/checkpoint.h5 --out s0$" s0.out; then
     ok "slurm.sbatch: --max-steps 0, the ranks stopped by their own signal: 'stopped (exit 0) outside Slurm'"
 else
     not_ok "slurm.sbatch --max-steps 0 stopped (exit $rc): $(grep slurm.sbatch s0.out | tail -2)"
