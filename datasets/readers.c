@@ -1,5 +1,6 @@
 /* IDX and CIFAR-10 binary parsing. Files are read whole through zlib (gzip or plain), then the
- * header is checked against the byte count, so truncation and trailing garbage are both caught. */
+ * header is checked against the byte count, so truncation and trailing garbage in the data are both
+ * caught. (Bytes after a gzip stream's end are zlib's to skip: the data inside is whole.) */
 #include "readers.h"
 
 #include <errno.h>
