@@ -211,7 +211,7 @@ int fc_ckpt_find_in_dir(const char *out_dir, char *name, size_t size)
     return found;
 }
 
-fc_status fc_ckpt_remove_other_runs(const char *out_dir, uint64_t run_id)
+fc_status fc_ckpt_remove_other_runs(const char *out_dir, uint64_t run_id, int64_t keep_upto)
 {
     size_t n;
     int64_t *steps = numbered_copies(out_dir, &n);
@@ -220,9 +220,10 @@ fc_status fc_ckpt_remove_other_runs(const char *out_dir, uint64_t run_id)
     for (size_t i = 0; i < n; i++) {
         char old[FC_PATH_MAX + 64];
         numbered_path(old, sizeof old, out_dir, steps[i]);
-        /* Only another run's checkpoints: a file that merely has such a name is not --overwrite's to delete. */
+        /* Only checkpoints: a file that merely has such a name is not --overwrite's to delete. This run_id's
+         * copies stay only as the past of a resumed run: the replaced run may have had the same configuration. */
         uint64_t other;
-        if (!fc_ckpt_read_run_id(old, &other) || other == run_id) continue;
+        if (!fc_ckpt_read_run_id(old, &other) || (other == run_id && steps[i] <= keep_upto)) continue;
         if (unlink(old) != 0 && errno != ENOENT && st == FC_OK)
             st = fc_error_set(FC_ERR_FAIL, "--overwrite: cannot remove %s: %s", old, strerror(errno));
     }

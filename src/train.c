@@ -310,6 +310,7 @@ fc_status fc_train_setup(fc_trainer *t, const fc_config *cfg, fc_dist *dist)
     if (cfg->resume[0]) st = fc_ckpt_load(t, cfg->resume);
     else if (cfg->init_from[0]) st = fc_ckpt_load_params(&t->net, cfg->init_from, 0);
     if (st == FC_OK && cfg->resume[0]) st = check_resumed_position(t, cfg->resume);
+    t->resumed_step = cfg->resume[0] ? t->step : -1;
     if ((st = fc_dist_agree(dist, st, 1)) != FC_OK) return st;
     /* --init-from's parameters are compared before the broadcast would make them equal. */
     if (cfg->init_from[0] && (st = check_same_init(t)) != FC_OK) return st;
@@ -588,7 +589,7 @@ static fc_status save_checkpoint(fc_trainer *t)
         if (st == FC_OK) st = fc_ckpt_save(t, path);
         /* Only once the new checkpoint is safely in place: a run that fails before it loses nothing. */
         if (st == FC_OK && t->cfg->overwrite && !t->replaced_other_runs) {
-            st = fc_ckpt_remove_other_runs(t->cfg->out, t->run_id);
+            st = fc_ckpt_remove_other_runs(t->cfg->out, t->run_id, t->resumed_step);
             t->replaced_other_runs = st == FC_OK;
         }
         if (st == FC_OK) st = fc_ckpt_keep_last(t->cfg->out, path, t->step, t->cfg->keep_last, t->run_id);

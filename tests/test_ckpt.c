@@ -1015,13 +1015,21 @@ START_TEST(test_keep_last)
     ck_assert_int_eq(fc_ckpt_keep_last(out, path, 50, 0, a->t.run_id), FC_OK); /* off: nothing happens */
     snprintf(name, sizeof name, "%s/checkpoint-step50.h5", out);
     ck_assert(stat(name, &sb) != 0);
-    /* --overwrite removes the other run's copies only: this run's (35, 40) and the text file stay. */
-    ck_assert_int_eq(fc_ckpt_remove_other_runs(out, a->t.run_id), FC_OK);
+    /* --overwrite of a run resumed at step 40 removes the other run's copies only: this run's (35, 40) and the
+     * text file stay. */
+    ck_assert_int_eq(fc_ckpt_remove_other_runs(out, a->t.run_id, 40), FC_OK);
     const int64_t all_steps[] = {1, 2, 20, 35, 40, 100};
     for (int i = 0; i < 6; i++) {
         snprintf(name, sizeof name, "%s/checkpoint-step%lld.h5", out, (long long)all_steps[i]);
         const int kept = all_steps[i] == 1 || all_steps[i] == 35 || all_steps[i] == 40;
         ck_assert_msg((stat(name, &sb) == 0) == kept, "--overwrite: step %lld", (long long)all_steps[i]);
+    }
+    /* A fresh run with this run_id (the same configuration rerun) replaces them too: only the text file stays. */
+    ck_assert_int_eq(fc_ckpt_remove_other_runs(out, a->t.run_id, -1), FC_OK);
+    for (int i = 0; i < 6; i++) {
+        snprintf(name, sizeof name, "%s/checkpoint-step%lld.h5", out, (long long)all_steps[i]);
+        ck_assert_msg((stat(name, &sb) == 0) == (all_steps[i] == 1), "--overwrite, fresh: step %lld",
+                      (long long)all_steps[i]);
     }
     destroy(a);
     destroy(b);

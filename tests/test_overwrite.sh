@@ -90,6 +90,14 @@ if must_run 2 log.over "${RUN[@]}" --seed 3 --max-steps 10 --keep-last 2 --out a
     if [ "$left" -ge 1 ]; then pass "--overwrite: $left numbered copies left, all of the new run"
     else fail "--overwrite: no numbered copy of the new run (--keep-last 2)"; fi
 fi
+# The same configuration again with --overwrite (a rerun, another rank count or a regenerated dataset of the
+# same shape: the run_id is the same): the replaced run's copy of step 10, ahead of this run's 4 steps, goes
+# too (it stayed, as "this run's", and was then counted by --keep-last or resumed as the latest copy).
+if must_run 2 log.over2 "${RUN[@]}" --seed 3 --max-steps 4 --keep-last 2 --out a --overwrite; then
+    [ ! -e a/checkpoint-step10.h5 ] && [ -f a/checkpoint-step4.h5 ] &&
+        pass "--overwrite by the same configuration: the replaced run's copies are gone" ||
+        fail "--overwrite by the same configuration: $(cd a && echo checkpoint-step*.h5) left, want step 4 only"
+fi
 
 # What lies in --out under the names the run writes must be what it expects, checked before the first step
 # (exit 2, one line): .fcnet-lock a regular file, never followed through a symbolic link (that truncated

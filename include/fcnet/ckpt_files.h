@@ -31,8 +31,10 @@ fc_status fc_ckpt_keep_last(const char *out_dir, const char *ckpt_path, int64_t 
  * Not collective. */
 int fc_ckpt_find_in_dir(const char *out_dir, char *name, size_t size);
 
-/* Rank 0, --overwrite, after the run's first save: removes every checkpoint-step<N>.h5 in out_dir that the
- * run run_id did not write, i.e. the numbered copies of the run it replaced. */
-fc_status fc_ckpt_remove_other_runs(const char *out_dir, uint64_t run_id);
+/* Rank 0, --overwrite, after the run's first save: removes every checkpoint-step<N>.h5 in out_dir that is a
+ * checkpoint (has a run_id) and not this run's past: another run's copies, and also those carrying this run_id
+ * (a rerun of the same configuration shares it) unless their step is at most keep_upto, the step a resumed run
+ * started from (-1 for a fresh run, whose same-id copies belong to the run it replaces). */
+fc_status fc_ckpt_remove_other_runs(const char *out_dir, uint64_t run_id, int64_t keep_upto);
 
 #endif

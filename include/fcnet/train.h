@@ -72,6 +72,7 @@ typedef struct fc_trainer {
     int64_t world_size_at_save; /* from a resumed checkpoint (informational) */
     uint64_t run_id;      /* hash of the hyperparameters and data shape at a fresh start, kept across resumes:
                            * --keep-last removes only copies carrying it */
+    int64_t resumed_step;    /* the step --resume started from; -1 for a fresh run */
     int replaced_other_runs; /* --overwrite: the replaced run's numbered copies are gone (done at the first save) */
     int out_lock;            /* rank 0: 1 + the descriptor holding --out's lock; 0 when none */
     int out_lock_exclusive;  /* rank 0: that lock is a write lock (a run that cannot write .fcnet-lock reads it) */
