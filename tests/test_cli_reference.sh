@@ -46,17 +46,6 @@ declare -A ARGS=(
 )
 declare -A BN_FED=([momentum_bn_std]="1 2" [deep_bn_sgd]="1 2 3 4 5") # hidden layers whose bias feeds batchnorm
 
-compare() { # compare NAME GOT WANT h5compare-arguments...
-    local name=$1 got=$2 want=$3
-    shift 3
-    local rc=0
-    "$H5COMPARE" "$got" "$want" "$@" >"$T/cmp.txt" 2>&1 || rc=$?
-    local summary
-    summary=$(tail -n 1 "$T/cmp.txt" | sed 's/^h5compare [^:]*: //')
-    if [ "$rc" -eq 0 ]; then ok "$name: $summary"; else not_ok "$name: $summary"; fi
-    sed '$d' "$T/cmp.txt" | sed 's/^/    /' # every tensor's line, for the log
-}
-
 tolerances() { # tolerances RUN float|double
     local run=$1 build=$2 l
     local rtol=1e-9 natol=1e-9 b_atol=1e-12 v_atol=1e-12
@@ -100,7 +89,7 @@ for run in $RUNS; do
             continue
         fi
         # shellcheck disable=SC2046
-        compare "$run $build -n $n vs reference" "$out/checkpoint.h5" "$FIX/expected_$run.h5" \
+        compare_h5 "$run $build -n $n vs reference" "$out/checkpoint.h5" "$FIX/expected_$run.h5" \
             $(tolerances "$run" "$build")
         # eval of the product build's checkpoint (the double build's /params and /best are held to 1e-9
         # above; eval's rank-count independence is test_eval's)

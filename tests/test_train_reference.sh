@@ -51,21 +51,8 @@ declare -A INIT=([adam]=init.h5 [sgd_momentum]=init.h5 [rmsprop_layernorm]=init.
 declare -A SLOTS=([adam]="m v" [sgd_momentum]="velocity" [rmsprop_layernorm]="cache" [sgd_nonorm]="")
 declare -A BN_FED=([adam]="1 2 3" [sgd_momentum]="1 2 3") # hidden layers whose affine bias feeds batchnorm
 
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); echo "ok - $1"; }
-not_ok() { failed=$((failed + 1)); echo "not ok - $1"; }
-
-compare() { # compare NAME GOT WANT h5compare-arguments...
-    local name=$1 got=$2 want=$3
-    shift 3
-    local rc=0
-    "$H5COMPARE" "$got" "$want" "$@" >"$T/cmp.txt" 2>&1 || rc=$?
-    local summary
-    summary=$(tail -n 1 "$T/cmp.txt" | sed 's/^h5compare [^:]*: //')
-    if [ "$rc" -eq 0 ]; then ok "$name: $summary"; else not_ok "$name: $summary"; fi
-    sed '$d' "$T/cmp.txt" | sed 's/^/    /' # every tensor's line, for the log
-}
+# shellcheck source=tests/tap_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/tap_lib.sh"
 
 # Tolerance arguments: $1 = a name in CONFIGS, $2 = float|double, $3 = ref|ranks.
 tolerances() {
@@ -127,14 +114,14 @@ for cfg in $CONFIGS; do
             out="$T/$cfg-$build-n$n"
             run "$bin" "$n" "$cfg" "$out" || continue
             # shellcheck disable=SC2046
-            compare "$cfg $build -n $n vs reference" "$out/checkpoint.h5" "$FIX/expected_$cfg.h5" \
+            compare_h5 "$cfg $build -n $n vs reference" "$out/checkpoint.h5" "$FIX/expected_$cfg.h5" \
                 $(tolerances "$cfg" "$build" ref)
         done
         for n in 3 4; do
             a="$T/$cfg-$build-n$n/checkpoint.h5" b="$T/$cfg-$build-n1/checkpoint.h5"
             if [ ! -f "$a" ] || [ ! -f "$b" ]; then continue; fi
             # shellcheck disable=SC2046
-            compare "$cfg $build -n $n vs -n 1" "$a" "$b" $(tolerances "$cfg" "$build" ranks)
+            compare_h5 "$cfg $build -n $n vs -n 1" "$a" "$b" $(tolerances "$cfg" "$build" ranks)
         done
     done
 done
