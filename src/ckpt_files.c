@@ -211,22 +211,49 @@ int fc_ckpt_find_in_dir(const char *out_dir, char *name, size_t size)
     return found;
 }
 
-fc_status fc_ckpt_remove_other_runs(const char *out_dir, uint64_t run_id, int64_t keep_upto)
+/* Counts, and with remove unlinks, the numbered copies in out_dir that are checkpoints (have a run_id) and
+ * not this run's past: those carrying this run_id with a step above keep_upto, and with other_runs also every
+ * other run's. *last is the highest step among them (-1 when none). what names the option in messages. */
+static fc_status sweep_copies(const char *out_dir, uint64_t run_id, int64_t keep_upto, int other_runs, int remove,
+                              const char *what, int *count, int64_t *last)
 {
+    *count = 0;
+    *last = -1;
     size_t n;
     int64_t *steps = numbered_copies(out_dir, &n);
-    if (!steps) return fc_error_set(FC_ERR_FAIL, "--overwrite: cannot list %s: %s", out_dir, strerror(errno));
+    if (!steps) return fc_error_set(FC_ERR_FAIL, "%s: cannot list %s: %s", what, out_dir, strerror(errno));
     fc_status st = FC_OK;
     for (size_t i = 0; i < n; i++) {
         char old[FC_PATH_MAX + 64];
         numbered_path(old, sizeof old, out_dir, steps[i]);
-        /* Only checkpoints: a file that merely has such a name is not --overwrite's to delete. This run_id's
-         * copies stay only as the past of a resumed run: the replaced run may have had the same configuration. */
-        uint64_t other;
-        if (!fc_ckpt_read_run_id(old, &other) || (other == run_id && steps[i] <= keep_upto)) continue;
-        if (unlink(old) != 0 && errno != ENOENT && st == FC_OK)
-            st = fc_error_set(FC_ERR_FAIL, "--overwrite: cannot remove %s: %s", old, strerror(errno));
+        /* Only checkpoints: a file that merely has such a name is not ours to delete. */
+        uint64_t id;
+        if (!fc_ckpt_read_run_id(old, &id) || (id == run_id ? steps[i] <= keep_upto : !other_runs)) continue;
+        ++*count;
+        if (*last < steps[i]) *last = steps[i];
+        if (remove && unlink(old) != 0 && errno != ENOENT && st == FC_OK)
+            st = fc_error_set(FC_ERR_FAIL, "%s: cannot remove %s: %s", what, old, strerror(errno));
     }
     free(steps);
     return st;
+}
+
+fc_status fc_ckpt_remove_other_runs(const char *out_dir, uint64_t run_id, int64_t keep_upto)
+{
+    int count;
+    int64_t last;
+    return sweep_copies(out_dir, run_id, keep_upto, 1, 1, "--overwrite", &count, &last);
+}
+
+int fc_ckpt_later_copies(const char *out_dir, uint64_t run_id, int64_t step, int64_t *last)
+{
+    int count;
+    return sweep_copies(out_dir, run_id, step, 0, 0, "--resume", &count, last) == FC_OK ? count : 0;
+}
+
+fc_status fc_ckpt_remove_later_copies(const char *out_dir, uint64_t run_id, int64_t step)
+{
+    int count;
+    int64_t last;
+    return sweep_copies(out_dir, run_id, step, 0, 1, "--resume", &count, &last);
 }

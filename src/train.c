@@ -572,6 +572,14 @@ fc_status fc_train_check_out_dir(fc_trainer *t)
         st = fc_out_dir_claim(t->cfg, t->resume_file, &t->out_lock, &t->out_lock_exclusive);
         /* A full disk or quota is found now, not after the first epoch's work, which its save would lose. */
         if (st == FC_OK) st = fc_out_dir_check_room(t->cfg->out, fc_ckpt_min_bytes(t));
+        int64_t last;
+        const int later = st == FC_OK && t->resumed_step >= 0 && !t->cfg->overwrite
+                              ? fc_ckpt_later_copies(t->cfg->out, t->run_id, t->resumed_step, &last)
+                              : 0;
+        if (later > 0)
+            fc_log_info("going back to step %lld in %s: its %d numbered cop%s of later steps (up to step %lld) "
+                        "will be removed at this run's first save, when checkpoint.h5 is replaced",
+                        (long long)t->resumed_step, t->cfg->out, later, later == 1 ? "y" : "ies", (long long)last);
     }
     return fc_dist_agree(t->dist, st, 1);
 }
@@ -588,9 +596,12 @@ static fc_status save_checkpoint(fc_trainer *t)
         st = fc_out_dir_make(t->cfg->out, FC_ERR_FAIL);
         if (st == FC_OK) st = fc_ckpt_save(t, path);
         /* Only once the new checkpoint is safely in place: a run that fails before it loses nothing. */
-        if (st == FC_OK && t->cfg->overwrite && !t->replaced_other_runs) {
-            st = fc_ckpt_remove_other_runs(t->cfg->out, t->run_id, t->resumed_step);
-            t->replaced_other_runs = st == FC_OK;
+        if (st == FC_OK && !t->pruned_out_dir) {
+            if (t->cfg->overwrite)
+                st = fc_ckpt_remove_other_runs(t->cfg->out, t->run_id, t->resumed_step);
+            else if (t->resumed_step >= 0)
+                st = fc_ckpt_remove_later_copies(t->cfg->out, t->run_id, t->resumed_step);
+            t->pruned_out_dir = st == FC_OK;
         }
         if (st == FC_OK) st = fc_ckpt_keep_last(t->cfg->out, path, t->step, t->cfg->keep_last, t->run_id);
     }

@@ -1015,13 +1015,27 @@ START_TEST(test_keep_last)
     ck_assert_int_eq(fc_ckpt_keep_last(out, path, 50, 0, a->t.run_id), FC_OK); /* off: nothing happens */
     snprintf(name, sizeof name, "%s/checkpoint-step50.h5", out);
     ck_assert(stat(name, &sb) != 0);
-    /* --overwrite of a run resumed at step 40 removes the other run's copies only: this run's (35, 40) and the
-     * text file stay. */
-    ck_assert_int_eq(fc_ckpt_remove_other_runs(out, a->t.run_id, 40), FC_OK);
+    /* That abandoned continuation is what a run going back removes at its first save: this run's copies after
+     * step 30 other than its own 35 (here 40, as the run will have saved 35 by then), never another run's (100)
+     * or a text file. */
+    int64_t last = 0;
+    ck_assert_int_eq(fc_ckpt_later_copies(out, a->t.run_id, 30, &last), 2);
+    ck_assert_int_eq(last, 40);
+    ck_assert_int_eq(fc_ckpt_later_copies(out, a->t.run_id, 40, &last), 0);
+    ck_assert_int_eq(last, -1);
+    ck_assert_int_eq(fc_ckpt_remove_later_copies(out, a->t.run_id, 35), FC_OK);
     const int64_t all_steps[] = {1, 2, 20, 35, 40, 100};
     for (int i = 0; i < 6; i++) {
         snprintf(name, sizeof name, "%s/checkpoint-step%lld.h5", out, (long long)all_steps[i]);
-        const int kept = all_steps[i] == 1 || all_steps[i] == 35 || all_steps[i] == 40;
+        ck_assert_msg((stat(name, &sb) == 0) == (all_steps[i] != 40), "going back: step %lld",
+                      (long long)all_steps[i]);
+    }
+    /* --overwrite of a run resumed at step 40 removes the other run's copies only: this run's (35) and the
+     * text file stay. */
+    ck_assert_int_eq(fc_ckpt_remove_other_runs(out, a->t.run_id, 40), FC_OK);
+    for (int i = 0; i < 6; i++) {
+        snprintf(name, sizeof name, "%s/checkpoint-step%lld.h5", out, (long long)all_steps[i]);
+        const int kept = all_steps[i] == 1 || all_steps[i] == 35;
         ck_assert_msg((stat(name, &sb) == 0) == kept, "--overwrite: step %lld", (long long)all_steps[i]);
     }
     /* A fresh run with this run_id (the same configuration rerun) replaces them too: only the text file stays. */

@@ -37,4 +37,12 @@ int fc_ckpt_find_in_dir(const char *out_dir, char *name, size_t size);
  * started from (-1 for a fresh run, whose same-id copies belong to the run it replaces). */
 fc_status fc_ckpt_remove_other_runs(const char *out_dir, uint64_t run_id, int64_t keep_upto);
 
+/* A run resumed from step in out_dir goes back there when out_dir holds copies of its own later steps (from an
+ * older numbered copy; their future is abandoned, as checkpoint.h5 is replaced at the first save). How many
+ * checkpoint-step<N>.h5 carry run_id with N > step, the highest N in *last (-1 when none). Not collective. */
+int fc_ckpt_later_copies(const char *out_dir, uint64_t run_id, int64_t step, int64_t *last);
+/* Rank 0, after the first save of such a run: removes those copies, so that --keep-last counts only the run's
+ * own history and the folder's latest copy is the run's latest state. */
+fc_status fc_ckpt_remove_later_copies(const char *out_dir, uint64_t run_id, int64_t step);
+
 #endif

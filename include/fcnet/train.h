@@ -73,7 +73,8 @@ typedef struct fc_trainer {
     uint64_t run_id;      /* hash of the hyperparameters and data shape at a fresh start, kept across resumes:
                            * --keep-last removes only copies carrying it */
     int64_t resumed_step;    /* the step --resume started from; -1 for a fresh run */
-    int replaced_other_runs; /* --overwrite: the replaced run's numbered copies are gone (done at the first save) */
+    int pruned_out_dir;      /* the numbered copies this run replaces are gone (--overwrite: other runs' and an
+                              * earlier same-id run's; going back: its own later steps'); done at the first save */
     int out_lock;            /* rank 0: 1 + the descriptor holding --out's lock; 0 when none */
     int out_lock_exclusive;  /* rank 0: that lock is a write lock (a run that cannot write .fcnet-lock reads it) */
     int64_t resume_file[5];  /* rank 0: --resume's device, inode, size and change time (s, ns) when it was read;
