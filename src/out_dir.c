@@ -36,19 +36,23 @@ int fc_file_identity(const char *path, int64_t id[5])
     return 1;
 }
 
-fc_status fc_out_dir_make(const char *dir, fc_status kind)
+fc_status fc_out_dir_make(const char *dir, fc_status kind, int *created)
 {
     char path[FC_PATH_MAX];
     snprintf(path, sizeof path, "%s", dir);
+    if (created) *created = 0;
     for (char *p = path + 1;; p++) {
-        if (*p == '/' || *p == '\0') {
+        if ((*p == '/' || *p == '\0') && p[-1] != '/') { /* the end of a component ("a//b/" has two) */
             char saved = *p;
             *p = '\0';
-            if (mkdir(path, 0777) != 0 && errno != EEXIST)
+            /* counts the trailing run of created ones: only those lie wholly within what this call made */
+            const int made = mkdir(path, 0777) == 0;
+            if (created) *created = made ? *created + 1 : 0;
+            if (!made && errno != EEXIST)
                 return fc_error_set(kind, "--out: cannot create directory '%s': %s", path, strerror(errno));
             *p = saved;
-            if (saved == '\0') break;
         }
+        if (*p == '\0') break;
     }
     return FC_OK;
 }
@@ -125,7 +129,7 @@ static fc_status not_a_lock_file(const char *path, mode_t mode)
  * other's. A POSIX record lock (also honoured over NFS) is released when the process ends however it ends,
  * so a crashed or killed run leaves no stale lock; this process never opens the file a second time, whose
  * close would release it early. A file system without locks (ENOLCK, EOPNOTSUPP) gets a warning, no lock. */
-static fc_status lock_out_dir(const char *out, int *lock, int *lock_exclusive)
+static fc_status lock_out_dir(const char *out, fc_out_dir_hold *hold)
 {
     char dir[FC_PATH_MAX], path[FC_PATH_MAX + 32];
     out_dir_text(dir, sizeof dir, out);
@@ -136,9 +140,11 @@ static fc_status lock_out_dir(const char *out, int *lock, int *lock_exclusive)
     struct stat sb;
     if (lstat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) return not_a_lock_file(path, sb.st_mode);
     const int flags = O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK;
+    /* O_EXCL first, to know whether this run created the file (a refused run removes only its own) */
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | flags, 0666), writable = 1, created = fd >= 0;
     /* Writable by whoever may write in --out (umask permitting); a file another user left that this one
      * cannot write is still locked, with a read lock: it excludes every run that takes the write lock. */
-    int fd = open(path, O_RDWR | O_CREAT | flags, 0666), writable = 1;
+    if (fd < 0 && errno == EEXIST) fd = open(path, O_RDWR | O_CREAT | flags, 0666);
     if (fd < 0 && (errno == EACCES || errno == EROFS)) {
         fd = open(path, O_RDONLY | flags);
         writable = 0;
@@ -166,12 +172,19 @@ static fc_status lock_out_dir(const char *out, int *lock, int *lock_exclusive)
         const struct timespec tenth = {0, 100000000};
         nanosleep(&tenth, NULL);
     }
+    /* A run refused after it created the file removes it still holding the lock: a run that waited on it then
+     * holds a lock on a file no other run can open, and takes the lock again on the file now under the name. */
+    if (rc == 0 && fstat(fd, &sb) == 0 && sb.st_nlink == 0) {
+        close(fd);
+        return lock_out_dir(out, hold);
+    }
     if (rc != 0) {
         const int err = errno;
         if (err == ENOLCK || err == EOPNOTSUPP || err == ENOSYS) {
             fc_log_warn("--out: the file system of %s has no locks (%s): nothing stops a second run on this --out",
                         out, strerror(err));
             close(fd);
+            hold->lock_created = created;
             return FC_OK;
         }
         char holder[128] = "";
@@ -191,8 +204,9 @@ static fc_status lock_out_dir(const char *out, int *lock, int *lock_exclusive)
     const int written =
         writable && sb.st_nlink == 1 && ftruncate(fd, 0) == 0 && pwrite(fd, text, (size_t)len, 0) == len;
     (void)written; /* the holder's line only serves the message of a refused run */
-    *lock = fd + 1;
-    *lock_exclusive = writable;
+    hold->lock = fd + 1;
+    hold->lock_exclusive = writable;
+    hold->lock_created = created;
     return FC_OK;
 }
 
@@ -254,9 +268,10 @@ static void remove_stale_temps(const char *out)
                     n == 1 ? "" : "s", bytes / 1e6, n == 1 ? "" : "s");
 }
 
-fc_status fc_out_dir_claim(const fc_config *cfg, const int64_t resume_file[5], int *lock, int *lock_exclusive)
+fc_status fc_out_dir_claim(const fc_config *cfg, const int64_t resume_file[5], fc_out_dir_hold *hold)
 {
-    fc_status st = fc_out_dir_make(cfg->out, FC_ERR_INPUT);
+    memset(hold, 0, sizeof *hold);
+    fc_status st = fc_out_dir_make(cfg->out, FC_ERR_INPUT, &hold->dirs_created);
     if (st != FC_OK) return st;
     char probe[FC_PATH_MAX + 32];
     snprintf(probe, sizeof probe, "%s/.fcnet-probe-XXXXXX", cfg->out);
@@ -269,15 +284,33 @@ fc_status fc_out_dir_claim(const fc_config *cfg, const int64_t resume_file[5], i
     /* Then the lock: a concurrent run that passed the look too (neither had saved) finds it taken. Not
      * before the look, so that a run refused by it leaves the directory as it was. */
     if (st == FC_OK) st = check_not_replacing(cfg);
-    if (st == FC_OK) st = lock_out_dir(cfg->out, lock, lock_exclusive);
+    if (st == FC_OK) st = lock_out_dir(cfg->out, hold);
     /* The looks before the lock may be stale by now (it waits for a run that is ending, and that run may save
      * meanwhile): repeated with the lock held, nothing can change under them any more. */
     if (st == FC_OK) st = check_not_replacing(cfg);
     if (st == FC_OK) st = check_resume_unchanged(cfg, resume_file);
     /* Only under a write lock: runs that only read .fcnet-lock (another user's) share theirs, and one could
      * remove the other's save in progress. */
-    if (st == FC_OK && *lock && *lock_exclusive) remove_stale_temps(cfg->out);
+    if (st == FC_OK && hold->lock && hold->lock_exclusive) remove_stale_temps(cfg->out);
     return st;
+}
+
+void fc_out_dir_release(const char *out, fc_out_dir_hold *hold, int refused)
+{
+    char dir[FC_PATH_MAX], path[FC_PATH_MAX + 32];
+    out_dir_text(dir, sizeof dir, out);
+    snprintf(path, sizeof path, "%s/.fcnet-lock", dir);
+    /* Removed while still locked: a run waiting on it sees its file gone and opens the new one (lock_out_dir). */
+    if (refused && hold->lock_created) unlink(path);
+    if (hold->lock) close(hold->lock - 1);
+    /* Deepest first; rmdir removes only an empty directory, and the first that is not ends the climb. */
+    for (int i = 0; refused && i < hold->dirs_created && rmdir(dir) == 0; i++) {
+        char *slash = strrchr(dir, '/');
+        if (!slash) break;
+        while (slash > dir && slash[-1] == '/') slash--;
+        *slash = '\0';
+    }
+    memset(hold, 0, sizeof *hold);
 }
 
 /* Reserves bytes in fd's file system: 0 or the errno. fallocate(), not posix_fallocate(): where the file system

@@ -351,7 +351,7 @@ void fc_train_free(fc_trainer *t)
     fc_free(t->yb);
     fc_free(t->best_params);
     fc_free(t->best_bn);
-    if (t->out_lock) close(t->out_lock - 1); /* releases the lock */
+    if (t->out_hold.lock) fc_out_dir_release(t->cfg->out, &t->out_hold, 0); /* releases the lock */
     memset(t, 0, sizeof *t);
 }
 
@@ -569,7 +569,7 @@ fc_status fc_train_check_out_dir(fc_trainer *t)
 {
     fc_status st = FC_OK;
     if (fc_dist_rank(t->dist) == 0) {
-        st = fc_out_dir_claim(t->cfg, t->resume_file, &t->out_lock, &t->out_lock_exclusive);
+        st = fc_out_dir_claim(t->cfg, t->resume_file, &t->out_hold);
         /* A full disk or quota is found now, not after the first epoch's work, which its save would lose. */
         if (st == FC_OK) st = fc_out_dir_check_room(t->cfg->out, fc_ckpt_min_bytes(t));
         int64_t last;
@@ -581,7 +581,10 @@ fc_status fc_train_check_out_dir(fc_trainer *t)
                         "will be removed at this run's first save, when checkpoint.h5 is replaced",
                         (long long)t->resumed_step, t->cfg->out, later, later == 1 ? "y" : "ies", (long long)last);
     }
-    return fc_dist_agree(t->dist, st, 1);
+    st = fc_dist_agree(t->dist, st, 1);
+    /* A refused run leaves the file system as it found it: no lock file or empty directory of its own. */
+    if (st != FC_OK && fc_dist_rank(t->dist) == 0) fc_out_dir_release(t->cfg->out, &t->out_hold, 1);
+    return st;
 }
 
 /* Rank 0 writes; every rank learns the outcome. */
@@ -593,7 +596,7 @@ static fc_status save_checkpoint(fc_trainer *t)
     double t0 = MPI_Wtime();
     fc_train_gather_optimizer_state(t);
     if (fc_dist_rank(t->dist) == 0) {
-        st = fc_out_dir_make(t->cfg->out, FC_ERR_FAIL);
+        st = fc_out_dir_make(t->cfg->out, FC_ERR_FAIL, NULL);
         if (st == FC_OK) st = fc_ckpt_save(t, path);
         /* Only once the new checkpoint is safely in place: a run that fails before it loses nothing. */
         if (st == FC_OK && !t->pruned_out_dir) {

@@ -3,7 +3,8 @@
 # A full disk, for real: --out (and fcnet_synth's --out) on a 1 MiB tmpfs mounted for the test.
 #  1. A fresh 2-rank run whose first checkpoint (~1.6 MB of adam state) cannot fit: refused before training
 #     (it trained a whole epoch before, then failed at the save): exit 2, one line naming --out, the size and
-#     "No space left on device", nothing on stdout, no checkpoint and no temporary file.
+#     "No space left on device", nothing on stdout, and the file system as the run found it: the --out
+#     directories it created (two levels) removed again, an existing empty --out left empty (no .fcnet-lock).
 #  2. A run whose first checkpoint (~0.6 MB) fits but whose second does not fit beside it: the save fails for
 #     real, exit 1 (not a crash in HDF5's exit handler, which closed the half-written file again: SIGSEGV in
 #     H5F__close_cb before), one line naming the file and the reason, the first checkpoint intact (its step,
@@ -33,28 +34,40 @@ end() {
     cd "$W" && finish
 }
 
-# no_leftovers WHAT DIR: nothing but the files named after DIR is in DIR (no temporary file).
+# no_leftovers WHAT DIR [FILE...]: nothing but the FILEs is in DIR (no temporary file, no lock file of its own).
 no_leftovers() {
     local what=$1 dir=$2
     shift 2
     local left
     left=$(cd "$dir" && find . -mindepth 1 -maxdepth 1 | sed 's|^\./||' | sort | tr '\n' ' ')
-    local want
-    want=$(printf '%s\n' "$@" | sort | tr '\n' ' ')
+    local want=""
+    [ $# = 0 ] || want=$(printf '%s\n' "$@" | sort | tr '\n' ' ')
     [ "$left" = "$want" ] || { fail "$what: $dir holds '$left', expected '$want'"; return 1; }
     pass "$what: $dir holds '${left% }'"
 }
 
 "$SYNTH" --out s.h5 --train 400 --val 50 --features 20 --classes 5 --seed 5 >/dev/null || exit 1
 
+# no_out_dir WHAT DIR: the refused run removed the directory DIR it had created.
+no_out_dir() {
+    if [ -e "$2" ]; then fail "$1: $2 left behind, holding '$(ls -A "$2" | tr '\n' ' ')'"; else pass "$1: no $2"; fi
+}
+
 # ---- 1. the first checkpoint does not fit ----
 timeout 120 "$MPIEXEC" "${MPI_FLAGS[@]}" -n $N "$FCNET_DIST" train --data "$W/s.h5" --hidden 300,300 --optim adam \
-    --epochs 1 --out "$D/big" >out1 2>err1
+    --epochs 1 --out "$D/big/run" >out1 2>err1
 rc=$?
-expect_error "fresh run, checkpoint larger than the disk" 2 out1 err1 $rc "--out: no room in '$D/big'" \
+expect_error "fresh run, checkpoint larger than the disk" 2 out1 err1 $rc "--out: no room in '$D/big/run'" \
     "(1.6 MB at least)" "No space left on device"
-no_leftovers "fresh run" "$D/big" .fcnet-lock
+no_out_dir "fresh run" "$D/big"
 rm -rf "$D/big"
+mkdir "$D/empty"
+timeout 120 "$MPIEXEC" "${MPI_FLAGS[@]}" -n $N "$FCNET_DIST" train --data "$W/s.h5" --hidden 300,300 --optim adam \
+    --epochs 1 --out "$D/empty" >out1a 2>err1a
+expect_error "fresh run into an empty directory, checkpoint larger than the disk" 2 out1a err1a $? \
+    "--out: no room in '$D/empty'"
+no_leftovers "fresh run into an empty directory" "$D/empty"
+rm -rf "$D/empty"
 
 # ---- 2. room for the first checkpoint, not for the second beside it ----
 # 20-300-100-5 with adam: 36,905 parameters, x4 (values, two slots, the best copy) x 4 bytes = 0.59 MB. 400 rows
@@ -106,7 +119,7 @@ if truncate -s 1M ext2.img && mkfs.ext2 -q -F ext2.img >/dev/null 2>&1 && mkdir 
         --optim adam --epochs 1 --out "$E/big" >out5 2>err5
     expect_error "ext2, checkpoint larger than the disk" 2 out5 err5 $? "--out: no room in '$E/big'" \
         "(1.6 MB at least)" "No space left on device"
-    no_leftovers "ext2, checkpoint larger than the disk" "$E/big" .fcnet-lock
+    no_out_dir "ext2, checkpoint larger than the disk" "$E/big"
     rm -rf "$E/big"
     if timeout 120 "$MPIEXEC" "${MPI_FLAGS[@]}" -n $N "$FCNET_DIST" train --data "$W/s.h5" --hidden 20 \
         --optim adam --epochs 1 --out "$E/small" >out6 2>err6; then

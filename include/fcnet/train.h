@@ -10,6 +10,7 @@
 #include "fcnet/dist.h"
 #include "fcnet/net.h"
 #include "fcnet/optim.h"
+#include "fcnet/out_dir.h"
 #include "fcnet/store_choice.h"
 
 #define FC_TRAIN_ACC_ROWS 1000 /* fixed training subsample for train accuracy */
@@ -75,8 +76,7 @@ typedef struct fc_trainer {
     int64_t resumed_step;    /* the step --resume started from; -1 for a fresh run */
     int pruned_out_dir;      /* the numbered copies this run replaces are gone (--overwrite: other runs' and an
                               * earlier same-id run's; going back: its own later steps'); done at the first save */
-    int out_lock;            /* rank 0: 1 + the descriptor holding --out's lock; 0 when none */
-    int out_lock_exclusive;  /* rank 0: that lock is a write lock (a run that cannot write .fcnet-lock reads it) */
+    fc_out_dir_hold out_hold; /* rank 0: --out's lock, and what the run created there */
     int64_t resume_file[5];  /* rank 0: --resume's device, inode, size and change time (s, ns) when it was read;
                               * resume_file[0] = -1: unknown */
     fc_store_choice stores;  /* how the update writes the node's shared parameters (measured on the first steps) */
