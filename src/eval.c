@@ -166,9 +166,18 @@ static void eval_print(const eval_state *s, const fc_config *cfg, const fc_dist 
         }
         correct += CELL(t, t);
     }
+    /* The dataset's classes, not the model's outputs (it may have fewer): its num_classes, the same on every
+     * rank, else its largest label + 1, which rank 0 knows for its own rows only; the summed matrix's last
+     * true class with rows covers the other ranks' rows. */
+    int data_classes = s->data_classes;
+    for (int t = data_classes; t < C; t++)
+        for (int p = 0; p < C; p++)
+            if (CELL(t, p) > 0) data_classes = t + 1;
+    char of_model[48] = "";
+    if (data_classes != C) snprintf(of_model, sizeof of_model, " of the model's %d", C);
     printf("checkpoint: %s (%s parameters)\n", cfg->checkpoint, cfg->best ? "best-validation" : "last");
-    printf("data:       %s, split %s: %.0f rows, %d features, %d classes (%d rank%s)\n", s->data,
-           cfg->split, total, s->n_input, C, fc_dist_size(dist), fc_dist_size(dist) == 1 ? "" : "s");
+    printf("data:       %s, split %s: %.0f rows, %d features, %d classes%s (%d rank%s)\n", s->data, cfg->split,
+           total, s->n_input, data_classes, of_model, fc_dist_size(dist), fc_dist_size(dist) == 1 ? "" : "s");
     printf("accuracy:   %.4f (%.0f/%.0f)\n\n", total > 0 ? correct / total : 0.0, correct, total);
 
     int w = digits(total);

@@ -109,6 +109,25 @@ check "2600 rows in chunks of 1024: confusion matrix sums to 2600" [ "$(matrix_s
 mpi 3 eval --checkpoint "$CK" --data "$T/d.h5" --split val >explicit.txt
 check "--data FILE gives the same report as the stored path" same_report explicit.txt eval_val.txt
 
+# The "data:" line counts the evaluated file's classes, not the model's outputs (4): its num_classes, else its
+# largest label + 1 over all ranks' rows. sorted.h5 (made with h5import) has no num_classes and its 30 test
+# labels in order, 10 each of 0, 1 and 2: at -n 2, rank 0's 15 rows hold labels 0 and 1 only.
+"$SYNTH" --out c3.h5 --train 50 --test 30 --features 8 --classes 3 >/dev/null
+mpi 1 eval --checkpoint "$CK" --data c3.h5 >c3.txt
+check "dataset of 3 classes: the data line says so ($(grep '^data:' c3.txt))" \
+    grep -q "^data: .* 8 features, 3 classes of the model's 4 (1 rank)$" c3.txt
+check "the model's own dataset: 4 classes ($(grep '^data:' eval_val.txt))" grep -q " 4 classes (1 rank)$" eval_val.txt
+if command -v h5import >/dev/null && command -v h5copy >/dev/null; then
+    seq 0 29 | awk '{ print int($1 / 10) }' >labels.txt
+    printf 'PATH test/y\nINPUT-CLASS TEXTIN\nRANK 1\nDIMENSION-SIZES 30\nOUTPUT-CLASS UIN\nOUTPUT-SIZE 8\n' >labels.conf
+    h5copy -i c3.h5 -o sorted.h5 -s /test/x -d /test/x -p && h5import labels.txt -c labels.conf -o sorted.h5
+    mpi 2 eval --checkpoint "$CK" --data sorted.h5 >sorted.txt
+    check "no num_classes, labels 2 on rank 1 only: 3 classes at -n 2 ($(grep '^data:' sorted.txt))" \
+        grep -q "^data: .* 3 classes of the model's 4 (2 ranks)$" sorted.txt
+else
+    echo "skip - no h5import/h5copy: the class count without num_classes over 2 ranks not checked"
+fi
+
 # The numbers training recorded: the best validation accuracy is eval --best on val, the last
 # validation check (at the end of the last epoch) is eval on val, and the final test accuracies
 # training printed are eval's.
