@@ -93,21 +93,27 @@ if [ -f "$out/checkpoint.h5" ]; then
 else
     set -- --data "$data" --out "$out" "${args[@]}"
 fi
-echo "pbs.sh: job ${PBS_JOBID:-(not under PBS)} on $(hostname), ${FCNET_RANKS:-local cores} ranks: fcnet_dist $*"
-
-"$root/launch/local.sh" "$@" &
-mpirun_pid=$!
-
-# qdel sends SIGTERM (then SIGKILL after the server's kill_delay): ask for the checkpoint at once.
+# qdel sends SIGTERM (then SIGKILL after the server's kill_delay): ask for the checkpoint at once. Trapped
+# before local.sh starts: a SIGTERM between its start and the trap ended this script and left the run going.
 # shellcheck disable=SC2317  # called through trap
 stop() {
     echo "pbs.sh: $1: asking the ranks to checkpoint and stop"
     stop_asked=1
-    kill -USR1 "$mpirun_pid" 2>/dev/null || true
+    [ -z "$mpirun_pid" ] || kill -USR1 "$mpirun_pid" 2>/dev/null || true
 }
+mpirun_pid=""
 stop_asked=0
 trap 'stop SIGTERM' TERM
 trap 'stop SIGUSR1' USR1
+
+echo "pbs.sh: job ${PBS_JOBID:-(not under PBS)} on $(hostname), ${FCNET_RANKS:-local cores} ranks: fcnet_dist $*"
+if [ "$stop_asked" = 1 ]; then
+    echo "pbs.sh: stopped before the run started; nothing to save, not started"
+    exit 0
+fi
+# A stop from here on is repeated to the launch every 2 s until it ends (the wait loop below).
+"$root/launch/local.sh" "$@" &
+mpirun_pid=$!
 
 # PBS has no warning signal before the walltime: read the walltime and send one ourselves.
 timer_pid=""

@@ -9,7 +9,7 @@
 #    FCNET_ARGS passed again: every run-control option in both spellings takes effect, model options equal
 #    to the checkpoint's are accepted and a differing one is refused (the real fcnet_dist); with a stand-in
 #    qstat it stops the ranks cleanly FCNET_STOP_MARGIN seconds before the walltime, on SIGTERM (qdel), and
-#    trains on when qstat fails.
+#    trains on when qstat fails; a SIGTERM just before it starts the launch starts nothing (exit 0).
 #   test_launch.sh FCNET_SYNTH H5CMP   (FCNET_DIST in the environment)
 set -uo pipefail
 synth=$1
@@ -505,6 +505,26 @@ if [ $rc = 2 ] && [ "$(wc -l <argsout.err)" = 1 ] && grep -q "FCNET_ARGS has --o
     ok "pbs.sh: an --out in FCNET_ARGS refused before anything starts: $(cat argsout.err)"
 else
     not_ok "pbs.sh FCNET_ARGS with --out: exit $rc: $(head -2 argsout.err)"
+fi
+# A SIGTERM (qdel) just before pbs.sh starts local.sh is trapped: the traps came only after local.sh had
+# started, and a SIGTERM in between ended pbs.sh and left the run going. A stand-in hostname, which the job
+# line runs right before the start, sends it: pbs.sh says so, starts nothing (no mpirun call) and exits 0.
+mkdir termhost
+# shellcheck disable=SC2016 # the stand-in script's own variables
+printf '#!/bin/sh\nkill -TERM "$(cat "$FAKE_PBS_PID")"\necho node1\n' >termhost/hostname
+chmod +x termhost/hostname
+rm -f mpirun_args.log
+# shellcheck disable=SC2016 # the inner bash's own variables
+PATH=$work/termhost:$work/fakempi:$PATH FAKE_PBS_PID=$work/pbs.pid FAKE_MPIRUN_LOG=$work/mpirun_args.log \
+    PBS_O_WORKDIR=$work FCNET_OUT=$work/termearly FCNET_DATA=$work/d.h5 FCNET_RANKS=2 FCNET_BUILD_DIR=$work/fake \
+    timeout 60 bash -c 'echo $$ >"$FAKE_PBS_PID" && exec bash "$1"' _ "$root/launch/pbs.sh" >termearly.out 2>&1
+rc=$?
+if [ $rc = 0 ] && grep -q "^pbs.sh: SIGTERM: asking the ranks" termearly.out &&
+    grep -q "^pbs.sh: stopped before the run started; nothing to save, not started" termearly.out &&
+    [ ! -e mpirun_args.log ]; then
+    ok "pbs.sh: a SIGTERM just before the launch is trapped: nothing started, exit 0"
+else
+    not_ok "pbs.sh SIGTERM before the launch: exit $rc, mpirun called: $([ -e mpirun_args.log ] && echo yes || echo no): $(tail -3 termearly.out | tr '\n' ' ')"
 fi
 # ---- pbs.sh: the node file, the walltime timer's seconds, FCNET_ARGS refused or dropped ----
 # Under PBS the ranks are the lines of $PBS_NODEFILE, which mpirun gets as its hostfile (the stand-in mpirun
