@@ -10,6 +10,8 @@
 #    to the checkpoint's are accepted and a differing one is refused (the real fcnet_dist); with a stand-in
 #    qstat it stops the ranks cleanly FCNET_STOP_MARGIN seconds before the walltime, on SIGTERM (qdel), and
 #    trains on when qstat fails; a SIGTERM just before it starts the launch starts nothing (exit 0).
+#  - slurm.sbatch (stand-in mpirun and scontrol): requeues on SIGTERM, not after a cancel, and on SIGINT
+#    stops the run (SIGUSR1 to mpirun) without a requeue, exit 130.
 #   test_launch.sh FCNET_SYNTH H5CMP   (FCNET_DIST in the environment)
 set -uo pipefail
 synth=$1
@@ -638,8 +640,8 @@ else
     not_ok "slurm.sbatch --out=DIR restart (exit $rc, $rc2): $(grep -h slurm.sbatch eq1.out eq2.out | tail -3)"
 fi
 # A stopped run under Slurm requeues its own job. Stand-ins: scontrol records its arguments, answers
-# 'show job' with $FAKE_JOBSTATE (RUNNING) and 'requeue' with exit $FAKE_REQUEUE_RC; mpirun says it runs
-# and exits 0 on SIGUSR1 (the ranks saved); sleep is short (the script repeats its signal every 2 s).
+# 'show job' with $FAKE_JOBSTATE (RUNNING) and 'requeue' with exit $FAKE_REQUEUE_RC; mpirun says it runs (its
+# PID) and exits 0 on SIGUSR1 (the ranks saved); sleep is short (the script repeats its signal every 2 s).
 mkdir rq
 cat >rq/scontrol <<'EOF'
 #!/bin/sh
@@ -648,11 +650,11 @@ echo "$*" >>"$FAKE_SCONTROL_LOG"
 exit "${FAKE_REQUEUE_RC:-0}"
 EOF
 # shellcheck disable=SC2016
-printf '#!/bin/bash\ntrap "exit 0" USR1\n: >"$FAKE_MPIRUN_STARTED"\nwhile :; do %s 0.1; done\n' "$realsleep" >rq/mpirun
+printf '#!/bin/bash\ntrap "exit 0" USR1\necho $$ >"$FAKE_MPIRUN_STARTED"\nwhile :; do %s 0.1; done\n' "$realsleep" >rq/mpirun
 printf '#!/bin/sh\nexec %s 0.05\n' "$realsleep" >rq/sleep
 chmod +x rq/scontrol rq/mpirun rq/sleep
-# rq_run NAME: slurm.sbatch as job 91 on a copy of an unfinished checkpoint (ctl/, step 20), SIGTERM once
-# mpirun runs; its exit status. scontrol's calls in NAME.scontrol.
+# rq_run NAME: slurm.sbatch as job 91 on a copy of an unfinished checkpoint (ctl/, step 20), SIGTERM (or
+# SIG$STOP_SIGNAL) to the script alone once mpirun runs; its exit status. scontrol's calls in NAME.scontrol.
 rq_run() {
     rm -rf "$1" "$1.scontrol" "$1.started"
     mkdir "$1" && cp ctl/checkpoint.h5 "$1/"
@@ -660,7 +662,7 @@ rq_run() {
         FCNET_DIST=$work/fake/fcnet_dist timeout 60 bash "$root/launch/slurm.sbatch" --data d.h5 --out "$1" >"$1.out" 2>&1 &
     local job=$!
     for _ in $(seq 100); do [ -e "$1.started" ] && break; sleep 0.1; done
-    pkill -TERM -f "^bash $root/launch/slurm.sbatch --data d.h5 --out $1\$"
+    pkill -"${STOP_SIGNAL:-TERM}" -f "^bash $root/launch/slurm.sbatch --data d.h5 --out $1\$"
     wait $job
 }
 FAKE_REQUEUE_RC=0 rq_run rq0
@@ -687,6 +689,23 @@ if [ $rc = 0 ] && grep -q "job 91 cancelled (JobState=CANCELLED): checkpoint at 
     ok "slurm.sbatch: SIGTERM of a cancelled job: not requeued, exit 0"
 else
     not_ok "slurm.sbatch cancelled (exit $rc): $(grep slurm.sbatch rqc.out | tail -2) / scontrol: $(cat rqc.scontrol 2>/dev/null)"
+fi
+# SIGINT to the script alone (scancel -b --signal=INT) is a stop too: it ended the script, and Slurm then
+# killed the run unsaved. Now mpirun gets SIGUSR1, the ranks save, the job is not requeued (a person's stop)
+# and the script exits 130, as fcnet_dist after Ctrl-C.
+STOP_SIGNAL=INT rq_run rqi
+rc=$?
+rqi_mpirun=$(cat rqi.started 2>/dev/null)
+rqi_left=no
+for _ in $(seq 20); do alive "${rqi_mpirun:-0}" || break; sleep 0.1; done
+[ -n "$rqi_mpirun" ] && alive "$rqi_mpirun" && rqi_left=yes && kill "$rqi_mpirun"
+if [ $rc = 130 ] && [ $rqi_left = no ] &&
+    grep -q "received SIGINT; forwarding it to PID [0-9]* as SIGUSR1" rqi.out &&
+    grep -q "interrupted (SIGINT, exit 0): checkpoint at step 20; not requeued; resume with --resume rqi/checkpoint.h5 --out rqi$" rqi.out &&
+    ! grep -q requeue rqi.scontrol 2>/dev/null; then
+    ok "slurm.sbatch: SIGINT to the script: forwarded to mpirun as SIGUSR1, not requeued, exit 130"
+else
+    not_ok "slurm.sbatch SIGINT (exit $rc, mpirun left running: $rqi_left): $(grep slurm.sbatch rqi.out | tail -2) / scontrol: $(cat rqi.scontrol 2>/dev/null)"
 fi
 # Ranks signalled directly (not through the script) end with exit 0 and an unfinished checkpoint (a stand-in
 # mpirun that exits 0 at once): with --max-steps 0 (no limit) that is a stop, outside Slurm reported and
