@@ -352,6 +352,13 @@ double fc_net_update_range(fc_net *net, fc_optim *opt, size_t begin, size_t len,
     return 0.5 * reg * sum_lanes(part);
 }
 
+int fc_net_bn_stats_finite(const fc_net *net)
+{
+    for (size_t i = 0; i < net->bn_layout.n_total; i++)
+        if (!isfinite(net->bn_stats[i])) return 0;
+    return 1;
+}
+
 int fc_net_predict(const fc_net *net, int row)
 {
     const int C = net->dims[net->n_layers];

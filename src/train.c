@@ -389,12 +389,14 @@ double fc_train_step(fc_trainer *t)
     t->opt.stream_params = t->stores.streaming; /* how the node's shared weights are written: store_choice.h */
     const double reg_loss = fc_net_update_range(&t->net, &t->opt, own, own_len, &finite);
     t1 = MPI_Wtime(), ph[FC_PHASE_UPDATE] += t1 - t0, t0 = t1;
-    /* [loss, stop requested, non-finite gradient, time-based save due]: one ordered gather agrees on all
-     * four, and hands every rank the owners' parameters (non-finite ones too: the run then stops without
-     * writing them). Each rank reads its own clock; the sum makes one decision of them. */
+    /* [loss, stop requested, non-finite gradient or batchnorm statistic, time-based save due]: one ordered
+     * gather agrees on all four, and hands every rank the owners' parameters (non-finite ones too: the run
+     * then stops without writing them). Each rank reads its own clock; the sum makes one decision of them.
+     * An Inf running variance would be saved, and the checkpoint then refused by --resume and eval. */
     const double minutes = t->cfg->checkpoint_minutes;
     const int save_due = minutes > 0 && t0 - t->last_save_wtime >= minutes * 60;
-    double shared[4] = {data_loss + reg_loss, stop_signal != 0, !finite, save_due};
+    const int diverged = !finite || !fc_net_bn_stats_finite(&t->net);
+    double shared[4] = {data_loss + reg_loss, stop_signal != 0, diverged, save_due};
     fc_dist_sum_doubles_allgather(t->dist, shared, 4, t->net.params, n_total);
     ph[FC_PHASE_REDUCE] += MPI_Wtime() - t0;
     t->stop_agreed = shared[1] > 0;
@@ -654,8 +656,8 @@ int fc_train_run(fc_trainer *t)
                 snprintf(ckpt, sizeof ckpt, "%s/checkpoint.h5", cfg->out);
                 uint64_t id;
                 const int ours = fc_ckpt_read_run_id(ckpt, &id) && id == t->run_id;
-                fc_log_error("training diverged: loss, gradients or updated parameters are NaN/Inf at step %lld "
-                             "(%s); %s",
+                fc_log_error("training diverged: loss, gradients, updated parameters or batchnorm statistics are "
+                             "NaN/Inf at step %lld (%s); %s",
                              (long long)t->step, where,
                              ours ? "the last checkpoint is kept as it was"
                                   : "no checkpoint written (check --lr, --weight-scale, --reg and the data's scale)");

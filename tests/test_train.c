@@ -318,6 +318,33 @@ START_TEST(test_divergence_in_one_chunk_agreed)
 }
 END_TEST
 
+/* A batch variance beyond float's range, with a finite loss and finite gradients: batchnorm computes the
+ * batch statistics in double and normalises with them, so only the running variance, cast to float, is Inf.
+ * Every rank's step returns NaN (before, the run went on and saved a checkpoint that --resume and eval
+ * refused as non-finite). Rows of +-1e30 in every feature: first-layer pre-activations of about 1e30. */
+START_TEST(test_batchnorm_statistics_overflow_agreed)
+{
+    fc_config cfg;
+    fct_small_config(&cfg, data_path, FC_NORM_BATCH, 1.0, FC_OPTIM_SGD);
+    fc_dist dist;
+    fc_dist_init_comm(&dist, MPI_COMM_WORLD);
+    fc_trainer t;
+    ck_assert_int_eq(fc_train_setup(&t, &cfg, &dist), FC_OK);
+    const size_t d = (size_t)t.data.train.d;
+    for (int64_t i = 0; i < t.data.train.n; i++)
+        for (size_t j = 0; j < d; j++) t.data.train.x[(size_t)i * d + j] = (fc_real)(i % 2 ? 1e30 : -1e30);
+    MPI_Barrier(MPI_COMM_WORLD); /* the node's one shared copy: every rank wrote the same values */
+    const int nan_here = isnan(fc_train_step(&t));
+    int all = 0, any = 0;
+    MPI_Allreduce(&nan_here, &all, 1, MPI_INT, MPI_LAND, MPI_COMM_WORLD);
+    MPI_Allreduce(&nan_here, &any, 1, MPI_INT, MPI_LOR, MPI_COMM_WORLD);
+    ck_assert_msg(any, "no rank saw the Inf running variance");
+    ck_assert_msg(all, "only some ranks stopped on the Inf running variance");
+    fc_train_free(&t);
+    fc_dist_free(&dist);
+}
+END_TEST
+
 /* --checkpoint-minutes: each rank reads its own clock and the step's gather makes one verdict of them. The
  * last rank alone 61 s past its last save (the limit is 1 minute): the save is due on every rank. Every rank
  * 30 s past it: due nowhere (minutes, not seconds). The limit 0 (off) with a save long ago: nowhere. */
@@ -691,6 +718,7 @@ static Suite *suite(void)
     tcase_add_test(t, test_exchange_setting_on_one_rank);
     tcase_add_test(t, test_data_shared_per_node);
     tcase_add_test(t, test_divergence_in_one_chunk_agreed);
+    tcase_add_test(t, test_batchnorm_statistics_overflow_agreed);
     tcase_add_test(t, test_time_based_save_agreed);
     tcase_add_test(t, test_resume_optimizer_state_differs);
     tcase_add_test(t, test_final_save_failure_agreed);

@@ -100,6 +100,10 @@ double fc_net_add_reg_range(fc_net *net, size_t begin, size_t len);
  * bits: returns the reg loss of the range; *finite = 0 when some gradient was NaN or Inf, or the update
  * overflowed. */
 double fc_net_update_range(fc_net *net, fc_optim *opt, size_t begin, size_t len, int *finite);
+/* 1 when every batchnorm running statistic is finite (always without batchnorm). A batch variance beyond
+ * fc_real's range (computed in double) overflows the running variance to Inf while the batch's own output,
+ * normalised in double, stays finite: no other check sees it. */
+int fc_net_bn_stats_finite(const fc_net *net);
 /* The class of row of the last forward: its argmax score, the first maximum on a tie (training's accuracy
  * checks and eval count with this one rule). */
 int fc_net_predict(const fc_net *net, int row);
