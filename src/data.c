@@ -786,6 +786,39 @@ void fc_data_free(fc_dataset *ds)
 
 /* ---- public: preprocessing ---- */
 
+/* Feature j's largest magnitude in the split. */
+static double column_max_abs(const fc_split *split, size_t j)
+{
+    double m = 0;
+    for (int64_t i = 0; i < split->n; i++)
+        m = fmax(m, fabs((double)split->x[(size_t)i * (size_t)split->d + j]));
+    return m;
+}
+
+/* The mean and biased std of feature j from its values divided by their largest magnitude m (each then in
+ * [-1, 1]), scaled back by m: finite for any finite data. Only for a feature whose plain double sums
+ * overflowed (the double build's values near 1e308 for the mean, beyond 1e154 for the std, which made the
+ * std Inf: every value standardized to 0 and a checkpoint that --resume and eval refused), so every other
+ * feature keeps its bits. */
+static double scaled_mean(const fc_split *split, size_t j)
+{
+    const double m = column_max_abs(split, j);
+    double sum = 0;
+    for (int64_t i = 0; i < split->n; i++) sum += (double)split->x[(size_t)i * (size_t)split->d + j] / m;
+    return sum / (double)split->n * m;
+}
+
+static double scaled_std(const fc_split *split, size_t j, double mean)
+{
+    const double m = column_max_abs(split, j);
+    double sum = 0;
+    for (int64_t i = 0; i < split->n; i++) {
+        const double c = (double)split->x[(size_t)i * (size_t)split->d + j] / m - mean / m;
+        sum += c * c;
+    }
+    return sqrt(sum / (double)split->n) * m;
+}
+
 void fc_preprocess_fit(fc_preprocess *pp, fc_preprocess_kind kind, const fc_split *train)
 {
     FC_ASSERT(pp && train);
@@ -803,8 +836,8 @@ void fc_preprocess_fit(fc_preprocess *pp, fc_preprocess_kind kind, const fc_spli
         const fc_real *row = train->x + (size_t)i * d;
         for (size_t j = 0; j < d; j++) pp->mean[j] += (double)row[j];
     }
-    if (n > 0)
-        for (size_t j = 0; j < d; j++) pp->mean[j] /= (double)n;
+    for (size_t j = 0; n > 0 && j < d; j++)
+        pp->mean[j] = isfinite(pp->mean[j]) ? pp->mean[j] / (double)n : scaled_mean(train, j);
     if (kind != FC_PRE_STANDARDIZE) return;
 
     /* Two-pass biased variance (divide by n, as numpy's std): no cancellation from E[x^2] - E[x]^2. */
@@ -817,7 +850,8 @@ void fc_preprocess_fit(fc_preprocess *pp, fc_preprocess_kind kind, const fc_spli
         }
     }
     for (size_t j = 0; j < d; j++) {
-        const double s = n > 0 ? sqrt(pp->std[j] / (double)n) : 0.0;
+        double s = n > 0 ? sqrt(pp->std[j] / (double)n) : 0.0;
+        if (!isfinite(s)) s = scaled_std(train, j, pp->mean[j]);
         /* Constant features (MNIST's border pixels) would divide by ~0: leave them centred only. */
         pp->std[j] = s < FC_PREPROCESS_MIN_STD ? 1.0 : s;
     }

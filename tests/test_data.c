@@ -710,6 +710,41 @@ START_TEST(test_preprocess_near_constant_and_offset)
 }
 END_TEST
 
+/* Features at the edge of the build's range whose plain double sums overflow in the double build: one
+ * near its largest value (the sum of the mean), one beyond the square root of it (the sum of squares of
+ * the std; before, std Inf: every value standardized to 0 and a checkpoint --resume refused). Their
+ * statistics are finite and match a two-pass computation in long double (whose range holds the sums), and
+ * standardizing maps them to +-1. The float build's sums never overflow: the same checks hold there. */
+START_TEST(test_preprocess_sums_beyond_double)
+{
+    enum { N = 10, D = 2 };
+    const double largest = sizeof(fc_real) == sizeof(float) ? (double)FLT_MAX : DBL_MAX;
+    fc_real x[N * D];
+    for (int i = 0; i < N; i++) {
+        x[i * D + 0] = (fc_real)(largest * (i % 2 ? 0.95 : 0.85));
+        x[i * D + 1] = (fc_real)(sqrt(largest) * (i % 2 ? 10.0 : -10.0));
+    }
+    int32_t y[N] = {0};
+    fc_split train = {.n = N, .d = D, .x = x, .y = y};
+    fc_preprocess pp;
+    fc_preprocess_fit(&pp, FC_PRE_STANDARDIZE, &train);
+    for (int j = 0; j < D; j++) {
+        long double mean = 0, var = 0;
+        for (int i = 0; i < N; i++) mean += (long double)x[i * D + j];
+        mean /= N;
+        for (int i = 0; i < N; i++) var += ((long double)x[i * D + j] - mean) * ((long double)x[i * D + j] - mean);
+        const double std = (double)sqrtl(var / N);
+        ck_assert_msg(fabs(pp.mean[j] - (double)mean) <= 1e-12 * fabs((double)mean),
+                      "feature %d: mean %.17g, want %.17g", j, pp.mean[j], (double)mean);
+        ck_assert_msg(fabs(pp.std[j] - std) <= 1e-12 * std, "feature %d: std %.17g, want %.17g", j, pp.std[j], std);
+    }
+    fc_preprocess_apply(&pp, &train);
+    for (int i = 0; i < N * D; i++)
+        ck_assert_msg(fabs(fabs((double)x[i]) - 1.0) < 1e-5, "element %d: %g after standardize", i, (double)x[i]);
+    fc_preprocess_free(&pp);
+}
+END_TEST
+
 /* Statistics over a loaded uint8 split, in double, against a direct computation. */
 START_TEST(test_preprocess_on_loaded_data)
 {
@@ -1295,6 +1330,7 @@ static Suite *data_suite(void)
     TCase *pure = tcase_create("pure");
     tcase_add_test(pure, test_preprocess);
     tcase_add_test(pure, test_preprocess_near_constant_and_offset);
+    tcase_add_test(pure, test_preprocess_sums_beyond_double);
     tcase_add_test(pure, test_epoch_order);
     suite_add_tcase(s, pure);
 
