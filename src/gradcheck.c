@@ -406,9 +406,12 @@ static fc_status gc_run(gc_state *s, const fc_config *cfg)
                                 "sits on its ReLU's kink; use data with more rows that differ",
                                 unchecked, n_unchecked > 8 ? ", ..." : "", cfg->data,
                                 fc_preprocess_name(cfg->preprocess), s->batch, s->batch == 1 ? "" : "s");
+        /* Weights far below the step put every pre-activation (~ scale * |x|) within the step's reach of
+         * its kink (--weight-scale 1e-30): only larger ones help. Large ones switch ReLUs downstream. */
+        const int too_small = cfg->init == FC_INIT_NORMAL && cfg->weight_scale < GC_H;
         return fc_error_set(FC_ERR_INPUT, "gradcheck: no element of %s%s could be checked (every step switched a "
-                            "ReLU on or off, also 100x smaller); use a smaller --weight-scale",
-                            unchecked, n_unchecked > 8 ? ", ..." : "");
+                            "ReLU on or off, also 100x smaller); use a %s --weight-scale",
+                            unchecked, n_unchecked > 8 ? ", ..." : "", too_small ? "larger" : "smaller");
     }
     /* ok* alone passes a tensor on the numerical derivative's error bar; when that is all there is, the
      * scale of the check hid every gradient (--weight-scale 1e10: rounding of ~1e11 against gradients of

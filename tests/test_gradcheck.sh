@@ -244,10 +244,23 @@ fi
 rc=0
 "$F64" gradcheck --hidden 5 --weight-scale 1e30 >out.txt 2>err.txt || rc=$?
 if [ "$rc" -eq 2 ] && [ "$(wc -l <err.txt)" -eq 1 ] && grep -q 'no element of W1, W2 could be checked' err.txt &&
+    grep -q 'use a smaller --weight-scale' err.txt &&
     grep -q '^  W1 .* 0/50 .* unchecked$' out.txt && grep -q '^result: not checked (2 tensors' out.txt; then
     ok "no element checked: exit 2, one line: $(cat err.txt)"
 else
     not_ok "no element checked: exit $rc (want 2, W1 and W2 unchecked, no 'result: ok')"
+    cat err.txt out.txt
+fi
+
+# The other end: weights of 1e-30 put every pre-activation within the step's reach of its kink; a smaller
+# scale cannot help, the line asks for a larger one (it used to advise a smaller one here too).
+rc=0
+"$F64" gradcheck --hidden 5 --weight-scale 1e-30 >out.txt 2>err.txt || rc=$?
+if [ "$rc" -eq 2 ] && [ "$(wc -l <err.txt)" -eq 1 ] && grep -q 'could be checked' err.txt &&
+    grep -q 'use a larger --weight-scale' err.txt; then
+    ok "nothing checked at --weight-scale 1e-30: exit 2, one line asking for a larger scale: $(cat err.txt)"
+else
+    not_ok "nothing checked at --weight-scale 1e-30: exit $rc (want 2 and 'use a larger --weight-scale')"
     cat err.txt out.txt
 fi
 
