@@ -35,3 +35,7 @@ fcnet_script_test(NAME test_version
 fcnet_script_test(NAME test_results
                   COMMAND env FCNET_BUILD_DIR=${CMAKE_BINARY_DIR} bash ${CMAKE_CURRENT_SOURCE_DIR}/test_results.sh
                   TIMEOUT 120)
+# cmake --install into a scratch prefix: the four programs, their libraries, a run from another directory.
+fcnet_script_test(NAME test_install
+                  COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_install.sh ${CMAKE_COMMAND} ${CMAKE_BINARY_DIR}
+                          ${MPIEXEC_EXECUTABLE} TIMEOUT 60)
