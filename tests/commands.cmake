@@ -39,3 +39,7 @@ fcnet_script_test(NAME test_results
 fcnet_script_test(NAME test_install
                   COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_install.sh ${CMAKE_COMMAND} ${CMAKE_BINARY_DIR}
                           ${MPIEXEC_EXECUTABLE} TIMEOUT 60)
+# Configure without openblas, inih or check (hidden from pkg-config): an error naming what to install.
+fcnet_script_test(NAME test_configure
+                  COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_configure.sh ${CMAKE_COMMAND} ${PROJECT_SOURCE_DIR}
+                  TIMEOUT 120)
