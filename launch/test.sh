@@ -21,18 +21,21 @@ cmake --build "$build" -j "$jobs"
 # The sanitizer build runs the tests labelled 'sanitize' (bad input, faults, the exchange) under ASan+UBSan,
 # in a whole-suite run only: with ctest arguments (a selection) it is neither built nor run.
 asan=${FCNET_ASAN_BUILD_DIR:-$root/build-asan}
+# Its tests run only when built here: a build-asan/ left by an earlier run holds binaries of older sources.
+asan_built=0
 if [ $# -eq 0 ] && [ -n "$(grep -rl 'LABELS sanitize' "$root/tests" 2>/dev/null || true)" ] &&
     [ "${FCNET_SKIP_ASAN:-0}" != 1 ]; then
     echo "== configure + build sanitizer variant ($asan)"
     cmake -S "$root" -B "$asan" -DCMAKE_BUILD_TYPE=Debug -DFCNET_SANITIZE=ON -DFCNET_WERROR=$werror >/dev/null
     cmake --build "$asan" -j "$jobs"
+    asan_built=1
 fi
 
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
 status=0
 echo "== test"
 ctest --test-dir "$build" --output-on-failure -j "$jobs" "$@" || status=$?
-if [ -d "$asan" ] && [ $# -eq 0 ]; then
+if [ "$asan_built" = 1 ]; then
     echo "== test (sanitizers)"
     ASAN_OPTIONS=detect_leaks=0 ctest --test-dir "$asan" --output-on-failure -j "$jobs" -L sanitize || status=$?
 fi

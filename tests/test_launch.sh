@@ -797,6 +797,21 @@ if [ $rc = 0 ] && ! command -v fcnet_dist >/dev/null && grep -q " $work/submit/b
 else
     not_ok "slurm.sbatch without FCNET_DIST (exit $rc, fcnet_dist on PATH: $(command -v fcnet_dist)): $(cat mpirun_args.log 2>/dev/null) $(tail -1 s08.out)"
 fi
+# ---- test.sh with FCNET_SKIP_ASAN=1 and a sanitizer build left by an earlier run ----
+# It ran that build's 'sanitize' tests, binaries of older sources, though the variant was skipped. Stand-ins:
+# dpkg-query (every package installed: nothing to install), cmake and ctest record their arguments.
+mkdir -p shim stale-asan
+printf '#!/bin/sh\necho "install ok installed"\n' >shim/dpkg-query
+for tool in cmake ctest; do printf '#!/bin/sh\necho "%s $*" >>"$SHIM_LOG"\n' "$tool" >"shim/$tool"; done
+chmod +x shim/*
+SHIM_LOG=$work/testsh.log PATH=$work/shim:$PATH FCNET_SKIP_ASAN=1 FCNET_BUILD_DIR=$work/testsh-build \
+    FCNET_ASAN_BUILD_DIR=$work/stale-asan bash "$root/launch/test.sh" >testsh.out 2>&1
+rc=$?
+if [ $rc = 0 ] && grep -q "^ctest --test-dir $work/testsh-build " testsh.log && ! grep -q stale-asan testsh.log; then
+    ok "test.sh: FCNET_SKIP_ASAN=1 runs no sanitizer tests, also with an earlier sanitizer build there"
+else
+    not_ok "test.sh with FCNET_SKIP_ASAN=1 (exit $rc): $(tr '\n' ';' <testsh.log)"
+fi
 # ---- deps.sh without a network (a stand-in apt-get that fails as apt-get does then) ----
 # It ended the calling script with apt-get's exit 100 and apt's lines only; now exit 2 and a last line of its own.
 mkdir nonet
