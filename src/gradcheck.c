@@ -208,7 +208,7 @@ static double gc_numeric(gc_state *s, fc_real *p, const fc_batch_info *info, dou
         return (4 * d2 - d1) / 3;
 #endif
     }
-    return NAN;
+    return (double)NAN;
 }
 
 /* Checks one tensor: all of its elements, or GC_SAMPLES of them chosen from the seed when sparse.

@@ -402,7 +402,7 @@ double fc_train_step(fc_trainer *t)
     t->stop_agreed = shared[1] > 0;
     t->save_due_agreed = shared[3] > 0;
     const double loss = shared[0];
-    if (!isfinite(loss) || shared[2] > 0) return NAN; /* agreed: every rank returns here */
+    if (!isfinite(loss) || shared[2] > 0) return (double)NAN; /* agreed: every rank returns here */
     t->step_gather_seconds += fc_dist_gather_seconds() - gathered0;
     t->profiled_steps++;
     t->hist.loss[t->hist.n_loss++] = loss;
@@ -413,7 +413,7 @@ double fc_train_step(fc_trainer *t)
 
 double fc_train_accuracy(fc_trainer *t, const fc_split *split, const int64_t *rows, int64_t n_rows)
 {
-    if (n_rows == 0) return NAN;
+    if (n_rows == 0) return (double)NAN;
     int64_t begin, count;
     fc_dist_slice(n_rows, fc_dist_rank(t->dist), fc_dist_size(t->dist), &begin, &count);
     double correct = 0;

@@ -174,7 +174,7 @@ static void write_data(const char *kind, const char *out)
             put(f, "/train/x", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, flat, x);
         } else if (strcmp(k, "x-f64-huge") == 0) {
             double xx[N_TRAIN * D];
-            for (int i = 0; i < N_TRAIN * D; i++) xx[i] = x[i];
+            for (int i = 0; i < N_TRAIN * D; i++) xx[i] = (double)x[i];
             xx[7 * D] = 1e300;
             put(f, "/train/x", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, xd, xx);
         } else if (strcmp(k, "train-empty") == 0) {
@@ -451,7 +451,7 @@ static void write_ckpt(const char *kind, const char *good, const char *out)
     } else if (strcmp(k, "keep-zero") == 0) {
         put_attr_double(f, "/", "keep", 0.0);
     } else if (strcmp(k, "lr-nan") == 0) {
-        put_attr_double(f, "/", "lr", NAN);
+        put_attr_double(f, "/", "lr", (double)NAN);
     } else if (strcmp(k, "step-ahead") == 0) {
         put_attr_int(f, "/", "step", 100);
     } else if (strcmp(k, "epoch-step-past") == 0) {
@@ -488,7 +488,7 @@ static void write_ckpt(const char *kind, const char *good, const char *out)
         H5Dclose(d);
         free(v);
     } else if (strcmp(k, "pp-mean-nan") == 0) {
-        double v[D] = {0, NAN, 0, 0};
+        double v[D] = {0, (double)NAN, 0, 0};
         hsize_t d1[1] = {D};
         check(H5Ldelete(f, "/preprocess/mean", H5P_DEFAULT), "delete");
         put(f, "/preprocess/mean", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, d1, v);
@@ -512,7 +512,7 @@ static void write_ckpt(const char *kind, const char *good, const char *out)
         hsize_t d2[2] = {2, 2};
         put(f, "/optim/W1/extra", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, d2, v);
     } else if (strcmp(k, "best-acc-nan") == 0) {
-        put_attr_double(f, "/best", "best_val_acc", NAN);
+        put_attr_double(f, "/best", "best_val_acc", (double)NAN);
     } else if (strcmp(k, "shuffle-2") == 0) {
         put_attr_int(f, "/", "shuffle", 2);
     } else if (strcmp(k, "world-size-huge") == 0) {
@@ -580,7 +580,7 @@ static void write_params(const char *kind, const char *out)
     double w1[D * 9], b1[9] = {0}, w2[9 * C], b2[C] = {0};
     for (int i = 0; i < D * 9; i++) w1[i] = 0.01 * (i % 7 - 3);
     for (int i = 0; i < 9 * C; i++) w2[i] = 0.01 * (i % 5 - 2);
-    if (strcmp(k, "inf") == 0) w2[4] = INFINITY;
+    if (strcmp(k, "inf") == 0) w2[4] = (double)INFINITY;
     hsize_t d_w1[2] = {D, (hsize_t)h}, d_b1[1] = {(hsize_t)h}, d_w2[2] = {(hsize_t)h, C}, d_b2[1] = {C};
     put(f, "/params/W1", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, d_w1, w1);
     put(f, "/params/b1", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, d_b1, b1);

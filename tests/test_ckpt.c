@@ -134,7 +134,7 @@ static void build(fixture *f, int n_hidden, const int *hidden, fc_norm norm, fc_
             fill_real(slot, fc_view_size(v), seed, 100 + 10 * (uint64_t)s + (uint64_t)i);
             /* rmsprop's cache and adam's v average squares: a loaded one must not be negative */
             if ((kind == FC_OPTIM_ADAM && s == 1) || kind == FC_OPTIM_RMSPROP)
-                for (size_t k = 0; k < fc_view_size(v); k++) slot[k] = (fc_real)fabs(slot[k]);
+                for (size_t k = 0; k < fc_view_size(v); k++) slot[k] = (fc_real)fabs((double)slot[k]);
         }
     }
     t->best_params = fc_arena_alloc(&net->layout);
@@ -150,8 +150,8 @@ static void build(fixture *f, int n_hidden, const int *hidden, fc_norm norm, fc_
             fill_real(t->best_bn + v->offset, fc_view_size(v), seed, 500 + (uint64_t)i);
             if (strncmp(v->name, "running_var", 11) == 0) /* a loaded variance must not be negative */
                 for (size_t k = 0; k < fc_view_size(v); k++) {
-                    net->bn_stats[v->offset + k] = (fc_real)fabs(net->bn_stats[v->offset + k]);
-                    t->best_bn[v->offset + k] = (fc_real)fabs(t->best_bn[v->offset + k]);
+                    net->bn_stats[v->offset + k] = (fc_real)fabs((double)net->bn_stats[v->offset + k]);
+                    t->best_bn[v->offset + k] = (fc_real)fabs((double)t->best_bn[v->offset + k]);
                 }
         }
     }
@@ -766,7 +766,7 @@ static void write_params_only(const char *path, const fc_net *net, const double 
         size_t n = fc_view_size(v);
         double *buf = malloc(n * sizeof *buf);
         memcpy(buf, values + v->offset, n * sizeof *buf);
-        if (nan_in && strcmp(v->name, nan_in) == 0) buf[n / 2] = NAN;
+        if (nan_in && strcmp(v->name, nan_in) == 0) buf[n / 2] = (double)NAN;
         hid_t s = H5Screate_simple(rank, dims, NULL);
         hid_t d = H5Dcreate2(g, v->name, H5T_IEEE_F64LE, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
         ck_assert(H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0);

@@ -414,7 +414,7 @@ START_TEST(test_load_part)
         x[2 * i] = x[2 * i + 1] = i;
         y[i] = i % 2;
     }
-    x[3] = NAN;
+    x[3] = (double)NAN;
     const char *nan_path = tmp_path("part_nan.h5");
     hid_t f = h5_create(nan_path);
     h5_put_x(f, "/train/x", H5T_IEEE_F32LE, 10, 2, x);
@@ -1219,7 +1219,7 @@ START_TEST(test_error_values)
     int64_t y[4] = {0, 1, 0, 1};
     const char *p = tmp_path("nan_x.h5");
     hid_t f = h5_create(p);
-    x[2 * 3 + 1] = NAN;
+    x[2 * 3 + 1] = (double)NAN;
     h5_put_x(f, "/train/x", H5T_IEEE_F64LE, 4, 3, x);
     h5_put_y(f, "/train/y", H5T_STD_I32LE, 4, y);
     H5Fclose(f);
@@ -1228,7 +1228,7 @@ START_TEST(test_error_values)
     p = tmp_path("inf_x.h5");
     f = h5_create(p);
     x[2 * 3 + 1] = 0;
-    x[3 * 3 + 2] = -INFINITY;
+    x[3 * 3 + 2] = -(double)INFINITY;
     put_split(f, "train", H5T_IEEE_F32LE, H5T_STD_I32LE, 4, 3, 0, 2);
     h5_put_x(f, "/test/x", H5T_IEEE_F32LE, 4, 3, x);
     h5_put_y(f, "/test/y", H5T_STD_I32LE, 4, y);
@@ -1255,7 +1255,7 @@ START_TEST(test_error_rows_past_first_block)
     double *x = calloc((size_t)ROWS * COLS, sizeof *x);
     int64_t *y = calloc(LROWS, sizeof *y);
     ck_assert(x && y);
-    x[(size_t)1500 * COLS + 7] = NAN;
+    x[(size_t)1500 * COLS + 7] = (double)NAN;
     const char *p = tmp_path("nan_far.h5");
     hid_t f = h5_create(p);
     h5_put_x(f, "/train/x", H5T_IEEE_F32LE, ROWS, COLS, x);
@@ -1302,8 +1302,8 @@ START_TEST(test_error_val_size)
     expect_error(p, 10, "/train", "val_size", "no training rows");
     expect_error(p, 25, "/train", "val_size", "no training rows");
     expect_error(p, -0.1, "/train", "val_size", NULL);
-    expect_error(p, NAN, "/train", "val_size", NULL);
-    expect_error(p, INFINITY, "/train", "val_size", NULL);
+    expect_error(p, (double)NAN, "/train", "val_size", NULL);
+    expect_error(p, (double)INFINITY, "/train", "val_size", NULL);
 }
 END_TEST
 
