@@ -284,6 +284,18 @@ START_TEST(test_exchange_setting_on_one_rank)
 }
 END_TEST
 
+/* One step of t, which must return NaN (divergence) on every rank: none, or only some, is a failure (a rank
+ * that stopped alone would leave the others waiting in the next step). */
+static void assert_step_stops_on_every_rank(fc_trainer *t, const char *cause)
+{
+    const int nan_here = isnan(fc_train_step(t));
+    int all = 0, any = 0;
+    MPI_Allreduce(&nan_here, &all, 1, MPI_INT, MPI_LAND, MPI_COMM_WORLD);
+    MPI_Allreduce(&nan_here, &any, 1, MPI_INT, MPI_LOR, MPI_COMM_WORLD);
+    ck_assert_msg(any, "no rank saw %s", cause);
+    ck_assert_msg(all, "only some ranks stopped on %s", cause);
+}
+
 /* Non-finite gradients in one rank's chunk only, with a finite loss: the verdict is agreed, every rank's
  * step returns NaN (a rank that stopped alone would leave the others waiting in the next step). Feature 0
  * is -Inf in every row and W1's row 0 is positive, so every first-layer pre-activation is -Inf and the ReLU
@@ -307,12 +319,7 @@ START_TEST(test_divergence_in_one_chunk_agreed)
         for (int j = 0; j < v->cols; j++) t.net.params[v->offset + (size_t)j] = 1;
     MPI_Barrier(MPI_COMM_WORLD);
     for (int64_t i = 0; i < t.data.train.n; i++) t.data.train.x[(size_t)i * (size_t)t.data.train.d] = -INFINITY;
-    const int nan_here = isnan(fc_train_step(&t));
-    int all = 0, any = 0;
-    MPI_Allreduce(&nan_here, &all, 1, MPI_INT, MPI_LAND, MPI_COMM_WORLD);
-    MPI_Allreduce(&nan_here, &any, 1, MPI_INT, MPI_LOR, MPI_COMM_WORLD);
-    ck_assert_msg(any, "no rank saw the NaN gradients");
-    ck_assert_msg(all, "only some ranks stopped on the NaN gradients");
+    assert_step_stops_on_every_rank(&t, "the NaN gradients");
     fc_train_free(&t);
     fc_dist_free(&dist);
 }
@@ -334,12 +341,7 @@ START_TEST(test_batchnorm_statistics_overflow_agreed)
     for (int64_t i = 0; i < t.data.train.n; i++)
         for (size_t j = 0; j < d; j++) t.data.train.x[(size_t)i * d + j] = (fc_real)(i % 2 ? 1e30 : -1e30);
     MPI_Barrier(MPI_COMM_WORLD); /* the node's one shared copy: every rank wrote the same values */
-    const int nan_here = isnan(fc_train_step(&t));
-    int all = 0, any = 0;
-    MPI_Allreduce(&nan_here, &all, 1, MPI_INT, MPI_LAND, MPI_COMM_WORLD);
-    MPI_Allreduce(&nan_here, &any, 1, MPI_INT, MPI_LOR, MPI_COMM_WORLD);
-    ck_assert_msg(any, "no rank saw the Inf running variance");
-    ck_assert_msg(all, "only some ranks stopped on the Inf running variance");
+    assert_step_stops_on_every_rank(&t, "the Inf running variance");
     fc_train_free(&t);
     fc_dist_free(&dist);
 }
