@@ -13,6 +13,14 @@
 # FCNET_QUICKSTART_OUT (default runs/quickstart).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# Relative directories in the environment name places seen from where the script was called, as every
+# other path a user types does, not from the checkout it then works in.
+for var in FCNET_BUILD_DIR FCNET_QUICKSTART_OUT; do
+    case ${!var:-} in
+    '' | /*) ;;
+    *) export "$var=$PWD/${!var}" ;;
+    esac
+done
 cd "$root"
 
 # The tuned default (results/configs/quickstart.ini): 784 -> 512 -> 256 -> 10, batchnorm, dropout

@@ -57,8 +57,10 @@ check "the plot is a PNG file" bash -c "head -c 8 '$T/qs/history.png' | od -An -
 check "the log holds the training's progress" grep -q "^epoch 1 done" "$T/qs/train.log"
 check "it prints the command that evaluates the checkpoint" grep -q "local.sh eval --checkpoint" "$T/first.log"
 
-# 2. Called again: the finished run is reused, not retrained; eval gives the same accuracy.
-check "a second call succeeds" quickstart "$T/again.log"
+# 2. Called again: the finished run is reused, not retrained; eval gives the same accuracy. Called from $T
+# with FCNET_QUICKSTART_OUT=qs, relative to the caller's directory (not to the checkout, where it trained anew).
+check "a second call succeeds" bash -c "cd '$T' && FCNET_QUICKSTART_OUT=qs '$root/launch/quickstart.sh' >again.log 2>&1"
+[ ! -e "$root/qs" ] || { not_ok "a relative FCNET_QUICKSTART_OUT was taken from the checkout"; rm -rf "$root/qs"; }
 check "it says it reuses the finished run" grep -q "reusing the finished run" "$T/again.log"
 check "it does not train" bash -c "! grep -q '^epoch 1 done' '$T/again.log'"
 check "eval reports the same accuracy ($(accuracy_in "$T/again.log") vs $first)" \
