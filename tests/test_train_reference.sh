@@ -88,7 +88,8 @@ tolerances() {
             echo "--rtol $rtol --natol $natol --atol $(awk -v k=$twice 'BEGIN { print 0.0092 * k }') /bn/running_mean$l"
         done
     else
-        # Accuracies are counts: the reference's smallest top-2 score gap (2e-3) is far above float error.
+        # Accuracies are counts: the reference's smallest top-2 score gap (min_score_margin, at least 1.4e-3) is far
+        # above float error.
         echo "--rtol 0 --natol 0 --atol 1e-9 /history/train_acc /history/val_acc"
     fi
 }
