@@ -31,7 +31,8 @@ typedef struct eval_state {
     fc_part_info info; /* where they lie in it, and the split's rows in all */
     fc_preprocess pp;
     fc_net net;
-    double *confusion; /* owned, C x C counts: row = true class, column = predicted */
+    double *confusion; /* owned, C x C counts: row = true class, column = predicted; then C more */
+    double *no_class;  /* in confusion's buffer: per true class, the rows with a NaN or infinite score */
 } eval_state;
 
 /* Loads this rank's part of the split called name ("test", "val" or "train") of s->data into s->part and its
@@ -70,9 +71,9 @@ static fc_status eval_setup(eval_state *s, const fc_config *cfg, fc_dist *dist)
     if (s->data_classes > s->n_classes)
         return fc_error_set(FC_ERR_INPUT, "%s: %d classes but the model of %s has %d outputs", s->data,
                             s->data_classes, cfg->checkpoint, s->n_classes);
-    /* The confusion matrix: C*C doubles on every rank plus the sum's receive buffer of one per rank, summed in
-     * one call that takes an int count. */
-    const double cells = (double)s->n_classes * (double)s->n_classes;
+    /* The confusion matrix and the rows without a class: C*C + C doubles on every rank plus the sum's receive
+     * buffer of one per rank, summed in one call that takes an int count. */
+    const double cells = (double)s->n_classes * (double)s->n_classes + s->n_classes;
     const double bytes = cells * sizeof(double) * (1.0 + fc_dist_size(dist));
     char why[256] = "more cells than one MPI sum takes (2^31 - 1)";
     if (cells > INT_MAX || fc_memory_exceeded(bytes, why, sizeof why))
@@ -139,8 +140,11 @@ static void eval_count(eval_state *s)
         const int32_t *y = sp->y + at;
         fc_net_forward(&s->net, x, chunk, FC_MODE_TEST, NULL);
         /* fc_net_count_correct's rule, so eval's accuracy is the one training reports for the same parameters */
-        for (int i = 0; i < chunk; i++)
-            s->confusion[(size_t)y[i] * (size_t)C + (size_t)fc_net_predict(&s->net, i)] += 1.0;
+        for (int i = 0; i < chunk; i++) {
+            const int predicted = fc_net_predict(&s->net, i);
+            if (predicted == FC_NET_NO_CLASS) s->no_class[y[i]] += 1.0;
+            else s->confusion[(size_t)y[i] * (size_t)C + (size_t)predicted] += 1.0;
+        }
     }
 }
 
@@ -158,8 +162,10 @@ static void eval_print(const eval_state *s, const fc_config *cfg, const fc_dist 
     const int C = s->n_classes;
     const double *m = s->confusion;
 #define CELL(t, p) m[(size_t)(t) * (size_t)C + (size_t)(p)] /* true class t, predicted p */
-    double total = 0, correct = 0, biggest = 0;
+    double total = 0, correct = 0, biggest = 0, no_class = 0;
     for (int t = 0; t < C; t++) {
+        total += s->no_class[t];
+        no_class += s->no_class[t];
         for (int p = 0; p < C; p++) {
             total += CELL(t, p);
             if (CELL(t, p) > biggest) biggest = CELL(t, p);
@@ -172,19 +178,24 @@ static void eval_print(const eval_state *s, const fc_config *cfg, const fc_dist 
     int data_classes = s->data_classes;
     for (int t = data_classes; t < C; t++)
         for (int p = 0; p < C; p++)
-            if (CELL(t, p) > 0) data_classes = t + 1;
+            if (CELL(t, p) > 0 || s->no_class[t] > 0) data_classes = t + 1;
     char of_model[48] = "";
     if (data_classes != C) snprintf(of_model, sizeof of_model, " of the model's %d", C);
     printf("checkpoint: %s (%s parameters)\n", cfg->checkpoint, cfg->best ? "best-validation" : "last");
     printf("data:       %s, split %s: %.0f rows, %d features, %d classes%s (%d rank%s)\n", s->data, cfg->split,
            total, s->n_input, data_classes, of_model, fc_dist_size(dist), fc_dist_size(dist) == 1 ? "" : "s");
-    printf("accuracy:   %.4f (%.0f/%.0f)\n\n", total > 0 ? correct / total : 0.0, correct, total);
+    printf("accuracy:   %.4f (%.0f/%.0f)\n", total > 0 ? correct / total : 0.0, correct, total);
+    /* Never silently: such a row has no predicted class, so it is in no column of the matrix. */
+    if (no_class > 0)
+        printf("no class:   %.0f rows with NaN or infinite scores, counted as wrong (in no column of the matrix)\n",
+               no_class);
+    printf("\n");
 
     int w = digits(total);
     if (w < 7) w = 7; /* as wide as "correct" */
     printf("per-class accuracy:\n  %5s  %*s  %*s  %8s\n", "class", w, "rows", w, "correct", "accuracy");
     for (int t = 0; t < C; t++) {
-        double rows = 0;
+        double rows = s->no_class[t];
         for (int p = 0; p < C; p++) rows += CELL(t, p);
         if (rows > 0)
             printf("  %5d  %*.0f  %*.0f  %8.4f\n", t, w, rows, w, CELL(t, t), CELL(t, t) / rows);
@@ -227,11 +238,13 @@ int fc_cmd_eval(const fc_config *cfg, fc_dist *dist)
         rc = FC_ERR_INPUT; /* all of eval's failures are about its input files or options */
     } else {
         const int C = s->n_classes;
-        /* The matrix is summed in one gather of C*C doubles per rank. */
-        fc_dist_reserve(dist, 0, (size_t)C * (size_t)C);
-        s->confusion = fc_alloc((size_t)C * (size_t)C * sizeof(double));
+        /* The matrix and the rows without a class are summed in one gather of C*C + C doubles per rank. */
+        const size_t cells = (size_t)C * (size_t)C + (size_t)C;
+        fc_dist_reserve(dist, 0, cells);
+        s->confusion = fc_alloc(cells * sizeof(double));
+        s->no_class = s->confusion + (size_t)C * (size_t)C;
         eval_count(s);
-        fc_dist_sum_doubles(dist, s->confusion, C * C);
+        fc_dist_sum_doubles(dist, s->confusion, (int)cells);
         if (fc_dist_rank(dist) == 0) eval_print(s, cfg, dist);
     }
     eval_free(s);

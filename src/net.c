@@ -366,12 +366,20 @@ int fc_net_predict(const fc_net *net, int row)
     int best = 0;
     for (int k = 1; k < C; k++)
         if (s[k] > s[best]) best = k;
+    /* A NaN compares false (the argmax would depend on where it sits) and an Inf is an overflowed forward
+     * whose softmax is NaN: neither row has a class to count. */
+    for (int k = 0; k < C; k++)
+        if (!isfinite(s[k])) return FC_NET_NO_CLASS;
     return best;
 }
 
-int64_t fc_net_count_correct(const fc_net *net, const int32_t *y)
+int64_t fc_net_count_correct(const fc_net *net, const int32_t *y, int64_t *no_class)
 {
     int64_t correct = 0;
-    for (int i = 0; i < net->batch; i++) correct += fc_net_predict(net, i) == y[i];
+    for (int i = 0; i < net->batch; i++) {
+        const int predicted = fc_net_predict(net, i);
+        correct += predicted == y[i];
+        *no_class += predicted == FC_NET_NO_CLASS;
+    }
     return correct;
 }

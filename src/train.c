@@ -411,12 +411,14 @@ double fc_train_step(fc_trainer *t)
     return loss;
 }
 
-double fc_train_accuracy(fc_trainer *t, const fc_split *split, const int64_t *rows, int64_t n_rows)
+double fc_train_accuracy(fc_trainer *t, const fc_split *split, const int64_t *rows, int64_t n_rows, double *no_class)
 {
+    if (no_class) *no_class = 0;
     if (n_rows == 0) return (double)NAN;
     int64_t begin, count;
     fc_dist_slice(n_rows, fc_dist_rank(t->dist), fc_dist_size(t->dist), &begin, &count);
-    double correct = 0;
+    double counts[2] = {0, 0}; /* correct, without a class: summed in one call */
+    int64_t no_class_here = 0;
     for (int64_t at = 0; at < count; at += t->local_max) {
         int64_t chunk = count - at < t->local_max ? count - at : t->local_max;
         if (rows) {
@@ -427,10 +429,22 @@ double fc_train_accuracy(fc_trainer *t, const fc_split *split, const int64_t *ro
             memcpy(t->yb, split->y + begin + at, (size_t)chunk * sizeof(int32_t));
         }
         fc_net_forward(&t->net, t->xb, (int)chunk, FC_MODE_TEST, NULL);
-        correct += (double)fc_net_count_correct(&t->net, t->yb);
+        counts[0] += (double)fc_net_count_correct(&t->net, t->yb, &no_class_here);
     }
-    fc_dist_sum_doubles(t->dist, &correct, 1);
-    return correct / (double)n_rows;
+    counts[1] = (double)no_class_here;
+    fc_dist_sum_doubles(t->dist, counts, 2);
+    if (no_class) *no_class = counts[1];
+    return counts[0] / (double)n_rows;
+}
+
+/* Rank 0: rows whose scores were NaN or infinite count as wrong, said on stderr rather than silently (the
+ * accuracy alone cannot tell an overflowing model from a poor one). Not divergence: the training loss and
+ * gradients, checked every step, were finite. */
+static void warn_no_class(const fc_trainer *t, double no_class, int64_t rows, const char *what)
+{
+    if (no_class > 0 && fc_dist_rank(t->dist) == 0)
+        fc_log_warn("step %lld: %.0f of %lld %s rows have NaN or infinite scores: no class, counted as wrong",
+                    (long long)t->step, no_class, (long long)rows, what);
 }
 
 /* Train accuracy on the fixed subsample, validation accuracy, lr; keeps the best parameters. */
@@ -439,8 +453,11 @@ static void check_accuracy(fc_trainer *t)
     double t0 = MPI_Wtime();
     fc_history *h = &t->hist;
     FC_ASSERT(h->n_checks < h->cap_checks);
-    double train_acc = fc_train_accuracy(t, &t->data.train, t->sub_idx, t->n_sub);
-    double val_acc = fc_train_accuracy(t, &t->data.val, NULL, t->data.val.n);
+    double train_no_class, val_no_class;
+    double train_acc = fc_train_accuracy(t, &t->data.train, t->sub_idx, t->n_sub, &train_no_class);
+    double val_acc = fc_train_accuracy(t, &t->data.val, NULL, t->data.val.n, &val_no_class);
+    warn_no_class(t, train_no_class, t->n_sub, "train accuracy");
+    warn_no_class(t, val_no_class, t->data.val.n, "validation");
     int64_t i = h->n_checks++;
     h->train_acc[i] = train_acc;
     h->val_acc[i] = val_acc;
@@ -712,11 +729,14 @@ int fc_train_run(fc_trainer *t)
                     (long long)cfg->max_steps, (long long)t->step, where, cfg->out);
     print_profile(t);
     if (t->finished && t->data.test.n > 0) {
-        double final_acc = fc_train_accuracy(t, &t->data.test, NULL, t->data.test.n);
+        double no_class;
+        double final_acc = fc_train_accuracy(t, &t->data.test, NULL, t->data.test.n, &no_class);
+        warn_no_class(t, no_class, t->data.test.n, "test (final parameters)");
         if (t->data.val.n > 0) { /* the same on every rank: the accuracy below is collective */
             swap_best(t);
-            double best_acc = fc_train_accuracy(t, &t->data.test, NULL, t->data.test.n);
+            double best_acc = fc_train_accuracy(t, &t->data.test, NULL, t->data.test.n, &no_class);
             swap_best(t);
+            warn_no_class(t, no_class, t->data.test.n, "test (best validation parameters)");
             fc_log_info("test accuracy: %.4f (final parameters), %.4f (best validation parameters, step %lld)",
                         final_acc, best_acc, (long long)t->best_step);
         } else { /* no validation split: the best copy is the final parameters */

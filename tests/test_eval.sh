@@ -128,6 +128,45 @@ else
     echo "skip - no h5import/h5copy: the class count without num_classes over 2 ranks not checked"
 fi
 
+# Rows whose scores are NaN or infinite have no class: eval counts them as wrong and says how many, instead of
+# the class 0 (or the Inf's class) the argmax's comparisons left (before: 8/30, 3 of those rows "right").
+# overflow.h5 (made with h5import): 30 test rows of 8 features, every third one of +-3e38 (within float's
+# range, so read; the model's forward overflows on it), the others in [-1, 1]; labels i % 4, no /train.
+if command -v h5import >/dev/null && command -v h5copy >/dev/null; then
+    awk 'BEGIN { for (i = 0; i < 30; i++) { for (j = 0; j < 8; j++)
+        printf "%s ", (i % 3 ? sin(i * 8 + j) : (j % 2 ? -3e38 : 3e38)); print "" } }' >huge_x.txt
+    seq 0 29 | awk '{ print $1 % 4 }' >huge_y.txt
+    for split in test val; do
+        printf 'PATH %s/x\nINPUT-CLASS TEXTFP\nRANK 2\nDIMENSION-SIZES 30 8\nOUTPUT-CLASS FP\nOUTPUT-SIZE 32\n' \
+            "$split" >"huge_x_$split.conf"
+        printf 'PATH %s/y\nINPUT-CLASS TEXTIN\nRANK 1\nDIMENSION-SIZES 30\nOUTPUT-CLASS UIN\nOUTPUT-SIZE 8\n' \
+            "$split" >"huge_y_$split.conf"
+    done
+    h5import huge_x.txt -c huge_x_test.conf huge_y.txt -c huge_y_test.conf -o overflow.h5
+    mpi 1 eval --checkpoint "$CK" --data overflow.h5 >huge_n1.txt
+    mpi 3 eval --checkpoint "$CK" --data overflow.h5 >huge_n3.txt
+    check "10 rows with non-finite scores: eval says so ($(grep '^no class:' huge_n1.txt))" \
+        grep -qx "no class:   10 rows with NaN or infinite scores, counted as wrong (in no column of the matrix)" huge_n1.txt
+    check "non-finite rows: -n 1 and -n 3 give the same report" same_report huge_n1.txt huge_n3.txt
+    check "non-finite rows: counted as wrong, in no column of the matrix (sum $(matrix_sum huge_n1.txt) of 30)" \
+        bash -c "[ $(matrix_sum huge_n1.txt) -eq 20 ] && [ $(class_rows_sum huge_n1.txt) -eq 30 ] &&
+                 grep -q '^accuracy: .*/30)$' huge_n1.txt"
+    check "finite scores: no 'no class' line" bash -c '! grep -q "^no class" eval_test.txt'
+    # Training on d.h5's rows with overflow.h5's as /val (He weights, large enough to overflow on them): each
+    # check warns, from rank 0 alone, and training goes on (its loss is finite: not divergence).
+    h5copy -i d.h5 -o huge_val.h5 -s /train/x -d /train/x -p && h5copy -i d.h5 -o huge_val.h5 -s /train/y -d /train/y
+    h5import huge_x.txt -c huge_x_val.conf huge_y.txt -c huge_y_val.conf -o huge_val.h5
+    rc=0
+    mpi 2 train --data huge_val.h5 --hidden 16 --init he --epochs 1 --batch-size 50 --out run_huge --print-every 1000 \
+        --progress lines >huge_train.log 2>huge_train.err || rc=$?
+    check "non-finite validation scores: training finishes (exit $rc)" [ "$rc" -eq 0 ]
+    check "non-finite validation scores: one warning per check, from rank 0 ($(head -n 1 huge_train.err))" \
+        bash -c "[ \$(grep -c '^fcnet_dist: \[rank 0/2\] warning: step [0-9]*: 10 of 30 validation rows have NaN or infinite scores: no class, counted as wrong$' huge_train.err) -eq 2 ] &&
+                 [ \$(wc -l <huge_train.err) -eq 2 ]"
+else
+    echo "skip - no h5import/h5copy: rows with non-finite scores not checked"
+fi
+
 # The numbers training recorded: the best validation accuracy is eval --best on val, the last
 # validation check (at the end of the last epoch) is eval on val, and the final test accuracies
 # training printed are eval's.

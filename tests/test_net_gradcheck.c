@@ -147,7 +147,39 @@ START_TEST(test_count_correct_first_maximum)
         ck_assert(scores[i * C + 1] == scores[i * C + 2]);
         ck_assert_int_eq(fc_net_predict(&net, i), 1); /* eval's rule */
     }
-    ck_assert_int_eq(fc_net_count_correct(&net, y), 4);
+    int64_t no_class = 0;
+    ck_assert_int_eq(fc_net_count_correct(&net, y, &no_class), 4);
+    ck_assert_int_eq(no_class, 0);
+    fc_net_free(&net);
+}
+END_TEST
+
+/* A row with a NaN or infinite score has no class: it is counted as wrong and as a row without a class, never
+ * as the argmax the comparisons happen to leave (class 0 for a leading NaN, the Inf's class). */
+START_TEST(test_count_correct_non_finite_rows)
+{
+    static const int widths[] = {5};
+    fc_net_config cfg = {.n_input = D, .n_classes = C, .n_hidden = 1, .hidden = widths, .keep = 1,
+                         .weight_scale = 0, .init = FC_INIT_NORMAL, .bn_momentum = 0.9, .seed = 7};
+    fc_net net;
+    fc_net_init(&net, &cfg, BATCH, NULL);
+    double *b2 = &net.params[net.layout.views[fc_layout_find(&net.layout, "b2")].offset];
+    b2[0] = 0, b2[1] = 1, b2[2] = 0.5, b2[3] = 0.5; /* every row's finite scores predict class 1 */
+    double x[BATCH * D];
+    for (int i = 0; i < BATCH * D; i++) x[i] = sin(i);
+    fc_net_forward(&net, x, BATCH, FC_MODE_TEST, NULL);
+    double *s = net.scores;
+    s[0 * C + 0] = NAN;                                   /* a leading NaN: the comparisons gave class 0 */
+    s[1 * C + 1] = NAN;                                   /* a NaN in the true class */
+    s[2 * C + 0] = INFINITY;                              /* an overflow: gave the Inf's class 0 */
+    for (int k = 0; k < C; k++) s[3 * C + k] = -INFINITY; /* all -Inf: gave class 0 */
+    s[4 * C + 3] = -INFINITY;                             /* one -Inf, the rest finite */
+    const int32_t y[BATCH] = {0, 1, 0, 0, 1, 1, 2};
+    for (int i = 0; i < 5; i++) ck_assert_int_eq(fc_net_predict(&net, i), FC_NET_NO_CLASS);
+    ck_assert_int_eq(fc_net_predict(&net, 5), 1);
+    int64_t no_class = 0;
+    ck_assert_int_eq(fc_net_count_correct(&net, y, &no_class), 1); /* row 5 alone */
+    ck_assert_int_eq(no_class, 5);
     fc_net_free(&net);
 }
 END_TEST
@@ -159,6 +191,7 @@ static Suite *suite(void)
     tcase_add_loop_test(t, test_depths_norms, 0, 4);
     tcase_add_test(t, test_detects_wrong_gradient);
     tcase_add_test(t, test_count_correct_first_maximum);
+    tcase_add_test(t, test_count_correct_non_finite_rows);
     suite_add_tcase(s, t);
     return s;
 }

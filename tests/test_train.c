@@ -448,7 +448,7 @@ START_TEST(test_learns)
     fc_dist_init_comm(&dist, MPI_COMM_WORLD);
     fc_trainer t;
     ck_assert_int_eq(fc_train_setup(&t, &cfg, &dist), FC_OK);
-    double acc0 = fc_train_accuracy(&t, &t.data.train, NULL, t.data.train.n);
+    double acc0 = fc_train_accuracy(&t, &t.data.train, NULL, t.data.train.n, NULL);
     double first = 0, last = 0;
     for (int s = 0; s < 60; s++) {
         double loss = fc_train_step(&t);
@@ -456,7 +456,7 @@ START_TEST(test_learns)
         if (s >= 55) last += loss / 5;
         if (t.epoch_step == t.steps_per_epoch) t.epoch_step = 0;
     }
-    double acc1 = fc_train_accuracy(&t, &t.data.train, NULL, t.data.train.n);
+    double acc1 = fc_train_accuracy(&t, &t.data.train, NULL, t.data.train.n, NULL);
     ck_assert_msg(last < 0.6 * first, "loss %g -> %g", first, last);
     ck_assert_msg(acc1 > 0.8 && acc1 > acc0 + 0.3, "train accuracy %g -> %g", acc0, acc1);
     fc_train_free(&t);
@@ -690,8 +690,8 @@ START_TEST(test_accuracy_fewer_rows_than_ranks)
     }
     ck_assert_int_eq(found, 2);
     alarm(60);
-    const double one = fc_train_accuracy(&t, &t.data.train, rows, 1);
-    const double two = fc_train_accuracy(&t, &t.data.train, rows, 2);
+    const double one = fc_train_accuracy(&t, &t.data.train, rows, 1, NULL);
+    const double two = fc_train_accuracy(&t, &t.data.train, rows, 2, NULL);
     double both[2] = {one, two};
     fc_dist_sum_doubles(&dist, both, 2); /* one more gather behind them, as the trainer's next step would be */
     alarm(0);

@@ -104,10 +104,13 @@ double fc_net_update_range(fc_net *net, fc_optim *opt, size_t begin, size_t len,
  * fc_real's range (computed in double) overflows the running variance to Inf while the batch's own output,
  * normalised in double, stays finite: no other check sees it. */
 int fc_net_bn_stats_finite(const fc_net *net);
-/* The class of row of the last forward: its argmax score, the first maximum on a tie (training's accuracy
- * checks and eval count with this one rule). */
+/* fc_net_predict's answer for a row with a NaN or infinite score: no class, so never a correct one. */
+#define FC_NET_NO_CLASS (-1)
+/* The class of row of the last forward: its argmax score, the first maximum on a tie, or FC_NET_NO_CLASS
+ * when any of its scores is NaN or infinite (training's accuracy checks and eval count with this one rule). */
 int fc_net_predict(const fc_net *net, int row);
-/* Number of rows of the last forward whose argmax score equals y (test-mode forward first). */
-int64_t fc_net_count_correct(const fc_net *net, const int32_t *y);
+/* Number of rows of the last forward whose class equals y (test-mode forward first); adds the rows without
+ * a class to *no_class. */
+int64_t fc_net_count_correct(const fc_net *net, const int32_t *y, int64_t *no_class);
 
 #endif

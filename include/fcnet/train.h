@@ -107,8 +107,11 @@ double fc_train_step(fc_trainer *t);
  * whole, identical state (done before every checkpoint). */
 void fc_train_gather_optimizer_state(fc_trainer *t);
 
-/* Accuracy of the current parameters (test mode) on split, rows divided among ranks. Collective. */
-double fc_train_accuracy(fc_trainer *t, const fc_split *split, const int64_t *rows, int64_t n_rows);
+/* Accuracy of the current parameters (test mode) on split, rows divided among ranks; a row with a NaN or
+ * infinite score counts as wrong, and *no_class (NULL: not wanted) is how many there were, over every rank.
+ * Collective. */
+double fc_train_accuracy(fc_trainer *t, const fc_split *split, const int64_t *rows, int64_t n_rows,
+                         double *no_class);
 
 /* Request a stop at the next step boundary (async-signal-safe: sets a flag). */
 void fc_train_request_stop(int signal_number);
