@@ -16,6 +16,7 @@
 #include <ini.h>
 
 #include "fcnet/commands.h"
+#include "fcnet/rng.h"
 
 #define MAX_HIDDEN_WIDTH (1 << 20)
 /* 2^53: the largest row count a double holds exactly, so --val-size can be stored as a double. */
@@ -560,6 +561,10 @@ static fc_status apply_value(fc_config *cfg, const opt_spec *sp, const char *who
         if (typed && sp->lo_open && sp->lo == 0 && v < SMALLEST_REAL)
             return input_error(who, "%s is below %g, the smallest normal %s, the precision fcnet computes in", text,
                                SMALLEST_REAL, FC_REAL_NAME);
+        /* A keep below the dropout draws' resolution keeps 2^-24 of the units, not the fraction asked. */
+        if (typed && sp->id == FC_OPT_KEEP && v < FC_RNG_UNIT_FLOAT_STEP)
+            return input_error(who, "%s is below %.17g (2^-24), the resolution of dropout's random draws and the "
+                               "smallest keep probability accepted", text, FC_RNG_UNIT_FLOAT_STEP);
         /* And one it would see as Inf: --weight-scale 1e39 made every weight Inf ("diverged at step 0"). */
         if (typed && fabs(v) > LARGEST_REAL)
             return input_error(who, "%s is beyond %g, the largest %s, the precision fcnet computes in", text,

@@ -498,6 +498,10 @@ static const struct bad_case {
     {{"--decay-rate", "2"}, {"--decay-rate", "2 out of range"}},
     {{"--bn-momentum", "1"}, {"--bn-momentum", "1 out of range"}},
     {{"--eps", "0"}, {"--eps", "0 out of range"}},
+    /* Below dropout's 2^-24 resolution a keep keeps 2^-24 of the units, not the fraction asked */
+    {{"--keep", "5.96e-8"},
+     {"--keep: 5.96e-8 is below 5.9604644775390625e-08 (2^-24), the resolution of dropout's random draws", NULL}},
+    {{"--keep", "1e-30"}, {"--keep: 1e-30 is below 5.9604644775390625e-08", "smallest keep probability accepted"}},
     {{"--weight-scale", "0"}, {"--weight-scale", "0 out of range"}},
     {{"--lr-decay", "0"}, {"--lr-decay", "0 out of range"}},
     {{"--lr-decay", "1.01"}, {"--lr-decay", "1.01 out of range (0, 1]"}},
@@ -596,6 +600,7 @@ START_TEST(test_config_file_errors)
         /* A file's values obey the build's precision as the flags do */
         {"eps = 1e-50\n", {":1: eps: 1e-50 is below", "the smallest normal float"}},
         {"weight_scale = 1e39\n", {":1: weight_scale: 1e39", "float"}},
+        {"keep = 1e-9\n", {":1: keep: 1e-9 is below 5.9604644775390625e-08 (2^-24)", NULL}},
         /* libinih would read an indented line as a continuation replacing the value above (hidden 16). */
         {"hidden = 8\n  16\n", {":2: syntax error", "an indented line does not continue"}},
         {"lr = 0.1\nhidden = 8\n\t16, 32\nkeep = 0.5\n", {":3: syntax error", NULL}},
@@ -660,6 +665,9 @@ START_TEST(test_accepted_numbers)
     ck_assert(cfg.val_size == 0.999);
     ck_assert_int_eq(cfg.batch_size, 8);
     ck_assert_uint_eq(cfg.seed, 7);
+    /* dropout's resolution itself, 2^-24, is the smallest keep */
+    ck_assert_int_eq(PARSE(&cfg, "--data", "d.h5", "--keep", "5.9604644775390625e-08"), FC_OK);
+    ck_assert(cfg.keep == 0x1p-24);
     ck_assert_int_eq(PARSE(&cfg, "--data", "d.h5", "--val-size", "1"), FC_OK);
     ck_assert(cfg.val_size == 1.0);
     ck_assert_int_eq(PARSE(&cfg, "--data", "d.h5", "--val-size", "9007199254740992"), FC_OK);

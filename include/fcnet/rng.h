@@ -31,6 +31,9 @@ void fc_rng_blocks(uint32_t *out, int n_blocks, uint64_t seed, uint32_t stream, 
 
 /* Uniform in [0, 1) with 24 random bits (exactly representable in float). */
 static inline float fc_rng_unit_float(uint32_t w) { return (float)(w >> 8) * (1.0f / 16777216.0f); }
+/* Its step, 2^-24: dropout keeps a unit when its draw is below keep, so any keep at or below this one keeps
+ * the units whose draw is 0, 2^-24 of them, not keep of them: the smallest keep --keep accepts. */
+#define FC_RNG_UNIT_FLOAT_STEP (1.0 / 16777216.0)
 /* Uniform in [0, 1) with 53 random bits from two words. */
 static inline double fc_rng_unit_double(uint32_t hi, uint32_t lo)
 {
