@@ -422,6 +422,10 @@ START_TEST(test_hidden_forms)
     ck_assert_int_eq(PARSE(&cfg, "--data", "d.h5", "--hidden", " 7 ,008"), FC_OK);
     ck_assert_int_eq(cfg.n_hidden, 2);
     ck_assert_int_eq(cfg.hidden[1], 8);
+    /* A 1-unit layer is refused under layernorm only (bad_cases), and not for gradcheck, which checks gradients */
+    ck_assert_int_eq(PARSE(&cfg, "--data", "d.h5", "--hidden", "8,1", "--norm", "batchnorm"), FC_OK);
+    ck_assert_int_eq(PARSE(&cfg, "--data", "d.h5", "--hidden", "1"), FC_OK);
+    ck_assert_int_eq(PARSE(&cfg, "gradcheck", "--hidden", "1", "--norm", "layernorm"), FC_OK);
 
     /* Exactly FC_MAX_HIDDEN layers parse; one more does not. */
     static char list[4 * (FC_MAX_HIDDEN + 1) + 1];
@@ -553,6 +557,10 @@ static const struct bad_case {
     {{"gradcheck", "--batch-size=1000"}, {"--batch-size: 1000 out of range [1, 64]", NULL}},
     {{"gradcheck", "--batch-size", "0"}, {"--batch-size: 0 out of range [1, 64]", NULL}},
     {{"--data", "d.h5", "--resume", "r.h5", "--init-from", "i.h5"}, {"--resume 'r.h5'", "--init-from 'i.h5'"}},
+    /* A 1-unit layernorm layer outputs its beta for every row: the net's output would not depend on the input */
+    {{"--data", "d.h5", "--hidden", "8,1,4", "--norm", "layernorm"},
+     {"--hidden 8,1,4: hidden layer 2 has 1 unit, which --norm layernorm normalises to 0 for every row", NULL}},
+    {{"--data", "d.h5", "--norm", "layernorm", "--hidden", "1"}, {"--hidden 1: hidden layer 1 has 1 unit", NULL}},
     {{"traim", "--data", "d.h5"}, {"unknown command 'traim'", NULL}},
     {{"train", "eval"}, {"'train'", "'eval'"}},
     {{"train", "--data", "d.h5", "stray.h5"}, {"unexpected argument 'stray.h5'", NULL}},
