@@ -233,6 +233,28 @@ static fc_status check_resumed_position(const fc_trainer *t, const char *path)
     return check_resumed_optimizer(t, path);
 }
 
+/* Batchnorm over a batch of 1 row normalises every unit to 0: its layers output their beta, pass no gradient
+ * back and pull the running variance towards 0 (PyTorch's BatchNorm1d refuses such a batch in training). When
+ * every batch has 1 row, nothing before the last batchnorm layer ever learns and test mode divides by sqrt(eps):
+ * refused. When only the last batch of each epoch has (the run is sound but for one step per epoch, and refusing
+ * would make the user pick another batch size or split): a warning, once. The same verdict on every rank. */
+static fc_status check_batchnorm_batches(const fc_trainer *t)
+{
+    const int64_t B = t->cfg->batch_size, n_train = t->data.train.n;
+    if (t->cfg->norm != FC_NORM_BATCH || n_train == 0) return FC_OK;
+    if (B == 1 || n_train == 1)
+        return fc_error_set(FC_ERR_INPUT, "--batch-size %lld with %lld training rows: every batch is 1 row, which "
+                            "--norm batchnorm normalises to 0: its layers would output their beta whatever the input "
+                            "and drive their running variance to 0; use batches of 2 or more rows, or --norm "
+                            "layernorm or none", (long long)B, (long long)n_train);
+    if (n_train % B == 1 && fc_dist_rank(t->dist) == 0)
+        fc_log_warn("--batch-size %lld: the last batch of every epoch is 1 row (%lld training rows = %lld x %lld + 1), "
+                    "which --norm batchnorm normalises to 0: that step passes no gradient through its layers and pulls "
+                    "their running variance towards 0; a --batch-size or --val-size that leaves no 1-row batch avoids it",
+                    (long long)B, (long long)n_train, (long long)(n_train / B), (long long)B);
+    return FC_OK;
+}
+
 fc_status fc_train_setup(fc_trainer *t, const fc_config *cfg, fc_dist *dist)
 {
     memset(t, 0, sizeof *t);
@@ -292,6 +314,7 @@ fc_status fc_train_setup(fc_trainer *t, const fc_config *cfg, fc_dist *dist)
                           "history needs %.1f GiB, %s", (long long)cfg->epochs, run_steps,
                           (long long)t->steps_per_epoch, (long long)B, history_bytes / 1073741824.0, why);
     if ((st = fc_dist_agree(dist, st, 1)) != FC_OK) return st;
+    if ((st = fc_dist_agree(dist, check_batchnorm_batches(t), 1)) != FC_OK) return st;
     t->total_steps = cfg->epochs * t->steps_per_epoch;
     history_alloc(&t->hist, t->total_steps, cfg->epochs + 2);
     t->perm = fc_alloc((size_t)n_train * sizeof(int64_t));

@@ -83,6 +83,12 @@ add flag-hidden-too-big "good.h5 (4 features, 3 classes)|--hidden|GiB|more than 
 add flag-epochs-history "--epochs 2000000000|loss history|GiB|more than this machine" train "${base[@]}" \
     --epochs 2000000000 --batch-size 1
 add flag-keep-zero "--keep" train "${base[@]}" --keep 0
+add flag-keep-below-resolution "--keep|1e-9|2^-24" train "${base[@]}" --keep 1e-9
+# batchnorm over batches of 1 row outputs its beta whatever the input; layernorm over 1 unit does for every row
+add flag-batchnorm-batch-one "--batch-size 1|60 training rows|every batch is 1 row|batchnorm" train "${base[@]}" \
+    --norm batchnorm --batch-size 1
+add flag-layernorm-width-one "--hidden 8,1|hidden layer 2 has 1 unit|layernorm" train "${base[@]}" --hidden 8,1 \
+    --norm layernorm
 add flag-hidden-empty-width "--hidden" train "${base[@]}" --hidden 8,,8
 add flag-norm-typo "--norm|batchnrom" train "${base[@]}" --norm batchnrom
 add flag-seed-negative "--seed" train "${base[@]}" --seed -1

@@ -704,6 +704,63 @@ START_TEST(test_accuracy_fewer_rows_than_ranks)
 }
 END_TEST
 
+/* fc_train_setup with this rank's stderr in a temporary file, whose text it leaves in err. */
+static fc_status setup_capturing_stderr(fc_trainer *t, const fc_config *cfg, fc_dist *dist, char *err, size_t size)
+{
+    fflush(stderr);
+    FILE *f = tmpfile();
+    ck_assert(f != NULL);
+    const int saved = dup(STDERR_FILENO);
+    dup2(fileno(f), STDERR_FILENO);
+    const fc_status st = fc_train_setup(t, cfg, dist);
+    fflush(stderr);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    rewind(f);
+    err[fread(err, 1, size - 1, f)] = '\0';
+    fclose(f);
+    return st;
+}
+
+/* Batchnorm over 1-row batches (300 training rows): every batch of 1 row (--batch-size 1) is refused on every
+ * rank with one line from rank 0; only the last batch of each epoch (300 = 1 x 299 + 1) trains, with one warning
+ * from rank 0; 300 = 10 x 30 trains silently. */
+START_TEST(test_batchnorm_one_row_batches)
+{
+    fc_config cfg;
+    fct_small_config(&cfg, data_path, FC_NORM_BATCH, 1.0, FC_OPTIM_SGD);
+    fc_dist dist;
+    fc_dist_init_comm(&dist, MPI_COMM_WORLD);
+    fc_trainer t;
+    char err[4096];
+    const char *const last_one =
+        "warning: --batch-size 299: the last batch of every epoch is 1 row (300 training rows = 1 x 299 + 1), which "
+        "--norm batchnorm normalises to 0: that step passes no gradient through its layers";
+    cfg.batch_size = 299;
+    ck_assert_int_eq(setup_capturing_stderr(&t, &cfg, &dist, err, sizeof err), FC_OK);
+    if (dist.rank == 0)
+        ck_assert_msg(strstr(err, last_one) && strchr(err, '\n') == err + strlen(err) - 1, "rank 0: '%s'", err);
+    else
+        ck_assert_msg(err[0] == '\0', "rank %d: '%s'", dist.rank, err);
+    fc_train_free(&t);
+
+    cfg.batch_size = 30;
+    ck_assert_int_eq(setup_capturing_stderr(&t, &cfg, &dist, err, sizeof err), FC_OK);
+    ck_assert_msg(err[0] == '\0', "rank %d: '%s'", dist.rank, err);
+    fc_train_free(&t);
+
+    cfg.batch_size = 1;
+    ck_assert_int_eq(setup_capturing_stderr(&t, &cfg, &dist, err, sizeof err), FC_ERR_INPUT);
+    const char *const every_one = "--batch-size 1 with 300 training rows: every batch is 1 row, which --norm "
+                                  "batchnorm normalises to 0";
+    ck_assert_msg(strstr(fc_error_message(), every_one), "%s", fc_error_message());
+    if (dist.rank == 0) ck_assert_msg(strstr(err, every_one) && strstr(err, "error: "), "rank 0: '%s'", err);
+    else ck_assert_msg(err[0] == '\0', "rank %d: '%s'", dist.rank, err);
+    fc_train_free(&t);
+    fc_dist_free(&dist);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("train");
@@ -731,6 +788,7 @@ static Suite *suite(void)
     tcase_add_test(t, test_lr_decays_every_epoch);
     tcase_add_test(t, test_max_steps_at_epoch_end);
     tcase_add_test(t, test_accuracy_fewer_rows_than_ranks);
+    tcase_add_test(t, test_batchnorm_one_row_batches);
     suite_add_tcase(s, t);
     return s;
 }
