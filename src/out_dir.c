@@ -20,6 +20,7 @@
 #include "fcnet/ckpt_files.h"
 
 enum { LOCK_WAIT_TRIES = 30 }; /* tenths of a second a run waits for another run's lock on --out */
+enum { CLAIM_TRIES = 10 };     /* fresh starts of a claim whose --out or lock file other runs keep removing */
 
 /* What tells a file apart from the one that replaces it under the same name: a save renames a new file over the
  * checkpoint, whose inode number the file system may hand out again at the next save, but not with the same
@@ -124,12 +125,19 @@ static fc_status not_a_lock_file(const char *path, mode_t mode)
     return fc_error_set(FC_ERR_INPUT, "--out: %s is %s, not fcnet's lock file; move it away", path, file_kind(mode));
 }
 
+/* 1 when path itself (not followed) is the file open on fd: the name was not removed or replaced since. */
+static int same_file(int fd, const char *path)
+{
+    struct stat a, b;
+    return fstat(fd, &a) == 0 && lstat(path, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
 /* Rank 0 takes an exclusive lock on <out>/.fcnet-lock for the whole run: two runs started on one --out
  * would both pass the check for another run's checkpoint before either had saved, and then overwrite each
  * other's. A POSIX record lock (also honoured over NFS) is released when the process ends however it ends,
  * so a crashed or killed run leaves no stale lock; this process never opens the file a second time, whose
  * close would release it early. A file system without locks (ENOLCK, EOPNOTSUPP) gets a warning, no lock. */
-static fc_status lock_out_dir(const char *out, fc_out_dir_hold *hold)
+static fc_status lock_out_dir(const char *out, fc_out_dir_hold *hold, int *again)
 {
     char dir[FC_PATH_MAX], path[FC_PATH_MAX + 32];
     out_dir_text(dir, sizeof dir, out);
@@ -173,10 +181,12 @@ static fc_status lock_out_dir(const char *out, fc_out_dir_hold *hold)
         nanosleep(&tenth, NULL);
     }
     /* A run refused after it created the file removes it still holding the lock: a run that waited on it then
-     * holds a lock on a file no other run can open, and takes the lock again on the file now under the name. */
-    if (rc == 0 && fstat(fd, &sb) == 0 && sb.st_nlink == 0) {
+     * holds a lock on a file no other run can open, and starts over on what is under the name now (the caller).
+     * Not told by the link count: an NFS client renames a removed open file (.nfsXXXX), which keeps its link. */
+    if (rc == 0 && !same_file(fd, path)) {
         close(fd);
-        return lock_out_dir(out, hold);
+        *again = 1;
+        return FC_OK;
     }
     if (rc != 0) {
         const int err = errno;
@@ -268,9 +278,11 @@ static void remove_stale_temps(const char *out)
                     n == 1 ? "" : "s", bytes / 1e6, n == 1 ? "" : "s");
 }
 
-fc_status fc_out_dir_claim(const fc_config *cfg, const int64_t resume_file[5], fc_out_dir_hold *hold)
+/* One attempt of fc_out_dir_claim; *again = 1 when what it found was removed under it (see there). */
+static fc_status claim_once(const fc_config *cfg, const int64_t resume_file[5], fc_out_dir_hold *hold, int *again)
 {
     memset(hold, 0, sizeof *hold);
+    *again = 0;
     fc_status st = fc_out_dir_make(cfg->out, FC_ERR_INPUT, &hold->dirs_created);
     if (st != FC_OK) return st;
     char probe[FC_PATH_MAX + 32];
@@ -284,7 +296,8 @@ fc_status fc_out_dir_claim(const fc_config *cfg, const int64_t resume_file[5], f
     /* Then the lock: a concurrent run that passed the look too (neither had saved) finds it taken. Not
      * before the look, so that a run refused by it leaves the directory as it was. */
     if (st == FC_OK) st = check_not_replacing(cfg);
-    if (st == FC_OK) st = lock_out_dir(cfg->out, hold);
+    if (st == FC_OK) st = lock_out_dir(cfg->out, hold, again);
+    if (*again) return FC_OK;
     /* The looks before the lock may be stale by now (it waits for a run that is ending, and that run may save
      * meanwhile): repeated with the lock held, nothing can change under them any more. */
     if (st == FC_OK) st = check_not_replacing(cfg);
@@ -292,7 +305,25 @@ fc_status fc_out_dir_claim(const fc_config *cfg, const int64_t resume_file[5], f
     /* Only under a write lock: runs that only read .fcnet-lock (another user's) share theirs, and one could
      * remove the other's save in progress. */
     if (st == FC_OK && hold->lock && hold->lock_exclusive) remove_stale_temps(cfg->out);
+    /* made, then gone: not a reason to refuse */
+    struct stat sb;
+    if (st != FC_OK && !hold->lock && stat(cfg->out, &sb) != 0 && errno == ENOENT) *again = 1;
     return st;
+}
+
+fc_status fc_out_dir_claim(const fc_config *cfg, const int64_t resume_file[5], fc_out_dir_hold *hold)
+{
+    /* A run refused beside this one removes the .fcnet-lock and the directories it created (fc_out_dir_release),
+     * which this run may have found and be waiting on, or be about to write in: it then starts over on what is
+     * there now (its own directories, a new lock file), instead of running unseen or failing for a missing one. */
+    for (int tries = 0;; tries++) {
+        int again;
+        const fc_status st = claim_once(cfg, resume_file, hold, &again);
+        if (!again) return st;
+        if (tries == CLAIM_TRIES)
+            return fc_error_set(FC_ERR_INPUT, "--out: %s or its .fcnet-lock was removed under this run %d times "
+                                "(other runs refused there?); try again", cfg->out, tries + 1);
+    }
 }
 
 void fc_out_dir_release(const char *out, fc_out_dir_hold *hold, int refused)
@@ -301,7 +332,8 @@ void fc_out_dir_release(const char *out, fc_out_dir_hold *hold, int refused)
     out_dir_text(dir, sizeof dir, out);
     snprintf(path, sizeof path, "%s/.fcnet-lock", dir);
     /* Removed while still locked: a run waiting on it sees its file gone and opens the new one (lock_out_dir). */
-    if (refused && hold->lock_created) unlink(path);
+    /* Only the file it created: a name someone emptied meanwhile may hold another run's new lock file. */
+    if (refused && hold->lock_created && (!hold->lock || same_file(hold->lock - 1, path))) unlink(path);
     if (hold->lock) close(hold->lock - 1);
     /* Deepest first; rmdir removes only an empty directory, and the first that is not ends the climb. */
     for (int i = 0; refused && i < hold->dirs_created && rmdir(dir) == 0; i++) {

@@ -245,27 +245,36 @@ fi
 # A run refused after it created .fcnet-lock removes it, still holding the lock. A run that was waiting on
 # that file then gets a lock on a file no longer under the name, which a third run would not see: it must
 # take the lock again on a new .fcnet-lock. A stand-in for the refused run (python3's fcntl.lockf, the same
-# POSIX record lock) holds the lock, and removes the file and ends once the run waits on it.
-mkdir gone || exit 1
-/usr/bin/python3 -c 'import fcntl, os, sys, time
-fd = os.open("gone/.fcnet-lock", os.O_RDWR | os.O_CREAT, 0o666)
+# POSIX record lock) holds the lock, and removes the file and ends once the run waits on it: as a local file
+# system does (unlink), as an NFS client does with an open file (renamed to .nfsXXXX, its link count kept),
+# and with the --out directory the refused run created (rmdir): the waiting run makes it again.
+for how in unlink rename rmdir; do
+    dir=gone-$how
+    mkdir "$dir" || exit 1
+    /usr/bin/python3 -c 'import fcntl, os, sys, time
+dir, how = sys.argv[1], sys.argv[2]
+fd = os.open(dir + "/.fcnet-lock", os.O_RDWR | os.O_CREAT, 0o666)
 fcntl.lockf(fd, fcntl.LOCK_EX)
-open("gone.held", "w").close()
-while not os.path.exists("gone.release"): time.sleep(0.02)
-os.unlink("gone/.fcnet-lock")' &
-holder=$!
-for _ in $(seq 500); do [ -e gone.held ] && break; sleep 0.02; done
-timeout 60 "$MPIEXEC" "${MPI_FLAGS[@]}" -n 2 "$FCNET_DIST" "${RUN[@]}" --seed 8 --out gone >log.gone 2>&1 &
-next=$!
-waiting_for_lock "$next" gone
-: >gone.release
-wait "$holder"
-wait_exit "$next" 60
-if [ "$WAIT_RC" = 0 ] && [ -f gone/.fcnet-lock ] && [ "$(attr gone/checkpoint.h5 /@seed)" = 8 ]; then
-    pass "a run whose lock file a refused run removed while it waited locked a new .fcnet-lock and ran"
-else
-    fail "the run on gone/ after its lock file was removed: exit $WAIT_RC, gone/ holds: $(ls -A gone | tr '\n' ' ')"
-fi
+open(dir + ".held", "w").close()
+while not os.path.exists(dir + ".release"): time.sleep(0.02)
+if how == "rename": os.rename(dir + "/.fcnet-lock", dir + "/.nfs0001")
+else: os.unlink(dir + "/.fcnet-lock")
+if how == "rmdir": os.rmdir(dir)' "$dir" "$how" &
+    holder=$!
+    for _ in $(seq 500); do [ -e "$dir.held" ] && break; sleep 0.02; done
+    timeout 60 "$MPIEXEC" "${MPI_FLAGS[@]}" -n 2 "$FCNET_DIST" "${RUN[@]}" --seed 8 --out "$dir" >"log.$dir" 2>&1 &
+    next=$!
+    waiting_for_lock "$next" "$dir"
+    : >"$dir.release"
+    wait "$holder"
+    wait_exit "$next" 60
+    if [ "$WAIT_RC" = 0 ] && [ -f "$dir/.fcnet-lock" ] && [ "$(attr "$dir/checkpoint.h5" /@seed)" = 8 ]; then
+        pass "a run whose lock file a refused run removed ($how) while it waited locked a new .fcnet-lock and ran"
+    else
+        fail "the run on $dir/ after its lock file was removed ($how): exit $WAIT_RC, $dir/ holds:" \
+            "$(ls -A "$dir" | tr '\n' ' '); $(grep -m1 error "log.$dir")"
+    fi
+done
 # What the waiting run looked at before the lock is looked at again under it: if the run it waited for saved
 # meanwhile, a fresh run is refused (it would replace that checkpoint), and so is a run resumed from a
 # checkpoint that save replaced (it would overwrite the newer one with older work).
