@@ -1,0 +1,125 @@
+/* What a run refused before training takes away again from --out (fc_out_dir_release): the .fcnet-lock and the
+ * directories it created, never a directory it found (even an empty one), a lock file an earlier run left, or
+ * another run's lock file now under the name. */
+
+#define _GNU_SOURCE /* nftw() */
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fcnet/config.h"
+#include "fcnet/out_dir.h"
+#include "testutil.h"
+
+static char base[64];
+static const int64_t no_resume[5] = {-1, 0, 0, 0, 0};
+
+static int exists(const char *path)
+{
+    struct stat sb;
+    return lstat(path, &sb) == 0;
+}
+
+/* base/rel as path; a config with --out base/rel */
+static const char *at(const char *rel)
+{
+    static char bufs[4][FC_PATH_MAX];
+    static int next = 0;
+    char *b = bufs[next++ % 4];
+    if (!base[0]) {
+        snprintf(base, sizeof base, "/tmp/fcnet_test_out_dir_XXXXXX");
+        ck_assert_ptr_nonnull(mkdtemp(base));
+    }
+    snprintf(b, FC_PATH_MAX, "%s/%s", base, rel);
+    return b;
+}
+
+static void claim(fc_config *cfg, const char *out_rel, fc_out_dir_hold *hold)
+{
+    memset(cfg, 0, sizeof *cfg);
+    snprintf(cfg->out, sizeof cfg->out, "%s", at(out_rel));
+    ck_assert_int_eq(fc_out_dir_claim(cfg, no_resume, hold), FC_OK);
+    ck_assert_int_ne(hold->lock, 0);
+}
+
+START_TEST(test_refused_removes_what_it_created)
+{
+    fc_config cfg;
+    fc_out_dir_hold hold;
+    ck_assert_int_eq(mkdir(at("user"), 0777), 0); /* the user's, empty */
+    claim(&cfg, "user/new//run/", &hold); /* "a//b/": two components */
+    ck_assert_int_eq(hold.dirs_created, 2);
+    ck_assert_int_eq(hold.lock_created, 1);
+    fc_out_dir_release(cfg.out, &hold, 1);
+    ck_assert_msg(!exists(at("user/new")), "the directories the run created stay");
+    ck_assert_msg(exists(at("user")), "the empty directory the run found was removed");
+    /* Only the trailing components it created lie wholly within what it made: after "made/..", the path goes
+     * on in the user's directory (made/ itself stays, as a directory the climb does not reach). */
+    claim(&cfg, "made/../user/run", &hold);
+    ck_assert_int_eq(hold.dirs_created, 1);
+    fc_out_dir_release(cfg.out, &hold, 1);
+    ck_assert_msg(!exists(at("user/run")) && exists(at("user")), "made/../user/run: user/ removed or run/ kept");
+    ck_assert_int_eq(rmdir(at("made")), 0);
+    /* An --out that existed, with an earlier run's lock file: both stay. */
+    claim(&cfg, "user", &hold);
+    ck_assert_int_eq(hold.dirs_created, 0);
+    fc_out_dir_release(cfg.out, &hold, 0); /* a run that ran leaves its lock file */
+    ck_assert(exists(at("user/.fcnet-lock")));
+    claim(&cfg, "user", &hold);
+    ck_assert_int_eq(hold.lock_created, 0);
+    fc_out_dir_release(cfg.out, &hold, 1);
+    ck_assert_msg(exists(at("user/.fcnet-lock")), "an earlier run's lock file was removed");
+    ck_assert_int_eq(unlink(at("user/.fcnet-lock")), 0);
+    ck_assert_int_eq(rmdir(at("user")), 0);
+}
+END_TEST
+
+/* The name was emptied while the run held its file (someone removed it), and another run locked a new one
+ * there: the refused run removes its own file only, not the other's. */
+START_TEST(test_refused_keeps_another_runs_lock_file)
+{
+    fc_config cfg;
+    fc_out_dir_hold hold;
+    claim(&cfg, "two", &hold);
+    ck_assert_int_eq(hold.lock_created, 1);
+    ck_assert_int_eq(rename(at("two/.fcnet-lock"), at("two/old")), 0);
+    const int other = open(at("two/.fcnet-lock"), O_RDWR | O_CREAT | O_EXCL, 0666);
+    ck_assert_int_ge(other, 0);
+    close(other);
+    fc_out_dir_release(cfg.out, &hold, 1);
+    ck_assert_msg(exists(at("two/.fcnet-lock")), "another run's lock file was removed");
+    ck_assert(exists(at("two")));
+    ck_assert_int_eq(unlink(at("two/.fcnet-lock")), 0);
+    ck_assert_int_eq(unlink(at("two/old")), 0);
+    ck_assert_int_eq(rmdir(at("two")), 0);
+}
+END_TEST
+
+static int remove_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb, (void)flag, (void)ftw;
+    remove(path); /* best effort: a failed check may leave anything behind */
+    return 0;
+}
+
+static void teardown(void)
+{
+    if (base[0]) nftw(base, remove_one, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("out_dir");
+    TCase *t = tcase_create("out_dir");
+    tcase_add_unchecked_fixture(t, NULL, teardown);
+    tcase_add_test(t, test_refused_removes_what_it_created);
+    tcase_add_test(t, test_refused_keeps_another_runs_lock_file);
+    suite_add_tcase(s, t);
+    return s;
+}
+
+int main(int argc, char **argv) { return fct_run(suite(), argc, argv); }
