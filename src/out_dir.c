@@ -288,11 +288,13 @@ static fc_status claim_once(const fc_config *cfg, const int64_t resume_file[5], 
     char probe[FC_PATH_MAX + 32];
     snprintf(probe, sizeof probe, "%s/.fcnet-probe-XXXXXX", cfg->out);
     const int fd = mkstemp(probe);
-    if (fd < 0)
-        return fc_error_set(FC_ERR_INPUT, "--out: cannot write in directory '%s': %s", cfg->out, strerror(errno));
-    close(fd);
-    unlink(probe);
-    st = check_checkpoint_names(cfg->out, cfg->data);
+    if (fd < 0) {
+        st = fc_error_set(FC_ERR_INPUT, "--out: cannot write in directory '%s': %s", cfg->out, strerror(errno));
+    } else {
+        close(fd);
+        unlink(probe);
+        st = check_checkpoint_names(cfg->out, cfg->data);
+    }
     /* Then the lock: a concurrent run that passed the look too (neither had saved) finds it taken. Not
      * before the look, so that a run refused by it leaves the directory as it was. */
     if (st == FC_OK) st = check_not_replacing(cfg);
@@ -305,9 +307,9 @@ static fc_status claim_once(const fc_config *cfg, const int64_t resume_file[5], 
     /* Only under a write lock: runs that only read .fcnet-lock (another user's) share theirs, and one could
      * remove the other's save in progress. */
     if (st == FC_OK && hold->lock && hold->lock_exclusive) remove_stale_temps(cfg->out);
-    /* made, then gone: not a reason to refuse */
+    /* made, then gone (the name itself: a symbolic link to nowhere is the user's to fix): not a reason to refuse */
     struct stat sb;
-    if (st != FC_OK && !hold->lock && stat(cfg->out, &sb) != 0 && errno == ENOENT) *again = 1;
+    if (st != FC_OK && !hold->lock && lstat(cfg->out, &sb) != 0 && errno == ENOENT) *again = 1;
     return st;
 }
 
