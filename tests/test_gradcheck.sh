@@ -252,6 +252,19 @@ else
     cat err.txt out.txt
 fi
 
+# The float build's default scale (1e-2, the step h itself) on four hidden layers: the activations shrink layer by
+# layer until the deep biases cannot be checked; the line asks for a larger scale, and a larger one passes.
+rc=0
+"$F32" gradcheck --hidden 100,100,100,100 --batch-size 16 >out.txt 2>err.txt || rc=$?
+rc_larger=0
+"$F32" gradcheck --hidden 100,100,100,100 --batch-size 16 --weight-scale 5e-2 >out_larger.txt 2>&1 || rc_larger=$?
+if [ "$rc" -eq 2 ] && grep -q 'could be checked' err.txt && grep -q 'use a larger --weight-scale' err.txt &&
+    [ "$rc_larger" -eq 0 ] && grep -q '^result: ok' out_larger.txt; then
+    ok "deep float net at the default scale: asks for a larger --weight-scale, and 5e-2 passes"
+else
+    not_ok "deep float net at the default scale: exit $rc, '$(cat err.txt)'; at 5e-2 exit $rc_larger (want 2 and 'larger', then 0)"
+fi
+
 # The other end: weights of 1e-30 put every pre-activation within the step's reach of its kink; a smaller
 # scale cannot help, the line asks for a larger one (it used to advise a smaller one here too).
 rc=0
