@@ -128,21 +128,29 @@ START_TEST(test_detects_wrong_gradient)
 }
 END_TEST
 
-/* Accuracy counting and eval (fc_net_predict) take the first maximum of a row, as numpy's argmax: all-zero weights
- * and a last-layer bias whose largest value is shared by classes 1 and 2 make every row predict class 1. */
-START_TEST(test_count_correct_first_maximum)
+/* A net of all-zero weights, so that every row's scores are its last-layer bias b2, after a test-mode forward of
+ * arbitrary rows. */
+static void forward_bias_only(fc_net *net, const double b2_values[C])
 {
     static const int widths[] = {5};
     fc_net_config cfg = {.n_input = D, .n_classes = C, .n_hidden = 1, .hidden = widths, .keep = 1,
                          .weight_scale = 0, .init = FC_INIT_NORMAL, .bn_momentum = 0.9, .seed = 7};
-    fc_net net;
-    fc_net_init(&net, &cfg, BATCH, NULL);
-    double *b2 = &net.params[net.layout.views[fc_layout_find(&net.layout, "b2")].offset];
-    b2[0] = 0, b2[1] = 1, b2[2] = 1, b2[3] = 0.5;
+    fc_net_init(net, &cfg, BATCH, NULL);
+    double *b2 = &net->params[net->layout.views[fc_layout_find(&net->layout, "b2")].offset];
+    for (int k = 0; k < C; k++) b2[k] = b2_values[k];
     double x[BATCH * D];
     for (int i = 0; i < BATCH * D; i++) x[i] = sin(i);
+    fc_net_forward(net, x, BATCH, FC_MODE_TEST, NULL);
+}
+
+/* Accuracy counting and eval (fc_net_predict) take the first maximum of a row, as numpy's argmax: all-zero weights
+ * and a last-layer bias whose largest value is shared by classes 1 and 2 make every row predict class 1. */
+START_TEST(test_count_correct_first_maximum)
+{
+    fc_net net;
+    forward_bias_only(&net, (const double[C]){0, 1, 1, 0.5});
     const int32_t y[BATCH] = {1, 1, 1, 2, 0, 3, 1}; /* four rows of class 1, one of class 2 */
-    const double *scores = fc_net_forward(&net, x, BATCH, FC_MODE_TEST, NULL);
+    const double *scores = net.scores;
     for (int i = 0; i < BATCH; i++) {
         ck_assert(scores[i * C + 1] == scores[i * C + 2]);
         ck_assert_int_eq(fc_net_predict(&net, i), 1); /* eval's rule */
@@ -158,16 +166,8 @@ END_TEST
  * as the argmax the comparisons happen to leave (class 0 for a leading NaN, the Inf's class). */
 START_TEST(test_count_correct_non_finite_rows)
 {
-    static const int widths[] = {5};
-    fc_net_config cfg = {.n_input = D, .n_classes = C, .n_hidden = 1, .hidden = widths, .keep = 1,
-                         .weight_scale = 0, .init = FC_INIT_NORMAL, .bn_momentum = 0.9, .seed = 7};
     fc_net net;
-    fc_net_init(&net, &cfg, BATCH, NULL);
-    double *b2 = &net.params[net.layout.views[fc_layout_find(&net.layout, "b2")].offset];
-    b2[0] = 0, b2[1] = 1, b2[2] = 0.5, b2[3] = 0.5; /* every row's finite scores predict class 1 */
-    double x[BATCH * D];
-    for (int i = 0; i < BATCH * D; i++) x[i] = sin(i);
-    fc_net_forward(&net, x, BATCH, FC_MODE_TEST, NULL);
+    forward_bias_only(&net, (const double[C]){0, 1, 0.5, 0.5}); /* every row's finite scores predict class 1 */
     double *s = net.scores;
     s[0 * C + 0] = NAN;                                   /* a leading NaN: the comparisons gave class 0 */
     s[1 * C + 1] = NAN;                                   /* a NaN in the true class */
