@@ -654,7 +654,7 @@ printf '#!/bin/bash\ntrap "exit 0" USR1\necho $$ >"$FAKE_MPIRUN_STARTED"\nwhile 
 printf '#!/bin/sh\nexec %s 0.05\n' "$realsleep" >rq/sleep
 chmod +x rq/scontrol rq/mpirun rq/sleep
 # rq_run NAME: slurm.sbatch as job 91 on a copy of an unfinished checkpoint (ctl/, step 20), SIGTERM (or
-# SIG$STOP_SIGNAL) to the script alone once mpirun runs; its exit status. scontrol's calls in NAME.scontrol.
+# each of the signals in $STOP_SIGNAL, in turn) to the script alone once mpirun runs; its exit status. scontrol's calls in NAME.scontrol.
 rq_run() {
     rm -rf "$1" "$1.scontrol" "$1.started"
     mkdir "$1" && cp ctl/checkpoint.h5 "$1/"
@@ -662,7 +662,7 @@ rq_run() {
         FCNET_DIST=$work/fake/fcnet_dist timeout 60 bash "$root/launch/slurm.sbatch" --data d.h5 --out "$1" >"$1.out" 2>&1 &
     local job=$!
     for _ in $(seq 100); do [ -e "$1.started" ] && break; sleep 0.1; done
-    pkill -"${STOP_SIGNAL:-TERM}" -f "^bash $root/launch/slurm.sbatch --data d.h5 --out $1\$"
+    for sig in ${STOP_SIGNAL:-TERM}; do pkill -"$sig" -f "^bash $root/launch/slurm.sbatch --data d.h5 --out $1\$"; done
     wait $job
 }
 FAKE_REQUEUE_RC=0 rq_run rq0
@@ -706,6 +706,15 @@ if [ $rc = 130 ] && [ $rqi_left = no ] &&
     ok "slurm.sbatch: SIGINT to the script: forwarded to mpirun as SIGUSR1, not requeued, exit 130"
 else
     not_ok "slurm.sbatch SIGINT (exit $rc, mpirun left running: $rqi_left): $(grep slurm.sbatch rqi.out | tail -2) / scontrol: $(cat rqi.scontrol 2>/dev/null)"
+fi
+# A SIGTERM right after the SIGINT (a preemption, a plain scancel) does not turn the person's stop into a requeue.
+STOP_SIGNAL="INT TERM" rq_run rqit
+rc=$?
+if [ $rc = 130 ] && grep -q "interrupted (SIGINT, exit 0): checkpoint at step 20; not requeued" rqit.out &&
+    ! grep -q requeue rqit.scontrol 2>/dev/null; then
+    ok "slurm.sbatch: SIGINT then SIGTERM: still not requeued, exit 130"
+else
+    not_ok "slurm.sbatch SIGINT then SIGTERM (exit $rc): $(grep slurm.sbatch rqit.out | tail -2) / scontrol: $(cat rqit.scontrol 2>/dev/null)"
 fi
 # Ranks signalled directly (not through the script) end with exit 0 and an unfinished checkpoint (a stand-in
 # mpirun that exits 0 at once): with --max-steps 0 (no limit) that is a stop, outside Slurm reported and
