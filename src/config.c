@@ -543,7 +543,8 @@ static const char *int_range_text(char *buf, size_t size, const opt_spec *sp)
 
 /* Parses text for option sp and stores it in cfg; cfg is left unchanged on error. who names the source
  * in messages: "--lr" or "cfg.ini:3: lr". text is NULL for a flag given without a value. typed: the text
- * comes from the user (a flag or an INI file), not from a checkpoint. */
+ * comes from the user (a flag or an INI file), not from a checkpoint; 2: from a checkpoint of this precision,
+ * which obeys the precision's rules but not --keep's 2^-24 (see below). */
 static fc_status apply_value(fc_config *cfg, const opt_spec *sp, const char *who, const char *text, int typed)
 {
     fc_status st = FC_OK;
@@ -561,8 +562,10 @@ static fc_status apply_value(fc_config *cfg, const opt_spec *sp, const char *who
         if (typed && sp->lo_open && sp->lo == 0 && v < SMALLEST_REAL)
             return input_error(who, "%s is below %g, the smallest normal %s, the precision fcnet computes in", text,
                                SMALLEST_REAL, FC_REAL_NAME);
-        /* A keep below the dropout draws' resolution keeps 2^-24 of the units, not the fraction asked. */
-        if (typed && sp->id == FC_OPT_KEEP && v < FC_RNG_UNIT_FLOAT_STEP)
+        /* A keep below the dropout draws' resolution keeps 2^-24 of the units, not the fraction asked. Only a
+         * typed one (typed == 1): a checkpoint written before this rule holds such a keep legitimately, and its
+         * run resumes as it trained (fc_train_setup warns). */
+        if (typed == 1 && sp->id == FC_OPT_KEEP && v < FC_RNG_UNIT_FLOAT_STEP)
             return input_error(who, "%s is below %.17g (2^-24), the resolution of dropout's random draws and the "
                                "smallest keep probability accepted", text, FC_RNG_UNIT_FLOAT_STEP);
         /* And one it would see as Inf: --weight-scale 1e39 made every weight Inf ("diverged at step 0"). */
@@ -1090,7 +1093,7 @@ fc_status fc_config_check_values(const fc_config *cfg, const char *source, int i
         for (char *k = key; *k; k++)
             if (*k == '-') *k = '_';
         snprintf(who, sizeof who, "%s: attribute '%s' of /", source, key);
-        st = apply_value(scratch, sp, who, text, in_this_precision);
+        st = apply_value(scratch, sp, who, text, in_this_precision ? 2 : 0);
     }
     free(scratch);
     return st;

@@ -242,6 +242,14 @@ static fc_status check_batchnorm_batches(const fc_trainer *t)
 {
     const int64_t B = t->cfg->batch_size, n_train = t->data.train.n;
     if (t->cfg->norm != FC_NORM_BATCH || n_train == 0) return FC_OK;
+    /* A run resumed from a checkpoint written before this rule: its batch size cannot change on --resume, so the
+     * message names the checkpoint's attribute and the way on, --init-from. */
+    if ((B == 1 || n_train == 1) && t->cfg->resume[0])
+        return fc_error_set(FC_ERR_INPUT, "%s: attribute 'batch_size' of / is %lld with %lld training rows: every "
+                            "batch is 1 row, which its --norm batchnorm normalises to 0 (its layers output their beta "
+                            "whatever the input); such a run is not resumed: start from its parameters with "
+                            "--init-from %s and a --batch-size of 2 or more rows", t->cfg->resume, (long long)B,
+                            (long long)n_train, t->cfg->resume);
     if (B == 1 || n_train == 1)
         return fc_error_set(FC_ERR_INPUT, "--batch-size %lld with %lld training rows: every batch is 1 row, which "
                             "--norm batchnorm normalises to 0: its layers would output their beta whatever the input "
@@ -315,6 +323,11 @@ fc_status fc_train_setup(fc_trainer *t, const fc_config *cfg, fc_dist *dist)
                           (long long)t->steps_per_epoch, (long long)B, history_bytes / 1073741824.0, why);
     if ((st = fc_dist_agree(dist, st, 1)) != FC_OK) return st;
     if ((st = fc_dist_agree(dist, check_batchnorm_batches(t), 1)) != FC_OK) return st;
+    /* --keep refuses such a keep; a checkpoint written before that rule resumes as it trained, said once. */
+    if (cfg->resume[0] && cfg->keep < FC_RNG_UNIT_FLOAT_STEP && fc_dist_rank(dist) == 0)
+        fc_log_warn("%s: attribute 'keep' of / is %g, below 2^-24, the resolution of dropout's random draws: the "
+                    "resumed run keeps 2^-24 of the units, as it did before, not the fraction asked (--keep now "
+                    "refuses such a value)", cfg->resume, cfg->keep);
     t->total_steps = cfg->epochs * t->steps_per_epoch;
     history_alloc(&t->hist, t->total_steps, cfg->epochs + 2);
     t->perm = fc_alloc((size_t)n_train * sizeof(int64_t));

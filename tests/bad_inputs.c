@@ -298,6 +298,7 @@ static const char *const ckpt_kinds[] = {
     "other-precision", /* root attribute fc_real = "double": written by fcnet_dist_f64 */
     "batch-zero",      /* root attribute batch_size = 0: out of the flag's range (a crafted file) */
     "keep-zero",       /* root attribute keep = 0 */
+    "batch-one",       /* root attribute batch_size = 1 with batchnorm: written before such runs were refused */
     "lr-nan",          /* root attribute lr = NaN */
     "inputs-zero",     /* root attribute n_input = 0 */
     "step-ahead",      /* root attribute step = 100: not epoch * steps_per_epoch + epoch_step */
@@ -448,6 +449,8 @@ static void write_ckpt(const char *kind, const char *good, const char *out)
         put_attr_str(f, "/", "step", "thirteen");
     } else if (strcmp(k, "batch-zero") == 0) {
         put_attr_int(f, "/", "batch_size", 0);
+    } else if (strcmp(k, "batch-one") == 0) {
+        put_attr_int(f, "/", "batch_size", 1);
     } else if (strcmp(k, "keep-zero") == 0) {
         put_attr_double(f, "/", "keep", 0.0);
     } else if (strcmp(k, "lr-nan") == 0) {

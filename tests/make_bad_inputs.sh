@@ -233,7 +233,9 @@ for spec in "w1-shape:/params/W1|(8, 4)|(4, 8)" "w2-missing:/params/W2|missing i
     "format-version:format_version|version 99" "step-text:step|not a number" \
     "hidden-count:hidden|values in the checkpoint, 3 expected" "preprocess-shape:/preprocess/mean|(3,)|(4,)" \
     "other-precision:fc_real|double precision|--init-from" "batch-zero:batch_size|0 out of range" \
-    "keep-zero:keep|0 out of range" "lr-nan:lr|not a number" "inputs-zero:n_input|0 input features" \
+    "keep-zero:keep|0 out of range" \
+    "batch-one:attribute 'batch_size' of / is 1 with 60 training rows|batchnorm|--init-from $O/ckpt-batch-one.h5" \
+    "lr-nan:lr|not a number" "inputs-zero:n_input|0 input features" \
     "step-ahead:step|100|make 8" "epoch-step-past:epoch_step|step 9 of it|epochs of 6 steps" \
     "w1-elink:/params/W1|an external link|fifo" "adam-t-huge:attribute 't' of /optim|9223372036854775807" \
     "optim-lr-neg:attribute 'lr' of /optim|-1" "optim-v-neg:/optim/W1/v|negative value -0.5" \

@@ -676,6 +676,14 @@ START_TEST(test_accepted_numbers)
     /* dropout's resolution itself, 2^-24, is the smallest keep */
     ck_assert_int_eq(PARSE(&cfg, "--data", "d.h5", "--keep", "5.9604644775390625e-08"), FC_OK);
     ck_assert(cfg.keep == 0x1p-24);
+    /* A checkpoint written before --keep refused values below 2^-24 still resumes: its values are checked with
+     * the flags' other rules (a keep of 0 is still refused), not with that one. */
+    cfg.keep = 1e-9;
+    ck_assert_int_eq(fc_config_check_values(&cfg, "old.h5", 1), FC_OK);
+    ck_assert_int_eq(fc_config_check_values(&cfg, "old.h5", 0), FC_OK);
+    cfg.keep = 0;
+    ck_assert_int_eq(fc_config_check_values(&cfg, "old.h5", 1), FC_ERR_INPUT);
+    ck_assert_msg(strstr(fc_error_message(), "old.h5: attribute 'keep' of /: 0 out of range"), "%s", fc_error_message());
     ck_assert_int_eq(PARSE(&cfg, "--data", "d.h5", "--val-size", "1"), FC_OK);
     ck_assert(cfg.val_size == 1.0);
     ck_assert_int_eq(PARSE(&cfg, "--data", "d.h5", "--val-size", "9007199254740992"), FC_OK);
