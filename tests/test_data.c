@@ -745,6 +745,26 @@ START_TEST(test_preprocess_sums_beyond_double)
 }
 END_TEST
 
+/* Every other feature keeps the plain sums' bits: the scaled computation is only for sums that overflowed
+ * (values whose division by their largest magnitude rounds differently: 1.7 i + 0.3). */
+START_TEST(test_preprocess_ordinary_feature_bits)
+{
+    enum { N = 10 };
+    fc_real x[N];
+    int32_t y[N] = {0};
+    double sum = 0, squares = 0;
+    for (int i = 0; i < N; i++) sum += (double)(x[i] = (fc_real)(1.7 * i + 0.3));
+    const double mean = sum / N;
+    for (int i = 0; i < N; i++) squares += ((double)x[i] - mean) * ((double)x[i] - mean);
+    fc_split train = {.n = N, .d = 1, .x = x, .y = y};
+    fc_preprocess pp;
+    fc_preprocess_fit(&pp, FC_PRE_STANDARDIZE, &train);
+    ck_assert_msg(pp.mean[0] == mean, "mean %.17g, plain sum / n %.17g", pp.mean[0], mean);
+    ck_assert_msg(pp.std[0] == sqrt(squares / N), "std %.17g, plain %.17g", pp.std[0], sqrt(squares / N));
+    fc_preprocess_free(&pp);
+}
+END_TEST
+
 /* Statistics over a loaded uint8 split, in double, against a direct computation. */
 START_TEST(test_preprocess_on_loaded_data)
 {
@@ -1331,6 +1351,7 @@ static Suite *data_suite(void)
     tcase_add_test(pure, test_preprocess);
     tcase_add_test(pure, test_preprocess_near_constant_and_offset);
     tcase_add_test(pure, test_preprocess_sums_beyond_double);
+    tcase_add_test(pure, test_preprocess_ordinary_feature_bits);
     tcase_add_test(pure, test_epoch_order);
     suite_add_tcase(s, pure);
 

@@ -152,6 +152,13 @@ if command -v h5import >/dev/null && command -v h5copy >/dev/null; then
         bash -c "[ $(matrix_sum huge_n1.txt) -eq 20 ] && [ $(class_rows_sum huge_n1.txt) -eq 30 ] &&
                  grep -q '^accuracy: .*/30)$' huge_n1.txt"
     check "finite scores: no 'no class' line" bash -c '! grep -q "^no class" eval_test.txt'
+    # The class count without num_classes counts the labels of rows without a class too: label 3 only on two
+    # overflowing rows (24, 27), which at -n 3 rank 2 holds; rank 0's rows have labels 0 to 2.
+    seq 0 29 | awk '{ print ($1 == 24 || $1 == 27) ? 3 : $1 % 3 }' >huge_y3.txt
+    h5import huge_x.txt -c huge_x_test.conf huge_y3.txt -c huge_y_test.conf -o overflow3.h5
+    mpi 3 eval --checkpoint "$CK" --data overflow3.h5 >huge3_n3.txt
+    check "label 3 only on rows without a class: 4 classes at -n 3 ($(grep '^data:' huge3_n3.txt))" \
+        grep -q "^data: .* 8 features, 4 classes (3 ranks)$" huge3_n3.txt
     # Training on d.h5's rows with overflow.h5's as /val (He weights, large enough to overflow on them): each
     # check warns, from rank 0 alone, and training goes on (its loss is finite: not divergence).
     h5copy -i d.h5 -o huge_val.h5 -s /train/x -d /train/x -p && h5copy -i d.h5 -o huge_val.h5 -s /train/y -d /train/y
