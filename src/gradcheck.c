@@ -406,6 +406,13 @@ static fc_status gc_run(gc_state *s, const fc_config *cfg)
                                 "sits on its ReLU's kink; use data with more rows that differ",
                                 unchecked, n_unchecked > 8 ? ", ..." : "", cfg->data,
                                 fc_preprocess_name(cfg->preprocess), s->batch, s->batch == 1 ? "" : "s");
+        /* Batchnorm over a batch of 1 row normalises every unit to 0: each layer outputs its beta (0 at the
+         * start), on its ReLU's kink, at any weight scale: no --weight-scale advice would help. */
+        if (cfg->norm == FC_NORM_BATCH && s->batch == 1)
+            return fc_error_set(FC_ERR_INPUT, "gradcheck: no element of %s%s could be checked: --norm batchnorm "
+                                "over a batch of 1 row normalises every unit to 0, so each layer outputs its beta, on "
+                                "its ReLU's kink, at any --weight-scale; use a --batch-size (and --data) of 2 or more "
+                                "rows", unchecked, n_unchecked > 8 ? ", ..." : "");
         /* Weights below the step put every pre-activation (~ scale * |x|) within the step's reach of its kink
          * (--weight-scale 1e-30), and weights up to ten steps shrink the activations layer by layer until the
          * deeper ones are (the float build's default 1e-2 = h on --hidden 100,100,100,100: 5e-2 passes): only

@@ -277,6 +277,19 @@ else
     cat err.txt out.txt
 fi
 
+# Batchnorm over a batch of 1 row outputs its beta, on the ReLU's kink, at any scale: the line says so instead of
+# advising a --weight-scale (it advised a larger one at the default scale and a smaller one at 1).
+for ws in 1e-2 1; do
+    rc=0
+    "$F32" gradcheck --hidden 6 --norm batchnorm --batch-size 1 --weight-scale "$ws" >out.txt 2>err.txt || rc=$?
+    if [ "$rc" -eq 2 ] && [ "$(wc -l <err.txt)" -eq 1 ] && grep -q 'beta1 could be checked: --norm batchnorm over a batch of 1 row' err.txt &&
+        grep -q 'use a --batch-size (and --data) of 2 or more rows' err.txt && ! grep -q 'use a .* --weight-scale' err.txt; then
+        ok "batchnorm, batch of 1 row, --weight-scale $ws: exit 2, the batch named: $(cat err.txt)"
+    else
+        not_ok "batchnorm, batch of 1 row, --weight-scale $ws: exit $rc, '$(cat err.txt)' (want 2 and the 1-row batch)"
+    fi
+done
+
 # A scale whose rounding (~1e11) hides every gradient (~1e9): each tensor passes only as ok*, which must not
 # add up to "result: ok".
 rc=0
