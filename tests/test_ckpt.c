@@ -33,7 +33,7 @@ static const char *scratch(const char *name)
     static int next = 0;
     char *b = bufs[next++ % 4];
     if (!tmp_dir[0]) {
-        snprintf(tmp_dir, sizeof tmp_dir, "/tmp/fcnet_test_ckpt_XXXXXX");
+        fct_tmp_template(tmp_dir, sizeof tmp_dir, "fcnet_test_ckpt_");
         ck_assert_ptr_nonnull(mkdtemp(tmp_dir));
     }
     snprintf(b, 512, "%s/%s", tmp_dir, name);

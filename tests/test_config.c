@@ -32,8 +32,7 @@ static fc_config cfg, other;
 /* Writes len bytes of content (NUL bytes included) to a fresh temporary file; path receives its name. */
 static void write_temp_bytes(char *path, size_t size, const char *content, size_t len)
 {
-    const char *dir = getenv("TMPDIR");
-    snprintf(path, size, "%s/fcnet_test_config_XXXXXX", dir && dir[0] ? dir : "/tmp");
+    fct_tmp_template(path, size, "fcnet_test_config_");
     int fd = mkstemp(path);
     ck_assert_msg(fd >= 0, "mkstemp %s", path);
     FILE *f = fdopen(fd, "w");
@@ -654,8 +653,7 @@ START_TEST(test_config_file_errors)
         unlink(path);
     }
     /* A directory opens but cannot be read. */
-    const char *dir = getenv("TMPDIR");
-    dir = dir && dir[0] ? dir : "/tmp";
+    const char *dir = fct_tmp_dir();
     assert_error_has(PARSE(&cfg, "--data", "d.h5", "--config", dir), "--config: cannot read", dir, "directory");
 }
 END_TEST

@@ -31,7 +31,7 @@ static char tmp_dir[256];
 
 static void tmp_setup(void)
 {
-    snprintf(tmp_dir, sizeof tmp_dir, "/tmp/fcnet_test_data_XXXXXX");
+    fct_tmp_template(tmp_dir, sizeof tmp_dir, "fcnet_test_data_");
     ck_assert_msg(mkdtemp(tmp_dir) != NULL, "mkdtemp: %s", strerror(errno));
 }
 

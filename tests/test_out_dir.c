@@ -15,7 +15,7 @@
 #include "fcnet/out_dir.h"
 #include "testutil.h"
 
-static char base[64];
+static char base[512];
 static const int64_t no_resume[5] = {-1, 0, 0, 0, 0};
 
 static int exists(const char *path)
@@ -31,7 +31,7 @@ static const char *at(const char *rel)
     static int next = 0;
     char *b = bufs[next++ % 4];
     if (!base[0]) {
-        snprintf(base, sizeof base, "/tmp/fcnet_test_out_dir_XXXXXX");
+        fct_tmp_template(base, sizeof base, "fcnet_test_out_dir_");
         ck_assert_ptr_nonnull(mkdtemp(base));
     }
     snprintf(b, FC_PATH_MAX, "%s/%s", base, rel);

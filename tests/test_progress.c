@@ -16,13 +16,13 @@
 
 /* What the reporter prints to stdout, caught in a temporary file. */
 typedef struct capture {
-    char path[64];
+    char path[512];
     int fd, saved;
 } capture;
 
 static void capture_begin(capture *c)
 {
-    snprintf(c->path, sizeof c->path, "/tmp/fcnet_test_progress_XXXXXX");
+    fct_tmp_template(c->path, sizeof c->path, "fcnet_test_progress_");
     c->fd = mkstemp(c->path);
     ck_assert_int_ge(c->fd, 0);
     fflush(stdout);

@@ -117,6 +117,21 @@ double fct_rel_error(const double *a, const double *b, size_t n)
     return worst;
 }
 
+const char *fct_tmp_dir(void)
+{
+    const char *dir = getenv("TMPDIR");
+    return dir && dir[0] ? dir : "/tmp";
+}
+
+void fct_tmp_template(char *buf, size_t size, const char *prefix)
+{
+    const int n = snprintf(buf, size, "%s/%sXXXXXX", fct_tmp_dir(), prefix);
+    if (n < 0 || (size_t)n >= size) { /* a cut template would make mkstemp fail for another reason */
+        fprintf(stderr, "TMPDIR too long for a temporary name: %s\n", fct_tmp_dir());
+        abort();
+    }
+}
+
 const char *fct_data_path(const char *relative)
 {
     static char buf[4096];

@@ -34,6 +34,11 @@ typedef struct fct_child {
  * of a rank with peers cannot take part in the job. */
 fct_child fct_run_child(void (*body)(const void *arg), const void *arg);
 
+/* The directory for the tests' temporary files: $TMPDIR when set, else /tmp (as mktemp does in the shell tests). */
+const char *fct_tmp_dir(void);
+/* "<fct_tmp_dir()>/<prefix>XXXXXX" into buf, a template for mkstemp or mkdtemp. */
+void fct_tmp_template(char *buf, size_t size, const char *prefix);
+
 /* Path of a file under tests/ (from FCNET_TEST_DATA, set by CTest). Returns a static buffer. */
 const char *fct_data_path(const char *relative);
 

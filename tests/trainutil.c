@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "fcnet/rng.h"
+#include "testutil.h"
 
 static void write_split(hid_t file, const char *group, int n, int d, int c, unsigned seed)
 {
@@ -41,7 +42,7 @@ static void write_split(hid_t file, const char *group, int n, int d, int c, unsi
 
 /* The directories fct_make_dataset made (with everything the tests wrote beside the data), removed at exit. */
 enum { MAX_MADE = 256 };
-static char made_dirs[MAX_MADE][32];
+static char made_dirs[MAX_MADE][512];
 static int n_made;
 
 static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
@@ -63,7 +64,8 @@ void fct_make_dataset(char *path, size_t path_size, MPI_Comm comm, int n_train, 
     MPI_Comm_rank(comm, &rank);
     char buf[512] = {0};
     if (rank == 0) {
-        char dir[] = "/tmp/fcnet-test-XXXXXX";
+        char dir[512];
+        fct_tmp_template(dir, sizeof dir, "fcnet-test-");
         if (!mkdtemp(dir)) abort();
         if (n_made == 0) atexit(remove_made_dirs);
         if (n_made < MAX_MADE) snprintf(made_dirs[n_made++], sizeof made_dirs[0], "%s", dir);
