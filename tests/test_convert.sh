@@ -21,10 +21,10 @@ case $SYNTH in /* | "") ;; *) SYNTH=$PWD/$SYNTH ;; esac
 case $H5CMP in /* | "") ;; *) H5CMP=$PWD/$H5CMP ;; esac
 case $FSYNC_FAILS in /* | "") ;; *) FSYNC_FAILS=$PWD/$FSYNC_FAILS ;; esac
 case $SYNTH_FIXTURE in /* | "") ;; *) SYNTH_FIXTURE=$PWD/$SYNTH_FIXTURE ;; esac
-for tool in "$CONVERT" $SYNTH $H5CMP; do
+for tool in "$CONVERT" ${SYNTH:+"$SYNTH"} ${H5CMP:+"$H5CMP"}; do # the optional ones only when given
     [ -x "$tool" ] || { echo "not ok - $tool is not an executable"; echo "0 passed, 1 failed"; exit 1; }
 done
-for f in $FSYNC_FAILS $SYNTH_FIXTURE; do
+for f in ${FSYNC_FAILS:+"$FSYNC_FAILS"} ${SYNTH_FIXTURE:+"$SYNTH_FIXTURE"}; do
     [ -f "$f" ] || { echo "not ok - $f is missing"; echo "0 passed, 1 failed"; exit 1; }
 done
 T=$(mktemp -d "${TMPDIR:-/tmp}/fcnet_test_convert.XXXXXX")
