@@ -328,6 +328,17 @@ fc_status fc_train_setup(fc_trainer *t, const fc_config *cfg, fc_dist *dist)
         fc_log_warn("%s: attribute 'keep' of / is %g, below 2^-24, the resolution of dropout's random draws: the "
                     "resumed run keeps 2^-24 of the units, as it did before, not the fraction asked (--keep now "
                     "refuses such a value)", cfg->resume, cfg->keep);
+    /* --norm layernorm with a 1-unit hidden layer is refused for new runs (config.c); one written before that
+     * rule resumes as it trained (its widths cannot change on --resume), said once: the first such layer. */
+    for (int l = 0; cfg->resume[0] && cfg->norm == FC_NORM_LAYER && l < cfg->n_hidden; l++)
+        if (cfg->hidden[l] == 1) {
+            if (fc_dist_rank(dist) == 0)
+                fc_log_warn("%s: hidden layer %d has 1 unit under --norm layernorm, which normalises it to 0 for "
+                            "every row: the layer's output does not depend on its input, so neither does the "
+                            "network's; the run resumes as it trained (--norm layernorm now refuses such a layer)",
+                            cfg->resume, l + 1);
+            break;
+        }
     t->total_steps = cfg->epochs * t->steps_per_epoch;
     history_alloc(&t->hist, t->total_steps, cfg->epochs + 2);
     t->perm = fc_alloc((size_t)n_train * sizeof(int64_t));

@@ -15,6 +15,12 @@ fcnet_script_test(NAME test_resume
                           $<TARGET_FILE:h5cmp> ${MPIEXEC_EXECUTABLE}
                   TIMEOUT 400)
 set_property(TEST test_resume APPEND PROPERTY ENVIRONMENT FCNET_DIST_F64=$<TARGET_FILE:fcnet_dist_f64>)
+# Checkpoints written before today's refusals (tests/ref/old_ckpt, from commit 66f5e3b): a keep below 2^-24 and
+# a 1-unit layernorm layer resume with a rank-0 warning, batchnorm at batch size 1 is refused naming --init-from.
+fcnet_script_test(NAME test_old_ckpt
+                  COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_old_ckpt.sh $<TARGET_FILE:fcnet_synth>
+                          $<TARGET_FILE:h5cmp> ${MPIEXEC_EXECUTABLE}
+                  TIMEOUT 120)
 # SIGUSR1 to mpirun, SIGTERM to one rank, a burst of signals during the save; each resumed bitwise.
 fcnet_script_test(NAME test_signals
                   COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_signals.sh $<TARGET_FILE:fcnet_synth>
