@@ -774,6 +774,12 @@ int fc_train_run(fc_trainer *t)
     else if (!t->finished)
         fc_log_info("stopped after --max-steps %lld at step %lld (%s); checkpoint %s/checkpoint.h5 written",
                     (long long)cfg->max_steps, (long long)t->step, where, cfg->out);
+    /* Finished, its checkpoint complete: nothing is left to save, so from here a Ctrl-C (not yet received; the
+     * first one resets the handler itself) ends the final test evaluation at once, 130, as during loading and
+     * setup, instead of being swallowed and the process exiting 0 after the evaluation. */
+    struct sigaction sa;
+    if (t->finished && sigaction(SIGINT, NULL, &sa) == 0 && sa.sa_handler == fc_train_request_stop)
+        signal(SIGINT, SIG_DFL);
     print_profile(t);
     if (t->finished && t->data.test.n > 0) {
         double no_class;

@@ -21,6 +21,8 @@
 #     rather than that rank alone dying of SIGPIPE after a checkpoint the others report as a clean stop.
 #  7. SIGTERM and SIGUSR1 end gradcheck, which saves nothing, at once: it dies of the signal (a training
 #     run would write its checkpoint first; a command that ignored them would defeat `kill` and `timeout`).
+#  8. Ctrl-C during the final test evaluation of a finished run (its checkpoint complete): death by SIGINT
+#     (130) at once, the finished checkpoint intact, no temporary file.
 #
 #   tests/test_signals.sh FCNET_SYNTH H5CMP [MPIEXEC]       (FCNET_DIST from the environment)
 set -uo pipefail
@@ -228,4 +230,32 @@ for sig in TERM USR1; do
         fail "gradcheck: exit $WAIT_RC after SIG$sig (want $want, within $LIMIT_S s)"
     fi
 done
+
+# ---- 8. Ctrl-C during the final test evaluation, after training finished and its checkpoint is complete ----
+# Nothing is left to save there, so Ctrl-C ends it at once with 130, as during loading and setup (before, the
+# handler swallowed it: the evaluation ran on to the end and the process exited 0, so a shell loop around it
+# went on). A test split of 60000 rows through a 1000,1000 net: the evaluation takes ~2 s after the last
+# progress line; the checkpoint must be the finished one, complete, with no temporary file beside it.
+"$SYNTH" --out ft.h5 --train 300 --val 100 --test 60000 --features 20 --classes 5 --seed 3 >/dev/null || exit 1
+rm -rf fin
+timeout 300 env --default-signal=INT "$FCNET_DIST" train --data "$W/ft.h5" --hidden 1000,1000 --batch-size 100 \
+    --epochs 1 --out fin >log.fin 2>&1 &
+BG=$!
+deadline=$(($(now_ms) + 60000))
+while ! grep -q "(epoch 1 / 1) step 3:" log.fin && kill -0 "$BG" 2>/dev/null && [ "$(now_ms)" -lt "$deadline" ]; do
+    sleep 0.02
+done
+sleep 0.3 # the final save (a few ms) is over; the evaluation is under way
+t0=$(now_ms)
+pid=$(pgrep -P "$BG" -x fcnet_dist || echo "$BG")
+kill -INT "$pid"
+wait_exit "$BG" $LIMIT_S
+if [ "$WAIT_RC" = 130 ] && ! grep -q "test accuracy" log.fin && [ "$(attr fin/checkpoint.h5 /@finished)" = 1 ] &&
+    [ "$(attr fin/checkpoint.h5 /@step)" = 3 ] && [ -z "$(find fin -name '.*tmp*')" ]; then
+    pass "fin: died of SIGINT (130) $(elapsed_s "$t0") s after Ctrl-C in the final evaluation; checkpoint finished"
+else
+    fail "fin: exit $WAIT_RC after Ctrl-C in the final evaluation (want 130, no test accuracy line, the finished" \
+        "checkpoint at step 3: finished=$(attr fin/checkpoint.h5 /@finished) step=$(attr fin/checkpoint.h5 /@step))"
+    tail -3 log.fin | sed 's/^/    /'
+fi
 finish
