@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -58,9 +59,49 @@ int fc_memory_exceeded(double need, char *why, size_t size)
     return fc_memory_exceeded_copies(need, node_ranks, why, size);
 }
 
+/* What this process's own limits (ulimit -v: RLIMIT_AS; ulimit -d: RLIMIT_DATA, which Linux counts for
+ * private mappings too) leave of its address space, in bytes, or -1 if neither is set. */
+static double address_space_left(const char **which)
+{
+    unsigned long long vm_pages = 0, resident = 0, shared = 0, text = 0, lib = 0, data_pages = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f != NULL) {
+        if (fscanf(f, "%llu %llu %llu %llu %llu %llu", &vm_pages, &resident, &shared, &text, &lib, &data_pages) != 6)
+            vm_pages = data_pages = 0;
+        fclose(f);
+    }
+    const double page = (double)sysconf(_SC_PAGE_SIZE);
+    double left = -1;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+        left = (double)rl.rlim_cur - (double)vm_pages * page;
+        *which = "ulimit -v";
+    }
+    if (getrlimit(RLIMIT_DATA, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+        const double d = (double)rl.rlim_cur - (double)data_pages * page;
+        if (left < 0 || d < left) {
+            left = d;
+            *which = "ulimit -d";
+        }
+    }
+    return left;
+}
+
 int fc_memory_exceeded_copies(double need, int copies, char *why, size_t size)
 {
     const double have = fc_physical_memory_bytes(), gib = 1073741824.0;
+    /* A per-process limit below the need makes an allocation fail: OpenBLAS then retries its work buffer
+     * forever (a hang, deaf to SIGTERM), fcnet's own allocations abort. Refuse it here, keeping room for
+     * OpenBLAS's work buffer (128 MiB). */
+    const double blas_reserve = 128.0 * 1048576.0;
+    const char *which = "";
+    const double left = address_space_left(&which);
+    if (left >= 0 && need + blas_reserve > left) {
+        snprintf(why, size, "more than the %.2f GiB this process's address-space limit (%s) leaves it, after "
+                 "%.0f MiB kept for OpenBLAS's work buffer (raise the limit)", (left > 0 ? left : 0) / gib,
+                 which, blas_reserve / 1048576.0);
+        return 1;
+    }
     if (have <= 0 || need * copies <= have) return 0;
     if (need > have || copies == 1)
         snprintf(why, size, "more than this machine's %.1f GiB of memory", have / gib);

@@ -33,6 +33,11 @@ fcnet_script_test(NAME test_small_shm
                           $<TARGET_FILE:h5cmp> $<TARGET_FILE:shm_room_lie> $<TARGET_FILE:populate_fails>
                           ${MPIEXEC_EXECUTABLE}
                   TIMEOUT 180)
+# A ulimit -v too small for the job (OpenBLAS's buffer, a wide network): one line, exit 2, no hang or abort.
+fcnet_script_test(NAME test_address_limit
+                  COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_address_limit.sh $<TARGET_FILE:fcnet_synth>
+                          ${MPIEXEC_EXECUTABLE}
+                  TIMEOUT 120)
 # --profile's report at 1, 2 and 3 ranks, including the fastest and slowest rank by GEMM time.
 fcnet_script_test(NAME test_profile
                   COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_profile.sh $<TARGET_FILE:fcnet_synth>
