@@ -30,8 +30,31 @@ expect_refused() {
         echo "ok   $name: $(cat "$work/$name.err")"
     fi
 }
-# 200 MB: too little for OpenBLAS's buffer beside MPI's own mappings (it hung before the check).
-expect_refused small-limit 200000 train --data "$work/d.h5" --epochs 1
+# A limit too small for OpenBLAS's buffer beside MPI's own mappings (it hung before the check). How much Open MPI
+# itself maps varies with the machine and its load (under ctest -j2, 200 MB once failed to load its components),
+# so the limit rises in 32 MB steps from where MPI cannot start: the first limit at which it starts must give the
+# refusal (the window below the job's need plus OpenBLAS's 128 MiB is wider than a step), never training or a hang.
+small_limit() {
+    local kb rc
+    for ((kb = 160000; kb <= 1200000; kb += 32000)); do
+        (ulimit -v "$kb" && exec timeout -s KILL 30 "$mpiexec" -q -n 2 --oversubscribe --bind-to none "$dist" train \
+            --data "$work/d.h5" --epochs 1 --out "$work/small-limit") >"$work/small-limit.out" 2>"$work/small-limit.err"
+        rc=$?
+        if grep -q "address-space limit (ulimit -v)" "$work/small-limit.err"; then
+            expect_refused small-limit "$kb" train --data "$work/d.h5" --epochs 1
+            return
+        fi
+        # MPI could not start under this limit (its components failed to map): a higher one
+        [ "$rc" -ne 0 ] && [ "$rc" -ne 137 ] && ! grep -q "error:" "$work/small-limit.err" && continue
+        echo "FAIL small-limit: under ulimit -v $kb rc $rc without the limit's line (137: hung, killed)"
+        head -3 "$work/small-limit.err"
+        fail=1
+        return
+    done
+    echo "FAIL small-limit: MPI did not start under any limit up to 1.2 GB"
+    fail=1
+}
+small_limit
 # 3 GB: the physical memory would hold this 30000-wide network, the limit does not (it aborted before).
 expect_refused wide-net 3000000 train --data "$work/d.h5" --hidden 30000,30000 --epochs 1 --max-steps 1
 # A limit with room: trains.
