@@ -835,17 +835,25 @@ static fc_status validate(const fc_config *cfg)
     if (cfg->resume[0] && cfg->init_from[0])
         return fc_error_set(FC_ERR_INPUT, "--resume '%s' and --init-from '%s' cannot be combined: --resume "
                             "restores the whole run", cfg->resume, cfg->init_from);
-    /* Layernorm normalises a single unit to 0 in every row, so the layer outputs its beta whatever the input and
-     * every score after it is the same for all rows: nothing to train (PyTorch's LayerNorm(1) does it silently). */
-    for (int l = 0; cfg->command == FC_CMD_TRAIN && cfg->norm == FC_NORM_LAYER && l < cfg->n_hidden; l++)
-        if (cfg->hidden[l] == 1) {
-            char widths[FC_PATH_MAX];
-            return fc_error_set(FC_ERR_INPUT, "--hidden %s: hidden layer %d has 1 unit, which --norm layernorm "
-                                "normalises to 0 for every row: the network's output would not depend on its input; "
-                                "give the layer 2 or more units, or use --norm batchnorm or none",
-                                fc_config_value(cfg, FC_OPT_HIDDEN, widths, sizeof widths), l + 1);
-        }
+    /* Nothing to train: every score after such a layer is the same for all rows (PyTorch's LayerNorm(1) does it
+     * silently). */
+    const int constant = cfg->command == FC_CMD_TRAIN ? fc_config_constant_layernorm_layer(cfg) : 0;
+    if (constant > 0) {
+        char widths[FC_PATH_MAX];
+        return fc_error_set(FC_ERR_INPUT, "--hidden %s: hidden layer %d has 1 unit, which --norm layernorm "
+                            "normalises to 0 for every row: the network's output would not depend on its input; "
+                            "give the layer 2 or more units, or use --norm batchnorm or none",
+                            fc_config_value(cfg, FC_OPT_HIDDEN, widths, sizeof widths), constant);
+    }
     return FC_OK;
+}
+
+/* Layernorm normalises a single unit to 0 in every row, so the layer outputs its beta whatever the input. */
+int fc_config_constant_layernorm_layer(const fc_config *cfg)
+{
+    for (int l = 0; cfg->norm == FC_NORM_LAYER && l < cfg->n_hidden; l++)
+        if (cfg->hidden[l] == 1) return l + 1;
+    return 0;
 }
 
 void fc_config_defaults(fc_config *cfg)

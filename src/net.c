@@ -363,13 +363,13 @@ int fc_net_predict(const fc_net *net, int row)
 {
     const int C = net->dims[net->n_layers];
     const fc_real *s = net->scores + (size_t)row * (size_t)C;
-    int best = 0;
-    for (int k = 1; k < C; k++)
-        if (s[k] > s[best]) best = k;
     /* A NaN compares false (the argmax would depend on where it sits) and an Inf is an overflowed forward
      * whose softmax is NaN: neither row has a class to count. */
-    for (int k = 0; k < C; k++)
+    int best = 0;
+    for (int k = 0; k < C; k++) {
         if (!isfinite(s[k])) return FC_NET_NO_CLASS;
+        if (s[k] > s[best]) best = k;
+    }
     return best;
 }
 

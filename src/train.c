@@ -242,19 +242,20 @@ static fc_status check_batchnorm_batches(const fc_trainer *t)
 {
     const int64_t B = t->cfg->batch_size, n_train = t->data.train.n;
     if (t->cfg->norm != FC_NORM_BATCH || n_train == 0) return FC_OK;
-    /* A run resumed from a checkpoint written before this rule: its batch size cannot change on --resume, so the
-     * message names the checkpoint's attribute and the way on, --init-from. */
-    if ((B == 1 || n_train == 1) && t->cfg->resume[0])
-        return fc_error_set(FC_ERR_INPUT, "%s: attribute 'batch_size' of / is %lld with %lld training rows: every "
-                            "batch is 1 row, which its --norm batchnorm normalises to 0 (its layers output their beta "
-                            "whatever the input); such a run is not resumed: start from its parameters with "
-                            "--init-from %s and a --batch-size of 2 or more rows", t->cfg->resume, (long long)B,
-                            (long long)n_train, t->cfg->resume);
-    if (B == 1 || n_train == 1)
+    if (B == 1 || n_train == 1) {
+        /* A run resumed from a checkpoint written before this rule: its batch size cannot change on --resume, so
+         * the message names the checkpoint's attribute and the way on, --init-from. */
+        if (t->cfg->resume[0])
+            return fc_error_set(FC_ERR_INPUT, "%s: attribute 'batch_size' of / is %lld with %lld training rows: "
+                                "every batch is 1 row, which its --norm batchnorm normalises to 0 (its layers output "
+                                "their beta whatever the input); such a run is not resumed: start from its parameters "
+                                "with --init-from %s and a --batch-size of 2 or more rows", t->cfg->resume,
+                                (long long)B, (long long)n_train, t->cfg->resume);
         return fc_error_set(FC_ERR_INPUT, "--batch-size %lld with %lld training rows: every batch is 1 row, which "
                             "--norm batchnorm normalises to 0: its layers would output their beta whatever the input "
                             "and drive their running variance to 0; use batches of 2 or more rows, or --norm "
                             "layernorm or none", (long long)B, (long long)n_train);
+    }
     if (n_train % B == 1 && fc_dist_rank(t->dist) == 0)
         fc_log_warn("--batch-size %lld: the last batch of every epoch is 1 row (%lld training rows = %lld x %lld + 1), "
                     "which --norm batchnorm normalises to 0: that step passes no gradient through its layers and pulls "
@@ -330,15 +331,11 @@ fc_status fc_train_setup(fc_trainer *t, const fc_config *cfg, fc_dist *dist)
                     "refuses such a value)", cfg->resume, cfg->keep);
     /* --norm layernorm with a 1-unit hidden layer is refused for new runs (config.c); one written before that
      * rule resumes as it trained (its widths cannot change on --resume), said once: the first such layer. */
-    for (int l = 0; cfg->resume[0] && cfg->norm == FC_NORM_LAYER && l < cfg->n_hidden; l++)
-        if (cfg->hidden[l] == 1) {
-            if (fc_dist_rank(dist) == 0)
-                fc_log_warn("%s: hidden layer %d has 1 unit under --norm layernorm, which normalises it to 0 for "
-                            "every row: the layer's output does not depend on its input, so neither does the "
-                            "network's; the run resumes as it trained (--norm layernorm now refuses such a layer)",
-                            cfg->resume, l + 1);
-            break;
-        }
+    const int constant = cfg->resume[0] ? fc_config_constant_layernorm_layer(cfg) : 0;
+    if (constant > 0 && fc_dist_rank(dist) == 0)
+        fc_log_warn("%s: hidden layer %d has 1 unit under --norm layernorm, which normalises it to 0 for every row: "
+                    "the layer's output does not depend on its input, so neither does the network's; the run "
+                    "resumes as it trained (--norm layernorm now refuses such a layer)", cfg->resume, constant);
     t->total_steps = cfg->epochs * t->steps_per_epoch;
     history_alloc(&t->hist, t->total_steps, cfg->epochs + 2);
     t->perm = fc_alloc((size_t)n_train * sizeof(int64_t));

@@ -90,6 +90,9 @@ const char *fc_config_option_name(fc_option opt);
 /* The current value of opt in cfg as text, in the form the parser accepts ("100,100", "adam", "0.001",
  * "true"); written into buf (truncated to size) and returned. */
 const char *fc_config_value(const fc_config *cfg, fc_option opt, char *buf, size_t size);
+/* The first hidden layer (numbered from 1) that --norm layernorm normalises to 0 in every row, a layer of 1 unit,
+ * whose output then does not depend on the input; 0 when there is none (or another norm). */
+int fc_config_constant_layernorm_layer(const fc_config *cfg);
 /* Checks the numbers of cfg (reals, integers, hidden widths) by the rules the parser applies to flags: for
  * values that did not come through it, a checkpoint's attributes. The first one out of range gives
  * FC_ERR_INPUT "SOURCE: attribute 'batch_size' of /: 0 out of range (must be >= 1)". in_this_precision:
