@@ -13,13 +13,18 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 "$synth" --out "$work/d.h5" --train 400 --val 100 --test 100 --features 20 --classes 5 >/dev/null || exit 1
 fail=0
-# expect_refused NAME KB ARG...: run under ulimit -v KB at 2 ranks, killed after 30 s.
-expect_refused() {
+# run_limited NAME KB ARG...: fcnet_dist ARG... --out $work/NAME at 2 ranks under ulimit -v KB, killed after
+# $limit_s seconds (30; a refusal takes a second); output in $work/NAME.out and .err, the exit status in $rc.
+run_limited() {
     local name=$1 kb=$2
     shift 2
-    (ulimit -v "$kb" && exec timeout -s KILL 30 "$mpiexec" -q -n 2 --oversubscribe --bind-to none "$dist" "$@" \
-        --out "$work/$name") >"$work/$name.out" 2>"$work/$name.err"
-    local rc=$? lines
+    (ulimit -v "$kb" && exec timeout -s KILL "${limit_s:-30}" "$mpiexec" -q -n 2 --oversubscribe --bind-to none \
+        "$dist" "$@" --out "$work/$name") >"$work/$name.out" 2>"$work/$name.err"
+    rc=$?
+}
+# check_refused NAME: the run_limited run NAME was refused: exit 2, one line naming the limit, no --out.
+check_refused() {
+    local name=$1 lines
     lines=$(grep -c . "$work/$name.err")
     if [ "$rc" -ne 2 ] || [ "$lines" -ne 1 ] || ! grep -q "address-space limit (ulimit -v)" "$work/$name.err" \
         || [ -e "$work/$name" ]; then
@@ -35,20 +40,18 @@ expect_refused() {
 # so the limit rises in 32 MB steps from where MPI cannot start: the first limit at which it starts must give the
 # refusal (the window below the job's need plus OpenBLAS's 128 MiB is wider than a step), never training or a hang.
 small_limit() {
-    local kb rc
+    local kb
     for ((kb = 160000; kb <= 1200000; kb += 32000)); do
-        (ulimit -v "$kb" && exec timeout -s KILL 30 "$mpiexec" -q -n 2 --oversubscribe --bind-to none "$dist" train \
-            --data "$work/d.h5" --epochs 1 --out "$work/small-limit") >"$work/small-limit.out" 2>"$work/small-limit.err"
-        rc=$?
-        if grep -q "address-space limit (ulimit -v)" "$work/small-limit.err"; then
-            expect_refused small-limit "$kb" train --data "$work/d.h5" --epochs 1
-            return
-        fi
+        run_limited small-limit "$kb" train --data "$work/d.h5" --epochs 1
         # MPI could not start under this limit (its components failed to map): a higher one
         [ "$rc" -ne 0 ] && [ "$rc" -ne 137 ] && ! grep -q "error:" "$work/small-limit.err" && continue
-        echo "FAIL small-limit: under ulimit -v $kb rc $rc without the limit's line (137: hung, killed)"
-        head -3 "$work/small-limit.err"
-        fail=1
+        if grep -q "address-space limit (ulimit -v)" "$work/small-limit.err"; then
+            check_refused small-limit
+        else
+            echo "FAIL small-limit: under ulimit -v $kb rc $rc without the limit's line (137: hung, killed)"
+            head -3 "$work/small-limit.err"
+            fail=1
+        fi
         return
     done
     echo "FAIL small-limit: MPI did not start under any limit up to 1.2 GB"
@@ -56,14 +59,15 @@ small_limit() {
 }
 small_limit
 # 3 GB: the physical memory would hold this 30000-wide network, the limit does not (it aborted before).
-expect_refused wide-net 3000000 train --data "$work/d.h5" --hidden 30000,30000 --epochs 1 --max-steps 1
+run_limited wide-net 3000000 train --data "$work/d.h5" --hidden 30000,30000 --epochs 1 --max-steps 1
+check_refused wide-net
 # A limit with room: trains.
-if (ulimit -v 2000000 && exec timeout -s KILL 60 "$mpiexec" -q -n 2 --oversubscribe --bind-to none "$dist" train \
-    --data "$work/d.h5" --epochs 1 --out "$work/roomy") >"$work/roomy.out" 2>&1 && [ -f "$work/roomy/checkpoint.h5" ]; then
+limit_s=60 run_limited roomy 2000000 train --data "$work/d.h5" --epochs 1
+if [ "$rc" -eq 0 ] && [ -f "$work/roomy/checkpoint.h5" ]; then
     echo "ok   roomy: trained under ulimit -v 2000000"
 else
-    echo "FAIL roomy: did not train under ulimit -v 2000000"
-    tail -5 "$work/roomy.out"
+    echo "FAIL roomy: did not train under ulimit -v 2000000 (rc $rc)"
+    tail -5 "$work/roomy.err"
     fail=1
 fi
 exit $fail
