@@ -333,8 +333,8 @@ void fc_out_dir_release(const char *out, fc_out_dir_hold *hold, int refused)
     char dir[FC_PATH_MAX], path[FC_PATH_MAX + 32];
     out_dir_text(dir, sizeof dir, out);
     snprintf(path, sizeof path, "%s/.fcnet-lock", dir);
-    /* Removed while still locked: a run waiting on it sees its file gone and opens the new one (lock_out_dir). */
-    /* Only the file it created: a name someone emptied meanwhile may hold another run's new lock file. */
+    /* Removed while still locked: a run waiting on it sees its file gone and opens the new one (lock_out_dir).
+     * Only the file it created: a name someone emptied meanwhile may hold another run's new lock file. */
     if (refused && hold->lock_created && (!hold->lock || same_file(hold->lock - 1, path))) unlink(path);
     if (hold->lock) close(hold->lock - 1);
     /* Deepest first; rmdir removes only an empty directory, and the first that is not ends the climb. */
