@@ -572,6 +572,7 @@ static const char *const params_kinds[] = {
     "shapes",    /* W1 (4, 9) and b1 (9,): a --hidden 9 model */
     "missing",   /* no W2 */
     "inf",       /* Inf in W2 */
+    "transposed", /* W1 (8, 4): PyTorch's nn.Linear.weight written as it stands */
     NULL};
 
 static void write_params(const char *kind, const char *out)
@@ -584,7 +585,8 @@ static void write_params(const char *kind, const char *out)
     for (int i = 0; i < D * 9; i++) w1[i] = 0.01 * (i % 7 - 3);
     for (int i = 0; i < 9 * C; i++) w2[i] = 0.01 * (i % 5 - 2);
     if (strcmp(k, "inf") == 0) w2[4] = (double)INFINITY;
-    hsize_t d_w1[2] = {D, (hsize_t)h}, d_b1[1] = {(hsize_t)h}, d_w2[2] = {(hsize_t)h, C}, d_b2[1] = {C};
+    const int transposed = strcmp(k, "transposed") == 0;
+    hsize_t d_w1[2] = {transposed ? (hsize_t)h : D, transposed ? D : (hsize_t)h}, d_b1[1] = {(hsize_t)h}, d_w2[2] = {(hsize_t)h, C}, d_b2[1] = {C};
     put(f, "/params/W1", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, d_w1, w1);
     put(f, "/params/b1", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, d_b1, b1);
     if (strcmp(k, "missing") != 0) put(f, "/params/W2", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, d_w2, w2);

@@ -304,7 +304,8 @@ add data-val-size-one-row-batchnorm "--batch-size 10 with 1 training rows|every 
     --data "$O/noval.h5" --val-size 59 --hidden 8 --batch-size 10 --epochs 1 --norm batchnorm
 
 # ---- --init-from ----
-for spec in "shapes:/params/W1|(4, 9)|(4, 8)" missing:/params/W2 inf:/params/W2; do
+for spec in "shapes:/params/W1|(4, 9)|(4, 8)" missing:/params/W2 inf:/params/W2 \
+    "transposed:/params/W1|(8, 4) in the file, (4, 8) expected (transposed|weight.T)"; do
     kind=${spec%%:*} expect=${spec#*:}
     "$BAD_INPUTS" params "$kind" "$O/params-$kind.h5"
     add "init-$kind" "params-$kind.h5|$expect" train "${base[@]}" --init-from "$O/params-$kind.h5"
