@@ -54,14 +54,10 @@ double fc_physical_memory_bytes(void)
 
 void fc_set_node_ranks(int n) { node_ranks = n > 0 ? n : 1; }
 
-int fc_memory_exceeded(double need, char *why, size_t size)
-{
-    return fc_memory_exceeded_copies(need, node_ranks, why, size);
-}
-
-/* What this process's own limits (ulimit -v: RLIMIT_AS; ulimit -d: RLIMIT_DATA, which Linux counts for
- * private mappings too) leave of its address space, in bytes, or -1 if neither is set. */
-static double address_space_left(const char **which)
+/* 1 when this process's own limits (ulimit -v: RLIMIT_AS; ulimit -d: RLIMIT_DATA, which Linux counts for private
+ * mappings too) are set, with the bytes of address space the tighter one leaves in *left: negative when a limit
+ * was lowered below what the process already uses (prlimit on a running process), which leaves it nothing. */
+static int address_space_left(double *left, const char **which)
 {
     unsigned long long vm_pages = 0, resident = 0, shared = 0, text = 0, lib = 0, data_pages = 0;
     FILE *f = fopen("/proc/self/statm", "r");
@@ -71,35 +67,42 @@ static double address_space_left(const char **which)
         fclose(f);
     }
     const double page = (double)sysconf(_SC_PAGE_SIZE);
-    double left = -1;
+    int limited = 0;
     struct rlimit rl;
     if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
-        left = (double)rl.rlim_cur - (double)vm_pages * page;
+        *left = (double)rl.rlim_cur - (double)vm_pages * page;
         *which = "ulimit -v";
+        limited = 1;
     }
     if (getrlimit(RLIMIT_DATA, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
         const double d = (double)rl.rlim_cur - (double)data_pages * page;
-        if (left < 0 || d < left) {
-            left = d;
+        if (!limited || d < *left) {
+            *left = d;
             *which = "ulimit -d";
         }
+        limited = 1;
     }
-    return left;
+    return limited;
 }
 
-int fc_memory_exceeded_copies(double need, int copies, char *why, size_t size)
+/* fc_memory_exceeded_held's check for need bytes held copies times on this node. */
+static int memory_exceeded(double need, double held, int copies, char *why, size_t size)
 {
     const double have = fc_physical_memory_bytes(), gib = 1073741824.0;
     /* A per-process limit below the need makes an allocation fail: OpenBLAS then retries its work buffer
      * forever (a hang, deaf to SIGTERM), fcnet's own allocations abort. Refuse it here, keeping room for
-     * OpenBLAS's work buffer (128 MiB). */
-    const double blas_reserve = 128.0 * 1048576.0;
+     * OpenBLAS's work buffer (128 MiB). The limit meets only what is still to be allocated: the held part
+     * is in the process's use already. */
+    const double blas_reserve = 128.0 * 1048576.0, to_come = need - held;
     const char *which = "";
-    const double left = address_space_left(&which);
-    if (left >= 0 && need + blas_reserve > left) {
-        snprintf(why, size, "more than the %.2f GiB this process's address-space limit (%s) leaves it, after "
-                 "%.0f MiB kept for OpenBLAS's work buffer (raise the limit)", (left > 0 ? left : 0) / gib,
-                 which, blas_reserve / 1048576.0);
+    double left = 0;
+    if (address_space_left(&left, &which) && to_come + blas_reserve > left) {
+        const double room = left - blas_reserve > 0 ? left - blas_reserve : 0;
+        char of[80] = "";
+        if (held > 0) snprintf(of, sizeof of, "%.2f GiB of it still to be allocated, ", to_come / gib);
+        snprintf(why, size, "%smore than the %.2f GiB this process's address-space limit (%s) leaves it after "
+                 "%.0f MiB kept for OpenBLAS's work buffer (raise the limit)", of, room / gib, which,
+                 blas_reserve / 1048576.0);
         return 1;
     }
     if (have <= 0 || need * copies <= have) return 0;
@@ -109,6 +112,21 @@ int fc_memory_exceeded_copies(double need, int copies, char *why, size_t size)
         snprintf(why, size, "more than this rank's share of this machine's memory: %.1f GiB for %d ranks on this node, "
                  "each with its own copy (start fewer ranks per node)", have / gib, copies);
     return 1;
+}
+
+int fc_memory_exceeded(double need, char *why, size_t size)
+{
+    return fc_memory_exceeded_held(need, 0, why, size);
+}
+
+int fc_memory_exceeded_copies(double need, int copies, char *why, size_t size)
+{
+    return memory_exceeded(need, 0, copies, why, size);
+}
+
+int fc_memory_exceeded_held(double need, double held, char *why, size_t size)
+{
+    return memory_exceeded(need, held, node_ranks, why, size);
 }
 
 const char *fc_input_file_problem(const char *path)

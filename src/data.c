@@ -512,8 +512,8 @@ static fc_status check_written(const xy_source *src)
 
 /* Reads rows [row0, row0 + n) of src into split: into x_at and y_at when the caller placed the memory (its size
  * checked there), else into memory allocated here. *held: bytes the splits read before this one hold; the
- * memory check counts them, this split's rows and labels, and the read buffer; on success *held grows by this
- * split. On failure split is freed (placed memory stays the caller's). */
+ * memory check counts them (an address-space limit does not: they are in the process's use already), this
+ * split's rows and labels, and the read buffer; on success *held grows by this split. On failure split is freed (placed memory stays the caller's). */
 static fc_status split_read(fc_split *split, int64_t *max_label, double *held, const xy_source *src, int64_t row0,
                             int64_t n, int num_classes, fc_real *x_at, int32_t *y_at)
 {
@@ -534,7 +534,7 @@ static fc_status split_read(fc_split *split, int64_t *max_label, double *held, c
         const double mine = (double)n * ((double)src->d * sizeof(fc_real) + sizeof(int32_t));
         const double need = *held + mine + (double)read_chunk_rows(src->d, n) * src->d * sizeof(double);
         char why[256];
-        if (fc_memory_exceeded(need, why, sizeof why))
+        if (fc_memory_exceeded_held(need, *held, why, sizeof why))
             return fc_error_set(FC_ERR_INPUT, "%s: %s: %lld rows of %d features need %.1f GiB%s, %s", src->path,
                                 src->x_name, (long long)n, src->d, need / 1073741824.0,
                                 *held > 0 ? " with the splits read before" : "", why);

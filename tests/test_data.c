@@ -16,6 +16,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -549,6 +550,71 @@ START_TEST(test_chunked_reads)
     free(x);
     free(y);
     free(tx);
+}
+END_TEST
+
+/* This process's address space in use (VmSize), in bytes. */
+static double address_space_used(void)
+{
+    unsigned long long pages = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    ck_assert(f != NULL);
+    ck_assert_int_eq(fscanf(f, "%llu", &pages), 1);
+    fclose(f);
+    return (double)pages * (double)sysconf(_SC_PAGE_SIZE);
+}
+
+/* The child of test_address_space_limit: loads path under ulimit -v of what it uses, the train split's bytes
+ * (arg), OpenBLAS's 128 MiB, the 4 MiB read buffer and half the split again; exits 0 when it loaded. */
+static void load_under_limit(const void *arg)
+{
+    const double split = *(const double *)arg;
+    const struct rlimit rl = {(rlim_t)(address_space_used() + 1.5 * split + 132.0 * 1048576.0), RLIM_INFINITY};
+    if (setrlimit(RLIMIT_AS, &rl) != 0) _exit(98);
+    fc_dataset ds;
+    const fc_status st = fc_data_load(&ds, tmp_path("limit.h5"), 0);
+    if (st != FC_OK) fprintf(stderr, "%s\n", fc_error_message());
+    _exit(st == FC_OK ? 0 : 1);
+}
+
+/* The child of test_address_space_limit: a limit lowered below what the process uses leaves it nothing. */
+static void check_limit_below_use(const void *arg)
+{
+    (void)arg;
+    const struct rlimit rl = {(rlim_t)(address_space_used() / 2), RLIM_INFINITY};
+    if (setrlimit(RLIMIT_AS, &rl) != 0) _exit(98);
+    char why[256] = "";
+    const int exceeded = fc_memory_exceeded(1.0, why, sizeof why);
+    fprintf(stderr, "%s\n", why);
+    _exit(exceeded ? 0 : 1);
+}
+
+/* A per-process address-space limit (ulimit -v) meets what is still to be allocated: the splits read before
+ * are in the process's use already, and counting them again refused a val split that fits (a 1 GB /train
+ * needed 2 GB of limit). A limit lowered below the use (prlimit on a running process) leaves nothing: it was
+ * taken for no limit at all. */
+START_TEST(test_address_space_limit)
+{
+    enum { N = 32768, D = 512 };
+    hid_t f = h5_create(tmp_path("limit.h5"));
+    float *x = calloc((size_t)N * D, sizeof *x);
+    int32_t *y = calloc(N, sizeof *y);
+    ck_assert(x != NULL && y != NULL);
+    hsize_t dx[2] = {N, D}, dy[1] = {N};
+    h5_put(f, "/train/x", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, dx, x);
+    h5_put(f, "/train/y", H5T_STD_I32LE, H5T_NATIVE_INT32, 1, dy, y);
+    dx[0] = dy[0] = 10;
+    h5_put(f, "/val/x", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, dx, x);
+    h5_put(f, "/val/y", H5T_STD_I32LE, H5T_NATIVE_INT32, 1, dy, y);
+    H5Fclose(f);
+    free(x);
+    free(y);
+    const double split = (double)N * D * sizeof(fc_real);
+    fct_child r = fct_run_child(load_under_limit, &split);
+    ck_assert_msg(r.exited && r.code == 0, "exit %d signal %d: %s", r.code, r.signal, r.err);
+    r = fct_run_child(check_limit_below_use, NULL);
+    ck_assert_msg(r.exited && r.code == 0 && strstr(r.err, "address-space limit (ulimit -v)"),
+                  "exit %d signal %d: '%s'", r.code, r.signal, r.err);
 }
 END_TEST
 
@@ -1342,6 +1408,7 @@ static Suite *data_suite(void)
     tcase_add_test(load, test_holdout_fraction_and_count);
     tcase_add_test(load, test_n_classes_from_every_split);
     tcase_add_test(load, test_chunked_reads);
+    tcase_add_test(load, test_address_space_limit);
     tcase_add_test(load, test_hdf5_error_printing_restored);
     tcase_add_test(load, test_preprocess_on_loaded_data);
     tcase_add_test(load, test_gather);

@@ -47,6 +47,10 @@ void fc_set_node_ranks(int n);
 int fc_memory_exceeded(double need, char *why, size_t size);
 /* The same for need bytes held `copies` times on this node (1: once for the node, as shared memory is). */
 int fc_memory_exceeded_copies(double need, int copies, char *why, size_t size);
+/* fc_memory_exceeded for a need of which held bytes this process has allocated already (the splits read before):
+ * the memory counts the whole need, a per-process address-space limit (ulimit -v/-d) only the rest, as the
+ * process's use already holds the held part. */
+int fc_memory_exceeded_held(double need, double held, char *why, size_t size);
 /* FNV-1a, 64 bit: any bit that differs changes the hash with overwhelming probability. */
 uint64_t fc_hash_bytes(const void *data, size_t n);
 
