@@ -37,24 +37,51 @@ int fc_file_identity(const char *path, int64_t id[5])
     return 1;
 }
 
-fc_status fc_out_dir_make(const char *dir, fc_status kind, int *created)
+/* How many components s names ("a//b/" two). */
+static int count_components(const char *s)
 {
-    char path[FC_PATH_MAX];
-    snprintf(path, sizeof path, "%s", dir);
-    if (created) *created = 0;
+    int n = 0;
+    for (; *s; s++) n += *s != '/' && (s[1] == '/' || s[1] == '\0');
+    return n;
+}
+
+/* One walk of fc_out_dir_make over path: mkdir of every component. 0, or the errno of the first that failed,
+ * with path cut after it; *made: the trailing run of components this walk created before it ended, the only ones
+ * that lie wholly within what it made; *missing: the components from the one that failed to the end. */
+static int make_components(char *path, int *made, int *missing)
+{
+    *made = *missing = 0;
     for (char *p = path + 1;; p++) {
         if ((*p == '/' || *p == '\0') && p[-1] != '/') { /* the end of a component ("a//b/" has two) */
-            char saved = *p;
+            const char saved = *p;
             *p = '\0';
-            /* counts the trailing run of created ones: only those lie wholly within what this call made */
-            const int made = mkdir(path, 0777) == 0;
-            if (created) *created = made ? *created + 1 : 0;
-            if (!made && errno != EEXIST)
-                return fc_error_set(kind, "--out: cannot create directory '%s': %s", path, strerror(errno));
+            const int ok = mkdir(path, 0777) == 0, err = errno;
+            if (!ok && err != EEXIST) {
+                *missing = 1 + (saved ? count_components(p + 1) : 0);
+                return err;
+            }
+            *made = ok ? *made + 1 : 0;
             *p = saved;
         }
-        if (*p == '\0') break;
+        if (*p == '\0') return 0;
     }
+}
+
+fc_status fc_out_dir_make(const char *dir, fc_status kind, int *created, int *missing)
+{
+    char path[FC_PATH_MAX];
+    int made = 0, not_made = 0, err;
+    /* A run refused beside this one removes the empty directories it created (fc_out_dir_release), one of
+     * which this walk may have found a moment before: the next component then fails with ENOENT, and the walk
+     * starts over (a few times: a symbolic link to nowhere on the way fails so every time). */
+    for (int walks = 0;; walks++) {
+        snprintf(path, sizeof path, "%s", dir);
+        err = make_components(path, &made, &not_made);
+        if (err != ENOENT || walks == CLAIM_TRIES) break;
+    }
+    if (created) *created = made;
+    if (missing) *missing = not_made;
+    if (err) return fc_error_set(kind, "--out: cannot create directory '%s': %s", path, strerror(err));
     return FC_OK;
 }
 
@@ -283,7 +310,7 @@ static fc_status claim_once(const fc_config *cfg, const int64_t resume_file[5], 
 {
     memset(hold, 0, sizeof *hold);
     *again = 0;
-    fc_status st = fc_out_dir_make(cfg->out, FC_ERR_INPUT, &hold->dirs_created);
+    fc_status st = fc_out_dir_make(cfg->out, FC_ERR_INPUT, &hold->dirs_created, &hold->dirs_missing);
     if (st != FC_OK) return st;
     char probe[FC_PATH_MAX + 32];
     snprintf(probe, sizeof probe, "%s/.fcnet-probe-XXXXXX", cfg->out);
@@ -328,6 +355,16 @@ fc_status fc_out_dir_claim(const fc_config *cfg, const int64_t resume_file[5], f
     }
 }
 
+/* dir without its last component ("a//b" -> "a"): 0 when it has none left to cut. */
+static int cut_last_component(char *dir)
+{
+    char *slash = strrchr(dir, '/');
+    if (!slash) return 0;
+    while (slash > dir && slash[-1] == '/') slash--;
+    *slash = '\0';
+    return 1;
+}
+
 void fc_out_dir_release(const char *out, fc_out_dir_hold *hold, int refused)
 {
     char dir[FC_PATH_MAX], path[FC_PATH_MAX + 32];
@@ -337,12 +374,11 @@ void fc_out_dir_release(const char *out, fc_out_dir_hold *hold, int refused)
      * Only the file it created: a name someone emptied meanwhile may hold another run's new lock file. */
     if (refused && hold->lock_created && (!hold->lock || same_file(hold->lock - 1, path))) unlink(path);
     if (hold->lock) close(hold->lock - 1);
-    /* Deepest first; rmdir removes only an empty directory, and the first that is not ends the climb. */
-    for (int i = 0; refused && i < hold->dirs_created && rmdir(dir) == 0; i++) {
-        char *slash = strrchr(dir, '/');
-        if (!slash) break;
-        while (slash > dir && slash[-1] == '/') slash--;
-        *slash = '\0';
+    /* Deepest first, from the last one it made (past those its mkdir failed on); rmdir removes only an empty
+     * directory, and the first that is not ends the climb. */
+    if (refused) {
+        for (int cut = 0; cut < hold->dirs_missing && cut_last_component(dir);) cut++;
+        for (int removed = 0; removed < hold->dirs_created && rmdir(dir) == 0 && cut_last_component(dir);) removed++;
     }
     memset(hold, 0, sizeof *hold);
 }

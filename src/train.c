@@ -659,7 +659,7 @@ static fc_status save_checkpoint(fc_trainer *t)
     double t0 = MPI_Wtime();
     fc_train_gather_optimizer_state(t);
     if (fc_dist_rank(t->dist) == 0) {
-        st = fc_out_dir_make(t->cfg->out, FC_ERR_FAIL, NULL);
+        st = fc_out_dir_make(t->cfg->out, FC_ERR_FAIL, NULL, NULL);
         if (st == FC_OK) st = fc_ckpt_save(t, path);
         /* Only once the new checkpoint is safely in place: a run that fails before it loses nothing. */
         if (st == FC_OK && !t->pruned_out_dir) {

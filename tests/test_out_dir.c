@@ -1,6 +1,7 @@
 /* What a run refused before training takes away again from --out (fc_out_dir_release): the .fcnet-lock and the
- * directories it created, never a directory it found (even an empty one), a lock file an earlier run left, or
- * another run's lock file now under the name. */
+ * directories it created (also those above a component its mkdir failed on), never a directory it found (even an
+ * empty one), a lock file an earlier run left, or another run's lock file now under the name. And a directory
+ * such a run removes while this one creates --out inside it does not fail this one. */
 
 #define _GNU_SOURCE /* nftw() */
 #include <fcntl.h>
@@ -9,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "fcnet/config.h"
@@ -16,6 +18,22 @@
 #include "testutil.h"
 
 static char base[512];
+/* Armed with a path, the next mkdir of it first removes its parent, as a refused run's release beside this run
+ * does when it removes the empty directory it created and this run had just found. */
+static const char *parent_vanishes_before;
+
+/* In the test binary, this mkdir is the one fc_out_dir_make calls (libc's own mkdtemp does not come here). */
+int mkdir(const char *path, mode_t mode)
+{
+    if (parent_vanishes_before && strcmp(path, parent_vanishes_before) == 0) {
+        parent_vanishes_before = NULL;
+        char parent[FC_PATH_MAX];
+        snprintf(parent, sizeof parent, "%s", path);
+        *strrchr(parent, '/') = '\0';
+        ck_assert_int_eq(rmdir(parent), 0);
+    }
+    return (int)syscall(SYS_mkdirat, AT_FDCWD, path, mode);
+}
 static const int64_t no_resume[5] = {-1, 0, 0, 0, 0};
 
 static int exists(const char *path)
@@ -73,8 +91,38 @@ START_TEST(test_refused_removes_what_it_created)
     ck_assert_int_eq(hold.lock_created, 0);
     fc_out_dir_release(cfg.out, &hold, 1);
     ck_assert_msg(exists(at("user/.fcnet-lock")), "an earlier run's lock file was removed");
+    /* A component its mkdir failed on (too long a name): the directories it made above that one go too. */
+    char long_name[300];
+    memset(long_name, 'x', sizeof long_name - 1);
+    long_name[sizeof long_name - 1] = '\0';
+    char rel[400];
+    snprintf(rel, sizeof rel, "user/new/%s/run/", long_name);
+    memset(&cfg, 0, sizeof cfg);
+    snprintf(cfg.out, sizeof cfg.out, "%s", at(rel));
+    ck_assert_int_eq(fc_out_dir_claim(&cfg, no_resume, &hold), FC_ERR_INPUT);
+    ck_assert_msg(strstr(fc_error_message(), "File name too long") != NULL, "%s", fc_error_message());
+    fc_out_dir_release(cfg.out, &hold, 1);
+    ck_assert_msg(!exists(at("user/new")), "the directory the run made above the failed one stays");
+    ck_assert(exists(at("user/.fcnet-lock")));
     ck_assert_int_eq(unlink(at("user/.fcnet-lock")), 0);
     ck_assert_int_eq(rmdir(at("user")), 0);
+}
+END_TEST
+
+/* Another run, refused, removes the empty directory it created (its release), which this run found a moment
+ * before and is creating --out in: this run's walk starts over and makes both, instead of failing with
+ * "cannot create directory ...: No such file or directory". */
+START_TEST(test_parent_removed_during_the_walk)
+{
+    ck_assert_int_eq(mkdir(at("shared"), 0777), 0); /* the other run's */
+    parent_vanishes_before = at("shared/run");
+    fc_config cfg;
+    fc_out_dir_hold hold;
+    claim(&cfg, "shared/run", &hold);
+    ck_assert_ptr_null(parent_vanishes_before);
+    ck_assert_int_eq(hold.dirs_created, 2);
+    fc_out_dir_release(cfg.out, &hold, 1);
+    ck_assert(!exists(at("shared")));
 }
 END_TEST
 
@@ -118,6 +166,7 @@ static Suite *suite(void)
     tcase_add_unchecked_fixture(t, NULL, teardown);
     tcase_add_test(t, test_refused_removes_what_it_created);
     tcase_add_test(t, test_refused_keeps_another_runs_lock_file);
+    tcase_add_test(t, test_parent_removed_during_the_walk);
     suite_add_tcase(s, t);
     return s;
 }

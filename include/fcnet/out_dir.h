@@ -9,8 +9,9 @@
 #include "fcnet/config.h"
 
 /* mkdir -p dir; a failure is "--out: cannot create directory ...", returned as kind. *created (unless NULL):
- * how many of dir's last components this call created (0 when dir existed). */
-fc_status fc_out_dir_make(const char *dir, fc_status kind, int *created);
+ * how many of dir's last components this call created (0 when dir existed), above the *missing (unless NULL)
+ * last ones it could not make (0 on success). */
+fc_status fc_out_dir_make(const char *dir, fc_status kind, int *created, int *missing);
 
 /* Device, inode, size and change time (s, ns) of path into id: 1, or 0 when path cannot be looked at. */
 int fc_file_identity(const char *path, int64_t id[5]);
@@ -20,7 +21,8 @@ typedef struct {
     int lock;           /* 1 + the descriptor holding the lock on <out>/.fcnet-lock; 0 when none */
     int lock_exclusive; /* a write lock (0: the file could only be read, so a read lock) */
     int lock_created;   /* this run created .fcnet-lock */
-    int dirs_created;   /* how many of --out's last components this run created */
+    int dirs_created;   /* how many of --out's last components this run created, above the dirs_missing ones */
+    int dirs_missing;   /* how many of --out's last components it could not make (mkdir failed: a refused run) */
 } fc_out_dir_hold;
 
 /* Creates cfg->out and makes sure this process can write there; refuses a directory, FIFO or device under a
