@@ -169,11 +169,11 @@ START_TEST(test_count_correct_non_finite_rows)
     fc_net net;
     forward_bias_only(&net, (const double[C]){0, 1, 0.5, 0.5}); /* every row's finite scores predict class 1 */
     double *s = net.scores;
-    s[0 * C + 0] = NAN;                                   /* a leading NaN: the comparisons gave class 0 */
-    s[1 * C + 1] = NAN;                                   /* a NaN in the true class */
-    s[2 * C + 0] = INFINITY;                              /* an overflow: gave the Inf's class 0 */
-    for (int k = 0; k < C; k++) s[3 * C + k] = -INFINITY; /* all -Inf: gave class 0 */
-    s[4 * C + 3] = -INFINITY;                             /* one -Inf, the rest finite */
+    s[0 * C + 0] = (double)NAN;                                   /* a leading NaN: the comparisons gave class 0 */
+    s[1 * C + 1] = (double)NAN;                                   /* a NaN in the true class */
+    s[2 * C + 0] = (double)INFINITY;                              /* an overflow: gave the Inf's class 0 */
+    for (int k = 0; k < C; k++) s[3 * C + k] = -(double)INFINITY; /* all -Inf: gave class 0 */
+    s[4 * C + 3] = -(double)INFINITY;                             /* one -Inf, the rest finite */
     const int32_t y[BATCH] = {0, 1, 0, 0, 1, 1, 2};
     for (int i = 0; i < 5; i++) ck_assert_int_eq(fc_net_predict(&net, i), FC_NET_NO_CLASS);
     ck_assert_int_eq(fc_net_predict(&net, 5), 1);
