@@ -74,9 +74,11 @@ void fc_affine_backward(fc_real *dx, fc_real *dw, fc_real *db, const fc_real *do
     }
 }
 
+/* ReLU as cs231n's np.maximum(0, x): a NaN passes on (!(x <= 0) holds for it), so that an overflow inside the
+ * network reaches the scores and shows, instead of leaving a finite score and a class. Same bits otherwise. */
 void fc_relu_forward(fc_real *out, const fc_real *x, size_t n)
 {
-    for (size_t i = 0; i < n; i++) out[i] = x[i] > 0 ? x[i] : 0;
+    for (size_t i = 0; i < n; i++) out[i] = !(x[i] <= 0) ? x[i] : 0;
 }
 
 void fc_relu_backward(fc_real *dx, const fc_real *dout, const fc_real *out, size_t n)
@@ -139,7 +141,7 @@ static void emit_row(fc_real *out, const fc_real *xhat, const fc_real *gamma, co
         memcpy(out, xhat, (size_t)n * sizeof *out);
     if (!act || !act->relu) return;
     if (act->keep >= 1) {
-        for (int j = 0; j < n; j++) out[j] = out[j] > 0 ? out[j] : 0;
+        for (int j = 0; j < n; j++) out[j] = !(out[j] <= 0) ? out[j] : 0; /* NaN passes: fc_relu_forward */
         return;
     }
     const fc_real scale = (fc_real)(1.0 / act->keep);
@@ -157,7 +159,7 @@ static void emit_row(fc_real *out, const fc_real *xhat, const fc_real *gamma, co
         for (int k = 0; k < m; k++) {
             const int32_t u24 = (int32_t)(words[k] >> 8);
             const fc_real kept = o[k] * scale;
-            o[k] = ((u24 < limit) & (kept > 0)) ? kept : 0;
+            o[k] = ((u24 < limit) & !(kept <= 0)) ? kept : 0; /* a kept NaN passes: fc_relu_forward */
         }
     }
 }

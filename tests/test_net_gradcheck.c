@@ -164,6 +164,31 @@ END_TEST
 
 /* A row with a NaN or infinite score has no class: it is counted as wrong and as a row without a class, never
  * as the argmax the comparisons happen to leave (class 0 for a leading NaN, the Inf's class). */
+/* ReLU passes a NaN on, as cs231n's np.maximum(0, x) does, in test mode and through a kept dropout unit: a row on
+ * which the network overflows (here a NaN feature, every hidden unit NaN) reaches NaN scores and has no class.
+ * Before, ReLU made the NaN units 0 and the row got the class of its bias-only scores. */
+START_TEST(test_nan_passes_relu)
+{
+    static const int widths[] = {5};
+    for (int train = 0; train < 2; train++) {
+        fc_net_config cfg = {.n_input = D, .n_classes = C, .n_hidden = 1, .hidden = widths, .keep = train ? 0.5 : 1,
+                             .weight_scale = 0.1, .init = FC_INIT_NORMAL, .bn_momentum = 0.9, .seed = 7};
+        fc_net net;
+        fc_net_init(&net, &cfg, BATCH, NULL);
+        double x[BATCH * D];
+        for (int i = 0; i < BATCH * D; i++) x[i] = sin(i);
+        x[2 * D + 1] = (double)NAN;
+        const fc_batch_info info = {.step = 3, .row0 = 0, .global_batch = BATCH};
+        const double *s = fc_net_forward(&net, x, BATCH, train ? FC_MODE_TRAIN : FC_MODE_TEST, &info);
+        for (int i = 0; i < BATCH; i++)
+            for (int k = 0; k < C; k++) ck_assert_msg(i == 2 ? isnan(s[i * C + k]) : isfinite(s[i * C + k]),
+                                                      "train %d: score (%d, %d) = %g", train, i, k, s[i * C + k]);
+        ck_assert_int_eq(fc_net_predict(&net, 2), FC_NET_NO_CLASS);
+        fc_net_free(&net);
+    }
+}
+END_TEST
+
 START_TEST(test_count_correct_non_finite_rows)
 {
     fc_net net;
@@ -192,6 +217,7 @@ static Suite *suite(void)
     tcase_add_test(t, test_detects_wrong_gradient);
     tcase_add_test(t, test_count_correct_first_maximum);
     tcase_add_test(t, test_count_correct_non_finite_rows);
+    tcase_add_test(t, test_nan_passes_relu);
     suite_add_tcase(s, t);
     return s;
 }
