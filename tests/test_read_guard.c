@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "fcnet/read_guard.h"
 #include "testutil.h"
@@ -39,6 +40,31 @@ START_TEST(test_segv_and_bus_are_input_errors)
                       r.signal);
         assert_one_line_for(&r, "dir/damaged.h5");
     }
+}
+END_TEST
+
+static void crash_under_memory_limit(const void *arg)
+{
+    (void)arg;
+    /* Far above what the child uses, so nothing else fails: only the message changes. */
+    const struct rlimit rl = {.rlim_cur = (rlim_t)64 << 30, .rlim_max = (rlim_t)64 << 30};
+    struct rlimit data;
+    if (getrlimit(RLIMIT_DATA, &data) != 0 || data.rlim_cur != RLIM_INFINITY || setrlimit(RLIMIT_AS, &rl) != 0) exit(77);
+    fc_read_guard_begin("sound.h5");
+    raise(SIGSEGV);
+}
+
+/* Under a memory limit HDF5 can crash on an allocation it does not check: the line names the limit as a cause
+ * beside damage (where a data limit is set or the hard limit is lower already, the case is skipped). */
+START_TEST(test_memory_limit_named)
+{
+    const fct_child r = fct_run_child(crash_under_memory_limit, NULL);
+    if (r.exited && r.code == 77) return;
+    ck_assert_msg(r.exited && r.code == 2, "exited %d code %d signal %d", r.exited, r.code, r.signal);
+    assert_one_line_for(&r, "sound.h5");
+    ck_assert_msg(strstr(r.err, "memory ran out under this process's limit (ulimit -v, 65536 MiB), or the file is "
+                                "damaged") != NULL,
+                  "stderr: %s", r.err);
 }
 END_TEST
 
@@ -164,6 +190,7 @@ static Suite *read_guard_suite(void)
     TCase *tc = tcase_create("crash");
     tcase_add_test(tc, test_segv_and_bus_are_input_errors);
     tcase_add_test(tc, test_after_training_started_exits_1);
+    tcase_add_test(tc, test_memory_limit_named);
     tcase_add_test(tc, test_stack_overflow_still_reported);
     tcase_add_test(tc, test_nested_reads_name_the_innermost_open_one);
     tcase_add_test(tc, test_crash_after_end_is_not_caught);
