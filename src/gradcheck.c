@@ -351,7 +351,7 @@ static fc_status gc_run(gc_state *s, const fc_config *cfg)
         const fc_view *v = &s->net.layout.views[iv];
         gc_result r = gc_check_view(s, iv, sparse, cfg->seed, &info);
         char shape[32], checked[48];
-        if (v->rows == 1)
+        if (v->rows == 1 && !v->decay) /* a vector; a weight keeps its two axes, as in the checkpoint */
             snprintf(shape, sizeof shape, "(%d,)", v->cols);
         else
             snprintf(shape, sizeof shape, "(%d, %d)", v->rows, v->cols);
@@ -413,6 +413,14 @@ static fc_status gc_run(gc_state *s, const fc_config *cfg)
                                 "over a batch of 1 row normalises every unit to 0, so each layer outputs its beta, on "
                                 "its ReLU's kink, at any --weight-scale; use a --batch-size (and --data) of 2 or more "
                                 "rows", unchecked, n_unchecked > 8 ? ", ..." : "");
+        /* Layernorm normalises a 1-unit layer to 0 in every row: that layer, too, outputs its beta on its ReLU's
+         * kink at any scale (train refuses such a layer; gradcheck checks the other tensors). */
+        const int constant = fc_config_constant_layernorm_layer(cfg);
+        if (constant > 0)
+            return fc_error_set(FC_ERR_INPUT, "gradcheck: no element of %s%s could be checked: --norm layernorm "
+                                "normalises the 1 unit of hidden layer %d to 0 in every row, so it outputs its beta, "
+                                "on its ReLU's kink, at any --weight-scale; give the layer 2 or more units",
+                                unchecked, n_unchecked > 8 ? ", ..." : "", constant);
         /* Weights below the step put every pre-activation (~ scale * |x|) within the step's reach of its kink
          * (--weight-scale 1e-30), and weights up to ten steps shrink the activations layer by layer until the
          * deeper ones are (the float build's default 1e-2 = h on --hidden 100,100,100,100: 5e-2 passes): only

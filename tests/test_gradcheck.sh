@@ -290,6 +290,19 @@ for ws in 1e-2 1; do
     fi
 done
 
+# The same for a 1-unit layernorm layer (gradcheck allows it, train refuses it): it outputs its beta at any scale.
+for ws in 1e-2 1; do
+    rc=0
+    "$F32" gradcheck --hidden 4,1 --norm layernorm --weight-scale "$ws" >out.txt 2>err.txt || rc=$?
+    if [ "$rc" -eq 2 ] && [ "$(wc -l <err.txt)" -eq 1 ] && grep -q 'beta2 could be checked: --norm layernorm normalises the 1 unit of hidden layer 2' err.txt &&
+        grep -q 'give the layer 2 or more units' err.txt && ! grep -q 'use a .* --weight-scale' err.txt &&
+        grep -q '^  W3 *(1, 5) ' out.txt; then # a weight of fan_in 1 keeps its two axes in the table
+        ok "layernorm, 1-unit layer, --weight-scale $ws: exit 2, the layer named: $(cat err.txt)"
+    else
+        not_ok "layernorm, 1-unit layer, --weight-scale $ws: exit $rc, '$(cat err.txt)' (want 2 and the 1-unit layer)"
+    fi
+done
+
 # A scale whose rounding (~1e11) hides every gradient (~1e9): each tensor passes only as ok*, which must not
 # add up to "result: ok".
 rc=0

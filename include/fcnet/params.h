@@ -11,7 +11,7 @@
 typedef struct fc_view {
     char name[FC_VIEW_NAME_MAX]; /* "W1", "gamma2", "running_mean1": HDF5 name and test label */
     size_t offset;               /* elements from the arena base, FC_ARENA_ALIGN aligned       */
-    int rows, cols;              /* cs231n shape; vectors have rows == 1 and are stored 1-D    */
+    int rows, cols;              /* cs231n shape; vectors: rows == 1, decay 0, stored 1-D      */
     int decay;                   /* 1 when L2 applies (weights only)                           */
 } fc_view;
 
