@@ -3,9 +3,10 @@
 fcnet_packages_build="build-essential cmake pkg-config libopenmpi-dev openmpi-bin libopenblas-dev libhdf5-dev
 hdf5-tools check libinih-dev zlib1g-dev"
 fcnet_packages_python="python3-numpy python3-h5py python3-matplotlib"
-# The suite also runs the quickstart (Fashion-MNIST, the plot), fcnet under valgrind and a private Slurm.
+# The suite also runs the quickstart (Fashion-MNIST, the plot), fcnet under valgrind, a private Slurm, and Clang's
+# front end over every file (test_clang_warnings).
 fcnet_packages_test="$fcnet_packages_build $fcnet_packages_python dataset-fashion-mnist valgrind slurm-wlm munge
-iproute2"
+iproute2 clang"
 fcnet_packages_bench="python3-numpy python3-torch"
 
 # fcnet_install_deps SET... : SET is build, test, python or bench.

@@ -43,3 +43,8 @@ fcnet_script_test(NAME test_install
 fcnet_script_test(NAME test_configure
                   COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_configure.sh ${CMAKE_COMMAND} ${PROJECT_SOURCE_DIR}
                   TIMEOUT 120)
+# Every file of this build, with its own flags and -Werror, through Clang's front end (-fsyntax-only, about 5 s):
+# the README says the build is warning-free with GCC and Clang, and CI builds with GCC only. Skipped without clang.
+fcnet_script_test(NAME test_clang_warnings
+                  COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/test_clang_warnings.py
+                          ${CMAKE_BINARY_DIR}/compile_commands.json TIMEOUT 120)
