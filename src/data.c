@@ -513,7 +513,8 @@ static fc_status check_written(const xy_source *src)
 /* Reads rows [row0, row0 + n) of src into split: into x_at and y_at when the caller placed the memory (its size
  * checked there), else into memory allocated here. *held: bytes the splits read before this one hold; the
  * memory check counts them (an address-space limit does not: they are in the process's use already), this
- * split's rows and labels, and the read buffer; on success *held grows by this split. On failure split is freed (placed memory stays the caller's). */
+ * split's rows and labels, and the read buffer; on success *held grows by this split. On failure split is freed
+ * (placed memory stays the caller's). */
 static fc_status split_read(fc_split *split, int64_t *max_label, double *held, const xy_source *src, int64_t row0,
                             int64_t n, int num_classes, fc_real *x_at, int32_t *y_at)
 {
