@@ -35,6 +35,12 @@ fcnet_script_test(NAME test_version
 fcnet_script_test(NAME test_results
                   COMMAND env FCNET_BUILD_DIR=${CMAKE_BINARY_DIR} bash ${CMAKE_CURRENT_SOURCE_DIR}/test_results.sh
                   TIMEOUT 120)
+# results/torch_interop.py both ways against fcnet_dist train --init-from and eval (batchnorm, layernorm, none);
+# skipped (77) where /usr/bin/python3 lacks torch.
+fcnet_script_test(NAME test_torch_interop
+                  COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_torch_interop.sh $<TARGET_FILE:fcnet_synth>
+                          ${MPIEXEC_EXECUTABLE} TIMEOUT 180)
+set_tests_properties(test_torch_interop PROPERTIES PROCESSORS 2)
 # cmake --install into a scratch prefix: the four programs, their libraries, a run from another directory.
 fcnet_script_test(NAME test_install
                   COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_install.sh ${CMAKE_COMMAND} ${CMAKE_BINARY_DIR}

@@ -1,0 +1,101 @@
+#!/bin/bash
+# results/torch_interop.py against fcnet_dist, both ways, for batchnorm, layernorm and no normalisation, on a
+# uint8 synthetic set: a net trained a few steps in PyTorch and exported is evaluated by fcnet_dist (--init-from,
+# one step, eval --best: the step-0 copy) with the same accuracy and confusion matrix as in PyTorch; a net
+# trained by fcnet_dist (standardize, He init, 2 ranks) and imported gives in PyTorch the report fcnet_dist eval gives;
+# the file round trips keep every tensor bitwise; a net fcnet cannot express is refused with one line, exit 2.
+# Skipped (77) where /usr/bin/python3 lacks torch, h5py or numpy.
+# usage: test_torch_interop.sh FCNET_SYNTH [MPIEXEC]   (FCNET_DIST in the environment: the fcnet_dist binary)
+set -uo pipefail
+SYNTH=${1:?usage: test_torch_interop.sh FCNET_SYNTH [MPIEXEC]}
+MPIEXEC=${2:-mpirun}
+DIST=${FCNET_DIST:?FCNET_DIST must name the fcnet_dist binary}
+py=/usr/bin/python3
+if ! "$py" -c "import torch, h5py, numpy" 2>/dev/null; then
+    echo "skipped: /usr/bin/python3 lacks torch, h5py or numpy (Debian: python3-torch python3-h5py)"
+    exit 77
+fi
+# shellcheck source=tests/tap_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/tap_lib.sh"
+t0=$(now)
+tool=$(cd "$(dirname "${BASH_SOURCE[0]}")/../results" && pwd)/torch_interop.py
+T=$(mktemp -d "${TMPDIR:-/tmp}/fcnet_test_torch_interop.XXXXXX")
+trap 'rm -rf "$T"' EXIT
+cd "$T" || exit 1
+# The lines both reports share: accuracy, rows without a class, the confusion matrix.
+shared() { sed -n '/^accuracy:/p; /^no class:/p; /^confusion matrix/,$p' "$1"; }
+same_report() { # NAME FCNET_REPORT TORCH_REPORT
+    if [ -s "$2" ] && diff <(shared "$2") <(shared "$3") >"$T/diff.txt"; then
+        ok "$1 ($(sed -n 's/^accuracy: *//p' "$2"))"
+    else
+        not_ok "$1"
+        sed 's/^/    /' "$T/diff.txt" "$2" "$3" | head -40
+    fi
+}
+
+"$SYNTH" --out d.h5 --train 600 --val 100 --test 300 --features 12 --classes 4 --dtype uint8 --noise 0.5 \
+    --seed 3 >/dev/null
+
+for norm in batchnorm layernorm none; do
+    # PyTorch -> fcnet: a few adam steps in PyTorch, export, one fcnet step whose /best is the step-0 copy.
+    "$py" - "$tool" "$norm" <<'EOF' >"$T/train_$norm.log" 2>&1
+import importlib.util, sys, h5py, torch
+spec = importlib.util.spec_from_file_location("ti", sys.argv[1]); ti = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(ti)
+torch.manual_seed(0)
+m = ti.build(12, [16, 8], 4, sys.argv[2])
+with h5py.File("d.h5", "r") as f:
+    x, y = torch.from_numpy(ti.fcnet_inputs(f["train/x"][()])), torch.from_numpy(f["train/y"][()]).long()
+opt = torch.optim.Adam(m.parameters(), 1e-2)
+for step in range(60):
+    i = torch.randint(0, len(x), (50,))
+    opt.zero_grad(); torch.nn.functional.cross_entropy(m(x[i]), y[i]).backward(); opt.step()
+torch.save(m.eval(), f"t_{sys.argv[2]}.pt")
+EOF
+    "$py" "$tool" export "t_$norm.pt" "t_$norm.h5" >"$T/export.out" 2>&1
+    check "$norm: export names the fcnet options ($(cat "$T/export.out"))" \
+        grep -q -- "--init-from t_$norm.h5 --hidden 16,8 --norm $norm ...\$" "$T/export.out"
+    "$DIST" train --data d.h5 --init-from "t_$norm.h5" --hidden 16,8 --norm "$norm" --preprocess none \
+        --max-steps 1 --out "r_$norm" >/dev/null 2>"$T/err" || cat "$T/err"
+    "$DIST" eval --checkpoint "r_$norm/checkpoint.h5" --best >"fcnet_$norm.txt" 2>&1
+    "$py" "$tool" eval "t_$norm.pt" --data d.h5 >"torch_$norm.txt" 2>&1
+    same_report "$norm: PyTorch -> fcnet: fcnet_dist eval --best of the --init-from run = PyTorch's report" \
+        "fcnet_$norm.txt" "torch_$norm.txt"
+
+    # fcnet -> PyTorch: 3 epochs at 2 ranks with standardize, import, evaluate both ways.
+    "$MPIEXEC" -n 2 --oversubscribe --bind-to none "$DIST" train --data d.h5 --hidden 16,8 --norm "$norm" \
+        --optim adam --lr 3e-3 --init he --epochs 3 --batch-size 50 --preprocess standardize --out "f_$norm" \
+        >/dev/null 2>"$T/err" ||
+        cat "$T/err"
+    "$DIST" eval --checkpoint "f_$norm/checkpoint.h5" >"fcnet_f_$norm.txt" 2>&1
+    "$py" "$tool" import "f_$norm/checkpoint.h5" "m_$norm.pt" &&
+        "$py" "$tool" eval "m_$norm.pt" --data d.h5 --preprocess-from "f_$norm/checkpoint.h5" >"torch_f_$norm.txt" 2>&1
+    same_report "$norm: fcnet -> PyTorch: the imported model's report = fcnet_dist eval's" \
+        "fcnet_f_$norm.txt" "torch_f_$norm.txt"
+    "$DIST" eval --checkpoint "f_$norm/checkpoint.h5" --split val >"fcnet_v_$norm.txt" 2>&1
+    "$py" "$tool" eval "f_$norm/checkpoint.h5" --data d.h5 --split val >"torch_v_$norm.txt" 2>&1
+    same_report "$norm: eval of the checkpoint itself, split val" "fcnet_v_$norm.txt" "torch_v_$norm.txt"
+
+    # The files round trip bitwise: export(load(checkpoint)) holds the checkpoint's /params and /bn.
+    check "$norm: export(import(checkpoint)) keeps /params and /bn bitwise" "$py" - "$tool" "$norm" <<'EOF'
+import importlib.util, sys, h5py, numpy as np
+spec = importlib.util.spec_from_file_location("ti", sys.argv[1]); ti = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(ti)
+ti.export(ti.load(f"f_{sys.argv[2]}/checkpoint.h5"), "back.h5")
+with h5py.File(f"f_{sys.argv[2]}/checkpoint.h5", "r") as a, h5py.File("back.h5", "r") as b:
+    names = [f"{g}/{k}" for g in ("params", "bn") if g in a for k in a[g]]
+    assert sorted(names) == sorted(f"{g}/{k}" for g in b for k in b[g]), names
+    for n in names:
+        assert a[n].dtype == b[n].dtype and np.array_equal(a[n][()], b[n][()]), n
+EOF
+done
+
+# A net fcnet cannot express: one line naming the module and the reason, exit 2, no file.
+"$py" -c "import torch; m = torch.nn.Sequential(torch.nn.Linear(12, 8), torch.nn.BatchNorm1d(8, eps=1e-3),
+torch.nn.ReLU(), torch.nn.Linear(8, 4)); torch.save(m, 'eps.pt')"
+rc=0
+"$py" "$tool" export eps.pt eps.h5 >"$T/out" 2>"$T/err" || rc=$?
+check "batchnorm eps 1e-3: exit 2, one line naming module 1 and eps ($(cat "$T/err"))" \
+    bash -c "[ $rc = 2 ] && [ \$(wc -l <'$T/err') = 1 ] && grep -q 'module 1 has eps 0.001' '$T/err' && [ ! -e eps.h5 ]"
+
+tap_end "$t0"
