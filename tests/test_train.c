@@ -704,6 +704,31 @@ START_TEST(test_accuracy_fewer_rows_than_ranks)
 }
 END_TEST
 
+/* Rows with a NaN score have no class: the accuracy counts them as wrong and hands every rank their number over
+ * all ranks' rows (the training accuracy's warning reports it). A NaN in b3's first element makes class 0's
+ * score NaN in every row. */
+START_TEST(test_accuracy_counts_rows_without_class)
+{
+    fc_config cfg;
+    fct_small_config(&cfg, data_path, FC_NORM_NONE, 1.0, FC_OPTIM_SGD);
+    fc_dist dist;
+    fc_dist_init_comm(&dist, MPI_COMM_WORLD);
+    fc_trainer t;
+    ck_assert_int_eq(fc_train_setup(&t, &cfg, &dist), FC_OK);
+    const int b3 = fc_layout_find(&t.net.layout, "b3");
+    ck_assert_int_ge(b3, 0);
+    if (!t.net.arenas_borrowed || dist.rank == 0) /* the node's one shared array: rank 0 writes it */
+        t.net.params[t.net.layout.views[b3].offset] = (fc_real)NAN;
+    MPI_Barrier(MPI_COMM_WORLD);
+    double no_class = -1;
+    const double acc = fc_train_accuracy(&t, &t.data.train, NULL, t.data.train.n, &no_class);
+    ck_assert_msg(acc == 0 && no_class == (double)t.data.train.n, "accuracy %g, %g of %lld rows without a class",
+                  acc, no_class, (long long)t.data.train.n);
+    fc_train_free(&t);
+    fc_dist_free(&dist);
+}
+END_TEST
+
 /* fc_train_setup with this rank's stderr in a temporary file, whose text it leaves in err. */
 static fc_status setup_capturing_stderr(fc_trainer *t, const fc_config *cfg, fc_dist *dist, char *err, size_t size)
 {
@@ -788,6 +813,7 @@ static Suite *suite(void)
     tcase_add_test(t, test_lr_decays_every_epoch);
     tcase_add_test(t, test_max_steps_at_epoch_end);
     tcase_add_test(t, test_accuracy_fewer_rows_than_ranks);
+    tcase_add_test(t, test_accuracy_counts_rows_without_class);
     tcase_add_test(t, test_batchnorm_one_row_batches);
     suite_add_tcase(s, t);
     return s;
