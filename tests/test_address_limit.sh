@@ -2,7 +2,7 @@
 # A per-process address-space limit (ulimit -v) too small for a job: every rank refuses it before the first
 # step with one line naming the limit, exit 2, nothing written. Without the check OpenBLAS retried its 128 MiB
 # work buffer forever (a hang, deaf to SIGTERM) and a wider network died on an abort with a backtrace. Also a
-# limit that leaves room: the same job trains.
+# limit that leaves room: the same job trains. With ulimit -d set beside -v, the tighter one is named.
 #   test_address_limit.sh SYNTH [MPIEXEC]
 set -uo pipefail
 synth=$1
@@ -13,20 +13,23 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 "$synth" --out "$work/d.h5" --train 400 --val 100 --test 100 --features 20 --classes 5 >/dev/null || exit 1
 fail=0
-# run_limited NAME KB ARG...: fcnet_dist ARG... --out $work/NAME at 2 ranks under ulimit -v KB, killed after
-# $limit_s seconds (30; a refusal takes a second); output in $work/NAME.out and .err, the exit status in $rc.
+# run_limited NAME KB ARG...: fcnet_dist ARG... --out $work/NAME at 2 ranks under ulimit -v KB (and ulimit -d
+# $data_kb when set), killed after $limit_s seconds (30; a refusal takes a second); output in $work/NAME.out and
+# .err, the exit status in $rc.
 run_limited() {
     local name=$1 kb=$2
     shift 2
-    (ulimit -v "$kb" && exec timeout -s KILL "${limit_s:-30}" "$mpiexec" -q -n 2 --oversubscribe --bind-to none \
+    (ulimit -v "$kb" && { [ -z "${data_kb:-}" ] || ulimit -d "$data_kb"; } &&
+        exec timeout -s KILL "${limit_s:-30}" "$mpiexec" -q -n 2 --oversubscribe --bind-to none \
         "$dist" "$@" --out "$work/$name") >"$work/$name.out" 2>"$work/$name.err"
     rc=$?
 }
-# check_refused NAME: the run_limited run NAME was refused: exit 2, one line naming the limit, no --out.
+# check_refused NAME [LIMIT]: the run_limited run NAME was refused: exit 2, one line naming LIMIT (ulimit -v),
+# no --out.
 check_refused() {
-    local name=$1 lines
+    local name=$1 limit=${2:-ulimit -v} lines
     lines=$(grep -c . "$work/$name.err")
-    if [ "$rc" -ne 2 ] || [ "$lines" -ne 1 ] || ! grep -q "address-space limit (ulimit -v)" "$work/$name.err" \
+    if [ "$rc" -ne 2 ] || [ "$lines" -ne 1 ] || ! grep -q "address-space limit ($limit)" "$work/$name.err" \
         || [ -e "$work/$name" ]; then
         echo "FAIL $name: rc $rc, $lines stderr lines, out dir $( [ -e "$work/$name" ] && echo written || echo absent)"
         head -5 "$work/$name.err"
@@ -61,6 +64,10 @@ small_limit
 # 3 GB: the physical memory would hold this 30000-wide network, the limit does not (it aborted before).
 run_limited wide-net 3000000 train --data "$work/d.h5" --hidden 30000,30000 --epochs 1 --max-steps 1
 check_refused wide-net
+# Both limits set: the tighter one, ulimit -d (the private mappings that hold the network), names the refusal.
+data_kb=3000000 run_limited wide-net-data 6000000 train --data "$work/d.h5" --hidden 30000,30000 --epochs 1 \
+    --max-steps 1
+check_refused wide-net-data "ulimit -d"
 # A limit with room: trains.
 limit_s=60 run_limited roomy 2000000 train --data "$work/d.h5" --epochs 1
 if [ "$rc" -eq 0 ] && [ -f "$work/roomy/checkpoint.h5" ]; then
