@@ -66,14 +66,15 @@ expect_step() {
 must_run 2 log.resume train --resume a/checkpoint.h5 --out a --max-steps 4 &&
     expect_step "resume from a/checkpoint.h5 into a/" 16
 # Going back abandons the later steps: the copy of step 12 goes at the first save, as checkpoint.h5 (step 16) is
-# replaced (kept, it would count for --keep-last among the new run's copies, and be the folder's latest).
-if must_run 2 log.rewind train --resume a/checkpoint-step10.h5 --out a --max-steps 1; then
-    expect_step "resume from the copy a/checkpoint-step10.h5 into a/" 11
+# replaced (kept, it would count for --keep-last among the new run's copies, and be the folder's latest). Only
+# then: the new run's own copies of steps after 10 (its saves at the epoch's end, 20, and at the stop, 21) stay.
+if must_run 2 log.rewind train --resume a/checkpoint-step10.h5 --out a --max-steps 11 --keep-last 5; then
+    expect_step "resume from the copy a/checkpoint-step10.h5 into a/" 21
     grep -q "going back to step 10 in a: its 1 numbered copy of later steps (up to step 12)" log.rewind &&
         pass "going back: the run says which copies it abandons" || fail "going back: no line naming the copy of step 12"
-    [ ! -e a/checkpoint-step12.h5 ] && [ -f a/checkpoint-step10.h5 ] &&
-        pass "going back: the copy of step 12 removed, that of step 10 kept" ||
-        fail "going back: $(cd a && echo checkpoint-step*.h5) left, want step 10 only"
+    [ "$(cd a && echo checkpoint-step*.h5)" = "checkpoint-step10.h5 checkpoint-step20.h5 checkpoint-step21.h5" ] &&
+        pass "going back: the copy of step 12 removed; that of step 10 and the new run's of 20 and 21 kept" ||
+        fail "going back: $(cd a && echo checkpoint-step*.h5) left, want steps 10, 20 and 21"
 fi
 
 # --overwrite: the fresh run of seed 3 replaces a/checkpoint.h5 and equals run B bit for bit. A file that only
