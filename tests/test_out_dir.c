@@ -1,9 +1,11 @@
 /* What a run refused before training takes away again from --out (fc_out_dir_release): the .fcnet-lock and the
  * directories it created (also those above a component its mkdir failed on), never a directory it found (even an
  * empty one), a lock file an earlier run left, or another run's lock file now under the name. And a directory
- * such a run removes while this one creates --out inside it does not fail this one. */
+ * such a run removes while this one creates --out inside it does not fail this one, and a claim whose --out
+ * such a run removed starts over. */
 
-#define _GNU_SOURCE /* nftw() */
+#define _GNU_SOURCE /* nftw(), RTLD_NEXT */
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
@@ -56,6 +58,25 @@ static const char *at(const char *rel)
     return b;
 }
 
+/* Stands in for a run refused beside this one that removes the --out it created (fc_out_dir_release) just after
+ * this run made it: while vanish_times > 0, the write probe's mkstemp (this definition is the one the library's
+ * call reaches) first removes the probe's directory. */
+static int vanish_times;
+
+int mkstemp(char *template)
+{
+    static int (*real)(char *);
+    if (!real) *(void **)&real = dlsym(RTLD_NEXT, "mkstemp");
+    const char *probe = strstr(template, "/.fcnet-probe-");
+    if (vanish_times > 0 && probe) {
+        vanish_times--;
+        char dir[FC_PATH_MAX];
+        snprintf(dir, sizeof dir, "%.*s", (int)(probe - template), template);
+        rmdir(dir);
+    }
+    return real(template);
+}
+
 static void claim(fc_config *cfg, const char *out_rel, fc_out_dir_hold *hold)
 {
     memset(cfg, 0, sizeof *cfg);
@@ -75,6 +96,11 @@ START_TEST(test_refused_removes_what_it_created)
     fc_out_dir_release(cfg.out, &hold, 1);
     ck_assert_msg(!exists(at("user/new")), "the directories the run created stay");
     ck_assert_msg(exists(at("user")), "the empty directory the run found was removed");
+    /* A doubled slash inside what it created: the climb passes it ("top/new/" is not "top"). */
+    claim(&cfg, "top/new//run", &hold);
+    ck_assert_int_eq(hold.dirs_created, 3);
+    fc_out_dir_release(cfg.out, &hold, 1);
+    ck_assert_msg(!exists(at("top")), "top/new//run: a directory the run created stays");
     /* Only the trailing components it created lie wholly within what it made: after "made/..", the path goes
      * on in the user's directory (made/ itself stays, as a directory the climb does not reach). */
     claim(&cfg, "made/../user/run", &hold);
@@ -147,6 +173,30 @@ START_TEST(test_refused_keeps_another_runs_lock_file)
 }
 END_TEST
 
+/* An --out removed after this run made it and before its lock (the probe finds it gone): the claim starts over
+ * and makes it again, instead of refusing 'cannot write in directory'; removed at every start, it gives up after
+ * its fresh starts with one error, holding nothing. */
+START_TEST(test_out_removed_before_the_lock)
+{
+    fc_config cfg;
+    fc_out_dir_hold hold;
+    vanish_times = 1;
+    claim(&cfg, "vanishing", &hold);
+    ck_assert_int_eq(vanish_times, 0);
+    ck_assert_int_eq(hold.dirs_created, 1);
+    fc_out_dir_release(cfg.out, &hold, 1);
+    ck_assert(!exists(at("vanishing")));
+    vanish_times = 1000;
+    const fc_status st = fc_out_dir_claim(&cfg, no_resume, &hold);
+    const int starts = 1000 - vanish_times;
+    vanish_times = 0;
+    ck_assert_int_eq(st, FC_ERR_INPUT);
+    ck_assert_msg(strstr(fc_error_message(), "was removed under this run 11 times"), "%s", fc_error_message());
+    ck_assert_int_eq(starts, 11);
+    ck_assert_int_eq(hold.lock, 0);
+}
+END_TEST
+
 static int remove_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {
     (void)sb, (void)flag, (void)ftw;
@@ -167,6 +217,7 @@ static Suite *suite(void)
     tcase_add_test(t, test_refused_removes_what_it_created);
     tcase_add_test(t, test_refused_keeps_another_runs_lock_file);
     tcase_add_test(t, test_parent_removed_during_the_walk);
+    tcase_add_test(t, test_out_removed_before_the_lock);
     suite_add_tcase(s, t);
     return s;
 }
