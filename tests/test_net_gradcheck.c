@@ -164,6 +164,26 @@ END_TEST
 
 /* A row with a NaN or infinite score has no class: it is counted as wrong and as a row without a class, never
  * as the argmax the comparisons happen to leave (class 0 for a leading NaN, the Inf's class). */
+START_TEST(test_count_correct_non_finite_rows)
+{
+    fc_net net;
+    forward_bias_only(&net, (const double[C]){0, 1, 0.5, 0.5}); /* every row's finite scores predict class 1 */
+    double *s = net.scores;
+    s[0 * C + 0] = (double)NAN;                                   /* a leading NaN: the comparisons gave class 0 */
+    s[1 * C + 1] = (double)NAN;                                   /* a NaN in the true class */
+    s[2 * C + 0] = (double)INFINITY;                              /* an overflow: gave the Inf's class 0 */
+    for (int k = 0; k < C; k++) s[3 * C + k] = -(double)INFINITY; /* all -Inf: gave class 0 */
+    s[4 * C + 3] = -(double)INFINITY;                             /* one -Inf, the rest finite */
+    const int32_t y[BATCH] = {0, 1, 0, 0, 1, 1, 2};
+    for (int i = 0; i < 5; i++) ck_assert_int_eq(fc_net_predict(&net, i), FC_NET_NO_CLASS);
+    ck_assert_int_eq(fc_net_predict(&net, 5), 1);
+    int64_t no_class = 0;
+    ck_assert_int_eq(fc_net_count_correct(&net, y, &no_class), 1); /* row 5 alone */
+    ck_assert_int_eq(no_class, 5);
+    fc_net_free(&net);
+}
+END_TEST
+
 /* ReLU passes a NaN on, as cs231n's np.maximum(0, x) does, in test mode and through a kept dropout unit: a row on
  * which the network overflows (here a NaN feature, every hidden unit NaN) reaches NaN scores and has no class.
  * Before, ReLU made the NaN units 0 and the row got the class of its bias-only scores. */
@@ -186,26 +206,6 @@ START_TEST(test_nan_passes_relu)
         ck_assert_int_eq(fc_net_predict(&net, 2), FC_NET_NO_CLASS);
         fc_net_free(&net);
     }
-}
-END_TEST
-
-START_TEST(test_count_correct_non_finite_rows)
-{
-    fc_net net;
-    forward_bias_only(&net, (const double[C]){0, 1, 0.5, 0.5}); /* every row's finite scores predict class 1 */
-    double *s = net.scores;
-    s[0 * C + 0] = (double)NAN;                                   /* a leading NaN: the comparisons gave class 0 */
-    s[1 * C + 1] = (double)NAN;                                   /* a NaN in the true class */
-    s[2 * C + 0] = (double)INFINITY;                              /* an overflow: gave the Inf's class 0 */
-    for (int k = 0; k < C; k++) s[3 * C + k] = -(double)INFINITY; /* all -Inf: gave class 0 */
-    s[4 * C + 3] = -(double)INFINITY;                             /* one -Inf, the rest finite */
-    const int32_t y[BATCH] = {0, 1, 0, 0, 1, 1, 2};
-    for (int i = 0; i < 5; i++) ck_assert_int_eq(fc_net_predict(&net, i), FC_NET_NO_CLASS);
-    ck_assert_int_eq(fc_net_predict(&net, 5), 1);
-    int64_t no_class = 0;
-    ck_assert_int_eq(fc_net_count_correct(&net, y, &no_class), 1); /* row 5 alone */
-    ck_assert_int_eq(no_class, 5);
-    fc_net_free(&net);
 }
 END_TEST
 
