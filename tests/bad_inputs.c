@@ -586,7 +586,8 @@ static void write_params(const char *kind, const char *out)
     for (int i = 0; i < 9 * C; i++) w2[i] = 0.01 * (i % 5 - 2);
     if (strcmp(k, "inf") == 0) w2[4] = (double)INFINITY;
     const int transposed = strcmp(k, "transposed") == 0;
-    hsize_t d_w1[2] = {transposed ? (hsize_t)h : D, transposed ? D : (hsize_t)h}, d_b1[1] = {(hsize_t)h}, d_w2[2] = {(hsize_t)h, C}, d_b2[1] = {C};
+    hsize_t d_w1[2] = {transposed ? (hsize_t)h : D, transposed ? D : (hsize_t)h};
+    hsize_t d_b1[1] = {(hsize_t)h}, d_w2[2] = {(hsize_t)h, C}, d_b2[1] = {C};
     put(f, "/params/W1", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, d_w1, w1);
     put(f, "/params/b1", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, d_b1, b1);
     if (strcmp(k, "missing") != 0) put(f, "/params/W2", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, d_w2, w2);

@@ -49,7 +49,8 @@ static void crash_under_memory_limit(const void *arg)
     /* Far above what the child uses, so nothing else fails: only the message changes. */
     const struct rlimit rl = {.rlim_cur = (rlim_t)64 << 30, .rlim_max = (rlim_t)64 << 30};
     struct rlimit data;
-    if (getrlimit(RLIMIT_DATA, &data) != 0 || data.rlim_cur != RLIM_INFINITY || setrlimit(RLIMIT_AS, &rl) != 0) exit(77);
+    if (getrlimit(RLIMIT_DATA, &data) != 0 || data.rlim_cur != RLIM_INFINITY || setrlimit(RLIMIT_AS, &rl) != 0)
+        exit(77);
     fc_read_guard_begin("sound.h5");
     raise(SIGSEGV);
 }
