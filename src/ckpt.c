@@ -141,7 +141,7 @@ static const char *shape_text(char *buf, size_t size, int rank, const hsize_t *d
 /* cs231n shapes: weights are always 2-D (even with fan_in 1), vectors 1-D. */
 static int view_dims(const fc_view *v, hsize_t dims[2])
 {
-    if (v->decay || v->rows > 1) {
+    if (!fc_view_is_vector(v)) {
         dims[0] = (hsize_t)v->rows;
         dims[1] = (hsize_t)v->cols;
         return 2;

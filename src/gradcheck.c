@@ -351,7 +351,7 @@ static fc_status gc_run(gc_state *s, const fc_config *cfg)
         const fc_view *v = &s->net.layout.views[iv];
         gc_result r = gc_check_view(s, iv, sparse, cfg->seed, &info);
         char shape[32], checked[48];
-        if (v->rows == 1 && !v->decay) /* a vector; a weight keeps its two axes, as in the checkpoint */
+        if (fc_view_is_vector(v)) /* as the checkpoint stores it */
             snprintf(shape, sizeof shape, "(%d,)", v->cols);
         else
             snprintf(shape, sizeof shape, "(%d, %d)", v->rows, v->cols);

@@ -29,6 +29,8 @@ int fc_layout_add(fc_layout *layout, const char *name, int rows, int cols, int d
 /* Index of the view called name, or -1. */
 int fc_layout_find(const fc_layout *layout, const char *name);
 static inline size_t fc_view_size(const fc_view *v) { return (size_t)v->rows * (size_t)v->cols; }
+/* A vector (bias, gamma, beta, running statistic): stored 1-D. A weight keeps its two axes even at fan-in 1. */
+static inline int fc_view_is_vector(const fc_view *v) { return v->rows == 1 && !v->decay; }
 
 /* An arena for layout: n_total zeroed elements (padding stays zero forever). Free with fc_free. */
 fc_real *fc_arena_alloc(const fc_layout *layout);
