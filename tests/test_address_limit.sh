@@ -9,6 +9,13 @@ synth=$1
 mpiexec=${2:-mpirun}
 dist=${FCNET_DIST:?}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
+# The cases set soft limits up to 6000000 KB, which a lower hard limit (a batch system's) would not allow.
+for hard in "$(ulimit -Hv)" "$(ulimit -Hd)"; do
+    if [ "$hard" != unlimited ] && [ "$hard" -lt 6000000 ]; then
+        echo "skipped: a hard ulimit of $hard KB is below the 6000000 KB this test sets"
+        exit 77
+    fi
+done
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 "$synth" --out "$work/d.h5" --train 400 --val 100 --test 100 --features 20 --classes 5 >/dev/null || exit 1
