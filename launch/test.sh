@@ -7,6 +7,8 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=launch/deps.sh
 source "$root/launch/deps.sh"
 fcnet_install_deps test
+# shellcheck disable=SC2086
+fcnet_try_install_deps $fcnet_packages_test_optional
 
 build=${FCNET_BUILD_DIR:-$root/build}
 werror=OFF
