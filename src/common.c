@@ -54,10 +54,7 @@ double fc_physical_memory_bytes(void)
 
 void fc_set_node_ranks(int n) { node_ranks = n > 0 ? n : 1; }
 
-/* 1 when this process's own limits (ulimit -v: RLIMIT_AS; ulimit -d: RLIMIT_DATA, which Linux counts for private
- * mappings too) are set, with the bytes of address space the tighter one leaves in *left: negative when a limit
- * was lowered below what the process already uses (prlimit on a running process), which leaves it nothing. */
-static int address_space_left(double *left, const char **which)
+int fc_memory_limit(double *limit, double *left, const char **which)
 {
     unsigned long long vm_pages = 0, resident = 0, shared = 0, text = 0, lib = 0, data_pages = 0;
     FILE *f = fopen("/proc/self/statm", "r");
@@ -67,18 +64,22 @@ static int address_space_left(double *left, const char **which)
         fclose(f);
     }
     const double page = (double)sysconf(_SC_PAGE_SIZE);
+    /* ulimit -d: RLIMIT_DATA, which Linux counts for private mappings too */
+    const struct {
+        int resource;
+        double used;
+        const char *name;
+    } limits[] = {{RLIMIT_AS, (double)vm_pages * page, "ulimit -v"},
+                  {RLIMIT_DATA, (double)data_pages * page, "ulimit -d"}};
     int limited = 0;
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
-        *left = (double)rl.rlim_cur - (double)vm_pages * page;
-        *which = "ulimit -v";
-        limited = 1;
-    }
-    if (getrlimit(RLIMIT_DATA, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
-        const double d = (double)rl.rlim_cur - (double)data_pages * page;
+    for (int i = 0; i < 2; i++) {
+        struct rlimit rl;
+        if (getrlimit(limits[i].resource, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) continue;
+        const double d = (double)rl.rlim_cur - limits[i].used;
         if (!limited || d < *left) {
+            *limit = (double)rl.rlim_cur;
             *left = d;
-            *which = "ulimit -d";
+            *which = limits[i].name;
         }
         limited = 1;
     }
@@ -95,8 +96,8 @@ static int memory_exceeded(double need, double held, int copies, char *why, size
      * is in the process's use already. */
     const double blas_reserve = 128.0 * 1048576.0, to_come = need - held;
     const char *which = "";
-    double left = 0;
-    if (address_space_left(&left, &which) && to_come + blas_reserve > left) {
+    double limit = 0, left = 0;
+    if (fc_memory_limit(&limit, &left, &which) && to_come + blas_reserve > left) {
         const double room = left - blas_reserve > 0 ? left - blas_reserve : 0;
         char of[80] = "";
         if (held > 0) snprintf(of, sizeof of, "%.2f GiB of it still to be allocated, ", to_come / gib);

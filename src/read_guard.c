@@ -5,7 +5,6 @@
 
 #include <signal.h>
 #include <stdio.h>
-#include <sys/resource.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -40,37 +39,18 @@ static void on_crash(int sig)
 
 void fc_read_guard_training_started(void) { exit_code = FC_ERR_FAIL; }
 
-/* The smaller of the process's address-space and data limits, with its ulimit letter; 0 when neither is set. */
-static double memory_limit_bytes(char *letter)
-{
-    double smallest = 0;
-    const struct {
-        int resource;
-        char letter;
-    } limits[] = {{RLIMIT_AS, 'v'}, {RLIMIT_DATA, 'd'}};
-    for (int i = 0; i < 2; i++) {
-        struct rlimit rl;
-        if (getrlimit(limits[i].resource, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) continue;
-        if (smallest == 0 || (double)rl.rlim_cur < smallest) {
-            smallest = (double)rl.rlim_cur;
-            *letter = limits[i].letter;
-        }
-    }
-    return smallest;
-}
-
 void fc_read_guard_begin(const char *path)
 {
     int d = depth;
     if (d < GUARD_DEPTH) {
         /* Under a tight limit HDF5 can crash on an allocation it does not check: say so rather than blame the
          * file alone (ulimit -v 100000 with one BLAS thread crashed reading a sound file). */
-        char letter = 'v', limit_note[160] = "";
-        const double limit = memory_limit_bytes(&letter);
-        if (limit > 0)
-            snprintf(limit_note, sizeof limit_note,
-                     "memory ran out under this process's limit (ulimit -%c, %.0f MiB), or ", letter,
-                     limit / (1024.0 * 1024.0));
+        char limit_note[160] = "";
+        double limit = 0, left = 0;
+        const char *which = "";
+        if (fc_memory_limit(&limit, &left, &which))
+            snprintf(limit_note, sizeof limit_note, "memory ran out under this process's limit (%s, %.0f MiB), or ",
+                     which, limit / (1024.0 * 1024.0));
         fc_log_format(lines[d], sizeof lines[d], "error",
                       "%s: crashed while reading it (SIGSEGV/SIGBUS, most likely in HDF5): %sthe file is damaged "
                       "in a part HDF5 does not checksum, such as a length in its global heap",

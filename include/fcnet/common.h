@@ -44,6 +44,10 @@ void fc_set_node_ranks(int n);
 /* 1 when need bytes per rank do not fit this rank's share of the physical memory (the memory divided by the
  * ranks on this node), with the reason in why ("more than this machine's 23.5 GiB of memory", or the share
  * and the rank count); 0 when they fit or the memory is unknown. */
+/* This process's own memory limits, ulimit -v (RLIMIT_AS) and ulimit -d (RLIMIT_DATA): 0 when neither is set;
+ * else 1, with the one that leaves less room: its bytes, the bytes it leaves beside the process's current use
+ * (negative when it was lowered below that use, as prlimit can), and its name ("ulimit -v"). */
+int fc_memory_limit(double *limit, double *left, const char **which);
 int fc_memory_exceeded(double need, char *why, size_t size);
 /* The same for need bytes held `copies` times on this node (1: once for the node, as shared memory is). */
 int fc_memory_exceeded_copies(double need, int copies, char *why, size_t size);
