@@ -607,8 +607,9 @@ static hid_t r_open_array(ckpt_io *io, const char *name, int want_float, int ran
         for (int i = 0; same && i < rank; i++) same = got[i] == dims[i];
         if (!same) {
             char a[96], b[96];
-            /* A weight written from PyTorch as it stands, (fan_out, fan_in): say what to do about it. */
-            const int transposed = rank == 2 && got_rank == 2 && got[0] == dims[1] && got[1] == dims[0];
+            /* An --init-from weight written from PyTorch as it stands, (fan_out, fan_in): say what to do. */
+            const int transposed = rank == 2 && got_rank == 2 && got[0] == dims[1] && got[1] == dims[0] &&
+                                   strcmp(io->noun, "file") == 0 && strncmp(name, "/params/W", 9) == 0;
             io_fail(io, name, "shape %s in the %s, %s expected%s", shape_text(a, sizeof a, got_rank, got), io->noun,
                     shape_text(b, sizeof b, rank, dims),
                     transposed ? " (transposed: W is (fan_in, fan_out), PyTorch's nn.Linear.weight is (fan_out, "

@@ -416,7 +416,9 @@ static fc_status gc_run(gc_state *s, const fc_config *cfg)
         /* Layernorm normalises a 1-unit layer to 0 in every row: that layer, too, outputs its beta on its ReLU's
          * kink at any scale (train refuses such a layer; gradcheck checks the other tensors). */
         const int constant = fc_config_constant_layernorm_layer(cfg);
-        if (constant > 0)
+        char its_beta[32];
+        snprintf(its_beta, sizeof its_beta, "beta%d", constant);
+        if (constant > 0 && strcmp(unchecked, its_beta) == 0) /* else the scale is (also) to blame: advice below */
             return fc_error_set(FC_ERR_INPUT, "gradcheck: no element of %s%s could be checked: --norm layernorm "
                                 "normalises the 1 unit of hidden layer %d to 0 in every row, so it outputs its beta, "
                                 "on its ReLU's kink, at any --weight-scale; give the layer 2 or more units",

@@ -307,6 +307,16 @@ for ws in 1e-2 1; do
     fi
 done
 
+# ... but where the scale leaves other tensors unchecked too, the scale advice stands.
+rc=0
+"$F32" gradcheck --hidden 4,1 --norm layernorm --weight-scale 1e-30 >out.txt 2>err.txt || rc=$?
+if [ "$rc" -eq 2 ] && grep -q 'W1, b1, beta1, beta2 could be checked' err.txt && grep -q 'use a larger --weight-scale' err.txt
+then
+    ok "layernorm, 1-unit layer, --weight-scale 1e-30: exit 2, the scale named: $(cat err.txt)"
+else
+    not_ok "layernorm, 1-unit layer, --weight-scale 1e-30: exit $rc, '$(cat err.txt)' (want the larger-scale advice)"
+fi
+
 # A scale whose rounding (~1e11) hides every gradient (~1e9): each tensor passes only as ok*, which must not
 # add up to "result: ok".
 rc=0
