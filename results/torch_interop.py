@@ -21,7 +21,8 @@ The same functions serve from Python: build(), export(), load(), fcnet_inputs().
 "Semantics"): fcnet's batchnorm and layernorm use eps 1e-5 (PyTorch's default; other values are refused),
 --bn-momentum M is PyTorch's momentum 1 - M, --keep P is PyTorch's Dropout(1 - P); fcnet's running_var is
 the biased batch variance and PyTorch's the unbiased one, which changes training from the imported
-statistics only, never a test-mode prediction. Needs /usr/bin/python3 with numpy, h5py and torch.
+statistics only, never a test-mode prediction. Needs /usr/bin/python3 with numpy, h5py and torch. A .pt is
+a pickle, which runs code when loaded: give export and eval only model files you trust.
 """
 import argparse
 import math
@@ -225,8 +226,14 @@ def report(model, x, y, n_classes):
 
 
 def _load_pt(path):
-    """A whole model saved with torch.save (a pickle: torch 2.6 and later load only tensors by default)."""
-    return torch.load(path, weights_only=False)
+    """A whole model saved with torch.save (a pickle: torch 2.6 and later load only tensors by default).
+    Unpickling runs code the file names: load only files you trust."""
+    try:
+        return torch.load(path, weights_only=False)
+    except (OSError, InteropError):
+        raise
+    except Exception as err:  # torch.load's errors for a file that is no saved model have no common base
+        raise InteropError(f"{path}: not a model saved with torch.save ({type(err).__name__}: {err})") from err
 
 
 def main(argv):
@@ -260,7 +267,11 @@ def main(argv):
                                        "/val out of /train; this script reads stored splits only)")
                 x, y = f[a.split]["x"][()], f[a.split]["y"][()].astype(np.int64)
             x = fcnet_inputs(x, a.preprocess_from or (a.model if is_h5 else None))
-            print(report(model, x, y, _layers(model, a.model)[-1][0].out_features))
+            n_classes = _layers(model, a.model)[-1][0].out_features
+            if len(y) and (y.min() < 0 or y.max() >= n_classes):
+                raise InteropError(f"{a.data}: /{a.split}/y: labels {y.min()}..{y.max()}, the model has {n_classes} "
+                                   "classes")
+            print(report(model, x, y, n_classes))
     except (InteropError, OSError, KeyError) as err:
         print(f"torch_interop.py: error: {err}", file=sys.stderr)
         return 2
