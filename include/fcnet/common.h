@@ -41,13 +41,14 @@ double fc_physical_memory_bytes(void);
 /* The number of ranks on this node, which each hold their own copy of the model (and of the data when it is
  * not shared); set once by the dist module (1 until then). */
 void fc_set_node_ranks(int n);
-/* 1 when need bytes per rank do not fit this rank's share of the physical memory (the memory divided by the
- * ranks on this node), with the reason in why ("more than this machine's 23.5 GiB of memory", or the share
- * and the rank count); 0 when they fit or the memory is unknown. */
 /* This process's own memory limits, ulimit -v (RLIMIT_AS) and ulimit -d (RLIMIT_DATA): 0 when neither is set;
  * else 1, with the one that leaves less room: its bytes, the bytes it leaves beside the process's current use
  * (negative when it was lowered below that use, as prlimit can), and its name ("ulimit -v"). */
 int fc_memory_limit(double *limit, double *left, const char **which);
+/* 1 when need bytes per rank do not fit this rank's share of the physical memory (the memory divided by the
+ * ranks on this node), with the reason in why ("more than this machine's 23.5 GiB of memory", or the share
+ * and the rank count); also when fc_memory_limit's room is below need plus 128 MiB kept for OpenBLAS's work
+ * buffer; 0 when they fit or the memory is unknown. */
 int fc_memory_exceeded(double need, char *why, size_t size);
 /* The same for need bytes held `copies` times on this node (1: once for the node, as shared memory is). */
 int fc_memory_exceeded_copies(double need, int copies, char *why, size_t size);
