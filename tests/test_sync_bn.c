@@ -70,11 +70,17 @@ static int check_batch(const fc_dist *dist, int global_batch)
     CMP("running_var", rv, rv_all, (size_t)N);
     CMP("dgamma", dg, dg_all, (size_t)N);
     CMP("dbeta", db, db_all, (size_t)N);
-    /* every rank holds the same running statistics, bit for bit */
-    fc_real rm0[N];
+    /* every rank holds the same running statistics, bit for bit: the means and the variances */
+    fc_real rm0[N], rv0[N];
     memcpy(rm0, rm, sizeof rm);
+    memcpy(rv0, rv, sizeof rv);
     MPI_Bcast(rm0, N * (int)sizeof(fc_real), MPI_BYTE, 0, dist->comm);
-    ok &= memcmp(rm0, rm, sizeof rm) == 0;
+    MPI_Bcast(rv0, N * (int)sizeof(fc_real), MPI_BYTE, 0, dist->comm);
+    if (memcmp(rm0, rm, sizeof rm) != 0 || memcmp(rv0, rv, sizeof rv) != 0) {
+        fprintf(stderr, "B=%d ranks=%d: rank %d's running statistics differ from rank 0's\n", global_batch,
+                dist->size, dist->rank);
+        ok = 0;
+    }
     free(ref);
     free(x), free(dout), free(out_all), free(xhat_all), free(dx_all), free(out), free(xhat), free(dx);
     return ok;
