@@ -852,6 +852,23 @@ START_TEST(test_write_ini_round_trip)
     }
     ck_assert(other.optim.lr == cfg.optim.lr); /* exact, not just the same text */
     ck_assert(other.seed == UINT64_MAX);
+    /* The loop above compares fc_config_value's text of both sides: a value it printed wrongly (an enum's
+     * name, a path) is written and read back as that same wrong text, and the loop passes. The fields
+     * themselves, read back from the file, against what the command line gave: */
+    ck_assert_str_eq(other.data, "sets/x y.h5");
+    ck_assert_int_eq(other.n_hidden, 3);
+    ck_assert(other.hidden[0] == 7 && other.hidden[1] == 9 && other.hidden[2] == 11);
+    ck_assert_int_eq(other.norm, FC_NORM_LAYER);
+    ck_assert(other.keep == 0.3 && other.reg == 1e-5);
+    ck_assert_int_eq(other.optim.kind, FC_OPTIM_RMSPROP);
+    ck_assert(other.optim.lr == 0.0123456789012345);
+    ck_assert_int_eq(other.shuffle, 0);
+    ck_assert_int_eq(other.profile, 1);
+    ck_assert(other.val_size == 250);
+    ck_assert_str_eq(other.out, "o");
+    ck_assert_str_eq(other.init_from, "w.h5");
+    ck_assert_int_eq(other.max_steps, 12);
+    ck_assert_int_eq(other.preprocess, FC_PRE_NONE);
 
     char v[64];
     ck_assert_str_eq(fc_config_value(&cfg, FC_OPT_HIDDEN, v, sizeof v), "7,9,11");
