@@ -498,6 +498,35 @@ int fsync(int fd)
     return (int)syscall(SYS_fsync, fd);
 }
 
+/* Writes, interposed as fsync is (HDF5's sec2 driver calls write and pwrite through the PLT, which resolve to
+ * these): while recording, the last one's file and its place among the events, so that a test can see that
+ * no byte reaches the temporary after its fsync (an fsync before HDF5's flush and close leaves those out). */
+static int n_writes, last_write_at; /* last_write_at: n_events when the last write was made */
+static char last_write_path[600];
+
+static void record_write(int fd)
+{
+    if (!recording) return;
+    char link[64];
+    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+    const ssize_t n = readlink(link, last_write_path, sizeof last_write_path - 1);
+    last_write_path[n > 0 ? n : 0] = '\0';
+    n_writes++;
+    last_write_at = n_events;
+}
+
+ssize_t write(int fd, const void *buf, size_t count)
+{
+    record_write(fd);
+    return (ssize_t)syscall(SYS_write, fd, buf, count);
+}
+
+ssize_t pwrite(int fd, const void *buf, size_t count, off_t offset)
+{
+    record_write(fd);
+    return (ssize_t)syscall(SYS_pwrite64, fd, buf, count, offset);
+}
+
 int rename(const char *from, const char *to)
 {
     fs_event *e = record("rename");
@@ -516,6 +545,7 @@ START_TEST(test_save_is_durable)
     fixture *a = malloc(sizeof *a);
     build_default(a, 4);
     n_events = 0;
+    n_writes = 0;
     recording = 1;
     ck_assert_int_eq(fc_ckpt_save(&a->t, path), FC_OK);
     recording = 0;
@@ -535,6 +565,11 @@ START_TEST(test_save_is_durable)
         if (strcmp(events[i].a, dir) == 0 && i > i_rename) i_sync_dir = i;
     }
     ck_assert_msg(i_sync_tmp >= 0, "%s not fsynced before its rename", tmp);
+    /* ... and fsynced once written: HDF5's last write to it (its flush and close) comes before that fsync. */
+    ck_assert_msg(n_writes > 0 && strcmp(last_write_path, tmp) == 0, "%d writes seen, the last to '%s', not %s",
+                  n_writes, last_write_path, tmp);
+    ck_assert_msg(last_write_at <= i_sync_tmp, "%s written after its fsync (the last write after event %d, the fsync "
+                  "is event %d)", tmp, last_write_at, i_sync_tmp);
     ck_assert_msg(i_sync_dir >= 0, "directory %s not fsynced after the rename", dir);
     /* A directory whose sync fails (EIO) fails the save: the rename may not survive a crash. A file system
      * that cannot sync directories at all (EINVAL) does not. */
