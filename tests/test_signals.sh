@@ -23,6 +23,8 @@
 #     run would write its checkpoint first; a command that ignored them would defeat `kill` and `timeout`).
 #  8. Ctrl-C during the final test evaluation of a finished run (its checkpoint complete): death by SIGINT
 #     (130) at once, the finished checkpoint intact, no temporary file.
+# Every resume runs with --print-every 1 and must print step S + 1 first: a run that ignored the checkpoint and
+# trained again from step 0 would end on the same bits as the uninterrupted run (training is deterministic).
 #
 #   tests/test_signals.sh FCNET_SYNTH H5CMP [MPIEXEC]       (FCNET_DIST from the environment)
 set -uo pipefail
@@ -53,6 +55,17 @@ start() {
     done
 }
 
+# resumed_at NAME STEP: the resume's log (log.NAME.resume, run with --print-every 1) starts at step STEP + 1. The
+# bitwise comparison with the uninterrupted run cannot tell a resume from a run that ignored the checkpoint and
+# trained again from step 0: training is deterministic, so both end on the same bits.
+resumed_at() {
+    local first
+    first=$(grep -m1 -oE '^\(step [0-9]+ /' "log.$1.resume" | grep -oE '[0-9]+')
+    [ "$first" = $(($2 + 1)) ] && return 0
+    fail "$1: the resume's first step is '$first', not $(($2 + 1)): it did not continue from the checkpoint's step $2"
+    return 1
+}
+
 # stopped NAME RC T0: checks a run stopped by a signal: exit 0 within the limit, the log line, the
 # checkpoint's step, no temporary files; then resumes it and compares with the uninterrupted run.
 stopped() {
@@ -76,7 +89,8 @@ stopped() {
     pass "$name: exit 0 ${took} s after the signal; '$line'"
     local t1
     t1=$(now_ms)
-    must_run $N "log.$name.resume" train --resume "$name/checkpoint.h5" --out "$name" || return
+    must_run $N "log.$name.resume" train --resume "$name/checkpoint.h5" --out "$name" --print-every 1 || return
+    resumed_at "$name" "$step" || return
     local d
     if d=$("$H5CMP" full/checkpoint.h5 "$name/checkpoint.h5" "${STATE[@]}"); then
         pass "$name: resumed from step $step to the end in $(elapsed_s "$t1") s: bitwise the uninterrupted run"
@@ -134,11 +148,13 @@ else
 fi
 kill -KILL "$BG" 2>/dev/null
 
-# resume_one_rank NAME: resumes NAME/checkpoint.h5 without mpirun to the end and compares it with the
-# uninterrupted one-rank run (full1).
+# resume_one_rank NAME STEP: resumes NAME/checkpoint.h5 (saved at STEP) without mpirun to the end and compares it
+# with the uninterrupted one-rank run (full1).
 resume_one_rank() {
     local d
-    "$FCNET_DIST" train --resume "$1/checkpoint.h5" --out "$1" >"log.$1.resume" 2>&1 || fail "$1: resume failed"
+    "$FCNET_DIST" train --resume "$1/checkpoint.h5" --out "$1" --print-every 1 >"log.$1.resume" 2>&1 ||
+        fail "$1: resume failed"
+    resumed_at "$1" "$2" || return
     if d=$("$H5CMP" full1/checkpoint.h5 "$1/checkpoint.h5" "${STATE[@]}"); then
         pass "$1: resumed to the end: bitwise the uninterrupted one-rank run"
     else
@@ -164,7 +180,7 @@ if wait_for_step log.int 10 60 "$BG"; then
     step=$(echo "$line" | grep -oE 'step [0-9]+' | head -1 | grep -oE '[0-9]+')
     if [ "$WAIT_RC" = 130 ] && [ -n "$step" ] && [ "$(attr int/checkpoint.h5 /@step)" = "$step" ]; then
         pass "int: died of SIGINT (130) $(elapsed_s "$t0") s after Ctrl-C, checkpoint at step $step: '$line'"
-        resume_one_rank int
+        resume_one_rank int "$step"
     else
         fail "int: exit $WAIT_RC (want 130), log step '${step}', checkpoint step $(attr int/checkpoint.h5 /@step)"
         tail -3 log.int | sed 's/^/    /'
@@ -188,7 +204,7 @@ if [ "$(cat rc.pipe)" = 141 ] && [ "$(wc -l <log.pipe)" = 1 ] && [ -n "$step" ] 
     [[ "$line" == *"resume with --resume pipe/checkpoint.h5 --out pipe" ]] &&
     [ "$(attr pipe/checkpoint.h5 /@step)" = "$step" ]; then
     pass "pipe: died of SIGPIPE (141) after its output closed, checkpoint at step $step: '$line'"
-    resume_one_rank pipe
+    resume_one_rank pipe "$step"
 else
     fail "pipe: exit $(cat rc.pipe) (want 141), stderr '$(cat log.pipe)', checkpoint step $(attr pipe/checkpoint.h5 /@step 2>&1)"
 fi
