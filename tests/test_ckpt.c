@@ -343,6 +343,35 @@ START_TEST(test_round_trip)
 }
 END_TEST
 
+/* H5Lvisit callback: counts the file's datasets and names the first one that is not chunked with Fletcher32 as
+ * its only filter. */
+typedef struct checksum_walk {
+    int n_datasets;
+    char bad[256];
+} checksum_walk;
+
+static herr_t each_dataset_checksummed(hid_t group, const char *name, const H5L_info_t *info, void *data)
+{
+    checksum_walk *w = data;
+    if (info->type != H5L_TYPE_HARD) return 0;
+    hid_t obj = H5Oopen(group, name, H5P_DEFAULT);
+    if (obj < 0) return -1;
+    if (H5Iget_type(obj) == H5I_DATASET) {
+        w->n_datasets++;
+        hid_t dcpl = H5Dget_create_plist(obj);
+        unsigned flags, config;
+        size_t n_values = 0;
+        char fname[64];
+        const int ok = H5Pget_layout(dcpl) == H5D_CHUNKED && H5Pget_nfilters(dcpl) == 1 &&
+                       H5Pget_filter2(dcpl, 0, &flags, &n_values, NULL, sizeof fname, fname, &config) ==
+                           H5Z_FILTER_FLETCHER32;
+        if (!ok && !w->bad[0]) snprintf(w->bad, sizeof w->bad, "/%s", name);
+        H5Pclose(dcpl);
+    }
+    H5Oclose(obj);
+    return 0;
+}
+
 /* What h5py sees: cs231n shapes, float32 values, 1-D vectors, histories. */
 /* The room a run asks for before training (fc_out_dir_check_room) must never exceed what a save really writes
  * (a false "no room" would refuse a run that fits), and must be most of it (or a full disk goes unnoticed).
@@ -420,8 +449,18 @@ START_TEST(test_layout)
     free(v);
     ck_assert_int_eq(fct_h5_read(path, "/params/gamma3", &v, &rank, dims), -1); /* output layer: no norm */
 
-    /* Every dataset is chunked with Fletcher32; arrays are float32 in the file. */
+    /* Every dataset is chunked with Fletcher32; arrays are float32 in the file. All of them, not /params/W2's
+     * alone: biases, batchnorm statistics, the optimizer's slots, the histories and /preprocess too (a flipped
+     * bit there is as silent). The file is closed before the asserts (a failure must not leave it open). */
     hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    ck_assert(file >= 0);
+    checksum_walk walk = {0, ""};
+    const herr_t visited = H5Lvisit(file, H5_INDEX_NAME, H5_ITER_INC, each_dataset_checksummed, &walk);
+    H5Fclose(file);
+    ck_assert(visited >= 0);
+    ck_assert_msg(walk.bad[0] == '\0', "%s: not chunked with Fletcher32 as its only filter", walk.bad);
+    ck_assert_msg(walk.n_datasets >= 30, "only %d datasets visited", walk.n_datasets);
+    file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     ck_assert(file >= 0);
     hid_t d = H5Dopen2(file, "/params/W2", H5P_DEFAULT);
     hid_t dcpl = H5Dget_create_plist(d);
