@@ -170,19 +170,24 @@ def load(path, best=False):
         model = build(W[0].shape[0], [w.shape[1] for w in W[:-1]], W[-1].shape[1], norm,
                       float(f.attrs.get("keep", 1.0)), float(f.attrs.get("bn_momentum", 0.9)))
         layers = _layers(model, path)
+
+        def put(tensor, dataset, transpose=False):
+            a = np.asarray(dataset[()], np.float32)
+            tensor.copy_(torch.from_numpy(a.T if transpose else a))
+
         with torch.no_grad():
             for l, (lin, nrm, _) in enumerate(layers, 1):
-                lin.weight.copy_(torch.from_numpy(np.asarray(p[f"W{l}"][()], np.float32).T))
-                lin.bias.copy_(torch.from_numpy(np.asarray(p[f"b{l}"][()], np.float32)))
+                put(lin.weight, W[l - 1], transpose=True)  # fcnet: (fan_in, fan_out)
+                put(lin.bias, p[f"b{l}"])
                 if nrm is None:
                     continue
-                nrm.weight.copy_(torch.from_numpy(np.asarray(p[f"gamma{l}"][()], np.float32)))
-                nrm.bias.copy_(torch.from_numpy(np.asarray(p[f"beta{l}"][()], np.float32)))
+                put(nrm.weight, p[f"gamma{l}"])
+                put(nrm.bias, p[f"beta{l}"])
                 if isinstance(nrm, nn.BatchNorm1d):
                     if bn is None:
                         raise InteropError(f"{path}: /{root}bn: missing in the file, and the model has batchnorm")
-                    nrm.running_mean.copy_(torch.from_numpy(np.asarray(bn[f"running_mean{l}"][()], np.float32)))
-                    nrm.running_var.copy_(torch.from_numpy(np.asarray(bn[f"running_var{l}"][()], np.float32)))
+                    put(nrm.running_mean, bn[f"running_mean{l}"])
+                    put(nrm.running_var, bn[f"running_var{l}"])
     return model.eval()
 
 
