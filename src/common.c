@@ -56,6 +56,10 @@ void fc_set_node_ranks(int n) { node_ranks = n > 0 ? n : 1; }
 
 int fc_memory_limit(double *limit, double *left, const char **which)
 {
+    struct rlimit as, data;
+    const int as_set = getrlimit(RLIMIT_AS, &as) == 0 && as.rlim_cur != RLIM_INFINITY;
+    const int data_set = getrlimit(RLIMIT_DATA, &data) == 0 && data.rlim_cur != RLIM_INFINITY;
+    if (!as_set && !data_set) return 0; /* the usual case: no need to read the process's use */
     unsigned long long vm_pages = 0, resident = 0, shared = 0, text = 0, lib = 0, data_pages = 0;
     FILE *f = fopen("/proc/self/statm", "r");
     if (f != NULL) {
@@ -66,18 +70,17 @@ int fc_memory_limit(double *limit, double *left, const char **which)
     const double page = (double)sysconf(_SC_PAGE_SIZE);
     /* ulimit -d: RLIMIT_DATA, which Linux counts for private mappings too */
     const struct {
-        int resource;
-        double used;
+        int set;
+        double bytes, used;
         const char *name;
-    } limits[] = {{RLIMIT_AS, (double)vm_pages * page, "ulimit -v"},
-                  {RLIMIT_DATA, (double)data_pages * page, "ulimit -d"}};
+    } limits[] = {{as_set, (double)as.rlim_cur, (double)vm_pages * page, "ulimit -v"},
+                  {data_set, (double)data.rlim_cur, (double)data_pages * page, "ulimit -d"}};
     int limited = 0;
     for (int i = 0; i < 2; i++) {
-        struct rlimit rl;
-        if (getrlimit(limits[i].resource, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) continue;
-        const double d = (double)rl.rlim_cur - limits[i].used;
+        if (!limits[i].set) continue;
+        const double d = limits[i].bytes - limits[i].used;
         if (!limited || d < *left) {
-            *limit = (double)rl.rlim_cur;
+            *limit = limits[i].bytes;
             *left = d;
             *which = limits[i].name;
         }
