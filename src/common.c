@@ -56,7 +56,7 @@ void fc_set_node_ranks(int n) { node_ranks = n > 0 ? n : 1; }
 
 int fc_memory_limit(double *limit, double *left, const char **which)
 {
-    struct rlimit as, data;
+    struct rlimit as = {0, 0}, data = {0, 0};
     const int as_set = getrlimit(RLIMIT_AS, &as) == 0 && as.rlim_cur != RLIM_INFINITY;
     const int data_set = getrlimit(RLIMIT_DATA, &data) == 0 && data.rlim_cur != RLIM_INFINITY;
     if (!as_set && !data_set) return 0; /* the usual case: no need to read the process's use */
