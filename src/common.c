@@ -52,6 +52,25 @@ double fc_physical_memory_bytes(void)
     return pages > 0 && page > 0 ? (double)pages * (double)page : 0;
 }
 
+fc_size_text fc_format_size(double bytes)
+{
+    static const char *const units[] = {"bytes", "KiB", "MiB", "GiB"};
+    fc_size_text out;
+    int u = 0;
+    double v = bytes > 0 ? bytes : 0;
+    while (v >= 1024 && u < 3) {
+        v /= 1024;
+        u++;
+    }
+    if (v >= 1e6) { /* sizes no machine has (a refused --hidden): %.0f would run past the buffer */
+        snprintf(out.text, sizeof out.text, "%.3g %s", v, units[u]);
+        return out;
+    }
+    const int decimals = u == 0 || v >= 100 ? 0 : v >= 10 ? 1 : 2;
+    snprintf(out.text, sizeof out.text, "%.*f %s", decimals, v, units[u]);
+    return out;
+}
+
 void fc_set_node_ranks(int n) { node_ranks = n > 0 ? n : 1; }
 
 int fc_memory_limit(double *limit, double *left, const char **which)
@@ -92,7 +111,7 @@ int fc_memory_limit(double *limit, double *left, const char **which)
 /* fc_memory_exceeded_held's check for need bytes held copies times on this node. */
 static int memory_exceeded(double need, double held, int copies, char *why, size_t size)
 {
-    const double have = fc_physical_memory_bytes(), gib = 1073741824.0;
+    const double have = fc_physical_memory_bytes();
     /* A per-process limit below the need makes an allocation fail: OpenBLAS then retries its work buffer
      * forever (a hang, deaf to SIGTERM), fcnet's own allocations abort. Refuse it here, keeping room for
      * OpenBLAS's work buffer (128 MiB). The limit meets only what is still to be allocated: the held part
@@ -103,18 +122,18 @@ static int memory_exceeded(double need, double held, int copies, char *why, size
     if (fc_memory_limit(&limit, &left, &which) && to_come + blas_reserve > left) {
         const double room = left - blas_reserve > 0 ? left - blas_reserve : 0;
         char of[80] = "";
-        if (held > 0) snprintf(of, sizeof of, "%.2f GiB of it still to be allocated, ", to_come / gib);
-        snprintf(why, size, "%smore than the %.2f GiB this process's address-space limit (%s) leaves it after "
-                 "%.0f MiB kept for OpenBLAS's work buffer (raise the limit)", of, room / gib, which,
-                 blas_reserve / 1048576.0);
+        if (held > 0) snprintf(of, sizeof of, "%s of it still to be allocated, ", fc_format_size(to_come).text);
+        snprintf(why, size, "%smore than the %s this process's address-space limit (%s) leaves it after "
+                 "%s kept for OpenBLAS's work buffer (raise the limit)", of, fc_format_size(room).text, which,
+                 fc_format_size(blas_reserve).text);
         return 1;
     }
     if (have <= 0 || need * copies <= have) return 0;
     if (need > have || copies == 1)
-        snprintf(why, size, "more than this machine's %.1f GiB of memory", have / gib);
+        snprintf(why, size, "more than this machine's %s of memory", fc_format_size(have).text);
     else
-        snprintf(why, size, "more than this rank's share of this machine's memory: %.1f GiB for %d ranks on this node, "
-                 "each with its own copy (start fewer ranks per node)", have / gib, copies);
+        snprintf(why, size, "more than this rank's share of this machine's memory: %s for %d ranks on this node, "
+                 "each with its own copy (start fewer ranks per node)", fc_format_size(have).text, copies);
     return 1;
 }
 

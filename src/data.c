@@ -536,8 +536,8 @@ static fc_status split_read(fc_split *split, int64_t *max_label, double *held, c
         const double need = *held + mine + (double)read_chunk_rows(src->d, n) * src->d * sizeof(double);
         char why[256];
         if (fc_memory_exceeded_held(need, *held, why, sizeof why))
-            return fc_error_set(FC_ERR_INPUT, "%s: %s: %lld rows of %d features need %.1f GiB%s, %s", src->path,
-                                src->x_name, (long long)n, src->d, need / 1073741824.0,
+            return fc_error_set(FC_ERR_INPUT, "%s: %s: %lld rows of %d features need %s%s, %s", src->path,
+                                src->x_name, (long long)n, src->d, fc_format_size(need).text,
                                 *held > 0 ? " with the splits read before" : "", why);
         fc_status st = check_written(src); /* after the memory check, which names the size */
         if (st != FC_OK) return st;

@@ -77,8 +77,8 @@ static fc_status place_on_node(void *ctx, const int64_t rows[3], int d, void **b
     const size_t bytes = fits ? fc_data_placed_bytes(rows, d) : 0;
     r->a.held = HELD_SHARED;
     if (!fits) {
-        st = fc_error_set(FC_ERR_INPUT, "%s: /train/x with the other splits: %.0f rows of %d features need %.1f GiB, %s",
-                          r->a.path, all_rows, d, need / 1073741824.0, why);
+        st = fc_error_set(FC_ERR_INPUT, "%s: /train/x with the other splits: %.0f rows of %d features need %s, %s",
+                          r->a.path, all_rows, d, fc_format_size(need).text, why);
         r->a.held = HELD_FAILED;
     } else if (!fc_dist_shm_has_room((double)bytes + 4096, &free_bytes)) {
         fc_log_warn("/dev/shm has %.0f MB free and one copy of %s for this node needs %.0f MB: every rank reads its "

@@ -77,8 +77,8 @@ static fc_status eval_setup(eval_state *s, const fc_config *cfg, fc_dist *dist)
     const double bytes = cells * sizeof(double) * (1.0 + fc_dist_size(dist));
     char why[256] = "more cells than one MPI sum takes (2^31 - 1)";
     if (cells > INT_MAX || fc_memory_exceeded(bytes, why, sizeof why))
-        return fc_error_set(FC_ERR_INPUT, "%s: %d classes: the confusion matrix of %.4g cells needs %.1f GiB per "
-                            "rank, %s", cfg->checkpoint, s->n_classes, cells, bytes / 1073741824.0, why);
+        return fc_error_set(FC_ERR_INPUT, "%s: %d classes: the confusion matrix of %.4g cells needs %s per "
+                            "rank, %s", cfg->checkpoint, s->n_classes, cells, fc_format_size(bytes).text, why);
 
     /* The model saw preprocessed inputs: apply the checkpoint's transform, not one refitted here. */
     if ((st = fc_ckpt_load_preprocess(&s->pp, cfg->checkpoint, s->n_input)) != FC_OK) return st;

@@ -47,9 +47,9 @@ fc_status fc_net_init(fc_net *net, const fc_net_config *cfg, int max_batch, cons
     if (fc_memory_exceeded(need, why, sizeof why)) {
         fc_status st = fc_error_set(FC_ERR_INPUT,
                                     "the network %d -> %d hidden layer(s) of up to %d units -> %d classes needs "
-                                    "about %.1f GiB (%.3g parameters, batch %d), %s",
+                                    "about %s (%.3g parameters, batch %d), %s",
                                     net->dims[0], L - 1, widest_hidden, net->dims[L],
-                                    need / 1073741824.0, n_params, max_batch, why);
+                                    fc_format_size(need).text, n_params, max_batch, why);
         free(net->dims);
         memset(net, 0, sizeof *net);
         return st;

@@ -320,8 +320,8 @@ fc_status fc_train_setup(fc_trainer *t, const fc_config *cfg, fc_dist *dist)
     char why[256] = "more steps than a 64-bit count holds";
     if (run_steps >= 0x1p62 || fc_memory_exceeded(history_bytes, why, sizeof why))
         st = fc_error_set(FC_ERR_INPUT, "--epochs %lld: %.4g steps (%lld per epoch at --batch-size %lld); their loss "
-                          "history needs %.1f GiB, %s", (long long)cfg->epochs, run_steps,
-                          (long long)t->steps_per_epoch, (long long)B, history_bytes / 1073741824.0, why);
+                          "history needs %s, %s", (long long)cfg->epochs, run_steps,
+                          (long long)t->steps_per_epoch, (long long)B, fc_format_size(history_bytes).text, why);
     if ((st = fc_dist_agree(dist, st, 1)) != FC_OK) return st;
     if ((st = fc_dist_agree(dist, check_batchnorm_batches(t), 1)) != FC_OK) return st;
     /* --keep refuses such a keep; a checkpoint written before that rule resumes as it trained, said once. */

@@ -623,8 +623,28 @@ START_TEST(test_address_space_limit)
     if (r.exited && r.code == 77) return; /* a hard ulimit -v below the one needed, or a ulimit -d */
     ck_assert_msg(r.exited && r.code == 0, "exit %d signal %d: %s", r.code, r.signal, r.err);
     r = fct_run_child(check_limit_below_use, NULL);
-    ck_assert_msg(r.exited && r.code == 0 && strstr(r.err, "address-space limit (ulimit -v)"),
+    ck_assert_msg(r.exited && r.code == 0 && strstr(r.err, "more than the 0 bytes this process's address-space limit "
+                                                     "(ulimit -v) leaves it after 128 MiB kept for OpenBLAS"),
                   "exit %d signal %d: '%s'", r.code, r.signal, r.err);
+}
+END_TEST
+
+/* Sizes in messages: three significant digits in the largest unit that keeps them at least 1, so that a
+ * small need does not read "need 0.0 GiB, more than the 0.00 GiB" as it did. */
+START_TEST(test_format_size)
+{
+    static const struct {
+        double bytes;
+        const char *text;
+    } cases[] = {
+        {0, "0 bytes"},           {-5, "0 bytes"},          {1, "1 bytes"},
+        {1023, "1023 bytes"},     {1024, "1.00 KiB"},       {1536, "1.50 KiB"},
+        {10.25 * 1024, "10.2 KiB"}, {98.04 * 1048576, "98.0 MiB"}, {128 * 1048576.0, "128 MiB"},
+        {1.05 * 1073741824.0, "1.05 GiB"}, {23.45 * 1073741824.0, "23.4 GiB"}, {2e13, "18626 GiB"},
+        {1e300, "9.31e+290 GiB"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        ck_assert_str_eq(fc_format_size(cases[i].bytes).text, cases[i].text);
 }
 END_TEST
 
@@ -1419,6 +1439,7 @@ static Suite *data_suite(void)
     tcase_add_test(load, test_n_classes_from_every_split);
     tcase_add_test(load, test_chunked_reads);
     tcase_add_test(load, test_address_space_limit);
+    tcase_add_test(load, test_format_size);
     tcase_add_test(load, test_hdf5_error_printing_restored);
     tcase_add_test(load, test_preprocess_on_loaded_data);
     tcase_add_test(load, test_gather);

@@ -38,6 +38,13 @@ int fc_sync_path(const char *name, int directory);
 /* This machine's physical memory in bytes (0 when unknown): sizes beyond it are refused up front with a
  * message naming their cause, instead of an out-of-memory abort. */
 double fc_physical_memory_bytes(void);
+/* A size for a message, with three significant digits in the largest unit up to GiB that keeps it at least 1:
+ * "512 bytes", "98.0 MiB", "1.05 GiB", "18626 GiB" (never "0.0 GiB" for a small size). A struct, so that it
+ * can stand inside a printf argument list: fc_format_size(n).text lives until the end of that call. */
+typedef struct fc_size_text {
+    char text[32];
+} fc_size_text;
+fc_size_text fc_format_size(double bytes);
 /* The number of ranks on this node, which each hold their own copy of the model (and of the data when it is
  * not shared); set once by the dist module (1 until then). */
 void fc_set_node_ranks(int n);
