@@ -198,6 +198,9 @@ int main(int argc, char **argv)
         const int sig = fc_train_stop_signal();
         signal(sig, SIG_DFL);
         raise(sig);
+        /* Still here: a debugger kept the signal (gdb's `continue` does not pass SIGINT on). Exit with the
+         * shell's status for that death, not 0, which would read as a run that finished. */
+        rc = 128 + sig;
     }
     return rc;
 }

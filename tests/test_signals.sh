@@ -23,6 +23,8 @@
 #     run would write its checkpoint first; a command that ignored them would defeat `kill` and `timeout`).
 #  8. Ctrl-C during the final test evaluation of a finished run (its checkpoint complete): death by SIGINT
 #     (130) at once, the finished checkpoint intact, no temporary file.
+#  9. Under gdb (where installed), `signal SIGINT` then `continue` past the final raise(SIGINT) that gdb keeps:
+#     exit 130, not 0.
 # Every resume runs with --print-every 1 and must print step S + 1 first: a run that ignored the checkpoint and
 # trained again from step 0 would end on the same bits as the uninterrupted run (training is deterministic).
 #
@@ -273,5 +275,26 @@ else
     fail "fin: exit $WAIT_RC after Ctrl-C in the final evaluation (want 130, no test accuracy line, the finished" \
         "checkpoint at step 3: finished=$(attr fin/checkpoint.h5 /@finished) step=$(attr fin/checkpoint.h5 /@step))"
     tail -3 log.fin | sed 's/^/    /'
+fi
+
+# ---- 9. Ctrl-C under gdb: `signal SIGINT` at its prompt, then `continue` past the final raise(SIGINT) ----
+# gdb keeps SIGINT to itself (`handle SIGINT nopass`), so the process's own raise(SIGINT) after the checkpoint
+# stops in gdb and `continue` drops it: the process goes on past the raise. It must still end with 130, as the
+# README's Debugging section says; it returned its run status 0, which reads as a finished run. Needs gdb.
+if command -v gdb >/dev/null; then
+    rm -rf gdbint
+    timeout 120 gdb -nx -batch -ex 'break fc_net_backward' -ex run -ex delete -ex 'signal SIGINT' -ex continue \
+        --args "$FCNET_DIST" train "${MODEL[@]}" --out gdbint >log.gdbint 2>&1
+    exited=$(grep -o 'exited [a-z]*[ a-z0-9]*\]' log.gdbint | head -1)
+    if grep -q "stopped on signal at step 1 " log.gdbint && [ "$exited" = "exited with code 0202]" ] &&
+        [ "$(attr gdbint/checkpoint.h5 /@step)" = 1 ]; then
+        pass "gdb: signal SIGINT, then continue past the final raise: exit 130 (gdb: $exited), checkpoint at step 1"
+    else
+        fail "gdb: after signal SIGINT and continue: '${exited:-no exit line}' (want 'exited with code 0202]', 130)," \
+            "checkpoint step $(attr gdbint/checkpoint.h5 /@step) (want 1)"
+        tail -5 log.gdbint | sed 's/^/    /'
+    fi
+else
+    echo "     gdb case skipped: no gdb"
 fi
 finish
