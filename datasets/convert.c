@@ -48,6 +48,15 @@ static int is_help(const char *arg)
 
 #define WANTS_HELP (-1)
 
+static int is_option(const char *flag)
+{
+    static const char *const known[] = {"--train-images", "--train-labels", "--test-images", "--test-labels",
+                                          "--dir", "--out", "--val"};
+    for (size_t k = 0; k < sizeof known / sizeof known[0]; k++)
+        if (strcmp(flag, known[k]) == 0) return 1;
+    return 0;
+}
+
 /* 0, a usage error's exit status, or WANTS_HELP for --help / -h in place of the mode or of an option. */
 static int parse_args(options *o, int argc, char **argv)
 {
@@ -60,6 +69,8 @@ static int parse_args(options *o, int argc, char **argv)
     for (int i = 2; i < argc; i++) {
         const char *flag = argv[i];
         if (is_help(flag)) return WANTS_HELP;
+        /* before the value: a misspelt flag given last is unknown, not one that "needs a value" */
+        if (!is_option(flag)) return usage_error("unknown option '%s'", flag);
         if (i + 1 >= argc) return usage_error("%s needs a value", flag);
         const char *value = argv[++i];
         if (strcmp(flag, "--train-images") == 0) o->train_images = value;

@@ -62,6 +62,15 @@ static int parse_count(long long *out, const char *flag, const char *value, long
 
 #define WANTS_HELP (-1)
 
+static int is_option(const char *flag)
+{
+    static const char *const known[] = {"--out", "--train", "--val", "--test", "--features",
+                                          "--classes", "--seed", "--dtype", "--noise"};
+    for (size_t k = 0; k < sizeof known / sizeof known[0]; k++)
+        if (strcmp(flag, known[k]) == 0) return 1;
+    return 0;
+}
+
 /* 0, a usage error's exit status, or WANTS_HELP for --help / -h in place of an option. */
 static int parse_args(options *o, int argc, char **argv)
 {
@@ -69,6 +78,8 @@ static int parse_args(options *o, int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         const char *flag = argv[i];
         if (strcmp(flag, "--help") == 0 || strcmp(flag, "-h") == 0) return WANTS_HELP;
+        /* before the value: a misspelt flag given last is unknown, not one "missing" its value */
+        if (!is_option(flag)) return usage_error("unknown option", flag);
         if (i + 1 >= argc) return usage_error("missing value after", flag);
         const char *value = argv[++i];
         int rc = 0;

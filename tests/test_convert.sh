@@ -358,6 +358,8 @@ expect_usage "no arguments" "missing mode"
 expect_usage "mode bogus" "unknown mode 'bogus'" bogus --out bad.h5
 expect_usage "--val last, without a value" "--val needs a value" $(idx_args train-images train-labels) --out bad.h5 --val
 expect_usage "no --out" "--out is required" $(idx_args train-images train-labels)
+# A misspelt flag given last is unknown, not one that "needs a value" (it was named as the latter).
+expect_usage "misspelt flag given last" "unknown option '--vall'" $(idx_args train-images train-labels) --out bad.h5 --vall
 expect_usage "idx with --dir" "--dir belongs to cifar10" $(idx_args train-images train-labels) --dir cifar --out bad.h5
 expect_usage "cifar10 with --train-images" "belong to idx" cifar10 --dir cifar --train-images train-images --out bad.h5
 # An output path of FC_PATH_MAX (4096) characters is refused up front; one of 4095 gets to the create
@@ -474,6 +476,8 @@ if [ -n "$SYNTH" ]; then
     expect_synth_usage "--val ''" "--val expects an integer" --out s-bad.h5 --val ''
     expect_synth_usage "--features 0" "--features expects an integer in \[1," --out s-bad.h5 --features 0
     expect_synth_usage "no --out" "missing option '--out'" --train 5
+    # A misspelt flag given last is unknown, not one "missing" its value (it was named as the latter).
+    expect_synth_usage "misspelt flag given last" "unknown option '--trian'" --out s-bad.h5 --trian
     # 2^31 rows are allowed, but 2^31 x 2 features are more than a split may hold.
     expect_synth_usage "--train 2147483648 --features 2" "too large.*'--features'" --out s-bad.h5 \
         --train 2147483648 --features 2
