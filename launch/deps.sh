@@ -6,8 +6,9 @@ fcnet_packages_python="python3-numpy python3-h5py python3-matplotlib"
 # The suite also runs the quickstart (Fashion-MNIST, the plot), fcnet under valgrind and a private Slurm.
 fcnet_packages_test="$fcnet_packages_build $fcnet_packages_python dataset-fashion-mnist valgrind slurm-wlm munge
 iproute2"
-# Wanted, not required: without them test_clang_warnings and test_torch_interop report themselves skipped.
-fcnet_packages_test_optional="clang python3-torch"
+# Wanted, not required: without them test_clang_warnings, test_torch_interop and test_signals' gdb case report
+# themselves skipped.
+fcnet_packages_test_optional="clang python3-torch gdb"
 fcnet_packages_bench="python3-numpy python3-torch"
 
 # fcnet_try_install_deps PKG...: fcnet_install_deps, but a failure only warns.
