@@ -274,6 +274,12 @@ fc_status fc_train_setup(fc_trainer *t, const fc_config *cfg, fc_dist *dist)
     fc_status st = fc_data_node_load(&t->data_node, &t->data, cfg->data, cfg->val_size, dist);
     if (st == FC_OK) st = fc_data_require_classes(cfg->data, t->data.n_classes);
     if ((st = fc_dist_agree(dist, st, 1)) != FC_OK) return st;
+    /* A user asking for a hold-out (or for none, with 0) on a file that brings its own /val would otherwise
+     * get that /val without a word. */
+    if (cfg->opt_set[FC_OPT_VAL_SIZE] && t->data.val_from_file && fc_dist_rank(dist) == 0)
+        fc_log_warn("--val-size %g: not used: %s has its own /val (%lld rows), which is the validation split; "
+                    "--val-size holds rows out of /train only in a file without /val",
+                    cfg->val_size, cfg->data, (long long)t->data.val.n);
 
     /* Every rank fits (or loads) the same preprocessing; the agreement after it is also the point after which
      * no rank reads the raw rows, so the node's writer may change its shared copy in place. */

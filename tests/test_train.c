@@ -786,6 +786,47 @@ START_TEST(test_batchnorm_one_row_batches)
 }
 END_TEST
 
+/* --val-size given for a file with its own /val is not used: rank 0 says so once (also for 0, which would
+ * otherwise be taken for "no validation"); not given, or on a file without /val, nothing is said. */
+START_TEST(test_val_size_with_own_val)
+{
+    char with_val[512];
+    fct_make_dataset(with_val, sizeof with_val, MPI_COMM_WORLD, 90, 20, 12, 4, 5);
+    fc_config cfg;
+    fct_small_config(&cfg, with_val, FC_NORM_NONE, 1.0, FC_OPTIM_SGD);
+    fc_dist dist;
+    fc_dist_init_comm(&dist, MPI_COMM_WORLD);
+    fc_trainer t;
+    char err[4096];
+    cfg.val_size = 0;
+    cfg.opt_set[FC_OPT_VAL_SIZE] = 1;
+    ck_assert_int_eq(setup_capturing_stderr(&t, &cfg, &dist, err, sizeof err), FC_OK);
+    ck_assert_int_eq(t.data.val.n, 20);
+    char want[1024];
+    snprintf(want, sizeof want, "warning: --val-size 0: not used: %s has its own /val (20 rows), which is the "
+             "validation split; --val-size holds rows out of /train only in a file without /val\n", with_val);
+    if (dist.rank == 0)
+        ck_assert_msg(strstr(err, want) && strchr(err, '\n') == err + strlen(err) - 1, "rank 0: '%s'", err);
+    else
+        ck_assert_msg(err[0] == '\0', "rank %d: '%s'", dist.rank, err);
+    fc_train_free(&t);
+
+    cfg.opt_set[FC_OPT_VAL_SIZE] = 0; /* the default, not asked for */
+    ck_assert_int_eq(setup_capturing_stderr(&t, &cfg, &dist, err, sizeof err), FC_OK);
+    ck_assert_msg(err[0] == '\0', "rank %d: '%s'", dist.rank, err);
+    fc_train_free(&t);
+
+    fct_small_config(&cfg, data_path, FC_NORM_NONE, 1.0, FC_OPTIM_SGD); /* no /val: --val-size is used */
+    cfg.val_size = 0.1;
+    cfg.opt_set[FC_OPT_VAL_SIZE] = 1;
+    ck_assert_int_eq(setup_capturing_stderr(&t, &cfg, &dist, err, sizeof err), FC_OK);
+    ck_assert_int_eq(t.data.val.n, 30);
+    ck_assert_msg(err[0] == '\0', "rank %d: '%s'", dist.rank, err);
+    fc_train_free(&t);
+    fc_dist_free(&dist);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("train");
@@ -815,6 +856,7 @@ static Suite *suite(void)
     tcase_add_test(t, test_accuracy_fewer_rows_than_ranks);
     tcase_add_test(t, test_accuracy_counts_rows_without_class);
     tcase_add_test(t, test_batchnorm_one_row_batches);
+    tcase_add_test(t, test_val_size_with_own_val);
     suite_add_tcase(s, t);
     return s;
 }
