@@ -775,8 +775,9 @@ int fc_train_run(fc_trainer *t)
                     "with --resume %s/checkpoint.h5 --out %s",
                     (long long)t->step, where, cfg->out, cfg->out, cfg->out);
     else if (!t->finished)
-        fc_log_info("stopped after --max-steps %lld at step %lld (%s); checkpoint %s/checkpoint.h5 written",
-                    (long long)cfg->max_steps, (long long)t->step, where, cfg->out);
+        fc_log_info("stopped after --max-steps %lld at step %lld (%s); checkpoint %s/checkpoint.h5 written; resume "
+                    "with --resume %s/checkpoint.h5 --out %s",
+                    (long long)cfg->max_steps, (long long)t->step, where, cfg->out, cfg->out, cfg->out);
     /* Finished, its checkpoint complete: nothing is left to save, so from here a Ctrl-C (not yet received; the
      * first one resets the handler itself) ends the final test evaluation at once, 130, as during loading and
      * setup, instead of being swallowed and the process exiting 0 after the evaluation. */
