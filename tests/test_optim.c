@@ -225,6 +225,34 @@ START_TEST(test_range_update_equals_whole)
 }
 END_TEST
 
+/* A non-finite gradient anywhere in a range is reported, also with the non-temporal stores, where the
+ * range goes through the stack buffer a 512-element block at a time: in the first block, a middle one and
+ * the last (the range starts off the 16-byte grid), each alone in a fresh optimizer. */
+START_TEST(test_streamed_update_reports_every_block)
+{
+    enum { M = 2500, BEGIN = 333, LEN = 1667 - 333 };
+    static fc_real w[M], dw[M];
+    const int kind = _i / 2, stream = _i % 2;
+    const size_t where[] = {BEGIN, BEGIN + 100, BEGIN + 600, BEGIN + 1100, BEGIN + LEN - 1};
+    for (size_t p = 0; p < sizeof where / sizeof *where; p++) {
+        fc_optim_config c = fc_optim_defaults((fc_optim_kind)kind);
+        fc_optim o;
+        fc_optim_init(&o, &c, M);
+        o.stream_params = stream;
+        for (int i = 0; i < M; i++) {
+            w[i] = (fc_real)sin(0.1 * i);
+            dw[i] = (fc_real)cos(0.37 * i);
+        }
+        ck_assert_int_eq(fc_optim_step_range(&o, w, dw, BEGIN, LEN), 1);
+        dw[where[p]] = (fc_real)NAN;
+        ck_assert_msg(fc_optim_step_range(&o, w, dw, BEGIN, LEN) == 0,
+                      "%s (streaming %d): a NaN gradient at element %zu of the range not reported",
+                      fc_optim_name(kind), stream, where[p] - BEGIN);
+        fc_optim_free(&o);
+    }
+}
+END_TEST
+
 /* The L2 term folded into the update (fc_net_update_range) against the two sweeps it replaces
  * (fc_net_add_reg_range, then fc_optim_step_range), chunk by chunk as the ranks do: the same parameters,
  * gradients (reg * W included), slots and reg loss, bit for bit, over several steps; chunks cut inside the
@@ -342,6 +370,7 @@ static Suite *suite(void)
     tcase_add_test(t, test_reports_overflowing_updates);
     tcase_add_test(t, test_layout_offsets_aligned);
     tcase_add_loop_test(t, test_range_update_equals_whole, 0, 8); /* 4 rules x in place | streaming */
+    tcase_add_loop_test(t, test_streamed_update_reports_every_block, 0, 8);
     tcase_add_loop_test(t, test_update_range_folds_reg, 0, 8);
     suite_add_tcase(s, t);
     return s;
