@@ -209,6 +209,43 @@ START_TEST(test_nan_passes_relu)
 }
 END_TEST
 
+/* fc_net_bn_stats_finite, the check that stops a run whose running statistics overflowed although the loss and
+ * gradients stayed finite, looks at every element: each running mean and variance of both batchnorm layers,
+ * the first and the last included, made +Inf, -Inf or NaN alone. The last layer is 16 wide, so that its running
+ * variance's last element is the arena's last (the views are 16-element aligned; a narrower layer would leave
+ * padding there that no check needs to see). */
+START_TEST(test_bn_stats_finite_every_element)
+{
+    static const int widths[] = {5, 16}; /* the last view ends the arena, no padding after it */
+    fc_net_config cfg = {.n_input = D, .n_classes = C, .n_hidden = 2, .hidden = widths, .norm = FC_NORM_BATCH,
+                         .keep = 1, .weight_scale = 0.5, .init = FC_INIT_NORMAL, .bn_momentum = 0.9, .seed = 7};
+    fc_net net;
+    fc_net_init(&net, &cfg, BATCH, NULL);
+    ck_assert_int_eq(net.bn_layout.n_views, 4); /* running_mean1, running_var1, running_mean2, running_var2 */
+    const fc_view *last = &net.bn_layout.views[3];
+    ck_assert_uint_eq(last->offset + fc_view_size(last), net.bn_layout.n_total);
+    for (int k = 0; k < net.bn_layout.n_views; k++) {
+        const fc_view *v = &net.bn_layout.views[k];
+        for (size_t j = 0; j < fc_view_size(v); j++) net.bn_stats[v->offset + j] = 0.25 * (double)(k + j + 1);
+    }
+    ck_assert_int_eq(fc_net_bn_stats_finite(&net), 1);
+    const double bad[] = {(double)INFINITY, -(double)INFINITY, (double)NAN};
+    for (int k = 0; k < net.bn_layout.n_views; k++) {
+        const fc_view *v = &net.bn_layout.views[k];
+        for (size_t j = 0; j < fc_view_size(v); j++)
+            for (int b = 0; b < 3; b++) {
+                double *at = &net.bn_stats[v->offset + j];
+                const double keep = *at;
+                *at = bad[b];
+                ck_assert_msg(fc_net_bn_stats_finite(&net) == 0, "%s[%zu] = %g not found", v->name, j, bad[b]);
+                *at = keep;
+            }
+    }
+    ck_assert_int_eq(fc_net_bn_stats_finite(&net), 1);
+    fc_net_free(&net);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("net_gradcheck");
@@ -218,6 +255,7 @@ static Suite *suite(void)
     tcase_add_test(t, test_count_correct_first_maximum);
     tcase_add_test(t, test_count_correct_non_finite_rows);
     tcase_add_test(t, test_nan_passes_relu);
+    tcase_add_test(t, test_bn_stats_finite_every_element);
     suite_add_tcase(s, t);
     return s;
 }
