@@ -414,7 +414,7 @@ void fc_dist_allgather_chunks(const fc_dist *dist, fc_real *buf, size_t n)
         shared_barrier(dist);
         return;
     }
-    FC_ASSERT(chunk_begin(n, 1, size) < ((size_t)1 << 31));
+    FC_ASSERT((n + (size_t)size - 1) / (size_t)size < ((size_t)1 << 31)); /* the longest chunk: MPI counts are int */
     MPI_Request *req = dist->requests;
     int m = 0;
     for (int k = 1; k < size; k++) {
