@@ -4,7 +4,9 @@
 # the job is requeued or resubmitted, and a clean stop (checkpoint written) before the walltime ends.
 #
 #   qsub launch/pbs.sh                                             # the defaults below
-#   qsub -v FCNET_OUT=runs/big,FCNET_ARGS="--hidden 1024,512 --epochs 30" launch/pbs.sh
+#   FCNET_ARGS="--hidden 1024,512 --epochs 30" qsub -v FCNET_OUT=runs/big,FCNET_ARGS launch/pbs.sh
+#       (-v splits its list at commas, also inside a value such as 1024,512: a name without a value takes
+#       it from qsub's environment, whole)
 #   qsub -l select=4:ncpus=32:mpiprocs=32 launch/pbs.sh            # 4 nodes x 32 ranks
 #
 # Variables (qsub -v NAME=VALUE,...):
