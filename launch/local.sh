@@ -8,10 +8,10 @@
 #   launch/local.sh eval --checkpoint runs/x/checkpoint.h5 --data datasets/fashion-mnist.h5
 #
 # Environment:
-#   FCNET_RANKS        number of ranks (default: physical cores available to this process)
+#   FCNET_RANKS        number of ranks (default: physical cores available to this process; with a host list
+#                      in FCNET_MPIRUN_ARGS, every slot it gives, as mpirun counts them)
 #   FCNET_BUILD_DIR    build directory holding fcnet_dist (default: build/; built there when missing)
 #   FCNET_MPIRUN_ARGS  extra mpirun arguments, e.g. "--hostfile hosts" for several machines
-#                      (then set FCNET_RANKS to the total number of slots)
 #   OPENBLAS_NUM_THREADS  kept when set; otherwise 1
 # The exit status is fcnet_dist's (0 success, 2 usage/config/data error, 3 training diverged, 1 other failure);
 # 2 also when mpirun cannot start the ranks at all (its reason is printed).
@@ -49,12 +49,23 @@ count_cores() {
     fi
     echo "$cpus"
 }
-ranks=${FCNET_RANKS:-$(count_cores)}
+# A host list (--hostfile, --host, ...) in FCNET_MPIRUN_ARGS: more ranks than its slots is a mistake mpirun must
+# report, not a reason to overload the hosts; and without FCNET_RANKS Open MPI starts one rank per slot of it
+# (this machine's core count said nothing about the hosts: 2 ranks on node1 of a 2 x 16-slot hostfile).
+host_list=0
+[[ " ${FCNET_MPIRUN_ARGS:-} " =~ \ (--?hostfile|--?machinefile|--default-hostfile|--?host|-H)[\ =] ]] && host_list=1
+ompi=0
+mpirun --version 2>/dev/null | grep -q "Open MPI" && ompi=1
+if [ -z "${FCNET_RANKS:-}" ] && [ $host_list = 1 ] && [ $ompi = 1 ]; then
+    ranks=""
+else
+    ranks=${FCNET_RANKS:-$(count_cores)}
+fi
 export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
 # Checked here: mpirun takes -n 0 as "all slots", -n -1 or abc fails without a word, and 100000 local ranks
 # hang in its start-up. One machine gets at most 16 ranks per CPU; more needs FCNET_MPIRUN_ARGS (a hostfile).
 positive_int() { [[ $1 =~ ^[1-9][0-9]{0,6}$ ]]; }
-if ! positive_int "$ranks"; then
+if [ -n "$ranks" ] && ! positive_int "$ranks"; then
     echo "local.sh: FCNET_RANKS='$ranks': not a positive whole number of ranks" >&2
     exit 2
 fi
@@ -68,9 +79,10 @@ if ! positive_int "$OPENBLAS_NUM_THREADS"; then
     exit 2
 fi
 
-mpirun_args=(-n "$ranks")
+mpirun_args=()
+[ -z "$ranks" ] || mpirun_args=(-n "$ranks")
 quiet=()
-if mpirun --version 2>/dev/null | grep -q "Open MPI"; then
+if [ $ompi = 1 ]; then
     # Open MPI refuses to start as root without both variables; more ranks than cores need
     # --oversubscribe; --bind-to none leaves placement to the kernel (it copes better when the
     # machine is shared than ranks pinned to busy cores). -x passes the BLAS setting to remote hosts.
@@ -87,8 +99,7 @@ if mpirun --version 2>/dev/null | grep -q "Open MPI"; then
     done
     # Only on this machine: with a host list, more ranks than its slots is a mistake mpirun must report
     # (the check below shows it), not a reason to overload the hosts.
-    if ! [[ " ${FCNET_MPIRUN_ARGS:-} " =~ \ (--?hostfile|--?machinefile|--default-hostfile|--?host|-H)[\ =] ]] &&
-        [ "$ranks" -gt "$(nproc 2>/dev/null || echo 1)" ]; then
+    if [ $host_list = 0 ] && [ "$ranks" -gt "$(nproc 2>/dev/null || echo 1)" ]; then
         mpirun_args+=(--oversubscribe)
     fi
 fi
@@ -119,7 +130,9 @@ rm -f "$check_err"
 if [ "$check_rc" -ne 0 ] && ! grep -q "^fcnet_dist" <<<"$check"; then
     # The message without Open MPI's rules and blank lines, at most 12 lines of it.
     words=$(grep -v -e '^-*$' -e '^[[:space:]]*$' <<<"$check" | head -12 | sed 's/^/  /') || true
-    echo "local.sh: mpirun could not start $ranks rank(s) of $exe (exit $check_rc; mpirun ${mpirun_args[*]}):" >&2
+    how_many=$ranks
+    [ -n "$how_many" ] || how_many="the host list's"
+    echo "local.sh: mpirun could not start $how_many rank(s) of $exe (exit $check_rc; mpirun ${mpirun_args[*]}):" >&2
     echo "${words:-  (mpirun said nothing)}" >&2
     exit 2
 fi

@@ -1,8 +1,9 @@
 #!/bin/bash
 # fcnet_dist across network-namespace hosts (TCP between hosts, one orted per host, launched through an
 # ssh-like agent) against the same run under plain mpirun on one host (shared memory): 2 hosts x 1 rank vs
-# -n 2, 2 hosts x 2 ranks (from a hostfile) vs -n 4, 3 hosts x 1 rank vs -n 3. The checkpoints must be
-# bitwise equal: the reduction order must not depend on the transport.
+# -n 2, 2 hosts x 2 ranks (from a hostfile) vs -n 4, 3 hosts x 1 rank vs -n 3, and launch/local.sh given the
+# 3-host list without FCNET_RANKS (one rank per slot) vs -n 3. The checkpoints must be bitwise equal: the
+# reduction order must not depend on the transport.
 # Skipped (77) where network namespaces cannot be made.
 # usage: test_netns_bitwise.sh FCNET_SYNTH   (FCNET_DIST in the environment)
 # shellcheck source=tests/netns/lib.sh
@@ -46,4 +47,18 @@ compare() {
 compare 2hosts_x1 2 2 --host node1,node2 -n 2
 compare 2hosts_x2 4 2 --hostfile "$H/hostfile" --host node1:2,node2:2 -n 4
 compare 3hosts_x1 3 3 --host node1,node2,node3 -n 3
+
+# launch/local.sh given the host list in FCNET_MPIRUN_ARGS and no FCNET_RANKS: one rank per slot of the list
+# (3), the same run as 3hosts_x1. Before, it started one rank per core of this machine, on the first hosts.
+t0=$(now)
+rc=0
+"$H/on" node1 env -u FCNET_RANKS FCNET_BUILD_DIR="$(dirname "$FCNET_DIST")" \
+    FCNET_MPIRUN_ARGS="${HOST_ARGS[*]} --host node1,node2,node3" timeout 300 "$netns_here/../../launch/local.sh" \
+    --data data.h5 "${TRAIN_ARGS[@]}" --out local3 >local3.log 2>&1 || rc=$?
+if [ $rc -eq 0 ] && grep -q "^fcnet .*: 3 rank(s)" local3.log; then
+    ok "local.sh with --host node1,node2,node3 and no FCNET_RANKS: 3 ranks, one per slot ($(elapsed "$t0") s)"
+else
+    not_ok "local.sh with a 3-host list: exit $rc, $(grep -E '^fcnet .*rank|rror|could not' local3.log | head -2) (want 3 ranks)"
+fi
+same_checkpoint one3/checkpoint.h5 local3/checkpoint.h5 "local.sh across 3 hosts vs mpirun -n 3 on one host"
 netns_test_end
