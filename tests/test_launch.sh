@@ -10,7 +10,8 @@
 #    to the checkpoint's are accepted and a differing one is refused (the real fcnet_dist); with a stand-in
 #    qstat it stops the ranks cleanly FCNET_STOP_MARGIN seconds before the walltime, on SIGTERM (qdel), and
 #    trains on when qstat fails; a SIGTERM just before it starts the launch starts nothing (exit 0).
-#  - slurm.sbatch (stand-in mpirun and scontrol): requeues on SIGTERM, not after a cancel, and on SIGINT
+#  - slurm.sbatch (stand-in mpirun and scontrol): requeues on SIGTERM, and on the time limit's when the ranks
+#    saved (not when nothing was saved), not after a cancel, and on SIGINT
 #    stops the run (SIGUSR1 to mpirun) without a requeue, exit 130.
 #   test_launch.sh FCNET_SYNTH H5CMP   (FCNET_DIST in the environment)
 set -uo pipefail
@@ -640,17 +641,18 @@ else
     not_ok "slurm.sbatch --out=DIR restart (exit $rc, $rc2): $(grep -h slurm.sbatch eq1.out eq2.out | tail -3)"
 fi
 # A stopped run under Slurm requeues its own job. Stand-ins: scontrol records its arguments, answers
-# 'show job' with $FAKE_JOBSTATE (RUNNING) and 'requeue' with exit $FAKE_REQUEUE_RC; mpirun says it runs (its
+# 'show job' with $FAKE_JOBSTATE (RUNNING) and $FAKE_REASON (None) and 'requeue' with exit $FAKE_REQUEUE_RC; mpirun says it runs (its
 # PID) and exits 0 on SIGUSR1 (the ranks saved); sleep is short (the script repeats its signal every 2 s).
 mkdir rq
 cat >rq/scontrol <<'EOF'
 #!/bin/sh
 echo "$*" >>"$FAKE_SCONTROL_LOG"
-[ "$1" = show ] && { echo "JobId=$4 JobName=fcnet JobState=${FAKE_JOBSTATE:-RUNNING} Restarts=0"; exit 0; }
+[ "$1" = show ] && { echo "JobId=$4 JobName=fcnet JobState=${FAKE_JOBSTATE:-RUNNING} Reason=${FAKE_REASON:-None} Restarts=0"; exit 0; }
 exit "${FAKE_REQUEUE_RC:-0}"
 EOF
+# With FAKE_SAVE (a checkpoint), mpirun's ranks save on SIGUSR1: the file is replaced by a new one.
 # shellcheck disable=SC2016
-printf '#!/bin/bash\ntrap "exit 0" USR1\necho $$ >"$FAKE_MPIRUN_STARTED"\nwhile :; do %s 0.1; done\n' "$realsleep" >rq/mpirun
+printf '#!/bin/bash\ntrap "[ -z \\"${FAKE_SAVE:-}\\" ] || { cp \\"$FAKE_SAVE\\" \\"$FAKE_SAVE.new\\" && mv \\"$FAKE_SAVE.new\\" \\"$FAKE_SAVE\\"; }; exit 0" USR1\necho $$ >"$FAKE_MPIRUN_STARTED"\nwhile :; do %s 0.1; done\n' "$realsleep" >rq/mpirun
 printf '#!/bin/sh\nexec %s 0.05\n' "$realsleep" >rq/sleep
 chmod +x rq/scontrol rq/mpirun rq/sleep
 # rq_run NAME: slurm.sbatch as job 91 on a copy of an unfinished checkpoint (ctl/, step 20), SIGTERM (or
@@ -689,6 +691,26 @@ if [ $rc = 0 ] && grep -q "job 91 cancelled (JobState=CANCELLED): checkpoint at 
     ok "slurm.sbatch: SIGTERM of a cancelled job: not requeued, exit 0"
 else
     not_ok "slurm.sbatch cancelled (exit $rc): $(grep slurm.sbatch rqc.out | tail -2) / scontrol: $(cat rqc.scontrol 2>/dev/null)"
+fi
+# The time limit's own SIGTERM (no warning signal came in time): as a real Slurm 22.05 shows it, JobState=COMPLETING
+# and Reason=TimeLimit, and it still takes a requeue. The ranks saved: requeued as after the warning (before:
+# taken for a cancel, "cancelled" and not requeued, the job TIMEOUT). Nothing saved in this start: not requeued.
+FAKE_JOBSTATE=COMPLETING FAKE_REASON=TimeLimit FAKE_SAVE=$work/rqt/checkpoint.h5 rq_run rqt
+rc=$?
+if [ $rc = 0 ] && grep -q "job 91 reached its time limit before the warning signal stopped it (JobState=COMPLETING, Reason=TimeLimit)" rqt.out &&
+    grep -q "stopped before the end (exit 0, SIGTERM): checkpoint at step 20; requeueing job 91" rqt.out &&
+    ! grep -q cancelled rqt.out && grep -qx "requeue 91" rqt.scontrol; then
+    ok "slurm.sbatch: the time limit's SIGTERM after the ranks saved: requeued, exit 0, the line names the time limit"
+else
+    not_ok "slurm.sbatch at the time limit (exit $rc): $(grep slurm.sbatch rqt.out | tail -2) / scontrol: $(cat rqt.scontrol 2>/dev/null)"
+fi
+FAKE_JOBSTATE=COMPLETING FAKE_REASON=TimeLimit rq_run rqt0
+rc=$?
+if [ $rc = 0 ] && grep -q "job 91 reached its time limit (JobState=COMPLETING, Reason=TimeLimit) before this start saved a checkpoint; not requeued" rqt0.out &&
+    ! grep -q requeue rqt0.scontrol; then
+    ok "slurm.sbatch: the time limit's SIGTERM before any save in this start: not requeued (no loop), exit 0"
+else
+    not_ok "slurm.sbatch at the time limit, nothing saved (exit $rc): $(grep slurm.sbatch rqt0.out | tail -2) / scontrol: $(cat rqt0.scontrol 2>/dev/null)"
 fi
 # SIGINT to the script alone (scancel -b --signal=INT) is a stop too: it ended the script, and Slurm then
 # killed the run unsaved. Now mpirun gets SIGUSR1, the ranks save, the job is not requeued (a person's stop)
