@@ -4,7 +4,8 @@
 #    OPENBLAS_NUM_THREADS is set, and passes its arguments through (the ranks are a stand-in fcnet_dist
 #    that records what it was given);
 #  - slurm.sbatch, run as a plain script, gives each rank OPENBLAS_NUM_THREADS, else SLURM_CPUS_PER_TASK,
-#    else 1 BLAS thread (the Slurm tests set the variable themselves);
+#    else 1 BLAS thread (the Slurm tests set the variable themselves), and with srun (a stand-in) passes
+#    --cpus-per-task, which srun of Slurm 22.05-23.02 does not take from the job;
 #  - pbs.sh trains into FCNET_OUT, and run again on the same FCNET_OUT resumes from its checkpoint with
 #    FCNET_ARGS passed again: every run-control option in both spellings takes effect, model options equal
 #    to the checkpoint's are accepted and a differing one is refused (the real fcnet_dist); with a stand-in
@@ -224,6 +225,23 @@ if (OPENBLAS_NUM_THREADS=2 SLURM_CPUS_PER_TASK=3 sbatch_run sb_set) && [ "$(cat 
     ok "slurm.sbatch: an OPENBLAS_NUM_THREADS of the submitting shell wins"
 else
     not_ok "slurm.sbatch OPENBLAS_NUM_THREADS=2: $(head -3 sb_set.log 2>/dev/null)"
+fi
+# FCNET_LAUNCHER=srun: srun of Slurm 22.05-23.02 does not read SLURM_CPUS_PER_TASK, so the script passes
+# --cpus-per-task itself (before: each task one CPU for its 3 BLAS threads). A stand-in srun records its options.
+mkdir fakesrun
+cat >fakesrun/srun <<'EOF2'
+#!/bin/bash
+echo "$*" >"$FAKE_SRUN_LOG"
+while [ "${1#-}" != "$1" ]; do shift; done
+exec "$@"
+EOF2
+chmod +x fakesrun/srun
+if (unset OPENBLAS_NUM_THREADS && PATH=$work/fakesrun:$PATH FAKE_SRUN_LOG=$work/srun.args FCNET_LAUNCHER=srun \
+    SLURM_CPUS_PER_TASK=3 sbatch_run sb_srun) && [ "$(cat sb_srun.log)" = "blas=3 args=--data d.h5 --out o" ] &&
+    grep -q -- "^--mpi=pmix --cpus-per-task=3 " srun.args; then
+    ok "slurm.sbatch with srun: SLURM_CPUS_PER_TASK=3 gives srun --cpus-per-task=3 and each rank 3 BLAS threads"
+else
+    not_ok "slurm.sbatch srun --cpus-per-task: srun $(cut -c1-60 srun.args 2>/dev/null); ranks: $(head -2 sb_srun.log 2>/dev/null)"
 fi
 
 # ---- pbs.sh ----
