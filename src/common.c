@@ -62,11 +62,16 @@ fc_size_text fc_format_size(double bytes)
         v /= 1024;
         u++;
     }
+    /* Decided on the value as printed: 1023.6 KiB would print "1024 KiB" (1.00 MiB), 99.97 MiB "100.0 MiB". */
+    if (v >= 1023.5 && u < 3) {
+        v /= 1024;
+        u++;
+    }
     if (v >= 1e6) { /* sizes no machine has (a refused --hidden): %.0f would run past the buffer */
         snprintf(out.text, sizeof out.text, "%.3g %s", v, units[u]);
         return out;
     }
-    const int decimals = u == 0 || v >= 100 ? 0 : v >= 10 ? 1 : 2;
+    const int decimals = u == 0 || v >= 99.95 ? 0 : v >= 9.995 ? 1 : 2;
     snprintf(out.text, sizeof out.text, "%.*f %s", decimals, v, units[u]);
     return out;
 }

@@ -642,6 +642,9 @@ START_TEST(test_format_size)
         {10.25 * 1024, "10.2 KiB"}, {98.04 * 1048576, "98.0 MiB"}, {128 * 1048576.0, "128 MiB"},
         {1.05 * 1073741824.0, "1.05 GiB"}, {23.45 * 1073741824.0, "23.4 GiB"}, {2e13, "18626 GiB"},
         {1e300, "9.31e+290 GiB"},
+        /* rounding to three digits reaches the next unit or decade: not "1024 KiB", "100.0 MiB", "10.00 KiB" */
+        {1048575, "1.00 MiB"},    {1073741823, "1.00 GiB"}, {1023.7, "1.00 KiB"},
+        {99.97 * 1048576, "100 MiB"}, {9.999 * 1024, "10.0 KiB"}, {1023.4 * 1024, "1023 KiB"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         ck_assert_str_eq(fc_format_size(cases[i].bytes).text, cases[i].text);
