@@ -277,7 +277,7 @@ fc_status fc_train_setup(fc_trainer *t, const fc_config *cfg, fc_dist *dist)
     /* A user asking for a hold-out (or for none, with 0) on a file that brings its own /val would otherwise
      * get that /val without a word. */
     if (cfg->opt_set[FC_OPT_VAL_SIZE] && t->data.val_from_file && fc_dist_rank(dist) == 0)
-        fc_log_warn("--val-size %g: not used: %s has its own /val (%lld rows), which is the validation split; "
+        fc_log_warn("--val-size %.15g: not used: %s has its own /val (%lld rows), which is the validation split; "
                     "--val-size holds rows out of /train only in a file without /val",
                     cfg->val_size, cfg->data, (long long)t->data.val.n);
 

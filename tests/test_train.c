@@ -798,11 +798,18 @@ START_TEST(test_val_size_with_own_val)
     fc_dist_init_comm(&dist, MPI_COMM_WORLD);
     fc_trainer t;
     char err[4096];
-    cfg.val_size = 0;
+    char want[1024];
+    /* a row count as given, not "1e+06" */
+    cfg.val_size = 1000000;
     cfg.opt_set[FC_OPT_VAL_SIZE] = 1;
     ck_assert_int_eq(setup_capturing_stderr(&t, &cfg, &dist, err, sizeof err), FC_OK);
+    snprintf(want, sizeof want, "warning: --val-size 1000000: not used: %s has its own /val", with_val);
+    ck_assert_msg(dist.rank != 0 || strstr(err, want), "rank 0: '%s'", err);
+    fc_train_free(&t);
+
+    cfg.val_size = 0;
+    ck_assert_int_eq(setup_capturing_stderr(&t, &cfg, &dist, err, sizeof err), FC_OK);
     ck_assert_int_eq(t.data.val.n, 20);
-    char want[1024];
     snprintf(want, sizeof want, "warning: --val-size 0: not used: %s has its own /val (20 rows), which is the "
              "validation split; --val-size holds rows out of /train only in a file without /val\n", with_val);
     if (dist.rank == 0)
