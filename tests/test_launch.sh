@@ -4,7 +4,8 @@
 #    OPENBLAS_NUM_THREADS is set, and passes its arguments through (the ranks are a stand-in fcnet_dist
 #    that records what it was given);
 #  - slurm.sbatch, run as a plain script, gives each rank OPENBLAS_NUM_THREADS, else SLURM_CPUS_PER_TASK,
-#    else 1 BLAS thread (the Slurm tests set the variable themselves), and with srun (a stand-in) passes
+#    else 1 BLAS thread (the Slurm tests set the variable themselves), with SLURM_CPUS_PER_TASK=2 leaves a rank
+#    every CPU (also under a --map-by without PE=), and with srun (a stand-in) passes
 #    --cpus-per-task, which srun of Slurm 22.05-23.02 does not take from the job;
 #  - pbs.sh trains into FCNET_OUT, and run again on the same FCNET_OUT resumes from its checkpoint with
 #    FCNET_ARGS passed again: every run-control option in both spellings takes effect, model options equal
@@ -225,6 +226,37 @@ if (OPENBLAS_NUM_THREADS=2 SLURM_CPUS_PER_TASK=3 sbatch_run sb_set) && [ "$(cat 
     ok "slurm.sbatch: an OPENBLAS_NUM_THREADS of the submitting shell wins"
 else
     not_ok "slurm.sbatch OPENBLAS_NUM_THREADS=2: $(head -3 sb_set.log 2>/dev/null)"
+fi
+# --cpus-per-task 2 with mpirun: each rank may run on more than one core (mpirun --bind-to none; Open MPI binds
+# each of 1-2 ranks to one core by default), also with a --map-by that says nothing about cores (node,
+# ppr:1:node: before, any --map-by kept the default binding); a --map-by ...:PE=2 binds the ranks itself.
+# A stand-in program reports its CPUs. Needs 2 CPUs.
+cat >fake/cpus_dist <<'EOF2'
+#!/bin/sh
+echo "cpus=$(nproc) blas=$OPENBLAS_NUM_THREADS" >>"$FAKE_LOG"
+EOF2
+chmod +x fake/cpus_dist
+if [ "$(nproc)" -ge 2 ]; then
+    for map in "" "--map-by node" "--map-by ppr:1:node"; do
+        rm -f "$work/sb_bind.raw"
+        if (unset OPENBLAS_NUM_THREADS && FAKE_LOG=$work/sb_bind.raw FCNET_DIST=$work/fake/cpus_dist SLURM_CPUS_PER_TASK=2 \
+            FCNET_MPIRUN_ARGS="-n 1 $map" timeout 60 bash "$root/launch/slurm.sbatch" --data d.h5 --out o >sb_bind.out 2>&1) &&
+            [ "$(cat sb_bind.raw)" = "cpus=$(nproc) blas=2" ]; then
+            ok "slurm.sbatch: SLURM_CPUS_PER_TASK=2${map:+ and $map}: the rank runs on every CPU, 2 BLAS threads"
+        else
+            not_ok "slurm.sbatch SLURM_CPUS_PER_TASK=2${map:+ and $map}: $(cat sb_bind.raw 2>/dev/null) (want cpus=$(nproc) blas=2): $(grep -v '^ ' sb_bind.out | tail -1)"
+        fi
+    done
+    rm -f "$work/sb_bind.raw"
+    if (unset OPENBLAS_NUM_THREADS && FAKE_LOG=$work/sb_bind.raw FCNET_DIST=$work/fake/cpus_dist SLURM_CPUS_PER_TASK=2 \
+        FCNET_MPIRUN_ARGS="-n 1 --map-by slot:PE=2" timeout 60 bash "$root/launch/slurm.sbatch" --data d.h5 --out o \
+        >sb_bind.out 2>&1) && [ "$(cat sb_bind.raw)" = "cpus=2 blas=2" ] && ! grep -q -- "--bind-to none" sb_bind.out; then
+        ok "slurm.sbatch: SLURM_CPUS_PER_TASK=2 and --map-by slot:PE=2: the user's binding kept (no --bind-to none)"
+    else
+        not_ok "slurm.sbatch SLURM_CPUS_PER_TASK=2 and --map-by slot:PE=2: $(cat sb_bind.raw 2>/dev/null): $(grep -v '^ ' sb_bind.out | tail -1)"
+    fi
+else
+    echo "# slurm.sbatch's binding with --cpus-per-task 2 not checked: one CPU here"
 fi
 # FCNET_LAUNCHER=srun: srun of Slurm 22.05-23.02 does not read SLURM_CPUS_PER_TASK, so the script passes
 # --cpus-per-task itself (before: each task one CPU for its 3 BLAS threads). A stand-in srun records its options.
