@@ -9,7 +9,7 @@
 #
 # Environment:
 #   FCNET_RANKS        number of ranks (default: physical cores available to this process; with a host list
-#                      in FCNET_MPIRUN_ARGS, every slot it gives, as mpirun counts them)
+#                      in FCNET_MPIRUN_ARGS and Open MPI's mpirun, every slot it gives, as mpirun counts them)
 #   FCNET_BUILD_DIR    build directory holding fcnet_dist (default: build/; built there when missing)
 #   FCNET_MPIRUN_ARGS  extra mpirun arguments, e.g. "--hostfile hosts" for several machines
 #   OPENBLAS_NUM_THREADS  kept when set; otherwise 1
