@@ -2,7 +2,7 @@
 # launch/local.sh and launch/pbs.sh outside any batch system, with the real mpirun:
 #  - local.sh starts one rank per physical core (or FCNET_RANKS), gives each one OpenBLAS thread unless
 #    OPENBLAS_NUM_THREADS is set, and passes its arguments through (the ranks are a stand-in fcnet_dist
-#    that records what it was given);
+#    that records what it was given); with a host list and no FCNET_RANKS it gives Open MPI no -n;
 #  - slurm.sbatch, run as a plain script, gives each rank OPENBLAS_NUM_THREADS, else SLURM_CPUS_PER_TASK,
 #    else 1 BLAS thread (the Slurm tests set the variable themselves), with SLURM_CPUS_PER_TASK=2 leaves a rank
 #    every CPU (also under a --map-by without PE=), and with srun (a stand-in) passes
@@ -99,6 +99,26 @@ for hosts in "" "--hostfile h" "--host a,b" "-H a" "-host a" "-hostfile h" "--ma
     else
         not_ok "local.sh $over ranks with '$hosts': $(cat mpirun_args.log 2>/dev/null)"
     fi
+done
+
+# No FCNET_RANKS and a host list: Open MPI's mpirun gets no -n and starts one rank per slot of the list (before:
+# -n this machine's cores, on the first hosts); another mpirun (a stand-in saying HYDRA) keeps -n the cores.
+mkdir fakehydra
+sed 's/mpirun (Open MPI) 4.1.4/HYDRA build details:/' fakempi/mpirun >fakehydra/mpirun
+chmod +x fakehydra/mpirun
+for hosts in "--hostfile h" "--host a,b" "-H a" "--machinefile h"; do
+    for mpi in fakempi fakehydra; do
+        rm -f mpirun_args.log
+        (unset FCNET_RANKS && PATH=$work/$mpi:$PATH FAKE_MPIRUN_LOG=$work/mpirun_args.log FCNET_MPIRUN_ARGS="$hosts" \
+            FCNET_BUILD_DIR=$work/fake "$root/launch/local.sh" train --data d.h5 >/dev/null 2>&1)
+        if [ $mpi = fakempi ] && [ -s mpirun_args.log ] && ! grep -qE -- "(^| )-n " mpirun_args.log; then
+            ok "local.sh: no FCNET_RANKS, FCNET_MPIRUN_ARGS='$hosts', Open MPI: no -n (one rank per slot of the list)"
+        elif [ $mpi = fakehydra ] && grep -q -- "^-n $cores " mpirun_args.log; then
+            ok "local.sh: no FCNET_RANKS, FCNET_MPIRUN_ARGS='$hosts', another mpirun: -n $cores (the cores)"
+        else
+            not_ok "local.sh no FCNET_RANKS with '$hosts' ($mpi): $(cat mpirun_args.log 2>/dev/null)"
+        fi
+    done
 done
 
 # Exactly one rank per CPU fits this machine: no --oversubscribe.
