@@ -296,6 +296,41 @@ else
     not_ok "slurm.sbatch srun --cpus-per-task: srun $(cut -c1-60 srun.args 2>/dev/null); ranks: $(head -2 sb_srun.log 2>/dev/null)"
 fi
 
+# slurm.sbatch's mpirun arguments (the stand-in mpirun records them): -x for every OPENBLAS_* setting (ranks on
+# other nodes get no environment otherwise), and --bind-to none exactly when -c is above 1 and FCNET_MPIRUN_ARGS
+# does not place the ranks itself (--map-by, --bind-to=..., --cpus-per-rank win).
+for c in "-|-|0" "1|-|0" "3|-|1" "3|--map-by core|0" "3|--bind-to=core|0" "3|-n 2 --cpus-per-rank 3|0" "3|-n 2|1"; do
+    IFS='|' read -r cpt margs want <<<"$c"
+    rm -f mpirun_args.log
+    # shellcheck disable=SC2030,SC2031 # each case sets the variable in its own subshell, on purpose
+    (unset OPENBLAS_NUM_THREADS SLURM_CPUS_PER_TASK FCNET_MPIRUN_ARGS && { [ "$cpt" = - ] || export SLURM_CPUS_PER_TASK=$cpt; } &&
+        { [ "$margs" = - ] || export FCNET_MPIRUN_ARGS=$margs; } && PATH=$work/fakempi:$PATH FAKE_MPIRUN_LOG=$work/mpirun_args.log \
+        OPENBLAS_CORETYPE=Haswell FCNET_DIST=$work/fake/fcnet_dist timeout 60 bash "$root/launch/slurm.sbatch" --data d.h5 --out o \
+        >sbargs.out 2>&1)
+    rc=$?
+    if [ $rc = 0 ] && grep -q -- "-x OPENBLAS_NUM_THREADS" mpirun_args.log && grep -q -- "-x OPENBLAS_CORETYPE" mpirun_args.log &&
+        [ "$(grep -c -- "--bind-to none" mpirun_args.log)" = "$want" ]; then
+        ok "slurm.sbatch: SLURM_CPUS_PER_TASK=$cpt, FCNET_MPIRUN_ARGS='$margs': -x OPENBLAS_*, --bind-to none $([ "$want" = 1 ] && echo added || echo not added)"
+    else
+        not_ok "slurm.sbatch mpirun arguments with SLURM_CPUS_PER_TASK=$cpt, FCNET_MPIRUN_ARGS='$margs' (exit $rc): $(cat mpirun_args.log 2>/dev/null)"
+    fi
+done
+# srun: a -c/--cpus-per-task of FCNET_SRUN_ARGS wins, and without -c above 1 none is added.
+for c in "3|--cpus-per-task=2|--cpus-per-task=2" "3|-c2|-c2" "-||" "1||"; do
+    IFS='|' read -r cpt sargs want <<<"$c"
+    rm -f srun.args
+    # shellcheck disable=SC2030,SC2031 # each case sets the variable in its own subshell, on purpose
+    (unset OPENBLAS_NUM_THREADS SLURM_CPUS_PER_TASK && { [ "$cpt" = - ] || export SLURM_CPUS_PER_TASK=$cpt; } &&
+        PATH=$work/fakesrun:$PATH FAKE_SRUN_LOG=$work/srun.args FCNET_LAUNCHER=srun FCNET_SRUN_ARGS=$sargs \
+        FAKE_LOG=$work/srunc.raw FCNET_DIST=$work/fake/fcnet_dist timeout 60 bash "$root/launch/slurm.sbatch" --data d.h5 --out o \
+        >srunc.out 2>&1)
+    rc=$?
+    if [ $rc = 0 ] && [ "$(grep -o -- ' \(-c\|--cpus-per-task\)[=0-9][0-9]*' srun.args | tr -d ' ')" = "$want" ]; then
+        ok "slurm.sbatch with srun: SLURM_CPUS_PER_TASK=$cpt, FCNET_SRUN_ARGS='$sargs': srun gets '${want:-no -c}'"
+    else
+        not_ok "slurm.sbatch srun with SLURM_CPUS_PER_TASK=$cpt, FCNET_SRUN_ARGS='$sargs' (exit $rc): srun $(cat srun.args 2>/dev/null) $(tail -1 srunc.out)"
+    fi
+done
 # ---- pbs.sh ----
 "$synth" --out d.h5 --train 200 --val 40 --features 6 --classes 3 --seed 2 >/dev/null || exit 1
 # pbs NAME ARGS: pbs.sh as a batch system would run it, two ranks, the real fcnet_dist, into $work/${RUN:-run}.
