@@ -780,6 +780,17 @@ if [ $rc = 0 ] && grep -q "stopped before the end (exit 0, SIGTERM): checkpoint 
 else
     not_ok "slurm.sbatch requeue (exit $rc): $(grep slurm.sbatch rq0.out | tail -2) / scontrol: $(cat rq0.scontrol 2>/dev/null)"
 fi
+# Slurm's warning (--signal=B:USR1@120) and scancel -b --signal=USR1 reach the script as SIGUSR1: forwarded to
+# mpirun as SIGUSR1, the ranks save, the job is requeued.
+STOP_SIGNAL=USR1 FAKE_REQUEUE_RC=0 rq_run rqu
+rc=$?
+if [ $rc = 0 ] && grep -q "received SIGUSR1; forwarding it to PID [0-9]* as SIGUSR1" rqu.out &&
+    grep -q "stopped before the end (exit 0, SIGUSR1): checkpoint at step 20; requeueing job 91" rqu.out &&
+    grep -qx "requeue 91" rqu.scontrol && ! grep -q "^show" rqu.scontrol; then
+    ok "slurm.sbatch: SIGUSR1 (the time-limit warning) in job 91: forwarded to mpirun, scontrol requeue 91, exit 0"
+else
+    not_ok "slurm.sbatch SIGUSR1 (exit $rc): $(grep slurm.sbatch rqu.out | tail -2) / scontrol: $(cat rqu.scontrol 2>/dev/null)"
+fi
 FAKE_REQUEUE_RC=1 rq_run rq1
 rc=$?
 if [ $rc = 1 ] && grep -qx "requeue 91" rq1.scontrol &&
