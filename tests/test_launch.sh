@@ -755,9 +755,10 @@ echo "$*" >>"$FAKE_SCONTROL_LOG"
 [ "$1" = show ] && { echo "JobId=$4 JobName=fcnet JobState=${FAKE_JOBSTATE:-RUNNING} Reason=${FAKE_REASON:-None} Restarts=0"; exit 0; }
 exit "${FAKE_REQUEUE_RC:-0}"
 EOF
-# With FAKE_SAVE (a checkpoint), mpirun's ranks save on SIGUSR1: the file is replaced by a new one.
+# With FAKE_SAVE (a checkpoint), mpirun's ranks save on SIGUSR1: the file is replaced by a new one. It then
+# exits $FAKE_MPIRUN_RC (default 0); a start with --version (the script's check after a failure) exits 0.
 # shellcheck disable=SC2016
-printf '#!/bin/bash\ntrap "[ -z \\"${FAKE_SAVE:-}\\" ] || { cp \\"$FAKE_SAVE\\" \\"$FAKE_SAVE.new\\" && mv \\"$FAKE_SAVE.new\\" \\"$FAKE_SAVE\\"; }; exit 0" USR1\necho $$ >"$FAKE_MPIRUN_STARTED"\nwhile :; do %s 0.1; done\n' "$realsleep" >rq/mpirun
+printf '#!/bin/bash\n[ "${!#}" = --version ] && exit 0\ntrap "[ -z \\"${FAKE_SAVE:-}\\" ] || { cp \\"$FAKE_SAVE\\" \\"$FAKE_SAVE.new\\" && mv \\"$FAKE_SAVE.new\\" \\"$FAKE_SAVE\\"; }; exit ${FAKE_MPIRUN_RC:-0}" USR1\necho $$ >"$FAKE_MPIRUN_STARTED"\nwhile :; do %s 0.1; done\n' "$realsleep" >rq/mpirun
 printf '#!/bin/sh\nexec %s 0.05\n' "$realsleep" >rq/sleep
 chmod +x rq/scontrol rq/mpirun rq/sleep
 # rq_run NAME: slurm.sbatch as job 91 on a copy of an unfinished checkpoint (ctl/, step 20), SIGTERM (or
@@ -790,6 +791,16 @@ if [ $rc = 0 ] && grep -q "received SIGUSR1; forwarding it to PID [0-9]* as SIGU
     ok "slurm.sbatch: SIGUSR1 (the time-limit warning) in job 91: forwarded to mpirun, scontrol requeue 91, exit 0"
 else
     not_ok "slurm.sbatch SIGUSR1 (exit $rc): $(grep slurm.sbatch rqu.out | tail -2) / scontrol: $(cat rqu.scontrol 2>/dev/null)"
+fi
+# A preemption sends SIGTERM to mpirun as well, which then aborts with exit 1 while the ranks checkpoint: after
+# the script's own SIGTERM that exit 1 is a stop like exit 0, and the job is requeued (not "fcnet_dist failed").
+FAKE_MPIRUN_RC=1 rq_run rqt1
+rc=$?
+if [ $rc = 0 ] && grep -q "stopped before the end (exit 1, SIGTERM): checkpoint at step 20; requeueing job 91" rqt1.out &&
+    grep -qx "requeue 91" rqt1.scontrol; then
+    ok "slurm.sbatch: SIGTERM, and mpirun then exits 1 (preempted itself): requeued, exit 0"
+else
+    not_ok "slurm.sbatch SIGTERM with mpirun exit 1 (exit $rc): $(grep slurm.sbatch rqt1.out | tail -2) / scontrol: $(cat rqt1.scontrol 2>/dev/null)"
 fi
 FAKE_REQUEUE_RC=1 rq_run rq1
 rc=$?
