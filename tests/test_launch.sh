@@ -839,6 +839,16 @@ if [ $rc = 0 ] && grep -q "job 91 reached its time limit (JobState=COMPLETING, R
 else
     not_ok "slurm.sbatch at the time limit, nothing saved (exit $rc): $(grep slurm.sbatch rqt0.out | tail -2) / scontrol: $(cat rqt0.scontrol 2>/dev/null)"
 fi
+# Only a job Slurm is ending (no longer RUNNING) has met its time limit: a RUNNING job's SIGTERM is a preemption
+# whatever its Reason says, and is requeued also when this start has saved nothing yet.
+FAKE_JOBSTATE=RUNNING FAKE_REASON=TimeLimit rq_run rqtr
+rc=$?
+if [ $rc = 0 ] && grep -q "stopped before the end (exit 0, SIGTERM): checkpoint at step 20; requeueing job 91" rqtr.out &&
+    ! grep -q "time limit" rqtr.out && grep -qx "requeue 91" rqtr.scontrol; then
+    ok "slurm.sbatch: SIGTERM to a RUNNING job with Reason=TimeLimit: a preemption, requeued, exit 0"
+else
+    not_ok "slurm.sbatch RUNNING with Reason=TimeLimit (exit $rc): $(grep slurm.sbatch rqtr.out | tail -2) / scontrol: $(cat rqtr.scontrol 2>/dev/null)"
+fi
 # SIGINT to the script alone (scancel -b --signal=INT) is a stop too: it ended the script, and Slurm then
 # killed the run unsaved. Now mpirun gets SIGUSR1, the ranks save, the job is not requeued (a person's stop)
 # and the script exits 130, as fcnet_dist after Ctrl-C.
