@@ -911,6 +911,19 @@ if [ $rc = 0 ] && grep -q "stopped by --max-steps before the end; not requeued" 
 else
     not_ok "slurm.sbatch --max-steps 5 (exit $rc): $(grep slurm.sbatch s5.out | tail -2)"
 fi
+# A restart (SLURM_RESTART_COUNT=1) resumes from its own checkpoint: the first start's --resume and --init-from
+# (either spelling) go, value and all, and --resume OUT/checkpoint.h5 comes last (the stand-in mpirun records it).
+rm -rf rs && mkdir rs && cp ctl/checkpoint.h5 rs/ && rm -f mpirun_args.log
+PATH=$work/fakempi:$PATH FAKE_MPIRUN_LOG=$work/mpirun_args.log FCNET_DIST=$work/fake/fcnet_dist SLURM_RESTART_COUNT=1 \
+    timeout 60 bash "$root/launch/slurm.sbatch" --resume old.h5 --data d.h5 --init-from=old2.h5 --out rs --init-from old3.h5 \
+    --resume=old4.h5 --max-steps 5 >rs.out 2>&1
+rc=$?
+if [ $rc = 0 ] && grep -q "restart 1: resuming from rs/checkpoint.h5" rs.out &&
+    grep -q " $work/fake/fcnet_dist --data d.h5 --out rs --max-steps 5 --resume rs/checkpoint.h5$" mpirun_args.log; then
+    ok "slurm.sbatch: a restart drops the first start's --resume/--init-from and resumes from rs/checkpoint.h5"
+else
+    not_ok "slurm.sbatch restart with --resume/--init-from given (exit $rc): $(cat mpirun_args.log 2>/dev/null) $(grep slurm.sbatch rs.out | tail -1)"
+fi
 # max_steps (INI spelling, '_') only in the --config file, indented (fcnet_dist reads an indented pair as any
 # other): the run stops at 3 and the script knows it was the limit.
 printf 'hidden = 8\nbatch_size = 20\nepochs = 2\n \tmax_steps = 3\n' >steps.ini
