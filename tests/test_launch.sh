@@ -80,8 +80,9 @@ chmod +x fakempi/mpirun
 if (PATH=$work/fakempi:$PATH FAKE_MPIRUN_LOG=$work/mpirun_args.log OPENBLAS_CORETYPE=Haswell OPENBLAS_VERBOSE=2 \
     FCNET_BUILD_DIR=$work/fake "$root/launch/local.sh" train --data d.h5 >/dev/null 2>&1) &&
     grep -q -- "-x OPENBLAS_NUM_THREADS" mpirun_args.log && grep -q -- "-x OPENBLAS_CORETYPE" mpirun_args.log &&
-    grep -q -- "-x OPENBLAS_VERBOSE" mpirun_args.log && grep -qE -- "(^| )-q " mpirun_args.log; then
-    ok "local.sh: mpirun -q, and every OPENBLAS_* setting passed on with -x"
+    grep -q -- "-x OPENBLAS_VERBOSE" mpirun_args.log && grep -qE -- "(^| )-q " mpirun_args.log &&
+    grep -q -- "--bind-to none" mpirun_args.log; then
+    ok "local.sh: mpirun -q --bind-to none, and every OPENBLAS_* setting passed on with -x"
 else
     not_ok "local.sh mpirun arguments: $(cat mpirun_args.log 2>/dev/null)"
 fi
