@@ -541,36 +541,39 @@ mkdir slowcheck
 printf '#!/bin/bash\nif [ "$1" != --version ] && [ "${!#}" = --version ]; then\n    echo $$ >%s/check.pid\n    sleep 20 &\n    echo $! >%s/check_sleep.pid\n    wait\nfi\nexec %s "$@"\n' \
     "$work" "$work" "$(command -v mpirun)" >slowcheck/mpirun
 chmod +x slowcheck/mpirun
-rm -rf early
-start=$(now)
-PATH=$work/slowcheck:$PATH FCNET_RANKS=2 FCNET_BUILD_DIR=$(dirname "$dist") timeout 60 \
-    "$root/launch/local.sh" --data long.h5 --out early >early.out 2>&1 &
-job=$!
-sleep 0.5
-pkill -USR1 -f "^bash $root/launch/local.sh --data long.h5 --out early"
-wait $job
-rc=$?
-took=$(elapsed "$start")
 # alive PID: a process that runs (a zombie waiting for its reaper does not).
 alive() {
     local st
     st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)
     [ -n "$st" ] && [ "$st" != Z ]
 }
-# The check's mpirun must not run on (mpirun would start the ranks' check after local.sh is gone).
-check_pid=$(cat check.pid 2>/dev/null)
-for _ in $(seq 20); do alive "${check_pid:-0}" || break; sleep 0.1; done
-check_left=no
-[ -n "$check_pid" ] && alive "$check_pid" && check_left=yes
-[ $check_left = yes ] && kill "$check_pid" 2>/dev/null
-check_sleep=$(cat check_sleep.pid 2>/dev/null)
-[ -n "$check_sleep" ] && alive "$check_sleep" && kill "$check_sleep" 2>/dev/null
-if [ $rc = 0 ] && grep -q "^local.sh: SIGUSR1 before the ranks started; nothing to save, not started" early.out &&
-    [ ! -e early ] && awk -v t="$took" 'BEGIN { exit !(t < 10) }' && [ -n "$check_pid" ] && [ $check_left = no ]; then
-    ok "local.sh: a stop signal during its start-up check ends it in $took s (exit 0, nothing started, the check killed)"
-else
-    not_ok "local.sh stop during the start-up check: exit $rc, check PID ${check_pid:-none} left running: $check_left: $(head -2 early.out)"
-fi
+# SIGUSR1 (pbs.sh's stop) and SIGTERM (a preemption, a kill) alike.
+for sig in USR1 TERM; do
+    rm -rf early
+    start=$(now)
+    PATH=$work/slowcheck:$PATH FCNET_RANKS=2 FCNET_BUILD_DIR=$(dirname "$dist") timeout 60 \
+        "$root/launch/local.sh" --data long.h5 --out early >early.out 2>&1 &
+    job=$!
+    sleep 0.5
+    pkill -"$sig" -f "^bash $root/launch/local.sh --data long.h5 --out early"
+    wait $job
+    rc=$?
+    took=$(elapsed "$start")
+    # The check's mpirun must not run on (mpirun would start the ranks' check after local.sh is gone).
+    check_pid=$(cat check.pid 2>/dev/null)
+    for _ in $(seq 20); do alive "${check_pid:-0}" || break; sleep 0.1; done
+    check_left=no
+    [ -n "$check_pid" ] && alive "$check_pid" && check_left=yes
+    [ $check_left = yes ] && kill "$check_pid" 2>/dev/null
+    check_sleep=$(cat check_sleep.pid 2>/dev/null)
+    [ -n "$check_sleep" ] && alive "$check_sleep" && kill "$check_sleep" 2>/dev/null
+    if [ $rc = 0 ] && grep -q "^local.sh: SIG$sig before the ranks started; nothing to save, not started" early.out &&
+        [ ! -e early ] && awk -v t="$took" 'BEGIN { exit !(t < 10) }' && [ -n "$check_pid" ] && [ $check_left = no ]; then
+        ok "local.sh: SIG$sig during its start-up check ends it in $took s (exit 0, nothing started, the check killed)"
+    else
+        not_ok "local.sh SIG$sig during the start-up check: exit $rc, check PID ${check_pid:-none} left running: $check_left: $(head -2 early.out)"
+    fi
+done
 # An --overwrite job whose ranks died of the stop signal before the first save (a stand-in mpirun that exits
 # 138 as mpirun does then): the finished checkpoint in --out is the replaced run's, not this job's. It was
 # read as this job's ("a rank was killed", not requeued); now the job counts as stopped (requeued under Slurm).
