@@ -413,11 +413,11 @@ else
     not_ok "pbs.sh walltime (exit $rc after ${took} s): $(grep -E 'pbs.sh|stopped|rror' wall.out | head -4)"
 fi
 # term_when_training JOB DIR SCRIPT: once DIR/checkpoint.h5 exists (training is under way), SIGTERM to the
-# job script launch/SCRIPT as a batch system sends it; returns the background job JOB's exit status.
+# job script launch/SCRIPT as a batch system sends it (or $STOP_WITH); returns the background job JOB's exit status.
 term_when_training() {
     for _ in $(seq 300); do [ -f "$2/checkpoint.h5" ] && break; sleep 0.1; done
     sleep 0.5
-    pkill -TERM -f "^bash $root/launch/$3"
+    pkill -"${STOP_WITH:-TERM}" -f "^bash $root/launch/$3"
     wait "$1"
 }
 # qdel sends the job script SIGTERM; the walltime (8 s, not over 2 x 4 s) is too short for a timer.
@@ -428,6 +428,15 @@ if stopped qdel "$rc" && grep -q "pbs.sh: SIGTERM: asking the ranks" qdel.out &&
     ok "pbs.sh: SIGTERM (qdel) makes the ranks checkpoint and stop, exit 0"
 else
     not_ok "pbs.sh qdel (exit $rc): $(grep -E 'pbs.sh|stopped|rror' qdel.out | head -4)"
+fi
+# qsig -s USR1 (the job script's own stop request) works the same way.
+FAKE_WALLTIME=8 pbs_stop qsig &
+STOP_WITH=USR1 term_when_training $! qsig pbs.sh
+rc=$?
+if stopped qsig "$rc" && grep -q "pbs.sh: SIGUSR1: asking the ranks" qsig.out; then
+    ok "pbs.sh: SIGUSR1 (qsig -s USR1) makes the ranks checkpoint and stop, exit 0"
+else
+    not_ok "pbs.sh SIGUSR1 (exit $rc): $(grep -E 'pbs.sh|stopped|rror' qsig.out | head -4)"
 fi
 # No walltime to be had (qstat fails): the job trains to its end as it would without the timer.
 FAKE_WALLTIME="" EPOCHS=2 pbs_stop noqstat
