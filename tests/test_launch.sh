@@ -647,6 +647,24 @@ if [ $rc = 0 ] && grep -q "^pbs.sh: SIGTERM: asking the ranks" termearly.out &&
 else
     not_ok "pbs.sh SIGTERM before the launch: exit $rc, mpirun called: $([ -e mpirun_args.log ] && echo yes || echo no): $(tail -3 termearly.out | tr '\n' ' ')"
 fi
+# A rank killed (the OOM killer: mpirun exits 137, and -q keeps its own account to itself): pbs.sh passes the
+# status on and says so, naming the checkpoint to resume from (a stand-in mpirun that exits 137).
+mkdir killmpi
+cat >killmpi/mpirun <<'EOF'
+#!/bin/bash
+[ "$1" = --version ] && { echo "mpirun (Open MPI) 4.1.4"; exit 0; }
+[ "${!#}" = --version ] && exit 0
+exit 137
+EOF
+chmod +x killmpi/mpirun
+PATH=$work/killmpi:$PATH PBS_O_WORKDIR=$work FCNET_OUT=$work/killed FCNET_DATA=$work/d.h5 FCNET_RANKS=2 FCNET_BUILD_DIR=$work/fake \
+    timeout 60 bash "$root/launch/pbs.sh" >killed.out 2>&1
+rc=$?
+if [ $rc = 137 ] && grep -q "pbs.sh: mpirun exited 137: a rank was killed by signal 9 (SIGKILL: the OOM killer, or kill -9); resubmit to resume from $work/killed/checkpoint.h5" killed.out; then
+    ok "pbs.sh: a rank killed (mpirun exit 137): exit 137, and the line says so"
+else
+    not_ok "pbs.sh with a killed rank (exit $rc): $(tail -2 killed.out)"
+fi
 # ---- pbs.sh: the node file, the walltime timer's seconds, FCNET_ARGS refused or dropped ----
 # Under PBS the ranks are the lines of $PBS_NODEFILE, which mpirun gets as its hostfile (the stand-in mpirun
 # records its arguments). One line more than the cores, so that local.sh's core count cannot pass for it.
