@@ -12,9 +12,11 @@
 #    to the checkpoint's are accepted and a differing one is refused (the real fcnet_dist); with a stand-in
 #    qstat it stops the ranks cleanly FCNET_STOP_MARGIN seconds before the walltime, on SIGTERM (qdel), and
 #    trains on when qstat fails; a SIGTERM just before it starts the launch starts nothing (exit 0).
-#  - slurm.sbatch (stand-in mpirun and scontrol): requeues on SIGTERM, and on the time limit's when the ranks
-#    saved (not when nothing was saved), not after a cancel, and on SIGINT
-#    stops the run (SIGUSR1 to mpirun) without a requeue, exit 130.
+#  - slurm.sbatch (stand-in mpirun and scontrol): requeues on SIGTERM and SIGUSR1 (also when mpirun exits 1 after
+#    a SIGTERM), and on the time limit's when the ranks saved (not when nothing was saved), not after a cancel,
+#    and on SIGINT stops the run (SIGUSR1 to mpirun) without a requeue, exit 130; its mpirun/srun arguments
+#    (-x OPENBLAS_*, --bind-to none, --cpus-per-task) and a restart's dropped --resume/--init-from, recorded by
+#    stand-ins.
 #   test_launch.sh FCNET_SYNTH H5CMP   (FCNET_DIST in the environment)
 set -uo pipefail
 synth=$1
