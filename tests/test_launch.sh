@@ -301,8 +301,10 @@ fi
 
 # slurm.sbatch's mpirun arguments (the stand-in mpirun records them): -x for every OPENBLAS_* setting (ranks on
 # other nodes get no environment otherwise), and --bind-to none exactly when -c is above 1 and FCNET_MPIRUN_ARGS
-# does not place the ranks itself (--map-by, --bind-to=..., --cpus-per-rank win).
-for c in "-|-|0" "1|-|0" "3|-|1" "3|--map-by core|0" "3|--bind-to=core|0" "3|-n 2 --cpus-per-rank 3|0" "3|-n 2|1"; do
+# does not bind the ranks itself (--bind-to=..., --cpus-per-rank or a --map-by with PE= win; a --map-by without
+# PE= says nothing about cores).
+for c in "-|-|0" "1|-|0" "3|-|1" "3|--map-by core|1" "3|--map-by slot:PE=3|0" "3|--bind-to=core|0" \
+    "3|-n 2 --cpus-per-rank 3|0" "3|-n 2|1"; do
     IFS='|' read -r cpt margs want <<<"$c"
     rm -f mpirun_args.log
     # shellcheck disable=SC2030,SC2031 # each case sets the variable in its own subshell, on purpose
