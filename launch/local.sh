@@ -49,9 +49,8 @@ count_cores() {
     fi
     echo "$cpus"
 }
-# A host list (--hostfile, --host, ...) in FCNET_MPIRUN_ARGS: more ranks than its slots is a mistake mpirun must
-# report, not a reason to overload the hosts; and without FCNET_RANKS Open MPI starts one rank per slot of it
-# (this machine's core count said nothing about the hosts: 2 ranks on node1 of a 2 x 16-slot hostfile).
+# A host list (--hostfile, --host, ...) in FCNET_MPIRUN_ARGS: without FCNET_RANKS Open MPI starts one rank per
+# slot of it (this machine's core count said nothing about the hosts: 2 ranks on node1 of a 2 x 16-slot hostfile).
 host_list=0
 [[ " ${FCNET_MPIRUN_ARGS:-} " =~ \ (--?hostfile|--?machinefile|--default-hostfile|--?host|-H)[\ =] ]] && host_list=1
 ompi=0
