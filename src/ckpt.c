@@ -80,14 +80,15 @@ static h5_error h5_last_error(void)
 /* Sticky I/O context                                                                                */
 
 typedef struct ckpt_io {
-    const char *path;   /* file named in messages (the final path also while the temp file is written) */
-    const char *prefix; /* "cannot write checkpoint " while saving, "" while reading */
-    const char *noun;   /* "checkpoint" or "file": "shape (2,) in the checkpoint, (3,) expected" */
-    fc_status code;     /* recorded on failure: FC_ERR_FAIL when writing, FC_ERR_INPUT when reading */
-    fc_status st;       /* first failure; once set, every helper returns at once */
-    hid_t file;         /* open file or -1 */
-    hid_t lcpl;         /* link creation: intermediate groups created on the fly (writing only) */
-    fc_h5_quiet quiet;  /* reading: HDF5's own error printing is off from r_open to r_close */
+    const char *path;    /* file named in messages (the final path also while the temp file is written) */
+    const char *prefix;  /* "cannot write checkpoint " while saving, "" while reading */
+    const char *noun;    /* "checkpoint" or "file": "shape (2,) in the checkpoint, (3,) expected" */
+    int hint_transposed; /* --init-from or eval: a W stored (fan_out, fan_in), as PyTorch does, gets a hint */
+    fc_status code;      /* recorded on failure: FC_ERR_FAIL when writing, FC_ERR_INPUT when reading */
+    fc_status st;        /* first failure; once set, every helper returns at once */
+    hid_t file;          /* open file or -1 */
+    hid_t lcpl;          /* link creation: intermediate groups created on the fly (writing only) */
+    fc_h5_quiet quiet;   /* reading: HDF5's own error printing is off from r_open to r_close */
 } ckpt_io;
 
 static void io_init(ckpt_io *io, const char *path, int writing)
@@ -609,7 +610,7 @@ static hid_t r_open_array(ckpt_io *io, const char *name, int want_float, int ran
             char a[96], b[96];
             /* An --init-from weight written from PyTorch as it stands, (fan_out, fan_in): say what to do. */
             const int transposed = rank == 2 && got_rank == 2 && got[0] == dims[1] && got[1] == dims[0] &&
-                                   strcmp(io->noun, "file") == 0 && strncmp(name, "/params/W", 9) == 0;
+                                   io->hint_transposed && strncmp(name, "/params/W", 9) == 0;
             io_fail(io, name, "shape %s in the %s, %s expected%s", shape_text(a, sizeof a, got_rank, got), io->noun,
                     shape_text(b, sizeof b, rank, dims),
                     transposed ? " (transposed: W is (fan_in, fan_out), PyTorch's nn.Linear.weight is (fan_out, "
@@ -1258,6 +1259,7 @@ fc_status fc_ckpt_load_params(fc_net *net, const char *path, int best)
     ckpt_io io;
     io_init(&io, path, 0);
     io.noun = "file";
+    io.hint_transposed = 1;
     r_open(&io, path);
     const char *params = best ? "/best/params" : "/params", *bn = best ? "/best/bn" : "/bn";
     r_views(&io, params, &net->layout, net->params);

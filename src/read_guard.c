@@ -49,8 +49,8 @@ void fc_read_guard_begin(const char *path)
         double limit = 0, left = 0;
         const char *which = "";
         if (fc_memory_limit(&limit, &left, &which))
-            snprintf(limit_note, sizeof limit_note, "memory ran out under this process's limit (%s, %.0f MiB), or ",
-                     which, limit / (1024.0 * 1024.0));
+            snprintf(limit_note, sizeof limit_note, "memory ran out under this process's limit (%s, %s), or ",
+                     which, fc_format_size(limit).text);
         fc_log_format(lines[d], sizeof lines[d], "error",
                       "%s: crashed while reading it (SIGSEGV/SIGBUS, most likely in HDF5): %sthe file is damaged "
                       "in a part HDF5 does not checksum, such as a length in its global heap",

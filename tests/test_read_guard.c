@@ -63,7 +63,7 @@ START_TEST(test_memory_limit_named)
     if (r.exited && r.code == 77) return;
     ck_assert_msg(r.exited && r.code == 2, "exited %d code %d signal %d", r.exited, r.code, r.signal);
     assert_one_line_for(&r, "sound.h5");
-    ck_assert_msg(strstr(r.err, "memory ran out under this process's limit (ulimit -v, 65536 MiB), or the file is "
+    ck_assert_msg(strstr(r.err, "memory ran out under this process's limit (ulimit -v, 64.0 GiB), or the file is "
                                 "damaged") != NULL,
                   "stderr: %s", r.err);
 }
