@@ -14,6 +14,40 @@
 
 static char data_path[512];
 
+/* cfg.out named after cfg's dataset and suffix: each test that writes a checkpoint gets a directory of its own. */
+static void set_out_beside_data(fc_config *cfg, const char *suffix)
+{
+    const int len = snprintf(cfg->out, sizeof cfg->out, "%s.%s", cfg->data, suffix);
+    ck_assert(len < (int)sizeof cfg->out);
+}
+
+/* Initialises dist on MPI_COMM_WORLD and sets t up on it with cfg; the setup must succeed. */
+static void setup_on_world(fc_trainer *t, const fc_config *cfg, fc_dist *dist)
+{
+    fc_dist_init_comm(dist, MPI_COMM_WORLD);
+    ck_assert_int_eq(fc_train_setup(t, cfg, dist), FC_OK);
+}
+
+static void free_trainer_and_dist(fc_trainer *t, fc_dist *dist)
+{
+    fc_train_free(t);
+    fc_dist_free(dist);
+}
+
+/* The environment variable var set to value on every rank: the setup with cfg is an input error on every rank,
+ * and its message names var. */
+static void assert_setting_refused(const fc_config *cfg, const char *var, const char *value)
+{
+    setenv(var, value, 1);
+    fc_dist dist;
+    fc_dist_init_comm(&dist, MPI_COMM_WORLD);
+    fc_trainer t;
+    ck_assert_int_eq(fc_train_setup(&t, cfg, &dist), FC_ERR_INPUT);
+    ck_assert_msg(strstr(fc_error_message(), var) != NULL, "%s", fc_error_message());
+    free_trainer_and_dist(&t, &dist);
+    unsetenv(var);
+}
+
 /* Trains steps steps with cfg on comm; returns the loss history and final params (malloc'ed). */
 static void train_on(MPI_Comm comm, const fc_config *cfg, int steps, double **loss, fc_real **params, size_t *n_params)
 {
@@ -34,8 +68,7 @@ static void train_on(MPI_Comm comm, const fc_config *cfg, int steps, double **lo
     *n_params = t.net.layout.n_total;
     *params = malloc(*n_params * sizeof **params);
     memcpy(*params, t.net.params, *n_params * sizeof **params);
-    fc_train_free(&t);
-    fc_dist_free(&dist);
+    free_trainer_and_dist(&t, &dist);
 }
 
 static void check_equivalence(fc_norm norm, double keep)
@@ -104,9 +137,8 @@ START_TEST(test_replicas_bitwise)
     fct_small_config(&cfg, data_path, FC_NORM_BATCH, 0.7, FC_OPTIM_ADAM);
     cfg.epochs = 6;
     fc_dist dist;
-    fc_dist_init_comm(&dist, MPI_COMM_WORLD);
     fc_trainer t;
-    ck_assert_int_eq(fc_train_setup(&t, &cfg, &dist), FC_OK);
+    setup_on_world(&t, &cfg, &dist);
     train_steps(&t, &cfg, 50);
     fc_train_gather_optimizer_state(&t);
     fc_tensor_ref refs[4] = {{"params", t.net.params, t.net.layout.n_total * sizeof(fc_real)},
@@ -115,8 +147,7 @@ START_TEST(test_replicas_bitwise)
                              {"bn", t.net.bn_stats, t.net.bn_layout.n_total * sizeof(fc_real)}};
     fc_status st = fc_dist_check_replicas(&dist, refs, 4, t.step);
     ck_assert_msg(st == FC_OK, "%s", fc_error_message());
-    fc_train_free(&t);
-    fc_dist_free(&dist);
+    free_trainer_and_dist(&t, &dist);
 }
 END_TEST
 
@@ -126,9 +157,8 @@ static fc_real *train_with_exchange(const char *exchange, const fc_config *cfg, 
 {
     setenv("FCNET_EXCHANGE", exchange, 1);
     fc_dist dist;
-    fc_dist_init_comm(&dist, MPI_COMM_WORLD);
     fc_trainer t;
-    ck_assert_int_eq(fc_train_setup(&t, cfg, &dist), FC_OK);
+    setup_on_world(&t, cfg, &dist);
     *shared = t.net.arenas_borrowed;
     train_steps(&t, cfg, 30);
     fc_train_gather_optimizer_state(&t);
@@ -139,8 +169,7 @@ static fc_real *train_with_exchange(const char *exchange, const fc_config *cfg, 
     memcpy(out + 2 * n, t.opt.slot[1], n * sizeof *out);
     memcpy(out + 3 * n, t.net.bn_stats, nb * sizeof *out);
     *n_out = 3 * n + nb;
-    fc_train_free(&t);
-    fc_dist_free(&dist);
+    free_trainer_and_dist(&t, &dist);
     unsetenv("FCNET_EXCHANGE");
     return out;
 }
@@ -164,15 +193,7 @@ START_TEST(test_exchange_paths_bitwise)
     free(p2p);
     free(shm);
 
-    setenv("FCNET_EXCHANGE", "shared", 1);
-    fc_dist dist;
-    fc_dist_init_comm(&dist, MPI_COMM_WORLD);
-    fc_trainer t;
-    ck_assert_int_eq(fc_train_setup(&t, &cfg, &dist), FC_ERR_INPUT);
-    ck_assert_msg(strstr(fc_error_message(), "FCNET_EXCHANGE") != NULL, "%s", fc_error_message());
-    fc_train_free(&t);
-    fc_dist_free(&dist);
-    unsetenv("FCNET_EXCHANGE");
+    assert_setting_refused(&cfg, "FCNET_EXCHANGE", "shared");
 }
 END_TEST
 
@@ -194,8 +215,7 @@ START_TEST(test_data_shared_per_node)
     fc_trainer t;
 
     setenv("FCNET_DATA_COPIES", "private", 1);
-    fc_dist_init_comm(&dist, MPI_COMM_WORLD);
-    ck_assert_int_eq(fc_train_setup(&t, &cfg, &dist), FC_OK);
+    setup_on_world(&t, &cfg, &dist);
     ck_assert(!t.data_node.shared && t.data_node.writer && !t.data.train.borrowed);
     const int64_t n = t.data.train.n, n_val = t.data.val.n, d = t.data.n_features;
     ck_assert_int_eq(n_val, 40);
@@ -206,12 +226,10 @@ START_TEST(test_data_shared_per_node)
     const size_t n_params = t.net.layout.n_total;
     fc_real *params = malloc(n_params * sizeof *params);
     memcpy(params, t.net.params, n_params * sizeof *params);
-    fc_train_free(&t);
-    fc_dist_free(&dist);
+    free_trainer_and_dist(&t, &dist);
     unsetenv("FCNET_DATA_COPIES");
 
-    fc_dist_init_comm(&dist, MPI_COMM_WORLD);
-    ck_assert_int_eq(fc_train_setup(&t, &cfg, &dist), FC_OK);
+    setup_on_world(&t, &cfg, &dist);
     ck_assert_int_eq(t.data_node.shared, size > 1); /* the test runs on one node */
     ck_assert_int_eq(t.data_node.writer, rank == 0 || size == 1);
     ck_assert_int_eq(t.data.train.borrowed, size > 1);
@@ -233,26 +251,17 @@ START_TEST(test_data_shared_per_node)
     train_steps(&t, &cfg, 20);
     ck_assert_msg(memcmp(t.net.params, params, n_params * sizeof *params) == 0,
                   "shared and private rows trained different parameters");
-    fc_train_free(&t);
-    fc_dist_free(&dist);
+    free_trainer_and_dist(&t, &dist);
 
     if (rank == size - 1) setenv("FCNET_DATA_COPIES", "private", 1);
-    fc_dist_init_comm(&dist, MPI_COMM_WORLD);
-    ck_assert_int_eq(fc_train_setup(&t, &cfg, &dist), FC_OK);
+    setup_on_world(&t, &cfg, &dist);
     int shared = t.data_node.shared, any_shared = 0;
     MPI_Allreduce(&shared, &any_shared, 1, MPI_INT, MPI_LOR, MPI_COMM_WORLD);
     ck_assert_msg(!any_shared, "a rank shared the rows that another rank wanted private");
-    fc_train_free(&t);
-    fc_dist_free(&dist);
+    free_trainer_and_dist(&t, &dist);
     unsetenv("FCNET_DATA_COPIES");
 
-    setenv("FCNET_DATA_COPIES", "once", 1);
-    fc_dist_init_comm(&dist, MPI_COMM_WORLD);
-    ck_assert_int_eq(fc_train_setup(&t, &cfg, &dist), FC_ERR_INPUT);
-    ck_assert_msg(strstr(fc_error_message(), "FCNET_DATA_COPIES") != NULL, "%s", fc_error_message());
-    fc_train_free(&t);
-    fc_dist_free(&dist);
-    unsetenv("FCNET_DATA_COPIES");
+    assert_setting_refused(&cfg, "FCNET_DATA_COPIES", "once");
     free(rows);
     free(params);
 }
@@ -269,17 +278,15 @@ START_TEST(test_exchange_setting_on_one_rank)
     MPI_Comm_size(MPI_COMM_WORLD, &size);
     if (rank == size - 1) setenv("FCNET_EXCHANGE", "p2p", 1);
     fc_dist dist;
-    fc_dist_init_comm(&dist, MPI_COMM_WORLD);
     fc_trainer t;
-    ck_assert_int_eq(fc_train_setup(&t, &cfg, &dist), FC_OK);
+    setup_on_world(&t, &cfg, &dist);
     int borrowed = t.net.arenas_borrowed, any_borrowed = 0;
     MPI_Allreduce(&borrowed, &any_borrowed, 1, MPI_INT, MPI_LOR, MPI_COMM_WORLD);
     ck_assert_msg(!any_borrowed, "a rank took the shared-memory exchange that another rank declined");
     for (int s = 0; s < 5; s++) ck_assert(isfinite(fc_train_step(&t)));
     fc_tensor_ref refs[1] = {{"params", t.net.params, t.net.layout.n_total * sizeof(fc_real)}};
     ck_assert_int_eq(fc_dist_check_replicas(&dist, refs, 1, t.step), FC_OK);
-    fc_train_free(&t);
-    fc_dist_free(&dist);
+    free_trainer_and_dist(&t, &dist);
     unsetenv("FCNET_EXCHANGE");
 }
 END_TEST
@@ -306,9 +313,8 @@ START_TEST(test_divergence_in_one_chunk_agreed)
     fc_config cfg;
     fct_small_config(&cfg, data_path, FC_NORM_NONE, 1.0, FC_OPTIM_SGD);
     fc_dist dist;
-    fc_dist_init_comm(&dist, MPI_COMM_WORLD);
     fc_trainer t;
-    ck_assert_int_eq(fc_train_setup(&t, &cfg, &dist), FC_OK);
+    setup_on_world(&t, &cfg, &dist);
     const int w1 = fc_layout_find(&t.net.layout, "W1");
     ck_assert_int_ge(w1, 0);
     const fc_view *v = &t.net.layout.views[w1];
@@ -320,8 +326,7 @@ START_TEST(test_divergence_in_one_chunk_agreed)
     MPI_Barrier(MPI_COMM_WORLD);
     for (int64_t i = 0; i < t.data.train.n; i++) t.data.train.x[(size_t)i * (size_t)t.data.train.d] = -INFINITY;
     assert_step_stops_on_every_rank(&t, "the NaN gradients");
-    fc_train_free(&t);
-    fc_dist_free(&dist);
+    free_trainer_and_dist(&t, &dist);
 }
 END_TEST
 
@@ -334,16 +339,14 @@ START_TEST(test_batchnorm_statistics_overflow_agreed)
     fc_config cfg;
     fct_small_config(&cfg, data_path, FC_NORM_BATCH, 1.0, FC_OPTIM_SGD);
     fc_dist dist;
-    fc_dist_init_comm(&dist, MPI_COMM_WORLD);
     fc_trainer t;
-    ck_assert_int_eq(fc_train_setup(&t, &cfg, &dist), FC_OK);
+    setup_on_world(&t, &cfg, &dist);
     const size_t d = (size_t)t.data.train.d;
     for (int64_t i = 0; i < t.data.train.n; i++)
         for (size_t j = 0; j < d; j++) t.data.train.x[(size_t)i * d + j] = (fc_real)(i % 2 ? 1e30 : -1e30);
     MPI_Barrier(MPI_COMM_WORLD); /* the node's one shared copy: every rank wrote the same values */
     assert_step_stops_on_every_rank(&t, "the Inf running variance");
-    fc_train_free(&t);
-    fc_dist_free(&dist);
+    free_trainer_and_dist(&t, &dist);
 }
 END_TEST
 
@@ -356,9 +359,8 @@ START_TEST(test_time_based_save_agreed)
     fct_small_config(&cfg, data_path, FC_NORM_BATCH, 1.0, FC_OPTIM_ADAM);
     cfg.checkpoint_minutes = 1;
     fc_dist dist;
-    fc_dist_init_comm(&dist, MPI_COMM_WORLD);
     fc_trainer t;
-    ck_assert_int_eq(fc_train_setup(&t, &cfg, &dist), FC_OK);
+    setup_on_world(&t, &cfg, &dist);
     t.last_save_wtime = MPI_Wtime() - (dist.rank == dist.size - 1 ? 61 : 0);
     ck_assert(isfinite(fc_train_step(&t)));
     ck_assert_msg(t.save_due_agreed == 1, "rank %d: the last rank's due save was not agreed", dist.rank);
@@ -369,8 +371,7 @@ START_TEST(test_time_based_save_agreed)
     t.last_save_wtime = MPI_Wtime() - 1e9;
     ck_assert(isfinite(fc_train_step(&t)));
     ck_assert_msg(t.save_due_agreed == 0, "rank %d: a time-based save with --checkpoint-minutes 0", dist.rank);
-    fc_train_free(&t);
-    fc_dist_free(&dist);
+    free_trainer_and_dist(&t, &dist);
 }
 END_TEST
 
@@ -382,9 +383,8 @@ START_TEST(test_resume_optimizer_state_differs)
     fc_config cfg;
     fct_small_config(&cfg, data_path, FC_NORM_NONE, 1.0, FC_OPTIM_ADAM);
     fc_dist dist;
-    fc_dist_init_comm(&dist, MPI_COMM_WORLD);
     fc_trainer t;
-    ck_assert_int_eq(fc_train_setup(&t, &cfg, &dist), FC_OK);
+    setup_on_world(&t, &cfg, &dist);
     for (int s = 0; s < 3; s++) ck_assert(isfinite(fc_train_step(&t)));
     fc_train_gather_optimizer_state(&t);
     char good[600], other[600];
@@ -408,8 +408,7 @@ START_TEST(test_resume_optimizer_state_differs)
     } else {
         ck_assert_int_eq(st, FC_OK);
     }
-    fc_train_free(&t);
-    fc_dist_free(&dist);
+    free_trainer_and_dist(&t, &dist);
 }
 END_TEST
 
@@ -420,11 +419,10 @@ START_TEST(test_final_save_failure_agreed)
     fc_config cfg;
     fct_small_config(&cfg, data_path, FC_NORM_NONE, 1.0, FC_OPTIM_SGD);
     cfg.max_steps = 2;
-    snprintf(cfg.out, sizeof cfg.out, "%s.final_save_fails", data_path);
+    set_out_beside_data(&cfg, "final_save_fails");
     fc_dist dist;
-    fc_dist_init_comm(&dist, MPI_COMM_WORLD);
     fc_trainer t;
-    ck_assert_int_eq(fc_train_setup(&t, &cfg, &dist), FC_OK);
+    setup_on_world(&t, &cfg, &dist);
     setenv("FCNET_FAULT_CKPT", "fail-write", 1);
     const int rc = fc_train_run(&t);
     unsetenv("FCNET_FAULT_CKPT");
@@ -432,8 +430,7 @@ START_TEST(test_final_save_failure_agreed)
     const int failed = rc == FC_ERR_FAIL;
     MPI_Allreduce(&failed, &all_failed, 1, MPI_INT, MPI_LAND, MPI_COMM_WORLD);
     ck_assert_msg(all_failed, "rank %d: fc_train_run returned %d after the failed save", dist.rank, rc);
-    fc_train_free(&t);
-    fc_dist_free(&dist);
+    free_trainer_and_dist(&t, &dist);
 }
 END_TEST
 
@@ -445,9 +442,8 @@ START_TEST(test_learns)
     cfg.optim.lr = 1e-2;
     cfg.epochs = 6;
     fc_dist dist;
-    fc_dist_init_comm(&dist, MPI_COMM_WORLD);
     fc_trainer t;
-    ck_assert_int_eq(fc_train_setup(&t, &cfg, &dist), FC_OK);
+    setup_on_world(&t, &cfg, &dist);
     double acc0 = fc_train_accuracy(&t, &t.data.train, NULL, t.data.train.n, NULL);
     double first = 0, last = 0;
     for (int s = 0; s < 60; s++) {
@@ -459,8 +455,7 @@ START_TEST(test_learns)
     double acc1 = fc_train_accuracy(&t, &t.data.train, NULL, t.data.train.n, NULL);
     ck_assert_msg(last < 0.6 * first, "loss %g -> %g", first, last);
     ck_assert_msg(acc1 > 0.8 && acc1 > acc0 + 0.3, "train accuracy %g -> %g", acc0, acc1);
-    fc_train_free(&t);
-    fc_dist_free(&dist);
+    free_trainer_and_dist(&t, &dist);
 }
 END_TEST
 
@@ -472,11 +467,10 @@ START_TEST(test_no_shuffle_and_init_from)
     fct_small_config(&cfg, data_path, FC_NORM_BATCH, 1.0, FC_OPTIM_ADAM);
     cfg.epochs = 2;
     cfg.shuffle = 0;
-    snprintf(cfg.out, sizeof cfg.out, "%s.init_src", data_path);
+    set_out_beside_data(&cfg, "init_src");
     fc_dist dist;
-    fc_dist_init_comm(&dist, MPI_COMM_WORLD);
     fc_trainer a;
-    ck_assert_int_eq(fc_train_setup(&a, &cfg, &dist), FC_OK);
+    setup_on_world(&a, &cfg, &dist);
     for (int64_t i = 0; i < a.data.train.n; i++) ck_assert_int_eq(a.perm[i], i);
     ck_assert_int_eq(fc_train_run(&a), 0);
     ck_assert_int_eq(a.epoch, 2);
@@ -486,25 +480,22 @@ START_TEST(test_no_shuffle_and_init_from)
     fc_real *params = malloc(n * sizeof *params), *bn = malloc(n_bn * sizeof *bn);
     memcpy(params, a.net.params, n * sizeof *params);
     memcpy(bn, a.net.bn_stats, n_bn * sizeof *bn);
-    fc_train_free(&a);
-    fc_dist_free(&dist);
+    free_trainer_and_dist(&a, &dist);
 
     fc_config from = cfg;
     from.seed = 99; /* another initialisation, which the file must replace */
     const int len = snprintf(from.init_from, sizeof from.init_from, "%s/checkpoint.h5", cfg.out);
     ck_assert(len < (int)sizeof from.init_from);
-    snprintf(from.out, sizeof from.out, "%s.init_dst", data_path);
-    fc_dist_init_comm(&dist, MPI_COMM_WORLD);
+    set_out_beside_data(&from, "init_dst");
     fc_trainer b;
-    ck_assert_int_eq(fc_train_setup(&b, &from, &dist), FC_OK);
+    setup_on_world(&b, &from, &dist);
     ck_assert_int_eq(b.step, 0);
     ck_assert_int_eq(b.opt.t, 0);
     ck_assert_msg(memcmp(b.net.params, params, n * sizeof *params) == 0, "--init-from: parameters differ");
     ck_assert_msg(memcmp(b.net.bn_stats, bn, n_bn * sizeof *bn) == 0, "--init-from: running statistics differ");
     for (int k = 0; k < b.opt.n_slots; k++)
         for (size_t i = 0; i < n; i++) ck_assert(b.opt.slot[k][i] == 0);
-    fc_train_free(&b);
-    fc_dist_free(&dist);
+    free_trainer_and_dist(&b, &dist);
     free(params);
     free(bn);
 }
@@ -521,11 +512,10 @@ START_TEST(test_train_accuracy_subsample)
     fc_config cfg;
     fct_small_config(&cfg, big_path, FC_NORM_BATCH, 1.0, FC_OPTIM_ADAM);
     cfg.epochs = 1;
-    snprintf(cfg.out, sizeof cfg.out, "%s.acc", big_path);
+    set_out_beside_data(&cfg, "acc");
     fc_dist dist;
-    fc_dist_init_comm(&dist, MPI_COMM_WORLD);
     fc_trainer t;
-    ck_assert_int_eq(fc_train_setup(&t, &cfg, &dist), FC_OK);
+    setup_on_world(&t, &cfg, &dist);
     const int64_t n = t.data.train.n, d = t.data.train.d;
     ck_assert(n > 2 * FC_TRAIN_ACC_ROWS);
     ck_assert_int_eq(fc_train_run(&t), FC_OK);
@@ -553,8 +543,7 @@ START_TEST(test_train_accuracy_subsample)
                   "the subsample's accuracy equals another row set's: this test could not tell them apart");
     free(in_sub);
     free(perm);
-    fc_train_free(&t);
-    fc_dist_free(&dist);
+    free_trainer_and_dist(&t, &dist);
 }
 END_TEST
 
@@ -567,11 +556,10 @@ START_TEST(test_best_copy)
     fc_config cfg;
     fct_small_config(&cfg, data_path, FC_NORM_BATCH, 1.0, FC_OPTIM_ADAM);
     cfg.epochs = 2;
-    snprintf(cfg.out, sizeof cfg.out, "%s.best_noval", data_path);
+    set_out_beside_data(&cfg, "best_noval");
     fc_dist dist;
-    fc_dist_init_comm(&dist, MPI_COMM_WORLD);
     fc_trainer t;
-    ck_assert_int_eq(fc_train_setup(&t, &cfg, &dist), FC_OK);
+    setup_on_world(&t, &cfg, &dist);
     ck_assert_int_eq(t.data.val.n, 0);
     ck_assert_int_eq(fc_train_run(&t), FC_OK);
     ck_assert(t.finished);
@@ -588,7 +576,7 @@ START_TEST(test_best_copy)
     tie.optim = fc_optim_defaults(FC_OPTIM_SGD);
     tie.optim.lr = 0;
     tie.val_size = 0.2;
-    snprintf(tie.out, sizeof tie.out, "%s.best_tie", data_path);
+    set_out_beside_data(&tie, "best_tie");
     ck_assert_int_eq(fc_train_setup(&t, &tie, &dist), FC_OK);
     ck_assert(t.data.val.n > 0);
     ck_assert_int_eq(fc_train_run(&t), FC_OK);
@@ -596,8 +584,7 @@ START_TEST(test_best_copy)
     for (int i = 1; i < 3; i++) ck_assert(t.hist.val_acc[i] == t.hist.val_acc[0]);
     ck_assert(t.best_val_acc == t.hist.val_acc[0]);
     ck_assert_int_eq(t.best_step, 0);
-    fc_train_free(&t);
-    fc_dist_free(&dist);
+    free_trainer_and_dist(&t, &dist);
 }
 END_TEST
 
@@ -609,11 +596,10 @@ START_TEST(test_lr_decays_every_epoch)
     fct_small_config(&cfg, data_path, FC_NORM_NONE, 1.0, FC_OPTIM_SGD_MOMENTUM);
     cfg.epochs = 2;
     cfg.optim.lr_decay = 0.5;
-    snprintf(cfg.out, sizeof cfg.out, "%s.lr_decay", data_path);
+    set_out_beside_data(&cfg, "lr_decay");
     fc_dist dist;
-    fc_dist_init_comm(&dist, MPI_COMM_WORLD);
     fc_trainer t;
-    ck_assert_int_eq(fc_train_setup(&t, &cfg, &dist), FC_OK);
+    setup_on_world(&t, &cfg, &dist);
     ck_assert_int_eq(fc_train_run(&t), FC_OK);
     ck_assert_int_eq(t.epoch, 2);
     ck_assert_int_eq(t.hist.n_checks, 3);
@@ -621,8 +607,7 @@ START_TEST(test_lr_decays_every_epoch)
         ck_assert_msg(t.hist.lr[e] == cfg.optim.lr * pow(0.5, e), "check %d: lr %g, want %g", e, t.hist.lr[e],
                       cfg.optim.lr * pow(0.5, e));
     ck_assert_msg(t.opt.lr == cfg.optim.lr * 0.25, "final lr %g, want %g", t.opt.lr, cfg.optim.lr * 0.25);
-    fc_train_free(&t);
-    fc_dist_free(&dist);
+    free_trainer_and_dist(&t, &dist);
 }
 END_TEST
 
@@ -636,11 +621,10 @@ START_TEST(test_max_steps_at_epoch_end)
     cfg.epochs = 2;
     cfg.optim.lr_decay = 0.5;
     cfg.max_steps = 10; /* 300 rows in batches of 30: one epoch */
-    snprintf(cfg.out, sizeof cfg.out, "%s.max_steps_epoch", data_path);
+    set_out_beside_data(&cfg, "max_steps_epoch");
     fc_dist dist;
-    fc_dist_init_comm(&dist, MPI_COMM_WORLD);
     fc_trainer t;
-    ck_assert_int_eq(fc_train_setup(&t, &cfg, &dist), FC_OK);
+    setup_on_world(&t, &cfg, &dist);
     ck_assert_int_eq(t.steps_per_epoch, 10);
     ck_assert_int_eq(fc_train_run(&t), FC_OK);
     ck_assert(!t.finished);
@@ -661,8 +645,7 @@ START_TEST(test_max_steps_at_epoch_end)
     ck_assert_int_eq(fc_train_run(&t), FC_OK);
     ck_assert(t.finished);
     ck_assert_int_eq(t.hist.n_checks, 3);
-    fc_train_free(&t);
-    fc_dist_free(&dist);
+    free_trainer_and_dist(&t, &dist);
 }
 END_TEST
 
@@ -675,9 +658,8 @@ START_TEST(test_accuracy_fewer_rows_than_ranks)
     fc_config cfg;
     fct_small_config(&cfg, data_path, FC_NORM_BATCH, 1.0, FC_OPTIM_ADAM);
     fc_dist dist;
-    fc_dist_init_comm(&dist, MPI_COMM_WORLD);
     fc_trainer t;
-    ck_assert_int_eq(fc_train_setup(&t, &cfg, &dist), FC_OK);
+    setup_on_world(&t, &cfg, &dist);
     const int64_t d = t.data.train.d;
     int64_t rows[2];
     int found = 0;
@@ -699,8 +681,7 @@ START_TEST(test_accuracy_fewer_rows_than_ranks)
     MPI_Comm_size(MPI_COMM_WORLD, &size);
     ck_assert_msg(one == 1 && two == 1, "accuracy over 1 and 2 correct rows: %g and %g", one, two);
     ck_assert(both[0] == size && both[1] == size);
-    fc_train_free(&t);
-    fc_dist_free(&dist);
+    free_trainer_and_dist(&t, &dist);
 }
 END_TEST
 
@@ -712,9 +693,8 @@ START_TEST(test_accuracy_counts_rows_without_class)
     fc_config cfg;
     fct_small_config(&cfg, data_path, FC_NORM_NONE, 1.0, FC_OPTIM_SGD);
     fc_dist dist;
-    fc_dist_init_comm(&dist, MPI_COMM_WORLD);
     fc_trainer t;
-    ck_assert_int_eq(fc_train_setup(&t, &cfg, &dist), FC_OK);
+    setup_on_world(&t, &cfg, &dist);
     const int b3 = fc_layout_find(&t.net.layout, "b3");
     ck_assert_int_ge(b3, 0);
     if (!t.net.arenas_borrowed || dist.rank == 0) /* the node's one shared array: rank 0 writes it */
@@ -724,8 +704,7 @@ START_TEST(test_accuracy_counts_rows_without_class)
     const double acc = fc_train_accuracy(&t, &t.data.train, NULL, t.data.train.n, &no_class);
     ck_assert_msg(acc == 0 && no_class == (double)t.data.train.n, "accuracy %g, %g of %lld rows without a class",
                   acc, no_class, (long long)t.data.train.n);
-    fc_train_free(&t);
-    fc_dist_free(&dist);
+    free_trainer_and_dist(&t, &dist);
 }
 END_TEST
 
@@ -781,8 +760,7 @@ START_TEST(test_batchnorm_one_row_batches)
     ck_assert_msg(strstr(fc_error_message(), every_one), "%s", fc_error_message());
     if (dist.rank == 0) ck_assert_msg(strstr(err, every_one) && strstr(err, "error: "), "rank 0: '%s'", err);
     else ck_assert_msg(err[0] == '\0', "rank %d: '%s'", dist.rank, err);
-    fc_train_free(&t);
-    fc_dist_free(&dist);
+    free_trainer_and_dist(&t, &dist);
 }
 END_TEST
 
@@ -829,8 +807,7 @@ START_TEST(test_val_size_with_own_val)
     ck_assert_int_eq(setup_capturing_stderr(&t, &cfg, &dist, err, sizeof err), FC_OK);
     ck_assert_int_eq(t.data.val.n, 30);
     ck_assert_msg(err[0] == '\0', "rank %d: '%s'", dist.rank, err);
-    fc_train_free(&t);
-    fc_dist_free(&dist);
+    free_trainer_and_dist(&t, &dist);
 }
 END_TEST
 
