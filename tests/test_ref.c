@@ -129,6 +129,14 @@ static int close_r(const char *label, const fc_real *got, const double *want, lo
 /* ---------------------------------------------------------------------------------------------- */
 /* Random numbers: exact. */
 
+/* The four 32-bit words of case k must equal the fixture's out[4k..4k+3] bit for bit. */
+static void check_words(const char *what, long k, const uint32_t got[4], const double *out)
+{
+    for (int i = 0; i < 4; i++)
+        ck_assert_msg(got[i] == (uint32_t)out[4 * k + i], "%s %ld word %d: got 0x%08x want 0x%08x", what, k, i,
+                      (unsigned)got[i], (unsigned)(uint32_t)out[4 * k + i]);
+}
+
 START_TEST(test_philox_kat)
 {
     pool_reset();
@@ -139,10 +147,7 @@ START_TEST(test_philox_kat)
         for (int i = 0; i < 4; i++) c[i] = (uint32_t)ctr[4 * k + i];
         for (int i = 0; i < 2; i++) kk[i] = (uint32_t)key[2 * k + i];
         fc_philox4x32(got, c, kk);
-        for (int i = 0; i < 4; i++)
-            ck_assert_msg(got[i] == (uint32_t)out[4 * k + i],
-                          "Philox KAT %ld word %d: got 0x%08x want 0x%08x",
-                          k, i, (unsigned)got[i], (unsigned)(uint32_t)out[4 * k + i]);
+        check_words("Philox KAT", k, got, out);
     }
 }
 END_TEST
@@ -157,10 +162,7 @@ START_TEST(test_rng_block)
         uint32_t got[4];
         fc_rng_block(got, seed_of(a[0], a[1]), (uint32_t)a[2], (uint64_t)a[3], (uint32_t)a[4], (uint32_t)a[5],
                      (uint32_t)a[6]);
-        for (int i = 0; i < 4; i++)
-            ck_assert_msg(got[i] == (uint32_t)out[4 * k + i],
-                          "rng_block case %ld word %d: got 0x%08x want 0x%08x",
-                          k, i, (unsigned)got[i], (unsigned)(uint32_t)out[4 * k + i]);
+        check_words("rng_block case", k, got, out);
     }
 }
 END_TEST
@@ -441,6 +443,19 @@ static void load_case(net_case *nc, int k)
     nc->loss = rd(NULL, "%s/loss", nc->prefix)[0];
 }
 
+/* Copies <prefix>/<group>/<view> into every view of layout in values; each must have the view's size. */
+static void load_views(const fc_layout *layout, fc_real *values, const char *prefix, const char *group)
+{
+    for (int i = 0; i < layout->n_views; i++) {
+        const fc_view *v = &layout->views[i];
+        long n;
+        const double *p = rd(&n, "%s/%s/%s", prefix, group, v->name);
+        ck_assert_msg((size_t)n == fc_view_size(v), "%s: %s/%s has %ld elements, layout %zu", prefix, group,
+                      v->name, n, fc_view_size(v));
+        for (long j = 0; j < n; j++) values[v->offset + (size_t)j] = (fc_real)p[j];
+    }
+}
+
 /* Copies <prefix>/params/<view> into every view of net->params; the fixture must name exactly the
  * layout's views (W, b, and gamma/beta for normalised hidden layers). */
 static void load_params(fc_net *net, const char *prefix)
@@ -449,14 +464,23 @@ static void load_params(fc_net *net, const char *prefix)
     const int expect = 2 * L + (net->cfg.norm != FC_NORM_NONE ? 2 * (L - 1) : 0);
     ck_assert_msg(net->layout.n_views == expect, "%s: layout has %d views, want %d", prefix,
                   net->layout.n_views, expect);
-    for (int i = 0; i < net->layout.n_views; i++) {
-        const fc_view *v = &net->layout.views[i];
-        long n;
-        const double *p = rd(&n, "%s/params/%s", prefix, v->name);
-        ck_assert_msg((size_t)n == fc_view_size(v), "%s: %s has %ld elements, layout %zu", prefix, v->name, n,
-                      fc_view_size(v));
-        for (long j = 0; j < n; j++) net->params[v->offset + (size_t)j] = (fc_real)p[j];
+    load_views(&net->layout, net->params, prefix, "params");
+}
+
+/* Compares every view of layout in values with <prefix>/<group>/<view>, each reported on stderr as
+ * "<prefix><mark><view>" when it differs; returns whether all were close. */
+static int close_views(const fc_layout *layout, const fc_real *values, const char *prefix, const char *group,
+                       const char *mark)
+{
+    int ok = 1;
+    for (int i = 0; i < layout->n_views; i++) {
+        const fc_view *v = &layout->views[i];
+        char label[96];
+        snprintf(label, sizeof label, "%s%s%s", prefix, mark, v->name);
+        ok &= close_r(label, values + v->offset, rd(NULL, "%s/%s/%s", prefix, group, v->name),
+                      (long)fc_view_size(v));
     }
+    return ok;
 }
 
 static int n_net_cases(void) { return (int)rd(NULL, "net/n_cases")[0]; }
@@ -475,14 +499,7 @@ START_TEST(test_net_cases)
         ck_assert_int_eq(fc_net_init(&net, &nc.cfg, nc.batch, NULL), FC_OK);
         load_params(&net, nc.prefix);
         /* Nonzero starting running statistics: the momentum update and a well-conditioned test mode. */
-        for (int i = 0; i < net.bn_layout.n_views; i++) {
-            const fc_view *v = &net.bn_layout.views[i];
-            long n;
-            const double *r0 = rd(&n, "%s/running0/%s", nc.prefix, v->name);
-            ck_assert_msg((size_t)n == fc_view_size(v), "%s: running0/%s has %ld elements", nc.prefix,
-                          v->name, n);
-            for (long j = 0; j < n; j++) net.bn_stats[v->offset + (size_t)j] = (fc_real)r0[j];
-        }
+        load_views(&net.bn_layout, net.bn_stats, nc.prefix, "running0");
         const fc_batch_info info = {.step = nc.step, .row0 = 0, .global_batch = nc.batch};
         /* Backward overwrites every gradient: start from garbage to prove it. */
         for (size_t i = 0; i < net.layout.n_total; i++) net.grads[i] = (fc_real)1e30;
@@ -493,18 +510,8 @@ START_TEST(test_net_cases)
         char label[96];
         snprintf(label, sizeof label, "%s loss", nc.prefix);
         int ok = fct_close_d(label, &loss, &nc.loss, 1, ATOL, RTOL);
-        for (int i = 0; i < net.layout.n_views; i++) {
-            const fc_view *v = &net.layout.views[i];
-            snprintf(label, sizeof label, "%s d%s", nc.prefix, v->name);
-            ok &= close_r(label, net.grads + v->offset, rd(NULL, "%s/grads/%s", nc.prefix, v->name),
-                          (long)fc_view_size(v));
-        }
-        for (int i = 0; i < net.bn_layout.n_views; i++) {
-            const fc_view *v = &net.bn_layout.views[i];
-            snprintf(label, sizeof label, "%s %s", nc.prefix, v->name);
-            ok &= close_r(label, net.bn_stats + v->offset, rd(NULL, "%s/running/%s", nc.prefix, v->name),
-                          (long)fc_view_size(v));
-        }
+        ok &= close_views(&net.layout, net.grads, nc.prefix, "grads", " d");
+        ok &= close_views(&net.bn_layout, net.bn_stats, nc.prefix, "running", " ");
         long ns;
         const double *want_scores = rd(&ns, "%s/scores_test", nc.prefix);
         const fc_real *scores = fc_net_forward(&net, nc.x, nc.batch, FC_MODE_TEST, NULL);
@@ -547,12 +554,7 @@ START_TEST(test_net_split)
         char label[96];
         snprintf(label, sizeof label, "%s split loss", nc.prefix);
         int ok = fct_close_d(label, &loss, &nc.loss, 1, ATOL, RTOL);
-        for (int i = 0; i < net.layout.n_views; i++) {
-            const fc_view *v = &net.layout.views[i];
-            snprintf(label, sizeof label, "%s split d%s", nc.prefix, v->name);
-            ok &= close_r(label, net.grads + v->offset, rd(NULL, "%s/grads/%s", nc.prefix, v->name),
-                          (long)fc_view_size(v));
-        }
+        ok &= close_views(&net.layout, net.grads, nc.prefix, "grads", " split d");
         fc_net_free(&net);
         ck_assert_msg(ok, "%s (split in two) differs from the reference (see stderr)", nc.prefix);
         checked++;
@@ -582,14 +584,7 @@ START_TEST(test_net_init)
                                    .seed = seed_of(c[6], c[7])};
         fc_net net;
         ck_assert_int_eq(fc_net_init(&net, &cfg, 4, NULL), FC_OK);
-        int ok = 1;
-        for (int i = 0; i < net.layout.n_views; i++) {
-            const fc_view *v = &net.layout.views[i];
-            char label[96];
-            snprintf(label, sizeof label, "%s %s", prefix, v->name);
-            ok &= close_r(label, net.params + v->offset, rd(NULL, "%s/params/%s", prefix, v->name),
-                          (long)fc_view_size(v));
-        }
+        int ok = close_views(&net.layout, net.params, prefix, "params", " ");
         /* Running statistics start at 0. */
         for (size_t i = 0; net.bn_stats && i < net.bn_layout.n_total; i++) ok &= net.bn_stats[i] == 0;
         fc_net_free(&net);
