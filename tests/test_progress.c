@@ -57,6 +57,18 @@ static fc_trainer *fake_trainer(fc_config *cfg, int64_t print_every)
     return t;
 }
 
+/* A stand-in for the bar's tests (--progress bar): two epochs of 8 steps, 16 in all, so that a test can walk a
+ * whole run, epoch lines and last step included, and a step fills 1/8 of the bar. */
+static fc_trainer *fake_bar_trainer(fc_config *cfg)
+{
+    fc_trainer *t = fake_trainer(cfg, 1);
+    cfg->progress = FC_PROGRESS_BAR;
+    cfg->epochs = 2;
+    t->steps_per_epoch = 8;
+    t->total_steps = 16;
+    return t;
+}
+
 /* The progress line (--progress lines): samples/s over the interval since the last rate sample (not since
  * the start of the run), smoothed, and the ETA from the steps left at that rate. */
 START_TEST(test_progress_rate)
@@ -160,11 +172,7 @@ END_TEST
 START_TEST(test_progress_bar)
 {
     fc_config cfg;
-    fc_trainer *t = fake_trainer(&cfg, 1);
-    cfg.progress = FC_PROGRESS_BAR;
-    cfg.epochs = 2;
-    t->steps_per_epoch = 8;
-    t->total_steps = 16;
+    fc_trainer *t = fake_bar_trainer(&cfg);
     fc_progress p;
     fc_progress_init(&p, t, 1);
     ck_assert_int_eq(p.tty, 1);
@@ -296,11 +304,7 @@ END_TEST
 START_TEST(test_progress_bar_epoch_end)
 {
     fc_config cfg;
-    fc_trainer *t = fake_trainer(&cfg, 1);
-    cfg.progress = FC_PROGRESS_BAR;
-    cfg.epochs = 2;
-    t->steps_per_epoch = 8;
-    t->total_steps = 16;
+    fc_trainer *t = fake_bar_trainer(&cfg);
     fc_progress p;
     fc_progress_init(&p, t, 1);
     p.t_last = MPI_Wtime() + 1e6; /* no rate sample: "--" */
