@@ -219,6 +219,22 @@ static void destroy(fixture *f)
     fc_preprocess_free(&t->pp);
 }
 
+/* A fixture on the heap (it holds a whole fc_config and trainer), built by build_default. */
+static fixture *new_default_fixture(uint64_t seed)
+{
+    fixture *f = malloc(sizeof *f);
+    ck_assert_ptr_nonnull(f);
+    build_default(f, seed);
+    return f;
+}
+
+/* destroy, then free: for every fixture on the heap, however it was built. */
+static void free_fixture(fixture *f)
+{
+    destroy(f);
+    free(f);
+}
+
 static int same_bits(const void *a, const void *b, size_t n_bytes) { return memcmp(a, b, n_bytes) == 0; }
 
 /* Reads a whole file; *n receives its size. */
@@ -260,9 +276,7 @@ static void expect_error(fc_status st, fc_status want, const char *needle1, cons
 START_TEST(test_round_trip)
 {
     const char *path = scratch("round_trip.h5");
-    fixture *a = malloc(sizeof *a), *b = malloc(sizeof *b);
-    build_default(a, 1);
-    build_default(b, 2);
+    fixture *a = new_default_fixture(1), *b = new_default_fixture(2);
     ck_assert_int_eq(fc_ckpt_save(&a->t, path), FC_OK);
     ck_assert_int_eq(fc_ckpt_load(&b->t, path), FC_OK);
 
@@ -336,10 +350,8 @@ START_TEST(test_round_trip)
     ck_assert_int_eq(cfg->max_steps, 99);
     free(cfg);
     ck_assert_int_eq(H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL), 0); /* nothing left open */
-    destroy(a);
-    destroy(b);
-    free(a);
-    free(b);
+    free_fixture(a);
+    free_fixture(b);
 }
 END_TEST
 
@@ -401,8 +413,7 @@ START_TEST(test_min_bytes_bounds_the_file)
                         got, (long long)sb.st_size);
             ck_assert(got <= (double)sb.st_size);
             ck_assert(got >= 0.9 * (double)sb.st_size);
-            destroy(a);
-            free(a);
+            free_fixture(a);
         }
 }
 END_TEST
@@ -410,8 +421,7 @@ END_TEST
 START_TEST(test_layout)
 {
     const char *path = scratch("layout.h5");
-    fixture *a = malloc(sizeof *a);
-    build_default(a, 3);
+    fixture *a = new_default_fixture(3);
     ck_assert_int_eq(fc_ckpt_save(&a->t, path), FC_OK);
     const fc_net *net = &a->t.net;
     double *v = NULL;
@@ -483,8 +493,7 @@ START_TEST(test_layout)
     ck_assert_int_eq(finished, a->t.finished);
     H5Aclose(attr);
     H5Fclose(file);
-    destroy(a);
-    free(a);
+    free_fixture(a);
 }
 END_TEST
 
@@ -581,8 +590,7 @@ int rename(const char *from, const char *to)
 START_TEST(test_save_is_durable)
 {
     const char *path = scratch("durable.h5");
-    fixture *a = malloc(sizeof *a);
-    build_default(a, 4);
+    fixture *a = new_default_fixture(4);
     n_events = 0;
     n_writes = 0;
     recording = 1;
@@ -619,17 +627,14 @@ START_TEST(test_save_is_durable)
     dir_fsync_errno = EINVAL;
     ck_assert_int_eq(fc_ckpt_save(&a->t, path), FC_OK);
     dir_fsync_errno = 0;
-    destroy(a);
-    free(a);
+    free_fixture(a);
 }
 END_TEST
 
 START_TEST(test_atomic_failure_keeps_previous)
 {
     const char *path = scratch("atomic.h5");
-    fixture *a = malloc(sizeof *a), *b = malloc(sizeof *b);
-    build_default(a, 4);
-    build_default(b, 5);
+    fixture *a = new_default_fixture(4), *b = new_default_fixture(5);
     ck_assert_int_eq(fc_ckpt_save(&a->t, path), FC_OK);
     size_t n_before, n_after;
     unsigned char *before = slurp(path, &n_before);
@@ -658,10 +663,8 @@ START_TEST(test_atomic_failure_keeps_previous)
     expect_error(fc_ckpt_save(&b->t, scratch("no-such-dir/ck.h5")), FC_ERR_FAIL, "no-such-dir/ck.h5", NULL);
     free(before);
     free(after);
-    destroy(a);
-    destroy(b);
-    free(a);
-    free(b);
+    free_fixture(a);
+    free_fixture(b);
 }
 END_TEST
 
@@ -696,10 +699,8 @@ START_TEST(test_corrupt_byte_detected)
     /* The best copy is a separate dataset and still intact. */
     ck_assert_int_eq(fc_ckpt_load_params(&b->t.net, path, 1), FC_OK);
     ck_assert_int_eq(H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL), 0);
-    destroy(a);
-    destroy(b);
-    free(a);
-    free(b);
+    free_fixture(a);
+    free_fixture(b);
 }
 END_TEST
 
@@ -719,8 +720,7 @@ START_TEST(test_truncated_and_foreign_files)
     H5Eset_auto2(H5E_DEFAULT, caller_handler, NULL);
     caller_handler_calls = 0;
     const char *path = scratch("truncated.h5");
-    fixture *a = malloc(sizeof *a);
-    build_default(a, 8);
+    fixture *a = new_default_fixture(8);
     ck_assert_int_eq(fc_ckpt_save(&a->t, path), FC_OK);
     struct stat sb;
     ck_assert_int_eq(stat(path, &sb), 0);
@@ -750,8 +750,7 @@ START_TEST(test_truncated_and_foreign_files)
     H5Eget_auto2(H5E_DEFAULT, &func, &data);
     ck_assert(func == caller_handler);
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    destroy(a);
-    free(a);
+    free_fixture(a);
 }
 END_TEST
 
@@ -771,8 +770,7 @@ static void set_root_attr_i64(const char *path, const char *attr, int64_t v)
 START_TEST(test_format_version_range)
 {
     const char *path = scratch("version.h5");
-    fixture *a = malloc(sizeof *a);
-    build_default(a, 22);
+    fixture *a = new_default_fixture(22);
     ck_assert_int_eq(fc_ckpt_save(&a->t, path), FC_OK);
     set_root_attr_i64(path, "format_version", 1);
     ck_assert_int_eq(fc_ckpt_load(&a->t, path), FC_OK);
@@ -785,8 +783,7 @@ START_TEST(test_format_version_range)
         expect_error(fc_ckpt_read_config(path, &a->cfg, NULL, NULL), FC_ERR_INPUT, path, want);
     }
     ck_assert_int_eq(H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL), 0);
-    destroy(a);
-    free(a);
+    free_fixture(a);
 }
 END_TEST
 
@@ -794,8 +791,7 @@ START_TEST(test_mismatch_messages)
 {
     const char *path = scratch("mismatch.h5");
     static const int other_hidden[2] = {7, 6};
-    fixture *a = malloc(sizeof *a), *b = malloc(sizeof *b);
-    build_default(a, 9);
+    fixture *a = new_default_fixture(9), *b = malloc(sizeof *b);
     ck_assert_int_eq(fc_ckpt_save(&a->t, path), FC_OK);
 
     build(b, 2, other_hidden, FC_NORM_BATCH, FC_OPTIM_ADAM, D, CAP_LOSS, 10);
@@ -816,10 +812,8 @@ START_TEST(test_mismatch_messages)
     build(b, 2, hidden2, FC_NORM_BATCH, FC_OPTIM_ADAM, D, 10, 10);
     expect_error(fc_ckpt_load(&b->t, path), FC_ERR_INPUT, "/history/loss",
                  "37 steps in the checkpoint, room for 10 in this run");
-    destroy(b);
-    destroy(a);
-    free(a);
-    free(b);
+    free_fixture(b);
+    free_fixture(a);
 }
 END_TEST
 
@@ -916,23 +910,19 @@ START_TEST(test_init_from_params_only)
     ck_assert_int_eq(fc_ckpt_load_params(&b->t.net, ck, 1), FC_OK);
     ck_assert(same_bits(c->t.best_bn, b->t.net.bn_stats, nb));
     ck_assert(same_bits(c->t.best_params, b->t.net.params, b->t.net.layout.n_total * sizeof(fc_real)));
-    destroy(c);
-    destroy(b);
-    destroy(a);
+    free_fixture(c);
+    free_fixture(b);
+    free_fixture(a);
     free(bn_before);
     free(bvalues);
     free(values);
-    free(a);
-    free(b);
-    free(c);
 }
 END_TEST
 
 START_TEST(test_check_resume)
 {
     const char *path = scratch("resume.h5");
-    fixture *a = malloc(sizeof *a);
-    build_default(a, 17);
+    fixture *a = new_default_fixture(17);
     ck_assert_int_eq(fc_ckpt_save(&a->t, path), FC_OK);
     fc_config *given = malloc(sizeof *given);
     fc_config_defaults(given);
@@ -1008,8 +998,7 @@ START_TEST(test_check_resume)
     }
     free(changed);
     free(given);
-    destroy(a);
-    free(a);
+    free_fixture(a);
 }
 END_TEST
 
@@ -1020,9 +1009,7 @@ START_TEST(test_keep_last)
     ck_assert_int_eq(mkdir(out, 0777), 0);
     char path[700];
     snprintf(path, sizeof path, "%s/checkpoint.h5", out);
-    fixture *a = malloc(sizeof *a), *b = malloc(sizeof *b);
-    build_default(a, 18);
-    build_default(b, 19);
+    fixture *a = new_default_fixture(18), *b = new_default_fixture(19);
     a->t.run_id = 0xa11ce;
     b->t.run_id = 0xb0b;
     /* Files this run did not write, under names it would use: another run's copies (below, at and above
@@ -1119,10 +1106,8 @@ START_TEST(test_keep_last)
         ck_assert_msg((stat(name, &sb) == 0) == (all_steps[i] == 1), "--overwrite, fresh: step %lld",
                       (long long)all_steps[i]);
     }
-    destroy(a);
-    destroy(b);
-    free(a);
-    free(b);
+    free_fixture(a);
+    free_fixture(b);
 }
 END_TEST
 
@@ -1161,10 +1146,8 @@ START_TEST(test_minimal_model)
     ck_assert_int_eq(pp.kind, FC_PRE_NONE);
     ck_assert_ptr_null(pp.mean);
     free(cfg);
-    destroy(a);
-    destroy(b);
-    free(a);
-    free(b);
+    free_fixture(a);
+    free_fixture(b);
 }
 END_TEST
 
