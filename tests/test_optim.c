@@ -12,13 +12,18 @@
 
 enum { N = 20 };
 
+/* numpy's linspace(from, from + rise, N), the way cs231n's checks build every input; rise rather than the end
+ * point so that each element is computed as the checks below work it out by hand. */
+static void fill_linspace(fc_real *a, double from, double rise)
+{
+    for (int i = 0; i < N; i++) a[i] = (fc_real)(from + rise * i / (N - 1));
+}
+
 /* cs231n's check inputs: w = linspace(-0.4, 0.6, 20), dw = linspace(-0.6, 0.4, 20). */
 static void inputs(fc_real *w, fc_real *dw)
 {
-    for (int i = 0; i < N; i++) {
-        w[i] = (fc_real)(-0.4 + 1.0 * i / (N - 1));
-        dw[i] = (fc_real)(-0.6 + 1.0 * i / (N - 1));
-    }
+    fill_linspace(w, -0.4, 1.0);
+    fill_linspace(dw, -0.6, 1.0);
 }
 
 START_TEST(test_sgd_momentum_first_step)
@@ -29,7 +34,7 @@ START_TEST(test_sgd_momentum_first_step)
     c.lr = 1e-3;
     fc_optim o;
     fc_optim_init(&o, &c, N);
-    for (int i = 0; i < N; i++) o.slot[0][i] = (fc_real)(0.6 + 0.3 * i / (N - 1)); /* v = linspace(0.6, 0.9) */
+    fill_linspace(o.slot[0], 0.6, 0.3); /* v = linspace(0.6, 0.9) */
     fc_optim_step(&o, w, dw);
     /* v' = 0.9 * 0.6 - 1e-3 * (-0.6) = 0.5406, w' = -0.4 + 0.5406 = 0.1406 (cs231n: 0.1406) */
     ck_assert(fabs((double)o.slot[0][0] - 0.5406) < 1e-6);
@@ -47,7 +52,7 @@ START_TEST(test_rmsprop_first_step)
     fc_optim_config c = fc_optim_defaults(FC_OPTIM_RMSPROP);
     fc_optim o;
     fc_optim_init(&o, &c, N);
-    for (int i = 0; i < N; i++) o.slot[0][i] = (fc_real)(0.6 + 0.3 * i / (N - 1)); /* cache = linspace(0.6, 0.9) */
+    fill_linspace(o.slot[0], 0.6, 0.3); /* cache = linspace(0.6, 0.9) */
     fc_optim_step(&o, w, dw);
     /* c' = 0.99 * 0.6 + 0.01 * 0.36 = 0.5976; w' = -0.4 - 1e-2 * (-0.6) / (sqrt(0.5976) + 1e-8) */
     double c0 = 0.99 * 0.6 + 0.01 * 0.36, w0 = -0.4 + 1e-2 * 0.6 / (sqrt(c0) + 1e-8);
@@ -67,10 +72,8 @@ START_TEST(test_adam_first_steps)
     c.lr = 1e-2;
     fc_optim o;
     fc_optim_init(&o, &c, N);
-    for (int i = 0; i < N; i++) {
-        o.slot[0][i] = (fc_real)(0.6 + 0.3 * i / (N - 1));  /* m = linspace(0.6, 0.9) */
-        o.slot[1][i] = (fc_real)(0.7 - 0.2 * i / (N - 1));  /* v = linspace(0.7, 0.5) */
-    }
+    fill_linspace(o.slot[0], 0.6, 0.3);  /* m = linspace(0.6, 0.9) */
+    fill_linspace(o.slot[1], 0.7, -0.2); /* v = linspace(0.7, 0.5) */
     o.t = 5;
     fc_optim_step(&o, w, dw);
     ck_assert_int_eq(o.t, 6);
