@@ -4,6 +4,7 @@
 #include "fcnet/dist.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -57,6 +58,7 @@ static void init_common(fc_dist *dist)
     MPI_Comm_free(&node);
     fc_set_node_ranks(node_size);
     dist->requests = fc_alloc(2 * (size_t)dist->size * sizeof(MPI_Request));
+    dist->msg_max = (size_t)1 << 30;
     dist->parts = fc_alloc((size_t)dist->size * sizeof *dist->parts);
     dist->node = MPI_COMM_NULL;
 }
@@ -317,6 +319,68 @@ void fc_dist_own_chunk(const fc_dist *dist, size_t n, size_t *begin, size_t *len
     *len = chunk_begin(n, rank + 1, size) - *begin;
 }
 
+/* A run of consecutive blocks (mod size) of a buffer whose block q is elements [chunk_begin(n, q), chunk_begin(n,
+ * q + 1)), handed out as messages: one per contiguous range (two where the run wraps past the last rank), cut
+ * at dist->msg_max elements. Sender and receiver of a run cut it alike. */
+typedef struct block_run {
+    size_t at[2], end[2]; /* the element ranges still to go: [at, end) */
+    size_t max;           /* elements per message at most */
+} block_run;
+
+static block_run block_run_of(const fc_dist *dist, size_t n, int first, int count)
+{
+    const int size = dist->size;
+    FC_ASSERT(dist->msg_max > 0 && dist->msg_max <= (size_t)INT_MAX);
+    block_run r = {{0, 0}, {0, 0}, dist->msg_max};
+    const int last = first + count; /* one past; beyond size where the run wraps */
+    r.at[0] = chunk_begin(n, first, size);
+    r.end[0] = chunk_begin(n, last < size ? last : size, size);
+    if (last > size) r.end[1] = chunk_begin(n, last - size, size);
+    return r;
+}
+
+/* The next message of the run: its first element and length; 0 when the run is done. */
+static int block_run_next(block_run *r, size_t *at, int *len)
+{
+    for (int k = 0; k < 2; k++)
+        if (r->at[k] < r->end[k]) {
+            const size_t left = r->end[k] - r->at[k];
+            *at = r->at[k];
+            *len = (int)(left < r->max ? left : r->max);
+            r->at[k] += (size_t)*len;
+            return 1;
+        }
+    return 0;
+}
+
+/* Bruck's allgather over the message path: before round k (d = 2^k) a rank holds the blocks of ranks rank ..
+ * rank + d - 1 (mod size); it sends the first min(d, size - d) of them to rank - d and receives as many, from
+ * block rank + d on, from rank + d. ceil(log2 size) rounds, where sending every peer its copy directly costs
+ * size - 1 messages per rank (their latency is what limits the small gathers at scale: README, Scaling model);
+ * the bytes sent are the same, size - 1 blocks. Only copies: the same bits as any other schedule. */
+static void allgather_blocks(const fc_dist *dist, void *buf, size_t n, MPI_Datatype type, size_t elem_bytes, int tag)
+{
+    const int size = dist->size, rank = dist->rank;
+    char *base = buf;
+    for (int d = 1; d < size; d *= 2) {
+        const int count = d < size - d ? d : size - d, from = (rank + d) % size, to = (rank - d + size) % size;
+        block_run in = block_run_of(dist, n, from, count), out = block_run_of(dist, n, rank, count);
+        /* A pair of messages at a time, each side's i-th message matching its peer's i-th: nothing waits for a
+         * message its peer has not posted. */
+        for (;;) {
+            MPI_Request *req = dist->requests;
+            int m = 0, len;
+            size_t at;
+            if (block_run_next(&in, &at, &len))
+                MPI_Irecv(base + at * elem_bytes, len, type, from, tag, dist->comm, &req[m++]);
+            if (block_run_next(&out, &at, &len))
+                MPI_Isend(base + at * elem_bytes, len, type, to, tag, dist->comm, &req[m++]);
+            if (m == 0) break;
+            MPI_Waitall(m, req, MPI_STATUSES_IGNORE);
+        }
+    }
+}
+
 /* Whether a gather of n doubles goes through the node's synchronisation area (else: messages). The same
  * answer on every rank, since every rank gathers the same count. */
 static int uses_sync_area(const fc_dist *dist, int n) { return dist->sync_base != NULL && n <= FC_SYNC_CAP; }
@@ -404,9 +468,6 @@ void fc_dist_reduce_scatter(const fc_dist *dist, fc_real *grad, size_t n)
 void fc_dist_allgather_chunks(const fc_dist *dist, fc_real *buf, size_t n)
 {
     if (is_single(dist)) return;
-    const int size = dist->size, rank = dist->rank;
-    const size_t mine = chunk_begin(n, rank, size);
-    const int my_len = (int)(chunk_begin(n, rank + 1, size) - mine);
     if (is_shared(dist, SHARED_PARAMS, buf, n)) {
         /* One array for the node: after the barrier every owner has written its chunk and there is nothing
          * to copy. No rank writes the array again before the next step's first barrier, which every rank
@@ -414,18 +475,7 @@ void fc_dist_allgather_chunks(const fc_dist *dist, fc_real *buf, size_t n)
         shared_barrier(dist);
         return;
     }
-    FC_ASSERT((n + (size_t)size - 1) / (size_t)size < ((size_t)1 << 31)); /* the longest chunk: MPI counts are int */
-    MPI_Request *req = dist->requests;
-    int m = 0;
-    for (int k = 1; k < size; k++) {
-        int q = (rank + k) % size;
-        size_t begin = chunk_begin(n, q, size);
-        MPI_Irecv(buf + begin, (int)(chunk_begin(n, q + 1, size) - begin), FC_MPI_REAL, q, TAG_GATHER, dist->comm,
-                  &req[m++]);
-    }
-    for (int k = 1; k < size; k++)
-        MPI_Isend(buf + mine, my_len, FC_MPI_REAL, (rank + k) % size, TAG_GATHER, dist->comm, &req[m++]);
-    MPI_Waitall(m, req, MPI_STATUSES_IGNORE);
+    allgather_blocks(dist, buf, n, FC_MPI_REAL, sizeof *buf, TAG_GATHER);
 }
 
 void fc_dist_sum_grads(const fc_dist *dist, fc_real *grad, size_t n)
@@ -438,8 +488,6 @@ void fc_dist_sum_grads(const fc_dist *dist, fc_real *grad, size_t n)
 static void allgather_doubles(const fc_dist *dist, const double *v, int n)
 {
     const int size = dist->size, rank = dist->rank;
-    MPI_Request *req = dist->requests;
-    int m = 0;
     double t0 = MPI_Wtime();
     if (uses_sync_area(dist, n)) {
         const long long seq = node_sync(dist, v, n);
@@ -449,13 +497,8 @@ static void allgather_doubles(const fc_dist *dist, const double *v, int n)
         gather_seconds += MPI_Wtime() - t0;
         return;
     }
-    for (int k = 1; k < size; k++) {
-        int q = (rank + k) % size;
-        MPI_Irecv(dist->gather + (size_t)q * (size_t)n, n, MPI_DOUBLE, q, TAG_SMALL, dist->comm, &req[m++]);
-    }
-    for (int k = 1; k < size; k++) MPI_Isend(v, n, MPI_DOUBLE, (rank + k) % size, TAG_SMALL, dist->comm, &req[m++]);
     memcpy(dist->gather + (size_t)rank * (size_t)n, v, (size_t)n * sizeof(double));
-    MPI_Waitall(m, req, MPI_STATUSES_IGNORE);
+    allgather_blocks(dist, dist->gather, (size_t)size * (size_t)n, MPI_DOUBLE, sizeof(double), TAG_SMALL);
     gather_seconds += MPI_Wtime() - t0;
 }
 

@@ -75,6 +75,51 @@ START_TEST(test_sum_grads_exact_reserve)
 }
 END_TEST
 
+/* The message path's allgathers (Bruck's schedule: ceil(log2 size) rounds of runs of blocks, some wrapping past
+ * the last rank): every rank ends with each owner's chunk, bit for bit, for chunks that differ in length by one,
+ * empty chunks (n below the rank count), and messages cut into pieces of at most 3 elements; the small gather
+ * behind the ordered sum of doubles likewise, whole messages and cut. */
+START_TEST(test_allgather_rounds)
+{
+    const size_t sizes[] = {1, 2, 3, 7, 64, 1000, 4099};
+    const size_t msg_max[] = {(size_t)1 << 30, 3};
+    enum { N_SMALL = 40 };
+    for (int c = 0; c < 2; c++)
+        for (int s = 0; s < 7; s++) {
+            const size_t n = sizes[s];
+            fc_dist_init_comm(&dist, MPI_COMM_WORLD);
+            dist.msg_max = msg_max[c];
+            fc_dist_reserve(&dist, n, N_SMALL);
+            fc_real *buf = malloc(n * sizeof *buf);
+            size_t mine, len;
+            fc_dist_own_chunk(&dist, n, &mine, &len);
+            for (size_t i = 0; i < n; i++)
+                buf[i] = i >= mine && i < mine + len ? contribution(dist.rank, i) : (fc_real)NAN;
+            fc_dist_allgather_chunks(&dist, buf, n);
+            const size_t size = (size_t)dist.size;
+            for (int q = 0; q < dist.size; q++) /* chunk q is [n q / size, n (q + 1) / size) */
+                for (size_t i = n * (size_t)q / size; i < n * (size_t)(q + 1) / size; i++) {
+                    const fc_real want = contribution(q, i);
+                    ck_assert_msg(memcmp(&buf[i], &want, sizeof want) == 0,
+                                  "n=%zu msg_max=%zu: element %zu of rank %d's chunk is %g, not its owner's %g", n,
+                                  dist.msg_max, i, q, (double)buf[i], (double)want);
+                }
+            free(buf);
+
+            double v[N_SMALL], want[N_SMALL];
+            for (int j = 0; j < N_SMALL; j++) {
+                v[j] = (double)contribution(dist.rank, (size_t)j + n);
+                want[j] = (double)contribution(0, (size_t)j + n);
+                for (int q = 1; q < dist.size; q++) want[j] += (double)contribution(q, (size_t)j + n);
+            }
+            fc_dist_sum_doubles(&dist, v, N_SMALL);
+            ck_assert_msg(memcmp(v, want, sizeof v) == 0, "msg_max=%zu: the sum of doubles is not the rank-order sum",
+                          dist.msg_max);
+            fc_dist_free(&dist);
+        }
+}
+END_TEST
+
 /* The one-node exchange's synchronisation area under a random mix of what a step does (the same sequence on
  * every rank, with rank-dependent delays to shuffle who arrives first): small ordered gathers of 1-40 doubles,
  * gathers too large for the area (the message path), and the barriers of the shared exchange. Every gather
@@ -332,6 +377,7 @@ static Suite *suite(void)
     TCase *t = tcase_create("dist");
     tcase_add_test(t, test_sum_grads_rank_order);
     tcase_add_test(t, test_sum_grads_exact_reserve);
+    tcase_add_test(t, test_allgather_rounds);
     tcase_add_test(t, test_node_sync_random_mix);
     tcase_add_test(t, test_merge_moments_rank_order);
     tcase_add_test(t, test_bcast_segments);

@@ -26,6 +26,7 @@ typedef struct fc_dist {
     size_t grad_n;      /* elements the reduction was sized for */
     fc_real *grad_recv; /* size * chunk elements */
     MPI_Request *requests; /* 2 * size, owned: the per-step point-to-point exchanges */
+    size_t msg_max;        /* elements per message at most (MPI counts are int); tests lower it */
 
     double *gather;     /* size * gather_n doubles (owned) */
     size_t gather_n;
