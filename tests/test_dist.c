@@ -75,17 +75,18 @@ START_TEST(test_sum_grads_exact_reserve)
 }
 END_TEST
 
-/* The message path's allgathers (Bruck's schedule: ceil(log2 size) rounds of runs of blocks, some wrapping past
- * the last rank): every rank ends with each owner's chunk, bit for bit, for chunks that differ in length by one,
- * empty chunks (n below the rank count), and messages cut into pieces of at most 3 elements; the small gather
- * behind the ordered sum of doubles likewise, whole messages and cut. */
+/* The message path's allgathers: every rank ends with each owner's chunk, bit for bit, for chunks that differ in
+ * length by one and empty chunks (n below the rank count). Chunks up to 32 KiB take Bruck's schedule
+ * (ceil(log2 size) rounds of runs of blocks, some wrapping past the last rank; messages also cut into pieces of
+ * at most 3 elements), 65549 floats (over 32 KiB a chunk at up to 8 ranks) go directly; the small gather behind
+ * the ordered sum of doubles likewise, whole messages and cut. */
 START_TEST(test_allgather_rounds)
 {
-    const size_t sizes[] = {1, 2, 3, 7, 64, 1000, 4099};
+    const size_t sizes[] = {1, 2, 3, 7, 64, 1000, 4099, 65549};
     const size_t msg_max[] = {(size_t)1 << 30, 3};
     enum { N_SMALL = 40 };
     for (int c = 0; c < 2; c++)
-        for (int s = 0; s < 7; s++) {
+        for (int s = 0; s < 8; s++) {
             const size_t n = sizes[s];
             fc_dist_init_comm(&dist, MPI_COMM_WORLD);
             dist.msg_max = msg_max[c];
