@@ -61,6 +61,7 @@ static void init_common(fc_dist *dist)
     fc_set_node_ranks(node_size);
     dist->requests = fc_alloc(2 * (size_t)dist->size * sizeof(MPI_Request));
     dist->msg_max = (size_t)1 << 30;
+    dist->rounds_from = 32;
     dist->parts = fc_alloc((size_t)dist->size * sizeof *dist->parts);
     dist->node = MPI_COMM_NULL;
 }
@@ -403,16 +404,16 @@ static void allgather_direct(const fc_dist *dist, void *buf, size_t n, MPI_Datat
 }
 
 /* The message path's allgather of the blocks of buf (block q: elements [chunk_begin(n, q), chunk_begin(n,
- * q + 1))). Small blocks take Bruck's rounds: a block then costs less time on the wire than a message's latency
- * (32 KiB: ~30 us at 1 GB/s, against 25-50 us per message over TCP), so the latency of size - 1 messages is
- * what a gather costs at scale (README, Scaling model). Large blocks go directly, all in flight at once: the
- * bytes are the same, and rounds would only make each wait for the one before (4 namespace hosts x 1 rank,
- * cs231n's 350 KB blocks: the step slower in 8 of 10 interleaved pairs with rounds). Only copies: the same bits
- * either way. */
+ * q + 1))). Messages sent at once overlap their latencies but not the sender's per-message work, so the direct
+ * exchange costs about one latency plus size - 1 sends, and Bruck's rounds a latency per round: rounds win only
+ * at many ranks (from dist->rounds_from, 32: over TCP about where log2(size) latencies of ~40 us undercut size
+ * sends of a few us), and only for small blocks, whose time on the wire is below a message's latency (32 KiB:
+ * ~30 us at 1 GB/s). At 4 ranks rounds lost (4 namespace hosts x 1 rank: the gathers slower in 8 of 10
+ * interleaved pairs, cs231n's 350 KB parameter chunks too). Only copies: the same bits either way. */
 static void allgather_blocks(const fc_dist *dist, void *buf, size_t n, MPI_Datatype type, size_t elem_bytes, int tag)
 {
     const size_t longest = (n + (size_t)dist->size - 1) / (size_t)dist->size;
-    if (longest * elem_bytes <= FC_BRUCK_MAX_BLOCK)
+    if (dist->size >= dist->rounds_from && longest * elem_bytes <= FC_BRUCK_MAX_BLOCK)
         allgather_bruck(dist, buf, n, type, elem_bytes, tag);
     else
         allgather_direct(dist, buf, n, type, elem_bytes, tag);

@@ -76,20 +76,23 @@ START_TEST(test_sum_grads_exact_reserve)
 END_TEST
 
 /* The message path's allgathers: every rank ends with each owner's chunk, bit for bit, for chunks that differ in
- * length by one and empty chunks (n below the rank count). Chunks up to 32 KiB take Bruck's schedule
- * (ceil(log2 size) rounds of runs of blocks, some wrapping past the last rank; messages also cut into pieces of
- * at most 3 elements), 65549 floats (over 32 KiB a chunk at up to 8 ranks) go directly; the small gather behind
- * the ordered sum of doubles likewise, whole messages and cut. */
+ * length by one and empty chunks (n below the rank count), sent directly (below 32 ranks, the default) and in
+ * Bruck's rounds (rounds_from lowered to 2: ceil(log2 size) rounds of runs of blocks, some wrapping past the last
+ * rank; messages also cut into pieces of at most 3 elements; 65549 floats, over 32 KiB a chunk at up to 8 ranks,
+ * still directly); the small gather behind the ordered sum of doubles likewise. */
 START_TEST(test_allgather_rounds)
 {
     const size_t sizes[] = {1, 2, 3, 7, 64, 1000, 4099, 65549};
-    const size_t msg_max[] = {(size_t)1 << 30, 3};
+    const size_t msg_max[] = {(size_t)1 << 30, (size_t)1 << 30, 3};
+    const int rounds_from[] = {32, 2, 2};
     enum { N_SMALL = 40 };
-    for (int c = 0; c < 2; c++)
+    for (int c = 0; c < 3; c++)
         for (int s = 0; s < 8; s++) {
             const size_t n = sizes[s];
             fc_dist_init_comm(&dist, MPI_COMM_WORLD);
+            ck_assert_int_eq(dist.rounds_from, 32);
             dist.msg_max = msg_max[c];
+            dist.rounds_from = rounds_from[c];
             fc_dist_reserve(&dist, n, N_SMALL);
             fc_real *buf = malloc(n * sizeof *buf);
             size_t mine, len;
@@ -102,8 +105,8 @@ START_TEST(test_allgather_rounds)
                 for (size_t i = n * (size_t)q / size; i < n * (size_t)(q + 1) / size; i++) {
                     const fc_real want = contribution(q, i);
                     ck_assert_msg(memcmp(&buf[i], &want, sizeof want) == 0,
-                                  "n=%zu msg_max=%zu: element %zu of rank %d's chunk is %g, not its owner's %g", n,
-                                  dist.msg_max, i, q, (double)buf[i], (double)want);
+                                  "n=%zu msg_max=%zu rounds_from=%d: element %zu of rank %d's chunk is %g, not its "
+                                  "owner's %g", n, dist.msg_max, dist.rounds_from, i, q, (double)buf[i], (double)want);
                 }
             free(buf);
 
@@ -114,8 +117,9 @@ START_TEST(test_allgather_rounds)
                 for (int q = 1; q < dist.size; q++) want[j] += (double)contribution(q, (size_t)j + n);
             }
             fc_dist_sum_doubles(&dist, v, N_SMALL);
-            ck_assert_msg(memcmp(v, want, sizeof v) == 0, "msg_max=%zu: the sum of doubles is not the rank-order sum",
-                          dist.msg_max);
+            ck_assert_msg(memcmp(v, want, sizeof v) == 0,
+                          "msg_max=%zu rounds_from=%d: the sum of doubles is not the rank-order sum", dist.msg_max,
+                          dist.rounds_from);
             fc_dist_free(&dist);
         }
 }

@@ -27,6 +27,7 @@ typedef struct fc_dist {
     fc_real *grad_recv; /* size * chunk elements */
     MPI_Request *requests; /* 2 * size, owned: the per-step point-to-point exchanges */
     size_t msg_max;        /* elements per message at most (MPI counts are int); tests lower it */
+    int rounds_from;       /* rank count from which small blocks are allgathered in rounds (32); tests lower it */
 
     double *gather;     /* size * gather_n doubles (owned) */
     size_t gather_n;
