@@ -366,15 +366,17 @@ static void allgather_bruck(const fc_dist *dist, void *buf, size_t n, MPI_Dataty
     for (int d = 1; d < size; d *= 2) {
         const int count = d < size - d ? d : size - d, from = (rank + d) % size, to = (rank - d + size) % size;
         block_run in = block_run_of(dist, n, from, count), out = block_run_of(dist, n, rank, count);
-        /* A pair of messages at a time, each side's i-th message matching its peer's i-th: nothing waits for a
-         * message its peer has not posted. */
+        /* Up to size messages each way at a time (dist->requests holds 2 size), each side's i-th message matching
+         * its peer's i-th: nothing waits for a message its peer has not posted. Uncut, a round is one batch, the two
+         * pieces of a run that wraps past the last rank in flight together: one latency per round, not two (one
+         * pair at a time, 4 ranks: 3 message latencies in a row instead of 2). */
         for (;;) {
             MPI_Request *req = dist->requests;
             int m = 0, len;
             size_t at;
-            if (block_run_next(&in, &at, &len))
+            for (int k = 0; k < size && block_run_next(&in, &at, &len); k++)
                 MPI_Irecv(base + at * elem_bytes, len, type, from, tag, dist->comm, &req[m++]);
-            if (block_run_next(&out, &at, &len))
+            for (int k = 0; k < size && block_run_next(&out, &at, &len); k++)
                 MPI_Isend(base + at * elem_bytes, len, type, to, tag, dist->comm, &req[m++]);
             if (m == 0) break;
             MPI_Waitall(m, req, MPI_STATUSES_IGNORE);

@@ -2,6 +2,7 @@
  * rank order; agreement; replica check; slices. */
 #include <math.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,20 +76,115 @@ START_TEST(test_sum_grads_exact_reserve)
 }
 END_TEST
 
+/* The sends the dist module posts while `logging` is set, as offsets into `log_base`, each with the number of
+ * waits before it (an MPI profiling interposer: the executable's definitions win over Open MPI's for the static
+ * library's calls, and hand on to PMPI_Isend and PMPI_Waitall). */
+enum { MAX_SENDS = 4096 };
+typedef struct {
+    int dest, count;
+    long long at;
+    int waits; /* logged: MPI_Waitall calls before the send; expected: the round (-1 for the direct schedule) */
+} send_rec;
+static int logging = 0, n_sends = 0, n_waits = 0;
+static const char *log_base;
+static size_t log_elem;
+static send_rec sends[MAX_SENDS];
+
+int MPI_Isend(const void *buf, int count, MPI_Datatype type, int dest, int tag, MPI_Comm comm, MPI_Request *req)
+{
+    if (logging) {
+        if (n_sends < MAX_SENDS)
+            sends[n_sends] =
+                (send_rec){dest, count, (long long)(((const char *)buf - log_base) / (ptrdiff_t)log_elem), n_waits};
+        n_sends++;
+    }
+    return PMPI_Isend(buf, count, type, dest, tag, comm, req);
+}
+
+int MPI_Waitall(int count, MPI_Request reqs[], MPI_Status *statuses)
+{
+    n_waits += logging;
+    return PMPI_Waitall(count, reqs, statuses);
+}
+
+/* Appends the messages of elements [lo, hi) to dest, cut at msg_max; empty ranges send nothing. */
+static int cut_range(send_rec *want, int m, int dest, size_t lo, size_t hi, size_t msg_max, int round)
+{
+    for (size_t at = lo; at < hi; at += msg_max) {
+        ck_assert_int_lt(m, MAX_SENDS);
+        want[m++] = (send_rec){dest, (int)(hi - at < msg_max ? hi - at : msg_max), (long long)at, round};
+    }
+    return m;
+}
+
+/* The sends of one allgather of n elements (block q: [n q / size, n (q + 1) / size)), written out independently
+ * of dist.c. Directly: this rank's block to rank + 1, rank + 2, ... (empty blocks too), one message each. In
+ * Bruck's rounds (d = 1, 2, 4, ...): blocks rank .. rank + min(d, size - d) - 1 (mod size) to rank - d, as one
+ * range or, where they wrap past the last rank, two, each cut at msg_max elements. */
+static int schedule_sends(send_rec *want, int rounds, size_t n, size_t msg_max)
+{
+    const int size = dist.size, rank = dist.rank;
+    const size_t sz = (size_t)size;
+    int m = 0;
+    if (!rounds) {
+        const size_t lo = n * (size_t)rank / sz, hi = n * (size_t)(rank + 1) / sz;
+        for (int k = 1; k < size; k++) want[m++] = (send_rec){(rank + k) % size, (int)(hi - lo), (long long)lo, -1};
+        return m;
+    }
+    for (int d = 1, round = 0; d < size; d *= 2, round++) {
+        const int count = d < size - d ? d : size - d, to = (rank - d + size) % size, end = rank + count;
+        const size_t lo = n * (size_t)rank / sz;
+        if (end <= size) {
+            m = cut_range(want, m, to, lo, n * (size_t)end / sz, msg_max, round);
+        } else {
+            m = cut_range(want, m, to, lo, n, msg_max, round);
+            m = cut_range(want, m, to, 0, n * (size_t)(end - size) / sz, msg_max, round);
+        }
+    }
+    return m;
+}
+
+static void check_sends(int rounds, size_t n, size_t msg_max, const char *what)
+{
+    static send_rec want[MAX_SENDS];
+    const int m = schedule_sends(want, rounds, n, msg_max);
+    ck_assert_msg(n_sends <= MAX_SENDS, "%s: %d sends, more than the log holds", what, n_sends);
+    ck_assert_msg(n_sends == m, "%s n=%zu msg_max=%zu rounds_from=%d: %d sends, not the %d of the %s schedule", what,
+                  n, msg_max, dist.rounds_from, n_sends, m, rounds ? "rounds'" : "direct");
+    for (int i = 0; i < m; i++)
+        ck_assert_msg(sends[i].dest == want[i].dest && sends[i].count == want[i].count && sends[i].at == want[i].at,
+                      "%s n=%zu msg_max=%zu rounds_from=%d: send %d is %d elements at %lld to rank %d, not %d at %lld "
+                      "to rank %d (%s schedule)", what, n, msg_max, dist.rounds_from, i, sends[i].count, sends[i].at,
+                      sends[i].dest, want[i].count, want[i].at, want[i].dest, rounds ? "rounds'" : "direct");
+    /* Uncut, the messages of one round (or all of the direct schedule) are in flight together: no wait between
+     * them, also not between the two pieces of a run that wraps past the last rank. */
+    if (msg_max >= n)
+        for (int i = 1; i < m; i++)
+            ck_assert_msg(want[i].waits != want[i - 1].waits || sends[i].waits == sends[i - 1].waits,
+                          "%s n=%zu rounds_from=%d: a wait between sends %d and %d of one round (%s schedule)", what,
+                          n, dist.rounds_from, i - 1, i, rounds ? "rounds'" : "direct");
+}
+
 /* The message path's allgathers: every rank ends with each owner's chunk, bit for bit, for chunks that differ in
  * length by one and empty chunks (n below the rank count), sent directly (below 32 ranks, the default) and in
  * Bruck's rounds (rounds_from lowered to 2: ceil(log2 size) rounds of runs of blocks, some wrapping past the last
  * rank; messages also cut into pieces of at most 3 elements; 65549 floats, over 32 KiB a chunk at up to 8 ranks,
- * still directly); the small gather behind the ordered sum of doubles likewise. */
+ * still directly); the small gather behind the ordered sum of doubles likewise. Both copy the same bits, so the
+ * sends are checked as well: the schedule each gather took (rounds from rounds_from ranks on, for blocks of at most
+ * 32 KiB: both edges, rounds_from = size and size + 1, blocks of 32 KiB and one element more), and the messages. */
 START_TEST(test_allgather_rounds)
 {
-    const size_t sizes[] = {1, 2, 3, 7, 64, 1000, 4099, 65549};
-    const size_t msg_max[] = {(size_t)1 << 30, (size_t)1 << 30, 3};
-    const int rounds_from[] = {32, 2, 2};
-    enum { N_SMALL = 40 };
-    for (int c = 0; c < 3; c++)
-        for (int s = 0; s < 8; s++) {
+    enum { N_SMALL = 40, N_CASES = 5 };
+    const size_t max_block = ((size_t)32 << 10) / sizeof(fc_real); /* elements */
+    int size;
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    const size_t sizes[] = {1, 2, 3, 7, 64, 1000, 4099, 65549, max_block * (size_t)size, max_block * (size_t)size + 1};
+    const size_t msg_max[N_CASES] = {(size_t)1 << 30, (size_t)1 << 30, 3, (size_t)1 << 30, (size_t)1 << 30};
+    const int rounds_from[N_CASES] = {32, 2, 2, size, size + 1};
+    for (int c = 0; c < N_CASES; c++)
+        for (int s = 0; s < 10; s++) {
             const size_t n = sizes[s];
+            if (msg_max[c] < 1000 && s >= 8) continue; /* thousands of pieces of 3 */
             fc_dist_init_comm(&dist, MPI_COMM_WORLD);
             ck_assert_int_eq(dist.rounds_from, 32);
             dist.msg_max = msg_max[c];
@@ -99,10 +195,13 @@ START_TEST(test_allgather_rounds)
             fc_dist_own_chunk(&dist, n, &mine, &len);
             for (size_t i = 0; i < n; i++)
                 buf[i] = i >= mine && i < mine + len ? contribution(dist.rank, i) : (fc_real)NAN;
+            log_base = (const char *)buf, log_elem = sizeof *buf, n_sends = n_waits = 0, logging = 1;
             fc_dist_allgather_chunks(&dist, buf, n);
-            const size_t size = (size_t)dist.size;
+            logging = 0;
+            const size_t longest = (n + (size_t)size - 1) / (size_t)size;
+            if (size > 1) check_sends(size >= rounds_from[c] && longest <= max_block, n, msg_max[c], "allgather_chunks");
             for (int q = 0; q < dist.size; q++) /* chunk q is [n q / size, n (q + 1) / size) */
-                for (size_t i = n * (size_t)q / size; i < n * (size_t)(q + 1) / size; i++) {
+                for (size_t i = n * (size_t)q / (size_t)size; i < n * (size_t)(q + 1) / (size_t)size; i++) {
                     const fc_real want = contribution(q, i);
                     ck_assert_msg(memcmp(&buf[i], &want, sizeof want) == 0,
                                   "n=%zu msg_max=%zu rounds_from=%d: element %zu of rank %d's chunk is %g, not its "
@@ -116,7 +215,11 @@ START_TEST(test_allgather_rounds)
                 want[j] = (double)contribution(0, (size_t)j + n);
                 for (int q = 1; q < dist.size; q++) want[j] += (double)contribution(q, (size_t)j + n);
             }
+            log_base = (const char *)dist.gather, log_elem = sizeof(double), n_sends = n_waits = 0, logging = 1;
             fc_dist_sum_doubles(&dist, v, N_SMALL);
+            logging = 0;
+            if (size > 1)
+                check_sends(size >= rounds_from[c], (size_t)N_SMALL * (size_t)size, msg_max[c], "sum_doubles");
             ck_assert_msg(memcmp(v, want, sizeof v) == 0,
                           "msg_max=%zu rounds_from=%d: the sum of doubles is not the rank-order sum", dist.msg_max,
                           dist.rounds_from);
