@@ -246,15 +246,15 @@ static fc_status check_batchnorm_batches(const fc_trainer *t)
         /* A run resumed from a checkpoint written before this rule: its batch size cannot change on --resume, so
          * the message names the checkpoint's attribute and the way on, --init-from. */
         if (t->cfg->resume[0])
-            return fc_error_set(FC_ERR_INPUT, "%s: attribute 'batch_size' of / is %lld with %lld training rows: "
+            return fc_error_set(FC_ERR_INPUT, "%s: attribute 'batch_size' of / is %lld with %lld training row%s: "
                                 "every batch is 1 row, which its --norm batchnorm normalises to 0 (its layers output "
                                 "their beta whatever the input); such a run is not resumed: start from its parameters "
                                 "with --init-from %s and a --batch-size of 2 or more rows", t->cfg->resume,
-                                (long long)B, (long long)n_train, t->cfg->resume);
-        return fc_error_set(FC_ERR_INPUT, "--batch-size %lld with %lld training rows: every batch is 1 row, which "
+                                (long long)B, (long long)n_train, n_train == 1 ? "" : "s", t->cfg->resume);
+        return fc_error_set(FC_ERR_INPUT, "--batch-size %lld with %lld training row%s: every batch is 1 row, which "
                             "--norm batchnorm normalises to 0: its layers would output their beta whatever the input "
                             "and drive their running variance to 0; use batches of 2 or more rows, or --norm "
-                            "layernorm or none", (long long)B, (long long)n_train);
+                            "layernorm or none", (long long)B, (long long)n_train, n_train == 1 ? "" : "s");
     }
     if (n_train % B == 1 && fc_dist_rank(t->dist) == 0)
         fc_log_warn("--batch-size %lld: the last batch of every epoch is 1 row (%lld training rows = %lld x %lld + 1), "

@@ -300,7 +300,7 @@ add eval-norm-layernorm "ckpt-norm-layernorm.h5|/bn|batchnorm statistics in the 
 add data-val-size-rounds-to-0 "noval.h5|/train|val_size 0.001 holds out 0 of 60 rows" train --data "$O/noval.h5" \
     --val-size 0.001 --hidden 8 --batch-size 10 --epochs 1
 # a --val-size that leaves 1 training row: every batch is that row, whatever --batch-size
-add data-val-size-one-row-batchnorm "--batch-size 10 with 1 training rows|every batch is 1 row|batchnorm" train \
+add data-val-size-one-row-batchnorm "--batch-size 10 with 1 training row:|every batch is 1 row|batchnorm" train \
     --data "$O/noval.h5" --val-size 59 --hidden 8 --batch-size 10 --epochs 1 --norm batchnorm
 
 # ---- --init-from ----
