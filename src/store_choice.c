@@ -40,13 +40,50 @@ static int block_length(const fc_dist *dist, double warm_min)
                                           : (int)(steps + 0.5);
 }
 
-void fc_store_choice_record(fc_store_choice *c, const fc_dist *dist, double step_seconds)
+/* The median of v[0 .. n), n >= 1, reordering v (n is at most FC_STORES_BLOCK_MAX: an insertion sort). The
+ * median, not the mean: one step that the host delayed by a timer tick must not decide. */
+static double median(double *v, int n)
 {
+    for (int i = 1; i < n; i++)
+        for (int j = i; j > 0 && v[j - 1] > v[j]; j--) {
+            const double x = v[j];
+            v[j] = v[j - 1];
+            v[j - 1] = x;
+        }
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* One step of the watch (store_choice.h): at the end of each block the ranks' medians are averaged (one
+ * collective sum, the same on every rank) and compared with what ordinary stores may cost before the trial's
+ * verdict turns: the trial's ordinary update plus ordinary's whole advantage per step. */
+static void watch_step(fc_store_choice *c, const fc_dist *dist, double update_seconds)
+{
+    c->seen++;
+    c->window[c->in_window++] = update_seconds;
+    if (c->in_window < c->block) return;
+    c->in_window = 0;
+    double ms = 1e3 * median(c->window, c->block);
+    fc_dist_sum_doubles(dist, &ms, 1);
+    ms /= (double)fc_dist_size(dist);
+    if (ms <= c->update_ms[0] + (c->mean_ms[1] - c->mean_ms[0])) return;
+    c->streaming = 1;
+    c->watch = 0;
+    c->switched_after = c->seen;
+    c->switched_ms = ms;
+}
+
+void fc_store_choice_record(fc_store_choice *c, const fc_dist *dist, double step_seconds, double update_seconds)
+{
+    if (c->watch) {
+        watch_step(c, dist, update_seconds);
+        return;
+    }
     if (!c->trial) return;
     const int64_t k = c->seen++ - FC_STORES_WARMUP; /* this step's index in the trial */
     if (k < 0 && (c->seen == 1 || step_seconds < c->warm_min)) c->warm_min = step_seconds;
     if (k >= 0 && k % c->block != 0) {
         c->seconds[c->streaming] += step_seconds;
+        c->update_seconds[c->streaming] += update_seconds;
         c->counted[c->streaming]++;
     }
     const int64_t next = k + 1;
@@ -58,12 +95,16 @@ void fc_store_choice_record(fc_store_choice *c, const fc_dist *dist, double step
     }
     /* The ranks step in lockstep, so their sums differ only by noise; summing them is one collective, the
      * same numbers on every rank, hence the same decision. */
-    double sums[2] = {c->seconds[0], c->seconds[1]};
-    fc_dist_sum_doubles(dist, sums, 2);
+    double sums[4] = {c->seconds[0], c->seconds[1], c->update_seconds[0], c->update_seconds[1]};
+    fc_dist_sum_doubles(dist, sums, 4);
     const double ranks = (double)fc_dist_size(dist);
-    for (int w = 0; w < 2; w++) c->mean_ms[w] = 1e3 * sums[w] / (ranks * (double)c->counted[w]);
+    for (int w = 0; w < 2; w++) {
+        c->mean_ms[w] = 1e3 * sums[w] / (ranks * (double)c->counted[w]);
+        c->update_ms[w] = 1e3 * sums[2 + w] / (ranks * (double)c->counted[w]);
+    }
     c->streaming = c->mean_ms[1] <= c->mean_ms[0];
     c->trial = 0;
+    c->watch = !c->streaming;
 }
 
 void fc_store_choice_describe(const fc_store_choice *c, char *text, size_t size)
@@ -79,6 +120,11 @@ void fc_store_choice_describe(const fc_store_choice *c, char *text, size_t size)
     else if (c->trial)
         snprintf(text, size, "%s (the trial of both ways needs %d steps; this run made %lld)", way,
                  FC_STORES_WARMUP + c->block * FC_STORES_BLOCKS, (long long)c->seen);
+    else if (c->switched_after)
+        snprintf(text, size, "non-temporal after %lld steps (trial, %d blocks of %d steps: ordinary %.4f ms per step, "
+                 "non-temporal %.4f ms; then ordinary's update took %.4f ms per step, %.4f ms in the trial)",
+                 (long long)c->switched_after, FC_STORES_BLOCKS, c->block, c->mean_ms[0], c->mean_ms[1],
+                 c->switched_ms, c->update_ms[0]);
     else
         snprintf(text, size, "%s (trial, %d blocks of %d steps: %.4f ms per step, %s %.4f ms)", way,
                  FC_STORES_BLOCKS, c->block, c->mean_ms[c->streaming], c->streaming ? "ordinary" : "non-temporal",

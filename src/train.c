@@ -710,7 +710,7 @@ int fc_train_run(fc_trainer *t)
     int64_t run_steps = 0;
     int stopped = 0;
     while (t->step < t->total_steps) {
-        const double t0 = MPI_Wtime();
+        const double t0 = MPI_Wtime(), update0 = t->phase_seconds[FC_PHASE_UPDATE];
         double loss = fc_train_step(t);
         run_steps++;
         if (isnan(loss)) {
@@ -731,7 +731,7 @@ int fc_train_run(fc_trainer *t)
             }
             return FC_EXIT_DIVERGED;
         }
-        fc_store_choice_record(&t->stores, t->dist, MPI_Wtime() - t0);
+        fc_store_choice_record(&t->stores, t->dist, MPI_Wtime() - t0, t->phase_seconds[FC_PHASE_UPDATE] - update0);
         fc_progress_step(&progress, t, loss);
         if (cfg->check_replicas > 0 && t->step % cfg->check_replicas == 0 && check_replicas(t) != FC_OK) {
             fc_progress_end(&progress);

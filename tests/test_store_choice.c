@@ -1,6 +1,8 @@
 /* The parameter stores' trial (fc_store_choice), fed made-up step times: the block length follows the
  * warm-up's step time (agreed over the ranks), the ways run S O O S S O O S block by block, the first step
- * of a block is not counted, and the faster way wins on every rank. Run at 1, 2 and 3 ranks. */
+ * of a block is not counted, and the faster way wins on every rank. After a trial that chose ordinary stores,
+ * the watch leaves them when their update slows beyond the trial's advantage, on every rank alike, and not for
+ * a few slow steps. Run at 1, 2 and 3 ranks. */
 #include <math.h>
 #include <mpi.h>
 #include <stdio.h>
@@ -12,11 +14,13 @@
 
 static const int ways[FC_STORES_BLOCKS] = {1, 0, 0, 1, 1, 0, 0, 1};
 
-/* A trial whose steps take ms_streaming / ms_ordinary milliseconds, except the first step of every block,
- * which takes `odd` ms (it must not count). The warm-up steps take warm_ms[rank % 3] (and the first one 10x
- * that: one-time costs). Returns the number of steps until the decision; checks the way of every step. */
-static int run_trial(fc_store_choice *c, const fc_dist *dist, const double warm_ms[3], double ms_streaming,
-                     double ms_ordinary, double odd, int want_block)
+/* A trial whose steps take ms_streaming / ms_ordinary milliseconds, of which their update phase takes
+ * upd_streaming / upd_ordinary ms, except the first step of every block, which takes `odd` ms (it must not
+ * count). The warm-up steps take warm_ms[rank % 3] (and the first one 10x that: one-time costs). Returns the
+ * number of steps until the decision; checks the way of every step. */
+static int run_trial_updates(fc_store_choice *c, const fc_dist *dist, const double warm_ms[3], double ms_streaming,
+                             double ms_ordinary, double odd, int want_block, double upd_streaming,
+                             double upd_ordinary)
 {
     ck_assert_int_eq(fc_store_choice_init(c, dist, 1), FC_OK);
     ck_assert_int_eq(c->trial, 1);
@@ -24,14 +28,15 @@ static int run_trial(fc_store_choice *c, const fc_dist *dist, const double warm_
     int steps = 0;
     for (; steps < FC_STORES_WARMUP; steps++) {
         ck_assert_int_eq(c->streaming, 1); /* the warm-up writes non-temporal, as before the choice existed */
-        fc_store_choice_record(c, dist, 1e-3 * (steps == 0 ? 10 * warm : warm));
+        fc_store_choice_record(c, dist, 1e-3 * (steps == 0 ? 10 * warm : warm), 1e-4);
     }
     ck_assert_int_eq(c->block, want_block);
     for (int k = 0; c->trial; k++, steps++) {
         ck_assert_int_lt(k, FC_STORES_BLOCKS * want_block);
         ck_assert_int_eq(c->streaming, ways[k / want_block]);
         const double ms = k % want_block == 0 ? odd : c->streaming ? ms_streaming : ms_ordinary;
-        fc_store_choice_record(c, dist, 1e-3 * ms);
+        const double upd = k % want_block == 0 ? odd : c->streaming ? upd_streaming : upd_ordinary;
+        fc_store_choice_record(c, dist, 1e-3 * ms, 1e-3 * upd);
     }
     ck_assert_int_eq(steps, FC_STORES_WARMUP + FC_STORES_BLOCKS * want_block);
     ck_assert_int_eq(c->counted[0], 4 * (want_block - 1));
@@ -39,11 +44,17 @@ static int run_trial(fc_store_choice *c, const fc_dist *dist, const double warm_
     return steps;
 }
 
+static int run_trial(fc_store_choice *c, const fc_dist *dist, const double warm_ms[3], double ms_streaming,
+                     double ms_ordinary, double odd, int want_block)
+{
+    return run_trial_updates(c, dist, warm_ms, ms_streaming, ms_ordinary, odd, want_block, 0.1, 0.1);
+}
+
 static fc_dist world(void)
 {
     fc_dist d;
     ck_assert_int_eq(fc_dist_init_comm(&d, MPI_COMM_WORLD), FC_OK);
-    fc_dist_reserve(&d, 1, 2); /* the trial's sums: 1 and 2 doubles */
+    fc_dist_reserve(&d, 1, 4); /* the trial's sums: 1 and 4 doubles */
     return d;
 }
 
@@ -142,13 +153,75 @@ START_TEST(test_describe_before_and_during_trial)
     ck_assert_int_eq(fc_store_choice_init(&c, NULL, 1), FC_OK);
     fc_store_choice_describe(&c, text, sizeof text);
     ck_assert_str_eq(text, "non-temporal (the trial of both ways starts after 2 steps; this run made 0)");
-    for (int i = 0; i < 5; i++) fc_store_choice_record(&c, NULL, 0.040);
+    for (int i = 0; i < 5; i++) fc_store_choice_record(&c, NULL, 0.040, 0.001);
     fc_store_choice_describe(&c, text, sizeof text);
     ck_assert_str_eq(text, "non-temporal (the trial of both ways needs 34 steps; this run made 5)");
     /* Nothing shared: nothing to try. */
     ck_assert_int_eq(fc_store_choice_init(&c, NULL, 0), FC_OK);
     ck_assert_int_eq(c.trial, 0);
     ck_assert_int_eq(c.streaming, 0);
+}
+END_TEST
+
+/* The watch: a trial that chose ordinary stores (1.0 against 1.1 ms per step, their update 0.1 ms against
+ * non-temporal's 0.05) keeps them while their update stays under 0.1 + 0.1 ms: a block of ordinary steps at
+ * 0.19 ms, and one with three steps of 5 ms among 32 (the median decides, not the mean). A block at 0.5 ms
+ * switches every rank to non-temporal, for good, and --profile's line says when and why. */
+START_TEST(test_watch_leaves_ordinary_stores_that_slow)
+{
+    unsetenv("FCNET_PARAM_STORES");
+    fc_dist dist = world();
+    fc_store_choice c;
+    const double warm[3] = {0.5, 0.5, 0.5};
+    const int steps = run_trial_updates(&c, &dist, warm, 1.1, 1.0, 9, 32, 0.05, 0.1);
+    ck_assert_int_eq(c.streaming, 0);
+    ck_assert_int_eq(c.watch, 1);
+    ck_assert(fabs(c.update_ms[0] - 0.1) < 1e-9 && fabs(c.update_ms[1] - 0.05) < 1e-9);
+    for (int i = 0; i < 32; i++) fc_store_choice_record(&c, &dist, 1e-3, 0.19e-3);
+    ck_assert_int_eq(c.streaming, 0);
+    for (int i = 0; i < 32; i++) fc_store_choice_record(&c, &dist, 1e-3, i % 10 == 3 ? 5e-3 : 0.1e-3);
+    ck_assert_int_eq(c.streaming, 0);
+    ck_assert_int_eq(c.watch, 1);
+    for (int i = 0; i < 31; i++) fc_store_choice_record(&c, &dist, 1e-3, 0.5e-3);
+    ck_assert_int_eq(c.streaming, 0); /* a block ends after its 32nd step, not before */
+    fc_store_choice_record(&c, &dist, 1e-3, 0.5e-3);
+    ck_assert_int_eq(c.streaming, 1);
+    ck_assert_int_eq(c.watch, 0);
+    ck_assert_int_eq(c.switched_after, steps + 3 * 32);
+    for (int i = 0; i < 64; i++) fc_store_choice_record(&c, &dist, 1e-3, 0.01e-3);
+    ck_assert_int_eq(c.streaming, 1); /* for good: nothing watches non-temporal stores */
+    char text[300], want[300];
+    fc_store_choice_describe(&c, text, sizeof text);
+    snprintf(want, sizeof want,
+             "non-temporal after %d steps (trial, 8 blocks of 32 steps: ordinary 1.0000 ms per step, non-temporal "
+             "1.1000 ms; then ordinary's update took 0.5000 ms per step, 0.1000 ms in the trial)",
+             steps + 3 * 32);
+    ck_assert_str_eq(text, want);
+    /* A trial that chose non-temporal stores watches nothing. */
+    run_trial_updates(&c, &dist, warm, 1.0, 1.1, 9, 32, 0.05, 0.1);
+    ck_assert_int_eq(c.watch, 0);
+    fc_dist_free(&dist);
+}
+END_TEST
+
+/* The ranks decide the watch on the mean of their medians: at 2 and 3 ranks, rank 0's ordinary update at
+ * 0.5 ms and the others' at 0.1 ms average 0.3 and 0.23 ms, beyond the trial's 0.1 + 0.1; rank 0 alone at
+ * 0.25 ms averages 0.175 and 0.15, within it. Every rank takes the same way either time. */
+START_TEST(test_watch_decides_on_the_mean_over_ranks)
+{
+    unsetenv("FCNET_PARAM_STORES");
+    fc_dist dist = world();
+    fc_store_choice c;
+    const double warm[3] = {0.5, 0.5, 0.5};
+    const int rank = fc_dist_rank(&dist), size = fc_dist_size(&dist);
+    run_trial_updates(&c, &dist, warm, 1.1, 1.0, 9, 32, 0.05, 0.1);
+    for (int i = 0; i < 32; i++) fc_store_choice_record(&c, &dist, 1e-3, rank == 0 ? 0.25e-3 : 0.1e-3);
+    const int kept = c.streaming == (size == 1 ? 1 : 0);
+    for (int i = 0; i < 32; i++) fc_store_choice_record(&c, &dist, 1e-3, rank == 0 ? 0.5e-3 : 0.1e-3);
+    const int left = c.streaming == 1;
+    fc_dist_free(&dist);
+    ck_assert_msg(kept, "rank %d of %d: after rank 0's 0.25 ms: streaming %d", rank, size, c.streaming);
+    ck_assert_msg(left, "rank %d of %d: after rank 0's 0.5 ms: still ordinary", rank, size);
 }
 END_TEST
 
@@ -161,6 +234,8 @@ static Suite *suite(void)
     tcase_add_test(t, test_ranks_decide_on_the_mean_over_ranks);
     tcase_add_test(t, test_rank0_setting_holds_everywhere);
     tcase_add_test(t, test_describe_before_and_during_trial);
+    tcase_add_test(t, test_watch_leaves_ordinary_stores_that_slow);
+    tcase_add_test(t, test_watch_decides_on_the_mean_over_ranks);
     suite_add_tcase(s, t);
     return s;
 }
