@@ -25,11 +25,11 @@ enum { FC_STORES_WARMUP = 2, FC_STORES_BLOCKS = 8, FC_STORES_BLOCK_MIN = 4, FC_S
 /* The watch, after a trial that chose ordinary stores: what ordinary stores cost depends on the moment. Measured
  * on 2-core AMD EPYC guests (fmnist -n 2): the update took 0.09 ms per step with ordinary stores in some runs
  * and 0.50 ms in others minutes apart, sometimes from one part of a run to the next, while non-temporal stores
- * took 0.07 ms throughout; a trial at the start can meet the good moment and keep ordinary stores through the
- * bad one. So the run goes on timing the update: after every block of steps whose median update time,
- * averaged over the ranks, exceeds the trial's ordinary update by more than ordinary's whole advantage in the
- * trial, the rest of the run writes non-temporal (which never stalls that way, and loses a few percent at
- * most where ordinary stores win). */
+ * took 0.07-0.11 ms throughout; a trial at the start can meet the good moment and keep ordinary stores through
+ * the bad one. So the run goes on timing the update, a block of steps at a time: the first block whose median
+ * update time, averaged over the ranks, exceeds the trial's ordinary update by more than ordinary's whole
+ * advantage in the trial switches the rest of the run to non-temporal stores (which never stall that way, and
+ * lose about 5% where ordinary stores win). */
 typedef struct fc_store_choice {
     int streaming;      /* how the next step's update writes: 1 non-temporal, 0 ordinary (or nothing shared) */
     int trial;          /* 1 while measuring */
