@@ -589,7 +589,7 @@ static void print_profile(const fc_trainer *t)
     }
     const int size = fc_dist_size(t->dist);
     if (size < 2) return;
-    char stores[160];
+    char stores[FC_STORES_TEXT_SIZE];
     fc_store_choice_describe(&t->stores, stores, sizeof stores);
     fc_log_info("  parameter stores: %s", stores);
     if (t->data_node.shared)

@@ -61,6 +61,10 @@ fc_status fc_store_choice_init(fc_store_choice *c, const fc_dist *dist, int shar
  * collective sum each, hence the same on every rank). No allocation. */
 void fc_store_choice_record(fc_store_choice *c, const fc_dist *dist, double step_seconds, double update_seconds);
 
+/* A buffer that holds fc_store_choice_describe's longest line (the watch's switch, 183 characters at 0.1-1 ms
+ * per step and a few hundred steps; more digits need room too). */
+enum { FC_STORES_TEXT_SIZE = 320 };
+
 /* One line for --profile, e.g. "ordinary (trial, 8 blocks of 32 steps: 0.9800 ms per step, non-temporal
  * 1.0200 ms)"; after a switch by the watch, e.g. "non-temporal after 412 steps (trial, 8 blocks of 26 steps:
  * ordinary 1.0140 ms per step, non-temporal 1.0763 ms; then ordinary's update took 0.5083 ms per step,
