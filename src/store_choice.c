@@ -1,6 +1,7 @@
 #include "fcnet/store_choice.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "fcnet/config.h"
@@ -24,6 +25,11 @@ fc_status fc_store_choice_init(fc_store_choice *c, const fc_dist *dist, int shar
      * Without a shared array there is nothing to stream to. */
     c->streaming = shared && setting != 2;
     c->trial = shared && !c->forced;
+    /* Test hook: FCNET_FAULT_STORES=slow-ordinary makes the trial see non-temporal steps 1 ms slower (ordinary
+     * wins) and the watch see ordinary updates 1 s slower (it switches at its first block), so that a real run
+     * takes the watch's whole path. The decisions stay collective: a rank without the hook still agrees. */
+    const char *fault = getenv("FCNET_FAULT_STORES");
+    c->fault = fault && strcmp(fault, "slow-ordinary") == 0;
     return FC_OK;
 }
 
@@ -74,6 +80,8 @@ static void watch_step(fc_store_choice *c, const fc_dist *dist, double update_se
 
 void fc_store_choice_record(fc_store_choice *c, const fc_dist *dist, double step_seconds, double update_seconds)
 {
+    if (c->fault && c->watch) update_seconds += 1.0;
+    if (c->fault && c->trial && c->block > 0 && c->streaming) step_seconds += 1e-3;
     if (c->watch) {
         watch_step(c, dist, update_seconds);
         return;

@@ -48,6 +48,7 @@ typedef struct fc_store_choice {
     int in_window;                          /* the watch: how many of them */
     int64_t switched_after;                 /* steps recorded when the watch switched to non-temporal; 0: never */
     double switched_ms;                     /* the median update time (ms, mean over ranks) that switched */
+    int fault;                              /* test hook FCNET_FAULT_STORES=slow-ordinary (store_choice.c) */
 } fc_store_choice;
 
 /* Reads FCNET_PARAM_STORES (auto, the default; streaming; ordinary): an unknown value on any rank is an input
