@@ -46,16 +46,17 @@ static int block_length(const fc_dist *dist, double warm_min)
                                           : (int)(steps + 0.5);
 }
 
-/* The median of v[0 .. n), n >= 1, reordering v (n is at most FC_STORES_BLOCK_MAX: an insertion sort). The
- * median, not the mean: one step that the host delayed by a timer tick must not decide. */
+static int cmp_double(const void *a, const void *b)
+{
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The median of v[0 .. n), n >= 1, reordering v. The median, not the mean: one step that the host delayed by
+ * a timer tick must not decide. */
 static double median(double *v, int n)
 {
-    for (int i = 1; i < n; i++)
-        for (int j = i; j > 0 && v[j - 1] > v[j]; j--) {
-            const double x = v[j];
-            v[j] = v[j - 1];
-            v[j - 1] = x;
-        }
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
