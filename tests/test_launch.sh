@@ -808,13 +808,15 @@ rq_run() {
     for sig in ${STOP_SIGNAL:-TERM}; do pkill -"$sig" -f "^bash $root/launch/slurm.sbatch --data d.h5 --out $1\$"; done
     wait $job
 }
+# rq_said NAME: what the script and scontrol said in run NAME, for a failing check's line.
+rq_said() { echo "$(grep slurm.sbatch "$1.out" | tail -2) / scontrol: $(cat "$1.scontrol" 2>/dev/null)"; }
 FAKE_REQUEUE_RC=0 rq_run rq0
 rc=$?
 if [ $rc = 0 ] && grep -q "stopped before the end (exit 0, SIGTERM): checkpoint at step 20; requeueing job 91" rq0.out &&
     grep -qx "requeue 91" rq0.scontrol; then
     ok "slurm.sbatch: stopped by SIGTERM in job 91: scontrol requeue 91, exit 0"
 else
-    not_ok "slurm.sbatch requeue (exit $rc): $(grep slurm.sbatch rq0.out | tail -2) / scontrol: $(cat rq0.scontrol 2>/dev/null)"
+    not_ok "slurm.sbatch requeue (exit $rc): $(rq_said rq0)"
 fi
 # Slurm's warning (--signal=B:USR1@120) and scancel -b --signal=USR1 reach the script as SIGUSR1: forwarded to
 # mpirun as SIGUSR1, the ranks save, the job is requeued.
@@ -825,7 +827,7 @@ if [ $rc = 0 ] && grep -q "received SIGUSR1; forwarding it to PID [0-9]* as SIGU
     grep -qx "requeue 91" rqu.scontrol && ! grep -q "^show" rqu.scontrol; then
     ok "slurm.sbatch: SIGUSR1 (the time-limit warning) in job 91: forwarded to mpirun, scontrol requeue 91, exit 0"
 else
-    not_ok "slurm.sbatch SIGUSR1 (exit $rc): $(grep slurm.sbatch rqu.out | tail -2) / scontrol: $(cat rqu.scontrol 2>/dev/null)"
+    not_ok "slurm.sbatch SIGUSR1 (exit $rc): $(rq_said rqu)"
 fi
 # A preemption sends SIGTERM to mpirun as well, which then aborts with exit 1 while the ranks checkpoint: after
 # the script's own SIGTERM that exit 1 is a stop like exit 0, and the job is requeued (not "fcnet_dist failed").
@@ -835,7 +837,7 @@ if [ $rc = 0 ] && grep -q "stopped before the end (exit 1, SIGTERM): checkpoint 
     grep -qx "requeue 91" rqt1.scontrol; then
     ok "slurm.sbatch: SIGTERM, and mpirun then exits 1 (preempted itself): requeued, exit 0"
 else
-    not_ok "slurm.sbatch SIGTERM with mpirun exit 1 (exit $rc): $(grep slurm.sbatch rqt1.out | tail -2) / scontrol: $(cat rqt1.scontrol 2>/dev/null)"
+    not_ok "slurm.sbatch SIGTERM with mpirun exit 1 (exit $rc): $(rq_said rqt1)"
 fi
 FAKE_REQUEUE_RC=1 rq_run rq1
 rc=$?
@@ -843,7 +845,7 @@ if [ $rc = 1 ] && grep -qx "requeue 91" rq1.scontrol &&
     grep -q "scontrol requeue failed; continue with: sbatch ... launch/slurm.sbatch ... --resume rq1/checkpoint.h5" rq1.out; then
     ok "slurm.sbatch: scontrol requeue failing: exit 1, and the line says how to continue"
 else
-    not_ok "slurm.sbatch failed requeue (exit $rc): $(grep slurm.sbatch rq1.out | tail -2)"
+    not_ok "slurm.sbatch failed requeue (exit $rc): $(rq_said rq1)"
 fi
 # A plain scancel's SIGTERM (the job no longer RUNNING): the ranks have saved, and the job is not requeued.
 FAKE_JOBSTATE=CANCELLED rq_run rqc
@@ -852,7 +854,7 @@ if [ $rc = 0 ] && grep -q "job 91 cancelled (JobState=CANCELLED): checkpoint at 
     ! grep -q requeue rqc.scontrol; then
     ok "slurm.sbatch: SIGTERM of a cancelled job: not requeued, exit 0"
 else
-    not_ok "slurm.sbatch cancelled (exit $rc): $(grep slurm.sbatch rqc.out | tail -2) / scontrol: $(cat rqc.scontrol 2>/dev/null)"
+    not_ok "slurm.sbatch cancelled (exit $rc): $(rq_said rqc)"
 fi
 # The time limit's own SIGTERM (no warning signal came in time): as a real Slurm 22.05 shows it, JobState=COMPLETING
 # and Reason=TimeLimit, and it still takes a requeue. The ranks saved: requeued as after the warning (before:
@@ -864,7 +866,7 @@ if [ $rc = 0 ] && grep -q "job 91 reached its time limit before the warning sign
     ! grep -q cancelled rqt.out && grep -qx "requeue 91" rqt.scontrol; then
     ok "slurm.sbatch: the time limit's SIGTERM after the ranks saved: requeued, exit 0, the line names the time limit"
 else
-    not_ok "slurm.sbatch at the time limit (exit $rc): $(grep slurm.sbatch rqt.out | tail -2) / scontrol: $(cat rqt.scontrol 2>/dev/null)"
+    not_ok "slurm.sbatch at the time limit (exit $rc): $(rq_said rqt)"
 fi
 FAKE_JOBSTATE=COMPLETING FAKE_REASON=TimeLimit rq_run rqt0
 rc=$?
@@ -872,7 +874,7 @@ if [ $rc = 0 ] && grep -q "job 91 reached its time limit (JobState=COMPLETING, R
     ! grep -q requeue rqt0.scontrol; then
     ok "slurm.sbatch: the time limit's SIGTERM before any save in this start: not requeued (no loop), exit 0"
 else
-    not_ok "slurm.sbatch at the time limit, nothing saved (exit $rc): $(grep slurm.sbatch rqt0.out | tail -2) / scontrol: $(cat rqt0.scontrol 2>/dev/null)"
+    not_ok "slurm.sbatch at the time limit, nothing saved (exit $rc): $(rq_said rqt0)"
 fi
 # Only a job Slurm is ending (no longer RUNNING) has met its time limit: a RUNNING job's SIGTERM is a preemption
 # whatever its Reason says, and is requeued also when this start has saved nothing yet.
@@ -882,7 +884,7 @@ if [ $rc = 0 ] && grep -q "stopped before the end (exit 0, SIGTERM): checkpoint 
     ! grep -q "time limit" rqtr.out && grep -qx "requeue 91" rqtr.scontrol; then
     ok "slurm.sbatch: SIGTERM to a RUNNING job with Reason=TimeLimit: a preemption, requeued, exit 0"
 else
-    not_ok "slurm.sbatch RUNNING with Reason=TimeLimit (exit $rc): $(grep slurm.sbatch rqtr.out | tail -2) / scontrol: $(cat rqtr.scontrol 2>/dev/null)"
+    not_ok "slurm.sbatch RUNNING with Reason=TimeLimit (exit $rc): $(rq_said rqtr)"
 fi
 # SIGINT to the script alone (scancel -b --signal=INT) is a stop too: it ended the script, and Slurm then
 # killed the run unsaved. Now mpirun gets SIGUSR1, the ranks save, the job is not requeued (a person's stop)
@@ -899,7 +901,7 @@ if [ $rc = 130 ] && [ $rqi_left = no ] &&
     ! grep -q requeue rqi.scontrol 2>/dev/null; then
     ok "slurm.sbatch: SIGINT to the script: forwarded to mpirun as SIGUSR1, not requeued, exit 130"
 else
-    not_ok "slurm.sbatch SIGINT (exit $rc, mpirun left running: $rqi_left): $(grep slurm.sbatch rqi.out | tail -2) / scontrol: $(cat rqi.scontrol 2>/dev/null)"
+    not_ok "slurm.sbatch SIGINT (exit $rc, mpirun left running: $rqi_left): $(rq_said rqi)"
 fi
 # A SIGTERM right after the SIGINT (a preemption, a plain scancel) does not turn the person's stop into a requeue.
 STOP_SIGNAL="INT TERM" rq_run rqit
@@ -908,7 +910,7 @@ if [ $rc = 130 ] && grep -q "interrupted (SIGINT, exit 0): checkpoint at step 20
     ! grep -q requeue rqit.scontrol 2>/dev/null; then
     ok "slurm.sbatch: SIGINT then SIGTERM: still not requeued, exit 130"
 else
-    not_ok "slurm.sbatch SIGINT then SIGTERM (exit $rc): $(grep slurm.sbatch rqit.out | tail -2) / scontrol: $(cat rqit.scontrol 2>/dev/null)"
+    not_ok "slurm.sbatch SIGINT then SIGTERM (exit $rc): $(rq_said rqit)"
 fi
 # Ranks signalled directly (not through the script) end with exit 0 and an unfinished checkpoint (a stand-in
 # mpirun that exits 0 at once): with --max-steps 0 (no limit) that is a stop, outside Slurm reported and

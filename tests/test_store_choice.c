@@ -163,6 +163,20 @@ START_TEST(test_describe_before_and_during_trial)
 }
 END_TEST
 
+/* The trial the watch tests start from: ordinary stores chosen (1.0 against 1.1 ms per step), their update
+ * 0.1 ms against non-temporal's 0.05, blocks of 32 steps. Returns the steps it took. */
+static const double watch_warm[3] = {0.5, 0.5, 0.5};
+static int trial_keeping_ordinary(fc_store_choice *c, const fc_dist *dist)
+{
+    return run_trial_updates(c, dist, watch_warm, 1.1, 1.0, 9, 32, 0.05, 0.1);
+}
+
+/* n steps of 1 ms whose update phase takes update_ms. */
+static void record_updates(fc_store_choice *c, const fc_dist *dist, int n, double update_ms)
+{
+    for (int i = 0; i < n; i++) fc_store_choice_record(c, dist, 1e-3, 1e-3 * update_ms);
+}
+
 /* The watch: a trial that chose ordinary stores (1.0 against 1.1 ms per step, their update 0.1 ms against
  * non-temporal's 0.05) keeps them while their update stays under 0.1 + 0.1 ms: a block of ordinary steps at
  * 0.19 ms, and one with three steps of 5 ms among 32 (the median decides, not the mean). A block at 0.5 ms
@@ -172,23 +186,22 @@ START_TEST(test_watch_leaves_ordinary_stores_that_slow)
     unsetenv("FCNET_PARAM_STORES");
     fc_dist dist = world();
     fc_store_choice c;
-    const double warm[3] = {0.5, 0.5, 0.5};
-    const int steps = run_trial_updates(&c, &dist, warm, 1.1, 1.0, 9, 32, 0.05, 0.1);
+    const int steps = trial_keeping_ordinary(&c, &dist);
     ck_assert_int_eq(c.streaming, 0);
     ck_assert_int_eq(c.watch, 1);
     ck_assert(fabs(c.update_ms[0] - 0.1) < 1e-9 && fabs(c.update_ms[1] - 0.05) < 1e-9);
-    for (int i = 0; i < 32; i++) fc_store_choice_record(&c, &dist, 1e-3, 0.19e-3);
+    record_updates(&c, &dist, 32, 0.19);
     ck_assert_int_eq(c.streaming, 0);
     for (int i = 0; i < 32; i++) fc_store_choice_record(&c, &dist, 1e-3, i % 10 == 3 ? 5e-3 : 0.1e-3);
     ck_assert_int_eq(c.streaming, 0);
     ck_assert_int_eq(c.watch, 1);
-    for (int i = 0; i < 31; i++) fc_store_choice_record(&c, &dist, 1e-3, 0.5e-3);
+    record_updates(&c, &dist, 31, 0.5);
     ck_assert_int_eq(c.streaming, 0); /* a block ends after its 32nd step, not before */
-    fc_store_choice_record(&c, &dist, 1e-3, 0.5e-3);
+    record_updates(&c, &dist, 1, 0.5);
     ck_assert_int_eq(c.streaming, 1);
     ck_assert_int_eq(c.watch, 0);
     ck_assert_int_eq(c.switched_after, steps + 3 * 32);
-    for (int i = 0; i < 64; i++) fc_store_choice_record(&c, &dist, 1e-3, 0.01e-3);
+    record_updates(&c, &dist, 64, 0.01);
     ck_assert_int_eq(c.streaming, 1); /* for good: nothing watches non-temporal stores */
     char text[300], want[300];
     fc_store_choice_describe(&c, text, sizeof text);
@@ -205,7 +218,7 @@ START_TEST(test_watch_leaves_ordinary_stores_that_slow)
     fc_store_choice_describe(&longest, whole, sizeof whole);
     ck_assert_uint_lt(strlen(whole), FC_STORES_TEXT_SIZE);
     /* A trial that chose non-temporal stores watches nothing. */
-    run_trial_updates(&c, &dist, warm, 1.0, 1.1, 9, 32, 0.05, 0.1);
+    run_trial_updates(&c, &dist, watch_warm, 1.0, 1.1, 9, 32, 0.05, 0.1);
     ck_assert_int_eq(c.watch, 0);
     fc_dist_free(&dist);
 }
@@ -219,12 +232,11 @@ START_TEST(test_watch_decides_on_the_mean_over_ranks)
     unsetenv("FCNET_PARAM_STORES");
     fc_dist dist = world();
     fc_store_choice c;
-    const double warm[3] = {0.5, 0.5, 0.5};
     const int rank = fc_dist_rank(&dist), size = fc_dist_size(&dist);
-    run_trial_updates(&c, &dist, warm, 1.1, 1.0, 9, 32, 0.05, 0.1);
-    for (int i = 0; i < 32; i++) fc_store_choice_record(&c, &dist, 1e-3, rank == 0 ? 0.25e-3 : 0.1e-3);
+    trial_keeping_ordinary(&c, &dist);
+    record_updates(&c, &dist, 32, rank == 0 ? 0.25 : 0.1);
     const int kept = c.streaming == (size == 1 ? 1 : 0);
-    for (int i = 0; i < 32; i++) fc_store_choice_record(&c, &dist, 1e-3, rank == 0 ? 0.5e-3 : 0.1e-3);
+    record_updates(&c, &dist, 32, rank == 0 ? 0.5 : 0.1);
     const int left = c.streaming == 1;
     fc_dist_free(&dist);
     ck_assert_msg(kept, "rank %d of %d: after rank 0's 0.25 ms: streaming %d", rank, size, c.streaming);
