@@ -68,10 +68,27 @@ START_TEST(test_running_stats_converge)
     fc_real x[B * N], out[B * N], xhat[B * N], inv_std[N], rm[N] = {0}, rv[N] = {0};
     fc_real gamma[N], beta[N];
     double scratch[2 * N + 1];
+    /* Alongside, the same blend of each batch's mean and biased variance written out in double: the running
+     * statistics must follow it to float rounding, not just land near the population's. */
+    double want_rm[N] = {0}, want_rv[N] = {0};
     for (int j = 0; j < N; j++) gamma[j] = 1, beta[j] = 0;
     for (int it = 0; it < 200; it++) {
         gaussian_batch(x, B, N, 100 + (uint64_t)it, mu, sd);
         fc_batchnorm_forward_train(out, xhat, inv_std, rm, rv, x, gamma, beta, 0.9, B, N, scratch, NULL);
+        for (int j = 0; j < N; j++) {
+            double m = 0, v = 0;
+            for (int i = 0; i < B; i++) m += (double)x[i * N + j];
+            m /= B;
+            for (int i = 0; i < B; i++) v += ((double)x[i * N + j] - m) * ((double)x[i * N + j] - m);
+            want_rm[j] = 0.9 * want_rm[j] + 0.1 * m;
+            want_rv[j] = 0.9 * want_rv[j] + 0.1 * (v / B);
+        }
+    }
+    for (int j = 0; j < N; j++) {
+        ck_assert_msg(fabs((double)rm[j] - want_rm[j]) < 1e-5 * (fabs(want_rm[j]) + sd[j]),
+                      "feature %d running mean %.9g, blend of batch means %.9g", j, (double)rm[j], want_rm[j]);
+        ck_assert_msg(fabs((double)rv[j] - want_rv[j]) < 1e-5 * want_rv[j],
+                      "feature %d running var %.9g, blend of batch variances %.9g", j, (double)rv[j], want_rv[j]);
     }
     for (int j = 0; j < N; j++) {
         /* biased batch variance: E = (B-1)/B sd^2; batch noise ~ sd^2 sqrt(2/B) averaged over ~19 batches */
