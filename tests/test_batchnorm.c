@@ -1,5 +1,6 @@
 /* Batchnorm behaviour: train-mode output statistics, test mode from running statistics, running
- * statistics converging to the data's, and Chan's merge equal to the statistics of the whole. */
+ * statistics following the blend of batch statistics exactly and converging to the data's, and Chan's
+ * merge equal to the statistics of the whole. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
