@@ -1291,10 +1291,13 @@ int fc_ckpt_read_run_id(const char *path, uint64_t *run_id)
     int read = 0;
     if (f >= 0 && H5Aexists_by_name(f, "/", "run_id", H5P_DEFAULT) > 0) {
         hid_t a = H5Aopen_by_name(f, "/", "run_id", H5P_DEFAULT, H5P_DEFAULT);
-        if (a >= 0) {
-            read = H5Aread(a, H5T_NATIVE_INT64, &v) >= 0;
-            H5Aclose(a);
-        }
+        /* One value only: H5Aread writes every element, and an array (a damaged or foreign file) would run
+         * past v. */
+        hid_t space = a >= 0 ? H5Aget_space(a) : H5I_INVALID_HID;
+        const hssize_t n = space >= 0 ? H5Sget_simple_extent_npoints(space) : -1;
+        if (space >= 0) H5Sclose(space);
+        if (a >= 0 && n == 1) read = H5Aread(a, H5T_NATIVE_INT64, &v) >= 0;
+        if (a >= 0) H5Aclose(a);
     }
     if (f >= 0) H5Fclose(f);
     fc_read_guard_end();

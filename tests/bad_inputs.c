@@ -333,6 +333,8 @@ static const char *const ckpt_kinds[] = {
     "best-step-neg",   /* /best attribute best_step = -1 */
     "world-size-0",    /* root attribute world_size = 0 */
     "best-bn-only",    /* norm = "layernorm", /bn removed: only /best/bn is left over */
+    "run-id-array",    /* root attribute run_id an array of 2^20 int64 (8 MiB): read into one int64, it ran
+                          past the stack */
     NULL};
 
 /* Sets the size of the first object of the file's first global heap collection ("GCOL": signature,
@@ -543,6 +545,18 @@ static void write_ckpt(const char *kind, const char *good, const char *out)
         check(H5Ldelete(f, "/bn", H5P_DEFAULT), "delete /bn");
     } else if (strcmp(k, "data-empty") == 0) {
         put_attr_str(f, "/", "data", "");
+    } else if (strcmp(k, "run-id-array") == 0) {
+        const hsize_t count = (hsize_t)1 << 20;
+        int64_t *ids = calloc((size_t)count, sizeof *ids);
+        if (!ids) die("out of memory", k);
+        H5Adelete_by_name(f, "/", "run_id", H5P_DEFAULT);
+        hid_t space = H5Screate_simple(1, &count, NULL);
+        hid_t a = H5Acreate_by_name(f, "/", "run_id", H5T_STD_I64LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        if (a < 0) die("cannot create attribute", "run_id");
+        check(H5Awrite(a, H5T_NATIVE_INT64, ids), "run_id");
+        H5Aclose(a);
+        H5Sclose(space);
+        free(ids);
     } else if (strcmp(k, "format-heap-len") == 0) {
         H5Adelete_by_name(f, "/", "format", H5P_DEFAULT);
         hid_t str = H5Tcopy(H5T_C_S1), space = H5Screate(H5S_SCALAR);

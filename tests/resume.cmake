@@ -37,6 +37,7 @@ fcnet_script_test(NAME test_overwrite
                   COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_overwrite.sh $<TARGET_FILE:fcnet_synth>
                           $<TARGET_FILE:h5cmp> ${MPIEXEC_EXECUTABLE}
                   TIMEOUT 300)
+set_property(TEST test_overwrite APPEND PROPERTY ENVIRONMENT BAD_INPUTS=$<TARGET_FILE:bad_inputs>)
 # The bad-input corpus: every case exits 2 within 10 s with one line on stderr and writes nothing.
 fcnet_script_test(NAME test_bad_inputs
                   COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_bad_inputs.sh $<TARGET_FILE:bad_inputs>

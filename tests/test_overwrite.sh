@@ -4,7 +4,7 @@
 # and one line, and the files stay bitwise as they were; a run resumed from a checkpoint in --out (its
 # checkpoint.h5 or an older numbered copy) continues there; --overwrite replaces them. 2 ranks each.
 #
-#   tests/test_overwrite.sh FCNET_SYNTH H5CMP [MPIEXEC]       (FCNET_DIST from the environment)
+#   tests/test_overwrite.sh FCNET_SYNTH H5CMP [MPIEXEC]       (FCNET_DIST, BAD_INPUTS from the environment)
 set -uo pipefail
 # shellcheck source=tests/ckpt_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/ckpt_lib.sh" "$@"
@@ -106,6 +106,15 @@ if must_run 2 log.over2 "${RUN[@]}" --seed 3 --max-steps 4 --keep-last 2 --out a
     [ ! -e a/checkpoint-step10.h5 ] && [ -f a/checkpoint-step4.h5 ] &&
         pass "--overwrite by the same configuration: the replaced run's copies are gone" ||
         fail "--overwrite by the same configuration: $(cd a && echo checkpoint-step*.h5) left, want step 4 only"
+fi
+# A numbered copy whose run_id is an array (a damaged or foreign file) is no run's checkpoint: --overwrite leaves
+# it. Its 2^20 values were read into one int64 and ran past the stack: a crash at the first save.
+mkdir -p idarray && "$BAD_INPUTS" ckpt run-id-array b/checkpoint.h5 idarray/checkpoint-step99.h5 || exit 1
+before=$(cksum idarray/checkpoint-step99.h5)
+if must_run 2 log.idarray "${RUN[@]}" --seed 3 --max-steps 2 --out idarray --overwrite; then
+    [ "$(cksum idarray/checkpoint-step99.h5)" = "$before" ] &&
+        pass "--overwrite: a numbered copy whose run_id is an array left alone" ||
+        fail "--overwrite: idarray/checkpoint-step99.h5 (run_id an array) was removed or changed"
 fi
 
 # What lies in --out under the names the run writes must be what it expects, checked before the first step
