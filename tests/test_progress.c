@@ -54,6 +54,7 @@ static fc_trainer *fake_trainer(fc_config *cfg, int64_t print_every)
     ck_assert_ptr_nonnull(t);
     t->cfg = cfg;
     t->steps_per_epoch = t->total_steps = 10000;
+    t->data.train.n = 100000; /* 10000 full batches of 10 rows */
     return t;
 }
 
@@ -66,6 +67,7 @@ static fc_trainer *fake_bar_trainer(fc_config *cfg)
     cfg->epochs = 2;
     t->steps_per_epoch = 8;
     t->total_steps = 16;
+    t->data.train.n = 80;
     return t;
 }
 
@@ -336,6 +338,48 @@ START_TEST(test_progress_bar_epoch_end)
 }
 END_TEST
 
+/* samples/s counts the rows the steps took: a --batch-size beyond the data is one batch of all of its rows
+ * (it claimed B per step: 10^4 times the rate at --batch-size 1000000 on 105 rows), and an epoch's last batch is
+ * short. The ETA counts the rows left at that rate. */
+START_TEST(test_progress_rate_counts_rows)
+{
+    fc_config cfg;
+    fc_trainer *t = fake_trainer(&cfg, 10);
+    cfg.batch_size = 1000000;
+    t->data.train.n = 105;
+    t->steps_per_epoch = 1;
+    t->total_steps = 4000;
+    fc_progress p;
+    fc_progress_init(&p, t, 1);
+    p.timing = 1;
+    p.step_last = 1000;
+    p.t_last = MPI_Wtime() - 105.0; /* 1000 steps of 105 rows in 105 s: 1000 samples/s */
+    t->step = 2000;
+    capture cap;
+    capture_begin(&cap);
+    fc_progress_step(&p, t, 1.0);
+    char text[512];
+    capture_end(&cap, text, sizeof text);
+    ck_assert_msg(strstr(text, "(step 2000 / 4000) epoch 1 loss 1.000000  1000 samples/s  ETA 03:30\n") == text,
+                  "rate not over the rows trained: '%s'", text);
+
+    /* 105 rows in batches of 50: 50, 50 and 5 rows per epoch. */
+    cfg.batch_size = 50;
+    t->steps_per_epoch = 3;
+    t->total_steps = 3000;
+    fc_progress_init(&p, t, 1);
+    p.timing = 1;
+    p.step_last = 3;
+    p.t_last = MPI_Wtime() - 10.0; /* steps 3..1002: 333 epochs of 105 rows, then 50: 35015 rows in 10 s */
+    t->step = 1003;
+    capture_begin(&cap);
+    fc_progress_step(&p, t, 1.0);
+    capture_end(&cap, text, sizeof text);
+    ck_assert_msg(p.rate > 3500 && p.rate < 3502, "rate %g, want 3501.5 (35015 rows in 10 s)", p.rate);
+    free(t);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("progress");
@@ -347,6 +391,7 @@ static Suite *suite(void)
     tcase_add_test(t, test_progress_bar_choice);
     tcase_add_test(t, test_progress_max_steps);
     tcase_add_test(t, test_progress_bar_epoch_end);
+    tcase_add_test(t, test_progress_rate_counts_rows);
     suite_add_tcase(s, t);
     return s;
 }
