@@ -17,11 +17,13 @@
 
 static volatile sig_atomic_t stop_signal = 0;
 
-/* A closed output after another stop signal (a `timeout`'s SIGTERM, then the stop line to a dead pipe) does not
- * make that stop a SIGPIPE death; a later Ctrl-C still does make it a SIGINT one, as the user asked. */
+/* The first stop signal says how the run ends, except that a Ctrl-C always makes it a SIGINT death, as the user
+ * asked: a closed output after a `timeout`'s SIGTERM (the stop line to a dead pipe) does not make that stop a
+ * SIGPIPE death, and a SIGTERM or SIGUSR1 landing after a Ctrl-C (a batch system's, during the save) does not
+ * turn its death by SIGINT into exit 0. */
 void fc_train_request_stop(int signal_number)
 {
-    if (signal_number != SIGPIPE || !stop_signal) stop_signal = signal_number;
+    if (!stop_signal || signal_number == SIGINT) stop_signal = signal_number;
 }
 
 int fc_train_stop_requested(void) { return stop_signal; }

@@ -13,7 +13,8 @@
 #  3. SIGUSR1 to both ranks 12 times, 10 ms apart (the later ones arrive while the checkpoint is written):
 #     exit 0, the checkpoint loads and the resume equals the uninterrupted run bitwise; no temporary
 #     file is left behind.
-#  4. Ctrl-C to a run without mpirun: checkpoint, then death by SIGINT (130); the resume is bitwise.
+#  4. Ctrl-C to a run without mpirun: checkpoint, then death by SIGINT (130); the resume is bitwise. 4b: a SIGTERM
+#     after the Ctrl-C does not turn that death into exit 0.
 #  5. A run without mpirun whose standard output closes (`| head -1`): checkpoint, one warning line on
 #     stderr, then death by SIGPIPE (141); the resume is bitwise.
 #  6. Under mpirun, a SIGPIPE to one rank (a socket to a peer or to orted gone; mpirun handles a closed
@@ -189,6 +190,32 @@ if wait_for_step log.int 10 60 "$BG"; then
     fi
 else
     fail "int: no progress line at step >= 10 within 60 s"
+fi
+kill -KILL "$BG" 2>/dev/null
+
+# ---- 4b. a SIGTERM after the Ctrl-C (a batch system's, or `timeout`'s, landing before or during the save) ----
+# The Ctrl-C still decides: death by SIGINT (130) after the checkpoint; the later SIGTERM made it exit 0. Wider
+# layers make the save take some 100 ms, so the SIGTERM, 20 ms after the Ctrl-C has been taken, lands before the
+# run has decided how it ends (sent together, the kernel runs SIGTERM's handler first, SIGINT's last).
+rm -rf intterm
+timeout 300 env --default-signal=INT "$FCNET_DIST" train "${MODEL[@]}" --hidden 2000,2000 --out intterm \
+    >log.intterm 2>&1 &
+BG=$!
+if wait_for_step log.intterm 10 60 "$BG"; then
+    pid=$(pgrep -P "$BG" -x fcnet_dist || echo "$BG")
+    kill -INT "$pid"
+    sleep 0.02
+    kill -TERM "$pid"
+    wait_exit "$BG" $LIMIT_S
+    step=$(grep -o "stopped on signal at step [0-9]*" log.intterm | grep -oE '[0-9]+$')
+    if [ "$WAIT_RC" = 130 ] && [ -n "$step" ] && [ "$(attr intterm/checkpoint.h5 /@step)" = "$step" ]; then
+        pass "intterm: Ctrl-C then SIGTERM: died of SIGINT (130), checkpoint at step $step"
+    else
+        fail "intterm: exit $WAIT_RC (want 130), log step '${step}', checkpoint step $(attr intterm/checkpoint.h5 /@step)"
+        tail -3 log.intterm | sed 's/^/    /'
+    fi
+else
+    fail "intterm: no progress line at step >= 10 within 60 s"
 fi
 kill -KILL "$BG" 2>/dev/null
 
