@@ -511,9 +511,11 @@ static fc_status parse_hidden(fc_config *cfg, const char *who, const char *text)
 #ifdef FC_REAL_DOUBLE
 #define SMALLEST_REAL DBL_MIN
 #define LARGEST_REAL DBL_MAX
+#define REAL_EPSILON DBL_EPSILON
 #else
 #define SMALLEST_REAL ((double)FLT_MIN)
 #define LARGEST_REAL ((double)FLT_MAX)
+#define REAL_EPSILON ((double)FLT_EPSILON)
 #endif
 
 static int real_in_range(const opt_spec *sp, double v)
@@ -572,6 +574,12 @@ static fc_status apply_value(fc_config *cfg, const opt_spec *sp, const char *who
         if (typed && fabs(v) > LARGEST_REAL)
             return input_error(who, "%s is beyond %g, the largest %s, the precision fcnet computes in", text,
                                LARGEST_REAL, FC_REAL_NAME);
+        /* A decay rate of an update rule (below 1) that fc_real rounds to 1: --beta2 0.99999999 is 1.0f, so v
+         * would never decay. The batchnorm momentum is applied in double and keeps its value. Typed only, as
+         * --keep's rule: a checkpoint written before this rule resumes as it trained. */
+        if (typed == 1 && sp->group == G_OPTIM && sp->hi == 1 && sp->hi_open && (fc_real)v >= 1)
+            return input_error(who, "%s rounds to 1 in %s, the precision fcnet computes in (no decay at all); the "
+                               "largest value below 1 there is %.17g", text, FC_REAL_NAME, 1.0 - REAL_EPSILON / 2);
         if (sp->id == FC_OPT_VAL_SIZE && v >= 1 && v != floor(v))
             return input_error(who, "%s is neither a fraction below 1 nor a whole number of rows", text);
         *real_field(cfg, sp->id) = v;

@@ -500,6 +500,12 @@ static const struct bad_case {
     {{"--beta2", "1.0"}, {"--beta2", "1.0 out of range"}},
     {{"--decay-rate", "2"}, {"--decay-rate", "2 out of range"}},
     {{"--bn-momentum", "1"}, {"--bn-momentum", "1 out of range"}},
+    /* Below 1 but 1.0f in the update: no decay at all. 1 - 2^-24, the largest float below 1, is taken (below). */
+    {{"--beta2", "0.99999999"},
+     {"--beta2: 0.99999999 rounds to 1 in float", "the largest value below 1 there is 0.99999994039535522"}},
+    {{"--momentum", "0.99999998"}, {"--momentum: 0.99999998 rounds to 1 in float", NULL}},
+    {{"--decay-rate", "0.999999999"}, {"--decay-rate: 0.999999999 rounds to 1", NULL}},
+    {{"--beta1", "0.99999999"}, {"--beta1: 0.99999999 rounds to 1", NULL}},
     {{"--eps", "0"}, {"--eps", "0 out of range"}},
     /* Below dropout's 2^-24 resolution a keep keeps 2^-24 of the units, not the fraction asked */
     {{"--keep", "5.96e-8"},
@@ -608,6 +614,7 @@ START_TEST(test_config_file_errors)
         {"eps = 1e-50\n", {":1: eps: 1e-50 is below", "the smallest normal float"}},
         {"weight_scale = 1e39\n", {":1: weight_scale: 1e39", "float"}},
         {"keep = 1e-9\n", {":1: keep: 1e-9 is below 5.9604644775390625e-08 (2^-24)", NULL}},
+        {"beta2 = 0.99999999\n", {":1: beta2: 0.99999999 rounds to 1 in float", NULL}},
         /* libinih would read an indented line as a continuation replacing the value above (hidden 16). */
         {"hidden = 8\n  16\n", {":2: syntax error", "an indented line does not continue"}},
         {"lr = 0.1\nhidden = 8\n\t16, 32\nkeep = 0.5\n", {":3: syntax error", NULL}},
@@ -674,6 +681,9 @@ START_TEST(test_accepted_numbers)
     /* dropout's resolution itself, 2^-24, is the smallest keep */
     ck_assert_int_eq(PARSE(&cfg, "--data", "d.h5", "--keep", "5.9604644775390625e-08"), FC_OK);
     ck_assert(cfg.keep == 0x1p-24);
+    /* the largest float below 1, 1 - 2^-24, is a decay rate the update keeps */
+    ck_assert_int_eq(PARSE(&cfg, "--data", "d.h5", "--beta2", "0.99999994039535522"), FC_OK);
+    ck_assert((float)cfg.optim.beta2 < 1);
     /* A checkpoint written before --keep refused values below 2^-24 still resumes: its values are checked with
      * the flags' other rules (a keep of 0 is still refused), not with that one. */
     cfg.keep = 1e-9;
