@@ -173,18 +173,18 @@ static void source_close(xy_source *src)
     close_dataset(&src->y);
 }
 
-/* Rank and dims of dataset (at most 8 dims reported); rank 0 for scalar and null dataspaces. */
+/* Rank and dims of dataset (at most 8 dims reported, the true rank returned: a 32-D /train/x was called
+ * 8-D); rank 0 for scalar and null dataspaces. */
 static int dataset_dims(hid_t dset, hsize_t dims[8])
 {
     memset(dims, 0, 8 * sizeof *dims);
     hid_t space = H5Dget_space(dset);
     if (space < 0) return -1;
     int rank = H5Sget_simple_extent_ndims(space);
-    if (rank > 8) rank = 8;
     if (rank > 0) {
         hsize_t all[H5S_MAX_RANK];
         H5Sget_simple_extent_dims(space, all, NULL);
-        for (int i = 0; i < rank; i++) dims[i] = all[i];
+        for (int i = 0; i < rank && i < 8; i++) dims[i] = all[i];
     }
     H5Sclose(space);
     return rank;

@@ -114,6 +114,7 @@ static const char *const data_kinds[] = {
     "x-filter",     /* /train/x compressed with a filter only this program has (id 300, "bad-inputs-test") */
     "x-float-bias", /* /train/x's float type has exponent bias 0xC200007F (the top byte of 127 flipped): all 0 */
     "x-unwritten",  /* /train/x chunked in 6 chunks, only the first 3 written: the rest reads as 0 */
+    "x-9d",         /* /train/x is (N, D, 1, 1, 1, 1, 1, 1, 1): its rank was reported as at most 8 */
     NULL};
 
 /* A filter of the range HDF5 reserves for testing (256-511) that changes nothing: registered here only,
@@ -172,6 +173,9 @@ static void write_data(const char *kind, const char *out)
         } else if (strcmp(k, "x-1d") == 0) {
             hsize_t flat[1] = {N_TRAIN * D};
             put(f, "/train/x", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, flat, x);
+        } else if (strcmp(k, "x-9d") == 0) {
+            hsize_t d9[9] = {N_TRAIN, D, 1, 1, 1, 1, 1, 1, 1};
+            put(f, "/train/x", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 9, d9, x);
         } else if (strcmp(k, "x-f64-huge") == 0) {
             double xx[N_TRAIN * D];
             for (int i = 0; i < N_TRAIN * D; i++) xx[i] = (double)x[i];

@@ -161,6 +161,7 @@ add eval-data-type-size "typesize.h5|/val/x|7684-byte float" eval --checkpoint "
     --data "$O/typesize.h5" --split val
 # name:expected text for each defect bad_inputs can write
 for spec in "x-string:/train/x|expected a numeric type" "x-1d:/train/x|expected 2-D (N, D), got 1-D" \
+    "x-9d:/train/x|expected 2-D (N, D), got 9-D" \
     "y-length:/train/y|59 labels but /train/x has 60 rows" "y-float:/train/y|expected integer labels" \
     "label-range:/train/y|label 3 at row 17 out of range" "label-neg:/train/y|label -1 at row 5 out of range" \
     "x-nan:/train/x|NaN at row 3, column 2" "x-inf:/val/x|Inf at row 2, column 1" \
