@@ -236,29 +236,6 @@ static const char *implausible_number_type(hid_t type, char *why, size_t why_siz
     return NULL;
 }
 
-/* Storage never written reads as the fill value: refuse it, as a file cut short is refused. Chunks are
- * counted (H5Dget_space_status compares bytes, so a compressed dataset would look partly written). */
-static int never_written(hid_t dataset, int64_t rows)
-{
-    if (rows == 0) return 0;
-    hid_t dcpl = H5Dget_create_plist(dataset), space = H5Dget_space(dataset);
-    int missing = 0;
-    if (dcpl >= 0 && space >= 0 && H5Pget_layout(dcpl) == H5D_CHUNKED) {
-        hsize_t dims[8], chunk[8], want = 1, have = 0;
-        const int rank = H5Sget_simple_extent_dims(space, dims, NULL);
-        if (rank > 0 && rank <= 8 && H5Pget_chunk(dcpl, rank, chunk) == rank) {
-            for (int i = 0; i < rank; i++) want *= chunk[i] ? (dims[i] + chunk[i] - 1) / chunk[i] : 0;
-            missing = H5Dget_num_chunks(dataset, space, &have) >= 0 && have < want;
-        }
-    } else if (dcpl >= 0) {
-        H5D_space_status_t status;
-        missing = H5Dget_space_status(dataset, &status) >= 0 && status == H5D_SPACE_STATUS_NOT_ALLOCATED;
-    }
-    if (space >= 0) H5Sclose(space);
-    if (dcpl >= 0) H5Pclose(dcpl);
-    return missing;
-}
-
 static fc_status check_x(xy_source *src)
 {
     hid_t type = H5Dget_type(src->x);
@@ -502,9 +479,9 @@ static fc_status read_y_rows(int32_t *out, int64_t *max_label, const xy_source *
 
 static fc_status check_written(const xy_source *src)
 {
-    const char *name = never_written(src->x, src->n) ? src->x_name
-                       : never_written(src->y, src->n) ? src->y_name
-                                                       : NULL;
+    const char *name = fc_h5_never_written(src->x) ? src->x_name
+                       : fc_h5_never_written(src->y) ? src->y_name
+                                                     : NULL;
     if (!name) return FC_OK;
     return fc_error_set(FC_ERR_INPUT, "%s: %s: part of its data was never written (it would read as the fill value)",
                         src->path, name);

@@ -94,3 +94,27 @@ int fc_h5_missing_filter(hid_t dset, char *reason, size_t reason_size)
     H5Pclose(dcpl);
     return missing;
 }
+
+/* Storage never written reads as the fill value: refuse it, as a file cut short is refused. Chunks are
+ * counted (H5Dget_space_status compares bytes, so a compressed dataset would look partly written). */
+int fc_h5_never_written(hid_t dset)
+{
+    hid_t dcpl = H5Dget_create_plist(dset), space = H5Dget_space(dset);
+    int missing = 0;
+    if (dcpl >= 0 && space >= 0 && H5Sget_simple_extent_npoints(space) > 0) {
+        if (H5Pget_layout(dcpl) == H5D_CHUNKED) {
+            hsize_t dims[H5S_MAX_RANK], chunk[H5S_MAX_RANK], want = 1, have = 0;
+            const int rank = H5Sget_simple_extent_dims(space, dims, NULL);
+            if (rank > 0 && H5Pget_chunk(dcpl, rank, chunk) == rank) {
+                for (int i = 0; i < rank; i++) want *= chunk[i] ? (dims[i] + chunk[i] - 1) / chunk[i] : 0;
+                missing = H5Dget_num_chunks(dset, space, &have) >= 0 && have < want;
+            }
+        } else {
+            H5D_space_status_t status;
+            missing = H5Dget_space_status(dset, &status) >= 0 && status == H5D_SPACE_STATUS_NOT_ALLOCATED;
+        }
+    }
+    if (space >= 0) H5Sclose(space);
+    if (dcpl >= 0) H5Pclose(dcpl);
+    return missing;
+}

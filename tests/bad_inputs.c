@@ -337,6 +337,7 @@ static const char *const ckpt_kinds[] = {
     "best-step-neg",   /* /best attribute best_step = -1 */
     "world-size-0",    /* root attribute world_size = 0 */
     "best-bn-only",    /* norm = "layernorm", /bn removed: only /best/bn is left over */
+    "w1-unwritten",    /* /params/W1 chunked and never written: it read as zeros */
     "run-id-array",    /* root attribute run_id an array of 2^20 int64 (8 MiB): read into one int64, it ran
                           past the stack */
     NULL};
@@ -544,6 +545,15 @@ static void write_ckpt(const char *kind, const char *good, const char *out)
         put_attr_int(f, "/best", "best_step", -1);
     } else if (strcmp(k, "world-size-0") == 0) {
         put_attr_int(f, "/", "world_size", 0);
+    } else if (strcmp(k, "w1-unwritten") == 0) {
+        float *v = get_floats(f, "/params/W1", &n, dims);
+        check(H5Ldelete(f, "/params/W1", H5P_DEFAULT), "delete");
+        hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE), space = H5Screate_simple(2, dims, NULL);
+        check(H5Pset_chunk(dcpl, 2, dims), "chunk");
+        check(H5Dclose(H5Dcreate2(f, "/params/W1", H5T_IEEE_F32LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT)), "create");
+        H5Sclose(space);
+        H5Pclose(dcpl);
+        free(v);
     } else if (strcmp(k, "best-bn-only") == 0) {
         put_attr_str(f, "/", "norm", "layernorm");
         check(H5Ldelete(f, "/bn", H5P_DEFAULT), "delete /bn");

@@ -254,7 +254,8 @@ for spec in "w1-shape:/params/W1|(8, 4)|(4, 8)" "w2-missing:/params/W2|missing i
     "check-step-ahead:/history/check_step|100 at element 0|outside the steps made" \
     "best-acc-5:best_val_acc|5: an accuracy in [0, 1]" "best-step-ahead:best_step|100, not among the 8 steps made" \
     "best-step-neg:best_step|-1, not among" "world-size-0:attribute 'world_size' of /|0 ranks" \
-    "best-bn-only:/best/bn|batchnorm statistics in the checkpoint, and this model has no batchnorm"; do
+    "best-bn-only:/best/bn|batchnorm statistics in the checkpoint, and this model has no batchnorm" \
+    "w1-unwritten:/params/W1|part of its data was never written"; do
     kind=${spec%%:*} expect=${spec#*:}
     "$BAD_INPUTS" ckpt "$kind" "$good_ckpt" "$O/ckpt-$kind.h5"
     add "resume-$kind" "ckpt-$kind.h5|$expect" train --resume "$O/ckpt-$kind.h5"
@@ -268,6 +269,11 @@ add eval-pp-std-zero "ckpt-pp-std-zero.h5|/preprocess/std|0 at element 0|at leas
 # eval reads the same tensors through its own path: a model that would print a wrong accuracy with exit 0
 add eval-bn-var-neg "ckpt-bn-var-neg.h5|/bn/running_var1|negative variance" eval --checkpoint "$O/ckpt-bn-var-neg.h5" --split val
 add eval-pp-mean-nan "ckpt-pp-mean-nan.h5|/preprocess/mean|non-finite" eval --checkpoint "$O/ckpt-pp-mean-nan.h5" --split val
+# chunks never written read as zeros: a zeroed W1 was evaluated, resumed and started from with exit 0
+add eval-w1-unwritten "ckpt-w1-unwritten.h5|/params/W1|part of its data was never written" eval \
+    --checkpoint "$O/ckpt-w1-unwritten.h5" --split val
+add init-w1-unwritten "ckpt-w1-unwritten.h5|/params/W1|part of its data was never written" train "${base[@]}" \
+    --norm batchnorm --init-from "$O/ckpt-w1-unwritten.h5"
 add eval-w1-elink "ckpt-w1-elink.h5|/params/W1|an external link" eval --checkpoint "$O/ckpt-w1-elink.h5" --split val
 add eval-model-huge "ckpt-model-huge.h5|the model it holds|GiB|more than this machine" eval \
     --checkpoint "$O/ckpt-model-huge.h5" --split val

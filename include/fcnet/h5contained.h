@@ -20,4 +20,8 @@ int fc_h5_foreign_object(hid_t file, char *object, size_t object_size, char *rea
  * else 0. HDF5 itself only says "can't open directory .../plugins" when it reads. */
 int fc_h5_missing_filter(hid_t dset, char *reason, size_t reason_size);
 
+/* 1 when part of dset's storage was never written (chunks missing, or contiguous storage never allocated):
+ * it would read as the fill value, silently (no checksum covers storage that does not exist); else 0. */
+int fc_h5_never_written(hid_t dset);
+
 #endif
