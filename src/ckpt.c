@@ -1278,6 +1278,15 @@ fc_status fc_ckpt_load_params(fc_net *net, const char *path, int best)
         !r_attr_i64(&io, "/", "finished"))
         io_fail(&io, "/best", "no best copy yet: the run has no validation split and is not finished (its best copy "
                 "becomes the final parameters when it finishes); evaluate without --best");
+    /* /bn is optional in a file of parameters only, but one whose root says norm = batchnorm (a checkpoint)
+     * always holds it: without it eval used the initial statistics and printed a wrong accuracy with exit 0. */
+    if (io.st == FC_OK && net->bn_layout.n_views > 0 && !r_exists(&io, bn) &&
+        H5Aexists_by_name(io.file, "/", "norm", H5P_DEFAULT) > 0) {
+        char norm[64];
+        r_attr_str(&io, "/", "norm", norm, sizeof norm);
+        if (io.st == FC_OK && strcmp(norm, norm_names[FC_NORM_BATCH]) == 0)
+            io_fail(&io, bn, "missing in the %s, whose root attribute norm is batchnorm", io.noun);
+    }
     if (io.st == FC_OK && net->bn_layout.n_views > 0 && r_exists(&io, bn))
         r_views(&io, bn, &net->bn_layout, net->bn_stats);
     r_refuse_bn(&io, net, bn);

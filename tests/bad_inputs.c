@@ -338,6 +338,7 @@ static const char *const ckpt_kinds[] = {
     "world-size-0",    /* root attribute world_size = 0 */
     "best-bn-only",    /* norm = "layernorm", /bn removed: only /best/bn is left over */
     "w1-unwritten",    /* /params/W1 chunked and never written: it read as zeros */
+    "bn-missing",      /* /bn removed, norm still "batchnorm": eval used the initial statistics */
     "run-id-array",    /* root attribute run_id an array of 2^20 int64 (8 MiB): read into one int64, it ran
                           past the stack */
     NULL};
@@ -545,6 +546,8 @@ static void write_ckpt(const char *kind, const char *good, const char *out)
         put_attr_int(f, "/best", "best_step", -1);
     } else if (strcmp(k, "world-size-0") == 0) {
         put_attr_int(f, "/", "world_size", 0);
+    } else if (strcmp(k, "bn-missing") == 0) {
+        check(H5Ldelete(f, "/bn", H5P_DEFAULT), "delete /bn");
     } else if (strcmp(k, "w1-unwritten") == 0) {
         float *v = get_floats(f, "/params/W1", &n, dims);
         check(H5Ldelete(f, "/params/W1", H5P_DEFAULT), "delete");

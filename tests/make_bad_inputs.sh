@@ -255,7 +255,7 @@ for spec in "w1-shape:/params/W1|(8, 4)|(4, 8)" "w2-missing:/params/W2|missing i
     "best-acc-5:best_val_acc|5: an accuracy in [0, 1]" "best-step-ahead:best_step|100, not among the 8 steps made" \
     "best-step-neg:best_step|-1, not among" "world-size-0:attribute 'world_size' of /|0 ranks" \
     "best-bn-only:/best/bn|batchnorm statistics in the checkpoint, and this model has no batchnorm" \
-    "w1-unwritten:/params/W1|part of its data was never written"; do
+    "w1-unwritten:/params/W1|part of its data was never written" "bn-missing:/bn|missing in the checkpoint"; do
     kind=${spec%%:*} expect=${spec#*:}
     "$BAD_INPUTS" ckpt "$kind" "$good_ckpt" "$O/ckpt-$kind.h5"
     add "resume-$kind" "ckpt-$kind.h5|$expect" train --resume "$O/ckpt-$kind.h5"
@@ -274,6 +274,9 @@ add eval-w1-unwritten "ckpt-w1-unwritten.h5|/params/W1|part of its data was neve
     --checkpoint "$O/ckpt-w1-unwritten.h5" --split val
 add init-w1-unwritten "ckpt-w1-unwritten.h5|/params/W1|part of its data was never written" train "${base[@]}" \
     --norm batchnorm --init-from "$O/ckpt-w1-unwritten.h5"
+# a batchnorm checkpoint without /bn: eval took the initial running statistics and printed a wrong accuracy
+add eval-bn-missing "ckpt-bn-missing.h5|/bn|missing in the file, whose root attribute norm is batchnorm" eval \
+    --checkpoint "$O/ckpt-bn-missing.h5" --split val
 add eval-w1-elink "ckpt-w1-elink.h5|/params/W1|an external link" eval --checkpoint "$O/ckpt-w1-elink.h5" --split val
 add eval-model-huge "ckpt-model-huge.h5|the model it holds|GiB|more than this machine" eval \
     --checkpoint "$O/ckpt-model-huge.h5" --split val
