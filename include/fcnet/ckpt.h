@@ -68,8 +68,9 @@ fc_status fc_ckpt_load_preprocess(fc_preprocess *pp, const char *path, int d);
 /* --init-from FILE and eval --best: copies /params/ (best: /best/params/) into net->params and, when the
  * net has batchnorm and the file holds /bn/ (best: /best/bn/), the running statistics (else they keep
  * their values; a file whose root attribute norm is "batchnorm", a checkpoint, must hold them). Accepts
- * float32 or float64 datasets in cs231n shapes, so a file holding only /params written by h5py works. Missing or unexpected tensors, shape mismatches (the message names the dataset
- * and both shapes) and NaN/Inf values are FC_ERR_INPUT; net is then partly overwritten. Not collective. */
+ * float32 or float64 datasets in cs231n shapes, so a file holding only /params written by h5py works.
+ * Missing or unexpected tensors, shape mismatches (the message names the dataset and both shapes) and
+ * NaN/Inf values are FC_ERR_INPUT; net is then partly overwritten. Not collective. */
 fc_status fc_ckpt_load_params(fc_net *net, const char *path, int best);
 
 /* 1 with *run_id set when path is a readable checkpoint with a root attribute run_id; 0 otherwise (not a
