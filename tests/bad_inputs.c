@@ -69,6 +69,18 @@ static void put_attr(hid_t loc, const char *obj, const char *name, hid_t ftype, 
     H5Sclose(space);
 }
 
+/* obj's attribute name as a 1-D array of n int64 values (where one value, or another count, is expected). */
+static void put_attr_int_array(hid_t loc, const char *obj, const char *name, const long long *v, hsize_t n)
+{
+    if (H5Aexists_by_name(loc, obj, name, H5P_DEFAULT) > 0) H5Adelete_by_name(loc, obj, name, H5P_DEFAULT);
+    hid_t space = H5Screate_simple(1, &n, NULL);
+    hid_t a = H5Acreate_by_name(loc, obj, name, H5T_STD_I64LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (a < 0) die("cannot create attribute", name);
+    check(H5Awrite(a, H5T_NATIVE_LLONG, v), name);
+    H5Aclose(a);
+    H5Sclose(space);
+}
+
 static void put_attr_int(hid_t loc, const char *obj, const char *name, long long v)
 {
     put_attr(loc, obj, name, H5T_STD_I64LE, H5T_NATIVE_LLONG, &v);
@@ -505,14 +517,7 @@ static void write_ckpt(const char *kind, const char *good, const char *out)
         put(f, "/preprocess/mean", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, d1, v);
     } else if (strcmp(k, "model-huge") == 0) {
         const long long widths[2] = {1048576, 1048576};
-        const hsize_t two = 2;
-        H5Adelete_by_name(f, "/", "hidden", H5P_DEFAULT);
-        hid_t space = H5Screate_simple(1, &two, NULL);
-        hid_t a = H5Acreate_by_name(f, "/", "hidden", H5T_STD_I64LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-        if (a < 0) die("cannot create attribute", "hidden");
-        check(H5Awrite(a, H5T_NATIVE_LLONG, widths), "hidden");
-        H5Aclose(a);
-        H5Sclose(space);
+        put_attr_int_array(f, "/", "hidden", widths, 2);
         put_attr_int(f, "/", "n_hidden", 2);
     } else if (strcmp(k, "hidden-fraction") == 0) {
         put_attr_double(f, "/", "hidden", 8.5);
@@ -564,15 +569,9 @@ static void write_ckpt(const char *kind, const char *good, const char *out)
         put_attr_str(f, "/", "data", "");
     } else if (strcmp(k, "run-id-array") == 0) {
         const hsize_t count = (hsize_t)1 << 20;
-        int64_t *ids = calloc((size_t)count, sizeof *ids);
+        long long *ids = calloc((size_t)count, sizeof *ids);
         if (!ids) die("out of memory", k);
-        H5Adelete_by_name(f, "/", "run_id", H5P_DEFAULT);
-        hid_t space = H5Screate_simple(1, &count, NULL);
-        hid_t a = H5Acreate_by_name(f, "/", "run_id", H5T_STD_I64LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-        if (a < 0) die("cannot create attribute", "run_id");
-        check(H5Awrite(a, H5T_NATIVE_INT64, ids), "run_id");
-        H5Aclose(a);
-        H5Sclose(space);
+        put_attr_int_array(f, "/", "run_id", ids, count);
         free(ids);
     } else if (strcmp(k, "format-heap-len") == 0) {
         H5Adelete_by_name(f, "/", "format", H5P_DEFAULT);
