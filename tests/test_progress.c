@@ -42,6 +42,15 @@ static void capture_end(capture *c, char *text, size_t size)
     unlink(c->path);
 }
 
+/* What one fc_progress_step prints, into text. */
+static void step_output(fc_progress *p, const fc_trainer *t, double loss, char *text, size_t size)
+{
+    capture cap;
+    capture_begin(&cap);
+    fc_progress_step(p, t, loss);
+    capture_end(&cap, text, size);
+}
+
 /* A trainer stand-in with only what the reporter reads: --progress lines, a line every print_every steps. */
 static fc_trainer *fake_trainer(fc_config *cfg, int64_t print_every)
 {
@@ -273,11 +282,9 @@ START_TEST(test_progress_max_steps)
     p.rate = 100;
     p.t_last = MPI_Wtime() - 10.0; /* 100 steps of 10 rows in 10 s: 100 samples/s */
     t->step = t->epoch_step = 1200;
-    capture cap;
-    capture_begin(&cap);
-    fc_progress_step(&p, t, 1.0);
     char text[512];
-    capture_end(&cap, text, sizeof text);
+    step_output(&p, t, 1.0, text, sizeof text);
+    capture cap;
     /* 300 steps of 10 rows to step 1500 at 100 samples/s: 30 s (to step 10000 it would be 14:40) */
     ck_assert_msg(strstr(text, "(step 1200 / 10000) epoch 1 loss 1.000000  100 samples/s  ETA 00:30\n") == text,
                   "ETA not to the --max-steps stop: '%s'", text);
@@ -355,11 +362,8 @@ START_TEST(test_progress_rate_counts_rows)
     p.step_last = 1000;
     p.t_last = MPI_Wtime() - 105.0; /* 1000 steps of 105 rows in 105 s: 1000 samples/s */
     t->step = 2000;
-    capture cap;
-    capture_begin(&cap);
-    fc_progress_step(&p, t, 1.0);
     char text[512];
-    capture_end(&cap, text, sizeof text);
+    step_output(&p, t, 1.0, text, sizeof text);
     ck_assert_msg(strstr(text, "(step 2000 / 4000) epoch 1 loss 1.000000  1000 samples/s  ETA 03:30\n") == text,
                   "rate not over the rows trained: '%s'", text);
 
@@ -372,9 +376,7 @@ START_TEST(test_progress_rate_counts_rows)
     p.step_last = 3;
     p.t_last = MPI_Wtime() - 10.0; /* steps 3..1002: 333 epochs of 105 rows, then 50: 35015 rows in 10 s */
     t->step = 1003;
-    capture_begin(&cap);
-    fc_progress_step(&p, t, 1.0);
-    capture_end(&cap, text, sizeof text);
+    step_output(&p, t, 1.0, text, sizeof text);
     ck_assert_msg(p.rate > 3500 && p.rate < 3502, "rate %g, want 3501.5 (35015 rows in 10 s)", p.rate);
     free(t);
 }
