@@ -166,58 +166,60 @@ resume_one_rank() {
     fi
 }
 
+# ctrl_c NAME THEN [ARGS...]: a run without mpirun (ARGS added to MODEL) into NAME, log.NAME, gets a Ctrl-C once it
+# has printed step 10, and then signal THEN ("none": no other) 20 ms later. Sets WAIT_RC, LINE (its "stopped on
+# signal" line), STEP (that line's step) and T0 (when the Ctrl-C went); returns 1 when no progress line came.
+ctrl_c() {
+    local name=$1 then=$2 pid
+    shift 2
+    rm -rf "$name"
+    # (A script's background job starts with SIGINT ignored, and fcnet_dist then leaves it ignored.)
+    timeout 300 env --default-signal=INT "$FCNET_DIST" train "${MODEL[@]}" "$@" --out "$name" >"log.$name" 2>&1 &
+    BG=$!
+    if ! wait_for_step "log.$name" 10 60 "$BG"; then
+        kill -KILL "$BG" 2>/dev/null
+        return 1
+    fi
+    T0=$(now_ms)
+    pid=$(pgrep -P "$BG" -x fcnet_dist || echo "$BG")
+    kill -INT "$pid"
+    if [ "$then" != none ]; then
+        sleep 0.02
+        kill "-$then" "$pid"
+    fi
+    wait_exit "$BG" $LIMIT_S
+    kill -KILL "$BG" 2>/dev/null
+    LINE=$(grep -o "stopped on signal at step [0-9]*.*" "log.$name")
+    STEP=$(echo "$LINE" | grep -oE 'step [0-9]+' | head -1 | grep -oE '[0-9]+')
+    return 0
+}
+
 # ---- 4. Ctrl-C (SIGINT) to a run started without mpirun, as under gdb or valgrind ----
 # It writes the checkpoint at the next step boundary and then dies of SIGINT (status 130), so that a shell
 # loop around it stops too; the resume equals an uninterrupted run of its own (one rank) bitwise.
 "$FCNET_DIST" train "${MODEL[@]}" --out full1 >log.full1 2>&1 || fail "uninterrupted one-rank run failed"
-rm -rf int
-# (A script's background job starts with SIGINT ignored, and fcnet_dist then leaves it ignored.)
-timeout 300 env --default-signal=INT "$FCNET_DIST" train "${MODEL[@]}" --out int --checkpoint-every 1 >log.int 2>&1 &
-BG=$!
-if wait_for_step log.int 10 60 "$BG"; then
-    t0=$(now_ms)
-    pid=$(pgrep -P "$BG" -x fcnet_dist || echo "$BG")
-    kill -INT "$pid"
-    wait_exit "$BG" $LIMIT_S
-    line=$(grep -o "stopped on signal at step [0-9]*.*" log.int)
-    step=$(echo "$line" | grep -oE 'step [0-9]+' | head -1 | grep -oE '[0-9]+')
-    if [ "$WAIT_RC" = 130 ] && [ -n "$step" ] && [ "$(attr int/checkpoint.h5 /@step)" = "$step" ]; then
-        pass "int: died of SIGINT (130) $(elapsed_s "$t0") s after Ctrl-C, checkpoint at step $step: '$line'"
-        resume_one_rank int "$step"
-    else
-        fail "int: exit $WAIT_RC (want 130), log step '${step}', checkpoint step $(attr int/checkpoint.h5 /@step)"
-        tail -3 log.int | sed 's/^/    /'
-    fi
-else
+if ! ctrl_c int none --checkpoint-every 1; then
     fail "int: no progress line at step >= 10 within 60 s"
+elif [ "$WAIT_RC" = 130 ] && [ -n "$STEP" ] && [ "$(attr int/checkpoint.h5 /@step)" = "$STEP" ]; then
+    pass "int: died of SIGINT (130) $(elapsed_s "$T0") s after Ctrl-C, checkpoint at step $STEP: '$LINE'"
+    resume_one_rank int "$STEP"
+else
+    fail "int: exit $WAIT_RC (want 130), log step '${STEP}', checkpoint step $(attr int/checkpoint.h5 /@step)"
+    tail -3 log.int | sed 's/^/    /'
 fi
-kill -KILL "$BG" 2>/dev/null
 
 # ---- 4b. a SIGTERM after the Ctrl-C (a batch system's, or `timeout`'s, landing before or during the save) ----
 # The Ctrl-C still decides: death by SIGINT (130) after the checkpoint; the later SIGTERM made it exit 0. Wider
 # layers make the save take some 100 ms, so the SIGTERM, 20 ms after the Ctrl-C has been taken, lands before the
 # run has decided how it ends (sent together, the kernel runs SIGTERM's handler first, SIGINT's last).
-rm -rf intterm
-timeout 300 env --default-signal=INT "$FCNET_DIST" train "${MODEL[@]}" --hidden 2000,2000 --out intterm \
-    >log.intterm 2>&1 &
-BG=$!
-if wait_for_step log.intterm 10 60 "$BG"; then
-    pid=$(pgrep -P "$BG" -x fcnet_dist || echo "$BG")
-    kill -INT "$pid"
-    sleep 0.02
-    kill -TERM "$pid"
-    wait_exit "$BG" $LIMIT_S
-    step=$(grep -o "stopped on signal at step [0-9]*" log.intterm | grep -oE '[0-9]+$')
-    if [ "$WAIT_RC" = 130 ] && [ -n "$step" ] && [ "$(attr intterm/checkpoint.h5 /@step)" = "$step" ]; then
-        pass "intterm: Ctrl-C then SIGTERM: died of SIGINT (130), checkpoint at step $step"
-    else
-        fail "intterm: exit $WAIT_RC (want 130), log step '${step}', checkpoint step $(attr intterm/checkpoint.h5 /@step)"
-        tail -3 log.intterm | sed 's/^/    /'
-    fi
-else
+if ! ctrl_c intterm TERM --hidden 2000,2000; then
     fail "intterm: no progress line at step >= 10 within 60 s"
+elif [ "$WAIT_RC" = 130 ] && [ -n "$STEP" ] && [ "$(attr intterm/checkpoint.h5 /@step)" = "$STEP" ]; then
+    pass "intterm: Ctrl-C then SIGTERM: died of SIGINT (130), checkpoint at step $STEP"
+else
+    fail "intterm: exit $WAIT_RC (want 130), log step '${STEP}', checkpoint step $(attr intterm/checkpoint.h5 /@step)"
+    tail -3 log.intterm | sed 's/^/    /'
 fi
-kill -KILL "$BG" 2>/dev/null
 
 # ---- 5. standard output closed (`| head`) under a run without mpirun ----
 # Rank 0's next progress line raises SIGPIPE, whose default action killed the run silently with nothing
