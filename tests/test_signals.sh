@@ -14,7 +14,7 @@
 #     exit 0, the checkpoint loads and the resume equals the uninterrupted run bitwise; no temporary
 #     file is left behind.
 #  4. Ctrl-C to a run without mpirun: checkpoint, then death by SIGINT (130); the resume is bitwise. 4b: a SIGTERM
-#     after the Ctrl-C does not turn that death into exit 0.
+#     after the Ctrl-C does not turn that death into exit 0. 4c: a Ctrl-C after a SIGTERM still makes it one.
 #  5. A run without mpirun whose standard output closes (`| head -1`): checkpoint, one warning line on
 #     stderr, then death by SIGPIPE (141); the resume is bitwise.
 #  6. Under mpirun, a SIGPIPE to one rank (a socket to a peer or to orted gone; mpirun handles a closed
@@ -220,6 +220,31 @@ else
     fail "intterm: exit $WAIT_RC (want 130), log step '${STEP}', checkpoint step $(attr intterm/checkpoint.h5 /@step)"
     tail -3 log.intterm | sed 's/^/    /'
 fi
+
+# ---- 4c. a Ctrl-C after a SIGTERM (the user's, while a batch system's stop is being saved) ----
+# The first stop signal decides, except that a Ctrl-C always wins: death by SIGINT (130) after the checkpoint,
+# not the SIGTERM's exit 0. The same wide layers and 20 ms as 4b, the signals in the other order.
+rm -rf termint
+timeout 300 env --default-signal=INT "$FCNET_DIST" train "${MODEL[@]}" --hidden 2000,2000 --out termint \
+    >log.termint 2>&1 &
+BG=$!
+if wait_for_step log.termint 10 60 "$BG"; then
+    pid=$(pgrep -P "$BG" -x fcnet_dist || echo "$BG")
+    kill -TERM "$pid"
+    sleep 0.02
+    kill -INT "$pid"
+    wait_exit "$BG" $LIMIT_S
+    step=$(grep -o "stopped on signal at step [0-9]*" log.termint | grep -oE '[0-9]+$')
+    if [ "$WAIT_RC" = 130 ] && [ -n "$step" ] && [ "$(attr termint/checkpoint.h5 /@step)" = "$step" ]; then
+        pass "termint: SIGTERM then Ctrl-C: died of SIGINT (130), checkpoint at step $step"
+    else
+        fail "termint: exit $WAIT_RC (want 130), log step '${step}', checkpoint step $(attr termint/checkpoint.h5 /@step)"
+        tail -3 log.termint | sed 's/^/    /'
+    fi
+else
+    fail "termint: no progress line at step >= 10 within 60 s"
+fi
+kill -KILL "$BG" 2>/dev/null
 
 # ---- 5. standard output closed (`| head`) under a run without mpirun ----
 # Rank 0's next progress line raises SIGPIPE, whose default action killed the run silently with nothing
