@@ -684,6 +684,12 @@ START_TEST(test_accepted_numbers)
     /* the largest float below 1, 1 - 2^-24, is a decay rate the update keeps */
     ck_assert_int_eq(PARSE(&cfg, "--data", "d.h5", "--beta2", "0.99999994039535522"), FC_OK);
     ck_assert((float)cfg.optim.beta2 < 1);
+    /* The rule is the update rules' decay rates': --bn-momentum, applied in double, keeps its value. */
+    ck_assert_int_eq(PARSE(&cfg, "--data", "d.h5", "--bn-momentum", "0.99999999"), FC_OK);
+    ck_assert(cfg.bn_momentum == 0.99999999);
+    /* A checkpoint written before that rule resumes with its decay rate. */
+    cfg.optim.beta2 = 0.99999999;
+    ck_assert_int_eq(fc_config_check_values(&cfg, "old.h5", 1), FC_OK);
     /* A checkpoint written before --keep refused values below 2^-24 still resumes: its values are checked with
      * the flags' other rules (a keep of 0 is still refused), not with that one. */
     cfg.keep = 1e-9;
