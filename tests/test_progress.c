@@ -378,6 +378,17 @@ START_TEST(test_progress_rate_counts_rows)
     t->step = 1003;
     step_output(&p, t, 1.0, text, sizeof text);
     ck_assert_msg(p.rate > 3500 && p.rate < 3502, "rate %g, want 3501.5 (35015 rows in 10 s)", p.rate);
+    /* An interval that starts at an epoch's short last batch: steps 5..1004 are step 5's 5 rows, then 333 epochs
+     * of 105 rows (counted one step later, steps 6..1005, it would be 35015 rows). */
+    fc_progress_init(&p, t, 1);
+    p.timing = 1;
+    p.step_last = 5;
+    p.t_last = MPI_Wtime() - 10.0; /* 34970 rows in 10 s */
+    t->step = 1005;
+    capture_begin(&cap);
+    fc_progress_step(&p, t, 1.0);
+    capture_end(&cap, text, sizeof text);
+    ck_assert_msg(p.rate > 3496 && p.rate < 3498, "rate %g, want 3497 (34970 rows in 10 s)", p.rate);
     free(t);
 }
 END_TEST
