@@ -224,6 +224,10 @@ START_TEST(test_watch_leaves_ordinary_stores_that_slow)
     /* A trial that chose non-temporal stores watches nothing. */
     run_trial_updates(&c, &dist, watch_warm, 1.0, 1.1, 9, 32, 0.05, 0.1);
     ck_assert_int_eq(c.watch, 0);
+    /* Two middle steps of 0.19 and 0.25 ms: a median of 0.22, beyond the limit (not the lower one's 0.19). */
+    trial_keeping_ordinary(&c, &dist);
+    for (int i = 0; i < 32; i++) fc_store_choice_record(&c, &dist, 1e-3, i % 2 ? 0.25e-3 : 0.19e-3);
+    ck_assert_int_eq(c.streaming, 1);
     fc_dist_free(&dist);
 }
 END_TEST
