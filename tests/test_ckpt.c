@@ -766,6 +766,43 @@ static void set_root_attr_i64(const char *path, const char *attr, int64_t v)
     H5Fclose(f);
 }
 
+/* Replaces /params/W1 of path by a float32 dataset of shape dims that is never written: chunked (one chunk) or
+ * contiguous (its storage is allocated on the first write, so it has none). */
+static void unwritten_w1(const char *path, const hsize_t dims[2], int chunked)
+{
+    hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    ck_assert(f >= 0);
+    ck_assert(H5Ldelete(f, "/params/W1", H5P_DEFAULT) >= 0);
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE), space = H5Screate_simple(2, dims, NULL);
+    if (chunked) ck_assert(H5Pset_chunk(dcpl, 2, dims) >= 0);
+    hid_t d = H5Dcreate2(f, "/params/W1", H5T_IEEE_F32LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    ck_assert(d >= 0);
+    H5Dclose(d);
+    H5Sclose(space);
+    H5Pclose(dcpl);
+    H5Fclose(f);
+}
+
+/* A tensor never written reads as the fill value: refused when its storage is contiguous too (test_bad_inputs'
+ * w1-unwritten is chunked). One declared with another shape is named by its shape, the more telling reason. */
+START_TEST(test_never_written_tensors)
+{
+    const char *path = scratch("unwritten.h5");
+    fixture *a = new_default_fixture(8);
+    const fc_view *w1 = &a->t.net.layout.views[a->t.net.iw[1]];
+    hsize_t dims[2] = {(hsize_t)w1->rows, (hsize_t)w1->cols};
+    ck_assert_int_eq(fc_ckpt_save(&a->t, path), FC_OK);
+    unwritten_w1(path, dims, 0);
+    expect_error(fc_ckpt_load(&a->t, path), FC_ERR_INPUT, "/params/W1", "part of its data was never written");
+    ck_assert_int_eq(fc_ckpt_save(&a->t, path), FC_OK);
+    dims[1]++;
+    unwritten_w1(path, dims, 1);
+    expect_error(fc_ckpt_load(&a->t, path), FC_ERR_INPUT, "/params/W1: shape (", "expected");
+    ck_assert_int_eq(H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL), 0);
+    free_fixture(a);
+}
+END_TEST
+
 /* format_version: versions 1 .. FC_CKPT_FORMAT_VERSION are read; 0 and the next one are refused. */
 START_TEST(test_format_version_range)
 {
@@ -899,6 +936,15 @@ START_TEST(test_init_from_params_only)
     write_params_only(path, &b->t.net, bvalues, NULL, NULL, NULL);
     ck_assert_int_eq(fc_ckpt_load_params(&b->t.net, path, 0), FC_OK);
     ck_assert(same_bits(bn_before, b->t.net.bn_stats, nb));
+    /* ... and a checkpoint whose root says another norm (layernorm: gamma and beta, no /bn): only one of a
+     * batchnorm run must hold /bn. */
+    const char *ln = scratch("ln_source.h5");
+    fixture *l = malloc(sizeof *l);
+    build(l, 2, hidden, FC_NORM_LAYER, FC_OPTIM_ADAM, D, CAP_LOSS, 17);
+    ck_assert_int_eq(fc_ckpt_save(&l->t, ln), FC_OK);
+    ck_assert_int_eq(fc_ckpt_load_params(&b->t.net, ln, 0), FC_OK);
+    ck_assert(same_bits(bn_before, b->t.net.bn_stats, nb));
+    free_fixture(l);
     /* ... and takes /bn from a checkpoint that has it, and /best with best = 1. */
     const char *ck = scratch("bn_source.h5");
     fixture *c = malloc(sizeof *c);
@@ -1165,6 +1211,7 @@ static Suite *suite(void)
     tcase_add_test(t, test_atomic_failure_keeps_previous);
     tcase_add_test(t, test_corrupt_byte_detected);
     tcase_add_test(t, test_truncated_and_foreign_files);
+    tcase_add_test(t, test_never_written_tensors);
     tcase_add_test(t, test_format_version_range);
     tcase_add_test(t, test_mismatch_messages);
     tcase_add_test(t, test_init_from_params_only);
