@@ -228,6 +228,12 @@ START_TEST(test_watch_leaves_ordinary_stores_that_slow)
     trial_keeping_ordinary(&c, &dist);
     for (int i = 0; i < 32; i++) fc_store_choice_record(&c, &dist, 1e-3, i % 2 ? 0.25e-3 : 0.19e-3);
     ck_assert_int_eq(c.streaming, 1);
+    /* A block exactly at the limit (0.125 + 1.125 - 1.0 ms, all exact in binary) is within it: only one beyond
+     * switches. */
+    trial_keeping_ordinary(&c, &dist);
+    c.update_ms[0] = 0.125, c.mean_ms[0] = 1.0, c.mean_ms[1] = 1.125;
+    record_updates(&c, &dist, 32, 0.25);
+    ck_assert_int_eq(c.streaming, 0);
     fc_dist_free(&dist);
 }
 END_TEST
