@@ -385,9 +385,7 @@ START_TEST(test_progress_rate_counts_rows)
     p.step_last = 5;
     p.t_last = MPI_Wtime() - 10.0; /* 34970 rows in 10 s */
     t->step = 1005;
-    capture_begin(&cap);
-    fc_progress_step(&p, t, 1.0);
-    capture_end(&cap, text, sizeof text);
+    step_output(&p, t, 1.0, text, sizeof text);
     ck_assert_msg(p.rate > 3496 && p.rate < 3498, "rate %g, want 3497 (34970 rows in 10 s)", p.rate);
     free(t);
 }
