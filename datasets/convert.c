@@ -35,8 +35,10 @@ typedef struct options {
 
 static int usage_error(const char *fmt, const char *arg)
 {
+    /* Through fc_error_set, which folds a newline in the value ("--val '5<LF>'"): one line, as the others. */
+    fc_error_set(FC_ERR_INPUT, "%s", arg);
     fprintf(stderr, "fcnet_convert: ");
-    fprintf(stderr, fmt, arg);
+    fprintf(stderr, fmt, fc_error_message());
     fprintf(stderr, " (see fcnet_convert --help)\n");
     return FC_ERR_INPUT;
 }
@@ -89,6 +91,8 @@ static int parse_args(options *o, int argc, char **argv)
         }
     }
     if (!o->out) return usage_error("%s", "--out is required");
+    /* "" made the temporary ".tmp" in the working directory, replacing one there, and failed only at the rename */
+    if (!o->out[0]) return usage_error("%s", "--out '': expected a file name");
     if (strcmp(o->mode, "idx") == 0) {
         if (!o->train_images || !o->train_labels || !o->test_images || !o->test_labels)
             return usage_error("%s", "idx needs --train-images, --train-labels, --test-images and --test-labels");

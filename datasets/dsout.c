@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fcnet/h5quiet.h"
@@ -31,6 +32,11 @@ fc_status fc_dsout_open(fc_dsout *out, const char *path)
     if (strlen(path) >= sizeof out->path) return fc_error_set(FC_ERR_INPUT, "%s: output path too long", path);
     snprintf(out->path, sizeof out->path, "%s", path);
     snprintf(out->tmp, sizeof out->tmp, "%s.tmp", path);
+    /* The commit's rename replaces whatever the name holds: run as root, --out /dev/null replaced the device
+     * with the dataset. A directory is left to the rename, which refuses it; a link is replaced, not followed. */
+    struct stat sb;
+    if (lstat(path, &sb) == 0 && !S_ISREG(sb.st_mode) && !S_ISDIR(sb.st_mode) && !S_ISLNK(sb.st_mode))
+        return fc_error_set(FC_ERR_FAIL, "%s: cannot replace: not a regular file (a FIFO, socket or device)", path);
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     unlink(out->tmp); /* a stale one; and created anew (H5F_ACC_EXCL), a symbolic link there is not followed */
     out->file = H5Fcreate(out->tmp, H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT);

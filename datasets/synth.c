@@ -44,7 +44,9 @@ static const char *const usage_text =
 
 static int usage_error(const char *what, const char *arg)
 {
-    fprintf(stderr, "fcnet_synth: %s '%s' (see fcnet_synth --help)\n", what, arg);
+    /* Through fc_error_set, which folds a newline in the value ("--train '5<LF>'"): one line, as the others. */
+    fc_error_set(FC_ERR_INPUT, "%s '%s'", what, arg);
+    fprintf(stderr, "fcnet_synth: %s (see fcnet_synth --help)\n", fc_error_message());
     return FC_ERR_INPUT;
 }
 
@@ -111,6 +113,8 @@ static int parse_args(options *o, int argc, char **argv)
         if (rc) return rc;
     }
     if (!o->out) return usage_error("missing option", "--out");
+    /* "" made the temporary ".tmp" in the working directory, replacing one there, and failed only at the rename */
+    if (!o->out[0]) return usage_error("--out expects a file name, got", "");
     if (o->n[0] * o->features > (1LL << 31) || o->n[1] * o->features > (1LL << 31) ||
         o->n[2] * o->features > (1LL << 31))
         return usage_error("too large: rows x features must stay below 2^31 per split, see", "--features");

@@ -362,6 +362,14 @@ expect_usage "no --out" "--out is required" $(idx_args train-images train-labels
 expect_usage "misspelt flag given last" "unknown option '--vall'" $(idx_args train-images train-labels) --out bad.h5 --vall
 expect_usage "idx with --dir" "--dir belongs to cifar10" $(idx_args train-images train-labels) --dir cifar --out bad.h5
 expect_usage "cifar10 with --train-images" "belong to idx" cifar10 --dir cifar --train-images train-images --out bad.h5
+# An empty --out made the temporary ".tmp" here (replacing one) and failed only at the rename, exit 1.
+echo mine >.tmp
+expect_usage "--out ''" "--out '': expected a file name" $(idx_args train-images train-labels) --out ""
+check "--out '': a .tmp here untouched" sh -c '[ "$(cat .tmp)" = mine ]'
+rm -f .tmp
+# A newline in a value is folded, as in every other message: one line.
+expect_usage "--val with a newline: one line" "--val '5 x'" $(idx_args train-images train-labels) --out bad.h5 \
+    --val "$(printf '5\nx')"
 # An output path of FC_PATH_MAX (4096) characters is refused up front; one of 4095 gets to the create
 # (which fails: no name component may be that long), so the limit sits exactly at 4096.
 expect_usage "--out of 4096 characters" "output path too long" $(idx_args train-images train-labels) \
@@ -396,6 +404,14 @@ check "--out a directory: exit 1, one line, cannot rename ($(cat dir.err))" sh -
     "[ $rc -eq 1 ] && [ \$(wc -l <dir.err) -eq 1 ] && grep -q 'outdir.tmp: cannot rename to outdir' dir.err"
 check "--out a directory: no temporary left, the directory untouched" sh -c \
     '[ ! -e outdir.tmp ] && [ -d outdir ] && [ -z "$(ls -A outdir)" ]'
+# An output name that is a FIFO or a device: the rename would replace it (run as root, --out /dev/null replaced
+# the device with the dataset), so it is refused before anything is created (exit 1, one line), left as it was.
+mkfifo outfifo
+"$CONVERT" $(idx_args train-images train-labels) --out outfifo >/dev/null 2>fifo.err
+rc=$?
+check "--out a FIFO: exit 1, one line, cannot replace ($(cat fifo.err))" sh -c \
+    "[ $rc -eq 1 ] && [ \$(wc -l <fifo.err) -eq 1 ] && grep -q 'outfifo: cannot replace: not a regular file' fifo.err"
+check "--out a FIFO: still a FIFO, no temporary" sh -c '[ -p outfifo ] && [ ! -e outfifo.tmp ]'
 # fsync failing (EIO from tests/fsync_fails.c): exit 1, one line naming the temporary and the sync, and
 # neither the output nor the temporary left; the shim without its variable is the real fsync.
 if [ -n "$FSYNC_FAILS" ]; then
@@ -476,6 +492,13 @@ if [ -n "$SYNTH" ]; then
     expect_synth_usage "--val ''" "--val expects an integer" --out s-bad.h5 --val ''
     expect_synth_usage "--features 0" "--features expects an integer in \[1," --out s-bad.h5 --features 0
     expect_synth_usage "no --out" "missing option '--out'" --train 5
+    expect_synth_usage "--out ''" "--out expects a file name, got ''" --out "" --train 5
+    expect_synth_usage "--train with a newline: one line" "got '5 x'" --out s-bad.h5 --train "$(printf '5\nx')"
+    # The FIFO test above, through fcnet_synth.
+    "$SYNTH" --out outfifo --train 5 >/dev/null 2>fifo.err
+    rc=$?
+    check "synth: --out a FIFO: exit 1, one line, the FIFO kept ($(cat fifo.err))" sh -c \
+        "[ $rc -eq 1 ] && [ \$(wc -l <fifo.err) -eq 1 ] && grep -q 'cannot replace' fifo.err && [ -p outfifo ]"
     # A misspelt flag given last is unknown, not one "missing" its value (it was named as the latter).
     expect_synth_usage "misspelt flag given last" "unknown option '--trian'" --out s-bad.h5 --trian
     # 2^31 rows are allowed, but 2^31 x 2 features are more than a split may hold.
