@@ -75,15 +75,19 @@ static void end_on_signals(void)
  * where the readers, which serve several options, can name only the file. */
 static fc_status check_input_files(const fc_config *cfg)
 {
+    /* Only the files this command reads: one INI file serves train and eval runs, and its checkpoint =
+     * run/checkpoint.h5, for eval, refused the train run that was to write it ("cannot open"). */
+    const int train = cfg->command == FC_CMD_TRAIN, eval = cfg->command == FC_CMD_EVAL;
     const struct {
         const char *flag, *path;
-    } inputs[] = {{"--data", cfg->data},
-                  {"--resume", cfg->resume},
-                  {"--init-from", cfg->init_from},
-                  {"--checkpoint", cfg->checkpoint}};
+        int read;
+    } inputs[] = {{"--data", cfg->data, 1},
+                  {"--resume", cfg->resume, train},
+                  {"--init-from", cfg->init_from, train},
+                  {"--checkpoint", cfg->checkpoint, eval}};
     for (size_t i = 0; i < sizeof inputs / sizeof inputs[0]; i++) {
         const char *path = inputs[i].path;
-        if (!path[0]) continue;
+        if (!path[0] || !inputs[i].read) continue;
         const char *problem = fc_input_file_problem(path);
         if (!problem && access(path, R_OK) != 0) problem = strerror(errno);
         if (problem) return fc_error_set(FC_ERR_INPUT, "%s: %s: cannot open: %s", inputs[i].flag, path, problem);

@@ -64,6 +64,17 @@ mpi 2 train --data d.h5 --hidden 16,12 --norm batchnorm --keep 0.9 --reg 1e-3 --
 CK=run/checkpoint.h5
 check "training wrote the checkpoint" test -s "$CK"
 
+# One INI file serves train and eval runs: its checkpoint (eval's input, train's output) need not exist for
+# the train run that writes it (train refused it: "--checkpoint: shared/checkpoint.h5: cannot open").
+printf 'data = d.h5\nhidden = 8\nepochs = 1\nbatch_size = 64\nout = shared\ncheckpoint = shared/checkpoint.h5\n' >shared.ini
+rc=0
+"$DIST" train --config shared.ini --print-every 1000 >shared-train.log 2>shared-train.err || rc=$?
+check "train with an INI naming the checkpoint it is to write: exit 0 ($(head -c 300 shared-train.err))" \
+    sh -c "[ $rc -eq 0 ] && [ -s shared/checkpoint.h5 ]"
+rc=0
+"$DIST" eval --config shared.ini >shared-eval.log 2>shared-eval.err || rc=$?
+check "eval with the same INI: exit 0 ($(head -c 300 shared-eval.err))" sh -c "[ $rc -eq 0 ] && grep -q '^accuracy:' shared-eval.log"
+
 # ---- every split, last and best parameters, at -n 1 and -n 3 ----
 declare -A rows=([test]=101 [val]=60 [train]=240)
 for split in test val train; do
