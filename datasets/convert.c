@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "dsout.h"
 #include "readers.h"
@@ -141,6 +142,56 @@ static fc_status read_cifar(fc_raw *train_x, fc_raw *train_y, fc_raw *test_x, fc
     return st;
 }
 
+/* Whether name is the file at input, or (tmp) a name whose removal deletes it. The output is written to OUT.tmp
+ * (a stale one removed first) and renamed over OUT: an --out naming an input replaced that input after reading
+ * it, an input called OUT.tmp was removed as a stale temporary. A link as --out is replaced, not followed; an
+ * input reached through a link is the file it names. */
+static int names_input(const char *name, const char *input)
+{
+    struct stat in, at;
+    return stat(input, &in) == 0 && lstat(name, &at) == 0 && !S_ISLNK(at.st_mode) && at.st_dev == in.st_dev &&
+           at.st_ino == in.st_ino;
+}
+
+/* Refuses an --out (or its temporary) that is one of the input files, before anything is read or written. */
+static int refuse_output_over_input(const options *o)
+{
+    char inputs[6][8192], tmp[8192];
+    const char *flags[6];
+    int n = 0;
+    if (strcmp(o->mode, "idx") == 0) {
+        const char *paths[4] = {o->train_images, o->train_labels, o->test_images, o->test_labels};
+        const char *names[4] = {"--train-images", "--train-labels", "--test-images", "--test-labels"};
+        for (; n < 4; n++) {
+            snprintf(inputs[n], sizeof inputs[n], "%s", paths[n]);
+            flags[n] = names[n];
+        }
+    } else {
+        for (; n < 6; n++) {
+            if (n < 5)
+                snprintf(inputs[n], sizeof inputs[n], "%s/data_batch_%d.bin", o->dir, n + 1);
+            else
+                snprintf(inputs[n], sizeof inputs[n], "%s/test_batch.bin", o->dir);
+            flags[n] = "--dir";
+        }
+    }
+    snprintf(tmp, sizeof tmp, "%s.tmp", o->out);
+    for (int i = 0; i < n; i++) {
+        if (names_input(o->out, inputs[i]))
+            fc_error_set(FC_ERR_INPUT, "--out %s is the input %s %s: it would be replaced; choose another name",
+                         o->out, flags[i], inputs[i]);
+        else if (names_input(tmp, inputs[i]))
+            fc_error_set(FC_ERR_INPUT, "--out %s: its temporary %s is the input %s %s, which would be removed; "
+                         "choose another name", o->out, tmp, flags[i], inputs[i]);
+        else
+            continue;
+        char why[1024]; /* usage_error formats into the error buffer again */
+        snprintf(why, sizeof why, "%s", fc_error_message());
+        return usage_error("%s", why);
+    }
+    return 0;
+}
+
 static fc_status write_output(const options *o, const fc_raw *train_x, const fc_raw *train_y,
                               const fc_raw *test_x, const fc_raw *test_y)
 {
@@ -181,6 +232,7 @@ int main(int argc, char **argv)
         fputs(usage_text, stdout);
         return 0;
     }
+    if (rc == 0) rc = refuse_output_over_input(&o);
     if (rc != 0) return rc;
 
     fc_raw train_x = {0}, train_y = {0}, test_x = {0}, test_y = {0};

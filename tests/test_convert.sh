@@ -367,6 +367,24 @@ echo mine >.tmp
 expect_usage "--out ''" "--out '': expected a file name" $(idx_args train-images train-labels) --out ""
 check "--out '': a .tmp here untouched" sh -c '[ "$(cat .tmp)" = mine ]'
 rm -f .tmp
+# An --out naming an input replaced it after reading it, and an input named OUT.tmp was removed as a stale
+# temporary: both refused before anything is read (exit 2), the input as it was; a link as --out is replaced.
+cp train-labels labels-copy
+expect_usage "--out is an input" "--out labels-copy is the input --train-labels labels-copy: it would be replaced" \
+    $(idx_args train-images labels-copy) --out labels-copy
+check "--out is an input: the input unchanged" cmp -s train-labels labels-copy
+ln -s labels-copy labels-link
+expect_usage "--out is an input reached through a link" "--out labels-copy is the input --train-labels labels-link" \
+    $(idx_args train-images labels-link) --out labels-copy
+cp train-labels out.h5.tmp
+expect_usage "--out's temporary is an input" "its temporary out.h5.tmp is the input --train-labels out.h5.tmp" \
+    $(idx_args train-images out.h5.tmp) --out out.h5
+check "--out's temporary is an input: the input kept" cmp -s train-labels out.h5.tmp
+cp cifar/test_batch.bin test-batch-copy
+expect_usage "--out is a CIFAR batch" "--out cifar/test_batch.bin is the input --dir cifar/test_batch.bin" \
+    cifar10 --dir cifar --out cifar/test_batch.bin
+check "--out is a CIFAR batch: the batch unchanged" cmp -s cifar/test_batch.bin test-batch-copy
+rm -f labels-copy labels-link out.h5.tmp test-batch-copy
 # A newline in a value is folded, as in every other message: one line.
 expect_usage "--val with a newline: one line" "--val '5 x'" $(idx_args train-images train-labels) --out bad.h5 \
     --val "$(printf '5\nx')"
