@@ -2,6 +2,8 @@
  * file (uint8 x flattened row-major, uint8 y, num_classes = 10). The last --val training rows become
  * /val. Exit codes: 0 success, 2 usage error or malformed input (one line on stderr naming the file),
  * 1 failure writing the output. No output file is left behind on failure. */
+#include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,9 +86,11 @@ static int parse_args(options *o, int argc, char **argv)
         else if (strcmp(flag, "--out") == 0) o->out = value;
         else if (strcmp(flag, "--val") == 0) {
             char *end;
+            errno = 0;
             o->val = strtoll(value, &end, 10);
-            if (*value == '\0' || *end != '\0' || o->val < 0)
-                return usage_error("--val '%s': expected a row count >= 0", value);
+            /* As fcnet_dist's flags: no leading blanks, and 99999999999999999999 is not read as 2^63 - 1. */
+            if (*value == '\0' || isspace((unsigned char)*value) || *end != '\0' || errno == ERANGE || o->val < 0)
+                return usage_error("--val '%s': expected a row count >= 0 (at most 2^63 - 1)", value);
         } else {
             return usage_error("unknown option '%s'", flag);
         }

@@ -54,7 +54,9 @@ static int parse_count(long long *out, const char *flag, const char *value, long
 {
     char *end;
     *out = strtoll(value, &end, 10);
-    if (*value == '\0' || *end != '\0' || *out < min || *out > max) {
+    /* No leading blanks, as fcnet_dist's flags (strtoll skips them). A value beyond 64 bits, clamped, is out of
+     * the range below. */
+    if (*value == '\0' || isspace((unsigned char)*value) || *end != '\0' || *out < min || *out > max) {
         char what[128];
         snprintf(what, sizeof what, "%s expects an integer in [%lld, %lld], got", flag, min, max);
         return usage_error(what, value);

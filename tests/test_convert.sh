@@ -288,6 +288,10 @@ expect_bad "test image shape differs" wide-test "2x3" idx --train-images train-i
     --train-labels train-labels --test-images wide-test --test-labels test-labels --val 1
 expect_bad "--val leaves no training rows" "--val" "only 5 rows" $(idx_args train-images train-labels) --val 5
 expect_bad "--val negative" "--val '-1'" "row count >= 0" $(idx_args train-images train-labels) --val -1
+# Beyond 64 bits was read as 2^63 - 1 (and named so); a leading blank was skipped. Both refused, as by fcnet_dist.
+expect_bad "--val beyond 64 bits" "--val '99999999999999999999'" "at most 2^63 - 1" \
+    $(idx_args train-images train-labels) --val 99999999999999999999
+expect_bad "--val with a leading blank" "--val ' 3'" "row count >= 0" $(idx_args train-images train-labels) --val " 3"
 expect_bad "--val empty" "--val ''" "row count >= 0" $(idx_args train-images train-labels) --val ''
 # More labels than images, not only fewer: the counts must be equal.
 idx_labels six-labels 3 1 4 1 5 9
@@ -508,6 +512,8 @@ if [ -n "$SYNTH" ]; then
     rc=$?
     check "synth: --noise 1e39 with --dtype uint8 is clamped (exit 0, a file)" sh -c "[ $rc -eq 0 ] && [ -s s-u8big.h5 ] && [ ! -s synth.err ]"
     expect_synth_usage "--val ''" "--val expects an integer" --out s-bad.h5 --val ''
+    expect_synth_usage "--test with a leading blank" "--test expects an integer in \[0, 2147483648\], got ' 4'" \
+        --out s-bad.h5 --test " 4"
     expect_synth_usage "--features 0" "--features expects an integer in \[1," --out s-bad.h5 --features 0
     expect_synth_usage "no --out" "missing option '--out'" --train 5
     expect_synth_usage "--out ''" "--out expects a file name, got ''" --out "" --train 5
