@@ -1258,6 +1258,22 @@ fc_status fc_ckpt_load_preprocess(fc_preprocess *pp, const char *path, int d)
     return FC_OK;
 }
 
+/* Whether the root attribute norm is there as one string, as fcnet writes it: an --init-from file written by h5py
+ * may use the name for anything, and is not a checkpoint that must hold /bn. */
+static int root_norm_is_string(hid_t file)
+{
+    if (H5Aexists_by_name(file, "/", "norm", H5P_DEFAULT) <= 0) return 0;
+    hid_t a = H5Aopen_by_name(file, "/", "norm", H5P_DEFAULT, H5P_DEFAULT);
+    if (a < 0) return 0;
+    hid_t type = H5Aget_type(a), space = H5Aget_space(a);
+    const int one_string =
+        type >= 0 && space >= 0 && H5Tget_class(type) == H5T_STRING && H5Sget_simple_extent_npoints(space) == 1;
+    if (type >= 0) H5Tclose(type);
+    if (space >= 0) H5Sclose(space);
+    H5Aclose(a);
+    return one_string;
+}
+
 fc_status fc_ckpt_load_params(fc_net *net, const char *path, int best)
 {
     ckpt_io io;
@@ -1277,8 +1293,7 @@ fc_status fc_ckpt_load_params(fc_net *net, const char *path, int best)
                 "becomes the final parameters when it finishes); evaluate without --best");
     /* /bn is optional in a file of parameters only, but one whose root says norm = batchnorm (a checkpoint)
      * always holds it: without it eval used the initial statistics and printed a wrong accuracy with exit 0. */
-    if (io.st == FC_OK && net->bn_layout.n_views > 0 && !r_exists(&io, bn) &&
-        H5Aexists_by_name(io.file, "/", "norm", H5P_DEFAULT) > 0) {
+    if (io.st == FC_OK && net->bn_layout.n_views > 0 && !r_exists(&io, bn) && root_norm_is_string(io.file)) {
         char norm[64];
         r_attr_str(&io, "/", "norm", norm, sizeof norm);
         if (io.st == FC_OK && strcmp(norm, norm_names[FC_NORM_BATCH]) == 0)

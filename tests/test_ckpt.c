@@ -936,6 +936,16 @@ START_TEST(test_init_from_params_only)
     write_params_only(path, &b->t.net, bvalues, NULL, NULL, NULL);
     ck_assert_int_eq(fc_ckpt_load_params(&b->t.net, path, 0), FC_OK);
     ck_assert(same_bits(bn_before, b->t.net.bn_stats, nb));
+    /* ... also one whose root attribute norm is not a string (h5py's writer may use the name for anything) */
+    hid_t pf = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT), ps = H5Screate(H5S_SCALAR);
+    const int64_t one = 1;
+    hid_t pa = H5Acreate2(pf, "norm", H5T_STD_I64LE, ps, H5P_DEFAULT, H5P_DEFAULT);
+    ck_assert(pf >= 0 && pa >= 0 && H5Awrite(pa, H5T_NATIVE_INT64, &one) >= 0);
+    H5Aclose(pa);
+    H5Sclose(ps);
+    H5Fclose(pf);
+    ck_assert_int_eq(fc_ckpt_load_params(&b->t.net, path, 0), FC_OK);
+    ck_assert(same_bits(bn_before, b->t.net.bn_stats, nb));
     /* ... and a checkpoint whose root says another norm (layernorm: gamma and beta, no /bn): only one of a
      * batchnorm run must hold /bn. */
     const char *ln = scratch("ln_source.h5");
