@@ -183,8 +183,11 @@ ctrl_c() {
     fi
     T0=$(now_ms)
     pid=$(pgrep -P "$BG" -x fcnet_dist || echo "$BG")
-    [ "$before" = none ] || kill "-$before" "$pid"
+    # BEFORE and the Ctrl-C reach a stopped process: however long a loaded machine holds this shell between the two
+    # kills, the run cannot save and end on BEFORE alone (exit 0, a false failure) before the Ctrl-C is pending.
+    [ "$before" = none ] || { kill -STOP "$pid" && kill "-$before" "$pid"; }
     kill -INT "$pid"
+    [ "$before" = none ] || kill -CONT "$pid"
     if [ "$after" != none ]; then
         sleep 0.02
         kill "-$after" "$pid"
@@ -225,7 +228,7 @@ fi
 
 # ---- 4c. a Ctrl-C after a SIGTERM (the user's, while a batch system's stop is being saved) ----
 # The first stop signal decides, except that a Ctrl-C always wins: death by SIGINT (130) after the checkpoint,
-# not the SIGTERM's exit 0. No gap is needed: pending together or not, SIGTERM's handler runs first.
+# not the SIGTERM's exit 0. Both are pending together when the process continues, and SIGTERM's handler runs first.
 if ! ctrl_c termint TERM none --hidden 2000,2000; then
     fail "termint: no progress line at step >= 10 within 60 s"
 elif [ "$WAIT_RC" = 130 ] && [ -n "$STEP" ] && [ "$(attr termint/checkpoint.h5 /@step)" = "$STEP" ]; then
