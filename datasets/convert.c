@@ -133,15 +133,24 @@ static fc_status read_idx(fc_raw *train_x, fc_raw *train_y, fc_raw *test_x, fc_r
     return st;
 }
 
+/* CIFAR-10's batch b of dir: 1 to 5 the training batches, 6 the test batch. */
+static void cifar_batch_path(char *path, size_t size, const char *dir, int b)
+{
+    if (b <= 5)
+        snprintf(path, size, "%s/data_batch_%d.bin", dir, b);
+    else
+        snprintf(path, size, "%s/test_batch.bin", dir);
+}
+
 static fc_status read_cifar(fc_raw *train_x, fc_raw *train_y, fc_raw *test_x, fc_raw *test_y, const options *o)
 {
     char path[8192];
     fc_status st = FC_OK;
     for (int b = 1; st == FC_OK && b <= 5; b++) {
-        snprintf(path, sizeof path, "%s/data_batch_%d.bin", o->dir, b);
+        cifar_batch_path(path, sizeof path, o->dir, b);
         st = fc_cifar_read_batch(train_x, train_y, path);
     }
-    snprintf(path, sizeof path, "%s/test_batch.bin", o->dir);
+    cifar_batch_path(path, sizeof path, o->dir, 6);
     if (st == FC_OK) st = fc_cifar_read_batch(test_x, test_y, path);
     return st;
 }
@@ -172,10 +181,7 @@ static int refuse_output_over_input(const options *o)
         }
     } else {
         for (; n < 6; n++) {
-            if (n < 5)
-                snprintf(inputs[n], sizeof inputs[n], "%s/data_batch_%d.bin", o->dir, n + 1);
-            else
-                snprintf(inputs[n], sizeof inputs[n], "%s/test_batch.bin", o->dir);
+            cifar_batch_path(inputs[n], sizeof inputs[n], o->dir, n + 1);
             flags[n] = "--dir";
         }
     }
