@@ -199,18 +199,28 @@ ctrl_c() {
     return 0
 }
 
+# died_of_int NAME WHAT: after ctrl_c NAME, whether the run died of SIGINT (130) with its checkpoint at the step its
+# line names; passes as "NAME: WHAT ..." or fails, showing the end of its log.
+died_of_int() {
+    local at
+    at=$(attr "$1/checkpoint.h5" /@step)
+    if [ "$WAIT_RC" = 130 ] && [ -n "$STEP" ] && [ "$at" = "$STEP" ]; then
+        pass "$1: $2: died of SIGINT (130), checkpoint at step $STEP"
+    else
+        fail "$1: $2: exit $WAIT_RC (want 130), log step '${STEP}', checkpoint step $at"
+        tail -3 "log.$1" | sed 's/^/    /'
+        return 1
+    fi
+}
+
 # ---- 4. Ctrl-C (SIGINT) to a run started without mpirun, as under gdb or valgrind ----
 # It writes the checkpoint at the next step boundary and then dies of SIGINT (status 130), so that a shell
 # loop around it stops too; the resume equals an uninterrupted run of its own (one rank) bitwise.
 "$FCNET_DIST" train "${MODEL[@]}" --out full1 >log.full1 2>&1 || fail "uninterrupted one-rank run failed"
 if ! ctrl_c int none none --checkpoint-every 1; then
     fail "int: no progress line at step >= 10 within 60 s"
-elif [ "$WAIT_RC" = 130 ] && [ -n "$STEP" ] && [ "$(attr int/checkpoint.h5 /@step)" = "$STEP" ]; then
-    pass "int: died of SIGINT (130) $(elapsed_s "$T0") s after Ctrl-C, checkpoint at step $STEP: '$LINE'"
+elif died_of_int int "$(elapsed_s "$T0") s after Ctrl-C, '$LINE'"; then
     resume_one_rank int "$STEP"
-else
-    fail "int: exit $WAIT_RC (want 130), log step '${STEP}', checkpoint step $(attr int/checkpoint.h5 /@step)"
-    tail -3 log.int | sed 's/^/    /'
 fi
 
 # ---- 4b. a SIGTERM after the Ctrl-C (a batch system's, or `timeout`'s, landing before or during the save) ----
@@ -219,11 +229,8 @@ fi
 # run has decided how it ends (sent together, the kernel runs SIGTERM's handler first, SIGINT's last).
 if ! ctrl_c intterm none TERM --hidden 2000,2000; then
     fail "intterm: no progress line at step >= 10 within 60 s"
-elif [ "$WAIT_RC" = 130 ] && [ -n "$STEP" ] && [ "$(attr intterm/checkpoint.h5 /@step)" = "$STEP" ]; then
-    pass "intterm: Ctrl-C then SIGTERM: died of SIGINT (130), checkpoint at step $STEP"
 else
-    fail "intterm: exit $WAIT_RC (want 130), log step '${STEP}', checkpoint step $(attr intterm/checkpoint.h5 /@step)"
-    tail -3 log.intterm | sed 's/^/    /'
+    died_of_int intterm "Ctrl-C then SIGTERM"
 fi
 
 # ---- 4c. a Ctrl-C after a SIGTERM (the user's, while a batch system's stop is being saved) ----
@@ -231,11 +238,8 @@ fi
 # not the SIGTERM's exit 0. Both are pending together when the process continues, and SIGTERM's handler runs first.
 if ! ctrl_c termint TERM none --hidden 2000,2000; then
     fail "termint: no progress line at step >= 10 within 60 s"
-elif [ "$WAIT_RC" = 130 ] && [ -n "$STEP" ] && [ "$(attr termint/checkpoint.h5 /@step)" = "$STEP" ]; then
-    pass "termint: SIGTERM then Ctrl-C: died of SIGINT (130), checkpoint at step $STEP"
 else
-    fail "termint: exit $WAIT_RC (want 130), log step '${STEP}', checkpoint step $(attr termint/checkpoint.h5 /@step)"
-    tail -3 log.termint | sed 's/^/    /'
+    died_of_int termint "SIGTERM then Ctrl-C"
 fi
 
 # ---- 5. standard output closed (`| head`) under a run without mpirun ----
