@@ -40,11 +40,11 @@ static void format_eta(char *buf, size_t n, double seconds)
 
 /* Training rows the run's steps before step s took. Not s x --batch-size: the last batch of an epoch is short,
  * and a --batch-size beyond the data is one batch of all its rows (--batch-size 1000000 on 105 rows claimed
- * 10^4 times the samples/s). */
+ * 10^4 times the samples/s). An epoch is ceil(rows / B) steps, so each of its steps before the last took B. */
 static double rows_before(const struct fc_trainer *t, int64_t s)
 {
-    const int64_t spe = t->steps_per_epoch, n = t->data.train.n, in_epoch = (s % spe) * t->cfg->batch_size;
-    return (double)(s / spe) * (double)n + (double)(in_epoch < n ? in_epoch : n);
+    const int64_t spe = t->steps_per_epoch;
+    return (double)(s / spe) * (double)t->data.train.n + (double)(s % spe) * (double)t->cfg->batch_size;
 }
 
 void fc_progress_step(fc_progress *p, const struct fc_trainer *t, double loss)
