@@ -169,22 +169,16 @@ static int names_input(const char *name, const char *input)
 /* Refuses an --out (or its temporary) that is one of the input files, before anything is read or written. */
 static int refuse_output_over_input(const options *o)
 {
-    char inputs[6][8192], tmp[8192];
-    const char *flags[6];
-    int n = 0;
-    if (strcmp(o->mode, "idx") == 0) {
-        const char *paths[4] = {o->train_images, o->train_labels, o->test_images, o->test_labels};
-        const char *names[4] = {"--train-images", "--train-labels", "--test-images", "--test-labels"};
-        for (; n < 4; n++) {
-            snprintf(inputs[n], sizeof inputs[n], "%s", paths[n]);
-            flags[n] = names[n];
-        }
-    } else {
-        for (; n < 6; n++) {
-            cifar_batch_path(inputs[n], sizeof inputs[n], o->dir, n + 1);
+    char batches[6][8192], tmp[8192];
+    const char *inputs[6] = {o->train_images, o->train_labels, o->test_images, o->test_labels};
+    const char *flags[6] = {"--train-images", "--train-labels", "--test-images", "--test-labels"};
+    int n = 4;
+    if (strcmp(o->mode, "idx") != 0)
+        for (n = 0; n < 6; n++) {
+            cifar_batch_path(batches[n], sizeof batches[n], o->dir, n + 1);
+            inputs[n] = batches[n];
             flags[n] = "--dir";
         }
-    }
     snprintf(tmp, sizeof tmp, "%s.tmp", o->out);
     for (int i = 0; i < n; i++) {
         if (names_input(o->out, inputs[i]))
