@@ -12,6 +12,8 @@
  *                                     block (signature "OCHK"): links and attributes an object lost
  *   bad_inputs typesize FILE DATASET  sets the element size in DATASET's float32 datatype message to 7684
  *                                     bytes in place (an unchecksummed v1 object header, as fcnet_synth's)
+ *   bad_inputs marked OUT             a file of HDF5 1.10's format (h5py's libver="latest") whose writer ended
+ *                                     without closing it: its superblock still marks it open for writing
  *   bad_inputs list                   prints the KINDs of each mode
  *
  * Exit status 0, or 1 with a message when the file cannot be written (a broken generator must fail the
@@ -22,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define N_TRAIN 60
 #define N_VAL 20
@@ -755,6 +758,21 @@ static void typesize(const char *path, const char *name)
     if (fclose(fp) != 0) die("write failed", path);
 }
 
+/* Exits without closing the file: HDF5's format 1.10 (superblock version 3) marks a file open for writing while
+ * a writer has it, and only closing it clears the mark, as after a kill -9 of an h5py writer. */
+static void write_marked(const char *path)
+{
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    check(H5Pset_libver_bounds(fapl, H5F_LIBVER_LATEST, H5F_LIBVER_LATEST), "libver bounds");
+    hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    if (f < 0) die("cannot create", path);
+    hid_t g = H5Gcreate2(f, "/train", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    check(g, "H5Gcreate2");
+    check(H5Gclose(g), "H5Gclose");
+    check(H5Fflush(f, H5F_SCOPE_GLOBAL), "H5Fflush");
+    _exit(0);
+}
+
 static int known(const char *const *kinds, const char *k)
 {
     for (int i = 0; kinds[i]; i++)
@@ -794,9 +812,11 @@ int main(int argc, char **argv)
         flip_header(argv[2], argv[3]);
     } else if (argc == 3 && strcmp(argv[1], "flipcont") == 0) {
         flip_continuation(argv[2]);
+    } else if (argc == 3 && strcmp(argv[1], "marked") == 0) {
+        write_marked(argv[2]);
     } else {
         fprintf(stderr, "usage: bad_inputs data|params KIND OUT | ckpt KIND GOOD OUT | big ROWS OUT | flip|typesize "
-                        "FILE DATASET | fliphdr FILE OBJECT | flipcont FILE | list\n");
+                        "FILE DATASET | fliphdr FILE OBJECT | flipcont FILE | marked OUT | list\n");
         return 2;
     }
     return 0;

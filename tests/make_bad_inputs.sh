@@ -313,6 +313,16 @@ add data-val-size-rounds-to-0 "noval.h5|/train|val_size 0.001 holds out 0 of 60 
 add data-val-size-one-row-batchnorm "--batch-size 10 with 1 training row:|every batch is 1 row|batchnorm" train \
     --data "$O/noval.h5" --val-size 59 --hidden 8 --batch-size 10 --epochs 1 --norm batchnorm
 
+# a file whose writer (h5py with libver="latest", SWMR or killed) never closed it: marked open for writing, not
+# called truncated or corrupt
+"$BAD_INPUTS" marked "$O/marked.h5"
+add data-marked-open "marked.h5|marked open for writing|h5clear -s" train --data "$O/marked.h5" --hidden 8 \
+    --batch-size 10 --epochs 1
+add resume-marked-open "$O/marked.h5: cannot open: marked open for writing|h5clear -s" train \
+    --resume "$O/marked.h5"
+add eval-marked-open "$O/marked.h5: cannot open: marked open for writing" eval \
+    --checkpoint "$O/marked.h5" --split val
+
 # ---- --init-from ----
 for spec in "shapes:/params/W1|(4, 9)|(4, 8)" missing:/params/W2 inf:/params/W2 \
     "transposed:/params/W1|(8, 4) in the file, (4, 8) expected (transposed|weight.T)"; do

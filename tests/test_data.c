@@ -704,6 +704,34 @@ START_TEST(test_locked_by_a_writer)
 }
 END_TEST
 
+/* A writer that ended without closing a file of HDF5 1.10's format (h5py's libver="latest"; killed, or crashed)
+ * leaves it marked open for writing, as a live SWMR writer does (which takes no lock). HDF5 then refuses the read
+ * with "file is already open for write", which was reported as a truncated or corrupt file. */
+START_TEST(test_marked_open_by_a_writer)
+{
+    const char *path = tmp_path("marked.h5");
+    pid_t child = fork();
+    ck_assert_int_ge(child, 0);
+    if (child == 0) {
+        hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+        H5Pset_libver_bounds(fapl, H5F_LIBVER_LATEST, H5F_LIBVER_LATEST);
+        hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+        if (f < 0) _exit(1);
+        put_split(f, "train", H5T_IEEE_F32LE, H5T_STD_I32LE, 10, 3, 0.0, 4);
+        _exit(H5Fflush(f, H5F_SCOPE_GLOBAL) < 0 ? 1 : 0); /* never closed: the mark stays */
+    }
+    int status = 0;
+    ck_assert_int_eq(waitpid(child, &status, 0), child);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the writer failed");
+    fc_dataset ds;
+    ck_assert_int_eq(fc_data_load(&ds, path, 0), FC_ERR_INPUT);
+    ck_assert_msg(strstr(fc_error_message(), "marked.h5: marked open for writing: another process is writing it"),
+                  "%s", fc_error_message());
+    ck_assert_msg(!strstr(fc_error_message(), "corrupt") && !strchr(fc_error_message(), '\n'), "%s",
+                  fc_error_message());
+}
+END_TEST
+
 /* ---- preprocessing ---- */
 
 START_TEST(test_preprocess)
@@ -1438,6 +1466,7 @@ static Suite *data_suite(void)
     tcase_add_test(load, test_load_split_only);
     tcase_add_test(load, test_load_part);
     tcase_add_test(load, test_locked_by_a_writer);
+    tcase_add_test(load, test_marked_open_by_a_writer);
     tcase_add_test(load, test_holdout_fraction_and_count);
     tcase_add_test(load, test_n_classes_from_every_split);
     tcase_add_test(load, test_chunked_reads);

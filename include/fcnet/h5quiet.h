@@ -52,6 +52,17 @@ static inline herr_t fc_h5_walk_errno(unsigned n, const H5E_error2_t *e, void *d
     "HDF5_USE_FILE_LOCKING=FALSE to read it anyway"
 static inline int fc_h5_desc_locked(const char *desc) { return desc && strstr(desc, "unable to lock file") != NULL; }
 
+/* H5Fopen's failure for a file whose superblock (h5py's libver="latest", HDF5 1.10's format) marks it open for
+ * writing: a writer in SWMR mode holds no lock, and a writer that died (kill -9, a crash) leaves the mark.
+ * HDF5's text ("file is already open for write (may use <h5clear file> ...)") was reported as a damaged file. */
+#define FC_H5_MARKED_OPEN_REASON                                                                               \
+    "marked open for writing: another process is writing it (SWMR), or the program that wrote it ended without " \
+    "closing it; wait until the writer has finished, or clear the mark with h5clear -s if none is writing"
+static inline int fc_h5_desc_marked_open(const char *desc)
+{
+    return desc && strstr(desc, "file is already open for write") != NULL;
+}
+
 /* The errno of the current HDF5 error stack (0 if none): call right after the failing call, since the
  * next API call clears the stack. */
 static inline int fc_h5_last_errno(void)
