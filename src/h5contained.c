@@ -18,7 +18,8 @@ static const char *foreign_storage(hid_t obj)
 {
     hid_t dcpl = H5Dget_create_plist(obj);
     if (dcpl < 0) return NULL; /* the reader reports what it cannot open */
-    const char *what = H5Pget_layout(dcpl) == H5D_VIRTUAL ? "a virtual dataset (its data lies in other files)"
+    const char *what = H5Pget_layout(dcpl) == H5D_VIRTUAL
+                           ? "a virtual dataset (its data is mapped from other datasets, perhaps in other files)"
                        : H5Pget_external_count(dcpl) > 0 ? "stored in external files"
                                                          : NULL;
     H5Pclose(dcpl);
