@@ -249,7 +249,7 @@ static fc_status check_x(xy_source *src)
     const char *bad_type = implausible_number_type(type, why, sizeof why);
     H5Tclose(type);
     if (cls != H5T_INTEGER && cls != H5T_FLOAT)
-        return fc_error_set(FC_ERR_INPUT, "%s: %s: expected a numeric type (uint8, float32 or float64), got %s",
+        return fc_error_set(FC_ERR_INPUT, "%s: %s: expected a numeric type (an integer or float of any size), got %s",
                             src->path, src->x_name, class_name(cls));
     if (bad_type)
         return fc_error_set(FC_ERR_INPUT, "%s: %s: %s (file corrupted?)", src->path, src->x_name, bad_type);
