@@ -432,7 +432,9 @@ double fc_softmax_loss(fc_real *dscores, const fc_real *scores, const int32_t *y
         const double inv_z = 1.0 / z;
         int label = y[i];
         FC_ASSERT(label >= 0 && label < n_classes);
-        loss += log(z) - (double)(s[label] - mx);
+        /* The label's score less the max in double: in float, scores of +-2e38 differ by an Inf, a loss
+         * that looks like divergence where numpy's (and the double build's) is finite. */
+        loss += log(z) - ((double)s[label] - (double)mx);
         for (int k = 0; k < n_classes; k++) {
             const double p = (k < SOFTMAX_KEEP ? e[k] : exp((double)(s[k] - mx))) * inv_z;
             d[k] = (fc_real)((p - (k == label)) * inv_b);

@@ -344,7 +344,7 @@ END_TEST
 START_TEST(test_softmax)
 {
     pool_reset();
-    for (int c = 0; c < 3; c++) {
+    for (int c = 0; c < 4; c++) {
         long n, ny;
         fc_real *scores = rd_real(&n, "layers/softmax/case%d/scores", c);
         const double *yd = rd(&ny, "layers/softmax/case%d/y", c);
