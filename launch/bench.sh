@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Training-throughput benchmark (issue 6): fcnet (-n 1 x 1 and 2 BLAS threads, -n 2 x 1 thread) against
-# PyTorch 1.13 on CPU (1 and 2 threads, DDP gloo 2 x 1) and the sgemm bound, on the same cores, for the
-# cs231n, fmnist and wide configurations. Prints the table; writes results/bench/bench.md and bench.json.
+# PyTorch 1.13 on CPU (1 and 2 threads, 2 also with OMP_WAIT_POLICY=PASSIVE, DDP gloo 2 x 1) and the sgemm
+# bound, on the same cores, for the cs231n, fmnist and wide configurations. Prints the table; writes
+# results/bench/bench.md and bench.json.
 #   launch/bench.sh [--configs cs231n,fmnist,wide] [--scale 2] [--no-torch] [--wait-quiet 60]
 # (--wait-quiet S: before each measurement wait up to S s for other processes to leave the CPU idle)
 # Environment: FCNET_BUILD_DIR (default build/), FCNET_BENCH_WORK (scratch: synthetic datasets, logs;

@@ -234,20 +234,40 @@ class WhatIsRun(unittest.TestCase):
             with tempfile.TemporaryDirectory() as work:
                 os.mkdir(os.path.join(work, "logs"))
                 for name in self.SPEC:
-                    for label, mode, threads, procs, _ in run_bench.TORCH_SETTINGS:
+                    for label, mode, threads, procs, _, omp_wait in run_bench.TORCH_SETTINGS:
                         run_bench.measure_torch(run_bench.CONFIGS[name], name, label, mode, threads, procs, work, 3,
-                                                run_bench.CpuMeter(0))
+                                                run_bench.CpuMeter(0), omp_wait)
         finally:
             run_bench.subprocess.run = real
-        self.assertEqual(len(seen), 9)
+        self.assertEqual(len(seen), 12)
         modes = set()
         for cmd in seen:
             a = torch_bench.parse_args(cmd[2:])
             dims, keep, batch = self.SPEC[a.name]
             self.assertEqual(([int(d) for d in a.dims.split(",")], a.keep, a.batch, a.norm), (dims, keep, batch,
                                                                                             "batchnorm"))
-            modes.add((a.mode, a.threads, a.procs if a.mode == "ddp" else 1))
-        self.assertEqual(modes, {("single", 1, 1), ("single", 2, 1), ("ddp", 1, 2)})
+            modes.add((a.mode, a.threads, a.procs if a.mode == "ddp" else 1, a.omp_wait))
+        # Two threads both ways: libgomp's idle worker spins by default on the core OpenBLAS's worker needs.
+        self.assertEqual(modes, {("single", 1, 1, "default"), ("single", 2, 1, "default"), ("single", 2, 1, "passive"),
+                                 ("ddp", 1, 2, "default")})
+
+    def test_torch_passive_wait_reaches_openmp(self):
+        # --omp-wait passive is in the environment before torch (and libgomp, which reads it once) is loaded, in the
+        # process that trains; the default leaves the environment's setting alone.
+        try:
+            import torch  # noqa: F401
+        except ImportError:
+            self.skipTest("no torch")
+        import json
+        import subprocess
+        tb = os.path.join(os.path.dirname(run_bench.__file__), "torch_bench.py")
+        env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+        for wait, want in (("passive", "PASSIVE"), ("default", "(unset)")):
+            r = subprocess.run([run_bench.PY, tb, "--dims", "8,4,3", "--batch", "4", "--threads", "2", "--warmup", "1",
+                                "--steps", "1", "--reps", "1", "--omp-wait", wait], capture_output=True, text=True,
+                               env=env, timeout=120)
+            self.assertEqual(r.returncode, 0, r.stderr[-500:])
+            self.assertEqual(json.loads(r.stdout.splitlines()[-1])["omp_wait_policy"], want, wait)
 
     def test_torch_model(self):
         # fmnist's net in PyTorch: {Linear, BatchNorm1d, ReLU, Dropout(p = 1 - keep)} x 3, Linear; weights N(0, 1e-2),

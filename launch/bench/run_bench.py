@@ -3,7 +3,8 @@
 
 For each configuration it measures steady-state training throughput (samples/s, median over repetitions):
   fcnet   -n 1 x OPENBLAS_NUM_THREADS=1, -n 1 x 2 threads, -n 2 x 1 thread (mpirun --oversubscribe --bind-to none)
-  PyTorch 1 thread, 2 threads, DistributedDataParallel gloo 2 processes x 1 thread (launch/bench/torch_bench.py)
+  PyTorch 1 thread, 2 threads (OpenMP's default wait policy, and passive), DistributedDataParallel gloo
+          2 processes x 1 thread (launch/bench/torch_bench.py)
   sgemm bound (launch/bench/sgemm_bound.c, 1 thread): 1 core at the full batch; 2 cores = two concurrent
           copies at half the batch each
 The bound and the fcnet settings are measured twice, in A-B-B-A order (bound, settings, settings reversed,
@@ -54,10 +55,15 @@ FCNET_SETTINGS = [  # (label, ranks, threads per rank, cores used)
     ("fcnet -n 1 x 2 threads", 1, 2, 2),
     ("fcnet -n 2 x 1 thread", 2, 1, 2),
 ]
-TORCH_SETTINGS = [  # (label, mode, threads, procs, cores used)
-    ("PyTorch 1 thread", "single", 1, 1, 1),
-    ("PyTorch 2 threads", "single", 2, 1, 2),
-    ("PyTorch DDP 2 x 1 thread", "ddp", 1, 2, 2),
+# Two threads twice: Debian's torch runs its operators on libgomp's pool and its GEMMs on OpenBLAS's pthread pool,
+# and by default libgomp's idle worker spins on the core that OpenBLAS's worker needs (on the AMD guest of
+# 2026-12-05 PyTorch's `wide` ran at 0.65x its 1-thread rate with 2 threads); OMP_WAIT_POLICY=PASSIVE lets it
+# sleep. fcnet has one pool (OpenBLAS's). The best PyTorch setting counts, so each may win.
+TORCH_SETTINGS = [  # (label, mode, threads, procs, cores used, --omp-wait)
+    ("PyTorch 1 thread", "single", 1, 1, 1, "default"),
+    ("PyTorch 2 threads", "single", 2, 1, 2, "default"),
+    ("PyTorch 2 threads, OMP passive", "single", 2, 1, 2, "passive"),
+    ("PyTorch DDP 2 x 1 thread", "ddp", 1, 2, 2, "default"),
 ]
 NOISE_CORES = 0.1
 # 0.1 s: a cs231n epoch (100 steps) at -n 2 lasts about 0.22 s on a fast machine, and 0.2 s windows
@@ -311,13 +317,13 @@ def measure_fcnet(fcnet, cfg, name, label, ranks, threads, data, work, profile, 
 
 # ---------------------------------------------------------------------------------------------- PyTorch
 
-def measure_torch(cfg, name, label, mode, threads, procs, work, reps, meter):
+def measure_torch(cfg, name, label, mode, threads, procs, work, reps, meter, omp_wait="default"):
     dims = [cfg["D"]] + cfg["hidden"] + [cfg["C"]]
     cmd = [PY, os.path.join(HERE, "torch_bench.py"), "--name", name, "--dims", ",".join(map(str, dims)),
            "--batch", str(cfg["B"]), "--keep", repr(cfg["keep"]), "--mode", mode, "--threads", str(threads),
            "--procs", str(procs), "--rows", str(cfg["spe"] * cfg["B"]), "--warmup", str(cfg["warmup"]),
-           "--steps", str(cfg["rep"]), "--reps", str(reps)]
-    tag = f"{name}-torch-{mode}-p{procs}-t{threads}"
+           "--steps", str(cfg["rep"]), "--reps", str(reps), "--omp-wait", omp_wait]
+    tag = f"{name}-torch-{mode}-p{procs}-t{threads}" + ("-omp-passive" if omp_wait == "passive" else "")
     meter.start()
     t0 = time.monotonic()
     r = subprocess.run(cmd, capture_output=True, text=True)
@@ -334,7 +340,7 @@ def measure_torch(cfg, name, label, mode, threads, procs, work, reps, meter):
         return res
     res.update(method="in-process timer", reps=js[-1]["reps"], samples_per_s=js[-1]["samples_per_s"],
                torch=js[-1]["torch"], openblas_core=js[-1]["openblas_core"],
-               openblas_threads=js[-1]["openblas_threads"])
+               openblas_threads=js[-1]["openblas_threads"], omp_wait_policy=js[-1].get("omp_wait_policy"))
     return res
 
 
@@ -646,8 +652,9 @@ def main():
             r["bound"][str(ranks)] = combine_bounds(bounds[ranks], cfg["B"])
         r["fcnet"] = [combine_rounds(runs[s[0]]) for s in FCNET_SETTINGS]
         if not args.no_torch:
-            for label, mode, threads, procs, _ in TORCH_SETTINGS:
-                m = measure_torch(cfg, name, label, mode, threads, procs, args.work, args.torch_reps, meter)
+            for label, mode, threads, procs, _, omp_wait in TORCH_SETTINGS:
+                m = measure_torch(cfg, name, label, mode, threads, procs, args.work, args.torch_reps, meter,
+                                  omp_wait)
                 r["torch"].append(m)
                 log(f"   {label:28s} {fmt(m.get('samples_per_s')):>8s} samples/s  (foreign load {m['foreign_load']:.2f})")
         r["rows"] = summarise(name, r)

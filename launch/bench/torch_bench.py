@@ -8,6 +8,9 @@ minibatch rows from a per-epoch permutation (what fcnet does), so the gather is 
 
 Modes:
   single  one process, torch.set_num_threads(T) and OpenBLAS (which Debian's torch uses for sgemm) at T
+          (--omp-wait passive: OMP_WAIT_POLICY=PASSIVE; Debian's torch runs its own operators on libgomp's
+          pool and its GEMMs on OpenBLAS's pthread pool, and at T = 2 on two cores libgomp's idle worker,
+          spinning by default, takes the core that OpenBLAS's worker needs)
   ddp     DistributedDataParallel, gloo, P processes x T threads (torch.multiprocessing spawn,
           MASTER_ADDR=127.0.0.1); the global batch is split in contiguous slices as in fcnet. PyTorch 1.13
           refuses SyncBatchNorm on CPU, so each process normalises over its own rows (less work and less
@@ -40,6 +43,8 @@ def parse_args(argv=None):
     p.add_argument("--mode", choices=["single", "ddp"], default="single")
     p.add_argument("--threads", type=int, default=1, help="threads per process")
     p.add_argument("--procs", type=int, default=2, help="processes for --mode ddp")
+    p.add_argument("--omp-wait", choices=["default", "passive"], default="default",
+                   help="passive: OMP_WAIT_POLICY=PASSIVE (idle OpenMP workers sleep instead of spinning)")
     p.add_argument("--rows", type=int, default=0, help="training rows in memory (default 20 batches)")
     p.add_argument("--warmup", type=int, default=10)
     p.add_argument("--steps", type=int, default=50, help="steps per repetition")
@@ -48,10 +53,13 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def set_blas_threads(threads):
-    """Before torch is imported: OpenBLAS reads OPENBLAS_NUM_THREADS at load; OpenMP likewise."""
+def set_blas_threads(threads, omp_wait="default"):
+    """Before torch is imported: OpenBLAS reads OPENBLAS_NUM_THREADS at load; OpenMP likewise (and
+    OMP_WAIT_POLICY, which "default" leaves as the environment has it)."""
     os.environ["OPENBLAS_NUM_THREADS"] = str(threads)
     os.environ["OMP_NUM_THREADS"] = str(threads)
+    if omp_wait == "passive":
+        os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
 
 
 def openblas_info():
@@ -86,7 +94,7 @@ def build(args, torch):
 
 
 def run(rank, world, args, port, queue):
-    set_blas_threads(args.threads)
+    set_blas_threads(args.threads, args.omp_wait)
     import torch
     import torch.nn.functional as F
 
@@ -153,7 +161,8 @@ def run(rank, world, args, port, queue):
             "tool": "torch_bench", "name": args.name, "framework": "pytorch", "torch": torch.__version__,
             "mode": args.mode, "procs": world, "threads": args.threads, "dims": dims, "global_batch": B,
             "keep": args.keep, "norm": args.norm, "openblas_core": core, "openblas_threads": blas_threads,
-            "torch_threads": torch.get_num_threads(), "warmup": args.warmup, "steps": args.steps,
+            "torch_threads": torch.get_num_threads(), "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "(unset)"),
+            "warmup": args.warmup, "steps": args.steps,
             "samples_per_s": statistics.median(rates), "reps": rates,
         }
         if queue is not None:
@@ -173,7 +182,7 @@ def main(argv=None):
     if args.mode == "single":
         run(0, 1, args, 0, None)
         return 0
-    set_blas_threads(args.threads)
+    set_blas_threads(args.threads, args.omp_wait)
     import torch.multiprocessing as mp
     ctx = mp.get_context("spawn")
     queue = ctx.SimpleQueue()
