@@ -399,6 +399,69 @@ class Profile(unittest.TestCase):
         self.assertAlmostEqual(m["profile_samples_per_s"], 64 / (sum(phases) * 1e-3), delta=1e-6 * m["profile_samples_per_s"])
 
 
+class ScalingModel(unittest.TestCase):
+    """The README's allreduce cost model (Performance, "Scaling model"), recomputed from its own formula and inputs:
+    t(N) = 2(N-1)/N x 4P / B + (N-1) a + g(N) a + (2 L_bn + 1) h(N) a, P from the benchmark's nets (weights, biases,
+    gamma and beta), compute per step at -n 1 cs231n 3.7, fmnist 1.63, wide 83 ms."""
+    README = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "README.md")
+    T1 = {"cs231n": 3.7e-3, "fmnist": 1.63e-3, "wide": 83e-3}
+
+    @staticmethod
+    def params(cfg):
+        dims = [cfg["D"]] + cfg["hidden"] + [cfg["C"]]
+        return sum(a * b + b for a, b in zip(dims, dims[1:])) + 2 * sum(cfg["hidden"])
+
+    def exchange(self, name, n, bw, a, rounds=True):
+        """Seconds; rounds=False: every gather as N-1 direct messages (before Bruck's rounds)."""
+        import math
+        cfg = run_bench.CONFIGS[name]
+        s, l_bn, lg = 4 * self.params(cfg), len(cfg["hidden"]), math.ceil(math.log2(n))
+        g = lg if rounds and n >= 32 and s / n <= 32768 else n - 1
+        h = lg if rounds and n >= 32 else n - 1
+        return 2 * (n - 1) / n * s / bw + (n - 1) * a + g * a + (2 * l_bn + 1) * h * a
+
+    def near(self, printed, value, what):
+        # as printed: to the last digit shown (half a unit either way)
+        unit = 10 ** -len(printed.split(".")[1]) if "." in printed else 1
+        self.assertLessEqual(abs(float(printed) - value), unit / 2 + 1e-9, f"{what}: README {printed}, model {value:.4g}")
+
+    def test_tables(self):
+        import re
+        with open(self.README) as f:
+            text = f.read()
+        rows = re.findall(r"^\| (cs231n|fmnist|wide)[^|]*\| ([\d.]+) / ([\d.]+) / ([\d.]+) ms \| (\d+)% / (\d+)% / "
+                          r"(\d+)% \| (\d+)% / (\d+)% / (\d+)% \|$", text, re.M)
+        self.assertEqual([r[0] for r in rows], ["cs231n", "fmnist", "wide"] * 2)
+        for i, r in enumerate(rows):
+            bw, a = (1.0e9, 40e-6) if i < 3 else (1.42e9, 8.4e-6)
+            name, t1 = r[0], self.T1[r[0]]
+            for j, n in enumerate((8, 64, 512)):
+                t = self.exchange(name, n, bw, a)
+                self.near(r[1 + j], 1e3 * t, f"{name} exchange at {n} ({bw:.3g} B/s)")
+                self.near(r[4 + j], 100 * (t1 / n) / (t1 / n + t), f"{name} fixed global batch at {n}")
+                self.near(r[7 + j], 100 * t1 / (t1 + t), f"{name} fixed batch per rank at {n}")
+
+    def test_bruck_rounds_and_wide_at_8_and_64(self):
+        # "falls from X to Y ms": the same model before (direct messages for every gather) and after the rounds;
+        # and wide's gradient exchange against its compute per rank at 8 and 64 ranks (a global batch of 512).
+        import re
+        with open(self.README) as f:
+            text = " ".join(f.read().split())
+        m = re.search(r"falls from (\d+) to (\d+) ms \(`cs231n`\), (\d+) to (\d+) ms \(`fmnist`\) and (\d+) to "
+                      r"(\d+) ms \(`wide`\), at 64 ranks from (\d+) to (\d+) ms \(`cs231n`\)", text)
+        self.assertIsNotNone(m, "README: the Bruck rounds' 'falls from X to Y ms' sentence not found")
+        for k, (name, n) in enumerate((("cs231n", 512), ("fmnist", 512), ("wide", 512), ("cs231n", 64))):
+            self.near(m.group(1 + 2 * k), 1e3 * self.exchange(name, n, 1e9, 40e-6, rounds=False), f"{name} {n} before")
+            self.near(m.group(2 + 2 * k), 1e3 * self.exchange(name, n, 1e9, 40e-6), f"{name} {n} after")
+        m = re.search(r"≈ (\d+) ms of reduction over TCP against ~(\d+) ms of compute per rank, and at 64 ranks ~(\d+) "
+                      r"ms against ~([\d.]+) ms", text)
+        self.assertIsNotNone(m, "README: wide's 8- and 64-rank exchange against compute not found")
+        s = 4 * self.params(run_bench.CONFIGS["wide"])
+        for k, n in enumerate((8, 64)):
+            self.near(m.group(1 + 2 * k), 1e3 * 2 * (n - 1) / n * s / 1e9, f"wide gradient bytes at {n}")
+            self.near(m.group(2 + 2 * k), 1e3 * self.T1["wide"] / n, f"wide compute per rank at {n}")
+
+
 class RefusedBeforeMeasuring(unittest.TestCase):
     """A misspelled configuration or an output folder that cannot be written ends the run at once (it used
     to end with a traceback after minutes of measuring, the results lost)."""
