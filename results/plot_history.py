@@ -8,6 +8,8 @@ Reads /history/loss (per step), /history/train_acc, /history/val_acc and /histor
 training loss over iterations and the train/val accuracy over epochs in one PNG (matplotlib's
 Agg backend: no display needed). Several checkpoints are overlaid, one colour each.
 Needs Debian's python3-h5py and python3-matplotlib; run it with /usr/bin/python3.
+Exit status: 0 plot written (its path printed), 2 a checkpoint it cannot read or an --out extension
+matplotlib has no format for, 1 an --out it cannot write; each failure is one line on stderr.
 """
 import argparse
 import os
@@ -25,6 +27,9 @@ def load_history(path):
     """Returns a dict of the checkpoint's histories and the attributes a plot needs."""
     with h5py.File(path, "r") as f:
         h = f["history"]
+        for name in ("loss", "train_acc", "val_acc"):  # another file's /history: one line, not a traceback
+            if not isinstance(h, h5py.Group) or not isinstance(h.get(name), h5py.Dataset):
+                raise KeyError(f"no dataset /history/{name}")
         out = {name: np.asarray(h[name][()]) for name in h}
         out["steps_per_epoch"] = int(f.attrs.get("steps_per_epoch", 0)) or None
         best = float(f["best"].attrs["best_val_acc"]) if "best" in f else None
@@ -87,8 +92,7 @@ def plot_runs(runs, out, title=None, **kwargs):
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(out, dpi=90)
-    plt.close(fig)
+    save(fig, out)
 
 
 def plot_single(label, hist, out, title=None):
@@ -119,8 +123,34 @@ def plot_single(label, hist, out, title=None):
         ax.grid(True, alpha=0.3)
     fig.suptitle(title or label)
     fig.tight_layout()
-    fig.savefig(out, dpi=90)
-    plt.close(fig)
+    save(fig, out)
+
+
+def save(fig, out):
+    """Writes fig to exactly out (format from its extension, PNG without one: matplotlib would otherwise
+    append .png to the name printed) through out.tmp and a rename, so a failed write leaves no half plot.
+    An out that exists but is no regular file (a link, a device such as /dev/null) is written in place:
+    the rename would replace it."""
+    in_place = os.path.islink(out) or (os.path.exists(out) and not os.path.isfile(out))
+    tmp = out if in_place else out + ".tmp"
+    try:
+        fig.savefig(tmp, dpi=90, format=plot_format(out))
+        if not in_place:
+            os.replace(tmp, out)
+    except BaseException:
+        if not in_place and os.path.lexists(tmp) and not os.path.isdir(tmp):
+            os.remove(tmp)
+        raise
+    finally:
+        plt.close(fig)
+
+
+def plot_format(out):
+    return os.path.splitext(out)[1][1:].lower() or "png"
+
+
+def one_line(e):
+    return " ".join(str(e).split())
 
 
 def main(argv):
@@ -138,13 +168,23 @@ def main(argv):
             runs.append((label, load_history(path)))
             paths.append(path)
         except (OSError, KeyError) as e:
-            print(f"plot_history.py: {path}: not a readable fcnet checkpoint ({e})", file=sys.stderr)
+            # one line: HDF5's reasons can hold newlines (a directory's read failure does)
+            print(f"plot_history.py: {path}: not a readable fcnet checkpoint ({one_line(e)})", file=sys.stderr)
             return 2
     out = args.out or os.path.join(os.path.dirname(os.path.abspath(paths[0])), "history.png")
-    if len(runs) == 1:
-        plot_single(runs[0][0], runs[0][1], out, title=args.title)
-    else:
-        plot_runs(runs, out, title=args.title)
+    formats = plt.figure().canvas.get_supported_filetypes()
+    if plot_format(out) not in formats:
+        known = ", ".join(sorted(formats))
+        print(f"plot_history.py: --out {out}: no plot format '{plot_format(out)}' (known: {known})", file=sys.stderr)
+        return 2
+    try:
+        if len(runs) == 1:
+            plot_single(runs[0][0], runs[0][1], out, title=args.title)
+        else:
+            plot_runs(runs, out, title=args.title)
+    except OSError as e:
+        print(f"plot_history.py: --out {out}: cannot write the plot ({e.strerror or one_line(e)})", file=sys.stderr)
+        return 1
     print(out)
     return 0
 

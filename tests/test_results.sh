@@ -3,7 +3,9 @@
 # --list on a checkout without datasets/fashion-mnist.h5 lists the 59 runs and writes nothing; --ranks 0 is
 # refused before any run directory is touched; a damaged run.json means "train again", not a traceback;
 # plot_history.py on a checkpoint without validation draws no "best val -1" line and keeps the accuracy
-# axis within [0, 1].
+# axis within [0, 1]; its refusals (a directory, a file without the histories, an --out it cannot write or
+# has no format for) are one line with no traceback, and the plot lands under the name it prints (through a
+# link, not replacing it).
 # usage: test_results.sh   (FCNET_BUILD_DIR in the environment: the build holding fcnet_dist and fcnet_synth)
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -68,14 +70,14 @@ rc=0
     rc=$?
 check "plot_history.py without validation: exit 0 ($(tail -1 "$T/plot.err"))" test "$rc" = 0
 rc=0
-"$py" - "$T/repo/results" "$T/noval/checkpoint.h5" >"$T/axes.out" 2>&1 <<'EOF' || rc=$?
+"$py" - "$T/repo/results" "$T/noval/checkpoint.h5" "$T/axes.png" >"$T/axes.out" 2>&1 <<'EOF' || rc=$?
 import sys
 sys.path.insert(0, sys.argv[1])
 import plot_history as p
 h = p.load_history(sys.argv[2])
 figs = []
 p.plt.close = lambda fig=None: figs.append(fig)  # keep the figure to look at its accuracy axis
-p.plot_single("noval", h, "/dev/null", title=None)
+p.plot_single("noval", h, sys.argv[3], title=None)
 ax = [f for f in figs if hasattr(f, "axes")][0].axes[1]
 labels = [t.get_text() for t in ax.get_legend().get_texts()]
 print("best", h["best_val_acc"], "ylim", ax.get_ylim(), "legend", labels)
@@ -83,5 +85,35 @@ ok = h["best_val_acc"] is None and ax.get_ylim()[0] >= 0 and not any("best val" 
 sys.exit(0 if ok else 1)
 EOF
 check "without validation: no best-val line, the accuracy axis within [0, 1] ($(tail -1 "$T/axes.out"))" test "$rc" = 0
+
+# 5. plot_history.py's refusals: one line on stderr, no traceback, the exit status, no file left behind; and the
+# plot written under exactly the name it prints.
+# plot_fails NAME RC WORD ARGS...: exit RC, one stderr line holding WORD, no Traceback, no *.tmp left in $T.
+plot_fails() {
+    local name=$1 want=$2 word=$3 rc=0 good=1
+    shift 3
+    "$py" "$T/repo/results/plot_history.py" "$@" >"$T/pf.out" 2>"$T/pf.err" || rc=$?
+    [ "$rc" = "$want" ] && [ "$(wc -l <"$T/pf.err")" = 1 ] && grep -qF -- "$word" "$T/pf.err" &&
+        ! grep -q Traceback "$T/pf.err" && ! compgen -G "$T/*.tmp" >/dev/null || good=0
+    check "plot_history.py $name: exit $want, one line naming '$word' (got exit $rc, $(wc -l <"$T/pf.err") lines: $(
+        head -c 300 "$T/pf.err"))" test "$good" = 1
+}
+ck=$T/noval/checkpoint.h5
+plot_fails "on a directory (HDF5's reason holds a newline)" 2 "$T/noval: not a readable fcnet checkpoint" "$T/noval"
+"$py" -c 'import h5py, sys; h5py.File(sys.argv[1], "w").create_dataset("history/loss", data=[1.0, 2.0])' "$T/h.h5"
+plot_fails "on a file whose /history has no train_acc" 2 "/history/train_acc" "$T/h.h5"
+plot_fails "--out in a missing folder" 1 "--out $T/none/p.png: cannot write the plot" "$ck" --out "$T/none/p.png"
+plot_fails "--out a directory" 1 "--out $T/noval: cannot write the plot (Is a directory)" "$ck" --out "$T/noval"
+plot_fails "--out with an unknown extension" 2 "--out $T/p.foo: no plot format 'foo'" "$ck" --out "$T/p.foo"
+check "an unknown extension writes nothing" test ! -e "$T/p.foo"
+rc=0
+said=$("$py" "$T/repo/results/plot_history.py" "$ck" --out "$T/plot" 2>"$T/pf.err") || rc=$?
+check "--out without an extension: exit 0, the PNG written under the name printed ('$said', rc $rc)" \
+    bash -c "[ $rc = 0 ] && [ '$said' = '$T/plot' ] && head -c 4 '$T/plot' | grep -q PNG && [ ! -e '$T/plot.png' ]"
+# An --out that is a link (or a device) is written through, not replaced by the rename of a new file.
+ln -s target.png "$T/link.png"
+"$py" "$T/repo/results/plot_history.py" "$ck" --out "$T/link.png" >/dev/null 2>"$T/pf.err"
+check "--out a symbolic link: still the link, its target the plot ($(head -c 200 "$T/pf.err"))" \
+    bash -c "[ -L '$T/link.png' ] && head -c 4 '$T/target.png' | grep -q PNG"
 
 tap_end "$t0"
