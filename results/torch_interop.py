@@ -26,6 +26,7 @@ a pickle, which runs code when loaded: give export and eval only model files you
 """
 import argparse
 import math
+import os
 import sys
 
 import h5py
@@ -38,6 +39,33 @@ EPS = 1e-5  # fcnet's batchnorm and layernorm eps, inside the sqrt
 
 class InteropError(Exception):
     """A problem with an input, reported as one line naming the file and the reason (exit 2)."""
+
+
+def _one_line(err):
+    return " ".join(str(err).split())
+
+
+def _h5(path):
+    """h5py.File(path, "r"); a failure as one line naming the file (HDF5's reason may hold newlines and no name)."""
+    try:
+        return h5py.File(path, "r")
+    except OSError as err:
+        raise InteropError(f"{path}: {_one_line(err)}") from err
+
+
+def _write_whole(path, write):
+    """write(tmp), then a rename over path: a failed write leaves no partial file and an old one untouched.
+    A path that exists but is no regular file (a link, a device) is written in place: the rename would replace it."""
+    in_place = os.path.islink(path) or (os.path.exists(path) and not os.path.isfile(path))
+    tmp = path if in_place else path + ".tmp"
+    try:
+        write(tmp)
+        if not in_place:
+            os.replace(tmp, path)
+    except (OSError, RuntimeError) as err:  # torch.save: RuntimeError for a missing folder
+        if not in_place and os.path.lexists(tmp) and not os.path.isdir(tmp):
+            os.remove(tmp)
+        raise InteropError(f"{path}: cannot write it ({_one_line(err)})") from err
 
 
 def build(n_input, hidden, n_classes, norm="none", keep=1.0, bn_momentum=0.9):
@@ -134,18 +162,21 @@ def export(model, path, where="model"):
     def arr(t):
         return t.detach().cpu().numpy()
 
-    with h5py.File(path, "w") as f:
-        for l, (lin, norm, _) in enumerate(layers, 1):
-            f[f"params/W{l}"] = arr(lin.weight).T  # fcnet: (fan_in, fan_out)
-            f[f"params/b{l}"] = arr(lin.bias) if lin.bias is not None else np.zeros(lin.out_features, np.float32)
-            if norm is None:
-                continue
-            affine = norm.weight is not None
-            f[f"params/gamma{l}"] = arr(norm.weight) if affine else np.ones(lin.out_features, np.float32)
-            f[f"params/beta{l}"] = arr(norm.bias) if affine else np.zeros(lin.out_features, np.float32)
-            if isinstance(norm, nn.BatchNorm1d):
-                f[f"bn/running_mean{l}"] = arr(norm.running_mean)
-                f[f"bn/running_var{l}"] = arr(norm.running_var)
+    def write(tmp):
+        with h5py.File(tmp, "w") as f:
+            for l, (lin, norm, _) in enumerate(layers, 1):
+                f[f"params/W{l}"] = arr(lin.weight).T  # fcnet: (fan_in, fan_out)
+                f[f"params/b{l}"] = arr(lin.bias) if lin.bias is not None else np.zeros(lin.out_features, np.float32)
+                if norm is None:
+                    continue
+                affine = norm.weight is not None
+                f[f"params/gamma{l}"] = arr(norm.weight) if affine else np.ones(lin.out_features, np.float32)
+                f[f"params/beta{l}"] = arr(norm.bias) if affine else np.zeros(lin.out_features, np.float32)
+                if isinstance(norm, nn.BatchNorm1d):
+                    f[f"bn/running_mean{l}"] = arr(norm.running_mean)
+                    f[f"bn/running_var{l}"] = arr(norm.running_var)
+
+    _write_whole(path, write)
     return ["--init-from", path] + opts
 
 
@@ -156,7 +187,7 @@ def _attr_str(f, name, default):
 
 def load(path, best=False):
     """The nn.Sequential (test mode) holding an fcnet checkpoint's (or --init-from file's) parameters."""
-    with h5py.File(path, "r") as f:
+    with _h5(path) as f:
         root = "best/" if best else ""
         if root + "params" not in f:
             raise InteropError(f"{path}: /{root}params: missing in the file")
@@ -198,13 +229,16 @@ def fcnet_inputs(x, checkpoint=None):
     x = (x.astype(np.float64) / 255.0).astype(np.float32) if x.dtype == np.uint8 else x.astype(np.float32)
     if checkpoint is None:
         return x
-    with h5py.File(checkpoint, "r") as f:
+    with _h5(checkpoint) as f:
         if "preprocess" not in f:
             return x
         kind = _attr_str(f["preprocess"], "kind", "none")
         if kind == "none":
             return x
-        y = x.astype(np.float64) - f["preprocess/mean"][()]
+        mean = f["preprocess/mean"][()]
+        if mean.shape != x.shape[1:]:
+            raise InteropError(f"{checkpoint}: /preprocess/mean has {mean.size} features, the data {x.shape[1]}")
+        y = x.astype(np.float64) - mean
         if kind == "standardize":
             y /= f["preprocess/std"][()]
         return y.astype(np.float32)
@@ -262,23 +296,27 @@ def main(argv):
             opts = export(_load_pt(a.model), a.params, a.model)
             print("fcnet_dist train " + " ".join(opts) + " ...")
         elif a.cmd == "import":
-            torch.save(load(a.checkpoint, a.best), a.model)
+            model = load(a.checkpoint, a.best)
+            _write_whole(a.model, lambda tmp: torch.save(model, tmp))
         else:
             is_h5 = h5py.is_hdf5(a.model)
             model = load(a.model) if is_h5 else _load_pt(a.model)
-            with h5py.File(a.data, "r") as f:
+            with _h5(a.data) as f:
                 if a.split not in f:
                     raise InteropError(f"{a.data}: /{a.split}: missing in the file (fcnet_dist eval cuts a missing "
                                        "/val out of /train; this script reads stored splits only)")
                 x, y = f[a.split]["x"][()], f[a.split]["y"][()].astype(np.int64)
+            layers = _layers(model, a.model)
+            n_input, n_classes = layers[0][0].in_features, layers[-1][0].out_features
+            if x.ndim != 2 or x.shape[1] != n_input:
+                raise InteropError(f"{a.data}: /{a.split}/x: shape {x.shape}, the model takes {n_input} features")
             x = fcnet_inputs(x, a.preprocess_from or (a.model if is_h5 else None))
-            n_classes = _layers(model, a.model)[-1][0].out_features
             if len(y) and (y.min() < 0 or y.max() >= n_classes):
                 raise InteropError(f"{a.data}: /{a.split}/y: labels {y.min()}..{y.max()}, the model has {n_classes} "
                                    "classes")
             print(report(model, x, y, n_classes))
     except (InteropError, OSError, KeyError) as err:
-        print(f"torch_interop.py: error: {err}", file=sys.stderr)
+        print(f"torch_interop.py: error: {_one_line(err)}", file=sys.stderr)
         return 2
     return 0
 

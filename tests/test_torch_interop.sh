@@ -3,7 +3,8 @@
 # uint8 synthetic set: a net trained a few steps in PyTorch and exported is evaluated by fcnet_dist (--init-from,
 # one step, eval --best: the step-0 copy) with the same accuracy and confusion matrix as in PyTorch; a net
 # trained by fcnet_dist (standardize, He init, 2 ranks) and imported gives in PyTorch the report fcnet_dist eval gives;
-# the file round trips keep every tensor bitwise; a net fcnet cannot express is refused with one line, exit 2.
+# the file round trips keep every tensor bitwise; a net fcnet cannot express is refused with one line, exit 2,
+# and so are data of another feature count, a directory or non-HDF5 file as input and an output it cannot write.
 # Skipped (77) where /usr/bin/python3 lacks torch, h5py or numpy.
 # usage: test_torch_interop.sh FCNET_SYNTH [MPIEXEC]   (FCNET_DIST in the environment: the fcnet_dist binary)
 set -uo pipefail
@@ -97,5 +98,38 @@ rc=0
 "$py" "$tool" export eps.pt eps.h5 >"$T/out" 2>"$T/err" || rc=$?
 check "batchnorm eps 1e-3: exit 2, one line naming module 1 and eps ($(cat "$T/err"))" \
     bash -c "[ $rc = 2 ] && [ \$(wc -l <'$T/err') = 1 ] && grep -q 'module 1 has eps 0.001' '$T/err' && [ ! -e eps.h5 ]"
+
+# Bad inputs and outputs: one line naming the file and the reason, exit 2, no traceback, nothing written.
+# refused NAME WORD ARGS...: exit 2, one stderr line holding WORD, no Traceback, no *.tmp or out.pt left.
+refused() {
+    local name=$1 word=$2 rc=0 good=1
+    shift 2
+    "$py" "$tool" "$@" >"$T/out" 2>"$T/err" || rc=$?
+    [ "$rc" = 2 ] && [ "$(wc -l <"$T/err")" = 1 ] && grep -qF -- "$word" "$T/err" && ! grep -q Traceback "$T/err" &&
+        ! compgen -G "$T/*.tmp" >/dev/null && [ ! -e out.pt ] || good=0
+    check "$name: exit 2, one line naming '$word' (got exit $rc, $(wc -l <"$T/err") lines: $(head -c 300 "$T/err"))" \
+        test "$good" = 1
+}
+"$SYNTH" --out d9.h5 --train 100 --test 30 --features 9 --classes 4 --seed 3 >/dev/null
+refused "eval of a .pt on data with other features" "d9.h5: /test/x: shape (30, 9), the model takes 12 features" \
+    eval m_none.pt --data d9.h5
+refused "eval of a checkpoint on data with other features" "d9.h5: /test/x: shape (30, 9)" \
+    eval f_none/checkpoint.h5 --data d9.h5
+"$py" -c 'import h5py; f = h5py.File("pre5.h5", "w"); f.create_dataset("preprocess/mean", data=[0.0] * 5)
+f["preprocess"].attrs["kind"] = "center"'
+refused "--preprocess-from with other features" "pre5.h5: /preprocess/mean has 5 features, the data 12" \
+    eval m_none.pt --data d.h5 --preprocess-from pre5.h5
+refused "import from a directory (HDF5's reason holds a newline)" "f_none: [Errno 21]" import f_none out.pt
+echo "not HDF5" >text.h5
+refused "import from a file that is not HDF5" "text.h5: Unable to open file" import text.h5 out.pt
+refused "import into a missing folder" "nowhere/out.pt: cannot write it" import f_none/checkpoint.h5 nowhere/out.pt
+refused "import onto a directory" "f_none: cannot write it" import f_none/checkpoint.h5 f_none
+refused "export into a missing folder" "nowhere/x.h5: cannot write it" export m_none.pt nowhere/x.h5
+# An output that is a link is written through, not replaced by the rename of a new file.
+ln -s target.pt link.pt
+rc=0
+"$py" "$tool" import f_none/checkpoint.h5 link.pt 2>"$T/err" || rc=$?
+check "import onto a symbolic link: exit 0, still the link, its target the model ($(head -c 200 "$T/err"))" \
+    bash -c "[ $rc = 0 ] && [ -L link.pt ] && [ -s target.pt ] && '$py' '$tool' eval link.pt --data d.h5 >/dev/null"
 
 tap_end "$t0"
