@@ -27,6 +27,7 @@ import json
 import os
 import re
 import shlex
+import signal
 import subprocess
 import sys
 import time
@@ -450,6 +451,8 @@ def positive_int(text):
 
 def main(argv):
     global ARGS
+    # A reader that stops early (--list | head) ends this script quietly, as it does ls, not in a traceback.
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", help="comma-separated experiments (default: all)")
     parser.add_argument("--force", action="store_true", help="retrain runs that are already finished")

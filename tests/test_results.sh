@@ -1,7 +1,8 @@
 #!/bin/bash
 # results/experiments.py and results/plot_history.py without training the experiments (a few seconds):
-# --list on a checkout without datasets/fashion-mnist.h5 lists the 59 runs and writes nothing; --ranks 0 is
-# refused before any run directory is touched; a damaged run.json means "train again", not a traceback;
+# --list on a checkout without datasets/fashion-mnist.h5 lists the 59 runs and writes nothing (and into a closed
+# pipe ends by SIGPIPE, without a traceback); --ranks 0 is refused before any run directory is touched; a
+# damaged run.json means "train again", not a traceback;
 # plot_history.py on a checkpoint without validation draws no "best val -1" line and keeps the accuracy
 # axis within [0, 1]; its refusals (a directory, a file without the histories, an --out it cannot write or
 # has no format for) are one line with no traceback, and the plot lands under the name it prints (through a
@@ -31,6 +32,18 @@ rc=0
 check "--list without datasets/fashion-mnist.h5: exit 0 (got $rc: $(head -c 300 "$T/list.err"))" test "$rc" = 0
 check "--list names the 59 default runs (got $(wc -l <"$T/list.out"))" test "$(wc -l <"$T/list.out")" = 59
 check "--list writes nothing (no runs/)" test ! -e "$T/repo/runs"
+# --list into a reader that is gone (--list | head): ends quietly by SIGPIPE, as ls does, not in a traceback.
+# The pipe's reading end is closed before the script starts, so its first write fails every time.
+said=$("$py" - "$ex" <<'EOF'
+import os, subprocess, sys
+r, w = os.pipe()
+os.close(r)
+p = subprocess.run([sys.executable, sys.argv[1], "--list"], stdout=w, stderr=subprocess.PIPE, text=True)
+print(p.returncode, len(p.stderr.splitlines()), "Traceback" in p.stderr)
+EOF
+)
+check "--list into a closed pipe: killed by SIGPIPE, nothing on stderr (got: exit, stderr lines, traceback = $said)" \
+    test "$said" = "-13 0 False"
 
 # 2. --ranks 0 is a usage error before anything runs.
 rc=0
