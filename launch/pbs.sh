@@ -35,8 +35,9 @@ set -euo pipefail
 
 workdir=${PBS_O_WORKDIR:-$(pwd)}
 cd "$workdir"
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." 2>/dev/null && pwd)
-# PBS runs a copy of the script from its spool directory: find the checkout from the submit dir.
+# PBS runs a copy of the script from its spool directory, or feeds it to the shell on standard input (no
+# BASH_SOURCE, which set -u would report on every job's first line): find the checkout from the submit dir.
+root=$(cd "$(dirname "${BASH_SOURCE[0]:-.}")/.." 2>/dev/null && pwd)
 [ -x "$root/launch/local.sh" ] || root=$workdir
 [ -x "$root/launch/local.sh" ] || { echo "pbs.sh: submit from the fcnet checkout (launch/local.sh not found)" >&2; exit 2; }
 

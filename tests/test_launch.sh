@@ -631,6 +631,17 @@ if [ $rc = 2 ] && [ "$(wc -l <argsout.err)" = 1 ] && grep -q "FCNET_ARGS has --o
 else
     not_ok "pbs.sh FCNET_ARGS with --out: exit $rc: $(head -2 argsout.err)"
 fi
+# The same refusal from the script read on standard input, as PBS may run it: the one line, no complaint about
+# BASH_SOURCE (set -u), the checkout found from the submit directory.
+PBS_O_WORKDIR=$root FCNET_OUT=$work/argsin FCNET_DATA=$work/d.h5 FCNET_RANKS=2 FCNET_BUILD_DIR=$(dirname "$dist") \
+    FCNET_ARGS="--hidden 8 --out=$work/elsewhere" timeout 60 bash <"$root/launch/pbs.sh" >argsin.out 2>argsin.err
+rc=$?
+if [ $rc = 2 ] && [ "$(wc -l <argsin.err)" = 1 ] && grep -q "FCNET_ARGS has --out: give the run directory as FCNET_OUT" \
+    argsin.err && [ ! -e argsin ] && [ ! -e elsewhere ]; then
+    ok "pbs.sh on standard input: the same one line, nothing else on stderr"
+else
+    not_ok "pbs.sh on standard input with --out in FCNET_ARGS: exit $rc: $(head -2 argsin.err)"
+fi
 # A SIGTERM (qdel) just before pbs.sh starts local.sh is trapped: the traps came only after local.sh had
 # started, and a SIGTERM in between ended pbs.sh and left the run going. A stand-in hostname, which the job
 # line runs right before the start, sends it: pbs.sh says so, starts nothing (no mpirun call) and exits 0.
