@@ -13,6 +13,12 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 for arg in "$@"; do
     case $arg in -h | --help | --list) exec /usr/bin/python3 "$root/results/experiments.py" "$@" ;; esac
 done
+# A bad argument (--ranks 0, an unknown experiment or flag) is refused before the install, the build and the
+# dataset, which take minutes: --list checks every argument and writes nothing. Needs the Python packages; a
+# machine without them has them installed first and gets the same refusal afterwards.
+if /usr/bin/python3 -c "import h5py, matplotlib, numpy" 2>/dev/null; then
+    /usr/bin/python3 "$root/results/experiments.py" "$@" --list >/dev/null
+fi
 # shellcheck source=launch/deps.sh disable=SC1091
 source "$root/launch/deps.sh"
 fcnet_install_deps build python

@@ -2,7 +2,8 @@
 # results/experiments.py and results/plot_history.py without training the experiments (a few seconds):
 # --list on a checkout without datasets/fashion-mnist.h5 lists the 59 runs and writes nothing (and into a closed
 # pipe ends by SIGPIPE, without a traceback); --ranks 0 is refused before any run directory is touched; a
-# damaged run.json means "train again", not a traceback;
+# damaged run.json means "train again", not a traceback; results/run.sh refuses a bad argument before installing
+# or building anything;
 # plot_history.py on a checkpoint without validation draws no "best val -1" line and keeps the accuracy
 # axis within [0, 1]; its refusals (a directory, a file without the histories, an --out it cannot write or
 # has no format for) are one line with no traceback, and the plot lands under the name it prints (through a
@@ -50,6 +51,21 @@ rc=0
 "$py" "$ex" --only dropout --ranks 0 >"$T/ranks.out" 2>&1 || rc=$?
 check "--ranks 0: exit 2 naming --ranks (got $rc: $(tail -1 "$T/ranks.out"))" \
     bash -c "[ $rc = 2 ] && grep -q -- '--ranks' '$T/ranks.out' && [ ! -e '$T/repo/runs' ]"
+
+# 2b. results/run.sh refuses a bad argument before it installs, builds or converts anything (minutes): a stand-in
+# launch/deps.sh marks the install step and stops there.
+cp "$root/results/run.sh" "$T/repo/results/"
+mkdir -p "$T/repo/launch"
+cat >"$T/repo/launch/deps.sh" <<'EOF'
+fcnet_install_deps() { touch "$(dirname "${BASH_SOURCE[0]}")/installed"; echo "stand-in deps.sh: install step reached"; exit 3; }
+EOF
+for bad in "--ranks 0" "--only nosuch" "--bogus"; do
+    rc=0
+    # shellcheck disable=SC2086 # the arguments are word lists on purpose
+    bash "$T/repo/results/run.sh" $bad >"$T/run.out" 2>&1 || rc=$?
+    check "run.sh $bad: refused before the install step (exit $rc: $(tail -1 "$T/run.out"))" \
+        bash -c "[ $rc = 1 ] || [ $rc = 2 ] && [ ! -e '$T/repo/launch/installed' ] && [ ! -e '$T/repo/runs' ]"
+done
 
 # 3. A damaged run.json (cut short): the run is trained again. The stand-in for launch/local.sh fails, so the
 # script must report that failure by name (it used to die in json.load).
