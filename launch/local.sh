@@ -38,10 +38,19 @@ fi
 
 # Physical cores this process may use: logical CPUs in our affinity mask, counted once per core.
 count_cores() {
-    local cpus cores
+    local cpus cores allowed
     cpus=$(nproc 2>/dev/null || echo 1)
     if command -v lscpu >/dev/null 2>&1; then
-        cores=$(lscpu -p=CORE,SOCKET 2>/dev/null | grep -v '^#' | sort -u | wc -l)
+        # The affinity mask as a list ("0-3,8-11", from /proc), so that only its CPUs' cores are counted: a
+        # mask of both hyperthreads of 2 cores on a 16-core machine is 2 cores, not min(16 cores, 4 CPUs).
+        allowed=$(awk '/^Cpus_allowed_list:/ {print $2}' /proc/self/status 2>/dev/null) || allowed=""
+        cores=$(lscpu -p=CPU,CORE,SOCKET 2>/dev/null | awk -F, -v allowed="$allowed" '
+            BEGIN { n = split(allowed, part, ","); for (i = 1; i <= n; i++) {
+                        if (split(part[i], r, "-") == 1) r[2] = r[1]
+                        for (c = r[1] + 0; c <= r[2] + 0; c++) ok[c] = 1 } }
+            /^#/ { next }
+            allowed == "" || ($1 + 0) in ok { if (!seen[$2 "," $3]++) count++ }
+            END { print count + 0 }')
         # Hyperthreads share a core's FPU: one rank per core. Never more than the affinity allows.
         if [ "${cores:-0}" -gt 0 ] && [ "$cores" -lt "$cpus" ]; then
             cpus=$cores

@@ -56,6 +56,28 @@ if (unset FCNET_RANKS OPENBLAS_NUM_THREADS && local_run cores) &&
 else
     not_ok "local.sh defaults: want $cores x '$want', got: $(sort -u cores.log 2>/dev/null | head -3)"
 fi
+# Only the cores of the CPUs in the affinity mask count: a stand-in lscpu makes CPUs 0 and 1 (the mask given)
+# hyperthreads of one core, and CPUs 2 and 3 another core outside the mask: one rank (counting every core of
+# the machine, as before, gave min(2 cores, 2 CPUs) = 2).
+mkdir fakecpu
+cat >fakecpu/lscpu <<'EOF'
+#!/bin/sh
+case "$1" in
+-p=CPU,CORE,SOCKET) printf '# CPU,Core,Socket\n0,0,0\n1,0,0\n2,1,0\n3,1,0\n' ;;
+-p=CORE,SOCKET) printf '# Core,Socket\n0,0\n0,0\n1,0\n1,0\n' ;;
+*) exit 1 ;;
+esac
+EOF
+chmod +x fakecpu/lscpu
+if [ "$cpus" -lt 2 ]; then
+    ok "# SKIP local.sh with hyperthreads in the mask: needs 2 CPUs"
+elif (unset FCNET_RANKS OPENBLAS_NUM_THREADS && FAKE_LOG=$work/ht.raw FCNET_BUILD_DIR=$work/fake \
+    PATH=$work/fakecpu:$PATH timeout 60 taskset -c 0,1 "$root/launch/local.sh" train >ht.out 2>&1) &&
+    [ "$(grep -c . ht.raw)" -eq 1 ]; then
+    ok "local.sh: two hyperthreads of one core in the affinity mask start one rank"
+else
+    not_ok "local.sh with hyperthreads in the mask: want 1 rank, got $(grep -c . ht.raw 2>/dev/null): $(head -3 ht.out)"
+fi
 if (unset OPENBLAS_NUM_THREADS && FCNET_RANKS=3 local_run three) && [ "$(grep -c . three.log)" -eq 3 ] &&
     [ "$(sort -u three.log)" = "size=3 blas=1 args=train --data d.h5 --epochs 2" ]; then
     ok "local.sh: FCNET_RANKS=3 starts 3 ranks (more than the cores: oversubscribed)"
