@@ -31,6 +31,8 @@
 #PBS -l walltime=01:00:00
 #PBS -j oe
 #PBS -r y
+# bash, not the login shell PBS would otherwise run a job script with (tcsh would fail on the first line)
+#PBS -S /bin/bash
 set -euo pipefail
 
 workdir=${PBS_O_WORKDIR:-$(pwd)}
