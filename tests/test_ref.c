@@ -2,6 +2,7 @@
  * fixtures tests/ref/fixtures.h5: random numbers bit for bit, every layer kernel, whole nets (loss, every
  * gradient, running statistics, test-mode scores), seeded initialisation and optimizer trajectories.
  * Built twice: float (product tolerances) and double (to ~1e-12, i.e. the same formulas). */
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -257,6 +258,12 @@ START_TEST(test_relu)
     fc_real *d2 = to_real(rd(NULL, "layers/relu/dout"), n);
     fc_relu_backward(d2, d2, x, (size_t)n);
     CHECK_R("relu dx (in place)", d2, want_dx, n);
+    /* A NaN passes on, as np.maximum(0, x) and the fused kernels pass it (a comparison x > 0 would make it 0). */
+    const fc_real nan_in[2] = {(fc_real)NAN, -1};
+    fc_real nan_out[2] = {0, 1};
+    fc_relu_forward(nan_out, nan_in, 2);
+    ck_assert_msg(isnan(nan_out[0]) && nan_out[1] == 0, "relu(NaN) = %g, relu(-1) = %g", (double)nan_out[0],
+                  (double)nan_out[1]);
 }
 END_TEST
 
