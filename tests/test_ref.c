@@ -594,6 +594,12 @@ START_TEST(test_net_init)
         int ok = close_views(&net.layout, net.params, prefix, "params", " ");
         /* Running statistics start at 0. */
         for (size_t i = 0; net.bn_stats && i < net.bn_layout.n_total; i++) ok &= net.bn_stats[i] == 0;
+        /* fc_net_init_params re-draws and resets whatever the arenas hold, not only fresh zeroed ones. */
+        for (size_t i = 0; i < net.layout.n_total; i++) net.params[i] = 3;
+        for (size_t i = 0; net.bn_stats && i < net.bn_layout.n_total; i++) net.bn_stats[i] = 3;
+        fc_net_init_params(&net);
+        ok &= close_views(&net.layout, net.params, prefix, "params", " (re-drawn) ");
+        for (size_t i = 0; net.bn_stats && i < net.bn_layout.n_total; i++) ok &= net.bn_stats[i] == 0;
         fc_net_free(&net);
         ck_assert_msg(ok, "%s: seeded initialisation differs from the reference", prefix);
     }
