@@ -108,6 +108,18 @@ else
     echo "skip - h5dump not found: label counts not compared"
 fi
 
+# Each class's accuracy is its correct rows (the matrix's diagonal) over its own rows, not over the split's.
+per_class_ok() { # FILE: every per-class line "class rows correct accuracy" agrees with the matrix's diagonal
+    awk '/^per-class/ { p = 1; getline; next } p && NF == 0 { p = 0 }
+         p { rows[$1] = $2; correct[$1] = $3; acc[$1] = $4; n++ }
+         /^confusion matrix/ { m = 1; getline; next } m && NF { diag[$1] = $($1 + 2) }
+         END { if (n < 2) exit 1
+               for (c in rows) { if (correct[c] != diag[c]) exit 1
+                                 if (rows[c] == 0) continue # printed "-"
+                                 d = acc[c] - correct[c] / rows[c]; if (d > 6e-5 || d < -6e-5) exit 1 } }' "$1"
+}
+check "test: per-class accuracy is the diagonal over the class's rows" per_class_ok eval_test.txt
+
 # A split of more rows than one forward pass takes (1024): -n 1 evaluates 2600 rows in three chunks, -n 3
 # each rank's 867 in one; every chunk must pair its rows with their own labels.
 "$SYNTH" --out big.h5 --train 50 --test 2600 --features 8 --classes 4 --seed 3 >/dev/null
@@ -115,6 +127,7 @@ mpi 1 eval --checkpoint "$CK" --data big.h5 --split test >big_n1.txt
 mpi 3 eval --checkpoint "$CK" --data big.h5 --split test >big_n3.txt
 check "2600 rows in chunks of 1024: -n 1 and -n 3 give the same report" same_report big_n1.txt big_n3.txt
 check "2600 rows in chunks of 1024: confusion matrix sums to 2600" [ "$(matrix_sum big_n1.txt)" -eq 2600 ]
+check "2600 rows: per-class accuracy is the diagonal over the class's rows" per_class_ok big_n1.txt
 
 # --data given explicitly: the same report as with the path stored in the checkpoint.
 mpi 3 eval --checkpoint "$CK" --data "$T/d.h5" --split val >explicit.txt
