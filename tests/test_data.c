@@ -838,18 +838,20 @@ START_TEST(test_preprocess_near_constant_and_offset)
 END_TEST
 
 /* Features at the edge of the build's range whose plain double sums overflow in the double build: one
- * near its largest value (the sum of the mean), one beyond the square root of it (the sum of squares of
+ * near its largest value (the sum of the mean), the same near its most negative value (scaled by its largest
+ * magnitude, not its largest value, which is negative), one beyond the square root of it (the sum of squares of
  * the std; before, std Inf: every value standardized to 0 and a checkpoint --resume refused). Their
  * statistics are finite and match a two-pass computation in long double (whose range holds the sums), and
  * standardizing maps them to +-1. The float build's sums never overflow: the same checks hold there. */
 START_TEST(test_preprocess_sums_beyond_double)
 {
-    enum { N = 10, D = 2 };
+    enum { N = 10, D = 3 };
     const double largest = sizeof(fc_real) == sizeof(float) ? (double)FLT_MAX : DBL_MAX;
     fc_real x[N * D];
     for (int i = 0; i < N; i++) {
         x[i * D + 0] = (fc_real)(largest * (i % 2 ? 0.95 : 0.85));
         x[i * D + 1] = (fc_real)(sqrt(largest) * (i % 2 ? 10.0 : -10.0));
+        x[i * D + 2] = -x[i * D + 0];
     }
     int32_t y[N] = {0};
     fc_split train = {.n = N, .d = D, .x = x, .y = y};
