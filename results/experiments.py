@@ -462,8 +462,10 @@ def main(argv):
     ARGS = parser.parse_args(argv)
     names = ARGS.only.split(",") if ARGS.only else DEFAULT
     for n in names:
-        if n not in EXPERIMENTS:
-            sys.exit(f"experiments.py: unknown experiment {n!r} (known: {', '.join(EXPERIMENTS)})")
+        if n not in EXPERIMENTS:  # a usage error: exit 2 as argparse's own, in one line
+            print(f"experiments.py: --only: unknown experiment {n!r} (known: {', '.join(EXPERIMENTS)})",
+                  file=sys.stderr)
+            return 2
     if not ARGS.list and not os.path.exists(FULL):
         sys.exit(f"experiments.py: {FULL} missing: run datasets/fashion-mnist.sh first")
     all_rows, tables = [], {}

@@ -1,7 +1,8 @@
 #!/bin/bash
 # results/experiments.py and results/plot_history.py without training the experiments (a few seconds):
 # --list on a checkout without datasets/fashion-mnist.h5 lists the 59 runs and writes nothing (and into a closed
-# pipe ends by SIGPIPE, without a traceback); --ranks 0 is refused before any run directory is touched; a
+# pipe ends by SIGPIPE, without a traceback); --ranks 0 is refused before any run directory is touched; --only
+# nosuch is a usage error (exit 2, one line); a
 # damaged run.json means "train again", not a traceback; results/run.sh refuses a bad argument before installing
 # or building anything;
 # plot_history.py on a checkpoint without validation draws no "best val -1" line and keeps the accuracy
@@ -89,6 +90,13 @@ r.execute(1, False)
 EOF
 check "damaged run.json: the run is tried again and its failure reported ($(tail -1 "$T/json.out"))" \
     bash -c "[ $rc = 1 ] && grep -q 'x/y failed (exit 1)' '$T/json.out' && ! grep -q Traceback '$T/json.out'"
+
+# 3b. Refusals of experiments.py: one line, no traceback. An unknown experiment is a usage error (exit 2, as
+# argparse's).
+rc=0
+"$py" "$ex" --only dropout,nosuch >"$T/only.out" 2>"$T/only.err" || rc=$?
+check "--only nosuch: exit 2, one line naming it (got $rc: $(head -c 300 "$T/only.err"))" \
+    bash -c "[ $rc = 2 ] && [ \$(wc -l <'$T/only.err') = 1 ] && grep -q \"unknown experiment 'nosuch'\" '$T/only.err'"
 
 # 4. plot_history.py on a checkpoint trained without validation (best_val_acc -1, val_acc NaN).
 "$FCNET_BUILD_DIR/datasets/fcnet_synth" --out "$T/s.h5" --train 200 --test 50 --features 5 --classes 3 >/dev/null
