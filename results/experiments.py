@@ -96,7 +96,7 @@ class Run:
         # A --config file is part of the command: an edited one retrains (its name alone did not change).
         configs = [self.args[i + 1] for i, a in enumerate(self.args[:-1]) if a == "--config"]
         if configs:
-            key["config_sha256"] = [hashlib.sha256(open(c, "rb").read()).hexdigest() for c in configs]
+            key["config_sha256"] = [config_sha256(c, f"{self.exp}/{self.name}") for c in configs]
         key = json.dumps(key)
         info_path = os.path.join(self.dir, "run.json")
         info = None
@@ -113,8 +113,14 @@ class Run:
                 self.diverged = info.get("diverged", False)
                 return False
         if os.path.isdir(self.dir):
-            for name in os.listdir(self.dir):
-                os.remove(os.path.join(self.dir, name))
+            paths = [os.path.join(self.dir, name) for name in os.listdir(self.dir)]
+            # A run leaves files only: a folder someone put there is theirs, not deleted (nor anything beside it).
+            for path in paths:
+                if os.path.isdir(path) and not os.path.islink(path):
+                    sys.exit(f"experiments.py: {path}: a folder inside the run's folder, which holds files only; "
+                             "move it away to train the run again")
+            for path in paths:
+                os.remove(path)
         os.makedirs(self.dir, exist_ok=True)
         env = dict(os.environ, FCNET_RANKS=str(ranks))
         print(f"  {self.exp}/{self.name}: -n {ranks} {' '.join(shlex.quote(str(a)) for a in self.args)}",
@@ -168,6 +174,14 @@ class Run:
                 "diverged": self.diverged, "best_test_acc": self.best_test_acc, "train_s": self.train_s,
                 "load": round(self.load, 1) if self.load is not None else None,
                 "wall_s": round(self.wall, 1) if self.wall is not None else None, **self.meta}
+
+
+def config_sha256(path, run):
+    try:
+        with open(path, "rb") as f:
+            return hashlib.sha256(f.read()).hexdigest()
+    except OSError as e:
+        sys.exit(f"experiments.py: {run}: --config {path}: cannot read it ({e.strerror or e})")
 
 
 def final_loss(h):

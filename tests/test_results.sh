@@ -3,7 +3,8 @@
 # --list on a checkout without datasets/fashion-mnist.h5 lists the 59 runs and writes nothing (and into a closed
 # pipe ends by SIGPIPE, without a traceback); --ranks 0 is refused before any run directory is touched; --only
 # nosuch is a usage error (exit 2, one line); a
-# damaged run.json means "train again", not a traceback; results/run.sh refuses a bad argument before installing
+# damaged run.json means "train again", not a traceback; a missing --config file or a folder inside a run's
+# folder is one line, not a traceback (the folder kept); results/run.sh refuses a bad argument before installing
 # or building anything;
 # plot_history.py on a checkpoint without validation draws no "best val -1" line and keeps the accuracy
 # axis within [0, 1]; its refusals (a directory, a file without the histories, an --out it cannot write or
@@ -92,11 +93,40 @@ check "damaged run.json: the run is tried again and its failure reported ($(tail
     bash -c "[ $rc = 1 ] && grep -q 'x/y failed (exit 1)' '$T/json.out' && ! grep -q Traceback '$T/json.out'"
 
 # 3b. Refusals of experiments.py: one line, no traceback. An unknown experiment is a usage error (exit 2, as
-# argparse's).
+# argparse's); a --config file that is gone, and a folder inside a run's folder (not deleted with the run's own
+# files), stop the run before it trains (exit 1).
 rc=0
 "$py" "$ex" --only dropout,nosuch >"$T/only.out" 2>"$T/only.err" || rc=$?
 check "--only nosuch: exit 2, one line naming it (got $rc: $(head -c 300 "$T/only.err"))" \
     bash -c "[ $rc = 2 ] && [ \$(wc -l <'$T/only.err') = 1 ] && grep -q \"unknown experiment 'nosuch'\" '$T/only.err'"
+# run_refused NAME WORD: the Python on stdin (given $T/repo/results and the failing stand-in for local.sh) exits 1
+# with one stderr line holding WORD and no traceback.
+run_refused() {
+    local name=$1 word=$2 rc=0
+    "$py" - "$T/repo/results" "$T/fake_local.sh" >"$T/rr.out" 2>"$T/rr.err" || rc=$?
+    check "$name: exit 1, one line naming '$word' (got exit $rc, $(wc -l <"$T/rr.err") lines: $(head -c 300 "$T/rr.err"))" \
+        bash -c "[ $rc = 1 ] && [ \$(wc -l <'$T/rr.err') = 1 ] && grep -qF -- '$word' '$T/rr.err' &&
+            ! grep -q Traceback '$T/rr.err'"
+}
+run_refused "a --config file that is missing" "x/cfg: --config $T/no-such.ini: cannot read it (No such file" <<PY
+import sys
+sys.path.insert(0, sys.argv[1])
+import experiments as e
+e.LOCAL = sys.argv[2]
+e.Run("x", "cfg", ["--config", "$T/no-such.ini"], "data.h5").execute(1, False)
+PY
+run_refused "a folder inside a run's folder" "x/sub/mine: a folder inside the run" <<'PY'
+import os, sys
+sys.path.insert(0, sys.argv[1])
+import experiments as e
+e.LOCAL = sys.argv[2]
+r = e.Run("x", "sub", ["--epochs", 1], "data.h5")
+os.makedirs(os.path.join(r.dir, "mine"))
+open(os.path.join(r.dir, "train.log"), "w").close()
+r.execute(1, False)
+PY
+check "the folder and the files beside it are kept" \
+    test -d "$T/repo/runs/results/x/sub/mine" -a -f "$T/repo/runs/results/x/sub/train.log"
 
 # 4. plot_history.py on a checkpoint trained without validation (best_val_acc -1, val_acc NaN).
 "$FCNET_BUILD_DIR/datasets/fcnet_synth" --out "$T/s.h5" --train 200 --test 50 --features 5 --classes 3 >/dev/null
