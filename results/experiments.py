@@ -184,6 +184,22 @@ def config_sha256(path, run):
         sys.exit(f"experiments.py: {run}: --config {path}: cannot read it ({e.strerror or e})")
 
 
+def write_whole(path, write):
+    """write(file) into path.tmp, then a rename over path: a failed write (a full disk) leaves the old
+    file whole, never a torn one, and no .tmp behind."""
+    tmp = path + ".tmp"
+    try:
+        with open(tmp, "w", newline="") as f:
+            write(f)
+        os.replace(tmp, path)
+    except BaseException as e:
+        if os.path.lexists(tmp) and not os.path.isdir(tmp):
+            os.remove(tmp)
+        if isinstance(e, OSError):
+            sys.exit(f"experiments.py: {path}: cannot write it ({e.strerror or e}); the previous one is kept")
+        raise
+
+
 def final_loss(h):
     """Mean training loss over the last 5% of the steps (per-step losses are noisy)."""
     return float(np.mean(h["loss"][-max(1, len(h["loss"]) // 20):]))
@@ -449,8 +465,7 @@ def update_readme(tables):
     for name, body in tables.items():
         pattern = re.compile(rf"(<!-- table:{name} -->\n).*?(<!-- /table:{name} -->)", re.S)
         text = pattern.sub(lambda m: m.group(1) + body + "\n" + m.group(2), text)
-    with open(path, "w") as f:
-        f.write(text)
+    write_whole(path, lambda f: f.write(text))
 
 
 def positive_int(text):
@@ -508,14 +523,17 @@ def main(argv):
             old = [r for r in csv.DictReader(f) if r["experiment"] not in names]
     keys = ["experiment", "run", "ranks", "final_loss", "final_train_acc", "final_val_acc", "best_val_acc",
             "test_acc", "diverged", "train_s", "wall_s", "load", "data", "args"]
-    with open(summary, "w", newline="") as f:
+    order = list(EXPERIMENTS)  # the experiments' own order, however they were (re)run
+    rank = {name: i for i, name in enumerate(order)}
+
+    def write_summary(f):
         w = csv.DictWriter(f, fieldnames=keys, extrasaction="ignore")
         w.writeheader()
-        order = list(EXPERIMENTS)  # the experiments' own order, however they were (re)run
-        rank = {name: i for i, name in enumerate(order)}
         for r in sorted(old + all_rows, key=lambda r: rank.get(r["experiment"], len(order))):
             w.writerow({k: (f"{v:.4f}" if isinstance(v, float) and k != "wall_s" else v) for k, v in r.items()
                         if k in keys})
+
+    write_whole(summary, write_summary)
     update_readme(tables)
     print(f"done in {time.monotonic() - t0:.0f} s: results/*.png, results/summary.csv, results/README.md tables")
     return 0

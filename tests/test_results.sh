@@ -4,7 +4,8 @@
 # pipe ends by SIGPIPE, without a traceback); --ranks 0 is refused before any run directory is touched; --only
 # nosuch is a usage error (exit 2, one line); a
 # damaged run.json means "train again", not a traceback; a missing --config file or a folder inside a run's
-# folder is one line, not a traceback (the folder kept); results/run.sh refuses a bad argument before installing
+# folder is one line, not a traceback (the folder kept); summary.csv and the README tables are written whole (a
+# write that fails half way keeps the previous file); results/run.sh refuses a bad argument before installing
 # or building anything;
 # plot_history.py on a checkpoint without validation draws no "best val -1" line and keeps the accuracy
 # axis within [0, 1]; its refusals (a directory, a file without the histories, an --out it cannot write or
@@ -127,6 +128,73 @@ r.execute(1, False)
 PY
 check "the folder and the files beside it are kept" \
     test -d "$T/repo/runs/results/x/sub/mine" -a -f "$T/repo/runs/results/x/sub/train.log"
+
+# 3c. summary.csv and the README tables are written whole (a .tmp and a rename): a disk that fills up mid-write
+# leaves the previous file as it was, no .tmp, and one line (exit 1). A stand-in experiment without runs, and an
+# open() whose writes to the file named store half, then fail with ENOSPC.
+printf 'experiment,run\nbatchnorm,old-row\n' >"$T/repo/results/summary.csv"
+printf 'intro\n<!-- table:fake -->\nold table\n<!-- /table:fake -->\nend\n' >"$T/repo/results/README.md"
+touch "$T/repo/fashion.h5"
+cat >"$T/fake_exp.py" <<'PY'
+import builtins, errno, sys
+sys.path.insert(0, sys.argv[1])
+import experiments as e
+e.FULL, target = sys.argv[2], sys.argv[3]
+
+
+class Run:
+    name, ranks, args = "r", 1, []
+
+    def execute(self, ranks, force):
+        pass
+
+    def row(self):
+        return {"experiment": "fake", "run": "r", "ranks": 1, "final_loss": 0.5, "final_train_acc": 0.9,
+                "final_val_acc": 0.8, "best_val_acc": 0.8, "test_acc": 0.7, "diverged": False, "wall_s": 1.0,
+                "load": 0.1}
+
+
+class HalfWrites:  # a file on a disk that fills up: each write stores half, then fails
+    def __init__(self, f):
+        self.f = f
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.f.close()
+
+    def write(self, text):
+        self.f.write(text[:len(text) // 2])
+        self.f.flush()
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def full_open(path, mode="r", *args, **kwargs):
+    f = builtins.open(path, mode, *args, **kwargs)
+    return HalfWrites(f) if "w" in mode and target and target in str(path) else f
+
+
+e.open = full_open
+e.EXPERIMENTS = {"batchnorm": e.EXPERIMENTS["batchnorm"], "fake": (lambda: [Run()], lambda runs: None)}
+sys.exit(e.main(["--only", "fake"]))
+PY
+for target in summary.csv README.md; do
+    cp "$T/repo/results/$target" "$T/before"
+    rc=0
+    "$py" "$T/fake_exp.py" "$T/repo/results" "$T/repo/fashion.h5" "$target" >"$T/full.out" 2>"$T/full.err" || rc=$?
+    check "$target on a full disk: exit 1, one line, the previous $target whole, no .tmp (got exit $rc: $(
+        head -c 300 "$T/full.err"))" bash -c "[ $rc = 1 ] && [ \$(wc -l <'$T/full.err') = 1 ] &&
+            grep -qF '$target: cannot write it (No space left on device)' '$T/full.err' &&
+            cmp -s '$T/before' '$T/repo/results/$target' && ! compgen -G '$T/repo/results/*.tmp'"
+done
+# Without the failure both are written: the other experiment's row kept, the table replaced.
+rc=0
+"$py" "$T/fake_exp.py" "$T/repo/results" "$T/repo/fashion.h5" "" >"$T/full.out" 2>&1 || rc=$?
+check "summary.csv and README.md written: the other experiment's row kept, the table replaced (exit $rc: $(
+    tail -1 "$T/full.out"))" bash -c "[ $rc = 0 ] && grep -q '^batchnorm,old-row' '$T/repo/results/summary.csv' &&
+        grep -q '^fake,r,1,0.5000' '$T/repo/results/summary.csv' && grep -q '^| r | 0.500 ' '$T/repo/results/README.md' &&
+        ! grep -q 'old table' '$T/repo/results/README.md' && ! compgen -G '$T/repo/results/*.tmp'"
 
 # 4. plot_history.py on a checkpoint trained without validation (best_val_acc -1, val_acc NaN).
 "$FCNET_BUILD_DIR/datasets/fcnet_synth" --out "$T/s.h5" --train 200 --test 50 --features 5 --classes 3 >/dev/null
