@@ -97,7 +97,8 @@ def plot_runs(runs, out, title=None, **kwargs):
 
 def plot_single(label, hist, out, title=None):
     """One run: training loss | train and val accuracy on one axis, zoomed on the epochs after the
-    first (the step-0 check at chance level would flatten the interesting part)."""
+    first (the step-0 check at chance level would flatten the interesting part; the title says when it
+    is off the scale)."""
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
     loss = hist["loss"]
     x = np.arange(1, len(loss) + 1)
@@ -114,9 +115,16 @@ def plot_single(label, hist, out, title=None):
         axes[1].axhline(best, color="C2", alpha=0.4, linewidth=0.8, linestyle=":", label=f"best val {best:.4f}")
     later = np.concatenate([hist["train_acc"][1:], hist["val_acc"][1:]])
     later = later[np.isfinite(later)]  # NaN: no validation, or a check that diverged
+    title = "Accuracy"
     if len(later):
-        axes[1].set_ylim(max(0.0, float(np.min(later)) - 0.02), min(1.0, float(np.max(later)) + 0.02))
-    axes[1].set_title("Accuracy (epoch 0 at chance level, off scale)" if len(later) else "Accuracy")
+        lo, hi = max(0.0, float(np.min(later)) - 0.02), min(1.0, float(np.max(later)) + 0.02)
+        axes[1].set_ylim(lo, hi)
+        # Epoch 0 is usually at chance level, below the zoomed axis, but not always (--init-from a trained
+        # net): the title says so only when one of its points is really off the scale.
+        first = np.array([hist["train_acc"][0], hist["val_acc"][0]], dtype=np.float64)
+        if np.any(np.isfinite(first) & ((first < lo) | (first > hi))):
+            title = f"Accuracy (epoch 0 off scale: train {fmt_acc(first[0])}, val {fmt_acc(first[1])})"
+    axes[1].set_title(title)
     axes[1].set_xlabel("Epoch")
     axes[1].legend(loc="lower right", fontsize=8)
     for ax in axes:
@@ -124,6 +132,10 @@ def plot_single(label, hist, out, title=None):
     fig.suptitle(title or label)
     fig.tight_layout()
     save(fig, out)
+
+
+def fmt_acc(x):
+    return f"{x:.3f}" if np.isfinite(x) else "n/a"
 
 
 def save(fig, out):

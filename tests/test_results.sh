@@ -8,9 +8,9 @@
 # write that fails half way keeps the previous file); results/run.sh refuses a bad argument before installing
 # or building anything;
 # plot_history.py on a checkpoint without validation draws no "best val -1" line and keeps the accuracy
-# axis within [0, 1]; its refusals (a directory, a file without the histories, an --out it cannot write or
-# has no format for) are one line with no traceback, and the plot lands under the name it prints (through a
-# link, not replacing it).
+# axis within [0, 1], and titles it "epoch 0 off scale" only when epoch 0 is; its refusals (a directory, a file
+# without the histories, an --out it cannot write or has no format for) are one line with no traceback, and the
+# plot lands under the name it prints (through a link, not replacing it).
 # usage: test_results.sh   (FCNET_BUILD_DIR in the environment: the build holding fcnet_dist and fcnet_synth)
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -105,7 +105,8 @@ check "--only nosuch: exit 2, one line naming it (got $rc: $(head -c 300 "$T/onl
 run_refused() {
     local name=$1 word=$2 rc=0
     "$py" - "$T/repo/results" "$T/fake_local.sh" >"$T/rr.out" 2>"$T/rr.err" || rc=$?
-    check "$name: exit 1, one line naming '$word' (got exit $rc, $(wc -l <"$T/rr.err") lines: $(head -c 300 "$T/rr.err"))" \
+    check "$name: exit 1, one line naming '$word' (got exit $rc, $(wc -l <"$T/rr.err") lines: $(
+        head -c 300 "$T/rr.err"))" \
         bash -c "[ $rc = 1 ] && [ \$(wc -l <'$T/rr.err') = 1 ] && grep -qF -- '$word' '$T/rr.err' &&
             ! grep -q Traceback '$T/rr.err'"
 }
@@ -193,7 +194,8 @@ rc=0
 "$py" "$T/fake_exp.py" "$T/repo/results" "$T/repo/fashion.h5" "" >"$T/full.out" 2>&1 || rc=$?
 check "summary.csv and README.md written: the other experiment's row kept, the table replaced (exit $rc: $(
     tail -1 "$T/full.out"))" bash -c "[ $rc = 0 ] && grep -q '^batchnorm,old-row' '$T/repo/results/summary.csv' &&
-        grep -q '^fake,r,1,0.5000' '$T/repo/results/summary.csv' && grep -q '^| r | 0.500 ' '$T/repo/results/README.md' &&
+        grep -q '^fake,r,1,0.5000' '$T/repo/results/summary.csv' &&
+        grep -q '^| r | 0.500 ' '$T/repo/results/README.md' &&
         ! grep -q 'old table' '$T/repo/results/README.md' && ! compgen -G '$T/repo/results/*.tmp'"
 
 # 4. plot_history.py on a checkpoint trained without validation (best_val_acc -1, val_acc NaN).
@@ -220,6 +222,35 @@ ok = h["best_val_acc"] is None and ax.get_ylim()[0] >= 0 and not any("best val" 
 sys.exit(0 if ok else 1)
 EOF
 check "without validation: no best-val line, the accuracy axis within [0, 1] ($(tail -1 "$T/axes.out"))" test "$rc" = 0
+
+# 4b. The accuracy axis is zoomed on the epochs after the first; its title says "epoch 0 off scale" only when a point
+# of epoch 0 is (at chance level below the axis), not for a run whose epoch 0 is on it (--init-from a trained net).
+rc=0
+"$py" - "$T/repo/results" "$T/zoom.png" >"$T/zoom.out" 2>&1 <<'EOF' || rc=$?
+import sys
+import numpy as np
+sys.path.insert(0, sys.argv[1])
+import plot_history as p
+figs = []
+p.plt.close = lambda fig=None: figs.append(fig)  # keep the figure to read its accuracy axis
+
+
+def title(train, val):
+    h = {"loss": np.array([2.3, 1.0, 0.5]), "train_acc": np.array(train), "val_acc": np.array(val),
+         "check_step": np.array([0, 10, 20]), "steps_per_epoch": 10, "best_val_acc": None}
+    figs.clear()
+    p.plot_single("run", h, sys.argv[2], title=None)
+    return [f for f in figs if hasattr(f, "axes")][0].axes[1].get_title()
+
+
+chance, trained, no_val = title([0.1, 0.8, 0.9], [0.12, 0.78, 0.85]), title([0.85, 0.86, 0.9], [0.84, 0.85, 0.86]), \
+    title([0.1, 0.8, 0.9], [np.nan] * 3)
+print(repr(chance), repr(trained), repr(no_val))
+ok = chance == "Accuracy (epoch 0 off scale: train 0.100, val 0.120)" and trained == "Accuracy" and \
+    no_val == "Accuracy (epoch 0 off scale: train 0.100, val n/a)"
+sys.exit(0 if ok else 1)
+EOF
+check "the accuracy title names epoch 0 off scale only when it is ($(tail -1 "$T/zoom.out"))" test "$rc" = 0
 
 # 5. plot_history.py's refusals: one line on stderr, no traceback, the exit status, no file left behind; and the
 # plot written under exactly the name it prints.
