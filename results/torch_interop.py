@@ -15,7 +15,8 @@ import   an fcnet checkpoint's /params (/best/params with --best) and /bn as tha
 eval     MODEL (a .pt, or an fcnet checkpoint or --init-from file, imported on the fly) in test mode on a
          split of DATA.h5; prints the accuracy and confusion matrix lines of fcnet_dist eval, so the two
          reports can be compared line for line. Inputs get the /preprocess of --preprocess-from (default:
-         MODEL when it is an HDF5 file with one; else none); uint8 features are scaled by 1/255 as fcnet does.
+         MODEL when it is an HDF5 file with one; else none; a --preprocess-from without one is refused); uint8
+         features are scaled by 1/255 as fcnet does.
 
 The same functions serve from Python: build(), export(), load(), fcnet_inputs(). Conventions (README,
 "Semantics"): fcnet's batchnorm and layernorm use eps 1e-5 (PyTorch's default; other values are refused),
@@ -222,15 +223,21 @@ def load(path, best=False):
     return model.eval()
 
 
-def fcnet_inputs(x, checkpoint=None):
+def fcnet_inputs(x, checkpoint=None, required=False):
     """Rows as fcnet feeds them to the net: uint8 scaled by 1/255, then the checkpoint's /preprocess (fitted
-    on its training split), in double and rounded once to float32 as fcnet does."""
+    on its training split), in double and rounded once to float32 as fcnet does. A file without /preprocess
+    (an --init-from file) applies none, unless required: then it is refused."""
     x = np.asarray(x)
     x = (x.astype(np.float64) / 255.0).astype(np.float32) if x.dtype == np.uint8 else x.astype(np.float32)
     if checkpoint is None:
         return x
     with _h5(checkpoint) as f:
         if "preprocess" not in f:
+            # Every fcnet checkpoint has one (kind "none" too): a file asked for by name without it is the wrong
+            # file, and applying nothing would only lower the accuracy, silently.
+            if required:
+                raise InteropError(f"{checkpoint}: /preprocess: missing in the file (not an fcnet checkpoint, which "
+                                   "always has one)")
             return x
         kind = _attr_str(f["preprocess"], "kind", "none")
         if kind == "none":
@@ -310,7 +317,7 @@ def main(argv):
             n_input, n_classes = layers[0][0].in_features, layers[-1][0].out_features
             if x.ndim != 2 or x.shape[1] != n_input:
                 raise InteropError(f"{a.data}: /{a.split}/x: shape {x.shape}, the model takes {n_input} features")
-            x = fcnet_inputs(x, a.preprocess_from or (a.model if is_h5 else None))
+            x = fcnet_inputs(x, a.preprocess_from or (a.model if is_h5 else None), required=bool(a.preprocess_from))
             if len(y) and (y.min() < 0 or y.max() >= n_classes):
                 raise InteropError(f"{a.data}: /{a.split}/y: labels {y.min()}..{y.max()}, the model has {n_classes} "
                                    "classes")

@@ -4,7 +4,8 @@
 # one step, eval --best: the step-0 copy) with the same accuracy and confusion matrix as in PyTorch; a net
 # trained by fcnet_dist (standardize, He init, 2 ranks) and imported gives in PyTorch the report fcnet_dist eval gives;
 # the file round trips keep every tensor bitwise; a net fcnet cannot express is refused with one line, exit 2,
-# and so are data of another feature count, a directory or non-HDF5 file as input and an output it cannot write.
+# and so are data of another feature count, a --preprocess-from without /preprocess, a directory or non-HDF5 file
+# as input and an output it cannot write.
 # Skipped (77) where /usr/bin/python3 lacks torch, h5py or numpy.
 # usage: test_torch_interop.sh FCNET_SYNTH [MPIEXEC]   (FCNET_DIST in the environment: the fcnet_dist binary)
 set -uo pipefail
@@ -119,6 +120,9 @@ refused "eval of a checkpoint on data with other features" "d9.h5: /test/x: shap
 f["preprocess"].attrs["kind"] = "center"'
 refused "--preprocess-from with other features" "pre5.h5: /preprocess/mean has 5 features, the data 12" \
     eval m_none.pt --data d.h5 --preprocess-from pre5.h5
+# A --preprocess-from file without /preprocess (an --init-from file, not a checkpoint) would apply none, silently.
+refused "--preprocess-from without /preprocess" "t_none.h5: /preprocess: missing in the file" \
+    eval m_none.pt --data d.h5 --preprocess-from t_none.h5
 refused "import from a directory (HDF5's reason holds a newline)" "f_none: [Errno 21]" import f_none out.pt
 echo "not HDF5" >text.h5
 refused "import from a file that is not HDF5" "text.h5: Unable to open file" import text.h5 out.pt
