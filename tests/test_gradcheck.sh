@@ -4,7 +4,8 @@
 # is; one report row per tensor; in double every absolute error below 1e-7 and every relative error of a
 # row whose verdict is a plain "ok" below 1e-6 (W1: 1e-5);
 # a deliberately wrong analytic gradient (FCNET_FAULT_GRADCHECK=skew) caught in both builds with exit
-# 1 and one stderr line; every rank exits alike at -n 3; --data takes its shapes from a dataset.
+# 1 and one stderr line, its error reported, also small ones and one a few times the error bar; the steps and the
+# thresholds as documented; every rank exits alike at -n 3; --data takes its shapes from a dataset.
 # usage: test_gradcheck.sh FCNET_DIST_F64 [FCNET_SYNTH] [MPIEXEC]   (FCNET_DIST in the environment)
 set -euo pipefail
 F64=${1:?usage: test_gradcheck.sh FCNET_DIST_F64 [FCNET_SYNTH] [MPIEXEC]}
@@ -138,8 +139,12 @@ for build in f32 f64; do
     [ "$build" = f64 ] && bin=$F64
     rc=0
     FCNET_FAULT_GRADCHECK=skew "$bin" gradcheck --hidden 20,30 --norm batchnorm --weight-scale 5e-2 >out.txt 2>err.txt || rc=$?
+    # The skewed element's relative error is 0.5 g / 2.5 g = 0.2 exactly: the row and the line report it, and the row
+    # its absolute error (half the largest |g| of W3, ~0.16 here).
+    w3_abs=$(awk '$1 == "W3" { print $(NF - 2) }' out.txt)
     if [ "$rc" -eq 1 ] && [ "$(wc -l <err.txt)" -eq 1 ] && grep -q 'gradcheck: 1 tensor failed' err.txt &&
-        [ "$(rows_with out.txt FAIL)" -eq 1 ] && grep -qE '^  W3 .*FAIL$' out.txt; then
+        [ "$(rows_with out.txt FAIL)" -eq 1 ] && grep -qE '^  W3 .* 2\.00e-01 .*FAIL$' out.txt &&
+        grep -q '(worst: W3, max relative error 2.00e-01)' err.txt && ! below "${w3_abs:-0}" 0.05; then
         ok "$build: a skewed W3 gradient fails with exit 1: $(cat err.txt)"
     else
         not_ok "$build: skewed gradient not caught (exit $rc)"
@@ -161,6 +166,53 @@ if [ "$rc" -eq 1 ] && grep -q 'gradcheck: 1 tensor failed' err.txt && grep -qE '
 else
     not_ok "f64: W3 off by 1e-4 of one element not caught (exit $rc), or a rounding estimate $rounding >= 1e-8"
     cat out.txt err.txt
+fi
+
+# The float build's counterpart: W3's largest element off by a tenth of itself (relative error ~5e-2, absolute ~3e-2)
+# fails, and its rounding estimate (~1e-3 here) stays well below such an error: a floor, a step or a tolerance
+# several times too wide would pass the skew.
+rc=0
+FCNET_FAULT_GRADCHECK=skew:1.1 "$F32" gradcheck --hidden 20,30 --norm batchnorm --weight-scale 5e-2 >out.txt \
+    2>err.txt || rc=$?
+rounding=$(grep -oE 'rounding, about [0-9.e+-]+' out.txt | grep -oE '[0-9.]+e[+-][0-9]+$' || echo missing)
+if [ "$rc" -eq 1 ] && grep -q 'gradcheck: 1 tensor failed' err.txt && grep -qE '^  W3 .*FAIL$' out.txt &&
+    awk -v r="$rounding" 'BEGIN { exit !(r + 0 > 0 && r + 0 < 3e-3) }'; then
+    ok "f32: W3 off by 1e-1 of one element fails with exit 1 (rounding estimate $rounding)"
+else
+    not_ok "f32: W3 off by 1e-1 of one element not caught (exit $rc), or a rounding estimate $rounding >= 3e-3"
+    cat out.txt err.txt
+fi
+
+# The error bar is an estimate, not a licence: at --weight-scale 1e8 (double) the rounding of a loss of ~1e15 is
+# ~1.5e7 against W2's largest gradient of ~3e8, so a 50% error there (2.9e7 .. 5.8e7) is a few times the bar and
+# must still fail, not pass as ok* (a bar 10 times too wide did).
+rc=0
+FCNET_FAULT_GRADCHECK=skew "$F64" gradcheck --hidden 5 --weight-scale 1e8 >out.txt 2>err.txt || rc=$?
+if [ "$rc" -eq 1 ] && grep -q 'gradcheck: 1 tensor failed (worst: W2' err.txt && grep -qE '^  W2 .*FAIL$' out.txt; then
+    ok "f64: a 50% error at --weight-scale 1e8, a few times the rounding estimate, fails"
+else
+    not_ok "f64: a 50% error at --weight-scale 1e8 not caught (exit $rc)"
+    cat out.txt err.txt
+fi
+
+# The step the header reports is the build's: 1e-5 in double, 1e-2 in float.
+if grep -q '^loss: .*central differences, h = 1e-05$' gc_f64_default_model.txt &&
+    grep -q '^loss: .*central differences, h = 0.01$' gc_f32_default_model.txt; then
+    ok "steps: h = 1e-5 (double) and 1e-2 (float)"
+else
+    not_ok "steps: $(grep -h '^loss:' gc_f64_default_model.txt gc_f32_default_model.txt | tr '\n' ' ')"
+fi
+
+# The threshold column: W1 gets its own (double 1e-5, float 5e-2), every other tensor the build's (1e-6, 2e-2).
+thresholds() { awk '/^  (W|b|gamma|beta)[0-9]/ { print $1, $(NF - 1) }' "$1" | sort -u | tr '\n' ' '; }
+t64=$(thresholds "gc_f64_depth_3_batchnorm.txt")
+t32=$(thresholds "gc_f32_depth_3_batchnorm.txt")
+want64="W1 1e-05 W2 1e-06 W3 1e-06 b1 1e-06 b2 1e-06 b3 1e-06 beta1 1e-06 beta2 1e-06 gamma1 1e-06 gamma2 1e-06 "
+want32="W1 5e-02 W2 2e-02 W3 2e-02 b1 2e-02 b2 2e-02 b3 2e-02 beta1 2e-02 beta2 2e-02 gamma1 2e-02 gamma2 2e-02 "
+if [ "$t64" = "$want64" ] && [ "$t32" = "$want32" ]; then
+    ok "thresholds: W1 1e-5 / 5e-2, the other tensors 1e-6 / 2e-2 (double / float)"
+else
+    not_ok "thresholds: double '$t64', float '$t32'"
 fi
 
 # Under MPI: rank 0 checks, every rank returns its verdict; one report, one error line.
