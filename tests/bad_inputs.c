@@ -322,6 +322,7 @@ static const char *const ckpt_kinds[] = {
     "inputs-zero",     /* root attribute n_input = 0 */
     "step-ahead",      /* root attribute step = 100: not epoch * steps_per_epoch + epoch_step */
     "epoch-step-past", /* root attribute epoch_step = 9 in epochs of 6 steps */
+    "epoch-step-end",  /* root attribute epoch_step = 6 in epochs of 6 steps: one past the last */
     "w1-elink",        /* /params/W1 an external link to the FIFO "fifo" beside the file */
     "adam-t-huge",     /* /optim attribute t = INT64_MAX (t + 1 would overflow) */
     "optim-lr-neg",    /* /optim attribute lr = -1: gradient ascent */
@@ -346,6 +347,7 @@ static const char *const ckpt_kinds[] = {
     "world-size-huge", /* root attribute world_size = 2^40: no MPI job has that many ranks */
     "pp-contradicts",  /* root attribute preprocess = "standardize", /preprocess of kind "center" */
     "check-step-ahead",/* /history/check_step[0] = 100 in a checkpoint of step 8 */
+    "checks-extra",    /* a third accuracy check in each /history check array after 1 epoch (at most 2) */
     "pp-std-zero",     /* /preprocess/std[0] = 0 (give a --preprocess standardize checkpoint): x / 0 */
     "best-acc-5",      /* /best attribute best_val_acc = 5: never beaten, the best parameters frozen */
     "best-step-ahead", /* /best attribute best_step = 100 in a checkpoint of step 8 */
@@ -409,6 +411,25 @@ static float *get_floats(hid_t f, const char *name, hsize_t *n, hsize_t dims[2])
     H5Sclose(s);
     H5Dclose(d);
     return v;
+}
+
+/* A 1-d dataset rewritten with one more element, value, at its end: same type in the file. */
+static void append_element(hid_t f, const char *name, double value)
+{
+    hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
+    if (d < 0) die("no dataset", name);
+    hid_t space = H5Dget_space(d), type = H5Dget_type(d);
+    hsize_t n = (hsize_t)H5Sget_simple_extent_npoints(space);
+    double *v = calloc((size_t)n + 1, sizeof *v);
+    if (!v) die("out of memory", name);
+    check(H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v), "read");
+    H5Sclose(space);
+    H5Dclose(d);
+    v[n++] = value;
+    check(H5Ldelete(f, name, H5P_DEFAULT), "delete");
+    put(f, name, type, H5T_NATIVE_DOUBLE, 1, &n, v);
+    H5Tclose(type);
+    free(v);
 }
 
 /* Element i of an existing dataset set to value, in place: same type (converted from double) and shape. */
@@ -482,6 +503,8 @@ static void write_ckpt(const char *kind, const char *good, const char *out)
         put_attr_int(f, "/", "step", 100);
     } else if (strcmp(k, "epoch-step-past") == 0) {
         put_attr_int(f, "/", "epoch_step", 9);
+    } else if (strcmp(k, "epoch-step-end") == 0) {
+        put_attr_int(f, "/", "epoch_step", 6);
     } else if (strcmp(k, "inputs-zero") == 0) {
         put_attr_int(f, "/", "n_input", 0);
     } else if (strcmp(k, "eps-huge") == 0) {
@@ -544,6 +567,12 @@ static void write_ckpt(const char *kind, const char *good, const char *out)
         set_element(f, "/history/train_acc", 0, 7.5);
     } else if (strcmp(k, "check-step-ahead") == 0) {
         set_element(f, "/history/check_step", 0, 100);
+    } else if (strcmp(k, "checks-extra") == 0) {
+        /* values a check could hold: only their number is wrong */
+        append_element(f, "/history/train_acc", 0.5);
+        append_element(f, "/history/val_acc", 0.5);
+        append_element(f, "/history/lr", 1e-3);
+        append_element(f, "/history/check_step", 8);
     } else if (strcmp(k, "pp-std-zero") == 0) {
         set_element(f, "/preprocess/std", 0, 0);
     } else if (strcmp(k, "best-acc-5") == 0) {

@@ -238,6 +238,8 @@ for spec in "w1-shape:/params/W1|(8, 4)|(4, 8)" "w2-missing:/params/W2|missing i
     "batch-one:attribute 'batch_size' of / is 1 with 60 training rows|batchnorm|--init-from $O/ckpt-batch-one.h5" \
     "lr-nan:lr|not a number" "inputs-zero:n_input|0 input features" \
     "step-ahead:step|100|make 8" "epoch-step-past:epoch_step|step 9 of it|epochs of 6 steps" \
+    "epoch-step-end:epoch_step|step 6 of it|epochs of 6 steps" \
+    "checks-extra:/history/train_acc|3 accuracy checks after 1 epochs|at most one at the start and one per epoch" \
     "w1-elink:/params/W1|an external link|fifo" "adam-t-huge:attribute 't' of /optim|9223372036854775807" \
     "optim-lr-neg:attribute 'lr' of /optim|-1" "optim-v-neg:/optim/W1/v|negative value -0.5" \
     "bn-var-neg:/bn/running_var1|negative variance -0.5" "pp-mean-nan:/preprocess/mean|non-finite" \
