@@ -548,7 +548,8 @@ START_TEST(test_train_accuracy_subsample)
 END_TEST
 
 /* Best-parameter tracking. Without a validation split the final state is the best one: the best copy must
- * hold the final parameters and the final batchnorm running statistics. With one, a later check that only
+ * hold the final parameters and the final batchnorm running statistics, once the run finishes; a run stopped
+ * before that (--max-steps) keeps the initial ones there, at step 0 (the README's --best). With one, a later check that only
  * ties the best validation accuracy keeps the earlier parameters (lr 0: every check gives the same accuracy,
  * so the best step stays 0, the check before the first step). */
 START_TEST(test_best_copy)
@@ -559,8 +560,24 @@ START_TEST(test_best_copy)
     set_out_beside_data(&cfg, "best_noval");
     fc_dist dist;
     fc_trainer t;
-    setup_on_world(&t, &cfg, &dist);
+    fc_config stop = cfg;
+    stop.max_steps = 3;
+    set_out_beside_data(&stop, "best_noval_stopped");
+    setup_on_world(&t, &stop, &dist);
     ck_assert_int_eq(t.data.val.n, 0);
+    const size_t param_bytes = t.net.layout.n_total * sizeof(fc_real);
+    fc_real *initial = malloc(param_bytes);
+    memcpy(initial, t.net.params, param_bytes);
+    ck_assert_int_eq(fc_train_run(&t), FC_OK);
+    ck_assert(!t.finished);
+    ck_assert_int_eq(t.step, 3);
+    ck_assert_int_eq(t.best_step, 0);
+    ck_assert_msg(memcmp(t.best_params, initial, param_bytes) == 0 && memcmp(t.net.params, initial, param_bytes) != 0,
+                  "no validation split, stopped before the end: the best parameters are not the initial ones");
+    free(initial);
+    fc_train_free(&t);
+
+    ck_assert_int_eq(fc_train_setup(&t, &cfg, &dist), FC_OK);
     ck_assert_int_eq(fc_train_run(&t), FC_OK);
     ck_assert(t.finished);
     ck_assert_int_eq(t.best_step, t.step);
