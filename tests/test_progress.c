@@ -202,6 +202,10 @@ START_TEST(test_progress_bar)
     t->epoch = 1;
     t->step = 8;
     fc_progress_epoch(&p, t);
+    t->step = 12; /* the second epoch's bar fills from empty again: its own steps, not the run's */
+    t->epoch_step = 4;
+    p.last_draw -= 1.0;
+    fc_progress_step(&p, t, 1.0);
     t->step = 16; /* the last step is drawn however recent the last draw */
     t->epoch_step = 8;
     p.last_draw = MPI_Wtime();
@@ -216,7 +220,8 @@ START_TEST(test_progress_bar)
     ck_assert_msg(strncmp(text, draws, strlen(draws)) == 0, "bar: '%s'", text);
     const char *rest = strstr(text, " s elapsed\n");
     ck_assert_msg(rest != NULL, "epoch line: '%s'", text);
-    ck_assert_str_eq(rest, " s elapsed\n\repoch 2/2 [########################] step 16/16 loss 0.5000 -- samples/s "
+    ck_assert_str_eq(rest, " s elapsed\n\repoch 2/2 [############............] step 12/16 loss 1.0000 -- samples/s "
+                           "ETA --:--   \repoch 2/2 [########################] step 16/16 loss 0.5000 -- samples/s "
                            "ETA --:--   \n");
     free(t);
 }
