@@ -178,6 +178,29 @@ START_TEST(test_progress_first_interval)
 }
 END_TEST
 
+/* The ETA in hours from one hour on (h:mm:ss), below it in minutes (mm:ss): 9000 steps of 10 rows left at
+ * 25 samples/s are 3600 s exactly, 8990 steps 3596 s. No rate sample (the last one is in the future). */
+START_TEST(test_progress_eta_hour)
+{
+    fc_config cfg;
+    fc_trainer *t = fake_trainer(&cfg, 10);
+    fc_progress p;
+    fc_progress_init(&p, t, 1);
+    p.timing = 1;
+    p.step_last = 1000;
+    p.rate = 25;
+    p.t_last = MPI_Wtime() + 1e6;
+    char text[512];
+    t->step = t->epoch_step = 1000;
+    step_output(&p, t, 1.0, text, sizeof text);
+    ck_assert_msg(strstr(text, " 25 samples/s  ETA 1:00:00\n") != NULL, "one hour left: '%s'", text);
+    t->step = t->epoch_step = 1010;
+    step_output(&p, t, 1.0, text, sizeof text);
+    ck_assert_msg(strstr(text, " 25 samples/s  ETA 59:56\n") != NULL, "under an hour left: '%s'", text);
+    free(t);
+}
+END_TEST
+
 /* The live bar: one line redrawn after a carriage return, filled in proportion to the epoch's steps, drawn at
  * most every 0.1 s except on the run's last step, and ended by a newline before the epoch line and at the end. */
 START_TEST(test_progress_bar)
@@ -403,6 +426,7 @@ static Suite *suite(void)
     tcase_add_test(t, test_progress_rate);
     tcase_add_test(t, test_progress_rate_every_line);
     tcase_add_test(t, test_progress_first_interval);
+    tcase_add_test(t, test_progress_eta_hour);
     tcase_add_test(t, test_progress_bar);
     tcase_add_test(t, test_progress_bar_choice);
     tcase_add_test(t, test_progress_max_steps);
