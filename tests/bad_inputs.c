@@ -348,6 +348,7 @@ static const char *const ckpt_kinds[] = {
     "pp-contradicts",  /* root attribute preprocess = "standardize", /preprocess of kind "center" */
     "check-step-ahead",/* /history/check_step[0] = 100 in a checkpoint of step 8 */
     "checks-extra",    /* a third accuracy check in each /history check array after 1 epoch (at most 2) */
+    "loss-extra",      /* a ninth loss in /history/loss of a checkpoint of step 8 */
     "pp-std-zero",     /* /preprocess/std[0] = 0 (give a --preprocess standardize checkpoint): x / 0 */
     "best-acc-5",      /* /best attribute best_val_acc = 5: never beaten, the best parameters frozen */
     "best-step-ahead", /* /best attribute best_step = 100 in a checkpoint of step 8 */
@@ -573,6 +574,8 @@ static void write_ckpt(const char *kind, const char *good, const char *out)
         append_element(f, "/history/val_acc", 0.5);
         append_element(f, "/history/lr", 1e-3);
         append_element(f, "/history/check_step", 8);
+    } else if (strcmp(k, "loss-extra") == 0) {
+        append_element(f, "/history/loss", 1.0);
     } else if (strcmp(k, "pp-std-zero") == 0) {
         set_element(f, "/preprocess/std", 0, 0);
     } else if (strcmp(k, "best-acc-5") == 0) {

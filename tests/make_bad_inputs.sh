@@ -240,6 +240,7 @@ for spec in "w1-shape:/params/W1|(8, 4)|(4, 8)" "w2-missing:/params/W2|missing i
     "step-ahead:step|100|make 8" "epoch-step-past:epoch_step|step 9 of it|epochs of 6 steps" \
     "epoch-step-end:epoch_step|step 6 of it|epochs of 6 steps" \
     "checks-extra:/history/train_acc|3 accuracy checks after 1 epochs|at most one at the start and one per epoch" \
+    "loss-extra:/history/loss|9 losses for 8 steps" \
     "w1-elink:/params/W1|an external link|fifo" "adam-t-huge:attribute 't' of /optim|9223372036854775807" \
     "optim-lr-neg:attribute 'lr' of /optim|-1" "optim-v-neg:/optim/W1/v|negative value -0.5" \
     "bn-var-neg:/bn/running_var1|negative variance -0.5" "pp-mean-nan:/preprocess/mean|non-finite" \
