@@ -37,8 +37,8 @@ for n in 1 2 4; do
     must_run "$n" log.full$n train "${MODEL[@]}" --out full$n || continue
     must_run "$n" log.stop$n train "${MODEL[@]}" --out stop$n --max-steps 13 || continue
     [ "$(attr stop$n/checkpoint.h5 /@step)" = 13 ] || fail "-n $n: --max-steps 13 saved step $(attr stop$n/checkpoint.h5 /@step)"
-    grep -q "stopped after --max-steps 13 at step 13 (.*); checkpoint stop$n/checkpoint.h5 written; resume with --resume stop$n/checkpoint.h5 --out stop$n\$" log.stop$n ||
-        fail "-n $n: no --max-steps log line with the resume command"
+    grep -q "stopped after --max-steps 13 at step 13 (epoch 2 of 3, 1 of its 12 steps done); checkpoint stop$n/checkpoint.h5 written; resume with --resume stop$n/checkpoint.h5 --out stop$n\$" log.stop$n ||
+        fail "-n $n: no --max-steps log line with the position (epochs from 1) and the resume command"
     must_run "$n" log.res$n train --resume stop$n/checkpoint.h5 --out res$n || continue
     grep -q "resuming from stop$n/checkpoint.h5" log.res$n || fail "-n $n: no 'resuming from' line"
     if diff_out=$("$H5CMP" full$n/checkpoint.h5 res$n/checkpoint.h5 "${STATE[@]}"); then
