@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fcnet/dist.h"
 #include "fcnet/layers.h"
@@ -409,6 +410,36 @@ START_TEST(test_agree_and_any)
 }
 END_TEST
 
+/* Several ranks fail, each with its own message: the agreed error is printed once, by the lowest failing rank
+ * (the README's bad-input rule), here rank 1 of ranks 1 .. size-1; the others, rank 0 included, print nothing. */
+START_TEST(test_agree_prints_lowest_failing_rank)
+{
+    fc_dist_init_comm(&dist, MPI_COMM_WORLD);
+    const fc_status mine =
+        dist.rank == 0 ? FC_OK : fc_error_set(FC_ERR_INPUT, "rank %d's own error", dist.rank);
+    fflush(stderr);
+    FILE *f = tmpfile();
+    ck_assert(f != NULL);
+    const int saved = dup(STDERR_FILENO);
+    dup2(fileno(f), STDERR_FILENO);
+    const fc_status st = fc_dist_agree(&dist, mine, 1);
+    fflush(stderr);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    rewind(f);
+    char err[512];
+    err[fread(err, 1, sizeof err - 1, f)] = '\0';
+    fclose(f);
+    ck_assert_int_eq(st, dist.size > 1 ? FC_ERR_INPUT : FC_OK);
+    if (dist.rank == 1)
+        ck_assert_msg(strstr(err, "rank 1's own error") && strchr(err, '\n') == err + strlen(err) - 1, "rank 1: '%s'",
+                      err);
+    else
+        ck_assert_msg(err[0] == '\0', "rank %d printed '%s'", dist.rank, err);
+    fc_dist_free(&dist);
+}
+END_TEST
+
 START_TEST(test_check_replicas)
 {
     fc_dist_init_comm(&dist, MPI_COMM_WORLD);
@@ -490,6 +521,7 @@ static Suite *suite(void)
     tcase_add_test(t, test_merge_moments_rank_order);
     tcase_add_test(t, test_bcast_segments);
     tcase_add_test(t, test_agree_and_any);
+    tcase_add_test(t, test_agree_prints_lowest_failing_rank);
     tcase_add_test(t, test_check_replicas);
     tcase_add_test(t, test_slices);
     tcase_add_test(t, test_assert_alone_aborts);
