@@ -425,6 +425,9 @@ START_TEST(test_hidden_forms)
     ck_assert_int_eq(PARSE(&cfg, "--data", "d.h5", "--hidden", "8,1", "--norm", "batchnorm"), FC_OK);
     ck_assert_int_eq(PARSE(&cfg, "--data", "d.h5", "--hidden", "1"), FC_OK);
     ck_assert_int_eq(PARSE(&cfg, "gradcheck", "--hidden", "1", "--norm", "layernorm"), FC_OK);
+    /* 2 units are the fewest layernorm takes (their normalised values differ from row to row) */
+    ck_assert_int_eq(PARSE(&cfg, "--data", "d.h5", "--hidden", "2,2", "--norm", "layernorm"), FC_OK);
+    ck_assert_int_eq(fc_config_constant_layernorm_layer(&cfg), 0);
 
     /* Exactly FC_MAX_HIDDEN layers parse; one more does not. */
     static char list[4 * (FC_MAX_HIDDEN + 1) + 1];
