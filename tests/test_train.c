@@ -587,6 +587,13 @@ START_TEST(test_best_copy)
     ck_assert_msg(memcmp(t.best_bn, t.net.bn_stats, t.net.bn_layout.n_total * sizeof(fc_real)) == 0,
                   "no validation split: the best running statistics are not the final ones");
     fc_train_free(&t);
+    /* Its checkpoint, best step = step, is one training leaves: a resume takes it. */
+    fc_config again = cfg;
+    const int len = snprintf(again.resume, sizeof again.resume, "%s/checkpoint.h5", cfg.out);
+    ck_assert(len < (int)sizeof again.resume);
+    ck_assert_msg(fc_train_setup(&t, &again, &dist) == FC_OK, "%s", fc_error_message());
+    ck_assert_int_eq(t.best_step, t.step);
+    fc_train_free(&t);
 
     fc_config tie = cfg;
     tie.norm = FC_NORM_NONE; /* nothing but the optimizer changes the model */
