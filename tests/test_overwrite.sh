@@ -180,7 +180,8 @@ for d in numdir numdir2; do [ -d $d/checkpoint-step2.h5 ] || fail "$d/checkpoint
 # script takes to see the progress line at step 500 and hold the ranks.)
 "$SYNTH" --out big.h5 --train 100000 --val 0 --features 10 --classes 3 --seed 5 >/dev/null || exit 1
 # hold_run DIR [ARG...]: starts that long run on DIR (2 ranks, seed 0, ARGs added) and holds its ranks with
-# SIGSTOP once it is at step 500; sets HELD (the job), HELD_MPIRUN and HELD_RANKS. 1 when it made no progress.
+# SIGSTOP once it is at step 500; sets HELD (the job), HELD_MPIRUN, HELD_RANK0 and HELD_RANKS. 1 when it made no
+# progress or its ranks were not found.
 hold_run() {
     local dir=$1
     shift
@@ -194,7 +195,14 @@ hold_run() {
         return 1
     fi
     HELD_MPIRUN=$(pgrep -P "$HELD" | head -1)
-    HELD_RANKS="$(pid_of_rank "$HELD_MPIRUN" 0) $(pid_of_rank "$HELD_MPIRUN" 1)"
+    # Looked up once, here: the refusal below must name rank 0's PID, and a lookup then could race.
+    HELD_RANK0=$(pid_of_rank "$HELD_MPIRUN" 0)
+    HELD_RANKS="$HELD_RANK0 $(pid_of_rank "$HELD_MPIRUN" 1)"
+    if [ -z "$HELD_RANK0" ] || [ "$(wc -w <<<"$HELD_RANKS")" -ne 2 ]; then
+        fail "the run on $dir/: its two ranks under mpirun $HELD_MPIRUN not found (got '$HELD_RANKS')"
+        kill -KILL "$HELD" "$HELD_MPIRUN" 2>/dev/null
+        return 1
+    fi
     # shellcheck disable=SC2086
     kill -STOP $HELD_RANKS
 }
@@ -225,7 +233,7 @@ if hold_run busy; then
     timeout 60 "$MPIEXEC" "${MPI_FLAGS[@]}" -n 2 "$FCNET_DIST" "${RUN[@]}" --seed 2 --out busy >busy2.out 2>busy2.err ||
         rc=$?
     expect_error "a second run on the --out of a running one" 2 busy2.out busy2.err $rc "--out: another fcnet run" \
-        "PID $(pid_of_rank "$HELD_MPIRUN" 0) on" "busy"
+        "PID $HELD_RANK0 on" "busy"
     [ ! -e busy/checkpoint.h5 ] || fail "busy/: the first run saved before the second was refused (the test raced)"
     release_held
     if [ "$WAIT_RC" = 0 ] && [ "$(attr busy/checkpoint.h5 /@seed)" = 0 ] && grep -q "stopped on signal" log.busy; then
