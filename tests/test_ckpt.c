@@ -1,7 +1,8 @@
 /* Checkpoints: bitwise round trip of every field, the h5py-visible layout, durability (fsync of the file,
  * rename, fsync of the directory, in that order), atomic replacement under a
  * simulated write failure, detection of corrupted and truncated files, readable error messages, import
- * of parameter-only files (--init-from), the --resume hyperparameter check and --keep-last. */
+ * of parameter-only files (--init-from), the --resume hyperparameter check and --keep-last (also where hard
+ * links fail and the numbered copy is a copy). */
 
 #define _GNU_SOURCE /* syscall() */
 #include <dirent.h>
@@ -1168,6 +1169,65 @@ START_TEST(test_keep_last)
 END_TEST
 
 /* No hidden layer, plain sgd, empty histories, no preprocessing: the edge cases of the layout. */
+/* link, interposed as fsync is: with link_errno set it fails as on a file system without hard links (EPERM:
+ * vfat, many FUSE and SMB mounts), which sends --keep-last to its copy of the checkpoint. */
+static int link_errno;
+
+int link(const char *from, const char *to)
+{
+    if (link_errno) {
+        errno = link_errno;
+        return -1;
+    }
+    return linkat(AT_FDCWD, from, AT_FDCWD, to, 0);
+}
+
+/* --keep-last where hard links fail: the numbered copy holds checkpoint.h5's bytes in a file of its own,
+ * written through a temporary that is fsynced before the rename makes it the copy (a crash leaves no
+ * half-written copy under the name), and no temporary is left. */
+START_TEST(test_keep_last_without_links)
+{
+    char out[600];
+    snprintf(out, sizeof out, "%s", scratch("keepcopy"));
+    ck_assert_int_eq(mkdir(out, 0777), 0);
+    char path[700], copy[800];
+    snprintf(path, sizeof path, "%s/checkpoint.h5", out);
+    snprintf(copy, sizeof copy, "%s/checkpoint-step10.h5", out);
+    fixture *a = new_default_fixture(20), *b = new_default_fixture(21);
+    a->t.step = 10;
+    ck_assert_int_eq(fc_ckpt_save(&a->t, path), FC_OK);
+    link_errno = EPERM;
+    n_events = 0;
+    recording = 1;
+    const fc_status st = fc_ckpt_keep_last(out, path, 10, 2, a->t.run_id);
+    recording = 0;
+    link_errno = 0;
+    ck_assert_msg(st == FC_OK, "%s", fc_error_message());
+    struct stat s_ckpt, s_copy;
+    ck_assert_int_eq(stat(path, &s_ckpt), 0);
+    ck_assert_msg(stat(copy, &s_copy) == 0, "no numbered copy %s", copy);
+    ck_assert_msg(s_copy.st_ino != s_ckpt.st_ino, "a link, not a copy");
+    size_t n_ckpt, n_copy;
+    unsigned char *ckpt = slurp(path, &n_ckpt), *bytes = slurp(copy, &n_copy);
+    ck_assert_msg(n_copy == n_ckpt && memcmp(bytes, ckpt, n_ckpt) == 0, "the copy is not checkpoint.h5's bytes");
+    free(ckpt);
+    free(bytes);
+    ck_assert_int_eq(fc_ckpt_load(&b->t, copy), FC_OK);
+    ck_assert_int_eq(b->t.step, 10);
+    ck_assert_int_eq(count_entries(out, ".tmp."), 0);
+    int i_rename = -1, i_sync = -1;
+    for (int i = 0; i < n_events; i++) {
+        if (strcmp(events[i].what, "rename") == 0 && strcmp(events[i].b, copy) == 0) i_rename = i;
+        if (strcmp(events[i].what, "fsync") == 0 && strstr(events[i].a, "/checkpoint-step10.h5.tmp.") && i_sync < 0)
+            i_sync = i;
+    }
+    ck_assert_msg(i_rename >= 0, "no rename onto %s among %d calls", copy, n_events);
+    ck_assert_msg(i_sync >= 0 && i_sync < i_rename, "the copy's temporary not fsynced before its rename");
+    free_fixture(a);
+    free_fixture(b);
+}
+END_TEST
+
 START_TEST(test_minimal_model)
 {
     const char *path = scratch("minimal.h5");
@@ -1227,6 +1287,7 @@ static Suite *suite(void)
     tcase_add_test(t, test_init_from_params_only);
     tcase_add_test(t, test_check_resume);
     tcase_add_test(t, test_keep_last);
+    tcase_add_test(t, test_keep_last_without_links);
     tcase_add_test(t, test_minimal_model);
     suite_add_tcase(s, t);
     return s;
