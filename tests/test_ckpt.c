@@ -1059,6 +1059,25 @@ START_TEST(test_check_resume)
 }
 END_TEST
 
+/* The names --keep-last, --overwrite and --resume count as numbered copies: checkpoint-step<N>.h5 with N as %lld
+ * prints it. Another spelling of a step (a leading zero, a sign, a suffix, a number past int64) is a file of
+ * the user's: read as that step, the same copy was listed twice and --keep-last kept one copy fewer. */
+START_TEST(test_numbered_names)
+{
+    ck_assert_int_eq(fc_ckpt_numbered_step("checkpoint-step10.h5"), 10);
+    ck_assert_int_eq(fc_ckpt_numbered_step("checkpoint-step0.h5"), 0);
+    ck_assert_int_eq(fc_ckpt_numbered_step("checkpoint-step922337203685477579.h5"), 922337203685477579LL);
+    const char *not_copies[] = {"checkpoint-step010.h5", "checkpoint-step00.h5", "checkpoint-step.h5",
+                                "checkpoint-step-1.h5", "checkpoint-step+1.h5", "checkpoint-step10.h5.bak",
+                                "checkpoint-step10.h5x", "checkpoint-step10.h", "checkpoint-step1a.h5",
+                                "checkpoint.h5", "checkpoint-step99999999999999999999.h5",
+                                "checkpoint-step18446744073709551626.h5"};
+    for (size_t i = 0; i < sizeof not_copies / sizeof not_copies[0]; i++)
+        ck_assert_msg(fc_ckpt_numbered_step(not_copies[i]) == -1, "%s read as step %lld", not_copies[i],
+                      (long long)fc_ckpt_numbered_step(not_copies[i]));
+}
+END_TEST
+
 START_TEST(test_keep_last)
 {
     char out[600];
@@ -1286,6 +1305,7 @@ static Suite *suite(void)
     tcase_add_test(t, test_mismatch_messages);
     tcase_add_test(t, test_init_from_params_only);
     tcase_add_test(t, test_check_resume);
+    tcase_add_test(t, test_numbered_names);
     tcase_add_test(t, test_keep_last);
     tcase_add_test(t, test_keep_last_without_links);
     tcase_add_test(t, test_minimal_model);
