@@ -1078,6 +1078,51 @@ START_TEST(test_numbered_names)
 }
 END_TEST
 
+/* The stale temporaries a run removes from --out (fc_ckpt_remove_stale_temps): <stem>.tmp.<pid>, the stem one of
+ * the names saves write, as a file or a symbolic link (never its target). Look-alikes stay: another stem, no
+ * pid, or more after it (a user's "<...>.tmp.4242.bak"), and a directory under the name. */
+START_TEST(test_stale_temps)
+{
+    char out[600], name[800];
+    snprintf(out, sizeof out, "%s", scratch("temps"));
+    ck_assert_int_eq(mkdir(out, 0777), 0);
+    const char *stale[] = {".checkpoint.h5.tmp.4242", "checkpoint-step10.h5.tmp.4243", "checkpoint-step0.h5.tmp.1"};
+    const char *kept[] = {".checkpoint.h5.tmp.4242.bak", ".checkpoint.h5.tmp.42x", ".checkpoint.h5.tmp.x12",
+                          ".checkpoint.h5.tmp.", "checkpoint.h5.tmp.4242", "checkpoint-step010.h5.tmp.4242",
+                          "checkpoint-step10.h5.tmp.4243~", "data.h5.tmp.4242", "notes.tmp.1"};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(name, sizeof name, "%s/%s", out, stale[i]);
+        spit(name, (const unsigned char *)"0123456789", 10);
+    }
+    for (size_t i = 0; i < sizeof kept / sizeof kept[0]; i++) {
+        snprintf(name, sizeof name, "%s/%s", out, kept[i]);
+        spit(name, (const unsigned char *)"x", 1);
+    }
+    char target[700];
+    snprintf(target, sizeof target, "%s/target.h5", out);
+    spit(target, (const unsigned char *)"precious", 8);
+    snprintf(name, sizeof name, "%s/.checkpoint.h5.tmp.4244", out);
+    ck_assert_int_eq(symlink("target.h5", name), 0);
+    double bytes = -1;
+    ck_assert_int_eq(fc_ckpt_remove_stale_temps(out, &bytes), 4);
+    ck_assert(bytes == 30); /* the files' bytes, not the link's */
+    struct stat sb;
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(name, sizeof name, "%s/%s", out, stale[i]);
+        ck_assert_msg(lstat(name, &sb) != 0, "%s not removed", stale[i]);
+    }
+    ck_assert(lstat(name, &sb) != 0);
+    for (size_t i = 0; i < sizeof kept / sizeof kept[0]; i++) {
+        snprintf(name, sizeof name, "%s/%s", out, kept[i]);
+        ck_assert_msg(lstat(name, &sb) == 0, "%s removed", kept[i]);
+        unlink(name);
+    }
+    ck_assert_int_eq(stat(target, &sb), 0);
+    ck_assert_int_eq(sb.st_size, 8);
+    unlink(target);
+}
+END_TEST
+
 START_TEST(test_keep_last)
 {
     char out[600];
@@ -1306,6 +1351,7 @@ static Suite *suite(void)
     tcase_add_test(t, test_init_from_params_only);
     tcase_add_test(t, test_check_resume);
     tcase_add_test(t, test_numbered_names);
+    tcase_add_test(t, test_stale_temps);
     tcase_add_test(t, test_keep_last);
     tcase_add_test(t, test_keep_last_without_links);
     tcase_add_test(t, test_minimal_model);
