@@ -804,7 +804,8 @@ START_TEST(test_never_written_tensors)
 }
 END_TEST
 
-/* format_version: versions 1 .. FC_CKPT_FORMAT_VERSION are read; 0 and the next one are refused. */
+/* format_version: versions 1 .. FC_CKPT_FORMAT_VERSION are read; 0 and the next one are refused, as is a
+ * format attribute that names another format. */
 START_TEST(test_format_version_range)
 {
     const char *path = scratch("version.h5");
@@ -820,6 +821,21 @@ START_TEST(test_format_version_range)
         expect_error(fc_ckpt_load(&a->t, path), FC_ERR_INPUT, "attribute 'format_version' of /", want);
         expect_error(fc_ckpt_read_config(path, &a->cfg, NULL, NULL), FC_ERR_INPUT, path, want);
     }
+    /* Another format's name (as long as fcnet's, written over it in place) is refused too, by name. */
+    set_root_attr_i64(path, "format_version", 1);
+    hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    ck_assert(f >= 0);
+    hid_t fa = H5Aopen_by_name(f, "/", "format", H5P_DEFAULT, H5P_DEFAULT), type = H5Aget_type(fa);
+    char other[] = FC_CKPT_FORMAT;
+    other[0] = 'X';
+    ck_assert(fa >= 0 && H5Tget_size(type) == strlen(other) && H5Awrite(fa, type, other) >= 0);
+    H5Tclose(type);
+    H5Aclose(fa);
+    H5Fclose(f);
+    char want[96];
+    snprintf(want, sizeof want, "'%s', not an fcnet checkpoint", other);
+    expect_error(fc_ckpt_load(&a->t, path), FC_ERR_INPUT, "attribute 'format' of /", want);
+    expect_error(fc_ckpt_read_config(path, &a->cfg, NULL, NULL), FC_ERR_INPUT, path, want);
     ck_assert_int_eq(H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL), 0);
     free_fixture(a);
 }
