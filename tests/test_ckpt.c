@@ -1248,7 +1248,6 @@ START_TEST(test_keep_last)
 }
 END_TEST
 
-/* No hidden layer, plain sgd, empty histories, no preprocessing: the edge cases of the layout. */
 /* link, interposed as fsync is: with link_errno set it fails as on a file system without hard links (EPERM:
  * vfat, many FUSE and SMB mounts), which sends --keep-last to its copy of the checkpoint. */
 static int link_errno;
@@ -1308,6 +1307,7 @@ START_TEST(test_keep_last_without_links)
 }
 END_TEST
 
+/* No hidden layer, plain sgd, empty histories, no preprocessing: the edge cases of the layout. */
 START_TEST(test_minimal_model)
 {
     const char *path = scratch("minimal.h5");
