@@ -41,14 +41,23 @@ runuser -u munge -- test -w "$D/munge" ||
     die "user munge cannot reach $D/munge: every folder above it must be searchable by others (mode o+x)"
 
 node=$(hostname -s)
-# Two free TCP ports next to each other for slurmctld and slurmd.
-port_free() { [ -z "$(ss -Hltn "sport = :$1" 2>/dev/null)" ]; }
-port=""
-for _ in $(seq 1 50); do
-    p=$((20000 + RANDOM % 30000))
-    if port_free "$p" && port_free $((p + 1)); then port=$p; break; fi
-done
-[ -n "$port" ] || die "no free TCP port pair found"
+# Two free TCP ports next to each other for slurmctld and slurmd, below the kernel's range for ephemeral ports
+# (the outgoing connections of every other test take those: one took a slurmctld port between the check and the
+# bind, and the controller died on "Address already in use"). A port can still be taken between the check and
+# the bind; start_controller below then tries another pair.
+ephemeral_low=$(awk '{ print $1 }' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+[ "${ephemeral_low:-0}" -gt 12000 ] || ephemeral_low=32768
+port_free() { [ -z "$(ss -Htan "sport = :$1" 2>/dev/null)" ]; }
+pick_ports() {
+    port=""
+    local p
+    for _ in $(seq 1 50); do
+        p=$((10000 + RANDOM % (ephemeral_low - 10002)))
+        if port_free "$p" && port_free $((p + 1)); then port=$p; return 0; fi
+    done
+    die "no free TCP port pair found below $ephemeral_low"
+}
+pick_ports
 
 # The node line is what slurmd -C measures (CPUs, sockets, memory) on this machine.
 node_line=$(slurmd -C | head -1)
@@ -99,12 +108,40 @@ runuser -u munge -- munged --socket="$D/munge/munge.socket" --key-file="$D/munge
     die "munged did not start: $(tail -3 "$D/munge/munged.log" 2>/dev/null)"
 
 export SLURM_CONF=$D/slurm.conf
-slurmctld -c -f "$SLURM_CONF" || die "slurmctld did not start: $(tail -3 "$D/log/slurmctld.log" 2>/dev/null)"
+# start_controller: slurmctld, until it listens on its port (0), or 1 when it died because the port was taken
+# meanwhile (its log says so), or dies here on any other failure.
+start_controller() {
+    : >"$D/log/slurmctld.log"
+    slurmctld -c -f "$SLURM_CONF" || die "slurmctld did not start: $(tail -3 "$D/log/slurmctld.log" 2>/dev/null)"
+    local deadline=$((SECONDS + 20))
+    while [ $SECONDS -lt $deadline ]; do
+        ss -Hltnp "sport = :$port" 2>/dev/null | grep -q '"slurmctld"' && return 0 # its own socket, no one else's
+        grep -q "Address already in use" "$D/log/slurmctld.log" 2>/dev/null && return 1
+        sleep 0.1
+    done
+    die "slurmctld does not listen on port $port after 20 s: $(tail -3 "$D/log/slurmctld.log" 2>/dev/null)"
+}
+for attempt in 1 2 3 4 5; do
+    start_controller && break
+    [ "$attempt" -lt 5 ] || die "slurmctld found its port taken 5 times: $(tail -1 "$D/log/slurmctld.log")"
+    # A controller that died on its port leaves its PID file; wait until it is gone, then another pair.
+    for _ in $(seq 1 50); do
+        kill -0 "$(cat "$D/slurmctld.pid" 2>/dev/null)" 2>/dev/null || break
+        sleep 0.1
+    done
+    old=$port
+    pick_ports
+    sed -i -e "s/^SlurmctldPort=$old\$/SlurmctldPort=$port/" -e "s/^SlurmdPort=$((old + 1))\$/SlurmdPort=$((port + 1))/" \
+        "$SLURM_CONF"
+    echo "slurm_up: port $old was taken before slurmctld bound it; now $port" >&2
+done
 slurmd -f "$SLURM_CONF" || die "slurmd did not start: $(tail -3 "$D/log/slurmd.log" 2>/dev/null)"
 
+# At most 30 s in all: each sinfo is bounded too (with no controller it retries for longer than that).
 state=""
-for _ in $(seq 1 150); do
-    state=$(sinfo -h -n "$node" -o %T 2>/dev/null || true)
+deadline=$((SECONDS + 30))
+while [ $SECONDS -lt $deadline ]; do
+    state=$(timeout 5 sinfo -h -n "$node" -o %T 2>/dev/null || true)
     [ "$state" = idle ] && break
     sleep 0.2
 done
