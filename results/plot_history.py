@@ -115,7 +115,7 @@ def plot_single(label, hist, out, title=None):
         axes[1].axhline(best, color="C2", alpha=0.4, linewidth=0.8, linestyle=":", label=f"best val {best:.4f}")
     later = np.concatenate([hist["train_acc"][1:], hist["val_acc"][1:]])
     later = later[np.isfinite(later)]  # NaN: no validation, or a check that diverged
-    title = "Accuracy"
+    acc_title = "Accuracy"  # not title: that is the figure's (--title), drawn below
     if len(later):
         lo, hi = max(0.0, float(np.min(later)) - 0.02), min(1.0, float(np.max(later)) + 0.02)
         axes[1].set_ylim(lo, hi)
@@ -123,8 +123,8 @@ def plot_single(label, hist, out, title=None):
         # net): the title says so only when one of its points is really off the scale.
         first = np.array([hist["train_acc"][0], hist["val_acc"][0]], dtype=np.float64)
         if np.any(np.isfinite(first) & ((first < lo) | (first > hi))):
-            title = f"Accuracy (epoch 0 off scale: train {fmt_acc(first[0])}, val {fmt_acc(first[1])})"
-    axes[1].set_title(title)
+            acc_title = f"Accuracy (epoch 0 off scale: train {fmt_acc(first[0])}, val {fmt_acc(first[1])})"
+    axes[1].set_title(acc_title)
     axes[1].set_xlabel("Epoch")
     axes[1].legend(loc="lower right", fontsize=8)
     for ax in axes:

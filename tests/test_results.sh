@@ -235,19 +235,24 @@ figs = []
 p.plt.close = lambda fig=None: figs.append(fig)  # keep the figure to read its accuracy axis
 
 
-def title(train, val):
+def title(train, val, figure_title=None):
     h = {"loss": np.array([2.3, 1.0, 0.5]), "train_acc": np.array(train), "val_acc": np.array(val),
          "check_step": np.array([0, 10, 20]), "steps_per_epoch": 10, "best_val_acc": None}
     figs.clear()
-    p.plot_single("run", h, sys.argv[2], title=None)
-    return [f for f in figs if hasattr(f, "axes")][0].axes[1].get_title()
+    p.plot_single("run", h, sys.argv[2], title=figure_title)
+    fig = [f for f in figs if hasattr(f, "axes")][0]
+    # The figure's own title stays the run's label, or --title: the accuracy axis's is another.
+    if fig._suptitle.get_text() != (figure_title or "run"):
+        return "figure title " + repr(fig._suptitle.get_text())
+    return fig.axes[1].get_title()
 
 
 chance, trained, no_val = title([0.1, 0.8, 0.9], [0.12, 0.78, 0.85]), title([0.85, 0.86, 0.9], [0.84, 0.85, 0.86]), \
     title([0.1, 0.8, 0.9], [np.nan] * 3)
-print(repr(chance), repr(trained), repr(no_val))
+given = title([0.1, 0.8, 0.9], [0.12, 0.78, 0.85], "given")
+print(repr(chance), repr(trained), repr(no_val), repr(given))
 ok = chance == "Accuracy (epoch 0 off scale: train 0.100, val 0.120)" and trained == "Accuracy" and \
-    no_val == "Accuracy (epoch 0 off scale: train 0.100, val n/a)"
+    no_val == "Accuracy (epoch 0 off scale: train 0.100, val n/a)" and given == chance
 sys.exit(0 if ok else 1)
 EOF
 check "the accuracy title names epoch 0 off scale only when it is ($(tail -1 "$T/zoom.out"))" test "$rc" = 0
