@@ -518,10 +518,9 @@ static void r_open(ckpt_io *io, const char *path)
     io->file = H5Fopen(path, H5F_ACC_RDONLY, fapl);
     if (io->file < 0) {
         h5_error h = h5_last_error();
-        if (fc_h5_desc_locked(h.desc))
-            io_fail(io, "cannot open", FC_H5_LOCKED_REASON);
-        else if (fc_h5_desc_marked_open(h.desc))
-            io_fail(io, "cannot open", FC_H5_MARKED_OPEN_REASON);
+        const char *refusal = fc_h5_open_refusal(h.desc);
+        if (refusal)
+            io_fail(io, "cannot open", "%s", refusal);
         else if (H5Fis_hdf5(path) <= 0) /* the same words as a dataset's (data.c) */
             io->st = fc_error_set(io->code, "%s%s: not an HDF5 file", io->prefix, io->path);
         else

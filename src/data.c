@@ -90,9 +90,8 @@ static fc_status file_open(hid_t *file, const char *path)
     detail_buf detail;
     if (f < 0) h5_detail(&detail);
     H5Pclose(fapl);
-    if (f < 0 && fc_h5_desc_locked(detail.text)) return fc_error_set(FC_ERR_INPUT, "%s: %s", path, FC_H5_LOCKED_REASON);
-    if (f < 0 && fc_h5_desc_marked_open(detail.text))
-        return fc_error_set(FC_ERR_INPUT, "%s: %s", path, FC_H5_MARKED_OPEN_REASON);
+    const char *refusal = f < 0 ? fc_h5_open_refusal(detail.text) : NULL;
+    if (refusal) return fc_error_set(FC_ERR_INPUT, "%s: %s", path, refusal);
     if (f < 0)
         return fc_error_set(FC_ERR_INPUT, "%s: truncated or corrupt HDF5 file (%s)", path, detail.text);
     char object[256], why[512];

@@ -45,22 +45,22 @@ static inline herr_t fc_h5_walk_errno(unsigned n, const H5E_error2_t *e, void *d
     return 0;
 }
 
-/* H5Fopen's failure when another process holds the file open for writing: HDF5 1.10 locks files, and
- * its own text ("unable to lock file, errno = 11") reads like a damaged file. */
-#define FC_H5_LOCKED_REASON                                                                                   \
-    "locked: another process has it open for writing (HDF5 file locking); wait until it has finished, or set " \
-    "HDF5_USE_FILE_LOCKING=FALSE to read it anyway"
-static inline int fc_h5_desc_locked(const char *desc) { return desc && strstr(desc, "unable to lock file") != NULL; }
-
-/* H5Fopen's failure for a file whose superblock (h5py's libver="latest", HDF5 1.10's format) marks it open for
- * writing: a writer in SWMR mode holds no lock, and a writer that died (kill -9, a crash) leaves the mark.
- * HDF5's text ("file is already open for write (may use <h5clear file> ...)") was reported as a damaged file. */
-#define FC_H5_MARKED_OPEN_REASON                                                                               \
-    "marked open for writing: another process is writing it (SWMR), or the program that wrote it ended without " \
-    "closing it; wait until the writer has finished, or clear the mark with h5clear -s if none is writing"
-static inline int fc_h5_desc_marked_open(const char *desc)
+/* The reason to report for an H5Fopen failure whose HDF5 text is desc, where that text reads like a damaged file
+ * but the file is being written; NULL for any other failure. Two cases: another process holds the file open for
+ * writing (HDF5 1.10 locks files: "unable to lock file, errno = 11"), and a file whose superblock (h5py's
+ * libver="latest", HDF5 1.10's format) marks it open for writing: a writer in SWMR mode holds no lock, and a
+ * writer that died (kill -9, a crash) leaves the mark ("file is already open for write (may use <h5clear file>
+ * ...)"). */
+static inline const char *fc_h5_open_refusal(const char *desc)
 {
-    return desc && strstr(desc, "file is already open for write") != NULL;
+    if (desc && strstr(desc, "unable to lock file"))
+        return "locked: another process has it open for writing (HDF5 file locking); wait until it has finished, "
+               "or set HDF5_USE_FILE_LOCKING=FALSE to read it anyway";
+    if (desc && strstr(desc, "file is already open for write"))
+        return "marked open for writing: another process is writing it (SWMR), or the program that wrote it ended "
+               "without closing it; wait until the writer has finished, or clear the mark with h5clear -s if none "
+               "is writing";
+    return NULL;
 }
 
 /* The errno of the current HDF5 error stack (0 if none): call right after the failing call, since the
