@@ -38,6 +38,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import plot_history  # noqa: E402
 from plot_history import load_history, plot_runs, plt, smooth  # noqa: E402
+from whole_file import write_whole  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = os.path.join(ROOT, "results")
@@ -184,20 +185,17 @@ def config_sha256(path, run):
         sys.exit(f"experiments.py: {run}: --config {path}: cannot read it ({e.strerror or e})")
 
 
-def write_whole(path, write):
-    """write(file) into path.tmp, then a rename over path: a failed write (a full disk) leaves the old
-    file whole, never a torn one, and no .tmp behind."""
-    tmp = path + ".tmp"
-    try:
-        with open(tmp, "w", newline="") as f:
+def write_text_whole(path, write):
+    """write(file) on a text file that whole_file.write_whole puts in place: a failed write (a full disk) leaves
+    the old file whole, never a torn one, and no .tmp behind; one line and exit 1."""
+    def write_text(name):
+        with open(name, "w", newline="") as f:
             write(f)
-        os.replace(tmp, path)
-    except BaseException as e:
-        if os.path.lexists(tmp) and not os.path.isdir(tmp):
-            os.remove(tmp)
-        if isinstance(e, OSError):
-            sys.exit(f"experiments.py: {path}: cannot write it ({e.strerror or e}); the previous one is kept")
-        raise
+
+    try:
+        write_whole(path, write_text)
+    except OSError as e:
+        sys.exit(f"experiments.py: {path}: cannot write it ({e.strerror or e}); the previous one is kept")
 
 
 def final_loss(h):
@@ -465,7 +463,7 @@ def update_readme(tables):
     for name, body in tables.items():
         pattern = re.compile(rf"(<!-- table:{name} -->\n).*?(<!-- /table:{name} -->)", re.S)
         text = pattern.sub(lambda m: m.group(1) + body + "\n" + m.group(2), text)
-    write_whole(path, lambda f: f.write(text))
+    write_text_whole(path, lambda f: f.write(text))
 
 
 def positive_int(text):
@@ -533,7 +531,7 @@ def main(argv):
             w.writerow({k: (f"{v:.4f}" if isinstance(v, float) and k != "wall_s" else v) for k, v in r.items()
                         if k in keys})
 
-    write_whole(summary, write_summary)
+    write_text_whole(summary, write_summary)
     update_readme(tables)
     print(f"done in {time.monotonic() - t0:.0f} s: results/*.png, results/summary.csv, results/README.md tables")
     return 0

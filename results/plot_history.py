@@ -22,6 +22,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
 import numpy as np  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from whole_file import write_whole  # noqa: E402
+
 
 def load_history(path):
     """Returns a dict of the checkpoint's histories and the attributes a plot needs."""
@@ -140,19 +143,9 @@ def fmt_acc(x):
 
 def save(fig, out):
     """Writes fig to exactly out (format from its extension, PNG without one: matplotlib would otherwise
-    append .png to the name printed) through out.tmp and a rename, so a failed write leaves no half plot.
-    An out that exists but is no regular file (a link, a device such as /dev/null) is written in place:
-    the rename would replace it."""
-    in_place = os.path.islink(out) or (os.path.exists(out) and not os.path.isfile(out))
-    tmp = out if in_place else out + ".tmp"
+    append .png to the name printed), whole (whole_file: no half plot after a failed write)."""
     try:
-        fig.savefig(tmp, dpi=90, format=plot_format(out))
-        if not in_place:
-            os.replace(tmp, out)
-    except BaseException:
-        if not in_place and os.path.lexists(tmp) and not os.path.isdir(tmp):
-            os.remove(tmp)
-        raise
+        write_whole(out, lambda name: fig.savefig(name, dpi=90, format=plot_format(out)))
     finally:
         plt.close(fig)
 

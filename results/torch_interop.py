@@ -35,6 +35,9 @@ import numpy as np
 import torch
 from torch import nn
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from whole_file import write_whole  # noqa: E402
+
 EPS = 1e-5  # fcnet's batchnorm and layernorm eps, inside the sqrt
 
 
@@ -55,17 +58,10 @@ def _h5(path):
 
 
 def _write_whole(path, write):
-    """write(tmp), then a rename over path: a failed write leaves no partial file and an old one untouched.
-    A path that exists but is no regular file (a link, a device) is written in place: the rename would replace it."""
-    in_place = os.path.islink(path) or (os.path.exists(path) and not os.path.isfile(path))
-    tmp = path if in_place else path + ".tmp"
+    """whole_file.write_whole (no partial file after a failed write), a failure as one line naming the file."""
     try:
-        write(tmp)
-        if not in_place:
-            os.replace(tmp, path)
+        write_whole(path, write)
     except (OSError, RuntimeError) as err:  # torch.save: RuntimeError for a missing folder
-        if not in_place and os.path.lexists(tmp) and not os.path.isdir(tmp):
-            os.remove(tmp)
         raise InteropError(f"{path}: cannot write it ({_one_line(err)})") from err
 
 

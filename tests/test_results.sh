@@ -27,7 +27,7 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/fcnet_test_results.XXXXXX")
 trap 'rm -rf "$T"' EXIT
 # A checkout of its own: the scripts find the dataset and write runs/ relative to their own directory.
 mkdir -p "$T/repo/results"
-cp "$root/results/experiments.py" "$root/results/plot_history.py" "$T/repo/results/"
+cp "$root/results/experiments.py" "$root/results/plot_history.py" "$root/results/whole_file.py" "$T/repo/results/"
 ex=$T/repo/results/experiments.py
 
 # 1. --list needs no dataset and cuts no subsets.
