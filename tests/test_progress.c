@@ -51,6 +51,16 @@ static void step_output(fc_progress *p, const fc_trainer *t, double loss, char *
     capture_end(&cap, text, size);
 }
 
+/* The reporter's last rate sample: taken at step with this rate, seconds_ago before now (negative: in the future,
+ * so that no step takes a new one). */
+static void last_sample(fc_progress *p, int64_t step, double rate, double seconds_ago)
+{
+    p->timing = 1;
+    p->step_last = step;
+    p->rate = rate;
+    p->t_last = MPI_Wtime() - seconds_ago;
+}
+
 /* A trainer stand-in with only what the reporter reads: --progress lines, a line every print_every steps. */
 static fc_trainer *fake_trainer(fc_config *cfg, int64_t print_every)
 {
@@ -91,10 +101,7 @@ START_TEST(test_progress_rate)
     ck_assert_int_eq(p.tty, 0);
     /* The last rate sample, 100 s ago, measured 100 samples/s at step 1000; 1000 steps of 10 rows since.
      * Long intervals, so that the time the calls themselves take cannot change the printed numbers. */
-    p.timing = 1;
-    p.step_last = 1000;
-    p.rate = 100;
-    p.t_last = MPI_Wtime() - 100.0;
+    last_sample(&p, 1000, 100, 100.0);
     t->step = t->epoch_step = 2000;
 
     capture cap;
@@ -128,10 +135,7 @@ START_TEST(test_progress_rate_every_line)
     fc_trainer *t = fake_trainer(&cfg, 10);
     fc_progress p;
     fc_progress_init(&p, t, 1);
-    p.timing = 1;
-    p.step_last = 1000;
-    p.rate = 100;
-    p.t_last = MPI_Wtime() - 0.05;
+    last_sample(&p, 1000, 100, 0.05);
     capture cap;
     capture_begin(&cap);
     t->step = t->epoch_step = 1001; /* no line due, 0.05 s since the sample (0.45 s from a sample): none taken */
@@ -186,10 +190,7 @@ START_TEST(test_progress_eta_hour)
     fc_trainer *t = fake_trainer(&cfg, 10);
     fc_progress p;
     fc_progress_init(&p, t, 1);
-    p.timing = 1;
-    p.step_last = 1000;
-    p.rate = 25;
-    p.t_last = MPI_Wtime() + 1e6;
+    last_sample(&p, 1000, 25, -1e6);
     char text[512];
     t->step = t->epoch_step = 1000;
     step_output(&p, t, 1.0, text, sizeof text);
@@ -305,10 +306,7 @@ START_TEST(test_progress_max_steps)
     t->step = t->epoch_step = 1000; /* resumed at step 1000: this run stops at step 1500 */
     fc_progress p;
     fc_progress_init(&p, t, 1);
-    p.timing = 1;
-    p.step_last = 1100;
-    p.rate = 100;
-    p.t_last = MPI_Wtime() - 10.0; /* 100 steps of 10 rows in 10 s: 100 samples/s */
+    last_sample(&p, 1100, 100, 10.0); /* 100 steps of 10 rows in 10 s: 100 samples/s */
     t->step = t->epoch_step = 1200;
     char text[512];
     step_output(&p, t, 1.0, text, sizeof text);
@@ -386,9 +384,7 @@ START_TEST(test_progress_rate_counts_rows)
     t->total_steps = 4000;
     fc_progress p;
     fc_progress_init(&p, t, 1);
-    p.timing = 1;
-    p.step_last = 1000;
-    p.t_last = MPI_Wtime() - 105.0; /* 1000 steps of 105 rows in 105 s: 1000 samples/s */
+    last_sample(&p, 1000, p.rate, 105.0); /* 1000 steps of 105 rows in 105 s: 1000 samples/s */
     t->step = 2000;
     char text[512];
     step_output(&p, t, 1.0, text, sizeof text);
@@ -400,18 +396,14 @@ START_TEST(test_progress_rate_counts_rows)
     t->steps_per_epoch = 3;
     t->total_steps = 3000;
     fc_progress_init(&p, t, 1);
-    p.timing = 1;
-    p.step_last = 3;
-    p.t_last = MPI_Wtime() - 10.0; /* steps 3..1002: 333 epochs of 105 rows, then 50: 35015 rows in 10 s */
+    last_sample(&p, 3, p.rate, 10.0); /* steps 3..1002: 333 epochs of 105 rows, then 50: 35015 rows in 10 s */
     t->step = 1003;
     step_output(&p, t, 1.0, text, sizeof text);
     ck_assert_msg(p.rate > 3500 && p.rate < 3502, "rate %g, want 3501.5 (35015 rows in 10 s)", p.rate);
     /* An interval that starts at an epoch's short last batch: steps 5..1004 are step 5's 5 rows, then 333 epochs
      * of 105 rows (counted one step later, steps 6..1005, it would be 35015 rows). */
     fc_progress_init(&p, t, 1);
-    p.timing = 1;
-    p.step_last = 5;
-    p.t_last = MPI_Wtime() - 10.0; /* 34970 rows in 10 s */
+    last_sample(&p, 5, p.rate, 10.0); /* 34970 rows in 10 s */
     t->step = 1005;
     step_output(&p, t, 1.0, text, sizeof text);
     ck_assert_msg(p.rate > 3496 && p.rate < 3498, "rate %g, want 3497 (34970 rows in 10 s)", p.rate);
