@@ -161,36 +161,29 @@ for build in f32 f64; do
     fi
 done
 
+# small_skew NAME BINARY FACTOR BOUND: W3's largest element times FACTOR fails (exit 1, W3's row FAIL), and the
+# rounding estimate printed under the table (the error bar's floor) is positive and below BOUND.
+small_skew() {
+    local name=$1 bin=$2 factor=$3 bound=$4 rc=0 rounding
+    FCNET_FAULT_GRADCHECK=skew:$factor "$bin" gradcheck --hidden 20,30 --norm batchnorm --weight-scale 5e-2 \
+        >out.txt 2>err.txt || rc=$?
+    rounding=$(grep -oE 'rounding, about [0-9.e+-]+' out.txt | grep -oE '[0-9.]+e[+-][0-9]+$' || echo missing)
+    if [ "$rc" -eq 1 ] && grep -q 'gradcheck: 1 tensor failed' err.txt && grep -qE '^  W3 .*FAIL$' out.txt &&
+        awk -v r="$rounding" -v b="$bound" 'BEGIN { exit !(r + 0 > 0 && r + 0 < b + 0) }'; then
+        ok "$name fails with exit 1 (rounding estimate $rounding)"
+    else
+        not_ok "$name not caught (exit $rc), or a rounding estimate $rounding >= $bound"
+        cat out.txt err.txt
+    fi
+}
 # A small error too: W3's largest element off by 1e-4 of itself (double build) fails. That error is still
-# far above the numerical derivative's error bar here, so the bar's floor (the rounding estimate printed
-# under the table) is checked on its own: a floor 100 times too wide would pass the skew.
-rc=0
-FCNET_FAULT_GRADCHECK=skew:1.0001 "$F64" gradcheck --hidden 20,30 --norm batchnorm --weight-scale 5e-2 >out.txt \
-    2>err.txt || rc=$?
-# The double build's rounding estimate (the error bar's floor, printed under the table) is ~6e-10 here.
-rounding=$(grep -oE 'rounding, about [0-9.e+-]+' out.txt | grep -oE '[0-9.]+e[+-][0-9]+$' || echo missing)
-if [ "$rc" -eq 1 ] && grep -q 'gradcheck: 1 tensor failed' err.txt && grep -qE '^  W3 .*FAIL$' out.txt &&
-    awk -v r="$rounding" 'BEGIN { exit !(r + 0 > 0 && r + 0 < 1e-8) }'; then
-    ok "f64: W3 off by 1e-4 of one element fails with exit 1 (rounding estimate $rounding)"
-else
-    not_ok "f64: W3 off by 1e-4 of one element not caught (exit $rc), or a rounding estimate $rounding >= 1e-8"
-    cat out.txt err.txt
-fi
-
+# far above the numerical derivative's error bar here, so the bar's floor is checked on its own (~6e-10 here):
+# a floor 100 times too wide would pass the skew.
+small_skew "f64: W3 off by 1e-4 of one element" "$F64" 1.0001 1e-8
 # The float build's counterpart: W3's largest element off by a tenth of itself (relative error ~5e-2, absolute ~3e-2)
 # fails, and its rounding estimate (~1e-3 here) stays well below such an error: a floor, a step or a tolerance
 # several times too wide would pass the skew.
-rc=0
-FCNET_FAULT_GRADCHECK=skew:1.1 "$F32" gradcheck --hidden 20,30 --norm batchnorm --weight-scale 5e-2 >out.txt \
-    2>err.txt || rc=$?
-rounding=$(grep -oE 'rounding, about [0-9.e+-]+' out.txt | grep -oE '[0-9.]+e[+-][0-9]+$' || echo missing)
-if [ "$rc" -eq 1 ] && grep -q 'gradcheck: 1 tensor failed' err.txt && grep -qE '^  W3 .*FAIL$' out.txt &&
-    awk -v r="$rounding" 'BEGIN { exit !(r + 0 > 0 && r + 0 < 3e-3) }'; then
-    ok "f32: W3 off by 1e-1 of one element fails with exit 1 (rounding estimate $rounding)"
-else
-    not_ok "f32: W3 off by 1e-1 of one element not caught (exit $rc), or a rounding estimate $rounding >= 3e-3"
-    cat out.txt err.txt
-fi
+small_skew "f32: W3 off by 1e-1 of one element" "$F32" 1.1 3e-3
 
 # The error bar is an estimate, not a licence: at --weight-scale 1e8 (double) the rounding of a loss of ~1e15 is
 # ~1.5e7 against W2's largest gradient of ~3e8, so a 50% error there (2.9e7 .. 5.8e7) is a few times the bar and
