@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "fcnet/dist.h"
 #include "fcnet/layers.h"
@@ -417,19 +416,11 @@ START_TEST(test_agree_prints_lowest_failing_rank)
     fc_dist_init_comm(&dist, MPI_COMM_WORLD);
     const fc_status mine =
         dist.rank == 0 ? FC_OK : fc_error_set(FC_ERR_INPUT, "rank %d's own error", dist.rank);
-    fflush(stderr);
-    FILE *f = tmpfile();
-    ck_assert(f != NULL);
-    const int saved = dup(STDERR_FILENO);
-    dup2(fileno(f), STDERR_FILENO);
+    fct_stderr c;
+    fct_stderr_begin(&c);
     const fc_status st = fc_dist_agree(&dist, mine, 1);
-    fflush(stderr);
-    dup2(saved, STDERR_FILENO);
-    close(saved);
-    rewind(f);
     char err[512];
-    err[fread(err, 1, sizeof err - 1, f)] = '\0';
-    fclose(f);
+    fct_stderr_end(&c, err, sizeof err);
     ck_assert_int_eq(st, dist.size > 1 ? FC_ERR_INPUT : FC_OK);
     if (dist.rank == 1)
         ck_assert_msg(strstr(err, "rank 1's own error") && strchr(err, '\n') == err + strlen(err) - 1, "rank 1: '%s'",

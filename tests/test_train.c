@@ -735,18 +735,10 @@ END_TEST
 /* fc_train_setup with this rank's stderr in a temporary file, whose text it leaves in err. */
 static fc_status setup_capturing_stderr(fc_trainer *t, const fc_config *cfg, fc_dist *dist, char *err, size_t size)
 {
-    fflush(stderr);
-    FILE *f = tmpfile();
-    ck_assert(f != NULL);
-    const int saved = dup(STDERR_FILENO);
-    dup2(fileno(f), STDERR_FILENO);
+    fct_stderr c;
+    fct_stderr_begin(&c);
     const fc_status st = fc_train_setup(t, cfg, dist);
-    fflush(stderr);
-    dup2(saved, STDERR_FILENO);
-    close(saved);
-    rewind(f);
-    err[fread(err, 1, size - 1, f)] = '\0';
-    fclose(f);
+    fct_stderr_end(&c, err, size);
     return st;
 }
 

@@ -117,6 +117,25 @@ double fct_rel_error(const double *a, const double *b, size_t n)
     return worst;
 }
 
+void fct_stderr_begin(fct_stderr *c)
+{
+    fflush(stderr);
+    c->file = tmpfile();
+    ck_assert(c->file != NULL);
+    c->saved = dup(STDERR_FILENO);
+    dup2(fileno(c->file), STDERR_FILENO);
+}
+
+void fct_stderr_end(fct_stderr *c, char *text, size_t size)
+{
+    fflush(stderr);
+    dup2(c->saved, STDERR_FILENO);
+    close(c->saved);
+    rewind(c->file);
+    text[fread(text, 1, size - 1, c->file)] = '\0';
+    fclose(c->file);
+}
+
 const char *fct_tmp_dir(void)
 {
     const char *dir = getenv("TMPDIR");

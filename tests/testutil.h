@@ -5,6 +5,7 @@
 #include <check.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* Runs suite in CK_NOFORK mode inside MPI_Init/MPI_Finalize and combines the failure counts of every
  * rank, so all ranks exit alike. Returns the process exit status. Without fork Check's per-test timeouts
@@ -33,6 +34,15 @@ typedef struct fct_child {
  * that hangs (in MPI_Abort, say) into a SIGALRM death instead of a stuck test. Only at one rank: a forked copy
  * of a rank with peers cannot take part in the job. */
 fct_child fct_run_child(void (*body)(const void *arg), const void *arg);
+
+/* This process's stderr into a temporary file from fct_stderr_begin to fct_stderr_end, which leaves what was
+ * written in text (cut to size - 1 bytes) and stderr as it was. */
+typedef struct fct_stderr {
+    FILE *file;
+    int saved;
+} fct_stderr;
+void fct_stderr_begin(fct_stderr *c);
+void fct_stderr_end(fct_stderr *c, char *text, size_t size);
 
 /* The directory for the tests' temporary files: $TMPDIR when set, else /tmp (as mktemp does in the shell tests). */
 const char *fct_tmp_dir(void);
