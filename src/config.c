@@ -411,15 +411,22 @@ static int lower_equal(const char *a, const char *b)
     return *a == *b;
 }
 
-static fc_status parse_bool(const char *who, const char *text, int *out)
+/* 1 when text is one of a flag's yes/no words, its meaning in *on. */
+static int bool_word(const char *text, int *on)
 {
     static const char *const yes[] = {"true", "yes", "on", "1"}, *const no[] = {"false", "no", "off", "0"};
     for (int i = 0; i < 4; i++) {
         if (lower_equal(text, yes[i]) || lower_equal(text, no[i])) {
-            *out = lower_equal(text, yes[i]);
-            return FC_OK;
+            *on = lower_equal(text, yes[i]);
+            return 1;
         }
     }
+    return 0;
+}
+
+static fc_status parse_bool(const char *who, const char *text, int *out)
+{
+    if (bool_word(text, out)) return FC_OK;
     return input_error(who, "invalid value '%s': expected true/false, yes/no, on/off or 1/0", text);
 }
 
@@ -926,11 +933,14 @@ static int wants_help(int argc, char **argv, fc_command *topic)
 static fc_status scan_command_line(int argc, char **argv, fc_command *cmd, const char **config_path)
 {
     const char *word = NULL;
+    const opt_spec *bare_flag = NULL; /* the flag just before, given without '=' */
     *cmd = FC_CMD_TRAIN;
     *config_path = NULL;
     for (int i = 1; i < argc;) {
         int at = i;
+        const opt_spec *flag_before = bare_flag;
         cli_arg a = next_arg(argc, argv, &i);
+        bare_flag = a.type == ARG_OPTION && a.spec->kind == VK_FLAG && !a.value ? a.spec : NULL;
         fc_command c;
         char hint[64];
         switch (a.type) {
@@ -940,6 +950,13 @@ static fc_status scan_command_line(int argc, char **argv, fc_command *cmd, const
                 if (!word && at == 1)
                     return fc_error_set(FC_ERR_INPUT, "unknown command '%s' (expected train, eval or gradcheck)",
                                         a.arg);
+                /* "--no-shuffle false" would otherwise be refused without naming the flag it was meant for. */
+                int on;
+                if (flag_before && bool_word(a.arg, &on))
+                    return fc_error_set(FC_ERR_INPUT,
+                                        "unexpected argument '%s' after the flag %s: a flag takes a value only "
+                                        "after '=' (%s=%s)",
+                                        a.arg, flag_before->name, flag_before->name, a.arg);
                 return fc_error_set(FC_ERR_INPUT, "unexpected argument '%s' (options start with --)", a.arg);
             }
             if (word) return fc_error_set(FC_ERR_INPUT, "command given twice: '%s' and '%s'", word, a.arg);

@@ -526,7 +526,9 @@ static const struct bad_case {
     {{"--data", "d.h5", "--profile=truex"}, {"--profile", "'truex': expected true/false"}},
     {{"--data", "d.h5", "--no-shuffle=1e3"}, {"--no-shuffle", "'1e3'"}},
     /* A flag's value only follows '=' (--help says so): a separate word is not taken as its value. */
-    {{"--data", "d.h5", "--no-shuffle", "yes"}, {"unexpected argument 'yes'", NULL}},
+    {{"--data", "d.h5", "--no-shuffle", "yes"},
+     {"unexpected argument 'yes' after the flag --no-shuffle: a flag takes a value only after '=' (--no-shuffle=yes)",
+      NULL}},
     {{"--out", ""}, {"--out", "'': empty path"}},
     {{"--data="}, {"--data", "'': empty path"}},
     {{"eval", "--checkpoint", "c.h5", "--split", "bogus"},
@@ -571,7 +573,10 @@ static const struct bad_case {
     {{"--data", "d.h5", "--norm", "layernorm", "--hidden", "1"}, {"--hidden 1: hidden layer 1 has 1 unit", NULL}},
     {{"traim", "--data", "d.h5"}, {"unknown command 'traim'", NULL}},
     {{"train", "eval"}, {"'train'", "'eval'"}},
-    {{"train", "--data", "d.h5", "stray.h5"}, {"unexpected argument 'stray.h5'", NULL}},
+    {{"train", "--data", "d.h5", "stray.h5"}, {"unexpected argument 'stray.h5' (options start with --)", NULL}},
+    /* Not a yes/no word: a stray argument, whatever came before it. */
+    {{"train", "--data", "d.h5", "--overwrite", "stray.h5"},
+     {"unexpected argument 'stray.h5' (options start with --)", NULL}},
     {{"--config", "a.ini", "--config", "b.ini"}, {"--config", "given twice"}},
     {{"--config", "/nonexistent/fcnet.ini"},
      {"--config: cannot read '/nonexistent/fcnet.ini'", "No such file or directory"}},
