@@ -138,7 +138,9 @@ static const opt_spec specs[] = {
      .note = "default: off"},
     {.id = FC_OPT_RESUME, .name = "--resume", .kind = VK_PATH, .group = G_RUN, .meta = "FILE",
      .help = "continue the run saved in a checkpoint (parameters, optimizer state, histories, position); "
-             "hyperparameters not given explicitly come from the checkpoint"},
+             "the hyperparameters (and --seed) come from the checkpoint, and one given must equal it; only "
+             "--epochs, --max-steps, --data, --out, --overwrite, --checkpoint-*, --keep-last, --print-every, "
+             "--check-replicas, --profile and --progress may differ"},
     {.id = FC_OPT_INIT_FROM, .name = "--init-from", .kind = VK_PATH, .group = G_RUN, .meta = "FILE",
      .help = "start from the parameters (/params, optional /bn) of an HDF5 file, e.g. exported from "
              "numpy or PyTorch; the optimizer starts fresh"},
