@@ -159,6 +159,38 @@ static int same_file(int fd, const char *path)
     return fstat(fd, &a) == 0 && lstat(path, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
+/* The holder's line in a lock file ("PID 13144 on node7"), "" when it has none. */
+static void read_holder(int fd, char *holder, size_t size)
+{
+    const ssize_t n = pread(fd, holder, size - 1, 0);
+    holder[n > 0 ? n : 0] = '\0';
+    holder[strcspn(holder, "\r\n")] = '\0';
+}
+
+static fc_status in_use(const char *out, const char *holder)
+{
+    return fc_error_set(FC_ERR_INPUT, "--out: another fcnet run (%s) is using %s; wait for it to end or give "
+                        "another --out", holder[0] ? holder : "its PID unknown", out);
+}
+
+/* 1 when another process holds a lock on <out>/.fcnet-lock, its line in holder. Only for a process that holds
+ * no lock on it itself: closing this second descriptor would release that lock. */
+static int locked_by_other(const char *out, char *holder, size_t size)
+{
+    char dir[FC_PATH_MAX], path[FC_PATH_MAX + 32];
+    out_dir_text(dir, sizeof dir, out);
+    snprintf(path, sizeof path, "%s/.fcnet-lock", dir);
+    struct stat sb;
+    if (lstat(path, &sb) != 0 || !S_ISREG(sb.st_mode)) return 0;
+    const int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    if (fd < 0) return 0;
+    struct flock whole = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0};
+    const int held = fcntl(fd, F_GETLK, &whole) == 0 && whole.l_type != F_UNLCK;
+    if (held) read_holder(fd, holder, size);
+    close(fd);
+    return held;
+}
+
 /* Rank 0 takes an exclusive lock on <out>/.fcnet-lock for the whole run: two runs started on one --out
  * would both pass the check for another run's checkpoint before either had saved, and then overwrite each
  * other's. A POSIX record lock (also honoured over NFS) is released when the process ends however it ends,
@@ -224,15 +256,12 @@ static fc_status lock_out_dir(const char *out, fc_out_dir_hold *hold, int *again
             hold->lock_created = created;
             return FC_OK;
         }
-        char holder[128] = "";
-        const ssize_t n = pread(fd, holder, sizeof holder - 1, 0);
-        holder[n > 0 ? n : 0] = '\0';
-        holder[strcspn(holder, "\r\n")] = '\0';
+        char holder[128];
+        read_holder(fd, holder, sizeof holder);
         close(fd);
         if (err != EACCES && err != EAGAIN)
             return fc_error_set(FC_ERR_INPUT, "--out: cannot lock %s: %s", path, strerror(err));
-        return fc_error_set(FC_ERR_INPUT, "--out: another fcnet run (%s) is using %s; wait for it to end or give "
-                            "another --out", holder[0] ? holder : "its PID unknown", out);
+        return in_use(out, holder);
     }
     char host[64] = "?", text[160];
     gethostname(host, sizeof host - 1);
@@ -324,7 +353,11 @@ static fc_status claim_once(const fc_config *cfg, const int64_t resume_file[5], 
     }
     /* Then the lock: a concurrent run that passed the look too (neither had saved) finds it taken. Not
      * before the look, so that a run refused by it leaves the directory as it was. */
-    if (st == FC_OK) st = check_not_replacing(cfg);
+    /* The checkpoint of a run still going is not "an earlier run's" to resume: that run is named. (This
+     * process holds no lock yet, so the look at the lock cannot release one.) */
+    char holder[128];
+    if (st == FC_OK && (st = check_not_replacing(cfg)) != FC_OK && locked_by_other(cfg->out, holder, sizeof holder))
+        st = in_use(cfg->out, holder);
     if (st == FC_OK) st = lock_out_dir(cfg->out, hold, again);
     if (*again) return FC_OK;
     /* The looks before the lock may be stale by now (it waits for a run that is ending, and that run may save

@@ -243,6 +243,20 @@ if hold_run busy; then
     fi
 fi
 
+# Once the running run has saved, its checkpoint is not "an earlier run's" to resume: the refusal names the
+# run that is using --out, as before its first save (its saves every 100 steps are done by step 500).
+if hold_run saved --checkpoint-every 100; then
+    before=$(cksum saved/checkpoint.h5)
+    rc=0
+    timeout 60 "$MPIEXEC" "${MPI_FLAGS[@]}" -n 2 "$FCNET_DIST" "${RUN[@]}" --seed 2 --out saved >saved2.out \
+        2>saved2.err || rc=$?
+    expect_error "a second run on the --out of a running one that has saved" 2 saved2.out saved2.err $rc \
+        "--out: another fcnet run" "PID $HELD_RANK0 on" "is using saved"
+    [ "$(cksum saved/checkpoint.h5)" = "$before" ] || fail "saved/checkpoint.h5 changed under the refused run"
+    release_held
+    [ "$WAIT_RC" = 0 ] || fail "the first run on saved/: exit $WAIT_RC"
+fi
+
 # A run that was killed a moment ago may still hold --out's lock (its ranks take about a second to end when
 # mpirun dies first): a new run waits up to 3 s for the lock instead of being refused. The running job is
 # held with SIGSTOP, the new one started, and the held job killed a second later: the new one runs.
