@@ -182,6 +182,22 @@ void fc_log_set_rank(int rank, int size)
 }
 
 
+/* The errno of the first flush of standard output that failed (0: none, or none said why): the report of a
+ * command that failed to reach a closed file or a full disk is named with its reason, also when the flush that
+ * failed was an earlier one and the last finds nothing left to write. */
+static int stdout_errno;
+
+void fc_flush_stdout(void)
+{
+    errno = 0;
+    if (fflush(stdout) != 0 && stdout_errno == 0) stdout_errno = errno;
+}
+
+int fc_stdout_errno(void)
+{
+    return stdout_errno;
+}
+
 void fc_log_info(const char *fmt, ...)
 {
     if (log_rank != 0) return;
@@ -190,7 +206,7 @@ void fc_log_info(const char *fmt, ...)
     vfprintf(stdout, fmt, ap);
     va_end(ap);
     fputc('\n', stdout);
-    fflush(stdout);
+    fc_flush_stdout();
 }
 
 static void format_line(char *buf, size_t size, const char *kind, const char *fmt, va_list ap)

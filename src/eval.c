@@ -215,7 +215,7 @@ static void eval_print(const eval_state *s, const fc_config *cfg, const fc_dist 
         printf("\n");
     }
 #undef CELL
-    fflush(stdout);
+    fc_flush_stdout();
 }
 
 static void eval_free(eval_state *s)

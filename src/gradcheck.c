@@ -465,7 +465,7 @@ int fc_cmd_gradcheck(const fc_config *cfg, fc_dist *dist)
         gc_state s;
         memset(&s, 0, sizeof s);
         st = gc_run(&s, cfg);
-        fflush(stdout);
+        fc_flush_stdout();
         gc_free(&s);
     }
     /* The other ranks wait here for rank 0's verdict, so every rank exits with the same code. */

@@ -127,6 +127,18 @@ static int run_train(fc_config *cfg, fc_dist *dist)
     return rc;
 }
 
+/* 1 when what was printed to standard output did not all reach it; reason gets " (<strerror>)" of the first
+ * flush that failed (a closed file, a full disk), or "" when no flush said why. */
+static int stdout_lost(char *reason, size_t size)
+{
+    fc_flush_stdout();
+    const int err = fc_stdout_errno();
+    reason[0] = '\0';
+    if (err == 0 && !ferror(stdout)) return 0;
+    if (err) snprintf(reason, size, " (%s)", strerror(err));
+    return 1;
+}
+
 int main(int argc, char **argv)
 {
     fc_h5_no_exit_cleanup();
@@ -135,8 +147,9 @@ int main(int argc, char **argv)
      * whether mpirun can start the program at all. With other arguments the parser refuses it. */
     if (argc == 2 && strcmp(argv[1], "--version") == 0) {
         fc_print_version(stdout);
-        if (fflush(stdout) == 0 && !ferror(stdout)) return 0;
-        fprintf(stderr, "fcnet_dist: error: --version: cannot write to standard output\n");
+        char reason[128];
+        if (!stdout_lost(reason, sizeof reason)) return 0;
+        fprintf(stderr, "fcnet_dist: error: --version: cannot write to standard output%s\n", reason);
         return 1;
     }
     fc_dist dist;
@@ -188,8 +201,9 @@ int main(int argc, char **argv)
         }
         /* help, eval and gradcheck exist for what they print: a report lost to a full disk or a closed
          * file (`eval ... > report.txt`) is a failure, as for --version. Training goes on without its log. */
-        if (rc == 0 && cfg.command != FC_CMD_TRAIN && dist.rank == 0 && (fflush(stdout) != 0 || ferror(stdout))) {
-            fc_log_error("cannot write to standard output: the %s output is lost",
+        char reason[128];
+        if (rc == 0 && cfg.command != FC_CMD_TRAIN && dist.rank == 0 && stdout_lost(reason, sizeof reason)) {
+            fc_log_error("cannot write to standard output%s: the %s output is lost", reason,
                          cfg.command == FC_CMD_HELP ? "--help" : cfg.command == FC_CMD_EVAL ? "eval" : "gradcheck");
             rc = FC_ERR_FAIL;
         }

@@ -232,14 +232,15 @@ check "eval --help at -n 3: the usage printed once" \
     [ "$(grep -c '^Usage: fcnet_dist' help.txt)" -eq 1 -a "$(grep -c '^eval: loads --checkpoint' help.txt)" -eq 1 ]
 
 # ---- a report that cannot be written (a full disk): exit 1 with one line, not a silent success ----
-# Without mpirun: under it the ranks write to mpirun, which forwards the output and sees the error itself.
+# Without mpirun: under it the ranks write to mpirun, which forwards the output and sees the error itself. The
+# line gives the failed write's reason, also where the failure came at a flush before the last.
 if [ -w /dev/full ]; then
     for cmd in "eval --checkpoint $CK" "eval --help" "gradcheck --hidden 4"; do
         rc=0
         # shellcheck disable=SC2086
         "$DIST" $cmd >/dev/full 2>full.err || rc=$?
         check "$cmd > /dev/full: exit 1 ($rc), one line ($(cat full.err))" \
-            bash -c "[ $rc -eq 1 ] && [ \"\$(wc -l <full.err)\" -eq 1 ] && grep -q '^fcnet_dist: error: cannot write to standard output' full.err"
+            bash -c "[ $rc -eq 1 ] && [ \"\$(wc -l <full.err)\" -eq 1 ] && grep -q '^fcnet_dist: error: cannot write to standard output (No space left on device): the' full.err"
     done
 else
     echo "skip - no /dev/full: write failures not checked"

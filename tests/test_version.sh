@@ -79,8 +79,8 @@ check "--version with other arguments: exit 2, one line naming --version" \
     test "$rc $(wc -l <bad.err) $(grep -c -- '--version: give it alone' bad.err)" = "2 1 1"
 rc=0
 "$DIST" --version >/dev/full 2>full.err || rc=$?
-check "--version to a full device: exit 1, one line saying so" \
-    test "$rc $(wc -l <full.err) $(grep -c 'cannot write to standard output' full.err)" = "1 1 1"
+check "--version to a full device: exit 1, one line saying so and why" \
+    test "$rc $(wc -l <full.err) $(grep -c 'cannot write to standard output (No space left on device)' full.err)" = "1 1 1"
 rc=0
 "$DIST" --help >help.out || rc=$?
 check "--help lists --version" grep -q "fcnet_dist --version" help.out

@@ -68,6 +68,9 @@ uint64_t fc_hash_bytes(const void *data, size_t n);
 
 /* Rank and size used to prefix diagnostics; set once by the dist module. */
 void fc_log_set_rank(int rank, int size);
+/* fflush(stdout), remembering the errno of the first flush that failed (fc_stdout_errno; 0 when none did). */
+void fc_flush_stdout(void);
+int fc_stdout_errno(void);
 /* Informational output: rank 0 only, stdout. */
 void fc_log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Warnings and errors: stderr, any rank, prefixed with the rank when size > 1. */
