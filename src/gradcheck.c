@@ -281,6 +281,17 @@ static void gc_print_header(const gc_state *s, const fc_config *cfg, int sparse)
            "max abs error", "threshold", "verdict");
 }
 
+/* A loss as %.6f, or as %.6e from 1e6 on: at an absurd weight scale (1e30: ~1e61 on one hidden layer of 5) %f
+ * prints a wall of 60 and more digits. */
+static const char *loss_text(char *buf, size_t size, double v)
+{
+    if (fabs(v) < 1e6)
+        snprintf(buf, size, "%.6f", v);
+    else
+        snprintf(buf, size, "%.6e", v);
+    return buf;
+}
+
 /* Test hook: FCNET_FAULT_GRADCHECK=skew multiplies the largest analytic gradient element of the last
  * weight tensor W_L by 1.5, as a wrong backward pass would, so the tests can see the check fail;
  * skew:FACTOR by FACTOR (a factor near 1 tells whether the error bars stay tight). */
@@ -376,7 +387,9 @@ static fc_status gc_run(gc_state *s, const fc_config *cfg)
         printf("  %-8s %-11s %11s  %13.2e  %13.2e  %9.0e  %s\n", v->name, shape, checked, r.max_rel, r.max_abs,
                r.tol, verdict);
     }
-    printf("\nloss %.6f (data %.6f, reg %.6f)\n", loss + reg_loss, loss, reg_loss);
+    char total[40], data[40], reg[40];
+    printf("\nloss %s (data %s, reg %s)\n", loss_text(total, sizeof total, loss + reg_loss),
+           loss_text(data, sizeof data, loss), loss_text(reg, sizeof reg, reg_loss));
     if (n_noise)
         printf("ok*: the relative error exceeds the threshold, but only where |analytic - numerical| is within the\n"
                "     estimated error of the numerical derivative (rounding, about %.1e at h = %g, plus truncation,\n"
