@@ -944,7 +944,7 @@ static fc_status scan_command_line(int argc, char **argv, fc_command *cmd, const
         cli_arg a = next_arg(argc, argv, &i);
         bare_flag = a.type == ARG_OPTION && a.spec->kind == VK_FLAG && !a.value ? a.spec : NULL;
         fc_command c;
-        char hint[64];
+        char hint[96];
         switch (a.type) {
         case ARG_HELP: break;
         case ARG_WORD:
@@ -971,6 +971,9 @@ static fc_status scan_command_line(int argc, char **argv, fc_command *cmd, const
                 return fc_error_set(FC_ERR_INPUT, "--version: give it alone (fcnet_dist --version)");
             size_t len = strcspn(a.arg, "="), dashes = a.arg[1] == '-' ? 2 : 1;
             suggest(hint, sizeof hint, a.arg + dashes, len - dashes, "--");
+            /* "fcnet_dist -n 4 train ...": the rank count is mpirun's to take, before the program's name */
+            if (strcmp(a.arg, "-n") == 0 || strcmp(a.arg, "-np") == 0)
+                snprintf(hint, sizeof hint, " (the rank count is mpirun's: mpirun %s N fcnet_dist ...)", a.arg);
             return fc_error_set(FC_ERR_INPUT, "unknown option '%.*s'%s", (int)len, a.arg, hint);
         }
         case ARG_MISSING:

@@ -572,6 +572,10 @@ static const struct bad_case {
      {"--hidden 8,1,4: hidden layer 2 has 1 unit, which --norm layernorm normalises to 0 for every row", NULL}},
     {{"--data", "d.h5", "--norm", "layernorm", "--hidden", "1"}, {"--hidden 1: hidden layer 1 has 1 unit", NULL}},
     {{"traim", "--data", "d.h5"}, {"unknown command 'traim'", NULL}},
+    /* mpirun's option given to the program */
+    {{"-n", "2", "train", "--data", "d.h5"},
+     {"unknown option '-n' (the rank count is mpirun's: mpirun -n N fcnet_dist ...)", NULL}},
+    {{"-np", "2", "--data", "d.h5"}, {"unknown option '-np' (the rank count is mpirun's: mpirun -np N", NULL}},
     {{"train", "eval"}, {"'train'", "'eval'"}},
     {{"train", "--data", "d.h5", "stray.h5"}, {"unexpected argument 'stray.h5' (options start with --)", NULL}},
     /* Not a yes/no word: a stray argument, whatever came before it. */
