@@ -130,7 +130,8 @@ static const opt_spec specs[] = {
      .commands = CMD_TRAIN | CMD_GRADCHECK,
      .help = "seeds the initial weights, the epoch permutations and the dropout masks (0 .. 2^64-1)"},
     {.id = FC_OPT_OUT, .name = "--out", .kind = VK_PATH, .group = G_RUN, .meta = "DIR",
-     .help = "output directory: checkpoint.h5 and the histories"},
+     .help = "output directory of checkpoint.h5 (model, optimizer state and histories in one file) and its "
+             "--keep-last copies"},
     {.id = FC_OPT_OVERWRITE, .name = "--overwrite", .kind = VK_FLAG, .group = G_RUN,
      .help = "let this run replace the checkpoints (checkpoint.h5, checkpoint-step*.h5) another run left in "
              "--out, at its first save; without it such a run is refused, unless it resumes from a checkpoint "
