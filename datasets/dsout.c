@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -23,6 +24,43 @@ static fc_status h5_fail(const fc_dsout *out, const char *what, int err)
     if (err > 0) return fc_error_set(FC_ERR_FAIL, "%s: cannot write %s: %s", out->tmp, what, strerror(err));
     return fc_error_set(FC_ERR_FAIL, "%s: cannot write %s (HDF5 error; disk full or no permission?)", out->tmp,
                         what);
+}
+
+/* The temporary file while one is open, for the stop signals' handler: stopped by Ctrl-C or a batch system's
+ * SIGTERM, a conversion left OUT.tmp behind (gigabytes, for a large set) until the next run with that --out. */
+static char stop_tmp[sizeof ((fc_dsout *)0)->tmp];
+static const int stop_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGUSR1};
+#define N_STOP_SIGNALS ((int)(sizeof stop_signals / sizeof stop_signals[0]))
+static struct sigaction stop_before[N_STOP_SIGNALS];
+static int stop_installed;
+
+static void remove_tmp_and_die(int sig)
+{
+    unlink(stop_tmp);
+    signal(sig, SIG_DFL);
+    raise(sig); /* dies of it as before, now without the file */
+}
+
+/* A signal the process was started ignoring (nohup's SIGHUP) stays ignored. */
+static void catch_stop_signals(const char *tmp)
+{
+    snprintf(stop_tmp, sizeof stop_tmp, "%s", tmp);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = remove_tmp_and_die;
+    sigemptyset(&sa.sa_mask);
+    for (int i = 0; i < N_STOP_SIGNALS; i++) {
+        sigaction(stop_signals[i], NULL, &stop_before[i]);
+        if (stop_before[i].sa_handler != SIG_IGN) sigaction(stop_signals[i], &sa, NULL);
+    }
+    stop_installed = 1;
+}
+
+static void release_stop_signals(void)
+{
+    if (!stop_installed) return;
+    for (int i = 0; i < N_STOP_SIGNALS; i++) sigaction(stop_signals[i], &stop_before[i], NULL);
+    stop_installed = 0;
 }
 
 fc_status fc_dsout_open(fc_dsout *out, const char *path)
@@ -53,6 +91,7 @@ fc_status fc_dsout_open(fc_dsout *out, const char *path)
         }
         return fc_error_set(FC_ERR_FAIL, "%s: cannot create: %s", out->tmp, why);
     }
+    catch_stop_signals(out->tmp);
     return FC_OK;
 }
 
@@ -134,6 +173,8 @@ fc_status fc_dsout_commit(fc_dsout *out)
     close(fd);
     if (rename(out->tmp, out->path) != 0)
         return fc_error_set(FC_ERR_FAIL, "%s: cannot rename to %s: %s", out->tmp, out->path, strerror(errno));
+    /* Only now: a signal during the rename removes a name that no longer exists, and the output is complete. */
+    release_stop_signals();
     out->tmp[0] = '\0';
     return FC_OK;
 }
@@ -143,5 +184,6 @@ void fc_dsout_abort(fc_dsout *out)
     if (out->file >= 0) H5Fclose(out->file);
     out->file = H5I_INVALID_HID;
     if (out->tmp[0]) unlink(out->tmp);
+    release_stop_signals();
     out->tmp[0] = '\0';
 }
