@@ -1300,9 +1300,10 @@ void fc_config_print_help(FILE *f, fc_command command)
               f);
         break;
     case FC_CMD_GRADCHECK:
-        fputs("  0  every tensor's relative error within its threshold\n"
+        fputs("  0  every tensor passed: ok, or ok* (within the numerical derivative's error), at least one ok\n"
               "  1  a tensor failed the check (stderr names the worst), or a failure while running\n"
-              "  2  usage, configuration or data error\n",
+              "  2  usage, configuration or data error, or a result that proves nothing: a non-finite loss,\n"
+              "     a tensor with no element checked, or every tensor only ok*\n",
               f);
         break;
     default:
