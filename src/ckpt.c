@@ -332,6 +332,7 @@ static void w_root_attrs(ckpt_io *io, const fc_trainer *t)
     w_attr_str(io, "/", "data", c->data);
     w_attr_i64(io, "/", "steps_per_epoch", t->steps_per_epoch);
     w_attr_i64(io, "/", "train_rows", t->data.train.n);
+    w_attr_u64(io, "/", "data_hash", t->data_hash);
     w_attr_i64(io, "/", "epoch", t->epoch);
     w_attr_i64(io, "/", "epoch_step", t->epoch_step);
     w_attr_i64(io, "/", "step", t->step);
@@ -1010,6 +1011,19 @@ fc_status fc_ckpt_load(fc_trainer *t, const char *path)
                     "%lld training rows in the checkpoint, %lld in this run: resuming needs the training set (and "
                     "--val-size) it was written with",
                     (long long)train_rows, (long long)t->data.train.n);
+    }
+    /* The same shape is not the same data: another file of that shape (a relative --data resumed from another
+     * directory, a regenerated set) would continue the run on other rows. Optional: checkpoints written before
+     * data_hash existed are checked by their shape alone. */
+    if (io.st == FC_OK && H5Aexists_by_name(io.file, "/", "data_hash", H5P_DEFAULT) > 0) {
+        uint64_t data_hash = 0;
+        r_attr_num(&io, "/", "data_hash", H5T_NATIVE_UINT64, &data_hash);
+        if (io.st == FC_OK && data_hash != t->data_hash)
+            io_fail(&io, "attribute 'data_hash' of /",
+                    "the run was trained on other rows than %s holds (the same shape, other values or labels: "
+                    "fingerprint %016llx in the checkpoint, %016llx here): resuming needs the data it was written "
+                    "with; --init-from starts a new run on other data from its parameters",
+                    t->cfg->data, (unsigned long long)data_hash, (unsigned long long)t->data_hash);
     }
 
     /* Histories: the caller sized them for the whole run; a checkpoint from a longer run does not fit. */

@@ -46,6 +46,35 @@ uint64_t fc_hash_bytes(const void *data, size_t n)
     return h;
 }
 
+static uint64_t rotate_left(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
+
+/* Every input bit reaches every output bit (the finaliser of SplitMix64). */
+static uint64_t mix_bits(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+uint64_t fc_hash_large(const void *data, size_t n, uint64_t seed)
+{
+    const unsigned char *p = data;
+    /* Each lane's step, xor a word then multiply by an odd constant then rotate, is a bijection of the lane:
+     * two inputs that differ in one word leave that lane different, whatever follows. */
+    const uint64_t odd = 0x9e3779b97f4a7c15ULL;
+    uint64_t lane[4] = {seed ^ 1, seed ^ 2, seed ^ 3, seed ^ 4};
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32)
+        for (int j = 0; j < 4; j++) {
+            uint64_t word;
+            memcpy(&word, p + i + 8 * (size_t)j, sizeof word);
+            lane[j] = rotate_left((lane[j] ^ word) * odd, 31);
+        }
+    uint64_t h = mix_bits(seed ^ (uint64_t)n) ^ (n > i ? fc_hash_bytes(p + i, n - i) : 0);
+    for (int j = 0; j < 4; j++) h = mix_bits(h ^ lane[j]);
+    return h;
+}
+
 double fc_physical_memory_bytes(void)
 {
     const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);

@@ -223,6 +223,10 @@ add resume-other-rows "steps_per_epoch|6 steps per epoch in the checkpoint, 7" t
 "$FCNET_SYNTH" --out "$O/rows55.h5" --train 55 --val 20 --features 4 --classes 3 --seed 11 >/dev/null
 add resume-other-rows-same-steps "train_rows|60 training rows in the checkpoint, 55" train --resume "$good_ckpt" \
     --data "$O/rows55.h5"
+# the same shape as the checkpoint's data, other values (seed 12): its fingerprint tells them apart
+"$FCNET_SYNTH" --out "$O/seed12.h5" --train 60 --val 20 --features 4 --classes 3 --seed 12 >/dev/null
+add resume-other-values "data_hash|other rows than|seed12.h5|the same shape" train --resume "$good_ckpt" \
+    --data "$O/seed12.h5"
 # 30 rows: 3 steps per epoch, so 2 epochs have room for 6 of the checkpoint's 8 losses; the reason given is the
 # training set, not --epochs
 "$FCNET_SYNTH" --out "$O/rows30.h5" --train 30 --val 20 --features 4 --classes 3 --seed 11 >/dev/null

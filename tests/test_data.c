@@ -173,6 +173,58 @@ START_TEST(test_load_float32_with_all_splits)
 }
 END_TEST
 
+/* The fingerprint that the ranks and a resume compare (train.c, ckpt.c): one bit of any value or label of the
+ * training or validation rows changes it (the elements past the hash's 32-byte blocks too), the test rows do
+ * not, and the same rows give the same fingerprint wherever they lie in memory. */
+static void flip_and_check(fc_dataset *ds, unsigned char *byte, uint64_t h, const char *what, size_t k)
+{
+    for (int bit = 0; bit < 8; bit += 7) { /* the lowest and the highest bit of the byte */
+        *byte ^= (unsigned char)(1u << bit);
+        ck_assert_msg(fc_data_fingerprint(ds) != h, "%s %zu: bit %d left out of the fingerprint", what, k, bit);
+        *byte ^= (unsigned char)(1u << bit);
+    }
+}
+
+START_TEST(test_fingerprint)
+{
+    fc_dataset ds;
+    ck_assert_int_eq(fc_data_load(&ds, write_standard("fingerprint.h5", 1, 1, 0), 0), FC_OK);
+    const uint64_t h = fc_data_fingerprint(&ds);
+    fc_split *splits[2] = {&ds.train, &ds.val};
+    const char *names[2][2] = {{"train x", "train y"}, {"val x", "val y"}};
+    for (int s = 0; s < 2; s++) {
+        const size_t nx = (size_t)splits[s]->n * (size_t)splits[s]->d;
+        for (size_t k = 0; k < nx; k++) {
+            flip_and_check(&ds, (unsigned char *)&splits[s]->x[k], h, names[s][0], k);
+            flip_and_check(&ds, (unsigned char *)&splits[s]->x[k] + sizeof(fc_real) - 1, h, names[s][0], k);
+        }
+        for (size_t k = 0; k < (size_t)splits[s]->n; k++) {
+            flip_and_check(&ds, (unsigned char *)&splits[s]->y[k], h, names[s][1], k);
+            flip_and_check(&ds, (unsigned char *)&splits[s]->y[k] + sizeof(int32_t) - 1, h, names[s][1], k);
+        }
+    }
+    ck_assert_uint_eq(fc_data_fingerprint(&ds), h);
+    ds.test.x[ds.test.n * ds.test.d - 1] += 1; /* the test rows do not decide training */
+    ds.test.y[0] += 1;
+    ck_assert_uint_eq(fc_data_fingerprint(&ds), h);
+    /* The training rows moved one element off the loader's 64-byte alignment: the same fingerprint. */
+    const size_t nx = (size_t)ds.train.n * (size_t)ds.train.d;
+    fc_real *moved = malloc((nx + 1) * sizeof *moved);
+    ck_assert_ptr_nonnull(moved);
+    memcpy(moved + 1, ds.train.x, nx * sizeof *moved);
+    fc_real *loaded = ds.train.x;
+    ds.train.x = moved + 1;
+    ck_assert_uint_eq(fc_data_fingerprint(&ds), h);
+    /* One training row fewer: other data, though every remaining byte is the same. */
+    ds.train.x = loaded;
+    ds.train.n -= 1;
+    ck_assert_uint_ne(fc_data_fingerprint(&ds), h);
+    ds.train.n += 1;
+    free(moved);
+    fc_data_free(&ds);
+}
+END_TEST
+
 /* Soft links inside the file are followed (h5py and other writers use them to share data between names); an
  * external link anywhere in the file, even one no split uses, makes the whole file refused (h5contained.h). */
 START_TEST(test_soft_links_kept_external_refused)
@@ -1462,6 +1514,7 @@ static Suite *data_suite(void)
     TCase *load = tcase_create("load");
     tcase_add_checked_fixture(load, tmp_setup, tmp_teardown);
     tcase_add_test(load, test_load_float32_with_all_splits);
+    tcase_add_test(load, test_fingerprint);
     tcase_add_test(load, test_load_uint8_scaled);
     tcase_add_test(load, test_soft_links_kept_external_refused);
     tcase_add_test(load, test_load_float64_and_label_types);

@@ -18,7 +18,8 @@
 #     final state, a resume from a mid-epoch copy bitwise equal); the default adds no save to a short run.
 #  4. refusals: a changed hyperparameter (--lr) -> exit 2 naming --lr and both values; a checkpoint
 #     whose shapes do not fit (another feature count, class count or architecture, for --resume and
-#     --init-from) -> exit 2 naming the dataset and both shapes; nothing written.
+#     --init-from) -> exit 2 naming the dataset and both shapes; nothing written. Other rows of the same shape
+#     -> exit 2 naming data_hash; a copy of the data under another name resumes bitwise.
 #
 #   tests/test_resume.sh FCNET_SYNTH H5CMP [MPIEXEC]       (FCNET_DIST from the environment)
 set -uo pipefail
@@ -154,6 +155,20 @@ refuse "resume on 7 classes" 2 "stop2/checkpoint.h5" "/params/W3" "(40, 5)" "(40
 must_run 1 log.pn train --data "$W/d.h5" --hidden 50,40 --preprocess none --max-steps 1 --out pn
 refuse "resume (no preprocessing) on 30 features" 2 "pn/checkpoint.h5" "/params/W1" "(20, 50)" "(30, 50)" -- \
     train --resume pn/checkpoint.h5 --data "$W/d30.h5"
+# The same shape is not the same data (a relative --data resumed from another directory finds another file of
+# that name): other values are refused by the checkpoint's data_hash; the same rows under another name resume
+# exactly.
+"$SYNTH" --out d_seed5.h5 --train 600 --val 100 --test 100 --features 20 --classes 5 --seed 5 >/dev/null || exit 1
+refuse "resume on other rows of the same shape" 2 "stop2/checkpoint.h5" "data_hash" "d_seed5.h5" -- \
+    train --resume stop2/checkpoint.h5 --data "$W/d_seed5.h5"
+cp d.h5 d_copy.h5
+if must_run 2 log.copy train --resume stop2/checkpoint.h5 --data "$W/d_copy.h5" --out rcopy; then
+    if "$H5CMP" full2/checkpoint.h5 rcopy/checkpoint.h5 "${STATE[@]}" >/dev/null; then
+        pass "resume on a copy of the data under another name == uninterrupted, bitwise"
+    else
+        fail "resume on a copy of the data under another name differs from the uninterrupted run"
+    fi
+fi
 refuse "--init-from another architecture" 2 "stop2/checkpoint.h5" "/params/W2" "(50, 40)" "(50, 30)" -- \
     train --data "$W/d.h5" --hidden 50,30 --norm batchnorm --init-from stop2/checkpoint.h5
 # The resume checks the stored lr against the configured one decayed once per finished epoch, computed as the

@@ -76,6 +76,10 @@ typedef struct fc_part_info {
 fc_status fc_data_load_part(fc_split *part, fc_part_info *info, const char *path, const char *name, double val_size,
                             int index, int parts);
 void fc_split_free(fc_split *split);
+/* A fingerprint of the training and validation rows as read (call it before preprocessing changes them): their
+ * values and labels in order, so that ranks, and a resumed run, that would train on other rows of the same
+ * shape are told apart (fc_hash_large). */
+uint64_t fc_data_fingerprint(const fc_dataset *ds);
 /* FC_ERR_INPUT naming path when n_classes < 2: with one class the softmax loss is 0 whatever the weights,
  * so training learns nothing (and reports accuracy 1) and a gradient check compares zeros. */
 fc_status fc_data_require_classes(const char *path, int n_classes);

@@ -73,6 +73,7 @@ typedef struct fc_trainer {
     int64_t world_size_at_save; /* from a resumed checkpoint (informational) */
     uint64_t run_id;      /* hash of the hyperparameters and data shape at a fresh start, kept across resumes:
                            * --keep-last removes only copies carrying it */
+    uint64_t data_hash;   /* fc_data_fingerprint of the rows this rank trains on, as read; kept in the checkpoint */
     int64_t resumed_step;    /* the step --resume started from; -1 for a fresh run */
     int pruned_out_dir;      /* the numbered copies this run replaces are gone (--overwrite: other runs' and an
                               * earlier same-id run's; going back: its own later steps'); done at the first save */
