@@ -445,6 +445,17 @@ START_TEST(test_check_replicas)
         snprintf(want, sizeof want, "replica mismatch at step 42: rank %d differs from rank 0 in m/W1", dist.size - 1);
         ck_assert_str_eq(fc_error_message(), want);
         b[15] = a[15];
+        /* Both tensors differ on the last rank: the first of them is named. Where several ranks differ, the
+         * lowest of them, with its own first tensor, not the lowest tensor any rank differs in (rank 1 in m/W1,
+         * the last rank in W1 as well). */
+        if (dist.rank == dist.size - 1) a[3] = b[3] = -1.0f;
+        if (dist.rank == 1) b[7] = -1.0f;
+        ck_assert_int_eq(fc_dist_check_replicas(&dist, refs, 2, 43), FC_ERR_FAIL);
+        snprintf(want, sizeof want, "replica mismatch at step 43: rank %d differs from rank 0 in %s",
+                 dist.size > 2 ? 1 : dist.size - 1, dist.size > 2 ? "m/W1" : "W1");
+        ck_assert_str_eq(fc_error_message(), want);
+        a[3] = b[3] = 3.0f;
+        b[7] = 7.0f;
         /* Ranks holding different numbers of tensors (another model on one rank): a mismatch at the first
          * tensor the others lack, reported on every rank, not an MPI error. */
         const int n_here = dist.rank == 1 ? 2 : 1;
