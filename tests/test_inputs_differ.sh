@@ -17,6 +17,7 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_TH
 "$synth" --out "$work/a.h5" --train 60 --val 20 --features 6 --classes 3 --seed 1 >/dev/null
 "$synth" --out "$work/b.h5" --train 70 --val 20 --features 6 --classes 3 --seed 1 >/dev/null
 "$synth" --out "$work/c.h5" --train 60 --val 20 --test 13 --features 6 --classes 3 --seed 1 >/dev/null
+"$synth" --out "$work/e.h5" --train 60 --val 20 --test 20 --features 6 --classes 3 --seed 1 >/dev/null
 common=(train --hidden 8 --norm batchnorm --optim adam --epochs 4 --batch-size 10 --progress lines)
 # Two checkpoints of the same run at different steps (6 steps per epoch): the "current" and a stale one.
 timeout 60 "$mpiexec" -q -n 2 --oversubscribe --bind-to none "$dist" "${common[@]}" --data "$work/a.h5" \
@@ -119,6 +120,9 @@ expect eval-data-rows "the split's shape" -- "${evaluate[@]}" --checkpoint "$wor
     eval --data "$work/b.h5" --checkpoint "$work/current/checkpoint.h5" --split train
 expect eval-split "the split's shape" -- "${evaluate[@]}" --checkpoint "$work/current/checkpoint.h5" --split val -- \
     "${evaluate[@]}" --checkpoint "$work/current/checkpoint.h5" --split train
+# Another --split of the same shape (e.h5's val and test: 20 rows each): the split's name is compared too.
+expect eval-split-same-rows "the split's shape" -- eval --data "$work/e.h5" --checkpoint "$work/current/checkpoint.h5" \
+    --split val -- eval --data "$work/e.h5" --checkpoint "$work/current/checkpoint.h5" --split test
 resume=(train --progress lines --max-steps 3)
 expect resume-stale "the position in training" -- "${resume[@]}" --resume "$work/current/checkpoint.h5" \
     --out "$work/current" -- "${resume[@]}" --resume "$work/stale/checkpoint.h5" --out "$work/current"
