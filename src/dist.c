@@ -614,7 +614,7 @@ int fc_dist_find_mismatch(const fc_dist *dist, const fc_tensor_ref *tensors, int
     MPI_Allreduce(&n_tensors, &n_max, 1, MPI_INT, MPI_MAX, dist->comm);
     uint64_t mine[FC_MAX_REPLICA_TENSORS], ref[FC_MAX_REPLICA_TENSORS];
     for (int i = 0; i < n_max; i++)
-        mine[i] = ref[i] = i < n_tensors ? fc_hash_bytes(tensors[i].data, tensors[i].n_bytes) : 0;
+        mine[i] = ref[i] = i < n_tensors ? fc_hash_large(tensors[i].data, tensors[i].n_bytes, 0) : 0;
     MPI_Bcast(ref, n_max, MPI_UINT64_T, 0, dist->comm);
     int first = n_max;
     for (int i = 0; i < n_max && first == n_max; i++)
