@@ -827,6 +827,74 @@ START_TEST(test_val_size_with_own_val)
 }
 END_TEST
 
+/* A fresh run's identity (which --keep-last, --overwrite and a resume's pruning go by) is the same for a rerun
+ * of one configuration and changes with every hyperparameter and with the data's shape; --out and --max-steps,
+ * which do not change what the run computes, leave it as it is. */
+static uint64_t identity_of(const fc_config *cfg)
+{
+    fc_dist dist;
+    fc_trainer t;
+    setup_on_world(&t, cfg, &dist);
+    const uint64_t id = t.run_id;
+    free_trainer_and_dist(&t, &dist);
+    return id;
+}
+
+START_TEST(test_run_identity)
+{
+    fc_config base;
+    fct_small_config(&base, data_path, FC_NORM_NONE, 1.0, FC_OPTIM_SGD);
+    const uint64_t id = identity_of(&base);
+    ck_assert(id != 0);
+    ck_assert(identity_of(&base) == id);
+    fc_config same = base;
+    set_out_beside_data(&same, "elsewhere");
+    same.max_steps = 7;
+    ck_assert_msg(identity_of(&same) == id, "--out and --max-steps changed the run's identity");
+    /* each change on its own; values the setup accepts, all other than base's */
+    enum { N_CHANGES = 22 };
+    for (int k = 0; k < N_CHANGES; k++) {
+        fc_config c = base;
+        const char *what[N_CHANGES] = {"hidden (count)", "hidden (width)", "norm", "keep", "reg", "weight_scale",
+                                       "init", "bn_momentum", "optim", "lr", "lr_decay", "momentum", "decay_rate",
+                                       "beta1", "beta2", "eps", "batch_size", "epochs", "seed", "val_size",
+                                       "preprocess", "shuffle"};
+        switch (k) {
+        case 0: c.n_hidden = base.n_hidden + 1, c.hidden[base.n_hidden] = base.hidden[0]; break;
+        case 1: c.hidden[0] = base.hidden[0] + 1; break;
+        case 2: c.norm = FC_NORM_LAYER; break;
+        case 3: c.keep = base.keep / 2; break;
+        case 4: c.reg = base.reg + 0.5; break;
+        case 5: c.weight_scale = base.weight_scale * 2; break;
+        case 6: c.init = FC_INIT_HE; break;
+        case 7: c.bn_momentum = base.bn_momentum / 2; break;
+        case 8: c.optim.kind = FC_OPTIM_SGD_MOMENTUM; break;
+        case 9: c.optim.lr = base.optim.lr * 2; break;
+        case 10: c.optim.lr_decay = base.optim.lr_decay / 2; break;
+        case 11: c.optim.momentum = base.optim.momentum / 2; break;
+        case 12: c.optim.decay_rate = base.optim.decay_rate / 2; break;
+        case 13: c.optim.beta1 = base.optim.beta1 / 2; break;
+        case 14: c.optim.beta2 = base.optim.beta2 / 2; break;
+        case 15: c.optim.eps = base.optim.eps * 2; break;
+        case 16: c.batch_size = base.batch_size + 1; break;
+        case 17: c.epochs = base.epochs + 1; break;
+        case 18: c.seed = base.seed + 1; break;
+        case 19: c.val_size = base.val_size > 0 ? 0 : 0.1; break;
+        case 20: c.preprocess = base.preprocess == FC_PRE_NONE ? FC_PRE_CENTER : FC_PRE_NONE; break;
+        case 21: c.shuffle = !base.shuffle; break;
+        }
+        ck_assert_msg(memcmp(&c, &base, sizeof c) != 0, "change %d (%s) changed nothing", k, what[k]);
+        ck_assert_msg(identity_of(&c) != id, "a run with another %s has the same identity", what[k]);
+    }
+    /* the data's shape: another file with more rows, the settings the same */
+    char other[512];
+    fct_make_dataset(other, sizeof other, MPI_COMM_WORLD, 310, 0, 12, 4, 3);
+    fc_config c = base;
+    snprintf(c.data, sizeof c.data, "%s", other);
+    ck_assert_msg(identity_of(&c) != id, "a run on data of another shape has the same identity");
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("train");
@@ -857,6 +925,7 @@ static Suite *suite(void)
     tcase_add_test(t, test_accuracy_counts_rows_without_class);
     tcase_add_test(t, test_batchnorm_one_row_batches);
     tcase_add_test(t, test_val_size_with_own_val);
+    tcase_add_test(t, test_run_identity);
     suite_add_tcase(s, t);
     return s;
 }
