@@ -1,6 +1,7 @@
 /* The trainer under mpirun: -n N computes what -n 1 computes on the same global batches (within float
  * rounding), replicas stay bitwise identical, and training learns. */
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -895,6 +896,32 @@ START_TEST(test_run_identity)
 }
 END_TEST
 
+/* The first stop signal decides how the run ends, except that a Ctrl-C (SIGINT) always wins. Each sequence in a
+ * child of its own: the requested stop is process-wide and cannot be taken back. (test_signals sends such pairs
+ * to real runs, where which handler runs first depends on the kernel's timing.) */
+static void request_stops(const void *arg)
+{
+    for (const int *sig = arg; *sig; sig++) fc_train_request_stop(*sig);
+    _exit(fc_train_stop_requested());
+}
+
+START_TEST(test_stop_signal_precedence)
+{
+    static const struct {
+        int arrived[4]; /* in this order, 0-terminated */
+        int decides;
+    } cases[] = {
+        {{SIGTERM, SIGINT, 0}, SIGINT},  {{SIGINT, SIGTERM, 0}, SIGINT},          {{SIGTERM, SIGPIPE, 0}, SIGTERM},
+        {{SIGUSR1, SIGTERM, 0}, SIGUSR1}, {{SIGPIPE, SIGUSR1, SIGINT, 0}, SIGINT}, {{SIGINT, SIGPIPE, 0}, SIGINT},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const fct_child r = fct_run_child(request_stops, cases[i].arrived);
+        ck_assert_msg(r.exited && r.code == cases[i].decides, "case %zu: stop signal %d (want %d)", i, r.code,
+                      cases[i].decides);
+    }
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("train");
@@ -926,6 +953,7 @@ static Suite *suite(void)
     tcase_add_test(t, test_batchnorm_one_row_batches);
     tcase_add_test(t, test_val_size_with_own_val);
     tcase_add_test(t, test_run_identity);
+    tcase_add_test(t, test_stop_signal_precedence);
     suite_add_tcase(s, t);
     return s;
 }
