@@ -325,6 +325,7 @@ static const char *const ckpt_kinds[] = {
     "epoch-step-end",  /* root attribute epoch_step = 6 in epochs of 6 steps: one past the last */
     "w1-elink",        /* /params/W1 an external link to the FIFO "fifo" beside the file */
     "adam-t-huge",     /* /optim attribute t = INT64_MAX (t + 1 would overflow) */
+    "adam-t-behind",   /* /optim attribute t = 7 after 8 steps: adam's bias correction would be a step behind */
     "optim-lr-neg",    /* /optim attribute lr = -1: gradient ascent */
     "optim-v-neg",     /* a negative value in adam's /optim/W1/v */
     "bn-var-neg",      /* a negative value in /bn/running_var1 */
@@ -527,6 +528,8 @@ static void write_ckpt(const char *kind, const char *good, const char *out)
                                  H5P_DEFAULT), "external link");
     } else if (strcmp(k, "adam-t-huge") == 0) {
         put_attr_int(f, "/optim", "t", INT64_MAX);
+    } else if (strcmp(k, "adam-t-behind") == 0) {
+        put_attr_int(f, "/optim", "t", 7);
     } else if (strcmp(k, "optim-lr-neg") == 0) {
         put_attr_double(f, "/optim", "lr", -1.0);
     } else if (strcmp(k, "optim-v-neg") == 0 || strcmp(k, "bn-var-neg") == 0) {

@@ -246,6 +246,7 @@ for spec in "w1-shape:/params/W1|(8, 4)|(4, 8)" "w2-missing:/params/W2|missing i
     "checks-extra:/history/train_acc|3 accuracy checks after 1 epochs|at most one at the start and one per epoch" \
     "loss-extra:/history/loss|9 losses for 8 steps" \
     "w1-elink:/params/W1|an external link|fifo" "adam-t-huge:attribute 't' of /optim|9223372036854775807" \
+    "adam-t-behind:attribute 't' of /optim: 7|adam advances it once per step|made 8" \
     "optim-lr-neg:attribute 'lr' of /optim|-1" "optim-v-neg:/optim/W1/v|negative value -0.5" \
     "bn-var-neg:/bn/running_var1|negative variance -0.5" "pp-mean-nan:/preprocess/mean|non-finite" \
     "version-float:format_version|1.5 is not a whole number" "hidden-fraction:hidden|width 8.5" \
