@@ -777,6 +777,16 @@ START_TEST(test_batchnorm_one_row_batches)
     ck_assert_msg(strstr(fc_error_message(), every_one), "%s", fc_error_message());
     if (dist.rank == 0) ck_assert_msg(strstr(err, every_one) && strstr(err, "error: "), "rank 0: '%s'", err);
     else ck_assert_msg(err[0] == '\0', "rank %d: '%s'", dist.rank, err);
+    fc_train_free(&t);
+
+    /* A training split of 1 row makes every batch 1 row whatever --batch-size (not a last-batch warning). */
+    char one_row[512];
+    fct_make_dataset(one_row, sizeof one_row, MPI_COMM_WORLD, 1, 0, 12, 4, 6);
+    snprintf(cfg.data, sizeof cfg.data, "%s", one_row);
+    cfg.batch_size = 30;
+    ck_assert_int_eq(setup_capturing_stderr(&t, &cfg, &dist, err, sizeof err), FC_ERR_INPUT);
+    ck_assert_msg(strstr(fc_error_message(), "--batch-size 30 with 1 training row: every batch is 1 row"), "%s",
+                  fc_error_message());
     free_trainer_and_dist(&t, &dist);
 }
 END_TEST
