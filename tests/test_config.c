@@ -475,6 +475,8 @@ static const struct bad_case {
     {{"--hidden", "0"}, {"--hidden", "'0' out of range"}},
     {{"--hidden", "2000000"}, {"--hidden", "'2000000' out of range"}},
     {{"--hidden", "99999999999999999999999"}, {"--hidden", "'99999999999999999999999' out of range [1, 1048576]"}},
+    /* 2^64 + 8: digits read into a wrapping integer would come out as a width of 8 */
+    {{"--hidden", "18446744073709551624"}, {"--hidden", "'18446744073709551624' out of range [1, 1048576]"}},
     {{"--hidden", "10 20"}, {"--hidden", "'10 20'"}},
     {{"--btach-size", "64"}, {"'--btach-size'", "did you mean --batch-size"}},
     {{"--frobnicate=3"}, {"unknown option '--frobnicate'", NULL}},
@@ -824,6 +826,31 @@ START_TEST(test_help)
 }
 END_TEST
 
+/* "Did you mean" only for a near miss: at most two edits, and fewer edits than the name has characters, so that
+ * an unrelated or short word is not offered some option it happens to be close to. */
+START_TEST(test_suggestion_only_for_near_miss)
+{
+    static const struct {
+        const char *arg, *hint; /* NULL: no suggestion */
+    } cases[] = {
+        {"--sed", " (did you mean --seed?)"},  /* one edit */
+        {"--btach-size", " (did you mean --batch-size?)"}, /* a transposition: two */
+        {"--seedxyz", NULL}, /* three edits from --seed */
+        {"--xy", NULL},      /* two edits from --lr, but the whole name */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char what[64];
+        snprintf(what, sizeof what, "'%s'", cases[i].arg);
+        assert_error_has(PARSE(&cfg, "--data", "d.h5", cases[i].arg, "1"), "unknown option", cases[i].arg, what);
+        const char *msg = fc_error_message(), *hint = strstr(msg, " (did you mean");
+        if (cases[i].hint)
+            ck_assert_msg(hint && strcmp(hint, cases[i].hint) == 0, "%s: '%s'", what, msg);
+        else
+            ck_assert_msg(!hint, "%s: a far-off name got a suggestion: '%s'", what, msg);
+    }
+}
+END_TEST
+
 START_TEST(test_option_names)
 {
     for (int a = 0; a < FC_OPT_COUNT; a++) {
@@ -929,6 +956,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_accepted_numbers);
     tcase_add_test(tc, test_parse_is_silent);
     tcase_add_test(tc, test_help);
+    tcase_add_test(tc, test_suggestion_only_for_near_miss);
     tcase_add_test(tc, test_option_names);
     tcase_add_test(tc, test_config_net);
     tcase_add_test(tc, test_write_ini_round_trip);
