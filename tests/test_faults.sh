@@ -10,7 +10,8 @@
 #     not kill the second rank before it records its status), exactly one line on stderr naming the step;
 #     checkpoint.h5 is untouched: it is still the same inode as the --keep-last copy of that step (every
 #     save renames a new file over it), holds that step and only finite values, and resuming from it
-#     diverges again at the same step (mpirun exits 3).
+#     diverges again at the same step (mpirun exits 3); into an --out without this run's checkpoint (none, or
+#     another run's with --overwrite) the line says that none was written.
 #  3. Injected write failure (FCNET_FAULT_CKPT=fail-write exported to the ranks with mpirun -x) while
 #     resuming a good checkpoint: non-zero exit, one line naming the simulated failure, checkpoint.h5
 #     byte-for-byte unchanged and no temporary file left; resuming without the fault then finishes.
@@ -112,6 +113,14 @@ if [ -n "$step" ]; then
     # (into nan2/, which holds no checkpoint: the line does not claim one was kept)
     expect_error "NaN: the kept checkpoint loads and diverges again" 3 nan2.out nan2.err $rc "at step $step" \
         "no checkpoint written"
+    # Into an --out holding another run's checkpoint (--overwrite, which replaces it only at the first save): that
+    # file is not this run's, so the line does not claim it was kept either.
+    mkdir -p nan3 && cp full/checkpoint.h5 nan3/
+    timeout 120 "$MPIEXEC" "${MPI_FLAGS[@]}" -n $N "$FCNET_DIST" train --resume nan/checkpoint.h5 --out nan3 \
+        --overwrite >nan3.out 2>nan3.err
+    rc=$?
+    expect_error "NaN: into --out holding another run's checkpoint, none claimed kept" 3 nan3.out nan3.err $rc \
+        "at step $step" "no checkpoint written"
 else
     fail "NaN: the error line names no 'at step N', so the kept checkpoint cannot be checked: $(head -1 nan.err)"
 fi
