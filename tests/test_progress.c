@@ -330,6 +330,18 @@ START_TEST(test_progress_max_steps)
     capture_end(&cap, text, sizeof text);
     ck_assert_str_eq(text, "\repoch 1/1 [####....................] step 1700/10000 loss 1.0000 -- samples/s "
                            "ETA --:--   \n");
+
+    /* A --max-steps beyond the run's end stops nothing: the ETA counts to the end. */
+    cfg.progress = FC_PROGRESS_LINES;
+    cfg.max_steps = 1000000;
+    t->step = t->epoch_step = 1000;
+    fc_progress_init(&p, t, 1);
+    last_sample(&p, 1100, 100, 10.0);
+    t->step = t->epoch_step = 1200;
+    step_output(&p, t, 1.0, text, sizeof text);
+    /* 8800 steps of 10 rows to step 10000 at 100 samples/s: 14:40 */
+    ck_assert_msg(strstr(text, "(step 1200 / 10000) epoch 1 loss 1.000000  100 samples/s  ETA 14:40\n") == text,
+                  "ETA not to the end of a run that --max-steps does not cut: '%s'", text);
     free(t);
 }
 END_TEST
