@@ -163,7 +163,10 @@ START_TEST(test_progress_first_interval)
     fc_trainer *t = fake_trainer(&cfg, 1);
     fc_progress p;
     fc_progress_init(&p, t, 1);
-    p.t_start -= 50.0; /* the run started 50 s ago: a rate from the start would be 2 samples/s */
+    /* the run, and its first step, started 50 s ago: a rate from the start would be 2 samples/s, one from before
+     * the first step ended 7 */
+    p.t_start -= 50.0;
+    p.t_last -= 50.0;
     capture cap;
     capture_begin(&cap);
     t->step = t->epoch_step = 1;
