@@ -220,8 +220,7 @@ START_TEST(test_progress_bar)
     fc_progress_step(&p, t, 2.5);
     /* No rate sample in this test ("--" throughout), however slow the machine: the last one is in the future. */
     p.t_last = MPI_Wtime() + 1e6;
-    t->step = t->epoch_step = 3; /* within 0.1 s of the last draw (set just now): not drawn */
-    p.last_draw = MPI_Wtime();
+    t->step = t->epoch_step = 3; /* within 0.1 s of step 2's draw, which the reporter timed itself: not drawn */
     fc_progress_step(&p, t, 2.0);
     p.last_draw -= 1.0;
     t->step = t->epoch_step = 4;
