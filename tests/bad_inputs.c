@@ -333,6 +333,7 @@ static const char *const ckpt_kinds[] = {
     "version-float",   /* root attribute format_version = 1.5 (float) */
     "hidden-fraction", /* root attribute hidden = 8.5 (float) */
     "model-huge",      /* root attributes n_hidden = 2, hidden = 2^20, 2^20: a model no machine holds */
+    "hidden-wide",     /* root attribute hidden = 2^20 + 1: one past --hidden's widest layer */
     "data-empty",      /* root attribute data = "": no dataset path recorded */
     "best-acc-nan",    /* /best attribute best_val_acc = NaN: never beaten, the best parameters frozen */
     "finished-7",      /* root attribute finished = 7 */
@@ -549,6 +550,9 @@ static void write_ckpt(const char *kind, const char *good, const char *out)
         const long long widths[2] = {1048576, 1048576};
         put_attr_int_array(f, "/", "hidden", widths, 2);
         put_attr_int(f, "/", "n_hidden", 2);
+    } else if (strcmp(k, "hidden-wide") == 0) {
+        const long long widths[1] = {1048577};
+        put_attr_int_array(f, "/", "hidden", widths, 1);
     } else if (strcmp(k, "hidden-fraction") == 0) {
         put_attr_double(f, "/", "hidden", 8.5);
     } else if (strcmp(k, "version-float") == 0) {

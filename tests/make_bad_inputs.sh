@@ -250,6 +250,7 @@ for spec in "w1-shape:/params/W1|(8, 4)|(4, 8)" "w2-missing:/params/W2|missing i
     "optim-lr-neg:attribute 'lr' of /optim|-1" "optim-v-neg:/optim/W1/v|negative value -0.5" \
     "bn-var-neg:/bn/running_var1|negative variance -0.5" "pp-mean-nan:/preprocess/mean|non-finite" \
     "version-float:format_version|1.5 is not a whole number" "hidden-fraction:hidden|width 8.5" \
+    "hidden-wide:attribute 'hidden' of /|width '1048577' out of range [1, 1048576]" \
     "model-huge:the model it holds|good.h5 (4 features, 3 classes)|GiB|more than this machine" \
     "format-heap-len:[rank 0/2] error|crashed while reading it|damaged" "data-empty:records no dataset path|give --data" \
     "best-acc-nan:best_val_acc|nan" "finished-7:finished|7: 0 or 1" "history-acc:/history/train_acc|7.5" \
