@@ -2,7 +2,7 @@
  * directories it created (also those above a component its mkdir failed on), never a directory it found (even an
  * empty one), a lock file an earlier run left, or another run's lock file now under the name. And a directory
  * such a run removes while this one creates --out inside it does not fail this one, and a claim whose --out
- * such a run removed starts over. */
+ * such a run removed starts over. The holder's line is written into a lock file with no other name only. */
 
 #define _GNU_SOURCE /* nftw(), RTLD_NEXT */
 #include <dlfcn.h>
@@ -197,6 +197,49 @@ START_TEST(test_out_removed_before_the_lock)
 }
 END_TEST
 
+/* Whole contents of path ("" when it cannot be read), at most size - 1 bytes. */
+static const char *contents(const char *path, char *buf, size_t size)
+{
+    buf[0] = '\0';
+    FILE *f = fopen(path, "r");
+    if (!f) return buf;
+    const size_t n = fread(buf, 1, size - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
+/* The holder's line ("PID <pid> on <host>", for the message of a run refused meanwhile) goes into a lock file
+ * that has no other name: a .fcnet-lock hard-linked to a file of the user's is locked as it is, not emptied and
+ * written over. */
+START_TEST(test_lock_file_with_other_names)
+{
+    ck_assert_int_eq(mkdir(at("linked"), 0777), 0);
+    const char *notes = "the user's notes\n";
+    FILE *f = fopen(at("notes.txt"), "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(notes, f);
+    fclose(f);
+    ck_assert_int_eq(link(at("notes.txt"), at("linked/.fcnet-lock")), 0);
+    fc_config cfg;
+    fc_out_dir_hold hold;
+    char buf[256], want[64];
+    claim(&cfg, "linked", &hold);
+    ck_assert_str_eq(contents(at("notes.txt"), buf, sizeof buf), notes);
+    fc_out_dir_release(cfg.out, &hold, 0);
+    /* A lock file of its own gets the line. */
+    ck_assert_int_eq(unlink(at("linked/.fcnet-lock")), 0);
+    claim(&cfg, "linked", &hold);
+    snprintf(want, sizeof want, "PID %ld on ", (long)getpid());
+    ck_assert_msg(strncmp(contents(at("linked/.fcnet-lock"), buf, sizeof buf), want, strlen(want)) == 0,
+                  "the lock file holds '%s', not '%s...'", buf, want);
+    fc_out_dir_release(cfg.out, &hold, 0);
+    ck_assert_int_eq(unlink(at("linked/.fcnet-lock")), 0);
+    ck_assert_int_eq(rmdir(at("linked")), 0);
+    ck_assert_int_eq(unlink(at("notes.txt")), 0);
+}
+END_TEST
+
 static int remove_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {
     (void)sb, (void)flag, (void)ftw;
@@ -218,6 +261,7 @@ static Suite *suite(void)
     tcase_add_test(t, test_refused_keeps_another_runs_lock_file);
     tcase_add_test(t, test_parent_removed_during_the_walk);
     tcase_add_test(t, test_out_removed_before_the_lock);
+    tcase_add_test(t, test_lock_file_with_other_names);
     suite_add_tcase(s, t);
     return s;
 }
