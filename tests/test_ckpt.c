@@ -1,5 +1,5 @@
-/* Checkpoints: bitwise round trip of every field, the h5py-visible layout, durability (fsync of the file,
- * rename, fsync of the directory, in that order), atomic replacement under a
+/* Checkpoints: bitwise round trip of every field (and the edges of its ranges), the h5py-visible layout,
+ * durability (fsync of the file, rename, fsync of the directory, in that order), atomic replacement under a
  * simulated write failure, detection of corrupted and truncated files, readable error messages, import
  * of parameter-only files (--init-from), the --resume hyperparameter check and --keep-last (also where hard
  * links fail and the numbered copy is a copy). */
@@ -1075,6 +1075,38 @@ START_TEST(test_check_resume)
 }
 END_TEST
 
+/* States at the edges of what training writes load: an accuracy of exactly 1 (a small problem learned), a best
+ * accuracy of 1, a learning rate decayed to 0, a running variance of 0 (a unit whose input is constant); and
+ * --best takes the copy of an unfinished run whose best accuracy is 0 (it has a validation split, nothing right
+ * yet), refused only at -1 (no split). Each was refused by a '<' for a '<=' that no other case reached. */
+START_TEST(test_edge_states_load)
+{
+    const char *path = scratch("edges.h5");
+    fixture *a = new_default_fixture(6), *b = new_default_fixture(7);
+    fc_trainer *t = &a->t;
+    t->hist.train_acc[0] = 1;
+    t->hist.val_acc[1] = 1;
+    t->hist.lr[2] = 0;
+    t->best_val_acc = 1;
+    const int var = fc_layout_find(&t->net.bn_layout, "running_var1");
+    ck_assert_int_ge(var, 0);
+    const size_t at = t->net.bn_layout.views[var].offset + 1;
+    t->net.bn_stats[at] = 0;
+    ck_assert_int_eq(fc_ckpt_save(t, path), FC_OK);
+    fc_status st = fc_ckpt_load(&b->t, path);
+    ck_assert_msg(st == FC_OK, "%s", fc_error_message());
+    ck_assert(b->t.hist.train_acc[0] == 1 && b->t.hist.val_acc[1] == 1 && b->t.hist.lr[2] == 0);
+    ck_assert(b->t.best_val_acc == 1 && b->t.net.bn_stats[at] == 0);
+    t->best_val_acc = 0;
+    t->finished = 0;
+    ck_assert_int_eq(fc_ckpt_save(t, path), FC_OK);
+    st = fc_ckpt_load_params(&b->t.net, path, 1);
+    ck_assert_msg(st == FC_OK, "%s", fc_error_message());
+    free_fixture(a);
+    free_fixture(b);
+}
+END_TEST
+
 /* The names --keep-last, --overwrite and --resume count as numbered copies: checkpoint-step<N>.h5 with N as %lld
  * prints it. Another spelling of a step (a leading zero, a sign, a suffix, a number past int64) is a file of
  * the user's: read as that step, the same copy was listed twice and --keep-last kept one copy fewer. */
@@ -1368,6 +1400,7 @@ static Suite *suite(void)
     tcase_add_test(t, test_init_from_params_only);
     tcase_add_test(t, test_check_resume);
     tcase_add_test(t, test_numbered_names);
+    tcase_add_test(t, test_edge_states_load);
     tcase_add_test(t, test_stale_temps);
     tcase_add_test(t, test_keep_last);
     tcase_add_test(t, test_keep_last_without_links);
