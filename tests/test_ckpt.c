@@ -1126,6 +1126,32 @@ START_TEST(test_numbered_names)
 }
 END_TEST
 
+/* What a fresh run into --out finds there to refuse (fc_ckpt_find_in_dir): checkpoint.h5, else the latest
+ * numbered copy, also when it is the only one (work too: a run killed before it saved checkpoint.h5 again, or
+ * checkpoint.h5 deleted by hand), and among more copies than the listing's first allocation holds. */
+START_TEST(test_find_in_dir)
+{
+    char out[600], name[800], found[64] = "";
+    snprintf(out, sizeof out, "%s", scratch("find"));
+    ck_assert_int_eq(mkdir(out, 0777), 0);
+    ck_assert_int_eq(fc_ckpt_find_in_dir(out, found, sizeof found), 0);
+    snprintf(name, sizeof name, "%s/checkpoint-step7.h5", out);
+    spit(name, (const unsigned char *)"x", 1);
+    ck_assert_int_eq(fc_ckpt_find_in_dir(out, found, sizeof found), 1);
+    ck_assert_str_eq(found, "checkpoint-step7.h5");
+    for (int i = 1; i <= 40; i++) { /* steps 7, 14, ..., 280 in no order the listing keeps */
+        snprintf(name, sizeof name, "%s/checkpoint-step%d.h5", out, 7 * (i * 17 % 41));
+        spit(name, (const unsigned char *)"x", 1);
+    }
+    ck_assert_int_eq(fc_ckpt_find_in_dir(out, found, sizeof found), 1);
+    ck_assert_str_eq(found, "checkpoint-step280.h5");
+    snprintf(name, sizeof name, "%s/checkpoint.h5", out);
+    spit(name, (const unsigned char *)"x", 1);
+    ck_assert_int_eq(fc_ckpt_find_in_dir(out, found, sizeof found), 1);
+    ck_assert_str_eq(found, "checkpoint.h5");
+}
+END_TEST
+
 /* The stale temporaries a run removes from --out (fc_ckpt_remove_stale_temps): <stem>.tmp.<pid>, the stem one of
  * the names saves write, as a file or a symbolic link (never its target). Look-alikes stay: another stem, no
  * pid, or more after it (a user's "<...>.tmp.4242.bak"), and a directory under the name. */
@@ -1401,6 +1427,7 @@ static Suite *suite(void)
     tcase_add_test(t, test_check_resume);
     tcase_add_test(t, test_numbered_names);
     tcase_add_test(t, test_edge_states_load);
+    tcase_add_test(t, test_find_in_dir);
     tcase_add_test(t, test_stale_temps);
     tcase_add_test(t, test_keep_last);
     tcase_add_test(t, test_keep_last_without_links);
