@@ -2,12 +2,14 @@
  * directories it created (also those above a component its mkdir failed on), never a directory it found (even an
  * empty one), a lock file an earlier run left, or another run's lock file now under the name. And a directory
  * such a run removes while this one creates --out inside it does not fail this one, and a claim whose --out
- * such a run removed starts over. The holder's line is written into a lock file with no other name only. */
+ * such a run removed starts over. The holder's line is written into a lock file with no other name only, and a
+ * resume continues the run in --out only from that run's file inside it. */
 
 #define _GNU_SOURCE /* nftw(), RTLD_NEXT */
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <hdf5.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -240,6 +242,58 @@ START_TEST(test_lock_file_with_other_names)
 }
 END_TEST
 
+/* A file holding only the root attribute run_id (when run_id >= 0), all that the claim reads of a checkpoint. */
+static void write_run_id(const char *path, int64_t run_id)
+{
+    const hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    ck_assert_int_ge(f, 0);
+    if (run_id >= 0) {
+        const hid_t space = H5Screate(H5S_SCALAR);
+        const hid_t a = H5Acreate2(f, "run_id", H5T_STD_I64LE, space, H5P_DEFAULT, H5P_DEFAULT);
+        ck_assert_int_ge(a, 0);
+        ck_assert_int_ge(H5Awrite(a, H5T_NATIVE_INT64, &run_id), 0);
+        H5Aclose(a);
+        H5Sclose(space);
+    }
+    H5Fclose(f);
+}
+
+/* --out holding a checkpoint.h5: the run resumed from out_rel/.. resume_rel is refused (0) or continues it (1). */
+static int resume_continues(const char *out_rel, const char *resume_rel)
+{
+    fc_config cfg;
+    fc_out_dir_hold hold;
+    memset(&cfg, 0, sizeof cfg);
+    snprintf(cfg.out, sizeof cfg.out, "%s", at(out_rel));
+    snprintf(cfg.resume, sizeof cfg.resume, "%s", at(resume_rel));
+    const fc_status st = fc_out_dir_claim(&cfg, no_resume, &hold);
+    fc_out_dir_release(cfg.out, &hold, st != FC_OK);
+    if (st != FC_OK)
+        ck_assert_msg(strstr(fc_error_message(), "of a run other than the resumed one"), "%s", fc_error_message());
+    return st == FC_OK;
+}
+
+/* A resume continues the run in --out only from a file of that run inside --out: its checkpoint.h5, another of
+ * its files there; a file there of another run is refused, and so is one of the same run_id elsewhere (a run of
+ * the same settings in another folder has it too: its continuation would replace this folder's checkpoint).
+ * A checkpoint that predates run_id is taken as the folder's run. */
+START_TEST(test_resume_from_inside_out_only)
+{
+    ck_assert_int_eq(mkdir(at("run"), 0777), 0);
+    ck_assert_int_eq(mkdir(at("elsewhere"), 0777), 0);
+    write_run_id(at("run/checkpoint.h5"), 42);
+    write_run_id(at("run/checkpoint-step10.h5"), 42);
+    write_run_id(at("run/other.h5"), 43);
+    write_run_id(at("elsewhere/same.h5"), 42);
+    ck_assert(resume_continues("run", "run/checkpoint.h5"));
+    ck_assert(resume_continues("run", "run/checkpoint-step10.h5"));
+    ck_assert_msg(!resume_continues("run", "run/other.h5"), "another run's file in --out continued it");
+    ck_assert_msg(!resume_continues("run", "elsewhere/same.h5"), "a file outside --out continued its run");
+    write_run_id(at("run/checkpoint.h5"), -1); /* written before run_id existed */
+    ck_assert_msg(resume_continues("run", "run/checkpoint.h5"), "a checkpoint without run_id refused in place");
+}
+END_TEST
+
 static int remove_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {
     (void)sb, (void)flag, (void)ftw;
@@ -262,6 +316,7 @@ static Suite *suite(void)
     tcase_add_test(t, test_parent_removed_during_the_walk);
     tcase_add_test(t, test_out_removed_before_the_lock);
     tcase_add_test(t, test_lock_file_with_other_names);
+    tcase_add_test(t, test_resume_from_inside_out_only);
     suite_add_tcase(s, t);
     return s;
 }
