@@ -520,6 +520,7 @@ typedef struct fs_event {
 static int recording, n_events;
 static fs_event events[MAX_EVENTS];
 static int dir_fsync_errno; /* nonzero: fsync of a directory fails with it */
+static int temp_fsync_errno; /* nonzero: fsync of a file whose name holds ".tmp." fails with it */
 
 static fs_event *record(const char *what)
 {
@@ -542,6 +543,14 @@ int fsync(int fd)
     struct stat sb;
     if (dir_fsync_errno && fstat(fd, &sb) == 0 && S_ISDIR(sb.st_mode)) {
         errno = dir_fsync_errno;
+        return -1;
+    }
+    char link[64], name[600];
+    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+    const ssize_t n = temp_fsync_errno ? readlink(link, name, sizeof name - 1) : -1;
+    name[n > 0 ? n : 0] = '\0';
+    if (strstr(name, ".tmp.")) {
+        errno = temp_fsync_errno;
         return -1;
     }
     return (int)syscall(SYS_fsync, fd);
@@ -1224,6 +1233,12 @@ START_TEST(test_keep_last)
         ck_assert_int_eq(fc_ckpt_save(&a->t, path), FC_OK);
         ck_assert_int_eq(fc_ckpt_keep_last(out, path, step, 2, a->t.run_id), FC_OK);
     }
+    /* A hard link to checkpoint.h5 (no space until the next save replaces it), where the file system has them. */
+    struct stat s_ckpt, s_copy;
+    snprintf(name, sizeof name, "%s/checkpoint-step40.h5", out);
+    ck_assert_int_eq(stat(path, &s_ckpt), 0);
+    ck_assert_int_eq(stat(name, &s_copy), 0);
+    ck_assert_msg(s_copy.st_ino == s_ckpt.st_ino && s_copy.st_dev == s_ckpt.st_dev, "a copy, not a hard link");
     /* Step 40 saved again (an earlier attempt of this run, stopped after its save, redone): this run's own
      * copy of that step is replaced by the new checkpoint. */
     const fc_real first_weight = a->t.net.params[0];
@@ -1322,7 +1337,9 @@ int link(const char *from, const char *to)
 
 /* --keep-last where hard links fail: the numbered copy holds checkpoint.h5's bytes in a file of its own,
  * written through a temporary that is fsynced before the rename makes it the copy (a crash leaves no
- * half-written copy under the name), and no temporary is left. */
+ * half-written copy under the name), and no temporary is left. The temporary is created anew: a symbolic link
+ * planted under its name (the PID is predictable) is neither followed nor a reason to fail. A copy that fails
+ * (here its fsync) leaves neither the copy nor its temporary. */
 START_TEST(test_keep_last_without_links)
 {
     char out[600];
@@ -1334,10 +1351,15 @@ START_TEST(test_keep_last_without_links)
     fixture *a = new_default_fixture(20), *b = new_default_fixture(21);
     a->t.step = 10;
     ck_assert_int_eq(fc_ckpt_save(&a->t, path), FC_OK);
+    char victim[700], planted[900];
+    snprintf(victim, sizeof victim, "%s/victim.txt", out);
+    spit(victim, (const unsigned char *)"precious", 8);
+    snprintf(planted, sizeof planted, "%s.tmp.%ld", copy, (long)getpid());
+    ck_assert_int_eq(symlink("victim.txt", planted), 0);
     link_errno = EPERM;
     n_events = 0;
     recording = 1;
-    const fc_status st = fc_ckpt_keep_last(out, path, 10, 2, a->t.run_id);
+    fc_status st = fc_ckpt_keep_last(out, path, 10, 2, a->t.run_id);
     recording = 0;
     link_errno = 0;
     ck_assert_msg(st == FC_OK, "%s", fc_error_message());
@@ -1361,6 +1383,21 @@ START_TEST(test_keep_last_without_links)
     }
     ck_assert_msg(i_rename >= 0, "no rename onto %s among %d calls", copy, n_events);
     ck_assert_msg(i_sync >= 0 && i_sync < i_rename, "the copy's temporary not fsynced before its rename");
+    size_t n_victim;
+    unsigned char *kept = slurp(victim, &n_victim);
+    ck_assert_msg(n_victim == 8 && memcmp(kept, "precious", 8) == 0, "the planted link's target was written");
+    free(kept);
+    a->t.step = 20;
+    ck_assert_int_eq(fc_ckpt_save(&a->t, path), FC_OK);
+    link_errno = EPERM;
+    temp_fsync_errno = EIO;
+    st = fc_ckpt_keep_last(out, path, 20, 2, a->t.run_id);
+    temp_fsync_errno = 0;
+    link_errno = 0;
+    expect_error(st, FC_ERR_FAIL, "--keep-last: cannot copy", strerror(EIO));
+    snprintf(copy, sizeof copy, "%s/checkpoint-step20.h5", out);
+    ck_assert_msg(stat(copy, &s_copy) != 0, "a failed copy left %s", copy);
+    ck_assert_int_eq(count_entries(out, ".tmp."), 0);
     free_fixture(a);
     free_fixture(b);
 }
