@@ -3,7 +3,8 @@
  * empty one), a lock file an earlier run left, or another run's lock file now under the name. And a directory
  * such a run removes while this one creates --out inside it does not fail this one, and a claim whose --out
  * such a run removed starts over. The holder's line is written into a lock file with no other name only, and a
- * resume continues the run in --out only from that run's file inside it. */
+ * resume continues the run in --out only from that run's file inside it; a symbolic link under a checkpoint's
+ * name is taken. */
 
 #define _GNU_SOURCE /* nftw(), RTLD_NEXT */
 #include <dlfcn.h>
@@ -294,6 +295,29 @@ START_TEST(test_resume_from_inside_out_only)
 }
 END_TEST
 
+/* A symbolic link under a checkpoint's name is no reason to refuse a run (the save's rename and --overwrite's
+ * unlink replace the link, never its target), as a directory there is. */
+START_TEST(test_checkpoint_names_may_be_links)
+{
+    ck_assert_int_eq(mkdir(at("links"), 0777), 0);
+    ck_assert_int_eq(symlink("elsewhere/checkpoint.h5", at("links/checkpoint.h5")), 0);
+    ck_assert_int_eq(symlink("checkpoint.h5", at("links/checkpoint-step3.h5")), 0);
+    fc_config cfg;
+    fc_out_dir_hold hold;
+    memset(&cfg, 0, sizeof cfg);
+    snprintf(cfg.out, sizeof cfg.out, "%s", at("links"));
+    cfg.overwrite = 1;
+    const fc_status st = fc_out_dir_claim(&cfg, no_resume, &hold);
+    ck_assert_msg(st == FC_OK, "%s", fc_error_message());
+    fc_out_dir_release(cfg.out, &hold, 0);
+    ck_assert_int_eq(mkdir(at("links/checkpoint-step4.h5"), 0777), 0);
+    ck_assert_int_eq(fc_out_dir_claim(&cfg, no_resume, &hold), FC_ERR_INPUT);
+    ck_assert_msg(strstr(fc_error_message(), "checkpoint-step4.h5 is a directory, not a checkpoint"), "%s",
+                  fc_error_message());
+    fc_out_dir_release(cfg.out, &hold, 1);
+}
+END_TEST
+
 static int remove_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {
     (void)sb, (void)flag, (void)ftw;
@@ -317,6 +341,7 @@ static Suite *suite(void)
     tcase_add_test(t, test_out_removed_before_the_lock);
     tcase_add_test(t, test_lock_file_with_other_names);
     tcase_add_test(t, test_resume_from_inside_out_only);
+    tcase_add_test(t, test_checkpoint_names_may_be_links);
     suite_add_tcase(s, t);
     return s;
 }
