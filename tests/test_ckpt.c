@@ -778,6 +778,28 @@ static void set_root_attr_i64(const char *path, const char *attr, int64_t v)
     H5Fclose(f);
 }
 
+/* Replaces the root string attribute attr of path by a fixed-length one of width bytes, space-padded (as
+ * Fortran and MATLAB writers store strings). */
+static void set_root_attr_spacepad(const char *path, const char *attr, const char *v, size_t width)
+{
+    char buf[64];
+    ck_assert(strlen(v) <= width && width < sizeof buf);
+    memset(buf, ' ', width);
+    memcpy(buf, v, strlen(v));
+    hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    ck_assert(f >= 0);
+    ck_assert(H5Adelete(f, attr) >= 0);
+    hid_t type = H5Tcopy(H5T_C_S1), space = H5Screate(H5S_SCALAR);
+    ck_assert(H5Tset_size(type, width) >= 0 && H5Tset_strpad(type, H5T_STR_SPACEPAD) >= 0);
+    hid_t a = H5Acreate2(f, attr, type, space, H5P_DEFAULT, H5P_DEFAULT);
+    ck_assert(a >= 0);
+    ck_assert(H5Awrite(a, type, buf) >= 0);
+    H5Aclose(a);
+    H5Sclose(space);
+    H5Tclose(type);
+    H5Fclose(f);
+}
+
 /* Replaces /params/W1 of path by a float32 dataset of shape dims that is never written: chunked (one chunk) or
  * contiguous (its storage is allocated on the first write, so it has none). */
 static void unwritten_w1(const char *path, const hsize_t dims[2], int chunked)
@@ -1040,6 +1062,17 @@ START_TEST(test_check_resume)
     given->norm = FC_NORM_BATCH;
     given->opt_set[FC_OPT_NORM] = 1;
     ck_assert_int_eq(fc_ckpt_check_resume(path, given), FC_OK);
+    /* A writer's space padding is not part of a name: 'adam      ' is adam. */
+    const char *padded = scratch("resume-padded.h5");
+    ck_assert_int_eq(fc_ckpt_save(&a->t, padded), FC_OK);
+    set_root_attr_spacepad(padded, "optimizer", "adam", 10);
+    set_root_attr_spacepad(padded, "norm", "batchnorm", 16);
+    given->optim.kind = FC_OPTIM_SGD;
+    given->norm = FC_NORM_NONE;
+    const fc_status padded_st = fc_ckpt_read_config(padded, given, NULL, NULL);
+    ck_assert_msg(padded_st == FC_OK, "%s", fc_error_message());
+    ck_assert_int_eq(given->optim.kind, FC_OPTIM_ADAM);
+    ck_assert_int_eq(given->norm, FC_NORM_BATCH);
     /* Every option given, all equal to the checkpoint's values: no complaint. read_config keeps the
      * explicitly given epochs and data and takes the rest from the checkpoint. */
     for (int o = 0; o < FC_OPT_COUNT; o++) given->opt_set[o] = 1;
