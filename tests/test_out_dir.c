@@ -4,10 +4,11 @@
  * such a run removes while this one creates --out inside it does not fail this one, and a claim whose --out
  * such a run removed starts over. The holder's line is written into a lock file with no other name only, and a
  * resume continues the run in --out only from that run's file inside it; a symbolic link under a checkpoint's
- * name is taken. */
+ * name is taken. The room check counts free blocks where fallocate cannot reserve. */
 
 #define _GNU_SOURCE /* nftw(), RTLD_NEXT */
 #include <dlfcn.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <hdf5.h>
@@ -78,6 +79,21 @@ int mkstemp(char *template)
         rmdir(dir);
     }
     return real(template);
+}
+
+/* While fallocate_errno is set, fallocate (the library's call comes here) fails with it, as on a file system that
+ * cannot reserve space (EOPNOTSUPP: NFSv3, ZFS before 2.2) or whose quota is spent (EDQUOT). */
+static int fallocate_errno;
+
+int fallocate(int fd, int mode, off_t offset, off_t len)
+{
+    static int (*real)(int, int, off_t, off_t);
+    if (!real) *(void **)&real = dlsym(RTLD_NEXT, "fallocate");
+    if (fallocate_errno) {
+        errno = fallocate_errno;
+        return -1;
+    }
+    return real(fd, mode, offset, len);
 }
 
 static void claim(fc_config *cfg, const char *out_rel, fc_out_dir_hold *hold)
@@ -318,6 +334,28 @@ START_TEST(test_checkpoint_names_may_be_links)
 }
 END_TEST
 
+/* The room a run asks for before training: where the file system cannot reserve it, the free blocks are
+ * counted instead (more than the disk holds is refused, a little taken); a spent quota is no room either. */
+START_TEST(test_room_without_fallocate)
+{
+    ck_assert_int_eq(mkdir(at("room"), 0777), 0);
+    fallocate_errno = EOPNOTSUPP;
+    const fc_status small = fc_out_dir_check_room(at("room"), 4096);
+    const fc_status huge = fc_out_dir_check_room(at("room"), 1e18);
+    const char *why = fc_error_message();
+    ck_assert_msg(small == FC_OK, "%s", fc_error_message());
+    ck_assert_int_eq(huge, FC_ERR_INPUT);
+    ck_assert_msg(strstr(why, "no room in") && strstr(why, strerror(ENOSPC)), "%s", why);
+    fallocate_errno = EDQUOT;
+    ck_assert_int_eq(fc_out_dir_check_room(at("room"), 4096), FC_ERR_INPUT);
+    ck_assert_msg(strstr(fc_error_message(), strerror(EDQUOT)), "%s", fc_error_message());
+    fallocate_errno = EINTR; /* not a verdict about space: the first save finds out */
+    ck_assert_int_eq(fc_out_dir_check_room(at("room"), 4096), FC_OK);
+    fallocate_errno = 0;
+    ck_assert_int_eq(rmdir(at("room")), 0); /* the probe file is gone */
+}
+END_TEST
+
 static int remove_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {
     (void)sb, (void)flag, (void)ftw;
@@ -342,6 +380,7 @@ static Suite *suite(void)
     tcase_add_test(t, test_lock_file_with_other_names);
     tcase_add_test(t, test_resume_from_inside_out_only);
     tcase_add_test(t, test_checkpoint_names_may_be_links);
+    tcase_add_test(t, test_room_without_fallocate);
     suite_add_tcase(s, t);
     return s;
 }
