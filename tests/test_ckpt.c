@@ -1172,17 +1172,17 @@ END_TEST
 
 /* What a fresh run into --out finds there to refuse (fc_ckpt_find_in_dir): checkpoint.h5, else the latest
  * numbered copy, also when it is the only one (work too: a run killed before it saved checkpoint.h5 again, or
- * checkpoint.h5 deleted by hand), and among more copies than the listing's first allocation holds. */
+ * checkpoint.h5 deleted by hand) and of step 0, and among more copies than the listing's first allocation holds. */
 START_TEST(test_find_in_dir)
 {
     char out[600], name[800], found[64] = "";
     snprintf(out, sizeof out, "%s", scratch("find"));
     ck_assert_int_eq(mkdir(out, 0777), 0);
     ck_assert_int_eq(fc_ckpt_find_in_dir(out, found, sizeof found), 0);
-    snprintf(name, sizeof name, "%s/checkpoint-step7.h5", out);
+    snprintf(name, sizeof name, "%s/checkpoint-step0.h5", out); /* a run stopped before its first step */
     spit(name, (const unsigned char *)"x", 1);
     ck_assert_int_eq(fc_ckpt_find_in_dir(out, found, sizeof found), 1);
-    ck_assert_str_eq(found, "checkpoint-step7.h5");
+    ck_assert_str_eq(found, "checkpoint-step0.h5");
     for (int i = 1; i <= 40; i++) { /* steps 7, 14, ..., 280 in no order the listing keeps */
         snprintf(name, sizeof name, "%s/checkpoint-step%d.h5", out, 7 * (i * 17 % 41));
         spit(name, (const unsigned char *)"x", 1);
