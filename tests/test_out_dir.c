@@ -4,7 +4,8 @@
  * such a run removes while this one creates --out inside it does not fail this one, and a claim whose --out
  * such a run removed starts over. The holder's line is written into a lock file with no other name only, and a
  * resume continues the run in --out only from that run's file inside it; a symbolic link under a checkpoint's
- * name is taken. The room check counts free blocks where fallocate cannot reserve. */
+ * name is taken; what it creates is as open as the umask allows. The room check counts free blocks where
+ * fallocate cannot reserve. */
 
 #define _GNU_SOURCE /* nftw(), RTLD_NEXT */
 #include <dlfcn.h>
@@ -356,6 +357,27 @@ START_TEST(test_room_without_fallocate)
 }
 END_TEST
 
+/* What a run creates in --out is as open as the umask lets it be (a group sharing --out under umask 002 can
+ * write in the directories and take the lock file's write lock), not private to the user. */
+START_TEST(test_created_as_umask_allows)
+{
+    const mode_t saved = umask(002);
+    fc_config cfg;
+    fc_out_dir_hold hold;
+    claim(&cfg, "modes/run", &hold);
+    umask(saved);
+    struct stat sb;
+    ck_assert_int_eq(stat(at("modes"), &sb), 0);
+    ck_assert_msg((sb.st_mode & 07777) == 0775, "modes/: %o", (unsigned)(sb.st_mode & 07777));
+    ck_assert_int_eq(stat(at("modes/run"), &sb), 0);
+    ck_assert_msg((sb.st_mode & 07777) == 0775, "modes/run/: %o", (unsigned)(sb.st_mode & 07777));
+    ck_assert_int_eq(stat(at("modes/run/.fcnet-lock"), &sb), 0);
+    ck_assert_msg((sb.st_mode & 07777) == 0664, ".fcnet-lock: %o", (unsigned)(sb.st_mode & 07777));
+    fc_out_dir_release(cfg.out, &hold, 1);
+    ck_assert(!exists(at("modes")));
+}
+END_TEST
+
 static int remove_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {
     (void)sb, (void)flag, (void)ftw;
@@ -381,6 +403,7 @@ static Suite *suite(void)
     tcase_add_test(t, test_resume_from_inside_out_only);
     tcase_add_test(t, test_checkpoint_names_may_be_links);
     tcase_add_test(t, test_room_without_fallocate);
+    tcase_add_test(t, test_created_as_umask_allows);
     suite_add_tcase(s, t);
     return s;
 }
