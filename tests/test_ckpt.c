@@ -1120,7 +1120,8 @@ START_TEST(test_check_resume)
 END_TEST
 
 /* States at the edges of what training writes load: an accuracy of exactly 1 (a small problem learned), a best
- * accuracy of 1, a learning rate decayed to 0, a running variance of 0 (a unit whose input is constant); and
+ * accuracy of 1, a learning rate decayed to 0, a running variance of 0 (a unit whose input is constant), histories
+ * as long as the run's room for them; and
  * --best takes the copy of an unfinished run whose best accuracy is 0 (it has a validation split, nothing right
  * yet), refused only at -1 (no split). Each was refused by a '<' for a '<=' that no other case reached. */
 START_TEST(test_edge_states_load)
@@ -1137,8 +1138,13 @@ START_TEST(test_edge_states_load)
     const size_t at = t->net.bn_layout.views[var].offset + 1;
     t->net.bn_stats[at] = 0;
     ck_assert_int_eq(fc_ckpt_save(t, path), FC_OK);
+    /* Histories that fill the resuming run's room exactly (a run stopped after its last step, resumed with the
+     * same --epochs). */
+    b->t.hist.cap_loss = t->hist.n_loss;
+    b->t.hist.cap_checks = t->hist.n_checks;
     fc_status st = fc_ckpt_load(&b->t, path);
     ck_assert_msg(st == FC_OK, "%s", fc_error_message());
+    ck_assert(b->t.hist.n_loss == t->hist.n_loss && b->t.hist.n_checks == t->hist.n_checks);
     ck_assert(b->t.hist.train_acc[0] == 1 && b->t.hist.val_acc[1] == 1 && b->t.hist.lr[2] == 0);
     ck_assert(b->t.best_val_acc == 1 && b->t.net.bn_stats[at] == 0);
     t->best_val_acc = 0;
