@@ -1157,6 +1157,27 @@ START_TEST(test_edge_states_load)
 }
 END_TEST
 
+/* A checkpoint written before run_id existed keeps the identity the resuming run computed: taken as 0, the run's
+ * saves would carry run_id 0, which the next resume reads as none, and its --keep-last and --overwrite would then
+ * take those numbered copies for another run's. */
+START_TEST(test_no_run_id_keeps_computed)
+{
+    const char *path = scratch("no_run_id.h5");
+    fixture *a = new_default_fixture(8), *b = new_default_fixture(9);
+    ck_assert_int_eq(fc_ckpt_save(&a->t, path), FC_OK);
+    hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    ck_assert(f >= 0);
+    ck_assert(H5Adelete(f, "run_id") >= 0);
+    H5Fclose(f);
+    b->t.run_id = 0xc0ffee;
+    ck_assert_int_eq(fc_ckpt_load(&b->t, path), FC_OK);
+    ck_assert_msg(b->t.run_id == 0xc0ffee, "run_id %llx after loading a checkpoint without one",
+                  (unsigned long long)b->t.run_id);
+    free_fixture(a);
+    free_fixture(b);
+}
+END_TEST
+
 /* The names --keep-last, --overwrite and --resume count as numbered copies: checkpoint-step<N>.h5 with N as %lld
  * prints it. Another spelling of a step (a leading zero, a sign, a suffix, a number past int64) is a file of
  * the user's: read as that step, the same copy was listed twice and --keep-last kept one copy fewer. */
@@ -1505,6 +1526,7 @@ static Suite *suite(void)
     tcase_add_test(t, test_check_resume);
     tcase_add_test(t, test_numbered_names);
     tcase_add_test(t, test_edge_states_load);
+    tcase_add_test(t, test_no_run_id_keeps_computed);
     tcase_add_test(t, test_find_in_dir);
     tcase_add_test(t, test_stale_temps);
     tcase_add_test(t, test_keep_last);
