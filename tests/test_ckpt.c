@@ -1073,6 +1073,28 @@ START_TEST(test_check_resume)
     ck_assert_msg(padded_st == FC_OK, "%s", fc_error_message());
     ck_assert_int_eq(given->optim.kind, FC_OPTIM_ADAM);
     ck_assert_int_eq(given->norm, FC_NORM_BATCH);
+    /* As many hidden layers as --hidden takes (FC_MAX_HIDDEN) are read back. */
+    const char *deep_path = scratch("resume-deep.h5");
+    ck_assert_int_eq(fc_ckpt_save(&a->t, deep_path), FC_OK);
+    set_root_attr_i64(deep_path, "n_hidden", FC_MAX_HIDDEN);
+    int widths[FC_MAX_HIDDEN];
+    for (int i = 0; i < FC_MAX_HIDDEN; i++) widths[i] = 3;
+    hid_t f = H5Fopen(deep_path, H5F_ACC_RDWR, H5P_DEFAULT);
+    ck_assert(f >= 0 && H5Adelete(f, "hidden") >= 0);
+    const hsize_t n_widths = FC_MAX_HIDDEN;
+    hid_t space = H5Screate_simple(1, &n_widths, NULL);
+    hid_t attr = H5Acreate2(f, "hidden", H5T_STD_I32LE, space, H5P_DEFAULT, H5P_DEFAULT);
+    ck_assert(attr >= 0 && H5Awrite(attr, H5T_NATIVE_INT, widths) >= 0);
+    H5Aclose(attr);
+    H5Sclose(space);
+    H5Fclose(f);
+    fc_config *deep = malloc(sizeof *deep);
+    *deep = *given;
+    const fc_status deep_st = fc_ckpt_read_config(deep_path, deep, NULL, NULL);
+    ck_assert_msg(deep_st == FC_OK, "%s", fc_error_message());
+    ck_assert_int_eq(deep->n_hidden, FC_MAX_HIDDEN);
+    ck_assert_int_eq(deep->hidden[FC_MAX_HIDDEN - 1], 3);
+    free(deep);
     /* Every option given, all equal to the checkpoint's values: no complaint. read_config keeps the
      * explicitly given epochs and data and takes the rest from the checkpoint. */
     for (int o = 0; o < FC_OPT_COUNT; o++) given->opt_set[o] = 1;
