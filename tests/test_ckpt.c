@@ -1200,6 +1200,43 @@ START_TEST(test_no_run_id_keeps_computed)
 }
 END_TEST
 
+/* Replaces the root attribute attr of path by a scalar of file type ftype holding *v (memory type mtype). */
+static void replace_root_attr(const char *path, const char *attr, hid_t ftype, hid_t mtype, const void *v)
+{
+    hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    ck_assert(f >= 0 && H5Adelete(f, attr) >= 0);
+    hid_t space = H5Screate(H5S_SCALAR), a = H5Acreate2(f, attr, ftype, space, H5P_DEFAULT, H5P_DEFAULT);
+    ck_assert(a >= 0 && H5Awrite(a, mtype, v) >= 0);
+    H5Aclose(a);
+    H5Sclose(space);
+    H5Fclose(f);
+}
+
+/* Counts of another writer's types that do not fit fcnet's are refused, not converted: a signed -5 as the
+ * unsigned seed (it would become 2^64 - 5), a float 2^63 as the signed step (one past INT64_MAX: converting it
+ * is undefined); 2^63 - 1024, the largest double below it, is a count (the file checks read no further). */
+START_TEST(test_counts_out_of_range)
+{
+    const char *path = scratch("counts.h5");
+    fixture *a = new_default_fixture(10), *b = new_default_fixture(11);
+    ck_assert_int_eq(fc_ckpt_save(&a->t, path), FC_OK);
+    const int64_t minus5 = -5;
+    replace_root_attr(path, "seed", H5T_STD_I64LE, H5T_NATIVE_INT64, &minus5);
+    expect_error(fc_ckpt_read_config(path, &b->cfg, NULL, NULL), FC_ERR_INPUT, "attribute 'seed' of /",
+                 "-5 is negative");
+    ck_assert_int_eq(fc_ckpt_save(&a->t, path), FC_OK);
+    const double two63 = 0x1p63, below = 0x1p63 - 1024;
+    replace_root_attr(path, "step", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &two63);
+    expect_error(fc_ckpt_load(&b->t, path), FC_ERR_INPUT, "attribute 'step' of /", "beyond a 64-bit signed count");
+    replace_root_attr(path, "step", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &below);
+    const fc_status st = fc_ckpt_load(&b->t, path);
+    ck_assert_msg(st == FC_OK, "%s", fc_error_message());
+    ck_assert_int_eq(b->t.step, INT64_MAX - 1023);
+    free_fixture(a);
+    free_fixture(b);
+}
+END_TEST
+
 /* The names --keep-last, --overwrite and --resume count as numbered copies: checkpoint-step<N>.h5 with N as %lld
  * prints it. Another spelling of a step (a leading zero, a sign, a suffix, a number past int64) is a file of
  * the user's: read as that step, the same copy was listed twice and --keep-last kept one copy fewer. */
@@ -1549,6 +1586,7 @@ static Suite *suite(void)
     tcase_add_test(t, test_numbered_names);
     tcase_add_test(t, test_edge_states_load);
     tcase_add_test(t, test_no_run_id_keeps_computed);
+    tcase_add_test(t, test_counts_out_of_range);
     tcase_add_test(t, test_find_in_dir);
     tcase_add_test(t, test_stale_temps);
     tcase_add_test(t, test_keep_last);
