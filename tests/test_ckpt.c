@@ -1167,6 +1167,9 @@ START_TEST(test_edge_states_load)
     fc_status st = fc_ckpt_load(&b->t, path);
     ck_assert_msg(st == FC_OK, "%s", fc_error_message());
     ck_assert(b->t.hist.n_loss == t->hist.n_loss && b->t.hist.n_checks == t->hist.n_checks);
+    b->t.hist.cap_checks = t->hist.n_checks - 1; /* one check more than the room: refused, not read past it */
+    expect_error(fc_ckpt_load(&b->t, path), FC_ERR_INPUT, "/history/train_acc", "checks in the checkpoint, room for");
+    b->t.hist.cap_checks = t->hist.n_checks;
     ck_assert(b->t.hist.train_acc[0] == 1 && b->t.hist.val_acc[1] == 1 && b->t.hist.lr[2] == 0);
     ck_assert(b->t.best_val_acc == 1 && b->t.net.bn_stats[at] == 0);
     t->best_val_acc = 0;
