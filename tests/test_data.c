@@ -1240,6 +1240,14 @@ START_TEST(test_error_shapes)
     H5Fclose(f);
     expect_error(p, 0, "/train/y", "5 labels", "6 rows");
 
+    /* More labels than rows is refused too: the extra labels belong to no row (which x is short?) */
+    p = tmp_path("labels_beyond_rows.h5");
+    f = h5_create(p);
+    h5_put_x(f, "/train/x", H5T_IEEE_F32LE, 5, 2, x);
+    h5_put_y(f, "/train/y", H5T_STD_I32LE, 6, y);
+    H5Fclose(f);
+    expect_error(p, 0, "/train/y", "6 labels", "5 rows");
+
     p = tmp_path("no_features.h5");
     f = h5_create(p);
     h5_put_x(f, "/train/x", H5T_IEEE_F32LE, 6, 0, x);
