@@ -1366,7 +1366,7 @@ START_TEST(test_error_labels)
     y[3] = -1;
     h5_put_y(f, "/train/y", H5T_STD_I8LE, 10, y);
     H5Fclose(f);
-    expect_error(p, 0, "/train/y", "label -1 at row 3", "out of range");
+    expect_error(p, 0, "/train/y", "label -1 at row 3", "out of range (negative)");
 
     p = tmp_path("label_too_big.h5");
     f = h5_create(p);
