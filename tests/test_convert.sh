@@ -545,6 +545,18 @@ if [ -n "$SYNTH" ]; then
         check "synth: SIG$sig while writing: died of it ($rc, want $want), no stop.h5 or stop.h5.tmp left" sh -c \
             "[ $rc -eq $want ] && [ ! -e stop.h5 ] && [ ! -e stop.h5.tmp ]"
     done
+    # A hangup the program was started ignoring (nohup) stays ignored: the output is written whole.
+    rm -f stop.h5 stop.h5.tmp
+    (trap '' HUP; exec "$SYNTH" --out stop.h5 --train 400000 --features 20 >/dev/null 2>&1) &
+    pid=$!
+    n=0
+    while [ ! -e stop.h5.tmp ] && [ $n -lt 500 ]; do sleep 0.01; n=$((n + 1)); done
+    kill -HUP $pid
+    wait $pid
+    rc=$?
+    check "synth: SIGHUP ignored from the start: exit 0 ($rc), stop.h5 written, no stop.h5.tmp" sh -c \
+        "[ $rc -eq 0 ] && [ -f stop.h5 ] && [ ! -e stop.h5.tmp ]"
+    rm -f stop.h5
 
     # Output types and the root attributes' text.
     for ds in /train/y /val/y /test/y; do
