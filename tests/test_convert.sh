@@ -380,6 +380,12 @@ check "--out is an input: the input unchanged" cmp -s train-labels labels-copy
 ln -s labels-copy labels-link
 expect_usage "--out is an input reached through a link" "--out labels-copy is the input --train-labels labels-link" \
     $(idx_args train-images labels-link) --out labels-copy
+# The other way round, a link as --out to an input is no input at that name: the link is replaced by the
+# dataset, its target (the input) left as it was.
+"$CONVERT" $(idx_args train-images labels-copy) --out labels-link >/dev/null 2>out-link.err
+rc=$?
+check "--out a link to an input: exit 0, the link replaced by the dataset, the input unchanged ($(cat out-link.err))" \
+    sh -c "[ $rc -eq 0 ] && [ -f labels-link ] && [ ! -L labels-link ] && h5dump -a /num_classes labels-link >/dev/null && cmp -s train-labels labels-copy"
 cp train-labels out.h5.tmp
 expect_usage "--out's temporary is an input" "its temporary out.h5.tmp is the input --train-labels out.h5.tmp" \
     $(idx_args train-images out.h5.tmp) --out out.h5
