@@ -1454,6 +1454,26 @@ START_TEST(test_error_values)
     h5_put_y(f, "/train/y", H5T_STD_I32LE, 4, y);
     H5Fclose(f);
     expect_error(p, 0, "/train/x", "float range", "row 3, column 2");
+
+    /* At the edge: -FLT_MAX and FLT_MAX load as themselves, 3.5e38 (which float rounds to Inf) is refused. */
+    p = tmp_path("edge_x.h5");
+    f = h5_create(p);
+    x[3 * 3 + 2] = (double)FLT_MAX;
+    x[1 * 3 + 0] = -(double)FLT_MAX;
+    h5_put_x(f, "/train/x", H5T_IEEE_F64LE, 4, 3, x);
+    h5_put_y(f, "/train/y", H5T_STD_I32LE, 4, y);
+    H5Fclose(f);
+    fc_dataset ds;
+    ck_assert_msg(fc_data_load(&ds, p, 0) == FC_OK, "%s", fc_error_message());
+    ck_assert(ds.train.x[3 * 3 + 2] == FLT_MAX && ds.train.x[1 * 3 + 0] == -FLT_MAX);
+    fc_data_free(&ds);
+    p = tmp_path("beyond_x.h5");
+    f = h5_create(p);
+    x[3 * 3 + 2] = 3.5e38;
+    h5_put_x(f, "/train/x", H5T_IEEE_F64LE, 4, 3, x);
+    h5_put_y(f, "/train/y", H5T_STD_I32LE, 4, y);
+    H5Fclose(f);
+    expect_error(p, 0, "/train/x", "float range", "row 3, column 2");
 #endif
 }
 END_TEST
