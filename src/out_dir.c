@@ -351,13 +351,13 @@ static fc_status claim_once(const fc_config *cfg, const int64_t resume_file[5], 
         unlink(probe);
         st = check_checkpoint_names(cfg->out, cfg->data);
     }
-    /* Then the lock: a concurrent run that passed the look too (neither had saved) finds it taken. Not
-     * before the look, so that a run refused by it leaves the directory as it was. */
     /* The checkpoint of a run still going is not "an earlier run's" to resume: that run is named. (This
      * process holds no lock yet, so the look at the lock cannot release one.) */
     char holder[128];
     if (st == FC_OK && (st = check_not_replacing(cfg)) != FC_OK && locked_by_other(cfg->out, holder, sizeof holder))
         st = in_use(cfg->out, holder);
+    /* Then the lock: a concurrent run that passed the look too (neither had saved) finds it taken. Not
+     * before the look, so that a run refused by it leaves the directory as it was. */
     if (st == FC_OK) st = lock_out_dir(cfg->out, hold, again);
     if (*again) return FC_OK;
     /* The looks before the lock may be stale by now (it waits for a run that is ending, and that run may save
