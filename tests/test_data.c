@@ -1424,20 +1424,27 @@ START_TEST(test_error_labels)
 }
 END_TEST
 
+/* A file whose only split is a 4x3 float64 /train with labels y. */
+static const char *write_train_f64(const char *name, const double *x, const int64_t *y)
+{
+    const char *p = tmp_path(name);
+    hid_t f = h5_create(p);
+    h5_put_x(f, "/train/x", H5T_IEEE_F64LE, 4, 3, x);
+    h5_put_y(f, "/train/y", H5T_STD_I32LE, 4, y);
+    H5Fclose(f);
+    return p;
+}
+
 START_TEST(test_error_values)
 {
     double x[12] = {0};
     int64_t y[4] = {0, 1, 0, 1};
-    const char *p = tmp_path("nan_x.h5");
-    hid_t f = h5_create(p);
     x[2 * 3 + 1] = (double)NAN;
-    h5_put_x(f, "/train/x", H5T_IEEE_F64LE, 4, 3, x);
-    h5_put_y(f, "/train/y", H5T_STD_I32LE, 4, y);
-    H5Fclose(f);
+    const char *p = write_train_f64("nan_x.h5", x, y);
     expect_error(p, 0, "/train/x", "NaN at row 2, column 1", NULL);
 
     p = tmp_path("inf_x.h5");
-    f = h5_create(p);
+    hid_t f = h5_create(p);
     x[2 * 3 + 1] = 0;
     x[3 * 3 + 2] = -(double)INFINITY;
     put_split(f, "train", H5T_IEEE_F32LE, H5T_STD_I32LE, 4, 3, 0, 2);
@@ -1447,32 +1454,20 @@ START_TEST(test_error_values)
     expect_error(p, 0, "/test/x", "Inf at row 3, column 2", NULL);
 
 #ifndef FC_REAL_DOUBLE
-    p = tmp_path("huge_x.h5");
-    f = h5_create(p);
     x[3 * 3 + 2] = 1e300;
-    h5_put_x(f, "/train/x", H5T_IEEE_F64LE, 4, 3, x);
-    h5_put_y(f, "/train/y", H5T_STD_I32LE, 4, y);
-    H5Fclose(f);
+    p = write_train_f64("huge_x.h5", x, y);
     expect_error(p, 0, "/train/x", "float range", "row 3, column 2");
 
     /* At the edge: -FLT_MAX and FLT_MAX load as themselves, 3.5e38 (which float rounds to Inf) is refused. */
-    p = tmp_path("edge_x.h5");
-    f = h5_create(p);
     x[3 * 3 + 2] = (double)FLT_MAX;
     x[1 * 3 + 0] = -(double)FLT_MAX;
-    h5_put_x(f, "/train/x", H5T_IEEE_F64LE, 4, 3, x);
-    h5_put_y(f, "/train/y", H5T_STD_I32LE, 4, y);
-    H5Fclose(f);
+    p = write_train_f64("edge_x.h5", x, y);
     fc_dataset ds;
     ck_assert_msg(fc_data_load(&ds, p, 0) == FC_OK, "%s", fc_error_message());
     ck_assert(ds.train.x[3 * 3 + 2] == FLT_MAX && ds.train.x[1 * 3 + 0] == -FLT_MAX);
     fc_data_free(&ds);
-    p = tmp_path("beyond_x.h5");
-    f = h5_create(p);
     x[3 * 3 + 2] = 3.5e38;
-    h5_put_x(f, "/train/x", H5T_IEEE_F64LE, 4, 3, x);
-    h5_put_y(f, "/train/y", H5T_STD_I32LE, 4, y);
-    H5Fclose(f);
+    p = write_train_f64("beyond_x.h5", x, y);
     expect_error(p, 0, "/train/x", "float range", "row 3, column 2");
 #endif
 }
