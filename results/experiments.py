@@ -466,6 +466,22 @@ def update_readme(tables):
     write_text_whole(path, lambda f: f.write(text))
 
 
+def read_other_rows(path, names):
+    """The rows of summary.csv for the experiments not rerun this time, which the new file keeps."""
+    if not os.path.exists(path):
+        return []
+    try:
+        with open(path, newline="") as f:
+            reader = csv.DictReader(f)
+            if "experiment" not in (reader.fieldnames or []):
+                sys.exit(f"experiments.py: {path}: no 'experiment' column in its first line, so not a summary this "
+                         "script wrote; move it away (its rows would be lost) and run again")
+            return [r for r in reader if r["experiment"] not in names]
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        sys.exit(f"experiments.py: {path}: cannot read it ({getattr(e, 'strerror', None) or e}); move it away and "
+                 "run again")
+
+
 def positive_int(text):
     try:
         n = int(text)
@@ -495,6 +511,8 @@ def main(argv):
             return 2
     if not ARGS.list and not os.path.exists(FULL):
         sys.exit(f"experiments.py: {FULL} missing: run datasets/fashion-mnist.sh first")
+    summary = os.path.join(RESULTS, "summary.csv")
+    old = [] if ARGS.list else read_other_rows(summary, names)  # before training: a damaged file stops it now
     all_rows, tables = [], {}
     t0 = time.monotonic()
     for n in names:
@@ -514,11 +532,6 @@ def main(argv):
         print(f"   wrote results/{n}.png", flush=True)
     if ARGS.list:
         return 0
-    summary = os.path.join(RESULTS, "summary.csv")
-    old = []
-    if os.path.exists(summary):  # keep the rows of experiments not rerun this time
-        with open(summary) as f:
-            old = [r for r in csv.DictReader(f) if r["experiment"] not in names]
     keys = ["experiment", "run", "ranks", "final_loss", "final_train_acc", "final_val_acc", "best_val_acc",
             "test_acc", "diverged", "train_s", "wall_s", "load", "data", "args"]
     order = list(EXPERIMENTS)  # the experiments' own order, however they were (re)run

@@ -5,7 +5,8 @@
 # nosuch is a usage error (exit 2, one line); a
 # damaged run.json means "train again", not a traceback; a missing --config file or a folder inside a run's
 # folder is one line, not a traceback (the folder kept); summary.csv and the README tables are written whole (a
-# write that fails half way keeps the previous file); results/run.sh refuses a bad argument before installing
+# write that fails half way keeps the previous file), and a summary.csv it did not write stops it before any run
+# trains; results/run.sh refuses a bad argument before installing
 # or building anything;
 # plot_history.py on a checkpoint without validation draws no "best val -1" line and keeps the accuracy
 # axis within [0, 1], and titles it "epoch 0 off scale" only when epoch 0 is; its refusals (a directory, a file
@@ -137,7 +138,7 @@ printf 'experiment,run\nbatchnorm,old-row\n' >"$T/repo/results/summary.csv"
 printf 'intro\n<!-- table:fake -->\nold table\n<!-- /table:fake -->\nend\n' >"$T/repo/results/README.md"
 touch "$T/repo/fashion.h5"
 cat >"$T/fake_exp.py" <<'PY'
-import builtins, errno, sys
+import builtins, errno, os, sys
 sys.path.insert(0, sys.argv[1])
 import experiments as e
 e.FULL, target = sys.argv[2], sys.argv[3]
@@ -146,8 +147,8 @@ e.FULL, target = sys.argv[2], sys.argv[3]
 class Run:
     name, ranks, args = "r", 1, []
 
-    def execute(self, ranks, force):
-        pass
+    def execute(self, ranks, force):  # leaves a mark: the run would have trained
+        open(os.path.join(sys.argv[1], "trained"), "w").close()
 
     def row(self):
         return {"experiment": "fake", "run": "r", "ranks": 1, "final_loss": 0.5, "final_train_acc": 0.9,
@@ -197,6 +198,17 @@ check "summary.csv and README.md written: the other experiment's row kept, the t
         grep -q '^fake,r,1,0.5000' '$T/repo/results/summary.csv' &&
         grep -q '^| r | 0.500 ' '$T/repo/results/README.md' &&
         ! grep -q 'old table' '$T/repo/results/README.md' && ! compgen -G '$T/repo/results/*.tmp'"
+# 3d. A summary.csv that this script did not write (no 'experiment' column) stops it before any run trains, in one
+# line (exit 1), the file kept: read after the training, it ended an hour of runs in a KeyError traceback.
+printf 'name,acc\nmine,0.9\n' >"$T/repo/results/summary.csv"
+cp "$T/repo/results/summary.csv" "$T/before"
+rm -f "$T/repo/results/trained"
+rc=0
+"$py" "$T/fake_exp.py" "$T/repo/results" "$T/repo/fashion.h5" "" >"$T/foreign.out" 2>"$T/foreign.err" || rc=$?
+check "a foreign summary.csv: exit 1, one line naming it, kept, nothing trained (got exit $rc: $(
+    head -c 300 "$T/foreign.err"))" bash -c "[ $rc = 1 ] && [ \$(wc -l <'$T/foreign.err') = 1 ] &&
+        grep -qF \"summary.csv: no 'experiment' column\" '$T/foreign.err' && ! grep -q Traceback '$T/foreign.err' &&
+        cmp -s '$T/before' '$T/repo/results/summary.csv' && [ ! -e '$T/repo/results/trained' ]"
 
 # 4. plot_history.py on a checkpoint trained without validation (best_val_acc -1, val_acc NaN).
 "$FCNET_BUILD_DIR/datasets/fcnet_synth" --out "$T/s.h5" --train 200 --test 50 --features 5 --classes 3 >/dev/null
