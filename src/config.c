@@ -17,6 +17,7 @@
 
 #include "fcnet/commands.h"
 #include "fcnet/rng.h"
+#include "fcnet/suggest.h"
 
 #define MAX_HIDDEN_WIDTH (1 << 20)
 /* 2^53: the largest row count a double holds exactly, so --val-size can be stored as a double. */
@@ -228,38 +229,14 @@ static const opt_spec *find_spec(const char *key, size_t len, int underscores)
     return NULL;
 }
 
-/* Levenshtein distance, for "did you mean"; names longer than 63 get no suggestion. */
-static size_t edit_distance(const char *a, size_t la, const char *b)
-{
-    size_t lb = strlen(b), row[64];
-    if (la > 63 || lb > 63) return SIZE_MAX;
-    for (size_t j = 0; j <= lb; j++) row[j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        size_t diag = row[0];
-        row[0] = i;
-        for (size_t j = 1; j <= lb; j++) {
-            size_t up = row[j], best = diag + (a[i - 1] != b[j - 1]);
-            if (up + 1 < best) best = up + 1;
-            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
-            row[j] = best;
-            diag = up;
-        }
-    }
-    return row[lb];
-}
-
 /* " (did you mean --batch-size?)" for a near miss of key[0..len), else "". prefix: "--" or "". */
 static void suggest(char *buf, size_t size, const char *key, size_t len, const char *prefix)
 {
-    const opt_spec *best = NULL;
-    size_t best_d = SIZE_MAX;
-    for (int i = 0; i < N_SPECS; i++) {
-        size_t d = edit_distance(key, len, specs[i].name + 2);
-        if (d < best_d) best_d = d, best = &specs[i];
-    }
-    /* Two edits catch a transposition (btach) without suggesting unrelated short names. */
-    if (best && best_d <= 2 && best_d < len)
-        snprintf(buf, size, " (did you mean %s%s?)", prefix, best->name + 2);
+    const char *names[N_SPECS];
+    for (int i = 0; i < N_SPECS; i++) names[i] = specs[i].name;
+    int k = fc_nearest_name(key, len, names, N_SPECS, 2);
+    if (k >= 0)
+        snprintf(buf, size, " (did you mean %s%s?)", prefix, names[k] + 2);
     else
         buf[0] = '\0';
 }

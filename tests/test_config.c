@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "fcnet/config.h"
+#include "fcnet/suggest.h"
 #include "testutil.h"
 
 #define MAX_ARGS 64
@@ -851,6 +852,49 @@ START_TEST(test_suggestion_only_for_near_miss)
 }
 END_TEST
 
+/* The rule under every "did you mean" (fcnet_dist's flags and INI keys, the dataset tools' flags), on a table of its
+ * own: which index fc_nearest_name gives, -1 for none. */
+START_TEST(test_nearest_name)
+{
+    static const char *const flags[] = {"--out", "--train", "--features", "--seed", "--lr", "--ab", "--ac"};
+    static const struct {
+        const char *word;
+        size_t len;
+        int want;
+    } cases[] = {
+        {"feature", 7, 2},  /* one edit */
+        {"trian", 5, 1},    /* a transposition: two edits */
+        {"seedxyz", 7, -1}, /* three */
+        {"xy", 2, -1},      /* two from lr, but the whole word */
+        {"ou", 2, 0},       /* one, fewer than the word's two characters */
+        {"out", 3, 0},      /* the name itself (a word given with one dash or none) */
+        {"seed=5", 4, 3},   /* only word[0..len) counts */
+        {"aa", 2, 5},       /* one from ab and from ac: the first */
+        {"", 0, -1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        ck_assert_msg(fc_nearest_name(cases[i].word, cases[i].len, flags, 7, 2) == cases[i].want,
+                      "'%.*s': want %d, got %d", (int)cases[i].len, cases[i].word, cases[i].want,
+                      fc_nearest_name(cases[i].word, cases[i].len, flags, 7, 2));
+    /* skip 0: names compared whole */
+    static const char *const keys[] = {"batch-size", "seed"};
+    ck_assert_int_eq(fc_nearest_name("btach-size", 10, keys, 2, 0), 0);
+    ck_assert_int_eq(fc_nearest_name("ab", 2, flags, 7, 2), 5);
+    ck_assert_int_eq(fc_nearest_name("ab", 2, flags, 7, 0), -1); /* "--ab" is two edits away: the whole word */
+    ck_assert_int_eq(fc_nearest_name("seed", 4, keys, 0, 0), -1);   /* no names */
+    /* 63 characters are compared, 64 never: not even a name equal to the word, nor a word one edit from a name */
+    char name[65], word[65];
+    const char *const names[] = {name};
+    memset(name, 'a', 64);
+    memcpy(word, name, 64);
+    name[64] = word[64] = '\0';
+    ck_assert_int_eq(fc_nearest_name(word, 64, names, 1, 0), -1);
+    name[63] = '\0';
+    ck_assert_int_eq(fc_nearest_name(word, 64, names, 1, 0), -1);
+    ck_assert_int_eq(fc_nearest_name(word, 63, names, 1, 0), 0);
+}
+END_TEST
+
 START_TEST(test_option_names)
 {
     for (int a = 0; a < FC_OPT_COUNT; a++) {
@@ -957,6 +1001,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_parse_is_silent);
     tcase_add_test(tc, test_help);
     tcase_add_test(tc, test_suggestion_only_for_near_miss);
+    tcase_add_test(tc, test_nearest_name);
     tcase_add_test(tc, test_option_names);
     tcase_add_test(tc, test_config_net);
     tcase_add_test(tc, test_write_ini_round_trip);
