@@ -2,20 +2,20 @@
  * file (uint8 x flattened row-major, uint8 y, num_classes = 10). The last --val training rows become
  * /val. Exit codes: 0 success, 2 usage error or malformed input (one line on stderr naming the file),
  * 1 failure writing the output. No output file is left behind on failure. */
-#include <ctype.h>
-#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "args.h"
 #include "dsout.h"
 #include "readers.h"
 #include "fcnet/h5quiet.h"
 
 #define N_CLASSES 10
 
-static const char *const usage_text =
+static const char usage_text[] =
     "usage: fcnet_convert idx --train-images F --train-labels F --test-images F --test-labels F\n"
     "                         [--val N] --out OUT.h5\n"
     "       fcnet_convert cifar10 --dir D [--val N] --out OUT.h5\n"
@@ -36,76 +36,55 @@ typedef struct options {
     long long val;
 } options;
 
-static int usage_error(const char *fmt, const char *arg)
-{
-    /* Through fc_error_set, which folds a newline in the value ("--val '5<LF>'"): one line, as the others. */
-    fc_error_set(FC_ERR_INPUT, "%s", arg);
-    fprintf(stderr, "fcnet_convert: ");
-    fprintf(stderr, fmt, fc_error_message());
-    fprintf(stderr, " (see fcnet_convert --help)\n");
-    return FC_ERR_INPUT;
-}
+enum { OPT_TRAIN_IMAGES, OPT_TRAIN_LABELS, OPT_TEST_IMAGES, OPT_TEST_LABELS, OPT_DIR, OPT_OUT, OPT_VAL, N_OPTS };
+static const char *const flags[N_OPTS] = {
+    [OPT_TRAIN_IMAGES] = "--train-images", [OPT_TRAIN_LABELS] = "--train-labels",
+    [OPT_TEST_IMAGES] = "--test-images", [OPT_TEST_LABELS] = "--test-labels", [OPT_DIR] = "--dir", [OPT_OUT] = "--out",
+    [OPT_VAL] = "--val"};
+static const fc_args_tool tool = {"fcnet_convert", flags, N_OPTS, "%s needs a value", usage_text};
 
-static int is_help(const char *arg)
+static int set_option(void *ctx, int flag, const char *value)
 {
-    return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0;
-}
-
-#define WANTS_HELP (-1)
-
-static int is_option(const char *flag)
-{
-    static const char *const known[] = {"--train-images", "--train-labels", "--test-images", "--test-labels",
-                                          "--dir", "--out", "--val"};
-    for (size_t k = 0; k < sizeof known / sizeof known[0]; k++)
-        if (strcmp(flag, known[k]) == 0) return 1;
+    options *o = ctx;
+    switch (flag) {
+    case OPT_TRAIN_IMAGES: o->train_images = value; break;
+    case OPT_TRAIN_LABELS: o->train_labels = value; break;
+    case OPT_TEST_IMAGES: o->test_images = value; break;
+    case OPT_TEST_LABELS: o->test_labels = value; break;
+    case OPT_DIR: o->dir = value; break;
+    case OPT_OUT: o->out = value; break;
+    case OPT_VAL:
+        if (!fc_args_integer(&o->val, value, 0, LLONG_MAX))
+            return fc_args_usage_error(&tool, "--val '%s': expected a row count >= 0 (at most 2^63 - 1)", value);
+        break;
+    }
     return 0;
 }
 
-/* 0, a usage error's exit status, or WANTS_HELP for --help / -h in place of the mode or of an option. */
+/* 0, a usage error's exit status, or FC_ARGS_HELP (the usage printed) for --help / -h in place of the mode or of
+ * an option. */
 static int parse_args(options *o, int argc, char **argv)
 {
     memset(o, 0, sizeof *o);
-    if (argc < 2) return usage_error("%s", "missing mode: idx or cifar10");
-    if (is_help(argv[1])) return WANTS_HELP;
+    if (argc < 2) return fc_args_usage_error(&tool, "missing mode: idx or cifar10");
+    if (fc_args_is_help(argv[1])) return fc_args_help(&tool);
     o->mode = argv[1];
     if (strcmp(o->mode, "idx") != 0 && strcmp(o->mode, "cifar10") != 0)
-        return usage_error("unknown mode '%s': expected idx or cifar10", o->mode);
-    for (int i = 2; i < argc; i++) {
-        const char *flag = argv[i];
-        if (is_help(flag)) return WANTS_HELP;
-        /* before the value: a misspelt flag given last is unknown, not one that "needs a value" */
-        if (!is_option(flag)) return usage_error("unknown option '%s'", flag);
-        if (i + 1 >= argc) return usage_error("%s needs a value", flag);
-        const char *value = argv[++i];
-        if (strcmp(flag, "--train-images") == 0) o->train_images = value;
-        else if (strcmp(flag, "--train-labels") == 0) o->train_labels = value;
-        else if (strcmp(flag, "--test-images") == 0) o->test_images = value;
-        else if (strcmp(flag, "--test-labels") == 0) o->test_labels = value;
-        else if (strcmp(flag, "--dir") == 0) o->dir = value;
-        else if (strcmp(flag, "--out") == 0) o->out = value;
-        else if (strcmp(flag, "--val") == 0) {
-            char *end;
-            errno = 0;
-            o->val = strtoll(value, &end, 10);
-            /* As fcnet_dist's flags: no leading blanks, and 99999999999999999999 is not read as 2^63 - 1. */
-            if (*value == '\0' || isspace((unsigned char)*value) || *end != '\0' || errno == ERANGE || o->val < 0)
-                return usage_error("--val '%s': expected a row count >= 0 (at most 2^63 - 1)", value);
-        } else {
-            return usage_error("unknown option '%s'", flag);
-        }
-    }
-    if (!o->out) return usage_error("%s", "--out is required");
+        return fc_args_usage_error(&tool, "unknown mode '%s': expected idx or cifar10", o->mode);
+    int rc = fc_args_parse(&tool, argc, argv, 2, set_option, o);
+    if (rc) return rc;
+    if (!o->out) return fc_args_usage_error(&tool, "--out is required");
     /* "" made the temporary ".tmp" in the working directory, replacing one there, and failed only at the rename */
-    if (!o->out[0]) return usage_error("%s", "--out '': expected a file name");
+    if (!o->out[0]) return fc_args_usage_error(&tool, "--out '': expected a file name");
     if (strcmp(o->mode, "idx") == 0) {
         if (!o->train_images || !o->train_labels || !o->test_images || !o->test_labels)
-            return usage_error("%s", "idx needs --train-images, --train-labels, --test-images and --test-labels");
-        if (o->dir) return usage_error("%s", "--dir belongs to cifar10");
+            return fc_args_usage_error(&tool,
+                                       "idx needs --train-images, --train-labels, --test-images and --test-labels");
+        if (o->dir) return fc_args_usage_error(&tool, "--dir belongs to cifar10");
     } else {
-        if (!o->dir) return usage_error("%s", "cifar10 needs --dir");
+        if (!o->dir) return fc_args_usage_error(&tool, "cifar10 needs --dir");
         if (o->train_images || o->train_labels || o->test_images || o->test_labels)
-            return usage_error("%s", "--train-images and the like belong to idx");
+            return fc_args_usage_error(&tool, "--train-images and the like belong to idx");
     }
     return 0;
 }
@@ -171,27 +150,23 @@ static int refuse_output_over_input(const options *o)
 {
     char batches[6][8192], tmp[8192];
     const char *inputs[6] = {o->train_images, o->train_labels, o->test_images, o->test_labels};
-    const char *flags[6] = {"--train-images", "--train-labels", "--test-images", "--test-labels"};
+    const char *input_flags[6] = {flags[OPT_TRAIN_IMAGES], flags[OPT_TRAIN_LABELS], flags[OPT_TEST_IMAGES],
+                                  flags[OPT_TEST_LABELS]};
     int n = 4;
     if (strcmp(o->mode, "idx") != 0)
         for (n = 0; n < 6; n++) {
             cifar_batch_path(batches[n], sizeof batches[n], o->dir, n + 1);
             inputs[n] = batches[n];
-            flags[n] = "--dir";
+            input_flags[n] = flags[OPT_DIR];
         }
     snprintf(tmp, sizeof tmp, "%s.tmp", o->out);
     for (int i = 0; i < n; i++) {
         if (names_input(o->out, inputs[i]))
-            fc_error_set(FC_ERR_INPUT, "--out %s is the input %s %s: it would be replaced; choose another name",
-                         o->out, flags[i], inputs[i]);
-        else if (names_input(tmp, inputs[i]))
-            fc_error_set(FC_ERR_INPUT, "--out %s: its temporary %s is the input %s %s, which would be removed; "
-                         "choose another name", o->out, tmp, flags[i], inputs[i]);
-        else
-            continue;
-        char why[1024]; /* usage_error formats into the error buffer again */
-        snprintf(why, sizeof why, "%s", fc_error_message());
-        return usage_error("%s", why);
+            return fc_args_usage_error(&tool, "--out %s is the input %s %s: it would be replaced; choose another name",
+                                       o->out, input_flags[i], inputs[i]);
+        if (names_input(tmp, inputs[i]))
+            return fc_args_usage_error(&tool, "--out %s: its temporary %s is the input %s %s, which would be "
+                                       "removed; choose another name", o->out, tmp, input_flags[i], inputs[i]);
     }
     return 0;
 }
@@ -232,10 +207,7 @@ int main(int argc, char **argv)
     fc_h5_no_exit_cleanup();
     options o;
     int rc = parse_args(&o, argc, argv);
-    if (rc == WANTS_HELP) {
-        fputs(usage_text, stdout);
-        return 0;
-    }
+    if (rc == FC_ARGS_HELP) return 0;
     if (rc == 0) rc = refuse_output_over_input(&o);
     if (rc != 0) return rc;
 

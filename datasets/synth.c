@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "args.h"
 #include "dsout.h"
 #include "fcnet/h5quiet.h"
 #include "fcnet/rng.h"
@@ -32,7 +33,7 @@ typedef struct options {
     double noise;
 } options;
 
-static const char *const usage_text =
+static const char usage_text[] =
     "usage: fcnet_synth --out F [--train N] [--val N] [--test N] [--features D] [--classes C]\n"
     "                   [--seed S] [--dtype uint8|float32] [--noise X]\n"
     "\n"
@@ -42,84 +43,64 @@ static const char *const usage_text =
     "(val, test). uint8 maps a value v to clamp(round(127.5 + 32 v), 0, 255).\n"
     "Exit status: 0 success, 2 usage error, 1 output write failure.\n";
 
-static int usage_error(const char *what, const char *arg)
-{
-    /* Through fc_error_set, which folds a newline in the value ("--train '5<LF>'"): one line, as the others. */
-    fc_error_set(FC_ERR_INPUT, "%s '%s'", what, arg);
-    fprintf(stderr, "fcnet_synth: %s (see fcnet_synth --help)\n", fc_error_message());
-    return FC_ERR_INPUT;
-}
+enum { OPT_OUT, OPT_TRAIN, OPT_VAL, OPT_TEST, OPT_FEATURES, OPT_CLASSES, OPT_SEED, OPT_DTYPE, OPT_NOISE, N_OPTS };
+static const char *const flags[N_OPTS] = {
+    [OPT_OUT] = "--out", [OPT_TRAIN] = "--train", [OPT_VAL] = "--val", [OPT_TEST] = "--test",
+    [OPT_FEATURES] = "--features", [OPT_CLASSES] = "--classes", [OPT_SEED] = "--seed", [OPT_DTYPE] = "--dtype",
+    [OPT_NOISE] = "--noise"};
+static const fc_args_tool tool = {"fcnet_synth", flags, N_OPTS, "missing value after '%s'", usage_text};
 
 static int parse_count(long long *out, const char *flag, const char *value, long long min, long long max)
 {
+    if (fc_args_integer(out, value, min, max)) return 0;
+    return fc_args_usage_error(&tool, "%s expects an integer in [%lld, %lld], got '%s'", flag, min, max, value);
+}
+
+static int set_option(void *ctx, int flag, const char *value)
+{
+    options *o = ctx;
     char *end;
-    *out = strtoll(value, &end, 10);
-    /* No leading blanks, as fcnet_dist's flags (strtoll skips them). A value beyond 64 bits, clamped, is out of
-     * the range below. */
-    if (*value == '\0' || isspace((unsigned char)*value) || *end != '\0' || *out < min || *out > max) {
-        char what[128];
-        snprintf(what, sizeof what, "%s expects an integer in [%lld, %lld], got", flag, min, max);
-        return usage_error(what, value);
+    switch (flag) {
+    case OPT_OUT: o->out = value; return 0;
+    case OPT_TRAIN: return parse_count(&o->n[0], flags[flag], value, 1, 1LL << 31);
+    case OPT_VAL: return parse_count(&o->n[1], flags[flag], value, 0, 1LL << 31);
+    case OPT_TEST: return parse_count(&o->n[2], flags[flag], value, 0, 1LL << 31);
+    case OPT_FEATURES: return parse_count(&o->features, flags[flag], value, 1, 1 << 20);
+    case OPT_CLASSES: return parse_count(&o->classes, flags[flag], value, 2, 256);
+    case OPT_SEED:
+        errno = 0;
+        o->seed = strtoull(value, &end, 10);
+        /* digits only: strtoull skips spaces, takes a sign (" -5" would wrap) and clamps on overflow */
+        if (!isdigit((unsigned char)value[0]) || *end != '\0' || errno == ERANGE)
+            return fc_args_usage_error(&tool, "--seed expects an integer in [0, 2^64), got '%s'", value);
+        return 0;
+    case OPT_DTYPE:
+        if (strcmp(value, "uint8") == 0) o->uint8_x = 1;
+        else if (strcmp(value, "float32") == 0) o->uint8_x = 0;
+        else return fc_args_usage_error(&tool, "--dtype expects uint8 or float32, got '%s'", value);
+        return 0;
+    case OPT_NOISE:
+        o->noise = strtod(value, &end);
+        if (*value == '\0' || *end != '\0' || !(o->noise >= 0) || isinf(o->noise))
+            return fc_args_usage_error(&tool, "--noise expects a number >= 0, got '%s'", value);
+        return 0;
     }
     return 0;
 }
 
-#define WANTS_HELP (-1)
-
-static int is_option(const char *flag)
-{
-    static const char *const known[] = {"--out", "--train", "--val", "--test", "--features",
-                                          "--classes", "--seed", "--dtype", "--noise"};
-    for (size_t k = 0; k < sizeof known / sizeof known[0]; k++)
-        if (strcmp(flag, known[k]) == 0) return 1;
-    return 0;
-}
-
-/* 0, a usage error's exit status, or WANTS_HELP for --help / -h in place of an option. */
+/* 0, a usage error's exit status, or FC_ARGS_HELP (the usage printed) for --help / -h in place of an option. */
 static int parse_args(options *o, int argc, char **argv)
 {
     *o = (options){.n = {1000, 0, 0}, .features = 20, .classes = 5, .noise = 1.0};
-    for (int i = 1; i < argc; i++) {
-        const char *flag = argv[i];
-        if (strcmp(flag, "--help") == 0 || strcmp(flag, "-h") == 0) return WANTS_HELP;
-        /* before the value: a misspelt flag given last is unknown, not one "missing" its value */
-        if (!is_option(flag)) return usage_error("unknown option", flag);
-        if (i + 1 >= argc) return usage_error("missing value after", flag);
-        const char *value = argv[++i];
-        int rc = 0;
-        if (strcmp(flag, "--out") == 0) o->out = value;
-        else if (strcmp(flag, "--train") == 0) rc = parse_count(&o->n[0], flag, value, 1, 1LL << 31);
-        else if (strcmp(flag, "--val") == 0) rc = parse_count(&o->n[1], flag, value, 0, 1LL << 31);
-        else if (strcmp(flag, "--test") == 0) rc = parse_count(&o->n[2], flag, value, 0, 1LL << 31);
-        else if (strcmp(flag, "--features") == 0) rc = parse_count(&o->features, flag, value, 1, 1 << 20);
-        else if (strcmp(flag, "--classes") == 0) rc = parse_count(&o->classes, flag, value, 2, 256);
-        else if (strcmp(flag, "--seed") == 0) {
-            char *end;
-            errno = 0;
-            o->seed = strtoull(value, &end, 10);
-            /* digits only: strtoull skips spaces, takes a sign (" -5" would wrap) and clamps on overflow */
-            if (!isdigit((unsigned char)value[0]) || *end != '\0' || errno == ERANGE)
-                rc = usage_error("--seed expects an integer in [0, 2^64), got", value);
-        } else if (strcmp(flag, "--dtype") == 0) {
-            if (strcmp(value, "uint8") == 0) o->uint8_x = 1;
-            else if (strcmp(value, "float32") == 0) o->uint8_x = 0;
-            else rc = usage_error("--dtype expects uint8 or float32, got", value);
-        } else if (strcmp(flag, "--noise") == 0) {
-            char *end;
-            o->noise = strtod(value, &end);
-            if (*value == '\0' || *end != '\0' || !(o->noise >= 0) || isinf(o->noise))
-                rc = usage_error("--noise expects a number >= 0, got", value);
-        } else {
-            rc = usage_error("unknown option", flag);
-        }
-        if (rc) return rc;
-    }
-    if (!o->out) return usage_error("missing option", "--out");
+    int rc = fc_args_parse(&tool, argc, argv, 1, set_option, o);
+    if (rc) return rc;
+    if (!o->out) return fc_args_usage_error(&tool, "missing option '--out'");
     /* "" made the temporary ".tmp" in the working directory, replacing one there, and failed only at the rename */
-    if (!o->out[0]) return usage_error("--out expects a file name, got", "");
+    if (!o->out[0]) return fc_args_usage_error(&tool, "--out expects a file name, got ''");
     if (o->n[0] * o->features > (1LL << 31) || o->n[1] * o->features > (1LL << 31) ||
         o->n[2] * o->features > (1LL << 31))
-        return usage_error("too large: rows x features must stay below 2^31 per split, see", "--features");
+        return fc_args_usage_error(&tool,
+                                   "too large: rows x features must stay below 2^31 per split, see '--features'");
     return 0;
 }
 
@@ -188,10 +169,7 @@ int main(int argc, char **argv)
     fc_h5_no_exit_cleanup();
     options o;
     int rc = parse_args(&o, argc, argv);
-    if (rc == WANTS_HELP) {
-        fputs(usage_text, stdout);
-        return 0;
-    }
+    if (rc == FC_ARGS_HELP) return 0;
     if (rc) return rc;
 
     const int d = (int)o.features;

@@ -1,0 +1,66 @@
+/* The dataset tools' command lines (args.h). */
+#include "args.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fcnet/common.h"
+
+int fc_args_is_help(const char *arg) { return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0; }
+
+int fc_args_help(const fc_args_tool *tool)
+{
+    fputs(tool->usage, stdout);
+    return FC_ARGS_HELP;
+}
+
+int fc_args_usage_error(const fc_args_tool *tool, const char *fmt, ...)
+{
+    char reason[16384];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(reason, sizeof reason, fmt, ap);
+    va_end(ap);
+    /* Through fc_error_set, which folds a newline in a value ("--val '5<LF>'"): one line, as every message. */
+    fc_error_set(FC_ERR_INPUT, "%s", reason);
+    fprintf(stderr, "%s: %s (see %s --help)\n", tool->name, fc_error_message(), tool->name);
+    return FC_ERR_INPUT;
+}
+
+/* The index of arg in the tool's flags, or -1. */
+static int flag_index(const fc_args_tool *tool, const char *arg)
+{
+    for (int k = 0; k < tool->n_flags; k++)
+        if (strcmp(arg, tool->flags[k]) == 0) return k;
+    return -1;
+}
+
+int fc_args_parse(const fc_args_tool *tool, int argc, char **argv, int first, fc_args_setter set, void *ctx)
+{
+    for (int i = first; i < argc; i++) {
+        const char *arg = argv[i];
+        if (fc_args_is_help(arg)) return fc_args_help(tool);
+        const int flag = flag_index(tool, arg);
+        /* before the value: a misspelt flag given last is unknown, not one missing its value */
+        if (flag < 0) return fc_args_usage_error(tool, "unknown option '%s'", arg);
+        if (i + 1 >= argc) return fc_args_usage_error(tool, tool->missing_value, arg);
+        const int rc = set(ctx, flag, argv[++i]);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+int fc_args_integer(long long *out, const char *value, long long min, long long max)
+{
+    char *end;
+    errno = 0;
+    const long long v = strtoll(value, &end, 10);
+    if (*value == '\0' || isspace((unsigned char)*value) || *end != '\0' || errno == ERANGE || v < min || v > max)
+        return 0;
+    *out = v;
+    return 1;
+}
