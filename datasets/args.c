@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "fcnet/common.h"
+#include "fcnet/suggest.h"
 
 int fc_args_is_help(const char *arg) { return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0; }
 
@@ -39,6 +40,16 @@ static int flag_index(const fc_args_tool *tool, const char *arg)
     return -1;
 }
 
+/* "unknown option '--feature' (did you mean --features?)": the nearest flag by fcnet_dist's rule (suggest.h), the
+ * word compared without its dashes as fcnet_dist compares it, so "-feature" and "feature" are near misses too. */
+static int unknown_option(const fc_args_tool *tool, const char *arg)
+{
+    const size_t dashes = arg[0] != '-' ? 0 : arg[1] != '-' ? 1 : 2;
+    const int k = fc_nearest_name(arg + dashes, strlen(arg + dashes), tool->flags, tool->n_flags, 2);
+    if (k < 0) return fc_args_usage_error(tool, "unknown option '%s'", arg);
+    return fc_args_usage_error(tool, "unknown option '%s' (did you mean %s?)", arg, tool->flags[k]);
+}
+
 int fc_args_parse(const fc_args_tool *tool, int argc, char **argv, int first, fc_args_setter set, void *ctx)
 {
     for (int i = first; i < argc; i++) {
@@ -46,7 +57,7 @@ int fc_args_parse(const fc_args_tool *tool, int argc, char **argv, int first, fc
         if (fc_args_is_help(arg)) return fc_args_help(tool);
         const int flag = flag_index(tool, arg);
         /* before the value: a misspelt flag given last is unknown, not one missing its value */
-        if (flag < 0) return fc_args_usage_error(tool, "unknown option '%s'", arg);
+        if (flag < 0) return unknown_option(tool, arg);
         if (i + 1 >= argc) return fc_args_usage_error(tool, tool->missing_value, arg);
         const int rc = set(ctx, flag, argv[++i]);
         if (rc) return rc;

@@ -1,6 +1,7 @@
 /* The command lines of the dataset tools, fcnet_convert and fcnet_synth: flags that each take one value, --help or
  * -h in place of any flag, and usage errors as one line on stderr, "<tool>: <reason> (see <tool> --help)", exit 2.
- * One parser, so that both tools answer an unknown flag, a missing value and a malformed count alike. */
+ * One parser, so that both tools answer an unknown flag (naming the nearest for a near miss, as fcnet_dist does), a
+ * missing value and a malformed count alike. */
 #ifndef FCNET_DATASETS_ARGS_H
 #define FCNET_DATASETS_ARGS_H
 
@@ -9,7 +10,7 @@
 
 typedef struct fc_args_tool {
     const char *name;          /* "fcnet_synth": starts every message */
-    const char *const *flags;  /* "--out", ...: the flags it knows, each taking one value */
+    const char *const *flags;  /* "--out", ...: the flags it knows, each taking one value and starting with "--" */
     int n_flags;
     const char *missing_value; /* the message for a flag given last, its "%s" the flag: each tool keeps its wording */
     const char *usage;         /* the text --help prints */
@@ -20,7 +21,7 @@ typedef int (*fc_args_setter)(void *ctx, int flag, const char *value);
 
 /* Hands the pairs of argv[first..argc) to set. Returns 0, FC_ARGS_HELP (the usage printed) for --help or -h where
  * a flag may stand (not after a bad one's value: the first problem wins), set's usage error, or its own for an
- * unknown flag or a flag given last without its value. */
+ * unknown flag ("did you mean" the nearest flag when it is a near miss) or a flag given last without its value. */
 int fc_args_parse(const fc_args_tool *tool, int argc, char **argv, int first, fc_args_setter set, void *ctx);
 
 /* Whether arg asks for the usage text: --help or -h. */

@@ -358,12 +358,36 @@ expect_usage() {
         not_ok "usage: $name: rc=$rc lines=$lines want '$word' in: $(cat bad.err)"
     fi
 }
+# expect_line NAME LINE TOOL ARGS...: exit 2, nothing on stdout, stderr exactly the one line LINE, no bad.h5
+expect_line() {
+    name=$1 line=$2
+    shift 2
+    rm -f bad.h5 bad.h5.tmp
+    "$@" >bad.out 2>bad.err
+    rc=$?
+    printf '%s\n' "$line" >want.err
+    if [ $rc -eq 2 ] && [ ! -s bad.out ] && cmp -s bad.err want.err && [ ! -e bad.h5 ] && [ ! -e bad.h5.tmp ]; then
+        ok "usage line: $name"
+    else
+        not_ok "usage line: $name: rc=$rc, want '$line', got: $(cat bad.err)"
+    fi
+}
 expect_usage "no arguments" "missing mode"
 expect_usage "mode bogus" "unknown mode 'bogus'" bogus --out bad.h5
 expect_usage "--val last, without a value" "--val needs a value" $(idx_args train-images train-labels) --out bad.h5 --val
 expect_usage "no --out" "--out is required" $(idx_args train-images train-labels)
 # A misspelt flag given last is unknown, not one that "needs a value" (it was named as the latter).
 expect_usage "misspelt flag given last" "unknown option '--vall'" $(idx_args train-images train-labels) --out bad.h5 --vall
+# A near miss of a flag is named as fcnet_dist names one (at most 2 edits, fewer than the name's length); a far one
+# only as unknown.
+expect_line "near miss" \
+    "fcnet_convert: unknown option '--trian-images' (did you mean --train-images?) (see fcnet_convert --help)" \
+    "$CONVERT" idx --trian-images train-images --out bad.h5
+expect_line "near miss given last" \
+    "fcnet_convert: unknown option '--vall' (did you mean --val?) (see fcnet_convert --help)" \
+    "$CONVERT" $(idx_args train-images train-labels) --out bad.h5 --vall
+expect_line "far miss: no suggestion" "fcnet_convert: unknown option '--images' (see fcnet_convert --help)" \
+    "$CONVERT" idx --images train-images --out bad.h5
 expect_usage "idx with --dir" "--dir belongs to cifar10" $(idx_args train-images train-labels) --dir cifar --out bad.h5
 expect_usage "cifar10 with --train-images" "belong to idx" cifar10 --dir cifar --train-images train-images --out bad.h5
 # An empty --out made the temporary ".tmp" here (replacing one) and failed only at the rename, exit 1.
@@ -531,6 +555,15 @@ if [ -n "$SYNTH" ]; then
         "[ $rc -eq 1 ] && [ \$(wc -l <fifo.err) -eq 1 ] && grep -q 'cannot replace' fifo.err && [ -p outfifo ]"
     # A misspelt flag given last is unknown, not one "missing" its value (it was named as the latter).
     expect_synth_usage "misspelt flag given last" "unknown option '--trian'" --out s-bad.h5 --trian
+    # A near miss of a flag is named as fcnet_dist names one; a far one (three edits from --seed) only as unknown.
+    expect_line "synth near miss" \
+        "fcnet_synth: unknown option '--feature' (did you mean --features?) (see fcnet_synth --help)" \
+        "$SYNTH" --feature 10 --out bad.h5
+    expect_line "synth near miss given last" \
+        "fcnet_synth: unknown option '--trian' (did you mean --train?) (see fcnet_synth --help)" \
+        "$SYNTH" --out bad.h5 --trian
+    expect_line "synth far miss: no suggestion" "fcnet_synth: unknown option '--seedxyz' (see fcnet_synth --help)" \
+        "$SYNTH" --out bad.h5 --seedxyz 1
     # 2^31 rows are allowed, but 2^31 x 2 features are more than a split may hold.
     expect_synth_usage "--train 2147483648 --features 2" "too large.*'--features'" --out s-bad.h5 \
         --train 2147483648 --features 2
