@@ -900,17 +900,30 @@ static void r_check_format(ckpt_io *io)
                 (long long)version, FC_CKPT_FORMAT_VERSION);
 }
 
+/* A best validation accuracy as training leaves it: -1 until the first validation (and for good without a
+ * validation split), else an accuracy. A NaN or 5.0 would never be beaten, so the best parameters would freeze;
+ * eval --best would report a copy no run made as the best. */
+static void r_check_best_val_acc(ckpt_io *io, double best_val_acc)
+{
+    if (!io->st && !(best_val_acc == -1 || (best_val_acc >= 0 && best_val_acc <= 1)))
+        io_fail(io, "attribute 'best_val_acc' of /best", "%g: an accuracy in [0, 1], or -1 before the first one",
+                best_val_acc);
+}
+
 /* Values training never writes, refused like the other impossible states (a file edited or damaged where no
- * checksum sees it): a NaN or 5.0 best accuracy would never be beaten, so the best parameters would freeze;
- * the histories feed the plots and the per-epoch lines. Validation accuracy is NaN without a validation
- * split, and best_val_acc -1 until the first one. */
+ * checksum sees it); the histories feed the plots and the per-epoch lines. They are as check_accuracy records
+ * them: one check at step 0 and one at each epoch's end, so at increasing steps; the lr of check i is the
+ * configured one decayed at i epoch ends, one multiply each as fc_optim_end_epoch makes it (0 only where that
+ * product underflows: --lr-decay is above 0); the validation accuracy is NaN at every check without a validation
+ * split and an accuracy at every check with one (the split cannot change on --resume). */
 static void r_check_states(ckpt_io *io, const fc_history *h, int64_t n_loss, int64_t n_checks, int64_t step,
-                           double best_val_acc, int64_t finished, int64_t world_size)
+                           const fc_optim_config *optim, double best_val_acc, int64_t finished, int64_t world_size)
 {
     for (int64_t i = 0; i < n_loss && !io->st; i++)
         if (!isfinite(h->loss[i]) || h->loss[i] < 0)
             io_fail(io, "/history/loss", "%g at element %lld: a loss is finite and >= 0", h->loss[i], (long long)i);
-    for (int64_t i = 0; i < n_checks && !io->st; i++) {
+    double decayed_lr = optim->lr;
+    for (int64_t i = 0; i < n_checks && !io->st; i++, decayed_lr *= optim->lr_decay) {
         const double tr = h->train_acc[i], va = h->val_acc[i], lr = h->lr[i];
         const int64_t at = h->check_step[i];
         if (!(tr >= 0 && tr <= 1))
@@ -918,15 +931,21 @@ static void r_check_states(ckpt_io *io, const fc_history *h, int64_t n_loss, int
         else if (!isnan(va) && !(va >= 0 && va <= 1))
             io_fail(io, "/history/val_acc", "%g at element %lld: an accuracy is in [0, 1] (or NaN: no validation)", va,
                     (long long)i);
-        else if (!(isfinite(lr) && lr >= 0)) /* (a long decay may round it to 0) */
-            io_fail(io, "/history/lr", "%g at element %lld: a learning rate is finite and >= 0", lr, (long long)i);
+        else if (i > 0 && !isnan(va) != !isnan(h->val_acc[0]))
+            io_fail(io, "/history/val_acc", "%g at element %lld, %g at element 0: a run validates at every check "
+                    "(accuracies) or at none (NaN: no validation split)", va, (long long)i, h->val_acc[0]);
+        else if (lr != decayed_lr)
+            io_fail(io, "/history/lr", "%.17g at element %lld, but lr %g decayed by %g after each of %lld epochs is "
+                    "%.17g", lr, (long long)i, optim->lr, optim->lr_decay, (long long)i, decayed_lr);
         else if (at < 0 || at > step)
             io_fail(io, "/history/check_step", "%lld at element %lld: outside the steps made, [0, %lld]", (long long)at,
                     (long long)i, (long long)step);
+        else if (i > 0 && at <= h->check_step[i - 1])
+            io_fail(io, "/history/check_step", "%lld at element %lld after %lld: accuracy is checked at increasing "
+                    "steps (step 0, then each epoch's end)", (long long)at, (long long)i,
+                    (long long)h->check_step[i - 1]);
     }
-    if (!io->st && !(best_val_acc == -1 || (best_val_acc >= 0 && best_val_acc <= 1)))
-        io_fail(io, "attribute 'best_val_acc' of /best", "%g: an accuracy in [0, 1], or -1 before the first one",
-                best_val_acc);
+    r_check_best_val_acc(io, best_val_acc);
     if (!io->st && finished != 0 && finished != 1)
         io_fail(io, "attribute 'finished' of /", "%lld: 0 or 1 expected", (long long)finished);
     if (!io->st && (world_size < 1 || world_size > INT_MAX)) /* an MPI communicator's size is an int */
@@ -1062,7 +1081,7 @@ fc_status fc_ckpt_load(fc_trainer *t, const char *path)
     int64_t run_id = 0;
     if (io.st == FC_OK && H5Aexists_by_name(io.file, "/", "run_id", H5P_DEFAULT) > 0)
         run_id = r_attr_i64(&io, "/", "run_id");
-    r_check_states(&io, h, n_loss, n_checks, step, best_val_acc, finished, world_size);
+    r_check_states(&io, h, n_loss, n_checks, step, &opt->cfg, best_val_acc, finished, world_size);
     r_close(&io);
     if (io.st != FC_OK) return io.st;
 
@@ -1299,13 +1318,17 @@ fc_status fc_ckpt_load_params(fc_net *net, const char *path, int best)
     const char *params = best ? "/best/params" : "/params", *bn = best ? "/best/bn" : "/bn";
     r_views(&io, params, &net->layout, net->params);
     /* Without a validation split a run's best copy becomes its final parameters when it finishes; until then
-     * /best still holds the initial ones, which --best would report as trained. (A file with parameters only
-     * has neither attribute, and no run state to judge.) */
-    if (best && io.st == FC_OK && H5Aexists_by_name(io.file, "/best", "best_val_acc", H5P_DEFAULT) > 0 &&
-        H5Aexists_by_name(io.file, "/", "finished", H5P_DEFAULT) > 0 && r_attr_f64(&io, "/best", "best_val_acc") < 0 &&
-        !r_attr_i64(&io, "/", "finished"))
-        io_fail(&io, "/best", "no best copy yet: the run has no validation split and is not finished (its best copy "
-                "becomes the final parameters when it finishes); evaluate without --best");
+     * /best still holds the initial ones, which --best would report as trained. The accuracy itself is held to
+     * what training writes, as --resume holds it. (A file with parameters only has neither attribute, and no run
+     * state to judge.) */
+    if (best && io.st == FC_OK && H5Aexists_by_name(io.file, "/best", "best_val_acc", H5P_DEFAULT) > 0) {
+        const double best_val_acc = r_attr_f64(&io, "/best", "best_val_acc");
+        r_check_best_val_acc(&io, best_val_acc);
+        if (io.st == FC_OK && best_val_acc < 0 && H5Aexists_by_name(io.file, "/", "finished", H5P_DEFAULT) > 0 &&
+            !r_attr_i64(&io, "/", "finished"))
+            io_fail(&io, "/best", "no best copy yet: the run has no validation split and is not finished (its best "
+                    "copy becomes the final parameters when it finishes); evaluate without --best");
+    }
     /* /bn is optional in a file of parameters only, but one whose root says norm = batchnorm (a checkpoint)
      * always holds it: without it eval used the initial statistics and printed a wrong accuracy with exit 0. */
     if (io.st == FC_OK && net->bn_layout.n_views > 0 && !r_exists(&io, bn) && root_norm_is_string(io.file)) {

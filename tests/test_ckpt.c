@@ -23,7 +23,7 @@
 #include "fcnet/train.h"
 #include "testutil.h"
 
-enum { D = 6, C = 4, CAP_LOSS = 50, CAP_CHECKS = 6, N_LOSS = 37, N_CHECKS = 4 };
+enum { D = 6, C = 4, CAP_LOSS = 50, CAP_CHECKS = 12, N_LOSS = 37, N_CHECKS = 4 };
 
 static char tmp_dir[256];
 
@@ -170,13 +170,14 @@ static void build(fixture *f, int n_hidden, const int *hidden, fc_norm norm, fc_
     h->n_loss = N_LOSS < cap_loss ? N_LOSS : cap_loss;
     h->n_checks = N_CHECKS;
     /* Random, but states training can reach (the load refuses others): losses >= 0, accuracies in [0, 1],
-     * learning rates >= 0, checks at steps already made. */
+     * the configured learning rate decayed once per check after the first, checks at increasing steps already
+     * made. */
     for (int64_t i = 0; i < h->n_loss; i++) h->loss[i] = 3 * fabs(value(seed, 2, (uint64_t)i));
-    for (int i = 0; i < N_CHECKS; i++) {
+    for (int i = 0; i < CAP_CHECKS; i++) { /* the whole room: test_edge_states_load fills it */
         h->train_acc[i] = (1 + value(seed, 3, (uint64_t)i)) / 2;
         h->val_acc[i] = (1 + value(seed, 4, (uint64_t)i)) / 2;
-        h->lr[i] = fabs(value(seed, 5, (uint64_t)i)) * 1e-2;
-        h->check_step[i] = (i + (int64_t)seed) % 3; /* <= 2: test_keep_last saves at step 2 */
+        h->lr[i] = i == 0 ? cfg->optim.lr : h->lr[i - 1] * cfg->optim.lr_decay;
+        h->check_step[i] = i + (int64_t)(seed % 5); /* below the step: 31 or more */
     }
     t->best_val_acc = (1 + value(seed, 6, 0)) / 2;
     t->best_step = 77 + (int64_t)(seed % 5);
@@ -1141,9 +1142,19 @@ START_TEST(test_check_resume)
 }
 END_TEST
 
+/* --lr-decay D in a fixture's configuration (and its optimizer's copy), its lr history recomputed as training
+ * makes it. */
+static void set_lr_decay(fixture *f, double decay)
+{
+    f->cfg.optim.lr_decay = decay;
+    f->t.opt.cfg.lr_decay = decay;
+    for (int64_t i = 1; i < f->t.hist.cap_checks; i++) f->t.hist.lr[i] = f->t.hist.lr[i - 1] * decay;
+}
+
 /* States at the edges of what training writes load: an accuracy of exactly 1 (a small problem learned), a best
- * accuracy of 1, a learning rate decayed to 0, a running variance of 0 (a unit whose input is constant), histories
- * as long as the run's room for them; and
+ * accuracy of 1, a learning rate decayed to 0 (3e-3 decayed by 1e-30, above the smallest normal float, at 11
+ * epoch ends underflows), a running variance of 0 (a unit whose input is constant), histories as long as the run's
+ * room for them; and
  * --best takes the copy of an unfinished run whose best accuracy is 0 (it has a validation split, nothing right
  * yet), refused only at -1 (no split). Each was refused by a '<' for a '<=' that no other case reached. */
 START_TEST(test_edge_states_load)
@@ -1151,9 +1162,12 @@ START_TEST(test_edge_states_load)
     const char *path = scratch("edges.h5");
     fixture *a = new_default_fixture(6), *b = new_default_fixture(7);
     fc_trainer *t = &a->t;
+    t->hist.n_checks = CAP_CHECKS;
+    set_lr_decay(a, 1e-30);
+    set_lr_decay(b, 1e-30);
     t->hist.train_acc[0] = 1;
     t->hist.val_acc[1] = 1;
-    t->hist.lr[2] = 0;
+    ck_assert(t->hist.lr[10] > 0 && t->hist.lr[11] == 0);
     t->best_val_acc = 1;
     const int var = fc_layout_find(&t->net.bn_layout, "running_var1");
     ck_assert_int_ge(var, 0);
@@ -1170,13 +1184,107 @@ START_TEST(test_edge_states_load)
     b->t.hist.cap_checks = t->hist.n_checks - 1; /* one check more than the room: refused, not read past it */
     expect_error(fc_ckpt_load(&b->t, path), FC_ERR_INPUT, "/history/train_acc", "checks in the checkpoint, room for");
     b->t.hist.cap_checks = t->hist.n_checks;
-    ck_assert(b->t.hist.train_acc[0] == 1 && b->t.hist.val_acc[1] == 1 && b->t.hist.lr[2] == 0);
+    ck_assert(b->t.hist.train_acc[0] == 1 && b->t.hist.val_acc[1] == 1 && b->t.hist.lr[11] == 0);
     ck_assert(b->t.best_val_acc == 1 && b->t.net.bn_stats[at] == 0);
     t->best_val_acc = 0;
     t->finished = 0;
     ck_assert_int_eq(fc_ckpt_save(t, path), FC_OK);
     st = fc_ckpt_load_params(&b->t.net, path, 1);
     ck_assert_msg(st == FC_OK, "%s", fc_error_message());
+    free_fixture(a);
+    free_fixture(b);
+}
+END_TEST
+
+/* Saves a's state, whose one history or best accuracy the caller changed, and expects b's load to refuse it
+ * naming object and reason; then restores a from a fresh fixture's values. */
+static void expect_state_refused(fixture *a, fixture *b, const char *path, const char *object, const char *reason)
+{
+    ck_assert_int_eq(fc_ckpt_save(&a->t, path), FC_OK);
+    expect_error(fc_ckpt_load(&b->t, path), FC_ERR_INPUT, object, reason);
+    fixture *fresh = new_default_fixture(12);
+    fc_history *h = &a->t.hist;
+    const fc_history *g = &fresh->t.hist;
+    memcpy(h->loss, g->loss, (size_t)h->n_loss * sizeof(double));
+    memcpy(h->train_acc, g->train_acc, (size_t)h->n_checks * sizeof(double));
+    memcpy(h->val_acc, g->val_acc, (size_t)h->n_checks * sizeof(double));
+    memcpy(h->lr, g->lr, (size_t)h->n_checks * sizeof(double));
+    memcpy(h->check_step, g->check_step, (size_t)h->n_checks * sizeof(int64_t));
+    a->t.best_val_acc = fresh->t.best_val_acc;
+    free_fixture(fresh);
+}
+
+/* Histories no run writes are refused on --resume, each with one line naming the array, the element and the rule:
+ * a check at a repeated or earlier step (checks are made at step 0 and at each epoch's end); a learning rate other
+ * than the configured one decayed at each epoch's end (0 before it underflows, negative, NaN, 1e300, or one bit
+ * off); a NaN validation accuracy beside accuracies (a run validates at every check or at none); a NaN loss or
+ * train accuracy; a NaN best accuracy. A run without validation (NaN at every check, best accuracy -1) loads. */
+START_TEST(test_impossible_histories_refused)
+{
+    const char *path = scratch("histories.h5");
+    fixture *a = new_default_fixture(12), *b = new_default_fixture(13);
+    fc_history *h = &a->t.hist;
+    ck_assert_int_eq(fc_ckpt_save(&a->t, path), FC_OK);
+    fc_status st = fc_ckpt_load(&b->t, path);
+    ck_assert_msg(st == FC_OK, "%s", fc_error_message());
+
+    h->check_step[2] = h->check_step[1];
+    expect_state_refused(a, b, path, "/history/check_step", "at element 2 after");
+    h->check_step[3] = h->check_step[1] - 1;
+    expect_state_refused(a, b, path, "/history/check_step", "accuracy is checked at increasing steps");
+    const double wrong_lr[] = {0, -3e-3, (double)NAN, 1e300, nextafter(h->lr[1], 1)};
+    for (size_t k = 0; k < sizeof wrong_lr / sizeof wrong_lr[0]; k++) {
+        h->lr[1] = wrong_lr[k];
+        expect_state_refused(a, b, path, "/history/lr", "at element 1, but lr 0.003 decayed by 0.95 after each of 1");
+    }
+    h->lr[0] = 1e-3; /* within the flag's range, but not the run's --lr */
+    expect_state_refused(a, b, path, "/history/lr", "at element 0, but lr 0.003");
+    h->val_acc[2] = (double)NAN;
+    expect_state_refused(a, b, path, "/history/val_acc", "nan at element 2, ");
+    h->val_acc[0] = (double)NAN;
+    expect_state_refused(a, b, path, "/history/val_acc", "at element 1, nan at element 0: a run validates");
+    h->loss[5] = (double)NAN;
+    expect_state_refused(a, b, path, "/history/loss", "nan at element 5");
+    h->train_acc[3] = (double)NAN;
+    expect_state_refused(a, b, path, "/history/train_acc", "nan at element 3");
+    a->t.best_val_acc = (double)NAN;
+    expect_state_refused(a, b, path, "attribute 'best_val_acc' of /best", "nan: an accuracy in [0, 1]");
+
+    for (int64_t i = 0; i < h->n_checks; i++) h->val_acc[i] = (double)NAN;
+    a->t.best_val_acc = -1;
+    ck_assert_int_eq(fc_ckpt_save(&a->t, path), FC_OK);
+    st = fc_ckpt_load(&b->t, path);
+    ck_assert_msg(st == FC_OK, "%s", fc_error_message());
+    free_fixture(a);
+    free_fixture(b);
+}
+END_TEST
+
+/* eval --best holds the best accuracy to what training writes, as --resume does: NaN, 1e300, 1.5 and -0.5 are
+ * refused naming the attribute (only a negative one of an unfinished run was looked at, and a finished run's NaN
+ * or 1e300 was evaluated as the best copy with exit 0); -1 of a finished run and 0.75 are taken. */
+START_TEST(test_eval_best_accuracy_checked)
+{
+    const char *path = scratch("best_acc.h5");
+    fixture *a = new_default_fixture(14), *b = new_default_fixture(15);
+    a->t.finished = 1;
+    const double wrong[] = {(double)NAN, 1e300, 1.5, -0.5};
+    for (size_t k = 0; k < sizeof wrong / sizeof wrong[0]; k++) {
+        a->t.best_val_acc = wrong[k];
+        ck_assert_int_eq(fc_ckpt_save(&a->t, path), FC_OK);
+        expect_error(fc_ckpt_load_params(&b->t.net, path, 1), FC_ERR_INPUT, "attribute 'best_val_acc' of /best",
+                     "an accuracy in [0, 1], or -1 before the first one");
+        /* without --best the accuracy is not read */
+        const fc_status st = fc_ckpt_load_params(&b->t.net, path, 0);
+        ck_assert_msg(st == FC_OK, "%s", fc_error_message());
+    }
+    const double right[] = {-1, 0.75};
+    for (size_t k = 0; k < sizeof right / sizeof right[0]; k++) {
+        a->t.best_val_acc = right[k];
+        ck_assert_int_eq(fc_ckpt_save(&a->t, path), FC_OK);
+        const fc_status st = fc_ckpt_load_params(&b->t.net, path, 1);
+        ck_assert_msg(st == FC_OK, "best_val_acc %g: %s", right[k], fc_error_message());
+    }
     free_fixture(a);
     free_fixture(b);
 }
@@ -1345,6 +1453,8 @@ START_TEST(test_keep_last)
      * this run's steps, one of them step 20, which this run also reaches) and a text file. All must survive. */
     char name[800];
     const int64_t foreign_steps[] = {2, 20, 100};
+    b->t.hist.n_checks = 1; /* at step 2, of the first epoch: the one check made at step 0 */
+    b->t.hist.check_step[0] = 0;
     for (int i = 0; i < 3; i++) {
         b->t.step = foreign_steps[i];
         snprintf(name, sizeof name, "%s/checkpoint-step%lld.h5", out, (long long)foreign_steps[i]);
@@ -1588,6 +1698,8 @@ static Suite *suite(void)
     tcase_add_test(t, test_check_resume);
     tcase_add_test(t, test_numbered_names);
     tcase_add_test(t, test_edge_states_load);
+    tcase_add_test(t, test_impossible_histories_refused);
+    tcase_add_test(t, test_eval_best_accuracy_checked);
     tcase_add_test(t, test_no_run_id_keeps_computed);
     tcase_add_test(t, test_counts_out_of_range);
     tcase_add_test(t, test_find_in_dir);
