@@ -349,6 +349,11 @@ static const char *const ckpt_kinds[] = {
     "world-size-huge", /* root attribute world_size = 2^40: no MPI job has that many ranks */
     "pp-contradicts",  /* root attribute preprocess = "standardize", /preprocess of kind "center" */
     "check-step-ahead",/* /history/check_step[0] = 100 in a checkpoint of step 8 */
+    "check-step-repeat",/* /history/check_step[1] = 0, the step of check 0: checks are at increasing steps */
+    "history-lr-zero", /* /history/lr[1] = 0 after 1 epoch of --lr-decay 1: no decay reaches 0 so soon */
+    "history-lr-huge", /* /history/lr[1] = 1e300: not the configured lr decayed */
+    "val-acc-nan-one", /* /history/val_acc[1] = NaN beside an accuracy: a run validates at every check or none */
+    "best-acc-huge",   /* /best attribute best_val_acc = 1e300: eval --best took it */
     "checks-extra",    /* a third accuracy check in each /history check array after 1 epoch (at most 2) */
     "loss-extra",      /* a ninth loss in /history/loss of a checkpoint of step 8 */
     "pp-std-zero",     /* /preprocess/std[0] = 0 (give a --preprocess standardize checkpoint): x / 0 */
@@ -575,6 +580,16 @@ static void write_ckpt(const char *kind, const char *good, const char *out)
         set_element(f, "/history/train_acc", 0, 7.5);
     } else if (strcmp(k, "check-step-ahead") == 0) {
         set_element(f, "/history/check_step", 0, 100);
+    } else if (strcmp(k, "check-step-repeat") == 0) {
+        set_element(f, "/history/check_step", 1, 0);
+    } else if (strcmp(k, "history-lr-zero") == 0) {
+        set_element(f, "/history/lr", 1, 0);
+    } else if (strcmp(k, "history-lr-huge") == 0) {
+        set_element(f, "/history/lr", 1, 1e300);
+    } else if (strcmp(k, "val-acc-nan-one") == 0) {
+        set_element(f, "/history/val_acc", 1, (double)NAN);
+    } else if (strcmp(k, "best-acc-huge") == 0) {
+        put_attr_double(f, "/best", "best_val_acc", 1e300);
     } else if (strcmp(k, "checks-extra") == 0) {
         /* values a check could hold: only their number is wrong */
         append_element(f, "/history/train_acc", 0.5);

@@ -261,6 +261,10 @@ for spec in "w1-shape:/params/W1|(8, 4)|(4, 8)" "w2-missing:/params/W2|missing i
     "shuffle-2:attribute 'shuffle' of /|2: 0 or 1" "world-size-huge:attribute 'world_size' of /|1099511627776 ranks" \
     "pp-contradicts:attribute 'kind' of /preprocess|'center' contradicts the root attribute preprocess 'standardize'" \
     "check-step-ahead:/history/check_step|100 at element 0|outside the steps made" \
+    "check-step-repeat:/history/check_step|0 at element 1 after 0|increasing steps" \
+    "history-lr-zero:/history/lr|0 at element 1, but lr 0.001 decayed by 1 after each of 1 epochs is 0.001" \
+    "history-lr-huge:/history/lr|e+300 at element 1, but lr 0.001" \
+    "val-acc-nan-one:/history/val_acc|nan at element 1, 0.|validates at every check" \
     "best-acc-5:best_val_acc|5: an accuracy in [0, 1]" "best-step-ahead:best_step|100, not among the 8 steps made" \
     "best-step-neg:best_step|-1, not among" "world-size-0:attribute 'world_size' of /|0 ranks" \
     "best-bn-only:/best/bn|batchnorm statistics in the checkpoint, and this model has no batchnorm" \
@@ -275,6 +279,13 @@ add resume-pp-std-zero "ckpt-pp-std-zero.h5|/preprocess/std|0 at element 0|at le
     --resume "$O/ckpt-pp-std-zero.h5"
 add eval-pp-std-zero "ckpt-pp-std-zero.h5|/preprocess/std|0 at element 0|at least 1e-08" eval \
     --checkpoint "$O/ckpt-pp-std-zero.h5" --split val
+# eval --best holds the best accuracy to what training writes, as --resume does: it evaluated a NaN's or 1e300's
+# copy as the best with exit 0
+"$BAD_INPUTS" ckpt best-acc-huge "$good_ckpt" "$O/ckpt-best-acc-huge.h5"
+for kind in best-acc-nan best-acc-5 best-acc-huge; do
+    add "eval-$kind" "ckpt-$kind.h5|attribute 'best_val_acc' of /best|an accuracy in [0, 1], or -1" eval \
+        --checkpoint "$O/ckpt-$kind.h5" --best --split val
+done
 # eval reads the same tensors through its own path: a model that would print a wrong accuracy with exit 0
 add eval-bn-var-neg "ckpt-bn-var-neg.h5|/bn/running_var1|negative variance" eval --checkpoint "$O/ckpt-bn-var-neg.h5" --split val
 add eval-pp-mean-nan "ckpt-pp-mean-nan.h5|/preprocess/mean|non-finite" eval --checkpoint "$O/ckpt-pp-mean-nan.h5" --split val
