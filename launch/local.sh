@@ -145,6 +145,37 @@ if [ "$check_rc" -ne 0 ] && ! grep -q "^fcnet_dist" <<<"$check"; then
     exit 2
 fi
 
+# -q also keeps to itself why the job ended when a rank died of a signal fcnet_dist cannot catch (the OOM killer's
+# SIGKILL, a SIGSEGV): mpirun exits 128+N and not a word, and no Open MPI setting keeps that one report while -q
+# hides the rest. So with Open MPI each rank is fcnet_dist run by a small bash that says so, on stderr, and then
+# exits as fcnet_dist did (mpirun's status stays 128+N). mpirun stays this process (exec), so every signal reaches
+# it as before. Open MPI signals a rank's whole process group, this bash and fcnet_dist alike: a signal that this
+# bash got too (SIGUSR2 or SIGTERM through mpirun, a batch system's to every process, mpirun's SIGKILL) is not
+# reported; one aimed at fcnet_dist alone (the OOM killer's, a kill -9 of its PID, a crash) is. bash's own
+# "Killed" line about its child goes nowhere (its stderr is closed meanwhile). Checkpoints are written aside and
+# renamed into place, so the last one stays whole whenever a rank dies.
+# shellcheck disable=SC2016  # the rank's bash expands these
+rank='got=""
+for s in HUP INT QUIT TERM USR1 USR2 ALRM PIPE; do trap "got+=\" $s\"" "$s"; done
+exec 3>&2 2>&-
+"$@" 2>&3 3>&-
+rc=$?
+exec 2>&3 3>&-
+if [ "$rc" -gt 128 ] && [ "$rc" -lt 192 ]; then
+    name=$(kill -l $((rc - 128)) 2>/dev/null) || name=""
+    case " $got " in
+    *" ${name:-?} "*) ;;
+    *)
+        why=""
+        [ "$name" = KILL ] && why=": the kernel'"'"'s OOM killer sends it when memory runs out, see dmesg there; so does kill -9"
+        echo "local.sh: rank ${OMPI_COMM_WORLD_RANK:-?} of fcnet_dist (on $HOSTNAME) died of signal $((rc - 128))" \
+            "(SIG${name:-?}$why); mpirun ends the job (exit $rc); the last checkpoint in --out, if one was written, is intact" >&2
+        ;;
+    esac
+fi
+exit "$rc"'
+launch=("$exe" "$@")
+[ $ompi = 1 ] && launch=(bash -c "$rank" fcnet_dist_rank "$exe" "$@")
 stop_before_start
 trap - USR1 TERM
-exec mpirun ${quiet[@]+"${quiet[@]}"} "${mpirun_args[@]}" "$exe" "$@"
+exec mpirun ${quiet[@]+"${quiet[@]}"} "${mpirun_args[@]}" "${launch[@]}"

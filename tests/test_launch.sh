@@ -609,6 +609,67 @@ for sig in USR1 TERM; do
         not_ok "local.sh SIG$sig during the start-up check: exit $rc, check PID ${check_pid:-none} left running: $check_left: $(head -2 early.out)"
     fi
 done
+# ---- local.sh: a rank's death by a signal said in one line ----
+# mpirun -q ends with 128+N and not a word when a rank dies of a signal fcnet_dist cannot catch (the OOM killer's
+# SIGKILL). Each rank's small bash says so; a signal it got too (through mpirun, to the rank's process group) is no
+# news and not said. run_long NAME: local.sh in the background ($job: its timeout), 2 real ranks training on
+# long.h5 into $work/NAME (a checkpoint every 5 steps), until its first checkpoint; sets rank1, rank 1's PID.
+run_long() {
+    rm -rf "${work:?}/$1"
+    FCNET_RANKS=2 FCNET_BUILD_DIR=$(dirname "$dist") timeout 120 "$root/launch/local.sh" --data long.h5 --hidden 64 \
+        --epochs 1000 --checkpoint-every 5 --out "$work/$1" >"$1.out" 2>"$1.err" &
+    job=$!
+    for _ in $(seq 300); do [ -f "$1/checkpoint.h5" ] && break; sleep 0.1; done
+    rank1=""
+    local p
+    for p in $(pgrep -x fcnet_dist); do
+        tr '\0' '\n' <"/proc/$p/cmdline" 2>/dev/null | grep -qx "$work/$1" &&
+            tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx OMPI_COMM_WORLD_RANK=1 && rank1=$p
+    done
+}
+# Rank 1 killed with SIGKILL (as the OOM killer does) after a checkpoint: exit 137, that one line and nothing else
+# on stderr (bash's own "Killed" line about its child is not shown), and the checkpoint it says is intact loads.
+run_long k9
+[ -n "$rank1" ] && kill -9 "$rank1"
+wait $job
+rc=$?
+step=$("$h5cmp" --get k9/checkpoint.h5 /@step 2>/dev/null)
+if [ -n "$rank1" ] && [ $rc = 137 ] && [ "$(grep -c . k9.err)" = 1 ] &&
+    grep -qx "local.sh: rank 1 of fcnet_dist (on $HOSTNAME) died of signal 9 (SIGKILL: the kernel's OOM killer sends it when memory runs out, see dmesg there; so does kill -9); mpirun ends the job (exit 137); the last checkpoint in --out, if one was written, is intact" k9.err &&
+    [ -n "$step" ]; then
+    ok "local.sh: rank 1 killed with SIGKILL during training: exit 137, one line, the checkpoint (step $step) loads"
+else
+    not_ok "local.sh with rank 1 (PID ${rank1:-not found}) killed: exit $rc, checkpoint step '$step': $(head -3 k9.err)"
+fi
+# SIGSEGV to rank 1 (a crash): exit 139 and its line among Open MPI's backtrace.
+run_long segv
+[ -n "$rank1" ] && kill -SEGV "$rank1"
+wait $job
+rc=$?
+if [ -n "$rank1" ] && [ $rc = 139 ] && [ "$(grep -c "^local.sh:" segv.err)" = 1 ] &&
+    grep -qx "local.sh: rank 1 of fcnet_dist (on $HOSTNAME) died of signal 11 (SIGSEGV); mpirun ends the job (exit 139); the last checkpoint in --out, if one was written, is intact" segv.err; then
+    ok "local.sh: rank 1 killed with SIGSEGV: exit 139, its one line"
+else
+    not_ok "local.sh with rank 1 (PID ${rank1:-not found}) sent SIGSEGV: exit $rc: $(grep -m2 "^local.sh" segv.err)"
+fi
+# SIGUSR2 to local.sh (mpirun): mpirun passes it on and the ranks die of it, exit 140 as before, and nothing is said
+# (each rank's bash got it too). SIGUSR1 (the planned stop) and SIGTERM: the ranks checkpoint and stop as before,
+# exit 0 (SIGTERM: mpirun ends the job, exit 1), and nothing is said either.
+for sig in USR2 USR1 TERM; do
+    run_long "st$sig"
+    sleep 0.3
+    kill -"$sig" "$(pgrep -P $job)" # (local.sh is the child of timeout, $job)
+    wait $job
+    rc=$?
+    want=0
+    [ $sig = TERM ] && want=1
+    [ $sig = USR2 ] && want=140
+    if [ $rc = $want ] && ! grep -q "^local.sh" "st$sig.err" && { [ $sig != USR1 ] || grep -q "stopped on signal at step" "st$sig.out"; }; then
+        ok "local.sh: SIG$sig during training: exit $rc$([ $sig = USR1 ] && echo ", the ranks' checkpoint written"), no line of local.sh's"
+    else
+        not_ok "local.sh SIG$sig during training: exit $rc (want $want): $(head -3 "st$sig.err") $(grep -a stopped "st$sig.out")"
+    fi
+done
 # An --overwrite job whose ranks died of the stop signal before the first save (a stand-in mpirun that exits
 # 138 as mpirun does then): the finished checkpoint in --out is the replaced run's, not this job's. It was
 # read as this job's ("a rank was killed", not requeued); now the job counts as stopped (requeued under Slurm).
