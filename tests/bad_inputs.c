@@ -130,6 +130,7 @@ static const char *const data_kinds[] = {
     "x-float-bias", /* /train/x's float type has exponent bias 0xC200007F (the top byte of 127 flipped): all 0 */
     "x-unwritten",  /* /train/x chunked in 6 chunks, only the first 3 written: the rest reads as 0 */
     "x-9d",         /* /train/x is (N, D, 1, 1, 1, 1, 1, 1, 1): its rank was reported as at most 8 */
+    "test-datatype",/* /test is a named (committed) datatype, not a group */
     NULL};
 
 /* A filter of the range HDF5 reserves for testing (256-511) that changes nothing: registered here only,
@@ -291,6 +292,11 @@ static void write_data(const char *kind, const char *out)
         char fifo[4096];
         check(H5Lcreate_external(beside(out, "fifo", fifo, sizeof fifo), "/test", f, "/test", H5P_DEFAULT,
                                  H5P_DEFAULT), "external link");
+    }
+    if (strcmp(k, "test-datatype") == 0) {
+        hid_t t = H5Tcopy(H5T_IEEE_F32LE);
+        check(H5Tcommit2(f, "/test", t, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), "commit datatype");
+        H5Tclose(t);
     }
     if (strcmp(k, "classes-zero") == 0)
         put_attr_int(f, "/", "num_classes", 0);

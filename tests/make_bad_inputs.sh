@@ -173,7 +173,8 @@ for spec in "x-string:/train/x|expected a numeric type" "x-1d:/train/x|expected 
     "x-external:/train/x|stored in external files" "x-virtual:/train/x|a virtual dataset" \
     "x-filter:/train/x|filter 'bad-inputs-test' (id 300)|does not have" "val-empty:/val/x|empty (0 rows)" \
     "x-float-bias:/train/x|not a valid float format (exponent bias 3254780031)" \
-    "x-unwritten:/train/x|part of its data was never written"; do
+    "x-unwritten:/train/x|part of its data was never written" \
+    "test-datatype:/test|expected a group, got a named datatype"; do
     kind=${spec%%:*} expect=${spec#*:}
     "$BAD_INPUTS" data "$kind" "$O/data-$kind.h5"
     add "data-$kind" "data-$kind.h5|$expect" train --data "$O/data-$kind.h5" "${d1[@]}"
