@@ -262,7 +262,8 @@ static int compare_object(hid_t fa, hid_t fb, const char *object)
         return 0;
     }
     if (info.type == H5O_TYPE_DATASET) return compare_dataset(fa, fb, object);
-    name_list *la = malloc(sizeof *la), *lb = malloc(sizeof *lb);
+    /* zeroed: when la cannot be listed, lb is never listed but is still freed below */
+    name_list *la = calloc(1, sizeof *la), *lb = calloc(1, sizeof *lb);
     int rc = 0;
     if (list_group(fa, object, la) < 0 || list_group(fb, object, lb) < 0) {
         printf("%s: not a group in both files\n", object);

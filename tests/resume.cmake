@@ -7,6 +7,10 @@ fcnet_warnings(h5cmp)
 add_executable(bad_inputs bad_inputs.c)
 target_link_libraries(bad_inputs PRIVATE HDF5::HDF5 m)
 fcnet_warnings(bad_inputs)
+# h5cmp itself on an OBJECT that is a named datatype (bad_inputs' test-datatype file): a difference, not a crash.
+fcnet_script_test(NAME test_h5cmp
+                  COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_h5cmp.sh $<TARGET_FILE:h5cmp>
+                          $<TARGET_FILE:bad_inputs> TIMEOUT 60)
 
 # Stop at step 13 + --resume == uninterrupted (bitwise at -n 1, 2, 4); 4 -> 2 and 2 -> 3 within float
 # rounding; changed hyperparameters and mismatched shapes refused.
