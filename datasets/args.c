@@ -15,8 +15,15 @@ int fc_args_is_help(const char *arg) { return strcmp(arg, "--help") == 0 || strc
 
 int fc_args_help(const fc_args_tool *tool)
 {
+    errno = 0;
     fputs(tool->usage, stdout);
-    return FC_ARGS_HELP;
+    /* --help exists for what it prints: a usage lost to a full disk or a closed file is a failure, as for
+     * fcnet_dist --help, not exit 0 */
+    if (fflush(stdout) == 0 && !ferror(stdout)) return FC_ARGS_HELP;
+    const int err = errno;
+    fprintf(stderr, "%s: cannot write to standard output%s%s%s: the usage is lost\n", tool->name, err ? " (" : "",
+            err ? strerror(err) : "", err ? ")" : "");
+    return FC_ERR_FAIL;
 }
 
 int fc_args_usage_error(const fc_args_tool *tool, const char *fmt, ...)

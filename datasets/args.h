@@ -27,7 +27,8 @@ int fc_args_parse(const fc_args_tool *tool, int argc, char **argv, int first, fc
 /* Whether arg asks for the usage text: --help or -h. */
 int fc_args_is_help(const char *arg);
 
-/* Prints the tool's usage on stdout and returns FC_ARGS_HELP. */
+/* Prints the tool's usage on stdout and returns FC_ARGS_HELP; FC_ERR_FAIL (1), after one line on stderr, when the
+ * usage could not be written (a full disk, a closed file). */
 int fc_args_help(const fc_args_tool *tool);
 
 /* Records "<reason>" (printf's fmt) as the FC_ERR_INPUT error, prints it as the tool's usage error and returns

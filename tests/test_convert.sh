@@ -209,6 +209,30 @@ if [ -n "$SYNTH" ]; then
         not_ok "help: fcnet_synth --out F --train 10 --help: rc=$rc stderr: $(cat help.err)"
     fi
 fi
+# --help exists for what it prints: a usage lost to a full disk (/dev/full) is exit 1 with one line giving the
+# write's reason, as for fcnet_dist --help, not exit 0 (in place of the mode, after it, and among the options)
+if [ -w /dev/full ]; then
+    # expect_help_lost NAME TOOL ARGS...
+    expect_help_lost() {
+        name=$1
+        tool=$2
+        shift 2
+        rc=0
+        "$tool" "$@" >/dev/full 2>help.err || rc=$?
+        want="$(basename "$tool"): cannot write to standard output (No space left on device): the usage is lost"
+        if [ $rc -eq 1 ] && [ "$(cat help.err)" = "$want" ]; then
+            ok "help lost: $name"
+        else
+            not_ok "help lost: $name: rc=$rc (expected 1) stderr: $(cat help.err)"
+        fi
+    }
+    expect_help_lost "fcnet_convert --help > /dev/full" "$CONVERT" --help
+    expect_help_lost "fcnet_convert idx -h > /dev/full" "$CONVERT" idx -h
+    expect_help_lost "fcnet_convert cifar10 --dir cifar --help > /dev/full" "$CONVERT" cifar10 --dir cifar --help
+    [ -z "$SYNTH" ] || expect_help_lost "fcnet_synth --train 10 --help > /dev/full" "$SYNTH" --train 10 --help
+else
+    echo "skip - no /dev/full: a usage lost to a write failure not checked"
+fi
 
 # ---- malformed input: exit 2, one stderr line naming the file, no output ----
 # expect_bad NAME FILE_NAMED_IN_MESSAGE WORD CONVERT_ARGS...
