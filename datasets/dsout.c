@@ -77,6 +77,8 @@ fc_status fc_dsout_open(fc_dsout *out, const char *path)
         return fc_error_set(FC_ERR_FAIL, "%s: cannot replace: not a regular file (a FIFO, socket or device)", path);
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     unlink(out->tmp); /* a stale one; and created anew (H5F_ACC_EXCL), a symbolic link there is not followed */
+    /* Before the create: the file exists before H5Fcreate returns, and a signal in between left it behind. */
+    catch_stop_signals(out->tmp);
     out->file = H5Fcreate(out->tmp, H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT);
     if (out->file < 0) {
         /* HDF5's stack may carry the system's reason (a full disk fails the first write); else ask the OS. */
@@ -89,9 +91,9 @@ fc_status fc_dsout_open(fc_dsout *out, const char *path)
             close(probe);
             unlink(out->tmp);
         }
+        release_stop_signals();
         return fc_error_set(FC_ERR_FAIL, "%s: cannot create: %s", out->tmp, why);
     }
-    catch_stop_signals(out->tmp);
     return FC_OK;
 }
 

@@ -3,14 +3,16 @@
 # made here with printf (no Python), the output checked with h5dump; malformed inputs must exit 2 with
 # one stderr line naming the file and leave no output file; fcnet_synth must be deterministic and write
 # exactly what tests/ref/synth_fixture.h5 (an independent numpy reference) holds. FSYNC_FAILS is the
-# LD_PRELOAD library (tests/fsync_fails.c) that makes fsync fail, for the commit's error path.
-# usage: test_convert.sh FCNET_CONVERT [FCNET_SYNTH [H5CMP FSYNC_FAILS SYNTH_FIXTURE]]
+# LD_PRELOAD library (tests/fsync_fails.c) that makes fsync fail, for the commit's error path; SIGNAL_ON_CREATE
+# (tests/signal_on_create.c) raises a signal the moment OUT.tmp is created.
+# usage: test_convert.sh FCNET_CONVERT [FCNET_SYNTH [H5CMP FSYNC_FAILS SYNTH_FIXTURE [SIGNAL_ON_CREATE]]]
 set -u
-CONVERT=${1:?usage: test_convert.sh FCNET_CONVERT [FCNET_SYNTH [H5CMP FSYNC_FAILS SYNTH_FIXTURE]]}
+CONVERT=${1:?usage: test_convert.sh FCNET_CONVERT [FCNET_SYNTH [H5CMP FSYNC_FAILS SYNTH_FIXTURE [SIGNAL_ON_CREATE]]]}
 SYNTH=${2:-}
 H5CMP=${3:-}
 FSYNC_FAILS=${4:-}
 SYNTH_FIXTURE=${5:-}
+SIGNAL_ON_CREATE=${6:-}
 if ! command -v h5dump >/dev/null 2>&1; then
     echo "SKIP: h5dump not found (Debian package hdf5-tools)"
     exit 77
@@ -21,10 +23,11 @@ case $SYNTH in /* | "") ;; *) SYNTH=$PWD/$SYNTH ;; esac
 case $H5CMP in /* | "") ;; *) H5CMP=$PWD/$H5CMP ;; esac
 case $FSYNC_FAILS in /* | "") ;; *) FSYNC_FAILS=$PWD/$FSYNC_FAILS ;; esac
 case $SYNTH_FIXTURE in /* | "") ;; *) SYNTH_FIXTURE=$PWD/$SYNTH_FIXTURE ;; esac
+case $SIGNAL_ON_CREATE in /* | "") ;; *) SIGNAL_ON_CREATE=$PWD/$SIGNAL_ON_CREATE ;; esac
 for tool in "$CONVERT" ${SYNTH:+"$SYNTH"} ${H5CMP:+"$H5CMP"}; do # the optional ones only when given
     [ -x "$tool" ] || { echo "not ok - $tool is not an executable"; echo "0 passed, 1 failed"; exit 1; }
 done
-for f in ${FSYNC_FAILS:+"$FSYNC_FAILS"} ${SYNTH_FIXTURE:+"$SYNTH_FIXTURE"}; do
+for f in ${FSYNC_FAILS:+"$FSYNC_FAILS"} ${SYNTH_FIXTURE:+"$SYNTH_FIXTURE"} ${SIGNAL_ON_CREATE:+"$SIGNAL_ON_CREATE"}; do
     [ -f "$f" ] || { echo "not ok - $f is missing"; echo "0 passed, 1 failed"; exit 1; }
 done
 T=$(mktemp -d "${TMPDIR:-/tmp}/fcnet_test_convert.XXXXXX")
@@ -608,6 +611,20 @@ if [ -n "$SYNTH" ]; then
         check "synth: SIG$sig while writing: died of it ($rc, want $want), no stop.h5 or stop.h5.tmp left" sh -c \
             "[ $rc -eq $want ] && [ ! -e stop.h5 ] && [ ! -e stop.h5.tmp ]"
     done
+    # The same signal at the moment OUT.tmp is created (inside HDF5's create call, raised by signal_on_create): the
+    # kill above lands there only by chance, and there the file already existed without a handler to remove it.
+    if [ -n "$SIGNAL_ON_CREATE" ]; then
+        for sig_num in TERM:15 HUP:1; do
+            sig=${sig_num%:*}
+            rm -f stop.h5 stop.h5.tmp
+            rc=0
+            FCNET_TEST_SIGNAL_ON_CREATE=${sig_num#*:} LD_PRELOAD=$SIGNAL_ON_CREATE "$SYNTH" --out stop.h5 --train 10 \
+                >/dev/null 2>&1 || rc=$?
+            want=$((128 + ${sig_num#*:}))
+            check "synth: SIG$sig as OUT.tmp is created: died of it ($rc, want $want), no stop.h5 or stop.h5.tmp left" \
+                sh -c "[ $rc -eq $want ] && [ ! -e stop.h5 ] && [ ! -e stop.h5.tmp ]"
+        done
+    fi
     # A hangup the program was started ignoring (nohup) stays ignored: the output is written whole.
     rm -f stop.h5 stop.h5.tmp
     (trap '' HUP; exec "$SYNTH" --out stop.h5 --train 400000 --features 20 >/dev/null 2>&1) &
