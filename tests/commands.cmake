@@ -54,3 +54,8 @@ fcnet_script_test(NAME test_configure
 fcnet_script_test(NAME test_clang_warnings
                   COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/test_clang_warnings.py
                           ${CMAKE_BINARY_DIR}/compile_commands.json TIMEOUT 120)
+# Every file of this build compiled with -ffp-contract=off: Clang fuses a*b+c by default, GCC in ISO C mode does
+# not, and the suite's bitwise comparisons hold only without fusing. Needs no compiler (CI builds with GCC only).
+fcnet_script_test(NAME test_fp_contract
+                  COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/test_fp_contract.py
+                          ${CMAKE_BINARY_DIR}/compile_commands.json TIMEOUT 60)
