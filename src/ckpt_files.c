@@ -19,7 +19,7 @@ static fc_status copy_file(const char *src, const char *dst)
 {
     char tmp[FC_PATH_MAX + 128];
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", dst, (long)getpid());
-    int in = open(src, O_RDONLY);
+    int in = open(src, O_RDONLY | O_CLOEXEC);
     if (in < 0) return fc_error_set(FC_ERR_FAIL, "--keep-last: cannot read %s: %s", src, strerror(errno));
     unlink(tmp); /* created anew (O_EXCL), so a symbolic link at that name is never followed */
     int out = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);

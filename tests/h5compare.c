@@ -33,7 +33,7 @@ typedef struct name_list {
     int n, cap;
 } name_list;
 
-static void die(const char *msg, const char *what)
+static _Noreturn void die(const char *msg, const char *what)
 {
     fprintf(stderr, "h5compare: %s%s%s\n", msg, what ? ": " : "", what ? what : "");
     exit(2);
