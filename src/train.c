@@ -234,6 +234,17 @@ static fc_status check_resumed_position(const fc_trainer *t, const char *path)
     if (t->best_step < 0 || t->best_step > step)
         return fc_error_set(FC_ERR_INPUT, "%s: attribute 'best_step' of /best: %lld, not among the %lld steps made",
                             path, (long long)t->best_step, (long long)step);
+    /* The checkpoint's checks validated (accuracies) or did not (NaN) at every check, as its load verified; this
+     * run's data must do the same. data_hash tells other validation rows apart, but a checkpoint written before
+     * it existed is held to its data's shape alone: with /val added to or removed from the file, such a resume
+     * went on and its next checks wrote a history that the following --resume refused. */
+    const int validated = t->hist.n_checks > 0 && !isnan(t->hist.val_acc[0]);
+    if (t->hist.n_checks > 0 && validated != (t->data.val.n > 0))
+        return fc_error_set(FC_ERR_INPUT, "%s: /history/val_acc: the run %s at each of its %lld checks, and %s has %s: "
+                            "resuming needs the data it was written with, its validation split too", path,
+                            validated ? "validated" : "had no validation split", (long long)t->hist.n_checks,
+                            t->cfg->data,
+                            t->data.val.n > 0 ? "a validation split" : "no validation split (no /val, no hold-out)");
     return check_resumed_optimizer(t, path);
 }
 

@@ -360,6 +360,8 @@ static const char *const ckpt_kinds[] = {
     "history-lr-huge", /* /history/lr[1] = 1e300: not the configured lr decayed */
     "val-acc-nan-one", /* /history/val_acc[1] = NaN beside an accuracy: a run validates at every check or none */
     "best-acc-huge",   /* /best attribute best_val_acc = 1e300: eval --best took it */
+    "no-data-hash",    /* root attribute data_hash removed, as in a checkpoint written before 2026-12-05: its
+                          data is then checked by its shape alone */
     "checks-extra",    /* a third accuracy check in each /history check array after 1 epoch (at most 2) */
     "loss-extra",      /* a ninth loss in /history/loss of a checkpoint of step 8 */
     "pp-std-zero",     /* /preprocess/std[0] = 0 (give a --preprocess standardize checkpoint): x / 0 */
@@ -596,6 +598,8 @@ static void write_ckpt(const char *kind, const char *good, const char *out)
         set_element(f, "/history/val_acc", 1, (double)NAN);
     } else if (strcmp(k, "best-acc-huge") == 0) {
         put_attr_double(f, "/best", "best_val_acc", 1e300);
+    } else if (strcmp(k, "no-data-hash") == 0) {
+        check(H5Adelete_by_name(f, "/", "data_hash", H5P_DEFAULT), "delete data_hash");
     } else if (strcmp(k, "checks-extra") == 0) {
         /* values a check could hold: only their number is wrong */
         append_element(f, "/history/train_acc", 0.5);

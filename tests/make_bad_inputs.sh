@@ -228,6 +228,17 @@ add resume-other-rows-same-steps "train_rows|60 training rows in the checkpoint,
 "$FCNET_SYNTH" --out "$O/seed12.h5" --train 60 --val 20 --features 4 --classes 3 --seed 12 >/dev/null
 add resume-other-values "data_hash|other rows than|seed12.h5|the same shape" train --resume "$good_ckpt" \
     --data "$O/seed12.h5"
+# A checkpoint written before data_hash existed is held to its data's shape alone. One trained with --val-size 0
+# on good.h5 (whose /val it validated on), resumed on the same /train without /val (no hold-out: no validation),
+# kept its steps and training rows, and resumed: its next checks wrote NaN beside the accuracies, a history its
+# own next --resume refused. The split's presence is compared with the history's instead. (The training's one
+# warning, that --val-size 0 is not used on a file with /val, goes to ck-val0.err.)
+"$FCNET_SYNTH" --out "$O/noval.h5" --train 60 --features 4 --classes 3 --seed 11 >/dev/null
+timeout 60 "$MPIEXEC" -n 1 --oversubscribe --bind-to none "$FCNET_DIST" train --data "$O/good.h5" --hidden 8 \
+    --batch-size 10 --epochs 2 --max-steps 8 --val-size 0 --out "$O/ck-val0" >/dev/null 2>"$O/ck-val0.err"
+"$BAD_INPUTS" ckpt no-data-hash "$O/ck-val0/checkpoint.h5" "$O/ckpt-old-val0.h5"
+add resume-old-val-gone "ckpt-old-val0.h5|/history/val_acc|validated at each of its 2 checks|noval.h5|no validation split" \
+    train --resume "$O/ckpt-old-val0.h5" --data "$O/noval.h5"
 # 30 rows: 3 steps per epoch, so 2 epochs have room for 6 of the checkpoint's 8 losses; the reason given is the
 # training set, not --epochs
 "$FCNET_SYNTH" --out "$O/rows30.h5" --train 30 --val 20 --features 4 --classes 3 --seed 11 >/dev/null
