@@ -175,7 +175,10 @@ if [ "$rc" -gt 128 ] && [ "$rc" -lt 192 ]; then
 fi
 exit "$rc"'
 launch=("$exe" "$@")
-[ $ompi = 1 ] && launch=(bash -c "$rank" fcnet_dist_rank "$exe" "$@")
+# -p: a non-interactive bash sources $BASH_ENV first (a cluster's module setup exports it: Lmod does), which would
+# run once per rank between mpirun and fcnet_dist and print into the training log; -p skips it (and SHELLOPTS from
+# the environment) and leaves the environment fcnet_dist gets as it was.
+[ $ompi = 1 ] && launch=(bash -p -c "$rank" fcnet_dist_rank "$exe" "$@")
 stop_before_start
 trap - USR1 TERM
 exec mpirun ${quiet[@]+"${quiet[@]}"} "${mpirun_args[@]}" "${launch[@]}"

@@ -670,6 +670,29 @@ for sig in USR2 USR1 TERM; do
         not_ok "local.sh SIG$sig during training: exit $rc (want $want): $(head -3 "st$sig.err") $(grep -a stopped "st$sig.out")"
     fi
 done
+# Each rank's bash is non-interactive, so bash sources $BASH_ENV first: a cluster's module setup (Lmod exports
+# BASH_ENV) ran once per rank, between mpirun and fcnet_dist, and whatever it printed landed in the training log.
+# The rank's bash skips it (bash -p); fcnet_dist still gets BASH_ENV in its environment, as before the wrapper.
+# (local.sh itself is a bash script, and sources it once like any other.)
+cat >bash_env.sh <<'EOF'
+echo "$0" >>"$BASH_ENV_LOG"
+EOF
+mkdir fakeenv
+cat >fakeenv/fcnet_dist <<'EOF'
+#!/usr/bin/env bash
+[ "$1" = --version ] && exit 0 # local.sh's start-up check
+echo "BASH_ENV=${BASH_ENV:-unset}" >>"$FAKE_LOG"
+EOF
+chmod +x fakeenv/fcnet_dist
+: >bash_env.log
+if FAKE_LOG=$work/benv.raw BASH_ENV=$work/bash_env.sh BASH_ENV_LOG=$work/bash_env.log FCNET_RANKS=2 \
+    FCNET_BUILD_DIR=$work/fakeenv timeout 60 "$root/launch/local.sh" train >benv.out 2>&1 &&
+    ! grep -q fcnet_dist_rank bash_env.log && [ "$(sort -u benv.raw)" = "BASH_ENV=$work/bash_env.sh" ] &&
+    [ "$(grep -c . benv.raw)" = 2 ]; then
+    ok "local.sh: the ranks' bash does not source \$BASH_ENV; fcnet_dist still has it in its environment"
+else
+    not_ok "local.sh with BASH_ENV set: sourced by $(grep -c fcnet_dist_rank bash_env.log) rank(s); the ranks saw: $(sort benv.raw | head -2 | tr '\n' ' ')$(head -2 benv.out)"
+fi
 # An --overwrite job whose ranks died of the stop signal before the first save (a stand-in mpirun that exits
 # 138 as mpirun does then): the finished checkpoint in --out is the replaced run's, not this job's. It was
 # read as this job's ("a rank was killed", not requeued); now the job counts as stopped (requeued under Slurm).
