@@ -865,6 +865,7 @@ START_TEST(test_nearest_name)
         {"feature", 7, 2},  /* one edit */
         {"trian", 5, 1},    /* a transposition: two edits */
         {"seedxyz", 7, -1}, /* three */
+        {"xyzseed", 7, -1}, /* three, at the front: each leading letter dropped is an edit */
         {"xy", 2, -1},      /* two from lr, but the whole word */
         {"ou", 2, 0},       /* one, fewer than the word's two characters */
         {"out", 3, 0},      /* the name itself (a word given with one dash or none) */
@@ -892,6 +893,8 @@ START_TEST(test_nearest_name)
     name[63] = '\0';
     ck_assert_int_eq(fc_nearest_name(word, 64, names, 1, 0), -1);
     ck_assert_int_eq(fc_nearest_name(word, 63, names, 1, 0), 0);
+    name[63] = 'a'; /* and a 64-character name is never near, not even to a 63-character word one edit off */
+    ck_assert_int_eq(fc_nearest_name(word, 63, names, 1, 0), -1);
 }
 END_TEST
 
