@@ -233,6 +233,20 @@ if [ -w /dev/full ]; then
     expect_help_lost "fcnet_convert idx -h > /dev/full" "$CONVERT" idx -h
     expect_help_lost "fcnet_convert cifar10 --dir cifar --help > /dev/full" "$CONVERT" cifar10 --dir cifar --help
     [ -z "$SYNTH" ] || expect_help_lost "fcnet_synth --train 10 --help > /dev/full" "$SYNTH" --train 10 --help
+    # Unbuffered (stdbuf -o0), the usage's write fails inside fputs and the final fflush has nothing left to
+    # write and succeeds: only the stream's error flag tells the usage was lost.
+    if command -v stdbuf >/dev/null; then
+        rc=0
+        stdbuf -o0 "$CONVERT" --help >/dev/full 2>help.err || rc=$?
+        want="fcnet_convert: cannot write to standard output (No space left on device): the usage is lost"
+        if [ $rc -eq 1 ] && [ "$(cat help.err)" = "$want" ]; then
+            ok "help lost: stdbuf -o0 fcnet_convert --help > /dev/full"
+        else
+            not_ok "help lost: stdbuf -o0 fcnet_convert --help > /dev/full: rc=$rc (expected 1) stderr: $(cat help.err)"
+        fi
+    else
+        echo "skip - no stdbuf: a usage lost to an unbuffered write not checked"
+    fi
 else
     echo "skip - no /dev/full: a usage lost to a write failure not checked"
 fi
@@ -589,6 +603,14 @@ if [ -n "$SYNTH" ]; then
     expect_line "synth near miss given last" \
         "fcnet_synth: unknown option '--trian' (did you mean --train?) (see fcnet_synth --help)" \
         "$SYNTH" --out bad.h5 --trian
+    # A flag typed with one dash or none is compared without it: two letters short is still near, the dash not
+    # counted as a third edit, nor a letter dropped for a dash that is not there.
+    expect_line "synth near miss with one dash" \
+        "fcnet_synth: unknown option '-featur' (did you mean --features?) (see fcnet_synth --help)" \
+        "$SYNTH" -featur 10 --out bad.h5
+    expect_line "synth near miss without dashes" \
+        "fcnet_synth: unknown option 'featur' (did you mean --features?) (see fcnet_synth --help)" \
+        "$SYNTH" featur 10 --out bad.h5
     expect_line "synth far miss: no suggestion" "fcnet_synth: unknown option '--seedxyz' (see fcnet_synth --help)" \
         "$SYNTH" --out bad.h5 --seedxyz 1
     # 2^31 rows are allowed, but 2^31 x 2 features are more than a split may hold.
