@@ -332,6 +332,8 @@ expect_bad "--val negative" "--val '-1'" "row count >= 0" $(idx_args train-image
 # Beyond 64 bits was read as 2^63 - 1 (and named so); a leading blank was skipped. Both refused, as by fcnet_dist.
 expect_bad "--val beyond 64 bits" "--val '99999999999999999999'" "at most 2^63 - 1" \
     $(idx_args train-images train-labels) --val 99999999999999999999
+# 2^63 - 1 itself is a row count (refused only against the rows there are, not as beyond 64 bits).
+expect_bad "--val 2^63 - 1" "--val" "only 5 rows" $(idx_args train-images train-labels) --val 9223372036854775807
 expect_bad "--val with a leading blank" "--val ' 3'" "row count >= 0" $(idx_args train-images train-labels) --val " 3"
 expect_bad "--val empty" "--val ''" "row count >= 0" $(idx_args train-images train-labels) --val ''
 # More labels than images, not only fewer: the counts must be equal.
@@ -547,6 +549,17 @@ if [ -n "$SYNTH" ]; then
     "$SYNTH" --out s8.h5 --noise -1 >/dev/null 2>synth.err
     rc=$?
     check "synth: --noise -1 is a usage error (exit 2, no file)" sh -c "[ $rc -eq 2 ] && [ ! -e s8.h5 ] && grep -q -- --noise synth.err"
+    # The other ends of the ranges: --val 0 and --test 0 (no such split), 2^20 features, --dtype float32 given.
+    "$SYNTH" --out s10.h5 --train 5 --val 0 --test 0 --dtype float32 >/dev/null 2>synth.err
+    rc=$?
+    check "synth: --val 0 --test 0 --dtype float32 (exit 0, float32 x, no /val or /test)" sh -c "[ $rc -eq 0 ] &&
+        [ ! -s synth.err ] && h5dump -H -d /train/x s10.h5 | grep -q H5T_IEEE_F32LE &&
+        ! h5dump -H -d /val/x s10.h5 >/dev/null 2>&1 && ! h5dump -H -d /test/x s10.h5 >/dev/null 2>&1"
+    "$SYNTH" --out s11.h5 --train 1 --features 1048576 >/dev/null 2>synth.err
+    rc=$?
+    check "synth: --features 1048576 (2^20) is allowed (exit 0, a file)" sh -c "[ $rc -eq 0 ] && [ ! -s synth.err ] &&
+        h5dump -H -d /train/x s11.h5 | grep -q '( 1, 1048576 )'"
+    rm -f s11.h5
     # An empty training split is no dataset (the trainer refuses it): --train starts at 1.
     "$SYNTH" --out s6.h5 --train 0 >/dev/null 2>synth.err
     rc=$?
