@@ -1215,10 +1215,12 @@ static void expect_state_refused(fixture *a, fixture *b, const char *path, const
 }
 
 /* Histories no run writes are refused on --resume, each with one line naming the array, the element and the rule:
- * a check at a repeated or earlier step (checks are made at step 0 and at each epoch's end); a learning rate other
+ * a check at a repeated or earlier step (checks are made at step 0 and at each epoch's end; the first two
+ * compared too); a learning rate other
  * than the configured one decayed at each epoch's end (0 before it underflows, negative, NaN, 1e300, or one bit
  * off); a NaN validation accuracy beside accuracies (a run validates at every check or at none); a NaN loss or
- * train accuracy; a NaN best accuracy. A run without validation (NaN at every check, best accuracy -1) loads. */
+ * train accuracy; a NaN best accuracy. A run without validation (NaN at every check, best accuracy -1) whose last
+ * check is at the step made loads. */
 START_TEST(test_impossible_histories_refused)
 {
     const char *path = scratch("histories.h5");
@@ -1228,6 +1230,8 @@ START_TEST(test_impossible_histories_refused)
     fc_status st = fc_ckpt_load(&b->t, path);
     ck_assert_msg(st == FC_OK, "%s", fc_error_message());
 
+    h->check_step[1] = h->check_step[0]; /* the first pair too: element 1 is compared with element 0 */
+    expect_state_refused(a, b, path, "/history/check_step", "at element 1 after");
     h->check_step[2] = h->check_step[1];
     expect_state_refused(a, b, path, "/history/check_step", "at element 2 after");
     h->check_step[3] = h->check_step[1] - 1;
@@ -1252,6 +1256,7 @@ START_TEST(test_impossible_histories_refused)
 
     for (int64_t i = 0; i < h->n_checks; i++) h->val_acc[i] = (double)NAN;
     a->t.best_val_acc = -1;
+    h->check_step[h->n_checks - 1] = a->t.step; /* the last check at the step made (an epoch's end): taken */
     ck_assert_int_eq(fc_ckpt_save(&a->t, path), FC_OK);
     st = fc_ckpt_load(&b->t, path);
     ck_assert_msg(st == FC_OK, "%s", fc_error_message());
