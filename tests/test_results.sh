@@ -210,6 +210,29 @@ check "a foreign summary.csv: exit 1, one line naming it, kept, nothing trained 
         grep -qF \"summary.csv: no 'experiment' column\" '$T/foreign.err' && ! grep -q Traceback '$T/foreign.err' &&
         cmp -s '$T/before' '$T/repo/results/summary.csv' && [ ! -e '$T/repo/results/trained' ]"
 
+
+# 3e. A summary.csv it cannot read stops it the same way, with the system's reason: one not in UTF-8 (a
+# UnicodeDecodeError, not a traceback) and a directory ('Is a directory', not Python's '[Errno 21] ...'); and
+# without a summary.csv at all (a first run) there is nothing to keep and the file is written.
+# unreadable_summary NAME WANT: exit 1, one line holding WANT, no traceback, nothing trained
+unreadable_summary() {
+    rm -f "$T/repo/results/trained"
+    rc=0
+    "$py" "$T/fake_exp.py" "$T/repo/results" "$T/repo/fashion.h5" "" >"$T/bad.out" 2>"$T/bad.err" || rc=$?
+    check "$1: exit 1, one line, nothing trained (got exit $rc: $(head -c 300 "$T/bad.err"))" bash -c "[ $rc = 1 ] &&
+        [ \$(wc -l <'$T/bad.err') = 1 ] && grep -qF \"$2\" '$T/bad.err' && ! grep -q Traceback '$T/bad.err' &&
+        [ ! -e '$T/repo/results/trained' ]"
+}
+printf 'experiment,run\nbatch\377norm,old-row\n' >"$T/repo/results/summary.csv"
+unreadable_summary "a summary.csv not in UTF-8" "summary.csv: cannot read it ('utf-8' codec can't decode"
+rm -f "$T/repo/results/summary.csv"
+mkdir "$T/repo/results/summary.csv"
+unreadable_summary "a summary.csv that is a directory" "summary.csv: cannot read it (Is a directory); move it away"
+rmdir "$T/repo/results/summary.csv"
+rc=0
+"$py" "$T/fake_exp.py" "$T/repo/results" "$T/repo/fashion.h5" "" >"$T/first.out" 2>&1 || rc=$?
+check "no summary.csv yet: exit 0, written with the run's row (got exit $rc: $(tail -1 "$T/first.out"))" bash -c \
+    "[ $rc = 0 ] && grep -q '^fake,r,1,0.5000' '$T/repo/results/summary.csv' && [ -e '$T/repo/results/trained' ]"
 # 4. plot_history.py on a checkpoint trained without validation (best_val_acc -1, val_acc NaN).
 "$FCNET_BUILD_DIR/datasets/fcnet_synth" --out "$T/s.h5" --train 200 --test 50 --features 5 --classes 3 >/dev/null
 "$FCNET_BUILD_DIR/fcnet_dist" --data "$T/s.h5" --val-size 0 --epochs 2 --hidden 8 --out "$T/noval" >"$T/noval.log" 2>&1
