@@ -211,9 +211,9 @@ check "a foreign summary.csv: exit 1, one line naming it, kept, nothing trained 
         cmp -s '$T/before' '$T/repo/results/summary.csv' && [ ! -e '$T/repo/results/trained' ]"
 
 
-# 3e. A summary.csv it cannot read stops it the same way, with the system's reason: one not in UTF-8 (a
-# UnicodeDecodeError, not a traceback) and a directory ('Is a directory', not Python's '[Errno 21] ...'); and
-# without a summary.csv at all (a first run) there is nothing to keep and the file is written.
+# 3e. An empty summary.csv (no columns) stops it as a foreign one does, and a summary.csv it cannot read with the
+# system's reason: one not in UTF-8 (a UnicodeDecodeError, not a traceback) and a directory ('Is a directory', not
+# Python's '[Errno 21] ...'); without a summary.csv at all (a first run) there is nothing to keep, the file written.
 # unreadable_summary NAME WANT: exit 1, one line holding WANT, no traceback, nothing trained
 unreadable_summary() {
     rm -f "$T/repo/results/trained"
@@ -225,6 +225,8 @@ unreadable_summary() {
 }
 printf 'experiment,run\nbatch\377norm,old-row\n' >"$T/repo/results/summary.csv"
 unreadable_summary "a summary.csv not in UTF-8" "summary.csv: cannot read it ('utf-8' codec can't decode"
+: >"$T/repo/results/summary.csv" # empty: no first line, so no columns at all
+unreadable_summary "an empty summary.csv" "summary.csv: no 'experiment' column"
 rm -f "$T/repo/results/summary.csv"
 mkdir "$T/repo/results/summary.csv"
 unreadable_summary "a summary.csv that is a directory" "summary.csv: cannot read it (Is a directory); move it away"
