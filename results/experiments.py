@@ -512,7 +512,8 @@ def main(argv):
     if not ARGS.list and not os.path.exists(FULL):
         sys.exit(f"experiments.py: {FULL} missing: run datasets/fashion-mnist.sh first")
     summary = os.path.join(RESULTS, "summary.csv")
-    old = [] if ARGS.list else read_other_rows(summary, names)  # before training: a damaged file stops it now
+    if not ARGS.list:
+        read_other_rows(summary, names)  # a damaged file stops it now, not after the runs
     all_rows, tables = [], {}
     t0 = time.monotonic()
     for n in names:
@@ -534,6 +535,8 @@ def main(argv):
         return 0
     keys = ["experiment", "run", "ranks", "final_loss", "final_train_acc", "final_val_acc", "best_val_acc",
             "test_acc", "diverged", "train_s", "wall_s", "load", "data", "args"]
+    # Read again, now: the runs took hours, and rows another invocation wrote meanwhile (other experiments) stay.
+    old = read_other_rows(summary, names)
     order = list(EXPERIMENTS)  # the experiments' own order, however they were (re)run
     rank = {name: i for i, name in enumerate(order)}
 

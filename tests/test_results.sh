@@ -6,7 +6,8 @@
 # damaged run.json means "train again", not a traceback; a missing --config file or a folder inside a run's
 # folder is one line, not a traceback (the folder kept); summary.csv and the README tables are written whole (a
 # write that fails half way keeps the previous file), and a summary.csv it did not write stops it before any run
-# trains; results/run.sh refuses a bad argument before installing
+# trains, and it is read again just before it is written (rows written meanwhile kept); results/run.sh refuses a
+# bad argument before installing
 # or building anything;
 # plot_history.py on a checkpoint without validation draws no "best val -1" line and keeps the accuracy
 # axis within [0, 1], and titles it "epoch 0 off scale" only when epoch 0 is; its refusals (a directory, a file
@@ -149,6 +150,9 @@ class Run:
 
     def execute(self, ranks, force):  # leaves a mark: the run would have trained
         open(os.path.join(sys.argv[1], "trained"), "w").close()
+        if os.environ.get("ROWS_DURING_RUN"):  # another invocation's summary, written while this one trains
+            with builtins.open(os.path.join(sys.argv[1], "summary.csv"), "w") as f:
+                f.write(os.environ["ROWS_DURING_RUN"])
 
     def row(self):
         return {"experiment": "fake", "run": "r", "ranks": 1, "final_loss": 0.5, "final_train_acc": 0.9,
@@ -235,6 +239,15 @@ rc=0
 "$py" "$T/fake_exp.py" "$T/repo/results" "$T/repo/fashion.h5" "" >"$T/first.out" 2>&1 || rc=$?
 check "no summary.csv yet: exit 0, written with the run's row (got exit $rc: $(tail -1 "$T/first.out"))" bash -c \
     "[ $rc = 0 ] && grep -q '^fake,r,1,0.5000' '$T/repo/results/summary.csv' && [ -e '$T/repo/results/trained' ]"
+# 3f. summary.csv is read again after the runs, just before it is written: the rows another invocation wrote while
+# these runs trained (hours, for the real experiments) are kept, not replaced by what the file held at the start.
+printf 'experiment,run\nbatchnorm,start-row\n' >"$T/repo/results/summary.csv"
+rc=0
+ROWS_DURING_RUN=$'experiment,run\nbatchnorm,written-meanwhile\n' \
+    "$py" "$T/fake_exp.py" "$T/repo/results" "$T/repo/fashion.h5" "" >"$T/during.out" 2>&1 || rc=$?
+check "rows written to summary.csv during the runs kept (got exit $rc: $(tail -1 "$T/during.out"))" bash -c \
+    "[ $rc = 0 ] && grep -q '^batchnorm,written-meanwhile' '$T/repo/results/summary.csv' &&
+        ! grep -q 'start-row' '$T/repo/results/summary.csv' && grep -q '^fake,r,1,0.5000' '$T/repo/results/summary.csv'"
 # 4. plot_history.py on a checkpoint trained without validation (best_val_acc -1, val_acc NaN).
 "$FCNET_BUILD_DIR/datasets/fcnet_synth" --out "$T/s.h5" --train 200 --test 50 --features 5 --classes 3 >/dev/null
 "$FCNET_BUILD_DIR/fcnet_dist" --data "$T/s.h5" --val-size 0 --epochs 2 --hidden 8 --out "$T/noval" >"$T/noval.log" 2>&1
