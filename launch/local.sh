@@ -12,6 +12,9 @@
 #                      in FCNET_MPIRUN_ARGS and Open MPI's mpirun, every slot it gives, as mpirun counts them)
 #   FCNET_BUILD_DIR    build directory holding fcnet_dist (default: build/; built there when missing)
 #   FCNET_MPIRUN_ARGS  extra mpirun arguments, e.g. "--hostfile hosts" for several machines
+#   FCNET_RANK_WRAPPER 0: mpirun starts fcnet_dist itself, without the small bash per rank that reports a rank's
+#                      death by a signal (below; for tools that take the ranks' PIDs from mpirun, such as
+#                      parallel debuggers); default 1
 #   OPENBLAS_NUM_THREADS  kept when set; otherwise 1
 # The exit status is fcnet_dist's (0 success, 2 usage/config/data error, 3 training diverged, 1 other failure);
 # 2 also when mpirun cannot start the ranks at all (its reason is printed).
@@ -80,6 +83,11 @@ fi
 if [ -z "${FCNET_MPIRUN_ARGS:-}" ] && [ "$ranks" -gt $((16 * $(nproc 2>/dev/null || echo 1))) ]; then
     echo "local.sh: FCNET_RANKS=$ranks: more than 16 ranks per CPU of this machine; for several machines give" \
         "FCNET_MPIRUN_ARGS=\"--hostfile FILE\"" >&2
+    exit 2
+fi
+rank_wrapper=${FCNET_RANK_WRAPPER:-1}
+if [ "$rank_wrapper" != 0 ] && [ "$rank_wrapper" != 1 ]; then
+    echo "local.sh: FCNET_RANK_WRAPPER='$rank_wrapper': expected 0 or 1" >&2
     exit 2
 fi
 if ! positive_int "$OPENBLAS_NUM_THREADS"; then
@@ -178,7 +186,7 @@ launch=("$exe" "$@")
 # -p: a non-interactive bash sources $BASH_ENV first (a cluster's module setup exports it: Lmod does), which would
 # run once per rank between mpirun and fcnet_dist and print into the training log; -p skips it (and SHELLOPTS from
 # the environment) and leaves the environment fcnet_dist gets as it was.
-[ $ompi = 1 ] && launch=(bash -p -c "$rank" fcnet_dist_rank "$exe" "$@")
+[ $ompi = 1 ] && [ "$rank_wrapper" = 1 ] && launch=(bash -p -c "$rank" fcnet_dist_rank "$exe" "$@")
 stop_before_start
 trap - USR1 TERM
 exec mpirun ${quiet[@]+"${quiet[@]}"} "${mpirun_args[@]}" "${launch[@]}"

@@ -693,6 +693,34 @@ if FAKE_LOG=$work/benv.raw BASH_ENV=$work/bash_env.sh BASH_ENV_LOG=$work/bash_en
 else
     not_ok "local.sh with BASH_ENV set: sourced by $(grep -c fcnet_dist_rank bash_env.log) rank(s); the ranks saw: $(sort benv.raw | head -2 | tr '\n' ' ')$(head -2 benv.out)"
 fi
+# FCNET_RANK_WRAPPER=0: mpirun starts fcnet_dist itself (its parent is mpirun, not the small bash), for tools that
+# take the ranks' PIDs from mpirun; by default the bash is its parent. Another value is refused before mpirun runs.
+mkdir fakeparent
+cat >fakeparent/fcnet_dist <<'EOF'
+#!/usr/bin/env bash
+[ "$1" = --version ] && exit 0 # local.sh's start-up check
+ps -o comm= -p "$PPID" >>"$FAKE_LOG"
+EOF
+chmod +x fakeparent/fcnet_dist
+for wrapper in 1 0; do
+    : >"parent$wrapper.log"
+    want=bash
+    [ $wrapper = 0 ] && want=mpirun
+    if FAKE_LOG=$work/parent$wrapper.log FCNET_RANK_WRAPPER=$wrapper FCNET_RANKS=2 FCNET_BUILD_DIR=$work/fakeparent \
+        timeout 60 "$root/launch/local.sh" train >"parent$wrapper.out" 2>&1 &&
+        [ "$(sort -u "parent$wrapper.log")" = $want ] && [ "$(grep -c . "parent$wrapper.log")" = 2 ]; then
+        ok "local.sh FCNET_RANK_WRAPPER=$wrapper: each rank's parent is $want"
+    else
+        not_ok "local.sh FCNET_RANK_WRAPPER=$wrapper: the ranks' parents: $(sort "parent$wrapper.log" | tr '\n' ' ')$(head -2 "parent$wrapper.out")"
+    fi
+done
+rc=0
+FCNET_RANK_WRAPPER=yes FCNET_BUILD_DIR=$work/fakeparent "$root/launch/local.sh" train >wrapper_bad.out 2>&1 || rc=$?
+if [ $rc = 2 ] && [ "$(cat wrapper_bad.out)" = "local.sh: FCNET_RANK_WRAPPER='yes': expected 0 or 1" ]; then
+    ok "local.sh FCNET_RANK_WRAPPER=yes: refused, exit 2, one line"
+else
+    not_ok "local.sh FCNET_RANK_WRAPPER=yes: exit $rc: $(head -3 wrapper_bad.out)"
+fi
 # An --overwrite job whose ranks died of the stop signal before the first save (a stand-in mpirun that exits
 # 138 as mpirun does then): the finished checkpoint in --out is the replaced run's, not this job's. It was
 # read as this job's ("a rank was killed", not requeued); now the job counts as stopped (requeued under Slurm).
