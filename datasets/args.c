@@ -39,20 +39,30 @@ int fc_args_usage_error(const fc_args_tool *tool, const char *fmt, ...)
     return FC_ERR_INPUT;
 }
 
-/* The index of arg in the tool's flags, or -1. */
+/* The length of the flag's name in arg: all of it, or what comes before the '=' of "--flag=value", the form
+ * fcnet_dist takes too. */
+static size_t name_length(const char *arg)
+{
+    const char *eq = strncmp(arg, "--", 2) == 0 ? strchr(arg, '=') : NULL;
+    return eq ? (size_t)(eq - arg) : strlen(arg);
+}
+
+/* The index of the flag that arg names ("--out" or "--out=F"), or -1. */
 static int flag_index(const fc_args_tool *tool, const char *arg)
 {
+    const size_t len = name_length(arg);
     for (int k = 0; k < tool->n_flags; k++)
-        if (strcmp(arg, tool->flags[k]) == 0) return k;
+        if (strlen(tool->flags[k]) == len && strncmp(arg, tool->flags[k], len) == 0) return k;
     return -1;
 }
 
 /* "unknown option '--feature' (did you mean --features?)": the nearest flag by fcnet_dist's rule (suggest.h), the
- * word compared without its dashes as fcnet_dist compares it, so "-feature" and "feature" are near misses too. */
+ * word compared without its dashes (and its "=value") as fcnet_dist compares it, so "-feature" and "feature" are
+ * near misses too. */
 static int unknown_option(const fc_args_tool *tool, const char *arg)
 {
     const size_t dashes = arg[0] != '-' ? 0 : arg[1] != '-' ? 1 : 2;
-    const int k = fc_nearest_name(arg + dashes, strlen(arg + dashes), tool->flags, tool->n_flags, 2);
+    const int k = fc_nearest_name(arg + dashes, name_length(arg) - dashes, tool->flags, tool->n_flags, 2);
     if (k < 0) return fc_args_usage_error(tool, "unknown option '%s'", arg);
     return fc_args_usage_error(tool, "unknown option '%s' (did you mean %s?)", arg, tool->flags[k]);
 }
@@ -65,8 +75,9 @@ int fc_args_parse(const fc_args_tool *tool, int argc, char **argv, int first, fc
         const int flag = flag_index(tool, arg);
         /* before the value: a misspelt flag given last is unknown, not one missing its value */
         if (flag < 0) return unknown_option(tool, arg);
-        if (i + 1 >= argc) return fc_args_usage_error(tool, tool->missing_value, arg);
-        const int rc = set(ctx, flag, argv[++i]);
+        const size_t len = name_length(arg);
+        if (arg[len] == '\0' && i + 1 >= argc) return fc_args_usage_error(tool, tool->missing_value, arg);
+        const int rc = set(ctx, flag, arg[len] == '=' ? arg + len + 1 : argv[++i]);
         if (rc) return rc;
     }
     return 0;

@@ -431,6 +431,14 @@ expect_line "near miss given last" \
     "$CONVERT" $(idx_args train-images train-labels) --out bad.h5 --vall
 expect_line "far miss: no suggestion" "fcnet_convert: unknown option '--images' (see fcnet_convert --help)" \
     "$CONVERT" idx --images train-images --out bad.h5
+# "--flag=value", as fcnet_dist takes it: the value is checked as a separate one is, and a near miss is named by
+# its flag alone.
+expect_line "--val=x" \
+    "fcnet_convert: --val 'x': expected a row count >= 0 (at most 2^63 - 1) (see fcnet_convert --help)" \
+    "$CONVERT" $(idx_args train-images train-labels) --out=bad.h5 --val=x
+expect_line "near miss with =value" \
+    "fcnet_convert: unknown option '--vall=3' (did you mean --val?) (see fcnet_convert --help)" \
+    "$CONVERT" $(idx_args train-images train-labels) --out bad.h5 --vall=3
 expect_usage "idx with --dir" "--dir belongs to cifar10" $(idx_args train-images train-labels) --dir cifar --out bad.h5
 expect_usage "cifar10 with --train-images" "belong to idx" cifar10 --dir cifar --train-images train-images --out bad.h5
 # An empty --out made the temporary ".tmp" here (replacing one) and failed only at the rename, exit 1.
@@ -626,6 +634,15 @@ if [ -n "$SYNTH" ]; then
         "$SYNTH" featur 10 --out bad.h5
     expect_line "synth far miss: no suggestion" "fcnet_synth: unknown option '--seedxyz' (see fcnet_synth --help)" \
         "$SYNTH" --out bad.h5 --seedxyz 1
+    # "--flag=value" writes what "--flag value" writes, byte for byte; "--out=" is an empty file name.
+    rm -f eq.h5 spaced.h5
+    "$SYNTH" --out=eq.h5 --train=10 --features=3 --seed=5 --dtype=float32 >eq.out 2>&1
+    rc=$?
+    "$SYNTH" --out spaced.h5 --train 10 --features 3 --seed 5 --dtype float32 >spaced.out 2>&1
+    check "synth --flag=value: exit 0, the same file as --flag value (exit $rc: $(head -c 200 eq.out))" sh -c \
+        "[ $rc -eq 0 ] && cmp -s eq.h5 spaced.h5"
+    expect_line "synth --out=" "fcnet_synth: --out expects a file name, got '' (see fcnet_synth --help)" \
+        "$SYNTH" --out= --train 5
     # 2^31 rows are allowed, but 2^31 x 2 features are more than a split may hold.
     expect_synth_usage "--train 2147483648 --features 2" "too large.*'--features'" --out s-bad.h5 \
         --train 2147483648 --features 2
