@@ -7,16 +7,16 @@ else checks. Each file keeps its own flags (warnings, definitions, include paths
 
     test_clang_warnings.py BUILD/compile_commands.json
 """
-import json
-import shlex
 import shutil
 import subprocess
 import sys
 
+import compile_db
+
 
 def clang_args(entry):
     """The entry's compiler arguments without the compiler, its output file and -c."""
-    args = entry["arguments"] if "arguments" in entry else shlex.split(entry["command"])
+    args = compile_db.arguments(entry)
     kept, skip_next = [], False
     for a in args[1:]:
         if skip_next:
@@ -36,14 +36,8 @@ def main():
     if clang is None:
         print("skipped: no clang on PATH")
         return 77
-    try:
-        with open(sys.argv[1]) as f:
-            entries = json.load(f)
-    except (OSError, ValueError) as err:  # one line, not a traceback: CMake writes it for Makefile and Ninja builds
-        print(f"not ok - cannot read {sys.argv[1]}: {err}")
-        return 1
-    if not entries:
-        print(f"not ok - {sys.argv[1]} lists no file")
+    entries = compile_db.read_entries(sys.argv[1])
+    if entries is None:
         return 1
     failed = 0
     for e in entries:

@@ -9,14 +9,14 @@ builds with GCC only: this check, which needs no compiler, finds a target that w
 
     test_fp_contract.py BUILD/compile_commands.json
 """
-import json
-import shlex
 import sys
+
+import compile_db
 
 
 def contract_mode(entry):
     """The value of the entry's last -ffp-contract= option (the one the compiler obeys), or None."""
-    args = entry["arguments"] if "arguments" in entry else shlex.split(entry["command"])
+    args = compile_db.arguments(entry)
     modes = [a.split("=", 1)[1] for a in args if a.startswith("-ffp-contract=")]
     return modes[-1] if modes else None
 
@@ -25,14 +25,8 @@ def main():
     if len(sys.argv) != 2:
         print(__doc__.strip().splitlines()[-1].strip(), file=sys.stderr)
         return 2
-    try:
-        with open(sys.argv[1]) as f:
-            entries = json.load(f)
-    except (OSError, ValueError) as err:
-        print(f"not ok - cannot read {sys.argv[1]}: {err}")
-        return 1
-    if not entries:
-        print(f"not ok - {sys.argv[1]} lists no file")
+    entries = compile_db.read_entries(sys.argv[1])
+    if entries is None:
         return 1
     failed = 0
     for e in entries:
