@@ -120,6 +120,14 @@ static void out_dir_text(char *dir, size_t size, const char *out)
     for (size_t n = strlen(dir); n > 1 && dir[n - 1] == '/';) dir[--n] = '\0';
 }
 
+/* <out>/.fcnet-lock, the lock file's one name for every place that looks at it. */
+static void lock_path(char *path, size_t size, const char *out)
+{
+    char dir[FC_PATH_MAX];
+    out_dir_text(dir, sizeof dir, out);
+    snprintf(path, size, "%s/.fcnet-lock", dir);
+}
+
 /* Nothing is lost by accident: a run writes into an --out that holds checkpoints only when it continues
  * one of them (--resume from a file of that run in --out) or is told to replace them (--overwrite). */
 static fc_status check_not_replacing(const fc_config *cfg)
@@ -177,9 +185,8 @@ static fc_status in_use(const char *out, const char *holder)
  * no lock on it itself: closing this second descriptor would release that lock. */
 static int locked_by_other(const char *out, char *holder, size_t size)
 {
-    char dir[FC_PATH_MAX], path[FC_PATH_MAX + 32];
-    out_dir_text(dir, sizeof dir, out);
-    snprintf(path, sizeof path, "%s/.fcnet-lock", dir);
+    char path[FC_PATH_MAX + 32];
+    lock_path(path, sizeof path, out);
     struct stat sb;
     if (lstat(path, &sb) != 0 || !S_ISREG(sb.st_mode)) return 0;
     const int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
@@ -198,9 +205,8 @@ static int locked_by_other(const char *out, char *holder, size_t size)
  * close would release it early. A file system without locks (ENOLCK, EOPNOTSUPP) gets a warning, no lock. */
 static fc_status lock_out_dir(const char *out, fc_out_dir_hold *hold, int *again)
 {
-    char dir[FC_PATH_MAX], path[FC_PATH_MAX + 32];
-    out_dir_text(dir, sizeof dir, out);
-    snprintf(path, sizeof path, "%s/.fcnet-lock", dir);
+    char path[FC_PATH_MAX + 32];
+    lock_path(path, sizeof path, out);
     /* Only a regular file is opened and written: a symbolic link would be followed and its target (any file
      * the user can write) truncated, a FIFO would block the open, a device would be opened. lstat refuses
      * them unopened; O_NOFOLLOW, O_NONBLOCK (no effect on a regular file) and fstat cover a swap in between. */
@@ -401,8 +407,8 @@ static int cut_last_component(char *dir)
 void fc_out_dir_release(const char *out, fc_out_dir_hold *hold, int refused)
 {
     char dir[FC_PATH_MAX], path[FC_PATH_MAX + 32];
-    out_dir_text(dir, sizeof dir, out);
-    snprintf(path, sizeof path, "%s/.fcnet-lock", dir);
+    out_dir_text(dir, sizeof dir, out); /* also for the climb below */
+    lock_path(path, sizeof path, out);
     /* Removed while still locked: a run waiting on it sees its file gone and opens the new one (lock_out_dir).
      * Only the file it created: a name someone emptied meanwhile may hold another run's new lock file. */
     if (refused && hold->lock_created && (!hold->lock || same_file(hold->lock - 1, path))) unlink(path);
