@@ -913,7 +913,7 @@ static void r_check_best_val_acc(ckpt_io *io, double best_val_acc)
 /* Values training never writes, refused like the other impossible states (a file edited or damaged where no
  * checksum sees it); the histories feed the plots and the per-epoch lines. They are as check_accuracy records
  * them: one check at step 0 and one at each epoch's end, so at increasing steps; the lr of check i is the
- * configured one decayed at i epoch ends, one multiply each as fc_optim_end_epoch makes it (0 only where that
+ * configured one decayed at i epoch ends, each by fc_optim_decayed_lr as training does it (0 only where that
  * product underflows: --lr-decay is above 0); the validation accuracy is NaN at every check without a validation
  * split and an accuracy at every check with one (the split cannot change on --resume). */
 static void r_check_states(ckpt_io *io, const fc_history *h, int64_t n_loss, int64_t n_checks, int64_t step,
@@ -923,7 +923,7 @@ static void r_check_states(ckpt_io *io, const fc_history *h, int64_t n_loss, int
         if (!isfinite(h->loss[i]) || h->loss[i] < 0)
             io_fail(io, "/history/loss", "%g at element %lld: a loss is finite and >= 0", h->loss[i], (long long)i);
     double decayed_lr = optim->lr;
-    for (int64_t i = 0; i < n_checks && !io->st; i++, decayed_lr *= optim->lr_decay) {
+    for (int64_t i = 0; i < n_checks && !io->st; i++, decayed_lr = fc_optim_decayed_lr(optim, decayed_lr)) {
         const double tr = h->train_acc[i], va = h->val_acc[i], lr = h->lr[i];
         const int64_t at = h->check_step[i];
         if (!(tr >= 0 && tr <= 1))

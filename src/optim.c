@@ -197,4 +197,6 @@ void fc_optim_end_step(const fc_optim *opt)
 #endif
 }
 
-void fc_optim_end_epoch(fc_optim *opt) { opt->lr *= opt->cfg.lr_decay; }
+double fc_optim_decayed_lr(const fc_optim_config *c, double lr) { return lr * c->lr_decay; }
+
+void fc_optim_end_epoch(fc_optim *opt) { opt->lr = fc_optim_decayed_lr(&opt->cfg, opt->lr); }

@@ -195,10 +195,11 @@ static fc_status check_resumed_optimizer(const fc_trainer *t, const char *path)
     if (opt->cfg.kind == FC_OPTIM_ADAM && opt->t != t->step)
         return fc_error_set(FC_ERR_INPUT, "%s: attribute 't' of /optim: %lld, but adam advances it once per step and "
                             "the checkpoint made %lld", path, (long long)opt->t, (long long)t->step);
-    /* The decay exactly as fc_optim_end_epoch applies it, one multiply per finished epoch: pow() differs in the
+    /* The decay exactly as training applies it (fc_optim_decayed_lr), once per finished epoch: pow() differs in the
      * last bits, and once lr is subnormal by more than any relative tolerance. epoch <= step, a loss per step. */
     double expected_lr = opt->cfg.lr;
-    for (int64_t e = 0; e < t->epoch && expected_lr != 0; e++) expected_lr *= opt->cfg.lr_decay;
+    for (int64_t e = 0; e < t->epoch && expected_lr != 0; e++)
+        expected_lr = fc_optim_decayed_lr(&opt->cfg, expected_lr);
     if (opt->lr != expected_lr)
         return fc_error_set(FC_ERR_INPUT, "%s: attribute 'lr' of /optim: %.17g, but lr %g decayed by %g after each of "
                             "%lld epochs is %.17g", path, opt->lr, opt->cfg.lr, opt->cfg.lr_decay,

@@ -68,7 +68,11 @@ int fc_optim_step_range(fc_optim *opt, fc_real *w, const fc_real *dw, size_t beg
 void fc_optim_begin_step(fc_optim *opt);
 int fc_optim_apply(fc_optim *opt, fc_real *w, const fc_real *dw, size_t begin, size_t len);
 void fc_optim_end_step(const fc_optim *opt);
-/* lr *= lr_decay. */
+/* The learning rate after one more epoch end: lr * lr_decay. The one statement of the decay rule, also for the
+ * checks of a resumed checkpoint's lr and lr history, which must match it bit for bit. */
+double fc_optim_decayed_lr(const fc_optim_config *c, double lr);
+
+/* opt->lr = fc_optim_decayed_lr(&opt->cfg, opt->lr). */
 void fc_optim_end_epoch(fc_optim *opt);
 
 #endif
