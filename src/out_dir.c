@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -198,6 +199,39 @@ static int locked_by_other(const char *out, char *holder, size_t size)
     return held;
 }
 
+/* A .fcnet-lock this user may not even read (another user's, written under umask 077): whether a run of theirs
+ * holds it cannot be seen. Said as such, not as a checkpoint of "an earlier run" to resume (which this user
+ * cannot read either) nor as a lock file it "cannot create" (it is there). */
+static fc_status unreadable_lock(const char *out, const char *path, int err)
+{
+    struct stat sb;
+    char owner[96] = "";
+    if (stat(path, &sb) == 0 && sb.st_uid != geteuid()) {
+        const struct passwd *pw = getpwuid(sb.st_uid);
+        if (pw)
+            snprintf(owner, sizeof owner, " (the lock file of user %s)", pw->pw_name);
+        else
+            snprintf(owner, sizeof owner, " (the lock file of user %ld)", (long)sb.st_uid);
+    }
+    return fc_error_set(FC_ERR_INPUT, "--out: cannot open %s: %s%s; whether a run is using %s cannot be told: "
+                        "choose another --out", path, strerror(err), owner, out);
+}
+
+/* FC_OK, or the refusal of a .fcnet-lock in out that is there but cannot be opened for reading (EACCES). */
+static fc_status check_lock_readable(const char *out)
+{
+    char path[FC_PATH_MAX + 32];
+    lock_path(path, sizeof path, out);
+    struct stat sb;
+    if (lstat(path, &sb) != 0 || !S_ISREG(sb.st_mode)) return FC_OK; /* absent, or refused by lock_out_dir */
+    const int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    if (fd >= 0) {
+        close(fd);
+        return FC_OK;
+    }
+    return errno == EACCES ? unreadable_lock(out, path, EACCES) : FC_OK;
+}
+
 /* Rank 0 takes an exclusive lock on <out>/.fcnet-lock for the whole run: two runs started on one --out
  * would both pass the check for another run's checkpoint before either had saved, and then overwrite each
  * other's. A POSIX record lock (also honoured over NFS) is released when the process ends however it ends,
@@ -223,6 +257,7 @@ static fc_status lock_out_dir(const char *out, fc_out_dir_hold *hold, int *again
         writable = 0;
     }
     if (fd < 0 && errno == ELOOP) return not_a_lock_file(path, S_IFLNK);
+    if (fd < 0 && !writable && errno == EACCES) return unreadable_lock(out, path, EACCES);
     if (fd < 0) return fc_error_set(FC_ERR_INPUT, "--out: cannot create %s: %s", path, strerror(errno));
     if (fstat(fd, &sb) != 0) {
         const int err = errno;
@@ -357,6 +392,7 @@ static fc_status claim_once(const fc_config *cfg, const int64_t resume_file[5], 
         unlink(probe);
         st = check_checkpoint_names(cfg->out, cfg->data);
     }
+    if (st == FC_OK) st = check_lock_readable(cfg->out);
     /* The checkpoint of a run still going is not "an earlier run's" to resume: that run is named. (This
      * process holds no lock yet, so the look at the lock cannot release one.) */
     char holder[128];

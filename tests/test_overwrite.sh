@@ -356,6 +356,35 @@ else
 fi
 rm -rf temps/.checkpoint.h5.tmp.x12 temps/checkpoint-step10.h5.tmp. temps/notes.tmp.1 temps/.checkpoint.h5.tmp.4245
 
+# A .fcnet-lock this user cannot even read (another user's, written under umask 077): whether a run holds it
+# cannot be seen, and the refusal says so. It called the checkpoint there an earlier run's to --resume (which
+# that user cannot read either), and with --overwrite the lock file one it "cannot create". As root the other
+# user is nobody (setpriv); as any other user, its own lock file made unreadable (chmod 000) stands in.
+must_run 2 log.private "${RUN[@]}" --seed 6 --max-steps 5 --out private || exit 1
+chmod 000 private/.fcnet-lock || exit 1
+as_other=()
+if [ "$(id -u)" = 0 ]; then
+    if command -v setpriv >/dev/null 2>&1 && id nobody >/dev/null 2>&1; then
+        chmod 777 private && chmod o+rx "$W" && chmod o+r d.h5 || exit 1
+        as_other=(setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups env HOME=/tmp)
+    else
+        pass "# SKIP an unreadable .fcnet-lock: as root without setpriv and user nobody"
+    fi
+fi
+if [ "$(id -u)" != 0 ] || [ ${#as_other[@]} -gt 0 ]; then
+    before=$(ls -A private)
+    for extra in "" --overwrite; do
+        # shellcheck disable=SC2086 # $extra: no word or one
+        timeout -k 2 30 ${as_other[@]+"${as_other[@]}"} "$FCNET_DIST" "${RUN[@]}" --seed 2 --out private $extra \
+            >private.out 2>private.err
+        expect_error "a .fcnet-lock this user cannot read${extra:+, $extra}" 2 private.out private.err $? \
+            "--out: cannot open private/.fcnet-lock: Permission denied" "whether a run is using private cannot be told"
+    done
+    [ "$(ls -A private)" = "$before" ] ||
+        fail "unreadable .fcnet-lock: private/ changed: $(ls -A private | tr '\n' ' ')"
+fi
+chmod 644 private/.fcnet-lock
+
 # --out shared between users: a run another user resumes in a group-writable --out, where the first user's
 # lock file is not writable for it, takes a read lock on it and runs (as root here: the second user is
 # nobody, through setpriv, one rank without mpirun).
