@@ -142,13 +142,25 @@ cmp -s victim.txt victim.orig || fail "the target of lnk/.fcnet-lock changed: '$
 [ -L lnk/.fcnet-lock ] || fail "lnk/.fcnet-lock is no longer the symbolic link"
 mkdir fifo && mkfifo fifo/.fcnet-lock || exit 1
 odd_out "a FIFO as .fcnet-lock" fifo "--out: fifo/.fcnet-lock is a FIFO" -- "${RUN[@]}" --seed 2
+# Another user, for the cases below of files the run's user cannot write or read: as root, user nobody runs the
+# command (through setpriv, one rank without mpirun); as any other user, that user itself, its own file with the
+# permission taken away standing in for another user's (these cases ran as root only, and not at all elsewhere).
+OTHER=()
+if [ "$(id -u)" = 0 ]; then
+    if command -v setpriv >/dev/null 2>&1 && id nobody >/dev/null 2>&1; then
+        chmod o+rx "$W" && chmod o+r d.h5 || exit 1
+        OTHER=(setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups env HOME=/tmp)
+    else
+        OTHER=(skip)
+        pass "# SKIP the cases of another user's files: as root without setpriv and user nobody"
+    fi
+fi
+have_other() { [ "${OTHER[*]-}" != skip ]; }
 # A FIFO this user cannot write (another user's) was opened for reading only: blocked until a writer came,
-# forever, deaf to SIGTERM (as root: the user is nobody, through setpriv, one rank without mpirun).
-if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null 2>&1 && id nobody >/dev/null 2>&1; then
-    mkdir rofifo && mkfifo -m 644 rofifo/.fcnet-lock && chmod 777 rofifo && chmod o+rx "$W" && chmod o+r d.h5 ||
-        exit 1
-    timeout -k 2 20 setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups env HOME=/tmp \
-        "$FCNET_DIST" "${RUN[@]}" --seed 2 --out rofifo >rofifo.out 2>rofifo.err
+# forever, deaf to SIGTERM.
+if have_other; then
+    mkdir rofifo && mkfifo -m 444 rofifo/.fcnet-lock && chmod 777 rofifo || exit 1
+    timeout -k 2 20 ${OTHER[@]+"${OTHER[@]}"} "$FCNET_DIST" "${RUN[@]}" --seed 2 --out rofifo >rofifo.out 2>rofifo.err
     expect_error "a FIFO as .fcnet-lock that the user cannot write" 2 rofifo.out rofifo.err $? \
         "--out: rofifo/.fcnet-lock is a FIFO"
 fi
@@ -358,44 +370,32 @@ rm -rf temps/.checkpoint.h5.tmp.x12 temps/checkpoint-step10.h5.tmp. temps/notes.
 
 # A .fcnet-lock this user cannot even read (another user's, written under umask 077): whether a run holds it
 # cannot be seen, and the refusal says so. It called the checkpoint there an earlier run's to --resume (which
-# that user cannot read either), and with --overwrite the lock file one it "cannot create". As root the other
-# user is nobody (setpriv); as any other user, its own lock file made unreadable (chmod 000) stands in.
-must_run 2 log.private "${RUN[@]}" --seed 6 --max-steps 5 --out private || exit 1
-chmod 000 private/.fcnet-lock || exit 1
-as_other=()
-if [ "$(id -u)" = 0 ]; then
-    if command -v setpriv >/dev/null 2>&1 && id nobody >/dev/null 2>&1; then
-        chmod 777 private && chmod o+rx "$W" && chmod o+r d.h5 || exit 1
-        as_other=(setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups env HOME=/tmp)
-    else
-        pass "# SKIP an unreadable .fcnet-lock: as root without setpriv and user nobody"
-    fi
-fi
-if [ "$(id -u)" != 0 ] || [ ${#as_other[@]} -gt 0 ]; then
+# that user cannot read either), and with --overwrite the lock file one it "cannot create".
+if have_other; then
+    must_run 2 log.private "${RUN[@]}" --seed 6 --max-steps 5 --out private || exit 1
+    chmod 777 private && chmod 000 private/.fcnet-lock || exit 1
     before=$(ls -A private)
     for extra in "" --overwrite; do
         # shellcheck disable=SC2086 # $extra: no word or one
-        timeout -k 2 30 ${as_other[@]+"${as_other[@]}"} "$FCNET_DIST" "${RUN[@]}" --seed 2 --out private $extra \
+        timeout -k 2 30 ${OTHER[@]+"${OTHER[@]}"} "$FCNET_DIST" "${RUN[@]}" --seed 2 --out private $extra \
             >private.out 2>private.err
         expect_error "a .fcnet-lock this user cannot read${extra:+, $extra}" 2 private.out private.err $? \
             "--out: cannot open private/.fcnet-lock: Permission denied" "whether a run is using private cannot be told"
     done
     [ "$(ls -A private)" = "$before" ] ||
         fail "unreadable .fcnet-lock: private/ changed: $(ls -A private | tr '\n' ' ')"
+    chmod 644 private/.fcnet-lock
 fi
-chmod 644 private/.fcnet-lock
 
 # --out shared between users: a run another user resumes in a group-writable --out, where the first user's
-# lock file is not writable for it, takes a read lock on it and runs (as root here: the second user is
-# nobody, through setpriv, one rank without mpirun).
-if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null 2>&1 && id nobody >/dev/null 2>&1; then
+# lock file is not writable for it, takes a read lock on it and runs.
+if have_other; then
     must_run 2 log.mine "${RUN[@]}" --seed 6 --max-steps 5 --out shared || exit 1
-    chmod 777 shared && chmod o+rx "$W" && chmod o+r d.h5 && chmod 644 shared/.fcnet-lock
+    chmod 777 shared && chmod 444 shared/.fcnet-lock
     # A run that only reads the lock shares it with other such runs: it must not take their saves in progress
     # for leftovers.
     head -c 1000 /dev/zero >shared/.checkpoint.h5.tmp.4246
-    if setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups env HOME=/tmp \
-        "$FCNET_DIST" train --resume shared/checkpoint.h5 --out shared >log.other 2>&1 &&
+    if ${OTHER[@]+"${OTHER[@]}"} "$FCNET_DIST" train --resume shared/checkpoint.h5 --out shared >log.other 2>&1 &&
         [ "$(attr shared/checkpoint.h5 /@finished)" = 1 ] && [ -e shared/.checkpoint.h5.tmp.4246 ]; then
         pass "another user resumes a run in a shared --out whose lock file it cannot write (a temporary file kept)"
     else
