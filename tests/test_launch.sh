@@ -1192,6 +1192,35 @@ if [ "$(id -u)" = 0 ]; then
         not_ok "deps.sh with a failing apt-get: exit $rc: $(tail -2 deps.err)"
     fi
 fi
+# ---- deps.sh for a user who is not root and has no sudo (a laptop, a login node) ----
+# It names the command to run as root, exit 2, and runs no apt-get (the user's own runs of the suite took this path
+# untested: CI runs as root). As root the user is nobody, through setpriv; the stand-in sudo refuses as 'sudo -n'
+# does without the rights, the stand-in apt-get says if it ran.
+mkdir nosudo && cp "$root/launch/deps.sh" nosudo/ || exit 1
+printf '#!/bin/sh\necho "sudo: a password is required" >&2\nexit 1\n' >nosudo/sudo
+printf '#!/bin/sh\necho "apt-get ran: $*"\n' >nosudo/apt-get
+chmod +x nosudo/sudo nosudo/apt-get
+as_user=()
+if [ "$(id -u)" = 0 ]; then
+    as_user=(skip)
+    if command -v setpriv >/dev/null 2>&1 && id nobody >/dev/null 2>&1; then
+        chmod o+rx "$work" nosudo && chmod o+r nosudo/deps.sh &&
+            as_user=(setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups env HOME=/tmp)
+    fi
+fi
+if [ "${as_user[*]-}" = skip ]; then
+    ok "# SKIP deps.sh for a user without root or sudo: as root without setpriv and user nobody"
+else
+    ${as_user[@]+"${as_user[@]}"} env PATH="$work/nosudo:$PATH" bash -c 'set -euo pipefail; source "$1/deps.sh"
+        fcnet_install_deps fcnet-no-such-package; echo installed' _ "$work/nosudo" >nosudo.out 2>nosudo.err
+    rc=$?
+    if [ $rc = 2 ] && [ ! -s nosudo.out ] &&
+        [ "$(cat nosudo.err)" = "fcnet: missing packages; run as root: apt-get install -y fcnet-no-such-package" ]; then
+        ok "deps.sh without root or sudo: exit 2, no apt-get, '$(cat nosudo.err)'"
+    else
+        not_ok "deps.sh without root or sudo: exit $rc: $(cat nosudo.out nosudo.err | tr '\n' ';')"
+    fi
+fi
 # The warning must go to the batch shell (B:): with mpirun there is no job step to signal (CLUSTER.md).
 if grep -qE '^#SBATCH --signal=B:USR1@[0-9]+$' "$root/launch/slurm.sbatch"; then
     ok "slurm.sbatch: #SBATCH --signal=B:USR1@N (the batch shell gets the warning)"
