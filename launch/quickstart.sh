@@ -119,7 +119,20 @@ unfinished)
 none)
     created=0
     [ -e "$out" ] || created=1
-    mkdir -p "$out"
+    # One line of ours and exit 2 before training, as for --out: mkdir's own line names only the component it
+    # stopped at ("cannot create directory '/root'" for /root/x), and in a directory the user cannot write, tee's
+    # line came beside fcnet_dist's refusal, exit 1.
+    reason=""
+    if ! reason=$(mkdir -p "$out" 2>&1); then
+        reason=${reason##*: }
+    elif [ ! -w "$out" ]; then
+        reason="Permission denied"
+    fi
+    if [ -n "$reason" ]; then
+        echo "quickstart.sh: cannot write in the run directory $(rel "$out"): $reason; set FCNET_QUICKSTART_OUT" \
+            "to a directory you can write" >&2
+        exit 2
+    fi
     say "train: $(rel "$out") (${ranks:-one rank per core}, one OpenBLAS thread each)"
     echo "configuration ($(rel "$config_file")): $(grep -v '^#' "$config_file" | tr -d ' ' | tr '\n' ' ')${extra[*]:-}"
     start=$(date +%s)

@@ -57,6 +57,24 @@ check "the plot is a PNG file" bash -c "head -c 8 '$T/qs/history.png' | od -An -
 check "the log holds the training's progress" grep -q "^epoch 1 done" "$T/qs/train.log"
 check "it prints the command that evaluates the checkpoint" grep -q "local.sh eval --checkpoint" "$T/first.log"
 
+# 1b. A run directory it cannot make or write: one line naming it, exit 2, nothing trained (mkdir's own line named
+# only the component it stopped at, and in a directory the user could not write tee failed beside fcnet_dist,
+# exit 1). Under a regular file for any user; a mode-555 directory for a user who is not root (root writes there).
+: >"$T/afile" && mkdir -m 555 "$T/ro" || exit 1
+unwritable=("$T/afile/qs")
+if [ "$(id -u)" = 0 ]; then
+    ok "# SKIP a mode-555 FCNET_QUICKSTART_OUT: root writes there"
+else
+    unwritable+=("$T/ro")
+fi
+for dir in "${unwritable[@]}"; do
+    rc=0
+    FCNET_QUICKSTART_OUT=$dir quickstart "$T/unwritable.log" || rc=$?
+    lines=$(grep -c "^quickstart.sh: cannot write in the run directory $dir: " "$T/unwritable.log" || true)
+    check "FCNET_QUICKSTART_OUT=${dir#"$T"/}: exit 2 (got $rc), one line naming it, nothing trained" \
+        test "$rc" = 2 -a "$lines" = 1 -a "$(grep -c '^== train' "$T/unwritable.log")" = 0 -a -z "$(ls -A "$T/ro")"
+done
+
 # 2. Called again: the finished run is reused, not retrained; eval gives the same accuracy. Called from $T
 # with FCNET_QUICKSTART_OUT=qs, relative to the caller's directory (not to the checkout, where it trained anew).
 check "a second call succeeds" bash -c "cd '$T' && FCNET_QUICKSTART_OUT=qs '$root/launch/quickstart.sh' >again.log 2>&1"
