@@ -41,6 +41,23 @@ static void install_interrupt_handler(void)
     sigaction(SIGINT, &sa, NULL);
 }
 
+/* A hangup (the terminal or ssh session of a run started in the foreground without mpirun closes; mpirun,
+ * which gets it instead under a launcher, stops the job with SIGTERM) killed the run with nothing saved since
+ * the last checkpoint. Once training has started it stops the run as Ctrl-C does: the checkpoint at the next
+ * step boundary, then death by SIGHUP (129). Not reset after the first: the kernel signals the foreground
+ * process group and the session's shell passes the hangup on to its jobs, so one hangup often arrives twice.
+ * A process started with SIGHUP ignored (nohup) keeps ignoring it. */
+static void install_hangup_handler(void)
+{
+    struct sigaction sa;
+    if (sigaction(SIGHUP, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN) return;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = fc_train_request_stop;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGHUP, &sa, NULL);
+}
+
 /* A closed standard output (`fcnet_dist train ... | head`, a `tee` or log reader that died) raises SIGPIPE at
  * rank 0's next progress line, and its default action killed a run without mpirun silently, with nothing saved
  * since the last checkpoint. Once training has started it stops the run as Ctrl-C does: the checkpoint at the
@@ -120,6 +137,7 @@ static int run_train(fc_config *cfg, fc_dist *dist)
                     t.data.n_classes, (long long)t.steps_per_epoch, cfg->resume[0] ? "resuming from " : "fresh start",
                     cfg->resume[0] ? cfg->resume : "", saved_by);
         install_interrupt_handler();
+        install_hangup_handler();
         if (!dist->launched) install_pipe_handler();
         rc = fc_train_run(&t);
     }
@@ -209,10 +227,11 @@ int main(int argc, char **argv)
         }
     }
     fc_dist_free(&dist);
-    /* Stopped early by Ctrl-C, checkpoint written: die of SIGINT as the shell expects, so that a script or
-     * loop around this command stops too (a plain exit status would look like a handled interrupt). A run
-     * that finished, or failed, keeps its own exit status. */
-    if (rc == 0 && (fc_train_stop_signal() == SIGINT || fc_train_stop_signal() == SIGPIPE)) {
+    /* Stopped early by Ctrl-C (or a closed output, a hangup), checkpoint written: die of that signal as the shell
+     * expects, so that a script or loop around this command stops too (a plain exit status would look like a
+     * handled interrupt). A run that finished, or failed, keeps its own exit status. */
+    if (rc == 0 && (fc_train_stop_signal() == SIGINT || fc_train_stop_signal() == SIGPIPE ||
+                    fc_train_stop_signal() == SIGHUP)) {
         const int sig = fc_train_stop_signal();
         signal(sig, SIG_DFL);
         raise(sig);

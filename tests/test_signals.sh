@@ -15,6 +15,8 @@
 #     file is left behind.
 #  4. Ctrl-C to a run without mpirun: checkpoint, then death by SIGINT (130); the resume is bitwise. 4b: a SIGTERM
 #     after the Ctrl-C does not turn that death into exit 0. 4c: a Ctrl-C after a SIGTERM still makes it one.
+#  4d. A hangup (SIGHUP, twice) to a run without mpirun: checkpoint, then death by SIGHUP (129); the resume is
+#     bitwise. Started with SIGHUP ignored (nohup), a hangup changes nothing.
 #  5. A run without mpirun whose standard output closes (`| head -1`): checkpoint, one warning line on
 #     stderr, then death by SIGPIPE (141); the resume is bitwise.
 #  6. Under mpirun, a SIGPIPE to one rank (a socket to a peer or to orted gone; mpirun handles a closed
@@ -241,6 +243,51 @@ if ! ctrl_c termint TERM none --hidden 2000,2000; then
 else
     died_of_int termint "SIGTERM then Ctrl-C"
 fi
+
+# ---- 4d. a hangup (the terminal or ssh session of a run started in the foreground closes) ----
+# It killed the run with nothing saved since the last checkpoint. Now as Ctrl-C: the checkpoint at the next step
+# boundary, then death by SIGHUP (129); the resume is bitwise. Sent twice, as a hangup often arrives (the kernel's
+# to the foreground process group, the shell's to its jobs): the second must not kill the run during the save.
+rm -rf hup
+timeout 300 env --default-signal=HUP "$FCNET_DIST" train "${MODEL[@]}" --checkpoint-every 1 --out hup >log.hup 2>&1 &
+BG=$!
+if ! wait_for_step log.hup 10 60 "$BG"; then
+    fail "hup: no progress line at step >= 10 within 60 s"
+else
+    t0=$(now_ms)
+    pid=$(pgrep -P "$BG" -x fcnet_dist || echo "$BG")
+    kill -HUP "$pid"
+    kill -HUP "$pid" 2>/dev/null
+    wait_exit "$BG" $LIMIT_S
+    line=$(grep -o "stopped on signal at step [0-9]*.*" log.hup)
+    step=$(echo "$line" | grep -oE 'step [0-9]+' | head -1 | grep -oE '[0-9]+')
+    if [ "$WAIT_RC" = 129 ] && [ -n "$step" ] && [ "$step" -lt 400 ] && [ "$(attr hup/checkpoint.h5 /@step)" = "$step" ]; then
+        pass "hup: died of SIGHUP (129) $(elapsed_s "$t0") s after two hangups, checkpoint at step $step"
+        resume_one_rank hup "$step"
+    else
+        fail "hup: exit $WAIT_RC (want 129), log '$line', checkpoint step $(attr hup/checkpoint.h5 /@step 2>&1)"
+        tail -3 log.hup | sed 's/^/    /'
+    fi
+fi
+kill -KILL "$BG" 2>/dev/null
+# Started with SIGHUP ignored (nohup, or a script's background job under `huponexit`): a hangup changes nothing,
+# the run trains to its end.
+rm -rf nohup
+timeout 300 env --ignore-signal=HUP "$FCNET_DIST" train "${MODEL[@]}" --out nohup >log.nohup 2>&1 &
+BG=$!
+if ! wait_for_step log.nohup 10 60 "$BG"; then
+    fail "nohup: no progress line at step >= 10 within 60 s"
+else
+    kill -HUP "$(pgrep -P "$BG" -x fcnet_dist || echo "$BG")"
+    wait_exit "$BG" 120
+    if [ "$WAIT_RC" = 0 ] && [ "$(attr nohup/checkpoint.h5 /@step)" = 400 ] && ! grep -q "stopped on signal" log.nohup; then
+        pass "nohup: started with SIGHUP ignored, a hangup changed nothing: exit 0 at step 400"
+    else
+        fail "nohup: exit $WAIT_RC (want 0), checkpoint step $(attr nohup/checkpoint.h5 /@step 2>&1) (want 400)"
+        tail -3 log.nohup | sed 's/^/    /'
+    fi
+fi
+kill -KILL "$BG" 2>/dev/null
 
 # ---- 5. standard output closed (`| head`) under a run without mpirun ----
 # Rank 0's next progress line raises SIGPIPE, whose default action killed the run silently with nothing
