@@ -139,7 +139,8 @@ static int expand(hid_t file, const char *fname, const char *path, name_list *ou
             fprintf(stderr, "h5compare: %s: cannot list %s\n", fname, path);
             exit(2);
         }
-        qsort(out->v, (size_t)out->n, sizeof *out->v, cmp_str);
+        /* A group with no datasets (plain SGD's empty /optim) leaves v NULL, which qsort must not get. */
+        if (out->n > 1) qsort(out->v, (size_t)out->n, sizeof *out->v, cmp_str);
     }
     H5Oclose(obj);
     return 0;
