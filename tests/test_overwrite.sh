@@ -8,6 +8,10 @@
 set -uo pipefail
 # shellcheck source=tests/ckpt_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/ckpt_lib.sh" "$@"
+# The handover case below kills a job's mpirun with SIGKILL, and then nothing removes its ranks' shared-memory
+# segments (4 MB each, /dev/shm/vader_segment.*): kept in the scratch directory, they go with it instead of piling
+# up in /dev/shm over every run of the suite.
+MPI_FLAGS+=(--mca btl_vader_backing_directory "$W")
 
 "$SYNTH" --out d.h5 --train 200 --val 40 --features 6 --classes 3 --seed 4 >/dev/null || exit 1
 # 200 rows / batch 20: 10 steps per epoch; 3 epochs.
