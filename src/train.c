@@ -798,10 +798,13 @@ int fc_train_run(fc_trainer *t)
                     (long long)cfg->max_steps, (long long)t->step, where, cfg->out, cfg->out, cfg->out);
     /* Finished, its checkpoint complete: nothing is left to save, so from here a Ctrl-C (not yet received; the
      * first one resets the handler itself) ends the final test evaluation at once, 130, as during loading and
-     * setup, instead of being swallowed and the process exiting 0 after the evaluation. */
+     * setup, instead of being swallowed and the process exiting 0 after the evaluation. A hangup likewise (129):
+     * its handler is not reset by the first one, and it swallowed the hangup the same way. */
     struct sigaction sa;
     if (t->finished && sigaction(SIGINT, NULL, &sa) == 0 && sa.sa_handler == fc_train_request_stop)
         signal(SIGINT, SIG_DFL);
+    if (t->finished && sigaction(SIGHUP, NULL, &sa) == 0 && sa.sa_handler == fc_train_request_stop)
+        signal(SIGHUP, SIG_DFL);
     print_profile(t);
     if (t->finished && t->data.test.n > 0) {
         double no_class;

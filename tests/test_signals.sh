@@ -25,7 +25,7 @@
 #  7. SIGTERM and SIGUSR1 end gradcheck, which saves nothing, at once: it dies of the signal (a training
 #     run would write its checkpoint first; a command that ignored them would defeat `kill` and `timeout`).
 #  8. Ctrl-C during the final test evaluation of a finished run (its checkpoint complete): death by SIGINT
-#     (130) at once, the finished checkpoint intact, no temporary file.
+#     (130) at once, the finished checkpoint intact, no temporary file. A hangup likewise: death by SIGHUP (129).
 #  9. Under gdb (where installed), `signal SIGINT` then `continue` past the final raise(SIGINT) that gdb keeps:
 #     exit 130, not 0.
 # Every resume runs with --print-every 1 and must print step S + 1 first: a run that ignored the checkpoint and
@@ -352,27 +352,35 @@ done
 # went on). A test split of 60000 rows through a 1000,1000 net: the evaluation takes ~2 s after the last
 # progress line; the checkpoint must be the finished one, complete, with no temporary file beside it.
 "$SYNTH" --out ft.h5 --train 300 --val 100 --test 60000 --features 20 --classes 5 --seed 3 >/dev/null || exit 1
-rm -rf fin
-timeout 300 env --default-signal=INT "$FCNET_DIST" train --data "$W/ft.h5" --hidden 1000,1000 --batch-size 100 \
-    --epochs 1 --out fin >log.fin 2>&1 &
-BG=$!
-deadline=$(($(now_ms) + 60000))
-while ! grep -q "(epoch 1 / 1) step 3:" log.fin && kill -0 "$BG" 2>/dev/null && [ "$(now_ms)" -lt "$deadline" ]; do
-    sleep 0.02
+# A hangup there likewise (129): its handler is not reset by a first one, and it swallowed the hangup the same way.
+for sig in INT HUP; do
+    name=fin$([ $sig = INT ] || echo hup)
+    want=$((128 + $(kill -l $sig)))
+    rm -rf "$name"
+    timeout 300 env --default-signal=$sig "$FCNET_DIST" train --data "$W/ft.h5" --hidden 1000,1000 --batch-size 100 \
+        --epochs 1 --out "$name" >"log.$name" 2>&1 &
+    BG=$!
+    deadline=$(($(now_ms) + 60000))
+    while ! grep -q "(epoch 1 / 1) step 3:" "log.$name" && kill -0 "$BG" 2>/dev/null &&
+        [ "$(now_ms)" -lt "$deadline" ]; do
+        sleep 0.02
+    done
+    sleep 0.3 # the final save (a few ms) is over; the evaluation is under way
+    t0=$(now_ms)
+    pid=$(pgrep -P "$BG" -x fcnet_dist || echo "$BG")
+    kill -$sig "$pid"
+    wait_exit "$BG" $LIMIT_S
+    if [ "$WAIT_RC" = $want ] && ! grep -q "test accuracy" "log.$name" &&
+        [ "$(attr "$name/checkpoint.h5" /@finished)" = 1 ] && [ "$(attr "$name/checkpoint.h5" /@step)" = 3 ] &&
+        [ -z "$(find "$name" -name '.*tmp*')" ]; then
+        pass "$name: died of SIG$sig ($want) $(elapsed_s "$t0") s after it in the final evaluation; checkpoint finished"
+    else
+        fail "$name: exit $WAIT_RC after SIG$sig in the final evaluation (want $want, no test accuracy line, the" \
+            "finished checkpoint at step 3: finished=$(attr "$name/checkpoint.h5" /@finished)" \
+            "step=$(attr "$name/checkpoint.h5" /@step))"
+        tail -3 "log.$name" | sed 's/^/    /'
+    fi
 done
-sleep 0.3 # the final save (a few ms) is over; the evaluation is under way
-t0=$(now_ms)
-pid=$(pgrep -P "$BG" -x fcnet_dist || echo "$BG")
-kill -INT "$pid"
-wait_exit "$BG" $LIMIT_S
-if [ "$WAIT_RC" = 130 ] && ! grep -q "test accuracy" log.fin && [ "$(attr fin/checkpoint.h5 /@finished)" = 1 ] &&
-    [ "$(attr fin/checkpoint.h5 /@step)" = 3 ] && [ -z "$(find fin -name '.*tmp*')" ]; then
-    pass "fin: died of SIGINT (130) $(elapsed_s "$t0") s after Ctrl-C in the final evaluation; checkpoint finished"
-else
-    fail "fin: exit $WAIT_RC after Ctrl-C in the final evaluation (want 130, no test accuracy line, the finished" \
-        "checkpoint at step 3: finished=$(attr fin/checkpoint.h5 /@finished) step=$(attr fin/checkpoint.h5 /@step))"
-    tail -3 log.fin | sed 's/^/    /'
-fi
 
 # ---- 9. Ctrl-C under gdb: `signal SIGINT` at its prompt, then `continue` past the final raise(SIGINT) ----
 # gdb keeps SIGINT to itself (`handle SIGINT nopass`), so the process's own raise(SIGINT) after the checkpoint
