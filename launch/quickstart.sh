@@ -122,11 +122,16 @@ none)
     # One line of ours and exit 2 before training, as for --out: mkdir's own line names only the component it
     # stopped at ("cannot create directory '/root'" for /root/x), and in a directory the user cannot write, tee's
     # line came beside fcnet_dist's refusal, exit 1.
+    # A file made and removed, not test -w, for the reason: -w said "Permission denied" on a read-only file system
+    # (also to root), and passed a directory the user may write but not search.
     reason=""
     if ! reason=$(mkdir -p "$out" 2>&1); then
         reason=${reason##*: }
-    elif [ ! -w "$out" ]; then
-        reason="Permission denied"
+    elif reason=$(mktemp "$out/.quickstart-probe.XXXXXX" 2>&1); then
+        rm -f "$reason"
+        reason=""
+    else
+        reason=${reason##*: }
     fi
     if [ -n "$reason" ]; then
         echo "quickstart.sh: cannot write in the run directory $(rel "$out"): $reason; set FCNET_QUICKSTART_OUT" \

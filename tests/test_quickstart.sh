@@ -59,13 +59,22 @@ check "it prints the command that evaluates the checkpoint" grep -q "local.sh ev
 
 # 1b. A run directory it cannot make or write: one line naming it, exit 2, nothing trained (mkdir's own line named
 # only the component it stopped at, and in a directory the user could not write tee failed beside fcnet_dist,
-# exit 1). Under a regular file for any user; a mode-555 directory for a user who is not root (root writes there).
-: >"$T/afile" && mkdir -m 555 "$T/ro" || exit 1
+# exit 1). Under a regular file for any user; a mode-555 directory, and a mode-666 one (writable, not searchable:
+# test -w passed it), for a user who is not root (root writes there); for root a read-only tmpfs, where test -w
+# gave the reason as "Permission denied".
+: >"$T/afile" && mkdir -m 555 "$T/ro" && mkdir -m 666 "$T/nox" || exit 1
 unwritable=("$T/afile/qs")
 if [ "$(id -u)" = 0 ]; then
-    ok "# SKIP a mode-555 FCNET_QUICKSTART_OUT: root writes there"
+    ok "# SKIP a mode-555 and a mode-666 FCNET_QUICKSTART_OUT: root writes there"
+    mkdir "$T/rofs" || exit 1
+    if mount -t tmpfs -o ro fcnet-test-ro "$T/rofs" 2>/dev/null; then
+        trap 'umount "$T/rofs"; rm -rf "$T"' EXIT
+        unwritable+=("$T/rofs")
+    else
+        ok "# SKIP a read-only FCNET_QUICKSTART_OUT: cannot mount a tmpfs here"
+    fi
 else
-    unwritable+=("$T/ro")
+    unwritable+=("$T/ro" "$T/nox")
 fi
 for dir in "${unwritable[@]}"; do
     rc=0
@@ -74,6 +83,9 @@ for dir in "${unwritable[@]}"; do
     check "FCNET_QUICKSTART_OUT=${dir#"$T"/}: exit 2 (got $rc), one line naming it, nothing trained" \
         test "$rc" = 2 -a "$lines" = 1 -a "$(grep -c '^== train' "$T/unwritable.log")" = 0 -a -z "$(ls -A "$T/ro")"
 done
+[ "${unwritable[*]: -1}" != "$T/rofs" ] ||
+    check "FCNET_QUICKSTART_OUT=rofs: the reason is the file system's" grep -q ": Read-only file system; set " \
+        "$T/unwritable.log"
 
 # 2. Called again: the finished run is reused, not retrained; eval gives the same accuracy. Called from $T
 # with FCNET_QUICKSTART_OUT=qs, relative to the caller's directory (not to the checkout, where it trained anew).
