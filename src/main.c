@@ -26,55 +26,40 @@ static void install_signal_handlers(void)
     sigaction(SIGTERM, &sa, NULL);
 }
 
-/* Ctrl-C in a run started without mpirun (mpirun itself turns it into SIGTERM for the ranks): once training
- * has started, the same checkpoint and stop at the next step boundary; a second Ctrl-C kills at once
- * (SA_RESETHAND). Before that (loading, setup) it kills at once: there is nothing to save. A process started
- * with SIGINT ignored (a background job of a script, nohup) keeps ignoring it. */
-static void install_interrupt_handler(void)
+/* sig stops training (fc_train_request_stop) from now on, unless the process was started with it ignored (a
+ * script's background job, nohup), which it keeps ignoring. */
+static void stop_on_signal(int sig, int flags)
 {
     struct sigaction sa;
-    if (sigaction(SIGINT, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN) return;
+    if (sigaction(sig, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN) return;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = fc_train_request_stop;
-    sa.sa_flags = SA_RESTART | SA_RESETHAND;
+    sa.sa_flags = SA_RESTART | flags;
     sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
+    sigaction(sig, &sa, NULL);
 }
 
-/* A hangup (the terminal or ssh session of a run started in the foreground without mpirun closes; mpirun,
- * which gets it instead under a launcher, stops the job with SIGTERM) killed the run with nothing saved since
- * the last checkpoint. Once training has started it stops the run as Ctrl-C does: the checkpoint at the next
- * step boundary, then death by SIGHUP (129). Not reset after the first: the kernel signals the foreground
- * process group and the session's shell passes the hangup on to its jobs, so one hangup often arrives twice.
- * A process started with SIGHUP ignored (nohup) keeps ignoring it. */
-static void install_hangup_handler(void)
+/* Installed once training has started; before that (loading, setup) their default actions end the run at
+ * once, since there is nothing to save. Each stops the run with the checkpoint at the next step boundary and
+ * then makes the process die of its signal (main).
+ * - Ctrl-C in a run started without mpirun (mpirun itself turns it into SIGTERM for the ranks); a second
+ *   Ctrl-C kills at once (SA_RESETHAND).
+ * - A hangup (the terminal or ssh session of a run started in the foreground without mpirun closes; mpirun,
+ *   which gets it instead under a launcher, stops the job with SIGTERM), which killed the run with nothing saved
+ *   since the last checkpoint: death by SIGHUP (129). Not reset after the first: the kernel signals the
+ *   foreground process group and the session's shell passes the hangup on to its jobs, so one hangup often
+ *   arrives twice.
+ * - A closed standard output (`fcnet_dist train ... | head`, a `tee` or log reader that died) raises SIGPIPE at
+ *   rank 0's next progress line, and its default action killed a run without mpirun silently: death by SIGPIPE
+ *   (141), as a pipeline expects; later writes fail with EPIPE and are dropped. Not under a launcher: the ranks
+ *   write to mpirun, which handles a closed output itself (it stops the job with SIGTERM), so a rank's SIGPIPE
+ *   there comes from a socket (a peer or orted gone), not from a closed output; caught, it would claim one and
+ *   end that rank alone with 141. */
+static void install_stop_handlers(const fc_dist *dist)
 {
-    struct sigaction sa;
-    if (sigaction(SIGHUP, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN) return;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = fc_train_request_stop;
-    sa.sa_flags = SA_RESTART;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGHUP, &sa, NULL);
-}
-
-/* A closed standard output (`fcnet_dist train ... | head`, a `tee` or log reader that died) raises SIGPIPE at
- * rank 0's next progress line, and its default action killed a run without mpirun silently, with nothing saved
- * since the last checkpoint. Once training has started it stops the run as Ctrl-C does: the checkpoint at the
- * next step boundary, then death by SIGPIPE (141), as a pipeline expects. Later writes fail with EPIPE and are
- * dropped. Not under a launcher: the ranks write to mpirun, which handles a closed output itself (it stops the
- * job with SIGTERM), so a rank's SIGPIPE there comes from a socket (a peer or orted gone), not from a closed
- * output; caught, it would claim one and end that rank alone with 141. A process started with SIGPIPE ignored
- * keeps ignoring it. */
-static void install_pipe_handler(void)
-{
-    struct sigaction sa;
-    if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN) return;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = fc_train_request_stop;
-    sa.sa_flags = SA_RESTART;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGPIPE, &sa, NULL);
+    stop_on_signal(SIGINT, SA_RESETHAND);
+    stop_on_signal(SIGHUP, 0);
+    if (!dist->launched) stop_on_signal(SIGPIPE, 0);
 }
 
 /* eval, gradcheck and help save nothing, so SIGTERM and SIGUSR1 end them at once (the default action), as `kill`
@@ -136,9 +121,7 @@ static int run_train(fc_config *cfg, fc_dist *dist)
                     FC_VERSION, fc_dist_size(dist), (long long)t.data.train.n, t.data.n_features,
                     t.data.n_classes, (long long)t.steps_per_epoch, cfg->resume[0] ? "resuming from " : "fresh start",
                     cfg->resume[0] ? cfg->resume : "", saved_by);
-        install_interrupt_handler();
-        install_hangup_handler();
-        if (!dist->launched) install_pipe_handler();
+        install_stop_handlers(dist);
         rc = fc_train_run(&t);
     }
     fc_train_free(&t);
