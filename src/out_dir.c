@@ -182,15 +182,25 @@ static fc_status in_use(const char *out, const char *holder)
                         "another --out", holder[0] ? holder : "its PID unknown", out);
 }
 
+/* <out>/.fcnet-lock opened for a look (reading only), its name in path: the descriptor, or -1 with errno 0 when
+ * there is no regular file under the name (lock_out_dir refuses the other kinds), else open's errno. */
+static int open_lock_to_look(const char *out, char *path, size_t size)
+{
+    lock_path(path, size, out);
+    struct stat sb;
+    if (lstat(path, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        errno = 0;
+        return -1;
+    }
+    return open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+}
+
 /* 1 when another process holds a lock on <out>/.fcnet-lock, its line in holder. Only for a process that holds
  * no lock on it itself: closing this second descriptor would release that lock. */
 static int locked_by_other(const char *out, char *holder, size_t size)
 {
     char path[FC_PATH_MAX + 32];
-    lock_path(path, sizeof path, out);
-    struct stat sb;
-    if (lstat(path, &sb) != 0 || !S_ISREG(sb.st_mode)) return 0;
-    const int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    const int fd = open_lock_to_look(out, path, sizeof path);
     if (fd < 0) return 0;
     struct flock whole = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0};
     const int held = fcntl(fd, F_GETLK, &whole) == 0 && whole.l_type != F_UNLCK;
@@ -202,7 +212,7 @@ static int locked_by_other(const char *out, char *holder, size_t size)
 /* A .fcnet-lock this user may not even read (another user's, written under umask 077): whether a run of theirs
  * holds it cannot be seen. Said as such, not as a checkpoint of "an earlier run" to resume (which this user
  * cannot read either) nor as a lock file it "cannot create" (it is there). */
-static fc_status unreadable_lock(const char *out, const char *path, int err)
+static fc_status unreadable_lock(const char *out, const char *path)
 {
     struct stat sb;
     char owner[96] = "";
@@ -214,22 +224,19 @@ static fc_status unreadable_lock(const char *out, const char *path, int err)
             snprintf(owner, sizeof owner, " (the lock file of user %ld)", (long)sb.st_uid);
     }
     return fc_error_set(FC_ERR_INPUT, "--out: cannot open %s: %s%s; whether a run is using %s cannot be told: "
-                        "choose another --out", path, strerror(err), owner, out);
+                        "choose another --out", path, strerror(EACCES), owner, out);
 }
 
 /* FC_OK, or the refusal of a .fcnet-lock in out that is there but cannot be opened for reading (EACCES). */
 static fc_status check_lock_readable(const char *out)
 {
     char path[FC_PATH_MAX + 32];
-    lock_path(path, sizeof path, out);
-    struct stat sb;
-    if (lstat(path, &sb) != 0 || !S_ISREG(sb.st_mode)) return FC_OK; /* absent, or refused by lock_out_dir */
-    const int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    const int fd = open_lock_to_look(out, path, sizeof path);
     if (fd >= 0) {
         close(fd);
         return FC_OK;
     }
-    return errno == EACCES ? unreadable_lock(out, path, EACCES) : FC_OK;
+    return errno == EACCES ? unreadable_lock(out, path) : FC_OK;
 }
 
 /* Rank 0 takes an exclusive lock on <out>/.fcnet-lock for the whole run: two runs started on one --out
@@ -257,7 +264,7 @@ static fc_status lock_out_dir(const char *out, fc_out_dir_hold *hold, int *again
         writable = 0;
     }
     if (fd < 0 && errno == ELOOP) return not_a_lock_file(path, S_IFLNK);
-    if (fd < 0 && !writable && errno == EACCES) return unreadable_lock(out, path, EACCES);
+    if (fd < 0 && !writable && errno == EACCES) return unreadable_lock(out, path);
     if (fd < 0) return fc_error_set(FC_ERR_INPUT, "--out: cannot create %s: %s", path, strerror(errno));
     if (fstat(fd, &sb) != 0) {
         const int err = errno;
