@@ -147,9 +147,10 @@ int main(int argc, char **argv)
     /* Before MPI_Init: it answers on a login node, and the launch scripts start it under mpirun to learn
      * whether mpirun can start the program at all. With other arguments the parser refuses it. */
     if (argc == 2 && strcmp(argv[1], "--version") == 0) {
-        fc_print_version(stdout);
+        const int write_errno = fc_print_version(stdout);
         char reason[128];
         if (!stdout_lost(reason, sizeof reason)) return 0;
+        if (!reason[0] && write_errno) snprintf(reason, sizeof reason, " (%s)", strerror(write_errno));
         fprintf(stderr, "fcnet_dist: error: --version: cannot write to standard output%s\n", reason);
         return 1;
     }

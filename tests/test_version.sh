@@ -81,6 +81,15 @@ rc=0
 "$DIST" --version >/dev/full 2>full.err || rc=$?
 check "--version to a full device: exit 1, one line saying so and why" \
     test "$rc $(wc -l <full.err) $(grep -c 'cannot write to standard output (No space left on device)' full.err)" = "1 1 1"
+# Unbuffered (stdbuf -o0), the write itself fails and the final flush has nothing left to say why.
+if command -v stdbuf >/dev/null; then
+    rc=0
+    stdbuf -o0 "$DIST" --version >/dev/full 2>full0.err || rc=$?
+    check "--version unbuffered to a full device: exit 1, one line saying so and why" \
+        test "$rc $(wc -l <full0.err) $(grep -c 'cannot write to standard output (No space left on device)' full0.err)" = "1 1 1"
+else
+    echo "skip - no stdbuf: a version lost to an unbuffered write not checked"
+fi
 rc=0
 "$DIST" --help >help.out || rc=$?
 check "--help lists --version" grep -q "fcnet_dist --version" help.out

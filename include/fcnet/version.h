@@ -18,7 +18,8 @@ void fc_version_hdf5(char *buf, size_t size);
 
 /* Prints fcnet's version, precision, build type and compiler, then the three lines above. Needs no
  * MPI_Init, so it also works on a login node, and as a launcher's check that mpirun can start the program
- * on every host. */
-void fc_print_version(FILE *f);
+ * on every host. Returns 0, or the errno of a write that failed there (0 too when it did not say why); a write
+ * that only a later flush finds failed is the caller's to check. */
+int fc_print_version(FILE *f);
 
 #endif
