@@ -211,15 +211,30 @@ void fc_log_set_rank(int rank, int size)
 }
 
 
-/* The errno of the first flush of standard output that failed (0: none, or none said why): the report of a
- * command that failed to reach a closed file or a full disk is named with its reason, also when the flush that
- * failed was an earlier one and the last finds nothing left to write. */
+/* The errno of the first write or flush of standard output that failed (0: none, or none said why): the report
+ * of a command that failed to reach a closed file or a full disk is named with its reason, also when the flush
+ * that failed was an earlier one and the last finds nothing left to write, or when nothing was buffered
+ * (`stdbuf -o0`: the write itself fails, and no flush can say why). */
 static int stdout_errno;
+
+static void note_stdout_failure(int failed)
+{
+    if (failed && stdout_errno == 0) stdout_errno = errno;
+}
 
 void fc_flush_stdout(void)
 {
     errno = 0;
-    if (fflush(stdout) != 0 && stdout_errno == 0) stdout_errno = errno;
+    note_stdout_failure(fflush(stdout) != 0);
+}
+
+void fc_print(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    errno = 0;
+    note_stdout_failure(vprintf(fmt, ap) < 0);
+    va_end(ap);
 }
 
 int fc_stdout_errno(void)
@@ -232,9 +247,11 @@ void fc_log_info(const char *fmt, ...)
     if (log_rank != 0) return;
     va_list ap;
     va_start(ap, fmt);
-    vfprintf(stdout, fmt, ap);
+    errno = 0;
+    note_stdout_failure(vfprintf(stdout, fmt, ap) < 0);
     va_end(ap);
-    fputc('\n', stdout);
+    errno = 0;
+    note_stdout_failure(fputc('\n', stdout) == EOF);
     fc_flush_stdout();
 }
 

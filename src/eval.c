@@ -181,38 +181,38 @@ static void eval_print(const eval_state *s, const fc_config *cfg, const fc_dist 
             if (CELL(t, p) > 0 || s->no_class[t] > 0) data_classes = t + 1;
     char of_model[48] = "";
     if (data_classes != C) snprintf(of_model, sizeof of_model, " of the model's %d", C);
-    printf("checkpoint: %s (%s parameters)\n", cfg->checkpoint, cfg->best ? "best-validation" : "last");
-    printf("data:       %s, split %s: %.0f rows, %d features, %d classes%s (%d rank%s)\n", s->data, cfg->split,
-           total, s->n_input, data_classes, of_model, fc_dist_size(dist), fc_dist_size(dist) == 1 ? "" : "s");
-    printf("accuracy:   %.4f (%.0f/%.0f)\n", total > 0 ? correct / total : 0.0, correct, total);
+    fc_print("checkpoint: %s (%s parameters)\n", cfg->checkpoint, cfg->best ? "best-validation" : "last");
+    fc_print("data:       %s, split %s: %.0f rows, %d features, %d classes%s (%d rank%s)\n", s->data, cfg->split,
+             total, s->n_input, data_classes, of_model, fc_dist_size(dist), fc_dist_size(dist) == 1 ? "" : "s");
+    fc_print("accuracy:   %.4f (%.0f/%.0f)\n", total > 0 ? correct / total : 0.0, correct, total);
     /* Never silently: such a row has no predicted class, so it is in no column of the matrix. */
     if (no_class > 0)
-        printf("no class:   %.0f rows with NaN or infinite scores, counted as wrong (in no column of the matrix)\n",
-               no_class);
-    printf("\n");
+        fc_print("no class:   %.0f rows with NaN or infinite scores, counted as wrong (in no column of the matrix)\n",
+                 no_class);
+    fc_print("\n");
 
     int w = digits(total);
     if (w < 7) w = 7; /* as wide as "correct" */
-    printf("per-class accuracy:\n  %5s  %*s  %*s  %8s\n", "class", w, "rows", w, "correct", "accuracy");
+    fc_print("per-class accuracy:\n  %5s  %*s  %*s  %8s\n", "class", w, "rows", w, "correct", "accuracy");
     for (int t = 0; t < C; t++) {
         double rows = s->no_class[t];
         for (int p = 0; p < C; p++) rows += CELL(t, p);
         if (rows > 0)
-            printf("  %5d  %*.0f  %*.0f  %8.4f\n", t, w, rows, w, CELL(t, t), CELL(t, t) / rows);
+            fc_print("  %5d  %*.0f  %*.0f  %8.4f\n", t, w, rows, w, CELL(t, t), CELL(t, t) / rows);
         else /* a class absent from the split has no accuracy */
-            printf("  %5d  %*.0f  %*.0f  %8s\n", t, w, rows, w, CELL(t, t), "-");
+            fc_print("  %5d  %*.0f  %*.0f  %8s\n", t, w, rows, w, CELL(t, t), "-");
     }
 
     /* Columns as wide as the largest count (or the class label), so the matrix stays aligned. */
     int cw = digits(biggest) > 4 ? digits(biggest) : 4;
     if (digits(C - 1) > cw) cw = digits(C - 1);
-    printf("\nconfusion matrix (rows: true class, columns: predicted class):\n  %9s", "true\\pred");
-    for (int p = 0; p < C; p++) printf(" %*d", cw, p);
-    printf("\n");
+    fc_print("\nconfusion matrix (rows: true class, columns: predicted class):\n  %9s", "true\\pred");
+    for (int p = 0; p < C; p++) fc_print(" %*d", cw, p);
+    fc_print("\n");
     for (int t = 0; t < C; t++) {
-        printf("  %9d", t);
-        for (int p = 0; p < C; p++) printf(" %*.0f", cw, CELL(t, p));
-        printf("\n");
+        fc_print("  %9d", t);
+        for (int p = 0; p < C; p++) fc_print(" %*.0f", cw, CELL(t, p));
+        fc_print("\n");
     }
 #undef CELL
     fc_flush_stdout();

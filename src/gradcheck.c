@@ -260,25 +260,25 @@ static void gc_print_header(const gc_state *s, const fc_config *cfg, int sparse)
     for (int l = 0; l <= s->net.n_layers && len + 16 < sizeof dims; l++)
         len += (size_t)snprintf(dims + len, sizeof dims - len, "%s%d", l ? " -> " : "", s->net.dims[l]);
     const char *norm = cfg->norm == FC_NORM_BATCH ? "batchnorm" : cfg->norm == FC_NORM_LAYER ? "layernorm" : "none";
-    printf("gradcheck (%s build): %s, norm %s, keep %s, reg %s, weight_scale %s, init %s, seed %llu\n",
-           FC_REAL_NAME, dims, norm, fc_config_value(cfg, FC_OPT_KEEP, keep, sizeof keep),
-           fc_config_value(cfg, FC_OPT_REG, reg, sizeof reg),
-           fc_config_value(cfg, FC_OPT_WEIGHT_SCALE, scale, sizeof scale), cfg->init == FC_INIT_HE ? "he" : "normal",
-           (unsigned long long)cfg->seed);
+    fc_print("gradcheck (%s build): %s, norm %s, keep %s, reg %s, weight_scale %s, init %s, seed %llu\n",
+             FC_REAL_NAME, dims, norm, fc_config_value(cfg, FC_OPT_KEEP, keep, sizeof keep),
+             fc_config_value(cfg, FC_OPT_REG, reg, sizeof reg),
+             fc_config_value(cfg, FC_OPT_WEIGHT_SCALE, scale, sizeof scale), cfg->init == FC_INIT_HE ? "he" : "normal",
+             (unsigned long long)cfg->seed);
     if (s->from_data)
-        printf("batch: the first %d training rows of %s (preprocess %s)\n", s->batch, cfg->data,
-               fc_preprocess_name(cfg->preprocess));
+        fc_print("batch: the first %d training rows of %s (preprocess %s)\n", s->batch, cfg->data,
+                 fc_preprocess_name(cfg->preprocess));
     else
-        printf("batch: %d random rows from the seed (x ~ N(0, 1), uniform labels)\n", s->batch);
-    printf("loss: mean softmax cross-entropy + 0.5 * reg * sum(W^2); central differences, h = %g\n", GC_H);
-    if (cfg->norm == FC_NORM_BATCH) printf("batchnorm is checked in train mode (batch statistics)\n");
-    if (cfg->keep < 1) printf("dropout masks are held fixed (one step key for every evaluation)\n");
+        fc_print("batch: %d random rows from the seed (x ~ N(0, 1), uniform labels)\n", s->batch);
+    fc_print("loss: mean softmax cross-entropy + 0.5 * reg * sum(W^2); central differences, h = %g\n", GC_H);
+    if (cfg->norm == FC_NORM_BATCH) fc_print("batchnorm is checked in train mode (batch statistics)\n");
+    if (cfg->keep < 1) fc_print("dropout masks are held fixed (one step key for every evaluation)\n");
     if (sparse)
-        printf("the model has %zu parameters (> %d): checking %d random elements per tensor (seed %llu), as "
-               "cs231n's grad_check_sparse\n",
-               s->net.layout.n_total, GC_FULL_LIMIT, GC_SAMPLES, (unsigned long long)cfg->seed);
-    printf("\n  %-8s %-11s %11s  %13s  %13s  %9s  %s\n", "param", "shape", "checked", "max rel error",
-           "max abs error", "threshold", "verdict");
+        fc_print("the model has %zu parameters (> %d): checking %d random elements per tensor (seed %llu), as "
+                 "cs231n's grad_check_sparse\n",
+                 s->net.layout.n_total, GC_FULL_LIMIT, GC_SAMPLES, (unsigned long long)cfg->seed);
+    fc_print("\n  %-8s %-11s %11s  %13s  %13s  %9s  %s\n", "param", "shape", "checked", "max rel error",
+             "max abs error", "threshold", "verdict");
 }
 
 /* A loss as %.6f, or as %.6e from 1e6 on: at an absurd weight scale (1e30: ~1e61 on one hidden layer of 5) %f
@@ -384,33 +384,34 @@ static fc_status gc_run(gc_state *s, const fc_config *cfg)
         } else {
             n_ok++;
         }
-        printf("  %-8s %-11s %11s  %13.2e  %13.2e  %9.0e  %s\n", v->name, shape, checked, r.max_rel, r.max_abs,
-               r.tol, verdict);
+        fc_print("  %-8s %-11s %11s  %13.2e  %13.2e  %9.0e  %s\n", v->name, shape, checked, r.max_rel, r.max_abs,
+                 r.tol, verdict);
     }
     char total[40], data[40], reg[40];
-    printf("\nloss %s (data %s, reg %s)\n", loss_text(total, sizeof total, loss + reg_loss),
-           loss_text(data, sizeof data, loss), loss_text(reg, sizeof reg, reg_loss));
+    fc_print("\nloss %s (data %s, reg %s)\n", loss_text(total, sizeof total, loss + reg_loss),
+             loss_text(data, sizeof data, loss), loss_text(reg, sizeof reg, reg_loss));
     if (n_noise)
-        printf("ok*: the relative error exceeds the threshold, but only where |analytic - numerical| is within the\n"
-               "     estimated error of the numerical derivative (rounding, about %.1e at h = %g, plus truncation,\n"
-               "     measured by repeating the difference at h/2): a gradient that is 0 (a bias in front of\n"
-               "     batchnorm) or too small or too curved to resolve at this precision\n",
-               GC_ROUNDING * s->noise / GC_H, GC_H);
+        fc_print("ok*: the relative error exceeds the threshold, but only where |analytic - numerical| is within the\n"
+                 "     estimated error of the numerical derivative (rounding, about %.1e at h = %g, plus truncation,\n"
+                 "     measured by repeating the difference at h/2): a gradient that is 0 (a bias in front of\n"
+                 "     batchnorm) or too small or too curved to resolve at this precision\n",
+                 GC_ROUNDING * s->noise / GC_H, GC_H);
     if (s->n_smaller || n_skipped)
-        printf("kinks: %ld element(s) re-evaluated with a smaller step and %zu left out because the step switched a "
-               "ReLU on or off\n",
-               s->n_smaller, n_skipped);
+        fc_print("kinks: %ld element(s) re-evaluated with a smaller step and %zu left out because the step switched a "
+                 "ReLU on or off\n",
+                 s->n_smaller, n_skipped);
 #ifndef FC_REAL_DOUBLE
-    printf("note: this is the float build, whose numerical gradients are coarse (relative errors ~1e-4..1e-2);\n"
-           "      the double build (fcnet_dist_f64, or cmake -DFCNET_DOUBLE=ON) reaches ~1e-7 or better.\n");
+    fc_print("note: this is the float build, whose numerical gradients are coarse (relative errors ~1e-4..1e-2);\n"
+             "      the double build (fcnet_dist_f64, or cmake -DFCNET_DOUBLE=ON) reaches ~1e-7 or better.\n");
 #endif
     if (n_fail) {
-        printf("result: FAIL (%d tensor%s above the threshold)\n", n_fail, n_fail == 1 ? "" : "s");
+        fc_print("result: FAIL (%d tensor%s above the threshold)\n", n_fail, n_fail == 1 ? "" : "s");
         return fc_error_set(FC_ERR_FAIL, "gradcheck: %d tensor%s failed (worst: %s, max relative error %.2e)",
                             n_fail, n_fail == 1 ? "" : "s", worst, worst_rel);
     }
     if (n_unchecked) {
-        printf("result: not checked (%d tensor%s with no element checked)\n", n_unchecked, n_unchecked == 1 ? "" : "s");
+        fc_print("result: not checked (%d tensor%s with no element checked)\n", n_unchecked,
+                 n_unchecked == 1 ? "" : "s");
         /* Inputs that are all 0 (one row, or identical rows, centred) put every first-layer unit exactly on
          * its ReLU's kink at any weight scale: the usual advice would not help. */
         if (s->from_data && batch_is_zero(s))
@@ -449,13 +450,13 @@ static fc_status gc_run(gc_state *s, const fc_config *cfg)
      * scale of the check hid every gradient (--weight-scale 1e10: rounding of ~1e11 against gradients of
      * ~1e9) and nothing was told apart from it. */
     if (n_ok == 0) {
-        printf("result: not checked (no tensor within the threshold; every one passed only on the numerical "
-               "error bar)\n");
+        fc_print("result: not checked (no tensor within the threshold; every one passed only on the numerical "
+                 "error bar)\n");
         return fc_error_set(FC_ERR_INPUT, "gradcheck: at --weight-scale %g no tensor's gradient could be told apart "
                             "from the numerical derivative's error (every tensor ok*); check at a weight scale "
                             "near 5e-2", cfg->weight_scale);
     }
-    printf("result: ok\n");
+    fc_print("result: ok\n");
     return FC_OK;
 }
 

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -140,6 +141,23 @@ static int stdout_lost(char *reason, size_t size)
     return 1;
 }
 
+/* The usage is composed in memory and printed with fc_print, which keeps the errno of a write that fails
+ * (unbuffered, `stdbuf -o0`, nothing is left for the final flush to report). */
+static void print_help(fc_command command)
+{
+    char *text = NULL;
+    size_t size = 0;
+    FILE *mem = open_memstream(&text, &size);
+    if (!mem) {
+        fc_config_print_help(stdout, command);
+        return;
+    }
+    fc_config_print_help(mem, command);
+    if (fclose(mem) == 0) fc_print("%s", text);
+    else fc_config_print_help(stdout, command);
+    free(text);
+}
+
 int main(int argc, char **argv)
 {
     fc_h5_no_exit_cleanup();
@@ -147,10 +165,11 @@ int main(int argc, char **argv)
     /* Before MPI_Init: it answers on a login node, and the launch scripts start it under mpirun to learn
      * whether mpirun can start the program at all. With other arguments the parser refuses it. */
     if (argc == 2 && strcmp(argv[1], "--version") == 0) {
-        const int write_errno = fc_print_version(stdout);
+        char text[FC_VERSION_REPORT_MAX];
+        fc_version_text(text, sizeof text);
+        fc_print("%s", text);
         char reason[128];
         if (!stdout_lost(reason, sizeof reason)) return 0;
-        if (!reason[0] && write_errno) snprintf(reason, sizeof reason, " (%s)", strerror(write_errno));
         fprintf(stderr, "fcnet_dist: error: --version: cannot write to standard output%s\n", reason);
         return 1;
     }
@@ -195,7 +214,7 @@ int main(int argc, char **argv)
         if (cfg.command != FC_CMD_TRAIN) end_on_signals(); /* only training has work to save first */
         switch (cfg.command) {
         case FC_CMD_HELP:
-            if (dist.rank == 0) fc_config_print_help(stdout, cfg.help_command);
+            if (dist.rank == 0) print_help(cfg.help_command);
             break;
         case FC_CMD_TRAIN: rc = run_train(&cfg, &dist); break;
         case FC_CMD_EVAL: rc = fc_cmd_eval(&cfg, &dist); break;

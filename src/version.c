@@ -2,7 +2,6 @@
  * Every library is asked at run time: the one the loader found is the one that computes. */
 #include "fcnet/version.h"
 
-#include <errno.h>
 #include <hdf5.h>
 #include <mpi.h>
 #include <string.h>
@@ -53,19 +52,12 @@ void fc_version_hdf5(char *buf, size_t size)
              H5_VERS_MINOR, H5_VERS_RELEASE);
 }
 
-int fc_print_version(FILE *f)
+void fc_version_text(char *buf, size_t size)
 {
-    /* Composed first and written with one fputs, so that the errno of a failed write is still the write's
-     * (the library calls between lines may set it): under `stdbuf -o0` nothing is buffered, the write itself
-     * fails and the final flush has nothing left to say why. */
     char mpi[FC_VERSION_TEXT_MAX], blas[FC_VERSION_TEXT_MAX], hdf5[FC_VERSION_TEXT_MAX];
-    char text[4 * FC_VERSION_TEXT_MAX];
     fc_version_mpi(mpi, sizeof mpi);
     fc_version_blas(blas, sizeof blas);
     fc_version_hdf5(hdf5, sizeof hdf5);
-    snprintf(text, sizeof text, "fcnet_dist %s (%s, %s build, %s)\nMPI: %s\nBLAS: %s\nHDF5: %s\n", FC_VERSION,
-             FC_REAL_NAME, FC_BUILD_TYPE[0] ? FC_BUILD_TYPE : "default", FC_COMPILER, mpi, blas, hdf5);
-    errno = 0;
-    if (fputs(text, f) != EOF) return 0;
-    return errno;
+    snprintf(buf, size, "fcnet_dist %s (%s, %s build, %s)\nMPI: %s\nBLAS: %s\nHDF5: %s\n", FC_VERSION, FC_REAL_NAME,
+             FC_BUILD_TYPE[0] ? FC_BUILD_TYPE : "default", FC_COMPILER, mpi, blas, hdf5);
 }

@@ -233,14 +233,19 @@ check "eval --help at -n 3: the usage printed once" \
 
 # ---- a report that cannot be written (a full disk): exit 1 with one line, not a silent success ----
 # Without mpirun: under it the ranks write to mpirun, which forwards the output and sees the error itself. The
-# line gives the failed write's reason, also where the failure came at a flush before the last.
+# line gives the failed write's reason, also where the failure came at a flush before the last, and unbuffered
+# (stdbuf -o0), where the writes themselves fail and the final flush has nothing left to say why.
 if [ -w /dev/full ]; then
-    for cmd in "eval --checkpoint $CK" "eval --help" "gradcheck --hidden 4"; do
-        rc=0
-        # shellcheck disable=SC2086
-        "$DIST" $cmd >/dev/full 2>full.err || rc=$?
-        check "$cmd > /dev/full: exit 1 ($rc), one line ($(cat full.err))" \
-            bash -c "[ $rc -eq 1 ] && [ \"\$(wc -l <full.err)\" -eq 1 ] && grep -q '^fcnet_dist: error: cannot write to standard output (No space left on device): the' full.err"
+    unbuffered=""
+    if command -v stdbuf >/dev/null; then unbuffered="stdbuf -o0"; else echo "skip - no stdbuf: unbuffered writes not checked"; fi
+    for how in "" ${unbuffered:+"$unbuffered"}; do
+        for cmd in "eval --checkpoint $CK" "eval --help" "gradcheck --hidden 4"; do
+            rc=0
+            # shellcheck disable=SC2086
+            $how "$DIST" $cmd >/dev/full 2>full.err || rc=$?
+            check "${how:+$how }$cmd > /dev/full: exit 1 ($rc), one line ($(cat full.err))" \
+                bash -c "[ $rc -eq 1 ] && [ \"\$(wc -l <full.err)\" -eq 1 ] && grep -q '^fcnet_dist: error: cannot write to standard output (No space left on device): the' full.err"
+        done
     done
 else
     echo "skip - no /dev/full: write failures not checked"

@@ -73,8 +73,10 @@ uint64_t fc_hash_large(const void *data, size_t n, uint64_t seed);
 
 /* Rank and size used to prefix diagnostics; set once by the dist module. */
 void fc_log_set_rank(int rank, int size);
-/* fflush(stdout), remembering the errno of the first flush that failed (fc_stdout_errno; 0 when none did). */
+/* fflush(stdout) and printf, remembering the errno of the first flush or write that failed (fc_stdout_errno; 0
+ * when none did): for output whose loss is a failure to report with its reason (eval, gradcheck, --help). */
 void fc_flush_stdout(void);
+void fc_print(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int fc_stdout_errno(void);
 /* Informational output: rank 0 only, stdout. */
 void fc_log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

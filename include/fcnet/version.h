@@ -4,7 +4,6 @@
 #define FCNET_VERSION_H
 
 #include <stddef.h>
-#include <stdio.h>
 
 /* Room for any of the descriptions below (MPI's own text is at most MPI_MAX_LIBRARY_VERSION_STRING). */
 #define FC_VERSION_TEXT_MAX 1024
@@ -16,10 +15,10 @@ void fc_version_mpi(char *buf, size_t size);
 void fc_version_blas(char *buf, size_t size);
 void fc_version_hdf5(char *buf, size_t size);
 
-/* Prints fcnet's version, precision, build type and compiler, then the three lines above. Needs no
- * MPI_Init, so it also works on a login node, and as a launcher's check that mpirun can start the program
- * on every host. Returns 0, or the errno of a write that failed there (0 too when it did not say why); a write
- * that only a later flush finds failed is the caller's to check. */
-int fc_print_version(FILE *f);
+/* fcnet's version, precision, build type and compiler, then the three lines above, each ended by a newline:
+ * the --version report. Needs no MPI_Init, so it also works on a login node, and as a launcher's check that
+ * mpirun can start the program on every host. */
+#define FC_VERSION_REPORT_MAX (4 * FC_VERSION_TEXT_MAX)
+void fc_version_text(char *buf, size_t size);
 
 #endif
