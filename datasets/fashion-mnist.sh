@@ -1,19 +1,21 @@
 #!/bin/sh
-# Builds datasets/fashion-mnist.h5 (train 55000 / val 5000 / test 10000, uint8 x of 784 features,
-# num_classes 10) from the Fashion-MNIST IDX files.
+# Builds datasets/fashion-mnist.h5, or the file $FASHION_MNIST_OUT names (train 55000 / val 5000 /
+# test 10000, uint8 x of 784 features, num_classes 10) from the Fashion-MNIST IDX files.
 #
-# usage: datasets/fashion-mnist.sh [DIR]
+# usage: [FASHION_MNIST_OUT=FILE] datasets/fashion-mnist.sh [DIR]
+#   FILE the .h5 to write (default datasets/fashion-mnist.h5; a relative one from the current directory):
+#        elsewhere than in a read-only checkout, say.
 #   DIR  a directory holding train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte
 #        and t10k-labels-idx1-ubyte (each plain or .gz). Default: /usr/share/datasets/fashion-mnist,
 #        from Debian's dataset-fashion-mnist package, installed with apt-get when missing and root.
 # fcnet_convert is $FCNET_CONVERT, else build/datasets/fcnet_convert, else built into build/.
-# An existing datasets/fashion-mnist.h5 is reused (it is only ever written complete: the converter
-# writes a temporary file and renames it); delete it to rebuild.
+# An existing output file is reused (it is only ever written complete: the converter writes a
+# temporary file and renames it); delete it to rebuild.
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
-out="$here/fashion-mnist.h5"
+out=${FASHION_MNIST_OUT:-$here/fashion-mnist.h5}
 package_dir=/usr/share/datasets/fashion-mnist
 dir=${1:-$package_dir}
 

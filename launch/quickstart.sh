@@ -10,12 +10,13 @@
 #                                   tuned defaults in results/configs/quickstart.ini)
 #
 # Environment: FCNET_BUILD_DIR (default build/), FCNET_RANKS (default: the physical cores),
-# FCNET_QUICKSTART_OUT (default runs/quickstart).
+# FCNET_QUICKSTART_OUT (default runs/quickstart), FCNET_QUICKSTART_DATA (the dataset's file, default
+# datasets/fashion-mnist.h5; with the other two, a read-only checkout keeps nothing in itself).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-# Relative directories in the environment name places seen from where the script was called, as every
+# Relative paths in the environment name places seen from where the script was called, as every
 # other path a user types does, not from the checkout it then works in.
-for var in FCNET_BUILD_DIR FCNET_QUICKSTART_OUT; do
+for var in FCNET_BUILD_DIR FCNET_QUICKSTART_OUT FCNET_QUICKSTART_DATA; do
     case ${!var:-} in
     '' | /*) ;;
     *) export "$var=$PWD/${!var}" ;;
@@ -34,7 +35,7 @@ for arg in "$@"; do
     case $arg in
     --new) new=1 ;;
     -h | --help)
-        sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+        sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
         exit 0
         ;;
     # The script picks the run directory (and evaluates and plots from it): an --out of the user's would
@@ -49,6 +50,24 @@ for arg in "$@"; do
 done
 
 say() { printf '\n== %s\n' "$*"; }
+rel() { echo "${1#"$root"/}"; }
+
+# unwritable DIR: why DIR cannot be made or written in (mkdir's or mktemp's reason), nothing when it can. A file
+# made and removed, not test -w: -w said "Permission denied" on a read-only file system (also to root), and passed
+# a directory the user may write but not search. "--": a user's path is a name even if it starts with '-'. A file
+# in the way is named for what it is: mkdir -p's "File exists" read as if nothing were wrong.
+unwritable() {
+    local reason
+    if [ -e "$1" ] && [ ! -d "$1" ]; then
+        echo "Not a directory"
+    elif ! reason=$(mkdir -p -- "$1" 2>&1); then
+        echo "${reason##*: }"
+    elif reason=$(mktemp -- "$1/.quickstart-probe.XXXXXX" 2>&1); then
+        rm -f -- "$reason"
+    else
+        echo "${reason##*: }"
+    fi
+}
 
 say "dependencies"
 # shellcheck source=launch/deps.sh disable=SC1091
@@ -68,8 +87,18 @@ cmake --build "$build" --target fcnet_dist fcnet_convert -j "$jobs" >/dev/null
 echo "$build/fcnet_dist: built (incremental)"
 
 say "data"
-data=$root/datasets/fashion-mnist.h5
-FCNET_CONVERT=$build/datasets/fcnet_convert "$root/datasets/fashion-mnist.sh"
+data=${FCNET_QUICKSTART_DATA:-$root/datasets/fashion-mnist.h5}
+# A dataset still to convert is written beside its name (a temporary file renamed): in a read-only checkout
+# fcnet_convert's "Permission denied" came after the build, exit 1, with no word of how to put it elsewhere.
+if [ ! -f "$data" ]; then
+    reason=$(unwritable "$(dirname -- "$data")")
+    if [ -n "$reason" ]; then
+        echo "quickstart.sh: cannot write the dataset $(rel "$data"): $reason; set FCNET_QUICKSTART_DATA to a" \
+            "file in a directory you can write" >&2
+        exit 2
+    fi
+fi
+FCNET_CONVERT=$build/datasets/fcnet_convert FASHION_MNIST_OUT=$data "$root/datasets/fashion-mnist.sh"
 
 out=${FCNET_QUICKSTART_OUT:-$root/runs/quickstart}
 if [ "$new" = 1 ] && [ -e "$out" ]; then
@@ -79,7 +108,6 @@ if [ "$new" = 1 ] && [ -e "$out" ]; then
 fi
 ckpt=$out/checkpoint.h5
 log=$out/train.log
-rel() { echo "${1#"$root"/}"; }
 
 # finished / unfinished / none: the checkpoint's root attribute "finished" (written by the trainer).
 run_state() {
@@ -122,17 +150,7 @@ none)
     # One line of ours and exit 2 before training, as for --out: mkdir's own line names only the component it
     # stopped at ("cannot create directory '/root'" for /root/x), and in a directory the user cannot write, tee's
     # line came beside fcnet_dist's refusal, exit 1.
-    # A file made and removed, not test -w, for the reason: -w said "Permission denied" on a read-only file system
-    # (also to root), and passed a directory the user may write but not search.
-    reason=""
-    if ! reason=$(mkdir -p "$out" 2>&1); then
-        reason=${reason##*: }
-    elif reason=$(mktemp "$out/.quickstart-probe.XXXXXX" 2>&1); then
-        rm -f "$reason"
-        reason=""
-    else
-        reason=${reason##*: }
-    fi
+    reason=$(unwritable "$out")
     if [ -n "$reason" ]; then
         echo "quickstart.sh: cannot write in the run directory $(rel "$out"): $reason; set FCNET_QUICKSTART_OUT" \
             "to a directory you can write" >&2
@@ -147,7 +165,7 @@ none)
     if [ "$rc" -eq 2 ] && [ ! -f "$ckpt" ] && [ "$created" = 1 ]; then
         # Refused before training (exit 2: a mistyped option, say): leave no directory holding only this log,
         # which would make the next --new skip a number. Any other failure keeps its log.
-        rm -rf "$out"
+        rm -rf -- "$out"
         exit "$rc"
     fi
     [ "$rc" -eq 0 ] || exit "$rc"

@@ -4,7 +4,9 @@
 # that it stays short. Checks what the README promises: a test accuracy, the checkpoint, the plot and the
 # log; a second call reuses the finished run (same accuracy, through eval) and refuses new options
 # without --new; --new trains into the next directory; a run stopped early (--max-steps) is resumed by
-# the next call (with the options it is given) and then finishes; deps.sh installs the Python packages it uses.
+# the next call (with the options it is given) and then finishes; deps.sh installs the Python packages it uses;
+# from a read-only checkout the dataset goes where FCNET_QUICKSTART_DATA says, and without it the script refuses at
+# once; run and dataset names starting with '-' are names.
 # usage: test_quickstart.sh   (FCNET_BUILD_DIR in the environment: the build holding fcnet_dist)
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -25,7 +27,14 @@ for pkg in python3-h5py python3-matplotlib python3-numpy; do
     check "deps.sh: fcnet_packages_python has $pkg" has_package "$pkg"
 done
 T=$(mktemp -d "${TMPDIR:-/tmp}/fcnet_test_quickstart.XXXXXX")
-trap 'rm -rf "$T"' EXIT
+mounts=() # unmounted, and modes given back, before $T is removed
+cleanup() {
+    local m
+    for m in ${mounts[@]+"${mounts[@]}"}; do umount "$m"; done
+    chmod -R u+w "$T" 2>/dev/null || true
+    rm -rf "$T"
+}
+trap cleanup EXIT
 export FCNET_QUICKSTART_OUT=$T/qs FCNET_RANKS=2
 
 quickstart() { # quickstart LOG ARGS...: the exit status, the output in LOG
@@ -68,7 +77,7 @@ if [ "$(id -u)" = 0 ]; then
     ok "# SKIP a mode-555 and a mode-666 FCNET_QUICKSTART_OUT: root writes there"
     mkdir "$T/rofs" || exit 1
     if mount -t tmpfs -o ro fcnet-test-ro "$T/rofs" 2>/dev/null; then
-        trap 'umount "$T/rofs"; rm -rf "$T"' EXIT
+        mounts+=("$T/rofs")
         unwritable+=("$T/rofs")
     else
         ok "# SKIP a read-only FCNET_QUICKSTART_OUT: cannot mount a tmpfs here"
@@ -96,6 +105,53 @@ check "it does not train" bash -c "! grep -q '^epoch 1 done' '$T/again.log'"
 check "eval reports the same accuracy ($(accuracy_in "$T/again.log") vs $first)" \
     test "$(accuracy_in "$T/again.log")" = "$first"
 
+# 2b. The dataset's file, FCNET_QUICKSTART_DATA. One it cannot write (under a regular file, for any user), or from a
+# read-only checkout (a shared install) without it: one line naming the file and its reason, exit 2, before
+# converting (fcnet_convert's "Permission denied" came after the build, exit 1, and nothing moved the file). The
+# checkout is a copy of what the script uses, on a tmpfs remounted read-only for root (who writes through modes),
+# mode a-w for anyone else. Then FCNET_QUICKSTART_DATA=-fm.h5, from $T: converted there (a name starting with '-'),
+# the finished run evaluated on it, the printed commands naming it.
+rc=0
+FCNET_QUICKSTART_DATA=$T/afile/fm.h5 quickstart "$T/nodata.log" || rc=$?
+lines=$(grep -c "^quickstart.sh: cannot write the dataset $T/afile/fm.h5: Not a directory; set " "$T/nodata.log" ||
+    true)
+check "FCNET_QUICKSTART_DATA=afile/fm.h5 (under a regular file): exit 2 (got $rc), one line with the reason" \
+    test "$rc" = 2 -a "$lines" = 1
+co=$T/checkout
+mkdir "$co" || exit 1
+if [ "$(id -u)" = 0 ] && ! mount -t tmpfs fcnet-test-co "$co" 2>/dev/null; then
+    ok "# SKIP a read-only checkout: cannot mount a tmpfs here (FCNET_QUICKSTART_DATA tried from this one)"
+    co=$root
+else
+    [ "$(id -u)" != 0 ] || mounts+=("$co")
+    mkdir "$co/datasets" && cp -r "$root/launch" "$root/results" "$co/" &&
+        cp "$root/datasets/fashion-mnist.sh" "$co/datasets/" || exit 1
+    if [ "$(id -u)" = 0 ]; then mount -o remount,ro "$co"; else chmod -R a-w "$co"; fi || exit 1
+    rc=0
+    (cd "$T" && FCNET_QUICKSTART_OUT=qs "$co/launch/quickstart.sh" >"$T/rodata.log" 2>&1) || rc=$?
+    want="^quickstart.sh: cannot write the dataset datasets/fashion-mnist.h5: .*; set FCNET_QUICKSTART_DATA "
+    lines=$(grep -c "$want" "$T/rodata.log" || true)
+    check "a read-only checkout without FCNET_QUICKSTART_DATA: exit 2 (got $rc), one line naming the dataset" \
+        test "$rc" = 2 -a "$lines" = 1
+    check "and nothing converted or trained" bash -c "! grep -q 'fcnet_convert\|^== train' '$T/rodata.log'"
+fi
+check "FCNET_QUICKSTART_DATA=-fm.h5 (relative) from a read-only checkout succeeds" \
+    bash -c "cd '$T' && FCNET_QUICKSTART_OUT=qs FCNET_QUICKSTART_DATA=-fm.h5 '$co/launch/quickstart.sh' >data.log 2>&1"
+check "it converts the dataset into \$T/-fm.h5" \
+    bash -c "grep -q 'fcnet_convert: wrote $T/-fm.h5:' '$T/data.log' && test -f '$T/-fm.h5'"
+check "eval on it reports the same accuracy ($(accuracy_in "$T/data.log") vs $first)" \
+    test "$(accuracy_in "$T/data.log")" = "$first"
+check "the printed eval and resume commands name it" \
+    test "$(grep -c "^  launch/local.sh .* --data $T/-fm.h5\( \|\$\)" "$T/data.log")" = 2
+# datasets/fashion-mnist.sh on its own: FASHION_MNIST_OUT, relative to the caller, beside its DIR argument.
+if [ -d /usr/share/datasets/fashion-mnist ]; then
+    check "FASHION_MNIST_OUT=-d.h5 datasets/fashion-mnist.sh DIR writes -d.h5 in the current directory" \
+        bash -c "cd '$T' && FASHION_MNIST_OUT=-d.h5 FCNET_CONVERT='$FCNET_BUILD_DIR/datasets/fcnet_convert' \
+            '$root/datasets/fashion-mnist.sh' /usr/share/datasets/fashion-mnist >fm.log 2>&1 && test -f '$T/-d.h5'"
+else
+    ok "# SKIP FASHION_MNIST_OUT: /usr/share/datasets/fashion-mnist is not installed"
+fi
+
 # 3. New options on a finished run need --new.
 rc=0
 quickstart "$T/refused.log" --epochs 2 || rc=$?
@@ -109,6 +165,11 @@ check "a mistyped option with --new exits 2 (got $rc)" test "$rc" = 2
 check "with fcnet's one error line naming it, no Open MPI banner" \
     bash -c "grep -q 'error: .*--hiden' '$T/typo.log' && ! grep -q 'mpirun\|Primary job' '$T/typo.log'"
 check "and leaves no quickstart-2 directory" test ! -e "$T/qs-2"
+# The same with FCNET_QUICKSTART_OUT=-x from $T: a name for mkdir, mktemp and rm, not an option.
+rc=0
+(cd "$T" && FCNET_QUICKSTART_OUT=-x "$root/launch/quickstart.sh" --hiden 3 >"$T/dash.log" 2>&1) || rc=$?
+check "FCNET_QUICKSTART_OUT=-x with a mistyped option: exit 2 (got $rc), fcnet's line, no -x left" \
+    bash -c "test '$rc' = 2 && grep -q 'error: .*--hiden' '$T/dash.log' && test ! -e '$T/-x'"
 
 # 4. --new trains into the next directory; stopped by --max-steps, it says so; the next call resumes it.
 check "--new with --max-steps succeeds" quickstart "$T/new.log" --new --epochs 2 --max-steps 300
