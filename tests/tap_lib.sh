@@ -31,3 +31,32 @@ tap_end() {
     echo "# $passed passed, $failed failed, $(elapsed "$1") s in all"
     [ "$failed" -eq 0 ]
 }
+# as_root_or_skip MOUNTPOINT ARG...: for a test that mounts file systems (called from the script itself, which
+# is run as `bash SCRIPT ARG...`, with its ARGs). As root it returns. Otherwise, where an unprivileged user
+# namespace may mount a tmpfs over MOUNTPOINT (probed: `unshare -rm`, the user mapped to root in a new user and
+# mount namespace), it runs the script again in such a namespace and exits with its status: there the script is
+# root (Open MPI wants OMPI_ALLOW_RUN_AS_ROOT*), its mounts private to it and gone when it ends. TMPDIR there is
+# a fresh directory, removed after a pass or a skip (after a failure only where empty): Open MPI's session
+# directory is $TMPDIR/ompi.HOST.UID, and as uid 0 it would be real root's, which the namespace may not write
+# ("ORTE_ERROR_LOG: Error in file ../../../orte/util/session_dir.c" where root ran mpirun before), or be left
+# there under root's name, owned by the user. Where neither works it skips: one line with unshare's reason, exit 77.
+as_root_or_skip() {
+    local at=$1 why tmp rc
+    shift
+    [ "$(id -u)" -eq 0 ] && return 0
+    if [ -n "${FCNET_USERNS:-}" ]; then # mapped to root by unshare -r, yet not uid 0: never loop
+        echo "skipped: not root inside the user namespace (uid $(id -u))"
+        exit 77
+    fi
+    # shellcheck disable=SC2016 # $0 is the probe's own
+    if ! why=$(unshare -rm sh -c 'mount -t tmpfs -o size=1m fcnet-probe "$0"' "$at" 2>&1); then
+        why=${why##*$'\n'}
+        echo "skipped: not root, and no user namespace can mount a tmpfs here (unshare -rm: ${why:-exit status not 0})"
+        exit 77
+    fi
+    tmp=$(mktemp -d "${TMPDIR:-/tmp}/fcnet-userns.XXXXXX") || exit 1
+    rc=0
+    FCNET_USERNS=1 TMPDIR=$tmp unshare -rm bash "$0" "$@" || rc=$? # || : the caller may run under set -e
+    if [ $rc -eq 0 ] || [ $rc -eq 77 ]; then rm -rf "$tmp"; else rmdir "$tmp" 2>/dev/null || true; fi
+    exit $rc
+}

@@ -3,9 +3,11 @@
 # fcnet must notice before MPI fails, say so once, fall back to MPI messages and compute the same bits as
 # the shared-memory exchange and as FCNET_EXCHANGE=p2p. Likewise the node's one copy of the dataset: one
 # warning, private copies, the same bits as FCNET_DATA_COPIES=private. Needs root and a private mount namespace
-# (unshare -m) to mount a small /dev/shm; exits 77 (skipped) where that is not possible. Last, a /dev/shm that
-# fills up after every room check passed (SHM_ROOM_LIE, an LD_PRELOAD library, overstates its free space):
-# the node's copy of the data is refused with one line naming /dev/shm, not a crash blamed on the dataset.
+# (unshare -m) to mount a small /dev/shm; not as root it runs in a user namespace of its own where one can mount
+# a tmpfs over /dev/shm (unshare -rm, as_root_or_skip), and exits 77 (skipped) where neither is possible. Last,
+# a /dev/shm that fills up after every room check passed (SHM_ROOM_LIE, an LD_PRELOAD library, overstates its
+# free space): the node's copy of the data is refused with one line naming /dev/shm, not a crash blamed on the
+# dataset.
 # And a /dev/shm full under one rank only (POPULATE_FAILS, an LD_PRELOAD library, fails rank 1's page taking):
 # the ranks agree on the message path, with one warning.
 #   test_small_shm.sh SYNTH H5CMP SHM_ROOM_LIE POPULATE_FAILS [MPIEXEC]
@@ -17,8 +19,11 @@ populate_fails=$4
 mpiexec=${5:-mpirun}
 dist=${FCNET_DIST:?}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
-if [ "$(id -u)" -ne 0 ] || ! unshare -m true 2>/dev/null; then
-    echo "skipped: needs root and unshare -m"
+# shellcheck source=tap_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/tap_lib.sh"
+as_root_or_skip /dev/shm "$@"
+if ! unshare -m true 2>/dev/null; then
+    echo "skipped: needs unshare -m (root without CAP_SYS_ADMIN?)"
     exit 77
 fi
 work=$(mktemp -d)
@@ -36,8 +41,6 @@ run() { # run NAME [env...]: 2 ranks, stdout/stderr kept as NAME.out/NAME.err
     shift
     env "$@" "${launch[@]}" --out "$work/$name" >"$work/$name.out" 2>"$work/$name.err"
 }
-# shellcheck source=tap_lib.sh
-source "$(dirname "${BASH_SOURCE[0]}")/tap_lib.sh"
 fail() { not_ok "$*"; }
 # in_small_shm NAME WANT_RC PATTERN WHAT COMMAND...: COMMAND with a 20 MB /dev/shm in a private mount namespace
 # (nothing outside it sees the mount), its output kept as NAME.out and NAME.err; its exit status must be
