@@ -11,7 +11,8 @@
 #
 # Environment: FCNET_BUILD_DIR (default build/), FCNET_RANKS (default: the physical cores),
 # FCNET_QUICKSTART_OUT (default runs/quickstart), FCNET_QUICKSTART_DATA (the dataset's file, default
-# datasets/fashion-mnist.h5; with the other two, a read-only checkout keeps nothing in itself).
+# datasets/fashion-mnist.h5; with the other two, a read-only checkout keeps nothing in itself; a build
+# directory the user cannot write is used as built).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # Relative paths in the environment name places seen from where the script was called, as every
@@ -22,6 +23,7 @@ for var in FCNET_BUILD_DIR FCNET_QUICKSTART_OUT FCNET_QUICKSTART_DATA; do
     *) export "$var=$PWD/${!var}" ;;
     esac
 done
+caller=$PWD
 cd "$root"
 
 # The tuned default (results/configs/quickstart.ini): 784 -> 512 -> 256 -> 10, batchnorm, dropout
@@ -35,7 +37,7 @@ for arg in "$@"; do
     case $arg in
     --new) new=1 ;;
     -h | --help)
-        sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+        sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
         exit 0
         ;;
     # The script picks the run directory (and evaluates and plots from it): an --out of the user's would
@@ -50,7 +52,10 @@ for arg in "$@"; do
 done
 
 say() { printf '\n== %s\n' "$*"; }
-rel() { echo "${1#"$root"/}"; }
+# A path as the caller can type it: relative to the checkout when called from there (as the README does), else
+# whole (a shared install run from a user's own directory, where launch/local.sh would name nothing).
+rel() { if [ "$caller" = "$root" ]; then echo "${1#"$root"/}"; else echo "$1"; fi; }
+launch=$(rel "$root/launch")
 
 # unwritable DIR: why DIR cannot be made or written in (mkdir's or mktemp's reason), nothing when it can. A file
 # made and removed, not test -w: -w said "Permission denied" on a read-only file system (also to root), and passed
@@ -79,12 +84,23 @@ build=${FCNET_BUILD_DIR:-$root/build}
 export FCNET_BUILD_DIR=$build
 jobs=$(nproc 2>/dev/null || echo 2)
 say "build ($build)"
-if [ ! -f "$build/CMakeCache.txt" ]; then
-    cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+# A shared install: a build directory this user cannot write (the administrator's) is used as it is when it holds
+# both programs; cmake's incremental build failed in it with a screen of "Permission denied", even with nothing to do.
+reason=$(unwritable "$build")
+if [ -z "$reason" ]; then
+    if [ ! -f "$build/CMakeCache.txt" ]; then
+        cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+    fi
+    # Incremental: a no-op when nothing changed. Only the two programs the quickstart needs.
+    cmake --build "$build" --target fcnet_dist fcnet_convert -j "$jobs" >/dev/null
+    echo "$build/fcnet_dist: built (incremental)"
+elif [ -x "$build/fcnet_dist" ] && [ -x "$build/datasets/fcnet_convert" ]; then
+    echo "$build/fcnet_dist: used as built (this user cannot write $(rel "$build"): $reason)"
+else
+    echo "quickstart.sh: cannot write the build directory $(rel "$build"): $reason, and it holds no fcnet_dist and" \
+        "fcnet_convert to use as they are; set FCNET_BUILD_DIR to a directory you can write" >&2
+    exit 2
 fi
-# Incremental: a no-op when nothing changed. Only the two programs the quickstart needs.
-cmake --build "$build" --target fcnet_dist fcnet_convert -j "$jobs" >/dev/null
-echo "$build/fcnet_dist: built (incremental)"
 
 say "data"
 data=${FCNET_QUICKSTART_DATA:-$root/datasets/fashion-mnist.h5}
@@ -125,7 +141,7 @@ EOF
 state=$(run_state)
 if [ "$state" = finished ] && [ ${#extra[@]} -gt 0 ]; then
     echo "quickstart.sh: $(rel "$out") already holds a finished run; to train with other options use" >&2
-    echo "  launch/quickstart.sh --new ${extra[*]}" >&2
+    echo "  $launch/quickstart.sh --new ${extra[*]}" >&2
     exit 2
 fi
 
@@ -134,7 +150,7 @@ train_seconds=""
 case $state in
 finished)
     say "train: reusing the finished run in $(rel "$out")"
-    echo "(not retraining; 'launch/quickstart.sh --new' trains again into a new directory,"
+    echo "(not retraining; '$launch/quickstart.sh --new' trains again into a new directory,"
     echo " or delete $(rel "$out") to start over)"
     ;;
 unfinished)
@@ -194,7 +210,7 @@ fi
 more_epochs=$(/usr/bin/python3 -c 'import sys, h5py; print(int(h5py.File(sys.argv[1], "r").attrs["epochs"]) + 5)' \
     "$ckpt" 2>/dev/null || echo 15)
 if [ "$(run_state)" = unfinished ]; then
-    echo "the run stopped before its last epoch: launch/quickstart.sh resumes it from the checkpoint"
+    echo "the run stopped before its last epoch: $launch/quickstart.sh resumes it from the checkpoint"
 fi
 cat <<EOF
 checkpoint: $(rel "$ckpt")   (HDF5; /params is a cs231n model.params dict, /history the curves)
@@ -202,9 +218,9 @@ plot:       $(rel "$plot")   (training loss, train/val accuracy per epoch)
 log:        $(rel "$log")
 
 evaluate (accuracy per class, confusion matrix; --best for the best-validation parameters):
-  launch/local.sh eval --checkpoint $(rel "$ckpt") --data $(rel "$data")
+  $launch/local.sh eval --checkpoint $(rel "$ckpt") --data $(rel "$data")
 resume or train longer (continues from the checkpoint and its optimizer state; here 5 more epochs):
-  launch/local.sh --resume $(rel "$ckpt") --data $(rel "$data") --out $(rel "$out") --epochs $more_epochs
+  $launch/local.sh --resume $(rel "$ckpt") --data $(rel "$data") --out $(rel "$out") --epochs $more_epochs
 train again from scratch into a new directory:
-  launch/quickstart.sh --new
+  $launch/quickstart.sh --new
 EOF

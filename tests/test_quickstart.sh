@@ -14,6 +14,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 source "$(dirname "${BASH_SOURCE[0]}")/tap_lib.sh"
 t0=$(now)
 : "${FCNET_BUILD_DIR:?FCNET_BUILD_DIR must name the build directory}"
+build_dir=$FCNET_BUILD_DIR
 if [ ! -d /usr/share/datasets/fashion-mnist ] && [ ! -f "$root/datasets/fashion-mnist.h5" ] && [ "$(id -u)" -ne 0 ]; then
     echo "skipped: Fashion-MNIST is not installed and this user cannot install it (dataset-fashion-mnist)"
     exit 77
@@ -126,23 +127,42 @@ else
     [ "$(id -u)" != 0 ] || mounts+=("$co")
     mkdir "$co/datasets" && cp -r "$root/launch" "$root/results" "$co/" &&
         cp "$root/datasets/fashion-mnist.sh" "$co/datasets/" || exit 1
+    # Its build directory holds the two programs (links to this build's), nobuild none.
+    mkdir -p "$co/build/datasets" "$co/nobuild" && ln -s "$FCNET_BUILD_DIR/fcnet_dist" "$co/build/" &&
+        ln -s "$FCNET_BUILD_DIR/datasets/fcnet_convert" "$co/build/datasets/" || exit 1
     if [ "$(id -u)" = 0 ]; then mount -o remount,ro "$co"; else chmod -R a-w "$co"; fi || exit 1
     rc=0
     (cd "$T" && FCNET_QUICKSTART_OUT=qs "$co/launch/quickstart.sh" >"$T/rodata.log" 2>&1) || rc=$?
-    want="^quickstart.sh: cannot write the dataset datasets/fashion-mnist.h5: .*; set FCNET_QUICKSTART_DATA "
+    want="^quickstart.sh: cannot write the dataset $co/datasets/fashion-mnist.h5: .*; set FCNET_QUICKSTART_DATA "
     lines=$(grep -c "$want" "$T/rodata.log" || true)
     check "a read-only checkout without FCNET_QUICKSTART_DATA: exit 2 (got $rc), one line naming the dataset" \
         test "$rc" = 2 -a "$lines" = 1
     check "and nothing converted or trained" bash -c "! grep -q 'fcnet_convert\|^== train' '$T/rodata.log'"
+    # The checkout's own build directory, which this user cannot write: used as built (cmake failed in it with a
+    # screen of "Permission denied", even with nothing to build); one without the programs refused in one line.
+    rc=0
+    (cd "$T" && FCNET_BUILD_DIR=$co/nobuild FCNET_QUICKSTART_OUT=qs FCNET_QUICKSTART_DATA=-fm.h5 \
+        "$co/launch/quickstart.sh" >"$T/nobuild.log" 2>&1) || rc=$?
+    want="^quickstart.sh: cannot write the build directory $co/nobuild: .*; set FCNET_BUILD_DIR to a directory you"
+    check "a read-only build directory without the programs: exit 2 (got $rc), one line" \
+        test "$rc" = 2 -a "$(grep -c "$want" "$T/nobuild.log")" = 1 -a "$(grep -c '^quickstart.sh:\|rror' "$T/nobuild.log")" = 1
+    export FCNET_BUILD_DIR=$co/build
 fi
 check "FCNET_QUICKSTART_DATA=-fm.h5 (relative) from a read-only checkout succeeds" \
     bash -c "cd '$T' && FCNET_QUICKSTART_OUT=qs FCNET_QUICKSTART_DATA=-fm.h5 '$co/launch/quickstart.sh' >data.log 2>&1"
+[ "$co" = "$root" ] || check "its read-only build directory used as built" \
+    grep -q "^$co/build/fcnet_dist: used as built (this user cannot write $co/build: " "$T/data.log"
+export FCNET_BUILD_DIR=$build_dir
 check "it converts the dataset into \$T/-fm.h5" \
     bash -c "grep -q 'fcnet_convert: wrote $T/-fm.h5:' '$T/data.log' && test -f '$T/-fm.h5'"
 check "eval on it reports the same accuracy ($(accuracy_in "$T/data.log") vs $first)" \
     test "$(accuracy_in "$T/data.log")" = "$first"
-check "the printed eval and resume commands name it" \
-    test "$(grep -c "^  launch/local.sh .* --data $T/-fm.h5\( \|\$\)" "$T/data.log")" = 2
+# Called from $T, not from the checkout: the printed commands name the scripts whole, and the eval command runs there.
+check "the printed eval and resume commands name it, and the checkout's scripts whole" \
+    test "$(grep -c "^  $co/launch/local.sh .* --data $T/-fm.h5\( \|\$\)" "$T/data.log")" = 2
+eval_line=$(grep -m1 "^  $co/launch/local.sh eval " "$T/data.log" || true)
+check "the printed eval command runs where the quickstart was called ($eval_line)" \
+    bash -c "cd '$T' && $eval_line 2>&1 | grep -q '^accuracy: *$(accuracy_in "$T/data.log")'"
 # datasets/fashion-mnist.sh on its own: FASHION_MNIST_OUT, relative to the caller, beside its DIR argument.
 if [ -d /usr/share/datasets/fashion-mnist ]; then
     check "FASHION_MNIST_OUT=-d.h5 datasets/fashion-mnist.sh DIR writes -d.h5 in the current directory" \
