@@ -16,9 +16,13 @@ def fcnet(label, ranks, threads, rate, rounds, share):
             "samples_per_s": rate, "rounds": rounds, "reps": rounds, "foreign_load": 0.0, "non_gemm_share": share}
 
 
-def torch(label, procs, threads, rate):
-    return {"label": label, "framework": "pytorch", "procs": procs, "threads": threads, "samples_per_s": rate,
-            "reps": [rate], "foreign_load": 0.0}
+def torch(label, procs, threads, rate, rounds=None):
+    """rounds None: measured once, as before 2026-12-06."""
+    m = {"label": label, "framework": "pytorch", "procs": procs, "threads": threads, "samples_per_s": rate,
+         "reps": rounds or [rate], "foreign_load": 0.0, "rc": 0}
+    if rounds:
+        m["rounds"] = rounds
+    return m
 
 
 def bound(rate, rounds, local_batch):
@@ -98,6 +102,27 @@ class BenchReport(unittest.TestCase):
                       "-n 2 / -n 1 keeps 1.00 of it", text)
         self.assertIn("- FAIL  wide: best fcnet / 2-core sgemm bound >= 0.85: 0.84 (not decided by this run: its "
                       "rounds alone give 0.89 and 0.80, on both sides of the line)", text)
+
+    def test_pytorch_rounds_pair_with_fcnet_rounds(self):
+        # A drift shared by both: fcnet -n 2 at 9000 then 11000, PyTorch at 4500 then 5500: 2.00 in both rounds,
+        # decided although the table is UNSTABLE (against a PyTorch measured once, 5000, the rounds would give
+        # 1.80 and 2.20). Then PyTorch alone moves, 4000 then 6000 against fcnet's steady 10000: 2.50 and 1.67.
+        results = {"fmnist": config(4000, [4000, 4000], 10000, [9000, 11000], 20000, 5000)}
+        results["fmnist"]["torch"] = [torch("PyTorch 1 thread", 1, 1, 5000, [4500, 5500])]
+        text = self.report(results)
+        self.assertEqual([round(x, 6) for x in results["fmnist"]["summary"]["per_round"]["fcnet_over_pytorch"]],
+                         [2.0, 2.0])
+        self.assertIn("**UNSTABLE**", text)
+        self.assertIn("- PASS  fmnist: best fcnet / best PyTorch >= 2: 2.00\n", text + "\n")
+        results = {"fmnist": config(4000, [4000, 4000], 10000, [10000, 10000], 20000, 5000)}
+        results["fmnist"]["torch"] = [torch("PyTorch 1 thread", 1, 1, 5000, [4000, 6000])]
+        text = self.report(results)
+        self.assertIn("- PASS  fmnist: best fcnet / best PyTorch >= 2: 2.00 (not decided by this run: its rounds alone "
+                      "give 2.50 and 1.67, on both sides of the line)", text)
+        # combine_rounds pools PyTorch's two runs as it does fcnet's: every timed block, median over all.
+        pooled = run_bench.combine_rounds([torch("PyTorch 1 thread", 1, 1, 4100, [4000, 4100, 4200]),
+                                           torch("PyTorch 1 thread", 1, 1, 6100, [6000, 6100, 6200])])
+        self.assertEqual((pooled["samples_per_s"], pooled["rounds"]), (5100, [4100, 6100]))
 
     def test_measured_share_per_round(self):
         # fmnist's best setting (-n 2) measured 0.14 and 0.17 not GEMM in its two rounds: mean 0.155, FAIL, undecided.

@@ -7,8 +7,9 @@ For each configuration it measures steady-state training throughput (samples/s, 
           2 processes x 1 thread (launch/bench/torch_bench.py)
   sgemm bound (launch/bench/sgemm_bound.c, 1 thread): 1 core at the full batch; 2 cores = two concurrent
           copies at half the batch each
-The bound and the fcnet settings are measured twice, in A-B-B-A order (bound, settings, settings reversed,
-bound), and each pools its two rounds, so that a drift of the machine's speed cancels out of the ratios.
+Every setting is measured twice, in A-B-C-C-B-A order (bound, fcnet settings, PyTorch settings, PyTorch settings
+reversed, fcnet settings reversed, bound), and each pools its two rounds, so that a drift of the machine's speed
+cancels out of the ratios.
 Then it prints a table and writes results/bench/bench.md and bench.json.
 
 fcnet's rate comes from its progress reports (lines "(step S / T) ..." or, under mpirun's pty, the redrawn
@@ -317,13 +318,14 @@ def measure_fcnet(fcnet, cfg, name, label, ranks, threads, data, work, profile, 
 
 # ---------------------------------------------------------------------------------------------- PyTorch
 
-def measure_torch(cfg, name, label, mode, threads, procs, work, reps, meter, omp_wait="default"):
+def measure_torch(cfg, name, label, mode, threads, procs, work, reps, meter, omp_wait="default", round_no=1):
     dims = [cfg["D"]] + cfg["hidden"] + [cfg["C"]]
     cmd = [PY, os.path.join(HERE, "torch_bench.py"), "--name", name, "--dims", ",".join(map(str, dims)),
            "--batch", str(cfg["B"]), "--keep", repr(cfg["keep"]), "--mode", mode, "--threads", str(threads),
            "--procs", str(procs), "--rows", str(cfg["spe"] * cfg["B"]), "--warmup", str(cfg["warmup"]),
            "--steps", str(cfg["rep"]), "--reps", str(reps), "--omp-wait", omp_wait]
-    tag = f"{name}-torch-{mode}-p{procs}-t{threads}" + ("-omp-passive" if omp_wait == "passive" else "")
+    tag = f"{name}-torch-{mode}-p{procs}-t{threads}" + ("-omp-passive" if omp_wait == "passive" else "") + \
+        f"-r{round_no}"
     meter.start()
     t0 = time.monotonic()
     r = subprocess.run(cmd, capture_output=True, text=True)
@@ -418,8 +420,8 @@ def paired(a, b, f):
     return [f(x, y) for x, y in zip(a, b)] if len(a) == len(b) and len(a) > 1 and min(b) > 0 else []
 
 
-def per_round_values(r, best_fc, best_pt_rate, n1, n2):
-    """Each ratio of the summary as every round alone gives it. In the A-B-B-A order round k of one setting lies
+def per_round_values(r, best_fc, best_pt, n1, n2):
+    """Each ratio of the summary as every round alone gives it. In the A-B-C-C-B-A order round k of one setting lies
     next to round k of the others and to the bound's k-th measurement, so pairing them cancels a change of the
     machine's speed that pooling all rounds would only average."""
     if best_fc is None:
@@ -429,8 +431,10 @@ def per_round_values(r, best_fc, best_pt_rate, n1, n2):
            "non_gemm_share_est": paired(rounds, r["bound"][str(best_fc["cores"])].get("rounds"),
                                         lambda x, b: 1 - x / b),
            "non_gemm_share_measured": list(best_fc.get("share_rounds") or [])}
-    if best_pt_rate and len(rounds or []) > 1:  # PyTorch is measured once: only fcnet's rounds vary
-        per["fcnet_over_pytorch"] = [x / best_pt_rate for x in rounds]
+    if best_pt is not None and len(best_pt.get("rounds") or []) > 1:  # round k of fcnet with round k of PyTorch
+        per["fcnet_over_pytorch"] = paired(rounds, best_pt["rounds"], lambda x, p: x / p)
+    elif best_pt is not None and len(rounds or []) > 1:  # PyTorch measured once: only fcnet's rounds vary
+        per["fcnet_over_pytorch"] = [x / best_pt["samples_per_s"] for x in rounds]
     if n1 and n2:
         per["n2_over_n1"] = paired(n2[0].get("rounds"), n1[0].get("rounds"), lambda a, b: a / b)
     per["bound_2_over_1"] = paired(r["bound"]["2"].get("rounds"), r["bound"]["1"].get("rounds"), lambda a, b: a / b)
@@ -474,7 +478,7 @@ def summarise(name, r):
     s["bound_2_over_1"] = bound2 / bound1
     if n1 and "non_gemm_share" in n1[0]:
         s["non_gemm_share_n1"] = n1[0]["non_gemm_share"]
-    s["per_round"] = per_round_values(r, best_fc if fc else None, s.get("best_pytorch_samples_per_s"), n1, n2)
+    s["per_round"] = per_round_values(r, best_fc if fc else None, best_pt if pt else None, n1, n2)
     # How far the two rounds of one setting (or the bound's two measurements) lie apart: on a VM whose host
     # lends the cores to others, the speed changes by more than any in-VM load shows.
     measured = [(m["label"], m) for m in fc] + [(f"sgemm bound, {k} core(s)", b) for k, b in r["bound"].items()]
@@ -589,7 +593,7 @@ def main():
     ap.add_argument("--out", required=True, help="results directory (bench.md, bench.json)")
     ap.add_argument("--configs", default=",".join(CONFIGS))
     ap.add_argument("--scale", type=float, default=1.0, help="multiply the number of timed steps")
-    ap.add_argument("--torch-reps", type=int, default=7)
+    ap.add_argument("--torch-reps", type=int, default=4, help="timed blocks per PyTorch run (two runs per setting)")
     ap.add_argument("--no-torch", action="store_true")
     ap.add_argument("--wait-quiet", type=float, default=0, metavar="S",
                     help="before each measurement wait up to S seconds for other processes to leave the CPU idle")
@@ -626,11 +630,14 @@ def main():
         log(f"   data {data} ({how})")
         r = {"config": {k: v for k, v in cfg.items()}, "dims": dims, "data": data, "bound": {}, "fcnet": [],
              "torch": []}
-        # This machine's speed drifts over minutes, so the settings are measured in an A-B-B-A order: the
-        # bound, every fcnet setting, the same settings in reverse order, the bound again; each setting's (and
-        # the bound's) mean moment in time is then the same, and a linear drift cancels out of the ratios.
+        # This machine's speed drifts over minutes, so the settings are measured in an A-B-C-C-B-A order: the
+        # bound, every fcnet setting, every PyTorch setting, the same settings in reverse order, the bound again;
+        # each setting's (and the bound's) mean moment in time is then the same, and a linear drift cancels out of
+        # the ratios. PyTorch was measured once, after the rest, until 2026-12-06: its ratio's rounds were fcnet's
+        # alone.
         bounds = {1: [], 2: []}
         runs = {s[0]: [] for s in FCNET_SETTINGS}
+        torch_runs = {s[0]: [] for s in TORCH_SETTINGS}
 
         def bound_round(round_no):
             for ranks in (1, 2):
@@ -639,24 +646,32 @@ def main():
                 log(f"   sgemm bound {ranks} core(s), local batch {b['local_batch']}: {b['samples_per_s']:.0f} "
                     f"samples/s ({b['gflops']:.0f} GFLOP/s, core {b['corename']})")
 
-        bound_round(1)
-        for round_no, order in ((1, FCNET_SETTINGS), (2, FCNET_SETTINGS[::-1])):
+        def fcnet_round(round_no, order):
             for label, ranks, threads, _ in order:
                 m = measure_fcnet(args.fcnet, cfg, name, label, ranks, threads, data, args.work, profile, meter,
                                   round_no)
                 runs[label].append(m)
                 log(f"   {label:28s} {fmt(m.get('samples_per_s')):>8s} samples/s  ({m.get('method', 'failed')}, "
                     f"{len(m.get('reps', []))} reps, foreign load {m['foreign_load']:.2f}; round {round_no})")
+
+        def torch_round(round_no, order):
+            for label, mode, threads, procs, _, omp_wait in [] if args.no_torch else order:
+                m = measure_torch(cfg, name, label, mode, threads, procs, args.work, args.torch_reps, meter,
+                                  omp_wait, round_no)
+                torch_runs[label].append(m)
+                log(f"   {label:28s} {fmt(m.get('samples_per_s')):>8s} samples/s  (foreign load "
+                    f"{m['foreign_load']:.2f}; round {round_no})")
+
+        bound_round(1)
+        fcnet_round(1, FCNET_SETTINGS)
+        torch_round(1, TORCH_SETTINGS)
+        torch_round(2, TORCH_SETTINGS[::-1])
+        fcnet_round(2, FCNET_SETTINGS[::-1])
         bound_round(2)
         for ranks in (1, 2):
             r["bound"][str(ranks)] = combine_bounds(bounds[ranks], cfg["B"])
         r["fcnet"] = [combine_rounds(runs[s[0]]) for s in FCNET_SETTINGS]
-        if not args.no_torch:
-            for label, mode, threads, procs, _, omp_wait in TORCH_SETTINGS:
-                m = measure_torch(cfg, name, label, mode, threads, procs, args.work, args.torch_reps, meter,
-                                  omp_wait)
-                r["torch"].append(m)
-                log(f"   {label:28s} {fmt(m.get('samples_per_s')):>8s} samples/s  (foreign load {m['foreign_load']:.2f})")
+        r["torch"] = [combine_rounds(torch_runs[s[0]]) for s in TORCH_SETTINGS if torch_runs[s[0]]]
         r["rows"] = summarise(name, r)
         results[name] = r
     with open("/proc/loadavg") as f:
@@ -684,10 +699,10 @@ def main():
         f"- load average at start {info['loadavg_at_start']}, at end {info['loadavg_at_end']}",
         "",
         "samples/s = training steps at steady state x global batch / seconds, median over repetitions (fcnet: "
-        "windows between progress reports, never across an epoch end, pooled over two runs; PyTorch: timed blocks of "
-        "steps after warm-up). Order within a configuration: bound, fcnet settings, fcnet settings in reverse, "
-        "bound again (A-B-B-A), so that a drift of this machine's speed cancels out of the ratios; the bound is the "
-        "mean of its two measurements. "
+        "windows between progress reports, never across an epoch end; PyTorch: timed blocks of steps after warm-up; "
+        "each pooled over two runs). Order within a configuration: bound, fcnet settings, PyTorch settings, the "
+        "PyTorch and fcnet settings again in reverse, bound again (A-B-C-C-B-A), so that a drift of this machine's "
+        "speed cancels out of the ratios; the bound is the mean of its two measurements. "
         "The sgemm bound is global batch / (time of the step's GEMMs at the local batch, measured here with "
         "cblas_sgemm, 1 thread; 2 cores = two concurrent copies at half the batch). Fractions compare each "
         "setting with the bound for the cores it uses; the bound runs on warm caches, so 1 - fraction is an upper "
