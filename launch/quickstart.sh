@@ -55,7 +55,10 @@ say() { printf '\n== %s\n' "$*"; }
 # A path as the caller can type it: relative to the checkout when called from there (as the README does), else
 # whole (a shared install run from a user's own directory, where launch/local.sh would name nothing).
 rel() { if [ "$caller" = "$root" ]; then echo "${1#"$root"/}"; else echo "$1"; fi; }
-launch=$(rel "$root/launch")
+# The same in a command to copy and run: quoted where the shell would split it (a checkout or a run directory whose
+# name holds a space printed as two arguments, "/opt/my: Is a directory"); unchanged where nothing needs quoting.
+arg() { printf '%q' "$(rel "$1")"; }
+launch=$(arg "$root/launch")
 
 # unwritable DIR: why DIR cannot be made or written in (mkdir's or mktemp's reason), nothing when it can. A file
 # made and removed, not test -w: -w said "Permission denied" on a read-only file system (also to root), and passed
@@ -218,9 +221,9 @@ plot:       $(rel "$plot")   (training loss, train/val accuracy per epoch)
 log:        $(rel "$log")
 
 evaluate (accuracy per class, confusion matrix; --best for the best-validation parameters):
-  $launch/local.sh eval --checkpoint $(rel "$ckpt") --data $(rel "$data")
+  $launch/local.sh eval --checkpoint $(arg "$ckpt") --data $(arg "$data")
 resume or train longer (continues from the checkpoint and its optimizer state; here 5 more epochs):
-  $launch/local.sh --resume $(rel "$ckpt") --data $(rel "$data") --out $(rel "$out") --epochs $more_epochs
+  $launch/local.sh --resume $(arg "$ckpt") --data $(arg "$data") --out $(arg "$out") --epochs $more_epochs
 train again from scratch into a new directory:
   $launch/quickstart.sh --new
 EOF

@@ -110,15 +110,15 @@ check "eval reports the same accuracy ($(accuracy_in "$T/again.log") vs $first)"
 # read-only checkout (a shared install) without it: one line naming the file and its reason, exit 2, before
 # converting (fcnet_convert's "Permission denied" came after the build, exit 1, and nothing moved the file). The
 # checkout is a copy of what the script uses, on a tmpfs remounted read-only for root (who writes through modes),
-# mode a-w for anyone else. Then FCNET_QUICKSTART_DATA=-fm.h5, from $T: converted there (a name starting with '-'),
-# the finished run evaluated on it, the printed commands naming it.
+# mode a-w for anyone else, at a path with a space in it. Then FCNET_QUICKSTART_DATA=-fm.h5, from $T: converted there
+# (a name starting with '-'), the finished run evaluated on it, the printed commands naming it, quoted.
 rc=0
 FCNET_QUICKSTART_DATA=$T/afile/fm.h5 quickstart "$T/nodata.log" || rc=$?
 lines=$(grep -c "^quickstart.sh: cannot write the dataset $T/afile/fm.h5: Not a directory; set " "$T/nodata.log" ||
     true)
 check "FCNET_QUICKSTART_DATA=afile/fm.h5 (under a regular file): exit 2 (got $rc), one line with the reason" \
     test "$rc" = 2 -a "$lines" = 1
-co=$T/checkout
+co="$T/check out"
 mkdir "$co" || exit 1
 if [ "$(id -u)" = 0 ] && ! mount -t tmpfs fcnet-test-co "$co" 2>/dev/null; then
     ok "# SKIP a read-only checkout: cannot mount a tmpfs here (FCNET_QUICKSTART_DATA tried from this one)"
@@ -158,9 +158,13 @@ check "it converts the dataset into \$T/-fm.h5" \
 check "eval on it reports the same accuracy ($(accuracy_in "$T/data.log") vs $first)" \
     test "$(accuracy_in "$T/data.log")" = "$first"
 # Called from $T, not from the checkout: the printed commands name the scripts whole, and the eval command runs there.
-check "the printed eval and resume commands name it, and the checkout's scripts whole" \
-    test "$(grep -c "^  $co/launch/local.sh .* --data $T/-fm.h5\( \|\$\)" "$T/data.log")" = 2
-eval_line=$(grep -m1 "^  $co/launch/local.sh eval " "$T/data.log" || true)
+# Quoted for the shell: "$T/check out" printed bare ran "$T/check" with the rest as its arguments.
+local_sh="  $(printf %q "$co/launch/local.sh")"
+ck_data="--checkpoint $(printf %q "$T/qs/checkpoint.h5") --data $(printf %q "$T/-fm.h5")"
+resume="$local_sh --resume $(printf %q "$T/qs/checkpoint.h5") --data $(printf %q "$T/-fm.h5") --out $(printf %q "$T/qs") "
+check "the printed eval and resume commands name it, and the checkout's scripts whole, quoted" \
+    test "$(grep -cxF "$local_sh eval $ck_data" "$T/data.log") $(grep -cF "$resume" "$T/data.log")" = "1 1"
+eval_line=$(grep -m1 -F "$local_sh eval " "$T/data.log" || true)
 check "the printed eval command runs where the quickstart was called ($eval_line)" \
     bash -c "cd '$T' && $eval_line 2>&1 | grep -q '^accuracy: *$(accuracy_in "$T/data.log")'"
 # datasets/fashion-mnist.sh on its own: FASHION_MNIST_OUT, relative to the caller, beside its DIR argument.
