@@ -144,7 +144,7 @@ EOF
 state=$(run_state)
 if [ "$state" = finished ] && [ ${#extra[@]} -gt 0 ]; then
     echo "quickstart.sh: $(rel "$out") already holds a finished run; to train with other options use" >&2
-    echo "  $launch/quickstart.sh --new ${extra[*]}" >&2
+    echo "  $launch/quickstart.sh --new$(printf " %q" "${extra[@]}")" >&2 # quoted: a value may hold a space
     exit 2
 fi
 

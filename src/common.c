@@ -228,12 +228,17 @@ void fc_flush_stdout(void)
     note_stdout_failure(fflush(stdout) != 0);
 }
 
+static void vprint_stdout(const char *fmt, va_list ap)
+{
+    errno = 0;
+    note_stdout_failure(vprintf(fmt, ap) < 0);
+}
+
 void fc_print(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    errno = 0;
-    note_stdout_failure(vprintf(fmt, ap) < 0);
+    vprint_stdout(fmt, ap);
     va_end(ap);
 }
 
@@ -247,11 +252,9 @@ void fc_log_info(const char *fmt, ...)
     if (log_rank != 0) return;
     va_list ap;
     va_start(ap, fmt);
-    errno = 0;
-    note_stdout_failure(vfprintf(stdout, fmt, ap) < 0);
+    vprint_stdout(fmt, ap);
     va_end(ap);
-    errno = 0;
-    note_stdout_failure(fputc('\n', stdout) == EOF);
+    fc_print("\n");
     fc_flush_stdout();
 }
 

@@ -148,13 +148,9 @@ static void print_help(fc_command command)
     char *text = NULL;
     size_t size = 0;
     FILE *mem = open_memstream(&text, &size);
-    if (!mem) {
-        fc_config_print_help(stdout, command);
-        return;
-    }
-    fc_config_print_help(mem, command);
-    if (fclose(mem) == 0) fc_print("%s", text);
-    else fc_config_print_help(stdout, command);
+    if (mem) fc_config_print_help(mem, command);
+    if (mem && fclose(mem) == 0) fc_print("%s", text);
+    else fc_config_print_help(stdout, command); /* no memory for it: printed as it is made */
     free(text);
 }
 

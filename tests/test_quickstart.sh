@@ -181,6 +181,11 @@ rc=0
 quickstart "$T/refused.log" --epochs 2 || rc=$?
 check "new options without --new exit 2 (got $rc)" test "$rc" = 2
 check "and say to use --new" grep -q "launch/quickstart.sh --new --epochs 2" "$T/refused.log"
+# The options in that advice quoted as a shell needs them (a value with a space was printed as two words).
+rc=0
+quickstart "$T/refused2.log" --config "$T/my run.ini" || rc=$?
+check "an option's value with a space: exit 2 (got $rc), the advice quotes it" \
+    bash -c "[ $rc = 2 ] && grep -qF 'launch/quickstart.sh --new --config $T/my\\ run.ini' '$T/refused2.log'"
 
 # 3b. A mistyped option with --new is refused (exit 2) and leaves no directory behind.
 rc=0
