@@ -130,7 +130,7 @@ static int run_train(fc_config *cfg, fc_dist *dist)
 }
 
 /* 1 when what was printed to standard output did not all reach it; reason gets " (<strerror>)" of the first
- * flush that failed (a closed file, a full disk), or "" when no flush said why. */
+ * write or flush that failed (a closed file, a full disk), or "" when none said why. */
 static int stdout_lost(char *reason, size_t size)
 {
     fc_flush_stdout();
