@@ -172,7 +172,7 @@ resume_one_rank() {
 # stop_run SIG NAME BEFORE AFTER [ARGS...]: a run without mpirun (ARGS added to MODEL) into NAME, log.NAME, gets
 # signal SIG (INT: a Ctrl-C, HUP: a hangup) once it has printed step 10, signal BEFORE just before it and signal
 # AFTER 20 ms after it ("none": no such signal). Sets WAIT_RC, LINE (its "stopped on signal" line), STEP (that
-# line's step) and T0 (when SIG went); returns 1 when no progress line came.
+# line's step) and T0 (when SIG went); fails and returns 1 when no progress line came.
 stop_run() {
     local sig=$1 name=$2 before=$3 after=$4 pid
     shift 4
@@ -182,6 +182,7 @@ stop_run() {
     BG=$!
     if ! wait_for_step "log.$name" 10 60 "$BG"; then
         kill -KILL "$BG" 2>/dev/null
+        fail "$name: no progress line at step >= 10 within 60 s"
         return 1
     fi
     T0=$(now_ms)
@@ -220,9 +221,8 @@ died_of() {
 # It writes the checkpoint at the next step boundary and then dies of SIGINT (status 130), so that a shell
 # loop around it stops too; the resume equals an uninterrupted run of its own (one rank) bitwise.
 "$FCNET_DIST" train "${MODEL[@]}" --out full1 >log.full1 2>&1 || fail "uninterrupted one-rank run failed"
-if ! stop_run INT int none none --checkpoint-every 1; then
-    fail "int: no progress line at step >= 10 within 60 s"
-elif died_of INT int "$(elapsed_s "$T0") s after Ctrl-C, '$LINE'"; then
+if stop_run INT int none none --checkpoint-every 1 &&
+    died_of INT int "$(elapsed_s "$T0") s after Ctrl-C, '$LINE'"; then
     resume_one_rank int "$STEP"
 fi
 
@@ -230,18 +230,14 @@ fi
 # The Ctrl-C still decides: death by SIGINT (130) after the checkpoint; the later SIGTERM made it exit 0. Wider
 # layers make the save take some 100 ms, so the SIGTERM, 20 ms after the Ctrl-C has been taken, lands before the
 # run has decided how it ends (sent together, the kernel runs SIGTERM's handler first, SIGINT's last).
-if ! stop_run INT intterm none TERM --hidden 2000,2000; then
-    fail "intterm: no progress line at step >= 10 within 60 s"
-else
+if stop_run INT intterm none TERM --hidden 2000,2000; then
     died_of INT intterm "Ctrl-C then SIGTERM"
 fi
 
 # ---- 4c. a Ctrl-C after a SIGTERM (the user's, while a batch system's stop is being saved) ----
 # The first stop signal decides, except that a Ctrl-C always wins: death by SIGINT (130) after the checkpoint,
 # not the SIGTERM's exit 0. Both are pending together when the process continues, and SIGTERM's handler runs first.
-if ! stop_run INT termint TERM none --hidden 2000,2000; then
-    fail "termint: no progress line at step >= 10 within 60 s"
-else
+if stop_run INT termint TERM none --hidden 2000,2000; then
     died_of INT termint "SIGTERM then Ctrl-C"
 fi
 
@@ -249,17 +245,14 @@ fi
 # It killed the run with nothing saved since the last checkpoint. Now as Ctrl-C: the checkpoint at the next step
 # boundary, then death by SIGHUP (129); the resume is bitwise. Sent twice, as a hangup often arrives (the kernel's
 # to the foreground process group, the shell's to its jobs): the second must not kill the run during the save.
-if ! stop_run HUP hup none HUP --checkpoint-every 1; then
-    fail "hup: no progress line at step >= 10 within 60 s"
-elif died_of HUP hup "$(elapsed_s "$T0") s after two hangups, '$LINE'"; then
+if stop_run HUP hup none HUP --checkpoint-every 1 &&
+    died_of HUP hup "$(elapsed_s "$T0") s after two hangups, '$LINE'"; then
     resume_one_rank hup "$STEP"
 fi
 # The second hangup while the stop's checkpoint is being saved: with the small model above the run may have ended
 # before it (a handler reset by the first one passed such a case in about 3 runs of 8). Wider layers make the save
 # take some 100 ms, so the hangup 20 ms after the first lands in it, as in 4b.
-if ! stop_run HUP hup2 none HUP --hidden 2000,2000; then
-    fail "hup2: no progress line at step >= 10 within 60 s"
-else
+if stop_run HUP hup2 none HUP --hidden 2000,2000; then
     died_of HUP hup2 "a second hangup during the save"
 fi
 # Started with SIGHUP ignored (nohup, or a script's background job under `huponexit`): a hangup changes nothing,
