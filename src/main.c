@@ -229,9 +229,8 @@ int main(int argc, char **argv)
     /* Stopped early by Ctrl-C (or a closed output, a hangup), checkpoint written: die of that signal as the shell
      * expects, so that a script or loop around this command stops too (a plain exit status would look like a
      * handled interrupt). A run that finished, or failed, keeps its own exit status. */
-    if (rc == 0 && (fc_train_stop_signal() == SIGINT || fc_train_stop_signal() == SIGPIPE ||
-                    fc_train_stop_signal() == SIGHUP)) {
-        const int sig = fc_train_stop_signal();
+    const int sig = fc_train_stop_signal();
+    if (rc == 0 && (sig == SIGINT || sig == SIGPIPE || sig == SIGHUP)) {
         signal(sig, SIG_DFL);
         raise(sig);
         /* Still here: a debugger kept the signal (gdb's `continue` does not pass SIGINT on). Exit with the
