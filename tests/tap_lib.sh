@@ -60,3 +60,15 @@ as_root_or_skip() {
     if [ $rc -eq 0 ] || [ $rc -eq 77 ]; then rm -rf "$tmp"; else rmdir "$tmp" 2>/dev/null || true; fi
     exit $rc
 }
+# other_user: AS_OTHER, the words that run a command as a user other than root, for the cases of files the user
+# cannot write or read, or of a user without root. As root: user nobody through setpriv (HOME=/tmp), or (skip)
+# where there is no setpriv or no user nobody. As any other user: nothing, the user stands in for itself.
+other_user() {
+    AS_OTHER=()
+    [ "$(id -u)" = 0 ] || return 0
+    if command -v setpriv >/dev/null 2>&1 && id nobody >/dev/null 2>&1; then
+        AS_OTHER=(setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups env HOME=/tmp)
+    else
+        AS_OTHER=(skip)
+    fi
+}

@@ -1200,18 +1200,12 @@ mkdir nosudo && cp "$root/launch/deps.sh" nosudo/ || exit 1
 printf '#!/bin/sh\necho "sudo: a password is required" >&2\nexit 1\n' >nosudo/sudo
 printf '#!/bin/sh\necho "apt-get ran: $*"\n' >nosudo/apt-get
 chmod +x nosudo/sudo nosudo/apt-get
-as_user=()
-if [ "$(id -u)" = 0 ]; then
-    as_user=(skip)
-    if command -v setpriv >/dev/null 2>&1 && id nobody >/dev/null 2>&1; then
-        chmod o+rx "$work" nosudo && chmod o+r nosudo/deps.sh &&
-            as_user=(setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups env HOME=/tmp)
-    fi
-fi
-if [ "${as_user[*]-}" = skip ]; then
+other_user
+if [ "${AS_OTHER[*]-}" = skip ]; then
     ok "# SKIP deps.sh for a user without root or sudo: as root without setpriv and user nobody"
 else
-    ${as_user[@]+"${as_user[@]}"} env PATH="$work/nosudo:$PATH" bash -c 'set -euo pipefail; source "$1/deps.sh"
+    if [ ${#AS_OTHER[@]} -gt 0 ]; then chmod o+rx "$work" nosudo && chmod o+r nosudo/deps.sh || exit 1; fi
+    ${AS_OTHER[@]+"${AS_OTHER[@]}"} env PATH="$work/nosudo:$PATH" bash -c 'set -euo pipefail; source "$1/deps.sh"
         fcnet_install_deps fcnet-no-such-package; echo installed' _ "$work/nosudo" >nosudo.out 2>nosudo.err
     rc=$?
     if [ $rc = 2 ] && [ ! -s nosudo.out ] &&

@@ -8,6 +8,8 @@
 set -uo pipefail
 # shellcheck source=tests/ckpt_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/ckpt_lib.sh" "$@"
+# shellcheck source=tests/tap_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/tap_lib.sh"
 # The handover case below kills a job's mpirun with SIGKILL, and then nothing removes its ranks' shared-memory
 # segments (4 MB each, /dev/shm/vader_segment.*): kept in the scratch directory, they go with it instead of piling
 # up in /dev/shm over every run of the suite.
@@ -149,22 +151,19 @@ odd_out "a FIFO as .fcnet-lock" fifo "--out: fifo/.fcnet-lock is a FIFO" -- "${R
 # Another user, for the cases below of files the run's user cannot write or read: as root, user nobody runs the
 # command (through setpriv, one rank without mpirun); as any other user, that user itself, its own file with the
 # permission taken away standing in for another user's (these cases ran as root only, and not at all elsewhere).
-OTHER=()
-if [ "$(id -u)" = 0 ]; then
-    if command -v setpriv >/dev/null 2>&1 && id nobody >/dev/null 2>&1; then
-        chmod o+rx "$W" && chmod o+r d.h5 || exit 1
-        OTHER=(setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups env HOME=/tmp)
-    else
-        OTHER=(skip)
-        pass "# SKIP the cases of another user's files: as root without setpriv and user nobody"
-    fi
+other_user
+if [ "${AS_OTHER[*]-}" = skip ]; then
+    pass "# SKIP the cases of another user's files: as root without setpriv and user nobody"
+elif [ ${#AS_OTHER[@]} -gt 0 ]; then
+    chmod o+rx "$W" && chmod o+r d.h5 || exit 1
 fi
-have_other() { [ "${OTHER[*]-}" != skip ]; }
+have_other() { [ "${AS_OTHER[*]-}" != skip ]; }
 # A FIFO this user cannot write (another user's) was opened for reading only: blocked until a writer came,
 # forever, deaf to SIGTERM.
 if have_other; then
     mkdir rofifo && mkfifo -m 444 rofifo/.fcnet-lock && chmod 777 rofifo || exit 1
-    timeout -k 2 20 ${OTHER[@]+"${OTHER[@]}"} "$FCNET_DIST" "${RUN[@]}" --seed 2 --out rofifo >rofifo.out 2>rofifo.err
+    timeout -k 2 20 ${AS_OTHER[@]+"${AS_OTHER[@]}"} "$FCNET_DIST" "${RUN[@]}" --seed 2 --out rofifo \
+        >rofifo.out 2>rofifo.err
     expect_error "a FIFO as .fcnet-lock that the user cannot write" 2 rofifo.out rofifo.err $? \
         "--out: rofifo/.fcnet-lock is a FIFO"
 fi
@@ -381,7 +380,7 @@ if have_other; then
     before=$(ls -A private)
     for extra in "" --overwrite; do
         # shellcheck disable=SC2086 # $extra: no word or one
-        timeout -k 2 30 ${OTHER[@]+"${OTHER[@]}"} "$FCNET_DIST" "${RUN[@]}" --seed 2 --out private $extra \
+        timeout -k 2 30 ${AS_OTHER[@]+"${AS_OTHER[@]}"} "$FCNET_DIST" "${RUN[@]}" --seed 2 --out private $extra \
             >private.out 2>private.err
         expect_error "a .fcnet-lock this user cannot read${extra:+, $extra}" 2 private.out private.err $? \
             "--out: cannot open private/.fcnet-lock: Permission denied" "whether a run is using private cannot be told"
@@ -399,7 +398,7 @@ if have_other; then
     # A run that only reads the lock shares it with other such runs: it must not take their saves in progress
     # for leftovers.
     head -c 1000 /dev/zero >shared/.checkpoint.h5.tmp.4246
-    if ${OTHER[@]+"${OTHER[@]}"} "$FCNET_DIST" train --resume shared/checkpoint.h5 --out shared >log.other 2>&1 &&
+    if ${AS_OTHER[@]+"${AS_OTHER[@]}"} "$FCNET_DIST" train --resume shared/checkpoint.h5 --out shared >log.other 2>&1 &&
         [ "$(attr shared/checkpoint.h5 /@finished)" = 1 ] && [ -e shared/.checkpoint.h5.tmp.4246 ]; then
         pass "another user resumes a run in a shared --out whose lock file it cannot write (a temporary file kept)"
     else
