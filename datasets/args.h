@@ -19,9 +19,10 @@ typedef struct fc_args_tool {
 /* Receives each "flags[flag] value" pair in order: 0 to go on, or a usage error's status (fc_args_usage_error). */
 typedef int (*fc_args_setter)(void *ctx, int flag, const char *value);
 
-/* Hands the pairs of argv[first..argc) to set, each "--flag value" or "--flag=value" (as fcnet_dist takes them). Returns 0, FC_ARGS_HELP (the usage printed) for --help or -h where
- * a flag may stand (not after a bad one's value: the first problem wins), set's usage error, or its own for an
- * unknown flag ("did you mean" the nearest flag when it is a near miss) or a flag given last without its value. */
+/* Hands the pairs of argv[first..argc) to set, each "--flag value" or "--flag=value" (as fcnet_dist takes them).
+ * Returns 0, FC_ARGS_HELP (the usage printed) for --help or -h where a flag may stand (not after a bad one's value:
+ * the first problem wins), set's usage error, or its own for an unknown flag ("did you mean" the nearest flag when
+ * it is a near miss) or a flag given last without its value. */
 int fc_args_parse(const fc_args_tool *tool, int argc, char **argv, int first, fc_args_setter set, void *ctx);
 
 /* Whether arg asks for the usage text: --help or -h. */
