@@ -32,13 +32,15 @@ trap 'rm -rf "$work"' EXIT
 cd "$work" || exit 1
 
 # ---- local.sh ----
-mkdir fake
-cat >fake/fcnet_dist <<'EOF'
-#!/bin/sh
-[ "$1" = --version ] && exit 0 # local.sh's start-up check
-echo "size=$OMPI_COMM_WORLD_SIZE blas=$OPENBLAS_NUM_THREADS args=$*" >>"$FAKE_LOG"
-EOF
-chmod +x fake/fcnet_dist
+# stand_in DIR LINE: DIR/fcnet_dist, a stand-in that passes local.sh's start-up check (--version) and otherwise
+# runs the shell line LINE (which reports what a rank saw into $FAKE_LOG).
+stand_in() {
+    # shellcheck disable=SC2016 # $1 is the stand-in's own
+    mkdir "$1" && printf '#!/usr/bin/env bash\n[ "$1" = --version ] && exit 0\n%s\n' "$2" >"$1/fcnet_dist" &&
+        chmod +x "$1/fcnet_dist" || exit 1
+}
+# shellcheck disable=SC2016 # the stand-in expands them
+stand_in fake 'echo "size=$OMPI_COMM_WORLD_SIZE blas=$OPENBLAS_NUM_THREADS args=$*" >>"$FAKE_LOG"'
 # local NAME: runs local.sh with the stand-in ranks; their lines, sorted, in NAME.log.
 local_run() {
     FAKE_LOG=$work/$1.raw FCNET_BUILD_DIR=$work/fake timeout 60 "$root/launch/local.sh" train --data d.h5 --epochs 2 \
@@ -677,13 +679,8 @@ done
 cat >bash_env.sh <<'EOF'
 echo "$0" >>"$BASH_ENV_LOG"
 EOF
-mkdir fakeenv
-cat >fakeenv/fcnet_dist <<'EOF'
-#!/usr/bin/env bash
-[ "$1" = --version ] && exit 0 # local.sh's start-up check
-echo "BASH_ENV=${BASH_ENV:-unset}" >>"$FAKE_LOG"
-EOF
-chmod +x fakeenv/fcnet_dist
+# shellcheck disable=SC2016 # the stand-in expands them
+stand_in fakeenv 'echo "BASH_ENV=${BASH_ENV:-unset}" >>"$FAKE_LOG"'
 : >bash_env.log
 if FAKE_LOG=$work/benv.raw BASH_ENV=$work/bash_env.sh BASH_ENV_LOG=$work/bash_env.log FCNET_RANKS=2 \
     FCNET_BUILD_DIR=$work/fakeenv timeout 60 "$root/launch/local.sh" train >benv.out 2>&1 &&
@@ -695,13 +692,8 @@ else
 fi
 # FCNET_RANK_WRAPPER=0: mpirun starts fcnet_dist itself (its parent is mpirun, not the small bash), for tools that
 # take the ranks' PIDs from mpirun; by default the bash is its parent. Another value is refused before mpirun runs.
-mkdir fakeparent
-cat >fakeparent/fcnet_dist <<'EOF'
-#!/usr/bin/env bash
-[ "$1" = --version ] && exit 0 # local.sh's start-up check
-ps -o comm= -p "$PPID" >>"$FAKE_LOG"
-EOF
-chmod +x fakeparent/fcnet_dist
+# shellcheck disable=SC2016 # the stand-in expands them
+stand_in fakeparent 'ps -o comm= -p "$PPID" >>"$FAKE_LOG"'
 for wrapper in 1 0; do
     : >"parent$wrapper.log"
     want=bash
