@@ -1288,6 +1288,7 @@ void fc_config_print_help(FILE *f, fc_command command)
               "  1  failure while running (I/O, MPI, ...)\n"
               "  2  usage, configuration or data error, found before training starts\n"
               "  3  training diverged: loss, gradients, updated parameters or batchnorm statistics became NaN/Inf\n"
+              "  129  hangup (the terminal closed) without mpirun: the checkpoint written, then died of SIGHUP\n"
               "  130  Ctrl-C without mpirun: the checkpoint written at the next step, then died of SIGINT\n"
               "  141  standard output closed (| head) without mpirun: the same, then died of SIGPIPE\n",
               f);

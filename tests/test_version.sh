@@ -93,5 +93,12 @@ fi
 rc=0
 "$DIST" --help >help.out || rc=$?
 check "--help lists --version" grep -q "fcnet_dist --version" help.out
+# The exit statuses --help lists are fcnet_dist's rows of the README's table (those that begin with the code
+# alone, not mpirun's); --help had lost 129, the hangup's.
+readme="$(dirname "${BASH_SOURCE[0]}")/../README.md"
+readme_codes=$(sed -n '/^### Exit codes/,/^### /p' "$readme" | sed -n 's/^| \([0-9][0-9]*\)\( |\| (death\).*/\1/p' | sort -n | tr '\n' ' ')
+help_codes=$(sed -n '/^Exit status:/,$p' help.out | sed -n 's/^  \([0-9][0-9]*\) .*/\1/p' | sort -n | tr '\n' ' ')
+check "--help's exit statuses ($help_codes) are the README's ($readme_codes)" \
+    test -n "$readme_codes" -a "$help_codes" = "$readme_codes"
 
 tap_end "$t0"
