@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the launch scripts: installs the Debian packages fcnet needs when they are missing
 # (apt-get as root, or through sudo); elsewhere prints the exact list and exits 2.
 fcnet_packages_build="build-essential cmake pkg-config libopenmpi-dev openmpi-bin libopenblas-dev libhdf5-dev

@@ -36,7 +36,7 @@ check "--version of the double build says double" grep -qx "fcnet_dist $VERSION 
 
 mpi_version=$("$MPIEXEC" --version 2>&1 | sed -n 's/.*(Open\(RTE\| MPI\)) \([0-9.]*\).*/\2/p' | head -1)
 check "--version: MPI line names Open MPI $mpi_version, as mpirun --version does" \
-    grep -q "^MPI: Open MPI v$mpi_version[ ,].*(MPI standard [0-9]\.[0-9])" v.out
+    grep -q "^MPI: Open MPI v${mpi_version}[ ,].*(MPI standard [0-9]\.[0-9])" v.out
 blas=$(pkg-config --modversion openblas)
 check "--version: BLAS line names OpenBLAS $blas (pkg-config) and the thread count of OPENBLAS_NUM_THREADS=1" \
     grep -q "^BLAS: OpenBLAS $blas .*kernels [A-Za-z0-9]*; 1 thread(s)" v.out
