@@ -99,6 +99,6 @@ readme="$(dirname "${BASH_SOURCE[0]}")/../README.md"
 readme_codes=$(sed -n '/^### Exit codes/,/^### /p' "$readme" | sed -n 's/^| \([0-9][0-9]*\)\( |\| (death\).*/\1/p' | sort -n | tr '\n' ' ')
 help_codes=$(sed -n '/^Exit status:/,$p' help.out | sed -n 's/^  \([0-9][0-9]*\) .*/\1/p' | sort -n | tr '\n' ' ')
 check "--help's exit statuses ($help_codes) are the README's ($readme_codes)" \
-    test -n "$readme_codes" -a "$help_codes" = "$readme_codes"
+    test "$help_codes" = "${readme_codes:-(none found)}"
 
 tap_end "$t0"
