@@ -56,3 +56,11 @@ fcnet_script_test(NAME test_disk_full
                           $<TARGET_FILE:h5cmp> ${MPIEXEC_EXECUTABLE}
                   TIMEOUT 300)
 set_tests_properties(test_disk_full PROPERTIES PROCESSORS 2)
+# Faults at random moments (a seeded draw of 8: kill -9 of a rank or of mpirun, SIGTERM/SIGUSR1 to a rank, SIGINT
+# to mpirun, at 1-3 ranks, either exchange): nothing hangs, the checkpoint left loads, and the run finishes
+# bitwise as the uninterrupted one. FCNET_SOAK_SECONDS=S runs the same script for longer by hand.
+fcnet_script_test(NAME test_fault_soak
+                  COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_fault_soak.sh $<TARGET_FILE:fcnet_synth>
+                          $<TARGET_FILE:h5cmp> ${MPIEXEC_EXECUTABLE}
+                  TIMEOUT 400)
+set_tests_properties(test_fault_soak PROPERTIES PROCESSORS 2)
