@@ -17,6 +17,10 @@
 set -uo pipefail
 # shellcheck source=tests/ckpt_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/ckpt_lib.sh" "$@"
+# kill -9 of mpirun leaves Open MPI's files behind (README, Failures): its shared-memory segments and its session
+# directory go to the scratch directory, removed with it, instead of adding up in /dev/shm and $TMPDIR.
+export TMPDIR=$W
+MPI_FLAGS+=(--mca btl_vader_backing_directory "$W")
 ITERATIONS=${FCNET_SOAK_ITERATIONS:-8}
 SECONDS_MAX=${FCNET_SOAK_SECONDS:-0}
 RANDOM=${FCNET_SOAK_SEED:-1}
