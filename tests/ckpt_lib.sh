@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # Shared helpers of the checkpoint end-to-end scripts (test_resume.sh, test_signals.sh, test_faults.sh,
-# test_overwrite.sh); sourced with the script's arguments, not run:
+# test_fault_soak.sh, test_overwrite.sh); sourced with the script's arguments, not run:
 #   source "$(dirname "${BASH_SOURCE[0]}")/ckpt_lib.sh" "$@"     (arguments: FCNET_SYNTH H5CMP [MPIEXEC])
 # It sets SYNTH, H5CMP, MPIEXEC and TEST_NAME (the script's name) and moves into a fresh scratch directory
 # $W. FCNET_DIST comes from the environment (CTest sets it). Every mpirun is wrapped in timeout so that a
