@@ -77,6 +77,28 @@ class BenchReport(unittest.TestCase):
         # fmnist: best fcnet 90000 / PyTorch 16000 = 5.62, every round far from 2.
         self.assertIn("- PASS  fmnist: best fcnet / best PyTorch >= 2: 5.62\n", text + "\n")
 
+    def test_unstable_in_a_setting_no_ratio_uses_is_said(self):
+        # Only -n 1 x 2 threads (not the best: 0.9 x 7600 = 6840 < 7600) moves, 40%: the table is UNSTABLE, the
+        # line says that no ratio comes from that setting and how far the ones in use moved (-n 1: 4020 / 3980).
+        results = {"wide": config(4000, [3980, 4020], 7600, [7580, 7620], 9500, 3000)}
+        results["wide"]["fcnet"][1]["rounds"] = [5700, 7980]
+        text = self.report(results)
+        s = results["wide"]["summary"]
+        self.assertAlmostEqual(s["round_spread"], 0.40)
+        self.assertFalse(s["round_spread_setting_used"])
+        self.assertAlmostEqual(s["round_spread_used"], 4020 / 3980 - 1)
+        self.assertIn("**UNSTABLE**: the machine's speed changed by up to 40% between two rounds of one setting "
+                      "(wide, fcnet -n 1 x 2 threads: 5700 vs 7980 samples/s; neither the targets nor the summary "
+                      "use that setting, and the settings they use moved by up to 1% (wide, "
+                      "fcnet -n 1 x 1 thread: 3980 vs 4020 samples/s)).", text)
+        self.assertNotIn("(not decided", text)
+        # The same setting as the best one (-n 2 now slower than it) is in use: nothing more is said.
+        results = {"wide": config(4000, [3980, 4020], 7600, [7580, 7620], 9500, 3000)}
+        results["wide"]["fcnet"][1].update(samples_per_s=9000, rounds=[7000, 9800])
+        text = self.report(results)
+        self.assertTrue(results["wide"]["summary"]["round_spread_setting_used"])
+        self.assertIn("(wide, fcnet -n 1 x 2 threads: 7000 vs 9800 samples/s). Each target", text)
+
     def test_a_drift_shared_by_paired_rounds_cancels(self):
         # The machine runs 20% faster in round 2 for every setting and the bound alike: -n 2 / -n 1 is 1.90 and
         # the fraction of the bound 0.80 in both rounds, so both verdicts stand although the table is UNSTABLE.

@@ -481,13 +481,23 @@ def summarise(name, r):
     s["per_round"] = per_round_values(r, best_fc if fc else None, best_pt if pt else None, n1, n2)
     # How far the two rounds of one setting (or the bound's two measurements) lie apart: on a VM whose host
     # lends the cores to others, the speed changes by more than any in-VM load shows.
-    measured = [(m["label"], m) for m in fc] + [(f"sgemm bound, {k} core(s)", b) for k, b in r["bound"].items()]
-    spreads = [(max(m["rounds"]) / min(m["rounds"]) - 1, label, m["rounds"]) for label, m in measured
+    # The settings that the summary's ratios are computed from: the best fcnet setting, -n 1 and -n 2 at one
+    # thread, and the bound. Another one (-n 1 x 2 threads, unless it is the best) moving decides nothing.
+    used = {id(m) for m in ([best_fc] if fc else []) + n1[:1] + n2[:1]}
+    measured = [(m["label"], m, id(m) in used) for m in fc] + \
+               [(f"sgemm bound, {k} core(s)", b, True) for k, b in r["bound"].items()]
+    spreads = [(max(m["rounds"]) / min(m["rounds"]) - 1, label, m["rounds"], is_used) for label, m, is_used in measured
                if len(m.get("rounds") or []) > 1 and min(m["rounds"]) > 0]
     if spreads:
-        v, label, rounds = max(spreads)
+        v, label, rounds, is_used = max(spreads, key=lambda x: x[0])
         s["round_spread"] = v
         s["round_spread_setting"] = f"{label}: " + " vs ".join(fmt(x) for x in rounds)
+        s["round_spread_setting_used"] = is_used
+        in_use = [x for x in spreads if x[3]]
+        if in_use:
+            v, label, rounds, _ = max(in_use, key=lambda x: x[0])
+            s["round_spread_used"] = v
+            s["round_spread_used_setting"] = f"{label}: " + " vs ".join(fmt(x) for x in rounds)
     s["max_foreign_load"] = max([m.get("foreign_load", 0) for m in rows] +
                                 [r["bound"][k]["foreign_load"] for k in r["bound"]])
     r["summary"] = s
@@ -569,9 +579,18 @@ def render(results, info, noisy):
                    (f" (rounds {' and '.join(format(x, '.2f') for x in rounds)})" if rounds else "") +
                    f"; -n 2 / -n 1 keeps {s['n2_over_n1'] / s['bound_2_over_1']:.2f} of it")
     if spread[0] > UNSTABLE_SPREAD:
+        s = results[spread[1]]["summary"]
+        where = ""
+        if not s.get("round_spread_setting_used", True):
+            # The widest spread is in a setting no target or summary ratio uses: say so, and how far the used ones moved.
+            used = max(((r["summary"].get("round_spread_used", 0), name, r["summary"].get("round_spread_used_setting"))
+                        for name, r in results.items() if "round_spread_used" in r["summary"]), default=None)
+            where = "; neither the targets nor the summary use that setting" + (
+                f", and the settings they use moved by up to {100 * used[0]:.0f}% ({used[1]}, "
+                f"{used[2]} samples/s)" if used else "")
         out.append("")
         out.append(f"**UNSTABLE**: the machine's speed changed by up to {100 * spread[0]:.0f}% between two rounds of one "
-                   f"setting ({spread[1]}, {results[spread[1]]['summary']['round_spread_setting']} samples/s). Each target is "
+                   f"setting ({spread[1]}, {s['round_spread_setting']} samples/s{where}). Each target is "
                    "also worked out from each round alone (round k of every setting against the bound's k-th "
                    "measurement, its neighbours in time); one whose rounds give different verdicts is not decided "
                    "by this run. Where the foreign load stays near 0, "
