@@ -26,7 +26,7 @@
 /* The per-step exchanges use non-blocking point-to-point messages rather than MPI collectives: Open MPI's
  * collective algorithms allocate small temporaries at some rank counts (seen: allgather at -n 3,
  * allgatherv at -n 4), while Isend/Irecv reuse free-listed requests, so a step allocates nothing. */
-enum { TAG_SCATTER = 101, TAG_GATHER = 102, TAG_SMALL = 103 };
+enum { TAG_SCATTER = 101, TAG_GATHER = 102, TAG_SMALL = 103, TAG_CHAIN = 104, TAG_CHAIN_DONE = 105, TAG_CROSS = 106 };
 /* Blocks of at most this many bytes are allgathered in Bruck's rounds, larger ones directly (allgather_blocks). */
 #define FC_BRUCK_MAX_BLOCK ((size_t)32 << 10)
 enum { SHARED_PARAMS = 0, SHARED_GRADS = 1 }; /* fc_dist.shared_win and shared_base */
@@ -40,6 +40,9 @@ enum { SHARED_PARAMS = 0, SHARED_GRADS = 1 }; /* fc_dist.shared_win and shared_b
 _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "64-bit atomics must be lock-free");
 
 static int is_single(const fc_dist *d) { return d == NULL || d->size == 1; }
+
+/* Chunk q of a segment of len elements: [q*len/size, (q+1)*len/size). */
+static size_t chunk_begin(size_t len, int q, int size) { return len * (size_t)q / (size_t)size; }
 
 /* Time spent in the small ordered gathers (batchnorm statistics, loss): --profile reports it. */
 static double gather_seconds = 0;
@@ -62,8 +65,12 @@ static void init_common(fc_dist *dist)
     dist->requests = fc_alloc(2 * (size_t)dist->size * sizeof(MPI_Request));
     dist->msg_max = (size_t)1 << 30;
     dist->rounds_from = 32;
-    dist->parts = fc_alloc((size_t)dist->size * sizeof *dist->parts);
+    dist->parts = fc_alloc(((size_t)dist->size + 1) * sizeof *dist->parts); /* + the running sum of a node chain */
     dist->node = MPI_COMM_NULL;
+    dist->cross = MPI_COMM_NULL;
+    dist->node_rank = dist->rank;
+    dist->node_size = dist->size;
+    dist->n_nodes = 1;
 }
 
 /* The variables a launcher gives its processes; fc_dist_init reads them before MPI_Init. Once MPI runs,
@@ -170,6 +177,36 @@ char *fc_dist_segment_start(MPI_Win win, int q, MPI_Aint min_bytes)
     return (char *)base + ((64 - ((uintptr_t)base & 63)) & 63);
 }
 
+/* The ranks that share memory with this one: its node (or, for tests, every FCNET_TEST_RANKS_PER_NODE
+ * consecutive ranks, as if they were a node). Rank 0's setting holds for all. */
+static MPI_Comm split_nodes(const fc_dist *dist)
+{
+    int per_node = 0;
+    if (dist->rank == 0) {
+        const char *v = getenv("FCNET_TEST_RANKS_PER_NODE");
+        per_node = v && *v ? atoi(v) : 0;
+    }
+    MPI_Bcast(&per_node, 1, MPI_INT, 0, dist->comm);
+    MPI_Comm node;
+    if (per_node > 0)
+        MPI_Comm_split(dist->comm, dist->rank / per_node, dist->rank, &node);
+    else
+        MPI_Comm_split_type(dist->comm, MPI_COMM_TYPE_SHARED, dist->rank, MPI_INFO_NULL, &node);
+    return node;
+}
+
+/* 1 on every rank when every node holds the same number (at least 2) of consecutive ranks, the layout the
+ * node-to-node exchange needs (mpirun's and Slurm's default block placement); 0 on every rank otherwise. */
+static int nodes_in_blocks(const fc_dist *dist, int node_rank, int node_size)
+{
+    int mine[2] = {node_size, -node_size}, all[2];
+    MPI_Allreduce(mine, all, 2, MPI_INT, MPI_MIN, dist->comm);
+    const int uniform = all[0] == -all[1] && node_size >= 2 && dist->size % node_size == 0;
+    int in_block = uniform && dist->rank % node_size == node_rank, all_in_block = 0;
+    MPI_Allreduce(&in_block, &all_in_block, 1, MPI_INT, MPI_LAND, dist->comm);
+    return all_in_block;
+}
+
 fc_status fc_dist_share_arenas(fc_dist *dist, size_t n, fc_real **params, fc_real **grads)
 {
     *params = *grads = NULL;
@@ -182,23 +219,26 @@ fc_status fc_dist_share_arenas(fc_dist *dist, size_t n, fc_real **params, fc_rea
     /* p2p, one rank, or another rank's error, which the caller's agreement reports */
     if (worst <= 0 || is_single(dist)) return FC_OK;
     FC_ASSERT(dist->shared_n == 0 && n > 0);
-    MPI_Comm node;
-    MPI_Comm_split_type(dist->comm, MPI_COMM_TYPE_SHARED, dist->rank, MPI_INFO_NULL, &node);
-    int node_size = 0;
+    MPI_Comm node = split_nodes(dist);
+    int node_size = 0, node_rank = 0;
     MPI_Comm_size(node, &node_size);
-    if (node_size != dist->size) { /* the same answer on every rank: there is one node or several */
+    MPI_Comm_rank(node, &node_rank);
+    /* the same answer on every rank: one node, several in blocks, or another layout (messages) */
+    if (node_size != dist->size && !nodes_in_blocks(dist, node_rank, node_size)) {
         MPI_Comm_free(&node);
         return FC_OK;
     }
-    /* One parameter array, a gradient buffer and a synchronisation area per rank; rank 0 looks and every
-     * rank follows. */
+    /* One parameter array, a gradient buffer and a synchronisation area per rank; each node's first rank
+     * looks at its /dev/shm, and every rank follows the verdict of the lowest rank that lacks room. */
     const double need =
         ((double)node_size + 1) * ((double)n * sizeof(fc_real) + 64) + (double)node_size * (FC_SYNC_BYTES + 64);
     double free_bytes = 0;
-    int room = dist->rank == 0 ? fc_dist_shm_has_room(need, &free_bytes) : 1;
+    int room = node_rank == 0 ? fc_dist_shm_has_room(need, &free_bytes) : 1;
     MPI_Bcast(&room, 1, MPI_INT, 0, node);
-    if (!room) {
-        if (dist->rank == 0)
+    int short_rank[2] = {room ? dist->size : dist->rank, 0}, first_short[2];
+    MPI_Allreduce(short_rank, first_short, 1, MPI_2INT, MPI_MINLOC, dist->comm);
+    if (first_short[0] < dist->size) {
+        if (dist->rank == first_short[0])
             fc_log_warn("/dev/shm has %.0f MB free and the shared-memory exchange needs %.0f MB: exchanging with MPI "
                         "messages instead (same results; to use it, give the container more shared memory, "
                         "e.g. docker run --shm-size)",
@@ -210,15 +250,17 @@ fc_status fc_dist_share_arenas(fc_dist *dist, size_t n, fc_real **params, fc_rea
     MPI_Info_create(&info);
     MPI_Info_set(info, "alloc_shared_noncontig", "true"); /* each segment on pages its rank touches first */
     dist->node = node;
+    dist->node_rank = node_rank;
+    dist->node_size = node_size;
     const MPI_Aint bytes = (MPI_Aint)(n * sizeof(fc_real));
     for (int w = 0; w < 2; w++) {
         void *mine = NULL;
-        /* The parameters: one array for the node, in rank 0's segment. The gradients: a segment per rank.
-         * 64 bytes more, to start an array on a cache line (segment_start). */
-        const MPI_Aint my_bytes = w == SHARED_PARAMS && dist->rank > 0 ? 0 : bytes + 64;
+        /* The parameters: one array for the node, in its first rank's segment. The gradients: a segment
+         * per rank. 64 bytes more, to start an array on a cache line (segment_start). */
+        const MPI_Aint my_bytes = w == SHARED_PARAMS && node_rank > 0 ? 0 : bytes + 64;
         MPI_Win_allocate_shared(my_bytes, 1, info, node, &mine, &dist->shared_win[w]);
-        dist->shared_base[w] = fc_alloc((size_t)dist->size * sizeof(fc_real *));
-        for (int q = 0; q < dist->size; q++)
+        dist->shared_base[w] = fc_alloc((size_t)node_size * sizeof(fc_real *));
+        for (int q = 0; q < node_size; q++)
             dist->shared_base[w][q] =
                 (fc_real *)fc_dist_segment_start(dist->shared_win[w], w == SHARED_PARAMS ? 0 : q, bytes + 64);
     }
@@ -226,18 +268,21 @@ fc_status fc_dist_share_arenas(fc_dist *dist, size_t n, fc_real **params, fc_rea
     void *mine = NULL;
     MPI_Win_allocate_shared((MPI_Aint)(FC_SYNC_BYTES + 64), 1, info, node, &mine, &dist->sync_win);
     MPI_Info_free(&info);
-    dist->sync_base = fc_alloc((size_t)dist->size * sizeof(char *));
-    for (int q = 0; q < dist->size; q++) dist->sync_base[q] = fc_dist_segment_start(dist->sync_win, q, FC_SYNC_BYTES + 64);
-    /* Every rank takes the pages it would touch first (its chunk of the parameters, its gradients, its part of
-     * the synchronisation area): where /dev/shm filled up since the room check, the ranks agree on the message
-     * path now instead of one of them dying of SIGBUS later. */
-    size_t begin, len;
-    fc_dist_own_chunk(dist, n, &begin, &len);
+    dist->sync_base = fc_alloc((size_t)node_size * sizeof(char *));
+    for (int q = 0; q < node_size; q++) dist->sync_base[q] = fc_dist_segment_start(dist->sync_win, q, FC_SYNC_BYTES + 64);
+    if (node_size != dist->size) {
+        dist->n_nodes = dist->size / node_size;
+        MPI_Comm_split(dist->comm, node_rank, dist->rank / node_size, &dist->cross);
+    }
+    /* Every rank takes the pages it would touch first (its part of the node's parameters, its gradients, its
+     * part of the synchronisation area): where /dev/shm filled up since the room check, the ranks agree on
+     * the message path now instead of one of them dying of SIGBUS later. */
+    const size_t begin = chunk_begin(n, node_rank, node_size), len = chunk_begin(n, node_rank + 1, node_size) - begin;
     int err = fc_dist_populate(dist->shared_base[SHARED_PARAMS][0] + begin, len * sizeof(fc_real));
-    if (!err) err = fc_dist_populate(dist->shared_base[SHARED_GRADS][dist->rank], (size_t)bytes);
-    if (!err) err = fc_dist_populate(dist->sync_base[dist->rank], FC_SYNC_BYTES);
+    if (!err) err = fc_dist_populate(dist->shared_base[SHARED_GRADS][node_rank], (size_t)bytes);
+    if (!err) err = fc_dist_populate(dist->sync_base[node_rank], FC_SYNC_BYTES);
     int failed = err != 0, any_failed = 0;
-    MPI_Allreduce(&failed, &any_failed, 1, MPI_INT, MPI_LOR, node);
+    MPI_Allreduce(&failed, &any_failed, 1, MPI_INT, MPI_LOR, dist->comm);
     if (any_failed) {
         if (dist->rank == 0)
             fc_log_warn("/dev/shm filled up while the shared-memory exchange (%.0f MB) was being set up: exchanging "
@@ -246,11 +291,11 @@ fc_status fc_dist_share_arenas(fc_dist *dist, size_t n, fc_real **params, fc_rea
         fc_dist_release_arenas(dist);
         return FC_OK;
     }
-    atomic_store((_Atomic long long *)dist->sync_base[dist->rank], 0);
+    atomic_store((_Atomic long long *)dist->sync_base[node_rank], 0);
     MPI_Barrier(node); /* every counter is 0 before anyone waits on one */
     dist->shared_n = n;
-    *params = dist->shared_base[SHARED_PARAMS][dist->rank];
-    *grads = dist->shared_base[SHARED_GRADS][dist->rank];
+    *params = dist->shared_base[SHARED_PARAMS][node_rank];
+    *grads = dist->shared_base[SHARED_GRADS][node_rank];
     return FC_OK;
 }
 
@@ -267,6 +312,11 @@ void fc_dist_release_arenas(fc_dist *dist)
     dist->sync_base = NULL;
     MPI_Comm_free(&dist->node);
     dist->node = MPI_COMM_NULL;
+    if (dist->cross != MPI_COMM_NULL) MPI_Comm_free(&dist->cross);
+    dist->cross = MPI_COMM_NULL;
+    dist->n_nodes = 1;
+    dist->node_rank = dist->rank;
+    dist->node_size = dist->size;
     dist->shared_n = 0;
 }
 
@@ -286,8 +336,6 @@ void fc_dist_bcast_bytes(const fc_dist *dist, void *buf, size_t n_bytes)
     MPI_Bcast(buf, (int)n_bytes, MPI_BYTE, 0, dist->comm);
 }
 
-/* Chunk q of a segment of len elements: [q*len/size, (q+1)*len/size). */
-static size_t chunk_begin(size_t len, int q, int size) { return len * (size_t)q / (size_t)size; }
 
 /* out = ((parts[0] + parts[1]) + parts[2]) + ..., where one of the parts may be out itself: one sweep,
  * a block at a time through a small accumulator, so that no part is copied first. */
@@ -424,7 +472,10 @@ static void allgather_blocks(const fc_dist *dist, void *buf, size_t n, MPI_Datat
 
 /* Whether a gather of n doubles goes through the node's synchronisation area (else: messages). The same
  * answer on every rank, since every rank gathers the same count. */
-static int uses_sync_area(const fc_dist *dist, int n) { return dist->sync_base != NULL && n <= FC_SYNC_CAP; }
+static int uses_sync_area(const fc_dist *dist, int n)
+{
+    return dist->sync_base != NULL && dist->n_nodes == 1 && n <= FC_SYNC_CAP;
+}
 
 /* Rank q's payload of synchronisation seq. */
 static const double *node_sync_part(const fc_dist *dist, int q, long long seq)
@@ -439,15 +490,15 @@ static const double *node_sync_part(const fc_dist *dist, int q, long long seq)
  * published the following synchronisation, i.e. has finished reading this one. */
 static long long node_sync(const fc_dist *dist, const double *v, int n)
 {
-    _Atomic long long *my_counter = (_Atomic long long *)dist->sync_base[dist->rank];
+    _Atomic long long *my_counter = (_Atomic long long *)dist->sync_base[dist->node_rank];
     const long long seq = atomic_load_explicit(my_counter, memory_order_relaxed) + 1;
-    if (n > 0) memcpy((double *)node_sync_part(dist, dist->rank, seq), v, (size_t)n * sizeof(double));
+    if (n > 0) memcpy((double *)node_sync_part(dist, dist->node_rank, seq), v, (size_t)n * sizeof(double));
 #if defined(__SSE2__)
     _mm_sfence(); /* the release store orders ordinary stores only; this also publishes non-temporal ones */
 #endif
     atomic_store_explicit(my_counter, seq, memory_order_release);
-    for (int q = 0; q < dist->size; q++) {
-        if (q == dist->rank) continue;
+    for (int q = 0; q < dist->node_size; q++) {
+        if (q == dist->node_rank) continue;
         _Atomic long long *counter = (_Atomic long long *)dist->sync_base[q];
         /* Spin, since a rank usually owns its core; yield now and then for runs with more ranks than cores. */
         for (int spins = 0; atomic_load_explicit(counter, memory_order_acquire) < seq;)
@@ -467,7 +518,84 @@ static void shared_barrier(const fc_dist *dist)
 
 static int is_shared(const fc_dist *dist, int which, const fc_real *buf, size_t n)
 {
-    return dist->shared_n > 0 && n == dist->shared_n && buf == dist->shared_base[which][dist->rank];
+    return dist->shared_n > 0 && n == dist->shared_n && buf == dist->shared_base[which][dist->node_rank];
+}
+
+/* Several nodes of R ranks each (n_nodes M): node-chunk i of the buffer (the M chunks i*M .. i*M + M - 1) is
+ * added up by the rank of node rank i on every node in turn. Node 0's adds its node's copies in rank order and
+ * sends the running sum to node 1's, which adds its node's copies to it, and so on: the sum of every chunk is
+ * ((p0 + p1) + p2) + ..., the bits of one node. The last node's adder hands each finished chunk to its
+ * owner: through the shared segment on its own node, in a message elsewhere. Chunk by chunk, so the next
+ * node starts on a chunk while this one adds the next. A node's link carries about n elements each way,
+ * where every rank sending to every other would carry R times as much. */
+static void reduce_scatter_nodes(const fc_dist *dist, fc_real *grad, size_t n)
+{
+    const int R = dist->node_size, M = dist->n_nodes, N = dist->size, rank = dist->rank;
+    const int node = rank / R, first = dist->node_rank * M;
+    const size_t slot = (n + (size_t)N - 1) / (size_t)N; /* elements of a chunk at most */
+    fc_real *const sums_in = dist->grad_recv, *const sums_out = dist->grad_recv + (size_t)M * slot;
+    FC_ASSERT(n <= dist->grad_n && 2 * (size_t)M <= (size_t)N);
+    MPI_Request *req = dist->requests;
+    int m = 0;
+    const size_t mine = chunk_begin(n, rank, N);
+    /* Where the last node does not hold this rank, this rank's chunk comes from the last node's adder of it. */
+    if (node < M - 1)
+        MPI_Irecv(grad + mine, (int)(chunk_begin(n, rank + 1, N) - mine), FC_MPI_REAL, (M - 1) * R + rank / M,
+                  TAG_CHAIN_DONE, dist->comm, &req[m++]);
+    const int from_prev = m;
+    if (node > 0)
+        for (int c = 0; c < M; c++) {
+            const size_t b = chunk_begin(n, first + c, N);
+            MPI_Irecv(sums_in + (size_t)c * slot, (int)(chunk_begin(n, first + c + 1, N) - b), FC_MPI_REAL,
+                      rank - R, TAG_CHAIN, dist->comm, &req[m++]);
+        }
+    /* Every rank of the node has written its gradients after the barrier (see fc_dist_reduce_scatter). */
+    shared_barrier(dist);
+    for (int c = 0; c < M; c++) {
+        const int q = first + c, owner_node = q / R;
+        const size_t b = chunk_begin(n, q, N);
+        const int len = (int)(chunk_begin(n, q + 1, N) - b);
+        int np = 0;
+        if (node > 0) {
+            MPI_Wait(&req[from_prev + c], MPI_STATUS_IGNORE);
+            dist->parts[np++] = sums_in + (size_t)c * slot;
+        }
+        for (int r = 0; r < R; r++) dist->parts[np++] = dist->shared_base[SHARED_GRADS][r] + b;
+        const int finished_here = node == M - 1 && owner_node == M - 1;
+        fc_real *out = finished_here ? dist->shared_base[SHARED_GRADS][q % R] + b : sums_out + (size_t)c * slot;
+        sum_in_rank_order(out, dist->parts, np, len);
+        if (node < M - 1)
+            MPI_Isend(out, len, FC_MPI_REAL, rank + R, TAG_CHAIN, dist->comm, &req[m++]);
+        else if (!finished_here)
+            MPI_Isend(out, len, FC_MPI_REAL, q, TAG_CHAIN_DONE, dist->comm, &req[m++]);
+    }
+    MPI_Waitall(m, req, MPI_STATUSES_IGNORE);
+    /* On the last node the owners read what their node's adders wrote into their segments. */
+    if (node == M - 1) shared_barrier(dist);
+}
+
+/* Several nodes: each owner sends its chunk of the node's parameter array to the rank of the same node rank
+ * on every other node, which receives it into its own node's array; then the node's barrier. Every chunk
+ * crosses to each other node once. */
+static void allgather_nodes(const fc_dist *dist, fc_real *buf, size_t n)
+{
+    const int R = dist->node_size, M = dist->n_nodes, N = dist->size, node = dist->rank / R;
+#if defined(__SSE2__)
+    _mm_sfence(); /* the owner's non-temporal stores, before a transport on another core copies them */
+#endif
+    MPI_Request *req = dist->requests;
+    int m = 0;
+    for (int d = 1; d < M; d++) { /* from the next node on, so that no node is everybody's first */
+        const int other = (node + d) % M, q = other * R + dist->node_rank;
+        const size_t b = chunk_begin(n, q, N);
+        MPI_Irecv(buf + b, (int)(chunk_begin(n, q + 1, N) - b), FC_MPI_REAL, other, TAG_CROSS, dist->cross, &req[m++]);
+    }
+    const size_t mine = chunk_begin(n, dist->rank, N);
+    const int my_len = (int)(chunk_begin(n, dist->rank + 1, N) - mine);
+    for (int d = 1; d < M; d++)
+        MPI_Isend(buf + mine, my_len, FC_MPI_REAL, (node + d) % M, TAG_CROSS, dist->cross, &req[m++]);
+    MPI_Waitall(m, req, MPI_STATUSES_IGNORE);
+    shared_barrier(dist); /* every chunk of the node's array is in place */
 }
 
 void fc_dist_reduce_scatter(const fc_dist *dist, fc_real *grad, size_t n)
@@ -476,6 +604,10 @@ void fc_dist_reduce_scatter(const fc_dist *dist, fc_real *grad, size_t n)
     const int size = dist->size, rank = dist->rank;
     const size_t mine = chunk_begin(n, rank, size);
     const int my_len = (int)(chunk_begin(n, rank + 1, size) - mine);
+    if (is_shared(dist, SHARED_GRADS, grad, n) && dist->n_nodes > 1) {
+        reduce_scatter_nodes(dist, grad, n);
+        return;
+    }
     if (is_shared(dist, SHARED_GRADS, grad, n)) {
         /* Every rank's backward is complete after the barrier; the peers' segments are not written again
          * before the next step, whose backward starts only after the synchronisation that publishes the
@@ -509,6 +641,10 @@ void fc_dist_reduce_scatter(const fc_dist *dist, fc_real *grad, size_t n)
 void fc_dist_allgather_chunks(const fc_dist *dist, fc_real *buf, size_t n)
 {
     if (is_single(dist)) return;
+    if (is_shared(dist, SHARED_PARAMS, buf, n) && dist->n_nodes > 1) {
+        allgather_nodes(dist, buf, n);
+        return;
+    }
     if (is_shared(dist, SHARED_PARAMS, buf, n)) {
         /* One array for the node: after the barrier every owner has written its chunk and there is nothing
          * to copy. No rank writes the array again before the next step's first barrier, which every rank

@@ -610,6 +610,14 @@ static void print_profile(const fc_trainer *t)
     char stores[FC_STORES_TEXT_SIZE];
     fc_store_choice_describe(&t->stores, stores, sizeof stores);
     fc_log_info("  parameter stores: %s", stores);
+    const fc_dist *d = t->dist;
+    if (d->n_nodes > 1)
+        fc_log_info("  gradient exchange: shared memory within each of %d nodes of %d ranks, running sums from node "
+                    "to node", d->n_nodes, d->node_size);
+    else if (d->shared_n > 0)
+        fc_log_info("  gradient exchange: shared memory (%d ranks on one node)", size);
+    else
+        fc_log_info("  gradient exchange: MPI messages between all %d ranks", size);
     if (t->data_node.shared)
         fc_log_info("  training data: one copy in shared memory for the %d ranks of rank 0's node",
                     t->data_node.node_ranks);

@@ -1,6 +1,7 @@
 # Data parallelism: deterministic reductions and sync batchnorm at several rank counts.
-# 5, 7 and 8 ranks: the message path's allgather in three rounds, with and without runs that wrap.
-fcnet_test(NAME test_dist SOURCES test_dist.c RANKS 1 2 3 4 5 7 8)
+# 5, 7 and 8 ranks: the message path's allgather in three rounds, with and without runs that wrap. 4, 6 and 8:
+# also the exchange between nodes (consecutive ranks taken as nodes of 2, 3 or 4).
+fcnet_test(NAME test_dist SOURCES test_dist.c RANKS 1 2 3 4 5 6 7 8)
 # The sanitizer build runs them too: the exchange's buffers are sized per rank count.
 set_tests_properties(test_dist_n3 test_dist_n4 PROPERTIES LABELS sanitize)
 # From 2 ranks: at one rank the synchronised shard is the whole batch, and the check could not fail.

@@ -235,13 +235,20 @@ END_TEST
  * publishes the parameters) every rank must see the values that every owner wrote just before it (ordinary
  * and, through the optimizer's streaming path, non-temporal stores alike); the reduce-scatter must sum what
  * every rank wrote into its gradient segment. */
-START_TEST(test_node_sync_random_mix)
+static void random_mix(int ranks_per_node)
 {
     enum { N = 1000, BIG = 9000, ROUNDS = 3000 };
     fc_dist_init_comm(&dist, MPI_COMM_WORLD);
     fc_real *params = NULL, *grads = NULL;
+    char per_node[16] = "";
+    if (ranks_per_node) snprintf(per_node, sizeof per_node, "%d", ranks_per_node);
+    setenv("FCNET_TEST_RANKS_PER_NODE", per_node, 1);
     ck_assert_int_eq(fc_dist_share_arenas(&dist, N, &params, &grads), FC_OK);
-    if (dist.size > 1) ck_assert_msg(params && grads && dist.sync_base, "one node: the arenas must be shared");
+    unsetenv("FCNET_TEST_RANKS_PER_NODE");
+    if (dist.size > 1) ck_assert_msg(params && grads && dist.sync_base, "the arenas must be shared");
+    const int want_nodes = ranks_per_node ? dist.size / ranks_per_node : 1;
+    ck_assert_msg(dist.n_nodes == want_nodes && dist.node_size == dist.size / want_nodes, "%d node(s) of %d, want %d",
+                  dist.n_nodes, dist.node_size, want_nodes);
     if (!params) { /* one rank: private arrays, the single-rank paths */
         params = malloc(N * sizeof *params);
         grads = malloc(N * sizeof *grads);
@@ -320,7 +327,19 @@ START_TEST(test_node_sync_random_mix)
         free(grads);
     }
     fc_dist_free(&dist);
-    ck_assert_msg(!any_failed, "a rank saw a wrong gather, barrier or sum (its message above)");
+    ck_assert_msg(!any_failed, "a rank saw a wrong gather, barrier or sum (its message above, %d rank(s) per node)",
+                  ranks_per_node ? ranks_per_node : dist.size);
+}
+
+START_TEST(test_node_sync_random_mix)
+{
+    random_mix(0); /* one node */
+    /* Several nodes of 2 or more ranks each (every divisor of the rank count, consecutive ranks as nodes): the
+     * reduce-scatter's running sums from node to node and the allgather across nodes, same bits as one node. */
+    int size;
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    for (int per_node = 2; per_node < size; per_node++)
+        if (size % per_node == 0) random_mix(per_node);
 }
 END_TEST
 

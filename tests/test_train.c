@@ -175,8 +175,8 @@ static fc_real *train_with_exchange(const char *exchange, const fc_config *cfg, 
     return out;
 }
 
-/* The one-node shared-memory exchange (the default where it applies) and the message path compute the
- * same bits; an unknown FCNET_EXCHANGE is an input error on every rank. */
+/* The one-node shared-memory exchange (the default where it applies), the exchange between nodes and the
+ * message path compute the same bits; an unknown FCNET_EXCHANGE is an input error on every rank. */
 START_TEST(test_exchange_paths_bitwise)
 {
     fc_config cfg;
@@ -191,6 +191,19 @@ START_TEST(test_exchange_paths_bitwise)
     ck_assert_int_eq(shared_auto, size > 1); /* the test runs on one node */
     ck_assert(n_p2p == n_auto);
     ck_assert_msg(memcmp(p2p, shm, n_p2p * sizeof *p2p) == 0, "shared-memory and message exchange differ");
+    /* Consecutive pairs of ranks taken as nodes (at an even rank count from 4): shared memory within each, the
+     * running sums from node to node; the same bits again. */
+    if (size >= 4 && size % 2 == 0) {
+        setenv("FCNET_TEST_RANKS_PER_NODE", "2", 1);
+        int shared_nodes;
+        size_t n_nodes;
+        fc_real *nodes = train_with_exchange("auto", &cfg, &shared_nodes, &n_nodes);
+        unsetenv("FCNET_TEST_RANKS_PER_NODE");
+        ck_assert_int_eq(shared_nodes, 1);
+        ck_assert(n_nodes == n_p2p);
+        ck_assert_msg(memcmp(p2p, nodes, n_p2p * sizeof *p2p) == 0, "the exchange between nodes differs");
+        free(nodes);
+    }
     free(p2p);
     free(shm);
 

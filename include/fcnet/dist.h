@@ -33,19 +33,25 @@ typedef struct fc_dist {
     size_t gather_n;
     const fc_real **parts; /* size pointers (owned): the copies a reduction adds, in rank order */
 
-    /* One-node exchange (fc_dist_share_arenas): the gradient arenas of all ranks and one parameter array
-     * for the node live in shared-memory windows, so the reduction reads the peers' gradients directly
-     * and the owners update the parameters in place, without MPI messages or copies. */
+    /* Node exchange (fc_dist_share_arenas): the gradient arenas of a node's ranks and one parameter array
+     * per node live in shared-memory windows, so the reduction reads the node's gradients directly and
+     * the owners update the parameters in place, without MPI messages or copies within the node. */
     MPI_Comm node;           /* the ranks of this node, in rank order (MPI_COMM_NULL until shared) */
+    int node_rank, node_size; /* this rank's place among them, and their count (rank and size on one node) */
     MPI_Win shared_win[2];   /* [params, grads] */
-    fc_real **shared_base[2]; /* size pointers each: every rank's array in each window (owned); all the
-                               * same for the parameters */
+    fc_real **shared_base[2]; /* node_size pointers each: every node rank's array in each window (owned); all
+                               * the same for the parameters */
     size_t shared_n;         /* elements per segment; 0 when the arenas are not shared */
     /* The node's synchronisation area, in the same shared memory: per rank a sequence counter and two
-     * payload buffers. The barriers of the exchange and the small ordered gathers (batchnorm statistics,
-     * loss) go through it instead of MPI calls (fc_dist_share_arenas). */
+     * payload buffers. The barriers of the exchange and, on one node, the small ordered gathers (batchnorm
+     * statistics, loss) go through it instead of MPI calls (fc_dist_share_arenas). */
     MPI_Win sync_win;
-    char **sync_base;        /* size pointers: every rank's area (owned); NULL when not shared */
+    char **sync_base;        /* node_size pointers: every node rank's area (owned); NULL when not shared */
+    /* Several nodes of node_size ranks each, ranks placed in blocks (node k holds ranks k*node_size ..):
+     * the sums hop from node to node in rank order (fc_dist_reduce_scatter) and each parameter chunk
+     * crosses to every other node once. cross: the ranks of every node with this node_rank, by node. */
+    int n_nodes;             /* 1 on one node or without shared arenas */
+    MPI_Comm cross;          /* MPI_COMM_NULL unless n_nodes > 1 */
 } fc_dist;
 
 /* Starts MPI (MPI_Init unless already initialised; works without mpirun as a singleton) and
@@ -69,9 +75,13 @@ static inline int fc_dist_size(const fc_dist *d) { return d ? d->size : 1; }
  * is only a barrier; from then on the step's barriers and small gathers go through a synchronisation area
  * in the same shared memory instead of MPI calls. Contents undefined; the ranks must write identical values
  * into *params before the first exchange (they do: every rank initialises or loads the same state). Same
- * arithmetic and bits as the message path. Otherwise, or for one rank, returns FC_OK with both NULL.
- * FCNET_EXCHANGE other than auto/p2p: FC_ERR_INPUT. The memory stays valid until fc_dist_release_arenas
- * (collective) or fc_dist_free. */
+ * arithmetic and bits as the message path. On several nodes that each hold the same number (2 or more) of
+ * consecutive ranks, the same per node: the reduction then adds a node's gradients in shared memory and
+ * sends the running sums on to the next node (rank order kept, so the bits stay those of one node), and
+ * the allgather sends each chunk once to every other node. Otherwise, or for one rank, returns FC_OK with
+ * both NULL. FCNET_EXCHANGE other than auto/p2p: FC_ERR_INPUT. FCNET_TEST_RANKS_PER_NODE=R (tests only)
+ * treats every R consecutive ranks as a node of their own. The memory stays valid until
+ * fc_dist_release_arenas (collective) or fc_dist_free. */
 fc_status fc_dist_share_arenas(fc_dist *dist, size_t n, fc_real **params, fc_real **grads);
 void fc_dist_release_arenas(fc_dist *dist);
 

@@ -1,9 +1,11 @@
 #!/bin/bash
 # fcnet_dist across network-namespace hosts (TCP between hosts, one orted per host, launched through an
 # ssh-like agent) against the same run under plain mpirun on one host (shared memory): 2 hosts x 1 rank vs
-# -n 2, 2 hosts x 2 ranks (from a hostfile) vs -n 4, 3 hosts x 1 rank vs -n 3, and launch/local.sh given the
-# 3-host list without FCNET_RANKS (one rank per slot) vs -n 3. The checkpoints must be bitwise equal: the
-# reduction order must not depend on the transport.
+# -n 2, 2 hosts x 2 ranks (from a hostfile) vs -n 4, 3 hosts x 1 rank vs -n 3, 3 hosts x 2 ranks vs -n 6,
+# 2 + 1 ranks on 2 hosts vs -n 3, and launch/local.sh given the 3-host list without FCNET_RANKS (one rank per
+# slot) vs -n 3. The checkpoints must be bitwise equal: the reduction order must not depend on the transport
+# or on the exchange (--profile names it: between nodes where each host holds the same number, 2 or more, of
+# consecutive ranks; MPI messages between all ranks otherwise).
 # Skipped (77) where network namespaces cannot be made.
 # usage: test_netns_bitwise.sh FCNET_SYNTH   (FCNET_DIST in the environment)
 # shellcheck source=tests/netns/lib.sh
@@ -13,16 +15,19 @@ SYNTH=${1:?usage: test_netns_bitwise.sh FCNET_SYNTH}
 netns_test_start netns_bitwise 3 2
 make_data "$SYNTH" data.h5
 
-# compare NAME N HOSTS MULTI-HOST-MPIRUN-ARGS...: N ranks on HOSTS hosts vs mpirun -n N on one host.
+# compare NAME N HOSTS EXCHANGE MULTI-HOST-MPIRUN-ARGS...: N ranks on HOSTS hosts vs mpirun -n N on one host;
+# EXCHANGE: the start of --profile's "gradient exchange:" line the multi-host run must print.
 compare() {
-    local name=$1 n=$2 want_hosts=$3 t0 rc=0
-    shift 3
+    local name=$1 n=$2 want_hosts=$3 exchange=$4 t0 rc=0
+    shift 4
     t0=$(now)
-    one_host "$n" "$FCNET_DIST" --data data.h5 "${TRAIN_ARGS[@]}" --out "one$n" >"one$n.log" 2>&1 || rc=$?
+    # (one run per rank count: a later case with the same count compares with the same one)
+    [ -f "one$n/checkpoint.h5" ] ||
+        one_host "$n" "$FCNET_DIST" --data data.h5 "${TRAIN_ARGS[@]}" --out "one$n" >"one$n.log" 2>&1 || rc=$?
     local t_one
     t_one=$(elapsed "$t0")
     t0=$(now)
-    on_hosts "$@" "$FCNET_DIST" --data data.h5 "${TRAIN_ARGS[@]}" --out "$name" >"$name.log" 2>&1 || rc=$?
+    on_hosts "$@" "$FCNET_DIST" --data data.h5 "${TRAIN_ARGS[@]}" --profile --out "$name" >"$name.log" 2>&1 || rc=$?
     if [ $rc -ne 0 ]; then
         not_ok "$name: a run failed (exit $rc)"
         return
@@ -41,12 +46,20 @@ compare() {
     else
         not_ok "$name: want $n ranks on $want_hosts hosts, got: $where (probe stderr: $(head -3 "$name.probe.err"))"
     fi
+    if grep -q "^  gradient exchange: $exchange" "$name.log"; then
+        ok "$name: $(grep -m1 '^  gradient exchange:' "$name.log" | sed 's/^ *//')"
+    else
+        not_ok "$name: want the exchange '$exchange', the profile says: $(grep '^  gradient exchange:' "$name.log")"
+    fi
     same_checkpoint "one$n/checkpoint.h5" "$name/checkpoint.h5" "$name vs mpirun -n $n on one host"
 }
 
-compare 2hosts_x1 2 2 --host node1,node2 -n 2
-compare 2hosts_x2 4 2 --hostfile "$H/hostfile" --host node1:2,node2:2 -n 4
-compare 3hosts_x1 3 3 --host node1,node2,node3 -n 3
+between_nodes="shared memory within each of"
+compare 2hosts_x1 2 2 "MPI messages" --host node1,node2 -n 2
+compare 2hosts_x2 4 2 "$between_nodes 2 nodes of 2 ranks" --hostfile "$H/hostfile" --host node1:2,node2:2 -n 4
+compare 3hosts_x1 3 3 "MPI messages" --host node1,node2,node3 -n 3
+compare 3hosts_x2 6 3 "$between_nodes 3 nodes of 2 ranks" --host node1:2,node2:2,node3:2 -n 6
+compare 2hosts_2+1 3 2 "MPI messages" --host node1:2,node2:1 -n 3
 
 # launch/local.sh given the host list in FCNET_MPIRUN_ARGS and no FCNET_RANKS: one rank per slot of the list
 # (3), the same run as 3hosts_x1. Before, it started one rank per core of this machine, on the first hosts.
