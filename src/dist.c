@@ -178,7 +178,7 @@ char *fc_dist_segment_start(MPI_Win win, int q, MPI_Aint min_bytes)
 }
 
 /* The ranks that share memory with this one: its node (or, for tests, every FCNET_TEST_RANKS_PER_NODE
- * consecutive ranks, as if they were a node). Rank 0's setting holds for all. */
+ * consecutive ranks, as if they were a node, where they do share a node). Rank 0's setting holds for all. */
 static MPI_Comm split_nodes(const fc_dist *dist)
 {
     int per_node = 0;
@@ -188,11 +188,19 @@ static MPI_Comm split_nodes(const fc_dist *dist)
     }
     MPI_Bcast(&per_node, 1, MPI_INT, 0, dist->comm);
     MPI_Comm node;
-    if (per_node > 0)
-        MPI_Comm_split(dist->comm, dist->rank / per_node, dist->rank, &node);
-    else
-        MPI_Comm_split_type(dist->comm, MPI_COMM_TYPE_SHARED, dist->rank, MPI_INFO_NULL, &node);
-    return node;
+    MPI_Comm_split_type(dist->comm, MPI_COMM_TYPE_SHARED, dist->rank, MPI_INFO_NULL, &node);
+    if (per_node <= 0) return node;
+    MPI_Comm part, part_node;
+    MPI_Comm_split(dist->comm, dist->rank / per_node, dist->rank, &part);
+    MPI_Comm_split_type(part, MPI_COMM_TYPE_SHARED, dist->rank, MPI_INFO_NULL, &part_node);
+    int part_size, part_node_size, whole = 0;
+    MPI_Comm_size(part, &part_size);
+    MPI_Comm_size(part_node, &part_node_size);
+    MPI_Comm_free(&part_node);
+    const int fits = part_size == part_node_size; /* the pretended node lies within a real one */
+    MPI_Allreduce(&fits, &whole, 1, MPI_INT, MPI_LAND, dist->comm);
+    MPI_Comm_free(whole ? &node : &part);
+    return whole ? part : node;
 }
 
 /* 1 on every rank when every node holds the same number (at least 2) of consecutive ranks, the layout the

@@ -46,11 +46,15 @@ fcnet_script_test(NAME netns_bench_tcp
                   COMMAND bash ${FCNET_CLUSTER_DIR}/netns/test_netns_bench_tcp.sh $<TARGET_FILE:fcnet_synth>
                           $<TARGET_FILE:mpi_latency>
                   TIMEOUT 180)
-set_tests_properties(netns_bitwise netns_bench_tcp PROPERTIES PROCESSORS 2 LABELS "cluster;netns")
+# Several ranks per host over shaped links: the exchange between nodes against messages between all ranks.
+fcnet_script_test(NAME netns_bench_nodes
+                  COMMAND bash ${FCNET_CLUSTER_DIR}/netns/test_netns_bench_nodes.sh $<TARGET_FILE:fcnet_synth>
+                  TIMEOUT 180)
+set_tests_properties(netns_bitwise netns_bench_tcp netns_bench_nodes PROPERTIES PROCESSORS 2 LABELS "cluster;netns")
 set_tests_properties(netns_hostloss_kill netns_hostloss_linkdown PROPERTIES PROCESSORS 1 LABELS "cluster;netns")
 
 # Checkpoints are compared with h5diff (values and attributes) and, where the resume tests' h5cmp is built,
 # also byte for byte (h5cmp: same type, shape and bytes, so -0 != +0).
 set_property(TEST slurm_preempt slurm_preempt_srun slurm_preempt_term slurm_timer netns_bitwise netns_hostloss_kill
-             netns_hostloss_linkdown APPEND PROPERTY ENVIRONMENT
+             netns_hostloss_linkdown netns_bench_nodes APPEND PROPERTY ENVIRONMENT
              "FCNET_H5CMP=$<$<TARGET_EXISTS:h5cmp>:$<TARGET_FILE:h5cmp>>")

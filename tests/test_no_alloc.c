@@ -181,6 +181,15 @@ START_TEST(test_step_allocates_nothing)
     run_steps(FC_NORM_BATCH, 0.8, FC_OPTIM_ADAM, 0);
     run_steps(FC_NORM_BATCH, 0.8, FC_OPTIM_ADAM, 2);
     unsetenv("FCNET_EXCHANGE");
+    /* The exchange between nodes (at 4 ranks: pairs of ranks taken as nodes): running sums and the parameter
+     * chunks as messages between the nodes, shared memory within them. */
+    int size;
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    if (size == 4) {
+        setenv("FCNET_TEST_RANKS_PER_NODE", "2", 1);
+        run_steps(FC_NORM_BATCH, 0.8, FC_OPTIM_ADAM, 0);
+        unsetenv("FCNET_TEST_RANKS_PER_NODE");
+    }
 }
 END_TEST
 

@@ -1,0 +1,34 @@
+#!/bin/bash
+# tests/netns/bench_nodes.sh end to end at its smallest (fmnist, 2 hosts x 2 ranks, one run of 10 steps per
+# exchange): it must finish, report both exchanges' step and reduction times (positive) with the design's bytes
+# per step, and find the two exchanges' checkpoints bitwise equal. Nothing is timed against a target.
+# Skipped (77) where network namespaces cannot be made.
+# usage: test_netns_bench_nodes.sh FCNET_SYNTH   (FCNET_DIST and FCNET_H5CMP in the environment)
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=tests/tap_lib.sh
+source "$here/../tap_lib.sh"
+t0=$(now)
+W=$(mktemp -d "${TMPDIR:-/tmp}/fcnet_bench_nodes_test.XXXXXX")
+trap 'rm -rf "$W"' EXIT
+rc=0
+FCNET_SYNTH=${1:?usage} FCNET_BENCH_WORK=$W bash "$here/bench_nodes.sh" --configs fmnist --ranks-per-host 2 \
+    --reps 1 --scale 0.05 --json "$W/r.json" --out "$W/r.md" >"$W/log" 2>&1 || rc=$?
+if [ $rc -eq 77 ]; then
+    echo "# skipped: network namespaces cannot be made here"
+    exit 77
+fi
+check "bench_nodes.sh exits 0 ($rc)" [ $rc -eq 0 ]
+[ $rc -eq 0 ] || tail -20 "$W/log"
+read_json() { # read_json KEY: results["fmnist-2x2"][KEY], or a top-level KEY
+    /usr/bin/python3 -c 'import json, sys; j = json.load(open(sys.argv[1])); r = j["results"]["fmnist-2x2"]
+print(r[sys.argv[2]] if sys.argv[2] in r else j[sys.argv[2]])' "$W/r.json" "$1" 2>/dev/null
+}
+positive() { awk -v v="$1" 'BEGIN { exit !(v + 0 > 0) }'; }
+for k in step_ms_p2p step_ms_nodes reduction_ms_p2p reduction_ms_nodes; do
+    v=$(read_json "$k")
+    check "$k reported and positive (${v:-missing})" positive "${v:-0}"
+done
+check "the two exchanges' checkpoints bitwise equal ($(read_json bitwise_equal))" test "$(read_json bitwise_equal)" = True
+# fmnist's 248,734 parameters: all-to-all 2 x 2 x 2 / 4 x 4P = 2.0 MB, between nodes 1.5 x 4P = 1.5 MB per step
+check "the table's fmnist row with the design's bytes per step" grep -q '^| fmnist | 2 x 2 | .* | 2.0 | 1.5 |$' "$W/r.md"
+tap_end "$t0"
