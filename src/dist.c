@@ -44,6 +44,10 @@ static int is_single(const fc_dist *d) { return d == NULL || d->size == 1; }
 /* Chunk q of a segment of len elements: [q*len/size, (q+1)*len/size). */
 static size_t chunk_begin(size_t len, int q, int size) { return len * (size_t)q / (size_t)size; }
 
+/* The running sums between nodes travel in messages of at most this many elements (256 KiB in float; tests
+ * lower fc_dist.piece_max): small enough for the next node to start early, large enough to keep the link busy. */
+#define FC_CHAIN_PIECE ((size_t)1 << 16)
+
 /* Time spent in the small ordered gathers (batchnorm statistics, loss): --profile reports it. */
 static double gather_seconds = 0;
 
@@ -65,6 +69,7 @@ static void init_common(fc_dist *dist)
     dist->requests = fc_alloc(2 * (size_t)dist->size * sizeof(MPI_Request));
     dist->msg_max = (size_t)1 << 30;
     dist->rounds_from = 32;
+    dist->piece_max = FC_CHAIN_PIECE;
     dist->parts = fc_alloc(((size_t)dist->size + 1) * sizeof *dist->parts); /* + the running sum of a node chain */
     dist->node = MPI_COMM_NULL;
     dist->cross = MPI_COMM_NULL;
@@ -112,6 +117,7 @@ void fc_dist_free(fc_dist *dist)
     MPI_Finalized(&finalized);
     if (!finalized) fc_dist_release_arenas(dist);
     fc_free(dist->grad_recv);
+    fc_free(dist->chain_requests);
     fc_free(dist->requests);
     fc_free(dist->gather);
     fc_free(dist->parts);
@@ -129,6 +135,11 @@ void fc_dist_reserve(fc_dist *dist, size_t grad_n, size_t gather_n)
         fc_free(dist->grad_recv);
         dist->grad_recv = fc_alloc(chunk * (size_t)dist->size * sizeof(fc_real));
         dist->grad_n = grad_n;
+        if (dist->n_nodes > 1) { /* the exchange between nodes: its pieces' requests (reduce_scatter_nodes) */
+            const size_t pieces = (chunk + dist->piece_max - 1) / dist->piece_max;
+            fc_free(dist->chain_requests);
+            dist->chain_requests = fc_alloc((2 * (size_t)dist->n_nodes + 1) * pieces * sizeof(MPI_Request));
+        }
     }
     if (gather_n > dist->gather_n) {
         fc_free(dist->gather);
@@ -533,49 +544,55 @@ static int is_shared(const fc_dist *dist, int which, const fc_real *buf, size_t 
  * added up by the rank of node rank i on every node in turn. Node 0's adds its node's copies in rank order and
  * sends the running sum to node 1's, which adds its node's copies to it, and so on: the sum of every chunk is
  * ((p0 + p1) + p2) + ..., the bits of one node. The last node's adder hands each finished chunk to its
- * owner: through the shared segment on its own node, in a message elsewhere. Chunk by chunk, so the next
- * node starts on a chunk while this one adds the next. A node's link carries about n elements each way,
- * where every rank sending to every other would carry R times as much. */
+ * owner: through the shared segment on its own node, in a message elsewhere. A node's link carries about n
+ * elements each way, where every rank sending to every other would carry R times as much. */
 static void reduce_scatter_nodes(const fc_dist *dist, fc_real *grad, size_t n)
 {
     const int R = dist->node_size, M = dist->n_nodes, N = dist->size, rank = dist->rank;
     const int node = rank / R, first = dist->node_rank * M;
-    const size_t slot = (n + (size_t)N - 1) / (size_t)N; /* elements of a chunk at most */
+    const size_t slot = (n + (size_t)N - 1) / (size_t)N, piece = dist->piece_max; /* elements at most */
     fc_real *const sums_in = dist->grad_recv, *const sums_out = dist->grad_recv + (size_t)M * slot;
-    FC_ASSERT(n <= dist->grad_n && 2 * (size_t)M <= (size_t)N);
-    MPI_Request *req = dist->requests;
+    FC_ASSERT(n <= dist->grad_n && 2 * (size_t)M <= (size_t)N && dist->chain_requests);
+    MPI_Request *req = dist->chain_requests;
     int m = 0;
-    const size_t mine = chunk_begin(n, rank, N);
     /* Where the last node does not hold this rank, this rank's chunk comes from the last node's adder of it. */
     if (node < M - 1)
-        MPI_Irecv(grad + mine, (int)(chunk_begin(n, rank + 1, N) - mine), FC_MPI_REAL, (M - 1) * R + rank / M,
-                  TAG_CHAIN_DONE, dist->comm, &req[m++]);
+        for (size_t at = chunk_begin(n, rank, N), end = chunk_begin(n, rank + 1, N); at < end; at += piece)
+            MPI_Irecv(grad + at, (int)(end - at < piece ? end - at : piece), FC_MPI_REAL, (M - 1) * R + rank / M,
+                      TAG_CHAIN_DONE, dist->comm, &req[m++]);
     const int from_prev = m;
     if (node > 0)
         for (int c = 0; c < M; c++) {
-            const size_t b = chunk_begin(n, first + c, N);
-            MPI_Irecv(sums_in + (size_t)c * slot, (int)(chunk_begin(n, first + c + 1, N) - b), FC_MPI_REAL,
-                      rank - R, TAG_CHAIN, dist->comm, &req[m++]);
+            const size_t len = chunk_begin(n, first + c + 1, N) - chunk_begin(n, first + c, N);
+            for (size_t at = 0; at < len; at += piece)
+                MPI_Irecv(sums_in + (size_t)c * slot + at, (int)(len - at < piece ? len - at : piece), FC_MPI_REAL,
+                          rank - R, TAG_CHAIN, dist->comm, &req[m++]);
         }
     /* Every rank of the node has written its gradients after the barrier (see fc_dist_reduce_scatter). */
     shared_barrier(dist);
+    /* Piece by piece, so that the next node adds one piece while this one adds the next, and the finished
+     * pieces travel back to their owners while the running sums still travel on. */
+    int waited = from_prev;
     for (int c = 0; c < M; c++) {
         const int q = first + c, owner_node = q / R;
-        const size_t b = chunk_begin(n, q, N);
-        const int len = (int)(chunk_begin(n, q + 1, N) - b);
-        int np = 0;
-        if (node > 0) {
-            MPI_Wait(&req[from_prev + c], MPI_STATUS_IGNORE);
-            dist->parts[np++] = sums_in + (size_t)c * slot;
-        }
-        for (int r = 0; r < R; r++) dist->parts[np++] = dist->shared_base[SHARED_GRADS][r] + b;
+        const size_t b = chunk_begin(n, q, N), len = chunk_begin(n, q + 1, N) - b;
         const int finished_here = node == M - 1 && owner_node == M - 1;
-        fc_real *out = finished_here ? dist->shared_base[SHARED_GRADS][q % R] + b : sums_out + (size_t)c * slot;
-        sum_in_rank_order(out, dist->parts, np, len);
-        if (node < M - 1)
-            MPI_Isend(out, len, FC_MPI_REAL, rank + R, TAG_CHAIN, dist->comm, &req[m++]);
-        else if (!finished_here)
-            MPI_Isend(out, len, FC_MPI_REAL, q, TAG_CHAIN_DONE, dist->comm, &req[m++]);
+        for (size_t at = 0; at < len; at += piece) {
+            const int k = (int)(len - at < piece ? len - at : piece);
+            int np = 0;
+            if (node > 0) {
+                MPI_Wait(&req[waited++], MPI_STATUS_IGNORE);
+                dist->parts[np++] = sums_in + (size_t)c * slot + at;
+            }
+            for (int r = 0; r < R; r++) dist->parts[np++] = dist->shared_base[SHARED_GRADS][r] + b + at;
+            fc_real *out = finished_here ? dist->shared_base[SHARED_GRADS][q % R] + b + at
+                                         : sums_out + (size_t)c * slot + at;
+            sum_in_rank_order(out, dist->parts, np, k);
+            if (node < M - 1)
+                MPI_Isend(out, k, FC_MPI_REAL, rank + R, TAG_CHAIN, dist->comm, &req[m++]);
+            else if (!finished_here)
+                MPI_Isend(out, k, FC_MPI_REAL, q, TAG_CHAIN_DONE, dist->comm, &req[m++]);
+        }
     }
     MPI_Waitall(m, req, MPI_STATUSES_IGNORE);
     /* On the last node the owners read what their node's adders wrote into their segments. */

@@ -253,6 +253,8 @@ static void random_mix(int ranks_per_node)
         params = malloc(N * sizeof *params);
         grads = malloc(N * sizeof *grads);
     }
+    /* Between nodes, the running sums in pieces of at most 7 elements (several per chunk, and a short last). */
+    if (ranks_per_node) dist.piece_max = 7;
     fc_dist_reserve(&dist, N, BIG);
     static double v[BIG];
     /* A failed check must not leave this rank's peers waiting in a barrier: note the first one, go on, and

@@ -26,8 +26,10 @@ typedef struct fc_dist {
     size_t grad_n;      /* elements the reduction was sized for */
     fc_real *grad_recv; /* size * chunk elements */
     MPI_Request *requests; /* 2 * size, owned: the per-step point-to-point exchanges */
+    MPI_Request *chain_requests; /* the exchange between nodes' pieces (owned; sized by fc_dist_reserve) */
     size_t msg_max;        /* elements per message at most (MPI counts are int); tests lower it */
     int rounds_from;       /* rank count from which small blocks are allgathered in rounds (32); tests lower it */
+    size_t piece_max;      /* elements per message of the running sums between nodes (65536); tests lower it */
 
     double *gather;     /* size * gather_n doubles (owned) */
     size_t gather_n;
