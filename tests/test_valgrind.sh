@@ -1,7 +1,7 @@
 #!/bin/bash
 # fcnet_dist under valgrind's memcheck, the README's way of debugging a run: every command on one rank
-# (train with a checkpoint, resume, eval, gradcheck, a truncated file refused) and training at 2 ranks
-# with both gradient exchanges, each with --error-exitcode, so that a read of uninitialised memory, an
+# (train with a checkpoint, resume, eval, gradcheck, a truncated file refused), training at 2 ranks
+# with both gradient exchanges and at 4 ranks as 2 nodes (the exchange between nodes), each with --error-exitcode, so that a read of uninitialised memory, an
 # invalid access or a bad free anywhere (including those the ASan build cannot see: uninitialised values)
 # fails the test, and so does memory fcnet_dist allocates and loses (a definite leak). Open MPI's own reports
 # (PMIx's padding bytes, what MPI_Init allocates and never frees) are suppressed by tests/valgrind.supp and
@@ -62,5 +62,10 @@ done
 expect "two ranks: batchnorm synchronised, rmsprop, --profile" 0 \
     "$MPIEXEC" -n 2 --oversubscribe --bind-to none "${VG[@]}" "$DIST" train --data s.h5 --hidden 16,8 \
     --norm batchnorm --optim rmsprop --batch-size 32 --epochs 1 --profile --out two_bn
+# The exchange between nodes (pairs of ranks taken as nodes): running sums and parameter chunks as messages.
+expect "four ranks as two nodes: the exchange between nodes, adam" 0 \
+    env FCNET_TEST_RANKS_PER_NODE=2 "$MPIEXEC" -n 4 --oversubscribe --bind-to none -x FCNET_TEST_RANKS_PER_NODE \
+    "${VG[@]}" "$DIST" train --data s.h5 --hidden 16,8 --norm batchnorm --optim adam --batch-size 32 --epochs 1 \
+    --out four_nodes
 
 tap_end "$t0"
