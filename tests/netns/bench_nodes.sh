@@ -35,30 +35,13 @@ synth=$(readlink -f "${FCNET_SYNTH:-$root/build/datasets/fcnet_synth}")
 h5cmp=$(readlink -f "${FCNET_H5CMP:-$(dirname "$dist")/tests/h5cmp}")
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
 
-if [ -n "${FCNET_BENCH_WORK:-}" ]; then
-    W=$FCNET_BENCH_WORK/nodes
-    mkdir -p "$W"
-else
-    W=$(mktemp -d "${TMPDIR:-/tmp}/fcnet_bench_nodes.XXXXXX")
-fi
-W=$(readlink -f "$W")
-H=$W/hosts
-cleanup() {
-    "$here/netns_down.sh" "$H" >/dev/null 2>&1 || true
-    [ -n "${FCNET_BENCH_WORK:-}" ] || rm -rf "$W"
-}
-trap cleanup EXIT
+# shellcheck source=tests/netns/bench_hosts.sh
+source "$here/bench_hosts.sh"
 most=$(tr ',' '\n' <<<"$per_host" | sort -n | tail -1)
-rc=0
-"$here/netns_up.sh" "$H" 2 "$most" >/dev/null || rc=$?
-[ $rc -eq 0 ] || exit $rc
-mapfile -t host_args <"$H/mpirun_args"
-for v in ${!OPENBLAS_@}; do host_args+=(-x "$v"); done
-prefix=$(sed -n 's/^prefix=//p' "$H/info")
+bench_hosts_up nodes "$most"
 for k in 1 2; do
     ip netns exec "${prefix}node$k" tc qdisc replace dev eth0 root tbf rate "$rate" burst 512kb latency 20ms
 done
-cd "$W"
 
 # config NAME: sets D, hidden, extra (options), B (global batch), steps (at --scale 1), P (parameters).
 config() {

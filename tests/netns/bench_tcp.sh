@@ -42,26 +42,9 @@ latency_bin=$(readlink -f "${FCNET_MPI_LATENCY:-$root/build/launch/bench/mpi_lat
 [ -x "$latency_bin" ] || { echo "bench_tcp: no mpi_latency at $latency_bin (set FCNET_MPI_LATENCY)" >&2; exit 2; }
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
 
-if [ -n "${FCNET_BENCH_WORK:-}" ]; then
-    W=$FCNET_BENCH_WORK/tcp
-    mkdir -p "$W"
-else
-    W=$(mktemp -d "${TMPDIR:-/tmp}/fcnet_bench_tcp.XXXXXX")
-fi
-W=$(readlink -f "$W")
-H=$W/hosts
-cleanup() {
-    "$here/netns_down.sh" "$H" >/dev/null 2>&1 || true
-    [ -n "${FCNET_BENCH_WORK:-}" ] || rm -rf "$W"
-}
-trap cleanup EXIT
-rc=0
-"$here/netns_up.sh" "$H" 2 1 >/dev/null || rc=$?
-[ $rc -eq 0 ] || exit $rc
-mapfile -t host_args <"$H/mpirun_args"
-for v in ${!OPENBLAS_@}; do host_args+=(-x "$v"); done
-prefix=$(sed -n 's/^prefix=//p' "$H/info")
-cd "$W"
+# shellcheck source=tests/netns/bench_hosts.sh
+source "$here/bench_hosts.sh"
+bench_hosts_up tcp 1
 
 [ -f wide.h5 ] || "$synth" --out wide.h5 --train 4096 --features 784 --classes 10 --seed 1 >/dev/null
 # shellcheck disable=SC2054  # 1024,1024,1024 is one argument
