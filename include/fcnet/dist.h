@@ -33,7 +33,7 @@ typedef struct fc_dist {
 
     double *gather;     /* size * gather_n doubles (owned) */
     size_t gather_n;
-    const fc_real **parts; /* size pointers (owned): the copies a reduction adds, in rank order */
+    const fc_real **parts; /* size + 1 pointers (owned): the copies a reduction adds, in rank order */
 
     /* Node exchange (fc_dist_share_arenas): the gradient arenas of a node's ranks and one parameter array
      * per node live in shared-memory windows, so the reduction reads the node's gradients directly and
