@@ -1,7 +1,7 @@
 # Sourced by the network benchmarks (bench_tcp.sh, bench_nodes.sh): their scratch folder and their hosts.
-#   bench_hosts_up NAME SLOTS   sets W (FCNET_BENCH_WORK/NAME, else a temporary folder removed at exit), H (the
-#   hosts' folder), host_args (mpirun's options for them, with every OPENBLAS_* variable) and prefix (the
-#   namespaces' name prefix); makes 2 hosts of SLOTS slots each, removed at exit, and moves into W. Exits with
+#   bench_hosts_up NAME SLOTS [HOSTS]   sets W (FCNET_BENCH_WORK/NAME, else a temporary folder removed at exit),
+#   H (the hosts' folder), host_args (mpirun's options for them, with every OPENBLAS_* variable) and prefix (the
+#   namespaces' name prefix); makes HOSTS (default 2) hosts of SLOTS slots each, removed at exit, and moves into W. Exits with
 #   netns_up.sh's status (77: network namespaces cannot be made here) when it cannot.
 # shellcheck shell=bash disable=SC2034  # W, H, host_args and prefix are for the scripts that source this
 bench_hosts_up() {
@@ -15,7 +15,7 @@ bench_hosts_up() {
     H=$W/hosts
     trap bench_hosts_down EXIT
     local rc=0 v
-    "$(dirname "${BASH_SOURCE[0]}")/netns_up.sh" "$H" 2 "$2" >/dev/null || rc=$?
+    "$(dirname "${BASH_SOURCE[0]}")/netns_up.sh" "$H" "${3:-2}" "$2" >/dev/null || rc=$?
     [ $rc -eq 0 ] || exit $rc
     mapfile -t host_args <"$H/mpirun_args"
     for v in ${!OPENBLAS_@}; do host_args+=(-x "$v"); done
