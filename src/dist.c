@@ -135,10 +135,16 @@ void fc_dist_reserve(fc_dist *dist, size_t grad_n, size_t gather_n)
         fc_free(dist->grad_recv);
         dist->grad_recv = fc_alloc(chunk * (size_t)dist->size * sizeof(fc_real));
         dist->grad_n = grad_n;
-        if (dist->n_nodes > 1) { /* the exchange between nodes: its pieces' requests (reduce_scatter_nodes) */
-            const size_t pieces = (chunk + dist->piece_max - 1) / dist->piece_max;
+    }
+    /* The exchange between nodes: its pieces' requests (reduce_scatter_nodes). Apart from the scratch above,
+     * which may have been sized for grad_n before the arenas were shared (an earlier trainer on this dist). */
+    if (dist->n_nodes > 1) {
+        const size_t chunk = (dist->grad_n + (size_t)dist->size - 1) / (size_t)dist->size;
+        const size_t need = (2 * (size_t)dist->n_nodes + 1) * ((chunk + dist->piece_max - 1) / dist->piece_max);
+        if (need > dist->chain_cap) {
             fc_free(dist->chain_requests);
-            dist->chain_requests = fc_alloc((2 * (size_t)dist->n_nodes + 1) * pieces * sizeof(MPI_Request));
+            dist->chain_requests = fc_alloc(need * sizeof(MPI_Request));
+            dist->chain_cap = need;
         }
     }
     if (gather_n > dist->gather_n) {

@@ -345,6 +345,41 @@ START_TEST(test_node_sync_random_mix)
 }
 END_TEST
 
+/* The exchange between nodes on a dist whose scratch was already reserved for as many elements before its
+ * arenas were shared (a second trainer on the same dist, the first on the message path): the reservation
+ * after the sharing must still size the running sums' requests. */
+START_TEST(test_nodes_after_earlier_reserve)
+{
+    enum { N = 1000 };
+    int size;
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    if (size < 4 || size % 2) return;
+    fc_dist_init_comm(&dist, MPI_COMM_WORLD);
+    fc_dist_reserve(&dist, N, 8);
+    fc_real *params = NULL, *grads = NULL;
+    setenv("FCNET_TEST_RANKS_PER_NODE", "2", 1);
+    ck_assert_int_eq(fc_dist_share_arenas(&dist, N, &params, &grads), FC_OK);
+    unsetenv("FCNET_TEST_RANKS_PER_NODE");
+    ck_assert_int_eq(dist.n_nodes, size / 2);
+    dist.piece_max = 7;
+    fc_dist_reserve(&dist, N, 8);
+    for (size_t i = 0; i < N; i++) grads[i] = contribution(dist.rank, i);
+    fc_dist_reduce_scatter(&dist, grads, N);
+    size_t own, own_len;
+    fc_dist_own_chunk(&dist, N, &own, &own_len);
+    int bad = 0;
+    for (size_t i = own; i < own + own_len; i++) {
+        fc_real want = contribution(0, i);
+        for (int q = 1; q < dist.size; q++) want += contribution(q, i);
+        bad |= grads[i] != want;
+    }
+    fc_dist_allgather_chunks(&dist, params, N); /* the step's barrier before the arenas go */
+    const int any_bad = fc_dist_any(&dist, bad);
+    fc_dist_free(&dist);
+    ck_assert_msg(!any_bad, "the exchange between nodes after an earlier reserve: not the rank-order sum");
+}
+END_TEST
+
 /* Sync batchnorm's moments: every rank's (rows, mean, m2) merged in rank order, bitwise as fc_moments_merge
  * applied for q = 0, 1, ... on one process, with the global row count written back and returned; through the
  * synchronisation area (few features) and the message path (more than it holds), with private and with the
@@ -541,6 +576,7 @@ static Suite *suite(void)
     tcase_add_test(t, test_sum_grads_exact_reserve);
     tcase_add_test(t, test_allgather_rounds);
     tcase_add_test(t, test_node_sync_random_mix);
+    tcase_add_test(t, test_nodes_after_earlier_reserve);
     tcase_add_test(t, test_merge_moments_rank_order);
     tcase_add_test(t, test_bcast_segments);
     tcase_add_test(t, test_agree_and_any);

@@ -27,6 +27,7 @@ typedef struct fc_dist {
     fc_real *grad_recv; /* size * chunk elements */
     MPI_Request *requests; /* 2 * size, owned: the per-step point-to-point exchanges */
     MPI_Request *chain_requests; /* the exchange between nodes' pieces (owned; sized by fc_dist_reserve) */
+    size_t chain_cap;            /* requests chain_requests holds */
     size_t msg_max;        /* elements per message at most (MPI counts are int); tests lower it */
     int rounds_from;       /* rank count from which small blocks are allgathered in rounds (32); tests lower it */
     size_t piece_max;      /* elements per message of the running sums between nodes (65536); tests lower it */
