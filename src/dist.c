@@ -133,7 +133,9 @@ void fc_dist_reserve(fc_dist *dist, size_t grad_n, size_t gather_n)
         size_t chunk = (grad_n + (size_t)dist->size - 1) / (size_t)dist->size;
         FC_ASSERT(chunk < ((size_t)1 << 31));
         fc_free(dist->grad_recv);
-        dist->grad_recv = fc_alloc(chunk * (size_t)dist->size * sizeof(fc_real));
+        /* a chunk more than the message path needs: the exchange between nodes receives a rank's finished
+         * chunk there (reduce_scatter_nodes) */
+        dist->grad_recv = fc_alloc(chunk * ((size_t)dist->size + 1) * sizeof(fc_real));
         dist->grad_n = grad_n;
     }
     /* The exchange between nodes: its pieces' requests (reduce_scatter_nodes). Apart from the scratch above,
@@ -558,14 +560,18 @@ static void reduce_scatter_nodes(const fc_dist *dist, fc_real *grad, size_t n)
     const int node = rank / R, first = dist->node_rank * M;
     const size_t slot = (n + (size_t)N - 1) / (size_t)N, piece = dist->piece_max; /* elements at most */
     fc_real *const sums_in = dist->grad_recv, *const sums_out = dist->grad_recv + (size_t)M * slot;
-    FC_ASSERT(n <= dist->grad_n && 2 * (size_t)M <= (size_t)N && dist->chain_requests);
+    fc_real *const finished = dist->grad_recv + 2 * (size_t)M * slot;
+    const size_t pieces = (slot + piece - 1) / piece;
+    FC_ASSERT(n <= dist->grad_n && 2 * (size_t)M <= (size_t)N && (2 * (size_t)M + 1) * pieces <= dist->chain_cap);
     MPI_Request *req = dist->chain_requests;
     int m = 0;
-    /* Where the last node does not hold this rank, this rank's chunk comes from the last node's adder of it. */
+    /* Where the last node does not hold this rank, this rank's chunk comes from the last node's adder of it,
+     * into scratch: the rank's own segment is still being read by its node's adder. */
+    const size_t mine = chunk_begin(n, rank, N), my_len = chunk_begin(n, rank + 1, N) - mine;
     if (node < M - 1)
-        for (size_t at = chunk_begin(n, rank, N), end = chunk_begin(n, rank + 1, N); at < end; at += piece)
-            MPI_Irecv(grad + at, (int)(end - at < piece ? end - at : piece), FC_MPI_REAL, (M - 1) * R + rank / M,
-                      TAG_CHAIN_DONE, dist->comm, &req[m++]);
+        for (size_t at = 0; at < my_len; at += piece)
+            MPI_Irecv(finished + at, (int)(my_len - at < piece ? my_len - at : piece), FC_MPI_REAL,
+                      (M - 1) * R + rank / M, TAG_CHAIN_DONE, dist->comm, &req[m++]);
     const int from_prev = m;
     if (node > 0)
         for (int c = 0; c < M; c++) {
@@ -601,8 +607,12 @@ static void reduce_scatter_nodes(const fc_dist *dist, fc_real *grad, size_t n)
         }
     }
     MPI_Waitall(m, req, MPI_STATUSES_IGNORE);
-    /* On the last node the owners read what their node's adders wrote into their segments. */
-    if (node == M - 1) shared_barrier(dist);
+    /* On the last node the owners read what their node's adders wrote into their segments. Elsewhere the adder
+     * of this rank's chunk read it from this rank's segment before the sum went on, so it came back after. */
+    if (node == M - 1)
+        shared_barrier(dist);
+    else
+        memcpy(grad + mine, finished, my_len * sizeof *grad);
 }
 
 /* Several nodes: each owner sends its chunk of the node's parameter array to the rank of the same node rank

@@ -24,7 +24,7 @@ typedef struct fc_dist {
 
     /* Gradient reduction scratch, sized by fc_dist_reserve (owned). */
     size_t grad_n;      /* elements the reduction was sized for */
-    fc_real *grad_recv; /* size * chunk elements */
+    fc_real *grad_recv; /* (size + 1) * chunk elements */
     MPI_Request *requests; /* 2 * size, owned: the per-step point-to-point exchanges */
     MPI_Request *chain_requests; /* the exchange between nodes' pieces (owned; sized by fc_dist_reserve) */
     size_t chain_cap;            /* requests chain_requests holds */
