@@ -552,8 +552,9 @@ static int is_shared(const fc_dist *dist, int which, const fc_real *buf, size_t 
  * added up by the rank of node rank i on every node in turn. Node 0's adds its node's copies in rank order and
  * sends the running sum to node 1's, which adds its node's copies to it, and so on: the sum of every chunk is
  * ((p0 + p1) + p2) + ..., the bits of one node. The last node's adder hands each finished chunk to its
- * owner: through the shared segment on its own node, in a message elsewhere. A node's link carries about n
- * elements each way, where every rank sending to every other would carry R times as much. */
+ * owner: through the shared segment on its own node, in a message elsewhere. This puts about n elements on a
+ * node's link each way (the running sums; less for the finished chunks), where every rank sending to every
+ * other would put R (M-1)/M n. Fewer cannot keep the bits: node 1 needs node 0's sum of every chunk. */
 static void reduce_scatter_nodes(const fc_dist *dist, fc_real *grad, size_t n)
 {
     const int R = dist->node_size, M = dist->n_nodes, N = dist->size, rank = dist->rank;
