@@ -61,9 +61,9 @@ config() {
 run() {
     local ex=$1 r=$2 log=$W/$name-$2-$1.log
     rm -rf "$W/out-$ex"
-    # shellcheck disable=SC2086  # $extra is a list of options
     local spec
     spec=$(seq 1 "$hosts" | sed "s/.*/node&:$r/" | paste -sd,)
+    # shellcheck disable=SC2086  # $extra is a list of options
     FCNET_EXCHANGE=$ex "$H/on" node1 timeout 900 mpirun "${host_args[@]}" -x FCNET_EXCHANGE --host "$spec" \
         -n $((hosts * r)) "$dist" train --data "$name.h5" --hidden "$hidden" --norm batchnorm $extra --optim adam \
         --batch-size "$B" --epochs 1000 --max-steps "$steps" --print-every 1000000 --preprocess none --val-size 0 \
@@ -114,7 +114,7 @@ done
     echo "$hosts hosts (network namespaces, each link shaped to $rate by tc tbf) with R ranks each: the step with MPI"
     echo "messages between all ranks (FCNET_EXCHANGE=p2p) against fcnet's exchange between nodes (shared memory within a"
     echo "host, running sums from host to host), rank 0's --profile, ms per step, median of $reps runs each, alternating"
-    echo "(tests/netns/bench_nodes.sh; $(date -u +%Y-%m-%d), $(nproc) cores shared by all 2 R ranks, load average"
+    echo "(tests/netns/bench_nodes.sh; $(date -u +%Y-%m-%d), $(nproc) cores shared by all the ranks, load average"
     echo "$(cut -d' ' -f1-3 /proc/loadavg)). MB per step: float32 sent each way over a host's link, from the exchange's"
     echo "design (all-to-all: 2 R (N-R)/N x P; between nodes: 1.5 P at 2 hosts, 2 P from 3). The two exchanges'"
     echo "checkpoints are bitwise equal in every pair of runs$([ $failed -eq 0 ] || echo ' (NOT: see the log)')."
