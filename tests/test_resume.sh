@@ -6,7 +6,8 @@
 #     /bn /optim /history /best /preprocess and the attributes epoch, step, epoch_step, finished, adam's t,
 #     the current lr and the best validation accuracy and step. Model: batchnorm + dropout + adam + L2 +
 #     lr decay, 3 epochs of 12 steps; step 13 is the first step of epoch 2, so the position inside an
-#     epoch, the epoch's permutation, the dropout masks and the decayed lr must all be restored.
+#     epoch, the epoch's permutation, the dropout masks and the decayed lr must all be restored. Also at -n 4
+#     stopped as 2 nodes of 2 (FCNET_TEST_RANKS_PER_NODE: the exchange between nodes) and resumed on one node.
 #  2. another rank count, 4 -> 2 and 2 -> 3: the first 13 losses are kept bitwise, the schedule (step,
 #     epoch, lr, adam's t) is exact, and the rest agrees with the uninterrupted runs (4 -> 2: at -n 4 and
 #     -n 2; 2 -> 3: at -n 2) within float rounding: loss history rtol 1e-4; W, gamma, beta, BN running variances and the optimizer
@@ -49,6 +50,21 @@ for n in 1 2 4; do
         echo "$diff_out" | head -20 | sed 's/^/    /'
     fi
 done
+
+# Another placement of the same 4 ranks: stopped as 2 nodes of 2 (the exchange between nodes, pairs of ranks
+# taken as nodes), resumed on one node: the uninterrupted -n 4 run bitwise, since both exchanges add in rank order.
+t=$(now_ms)
+if FCNET_TEST_RANKS_PER_NODE=2 must_run 4 log.stop4n train "${MODEL[@]}" --out stop4n --max-steps 13 --profile &&
+    must_run 4 log.res4n train --resume stop4n/checkpoint.h5 --out res4n; then
+    if ! grep -q "gradient exchange: shared memory within each of 2 nodes of 2 ranks" log.stop4n; then
+        fail "-n 4 as 2 nodes: the stopped run did not exchange between nodes: $(grep 'gradient exchange' log.stop4n)"
+    elif diff_out=$("$H5CMP" full4/checkpoint.h5 res4n/checkpoint.h5 "${STATE[@]}"); then
+        pass "-n 4: stopped at 13 as 2 nodes of 2, resumed on one node == uninterrupted, bitwise ($(elapsed_s "$t") s)"
+    else
+        fail "-n 4: stopped as 2 nodes, resumed on one node: differs from the uninterrupted run:"
+        echo "$diff_out" | head -20 | sed 's/^/    /'
+    fi
+fi
 
 # The double build too, at -n 2: its checkpoints hold float64 arrays, so its resume is bitwise as well.
 if [ -n "${FCNET_DIST_F64:-}" ]; then
