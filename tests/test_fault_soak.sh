@@ -2,7 +2,8 @@
 # shellcheck disable=SC2054 # "--hidden 100,100": the commas belong to the value, not array syntax
 # Faults at random moments against "nothing is lost" (test_faults.sh hits one moment; this draws many). Each
 # iteration trains at 1, 2 or 3 ranks with a save every step (so a fault often lands inside a save), over the
-# shared-memory exchange or FCNET_EXCHANGE=p2p, with --keep-last 0 or 2, and at a random moment (or right after
+# shared-memory exchange or FCNET_EXCHANGE=p2p, or at 4 ranks as 2 nodes of 2 (FCNET_TEST_RANKS_PER_NODE: the
+# exchange between nodes), with --keep-last 0 or 2, and at a random moment (or right after
 # the first progress line) does one of: kill -9 of a rank, kill -9 of mpirun, SIGTERM or SIGUSR1 to a rank,
 # SIGINT to mpirun. Then:
 #  - mpirun ends within 15 s and no rank of the run is left (after kill -9 of mpirun, within 10 s more);
@@ -13,7 +14,8 @@
 #    no temporary file left and --keep-last numbered copies.
 # usage: tests/test_fault_soak.sh FCNET_SYNTH H5CMP [MPIEXEC]        (FCNET_DIST from the environment)
 #   FCNET_SOAK_ITERATIONS=N (default 8), or FCNET_SOAK_SECONDS=S: iterations until S seconds have passed;
-#   FCNET_SOAK_SEED=K (default 1) draws the sequence of faults (their timing still varies with the machine).
+#   FCNET_SOAK_SEED=K (default 7: its first 8 draws include 3 runs as 2 nodes of 2) draws the sequence of faults
+#   (their timing still varies with the machine).
 set -uo pipefail
 # shellcheck source=tests/ckpt_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/ckpt_lib.sh" "$@"
@@ -23,7 +25,7 @@ export TMPDIR=$W
 MPI_FLAGS+=(--mca btl_vader_backing_directory "$W")
 ITERATIONS=${FCNET_SOAK_ITERATIONS:-8}
 SECONDS_MAX=${FCNET_SOAK_SECONDS:-0}
-RANDOM=${FCNET_SOAK_SEED:-1}
+RANDOM=${FCNET_SOAK_SEED:-7}
 FAULTS=(kill9_rank kill9_mpirun term_rank usr1_rank int_mpirun)
 # What a crash leaves on stderr (a segfault, an abort, HDF5's error stack, a sanitizer's report).
 CRASH_WORDS='segmentation|core dumped|backtrace|sanitizer|double free|corrupted|assert|HDF5-DIAG|abort'
@@ -38,12 +40,16 @@ reference() {
 }
 
 # on_ranks N ARG...: fcnet_dist ARG... on N ranks over the exchange EXCH names (auto: the environment's
-# FCNET_EXCHANGE removed; p2p: FCNET_EXCHANGE=p2p passed to every rank), in a timeout.
+# FCNET_EXCHANGE removed; p2p: FCNET_EXCHANGE=p2p passed to every rank; nodes: pairs of ranks as nodes), in a
+# timeout.
 on_ranks() {
     local n=$1
     shift
     if [ "$EXCH" = p2p ]; then
         FCNET_EXCHANGE=p2p timeout 300 "$MPIEXEC" "${MPI_FLAGS[@]}" -x FCNET_EXCHANGE -n "$n" "$FCNET_DIST" "$@"
+    elif [ "$EXCH" = nodes ]; then
+        env -u FCNET_EXCHANGE FCNET_TEST_RANKS_PER_NODE=2 timeout 300 "$MPIEXEC" "${MPI_FLAGS[@]}" \
+            -x FCNET_TEST_RANKS_PER_NODE -n "$n" "$FCNET_DIST" "$@"
     else
         env -u FCNET_EXCHANGE timeout 300 "$MPIEXEC" "${MPI_FLAGS[@]}" -n "$n" "$FCNET_DIST" "$@"
     fi
@@ -145,6 +151,10 @@ while :; do
     kind=${FAULTS[$((RANDOM % ${#FAULTS[@]}))]}
     EXCH=auto
     [ $((RANDOM % 4)) -eq 0 ] && EXCH=p2p
+    if [ $((RANDOM % 5)) -eq 0 ]; then # one in five: 4 ranks as 2 nodes of 2, the exchange between nodes
+        EXCH=nodes
+        n=4
+    fi
     keep=0
     [ $((RANDOM % 3)) -eq 0 ] && keep=2
     delay_ms=$((RANDOM % 1000)) # after every rank is up (a run takes 1-2 s); or -1: right after the first progress line
