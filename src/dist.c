@@ -47,6 +47,8 @@ static size_t chunk_begin(size_t len, int q, int size) { return len * (size_t)q 
 /* The running sums between nodes travel in messages of at most this many elements (256 KiB in float; tests
  * lower fc_dist.piece_max): small enough for the next node to start early, large enough to keep the link busy. */
 #define FC_CHAIN_PIECE ((size_t)1 << 16)
+/* Elements of the piece at offset at of a run of len, pieces of at most piece. */
+static int piece_len(size_t len, size_t at, size_t piece) { return (int)(len - at < piece ? len - at : piece); }
 
 /* Time spent in the small ordered gathers (batchnorm statistics, loss): --profile reports it. */
 static double gather_seconds = 0;
@@ -571,14 +573,14 @@ static void reduce_scatter_nodes(const fc_dist *dist, fc_real *grad, size_t n)
     const size_t mine = chunk_begin(n, rank, N), my_len = chunk_begin(n, rank + 1, N) - mine;
     if (node < M - 1)
         for (size_t at = 0; at < my_len; at += piece)
-            MPI_Irecv(finished + at, (int)(my_len - at < piece ? my_len - at : piece), FC_MPI_REAL,
+            MPI_Irecv(finished + at, piece_len(my_len, at, piece), FC_MPI_REAL,
                       (M - 1) * R + rank / M, TAG_CHAIN_DONE, dist->comm, &req[m++]);
     const int from_prev = m;
     if (node > 0)
         for (int c = 0; c < M; c++) {
             const size_t len = chunk_begin(n, first + c + 1, N) - chunk_begin(n, first + c, N);
             for (size_t at = 0; at < len; at += piece)
-                MPI_Irecv(sums_in + (size_t)c * slot + at, (int)(len - at < piece ? len - at : piece), FC_MPI_REAL,
+                MPI_Irecv(sums_in + (size_t)c * slot + at, piece_len(len, at, piece), FC_MPI_REAL,
                           rank - R, TAG_CHAIN, dist->comm, &req[m++]);
         }
     /* Every rank of the node has written its gradients after the barrier (see fc_dist_reduce_scatter). */
@@ -591,7 +593,7 @@ static void reduce_scatter_nodes(const fc_dist *dist, fc_real *grad, size_t n)
         const size_t b = chunk_begin(n, q, N), len = chunk_begin(n, q + 1, N) - b;
         const int finished_here = node == M - 1 && owner_node == M - 1;
         for (size_t at = 0; at < len; at += piece) {
-            const int k = (int)(len - at < piece ? len - at : piece);
+            const int k = piece_len(len, at, piece);
             int np = 0;
             if (node > 0) {
                 MPI_Wait(&req[waited++], MPI_STATUS_IGNORE);
