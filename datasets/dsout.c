@@ -106,6 +106,8 @@ static fc_status put_dataset(fc_dsout *out, const char *name, hid_t type, hid_t 
         H5Pset_chunk(dcpl, rank, chunk);
         H5Pset_deflate(dcpl, DEFLATE_LEVEL);
     }
+    /* No modification time in the header: the same command writes the same bytes, a second later too. */
+    H5Pset_obj_track_times(dcpl, 0);
     hid_t space = H5Screate_simple(rank, dims, NULL);
     hid_t dset = space < 0 ? H5I_INVALID_HID : H5Dcreate2(out->file, name, type, space, lcpl, dcpl, H5P_DEFAULT);
     herr_t rc = dset < 0 ? -1 : H5Dwrite(dset, mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, data);
