@@ -813,6 +813,12 @@ int fc_train_run(fc_trainer *t)
         signal(SIGINT, SIG_DFL);
     if (t->finished && sigaction(SIGHUP, NULL, &sa) == 0 && sa.sa_handler == fc_train_request_stop)
         signal(SIGHUP, SIG_DFL);
+    /* One that came during the final save (or the last step) was taken by the handler and would be swallowed the
+     * same way: the checkpoint is complete now, so it ends the run here as it would have a moment later. */
+    if (t->finished && (stop_signal == SIGINT || stop_signal == SIGHUP)) {
+        signal(stop_signal, SIG_DFL);
+        raise(stop_signal);
+    }
     print_profile(t);
     if (t->finished && t->data.test.n > 0) {
         double no_class;

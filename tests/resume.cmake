@@ -30,6 +30,8 @@ fcnet_script_test(NAME test_signals
                   COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_signals.sh $<TARGET_FILE:fcnet_synth>
                           $<TARGET_FILE:h5cmp> ${MPIEXEC_EXECUTABLE}
                   TIMEOUT 300)
+# signal_on_create (datasets.cmake) raises a signal as the final save's temporary file is created.
+set_property(TEST test_signals APPEND PROPERTY ENVIRONMENT FCNET_SIGNAL_ON_CREATE=$<TARGET_FILE:signal_on_create>)
 # kill -9 of a rank, NaN/Inf (exit 3), an injected checkpoint write failure.
 fcnet_script_test(NAME test_faults
                   COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_faults.sh $<TARGET_FILE:fcnet_synth>
