@@ -191,9 +191,11 @@ for d in numdir numdir2; do [ -d $d/checkpoint-step2.h5 ] || fail "$d/checkpoint
 # Two runs on one --out at the same time: before either has saved, the look for another run's checkpoint
 # cannot tell, so --out's lock refuses the second (exit 2, one line naming the first's PID) while the first
 # runs; the first, held with SIGSTOP meanwhile so that it cannot save first, then stops and saves as usual.
-# (One epoch of 50 000 small steps: seconds before its first save, on any machine, against the ~0.1 s this
-# script takes to see the progress line at step 500 and hold the ranks.)
-"$SYNTH" --out big.h5 --train 100000 --val 0 --features 10 --classes 3 --seed 5 >/dev/null || exit 1
+# (One epoch of 450 000 small steps, a million rows less the tenth held out, at batch 2: about a second before its
+# first save, against the 0-0.05 s this script takes to see the progress line at step 500 and hold the ranks. With
+# 100 000 rows the epoch took 0.1 s at ~450 000 steps/s, and the ranks were held anywhere up to step 21 000 of its
+# 45 000: a loaded machine could let the run save, or end, first.)
+"$SYNTH" --out big.h5 --train 1000000 --val 0 --features 10 --classes 3 --seed 5 >/dev/null || exit 1
 # hold_run DIR [ARG...]: starts that long run on DIR (2 ranks, seed 0, ARGs added) and holds its ranks with
 # SIGSTOP once it is at step 500; sets HELD (the job), HELD_MPIRUN, HELD_RANK0 and HELD_RANKS. 1 when it made no
 # progress or its ranks were not found.
