@@ -33,12 +33,33 @@ if [ $# -eq 0 ] && [ -n "$(grep -rl 'LABELS sanitize' "$root/tests" 2>/dev/null 
     asan_built=1
 fi
 
+# failed_checks DIR: after a failed ctest run in DIR, the lines of each failed test's output that say what failed
+# (`not ok`, `FAIL`, a Check failure `file:line:F:`, a sanitizer's report), at most 20 per test, cut to 300
+# characters: the full outputs stand far above, among the other tests' lines, and a log shown by its ends omits them.
+failed_checks() {
+    local failed=$1/Testing/Temporary/LastTestsFailed.log log=$1/Testing/Temporary/LastTest.log name lines
+    [ -s "$failed" ] && [ -f "$log" ] || return 0
+    echo "== failed checks ($1)"
+    while IFS=: read -r _ name; do
+        lines=$(awk -v t="$name" '$0 ~ "^[0-9]+/[0-9]+ Test: " t "$" { on = 1; next } /^<end of output>/ { on = 0 }
+            on && /^(not ok|FAIL)|:[0-9]+:[FE]:|ERROR: [A-Za-z]*Sanitizer|runtime error:/' "$log" | head -n 20 |
+            cut -c 1-300) || true # awk cut short by head
+        [ -n "$lines" ] || lines="(no line says; a timeout or a crash: see its output above)"
+        printf '%s\n' "$lines" | sed "s/^/$name: /"
+    done <"$failed"
+}
+
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
-status=0
 echo "== test"
-ctest --test-dir "$build" --output-on-failure -j "$jobs" "$@" || status=$?
+release=0
+ctest --test-dir "$build" --output-on-failure -j "$jobs" "$@" || release=$?
+sanitized=0
 if [ "$asan_built" = 1 ]; then
     echo "== test (sanitizers)"
-    ASAN_OPTIONS=detect_leaks=0 ctest --test-dir "$asan" --output-on-failure -j "$jobs" -L sanitize || status=$?
+    ASAN_OPTIONS=detect_leaks=0 ctest --test-dir "$asan" --output-on-failure -j "$jobs" -L sanitize || sanitized=$?
 fi
+[ "$release" = 0 ] || failed_checks "$build"
+[ "$sanitized" = 0 ] || failed_checks "$asan"
+status=$release
+[ "$sanitized" = 0 ] || status=$sanitized
 exit $status

@@ -1167,6 +1167,34 @@ if [ $rc = 0 ] && grep -q "^ctest --test-dir $work/testsh-build " testsh.log && 
 else
     not_ok "test.sh with FCNET_SKIP_ASAN=1 (exit $rc): $(tr '\n' ';' <testsh.log)"
 fi
+# ---- test.sh after failed tests: the lines that say what failed, last ----
+# A stand-in ctest fails two tests in its --test-dir's logs, as ctest writes them: one with a 'not ok' line among
+# its 'ok' lines (and a 301-character one, cut to 300), one that says nothing (a timeout). test.sh keeps ctest's
+# exit status and ends with those lines, each after its test's name.
+mkdir -p shim-fail
+cp shim/dpkg-query shim/cmake shim-fail/
+cat >shim-fail/ctest <<'CTEST'
+#!/bin/sh
+t=$(mkdir -p "$2/Testing/Temporary" && cd "$2/Testing/Temporary" && pwd)
+printf '3:test_a\n7:test_b\n' >"$t/LastTestsFailed.log"
+long=$(printf 'not ok - long%0287d' 0)
+{ printf '3/9 Test: test_a\nOutput:\n---\nok - fine\nnot ok - the check that broke\n%sX\n<end of output>\n' "$long"
+  printf '7/9 Test: test_b\nOutput:\n---\nstill running\n<end of output>\n'
+  printf '8/9 Test: test_c\nOutput:\n---\nnot ok - a passed test has no such line\n<end of output>\n'; } >"$t/LastTest.log"
+exit 8
+CTEST
+chmod +x shim-fail/ctest
+SHIM_LOG=$work/testsh.log PATH=$work/shim-fail:$PATH FCNET_SKIP_ASAN=1 FCNET_BUILD_DIR=$work/testsh-fail \
+    bash "$root/launch/test.sh" >testsh-fail.out 2>&1
+rc=$?
+printf '%s\n' "== failed checks ($work/testsh-fail)" "test_a: not ok - the check that broke" \
+    "test_a: $(printf 'not ok - long%0287d' 0)" \
+    "test_b: (no line says; a timeout or a crash: see its output above)" >testsh-fail.want
+if [ $rc = 8 ] && tail -n 4 testsh-fail.out | cmp -s - testsh-fail.want; then
+    ok "test.sh: failed tests: exit 8, ending with the lines that say what failed"
+else
+    not_ok "test.sh with failed tests (exit $rc): $(tail -n 4 testsh-fail.out | tr '\n' ';')"
+fi
 # ---- deps.sh without a network (a stand-in apt-get that fails as apt-get does then) ----
 # It ended the calling script with apt-get's exit 100 and apt's lines only; now exit 2 and a last line of its own.
 mkdir nonet
