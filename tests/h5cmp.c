@@ -19,7 +19,6 @@
 #include <string.h>
 
 #define MAX_SKIP 32
-#define MAX_NAMES 4096
 
 typedef struct cmp_opts {
     int verbose, exact;
@@ -191,10 +190,10 @@ static int compare_dataset(hid_t fa, hid_t fb, const char *name)
     return rc;
 }
 
-/* Collects the dataset paths below a group. */
+/* Collects the dataset paths below a group: all of them (a fixed 4096 left the rest of a large file uncompared). */
 typedef struct name_list {
-    char *names[MAX_NAMES];
-    int n;
+    char **names;
+    int n, cap;
     const char *prefix;
 } name_list;
 
@@ -202,9 +201,17 @@ static herr_t collect(hid_t obj, const char *name, const H5O_info_t *info, void 
 {
     (void)obj;
     name_list *l = data;
-    if (info->type != H5O_TYPE_DATASET || l->n >= MAX_NAMES) return 0;
+    if (info->type != H5O_TYPE_DATASET) return 0;
+    if (l->n == l->cap) {
+        int cap = l->cap ? 2 * l->cap : 64;
+        char **grown = realloc(l->names, (size_t)cap * sizeof *grown);
+        if (!grown) return -1;
+        l->names = grown;
+        l->cap = cap;
+    }
     size_t len = strlen(l->prefix) + strlen(name) + 2;
     char *full = malloc(len);
+    if (!full) return -1;
     snprintf(full, len, "%s/%s", strcmp(l->prefix, "/") == 0 ? "" : l->prefix, name);
     l->names[l->n++] = full;
     return 0;
@@ -279,6 +286,8 @@ static int compare_object(hid_t fa, hid_t fb, const char *object)
     }
     for (int i = 0; i < la->n; i++) free(la->names[i]);
     for (int i = 0; i < lb->n; i++) free(lb->names[i]);
+    free(la->names);
+    free(lb->names);
     free(la);
     free(lb);
     return rc;

@@ -4,11 +4,13 @@
 # ("not a group in both files", exit 1), not crash the tool. MALLOC_PERTURB_ makes glibc fill each allocation
 # with a non-zero byte, so that a list read before anything was written to it holds garbage rather than the
 # zeros a fresh heap page happens to hold. The same file's /train, a group, compares equal as a baseline.
+# A checkpoint of 256 hidden layers holds 5134 datasets: a difference in the last of them (in name order) is found,
+# where a list of 4096 names left the rest uncompared.
 #
-#   tests/test_h5cmp.sh H5CMP BAD_INPUTS
+#   tests/test_h5cmp.sh H5CMP BAD_INPUTS SYNTH        (FCNET_DIST: fcnet_dist, from CTest)
 set -u
-[ $# -eq 2 ] || { echo "usage: $0 H5CMP BAD_INPUTS" >&2; exit 2; }
-H5CMP=$1 BAD_INPUTS=$2
+[ $# -eq 3 ] || { echo "usage: $0 H5CMP BAD_INPUTS SYNTH" >&2; exit 2; }
+H5CMP=$1 BAD_INPUTS=$2 SYNTH=$3
 # shellcheck source=tests/tap_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/tap_lib.sh"
 T=$(mktemp -d "${TMPDIR:-/tmp}/fcnet-h5cmp.XXXXXX")
@@ -29,5 +31,26 @@ answers() {
 }
 answers "a group compared with itself: equal" 0 "" /train
 answers "a named datatype: not a group in both files" 1 "/test: not a group in both files" /test
+
+# Two checkpoints of 256 hidden layers from two data files that differ: b.h5 is a.h5 but for /preprocess, which
+# comes last in name order and is taken from the other run's checkpoint.
+deep=$(printf '2,%.0s' $(seq 255))2
+for k in 1 2; do
+    "$SYNTH" --out "$T/d$k.h5" --train 20 --features 3 --classes 2 --seed $k >/dev/null &&
+        "$FCNET_DIST" train --data "$T/d$k.h5" --hidden "$deep" --norm batchnorm --optim adam --batch-size 10 \
+            --epochs 1 --max-steps 1 --val-size 2 --out "$T/run$k" >/dev/null 2>&1 ||
+        { echo "not ok - the 256-layer run $k failed"; exit 1; }
+done
+for g in best bn history optim params; do h5copy -i "$T/run1/checkpoint.h5" -o "$T/b.h5" -s /$g -d /$g; done
+h5copy -i "$T/run2/checkpoint.h5" -o "$T/b.h5" -s /preprocess -d /preprocess
+n=$(h5ls -r "$T/b.h5" | grep -c Dataset)
+rc=0
+"$H5CMP" "$T/run1/checkpoint.h5" "$T/b.h5" / >"$T/out" 2>"$T/err" || rc=$?
+if [ "$n" -gt 4096 ] && [ $rc = 1 ] && grep -q "^/preprocess/mean" "$T/out" &&
+    [ "$(grep -vc "^/preprocess/" "$T/out")" = 0 ]; then
+    ok "$n datasets: the difference in the last ones found, and only there"
+else
+    not_ok "$n datasets: exit $rc, stdout '$(head -c 300 "$T/out")', stderr '$(head -c 300 "$T/err")'"
+fi
 
 tap_end "$t0"
