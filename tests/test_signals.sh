@@ -338,6 +338,20 @@ done
 # went on). A test split of 60000 rows through a 1000,1000 net: the evaluation takes ~2 s after the last
 # progress line; the checkpoint must be the finished one, complete, with no temporary file beside it.
 "$SYNTH" --out ft.h5 --train 300 --val 100 --test 60000 --features 20 --classes 5 --seed 3 >/dev/null || exit 1
+# died_finished NAME RC WANT WHAT: the run NAME, stopped by WHAT, exited RC; it passes when RC is WANT (death by
+# the signal), no test accuracy line was printed, and the checkpoint is the finished one (step 3) with no temporary.
+died_finished() {
+    local name=$1 rc=$2 want=$3 what=$4
+    if [ "$rc" = "$want" ] && ! grep -q "test accuracy" "log.$name" &&
+        [ "$(attr "$name/checkpoint.h5" /@finished)" = 1 ] && [ "$(attr "$name/checkpoint.h5" /@step)" = 3 ] &&
+        [ -z "$(find "$name" -name '.*tmp*')" ]; then
+        pass "$name: died of $what ($want); checkpoint finished"
+    else
+        fail "$name: exit $rc after $what (want $want, no test accuracy line, the finished checkpoint at step 3:" \
+            "finished=$(attr "$name/checkpoint.h5" /@finished) step=$(attr "$name/checkpoint.h5" /@step))"
+        tail -3 "log.$name" | sed 's/^/    /'
+    fi
+}
 # A hangup there likewise (129): its handler is not reset by a first one, and it swallowed the hangup the same way.
 for sig in INT HUP; do
     name=fin$([ $sig = INT ] || echo hup)
@@ -356,16 +370,7 @@ for sig in INT HUP; do
     pid=$(pgrep -P "$BG" -x fcnet_dist || echo "$BG")
     kill -$sig "$pid"
     wait_exit "$BG" $LIMIT_S
-    if [ "$WAIT_RC" = $want ] && ! grep -q "test accuracy" "log.$name" &&
-        [ "$(attr "$name/checkpoint.h5" /@finished)" = 1 ] && [ "$(attr "$name/checkpoint.h5" /@step)" = 3 ] &&
-        [ -z "$(find "$name" -name '.*tmp*')" ]; then
-        pass "$name: died of SIG$sig ($want) $(elapsed_s "$t0") s after it in the final evaluation; checkpoint finished"
-    else
-        fail "$name: exit $WAIT_RC after SIG$sig in the final evaluation (want $want, no test accuracy line, the" \
-            "finished checkpoint at step 3: finished=$(attr "$name/checkpoint.h5" /@finished)" \
-            "step=$(attr "$name/checkpoint.h5" /@step))"
-        tail -3 "log.$name" | sed 's/^/    /'
-    fi
+    died_finished "$name" "$WAIT_RC" $want "SIG$sig in the final evaluation ($(elapsed_s "$t0") s to exit)"
 done
 
 # ---- 8b. the same signals during the final save itself ----
@@ -382,16 +387,7 @@ if [ -n "${FCNET_SIGNAL_ON_CREATE:-}" ]; then
         FCNET_TEST_SIGNAL_ON_CREATE=$(kill -l $sig) LD_PRELOAD=$FCNET_SIGNAL_ON_CREATE timeout 300 \
             env --default-signal=$sig "$FCNET_DIST" train --data "$W/ft.h5" --hidden 1000,1000 --batch-size 100 \
             --epochs 1 --out "$name" >"log.$name" 2>&1 || rc=$?
-        if [ "$rc" = $want ] && ! grep -q "test accuracy" "log.$name" &&
-            [ "$(attr "$name/checkpoint.h5" /@finished)" = 1 ] && [ "$(attr "$name/checkpoint.h5" /@step)" = 3 ] &&
-            [ -z "$(find "$name" -name '.*tmp*')" ]; then
-            pass "$name: SIG$sig during the final save: died of it ($want) after the save; checkpoint finished"
-        else
-            fail "$name: exit $rc after SIG$sig during the final save (want $want, no test accuracy line, the" \
-                "finished checkpoint at step 3: finished=$(attr "$name/checkpoint.h5" /@finished)" \
-                "step=$(attr "$name/checkpoint.h5" /@step))"
-            tail -3 "log.$name" | sed 's/^/    /'
-        fi
+        died_finished "$name" "$rc" $want "SIG$sig during the final save"
     done
 fi
 
