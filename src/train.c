@@ -818,6 +818,8 @@ int fc_train_run(fc_trainer *t)
     if (t->finished && (stop_signal == SIGINT || stop_signal == SIGHUP)) {
         signal(stop_signal, SIG_DFL);
         raise(stop_signal);
+        /* Still here: a debugger kept it. The evaluation runs, then main raises it again and exits 128 + N. */
+        stopped_by_signal = stop_signal;
     }
     print_profile(t);
     if (t->finished && t->data.test.n > 0) {

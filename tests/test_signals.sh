@@ -29,7 +29,7 @@
 #     (130) at once, the finished checkpoint intact, no temporary file. A hangup likewise: death by SIGHUP (129).
 #     8b. Either one during the final save itself: the save completes, then death by it (no evaluation).
 #  9. Under gdb (where installed), `signal SIGINT` then `continue` past the final raise(SIGINT) that gdb keeps:
-#     exit 130, not 0.
+#     exit 130, not 0. 9b: the same with the SIGINT delivered during the final save.
 # Every resume runs with --print-every 1 and must print step S + 1 first: a run that ignored the checkpoint and
 # trained again from step 0 would end on the same bits as the uninterrupted run (training is deterministic).
 #
@@ -409,7 +409,21 @@ if command -v gdb >/dev/null && timeout 60 gdb -nx -batch -ex run --args /bin/tr
             "checkpoint step $(attr gdbint/checkpoint.h5 /@step) (want 1)"
         tail -5 log.gdbint | sed 's/^/    /'
     fi
+    # 9b. The same during the final save (case 8b under gdb): the raise after the save is kept by gdb, the evaluation
+    # runs, and the exit is still 130, not 0.
+    rm -rf gdbsave
+    timeout 120 gdb -nx -batch -ex 'break fc_ckpt_save' -ex run -ex delete -ex 'signal SIGINT' -ex continue \
+        -ex continue --args "$FCNET_DIST" train --data "$W/ft.h5" --hidden 1000,1000 --batch-size 100 --epochs 1 \
+        --out gdbsave >log.gdbsave 2>&1
+    exited=$(grep -o 'exited [a-z]*[ a-z0-9]*\]' log.gdbsave | head -1)
+    if [ "$exited" = "exited with code 0202]" ] && [ "$(attr gdbsave/checkpoint.h5 /@finished)" = 1 ]; then
+        pass "gdb: signal SIGINT in the final save, then continue past both raises: exit 130 (gdb: $exited)"
+    else
+        fail "gdb: signal SIGINT in the final save: '${exited:-no exit line}' (want 'exited with code 0202]', 130)," \
+            "checkpoint finished=$(attr gdbsave/checkpoint.h5 /@finished) (want 1)"
+        tail -5 log.gdbsave | sed 's/^/    /'
+    fi
 else
-    echo "     gdb case skipped: no gdb, or gdb cannot run a program here (ptrace refused)"
+    echo "     gdb cases skipped: no gdb, or gdb cannot run a program here (ptrace refused)"
 fi
 finish
