@@ -43,6 +43,8 @@ static int is_single(const fc_dist *d) { return d == NULL || d->size == 1; }
 
 /* Chunk q of a segment of len elements: [q*len/size, (q+1)*len/size). */
 static size_t chunk_begin(size_t len, int q, int size) { return len * (size_t)q / (size_t)size; }
+/* The longest of those chunks: the room a chunk needs. */
+static size_t chunk_max(size_t len, int size) { return (len + (size_t)size - 1) / (size_t)size; }
 
 /* The running sums between nodes travel in messages of at most this many elements (256 KiB in float; tests
  * lower fc_dist.piece_max): small enough for the next node to start early, large enough to keep the link busy. */
@@ -132,7 +134,7 @@ void fc_dist_reserve(fc_dist *dist, size_t grad_n, size_t gather_n)
 {
     if (!dist) return;
     if (grad_n > dist->grad_n) {
-        size_t chunk = (grad_n + (size_t)dist->size - 1) / (size_t)dist->size;
+        size_t chunk = chunk_max(grad_n, dist->size);
         FC_ASSERT(chunk < ((size_t)1 << 31));
         fc_free(dist->grad_recv);
         /* a chunk more than the message path needs: the exchange between nodes receives a rank's finished
@@ -143,7 +145,7 @@ void fc_dist_reserve(fc_dist *dist, size_t grad_n, size_t gather_n)
     /* The exchange between nodes: its pieces' requests (reduce_scatter_nodes). Apart from the scratch above,
      * which may have been sized for grad_n before the arenas were shared (an earlier trainer on this dist). */
     if (dist->n_nodes > 1) {
-        const size_t chunk = (dist->grad_n + (size_t)dist->size - 1) / (size_t)dist->size;
+        const size_t chunk = chunk_max(dist->grad_n, dist->size);
         const size_t need = (2 * (size_t)dist->n_nodes + 1) * ((chunk + dist->piece_max - 1) / dist->piece_max);
         if (need > dist->chain_cap) {
             fc_free(dist->chain_requests);
@@ -365,7 +367,6 @@ void fc_dist_bcast_bytes(const fc_dist *dist, void *buf, size_t n_bytes)
     MPI_Bcast(buf, (int)n_bytes, MPI_BYTE, 0, dist->comm);
 }
 
-
 /* out = ((parts[0] + parts[1]) + parts[2]) + ..., where one of the parts may be out itself: one sweep,
  * a block at a time through a small accumulator, so that no part is copied first. */
 FC_VECTOR_CLONES
@@ -466,7 +467,7 @@ static void allgather_direct(const fc_dist *dist, void *buf, size_t n, MPI_Datat
 {
     const int size = dist->size, rank = dist->rank;
     char *base = buf;
-    FC_ASSERT((n + (size_t)size - 1) / (size_t)size < ((size_t)1 << 31)); /* the longest block: MPI counts are int */
+    FC_ASSERT(chunk_max(n, size) < ((size_t)1 << 31)); /* the longest block: MPI counts are int */
     const size_t mine = chunk_begin(n, rank, size);
     const int my_len = (int)(chunk_begin(n, rank + 1, size) - mine);
     MPI_Request *req = dist->requests;
@@ -492,7 +493,7 @@ static void allgather_direct(const fc_dist *dist, void *buf, size_t n, MPI_Datat
  * rounds as well). Only copies: the same bits either way. */
 static void allgather_blocks(const fc_dist *dist, void *buf, size_t n, MPI_Datatype type, size_t elem_bytes, int tag)
 {
-    const size_t longest = (n + (size_t)dist->size - 1) / (size_t)dist->size;
+    const size_t longest = chunk_max(n, dist->size);
     if (dist->size >= dist->rounds_from && longest * elem_bytes <= FC_BRUCK_MAX_BLOCK)
         allgather_bruck(dist, buf, n, type, elem_bytes, tag);
     else
@@ -561,7 +562,7 @@ static void reduce_scatter_nodes(const fc_dist *dist, fc_real *grad, size_t n)
 {
     const int R = dist->node_size, M = dist->n_nodes, N = dist->size, rank = dist->rank;
     const int node = rank / R, first = dist->node_rank * M;
-    const size_t slot = (n + (size_t)N - 1) / (size_t)N, piece = dist->piece_max; /* elements at most */
+    const size_t slot = chunk_max(n, N), piece = dist->piece_max; /* elements at most */
     fc_real *const sums_in = dist->grad_recv, *const sums_out = dist->grad_recv + (size_t)M * slot;
     fc_real *const finished = dist->grad_recv + 2 * (size_t)M * slot;
     const size_t pieces = (slot + piece - 1) / piece;
