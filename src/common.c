@@ -286,12 +286,38 @@ void fc_log_format(char *buf, size_t size, const char *kind, const char *fmt, ..
 
 int fc_log_rank(void) { return log_rank; }
 
+/* Warnings held by fc_log_hold_warnings until fc_log_release_warnings; past HELD_MAX (or without memory) a
+ * warning is printed at once. */
+enum { HELD_MAX = 16 };
+static char *held[HELD_MAX];
+static int holding = 0, n_held = 0;
+
+void fc_log_hold_warnings(void) { holding = 1; }
+
+void fc_log_release_warnings(int print)
+{
+    for (int i = 0; i < n_held; i++) {
+        if (print) fputs(held[i], stderr);
+        free(held[i]);
+        held[i] = NULL;
+    }
+    if (print && n_held > 0) fflush(stderr);
+    holding = n_held = 0;
+}
+
 void fc_log_warn(const char *fmt, ...)
 {
+    char buf[MESSAGE_MAX + 128];
     va_list ap;
     va_start(ap, fmt);
-    log_stderr("warning", fmt, ap);
+    format_line(buf, sizeof buf, "warning", fmt, ap);
     va_end(ap);
+    if (holding && n_held < HELD_MAX && (held[n_held] = strdup(buf)) != NULL) {
+        n_held++;
+        return;
+    }
+    fputs(buf, stderr);
+    fflush(stderr);
 }
 
 void fc_log_error(const char *fmt, ...)

@@ -112,6 +112,10 @@ add out-is-data "--out|dataout/checkpoint.h5 is the --data file|replace the data
     --data "$O/dataout/checkpoint.h5" --hidden 8 --batch-size 10 --epochs 1 --out "$O/dataout"
 # an --out holding another run's checkpoint: refused (and left as it was) unless resumed from or --overwrite
 add flag-out-holds-run "--out|ck already holds checkpoint.h5 of an earlier run|--overwrite" train "${base[@]}" --out "$O/ck"
+# ... after a warning the setup printed (the last batch of 60 rows is 1 row under batchnorm): the refused run's one
+# line is its error, the warning about a run that never starts is dropped (it was printed first, a second line)
+add flag-out-holds-run-warned "--out|ck already holds checkpoint.h5 of an earlier run|--overwrite" train \
+    "${base[@]}" --norm batchnorm --batch-size 59 --out "$O/ck"
 # an option the command does not use: refused, not ignored
 add flag-eval-model-option "--hidden|not an option of the eval command|--checkpoint" eval --checkpoint "$good_ckpt" \
     --data "$O/good.h5" --hidden 8
@@ -367,6 +371,9 @@ add init-other-architecture "/params/W1|(4, 8)|(4, 16)" train "${base[@]}" --nor
 add init-flipped "ckpt-flipped-params-W1.h5|/params/W1|checksum" train "${base[@]}" --norm batchnorm \
     --init-from "$O/ckpt-flipped-params-W1.h5"
 add init-directory "adir|directory" train "${base[@]}" --init-from "$O/adir"
+# the same after the setup's --val-size warning (good.h5 has its own /val)
+add init-w2-missing-warned "params-missing.h5|/params/W2" train "${base[@]}" --val-size 0.2 \
+    --init-from "$O/params-missing.h5"
 add init-bn-into-layernorm "/bn|batchnorm statistics in the file, and this model has no batchnorm" train \
     "${base[@]}" --norm layernorm --init-from "$good_ckpt"
 
