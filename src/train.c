@@ -618,9 +618,17 @@ static void print_profile(const fc_trainer *t)
         fc_log_info("  gradient exchange: shared memory (%d ranks on one node)", size);
     else
         fc_log_info("  gradient exchange: MPI messages between all %d ranks", size);
-    if (t->data_node.shared)
+    /* Each node decides alone (a node of one rank, or one short of /dev/shm, holds private copies), so rank 0's
+     * node does not speak for the others: count the ranks that use a node's shared copy. */
+    int sharing = t->data_node.shared != 0, all_sharing = 0;
+    MPI_Allreduce(&sharing, &all_sharing, 1, MPI_INT, MPI_SUM, d->comm);
+    if (all_sharing == size)
         fc_log_info("  training data: one copy in shared memory for the %d ranks of rank 0's node",
                     t->data_node.node_ranks);
+    else if (all_sharing > 0)
+        fc_log_info("  training data: one copy in shared memory per node for %d of the %d ranks, a private copy for "
+                    "each of the other %d (on a node of one rank, or short of /dev/shm)",
+                    all_sharing, size, size - all_sharing);
     else
         fc_log_info("  training data: each rank holds its own copy");
     /* Load balance: every rank's GEMM, step and gather times reach rank 0, which names the ranks with the

@@ -2,10 +2,11 @@
 # fcnet_dist across network-namespace hosts (TCP between hosts, one orted per host, launched through an
 # ssh-like agent) against the same run under plain mpirun on one host (shared memory): 2 hosts x 1 rank vs
 # -n 2, 2 hosts x 2 ranks (from a hostfile) vs -n 4, 3 hosts x 1 rank vs -n 3, 3 hosts x 2 ranks vs -n 6,
-# 2 + 1 ranks on 2 hosts vs -n 3, and launch/local.sh given the 3-host list without FCNET_RANKS (one rank per
-# slot) vs -n 3. The checkpoints must be bitwise equal: the reduction order must not depend on the transport
-# or on the exchange (--profile names it: between nodes where each host holds the same number, 2 or more, of
-# consecutive ranks; MPI messages between all ranks otherwise).
+# 2 + 1 and 1 + 2 ranks on 2 hosts vs -n 3 (--profile's training-data line counting both nodes' ranks), and
+# launch/local.sh given the 3-host list without FCNET_RANKS (one rank per slot) vs -n 3. The checkpoints must
+# be bitwise equal: the reduction order must not depend on the transport or on the exchange (--profile names
+# it: between nodes where each host holds the same number, 2 or more, of consecutive ranks; MPI messages
+# between all ranks otherwise).
 # Skipped (77) where network namespaces cannot be made.
 # usage: test_netns_bitwise.sh FCNET_SYNTH   (FCNET_DIST in the environment)
 # shellcheck source=tests/netns/lib.sh
@@ -60,6 +61,17 @@ compare 2hosts_x2 4 2 "$between_nodes 2 nodes of 2 ranks" --hostfile "$H/hostfil
 compare 3hosts_x1 3 3 "MPI messages" --host node1,node2,node3 -n 3
 compare 3hosts_x2 6 3 "$between_nodes 3 nodes of 2 ranks" --host node1:2,node2:2,node3:2 -n 6
 compare 2hosts_2+1 3 2 "MPI messages" --host node1:2,node2:1 -n 3
+compare 2hosts_1+2 3 2 "MPI messages" --host node1:1,node2:2 -n 3
+# Each node decides alone whether its ranks share one copy of the data (a node of one rank cannot), so
+# --profile counts every node's ranks: it said "each rank holds its own copy" for 1+2, from rank 0's node.
+for name in 2hosts_2+1 2hosts_1+2; do
+    line=$(grep -m1 '^  training data:' "$name.log" | sed 's/^ *//')
+    if [[ $line == "training data: one copy in shared memory per node for 2 of the 3 ranks, a private copy for each of the other 1 "* ]]; then
+        ok "$name: $line"
+    else
+        not_ok "$name: want the data shared by 2 of the 3 ranks, the profile says: $line"
+    fi
+done
 
 # launch/local.sh given the host list in FCNET_MPIRUN_ARGS and no FCNET_RANKS: one rank per slot of the list
 # (3), the same run as 3hosts_x1. Before, it started one rank per core of this machine, on the first hosts.
