@@ -120,10 +120,16 @@ static uint64_t run_identity(const fc_trainer *t)
 /* One line naming the lowest rank whose inputs[index] differ from rank 0's, and FC_ERR_INPUT on every rank. */
 static fc_status refuse_different_inputs(const fc_trainer *t, const fc_tensor_ref *refs, int n, int rank, int index)
 {
+    /* The likely cause, by what differs: a stale copy of the dataset on that rank's node, or, for what a --resume
+     * checkpoint holds, a node-local --out with an older one (not said of the data: it sent users to --out). */
+    const char *what = index < n ? refs[index].name : "the model's structure";
+    char hint[96] = "";
+    if (strstr(what, "dataset")) snprintf(hint, sizeof hint, " (a stale copy of --data on rank %d's node?)", rank);
+    else if (t->cfg->resume[0]) snprintf(hint, sizeof hint, " (is --out on a node-local disk?)");
     fc_status st = fc_error_set(FC_ERR_INPUT,
                                 "rank %d read %s differently from rank 0: every rank must see the same --data, "
-                                "--config, --resume and --init-from files (is --out on a node-local disk?)",
-                                rank, index < n ? refs[index].name : "the model's structure");
+                                "--config, --resume and --init-from files%s",
+                                rank, what, hint);
     if (fc_dist_rank(t->dist) == 0) fc_log_error("%s", fc_error_message());
     return st;
 }
