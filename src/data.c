@@ -744,16 +744,16 @@ fc_status fc_data_require_classes(const char *path, int n_classes)
                         path);
 }
 
+uint64_t fc_split_fingerprint(const fc_split *split, uint64_t h)
+{
+    const size_t n = split->n > 0 ? (size_t)split->n : 0;
+    h = fc_hash_large(n ? split->x : NULL, n * (size_t)split->d * sizeof(fc_real), h);
+    return fc_hash_large(n ? split->y : NULL, n * sizeof(int32_t), h);
+}
+
 uint64_t fc_data_fingerprint(const fc_dataset *ds)
 {
-    const fc_split *splits[2] = {&ds->train, &ds->val};
-    uint64_t h = 0;
-    for (int s = 0; s < 2; s++) {
-        const size_t n = splits[s]->n > 0 ? (size_t)splits[s]->n : 0;
-        h = fc_hash_large(n ? splits[s]->x : NULL, n * (size_t)splits[s]->d * sizeof(fc_real), h);
-        h = fc_hash_large(n ? splits[s]->y : NULL, n * sizeof(int32_t), h);
-    }
-    return h;
+    return fc_split_fingerprint(&ds->val, fc_split_fingerprint(&ds->train, 0));
 }
 
 void fc_split_free(fc_split *split)

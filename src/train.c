@@ -150,13 +150,14 @@ static fc_status check_same_settings(const fc_trainer *t)
     int64_t shape[5];
     data_shape(t, shape);
     /* The contents last: a stale copy of the data on another node has the same shape. */
-    const fc_tensor_ref refs[3] = {
+    const fc_tensor_ref refs[4] = {
         {"the settings (flags, --config file, or the --resume checkpoint's hyperparameters)", settings, sizeof settings},
         {"the dataset's shape (rows per split, features, classes)", shape, sizeof shape},
-        {"the dataset's training and validation rows (their fingerprint)", &t->data_hash, sizeof t->data_hash}};
+        {"the dataset's training and validation rows (their fingerprint)", &t->data_hash, sizeof t->data_hash},
+        {"the dataset's test rows (their fingerprint)", &t->test_hash, sizeof t->test_hash}};
     int rank, index;
-    if (!fc_dist_find_mismatch(t->dist, refs, 3, &rank, &index)) return FC_OK;
-    return refuse_different_inputs(t, refs, 3, rank, index);
+    if (!fc_dist_find_mismatch(t->dist, refs, 4, &rank, &index)) return FC_OK;
+    return refuse_different_inputs(t, refs, 4, rank, index);
 }
 
 /* --init-from's parameters and running statistics, as each rank read them. */
@@ -297,6 +298,9 @@ fc_status fc_train_setup(fc_trainer *t, const fc_config *cfg, fc_dist *dist)
     if (st == FC_OK) st = fc_data_require_classes(cfg->data, t->data.n_classes);
     /* Here, on the rows as read: a node's shared copy is preprocessed in place once every rank has fitted (below). */
     if (st == FC_OK) t->data_hash = fc_data_fingerprint(&t->data);
+    /* Apart from data_hash, which checkpoints keep for train and val: the test rows decide no step, but each
+     * rank counts its part of the final test accuracy on its node's copy, so a stale one would be mixed in. */
+    if (st == FC_OK) t->test_hash = fc_split_fingerprint(&t->data.test, 0);
     if ((st = fc_dist_agree(dist, st, 1)) != FC_OK) return st;
     /* A user asking for a hold-out (or for none, with 0) on a file that brings its own /val would otherwise
      * get that /val without a word. */

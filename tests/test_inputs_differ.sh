@@ -73,6 +73,17 @@ FCNET_DATA_COPIES=private expect test-rows "the dataset's shape" -- "${common[@]
 FCNET_DATA_COPIES=private expect data-values \
     "the dataset's training and validation rows .*\(a stale copy of --data on rank 1's node\?\)$" -- "${common[@]}" \
     --data "$work/a.h5" "${out[@]}" -- "${common[@]}" --data "$work/a2.h5" "${out[@]}"
+# Only the test split's values differ (the same shape): training is the same, but each node's ranks would count
+# their part of the final test accuracy on their own copy's rows and report a mix, silently.
+if command -v h5copy >/dev/null; then
+    "$synth" --out "$work/e2.h5" --train 60 --val 20 --test 20 --features 6 --classes 3 --seed 2 >/dev/null
+    for obj in /train /val; do h5copy -i "$work/e.h5" -o "$work/e-test2.h5" -s $obj -d $obj; done
+    h5copy -i "$work/e2.h5" -o "$work/e-test2.h5" -s /test -d /test
+    FCNET_DATA_COPIES=private expect test-values "the dataset's test rows" -- "${common[@]}" --data "$work/e.h5" \
+        "${out[@]}" -- "${common[@]}" --data "$work/e-test2.h5" "${out[@]}"
+else
+    ok "test-values # SKIP no h5copy"
+fi
 # Another file on the same node, where rank 0 reads the one shared copy: rank 1's file is never read, so it
 # is refused by name (even with the same contents), not silently replaced by rank 0's.
 cp "$work/a.h5" "$work/a-copy.h5"

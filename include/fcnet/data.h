@@ -80,6 +80,8 @@ void fc_split_free(fc_split *split);
  * values and labels in order, so that ranks, and a resumed run, that would train on other rows of the same
  * shape are told apart (fc_hash_large). */
 uint64_t fc_data_fingerprint(const fc_dataset *ds);
+/* The same for one split's rows alone, continuing from h (0 to start). */
+uint64_t fc_split_fingerprint(const fc_split *split, uint64_t h);
 /* FC_ERR_INPUT naming path when n_classes < 2: with one class the softmax loss is 0 whatever the weights,
  * so training learns nothing (and reports accuracy 1) and a gradient check compares zeros. */
 fc_status fc_data_require_classes(const char *path, int n_classes);

@@ -74,6 +74,7 @@ typedef struct fc_trainer {
     uint64_t run_id;      /* hash of the hyperparameters and data shape at a fresh start, kept across resumes:
                            * --keep-last removes only copies carrying it */
     uint64_t data_hash;   /* fc_data_fingerprint of the rows this rank trains on, as read; kept in the checkpoint */
+    uint64_t test_hash;   /* fc_split_fingerprint of the test rows, as read; compared across ranks only */
     int64_t resumed_step;    /* the step --resume started from; -1 for a fresh run */
     int pruned_out_dir;      /* the numbered copies this run replaces are gone (--overwrite: other runs' and an
                               * earlier same-id run's; going back: its own later steps'); done at the first save */
