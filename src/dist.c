@@ -18,6 +18,7 @@
 
 #include "fcnet/config.h"
 #include "fcnet/layers.h"
+#include "fcnet/read_guard.h"
 
 /* Broadcasts move at most this many elements per call (16 MiB in either precision): Open MPI maps a fresh
  * temporary for single collectives of >= 32 MiB (measured ~67 ms each in the design notes), so stay below. */
@@ -65,11 +66,13 @@ static void init_common(fc_dist *dist)
     /* Every rank on a node holds its own copy of the model (and of the data when not shared): memory checks use
      * a share. */
     MPI_Comm node;
-    int node_size = 1;
+    int node_size = 1, node_rank = 0;
     MPI_Comm_split_type(dist->comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);
     MPI_Comm_size(node, &node_size);
+    MPI_Comm_rank(node, &node_rank);
     MPI_Comm_free(&node);
     fc_set_node_ranks(node_size);
+    fc_read_guard_set_node_rank(node_rank);
     dist->requests = fc_alloc(2 * (size_t)dist->size * sizeof(MPI_Request));
     dist->msg_max = (size_t)1 << 30;
     dist->rounds_from = 32;

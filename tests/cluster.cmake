@@ -50,7 +50,13 @@ fcnet_script_test(NAME netns_bench_tcp
 fcnet_script_test(NAME netns_bench_nodes
                   COMMAND bash ${FCNET_CLUSTER_DIR}/netns/test_netns_bench_nodes.sh $<TARGET_FILE:fcnet_synth>
                   TIMEOUT 180)
-set_tests_properties(netns_bitwise netns_bench_tcp netns_bench_nodes PROPERTIES PROCESSORS 2 LABELS "cluster;netns")
+# Inputs that differ on one host only (missing, stale or damaged copies): one line, exit 2, no hang.
+fcnet_script_test(NAME netns_one_host
+                  COMMAND bash ${FCNET_CLUSTER_DIR}/netns/test_netns_one_host.sh $<TARGET_FILE:fcnet_synth>
+                          $<TARGET_FILE:bad_inputs>
+                  TIMEOUT 120)
+set_tests_properties(netns_bitwise netns_bench_tcp netns_bench_nodes netns_one_host PROPERTIES PROCESSORS 2
+                     LABELS "cluster;netns")
 set_tests_properties(netns_hostloss_kill netns_hostloss_linkdown PROPERTIES PROCESSORS 1 LABELS "cluster;netns")
 
 # Checkpoints are compared with h5diff (values and attributes) and, where the resume tests' h5cmp is built,
