@@ -70,9 +70,11 @@ static void init_common(fc_dist *dist)
     MPI_Comm_split_type(dist->comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);
     MPI_Comm_size(node, &node_size);
     MPI_Comm_rank(node, &node_rank);
+    int is_rank0 = dist->rank == 0, node_has_rank0 = 0;
+    MPI_Allreduce(&is_rank0, &node_has_rank0, 1, MPI_INT, MPI_MAX, node);
     MPI_Comm_free(&node);
     fc_set_node_ranks(node_size);
-    fc_read_guard_set_node_rank(node_rank);
+    fc_read_guard_set_node_rank(node_rank, node_has_rank0);
     dist->requests = fc_alloc(2 * (size_t)dist->size * sizeof(MPI_Request));
     dist->msg_max = (size_t)1 << 30;
     dist->rounds_from = 32;

@@ -15,7 +15,7 @@ enum { GUARD_DEPTH = 4, ALT_STACK_BYTES = 1 << 16 };
 static char lines[GUARD_DEPTH][4096 + 512]; /* the error line of each open read, made before it is needed */
 static volatile sig_atomic_t depth = 0;
 static volatile sig_atomic_t exit_code = FC_ERR_INPUT;
-static int node_rank = 0; /* this rank's place among its node's ranks (fc_read_guard_set_node_rank) */
+static unsigned quiet_seconds = 5; /* how long a crashed rank other than 0 waits before it speaks */
 static struct sigaction saved_segv, saved_bus;
 /* A crash from a stack overflow (recursion over a cyclic structure) leaves no stack for the handler. */
 static char alt_stack[ALT_STACK_BYTES];
@@ -28,12 +28,12 @@ static void on_crash(int sig)
     const char *line = lines[d > 0 ? (d <= GUARD_DEPTH ? d - 1 : GUARD_DEPTH - 1) : 0];
     /* Every rank reads the same file and crashes alike: rank 0 speaks for them. The others wait, and
      * mpirun's SIGTERM (about a second after rank 0 has exited) ends them silently, so only a crash on
-     * another rank alone gets its line out. On several nodes a node-local copy can crash one node's ranks
-     * only: there its first rank speaks after 5 s and its peers, which wait 5 s longer, are ended likewise
-     * (had they all waited 5 s, each would have printed the line). */
+     * another rank alone gets its line out. On several nodes a node-local copy can crash the ranks of a node
+     * without rank 0 only: there its first rank speaks after 5 s and its peers, which wait 5 s longer, are
+     * ended likewise (had they all waited 5 s, each would have printed the line). */
     if (fc_log_rank() != 0) {
         signal(SIGTERM, SIG_DFL); /* fcnet's own handler would only ask for a stop at the next step */
-        for (unsigned left = node_rank > 0 ? 10 : 5; left > 0;) left = sleep(left);
+        for (unsigned left = quiet_seconds; left > 0;) left = sleep(left);
     }
     ssize_t ignored = write(STDERR_FILENO, line, strlen(line));
     (void)ignored;
@@ -42,7 +42,7 @@ static void on_crash(int sig)
 
 void fc_read_guard_training_started(void) { exit_code = FC_ERR_FAIL; }
 
-void fc_read_guard_set_node_rank(int rank) { node_rank = rank; }
+void fc_read_guard_set_node_rank(int rank, int with_rank0) { quiet_seconds = rank > 0 && !with_rank0 ? 10 : 5; }
 
 void fc_read_guard_begin(const char *path)
 {

@@ -2,7 +2,8 @@
  * has started); outside a guarded read the previous handlers are back. Each crash happens in a forked child,
  * whose exit status and stderr the parent checks. The bad-input corpus crashes HDF5 for real
  * (resume-/eval-format-heap-len); this suite pins what the corpus cannot reach: SIGBUS, a stack overflow,
- * nested reads, the exit code after training started, and the handlers restored at the end. */
+ * nested reads, the exit code after training started, the handlers restored at the end, and how long a rank
+ * other than 0 waits before it speaks. */
 #define _XOPEN_SOURCE 700 /* sigaltstack */
 
 #include <check.h>
@@ -11,7 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include "fcnet/common.h"
 #include "fcnet/read_guard.h"
 #include "testutil.h"
 
@@ -185,6 +189,72 @@ START_TEST(test_handlers_installed_and_restored)
 }
 END_TEST
 
+/* A crashed rank other than 0 waits before it speaks, so that mpirun ends it silently once the rank that speaks
+ * for it has exited: rank 0 when it shares the node (every rank reads the same copy), else the node's first rank.
+ * Three such ranks crash at once in forked children; at 7 s those still waiting are ended with SIGTERM, as mpirun
+ * ends them. */
+typedef struct waiter {
+    int rank, size, node_rank, node_has_rank0, speaks;
+} waiter;
+
+START_TEST(test_other_ranks_wait_for_their_speaker)
+{
+    const waiter cases[] = {
+        {1, 2, 1, 1, 1}, /* alone on rank 0's node (rank 0 read without crashing): speaks after 5 s */
+        {2, 4, 0, 0, 1}, /* the first rank of a node without rank 0: speaks after 5 s */
+        {3, 4, 1, 0, 0}, /* its peer, which crashed alike: waits 10 s, so it is still silent at 7 s */
+    };
+    enum { N = sizeof cases / sizeof cases[0] };
+    pid_t pid[N];
+    char path[N][512];
+    for (int i = 0; i < N; i++) {
+        fct_tmp_template(path[i], sizeof path[i], "guard_wait_");
+        const int fd = mkstemp(path[i]);
+        ck_assert_int_ge(fd, 0);
+        fflush(stderr);
+        pid[i] = fork();
+        ck_assert_int_ge(pid[i], 0);
+        if (pid[i] == 0) {
+            dup2(fd, STDERR_FILENO);
+            fc_log_set_rank(cases[i].rank, cases[i].size);
+            fc_read_guard_set_node_rank(cases[i].node_rank, cases[i].node_has_rank0);
+            fc_read_guard_begin("node/copy.h5");
+            raise(SIGSEGV);
+            _exit(99);
+        }
+        close(fd);
+    }
+    sleep(7);
+    for (int i = 0; i < N; i++) kill(pid[i], SIGTERM);
+    for (int i = 0; i < N; i++) {
+        int status = 0;
+        ck_assert_int_eq(waitpid(pid[i], &status, 0), pid[i]);
+        char err[1024] = "";
+        FILE *f = fopen(path[i], "r");
+        ck_assert_ptr_nonnull(f);
+        const size_t got = fread(err, 1, sizeof err - 1, f);
+        err[got] = '\0';
+        fclose(f);
+        unlink(path[i]);
+        if (cases[i].speaks) {
+            ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 2,
+                          "rank %d of %d (node rank %d): status 0x%x, want exit 2 within 7 s", cases[i].rank,
+                          cases[i].size, cases[i].node_rank, (unsigned)status);
+            char want[128];
+            snprintf(want, sizeof want, "fcnet_dist: [rank %d/%d] error: node/copy.h5: crashed while reading it",
+                     cases[i].rank, cases[i].size);
+            ck_assert_msg(strncmp(err, want, strlen(want)) == 0, "stderr '%s', want '%s...'", err, want);
+            const char *nl = strchr(err, '\n');
+            ck_assert_msg(nl && nl[1] == '\0', "not exactly one line: '%s'", err);
+        } else {
+            ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM && got == 0,
+                          "rank %d of %d (node rank %d): status 0x%x, stderr '%s': want still silent at 7 s",
+                          cases[i].rank, cases[i].size, cases[i].node_rank, (unsigned)status, err);
+        }
+    }
+}
+END_TEST
+
 static Suite *read_guard_suite(void)
 {
     Suite *s = suite_create("read_guard");
@@ -196,6 +266,7 @@ static Suite *read_guard_suite(void)
     tcase_add_test(tc, test_nested_reads_name_the_innermost_open_one);
     tcase_add_test(tc, test_crash_after_end_is_not_caught);
     tcase_add_test(tc, test_handlers_installed_and_restored);
+    tcase_add_test(tc, test_other_ranks_wait_for_their_speaker);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -12,8 +12,8 @@ void fc_read_guard_begin(const char *path);
 void fc_read_guard_end(void);
 /* From now on a crash while reading exits 1 (a failure while running), not 2. */
 void fc_read_guard_training_started(void);
-/* This rank's place among its node's ranks (0 for the first; set once by the dist module): after a crash on a
- * rank other than 0, the node's first rank speaks first. */
-void fc_read_guard_set_node_rank(int rank);
+/* This rank's place among its node's ranks (0 for the first) and whether rank 0 is among them; set once by the
+ * dist module. After a crash on a node without rank 0, that node's first rank speaks first. */
+void fc_read_guard_set_node_rank(int rank, int with_rank0);
 
 #endif
