@@ -107,6 +107,10 @@ fc_size_text fc_format_size(double bytes)
 
 void fc_set_node_ranks(int n) { node_ranks = n > 0 ? n : 1; }
 
+static char copies_note[128];
+
+void fc_set_copies_note(const char *note) { snprintf(copies_note, sizeof copies_note, "%s", note); }
+
 int fc_memory_limit(double *limit, double *left, const char **which)
 {
     struct rlimit as = {0, 0}, data = {0, 0};
@@ -167,7 +171,8 @@ static int memory_exceeded(double need, double held, int copies, char *why, size
         snprintf(why, size, "more than this machine's %s of memory", fc_format_size(have).text);
     else
         snprintf(why, size, "more than this rank's share of this machine's memory: %s for %d ranks on this node, "
-                 "each with its own copy (start fewer ranks per node)", fc_format_size(have).text, copies);
+                 "each with its own copy (start fewer ranks per node%s)", fc_format_size(have).text, copies,
+                 copies_note);
     return 1;
 }
 

@@ -85,6 +85,12 @@ static fc_status place_on_node(void *ctx, const int64_t rows[3], int d, void **b
                     "own copy instead (same results, more memory; give the container more shared memory, e.g. "
                     "docker run --shm-size, or set FCNET_DATA_COPIES=private to silence this)",
                     free_bytes / 1e6, r->a.path, (double)bytes / 1e6);
+        /* Held with the setup's other warnings and dropped if the run is refused: a refusal for the private
+         * copies' memory must name the room that one shared copy lacked (cleared after the load). */
+        char note[128];
+        snprintf(note, sizeof note, ", or give /dev/shm the %.0f MB of one shared copy: it has %.0f MB free",
+                 (double)bytes / 1e6, free_bytes / 1e6);
+        fc_set_copies_note(note);
         r->a.held = HELD_PRIVATE;
     }
     r->a.status = st;
@@ -121,6 +127,7 @@ static fc_status load_as_reader(fc_data_node *dn, fc_dataset *ds, const char *pa
         r.a.ino = (uint64_t)sb.st_ino;
     }
     fc_status st = fc_data_load_placed(ds, path, val_size, place_on_node, &r);
+    fc_set_copies_note("");
     if (!r.announced) { /* failed before the sizes were known */
         r.a.status = st;
         announce(&r);

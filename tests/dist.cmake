@@ -30,9 +30,13 @@ add_library(shm_room_lie MODULE shm_room_lie.c)
 target_link_libraries(shm_room_lie PRIVATE ${CMAKE_DL_LIBS})
 add_library(populate_fails MODULE populate_fails.c)
 target_link_libraries(populate_fails PRIVATE ${CMAKE_DL_LIBS})
+# phys_mem_lie shrinks the memory the ranks see: private copies of the data refused where a shared one fits.
+add_library(phys_mem_lie MODULE phys_mem_lie.c)
+target_link_libraries(phys_mem_lie PRIVATE ${CMAKE_DL_LIBS})
 fcnet_script_test(NAME test_small_shm
                   COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_small_shm.sh $<TARGET_FILE:fcnet_synth>
                           $<TARGET_FILE:h5cmp> $<TARGET_FILE:shm_room_lie> $<TARGET_FILE:populate_fails>
+                          $<TARGET_FILE:phys_mem_lie>
                           ${MPIEXEC_EXECUTABLE}
                   TIMEOUT 180)
 # A ulimit -v too small for the job (OpenBLAS's buffer, a wide network): one line, exit 2, no hang or abort.

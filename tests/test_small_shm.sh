@@ -10,13 +10,16 @@
 # dataset.
 # And a /dev/shm full under one rank only (POPULATE_FAILS, an LD_PRELOAD library, fails rank 1's page taking):
 # the ranks agree on the message path, with one warning.
-#   test_small_shm.sh SYNTH H5CMP SHM_ROOM_LIE POPULATE_FAILS [MPIEXEC]
+# And a machine (PHYS_MEM_LIE, an LD_PRELOAD library, shrinks its memory) with room for one copy of the data but
+# not for one per rank: the refusal's one line names /dev/shm as well as fewer ranks.
+#   test_small_shm.sh SYNTH H5CMP SHM_ROOM_LIE POPULATE_FAILS PHYS_MEM_LIE [MPIEXEC]
 set -euo pipefail
 synth=$1
 h5cmp=$2
 room_lie=$3
 populate_fails=$4
-mpiexec=${5:-mpirun}
+phys_mem_lie=$5
+mpiexec=${6:-mpirun}
 dist=${FCNET_DIST:?}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
 # shellcheck source=tap_lib.sh
@@ -99,9 +102,15 @@ in_small_shm data_full 2 "error: /dev/shm: no room left for this node's one copy
     "/dev/shm full after the room check" env FCNET_DATA_COPIES=shared "${mpi[@]}" "${lie[@]}" \
     -x FCNET_DATA_COPIES -n 2 "$dist" "${small[@]}" --out "$work/data_full"
 [ ! -e "$work/data_full/checkpoint.h5" ] || fail "/dev/shm full after the room check: a checkpoint was written"
+# Room for the node's one copy in memory (40 MB, the dataset 25 MB) but not in /dev/shm, nor for one copy per rank:
+# refused with one line. The setup's warning about /dev/shm is dropped with the refused run, so the error itself
+# must name it; it only said to start fewer ranks per node.
+in_small_shm data_mem 2 "each with its own copy (start fewer ranks per node, or give /dev/shm the 25 MB of one shared copy: it has .* MB free)" \
+    "small /dev/shm, memory for one copy only" env FCNET_DATA_COPIES=shared PHYS_MEM_LIE_MB=40 "${mpi[@]}" \
+    -x LD_PRELOAD="$phys_mem_lie" -x PHYS_MEM_LIE_MB -x FCNET_DATA_COPIES -n 2 "$dist" "${small[@]}" --out "$work/data_mem"
 if [ "$failed" -ne 0 ]; then
     for f in "$work"/*.err; do echo "--- $f"; cat "$f"; done
     exit 1
 fi
 echo "5 runs bitwise equal; the small /dev/shm fell back with one warning, for the exchange (also when it filled" \
-    "up after the room check, and under one rank only) and for the data; filled up after the room checks, the data's copy refused naming /dev/shm"
+    "up after the room check, and under one rank only) and for the data; filled up after the room checks, the data's copy refused naming /dev/shm; private copies beyond memory refused naming /dev/shm"

@@ -48,6 +48,9 @@ fc_size_text fc_format_size(double bytes);
 /* The number of ranks on this node, which each hold their own copy of the model (and of the data when it is
  * not shared); set once by the dist module (1 until then). */
 void fc_set_node_ranks(int n);
+/* Added to a refusal for the memory of the node's private copies while set ("" clears it): the data_node module
+ * names /dev/shm there when that node's shared copy found no room, as its warning is dropped with a refused run. */
+void fc_set_copies_note(const char *note);
 /* This process's own memory limits, ulimit -v (RLIMIT_AS) and ulimit -d (RLIMIT_DATA): 0 when neither is set;
  * else 1, with the one that leaves less room: its bytes, the bytes it leaves beside the process's current use
  * (negative when it was lowered below that use, as prlimit can), and its name ("ulimit -v"). */
