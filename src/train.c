@@ -632,8 +632,11 @@ static void print_profile(const fc_trainer *t)
      * node does not speak for the others: count the ranks that use a node's shared copy. */
     int sharing = t->data_node.shared != 0, all_sharing = 0;
     MPI_Allreduce(&sharing, &all_sharing, 1, MPI_INT, MPI_SUM, d->comm);
-    if (all_sharing == size)
+    if (all_sharing == size && t->data_node.node_ranks == size)
         fc_log_info("  training data: one copy in shared memory for the %d ranks of rank 0's node",
+                    t->data_node.node_ranks);
+    else if (all_sharing == size)
+        fc_log_info("  training data: one copy in shared memory per node for all %d ranks (%d on rank 0's node)", size,
                     t->data_node.node_ranks);
     else if (all_sharing > 0)
         fc_log_info("  training data: one copy in shared memory per node for %d of the %d ranks, a private copy for "

@@ -63,15 +63,22 @@ compare 3hosts_x2 6 3 "$between_nodes 3 nodes of 2 ranks" --host node1:2,node2:2
 compare 2hosts_2+1 3 2 "MPI messages" --host node1:2,node2:1 -n 3
 compare 2hosts_1+2 3 2 "MPI messages" --host node1:1,node2:2 -n 3
 # Each node decides alone whether its ranks share one copy of the data (a node of one rank cannot), so
-# --profile counts every node's ranks: it said "each rank holds its own copy" for 1+2, from rank 0's node.
-for name in 2hosts_2+1 2hosts_1+2; do
+# --profile counts every node's ranks: it said "each rank holds its own copy" for 1+2, from rank 0's node,
+# and "for the 2 ranks of rank 0's node" where every node shares its own copy.
+profile_data_line() {
+    local name=$1 want=$2 line
     line=$(grep -m1 '^  training data:' "$name.log" | sed 's/^ *//')
-    if [[ $line == "training data: one copy in shared memory per node for 2 of the 3 ranks, a private copy for each of the other 1 "* ]]; then
+    if [[ $line == "$want"* ]]; then
         ok "$name: $line"
     else
-        not_ok "$name: want the data shared by 2 of the 3 ranks, the profile says: $line"
+        not_ok "$name: want '$want...', the profile says: $line"
     fi
+}
+for name in 2hosts_2+1 2hosts_1+2; do
+    profile_data_line $name "training data: one copy in shared memory per node for 2 of the 3 ranks, a private copy for each of the other 1 "
 done
+profile_data_line 2hosts_x2 "training data: one copy in shared memory per node for all 4 ranks (2 on rank 0's node)"
+profile_data_line 3hosts_x2 "training data: one copy in shared memory per node for all 6 ranks (2 on rank 0's node)"
 
 # launch/local.sh given the host list in FCNET_MPIRUN_ARGS and no FCNET_RANKS: one rank per slot of the list
 # (3), the same run as 3hosts_x1. Before, it started one rank per core of this machine, on the first hosts.
