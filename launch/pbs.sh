@@ -75,8 +75,18 @@ fi
 
 # Ranks: one per line of $PBS_NODEFILE (PBS writes one line per MPI process), else the local cores.
 if [ -n "${PBS_NODEFILE:-}" ] && [ -r "$PBS_NODEFILE" ]; then
-    export FCNET_RANKS=${FCNET_RANKS:-$(wc -l <"$PBS_NODEFILE")}
-    export FCNET_MPIRUN_ARGS="--hostfile $PBS_NODEFILE ${FCNET_MPIRUN_ARGS:-}"
+    export FCNET_RANKS=${FCNET_RANKS:-$(awk 'NF { n++ } END { print n + 0 }' "$PBS_NODEFILE")}
+    hostfile=$PBS_NODEFILE
+    # Open MPI counts a host's lines as its slots only when it is listed more than once: a host on one line gets
+    # as many slots as it has cores, so 3 nodes of 1 rank each (select=3:mpiprocs=1) ran 2 ranks on the first and
+    # none on the third. Give it each host's count instead ("host slots=N", in the node file's order).
+    if mpirun --version 2>/dev/null | grep -q "Open MPI"; then
+        hostfile=$(mktemp "${TMPDIR:-/tmp}/fcnet-pbs-hosts.XXXXXX")
+        trap 'rm -f "$hostfile"' EXIT
+        awk 'NF { if (!($1 in n)) order[++k] = $1; n[$1]++ }
+            END { for (i = 1; i <= k; i++) print order[i] " slots=" n[order[i]] }' "$PBS_NODEFILE" >"$hostfile"
+    fi
+    export FCNET_MPIRUN_ARGS="--hostfile $hostfile ${FCNET_MPIRUN_ARGS:-}"
 fi
 
 if [ -f "$out/checkpoint.h5" ]; then

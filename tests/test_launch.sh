@@ -101,6 +101,9 @@ cat >fakempi/mpirun <<'EOF'
 [ "$1" = --version ] && { echo "mpirun (Open MPI) 4.1.4"; exit 0; }
 echo "$*" >"$FAKE_MPIRUN_LOG"
 echo "${OMPI_ALLOW_RUN_AS_ROOT:-unset} ${OMPI_ALLOW_RUN_AS_ROOT_CONFIRM:-unset}" >"$FAKE_MPIRUN_LOG.env"
+prev=""
+for a in "$@"; do [ "$prev" = --hostfile ] && cat "$a" >"$FAKE_MPIRUN_LOG.hosts" 2>/dev/null; prev=$a; done
+exit 0
 EOF
 chmod +x fakempi/mpirun
 if (PATH=$work/fakempi:$PATH FAKE_MPIRUN_LOG=$work/mpirun_args.log OPENBLAS_CORETYPE=Haswell OPENBLAS_VERBOSE=2 \
@@ -807,19 +810,22 @@ else
     not_ok "pbs.sh with a killed rank (exit $rc): $(tail -2 killed.out)"
 fi
 # ---- pbs.sh: the node file, the walltime timer's seconds, FCNET_ARGS refused or dropped ----
-# Under PBS the ranks are the lines of $PBS_NODEFILE, which mpirun gets as its hostfile (the stand-in mpirun
-# records its arguments). One line more than the cores, so that local.sh's core count cannot pass for it.
+# Under PBS the ranks are the lines of $PBS_NODEFILE (the stand-in mpirun records its arguments and its
+# hostfile). One line more than the cores, so that local.sh's core count cannot pass for it. Open MPI gets each
+# host's line count as slots=: a host on one line would otherwise get all its cores (hostB 2 ranks, not 1).
 nodes=$((cores + 1))
-for _ in $(seq $nodes); do echo localhost; done >nodefile
-rm -f mpirun_args.log
+{ for _ in $(seq "$cores"); do echo hostA; done; echo hostB; } >nodefile
+rm -f mpirun_args.log mpirun_args.log.hosts
 (unset FCNET_RANKS FCNET_MPIRUN_ARGS && PATH=$work/fakempi:$PATH FAKE_MPIRUN_LOG=$work/mpirun_args.log \
     PBS_NODEFILE=$work/nodefile PBS_O_WORKDIR=$work FCNET_OUT=$work/nodes FCNET_DATA=$work/d.h5 \
     FCNET_BUILD_DIR=$work/fake timeout 60 bash "$root/launch/pbs.sh" >nodes.out 2>&1)
 rc=$?
-if [ $rc = 0 ] && grep -qE -- "(^| )-n $nodes " mpirun_args.log && grep -qE -- "--hostfile $work/nodefile( |$)" mpirun_args.log; then
-    ok "pbs.sh: a PBS_NODEFILE of $nodes lines: mpirun -n $nodes --hostfile PBS_NODEFILE"
+hostfile=$(grep -oE -- "--hostfile [^ ]+" mpirun_args.log 2>/dev/null | head -1 | cut -d' ' -f2)
+if [ $rc = 0 ] && grep -qE -- "(^| )-n $nodes " mpirun_args.log && [ -n "$hostfile" ] && [ ! -e "$hostfile" ] &&
+    [ "$(cat mpirun_args.log.hosts 2>/dev/null)" = "$(printf 'hostA slots=%s\nhostB slots=1' "$cores")" ]; then
+    ok "pbs.sh: a PBS_NODEFILE of $nodes lines: mpirun -n $nodes, a hostfile 'hostA slots=$cores, hostB slots=1' (removed after)"
 else
-    not_ok "pbs.sh with PBS_NODEFILE ($nodes lines): exit $rc: $(cat mpirun_args.log 2>/dev/null) $(tail -2 nodes.out)"
+    not_ok "pbs.sh with PBS_NODEFILE ($nodes lines): exit $rc: $(cat mpirun_args.log 2>/dev/null) hostfile: $(tr '\n' ';' <mpirun_args.log.hosts 2>/dev/null) $(tail -2 nodes.out)"
 fi
 # FCNET_ARGS is a word list, not a glob: 'cfg[1].ini' stays as written though cfg1.ini exists (it became
 # cfg1.ini); and without FCNET_ARGS the default --config is one word in a checkout whose path has a blank (it
