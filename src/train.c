@@ -117,14 +117,16 @@ static uint64_t run_identity(const fc_trainer *t)
  * that decides the run: an input error naming the first thing that differs and the lowest rank that read it
  * differently. */
 
-/* One line naming the lowest rank whose inputs[index] differ from rank 0's, and FC_ERR_INPUT on every rank. */
-static fc_status refuse_different_inputs(const fc_trainer *t, const fc_tensor_ref *refs, int n, int rank, int index)
+/* One line naming the lowest rank whose inputs[index] differ from rank 0's, and FC_ERR_INPUT on every rank.
+ * from_data: what differs was read from --data. */
+static fc_status refuse_different_inputs(const fc_trainer *t, const fc_tensor_ref *refs, int n, int rank, int index,
+                                         int from_data)
 {
     /* The likely cause, by what differs: a stale copy of the dataset on that rank's node, or, for what a --resume
      * checkpoint holds, a node-local --out with an older one (not said of the data: it sent users to --out). */
     const char *what = index < n ? refs[index].name : "the model's structure";
     char hint[96] = "";
-    if (strstr(what, "dataset")) snprintf(hint, sizeof hint, " (a stale copy of --data on rank %d's node?)", rank);
+    if (from_data) snprintf(hint, sizeof hint, " (a stale copy of --data on rank %d's node?)", rank);
     else if (t->cfg->resume[0]) snprintf(hint, sizeof hint, " (is --out on a node-local disk?)");
     fc_status st = fc_error_set(FC_ERR_INPUT,
                                 "rank %d read %s differently from rank 0: every rank must see the same --data, "
@@ -149,7 +151,8 @@ static fc_status check_same_settings(const fc_trainer *t)
     memcpy(settings + N_SETTINGS, control, sizeof control);
     int64_t shape[5];
     data_shape(t, shape);
-    /* The contents last: a stale copy of the data on another node has the same shape. */
+    /* The contents last: a stale copy of the data on another node has the same shape. From entry 1 on, all
+     * is read from --data. */
     const fc_tensor_ref refs[4] = {
         {"the settings (flags, --config file, or the --resume checkpoint's hyperparameters)", settings, sizeof settings},
         {"the dataset's shape (rows per split, features, classes)", shape, sizeof shape},
@@ -157,7 +160,7 @@ static fc_status check_same_settings(const fc_trainer *t)
         {"the dataset's test rows (their fingerprint)", &t->test_hash, sizeof t->test_hash}};
     int rank, index;
     if (!fc_dist_find_mismatch(t->dist, refs, 4, &rank, &index)) return FC_OK;
-    return refuse_different_inputs(t, refs, 4, rank, index);
+    return refuse_different_inputs(t, refs, 4, rank, index, index >= 1 && index < 4);
 }
 
 /* --init-from's parameters and running statistics, as each rank read them. */
@@ -170,7 +173,7 @@ static fc_status check_same_init(const fc_trainer *t)
                                     t->net.bn_layout.n_total * sizeof(fc_real)};
     int rank, index;
     if (!fc_dist_find_mismatch(t->dist, refs, n, &rank, &index)) return FC_OK;
-    return refuse_different_inputs(t, refs, n, rank, index);
+    return refuse_different_inputs(t, refs, n, rank, index, 0);
 }
 
 /* Then, once the state is loaded or initialised, everything it holds (each rank's own copy: the node's
@@ -189,7 +192,7 @@ static fc_status check_same_state(const fc_trainer *t)
         refs[n++] = (fc_tensor_ref){"the optimizer state from --resume", t->opt.slot[i], t->opt.n * sizeof(fc_real)};
     int rank, index;
     if (!fc_dist_find_mismatch(t->dist, refs, n, &rank, &index)) return FC_OK;
-    return refuse_different_inputs(t, refs, n, rank, index);
+    return refuse_different_inputs(t, refs, n, rank, index, 0);
 }
 
 /* The optimizer's position as training leaves it: adam's t counts the steps made (each step advances it once),
