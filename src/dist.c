@@ -5,7 +5,6 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +17,7 @@
 
 #include "fcnet/config.h"
 #include "fcnet/layers.h"
+#include "fcnet/node_flag.h"
 #include "fcnet/read_guard.h"
 
 /* Broadcasts move at most this many elements per call (16 MiB in either precision): Open MPI maps a fresh
@@ -36,9 +36,6 @@ enum { SHARED_PARAMS = 0, SHARED_GRADS = 1 }; /* fc_dist.shared_win and shared_b
  * (the same choice on every rank, since every rank gathers the same count). */
 #define FC_SYNC_CAP 8192
 #define FC_SYNC_BYTES (64 + 2 * FC_SYNC_CAP * sizeof(double))
-
-/* The counters live in memory that several processes map: the atomics must be lock-free to be shared. */
-_Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "64-bit atomics must be lock-free");
 
 static int is_single(const fc_dist *d) { return d == NULL || d->size == 1; }
 
@@ -300,7 +297,7 @@ fc_status fc_dist_share_arenas(fc_dist *dist, size_t n, fc_real **params, fc_rea
             dist->shared_base[w][q] =
                 (fc_real *)fc_dist_segment_start(dist->shared_win[w], w == SHARED_PARAMS ? 0 : q, bytes + 64);
     }
-    /* The synchronisation area: a 64-byte counter and the two payload buffers, per rank. */
+    /* The synchronisation area: a 64-byte header (its fc_node_flag) and the two payload buffers, per rank. */
     void *mine = NULL;
     MPI_Win_allocate_shared((MPI_Aint)(FC_SYNC_BYTES + 64), 1, info, node, &mine, &dist->sync_win);
     MPI_Info_free(&info);
@@ -327,7 +324,12 @@ fc_status fc_dist_share_arenas(fc_dist *dist, size_t n, fc_real **params, fc_rea
         fc_dist_release_arenas(dist);
         return FC_OK;
     }
-    atomic_store((_Atomic long long *)dist->sync_base[node_rank], 0);
+    fc_node_flag_init((fc_node_flag *)dist->sync_base[node_rank]);
+    /* The node's ranks outnumber the CPUs they may use together (--oversubscribe): spin less (node_flag.h). */
+    uint64_t cpus[FC_CPU_MASK_WORDS], node_cpus[FC_CPU_MASK_WORDS];
+    fc_node_flag_cpu_mask(cpus);
+    MPI_Allreduce(cpus, node_cpus, FC_CPU_MASK_WORDS, MPI_UINT64_T, MPI_BOR, node);
+    dist->sync_spin_ns = fc_node_flag_spin_ns(node_size, node_cpus);
     MPI_Barrier(node); /* every counter is 0 before anyone waits on one */
     dist->shared_n = n;
     *params = dist->shared_base[SHARED_PARAMS][node_rank];
@@ -525,23 +527,15 @@ static const double *node_sync_part(const fc_dist *dist, int q, long long seq)
  * published the following synchronisation, i.e. has finished reading this one. */
 static long long node_sync(const fc_dist *dist, const double *v, int n)
 {
-    _Atomic long long *my_counter = (_Atomic long long *)dist->sync_base[dist->node_rank];
-    const long long seq = atomic_load_explicit(my_counter, memory_order_relaxed) + 1;
+    fc_node_flag *mine = (fc_node_flag *)dist->sync_base[dist->node_rank];
+    const long long seq = atomic_load_explicit(&mine->count, memory_order_relaxed) + 1;
     if (n > 0) memcpy((double *)node_sync_part(dist, dist->node_rank, seq), v, (size_t)n * sizeof(double));
 #if defined(__SSE2__)
     _mm_sfence(); /* the release store orders ordinary stores only; this also publishes non-temporal ones */
 #endif
-    atomic_store_explicit(my_counter, seq, memory_order_release);
-    for (int q = 0; q < dist->node_size; q++) {
-        if (q == dist->node_rank) continue;
-        _Atomic long long *counter = (_Atomic long long *)dist->sync_base[q];
-        /* Spin, since a rank usually owns its core; yield now and then for runs with more ranks than cores. */
-        for (int spins = 0; atomic_load_explicit(counter, memory_order_acquire) < seq;)
-            if (++spins == 2000) {
-                sched_yield();
-                spins = 0;
-            }
-    }
+    fc_node_flag_raise(mine, seq);
+    for (int q = 0; q < dist->node_size; q++)
+        if (q != dist->node_rank) fc_node_flag_wait((fc_node_flag *)dist->sync_base[q], seq, dist->sync_spin_ns);
     return seq;
 }
 
