@@ -36,6 +36,7 @@ enum { SHARED_PARAMS = 0, SHARED_GRADS = 1 }; /* fc_dist.shared_win and shared_b
  * (the same choice on every rank, since every rank gathers the same count). */
 #define FC_SYNC_CAP 8192
 #define FC_SYNC_BYTES (64 + 2 * FC_SYNC_CAP * sizeof(double))
+_Static_assert(sizeof(fc_node_flag) <= 64, "a rank's fc_node_flag fits the 64-byte header of its synchronisation area");
 
 static int is_single(const fc_dist *d) { return d == NULL || d->size == 1; }
 
@@ -325,11 +326,12 @@ fc_status fc_dist_share_arenas(fc_dist *dist, size_t n, fc_real **params, fc_rea
         return FC_OK;
     }
     fc_node_flag_init((fc_node_flag *)dist->sync_base[node_rank]);
-    /* The node's ranks outnumber the CPUs they may use together (--oversubscribe): spin less (node_flag.h). */
+    /* Whether the node's ranks outnumber the CPUs they may use together (--oversubscribe): see node_flag.h. */
     uint64_t cpus[FC_CPU_MASK_WORDS], node_cpus[FC_CPU_MASK_WORDS];
     fc_node_flag_cpu_mask(cpus);
     MPI_Allreduce(cpus, node_cpus, FC_CPU_MASK_WORDS, MPI_UINT64_T, MPI_BOR, node);
-    dist->sync_spin_ns = fc_node_flag_spin_ns(node_size, node_cpus);
+    dist->sync_waiter = fc_alloc(sizeof *dist->sync_waiter);
+    fc_node_waiter_init(dist->sync_waiter, node_size, node_cpus);
     MPI_Barrier(node); /* every counter is 0 before anyone waits on one */
     dist->shared_n = n;
     *params = dist->shared_base[SHARED_PARAMS][node_rank];
@@ -348,6 +350,8 @@ void fc_dist_release_arenas(fc_dist *dist)
     MPI_Win_free(&dist->sync_win);
     fc_free(dist->sync_base);
     dist->sync_base = NULL;
+    fc_free(dist->sync_waiter);
+    dist->sync_waiter = NULL;
     MPI_Comm_free(&dist->node);
     dist->node = MPI_COMM_NULL;
     if (dist->cross != MPI_COMM_NULL) MPI_Comm_free(&dist->cross);
@@ -535,7 +539,7 @@ static long long node_sync(const fc_dist *dist, const double *v, int n)
 #endif
     fc_node_flag_raise(mine, seq);
     for (int q = 0; q < dist->node_size; q++)
-        if (q != dist->node_rank) fc_node_flag_wait((fc_node_flag *)dist->sync_base[q], seq, dist->sync_spin_ns);
+        if (q != dist->node_rank) fc_node_flag_wait((fc_node_flag *)dist->sync_base[q], seq, dist->sync_waiter);
     return seq;
 }
 

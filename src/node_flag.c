@@ -41,12 +41,24 @@ void fc_node_flag_cpu_mask(uint64_t mask[FC_CPU_MASK_WORDS])
 #endif
 }
 
-long long fc_node_flag_spin_ns(int ranks, const uint64_t mask[FC_CPU_MASK_WORDS])
+void fc_node_waiter_init(fc_node_waiter *waiter, int ranks, const uint64_t mask[FC_CPU_MASK_WORDS])
 {
     int cpus = 0;
     for (int w = 0; w < FC_CPU_MASK_WORDS; w++)
         for (uint64_t bits = mask[w]; bits; bits &= bits - 1) cpus++;
-    return ranks > cpus ? FC_NODE_FLAG_SPIN_NS_OVERSUBSCRIBED : FC_NODE_FLAG_SPIN_NS;
+    waiter->oversubscribed = ranks > cpus;
+    waiter->spin_ns = waiter->oversubscribed ? FC_NODE_FLAG_SPIN_NS_SHORT : FC_NODE_FLAG_SPIN_NS;
+    waiter->waits = waiter->long_waits = 0;
+}
+
+/* One wait more, of ns nanoseconds; at the end of a window, the spin for the next one. */
+static void count_wait(fc_node_waiter *waiter, long long ns)
+{
+    waiter->long_waits += ns >= FC_NODE_FLAG_LONG_WAIT_NS;
+    if (++waiter->waits < FC_NODE_FLAG_WINDOW) return;
+    const int contended = waiter->oversubscribed || waiter->long_waits >= FC_NODE_FLAG_CONTENDED;
+    waiter->spin_ns = contended ? FC_NODE_FLAG_SPIN_NS_SHORT : FC_NODE_FLAG_SPIN_NS;
+    waiter->waits = waiter->long_waits = 0;
 }
 
 void fc_node_flag_init(fc_node_flag *flag)
@@ -75,15 +87,21 @@ static int is_raised(fc_node_flag *flag, long long value)
     return atomic_load_explicit(&flag->count, memory_order_acquire) >= value;
 }
 
-void fc_node_flag_wait(fc_node_flag *flag, long long value, long long spin_ns)
+void fc_node_flag_wait(fc_node_flag *flag, long long value, fc_node_waiter *waiter)
 {
-    if (is_raised(flag, value)) return;
-    const long long start = now_ns();
+    if (is_raised(flag, value)) {
+        count_wait(waiter, 0);
+        return;
+    }
+    const long long start = now_ns(), spin_ns = waiter->spin_ns;
     for (unsigned spins = 1;; spins++) {
 #if defined(__SSE2__)
         _mm_pause();
 #endif
-        if (is_raised(flag, value)) return;
+        if (is_raised(flag, value)) {
+            count_wait(waiter, now_ns() - start);
+            return;
+        }
         if (spins % 64 == 0 && now_ns() - start >= spin_ns) break;
     }
 #if defined(__linux__)
@@ -100,4 +118,5 @@ void fc_node_flag_wait(fc_node_flag *flag, long long value, long long spin_ns)
 #else
     while (!is_raised(flag, value)) sched_yield();
 #endif
+    count_wait(waiter, now_ns() - start);
 }

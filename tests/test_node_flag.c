@@ -56,17 +56,27 @@ static void nap(long ns)
     if (ns > 0) nanosleep(&t, NULL);
 }
 
+/* A waiter for ranks that each have a CPU (the long spin first), or for more ranks than CPUs (the short one). */
+static fc_node_waiter make_waiter(int oversubscribed)
+{
+    uint64_t mask[FC_CPU_MASK_WORDS] = {0x3}; /* CPUs 0 and 1 */
+    fc_node_waiter w;
+    fc_node_waiter_init(&w, oversubscribed ? 3 : 2, mask);
+    return w;
+}
+
 /* One side of the ping-pong, in a child of its own: for each round i it waits for i on its peer's flag (the
  * pinging side first raises), checks the peer's payload, naps, writes i and raises its own flag. */
-static void play(shared_area *a, int pinging, long long rounds, long long spin_ns, long nap_ns)
+static void play(shared_area *a, int pinging, long long rounds, int oversubscribed, long nap_ns)
 {
+    fc_node_waiter waiter = make_waiter(oversubscribed);
     fc_node_flag *mine = pinging ? &a->ping : &a->pong, *theirs = pinging ? &a->pong : &a->ping;
     long long *my_value = pinging ? &a->ping_value : &a->pong_value;
     const long long *their_value = pinging ? &a->pong_value : &a->ping_value;
     int bad = 0, asleep = 0;
     for (long long i = 1; i <= rounds; i++) {
         if (!pinging) {
-            fc_node_flag_wait(theirs, i, spin_ns);
+            fc_node_flag_wait(theirs, i, &waiter);
             bad += *their_value != i;
         }
         nap(nap_ns);
@@ -74,7 +84,7 @@ static void play(shared_area *a, int pinging, long long rounds, long long spin_n
         asleep += atomic_load(&mine->sleepers) > 0;
         fc_node_flag_raise(mine, i);
         if (pinging) {
-            fc_node_flag_wait(theirs, i, spin_ns);
+            fc_node_flag_wait(theirs, i, &waiter);
             bad += *their_value != i;
         }
     }
@@ -86,7 +96,7 @@ static void play(shared_area *a, int pinging, long long rounds, long long spin_n
 /* rounds of the ping-pong between two children; each side naps nap_ns before its raise. A child that has
  * not ended after 30 s is taken as hung on a lost wake-up. found_asleep[side]: that side's raises that found
  * its peer asleep. */
-static void ping_pong(long long rounds, long long spin_ns, long nap_ns, int found_asleep[2])
+static void ping_pong(long long rounds, int oversubscribed, long nap_ns, int found_asleep[2])
 {
     shared_area *a = map_area();
     fc_node_flag_set_sleep_limit_ns(1000LL * 1000000000LL); /* in the children: a lost wake-up hangs them */
@@ -94,7 +104,7 @@ static void ping_pong(long long rounds, long long spin_ns, long nap_ns, int foun
     for (int side = 0; side < 2; side++) {
         pids[side] = fork();
         ck_assert_int_ge(pids[side], 0);
-        if (pids[side] == 0) play(a, side, rounds, spin_ns, nap_ns);
+        if (pids[side] == 0) play(a, side, rounds, oversubscribed, nap_ns);
     }
     fc_node_flag_set_sleep_limit_ns(FC_NODE_FLAG_SLEEP_LIMIT_NS);
     int status[2], ended = 0;
@@ -123,12 +133,12 @@ static void ping_pong(long long rounds, long long spin_ns, long nap_ns, int foun
     munmap(a, sizeof *a);
 }
 
-/* No spin and a nap before each raise: the waits sleep, and each raise must wake its sleeper. */
+/* The short spin and a nap before each raise: the waits sleep, and each raise must wake its sleeper. */
 START_TEST(test_ping_pong_sleeping)
 {
     const long long rounds = 2000;
     int asleep[2];
-    ping_pong(rounds, 0, 100 * 1000, asleep);
+    ping_pong(rounds, 1, 100 * 1000, asleep);
     ck_assert_msg(asleep[0] > rounds / 2 && asleep[1] > rounds / 2,
                   "raises that found the waiter asleep: %d and %d of %lld; the sleep was not tested", asleep[0],
                   asleep[1], rounds);
@@ -139,7 +149,7 @@ END_TEST
 START_TEST(test_ping_pong_spinning)
 {
     int asleep[2];
-    ping_pong(50000, FC_NODE_FLAG_SPIN_NS, 0, asleep);
+    ping_pong(50000, 0, 0, asleep);
 }
 END_TEST
 
@@ -154,8 +164,9 @@ START_TEST(test_sleeping_waiter_uses_no_cpu)
         fc_node_flag_raise(&a->pong, 1);
         _exit(0);
     }
+    fc_node_waiter waiter = make_waiter(0);
     const double wall0 = seconds(CLOCK_MONOTONIC), cpu0 = seconds(CLOCK_PROCESS_CPUTIME_ID);
-    fc_node_flag_wait(&a->pong, 1, FC_NODE_FLAG_SPIN_NS);
+    fc_node_flag_wait(&a->pong, 1, &waiter);
     const double wall = seconds(CLOCK_MONOTONIC) - wall0, cpu = seconds(CLOCK_PROCESS_CPUTIME_ID) - cpu0;
     ck_assert_int_eq(wait_child(pid), 0);
     ck_assert_msg(wall > 0.3, "the wait returned after %.3f s, before the raise", wall);
@@ -168,9 +179,10 @@ END_TEST
 START_TEST(test_raised_before_the_wait)
 {
     shared_area *a = map_area();
+    fc_node_waiter waiter = make_waiter(0);
     fc_node_flag_raise(&a->ping, 3);
-    fc_node_flag_wait(&a->ping, 3, 0);
-    fc_node_flag_wait(&a->ping, 2, 0);
+    fc_node_flag_wait(&a->ping, 3, &waiter);
+    fc_node_flag_wait(&a->ping, 2, &waiter);
     ck_assert_int_eq(atomic_load(&a->ping.sleepers), 0);
     munmap(a, sizeof *a);
 }
@@ -178,14 +190,62 @@ END_TEST
 
 START_TEST(test_spin_follows_ranks_and_cpus)
 {
-    uint64_t mask[FC_CPU_MASK_WORDS] = {0};
-    mask[0] = 0x3; /* CPUs 0 and 1 */
-    ck_assert_int_eq(fc_node_flag_spin_ns(1, mask), FC_NODE_FLAG_SPIN_NS);
-    ck_assert_int_eq(fc_node_flag_spin_ns(2, mask), FC_NODE_FLAG_SPIN_NS);
-    ck_assert_int_eq(fc_node_flag_spin_ns(3, mask), FC_NODE_FLAG_SPIN_NS_OVERSUBSCRIBED);
+    uint64_t mask[FC_CPU_MASK_WORDS] = {0x3}; /* CPUs 0 and 1 */
+    fc_node_waiter w;
+    fc_node_waiter_init(&w, 1, mask);
+    ck_assert_int_eq(w.spin_ns, FC_NODE_FLAG_SPIN_NS);
+    fc_node_waiter_init(&w, 2, mask);
+    ck_assert_int_eq(w.spin_ns, FC_NODE_FLAG_SPIN_NS);
+    fc_node_waiter_init(&w, 3, mask);
+    ck_assert_int_eq(w.spin_ns, FC_NODE_FLAG_SPIN_NS_SHORT);
     mask[FC_CPU_MASK_WORDS - 1] = (uint64_t)1 << 63; /* the last CPU counted too */
-    ck_assert_int_eq(fc_node_flag_spin_ns(3, mask), FC_NODE_FLAG_SPIN_NS);
-    ck_assert_int_eq(fc_node_flag_spin_ns(4, mask), FC_NODE_FLAG_SPIN_NS_OVERSUBSCRIBED);
+    fc_node_waiter_init(&w, 3, mask);
+    ck_assert_int_eq(w.spin_ns, FC_NODE_FLAG_SPIN_NS);
+    fc_node_waiter_init(&w, 4, mask);
+    ck_assert_int_eq(w.spin_ns, FC_NODE_FLAG_SPIN_NS_SHORT);
+}
+END_TEST
+
+/* A child raises 1 .. n - 1 and then last, napping nap_ns before each (last alone, at once, for n = 0). */
+static pid_t start_raiser(fc_node_flag *flag, int n, long nap_ns, long long last)
+{
+    const pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        for (int i = 1; i <= n; i++) {
+            nap(nap_ns);
+            fc_node_flag_raise(flag, i < n ? i : last);
+        }
+        if (n == 0) fc_node_flag_raise(flag, last);
+        _exit(0);
+    }
+    return pid;
+}
+
+/* A window of waits: long_waits of them wait for a raise 1 ms away (the raiser naps before each), the rest
+ * find the flag raised. Returns the spin after it. */
+static long long spin_after_window(fc_node_waiter *w, int long_waits)
+{
+    shared_area *a = map_area();
+    const pid_t pid = start_raiser(&a->ping, long_waits, 1000 * 1000, FC_NODE_FLAG_WINDOW);
+    if (long_waits == 0) ck_assert_int_eq(wait_child(pid), 0);
+    for (int i = 1; i <= FC_NODE_FLAG_WINDOW; i++) fc_node_flag_wait(&a->ping, i, w);
+    if (long_waits > 0) ck_assert_int_eq(wait_child(pid), 0);
+    munmap(a, sizeof *a);
+    return w->spin_ns;
+}
+
+/* The spin follows the last window of waits: short once a few lasted 0.3 ms or more (a peer descheduled for
+ * other work), long again after a window without; fewer (an epoch end's evaluation) change nothing.
+ * With more ranks than CPUs it stays short. */
+START_TEST(test_spin_follows_recent_waits)
+{
+    fc_node_waiter w = make_waiter(0);
+    ck_assert_int_eq(spin_after_window(&w, FC_NODE_FLAG_CONTENDED - 1), FC_NODE_FLAG_SPIN_NS);
+    ck_assert_int_eq(spin_after_window(&w, FC_NODE_FLAG_CONTENDED + 2), FC_NODE_FLAG_SPIN_NS_SHORT);
+    ck_assert_int_eq(spin_after_window(&w, FC_NODE_FLAG_CONTENDED - 1), FC_NODE_FLAG_SPIN_NS);
+    fc_node_waiter over = make_waiter(1);
+    ck_assert_int_eq(spin_after_window(&over, 0), FC_NODE_FLAG_SPIN_NS_SHORT);
 }
 END_TEST
 
@@ -213,7 +273,9 @@ START_TEST(test_cpu_mask_is_the_affinity)
         fc_node_flag_cpu_mask(mask);
         for (int w = 0; w < FC_CPU_MASK_WORDS; w++)
             if (mask[w] != (w == first / 64 ? (uint64_t)1 << (first % 64) : 0)) _exit(1);
-        _exit(fc_node_flag_spin_ns(2, mask) == FC_NODE_FLAG_SPIN_NS_OVERSUBSCRIBED ? 0 : 2);
+        fc_node_waiter w;
+        fc_node_waiter_init(&w, 2, mask);
+        _exit(w.spin_ns == FC_NODE_FLAG_SPIN_NS_SHORT ? 0 : 2);
     }
     ck_assert_int_eq(wait_child(pid), 0);
 }
@@ -229,6 +291,7 @@ static Suite *node_flag_suite(void)
     tcase_add_test(tc, test_sleeping_waiter_uses_no_cpu);
     tcase_add_test(tc, test_raised_before_the_wait);
     tcase_add_test(tc, test_spin_follows_ranks_and_cpus);
+    tcase_add_test(tc, test_spin_follows_recent_waits);
     tcase_add_test(tc, test_cpu_mask_is_the_affinity);
     suite_add_tcase(s, tc);
     return s;

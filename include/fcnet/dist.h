@@ -50,7 +50,7 @@ typedef struct fc_dist {
      * statistics, loss) go through it instead of MPI calls (fc_dist_share_arenas). */
     MPI_Win sync_win;
     char **sync_base;        /* node_size pointers: every node rank's area (owned); NULL when not shared */
-    long long sync_spin_ns;  /* how long a wait in that area spins before it sleeps (node_flag.h) */
+    struct fc_node_waiter *sync_waiter; /* how this rank waits in that area (node_flag.h; owned) */
     /* Several nodes of node_size ranks each, ranks placed in blocks (node k holds ranks k*node_size ..):
      * the sums hop from node to node in rank order (fc_dist_reduce_scatter) and each parameter chunk
      * crosses to every other node once. cross: the ranks of every node with this node_rank, by node. */

@@ -17,26 +17,40 @@ typedef struct {
     _Atomic uint32_t sleepers; /* waiters asleep on word, or about to be */
 } fc_node_flag;
 
-/* How long a wait spins before it sleeps. Where every rank of the node can have a CPU of its own: longer than
- * the usual waits of a step (4-64 us, the ranks' jitter against each other), since a sleep and its wake-up
- * cost tens of microseconds. Where ranks outnumber the CPUs: short, since the rank waited for may need this
- * CPU (fmnist at -n 8 on 2 cores: as fast as the old spin-and-yield wait at 5 us, 35% slower at 50 us). */
+/* How long a wait spins before it sleeps. Where the node's ranks each have a CPU and the recent waits were
+ * short: longer than the usual waits of a step (4-64 us, the ranks' jitter against each other), since a sleep
+ * and its wake-up cost tens of microseconds. Where ranks outnumber the CPUs, or where the recent waits show a
+ * peer being descheduled (FC_NODE_FLAG_CONTENDED of the last FC_NODE_FLAG_WINDOW waits lasted
+ * FC_NODE_FLAG_LONG_WAIT_NS or more: a time slice of other work, where a dedicated machine has such waits only
+ * at epoch ends), short, since the peer may be waiting for this very CPU. fmnist -n 2 on 2 cores, samples/s
+ * idle and beside one busy process: 147-149k and 53-58k spinning 100 us always; 74-76k beside it at 5 us
+ * always (and 3-8% slower idle in some runs); 147-151k and 73-76k by this rule. */
 #define FC_NODE_FLAG_SPIN_NS 100000
-#define FC_NODE_FLAG_SPIN_NS_OVERSUBSCRIBED 5000
+#define FC_NODE_FLAG_SPIN_NS_SHORT 5000
+#define FC_NODE_FLAG_LONG_WAIT_NS 300000
+#define FC_NODE_FLAG_WINDOW 256
+#define FC_NODE_FLAG_CONTENDED 4
 /* The CPUs this process may run on, as a bitmap (CPU i: bit i % 64 of word i / 64), where the system says;
  * else every bit set (no CPU count known: the ranks are taken to have a CPU each). */
 #define FC_CPU_MASK_WORDS 16
 void fc_node_flag_cpu_mask(uint64_t mask[FC_CPU_MASK_WORDS]);
-/* The spin for ranks sharing the CPUs of mask, the union of their fc_node_flag_cpu_mask. */
-long long fc_node_flag_spin_ns(int ranks, const uint64_t mask[FC_CPU_MASK_WORDS]);
+
+/* How one process waits: its spin now, and what its recent waits saw. */
+typedef struct fc_node_waiter {
+    long long spin_ns;
+    int oversubscribed;    /* the node's ranks outnumber their CPUs: always the short spin */
+    int waits, long_waits; /* in the current window */
+} fc_node_waiter;
+/* For ranks sharing the CPUs of mask, the union of their fc_node_flag_cpu_mask. */
+void fc_node_waiter_init(fc_node_waiter *waiter, int ranks, const uint64_t mask[FC_CPU_MASK_WORDS]);
 
 /* Count 0, nobody asleep: before any process waits on it. */
 void fc_node_flag_init(fc_node_flag *flag);
 /* Sets the count to value (above its current one), releasing every store made before, and wakes the sleepers. */
 void fc_node_flag_raise(fc_node_flag *flag, long long value);
-/* Returns once flag's count is at least value, having spun for at most spin_ns nanoseconds before sleeping;
- * every store its owner made before raising it is then visible. */
-void fc_node_flag_wait(fc_node_flag *flag, long long value, long long spin_ns);
+/* Returns once flag's count is at least value, having spun for at most waiter's spin before sleeping; every
+ * store its owner made before raising it is then visible. */
+void fc_node_flag_wait(fc_node_flag *flag, long long value, fc_node_waiter *waiter);
 /* A sleeping waiter looks at the count again after this long even unwoken. Tests set it far above their
  * time limit, so that a lost wake-up makes them fail instead of slowing them down. */
 #define FC_NODE_FLAG_SLEEP_LIMIT_NS (10 * 1000 * 1000)
