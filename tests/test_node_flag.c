@@ -285,7 +285,6 @@ static Suite *node_flag_suite(void)
 {
     Suite *s = suite_create("node_flag");
     TCase *tc = tcase_create("wait");
-    tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_ping_pong_sleeping);
     tcase_add_test(tc, test_ping_pong_spinning);
     tcase_add_test(tc, test_sleeping_waiter_uses_no_cpu);
