@@ -7,7 +7,8 @@
 #        elsewhere than in a read-only checkout, say.
 #   DIR  a directory holding train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte
 #        and t10k-labels-idx1-ubyte (each plain or .gz). Default: /usr/share/datasets/fashion-mnist,
-#        from Debian's dataset-fashion-mnist package, installed with apt-get when missing and root.
+#        from Debian's dataset-fashion-mnist package, installed with apt-get when missing (as root, or through
+#        sudo where it asks no password).
 # fcnet_convert is $FCNET_CONVERT, else build/datasets/fcnet_convert, else built into build/.
 # An existing output file is reused (it is only ever written complete: the converter writes a
 # temporary file and renames it); delete it to rebuild.
@@ -41,13 +42,18 @@ find_file() {
 }
 
 if [ "$dir" = "$package_dir" ] && ! find_file train-images-idx3-ubyte >/dev/null; then
+    # As launch/deps.sh installs the other packages: as root, or through sudo where it asks no password.
+    sudo=""
     if [ "$(id -u)" -ne 0 ]; then
-        die "$package_dir is missing: install Debian's dataset-fashion-mnist package (sudo apt-get install dataset-fashion-mnist) or name a directory with the IDX files"
+        if ! command -v sudo >/dev/null 2>&1 || ! sudo -n true 2>/dev/null; then
+            die "$package_dir is missing: install Debian's dataset-fashion-mnist package (sudo apt-get install dataset-fashion-mnist) or name a directory with the IDX files"
+        fi
+        sudo=sudo
     fi
-    echo "fashion-mnist.sh: installing dataset-fashion-mnist with apt-get"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get install -y -q dataset-fashion-mnist >/dev/null 2>&1 ||
-        { apt-get update -q >/dev/null && apt-get install -y -q dataset-fashion-mnist >/dev/null; } ||
+    echo "fashion-mnist.sh: installing dataset-fashion-mnist with ${sudo:+sudo }apt-get"
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q dataset-fashion-mnist >/dev/null 2>&1 ||
+        { $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null &&
+            $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q dataset-fashion-mnist >/dev/null; } ||
         die "apt-get install dataset-fashion-mnist failed"
 fi
 [ -d "$dir" ] || die "$dir: no such directory"
