@@ -4,9 +4,9 @@
 fcnet_test(NAME test_dist SOURCES test_dist.c RANKS 1 2 3 4 5 6 7 8)
 # The sanitizer build runs them too: the exchange's buffers are sized per rank count.
 set_tests_properties(test_dist_n3 test_dist_n4 PROPERTIES LABELS sanitize)
-# From 2 ranks: at one rank the synchronised shard is the whole batch, and the check could not fail.
 # The wait in the node's synchronisation area: spin, then sleep until woken (two forked processes).
 fcnet_test(NAME test_node_flag SOURCES test_node_flag.c)
+# From 2 ranks: at one rank the synchronised shard is the whole batch, and the check could not fail.
 fcnet_test(NAME test_sync_bn_f32 SOURCES test_sync_bn.c RANKS 2 3 4)
 fcnet_test(NAME test_sync_bn_f64 SOURCES test_sync_bn.c LIB fcnet_f64 RANKS 2 3 4)
 fcnet_test(NAME test_train SOURCES test_train.c RANKS 1 2 3 4 TIMEOUT 600)

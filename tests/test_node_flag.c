@@ -159,8 +159,7 @@ START_TEST(test_sleeping_waiter_uses_no_cpu)
     const pid_t pid = fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
-        const struct timespec nap = {0, 400 * 1000 * 1000};
-        nanosleep(&nap, NULL);
+        nap(400 * 1000 * 1000);
         fc_node_flag_raise(&a->pong, 1);
         _exit(0);
     }
@@ -249,6 +248,24 @@ START_TEST(test_spin_follows_recent_waits)
 }
 END_TEST
 
+/* In a child (fct_run_child): pinned to CPU *arg alone, its mask holds that CPU alone, and two ranks
+ * outnumber it. */
+static void pinned_sees_one_cpu(const void *arg)
+{
+    const int cpu = *(const int *)arg;
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(cpu, &one);
+    if (sched_setaffinity(0, sizeof one, &one) != 0) _exit(3);
+    uint64_t mask[FC_CPU_MASK_WORDS];
+    fc_node_flag_cpu_mask(mask);
+    for (int w = 0; w < FC_CPU_MASK_WORDS; w++)
+        if (mask[w] != (w == cpu / 64 ? (uint64_t)1 << (cpu % 64) : 0)) _exit(1);
+    fc_node_waiter w;
+    fc_node_waiter_init(&w, 2, mask);
+    _exit(w.spin_ns == FC_NODE_FLAG_SPIN_NS_SHORT ? 0 : 2);
+}
+
 /* The mask is the process's affinity: a child pinned to one CPU sees that CPU alone. */
 START_TEST(test_cpu_mask_is_the_affinity)
 {
@@ -263,21 +280,9 @@ START_TEST(test_cpu_mask_is_the_affinity)
         if (in_mask && first < 0) first = i;
     }
     ck_assert_int_ge(first, 0);
-    const pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        cpu_set_t one;
-        CPU_ZERO(&one);
-        CPU_SET(first, &one);
-        if (sched_setaffinity(0, sizeof one, &one) != 0) _exit(3);
-        fc_node_flag_cpu_mask(mask);
-        for (int w = 0; w < FC_CPU_MASK_WORDS; w++)
-            if (mask[w] != (w == first / 64 ? (uint64_t)1 << (first % 64) : 0)) _exit(1);
-        fc_node_waiter w;
-        fc_node_waiter_init(&w, 2, mask);
-        _exit(w.spin_ns == FC_NODE_FLAG_SPIN_NS_SHORT ? 0 : 2);
-    }
-    ck_assert_int_eq(wait_child(pid), 0);
+    const fct_child r = fct_run_child(pinned_sees_one_cpu, &first);
+    ck_assert_msg(r.exited && r.code == 0, "the pinned child: exit %d, signal %d (1: mask, 2: spin, 3: pinning)",
+                  r.code, r.signal);
 }
 END_TEST
 
