@@ -21,26 +21,47 @@ START_TEST(test_philox_known_answers)
 }
 END_TEST
 
-/* The batched generator (vectorised where the CPU allows) gives the bits of one block at a time, for
- * every block count (full vector sets, single sets, the scalar tail) and across the 2^32 wrap of the index. */
+/* Each form of the batched generator gives the bits of one block at a time, for every block count (full
+ * vector sets, single sets, the tails) and across the 2^32 wrap of the index; the vector forms run where the
+ * CPU has them and must exist where it does. fc_rng_blocks itself (the widest form) too. */
 START_TEST(test_blocks_equal_single_blocks)
 {
     enum { MAX_BLOCKS = 300 };
-    static uint32_t got[4 * MAX_BLOCKS];
+    static uint32_t got[4 * MAX_BLOCKS + 4];
+    static const char *const names[FC_RNG_IMPLS] = {"portable", "avx2", "avx512f"};
     const uint32_t starts[3] = {0, 12345, 0xfffffff0u};
     const uint64_t seeds[2] = {5, 0x0123456789abcdefULL};
-    for (int s = 0; s < 2; s++)
-        for (int i = 0; i < 3; i++)
-            for (int n = 1; n <= MAX_BLOCKS; n += (n < 70 ? 1 : 37)) {
-                fc_rng_blocks(got, n, seeds[s], FC_RNG_DROPOUT, 77, 3, 1000 + (uint32_t)n, starts[i]);
-                for (int k = 0; k < n; k++) {
-                    uint32_t want[4];
-                    fc_rng_block(want, seeds[s], FC_RNG_DROPOUT, 77, 3, 1000 + (uint32_t)n, starts[i] + (uint32_t)k);
-                    for (int w = 0; w < 4; w++)
-                        ck_assert_msg(got[4 * k + w] == want[w], "seed %d start %u n %d block %d word %d", s,
-                                      starts[i], n, k, w);
+    for (int impl = 0; impl <= FC_RNG_IMPLS; impl++) { /* FC_RNG_IMPLS here: fc_rng_blocks */
+        if (impl == FC_RNG_AVX2 || impl == FC_RNG_AVX512) {
+#if defined(__GNUC__) && defined(__x86_64__)
+            const int has = (impl == FC_RNG_AVX2 ? __builtin_cpu_supports("avx2") : __builtin_cpu_supports("avx512f")) != 0;
+#else
+            const int has = 0;
+#endif
+            ck_assert_int_eq(fc_rng_blocks_with((fc_rng_impl)impl, got, 1, 5, FC_RNG_DROPOUT, 0, 0, 0, 0), has);
+            if (!has) continue;
+        }
+        for (int s = 0; s < 2; s++)
+            for (int i = 0; i < 3; i++)
+                for (int n = 1; n <= MAX_BLOCKS; n += (n < 140 ? 1 : 37)) {
+                    const uint32_t c = 1000 + (uint32_t)n;
+                    got[4 * n] = 0xdeadbeef; /* nothing written past the n blocks */
+                    if (impl == FC_RNG_IMPLS)
+                        fc_rng_blocks(got, n, seeds[s], FC_RNG_DROPOUT, 77, 3, c, starts[i]);
+                    else
+                        ck_assert(fc_rng_blocks_with((fc_rng_impl)impl, got, n, seeds[s], FC_RNG_DROPOUT, 77, 3, c,
+                                                     starts[i]));
+                    ck_assert_uint_eq(got[4 * n], 0xdeadbeef);
+                    for (int k = 0; k < n; k++) {
+                        uint32_t want[4];
+                        fc_rng_block(want, seeds[s], FC_RNG_DROPOUT, 77, 3, c, starts[i] + (uint32_t)k);
+                        for (int w = 0; w < 4; w++)
+                            ck_assert_msg(got[4 * k + w] == want[w], "%s: seed %d start %u n %d block %d word %d",
+                                          impl < FC_RNG_IMPLS ? names[impl] : "fc_rng_blocks", s, starts[i], n, k,
+                                          w);
+                    }
                 }
-            }
+    }
 }
 END_TEST
 

@@ -29,6 +29,12 @@ void fc_rng_block(uint32_t out[4], uint64_t seed, uint32_t stream, uint64_t a, u
 void fc_rng_blocks(uint32_t *out, int n_blocks, uint64_t seed, uint32_t stream, uint64_t a, uint32_t b,
                    uint32_t c, uint32_t index0);
 
+/* The implementations of fc_rng_blocks, which give the same bits; fc_rng_blocks uses the widest this CPU runs. */
+typedef enum { FC_RNG_PORTABLE, FC_RNG_AVX2, FC_RNG_AVX512, FC_RNG_IMPLS } fc_rng_impl;
+/* fc_rng_blocks through impl (for tests); returns 0 and writes nothing where this build or CPU lacks it. */
+int fc_rng_blocks_with(fc_rng_impl impl, uint32_t *out, int n_blocks, uint64_t seed, uint32_t stream, uint64_t a,
+                       uint32_t b, uint32_t c, uint32_t index0);
+
 /* Uniform in [0, 1) with 24 random bits (exactly representable in float). */
 static inline float fc_rng_unit_float(uint32_t w) { return (float)(w >> 8) * (1.0f / 16777216.0f); }
 /* Its step, 2^-24: dropout keeps a unit when its draw is below keep, so any keep at or below this one keeps
