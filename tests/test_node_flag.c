@@ -205,30 +205,38 @@ START_TEST(test_spin_follows_ranks_and_cpus)
 }
 END_TEST
 
-/* A child raises 1 .. n - 1 and then last, napping nap_ns before each (last alone, at once, for n = 0). */
-static pid_t start_raiser(fc_node_flag *flag, int n, long nap_ns, long long last)
+/* A child raises ping 1 .. n - 1 and then last, each once the parent has raised pong to the same value (it is
+ * about to wait) and nap_ns later; last alone, at once, for n = 0. The handshake makes each wait last nap_ns
+ * however the parent is scheduled: with the naps alone, a parent descheduled for a few ms under a loaded
+ * ctest -j2 found the next raises already made, and their waits were short. */
+static pid_t start_raiser(shared_area *a, int n, long nap_ns, long long last)
 {
     const pid_t pid = fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
+        fc_node_waiter w = make_waiter(0);
         for (int i = 1; i <= n; i++) {
+            fc_node_flag_wait(&a->pong, i, &w);
             nap(nap_ns);
-            fc_node_flag_raise(flag, i < n ? i : last);
+            fc_node_flag_raise(&a->ping, i < n ? i : last);
         }
-        if (n == 0) fc_node_flag_raise(flag, last);
+        if (n == 0) fc_node_flag_raise(&a->ping, last);
         _exit(0);
     }
     return pid;
 }
 
-/* A window of waits: long_waits of them wait for a raise 1 ms away (the raiser naps before each), the rest
- * find the flag raised. Returns the spin after it. */
+/* A window of waits: long_waits of them wait for a raise 1 ms away, the rest find the flag raised. Returns the
+ * spin after it. */
 static long long spin_after_window(fc_node_waiter *w, int long_waits)
 {
     shared_area *a = map_area();
-    const pid_t pid = start_raiser(&a->ping, long_waits, 1000 * 1000, FC_NODE_FLAG_WINDOW);
+    const pid_t pid = start_raiser(a, long_waits, 1000 * 1000, FC_NODE_FLAG_WINDOW);
     if (long_waits == 0) ck_assert_int_eq(wait_child(pid), 0);
-    for (int i = 1; i <= FC_NODE_FLAG_WINDOW; i++) fc_node_flag_wait(&a->ping, i, w);
+    for (int i = 1; i <= FC_NODE_FLAG_WINDOW; i++) {
+        if (i <= long_waits) fc_node_flag_raise(&a->pong, i);
+        fc_node_flag_wait(&a->ping, i, w);
+    }
     if (long_waits > 0) ck_assert_int_eq(wait_child(pid), 0);
     munmap(a, sizeof *a);
     return w->spin_ns;
