@@ -6,11 +6,15 @@
 # fails the test, and so does memory fcnet_dist allocates and loses (a definite leak). Open MPI's own reports
 # (PMIx's padding bytes, what MPI_Init allocates and never frees) are suppressed by tests/valgrind.supp and
 # Open MPI's valgrind suppressions.
-# usage: test_valgrind.sh FCNET_SYNTH [MPIEXEC]   (FCNET_DIST in the environment)
+# The training runs are then repeated without valgrind and their checkpoints compared bitwise: valgrind's CPU has
+# no AVX-512, so under it the kernels run their AVX2 forms (GCC's clones, the Philox form), and on a CPU with
+# AVX-512 the native runs take the AVX-512 forms: all must give the same bits.
+# usage: test_valgrind.sh FCNET_SYNTH H5CMP [MPIEXEC]   (FCNET_DIST in the environment)
 # shellcheck disable=SC2054 # "--hidden 16,8": the commas belong to the value
 set -euo pipefail
-SYNTH=${1:?usage: test_valgrind.sh FCNET_SYNTH [MPIEXEC]}
-MPIEXEC=${2:-mpirun}
+SYNTH=${1:?usage: test_valgrind.sh FCNET_SYNTH H5CMP [MPIEXEC]}
+H5CMP=${2:?usage: test_valgrind.sh FCNET_SYNTH H5CMP [MPIEXEC]}
+MPIEXEC=${3:-mpirun}
 DIST=${FCNET_DIST:?FCNET_DIST must name the fcnet_dist binary}
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=tests/tap_lib.sh
@@ -67,5 +71,36 @@ expect "four ranks as two nodes: the exchange between nodes, adam" 0 \
     env FCNET_TEST_RANKS_PER_NODE=2 "$MPIEXEC" -n 4 --oversubscribe --bind-to none -x FCNET_TEST_RANKS_PER_NODE \
     "${VG[@]}" "$DIST" train --data s.h5 --hidden 16,8 --norm batchnorm --optim adam --batch-size 32 --epochs 1 \
     --out four_nodes
+
+# The same runs natively (argv as above, less valgrind): bitwise the same checkpoints, whichever vector forms each
+# side ran. (The one-rank run is compared after its resume, which continued it under valgrind.) OBJECTS: what h5cmp
+# compares, /bn (the running statistics) where the run has batchnorm.
+same_bits() {
+    local name=$1 dir=$2 objects
+    read -r -a objects <<<"$3"
+    shift 3
+    local rc=0
+    "$@" --out "native_$dir" >out.txt 2>err.txt || rc=$?
+    if [ "$rc" -ne 0 ]; then
+        not_ok "$name: the native run exited $rc"
+        tail -5 err.txt
+    elif "$H5CMP" "$dir/checkpoint.h5" "native_$dir/checkpoint.h5" "${objects[@]}" >cmp.txt 2>&1; then
+        ok "$name"
+    else
+        not_ok "$name: the checkpoints differ"
+        head -5 cmp.txt
+    fi
+}
+same_bits "one rank: the native run's checkpoint bitwise the one under valgrind" one "/params /optim /bn /@step" \
+    "$DIST" train "${train[@]}"
+same_bits "two ranks (layernorm, sgd_momentum): native and valgrind bitwise equal" two_auto "/params /optim /@step" \
+    "$MPIEXEC" -n 2 --oversubscribe --bind-to none "$DIST" train --data s.h5 --hidden 16,8 --norm layernorm \
+    --keep 0.9 --optim sgd_momentum --batch-size 33 --epochs 1
+same_bits "two ranks (batchnorm, rmsprop): native and valgrind bitwise equal" two_bn "/params /optim /bn /@step" \
+    "$MPIEXEC" -n 2 --oversubscribe --bind-to none "$DIST" train --data s.h5 --hidden 16,8 --norm batchnorm \
+    --optim rmsprop --batch-size 32 --epochs 1
+same_bits "four ranks as two nodes (adam): native and valgrind bitwise equal" four_nodes "/params /optim /bn /@step" \
+    env FCNET_TEST_RANKS_PER_NODE=2 "$MPIEXEC" -n 4 --oversubscribe --bind-to none -x FCNET_TEST_RANKS_PER_NODE \
+    "$DIST" train --data s.h5 --hidden 16,8 --norm batchnorm --optim adam --batch-size 32 --epochs 1
 
 tap_end "$t0"
