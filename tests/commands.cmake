@@ -21,7 +21,8 @@ fcnet_script_test(NAME test_quickstart
                   TIMEOUT 300)
 set_tests_properties(test_quickstart PROPERTIES PROCESSORS 2)
 # fcnet_dist under valgrind memcheck: every command on one rank, training at two ranks with both exchanges; the
-# training runs again natively, bitwise the same (valgrind's CPU has no AVX-512: its AVX2 forms against the native ones).
+# training runs again natively, bitwise the same (valgrind's CPU has no AVX-512: its AVX2 forms against the
+# native ones).
 fcnet_script_test(NAME test_valgrind
                   COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_valgrind.sh $<TARGET_FILE:fcnet_synth>
                           $<TARGET_FILE:h5cmp> ${MPIEXEC_EXECUTABLE} TIMEOUT 300)

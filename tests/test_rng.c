@@ -34,7 +34,8 @@ START_TEST(test_blocks_equal_single_blocks)
     for (int impl = 0; impl <= FC_RNG_IMPLS; impl++) { /* FC_RNG_IMPLS here: fc_rng_blocks */
         if (impl == FC_RNG_AVX2 || impl == FC_RNG_AVX512) {
 #if defined(__GNUC__) && defined(__x86_64__)
-            const int has = (impl == FC_RNG_AVX2 ? __builtin_cpu_supports("avx2") : __builtin_cpu_supports("avx512f")) != 0;
+            const int has =
+                (impl == FC_RNG_AVX2 ? __builtin_cpu_supports("avx2") : __builtin_cpu_supports("avx512f")) != 0;
 #else
             const int has = 0;
 #endif
