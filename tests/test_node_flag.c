@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -206,14 +207,16 @@ START_TEST(test_spin_follows_ranks_and_cpus)
 END_TEST
 
 /* A child raises ping 1 .. n - 1 and then last, each once the parent has raised pong to the same value (it is
- * about to wait) and nap_ns later; last alone, at once, for n = 0. The handshake makes each wait last nap_ns
- * however the parent is scheduled: with the naps alone, a parent descheduled for a few ms under a loaded
- * ctest -j2 found the next raises already made, and their waits were short. */
+ * about to wait) and nap_ns later; last alone, at once, for n = 0. The handshake makes each wait last about
+ * nap_ns whenever the parent is woken: with the naps alone, a parent woken late under a loaded ctest -j2 found
+ * the next raises already made, and their waits were short (only a preemption between its raise and its wait
+ * can still shorten one). The child dies with its parent, which it might otherwise wait for forever. */
 static pid_t start_raiser(shared_area *a, int n, long nap_ns, long long last)
 {
     const pid_t pid = fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() == 1) _exit(4);
         fc_node_waiter w = make_waiter(0);
         for (int i = 1; i <= n; i++) {
             fc_node_flag_wait(&a->pong, i, &w);

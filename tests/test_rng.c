@@ -29,7 +29,7 @@ START_TEST(test_blocks_equal_single_blocks)
     enum { MAX_BLOCKS = 300 };
     static uint32_t got[4 * MAX_BLOCKS + 4];
     static const char *const names[FC_RNG_IMPLS] = {"portable", "avx2", "avx512f"};
-    const uint32_t starts[3] = {0, 12345, 0xfffffff0u};
+    const uint32_t starts[4] = {0, 12345, 0xfffffff0u, 0xfffffff5u}; /* the 2^32 wrap at and inside a vector */
     const uint64_t seeds[2] = {5, 0x0123456789abcdefULL};
     for (int impl = 0; impl <= FC_RNG_IMPLS; impl++) { /* FC_RNG_IMPLS here: fc_rng_blocks */
         if (impl == FC_RNG_AVX2 || impl == FC_RNG_AVX512) {
@@ -43,7 +43,7 @@ START_TEST(test_blocks_equal_single_blocks)
             if (!has) continue;
         }
         for (int s = 0; s < 2; s++)
-            for (int i = 0; i < 3; i++)
+            for (int i = 0; i < 4; i++)
                 for (int n = 1; n <= MAX_BLOCKS; n += (n < 140 ? 1 : 37)) {
                     const uint32_t c = 1000 + (uint32_t)n;
                     got[4 * n] = 0xdeadbeef; /* nothing written past the n blocks */
