@@ -52,7 +52,15 @@ expect() {
 }
 
 "$SYNTH" --out s.h5 --train 300 --val 40 --test 40 --features 20 --classes 4 >/dev/null
+# Each training run's launcher and options, once: the runs under valgrind and their native twins at the end
+# share them.
 train=(--data s.h5 --hidden 16,8 --norm batchnorm --keep 0.8 --optim adam --reg 0.01 --batch-size 32 --epochs 2)
+two_ranks=("$MPIEXEC" -n 2 --oversubscribe --bind-to none)
+two_ln=(--data s.h5 --hidden 16,8 --norm layernorm --keep 0.9 --optim sgd_momentum --batch-size 33 --epochs 1)
+two_bn=(--data s.h5 --hidden 16,8 --norm batchnorm --optim rmsprop --batch-size 32 --epochs 1 --profile)
+# Pairs of ranks taken as nodes: the exchange between nodes (running sums and parameter chunks as messages).
+two_nodes=(env FCNET_TEST_RANKS_PER_NODE=2 "$MPIEXEC" -n 4 --oversubscribe --bind-to none -x FCNET_TEST_RANKS_PER_NODE)
+four=(--data s.h5 --hidden 16,8 --norm batchnorm --optim adam --batch-size 32 --epochs 1)
 
 expect "one rank: train stopped by --max-steps, with a checkpoint" 0 \
     "${VG[@]}" "$DIST" train "${train[@]}" --out one --max-steps 12
@@ -65,23 +73,18 @@ expect "one rank: a truncated data file refused (exit 2)" 2 \
     "${VG[@]}" "$DIST" train --data truncated.h5 --out bad
 for exchange in auto p2p; do
     expect "two ranks, FCNET_EXCHANGE=$exchange: layernorm, sgd_momentum, uneven shards" 0 \
-        env FCNET_EXCHANGE=$exchange "$MPIEXEC" -n 2 --oversubscribe --bind-to none -x FCNET_EXCHANGE \
-        "${VG[@]}" "$DIST" train --data s.h5 --hidden 16,8 --norm layernorm --keep 0.9 --optim sgd_momentum \
-        --batch-size 33 --epochs 1 --out "two_$exchange"
+        env FCNET_EXCHANGE=$exchange "${two_ranks[@]}" -x FCNET_EXCHANGE "${VG[@]}" "$DIST" train "${two_ln[@]}" \
+        --out "two_$exchange"
 done
 expect "two ranks: batchnorm synchronised, rmsprop, --profile" 0 \
-    "$MPIEXEC" -n 2 --oversubscribe --bind-to none "${VG[@]}" "$DIST" train --data s.h5 --hidden 16,8 \
-    --norm batchnorm --optim rmsprop --batch-size 32 --epochs 1 --profile --out two_bn
-# The exchange between nodes (pairs of ranks taken as nodes): running sums and parameter chunks as messages.
+    "${two_ranks[@]}" "${VG[@]}" "$DIST" train "${two_bn[@]}" --out two_bn
 expect "four ranks as two nodes: the exchange between nodes, adam" 0 \
-    env FCNET_TEST_RANKS_PER_NODE=2 "$MPIEXEC" -n 4 --oversubscribe --bind-to none -x FCNET_TEST_RANKS_PER_NODE \
-    "${VG[@]}" "$DIST" train --data s.h5 --hidden 16,8 --norm batchnorm --optim adam --batch-size 32 --epochs 1 \
-    --out four_nodes
+    "${two_nodes[@]}" "${VG[@]}" "$DIST" train "${four[@]}" --out four_nodes
 
-# The same training natively (the commands above without valgrind): bitwise the same checkpoints, whichever vector
-# forms each side ran. The one-rank run goes to the end at once, against the valgrind run stopped and resumed (a
-# resumed run is the uninterrupted one). OBJECTS: what h5cmp compares, /bn (the running statistics) where the run
-# has batchnorm.
+# The same training natively (the launchers and options above, without valgrind): bitwise the same checkpoints,
+# whichever vector forms each side ran. The one-rank run goes to the end at once, against the valgrind run stopped
+# and resumed (a resumed run is the uninterrupted one). OBJECTS: what h5cmp compares, /bn (the running statistics)
+# where the run has batchnorm.
 same_bits() {
     local name=$1 dir=$2 objects
     read -r -a objects <<<"$3"
@@ -102,15 +105,10 @@ same_bits "one rank: the native run's checkpoint bitwise the one under valgrind"
     "/params /optim /optim@t /bn /@step" \
     "$DIST" train "${train[@]}"
 same_bits "two ranks (layernorm, sgd_momentum): native and valgrind bitwise equal" two_auto "/params /optim /@step" \
-    env FCNET_EXCHANGE=auto "$MPIEXEC" -n 2 --oversubscribe --bind-to none -x FCNET_EXCHANGE \
-    "$DIST" train --data s.h5 --hidden 16,8 --norm layernorm \
-    --keep 0.9 --optim sgd_momentum --batch-size 33 --epochs 1
+    env FCNET_EXCHANGE=auto "${two_ranks[@]}" -x FCNET_EXCHANGE "$DIST" train "${two_ln[@]}"
 same_bits "two ranks (batchnorm, rmsprop): native and valgrind bitwise equal" two_bn "/params /optim /bn /@step" \
-    "$MPIEXEC" -n 2 --oversubscribe --bind-to none "$DIST" train --data s.h5 --hidden 16,8 --norm batchnorm \
-    --optim rmsprop --batch-size 32 --epochs 1 --profile
+    "${two_ranks[@]}" "$DIST" train "${two_bn[@]}"
 same_bits "four ranks as two nodes (adam): native and valgrind bitwise equal" four_nodes \
-    "/params /optim /optim@t /bn /@step" \
-    env FCNET_TEST_RANKS_PER_NODE=2 "$MPIEXEC" -n 4 --oversubscribe --bind-to none -x FCNET_TEST_RANKS_PER_NODE \
-    "$DIST" train --data s.h5 --hidden 16,8 --norm batchnorm --optim adam --batch-size 32 --epochs 1
+    "/params /optim /optim@t /bn /@step" "${two_nodes[@]}" "$DIST" train "${four[@]}"
 
 tap_end "$t0"
