@@ -213,25 +213,19 @@ static int impl_available(fc_rng_impl impl)
     }
 }
 
-static void philox_blocks(fc_rng_impl impl, uint32_t *out, int n_blocks, uint32_t index0, uint32_t c1, uint32_t c2,
-                          uint32_t c3, uint32_t key0, uint32_t key1)
-{
-    switch (impl) {
-#if defined(__GNUC__) && defined(__x86_64__)
-    case FC_RNG_AVX512: philox_blocks_avx512(out, n_blocks, index0, c1, c2, c3, key0, key1); return;
-    case FC_RNG_AVX2: philox_blocks_avx2(out, n_blocks, index0, c1, c2, c3, key0, key1); return;
-#endif
-    default: philox_blocks_portable(out, n_blocks, index0, c1, c2, c3, key0, key1); return;
-    }
-}
-
 int fc_rng_blocks_with(fc_rng_impl impl, uint32_t *out, int n_blocks, uint64_t seed, uint32_t stream, uint64_t a,
                        uint32_t b, uint32_t c, uint32_t index0)
 {
     FC_ASSERT(b < (1u << 24) && stream < 256 && a <= 0xffffffffu);
     if (!impl_available(impl)) return 0;
-    philox_blocks(impl, out, n_blocks, index0, c, (stream << 24) | b, (uint32_t)a, (uint32_t)seed,
-                  (uint32_t)(seed >> 32));
+    const uint32_t c2 = (stream << 24) | b, c3 = (uint32_t)a, key0 = (uint32_t)seed, key1 = (uint32_t)(seed >> 32);
+    switch (impl) {
+#if defined(__GNUC__) && defined(__x86_64__)
+    case FC_RNG_AVX512: philox_blocks_avx512(out, n_blocks, index0, c, c2, c3, key0, key1); break;
+    case FC_RNG_AVX2: philox_blocks_avx2(out, n_blocks, index0, c, c2, c3, key0, key1); break;
+#endif
+    default: philox_blocks_portable(out, n_blocks, index0, c, c2, c3, key0, key1); break;
+    }
     return 1;
 }
 
