@@ -474,7 +474,10 @@ static void allgather_bruck(const fc_dist *dist, void *buf, size_t n, MPI_Dataty
 }
 
 /* Every rank sends its block to every other directly: size - 1 messages, all in flight at once. */
-static void allgather_direct(const fc_dist *dist, void *buf, size_t n, MPI_Datatype type, size_t elem_bytes, int tag)
+/* Posts the direct exchange of allgather_direct: the receives of every peer's block and the sends of this
+ * rank's, into dist->requests; returns how many (complete them with MPI_Waitall). */
+static int allgather_direct_post(const fc_dist *dist, void *buf, size_t n, MPI_Datatype type, size_t elem_bytes,
+                                 int tag)
 {
     const int size = dist->size, rank = dist->rank;
     char *base = buf;
@@ -491,7 +494,12 @@ static void allgather_direct(const fc_dist *dist, void *buf, size_t n, MPI_Datat
     }
     for (int k = 1; k < size; k++)
         MPI_Isend(base + mine * elem_bytes, my_len, type, (rank + k) % size, tag, dist->comm, &req[m++]);
-    MPI_Waitall(m, req, MPI_STATUSES_IGNORE);
+    return m;
+}
+
+static void allgather_direct(const fc_dist *dist, void *buf, size_t n, MPI_Datatype type, size_t elem_bytes, int tag)
+{
+    MPI_Waitall(allgather_direct_post(dist, buf, n, type, elem_bytes, tag), dist->requests, MPI_STATUSES_IGNORE);
 }
 
 /* The message path's allgather of the blocks of buf (block q: elements [chunk_begin(n, q), chunk_begin(n,
@@ -502,10 +510,14 @@ static void allgather_direct(const fc_dist *dist, void *buf, size_t n, MPI_Datat
  * ~30 us at 1 GB/s). At 4 ranks rounds lost (4 namespace hosts x 1 rank, cs231n, interleaved pairs: the small
  * gathers slower in 8 of 10, 2.59 vs 2.43 ms per step; the step in 8 of 10 when the 350 KB parameter chunks took
  * rounds as well). Only copies: the same bits either way. */
+static int uses_rounds(const fc_dist *dist, size_t n, size_t elem_bytes)
+{
+    return dist->size >= dist->rounds_from && chunk_max(n, dist->size) * elem_bytes <= FC_BRUCK_MAX_BLOCK;
+}
+
 static void allgather_blocks(const fc_dist *dist, void *buf, size_t n, MPI_Datatype type, size_t elem_bytes, int tag)
 {
-    const size_t longest = chunk_max(n, dist->size);
-    if (dist->size >= dist->rounds_from && longest * elem_bytes <= FC_BRUCK_MAX_BLOCK)
+    if (uses_rounds(dist, n, elem_bytes))
         allgather_bruck(dist, buf, n, type, elem_bytes, tag);
     else
         allgather_direct(dist, buf, n, type, elem_bytes, tag);
@@ -524,12 +536,12 @@ static const double *node_sync_part(const fc_dist *dist, int q, long long seq)
     return (const double *)(dist->sync_base[q] + 64) + (seq & 1) * FC_SYNC_CAP;
 }
 
-/* The node's next synchronisation: this rank publishes n doubles (n may be 0) and waits until every rank
- * of the node has published its part of the same synchronisation; returns its number. Whatever a rank
- * wrote to shared memory before it published (the release store) is visible to every rank after its
- * wait (the acquire loads). Two payload buffers alternate: a rank rewrites one only after every peer has
- * published the following synchronisation, i.e. has finished reading this one. */
-static long long node_sync(const fc_dist *dist, const double *v, int n)
+/* The first half of the node's next synchronisation: this rank publishes n doubles (n may be 0) and returns
+ * the synchronisation's number. Whatever a rank wrote to shared memory before it published (the release
+ * store) is visible to every rank after its wait (the acquire loads). Two payload buffers alternate: a rank
+ * rewrites one only after every peer has published the following synchronisation, i.e. has finished
+ * reading this one (each rank waits for one synchronisation before it publishes the next). */
+static long long node_publish(const fc_dist *dist, const double *v, int n)
 {
     fc_node_flag *mine = (fc_node_flag *)dist->sync_base[dist->node_rank];
     const long long seq = atomic_load_explicit(&mine->count, memory_order_relaxed) + 1;
@@ -538,6 +550,15 @@ static long long node_sync(const fc_dist *dist, const double *v, int n)
     _mm_sfence(); /* the release store orders ordinary stores only; this also publishes non-temporal ones */
 #endif
     fc_node_flag_raise(mine, seq);
+    return seq;
+}
+
+/* The second half: waits until every rank of the node has published this rank's last synchronisation, and
+ * returns its number. */
+static long long node_wait(const fc_dist *dist)
+{
+    const fc_node_flag *mine = (const fc_node_flag *)dist->sync_base[dist->node_rank];
+    const long long seq = atomic_load_explicit(&mine->count, memory_order_relaxed);
     for (int q = 0; q < dist->node_size; q++)
         if (q != dist->node_rank) fc_node_flag_wait((fc_node_flag *)dist->sync_base[q], seq, dist->sync_waiter);
     return seq;
@@ -546,7 +567,8 @@ static long long node_sync(const fc_dist *dist, const double *v, int n)
 /* Memory written to a shared window before the barrier is visible to every rank after it. */
 static void shared_barrier(const fc_dist *dist)
 {
-    node_sync(dist, NULL, 0);
+    node_publish(dist, NULL, 0);
+    node_wait(dist);
 }
 
 static int is_shared(const fc_dist *dist, int which, const fc_real *buf, size_t n)
@@ -709,29 +731,57 @@ void fc_dist_sum_grads(const fc_dist *dist, fc_real *grad, size_t n)
     fc_dist_allgather_chunks(dist, grad, n);
 }
 
-/* dist->gather[q * n .. (q + 1) * n) = rank q's v, for every q. */
-static void allgather_doubles(const fc_dist *dist, const double *v, int n)
+/* dist->gather[q * n .. (q + 1) * n) = rank q's v, for every q, in two halves: the first hands v to the
+ * peers (on one node through the synchronisation area; else it posts the direct exchange's messages, or
+ * nothing where rounds will carry them), the second completes the gather. Between the two a rank may
+ * compute, but must not start another exchange on dist. */
+static void gather_doubles_begin(const fc_dist *dist, const double *v, int n)
 {
-    const int size = dist->size, rank = dist->rank;
-    double t0 = MPI_Wtime();
+    const double t0 = MPI_Wtime();
+    const size_t all = (size_t)dist->size * (size_t)n;
     if (uses_sync_area(dist, n)) {
-        const long long seq = node_sync(dist, v, n);
-        for (int q = 0; q < size; q++)
-            memcpy(dist->gather + (size_t)q * (size_t)n, node_sync_part(dist, q, seq),
-                   (size_t)n * sizeof(double));
-        gather_seconds += MPI_Wtime() - t0;
-        return;
+        node_publish(dist, v, n);
+    } else {
+        memcpy(dist->gather + (size_t)dist->rank * (size_t)n, v, (size_t)n * sizeof(double));
+        if (!uses_rounds(dist, all, sizeof(double)))
+            allgather_direct_post(dist, dist->gather, all, MPI_DOUBLE, sizeof(double), TAG_SMALL);
     }
-    memcpy(dist->gather + (size_t)rank * (size_t)n, v, (size_t)n * sizeof(double));
-    allgather_blocks(dist, dist->gather, (size_t)size * (size_t)n, MPI_DOUBLE, sizeof(double), TAG_SMALL);
     gather_seconds += MPI_Wtime() - t0;
 }
 
-void fc_dist_sum_doubles(const fc_dist *dist, double *v, int n)
+static void gather_doubles_end(const fc_dist *dist, int n)
+{
+    const double t0 = MPI_Wtime();
+    const size_t all = (size_t)dist->size * (size_t)n;
+    if (uses_sync_area(dist, n)) {
+        const long long seq = node_wait(dist);
+        for (int q = 0; q < dist->size; q++)
+            memcpy(dist->gather + (size_t)q * (size_t)n, node_sync_part(dist, q, seq), (size_t)n * sizeof(double));
+    } else if (uses_rounds(dist, all, sizeof(double))) {
+        allgather_bruck(dist, dist->gather, all, MPI_DOUBLE, sizeof(double), TAG_SMALL);
+    } else {
+        MPI_Waitall(2 * (dist->size - 1), dist->requests, MPI_STATUSES_IGNORE);
+    }
+    gather_seconds += MPI_Wtime() - t0;
+}
+
+static void allgather_doubles(const fc_dist *dist, const double *v, int n)
+{
+    gather_doubles_begin(dist, v, n);
+    gather_doubles_end(dist, n);
+}
+
+void fc_dist_sum_doubles_begin(const fc_dist *dist, const double *v, int n)
 {
     if (is_single(dist)) return;
     FC_ASSERT((size_t)n <= dist->gather_n);
-    allgather_doubles(dist, v, n);
+    gather_doubles_begin(dist, v, n);
+}
+
+void fc_dist_sum_doubles_end(const fc_dist *dist, double *v, int n)
+{
+    if (is_single(dist)) return;
+    gather_doubles_end(dist, n);
     for (int j = 0; j < n; j++) v[j] = dist->gather[j];
     for (int q = 1; q < dist->size; q++) {
         const double *part = dist->gather + (size_t)q * (size_t)n;
@@ -739,12 +789,18 @@ void fc_dist_sum_doubles(const fc_dist *dist, double *v, int n)
     }
 }
 
+void fc_dist_sum_doubles(const fc_dist *dist, double *v, int n)
+{
+    fc_dist_sum_doubles_begin(dist, v, n);
+    fc_dist_sum_doubles_end(dist, v, n);
+}
+
 void fc_dist_sum_doubles_allgather(const fc_dist *dist, double *v, int n, fc_real *buf, size_t n_buf)
 {
     fc_dist_sum_doubles(dist, v, n);
-    /* The sum went through node_sync, which every rank enters only after its own stores (the owners' new
-     * parameters included) and leaves only after every peer's: the barrier that the shared array's
-     * allgather would be is already behind us. */
+    /* The sum went through the synchronisation area, which every rank enters only after its own stores (the
+     * owners' new parameters included) and leaves only after every peer's: the barrier that the shared
+     * array's allgather would be is already behind us. */
     if (is_shared(dist, SHARED_PARAMS, buf, n_buf) && uses_sync_area(dist, n)) return;
     fc_dist_allgather_chunks(dist, buf, n_buf);
 }

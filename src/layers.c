@@ -53,25 +53,34 @@ static void add_colsum(fc_real *db, const fc_real *d, int batch, int n)
     }
 }
 
-void fc_affine_backward(fc_real *dx, fc_real *dw, fc_real *db, const fc_real *dout, const fc_real *x,
-                        const fc_real *w, int batch, int n_in, int n_out, int accumulate)
+void fc_affine_backward_params(fc_real *dw, fc_real *db, const fc_real *dout, const fc_real *x, int batch, int n_in,
+                               int n_out, int accumulate)
 {
     if (!accumulate) {
         if (db) memset(db, 0, (size_t)n_out * sizeof *db);
         if (batch == 0) memset(dw, 0, (size_t)n_in * (size_t)n_out * sizeof *dw);
     }
     if (batch == 0) return;
-    double t0 = now();
+    const double t0 = now();
     GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, n_in, n_out, batch, 1, x, n_in, dout, n_out, accumulate ? 1 : 0,
          dw, n_out);
     gemm_seconds += now() - t0;
     if (db) add_colsum(db, dout, batch, n_out);
-    if (dx) {
-        t0 = now();
-        GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, batch, n_in, n_out, 1, dout, n_out, w, n_out, 0, dx,
-             n_in);
-        gemm_seconds += now() - t0;
-    }
+}
+
+void fc_affine_backward_input(fc_real *dx, const fc_real *dout, const fc_real *w, int batch, int n_in, int n_out)
+{
+    if (batch == 0) return;
+    const double t0 = now();
+    GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, batch, n_in, n_out, 1, dout, n_out, w, n_out, 0, dx, n_in);
+    gemm_seconds += now() - t0;
+}
+
+void fc_affine_backward(fc_real *dx, fc_real *dw, fc_real *db, const fc_real *dout, const fc_real *x,
+                        const fc_real *w, int batch, int n_in, int n_out, int accumulate)
+{
+    fc_affine_backward_params(dw, db, dout, x, batch, n_in, n_out, accumulate);
+    if (dx) fc_affine_backward_input(dx, dout, w, batch, n_in, n_out);
 }
 
 /* ReLU as cs231n's np.maximum(0, x): a NaN passes on (!(x <= 0) holds for it), so that an overflow inside the
@@ -262,10 +271,9 @@ void fc_bias_act_backward(fc_real *dz, fc_real *db, const fc_real *dout, const f
 }
 
 FC_VECTOR_CLONES
-void fc_batchnorm_act_backward(fc_real *dz, fc_real *db, fc_real *dgamma, fc_real *dbeta, const fc_real *dout,
-                               const fc_real *h, double keep, const fc_real *xhat, const fc_real *inv_std,
-                               const fc_real *gamma, int batch, int n, double *stat_scratch,
-                               const struct fc_dist *dist)
+void fc_batchnorm_act_backward_begin(fc_real *dz, fc_real *dgamma, fc_real *dbeta, const fc_real *dout,
+                                     const fc_real *h, double keep, const fc_real *xhat, int batch, int n,
+                                     double *stat_scratch, const struct fc_dist *dist)
 {
     /* Sweep 1: dy (ReLU/dropout applied, stored in dz) and sums[0..n) = sum(dy), sums[n..2n) =
      * sum(dy * xhat), sums[2n] = rows: local first (they are also the local parameter gradients), then
@@ -287,7 +295,16 @@ void fc_batchnorm_act_backward(fc_real *dz, fc_real *db, fc_real *dgamma, fc_rea
         dbeta[j] += (fc_real)sums[j];
         dgamma[j] += (fc_real)sums[n + j];
     }
-    fc_dist_sum_doubles(dist, sums, 2 * n + 1);
+    fc_dist_sum_doubles_begin(dist, sums, 2 * n + 1);
+}
+
+FC_VECTOR_CLONES
+void fc_batchnorm_act_backward_end(fc_real *dz, fc_real *db, const fc_real *xhat, const fc_real *inv_std,
+                                   const fc_real *gamma, int batch, int n, double *stat_scratch,
+                                   const struct fc_dist *dist)
+{
+    double *sums = stat_scratch;
+    fc_dist_sum_doubles_end(dist, sums, 2 * n + 1);
     const double n_total = sums[2 * n]; /* exact: an integer below 2^53 */
     for (int j = 0; j < n; j++) {
         sums[j] /= n_total;
@@ -306,6 +323,15 @@ void fc_batchnorm_act_backward(fc_real *dz, fc_real *db, fc_real *dgamma, fc_rea
         if (db)
             for (int j = 0; j < n; j++) db[j] += zr[j];
     }
+}
+
+void fc_batchnorm_act_backward(fc_real *dz, fc_real *db, fc_real *dgamma, fc_real *dbeta, const fc_real *dout,
+                               const fc_real *h, double keep, const fc_real *xhat, const fc_real *inv_std,
+                               const fc_real *gamma, int batch, int n, double *stat_scratch,
+                               const struct fc_dist *dist)
+{
+    fc_batchnorm_act_backward_begin(dz, dgamma, dbeta, dout, h, keep, xhat, batch, n, stat_scratch, dist);
+    fc_batchnorm_act_backward_end(dz, db, xhat, inv_std, gamma, batch, n, stat_scratch, dist);
 }
 
 void fc_batchnorm_backward(fc_real *dx, fc_real *dgamma, fc_real *dbeta, const fc_real *dout,

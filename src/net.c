@@ -242,24 +242,36 @@ void fc_net_backward(fc_net *net)
     int k = 0;
     for (int l = L; l >= 1; l--) {
         const fc_real *in = l > 1 ? net->h[l - 1] : net->x;
-        /* Nobody needs the gradient of the input data: skip dx for layer 1 (~25-30% of GEMM work).
-         * Hidden layers' bias gradients were accumulated by the fused kernel below. */
-        fc_real *dx = l > 1 ? net->dbuf[k] : NULL;
-        fc_affine_backward(dx, G(net->iw[l]), l == L ? G(net->ib[l]) : NULL, dout, in, P(net->iw[l]), batch,
-                           net->dims[l - 1], net->dims[l], 0);
-        if (l == 1) break;
-        const int hl = l - 1, n = net->dims[hl];
+        const int n_in = net->dims[l - 1], n_out = net->dims[l];
+        /* Hidden layers' bias gradients were accumulated by the fused kernel below. */
+        fc_real *dw = G(net->iw[l]), *db = l == L ? G(net->ib[l]) : NULL;
+        /* Nobody needs the gradient of the input data: no dx for layer 1 (~25-30% of GEMM work). */
+        if (l == 1) {
+            fc_affine_backward_params(dw, db, dout, in, batch, n_in, n_out, 0);
+            break;
+        }
+        fc_real *dx = net->dbuf[k];
+        fc_affine_backward_input(dx, dout, P(net->iw[l]), batch, n_in, n_out);
+        const int hl = l - 1, n = n_in;
         const double keep = net->cfg.keep;
         /* In place: dx holds the gradient of h[hl] and becomes the gradient of its GEMM output. */
-        if (net->cfg.norm == FC_NORM_BATCH)
-            fc_batchnorm_act_backward(dx, G(net->ib[hl]), G(net->igamma[hl]), G(net->ibeta[hl]), dx, net->h[hl], keep,
-                                      net->xhat[hl], net->inv_std[hl], P(net->igamma[hl]), batch, n,
-                                      net->stat_scratch, net->dist);
-        else if (net->cfg.norm == FC_NORM_LAYER)
-            fc_layernorm_act_backward(dx, G(net->ib[hl]), G(net->igamma[hl]), G(net->ibeta[hl]), dx, net->h[hl], keep,
-                                      net->xhat[hl], net->inv_std[hl], P(net->igamma[hl]), batch, n);
-        else
-            fc_bias_act_backward(dx, G(net->ib[hl]), dx, net->h[hl], keep, batch, n);
+        if (net->cfg.norm == FC_NORM_BATCH) {
+            /* The weight gradient GEMM between the halves, while the ranks' batchnorm sums travel: a rank that
+             * got there first works instead of waiting, and one delayed by its core (an interrupt, another
+             * process) loses less to the lockstep. It reads dout and in, which the halves do not write. */
+            fc_batchnorm_act_backward_begin(dx, G(net->igamma[hl]), G(net->ibeta[hl]), dx, net->h[hl], keep,
+                                            net->xhat[hl], batch, n, net->stat_scratch, net->dist);
+            fc_affine_backward_params(dw, db, dout, in, batch, n_in, n_out, 0);
+            fc_batchnorm_act_backward_end(dx, G(net->ib[hl]), net->xhat[hl], net->inv_std[hl], P(net->igamma[hl]),
+                                          batch, n, net->stat_scratch, net->dist);
+        } else {
+            fc_affine_backward_params(dw, db, dout, in, batch, n_in, n_out, 0);
+            if (net->cfg.norm == FC_NORM_LAYER)
+                fc_layernorm_act_backward(dx, G(net->ib[hl]), G(net->igamma[hl]), G(net->ibeta[hl]), dx, net->h[hl],
+                                          keep, net->xhat[hl], net->inv_std[hl], P(net->igamma[hl]), batch, n);
+            else
+                fc_bias_act_backward(dx, G(net->ib[hl]), dx, net->h[hl], keep, batch, n);
+        }
         dout = dx;
         k ^= 1;
     }

@@ -223,13 +223,25 @@ START_TEST(test_allgather_rounds)
             ck_assert_msg(memcmp(v, want, sizeof v) == 0,
                           "msg_max=%zu rounds_from=%d: the sum of doubles is not the rank-order sum", dist.msg_max,
                           dist.rounds_from);
+            /* In two halves: the same messages, the same sum. */
+            for (int j = 0; j < N_SMALL; j++) v[j] = (double)contribution(dist.rank, (size_t)j + n);
+            n_sends = n_waits = 0, logging = 1;
+            fc_dist_sum_doubles_begin(&dist, v, N_SMALL);
+            fc_dist_sum_doubles_end(&dist, v, N_SMALL);
+            logging = 0;
+            if (size > 1)
+                check_sends(size >= rounds_from[c], (size_t)N_SMALL * (size_t)size, msg_max[c], "sum_doubles halves");
+            ck_assert_msg(memcmp(v, want, sizeof v) == 0,
+                          "msg_max=%zu rounds_from=%d: the sum of doubles in halves is not the rank-order sum",
+                          dist.msg_max, dist.rounds_from);
             fc_dist_free(&dist);
         }
 }
 END_TEST
 
 /* The one-node exchange's synchronisation area under a random mix of what a step does (the same sequence on
- * every rank, with rank-dependent delays to shuffle who arrives first): small ordered gathers of 1-40 doubles,
+ * every rank, with rank-dependent delays to shuffle who arrives first): small ordered gathers of 1-40 doubles
+ * (whole, or in halves with rank-dependent work between them),
  * gathers too large for the area (the message path), and the barriers of the shared exchange. Every gather
  * must equal the rank-order sum bitwise, and after the parameter barrier (plain, or the loss gather that also
  * publishes the parameters) every rank must see the values that every owner wrote just before it (ordinary
@@ -276,7 +288,14 @@ static void random_mix(int ranks_per_node)
         if (op < 12) { /* a gather: small, or (op 11) larger than the area holds */
             const int n = op == 11 ? BIG : 1 + (int)(w[3] % 40);
             for (int j = 0; j < n; j++) v[j] = (dist.rank + 1) * 0.1 + round * 1e-3 + j * 1e-7;
-            fc_dist_sum_doubles(&dist, v, n);
+            if (w[3] & 64) { /* in halves, with work between them that takes each rank its own time */
+                fc_dist_sum_doubles_begin(&dist, v, n);
+                for (volatile int spin = 0; spin < (int)((w[2] >> (dist.rank % 8)) % 20000); spin++) {
+                }
+                fc_dist_sum_doubles_end(&dist, v, n);
+            } else {
+                fc_dist_sum_doubles(&dist, v, n);
+            }
             for (int j = 0; j < n; j += 1 + n / 50) {
                 double want = 0;
                 for (int q = 0; q < dist.size; q++) want += (q + 1) * 0.1 + round * 1e-3 + j * 1e-7;

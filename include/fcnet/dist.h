@@ -123,6 +123,11 @@ void fc_dist_sum_grads(const fc_dist *dist, fc_real *grad, size_t n);
 
 /* v[0..n) = sum over ranks of v, in rank order, in double. */
 void fc_dist_sum_doubles(const fc_dist *dist, double *v, int n);
+/* The same sum in two halves, so that a rank can compute while its peers catch up or their parts travel:
+ * _begin hands this rank's v to the peers, _end waits for theirs and writes the sum into v (which must not
+ * change in between). Every rank calls both with the same n, and nothing else of dist in between. */
+void fc_dist_sum_doubles_begin(const fc_dist *dist, const double *v, int n);
+void fc_dist_sum_doubles_end(const fc_dist *dist, double *v, int n);
 
 /* fc_dist_sum_doubles(v, n) then fc_dist_allgather_chunks(buf, n_buf), with one synchronisation fewer on
  * one node: when buf is the node's shared parameter array, the sum's synchronisation is also the

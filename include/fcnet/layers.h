@@ -25,7 +25,7 @@ typedef struct fc_act {
 
 /* out = x w (no bias).  x: (batch, n_in)  w: (n_in, n_out)  out: (batch, n_out) */
 void fc_linear_forward(fc_real *out, const fc_real *x, const fc_real *w, int batch, int n_in, int n_out);
-/* Seconds this process has spent inside the GEMMs of fc_linear_forward and fc_affine_backward. */
+/* Seconds this process has spent inside the GEMMs of fc_linear_forward and fc_affine_backward (or its halves). */
 double fc_gemm_seconds(void);
 /* out = x w + b.  x: (batch, n_in)  w: (n_in, n_out)  b: (n_out)  out: (batch, n_out) */
 void fc_affine_forward(fc_real *out, const fc_real *x, const fc_real *w, const fc_real *b, int batch,
@@ -35,6 +35,10 @@ void fc_affine_forward(fc_real *out, const fc_real *x, const fc_real *w, const f
  * overwritten instead (the training step writes each weight gradient once, so it never zeroes them). */
 void fc_affine_backward(fc_real *dx, fc_real *dw, fc_real *db, const fc_real *dout, const fc_real *x,
                         const fc_real *w, int batch, int n_in, int n_out, int accumulate);
+/* Its two halves: the parameter gradients (dw, and db unless NULL), and the input gradient dx. */
+void fc_affine_backward_params(fc_real *dw, fc_real *db, const fc_real *dout, const fc_real *x, int batch, int n_in,
+                               int n_out, int accumulate);
+void fc_affine_backward_input(fc_real *dx, const fc_real *dout, const fc_real *w, int batch, int n_in, int n_out);
 
 /* out = max(x, 0) (in place allowed). */
 void fc_relu_forward(fc_real *out, const fc_real *x, size_t n);
@@ -99,6 +103,16 @@ void fc_batchnorm_act_backward(fc_real *dz, fc_real *db, fc_real *dgamma, fc_rea
                                const fc_real *h, double keep, const fc_real *xhat, const fc_real *inv_std,
                                const fc_real *gamma, int batch, int n, double *stat_scratch,
                                const struct fc_dist *dist);
+/* Its two halves around the ranks' sum of the two column sums it needs (fc_dist_sum_doubles_begin and _end),
+ * so that the caller can compute while the ranks' sums travel: _begin leaves dy in dz and adds this rank's
+ * sums to dgamma and dbeta; _end turns dz into the gradient of z (db += its column sums unless NULL). Nothing
+ * else may use dist or stat_scratch between them. */
+void fc_batchnorm_act_backward_begin(fc_real *dz, fc_real *dgamma, fc_real *dbeta, const fc_real *dout,
+                                     const fc_real *h, double keep, const fc_real *xhat, int batch, int n,
+                                     double *stat_scratch, const struct fc_dist *dist);
+void fc_batchnorm_act_backward_end(fc_real *dz, fc_real *db, const fc_real *xhat, const fc_real *inv_std,
+                                   const fc_real *gamma, int batch, int n, double *stat_scratch,
+                                   const struct fc_dist *dist);
 void fc_layernorm_act_forward(fc_real *out, fc_real *xhat, fc_real *inv_std, const fc_real *z, const fc_real *b,
                               const fc_real *gamma, const fc_real *beta, const fc_act *act, int batch, int n);
 void fc_layernorm_act_backward(fc_real *dz, fc_real *db, fc_real *dgamma, fc_real *dbeta, const fc_real *dout,
