@@ -232,10 +232,14 @@ int fc_rng_blocks_with(fc_rng_impl impl, uint32_t *out, int n_blocks, uint64_t s
 void fc_rng_blocks(uint32_t *out, int n_blocks, uint64_t seed, uint32_t stream, uint64_t a, uint32_t b,
                    uint32_t c, uint32_t index0)
 {
+#ifdef FC_BASELINE_ONLY /* common.h */
+    const fc_rng_impl widest = FC_RNG_PORTABLE;
+#else
     /* __builtin_cpu_supports reads flags set once at load time: cheap beside even one block. */
     const fc_rng_impl widest = impl_available(FC_RNG_AVX512) ? FC_RNG_AVX512
                                : impl_available(FC_RNG_AVX2) ? FC_RNG_AVX2
                                                              : FC_RNG_PORTABLE;
+#endif
     fc_rng_blocks_with(widest, out, n_blocks, seed, stream, a, b, c, index0);
 }
 

@@ -101,12 +101,16 @@ int fc_log_rank(void);
 /* On the hot elementwise kernels: AVX-512 and AVX2 clones besides the baseline one, picked at load time by
  * the CPU. Only wider vectors: -ffp-contract=off keeps FMA out of every clone, nothing is reassociated and
  * division and sqrt round correctly at any width, so all clones give bitwise the same results (ranks on
- * different CPUs still agree). The AVX-512 clone halves the instructions of the optimizer sweep, whose
- * division and sqrt bound it while its arrays are in cache (fmnist -n 1: update 0.068-0.075 -> 0.043-0.052 ms). */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__OPTIMIZE__)
+ * different CPUs still agree: test_clones). The AVX-512 clone halves the instructions of the optimizer sweep,
+ * whose division and sqrt bound it while its arrays are in cache (fmnist -n 1: update 0.068-0.075 -> 0.043-0.052
+ * ms). */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__OPTIMIZE__) && \
+    !defined(FC_BASELINE_ONLY)
 /* (GCC only: clang 14 leaves the clones of functions called from other files undefined at link time. Not in
  * unoptimised (Debug) builds: nothing is vectorised there, and a breakpoint on a cloned function would first
- * stop in its resolver, inside the dynamic loader, before main.) */
+ * stop in its resolver, inside the dynamic loader, before main. FC_BASELINE_ONLY: the tests' build of the core
+ * that runs only the baseline forms, here and in the Philox generator, whatever the CPU, so that test_clones
+ * can compare them with the forms this CPU picks.) */
 #define FC_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define FC_VECTOR_CLONES
