@@ -474,10 +474,13 @@ static void allgather_bruck(const fc_dist *dist, void *buf, size_t n, MPI_Dataty
 }
 
 /* Every rank sends its block to every other directly: size - 1 messages, all in flight at once. */
+/* The requests of one direct exchange: a receive from and a send to every peer. */
+static int direct_requests(const fc_dist *dist) { return 2 * (dist->size - 1); }
+
 /* Posts the direct exchange of allgather_direct: the receives of every peer's block and the sends of this
- * rank's, into dist->requests; returns how many (complete them with MPI_Waitall). */
-static int allgather_direct_post(const fc_dist *dist, void *buf, size_t n, MPI_Datatype type, size_t elem_bytes,
-                                 int tag)
+ * rank's, direct_requests of them in dist->requests (complete them with MPI_Waitall). */
+static void allgather_direct_post(const fc_dist *dist, void *buf, size_t n, MPI_Datatype type, size_t elem_bytes,
+                                  int tag)
 {
     const int size = dist->size, rank = dist->rank;
     char *base = buf;
@@ -494,12 +497,13 @@ static int allgather_direct_post(const fc_dist *dist, void *buf, size_t n, MPI_D
     }
     for (int k = 1; k < size; k++)
         MPI_Isend(base + mine * elem_bytes, my_len, type, (rank + k) % size, tag, dist->comm, &req[m++]);
-    return m;
+    FC_ASSERT(m == direct_requests(dist));
 }
 
 static void allgather_direct(const fc_dist *dist, void *buf, size_t n, MPI_Datatype type, size_t elem_bytes, int tag)
 {
-    MPI_Waitall(allgather_direct_post(dist, buf, n, type, elem_bytes, tag), dist->requests, MPI_STATUSES_IGNORE);
+    allgather_direct_post(dist, buf, n, type, elem_bytes, tag);
+    MPI_Waitall(direct_requests(dist), dist->requests, MPI_STATUSES_IGNORE);
 }
 
 /* The message path's allgather of the blocks of buf (block q: elements [chunk_begin(n, q), chunk_begin(n,
@@ -760,7 +764,7 @@ static void gather_doubles_end(const fc_dist *dist, int n)
     } else if (uses_rounds(dist, all, sizeof(double))) {
         allgather_bruck(dist, dist->gather, all, MPI_DOUBLE, sizeof(double), TAG_SMALL);
     } else {
-        MPI_Waitall(2 * (dist->size - 1), dist->requests, MPI_STATUSES_IGNORE);
+        MPI_Waitall(direct_requests(dist), dist->requests, MPI_STATUSES_IGNORE);
     }
     gather_seconds += MPI_Wtime() - t0;
 }

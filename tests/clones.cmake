@@ -1,6 +1,6 @@
 # fcnet_dist on the core built with only the baseline forms of its vector kernels (FC_BASELINE_ONLY), and
-# test_clones: its runs, alone and as some of the ranks of a run, must write fcnet_dist's bits. Not in the
-# sanitizer build (CMakeLists.txt).
+# test_clones: its runs, alone and as some of the ranks of a run, must write fcnet_dist's bits. Not in Debug
+# builds (CMakeLists.txt).
 if(NOT TARGET fcnet_baseline)
   return()
 endif()

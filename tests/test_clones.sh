@@ -44,25 +44,29 @@ same() {
     fi
 }
 
-# run OUT LAUNCH...: a training run of the current configuration ($opts), ending "not ok" if it fails.
+# run OUT COMMAND...: COMMAND with its output in OUT.log; "not ok" and status 1 when it fails.
 run() {
     local out=$1
     shift
-    # shellcheck disable=SC2086 # $opts is a list of options
     "$@" >"$out.log" 2>&1 || { not_ok "$out: exit $?"; tail -5 "$out.log" | sed 's/^/    /'; return 1; }
 }
 
+k=0
 while IFS='|' read -r name groups opts; do
     common="--data s.h5 --batch-size 50 --epochs 2 --val-size 60 $opts"
+    # In the two-rank mix the baseline program takes rank 0 and rank 1 in turn.
+    first=$BASE second=$DIST which=0
+    [ $((k % 2)) -eq 1 ] && first=$DIST second=$BASE which=1
+    k=$((k + 1))
     # shellcheck disable=SC2086 # $common is a list of options
     {
         run "$name-native1" "${mpi[@]}" -n 1 "$DIST" train $common --out "$name-native1" &&
             run "$name-base1" "${mpi[@]}" -n 1 "$BASE" train $common --out "$name-base1" &&
             same "$name, one rank: baseline forms" "$groups" "$name-native1" "$name-base1"
         run "$name-native2" "${mpi[@]}" -n 2 "$DIST" train $common --out "$name-native2" &&
-            run "$name-mixed2" "${mpi[@]}" -n 1 "$BASE" train $common --out "$name-mixed2" : \
-                -n 1 "$DIST" train $common --out "$name-mixed2" &&
-            same "$name, two ranks: rank 0 on the baseline forms, rank 1 on $forms" "$groups" \
+            run "$name-mixed2" "${mpi[@]}" -n 1 "$first" train $common --out "$name-mixed2" : \
+                -n 1 "$second" train $common --out "$name-mixed2" &&
+            same "$name, two ranks: rank $which on the baseline forms, rank $((1 - which)) on $forms" "$groups" \
                 "$name-native2" "$name-mixed2"
     } </dev/null
 done <<'EOF'
@@ -70,6 +74,7 @@ batchnorm adam|/params /optim /bn /best /history|--hidden 37,70 --norm batchnorm
 layernorm rmsprop|/params /optim /best /history|--hidden 33,19 --norm layernorm --keep 0.9 --optim rmsprop --reg 0.003
 no norm sgd_momentum|/params /optim /best /history|--hidden 50,21 --keep 0.5 --optim sgd_momentum --reg 0.001
 batchnorm sgd|/params /optim /bn /best /history|--hidden 40 --norm batchnorm --optim sgd
+no hidden layer|/params /optim /best /history|--hidden none --optim adam --reg 0.01
 EOF
 
 # Three ranks, the middle one on the baseline forms, through both exchanges (shared memory, messages).
