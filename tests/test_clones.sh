@@ -5,8 +5,8 @@
 # (FC_BASELINE_ONLY, include/fcnet/common.h). A run of either alone, and a run whose ranks are a mix of the two
 # (as on a cluster whose nodes have different CPUs), must write bitwise the checkpoint of fcnet_dist's run:
 # parameters, optimizer state, batchnorm statistics, the best parameters and the history. On a CPU without AVX2,
-# or in a build without clones (Debug, Clang), both run the baseline forms and the comparisons hold trivially;
-# the first line says which forms this CPU has.
+# or in a build without clones (Clang; Debug builds have no test_clones), both run the baseline forms and the
+# comparisons hold trivially; the first line says which forms this CPU has.
 # usage: test_clones.sh FCNET_DIST_BASELINE FCNET_SYNTH H5CMP [MPIEXEC]   (FCNET_DIST in the environment)
 # shellcheck disable=SC2054 # "--hidden 37,70": the commas belong to the value
 set -euo pipefail

@@ -241,8 +241,8 @@ END_TEST
 
 /* The one-node exchange's synchronisation area under a random mix of what a step does (the same sequence on
  * every rank, with rank-dependent delays to shuffle who arrives first): small ordered gathers of 1-40 doubles
- * (whole, or in halves with rank-dependent work between them),
- * gathers too large for the area (the message path), and the barriers of the shared exchange. Every gather
+ * (whole, or in halves with rank-dependent work between them), gathers too large for the area (the message
+ * path), and the barriers of the shared exchange. Every gather
  * must equal the rank-order sum bitwise, and after the parameter barrier (plain, or the loss gather that also
  * publishes the parameters) every rank must see the values that every owner wrote just before it (ordinary
  * and, through the optimizer's streaming path, non-temporal stores alike); the reduce-scatter must sum what
