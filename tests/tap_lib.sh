@@ -23,6 +23,18 @@ compare_h5() {
     if [ "$rc" -eq 0 ]; then ok "$name: $summary"; else not_ok "$name: $summary"; fi
     sed '$d' "$T/cmp.txt" | sed 's/^/    /'
 }
+# same_h5 NAME A B OBJECT...: ok when $H5CMP finds the HDF5 files A and B bitwise equal in every OBJECT, else
+# not ok with h5cmp's first lines ($T: scratch).
+same_h5() {
+    local name=$1 a=$2 b=$3
+    shift 3
+    if "$H5CMP" "$a" "$b" "$@" >"$T/cmp.txt" 2>&1; then
+        ok "$name"
+    else
+        not_ok "$name: not bitwise equal"
+        head -5 "$T/cmp.txt" | sed 's/^/    /'
+    fi
+}
 now() { date +%s.%N; }
 # elapsed T0 [T1]: seconds from T0 to T1 (default: now), one decimal.
 elapsed() { awk -v a="$1" -v b="${2:-$(now)}" 'BEGIN { printf "%.1f", b - a }'; }
