@@ -34,16 +34,19 @@ if [ $# -eq 0 ] && [ -n "$(grep -rl 'LABELS sanitize' "$root/tests" 2>/dev/null 
 fi
 
 # failed_checks DIR: after a failed ctest run in DIR, the lines of each failed test's output that say what failed
-# (`not ok`, `FAIL`, a Check failure `file:line:F:`, a sanitizer's report), at most 20 per test, cut to 300
-# characters: the full outputs stand far above, among the other tests' lines, and a log shown by its ends omits them.
+# (`not ok`, `FAIL`, a Check failure `file:line:F:`, a sanitizer's report), each with up to 5 of the indented lines
+# the tests print under a failure (the stderr it got, a diff), at most 30 lines per test, cut to 300 characters:
+# the full outputs stand far above, among the other tests' lines, and a log shown by its ends omits them.
 failed_checks() {
     local failed=$1/Testing/Temporary/LastTestsFailed.log log=$1/Testing/Temporary/LastTest.log name lines
     [ -s "$failed" ] && [ -f "$log" ] || return 0
     echo "== failed checks ($1)"
     while IFS=: read -r _ name; do
         lines=$(awk -v t="$name" '$0 ~ "^[0-9]+/[0-9]+ Test: " t "$" { on = 1; next } /^<end of output>/ { on = 0 }
-            on && /^(not ok|FAIL)|:[0-9]+:[FE]:|ERROR: [A-Za-z]*Sanitizer|runtime error:/' "$log" | head -n 20 |
-            cut -c 1-300) || true # awk cut short by head
+            !on { next }
+            /^(not ok|FAIL)|:[0-9]+:[FE]:|ERROR: [A-Za-z]*Sanitizer|runtime error:/ { print; detail = 5; next }
+            detail > 0 && /^    / { print; detail--; next }
+            { detail = 0 }' "$log" | head -n 30 | cut -c 1-300) || true # awk cut short by head
         [ -n "$lines" ] || lines="(no line says; a timeout or a crash: see its output above)"
         printf '%s\n' "$lines" | sed "s/^/$name: /"
     done <"$failed"

@@ -7,6 +7,7 @@
 #     (the file or flag, and the object or value where the case names one), and nothing on stdout,
 #   - write nothing: the working directory (where --out defaults to fcnet-out) stays empty.
 # The corpus files themselves must be unchanged afterwards (nothing opens them for writing).
+# A case broken only by stderr lines that are not fcnet_dist's runs once more (check_case).
 # mpirun -q (orte_execute_quiet) keeps Open MPI's "primary job terminated normally, but 1 process
 # returned a non-zero exit code" banner off stderr; without it every case would print 8 more lines.
 #
@@ -49,9 +50,11 @@ run_case() {
     echo $(((end - start) / 1000000)) >"$dir/ms"
 }
 
-# check_case NAME EXPECT: prints "ok" or "FAIL" with the reasons; returns 1 on failure.
-check_case() {
-    local name=$1 expect=$2 dir=$W/run/$1 why="" status ms line part r
+# judge NAME EXPECT [FCNET_ONLY]: sets why to the reasons case NAME's results in $W/run/NAME break the rules
+# above, or to "". With FCNET_ONLY=1, stderr's lines other than fcnet_dist's own are left out.
+judge() {
+    local name=$1 expect=$2 fcnet_only=${3:-0} dir=$W/run/$1 status ms part r
+    why=""
     status=$(cat "$dir/status")
     ms=$(cat "$dir/ms")
     [ "$status" = 2 ] || why="$why exit $status (expected 2);"
@@ -66,7 +69,11 @@ check_case() {
     done
     [ "$recorded" -gt 0 ] || why="$why no rank recorded its exit status;"
     local -a lines=()
-    mapfile -t lines <"$dir/stderr"
+    if [ "$fcnet_only" = 1 ]; then
+        mapfile -t lines < <(grep '^fcnet_dist: ' "$dir/stderr")
+    else
+        mapfile -t lines <"$dir/stderr"
+    fi
     [ "${#lines[@]}" -eq 1 ] || why="$why ${#lines[@]} lines on stderr;"
     line=${lines[0]:-}
     IFS='|' read -r -a parts <<<"$expect"
@@ -75,6 +82,31 @@ check_case() {
     done
     [ ! -s "$dir/stdout" ] || why="$why output on stdout;"
     [ -z "$(ls -A "$dir/cwd")" ] || why="$why wrote $(ls -A "$dir/cwd" | tr '\n' ' ');"
+}
+
+# check_case NAME EXPECT ARG...: prints "ok" or "FAIL" with the reasons; returns 1 on failure.
+# A case whose only fault is lines on stderr that are not fcnet_dist's runs once more, alone, and passes if that
+# run keeps every rule; its result says what the first run printed. Open MPI's runtime can print a line of its
+# own while it tears down a job one rank of which exited non-zero (a PMIx "UNREACHABLE" line is a known one);
+# one case of 190 in one CI run had a second line that 240 repetitions here did not bring back. Any other
+# fault, fcnet_dist printing a second line among them, fails at once.
+check_case() {
+    local name=$1 expect=$2 dir=$W/run/$1 why line foreign=""
+    judge "$name" "$expect"
+    local first=$why
+    [ -z "$first" ] || judge "$name" "$expect" 1
+    if [ -n "$first" ] && [ -z "$why" ]; then
+        foreign=$(grep -v '^fcnet_dist: ' "$dir/stderr" | head -3 | paste -sd ' ')
+        mv "$dir/stderr" "$dir/stderr.first"
+        rm -rf "$dir/rc"
+        run_case "$@"
+        judge "$name" "$expect"
+        [ -z "$why" ] || why="$why (on a retry; the first run printed besides fcnet's line: $foreign)"
+    else
+        why=$first
+    fi
+    local ms
+    ms=$(cat "$dir/ms")
     if [ -n "$why" ]; then
         echo "FAIL $name ($ms ms):$why"
         sed 's/^/    stderr: /' "$dir/stderr" | head -20
@@ -82,6 +114,10 @@ check_case() {
         return 1
     fi
     printf 'ok   %-34s %5d ms  %s\n' "$name" "$ms" "$line"
+    if [ -n "$foreign" ]; then
+        retries=$((retries + 1))
+        echo "     $name passed on a retry; its first run printed besides fcnet's line: $foreign"
+    fi
 }
 
 mapfile -t case_lines <"$W/corpus/cases.txt"
@@ -101,10 +137,10 @@ done
 wait
 t_run=$((($(date +%s%N) - t1) / 1000000))
 
-failed=0
+failed=0 retries=0
 for entry in "${case_lines[@]}"; do
     eval "set -- $entry"
-    check_case "$1" "$2" || failed=$((failed + 1))
+    check_case "$@" || failed=$((failed + 1))
 done
 after=$(snapshot)
 if [ "$before" != "$after" ]; then
@@ -112,7 +148,7 @@ if [ "$before" != "$after" ]; then
     diff <(echo "$before") <(echo "$after") | head
     failed=$((failed + 1))
 fi
-echo "bad inputs: $n cases, $failed failed; corpus generated in $t_gen ms, cases ran in $t_run ms ($jobs at a time)"
+echo "bad inputs: $n cases, $failed failed, $retries passed on a retry; corpus generated in $t_gen ms, cases ran in $t_run ms ($jobs at a time)"
 if [ "$failed" -eq 0 ]; then
     rm -rf "$W"
     exit 0
