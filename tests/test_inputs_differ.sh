@@ -4,6 +4,7 @@
 # differs and the lowest rank that read it differently, no hang, and the checkpoints untouched. Without the
 # check the ranks disagree on the schedule and wait for each other forever. Open MPI's MPMD syntax
 # (`-n 1 A : -n 1 B`) gives each rank its own command line, as separate nodes' file systems would.
+# A case broken only by stderr lines that are not fcnet_dist's runs once more (expect).
 set -euo pipefail
 # shellcheck source=tap_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/tap_lib.sh"
@@ -40,19 +41,33 @@ expect() {
     while [ "$1" != -- ]; do a+=("$1"); shift; done
     shift
     b=("$@")
-    local start=$SECONDS rc=0
+    local start=$SECONDS rc why="" foreign="" try
     local env=()
     [ -z "${FCNET_DATA_COPIES:-}" ] || env=(-x FCNET_DATA_COPIES)
-    timeout 60 "$mpiexec" -q --oversubscribe --bind-to none "${env[@]}" -n 1 "$dist" "${a[@]}" : -n 1 "${DIST1:-$dist}" "${b[@]}" \
-        >"$work/stdout" 2>"$work/stderr" || rc=$?
-    local why="" lines
-    lines=$(grep -c . "$work/stderr" || true)
-    [ $rc -eq 2 ] || why="$why exit $rc, want 2 (124 = hang);"
-    [ "$lines" -eq 1 ] || why="$why $lines lines on stderr;"
-    grep -qE "rank 1 (read|was started with) $want" "$work/stderr" || why="$why message does not name rank 1 and '$want';"
-    [ "$(sums)" = "$before" ] || why="$why a checkpoint changed;"
+    # A second run only when the first broke no rule but lines on stderr that are not fcnet_dist's (Open MPI's
+    # own, as test_bad_inputs.sh explains); a second fcnet_dist line or any other fault fails at once.
+    for try in 1 2; do
+        rc=0
+        timeout 60 "$mpiexec" -q --oversubscribe --bind-to none "${env[@]}" -n 1 "$dist" "${a[@]}" : -n 1 "${DIST1:-$dist}" "${b[@]}" \
+            >"$work/stdout" 2>"$work/stderr" || rc=$?
+        local own lines
+        lines=$(grep -c . "$work/stderr" || true)
+        own=$(grep -c '^fcnet_dist: ' "$work/stderr" || true)
+        why=""
+        [ $rc -eq 2 ] || why="$why exit $rc, want 2 (124 = hang);"
+        [ "$own" -eq 1 ] || why="$why $own lines of fcnet_dist's on stderr;"
+        grep -qE "rank 1 (read|was started with) $want" "$work/stderr" || why="$why message does not name rank 1 and '$want';"
+        [ "$(sums)" = "$before" ] || why="$why a checkpoint changed;"
+        [ -n "$why" ] || [ "$lines" -eq 1 ] || [ $try = 2 ] || {
+            foreign=$(grep -v '^fcnet_dist: ' "$work/stderr" | grep . | head -3 | paste -sd ' ')
+            continue
+        }
+        [ "$lines" -eq "$own" ] || why="$why $lines lines on stderr;"
+        break
+    done
+    [ -z "$foreign" ] || echo "# $name: run again; the first run printed besides fcnet's line: $foreign"
     if [ -z "$why" ]; then
-        ok "$name ($((SECONDS - start)) s): $(head -c 200 "$work/stderr")"
+        ok "$name ($((SECONDS - start)) s): $(grep '^fcnet_dist: ' "$work/stderr" | head -c 200)"
     else
         not_ok "$name:$why"
         sed 's/^/    stderr: /' "$work/stderr" | head -5
