@@ -473,7 +473,6 @@ static void allgather_bruck(const fc_dist *dist, void *buf, size_t n, MPI_Dataty
     }
 }
 
-/* Every rank sends its block to every other directly: size - 1 messages, all in flight at once. */
 /* The requests of one direct exchange: a receive from and a send to every peer. */
 static int direct_requests(const fc_dist *dist) { return 2 * (dist->size - 1); }
 
@@ -500,25 +499,27 @@ static void allgather_direct_post(const fc_dist *dist, void *buf, size_t n, MPI_
     FC_ASSERT(m == direct_requests(dist));
 }
 
+/* Every rank sends its block to every other directly: size - 1 messages, all in flight at once. */
 static void allgather_direct(const fc_dist *dist, void *buf, size_t n, MPI_Datatype type, size_t elem_bytes, int tag)
 {
     allgather_direct_post(dist, buf, n, type, elem_bytes, tag);
     MPI_Waitall(direct_requests(dist), dist->requests, MPI_STATUSES_IGNORE);
 }
 
-/* The message path's allgather of the blocks of buf (block q: elements [chunk_begin(n, q), chunk_begin(n,
- * q + 1))). Messages sent at once overlap their latencies but not the sender's per-message work, so the direct
- * exchange costs about one latency plus size - 1 sends, and Bruck's rounds a latency per round: rounds win only
- * at many ranks (from dist->rounds_from, 32: over TCP about where log2(size) latencies of ~40 us undercut size
- * sends of a few us), and only for small blocks, whose time on the wire is below a message's latency (32 KiB:
- * ~30 us at 1 GB/s). At 4 ranks rounds lost (4 namespace hosts x 1 rank, cs231n, interleaved pairs: the small
- * gathers slower in 8 of 10, 2.59 vs 2.43 ms per step; the step in 8 of 10 when the 350 KB parameter chunks took
- * rounds as well). Only copies: the same bits either way. */
+/* Whether the message path's allgather of the blocks of n elements (block q: elements [chunk_begin(n, q),
+ * chunk_begin(n, q + 1))) takes Bruck's rounds, else the direct exchange. Messages sent at once overlap their
+ * latencies but not the sender's per-message work, so the direct exchange costs about one latency plus size - 1
+ * sends, and Bruck's rounds a latency per round: rounds win only at many ranks (from dist->rounds_from, 32: over
+ * TCP about where log2(size) latencies of ~40 us undercut size sends of a few us), and only for small blocks, whose
+ * time on the wire is below a message's latency (32 KiB: ~30 us at 1 GB/s). At 4 ranks rounds lost (4 namespace
+ * hosts x 1 rank, cs231n, interleaved pairs: the small gathers slower in 8 of 10, 2.59 vs 2.43 ms per step; the
+ * step in 8 of 10 when the 350 KB parameter chunks took rounds as well). Only copies: the same bits either way. */
 static int uses_rounds(const fc_dist *dist, size_t n, size_t elem_bytes)
 {
     return dist->size >= dist->rounds_from && chunk_max(n, dist->size) * elem_bytes <= FC_BRUCK_MAX_BLOCK;
 }
 
+/* The message path's allgather of the blocks of buf. */
 static void allgather_blocks(const fc_dist *dist, void *buf, size_t n, MPI_Datatype type, size_t elem_bytes, int tag)
 {
     if (uses_rounds(dist, n, elem_bytes))
