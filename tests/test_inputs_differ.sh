@@ -41,7 +41,7 @@ expect() {
     while [ "$1" != -- ]; do a+=("$1"); shift; done
     shift
     b=("$@")
-    local start=$SECONDS rc why="" foreign="" try
+    local start=$SECONDS rc why="" foreign="" try own lines
     local env=()
     [ -z "${FCNET_DATA_COPIES:-}" ] || env=(-x FCNET_DATA_COPIES)
     # A second run only when the first broke no rule but lines on stderr that are not fcnet_dist's (Open MPI's
@@ -50,7 +50,6 @@ expect() {
         rc=0
         timeout 60 "$mpiexec" -q --oversubscribe --bind-to none "${env[@]}" -n 1 "$dist" "${a[@]}" : -n 1 "${DIST1:-$dist}" "${b[@]}" \
             >"$work/stdout" 2>"$work/stderr" || rc=$?
-        local own lines
         lines=$(grep -c . "$work/stderr" || true)
         own=$(grep -c '^fcnet_dist: ' "$work/stderr" || true)
         why=""
