@@ -35,6 +35,13 @@ same_h5() {
         head -5 "$T/cmp.txt" | sed 's/^/    /'
     fi
 }
+# tap_scratch NAME: T, a fresh folder fcnet_test_NAME.* under $TMPDIR (or /tmp), removed when the script exits,
+# made the working directory (a script that is given relative paths makes them absolute first).
+tap_scratch() {
+    T=$(mktemp -d "${TMPDIR:-/tmp}/fcnet_test_$1.XXXXXX") || exit 1
+    trap 'rm -rf "$T"' EXIT
+    cd "$T" || exit 1
+}
 now() { date +%s.%N; }
 # elapsed T0 [T1]: seconds from T0 to T1 (default: now), one decimal.
 elapsed() { awk -v a="$1" -v b="${2:-$(now)}" 'BEGIN { printf "%.1f", b - a }'; }

@@ -19,9 +19,7 @@ DIST=${FCNET_DIST:?FCNET_DIST must name the fcnet_dist binary}
 # shellcheck source=tests/tap_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/tap_lib.sh"
 t0=$(now)
-T=$(mktemp -d "${TMPDIR:-/tmp}/fcnet_test_clones.XXXXXX")
-trap 'rm -rf "$T"' EXIT
-cd "$T"
+tap_scratch clones
 
 forms=baseline
 grep -qw avx2 /proc/cpuinfo 2>/dev/null && forms=AVX2

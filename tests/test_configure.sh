@@ -10,9 +10,7 @@ SRC=${2:?}
 # shellcheck source=tests/tap_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/tap_lib.sh"
 t0=$(now)
-T=$(mktemp -d "${TMPDIR:-/tmp}/fcnet_test_configure.XXXXXX")
-trap 'rm -rf "$T"' EXIT
-cd "$T"
+tap_scratch configure
 
 # without MODULE: a pkg-config directory with links to every .pc file pkg-config would find, but MODULE's.
 without() {

@@ -12,9 +12,7 @@ DIST=${FCNET_DIST:?FCNET_DIST must name the fcnet_dist binary}
 # shellcheck source=tests/tap_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/tap_lib.sh"
 t0=$(now)
-T=$(mktemp -d "${TMPDIR:-/tmp}/fcnet_test_eval.XXXXXX")
-trap 'rm -rf "$T"' EXIT
-cd "$T"
+tap_scratch eval
 
 mpi() { # mpi N ARGS...: fcnet_dist under MPI with N ranks
     local n=$1

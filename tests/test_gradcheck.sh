@@ -12,14 +12,10 @@ F64=${1:?usage: test_gradcheck.sh FCNET_DIST_F64 [FCNET_SYNTH] [MPIEXEC]}
 SYNTH=${2:-}
 MPIEXEC=${3:-mpirun}
 F32=${FCNET_DIST:?FCNET_DIST must name the fcnet_dist binary}
-T=$(mktemp -d "${TMPDIR:-/tmp}/fcnet_test_gradcheck.XXXXXX")
-trap 'rm -rf "$T"' EXIT
-cd "$T"
-
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); echo "ok - $1"; }
-not_ok() { failed=$((failed + 1)); echo "not ok - $1"; }
+# shellcheck source=tap_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/tap_lib.sh"
+t0=$(now)
+tap_scratch gradcheck
 
 # Table rows: "  NAME  SHAPE  CHECKED  REL  ABS  THRESHOLD  VERDICT"; the shape may hold a space, so the
 # columns are taken from the end of the line.
@@ -389,5 +385,4 @@ fi
 
 echo "# sample reports:"
 sed 's/^/#   /' "gc_f64_depth_3_batchnorm_dropout_reg.txt" "gc_f32_depth_3_batchnorm_dropout_reg.txt"
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+tap_end "$t0"

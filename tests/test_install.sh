@@ -10,9 +10,7 @@ MPIEXEC=${3:-mpirun}
 # shellcheck source=tests/tap_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/tap_lib.sh"
 t0=$(now)
-T=$(mktemp -d "${TMPDIR:-/tmp}/fcnet_test_install.XXXXXX")
-trap 'rm -rf "$T"' EXIT
-cd "$T"
+tap_scratch install
 
 rc=0
 # An inherited DESTDIR would put the files elsewhere.

@@ -14,9 +14,7 @@ if ! command -v script >/dev/null 2>&1; then
     echo "skipped: script(1) is not installed (util-linux)"
     exit 77
 fi
-T=$(mktemp -d "${TMPDIR:-/tmp}/fcnet_test_progress_terminal.XXXXXX")
-trap 'rm -rf "$T"' EXIT
-cd "$T"
+tap_scratch progress_terminal
 "$SYNTH" --out s.h5 --train 600 --features 10 --classes 3 >/dev/null
 args="--data s.h5 --hidden 8 --epochs 1 --batch-size 50 --print-every 4" # one string: script -c takes a command line
 

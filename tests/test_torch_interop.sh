@@ -21,9 +21,7 @@ fi
 source "$(dirname "${BASH_SOURCE[0]}")/tap_lib.sh"
 t0=$(now)
 tool=$(cd "$(dirname "${BASH_SOURCE[0]}")/../results" && pwd)/torch_interop.py
-T=$(mktemp -d "${TMPDIR:-/tmp}/fcnet_test_torch_interop.XXXXXX")
-trap 'rm -rf "$T"' EXIT
-cd "$T" || exit 1
+tap_scratch torch_interop
 # The lines both reports share: accuracy, rows without a class, the confusion matrix.
 shared() { sed -n '/^accuracy:/p; /^no class:/p; /^confusion matrix/,$p' "$1"; }
 same_report() { # NAME FCNET_REPORT TORCH_REPORT

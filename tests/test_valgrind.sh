@@ -24,9 +24,7 @@ if ! command -v valgrind >/dev/null 2>&1; then
     echo "skipped: valgrind is not installed"
     exit 77
 fi
-T=$(mktemp -d "${TMPDIR:-/tmp}/fcnet_test_valgrind.XXXXXX")
-trap 'rm -rf "$T"' EXIT
-cd "$T"
+tap_scratch valgrind
 
 supp=(--suppressions="$here/valgrind.supp")
 [ -f /usr/share/openmpi/openmpi-valgrind.supp ] && supp+=(--suppressions=/usr/share/openmpi/openmpi-valgrind.supp)

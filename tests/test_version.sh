@@ -16,9 +16,7 @@ BUILD_TYPE=${7:-}
 # shellcheck source=tests/tap_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/tap_lib.sh"
 t0=$(now)
-T=$(mktemp -d "${TMPDIR:-/tmp}/fcnet_test_version.XXXXXX")
-trap 'rm -rf "$T"' EXIT
-cd "$T"
+tap_scratch version
 
 rc=0
 OPENBLAS_NUM_THREADS=1 "$DIST" --version >v.out 2>v.err || rc=$?
