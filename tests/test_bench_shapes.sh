@@ -18,9 +18,7 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_TH
 # shellcheck source=tests/tap_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/tap_lib.sh"
 t0=$(now)
-W=$(mktemp -d "${TMPDIR:-/tmp}/fcnet-bench-shapes.XXXXXX")
-trap 'rm -rf "$W"' EXIT
-cd "$W" || exit 1
+tap_scratch bench_shapes
 
 STEPS=3
 "$SYNTH" --out d.h5 --train 60 --val 0 --features 20 --classes 5 --seed 2 >/dev/null || exit 1
@@ -28,7 +26,7 @@ STEPS=3
 # layers, batchnorm and dropout, as in the benchmark's nets.
 for ranks in 1 2; do
     rm -f log.*
-    FCNET_TEST_SGEMM_LOG=$W/log timeout 60 "$MPIEXEC" --oversubscribe --bind-to none -n $ranks \
+    FCNET_TEST_SGEMM_LOG=$T/log timeout 60 "$MPIEXEC" --oversubscribe --bind-to none -n $ranks \
         -x LD_PRELOAD="$SGEMM_LOG" -x FCNET_TEST_SGEMM_LOG "$FCNET_DIST" train --data d.h5 --hidden 16,12,8 \
         --norm batchnorm --keep 0.9 --optim adam --batch-size 15 --val-size 0 --max-steps $STEPS --out run$ranks \
         >train$ranks.log 2>&1 || { not_ok "-n $ranks: the logged training run failed: $(tail -2 train$ranks.log)"; continue; }
