@@ -355,6 +355,14 @@ static fc_status gc_run(gc_state *s, const fc_config *cfg)
 
     int n_fail = 0, n_noise = 0, n_unchecked = 0, n_ok = 0;
     char unchecked[256] = ""; /* names of the tensors of which no element could be checked */
+    /* Layernorm normalises a 1-unit layer to 0 in every row: that layer outputs its beta on its ReLU's kink at
+     * any scale, and the layers after it get the same input in every row (train refuses such a layer;
+     * gradcheck checks the other tensors). Which tensors went unchecked, that beta and those of later layers
+     * or others too, decides the advice below. */
+    const int constant = fc_config_constant_layernorm_layer(cfg);
+    char its_beta[32];
+    snprintf(its_beta, sizeof its_beta, "beta%d", constant);
+    int constant_unchecked = 0, others_unchecked = 0;
     size_t n_skipped = 0;
     const char *worst = NULL;
     double worst_rel = 0;
@@ -371,6 +379,11 @@ static fc_status gc_run(gc_state *s, const fc_config *cfg)
         const char *verdict = "ok";
         if (r.checked == 0 && r.size > 0) { /* every element left out: nothing says the gradient is right */
             verdict = "unchecked";
+            const int layer = atoi(v->name + strcspn(v->name, "0123456789")); /* W3, b3, gamma3, beta3: 3 */
+            if (constant > 0 && strcmp(v->name, its_beta) == 0)
+                constant_unchecked = 1;
+            else if (constant == 0 || layer <= constant)
+                others_unchecked = 1;
             if (n_unchecked++ < 8)
                 snprintf(unchecked + strlen(unchecked), sizeof unchecked - strlen(unchecked), "%s%s",
                          n_unchecked > 1 ? ", " : "", v->name);
@@ -427,16 +440,16 @@ static fc_status gc_run(gc_state *s, const fc_config *cfg)
                                 "over a batch of 1 row normalises every unit to 0, so each layer outputs its beta, on "
                                 "its ReLU's kink, at any --weight-scale; use a --batch-size (and --data) of 2 or more "
                                 "rows", unchecked, n_unchecked > 8 ? ", ..." : "");
-        /* Layernorm normalises a 1-unit layer to 0 in every row: that layer, too, outputs its beta on its ReLU's
-         * kink at any scale (train refuses such a layer; gradcheck checks the other tensors). */
-        const int constant = fc_config_constant_layernorm_layer(cfg);
-        char its_beta[32];
-        snprintf(its_beta, sizeof its_beta, "beta%d", constant);
-        if (constant > 0 && strcmp(unchecked, its_beta) == 0) /* else the scale is (also) to blame: advice below */
+        /* A 1-unit layernorm layer (above) leaves its beta, and what comes after it, unchecked at any scale: no
+         * --weight-scale advice would help until the layer is wider. Anything else unchecked: the scale is (also)
+         * to blame, advice below. */
+        if (constant_unchecked && !others_unchecked)
             return fc_error_set(FC_ERR_INPUT, "gradcheck: no element of %s%s could be checked: --norm layernorm "
                                 "normalises the 1 unit of hidden layer %d to 0 in every row, so it outputs its beta, "
-                                "on its ReLU's kink, at any --weight-scale; give the layer 2 or more units",
-                                unchecked, n_unchecked > 8 ? ", ..." : "", constant);
+                                "on its ReLU's kink, at any --weight-scale%s; give the layer 2 or more units",
+                                unchecked, n_unchecked > 8 ? ", ..." : "", constant,
+                                constant < cfg->n_hidden ? ", and the layers after it get the same input in every row"
+                                                         : "");
         /* Weights below the step put every pre-activation (~ scale * |x|) within the step's reach of its kink
          * (--weight-scale 1e-30), and weights up to ten steps shrink the activations layer by layer until the
          * deeper ones are (the float build's default 1e-2 = h on --hidden 100,100,100,100: 5e-2 passes): only

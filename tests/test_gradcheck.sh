@@ -349,16 +349,30 @@ for ws in 1e-2 1; do
 done
 
 # The same for a 1-unit layernorm layer (gradcheck allows it, train refuses it): it outputs its beta at any scale.
+# Last (4,1) or not (1,5: the next layer's b2 and beta2 go unchecked too, since its input is the same in every
+# row, and the line says so), in either precision.
 for ws in 1e-2 1; do
     rc=0
     "$F32" gradcheck --hidden 4,1 --norm layernorm --weight-scale "$ws" >out.txt 2>err.txt || rc=$?
     if [ "$rc" -eq 2 ] && [ "$(wc -l <err.txt)" -eq 1 ] && grep -q 'beta2 could be checked: --norm layernorm normalises the 1 unit of hidden layer 2' err.txt &&
-        grep -q 'give the layer 2 or more units' err.txt && ! grep -q 'use a .* --weight-scale' err.txt &&
+        grep -q 'any --weight-scale; give the layer 2 or more units' err.txt && ! grep -q 'use a .* --weight-scale' err.txt &&
         grep -q '^  W3 *(1, 5) ' out.txt; then # a weight of fan_in 1 keeps its two axes in the table
         ok "layernorm, 1-unit layer, --weight-scale $ws: exit 2, the layer named: $(cat err.txt)"
     else
         not_ok "layernorm, 1-unit layer, --weight-scale $ws: exit $rc, '$(cat err.txt)' (want 2 and the 1-unit layer)"
     fi
+    for bin in "$F32" "$F64"; do
+        rc=0
+        "$bin" gradcheck --hidden 1,5 --norm layernorm --weight-scale "$ws" >out.txt 2>err.txt || rc=$?
+        if [ "$rc" -eq 2 ] && [ "$(wc -l <err.txt)" -eq 1 ] &&
+            grep -q 'no element of beta1, b2, beta2 could be checked: --norm layernorm normalises the 1 unit of hidden layer 1' err.txt &&
+            grep -q 'and the layers after it get the same input in every row; give the layer 2 or more units' err.txt &&
+            ! grep -q 'use a .* --weight-scale' err.txt; then
+            ok "layernorm, 1-unit first layer, $(basename "$bin"), --weight-scale $ws: exit 2, the layer named: $(cat err.txt)"
+        else
+            not_ok "layernorm, 1-unit first layer, $(basename "$bin"), --weight-scale $ws: exit $rc, '$(cat err.txt)' (want 2 and the 1-unit layer)"
+        fi
+    done
 done
 
 # ... but where the scale leaves other tensors unchecked too, the scale advice stands.
