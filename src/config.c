@@ -70,7 +70,7 @@ static const opt_spec specs[] = {
      .help = "normalisation after each hidden affine layer: none, batchnorm (statistics over the global "
              "minibatch, synchronised across ranks) or layernorm"},
     {.id = FC_OPT_KEEP, .name = "--keep", .kind = VK_REAL, .group = G_MODEL, .meta = "P", .lo = 0, .hi = 1,
-     .lo_open = 1, .help = "dropout keep probability of each hidden unit, 0 < P <= 1 (cs231n "
+     .lo_open = 1, .help = "dropout keep probability of each hidden unit, 2^-24 <= P <= 1 (cs231n "
                            "dropout_keep_ratio; 1 = no dropout)"},
     {.id = FC_OPT_REG, .name = "--reg", .kind = VK_REAL, .group = G_MODEL, .meta = "R", .lo = 0,
      .hi = HUGE_VAL, .help = "L2 strength, R >= 0: loss += 0.5 * R * sum(W^2) over the weights (not "
@@ -703,7 +703,10 @@ static int on_ini_pair(void *user, const char *section, const char *name, const 
     const int before = ctx->set_line[sp->id];
     if (before) {
         const char *prior = ctx->set_section[sp->id];
-        if (strcmp(prior, section) != 0)
+        if (strcmp(prior, section) != 0 && prior[0] == '\0')
+            fc_error_set(FC_ERR_INPUT, "%s:%d: '%s' given twice (also line %d, before any section; sections do not "
+                         "scope names)", ctx->file, ctx->line, name, before);
+        else if (strcmp(prior, section) != 0)
             fc_error_set(FC_ERR_INPUT, "%s:%d: '%s' given twice (also line %d, under [%s]; sections do not scope "
                          "names)", ctx->file, ctx->line, name, before, prior);
         else

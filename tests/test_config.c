@@ -638,6 +638,8 @@ START_TEST(test_config_file_errors)
         {"batch_size = 5\nbatch-size = 6\n", {":2: 'batch-size' given twice (also line 1)", NULL}},
         {"[model]\nhidden = 8\n[train]\nlr = 0.1\nhidden = 16\n",
          {":5: 'hidden' given twice (also line 2, under [model]", "sections do not scope names"}},
+        {"lr = 0.1\n[train]\nlr = 0.2\n",
+         {":3: 'lr' given twice (also line 1, before any section; sections do not scope names)", NULL}},
         {"lr = 0.1\ndata = "
          "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
          "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
