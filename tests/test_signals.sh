@@ -29,12 +29,14 @@
 #     (130) at once, the finished checkpoint intact, no temporary file. A hangup likewise: death by SIGHUP (129).
 #     8b. Either one during the final save itself: the save completes, then death by it (no evaluation).
 #  9. Under gdb (where installed), `signal SIGINT` then `continue` past the final raise(SIGINT) that gdb keeps:
-#     exit 130, not 0. 9b: the same with the SIGINT delivered during the final save.
+#     exit 130, not 0. 9b: the same with the SIGINT delivered during the final save. 9c: the README's example of
+#     one rank under gdb in an MPMD launch stops at its breakpoint and then finishes.
 # Every resume runs with --print-every 1 and must print step S + 1 first: a run that ignored the checkpoint and
 # trained again from step 0 would end on the same bits as the uninterrupted run (training is deterministic).
 #
 #   tests/test_signals.sh FCNET_SYNTH H5CMP [MPIEXEC]       (FCNET_DIST from the environment)
 set -uo pipefail
+README=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/README.md # case 9c runs its gdb example (before the cd below)
 # shellcheck source=tests/ckpt_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/ckpt_lib.sh" "$@"
 N=2
@@ -422,6 +424,24 @@ if command -v gdb >/dev/null && timeout 60 gdb -nx -batch -ex run --args /bin/tr
         fail "gdb: signal SIGINT in the final save: '${exited:-no exit line}' (want 'exited with code 0202]', 130)," \
             "checkpoint finished=$(attr gdbsave/checkpoint.h5 /@finished) (want 1)"
         tail -5 log.gdbsave | sed 's/^/    /'
+    fi
+    # 9c. The README's example of one rank under gdb in an MPMD launch, with the function it breaks on: the stop
+    # must happen (a function training no longer calls was never hit, and the job then ended with exit 1), the
+    # backtrace must show it, and `delete` + `continue` must let the run finish (exit 0).
+    fn=$(grep -o "mpirun --oversubscribe -n 1 gdb -batch -ex 'break [A-Za-z0-9_]*'" "$README" | head -1 |
+        sed "s/.*'break \([A-Za-z0-9_]*\)'/\1/")
+    rm -rf gdbmpmd
+    args=(train --data "$W/s.h5" --hidden 16,8 --norm batchnorm --epochs 1 --out gdbmpmd)
+    rc=0
+    timeout 120 "$MPIEXEC" --oversubscribe -n 1 gdb -nx -batch -ex "break ${fn:-none}" -ex run -ex bt -ex delete \
+        -ex continue --args "$FCNET_DIST" "${args[@]}" : -n 1 "$FCNET_DIST" "${args[@]}" >log.gdbmpmd 2>&1 || rc=$?
+    if [ -n "$fn" ] && [ "$rc" -eq 0 ] && grep -q "Breakpoint 1, .*$fn" log.gdbmpmd && grep -q "^#0 .*$fn" log.gdbmpmd &&
+        [ "$(attr gdbmpmd/checkpoint.h5 /@finished)" = 1 ]; then
+        pass "gdb: the README's MPMD example stops in $fn and the run then finishes (exit 0)"
+    else
+        fail "gdb: the README's MPMD example (break '${fn:-<not found in README.md>}'): exit $rc," \
+            "breakpoint hit $(grep -c "Breakpoint 1, " log.gdbmpmd) time(s), finished=$(attr gdbmpmd/checkpoint.h5 /@finished)"
+        tail -5 log.gdbmpmd | sed 's/^/    /'
     fi
 else
     echo "     gdb cases skipped: no gdb, or gdb cannot run a program here (ptrace refused)"
