@@ -703,14 +703,14 @@ static int on_ini_pair(void *user, const char *section, const char *name, const 
     const int before = ctx->set_line[sp->id];
     if (before) {
         const char *prior = ctx->set_section[sp->id];
-        if (strcmp(prior, section) != 0 && prior[0] == '\0')
+        if (strcmp(prior, section) == 0)
+            fc_error_set(FC_ERR_INPUT, "%s:%d: '%s' given twice (also line %d)", ctx->file, ctx->line, name, before);
+        else if (prior[0] == '\0')
             fc_error_set(FC_ERR_INPUT, "%s:%d: '%s' given twice (also line %d, before any section; sections do not "
                          "scope names)", ctx->file, ctx->line, name, before);
-        else if (strcmp(prior, section) != 0)
+        else
             fc_error_set(FC_ERR_INPUT, "%s:%d: '%s' given twice (also line %d, under [%s]; sections do not scope "
                          "names)", ctx->file, ctx->line, name, before, prior);
-        else
-            fc_error_set(FC_ERR_INPUT, "%s:%d: '%s' given twice (also line %d)", ctx->file, ctx->line, name, before);
         ctx->err_line = ctx->line;
         return 0;
     }
