@@ -47,6 +47,13 @@ for arg in "$@"; do
             "--new; FCNET_QUICKSTART_OUT to name another); use launch/local.sh for other runs" >&2
         exit 2
         ;;
+    # Its own --config holds the tuned options; fcnet_dist refuses a second one, but only after the install,
+    # build and dataset steps.
+    --config | --config=*)
+        echo "quickstart.sh: --config: the quickstart trains with its own configuration" \
+            "(results/configs/quickstart.ini); give options to override it, or use launch/local.sh --config FILE" >&2
+        exit 2
+        ;;
     *) extra+=("$arg") ;;
     esac
 done
@@ -119,7 +126,8 @@ if [ ! -f "$data" ]; then
 fi
 FCNET_CONVERT=$build/datasets/fcnet_convert FASHION_MNIST_OUT=$data "$root/datasets/fashion-mnist.sh"
 
-out=${FCNET_QUICKSTART_OUT:-$root/runs/quickstart}
+default_out=${FCNET_QUICKSTART_OUT:-$root/runs/quickstart}
+out=$default_out
 if [ "$new" = 1 ] && [ -e "$out" ]; then
     i=2
     while [ -e "$out-$i" ]; do i=$((i + 1)); done
@@ -213,7 +221,10 @@ fi
 more_epochs=$(/usr/bin/python3 -c 'import sys, h5py; print(int(h5py.File(sys.argv[1], "r").attrs["epochs"]) + 5)' \
     "$ckpt" 2>/dev/null || echo 15)
 if [ "$(run_state)" = unfinished ]; then
-    echo "the run stopped before its last epoch: $launch/quickstart.sh resumes it from the checkpoint"
+    # A run of --new has a directory of its own, which a plain call would not look at: name it.
+    again=$launch/quickstart.sh
+    [ "$out" = "$default_out" ] || again="FCNET_QUICKSTART_OUT=$(arg "$out") $again"
+    echo "the run stopped before its last epoch: $again resumes it from the checkpoint"
 fi
 cat <<EOF
 checkpoint: $(rel "$ckpt")   (HDF5; /params is a cs231n model.params dict, /history the curves)

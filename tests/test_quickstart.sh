@@ -57,6 +57,16 @@ quickstart "$T/out.log" --new --out "$T/elsewhere" || rc=$?
 check "--out is refused with exit 2 and one line naming it (got exit $rc)" \
     test "$rc" = 2 -a "$(wc -l <"$T/out.log")" = 1 -a ! -e "$T/elsewhere" -a ! -e "$T/qs"
 grep -q "^quickstart.sh: --out: " "$T/out.log" || not_ok "the --out refusal line: $(head -1 "$T/out.log")"
+# ... and so is --config: the script gives its own, and fcnet_dist refused the second only after the install,
+# build and dataset steps.
+for form in "--config $T/my.ini" "--config=$T/my.ini"; do
+    rc=0
+    # shellcheck disable=SC2086 # the form is two words or one
+    quickstart "$T/config.log" --new $form || rc=$?
+    check "$form is refused with exit 2 and one line naming --config (got exit $rc: $(head -1 "$T/config.log"))" \
+        test "$rc" = 2 -a "$(wc -l <"$T/config.log")" = 1 -a ! -e "$T/qs" -a ! -e "$T/qs-2"
+    grep -q "^quickstart.sh: --config: " "$T/config.log" || not_ok "the --config refusal line: $(head -1 "$T/config.log")"
+done
 
 # 1. A fresh run of one epoch.
 check "the first call succeeds" quickstart "$T/first.log" --epochs 1
@@ -183,9 +193,9 @@ check "new options without --new exit 2 (got $rc)" test "$rc" = 2
 check "and say to use --new" grep -q "launch/quickstart.sh --new --epochs 2" "$T/refused.log"
 # The options in that advice quoted as a shell needs them (a value with a space was printed as two words).
 rc=0
-quickstart "$T/refused2.log" --config "$T/my run.ini" || rc=$?
+quickstart "$T/refused2.log" --init-from "$T/my run.h5" || rc=$?
 check "an option's value with a space: exit 2 (got $rc), the advice quotes it" \
-    bash -c "[ $rc = 2 ] && grep -qF 'launch/quickstart.sh --new --config $T/my\\ run.ini' '$T/refused2.log'"
+    bash -c "[ $rc = 2 ] && grep -qF 'launch/quickstart.sh --new --init-from $T/my\\ run.h5' '$T/refused2.log'"
 
 # 3b. A mistyped option with --new is refused (exit 2) and leaves no directory behind.
 rc=0
@@ -203,7 +213,8 @@ check "FCNET_QUICKSTART_OUT=-x with a mistyped option: exit 2 (got $rc), fcnet's
 # 4. --new trains into the next directory; stopped by --max-steps, it says so; the next call resumes it.
 check "--new with --max-steps succeeds" quickstart "$T/new.log" --new --epochs 2 --max-steps 300
 check "it trains into qs-2" test -f "$T/qs-2/checkpoint.h5"
-check "it says the run stopped before its last epoch" grep -q "stopped before its last epoch" "$T/new.log"
+check "it says the run stopped before its last epoch, and which call resumes it (naming qs-2)" \
+    grep -qF "stopped before its last epoch: FCNET_QUICKSTART_OUT=$T/qs-2 $root/launch/quickstart.sh resumes it" "$T/new.log"
 check "the checkpoint is not finished" bash -c "! h5dump -a /finished '$T/qs-2/checkpoint.h5' | grep -q '(0): 1'"
 # Options given with the resuming call reach the run: --epochs 3 extends it by an epoch.
 check "the next call on qs-2, with --epochs 3, succeeds" env FCNET_QUICKSTART_OUT="$T/qs-2" \
