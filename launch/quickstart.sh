@@ -7,7 +7,8 @@
 #                                   resume it if it was interrupted)
 #   launch/quickstart.sh --new      train again into a new directory runs/quickstart-2, -3, ...
 #   launch/quickstart.sh [--new] [fcnet_dist train options]   e.g. --epochs 12 (they override the
-#                                   tuned defaults in results/configs/quickstart.ini)
+#                                   tuned defaults in results/configs/quickstart.ini; --out and
+#                                   --config are the script's own)
 #
 # Environment: FCNET_BUILD_DIR (default build/), FCNET_RANKS (default: the physical cores),
 # FCNET_QUICKSTART_OUT (default runs/quickstart), FCNET_QUICKSTART_DATA (the dataset's file, default
@@ -37,7 +38,7 @@ for arg in "$@"; do
     case $arg in
     --new) new=1 ;;
     -h | --help)
-        sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+        awk 'NR == 1 { next } !/^#/ { exit } { sub(/^# ?/, ""); print }' "${BASH_SOURCE[0]}" # the header above
         exit 0
         ;;
     # The script picks the run directory (and evaluates and plots from it): an --out of the user's would
