@@ -68,6 +68,13 @@ for form in "--config $T/my.ini" "--config=$T/my.ini"; do
     grep -q "^quickstart.sh: --config: " "$T/config.log" || not_ok "the --config refusal line: $(head -1 "$T/config.log")"
 done
 
+# --help: the script's header, whole (its last line too), before anything is installed or built.
+rc=0
+quickstart "$T/help.log" --help || rc=$?
+check "--help exits 0 with the header's usage and environment lines (got exit $rc, $(wc -l <"$T/help.log") lines)" \
+    bash -c "[ $rc = 0 ] && grep -q '^  launch/quickstart.sh --new ' '$T/help.log' &&
+        grep -q '^directory the user cannot write is used as built).\$' '$T/help.log' && ! grep -q '^==' '$T/help.log'"
+
 # 1. A fresh run of one epoch.
 check "the first call succeeds" quickstart "$T/first.log" --epochs 1
 first=$(accuracy_in "$T/first.log")
