@@ -358,10 +358,9 @@ static fc_status gc_run(gc_state *s, const fc_config *cfg)
     /* Layernorm normalises a 1-unit layer to 0 in every row: that layer outputs its beta on its ReLU's kink at
      * any scale, and the layers after it get the same input in every row (train refuses such a layer;
      * gradcheck checks the other tensors). Which tensors went unchecked, that beta and those of later layers
-     * or others too, decides the advice below. */
+     * (the views after it: the layout holds them layer by layer) or others too, decides the advice below. */
     const int constant = fc_config_constant_layernorm_layer(cfg);
-    char its_beta[32];
-    snprintf(its_beta, sizeof its_beta, "beta%d", constant);
+    const int constant_beta = constant > 0 ? s->net.ibeta[constant] : -1; /* its view index */
     int constant_unchecked = 0, others_unchecked = 0;
     size_t n_skipped = 0;
     const char *worst = NULL;
@@ -379,10 +378,9 @@ static fc_status gc_run(gc_state *s, const fc_config *cfg)
         const char *verdict = "ok";
         if (r.checked == 0 && r.size > 0) { /* every element left out: nothing says the gradient is right */
             verdict = "unchecked";
-            const int layer = atoi(v->name + strcspn(v->name, "0123456789")); /* W3, b3, gamma3, beta3: 3 */
-            if (constant > 0 && strcmp(v->name, its_beta) == 0)
+            if (iv == constant_beta)
                 constant_unchecked = 1;
-            else if (constant == 0 || layer <= constant)
+            else if (iv < constant_beta || constant_beta < 0)
                 others_unchecked = 1;
             if (n_unchecked++ < 8)
                 snprintf(unchecked + strlen(unchecked), sizeof unchecked - strlen(unchecked), "%s%s",
