@@ -57,3 +57,9 @@ fcnet_script_test(NAME test_param_stores
 set_tests_properties(test_param_stores PROPERTIES PROCESSORS 2)
 # The trial behind it, fed made-up step times: block length, order of the ways, agreement over the ranks.
 fcnet_test(NAME test_store_choice SOURCES test_store_choice.c RANKS 1 2 3)
+# Random nets, data and settings: -n N trains as -n 1 (double build), a run stopped and resumed at the same or
+# another rank count as a straight one.
+fcnet_script_test(NAME test_random_nets
+                  COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_random_nets.sh $<TARGET_FILE:fcnet_synth>
+                          $<TARGET_FILE:h5cmp> ${MPIEXEC_EXECUTABLE} $<TARGET_FILE:fcnet_dist_f64> TIMEOUT 600)
+set_tests_properties(test_random_nets PROPERTIES PROCESSORS 2)
