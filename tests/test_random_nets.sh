@@ -143,7 +143,7 @@ for ((t = 1; t <= trials; t++)); do
         run first "$ranks" "$dist32" "${args[@]}" --max-steps "$stop" --out "$d-resumed" &&
         run resumed "$ranks" "$dist32" --resume "$d-resumed/checkpoint.h5" --max-steps $((steps - stop)) \
             --out "$d-resumed"; then
-        same_h5 "trial $t: float: -n $ranks stopped after $stop steps and resumed ends bitwise as $steps straight steps" \
+        same_h5 "trial $t: float: -n $ranks stopped after $stop steps and resumed ends bitwise as $steps straight" \
             "$d-resumed/checkpoint.h5" "$d-straight/checkpoint.h5" / /@step /optim@t
     fi
     rm -rf "$d"-* "$data"
