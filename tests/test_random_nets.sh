@@ -9,6 +9,8 @@
 #   2. double build: -n R stopped at step k and resumed at -n R2 trains as -n 1;
 #   3. float build (what users run): -n R stopped at step k and resumed at -n R ends bitwise equal to S
 #      straight steps (every dataset of the checkpoint);
+# each run exchanging in a way drawn for it (shared memory, messages, nodes of 2 or 3 ranks; the node's copy of the
+# data or private ones), all of which give the same bits;
 # every run with --check-replicas 1, so replicas that drift apart fail it too. Each trial's options are printed
 # before its checks; a failing run's line gives its command, and the seed repeats the trial.
 #   test_random_nets.sh SYNTH H5CMP MPIEXEC DIST_F64
@@ -70,13 +72,40 @@ agree() { # agree NAME GOT WANT DEPTH NORM
     fi
 }
 
-# run NAME RANKS PROGRAM TRAIN-ARGS...: trains into $T/tTRIAL-NAME; on failure not ok with its first lines.
+# layout N: with = a way drawn for N ranks to exchange gradients and statistics, every one giving the same bits:
+# through the node's shared memory (the default), as MPI messages (FCNET_EXCHANGE=p2p), or between nodes of 2 or 3
+# consecutive ranks (FCNET_TEST_RANKS_PER_NODE, where such nodes divide N); and, one run in four, a private copy of
+# the data per rank instead of the node's shared one.
+layout() {
+    local n=$1
+    with=()
+    pick shared messages nodes
+    case $r in
+    messages) with+=(FCNET_EXCHANGE=p2p) ;;
+    nodes)
+        draw 2
+        for size in $((r + 2)) $((3 - r)); do
+            if [ "$n" -gt "$size" ] && [ $((n % size)) -eq 0 ]; then
+                with+=("FCNET_TEST_RANKS_PER_NODE=$size")
+                break
+            fi
+        done
+        ;;
+    esac
+    pick shared shared shared private
+    [ "$r" = private ] && with+=(FCNET_DATA_COPIES=private)
+}
+
+# run NAME RANKS PROGRAM TRAIN-ARGS...: trains into $T/tTRIAL-NAME in a layout drawn for it (named in a line when it
+# is not the default); on failure not ok with its first lines.
 run() {
     local name=$1 n=$2 program=$3
     shift 3
-    timeout 120 "$mpiexec" -q --oversubscribe --bind-to none -n "$n" "$program" train "$@" \
+    layout "$n"
+    [ ${#with[@]} -gt 0 ] && echo "#   $name: -n $n with ${with[*]}"
+    env "${with[@]}" timeout 120 "$mpiexec" -q --oversubscribe --bind-to none -n "$n" "$program" train "$@" \
         >"$T/t$t-$name.log" 2>&1 && return 0
-    not_ok "trial $t: $name: -n $n $(basename "$program") train $*: exit status not 0"
+    not_ok "trial $t: $name: ${with[*]} -n $n $(basename "$program") train $*: exit status not 0"
     head -3 "$T/t$t-$name.log" | sed 's/^/    /'
     return 1
 }
