@@ -3,12 +3,12 @@
 # test_resume and test_cli_reference, spread over the space of options. Each trial draws a dataset (features,
 # classes, rows, uint8 or float, with or without its own /val), a net (0-3 hidden layers of 1-30 units, a
 # norm, dropout, L2, init), an update rule with lr decay, preprocessing, a validation split, a batch size
-# (beyond the data, or fewer rows than ranks), a seed, shuffled or not, rank counts R and R2 (1-6) and a
+# (beyond the data, or fewer rows than ranks), a seed, shuffled or not, rank counts R (2-6) and R2 (1-6) and a
 # stop k within S steps (epoch ends, short last batches and the lr decay fall where they may), then checks:
 #   1. double build: -n R trains as -n 1 (rounding only; see the tolerances below);
 #   2. double build: -n R stopped at step k and resumed at -n R2 trains as -n 1;
 #   3. float build (what users run): -n R stopped at step k and resumed at -n R ends bitwise equal to S
-#      straight steps (every dataset of the checkpoint);
+#      straight steps (every dataset of the checkpoint, and the run's position);
 # each run exchanging in a way drawn for it (shared memory, messages, nodes of 2 or 3 ranks; the node's copy of the
 # data or private ones), all of which give the same bits;
 # every run with --check-replicas 1, so replicas that drift apart fail it too. Each trial's options are printed
@@ -33,7 +33,7 @@ H5CMP=$h5cmp
 
 # A generator of our own (an LCG) rather than bash's RANDOM, whose sequence for a seed changed in bash 5.1:
 # the same seed draws the same trials with any bash.
-state=${FCNET_RANDOM_SEED:-1}
+state=$((${FCNET_RANDOM_SEED:-1} & 0x7fffffff)) # kept below 2^31: the products stay in 64 bits
 # draw N: r = a number in [0, N).
 draw() {
     state=$(((state * 1103515245 + 12345) % 2147483648))
@@ -46,24 +46,29 @@ pick() {
     r=${words[r]}
 }
 
-# Tolerances of checks 1 and 2. The loss and accuracies of every step within 1e-8 (relative): the rank counts differ
-# only in the order of the sums over rows. Parameters, statistics and optimizer state within 1e-5 relative + 1e-7
-# absolute, not 1e-12: rmsprop and adam divide a gradient by its own running magnitude, so a component whose sum over
-# rows nearly cancels turns rounding of 1e-16 into a step of 1e-10 at once (seen: a layernorm layer's beta 2e-12 apart
-# after one step), and such differences grow with the steps. An error (a wrong shard, mask, statistic or resumed
-# state) moves the loss by 1e-3 or more. The biases of the layers batchnorm follows are left out: batchnorm subtracts
-# them again, so their gradient is rounding alone, which rmsprop and adam blow up (seen: 1.4e-7 apart after 42 steps).
-# Checked by a build whose dropout masks follow each rank's own rows instead of the global ones: the three trials of
-# seed 1 that drop units at several ranks fail, their losses 0.1-0.18 apart (relative).
+# Tolerances of checks 1 and 2. The loss of every step and the accuracies of every check within 1e-8 (relative): the
+# rank counts differ only in the order of the sums over rows. Every other dataset (parameters, statistics, optimizer
+# state, the best copy) within 1e-4 relative + 1e-6 absolute, not 1e-12 (seeds 1-12, 278 checks: at most 4e-14 apart
+# in the loss, 9e-9 elsewhere): rmsprop and adam divide a gradient by its own running magnitude, so a component whose
+# sum over rows nearly cancels turns rounding of 1e-16 into a step of 1e-10 at once (seen: a layernorm layer's beta
+# 2e-12 apart after one step), and such differences grow with the steps. An error (a wrong shard, mask, statistic or
+# resumed state) moves the loss by 1e-3 or more. The biases of the layers batchnorm follows are left out: batchnorm
+# subtracts them again, so their gradient is rounding alone, which rmsprop and adam blow up (seen: 1.4e-7 apart after
+# 42 steps). Checked by a build whose dropout masks follow each rank's own rows instead of the global ones: the six
+# trials of seed 1 that drop units fail checks 1 and 2, their losses 0.003-0.46 apart (relative).
+# The run's position and schedule, attributes that h5cmp compares only when named (an object such as / covers the
+# datasets below it).
+position=(/@step /@epoch /@epoch_step /@finished /optim@t /optim@lr /best@best_step /best@best_val_acc)
 agree() { # agree NAME GOT WANT DEPTH NORM
-    local name=$1 got=$2 want=$3 depth=$4 norm=$5 skip=() bn=()
+    local name=$1 got=$2 want=$3 depth=$4 norm=$5 skip=()
     if [ "$norm" = batchnorm ] && [ "$depth" -gt 0 ]; then
-        bn=(/bn)
-        for ((i = 1; i <= depth; i++)); do skip+=(--skip "/params/b$i" --skip "/optim/b$i/*"); done
+        for ((i = 1; i <= depth; i++)); do
+            skip+=(--skip "/params/b$i" --skip "/best/params/b$i" --skip "/optim/b$i/*")
+        done
     fi
-    if "$h5cmp" --rtol 1e-8 --atol 1e-12 "$got" "$want" /history/loss /history/train_acc /history/val_acc \
+    if "$h5cmp" --rtol 1e-8 --atol 1e-12 "$got" "$want" /history "${position[@]}" \
         >"$T/cmp.txt" 2>&1 &&
-        "$h5cmp" --rtol 1e-5 --atol 1e-7 "${skip[@]}" "$got" "$want" /params "${bn[@]}" /optim >"$T/cmp.txt" 2>&1; then
+        "$h5cmp" --rtol 1e-4 --atol 1e-6 "${skip[@]}" "$got" "$want" / >"$T/cmp.txt" 2>&1; then
         ok "$name"
     else
         not_ok "$name"
@@ -97,7 +102,7 @@ layout() {
 }
 
 # run NAME RANKS PROGRAM TRAIN-ARGS...: trains into $T/tTRIAL-NAME in a layout drawn for it (named in a line when it
-# is not the default); on failure not ok with its first lines.
+# is not the default); on failure not ok with the last lines of its output (the error).
 run() {
     local name=$1 n=$2 program=$3
     shift 3
@@ -105,8 +110,8 @@ run() {
     [ ${#with[@]} -gt 0 ] && echo "#   $name: -n $n with ${with[*]}"
     env "${with[@]}" timeout 120 "$mpiexec" -q --oversubscribe --bind-to none -n "$n" "$program" train "$@" \
         >"$T/t$t-$name.log" 2>&1 && return 0
-    not_ok "trial $t: $name: ${with[*]} -n $n $(basename "$program") train $*: exit status not 0"
-    head -3 "$T/t$t-$name.log" | sed 's/^/    /'
+    not_ok "trial $t: $name: ${with[*]:+${with[*]} }-n $n $(basename "$program") train $*: exit status not 0"
+    tail -n 3 "$T/t$t-$name.log" | sed 's/^/    /'
     return 1
 }
 
@@ -116,7 +121,7 @@ for ((t = 1; t <= trials; t++)); do
     draw 7 && classes=$((r + 2))
     draw 150 && rows=$((r + 8))
     pick float32 uint8 && dtype=$r
-    draw 3 && depth=$r
+    draw 4 && depth=$r
     pick none batchnorm layernorm && norm=$r
     hidden=none
     for ((i = 0; i < depth; i++)); do
@@ -135,7 +140,11 @@ for ((t = 1; t <= trials; t++)); do
     pick 0 0.1 5 file && val=$r
     [ "$val" = 0.1 ] && [ "$rows" -lt 10 ] && val=5
     draw 40 && batch=$((r + 2))
-    draw 6 && ranks=$((r + 1))
+    # Batchnorm over 2 or 3 rows amplifies rounding step after step (seen: -n 1 and -n 2 1e-12 apart after 10 steps,
+    # 7e-9 after 20, 3e-5 after 30, in W of a batch of 2), beyond any tolerance that still means something: 4 rows
+    # and more there (test_sync_bn and test_train check the smallest batches).
+    [ "$norm" = batchnorm ] && [ "$batch" -lt 4 ] && batch=$((batch + 2))
+    draw 5 && ranks=$((r + 2))
     draw 6 && ranks2=$((r + 1))
     draw 40 && steps=$((r + 4))
     draw $((steps - 1)) && stop=$((r + 1))
@@ -151,8 +160,8 @@ for ((t = 1; t <= trials; t++)); do
         --batch-size "$batch" --seed "$seed" --epochs 1000 --progress lines --print-every 1000 --check-replicas 1)
     [ "$val" != file ] && args+=(--val-size "$val")
     [ "$order" = no-shuffle ] && args+=(--no-shuffle)
-    echo "# trial $t: $rows rows of $features $dtype features, $classes classes, -n $ranks (resumed at -n $ranks2)," \
-        "$steps steps (stopped after $stop): ${args[*]}"
+    echo "# trial $t: $rows rows in /train of $features $dtype features, $classes classes," \
+        "-n $ranks (resumed at -n $ranks2), $steps steps (stopped after $stop): ${args[*]}"
     d=$T/t$t
     # 1. -n R against -n 1 in the double build.
     if run one 1 "$dist64" "${args[@]}" --max-steps "$steps" --out "$d-one" &&
@@ -173,7 +182,7 @@ for ((t = 1; t <= trials; t++)); do
         run resumed "$ranks" "$dist32" --resume "$d-resumed/checkpoint.h5" --max-steps $((steps - stop)) \
             --out "$d-resumed"; then
         same_h5 "trial $t: float: -n $ranks stopped after $stop steps and resumed ends bitwise as $steps straight" \
-            "$d-resumed/checkpoint.h5" "$d-straight/checkpoint.h5" / /@step /optim@t
+            "$d-resumed/checkpoint.h5" "$d-straight/checkpoint.h5" / "${position[@]}"
     fi
     rm -rf "$d"-* "$data"
 done
