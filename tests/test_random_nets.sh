@@ -142,7 +142,7 @@ for ((t = 1; t <= trials; t++)); do
     draw 40 && batch=$((r + 2))
     # Batchnorm over 2 or 3 rows amplifies rounding step after step (seen: -n 1 and -n 2 1e-12 apart after 10 steps,
     # 7e-9 after 20, 3e-5 after 30, in W of a batch of 2), beyond any tolerance that still means something: 4 rows
-    # and more there (test_sync_bn and test_train check the smallest batches).
+    # and more there (test_sync_bn checks the smallest batches, one row per rank).
     [ "$norm" = batchnorm ] && [ "$batch" -lt 4 ] && batch=$((batch + 2))
     draw 5 && ranks=$((r + 2))
     draw 6 && ranks2=$((r + 1))
