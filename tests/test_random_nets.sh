@@ -115,6 +115,7 @@ run() {
 }
 
 trials=${FCNET_RANDOM_TRIALS:-12}
+[[ $trials =~ ^[1-9][0-9]*$ ]] || { echo "not ok - FCNET_RANDOM_TRIALS=$trials: not a positive count"; exit 1; }
 for ((t = 1; t <= trials; t++)); do
     draw 40 && features=$((r + 1))
     draw 7 && classes=$((r + 2))
@@ -185,4 +186,6 @@ for ((t = 1; t <= trials; t++)); do
     fi
     rm -rf "$d"-* "$data"
 done
+# Every trial makes its three checks or says what failed; a pass count short of that is a defect of this script.
+[ "$failed" -gt 0 ] || [ "$passed" -eq $((3 * trials)) ] || not_ok "$passed checks passed, not 3 per trial"
 tap_end "$t0"

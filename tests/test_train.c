@@ -910,10 +910,14 @@ START_TEST(test_run_identity)
         ck_assert_msg(memcmp(&c, &base, sizeof c) != 0, "change %d (%s) changed nothing", k, what[k]);
         ck_assert_msg(identity_of(&c) != id, "a run with another %s has the same identity", what[k]);
     }
-    /* the data's shape: another file with more rows, the settings the same */
-    char other[512];
+    /* the data's shape, not its file: another file of the same shape (other values) keeps the identity, one with
+     * more rows changes it */
+    char same_shape[512], other[512];
+    fct_make_dataset(same_shape, sizeof same_shape, MPI_COMM_WORLD, 300, 0, 12, 4, 7);
     fct_make_dataset(other, sizeof other, MPI_COMM_WORLD, 310, 0, 12, 4, 3);
     fc_config c = base;
+    snprintf(c.data, sizeof c.data, "%s", same_shape);
+    ck_assert_msg(identity_of(&c) == id, "a run on another file of the same shape has another identity");
     snprintf(c.data, sizeof c.data, "%s", other);
     ck_assert_msg(identity_of(&c) != id, "a run on data of another shape has the same identity");
 }
