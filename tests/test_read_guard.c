@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -191,8 +192,8 @@ END_TEST
 
 /* A crashed rank other than 0 waits before it speaks, so that mpirun ends it silently once the rank that speaks
  * for it has exited: rank 0 when it shares the node (every rank reads the same copy), else the node's first rank.
- * Three such ranks crash at once in forked children; at 7 s those still waiting are ended with SIGTERM, as mpirun
- * ends them. */
+ * Three such ranks crash at once in forked children; all are silent at 3 s, and at 7 s those still waiting are ended
+ * with SIGTERM, as mpirun ends them. */
 typedef struct waiter {
     int rank, size, node_rank, node_has_rank0, speaks;
 } waiter;
@@ -224,7 +225,16 @@ START_TEST(test_other_ranks_wait_for_their_speaker)
         }
         close(fd);
     }
-    sleep(7);
+    /* At 3 s every one of them is still waiting, silent: none speaks before its 5 s. */
+    sleep(3);
+    for (int i = 0; i < N; i++) {
+        struct stat st;
+        ck_assert_int_eq(stat(path[i], &st), 0);
+        ck_assert_msg(waitpid(pid[i], NULL, WNOHANG) == 0 && st.st_size == 0,
+                      "rank %d of %d (node rank %d): ended or spoke within 3 s, want silent for 5 s", cases[i].rank,
+                      cases[i].size, cases[i].node_rank);
+    }
+    sleep(4);
     for (int i = 0; i < N; i++) kill(pid[i], SIGTERM);
     for (int i = 0; i < N; i++) {
         int status = 0;

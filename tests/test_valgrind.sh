@@ -99,8 +99,11 @@ same_bits() {
 same_bits "one rank: the native run's checkpoint bitwise the one under valgrind" one \
     "/params /optim /optim@t /bn /@step" \
     "$DIST" train "${train[@]}"
-same_bits "two ranks (layernorm, sgd_momentum): native and valgrind bitwise equal" two_auto "/params /optim /@step" \
-    env FCNET_EXCHANGE=auto "${two_ranks[@]}" -x FCNET_EXCHANGE "$DIST" train "${two_ln[@]}"
+for exchange in auto p2p; do
+    same_bits "two ranks, FCNET_EXCHANGE=$exchange (layernorm, sgd_momentum): native and valgrind bitwise equal" \
+        "two_$exchange" "/params /optim /@step" \
+        env FCNET_EXCHANGE=$exchange "${two_ranks[@]}" -x FCNET_EXCHANGE "$DIST" train "${two_ln[@]}"
+done
 same_bits "two ranks (batchnorm, rmsprop): native and valgrind bitwise equal" two_bn "/params /optim /bn /@step" \
     "${two_ranks[@]}" "$DIST" train "${two_bn[@]}"
 same_bits "four ranks as two nodes (adam): native and valgrind bitwise equal" four_nodes \
