@@ -363,8 +363,7 @@ void *fc_alloc(size_t n_bytes)
     if (rounded == 0) rounded = 64;
     void *p = aligned_alloc(64, rounded);
     if (!p) {
-        fprintf(stderr, "fcnet_dist: rank %d/%d: out of memory allocating %zu bytes\n", log_rank, log_size,
-                n_bytes);
+        fc_log_error("out of memory allocating %zu bytes", n_bytes); /* a stack buffer: no allocation */
         abort_job();
     }
     memset(p, 0, rounded); /* touch every page now, not inside a training step */

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "fcnet/dist.h"
 #include "fcnet/layers.h"
@@ -587,6 +588,29 @@ START_TEST(test_assert_alone_aborts)
 }
 END_TEST
 
+static void allocate_beyond_limit(const void *arg)
+{
+    (void)arg;
+    signal(SIGABRT, SIG_DFL);
+    const struct rlimit limit = {256u << 20, 256u << 20};
+    setrlimit(RLIMIT_AS, &limit);
+    fc_alloc((size_t)1 << 30);
+}
+
+/* An allocation that fails ends the job with fcnet's one error line (the lines' usual form), not a crash. */
+START_TEST(test_alloc_failure_is_one_error_line)
+{
+    int size;
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    if (size != 1) return;
+    const fct_child r = fct_run_child(allocate_beyond_limit, NULL);
+    ck_assert_msg(r.signalled && r.signal == SIGABRT, "exited %d code %d signal %d, stderr: %s", r.exited, r.code,
+                  r.signal, r.err);
+    ck_assert_msg(strcmp(r.err, "fcnet_dist: error: out of memory allocating 1073741824 bytes\n") == 0, "stderr: '%s'",
+                  r.err);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("dist");
@@ -603,6 +627,7 @@ static Suite *suite(void)
     tcase_add_test(t, test_check_replicas);
     tcase_add_test(t, test_slices);
     tcase_add_test(t, test_assert_alone_aborts);
+    tcase_add_test(t, test_alloc_failure_is_one_error_line);
     suite_add_tcase(s, t);
     return s;
 }
