@@ -97,17 +97,27 @@ static void data_shape(const fc_trainer *t, int64_t shape[5])
     memcpy(shape, s, sizeof s);
 }
 
-/* A fresh run's identity: a hash of its hyperparameters and its data's shape, so that reruns of one
- * configuration (which write bitwise-identical checkpoints) share it and other configurations do not. The
- * checkpoint keeps it and a resume inherits it; --keep-last removes only copies carrying it. Never 0. */
-static uint64_t run_identity(const fc_trainer *t)
+/* A fresh run's identity: a hash of what decides its computation (its hyperparameters; its data: the shape and the
+ * fingerprint of the training and validation rows; with --init-from, the parameters it starts from, as init_hash,
+ * else 0), so that reruns of one configuration on one dataset (which write bitwise-identical checkpoints) share it
+ * and other runs do not, also the same options on another file of the same shape. The checkpoint keeps it and a
+ * resume inherits it; --keep-last removes only copies carrying it. Never 0. */
+static uint64_t run_identity(const fc_trainer *t, uint64_t init_hash)
 {
     uint64_t settings[N_SETTINGS];
     run_settings(t->cfg, settings);
     int64_t shape[5];
     data_shape(t, shape);
-    const uint64_t id = fc_hash_bytes(settings, sizeof settings) ^ (fc_hash_bytes(shape, sizeof shape) << 1);
+    const uint64_t inputs[3] = {fc_hash_bytes(shape, sizeof shape), t->data_hash, init_hash};
+    const uint64_t id = fc_hash_bytes(settings, sizeof settings) ^ (fc_hash_bytes(inputs, sizeof inputs) << 1);
     return id ? id : 1;
+}
+
+/* The parameters (and batchnorm statistics) as loaded by --init-from. */
+static uint64_t init_fingerprint(const fc_trainer *t)
+{
+    const uint64_t h = fc_hash_large(t->net.params, t->net.layout.n_total * sizeof(fc_real), 0);
+    return t->net.bn_stats ? fc_hash_large(t->net.bn_stats, t->net.bn_layout.n_total * sizeof(fc_real), h) : h;
 }
 
 /* Every rank reads its own copy of the inputs (--config file, --resume checkpoint; the dataset once per node).
@@ -385,11 +395,12 @@ fc_status fc_train_setup(fc_trainer *t, const fc_config *cfg, fc_dist *dist)
     if (t->net.bn_stats) t->best_bn = fc_arena_alloc(&t->net.bn_layout);
 
     st = FC_OK;
-    t->run_id = run_identity(t);
+    t->run_id = run_identity(t, 0);
     t->resume_file[0] = -1;
     if (cfg->resume[0]) fc_file_identity(cfg->resume, t->resume_file);
     if (cfg->resume[0]) st = fc_ckpt_load(t, cfg->resume);
-    else if (cfg->init_from[0]) st = fc_ckpt_load_params(&t->net, cfg->init_from, 0);
+    else if (cfg->init_from[0] && (st = fc_ckpt_load_params(&t->net, cfg->init_from, 0)) == FC_OK)
+        t->run_id = run_identity(t, init_fingerprint(t));
     if (st == FC_OK && cfg->resume[0]) st = check_resumed_position(t, cfg->resume);
     t->resumed_step = cfg->resume[0] ? t->step : -1;
     if ((st = fc_dist_agree(dist, st, 1)) != FC_OK) return st;

@@ -852,8 +852,18 @@ START_TEST(test_val_size_with_own_val)
 END_TEST
 
 /* A fresh run's identity (which --keep-last, --overwrite and a resume's pruning go by) is the same for a rerun
- * of one configuration and changes with every hyperparameter and with the data's shape; --out and --max-steps,
- * which do not change what the run computes, leave it as it is. */
+ * of one configuration and changes with every hyperparameter, with the data and with --init-from's parameters;
+ * --out, --max-steps and the files' names, which do not change what the run computes, leave it as it is. */
+static void copy_file(const char *from, const char *to)
+{
+    FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
+    ck_assert(in && out);
+    char buf[65536];
+    for (size_t n; (n = fread(buf, 1, sizeof buf, in)) > 0;) ck_assert_uint_eq(fwrite(buf, 1, n, out), n);
+    fclose(in);
+    ck_assert_int_eq(fclose(out), 0);
+}
+
 static uint64_t identity_of(const fc_config *cfg)
 {
     fc_dist dist;
@@ -866,6 +876,8 @@ static uint64_t identity_of(const fc_config *cfg)
 
 START_TEST(test_run_identity)
 {
+    int rank;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     fc_config base;
     fct_small_config(&base, data_path, FC_NORM_NONE, 1.0, FC_OPTIM_SGD);
     const uint64_t id = identity_of(&base);
@@ -910,16 +922,46 @@ START_TEST(test_run_identity)
         ck_assert_msg(memcmp(&c, &base, sizeof c) != 0, "change %d (%s) changed nothing", k, what[k]);
         ck_assert_msg(identity_of(&c) != id, "a run with another %s has the same identity", what[k]);
     }
-    /* the data's shape, not its file: another file of the same shape (other values) keeps the identity, one with
-     * more rows changes it */
-    char same_shape[512], other[512];
+    /* the data, not its file's name: a byte copy elsewhere keeps the identity; other rows of the same shape, or
+     * more rows, change it */
+    char copy[600], same_shape[512], other[512];
+    snprintf(copy, sizeof copy, "%s.copy.h5", data_path);
+    if (rank == 0) copy_file(data_path, copy);
+    MPI_Barrier(MPI_COMM_WORLD);
     fct_make_dataset(same_shape, sizeof same_shape, MPI_COMM_WORLD, 300, 0, 12, 4, 7);
     fct_make_dataset(other, sizeof other, MPI_COMM_WORLD, 310, 0, 12, 4, 3);
     fc_config c = base;
+    snprintf(c.data, sizeof c.data, "%s", copy);
+    ck_assert_msg(identity_of(&c) == id, "a run on a copy of its data has another identity");
     snprintf(c.data, sizeof c.data, "%s", same_shape);
-    ck_assert_msg(identity_of(&c) == id, "a run on another file of the same shape has another identity");
+    ck_assert_msg(identity_of(&c) != id, "a run on other rows of the same shape has the same identity");
     snprintf(c.data, sizeof c.data, "%s", other);
     ck_assert_msg(identity_of(&c) != id, "a run on data of another shape has the same identity");
+    /* --init-from: the parameters it starts from (two checkpoints of other seeds; one of them under two names) */
+    char init_a[600], init_b[600], init_a_copy[600];
+    snprintf(init_a, sizeof init_a, "%s.init_a.h5", data_path);
+    snprintf(init_b, sizeof init_b, "%s.init_b.h5", data_path);
+    snprintf(init_a_copy, sizeof init_a_copy, "%s.init_a_copy.h5", data_path);
+    for (int k = 0; k < 2; k++) {
+        fc_config seeded = base;
+        seeded.seed = base.seed + 10 + (uint64_t)k;
+        fc_dist dist;
+        fc_trainer t;
+        setup_on_world(&t, &seeded, &dist);
+        fc_status st = rank == 0 ? fc_ckpt_save(&t, k == 0 ? init_a : init_b) : FC_OK;
+        ck_assert_int_eq(fc_dist_agree(&dist, st, 1), FC_OK);
+        free_trainer_and_dist(&t, &dist);
+    }
+    if (rank == 0) copy_file(init_a, init_a_copy);
+    MPI_Barrier(MPI_COMM_WORLD);
+    fc_config from_a = base, from_b = base, from_a_copy = base;
+    snprintf(from_a.init_from, sizeof from_a.init_from, "%s", init_a);
+    snprintf(from_b.init_from, sizeof from_b.init_from, "%s", init_b);
+    snprintf(from_a_copy.init_from, sizeof from_a_copy.init_from, "%s", init_a_copy);
+    const uint64_t id_a = identity_of(&from_a);
+    ck_assert_msg(id_a != id, "a run from --init-from has the identity of one from its seed");
+    ck_assert_msg(identity_of(&from_b) != id_a, "runs from other --init-from parameters have one identity");
+    ck_assert_msg(identity_of(&from_a_copy) == id_a, "a run from a copy of its --init-from file has another identity");
 }
 END_TEST
 
