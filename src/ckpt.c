@@ -891,6 +891,13 @@ static void r_refuse_bn(ckpt_io *io, const fc_net *net, const char *group)
 static void r_check_format(ckpt_io *io)
 {
     char format[64];
+    /* Said as such, not as one missing attribute: most often another HDF5 file given by mistake, such as the dataset */
+    if (io->st == FC_OK && H5Aexists_by_name(io->file, "/", "format", H5P_DEFAULT) == 0) {
+        const int dataset = H5Lexists(io->file, "train", H5P_DEFAULT) > 0;
+        io_fail(io, "/", "not an fcnet checkpoint (no attribute 'format')%s",
+                dataset ? "; with its /train group it looks like a dataset, which --data takes" : "");
+        return;
+    }
     r_attr_str(io, "/", "format", format, sizeof format);
     if (io->st == FC_OK && strcmp(format, FC_CKPT_FORMAT) != 0)
         io_fail(io, "attribute 'format' of /", "'%s', not an fcnet checkpoint ('%s')", format, FC_CKPT_FORMAT);

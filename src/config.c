@@ -629,6 +629,8 @@ typedef struct ini_ctx {
     int line_limit;                     /* longest line libinih accepts */
     int nul_line;                       /* line holding a NUL byte; 0 when none */
     int bare_indented;                  /* first indented line with no '=' or ':'; 0 when none */
+    int bare_flag;                      /* first line that is a flag's name alone ("no_shuffle"); 0 when none */
+    char bare_flag_name[32];            /* that name, as written */
     int read_errno;                     /* errno of a failed read; 0 when none */
     int set_line[FC_OPT_COUNT];         /* line that gave each option; 0 when not given (yet) */
     char set_section[FC_OPT_COUNT][64]; /* the [section] it was given under ("" before any) */
@@ -671,6 +673,15 @@ static char *ini_read_line(char *str, int num, void *stream)
     str[n] = '\0';
     if (indented && !ctx->bare_indented && n > 0 && !strchr(";#[\r\n", str[0]) && !strpbrk(str, "=:"))
         ctx->bare_indented = ctx->line;
+    /* A flag written as on the command line, its name alone: the syntax error says how to write it. */
+    size_t word = strcspn(str, " \t\r\n");
+    const opt_spec *flag = !ctx->bare_flag && word > 0 && str[word + strspn(str + word, " \t\r\n")] == '\0'
+                               ? find_spec(str, word, 1)
+                               : NULL;
+    if (flag && flag->kind == VK_FLAG && word < sizeof ctx->bare_flag_name) {
+        ctx->bare_flag = ctx->line;
+        snprintf(ctx->bare_flag_name, sizeof ctx->bare_flag_name, "%.*s", (int)word, str);
+    }
     return str;
 }
 
@@ -754,6 +765,9 @@ static fc_status load_config(fc_config *cfg, const char *path)
     if (ctx.nul_line && (first == 0 || ctx.nul_line < first))
         return fc_error_set(FC_ERR_INPUT, "%s:%d: contains a NUL byte (not a text file?)", path, ctx.nul_line);
     if (first != 0 && first == ctx.err_line) return FC_ERR_INPUT; /* message set by the handler */
+    if (first != 0 && first == ctx.bare_flag)
+        return fc_error_set(FC_ERR_INPUT, "%s:%d: syntax error: expected 'name = value', [section] or a comment "
+                            "(a flag is written with its value: '%s = true')", path, first, ctx.bare_flag_name);
     if (first != 0)
         return fc_error_set(FC_ERR_INPUT, "%s:%d: syntax error: expected 'name = value', [section] or a "
                             "comment%s", path, first, first == ctx.bare_indented ? " (an indented line does "

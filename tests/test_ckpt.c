@@ -750,7 +750,14 @@ START_TEST(test_truncated_and_foreign_files)
     const char *other = scratch("other.h5");
     hid_t f = H5Fcreate(other, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     H5Fclose(f);
-    expect_error(fc_ckpt_load(&a->t, other), FC_ERR_INPUT, "attribute 'format' of /", "missing");
+    expect_error(fc_ckpt_load(&a->t, other), FC_ERR_INPUT, "/: not an fcnet checkpoint (no attribute 'format')", NULL);
+    /* A dataset given as a checkpoint (--resume data.h5): said so. */
+    const char *data_like = scratch("data_like.h5");
+    f = H5Fcreate(data_like, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    H5Gclose(H5Gcreate2(f, "train", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+    H5Fclose(f);
+    expect_error(fc_ckpt_load(&a->t, data_like), FC_ERR_INPUT, "not an fcnet checkpoint",
+                 "looks like a dataset, which --data takes");
     expect_error(fc_ckpt_load_params(&a->t.net, other, 0), FC_ERR_INPUT, "/params", "missing");
     ck_assert_int_eq(H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL), 0); /* failures close what they opened */
     uint64_t run_id;

@@ -633,6 +633,9 @@ START_TEST(test_config_file_errors)
         /* libinih would read an indented line as a continuation replacing the value above (hidden 16). */
         {"hidden = 8\n  16\n", {":2: syntax error", "an indented line does not continue"}},
         {"lr = 0.1\nhidden = 8\n\t16, 32\nkeep = 0.5\n", {":3: syntax error", NULL}},
+        /* A flag's name alone, as on the command line: how to write it. Not for a name that takes a value. */
+        {"lr = 0.1\nno_shuffle\n", {":2: syntax error", "(a flag is written with its value: 'no_shuffle = true')"}},
+        {"  profile \r\n", {":1: syntax error", "'profile = true'"}},
         /* A name given twice is refused, also in another spelling or under another [section]. */
         {"hidden = 8\nlr = 0.1\nhidden = 16\n", {":3: 'hidden' given twice (also line 1)", NULL}},
         {"batch_size = 5\nbatch-size = 6\n", {":2: 'batch-size' given twice (also line 1)", NULL}},
