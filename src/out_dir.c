@@ -209,22 +209,41 @@ static int locked_by_other(const char *out, char *holder, size_t size)
     return held;
 }
 
+/* " (the lock file of user ann)" when another user owns path, else "": into text (size bytes), returned. */
+static const char *lock_owner(const char *path, char *text, size_t size)
+{
+    struct stat sb;
+    text[0] = '\0';
+    if (stat(path, &sb) == 0 && sb.st_uid != geteuid()) {
+        const struct passwd *pw = getpwuid(sb.st_uid);
+        if (pw)
+            snprintf(text, size, " (the lock file of user %s)", pw->pw_name);
+        else
+            snprintf(text, size, " (the lock file of user %ld)", (long)sb.st_uid);
+    }
+    return text;
+}
+
 /* A .fcnet-lock this user may not even read (another user's, written under umask 077): whether a run of theirs
  * holds it cannot be seen. Said as such, not as a checkpoint of "an earlier run" to resume (which this user
  * cannot read either) nor as a lock file it "cannot create" (it is there). */
 static fc_status unreadable_lock(const char *out, const char *path)
 {
-    struct stat sb;
-    char owner[96] = "";
-    if (stat(path, &sb) == 0 && sb.st_uid != geteuid()) {
-        const struct passwd *pw = getpwuid(sb.st_uid);
-        if (pw)
-            snprintf(owner, sizeof owner, " (the lock file of user %s)", pw->pw_name);
-        else
-            snprintf(owner, sizeof owner, " (the lock file of user %ld)", (long)sb.st_uid);
-    }
+    char owner[96];
     return fc_error_set(FC_ERR_INPUT, "--out: cannot open %s: %s%s; whether a run is using %s cannot be told: "
-                        "choose another --out", path, strerror(EACCES), owner, out);
+                        "choose another --out", path, strerror(EACCES), lock_owner(path, owner, sizeof owner), out);
+}
+
+/* A .fcnet-lock this user may read but not write (another user's, written under umask 022). Only a write lock
+ * excludes every other run: read locks on it would not exclude each other, and two such runs would write into one
+ * --out at once. So the run is refused unless the file is made writable (or removed while no run holds it). */
+static fc_status unwritable_lock(const char *out, const char *path)
+{
+    char holder[128], owner[96];
+    if (locked_by_other(out, holder, sizeof holder)) return in_use(out, holder);
+    return fc_error_set(FC_ERR_INPUT, "--out: cannot write %s: %s%s, so this run cannot lock %s against a second "
+                        "run: let the users who share it write the file (chmod g+w or a+w), or remove it while no run "
+                        "is using %s", path, strerror(EACCES), lock_owner(path, owner, sizeof owner), out, out);
 }
 
 /* FC_OK, or the refusal of a .fcnet-lock in out that is there but cannot be opened for reading (EACCES). */
@@ -255,16 +274,14 @@ static fc_status lock_out_dir(const char *out, fc_out_dir_hold *hold, int *again
     if (lstat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) return not_a_lock_file(path, sb.st_mode);
     const int flags = O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK;
     /* O_EXCL first, to know whether this run created the file (a refused run removes only its own) */
-    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | flags, 0666), writable = 1, created = fd >= 0;
-    /* Writable by whoever may write in --out (umask permitting); a file another user left that this one
-     * cannot write is still locked, with a read lock: it excludes every run that takes the write lock. */
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | flags, 0666), created = fd >= 0;
+    /* Writable by whoever may write in --out (umask permitting), so that users who share --out share the lock. */
     if (fd < 0 && errno == EEXIST) fd = open(path, O_RDWR | O_CREAT | flags, 0666);
-    if (fd < 0 && (errno == EACCES || errno == EROFS)) {
-        fd = open(path, O_RDONLY | flags);
-        writable = 0;
-    }
     if (fd < 0 && errno == ELOOP) return not_a_lock_file(path, S_IFLNK);
-    if (fd < 0 && !writable && errno == EACCES) return unreadable_lock(out, path);
+    if (fd < 0 && errno == EACCES && lstat(path, &sb) == 0) {
+        const int readable = access(path, R_OK) == 0;
+        return readable ? unwritable_lock(out, path) : unreadable_lock(out, path);
+    }
     if (fd < 0) return fc_error_set(FC_ERR_INPUT, "--out: cannot create %s: %s", path, strerror(errno));
     if (fstat(fd, &sb) != 0) {
         const int err = errno;
@@ -275,7 +292,7 @@ static fc_status lock_out_dir(const char *out, fc_out_dir_hold *hold, int *again
         close(fd);
         return not_a_lock_file(path, sb.st_mode);
     }
-    struct flock whole = {.l_type = writable ? F_WRLCK : F_RDLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0};
+    struct flock whole = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0};
     int rc;
     /* A run killed a moment ago may hold the lock a little longer: with mpirun killed first its ranks take about
      * a second to end. Up to LOCK_WAIT_TRIES x 0.1 s of waiting lets an immediate retry (a requeued job, a
@@ -316,10 +333,9 @@ static fc_status lock_out_dir(const char *out, fc_out_dir_hold *hold, int *again
     const int len = snprintf(text, sizeof text, "PID %ld on %s\n", (long)getpid(), host);
     /* Not into a file with other names (hard links), which would be overwritten too. */
     const int written =
-        writable && sb.st_nlink == 1 && ftruncate(fd, 0) == 0 && pwrite(fd, text, (size_t)len, 0) == len;
+        sb.st_nlink == 1 && ftruncate(fd, 0) == 0 && pwrite(fd, text, (size_t)len, 0) == len;
     (void)written; /* the holder's line only serves the message of a refused run */
     hold->lock = fd + 1;
-    hold->lock_exclusive = writable;
     hold->lock_created = created;
     return FC_OK;
 }
@@ -413,9 +429,8 @@ static fc_status claim_once(const fc_config *cfg, const int64_t resume_file[5], 
      * meanwhile): repeated with the lock held, nothing can change under them any more. */
     if (st == FC_OK) st = check_not_replacing(cfg);
     if (st == FC_OK) st = check_resume_unchanged(cfg, resume_file);
-    /* Only under a write lock: runs that only read .fcnet-lock (another user's) share theirs, and one could
-     * remove the other's save in progress. */
-    if (st == FC_OK && hold->lock && hold->lock_exclusive) remove_stale_temps(cfg->out);
+    /* Only under the lock: another run's save in progress is not a leftover. */
+    if (st == FC_OK && hold->lock) remove_stale_temps(cfg->out);
     /* made, then gone (the name itself: a symbolic link to nowhere is the user's to fix): not a reason to refuse */
     struct stat sb;
     if (st != FC_OK && !hold->lock && lstat(cfg->out, &sb) != 0 && errno == ENOENT) *again = 1;

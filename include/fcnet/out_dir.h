@@ -19,7 +19,6 @@ int fc_file_identity(const char *path, int64_t id[5]);
 /* What a run holds in --out, and what it created there: a refused run takes that away again. */
 typedef struct {
     int lock;           /* 1 + the descriptor holding the lock on <out>/.fcnet-lock; 0 when none */
-    int lock_exclusive; /* a write lock (0: the file could only be read, so a read lock) */
     int lock_created;   /* this run created .fcnet-lock */
     int dirs_created;   /* how many of --out's last components this run created, above the dirs_missing ones */
     int dirs_missing;   /* how many of --out's last components it could not make (mkdir failed: a refused run) */
