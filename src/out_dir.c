@@ -46,6 +46,20 @@ static int count_components(const char *s)
     return n;
 }
 
+/* The new directory path's entry made durable in its parent, as a save makes its checkpoint's in --out: else a
+ * crash of the machine could lose a fresh --out, and the durable checkpoints inside it with it. A failure is left
+ * to the saves, whose own fsync of --out reports it. */
+static void sync_parent(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char parent[FC_PATH_MAX];
+    if (!slash)
+        snprintf(parent, sizeof parent, ".");
+    else
+        snprintf(parent, sizeof parent, "%.*s", slash == path ? 1 : (int)(slash - path), path);
+    (void)fc_sync_path(parent, 1);
+}
+
 /* One walk of fc_out_dir_make over path: mkdir of every component. 0, or the errno of the first that failed,
  * with path cut after it; *made: the trailing run of components this walk created before it ended, the only ones
  * that lie wholly within what it made; *missing: the components from the one that failed to the end. */
@@ -61,6 +75,7 @@ static int make_components(char *path, int *made, int *missing)
                 *missing = 1 + (saved ? count_components(p + 1) : 0);
                 return err;
             }
+            if (ok) sync_parent(path);
             *made = ok ? *made + 1 : 0;
             *p = saved;
         }

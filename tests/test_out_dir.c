@@ -4,7 +4,7 @@
  * such a run removes while this one creates --out inside it does not fail this one, and a claim whose --out
  * such a run removed starts over. The holder's line is written into a lock file with no other name only, and a
  * resume continues the run in --out only from that run's file inside it; a symbolic link under a checkpoint's
- * name is taken; what it creates is as open as the umask allows. The room check counts free blocks where
+ * name is taken; what it creates is as open as the umask allows, and durable in its parent. The room check counts free blocks where
  * fallocate cannot reserve. */
 
 #define _GNU_SOURCE /* nftw(), RTLD_NEXT */
@@ -42,6 +42,23 @@ int mkdir(const char *path, mode_t mode)
     return (int)syscall(SYS_mkdirat, AT_FDCWD, path, mode);
 }
 static const int64_t no_resume[5] = {-1, 0, 0, 0, 0};
+
+/* The directories fsync was called on (their paths from /proc/self/fd), in order, while synced_dirs_on. */
+enum { MAX_SYNCED = 16 };
+static char synced_dirs[MAX_SYNCED][FC_PATH_MAX];
+static int n_synced, synced_dirs_on;
+
+int fsync(int fd)
+{
+    struct stat sb;
+    if (synced_dirs_on && n_synced < MAX_SYNCED && fstat(fd, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        char link[64];
+        snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+        const ssize_t n = readlink(link, synced_dirs[n_synced], FC_PATH_MAX - 1);
+        synced_dirs[n_synced++][n > 0 ? n : 0] = '\0';
+    }
+    return (int)syscall(SYS_fsync, fd);
+}
 
 static int exists(const char *path)
 {
@@ -357,6 +374,32 @@ START_TEST(test_room_without_fallocate)
 }
 END_TEST
 
+/* Each directory the claim creates for --out is made durable in its parent (fsync of the parent after the mkdir),
+ * as a save makes its checkpoint durable in --out: a machine's crash must not lose a fresh --out with its
+ * checkpoints. The directories that were there already are not synced. */
+START_TEST(test_created_dirs_synced_in_their_parents)
+{
+    ck_assert_int_eq(mkdir(at("there"), 0777), 0);
+    char there[FC_PATH_MAX], want[3][FC_PATH_MAX + 16];
+    ck_assert_ptr_nonnull(realpath(at("there"), there));
+    snprintf(want[0], sizeof want[0], "%s", there);
+    snprintf(want[1], sizeof want[1], "%s/new", there);
+    snprintf(want[2], sizeof want[2], "%s/new/deeper", there);
+    fc_config cfg;
+    fc_out_dir_hold hold;
+    n_synced = 0;
+    synced_dirs_on = 1;
+    claim(&cfg, "there/new/deeper/run", &hold);
+    synced_dirs_on = 0;
+    ck_assert_int_eq(n_synced, 3);
+    for (int i = 0; i < 3; i++)
+        ck_assert_msg(strcmp(synced_dirs[i], want[i]) == 0, "fsync %d: %s, want %s", i, synced_dirs[i], want[i]);
+    fc_out_dir_release(cfg.out, &hold, 1);
+    ck_assert(!exists(at("there/new")));
+    ck_assert_int_eq(rmdir(at("there")), 0);
+}
+END_TEST
+
 /* What a run creates in --out is as open as the umask lets it be (a group sharing --out under umask 002 can
  * write in the directories and take the lock file's write lock), not private to the user. */
 START_TEST(test_created_as_umask_allows)
@@ -404,6 +447,7 @@ static Suite *suite(void)
     tcase_add_test(t, test_checkpoint_names_may_be_links);
     tcase_add_test(t, test_room_without_fallocate);
     tcase_add_test(t, test_created_as_umask_allows);
+    tcase_add_test(t, test_created_dirs_synced_in_their_parents);
     suite_add_tcase(s, t);
     return s;
 }
