@@ -297,7 +297,11 @@ static fc_status lock_out_dir(const char *out, fc_out_dir_hold *hold, int *again
         const int readable = access(path, R_OK) == 0;
         return readable ? unwritable_lock(out, path) : unreadable_lock(out, path);
     }
-    if (fd < 0) return fc_error_set(FC_ERR_INPUT, "--out: cannot create %s: %s", path, strerror(errno));
+    if (fd < 0) {
+        const int err = errno;
+        return fc_error_set(FC_ERR_INPUT, "--out: cannot %s %s: %s", lstat(path, &sb) == 0 ? "write" : "create", path,
+                            strerror(err));
+    }
     if (fstat(fd, &sb) != 0) {
         const int err = errno;
         close(fd);

@@ -4,8 +4,8 @@
  * such a run removes while this one creates --out inside it does not fail this one, and a claim whose --out
  * such a run removed starts over. The holder's line is written into a lock file with no other name only, and a
  * resume continues the run in --out only from that run's file inside it; a symbolic link under a checkpoint's
- * name is taken; what it creates is as open as the umask allows, and durable in its parent. The room check counts free blocks where
- * fallocate cannot reserve. */
+ * name is taken; what it creates is as open as the umask allows, and durable in its parent. The room check
+ * counts free blocks where fallocate cannot reserve. */
 
 #define _GNU_SOURCE /* nftw(), RTLD_NEXT */
 #include <dlfcn.h>

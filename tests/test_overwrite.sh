@@ -410,7 +410,7 @@ if have_other; then
     head -c 1000 /dev/zero >shared/.checkpoint.h5.tmp.4246
     if ${AS_OTHER[@]+"${AS_OTHER[@]}"} "$FCNET_DIST" train --resume shared/checkpoint.h5 --out shared >log.other 2>&1 &&
         [ "$(attr shared/checkpoint.h5 /@finished)" = 1 ] && [ ! -e shared/.checkpoint.h5.tmp.4246 ]; then
-        pass "another user resumes a run in a shared --out once its lock file is writable (the leftover temporary removed)"
+        pass "another user resumes in a shared --out once its lock file is writable (the leftover temporary removed)"
     else
         fail "another user's resume in shared/: $(tail -2 log.other | tr '\n' ' ')"
     fi

@@ -30,8 +30,9 @@ typedef struct {
  * checkpoint's name and checkpoints this run would replace (see above); takes the run's lock on
  * <out>/.fcnet-lock (0 in hold->lock where the file system has no locks), refuses a --resume file that another
  * run replaced since resume_file was taken (resume_file[0] = -1: not checked), and under the lock removes
- * stale temporary files of interrupted saves (before the room is measured: they may be what fills it). FC_ERR_INPUT naming --out and the reason on any refusal; *hold
- * says what was taken and created either way (for fc_out_dir_release). */
+ * stale temporary files of interrupted saves (before the room is measured: they may be what fills it).
+ * FC_ERR_INPUT naming --out and the reason on any refusal; *hold says what was taken and created either way (for
+ * fc_out_dir_release). */
 fc_status fc_out_dir_claim(const fc_config *cfg, const int64_t resume_file[5], fc_out_dir_hold *hold);
 
 /* Rank 0's line on stdout about the temporary files fc_out_dir_claim removed, if any. */
