@@ -64,7 +64,7 @@ count_cores() {
 # A host list (--hostfile, --host, ...) in FCNET_MPIRUN_ARGS: without FCNET_RANKS Open MPI starts one rank per
 # slot of it (this machine's core count said nothing about the hosts: 2 ranks on node1 of a 2 x 16-slot hostfile).
 host_list=0
-[[ " ${FCNET_MPIRUN_ARGS:-} " =~ \ (--?hostfile|--?machinefile|--default-hostfile|--?host|-H)[\ =] ]] && host_list=1
+[[ " ${FCNET_MPIRUN_ARGS:-} " =~ \ (--?hostfile|--?machinefile|--?default-hostfile|--?host|-H)[\ =] ]] && host_list=1
 ompi=0
 mpirun --version 2>/dev/null | grep -q "Open MPI" && ompi=1
 if [ -z "${FCNET_RANKS:-}" ] && [ $host_list = 1 ] && [ $ompi = 1 ]; then

@@ -153,6 +153,10 @@ if [ -n "${PBS_JOBID:-}" ] && command -v qstat >/dev/null 2>&1; then
             echo "pbs.sh: walltime $walltime is not over twice FCNET_STOP_MARGIN ($margin s): no stop before it"
         fi
     fi
+elif [ -n "${PBS_JOBID:-}" ]; then
+    echo "pbs.sh: walltime unknown (no qstat on this node's PATH); no stop before it, only on qdel"
+else
+    echo "pbs.sh: not in a PBS job (no PBS_JOBID): no walltime, no stop before it"
 fi
 
 # wait returns early when a trapped signal arrives; keep waiting for mpirun's own exit status.

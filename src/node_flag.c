@@ -68,9 +68,10 @@ void fc_node_flag_init(fc_node_flag *flag)
     atomic_init(&flag->sleepers, 0);
 }
 
-/* The handshake with sleepers: a raise stores count, then word, then reads sleepers; a waiter adds itself to
- * sleepers, then reads word and count before it sleeps on word. These four are sequentially consistent, so
- * either the raise sees the sleeper and wakes it, or the sleeper sees the new word (and count): the kernel
+/* The handshake with sleepers: a raise stores count (release), then word, then reads sleepers; a waiter adds
+ * itself to sleepers, then reads word and count before it sleeps on word. The store of word, the read of sleepers
+ * and the waiter's two accesses around them are sequentially consistent, so either the raise sees the sleeper and
+ * wakes it, or the sleeper sees the new word, and with it (the word stored after count) the new count: the kernel
  * does not put a waiter to sleep on a word that no longer holds the value it read. */
 void fc_node_flag_raise(fc_node_flag *flag, long long value)
 {

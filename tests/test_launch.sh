@@ -118,7 +118,7 @@ fi
 # More ranks than this machine's CPUs: --oversubscribe on this machine alone; with a host list, too many
 # ranks for its slots must fail (and be reported), not overload the hosts.
 over=$(($(nproc) + 1))
-for hosts in "" "--hostfile h" "--host a,b" "-H a" "-host a" "-hostfile h" "--machinefile h" "--host=a"; do
+for hosts in "" "--hostfile h" "--host a,b" "-H a" "-host a" "-hostfile h" "--machinefile h" "--host=a" "--default-hostfile h" "-default-hostfile h"; do
     rm -f mpirun_args.log
     (PATH=$work/fakempi:$PATH FAKE_MPIRUN_LOG=$work/mpirun_args.log FCNET_RANKS=$over FCNET_MPIRUN_ARGS="$hosts" \
         FCNET_BUILD_DIR=$work/fake "$root/launch/local.sh" train --data d.h5 >/dev/null 2>&1)
@@ -371,8 +371,9 @@ pbs() {
         FCNET_ARGS=$2 timeout 120 bash "$root/launch/pbs.sh" >"$1.out" 2>&1
 }
 if pbs first "--hidden 8 --batch-size 20 --epochs 1" && [ "$("$h5cmp" --get run/checkpoint.h5 /@step)" = 10 ] &&
-    grep -q 'fcnet_dist --data .*/d.h5 --out .*/run --hidden 8' first.out; then
-    ok "pbs.sh: a fresh run trains into FCNET_OUT (10 steps)"
+    grep -q 'fcnet_dist --data .*/d.h5 --out .*/run --hidden 8' first.out &&
+    grep -q "pbs.sh: not in a PBS job (no PBS_JOBID): no walltime, no stop before it" first.out; then
+    ok "pbs.sh: a fresh run trains into FCNET_OUT (10 steps), saying it has no walltime outside a PBS job"
 else
     not_ok "pbs.sh first run: $(tail -3 first.out)"
 fi
@@ -468,6 +469,16 @@ if stopped qsig "$rc" && grep -q "pbs.sh: SIGUSR1: asking the ranks" qsig.out; t
     ok "pbs.sh: SIGUSR1 (qsig -s USR1) makes the ranks checkpoint and stop, exit 0"
 else
     not_ok "pbs.sh SIGUSR1 (exit $rc): $(grep -E 'pbs.sh|stopped|rror' qsig.out | head -4)"
+fi
+# In a job whose node has no qstat: said so, no timer.
+if ! command -v qstat >/dev/null; then
+    if PBS_JOBID=7.srv RUN=noqstatpath pbs noqstatpath "--hidden 8 --batch-size 20 --epochs 1" &&
+        grep -q "pbs.sh: walltime unknown (no qstat on this node's PATH); no stop before it, only on qdel" \
+            noqstatpath.out; then
+        ok "pbs.sh: without qstat on PATH it says the walltime is unknown, and the run trains to its end"
+    else
+        not_ok "pbs.sh without qstat on PATH: $(grep -E 'pbs.sh|rror' noqstatpath.out | head -4)"
+    fi
 fi
 # No walltime to be had (qstat fails): the job trains to its end as it would without the timer.
 FAKE_WALLTIME="" EPOCHS=2 pbs_stop noqstat
