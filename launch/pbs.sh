@@ -11,7 +11,8 @@
 #
 # Variables (qsub -v NAME=VALUE,...):
 #   FCNET_DATA   dataset (default datasets/fashion-mnist.h5, relative to the submit directory)
-#   FCNET_OUT    run directory holding checkpoint.h5 (default runs/pbs-<job name>)
+#   FCNET_OUT    run directory holding checkpoint.h5 (default runs/pbs-<job name>, in an array job
+#                runs/pbs-<job name>-<index>: each subjob its own run)
 #   FCNET_ARGS   fcnet_dist train options for a fresh run (default: --config
 #                results/configs/quickstart.ini; results/configs/fashion-mnist-0.90.ini reaches 0.90);
 #                passed again on resume: run-control options may change (e.g. --epochs to extend),
@@ -21,6 +22,7 @@
 #   FCNET_STOP_MARGIN     seconds before the walltime at which the ranks are told to stop and write
 #                         their checkpoint (default 120; needs qstat to read the walltime)
 #   FCNET_MPIRUN_ARGS     extra mpirun arguments
+#   FCNET_RANKS           ranks (default: one per line of $PBS_NODEFILE)
 # Stopping: qdel (SIGTERM) or the walltime margin sends SIGUSR1 to mpirun, which forwards it; every
 # rank agrees to stop after the current step and rank 0 writes checkpoint.h5. Resubmitting the same
 # script (or a requeue of a rerunnable job, -r y) continues from it. mpirun must come from an MPI
@@ -44,7 +46,10 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]:-.}")/.." 2>/dev/null && pwd)
 [ -x "$root/launch/local.sh" ] || { echo "pbs.sh: submit from the fcnet checkout (launch/local.sh not found)" >&2; exit 2; }
 
 data=${FCNET_DATA:-$root/datasets/fashion-mnist.h5}
-out=${FCNET_OUT:-$root/runs/pbs-${PBS_JOBNAME:-fcnet}}
+# An array job's subjobs (PBS Pro's PBS_ARRAY_INDEX, Torque's PBS_ARRAYID) share the job name: without the index
+# each would resume the run of the one before.
+array_index=${PBS_ARRAY_INDEX:-${PBS_ARRAYID:-}}
+out=${FCNET_OUT:-$root/runs/pbs-${PBS_JOBNAME:-fcnet}${array_index:+-$array_index}}
 # FCNET_ARGS is split into words at blanks, never expanded as a glob (a file that matches cfg[1].ini must not
 # replace it). The default is one path, whatever blanks the checkout's path holds.
 if [ -n "${FCNET_ARGS:-}" ]; then

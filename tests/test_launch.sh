@@ -470,6 +470,19 @@ if stopped qsig "$rc" && grep -q "pbs.sh: SIGUSR1: asking the ranks" qsig.out; t
 else
     not_ok "pbs.sh SIGUSR1 (exit $rc): $(grep -E 'pbs.sh|stopped|rror' qsig.out | head -4)"
 fi
+# An array job's subjob without FCNET_OUT trains into a run of its own, runs/pbs-<job name>-<index> (they all share
+# the job name: the second would resume the first's run). In a copy of launch/ as its checkout, not to write here.
+mkdir -p arrco && cp -r "$root/launch" arrco/ || exit 1
+for index_var in PBS_ARRAY_INDEX PBS_ARRAYID; do
+    if env "$index_var=3" PBS_JOBNAME=arr PBS_O_WORKDIR=$work FCNET_DATA=$work/d.h5 FCNET_RANKS=2 \
+        FCNET_BUILD_DIR=$(dirname "$dist") FCNET_ARGS="--hidden 8 --batch-size 20 --epochs 1" \
+        timeout 120 bash arrco/launch/pbs.sh >"arr_$index_var.out" 2>&1 && [ -f arrco/runs/pbs-arr-3/checkpoint.h5 ]; then
+        ok "pbs.sh: an array subjob ($index_var=3) without FCNET_OUT trains into runs/pbs-arr-3"
+    else
+        not_ok "pbs.sh array subjob ($index_var): $(ls arrco/runs 2>&1 | tr '\n' ' '); $(tail -2 "arr_$index_var.out")"
+    fi
+    rm -rf arrco/runs
+done
 # In a job whose node has no qstat: said so, no timer.
 if ! command -v qstat >/dev/null; then
     if PBS_JOBID=7.srv RUN=noqstatpath pbs noqstatpath "--hidden 8 --batch-size 20 --epochs 1" &&
