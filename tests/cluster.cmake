@@ -33,8 +33,8 @@ fcnet_script_test(NAME slurm_badfile
 fcnet_script_test(NAME slurm_cancel
                   COMMAND bash ${FCNET_CLUSTER_DIR}/slurm/test_slurm_cancel.sh $<TARGET_FILE:fcnet_synth>
                   TIMEOUT 150)
-set_tests_properties(slurm_preempt slurm_preempt_srun slurm_preempt_term slurm_preempt_srun_term slurm_timer slurm_badfile slurm_cancel
-                     PROPERTIES PROCESSORS 1 LABELS "cluster;slurm")
+set_tests_properties(slurm_preempt slurm_preempt_srun slurm_preempt_term slurm_preempt_srun_term slurm_timer
+                     slurm_badfile slurm_cancel PROPERTIES PROCESSORS 1 LABELS "cluster;slurm")
 
 fcnet_script_test(NAME netns_bitwise
                   COMMAND bash ${FCNET_CLUSTER_DIR}/netns/test_netns_bitwise.sh $<TARGET_FILE:fcnet_synth>
@@ -65,6 +65,6 @@ set_tests_properties(netns_hostloss_kill netns_hostloss_linkdown PROPERTIES PROC
 
 # Checkpoints are compared with h5diff (values and attributes) and, where the resume tests' h5cmp is built,
 # also byte for byte (h5cmp: same type, shape and bytes, so -0 != +0).
-set_property(TEST slurm_preempt slurm_preempt_srun slurm_preempt_term slurm_preempt_srun_term slurm_timer netns_bitwise netns_hostloss_kill
-             netns_hostloss_linkdown netns_bench_nodes APPEND PROPERTY ENVIRONMENT
+set_property(TEST slurm_preempt slurm_preempt_srun slurm_preempt_term slurm_preempt_srun_term slurm_timer
+             netns_bitwise netns_hostloss_kill netns_hostloss_linkdown netns_bench_nodes APPEND PROPERTY ENVIRONMENT
              "FCNET_H5CMP=$<$<TARGET_EXISTS:h5cmp>:$<TARGET_FILE:h5cmp>>")

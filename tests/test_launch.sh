@@ -118,7 +118,8 @@ fi
 # More ranks than this machine's CPUs: --oversubscribe on this machine alone; with a host list, too many
 # ranks for its slots must fail (and be reported), not overload the hosts.
 over=$(($(nproc) + 1))
-for hosts in "" "--hostfile h" "--host a,b" "-H a" "-host a" "-hostfile h" "--machinefile h" "--host=a" "--default-hostfile h" "-default-hostfile h"; do
+for hosts in "" "--hostfile h" "--host a,b" "-H a" "-host a" "-hostfile h" "--machinefile h" "--host=a" \
+    "--default-hostfile h" "-default-hostfile h"; do
     rm -f mpirun_args.log
     (PATH=$work/fakempi:$PATH FAKE_MPIRUN_LOG=$work/mpirun_args.log FCNET_RANKS=$over FCNET_MPIRUN_ARGS="$hosts" \
         FCNET_BUILD_DIR=$work/fake "$root/launch/local.sh" train --data d.h5 >/dev/null 2>&1)
@@ -476,7 +477,8 @@ mkdir -p arrco && cp -r "$root/launch" arrco/ || exit 1
 for index_var in PBS_ARRAY_INDEX PBS_ARRAYID; do
     if env "$index_var=3" PBS_JOBNAME=arr PBS_O_WORKDIR=$work FCNET_DATA=$work/d.h5 FCNET_RANKS=2 \
         FCNET_BUILD_DIR=$(dirname "$dist") FCNET_ARGS="--hidden 8 --batch-size 20 --epochs 1" \
-        timeout 120 bash arrco/launch/pbs.sh >"arr_$index_var.out" 2>&1 && [ -f arrco/runs/pbs-arr-3/checkpoint.h5 ]; then
+        timeout 120 bash arrco/launch/pbs.sh >"arr_$index_var.out" 2>&1 &&
+        [ -f arrco/runs/pbs-arr-3/checkpoint.h5 ]; then
         ok "pbs.sh: an array subjob ($index_var=3) without FCNET_OUT trains into runs/pbs-arr-3"
     else
         not_ok "pbs.sh array subjob ($index_var): $(ls arrco/runs 2>&1 | tr '\n' ' '); $(tail -2 "arr_$index_var.out")"
