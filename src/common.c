@@ -252,14 +252,19 @@ int fc_stdout_errno(void)
     return stdout_errno;
 }
 
+static int hold_line(const char *line, int to_stdout);
+
 void fc_log_info(const char *fmt, ...)
 {
     if (log_rank != 0) return;
+    char buf[MESSAGE_MAX + 128];
     va_list ap;
     va_start(ap, fmt);
-    vprint_stdout(fmt, ap);
+    vsnprintf(buf, sizeof buf - 1, fmt, ap);
     va_end(ap);
-    fc_print("\n");
+    strcat(buf, "\n");
+    if (hold_line(buf, 1)) return;
+    fc_print("%s", buf);
     fc_flush_stdout();
 }
 
@@ -291,22 +296,35 @@ void fc_log_format(char *buf, size_t size, const char *kind, const char *fmt, ..
 
 int fc_log_rank(void) { return log_rank; }
 
-/* Warnings held by fc_log_hold_warnings until fc_log_release_warnings; past HELD_MAX (or without memory) a
- * warning is printed at once. */
+/* Lines held by fc_log_hold_messages until fc_log_release_messages, each with its stream; past HELD_MAX (or
+ * without memory) a line is printed at once. */
 enum { HELD_MAX = 16 };
 static char *held[HELD_MAX];
+static int held_stdout[HELD_MAX];
 static int holding = 0, n_held = 0;
 
-void fc_log_hold_warnings(void) { holding = 1; }
+/* 1 when line (newline included) is held for later, else 0: print it now. */
+static int hold_line(const char *line, int to_stdout)
+{
+    if (!holding || n_held == HELD_MAX || (held[n_held] = strdup(line)) == NULL) return 0;
+    held_stdout[n_held++] = to_stdout;
+    return 1;
+}
 
-void fc_log_release_warnings(int print)
+void fc_log_hold_messages(void) { holding = 1; }
+
+void fc_log_release_messages(int print)
 {
     for (int i = 0; i < n_held; i++) {
-        if (print) fputs(held[i], stderr);
+        if (print && held_stdout[i]) fc_print("%s", held[i]);
+        if (print && !held_stdout[i]) fputs(held[i], stderr);
         free(held[i]);
         held[i] = NULL;
     }
-    if (print && n_held > 0) fflush(stderr);
+    if (print && n_held > 0) {
+        fc_flush_stdout();
+        fflush(stderr);
+    }
     holding = n_held = 0;
 }
 
@@ -317,10 +335,7 @@ void fc_log_warn(const char *fmt, ...)
     va_start(ap, fmt);
     format_line(buf, sizeof buf, "warning", fmt, ap);
     va_end(ap);
-    if (holding && n_held < HELD_MAX && (held[n_held] = strdup(buf)) != NULL) {
-        n_held++;
-        return;
-    }
+    if (hold_line(buf, 0)) return;
     fputs(buf, stderr);
     fflush(stderr);
 }

@@ -101,23 +101,24 @@ static fc_status check_input_files(const fc_config *cfg)
 static int run_train(fc_config *cfg, fc_dist *dist)
 {
     fc_status st = FC_OK;
-    /* The setup's warnings (a 1-row last batch, an unused --val-size, /dev/shm short on some node) appear once
-     * the run is accepted; a refused run's one line is its error. */
-    fc_log_hold_warnings();
+    /* The setup's warnings (a 1-row last batch, an unused --val-size, /dev/shm short on some node) and notes (the
+     * leftovers removed from --out, going back to an older step) appear once the run is accepted; a refused run's
+     * one line is its error. */
+    fc_log_hold_messages();
     if (cfg->resume[0]) {
         /* Hyperparameters come from the checkpoint; only run control may differ. */
         st = fc_ckpt_check_resume(cfg->resume, cfg);
         if (st == FC_OK) st = fc_ckpt_read_config(cfg->resume, cfg, NULL, NULL);
         if (st == FC_OK && !cfg->opt_set[FC_OPT_DATA]) st = fc_ckpt_check_data_path(cfg->data, cfg->resume);
         if ((st = fc_dist_agree(dist, st, 1)) != FC_OK) {
-            fc_log_release_warnings(0);
+            fc_log_release_messages(0);
             return st;
         }
     }
     fc_trainer t;
     st = fc_train_setup(&t, cfg, dist);
     if (st == FC_OK) st = fc_train_check_out_dir(&t);
-    fc_log_release_warnings(st == FC_OK);
+    fc_log_release_messages(st == FC_OK);
     int rc = st;
     if (st == FC_OK) {
         char saved_by[64] = "";

@@ -408,17 +408,13 @@ static fc_status check_resume_unchanged(const fc_config *cfg, const int64_t resu
 
 /* With --out locked: the temporary files of saves cut short by an earlier run go (they would fill a small
  * disk or quota, and then fail every resume at its first save). */
-static void remove_stale_temps(const char *out, fc_out_dir_hold *hold)
+static void remove_stale_temps(const char *out)
 {
-    hold->temps_removed = fc_ckpt_remove_stale_temps(out, &hold->temps_bytes);
-}
-
-void fc_out_dir_say_removed(const fc_out_dir_hold *hold)
-{
-    const int n = hold->temps_removed;
+    double bytes = 0;
+    const int n = fc_ckpt_remove_stale_temps(out, &bytes);
     if (n > 0)
         fc_log_info("--out: removed %d temporary file%s (%.1f MB) left by an earlier run's interrupted save%s", n,
-                    n == 1 ? "" : "s", hold->temps_bytes / 1e6, n == 1 ? "" : "s");
+                    n == 1 ? "" : "s", bytes / 1e6, n == 1 ? "" : "s");
 }
 
 /* One attempt of fc_out_dir_claim; *again = 1 when what it found was removed under it (see there). */
@@ -453,7 +449,7 @@ static fc_status claim_once(const fc_config *cfg, const int64_t resume_file[5], 
     if (st == FC_OK) st = check_not_replacing(cfg);
     if (st == FC_OK) st = check_resume_unchanged(cfg, resume_file);
     /* Only under the lock: another run's save in progress is not a leftover. */
-    if (st == FC_OK && hold->lock) remove_stale_temps(cfg->out, hold);
+    if (st == FC_OK && hold->lock) remove_stale_temps(cfg->out);
     /* made, then gone (the name itself: a symbolic link to nowhere is the user's to fix): not a reason to refuse */
     struct stat sb;
     if (st != FC_OK && !hold->lock && lstat(cfg->out, &sb) != 0 && errno == ENOENT) *again = 1;

@@ -713,9 +713,8 @@ fc_status fc_train_check_out_dir(fc_trainer *t)
     }
     st = fc_dist_agree(t->dist, st, 1);
     /* A refused run leaves the file system as it found it: no lock file or empty directory of its own (only the
-     * temporary files of interrupted saves are gone), and nothing on stdout beside its error line. */
+     * temporary files of interrupted saves are gone; the line saying so is held with the setup's other messages). */
     if (st != FC_OK && fc_dist_rank(t->dist) == 0) fc_out_dir_release(t->cfg->out, &t->out_hold, 1);
-    if (st == FC_OK && fc_dist_rank(t->dist) == 0) fc_out_dir_say_removed(&t->out_hold);
     return st;
 }
 

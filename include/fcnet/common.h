@@ -86,11 +86,11 @@ void fc_log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Warnings and errors: stderr, any rank, prefixed with the rank when size > 1. */
 void fc_log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void fc_log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* Holds this rank's warnings from now on, until fc_log_release_warnings prints them (print != 0) or drops them:
- * a run refused before it starts must leave exactly one line, its error, on stderr (README, Bad input), not
- * a warning about the run it never made first. */
-void fc_log_hold_warnings(void);
-void fc_log_release_warnings(int print);
+/* Holds this rank's warnings and info lines from now on, until fc_log_release_messages prints them (print != 0)
+ * or drops them: a run refused before it starts must leave exactly one line, its error, on stderr and nothing on
+ * stdout (README, Bad input), not a word about the run it never made. */
+void fc_log_hold_messages(void);
+void fc_log_release_messages(int print);
 /* The line fc_log_warn/fc_log_error would print for kind "warning"/"error", newline included, into buf:
  * for a message that must be ready before it can be printed (from a signal handler). */
 void fc_log_format(char *buf, size_t size, const char *kind, const char *fmt, ...)

@@ -22,8 +22,6 @@ typedef struct {
     int lock_created;   /* this run created .fcnet-lock */
     int dirs_created;   /* how many of --out's last components this run created, above the dirs_missing ones */
     int dirs_missing;   /* how many of --out's last components it could not make (mkdir failed: a refused run) */
-    int temps_removed;  /* temporary files of interrupted saves it removed, and their bytes: said once the run */
-    double temps_bytes; /* is accepted (fc_out_dir_say_removed), not beside a refusal */
 } fc_out_dir_hold;
 
 /* Creates cfg->out and makes sure this process can write there; refuses a directory, FIFO or device under a
@@ -34,9 +32,6 @@ typedef struct {
  * FC_ERR_INPUT naming --out and the reason on any refusal; *hold says what was taken and created either way (for
  * fc_out_dir_release). */
 fc_status fc_out_dir_claim(const fc_config *cfg, const int64_t resume_file[5], fc_out_dir_hold *hold);
-
-/* Rank 0's line on stdout about the temporary files fc_out_dir_claim removed, if any. */
-void fc_out_dir_say_removed(const fc_out_dir_hold *hold);
 
 /* Releases the lock (at the end of the run). A refused run (refused = 1) also removes the .fcnet-lock and the
  * directories it created, where they hold nothing else: it leaves the file system as it found it. */
