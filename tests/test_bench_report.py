@@ -141,9 +141,9 @@ class BenchReport(unittest.TestCase):
         text = self.report(results)
         self.assertIn("- PASS  fmnist: best fcnet / best PyTorch >= 2: 2.00 (not decided by this run: its rounds alone "
                       "give 2.50 and 1.67, on both sides of the line)", text)
-        # combine_rounds pools PyTorch's two runs as it does fcnet's: every timed block, median over all.
+        # combine_rounds averages PyTorch's two runs as it does fcnet's.
         pooled = run_bench.combine_rounds([torch("PyTorch 1 thread", 1, 1, 4100, [4000, 4100, 4200]),
-                                           torch("PyTorch 1 thread", 1, 1, 6100, [6000, 6100, 6200])])
+                                           torch("PyTorch 1 thread", 1, 1, 6100, [6000, 6100, 6200, 6300])])
         self.assertEqual((pooled["samples_per_s"], pooled["rounds"]), (5100, [4100, 6100]))
 
     def test_measured_share_per_round(self):
@@ -157,6 +157,56 @@ class BenchReport(unittest.TestCase):
         # est.: 1 - 90000 / 100000 = 0.10 in both rounds: decided.
         self.assertIn("- PASS  fmnist: non-GEMM share of the step <= 0.15 (est. 1 - fraction of bound): 0.10\n",
                       text + "\n")
+
+    def test_a_steady_drift_cancels_with_unequal_windows(self):
+        # The machine slows down steadily in A-B-B-A order: -n 1 measured first and last (3800, then 3200), -n 2 in
+        # between (7200, then 6800), true ratio 2.00 at every moment. Round 1 gave -n 1 four windows, round 2 three
+        # (and -n 2 the opposite): the mean of the rounds is 3500 and 7000, 2.00; the windows' pooled median would
+        # give 7200 / 3800 = 1.89.
+        def rounds(label, ranks, windows):
+            return [{"label": label, "framework": "fcnet", "ranks": ranks, "threads": 1, "rc": 0,
+                     "samples_per_s": w[0], "reps": w, "foreign_load": 0.0} for w in windows]
+        r = config(4000, [4000, 4000], 8000, [8000, 8000], 9500, 3000)
+        r["fcnet"] = [run_bench.combine_rounds(rounds("fcnet -n 1 x 1 thread", 1, [[3800] * 4, [3200] * 3])),
+                      run_bench.combine_rounds(rounds("fcnet -n 2 x 1 thread", 2, [[7200] * 3, [6800] * 4]))]
+        self.report({"wide": r})
+        self.assertAlmostEqual(r["summary"]["n2_over_n1"], 2.0)
+
+    def test_a_lost_round_leaves_the_verdict_undecided(self):
+        # -n 1's second round failed (its fallback's rate NaN): -n 2's rounds 8000 and 6800 against -n 1's one
+        # round of 4000 would give 2.00 and 1.70, on both sides of the line; nothing pairs, so the verdicts that use
+        # -n 1 are not decided, and its row says a round failed. The bound's fraction uses -n 2 alone: decided.
+        r = config(4000, [4000, 4000], 7400, [8000, 6800], 9500, 3000)
+        n1 = r["fcnet"][0]
+        r["fcnet"][0] = run_bench.combine_rounds([dict(n1, samples_per_s=4000, reps=[4000]),
+                                                  dict(n1, samples_per_s=float("nan"), reps=[float("nan")])])
+        text = self.report({"wide": r})
+        self.assertIn("| wide | fcnet -n 1 x 1 thread | 1 | 4000 | 1 (4000-4000); 1 of 2 rounds failed |", text)
+        self.assertIn("- PASS  wide: fcnet -n 2 / -n 1 (1 thread) >= 1.85: 1.85 (not decided by this run: a round of "
+                      "fcnet -n 1 x 1 thread failed, so it rests on one round)\n", text + "\n")
+        self.assertIn("- FAIL  wide: best fcnet / 2-core sgemm bound >= 0.85: 0.78\n", text + "\n")  # 0.84, 0.72
+
+    def test_a_share_below_zero_is_no_verdict(self):
+        # fcnet at 1.22 of the bound measured in the same run: 1 - 1.22 = -0.22 of the step outside GEMM is
+        # impossible, so the estimate says the bound was mismeasured instead of passing.
+        r = config(50000, [50000, 50000], 122000, [122000, 122000], 100000, 16000)
+        text = self.report({"fmnist": r})
+        self.assertIn("- n/a   fmnist: non-GEMM share of the step <= 0.15 (est. 1 - fraction of bound): -0.22 "
+                      "(below 0: fcnet ran faster than the bound measured in this run", text)
+        self.assertIn("- PASS  fmnist: non-GEMM share of the step <= 0.15 (measured by --profile, best setting): 0.20",
+                      text.replace("FAIL", "PASS"))
+
+    def test_noisy_is_what_others_used_during_the_measurements(self):
+        # A load average of 3 at the start (the build that launch/bench.sh runs first) is no noise by itself.
+        quiet = {"wide": config(4000, [4000, 4000], 7600, [7600, 7600], 9500, 3000)}
+        self.report(quiet)
+        self.assertFalse(run_bench.is_noisy(quiet))
+        busy = {"wide": config(4000, [4000, 4000], 7600, [7600, 7600], 9500, 3000)}
+        busy["wide"]["fcnet"][2]["foreign_load"] = 0.3
+        self.report(busy)
+        self.assertTrue(run_bench.is_noisy(busy))
+        self.assertIn("**NOISY**: other processes used up to 0.30 cores during the measurements",
+                      run_bench.render(busy, {"loadavg_at_start": [3.0]}, True))
 
 
 class Verdicts(unittest.TestCase):
@@ -340,10 +390,11 @@ class WhatIsRun(unittest.TestCase):
 class Combine(unittest.TestCase):
     """Two rounds of one setting, and the bound's two measurements, made one."""
 
-    def test_rounds_pool_their_windows(self):
-        # windows 10, 20, 30 and 40, 100 (round medians 20 and 70): pooled median 30 (the mean would be 40); the
-        # worse foreign load 0.05; the measured share the mean of 0.1 and 0.2. A third round whose fallback failed
-        # (rate NaN) is left out.
+    def test_rounds_are_averaged(self):
+        # windows 10, 20, 30 and 40, 100 (round medians 20 and 70): the mean of the rounds 45 (the median of the
+        # windows pooled would be 30, leaning to the round with more windows); the worse foreign load 0.05; the
+        # measured share the mean of 0.1 and 0.2. A third round whose fallback failed (rate NaN) is left out, and
+        # counted as lost.
         ms = [{"label": "x", "rc": 0, "samples_per_s": 20, "reps": [10, 20, 30], "foreign_load": 0.05,
                "non_gemm_share": 0.1},
               {"label": "x", "rc": 0, "samples_per_s": 70, "reps": [40, 100], "foreign_load": 0.02,
@@ -352,8 +403,9 @@ class Combine(unittest.TestCase):
         for order in (ms, ms[::-1]):
             c = run_bench.combine_rounds(order)
             self.assertEqual(sorted(c["reps"]), [10, 20, 30, 40, 100])
-            self.assertEqual(c["samples_per_s"], 30)
+            self.assertEqual(c["samples_per_s"], 45)
             self.assertEqual(sorted(c["rounds"]), [20, 70])
+            self.assertEqual(c["rounds_lost"], 1)
             self.assertEqual(c["foreign_load"], 0.05)
             self.assertAlmostEqual(c["non_gemm_share"], 0.15)
 
@@ -520,6 +572,14 @@ class RefusedBeforeMeasuring(unittest.TestCase):
             cmd = [sys.executable, run_bench.__file__, "--fcnet", "/nonexistent/fcnet_dist", "--sgemm-bound",
                    "/nonexistent/sgemm_bound", "--work", work, "--no-torch", *extra]
             return subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+
+    def test_bad_numbers(self):
+        for flag, value in (("--scale", "nan"), ("--scale", "inf"), ("--scale", "-1"), ("--scale", "0"),
+                            ("--wait-quiet", "-5"), ("--wait-quiet", "inf"), ("--torch-reps", "0")):
+            r = self.run_bench("--out", "/tmp", "--configs", "wide", flag, value)
+            self.assertEqual(r.returncode, 2, (flag, value))
+            self.assertIn(f"run_bench.py: error: {flag}: ", r.stderr)
+            self.assertNotIn("Traceback", r.stderr)
 
     def test_unknown_config(self):
         r = self.run_bench("--out", "/tmp", "--configs", "wide,wdie")
