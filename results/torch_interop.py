@@ -26,8 +26,10 @@ statistics only, never a test-mode prediction. Needs /usr/bin/python3 with numpy
 a pickle, which runs code when loaded: give export and eval only model files you trust.
 """
 import argparse
+import io
 import math
 import os
+import stat
 import sys
 
 import h5py
@@ -49,16 +51,39 @@ def _one_line(err):
     return " ".join(str(err).split())
 
 
+def _regular(path):
+    """Refuses an input that is no regular file: opening a FIFO blocks for good, a device reads forever."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return  # the opener says why
+    if not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+        raise InteropError(f"{path}: cannot open: not a regular file (a FIFO, socket or device)")
+
+
 def _h5(path):
     """h5py.File(path, "r"); a failure as one line naming the file (HDF5's reason may hold newlines and no name)."""
+    _regular(path)
     try:
         return h5py.File(path, "r")
     except OSError as err:
         raise InteropError(f"{path}: {_one_line(err)}") from err
 
 
-def _write_whole(path, write):
-    """whole_file.write_whole (no partial file after a failed write), a failure as one line naming the file."""
+def _write_whole(path, write, source):
+    """whole_file.write_whole (no partial file after a failed write), a failure as one line naming the file. Refused
+    before anything is written: an output that is the input file source (or whose PATH.tmp is), which the write would
+    replace or remove, and a FIFO or socket, whose open would wait for a reader for good."""
+    for out in (path, path + ".tmp"):
+        if source and os.path.exists(out) and os.path.exists(source) and os.path.samefile(out, source):
+            what = "it" if out == path else out
+            raise InteropError(f"{path}: cannot write it: {what} is the input {source}, which the write would replace")
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        mode = 0
+    if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
+        raise InteropError(f"{path}: cannot write it: a FIFO or socket, not a file")
     try:
         write_whole(path, write)
     except (OSError, RuntimeError) as err:  # torch.save: RuntimeError for a missing folder
@@ -140,19 +165,26 @@ def _fcnet_options(layers, where):
     opts = ["--hidden", ",".join(map(str, hidden)) or "none", "--norm", norm]
     p = drops.pop() if drops else 0.0
     if p > 0:
-        opts += ["--keep", f"{1.0 - p:g}"]
+        if not 1.0 - p >= 2.0 ** -24:  # fcnet_dist: 2^-24 <= --keep <= 1
+            raise InteropError(f"{where}: dropout probability {p}: fcnet's --keep = 1 - p must be at least 2^-24")
+        opts += ["--keep", repr(1.0 - p)]  # the shortest text that reads back as the same double
     moms = {n.momentum for _, n, _ in layers[:-1] if isinstance(n, nn.BatchNorm1d)}
     if moms and not (len(moms) == 1 and None not in moms and math.isclose(next(iter(moms)), 0.1)):
         if len(moms) > 1 or None in moms:
             raise InteropError(f"{where}: batchnorm momentum {sorted(moms, key=str)}: fcnet needs one fixed blend "
                                "(--bn-momentum)")
-        opts += ["--bn-momentum", f"{1.0 - moms.pop():.12g}"]
+        m = 1.0 - moms.pop()
+        if not 0.0 <= m < 1.0:  # fcnet_dist: 0 <= --bn-momentum < 1
+            raise InteropError(f"{where}: batchnorm momentum {1.0 - m}: fcnet's --bn-momentum = 1 - momentum must "
+                               "be in [0, 1)")
+        opts += ["--bn-momentum", repr(m)]
     return opts
 
 
-def export(model, path, where="model"):
+def export(model, path, where="model", source=None):
     """Writes /params (and /bn) of an fcnet-shaped nn.Sequential for fcnet_dist train --init-from; returns the
-    train options that build the same net. where names the model in error messages."""
+    train options that build the same net. where names the model in error messages; source, the file it was loaded
+    from, is not overwritten."""
     layers = _layers(model, where)
     opts = _fcnet_options(layers, where)
 
@@ -173,7 +205,7 @@ def export(model, path, where="model"):
                     f[f"bn/running_mean{l}"] = arr(norm.running_mean)
                     f[f"bn/running_var{l}"] = arr(norm.running_var)
 
-    _write_whole(path, write)
+    _write_whole(path, write, source)
     return ["--init-from", path] + opts
 
 
@@ -184,6 +216,14 @@ def _attr_str(f, name, default):
 
 def load(path, best=False):
     """The nn.Sequential (test mode) holding an fcnet checkpoint's (or --init-from file's) parameters."""
+    try:
+        return _load(path, best)
+    except (KeyError, ValueError, TypeError, IndexError, AttributeError, RuntimeError) as err:
+        # a malformed file (a missing b<l>, a W of the wrong shape) is the file's problem: one line naming it
+        raise InteropError(f"{path}: not a net fcnet writes ({type(err).__name__}: {_one_line(err)})") from err
+
+
+def _load(path, best):
     with _h5(path) as f:
         root = "best/" if best else ""
         if root + "params" not in f:
@@ -235,6 +275,9 @@ def fcnet_inputs(x, checkpoint=None, required=False):
                 raise InteropError(f"{checkpoint}: /preprocess: missing in the file (not an fcnet checkpoint, which "
                                    "always has one)")
             return x
+        n_input = f.attrs.get("n_input")  # every checkpoint's: kind "none" has no /preprocess/mean to compare
+        if n_input is not None and int(n_input) != x.shape[1]:
+            raise InteropError(f"{checkpoint}: a net of {int(n_input)} features, the data {x.shape[1]}")
         kind = _attr_str(f["preprocess"], "kind", "none")
         if kind == "none":
             return x
@@ -270,12 +313,25 @@ def report(model, x, y, n_classes):
 def _load_pt(path):
     """A whole model saved with torch.save (a pickle: torch 2.6 and later load only tensors by default).
     Unpickling runs code the file names: load only files you trust."""
+    _regular(path)
     try:
         return torch.load(path, weights_only=False)
     except (OSError, InteropError):
         raise
     except Exception as err:  # torch.load's errors for a file that is no saved model have no common base
         raise InteropError(f"{path}: not a model saved with torch.save ({type(err).__name__}: {err})") from err
+
+
+def _print_report(text):
+    """The report on standard output; one that cannot be written (closed, a full disk, a closed pipe) is an error,
+    not a lost report with exit 0."""
+    if sys.stdout is None:
+        raise InteropError("standard output is closed: the report is lost")
+    try:
+        print(text)
+        sys.stdout.flush()
+    except OSError as err:
+        raise InteropError(f"cannot write to standard output ({err.strerror or err}): the report is lost") from err
 
 
 def main(argv):
@@ -296,12 +352,19 @@ def main(argv):
     a = ap.parse_args(argv)
     try:
         if a.cmd == "export":
-            opts = export(_load_pt(a.model), a.params, a.model)
+            opts = export(_load_pt(a.model), a.params, a.model, source=a.model)
             print("fcnet_dist train " + " ".join(opts) + " ...")
         elif a.cmd == "import":
             model = load(a.checkpoint, a.best)
-            _write_whole(a.model, lambda tmp: torch.save(model, tmp))
+            buf = io.BytesIO()  # torch.save into a file that fails aborts the process (C++ terminate), exit 134
+            torch.save(model, buf)
+
+            def write(tmp):
+                with open(tmp, "wb") as fh:
+                    fh.write(buf.getbuffer())
+            _write_whole(a.model, write, a.checkpoint)
         else:
+            _regular(a.model)
             is_h5 = h5py.is_hdf5(a.model)
             model = load(a.model) if is_h5 else _load_pt(a.model)
             with _h5(a.data) as f:
@@ -317,7 +380,7 @@ def main(argv):
             if len(y) and (y.min() < 0 or y.max() >= n_classes):
                 raise InteropError(f"{a.data}: /{a.split}/y: labels {y.min()}..{y.max()}, the model has {n_classes} "
                                    "classes")
-            print(report(model, x, y, n_classes))
+            _print_report(report(model, x, y, n_classes))
     except (InteropError, OSError, KeyError) as err:
         print(f"torch_interop.py: error: {_one_line(err)}", file=sys.stderr)
         return 2

@@ -4,8 +4,9 @@
 # one step, eval --best: the step-0 copy) with the same accuracy and confusion matrix as in PyTorch; a net
 # trained by fcnet_dist (standardize, He init, 2 ranks) and imported gives in PyTorch the report fcnet_dist eval gives;
 # the file round trips keep every tensor bitwise; a net fcnet cannot express is refused with one line, exit 2,
-# and so are data of another feature count, a --preprocess-from without /preprocess, a directory or non-HDF5 file
-# as input and an output it cannot write.
+# and so are data of another feature count, a --preprocess-from without /preprocess or of another net, a directory,
+# non-HDF5 file, FIFO or malformed parameter file as input, an output it cannot write or that is its input, and a
+# report that standard output cannot take.
 # Skipped (77) where /usr/bin/python3 lacks torch, h5py or numpy.
 # usage: test_torch_interop.sh FCNET_SYNTH [MPIEXEC]   (FCNET_DIST in the environment: the fcnet_dist binary)
 set -uo pipefail
@@ -103,7 +104,7 @@ check "batchnorm eps 1e-3: exit 2, one line naming module 1 and eps ($(cat "$T/e
 refused() {
     local name=$1 word=$2 rc=0 good=1
     shift 2
-    "$py" "$tool" "$@" >"$T/out" 2>"$T/err" || rc=$?
+    timeout 60 "$py" "$tool" "$@" >"$T/out" 2>"$T/err" || rc=$?
     [ "$rc" = 2 ] && [ "$(wc -l <"$T/err")" = 1 ] && grep -qF -- "$word" "$T/err" && ! grep -q Traceback "$T/err" &&
         ! compgen -G "$T/*.tmp" >/dev/null && [ ! -e out.pt ] || good=0
     check "$name: exit 2, one line naming '$word' (got exit $rc, $(wc -l <"$T/err") lines: $(head -c 300 "$T/err"))" \
@@ -127,6 +128,47 @@ refused "import from a file that is not HDF5" "text.h5: Unable to open file" imp
 refused "import into a missing folder" "nowhere/out.pt: cannot write it" import f_none/checkpoint.h5 nowhere/out.pt
 refused "import onto a directory" "f_none: cannot write it" import f_none/checkpoint.h5 f_none
 refused "export into a missing folder" "nowhere/x.h5: cannot write it" export m_none.pt nowhere/x.h5
+# Inputs that would hang the script or crash it, outputs it cannot write, nets fcnet cannot build from the options
+# it prints (helper-164): each one line and exit 2 like the rest.
+mkfifo fifo.h5
+refused "import from a FIFO (its open waited for a writer for good)" "fifo.h5: cannot open: not a regular file" \
+    import fifo.h5 out.pt
+refused "eval of a FIFO" "fifo.h5: cannot open: not a regular file" eval fifo.h5 --data d.h5
+refused "eval on a FIFO as --data" "fifo.h5: cannot open: not a regular file" eval m_none.pt --data fifo.h5
+refused "import into a FIFO" "fifo.h5: cannot write it: a FIFO" import f_none/checkpoint.h5 fifo.h5
+refused "import into /dev/full (torch.save's failure ended in a C++ terminate, exit 134)" \
+    "/dev/full: cannot write it ([Errno 28]" import f_none/checkpoint.h5 /dev/full
+cp f_none/checkpoint.h5 own.h5
+refused "import onto its own input" "own.h5: cannot write it: it is the input own.h5" import own.h5 own.h5
+check "import onto its own input leaves it as it was" cmp -s own.h5 f_none/checkpoint.h5
+cp m_none.pt own.pt
+refused "export onto its own input" "own.pt: cannot write it: it is the input own.pt" export own.pt own.pt
+check "export onto its own input leaves it as it was" cmp -s own.pt m_none.pt
+"$py" -c 'import h5py, shutil; shutil.copy("t_none.h5", "w2.h5"); f = h5py.File("w2.h5", "a"); d = f["params/W2"][()]
+del f["params/W2"]; f["params/W2"] = d[:-1]'
+refused "import of a file whose W2 has the wrong shape (a traceback)" "w2.h5: not a net fcnet writes" import w2.h5 out.pt
+"$py" -c 'import h5py, shutil; shutil.copy("t_none.h5", "nob.h5"); f = h5py.File("nob.h5", "a"); del f["params/b2"]'
+refused "eval of a file without b2 (the file was not named)" "nob.h5: not a net fcnet writes" eval nob.h5 --data d.h5
+"$py" -c "import torch; m = torch.nn.Sequential(torch.nn.Linear(12, 8), torch.nn.BatchNorm1d(8, momentum=0.0),
+torch.nn.ReLU(), torch.nn.Linear(8, 4)); torch.save(m, 'mom0.pt')
+m = torch.nn.Sequential(torch.nn.Linear(12, 8), torch.nn.ReLU(), torch.nn.Dropout(1.0), torch.nn.Linear(8, 4))
+torch.save(m, 'drop1.pt')
+m = torch.nn.Sequential(torch.nn.Linear(12, 8), torch.nn.ReLU(), torch.nn.Dropout(0.123456789), torch.nn.Linear(8, 4))
+torch.save(m, 'drop9.pt')"
+refused "export of batchnorm momentum 0 (printed --bn-momentum 1, which fcnet_dist refuses)" \
+    "fcnet's --bn-momentum = 1 - momentum must be in [0, 1)" export mom0.pt out.h5
+refused "export of Dropout(1.0) (printed --keep 0)" "fcnet's --keep = 1 - p must be at least 2^-24" export drop1.pt out.h5
+"$py" "$tool" export drop9.pt drop9.h5 >"$T/out" 2>&1
+check "export prints --keep to the last digit (was 0.876543, 6 digits) ($(cat "$T/out"))" \
+    grep -q -- "--keep 0.876543211 " "$T/out"
+"$DIST" train --data d9.h5 --hidden 4 --preprocess none --max-steps 1 --val-size 0 --out r9 >/dev/null 2>"$T/err" ||
+    cat "$T/err"
+refused "--preprocess-from a checkpoint of 9 features with --preprocess none (was taken)" \
+    "r9/checkpoint.h5: a net of 9 features, the data 12" eval m_none.pt --data d.h5 --preprocess-from r9/checkpoint.h5
+rc=0
+"$py" "$tool" eval m_none.pt --data d.h5 >&- 2>"$T/err" || rc=$?
+check "eval with standard output closed: exit 2, the report lost is said (was exit 0) ($(cat "$T/err"))" \
+    bash -c "[ $rc = 2 ] && grep -q 'standard output is closed: the report is lost' '$T/err'"
 # An output that is a link is written through, not replaced by the rename of a new file.
 ln -s target.pt link.pt
 rc=0
