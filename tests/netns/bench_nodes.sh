@@ -34,6 +34,8 @@ synth=$(readlink -f "${FCNET_SYNTH:-$root/build/datasets/fcnet_synth}")
 [ -x "$dist" ] || { echo "bench_nodes: no fcnet_dist at $dist (set FCNET_DIST)" >&2; exit 2; }
 [ -x "$synth" ] || { echo "bench_nodes: no fcnet_synth at $synth (set FCNET_SYNTH)" >&2; exit 2; }
 h5cmp=$(readlink -f "${FCNET_H5CMP:-$(dirname "$dist")/tests/h5cmp}")
+# Checked before the runs: without it every pair of checkpoints was reported as differing.
+[ -x "$h5cmp" ] || { echo "bench_nodes: no h5cmp at $h5cmp (build the h5cmp target, or set FCNET_H5CMP)" >&2; exit 2; }
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
 
 # shellcheck source=tests/netns/bench_hosts.sh
