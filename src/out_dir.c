@@ -153,9 +153,18 @@ static fc_status check_not_replacing(const fc_config *cfg)
     if (cfg->resume[0] && continues_run_in(cfg->resume, cfg->out)) return FC_OK;
     char dir[FC_PATH_MAX];
     out_dir_text(dir, sizeof dir, cfg->out);
+    /* A copy of this very run kept elsewhere (a backup of an older step) is refused too, but not as another run's. */
+    char held[FC_PATH_MAX + 320];
+    snprintf(held, sizeof held, "%s/%s", dir, found);
+    uint64_t a, b;
+    const int same_run = cfg->resume[0] && fc_ckpt_read_run_id(held, &a) && fc_ckpt_read_run_id(cfg->resume, &b) &&
+                         a == b;
     return fc_error_set(FC_ERR_INPUT, "--out: %s already holds %s of %s; continue it with --resume %s/%s, choose "
                         "another --out, or add --overwrite to replace it", dir, found,
-                        cfg->resume[0] ? "a run other than the resumed one" : "an earlier run", dir, found);
+                        same_run        ? "the resumed run (a copy outside --out does not continue it there)"
+                        : cfg->resume[0] ? "a run other than the resumed one"
+                                         : "an earlier run",
+                        dir, found);
 }
 
 /* "a directory", "a FIFO", ...: what a file that is not a regular one is, for messages. */

@@ -756,6 +756,31 @@ static void position_text(const fc_trainer *t, int boundary, char *buf, size_t s
                  (long long)t->cfg->epochs, (long long)t->epoch_step, (long long)t->steps_per_epoch);
 }
 
+/* text as one shell word: as is when it holds only characters no shell treats specially, else in single
+ * quotes (each ' written as '\''), so that the printed resume command can be pasted. */
+static void shell_word(char *dst, size_t size, const char *text)
+{
+    int plain = text[0] != '\0';
+    for (const char *c = text; *c; c++)
+        if (!strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_./,:=+@%-", *c)) plain = 0;
+    size_t n = 0;
+    if (plain) {
+        snprintf(dst, size, "%s", text);
+        return;
+    }
+    if (n + 1 < size) dst[n++] = '\'';
+    for (const char *c = text; *c && n + 5 < size; c++) {
+        if (*c == '\'') {
+            memcpy(dst + n, "'\\''", 4);
+            n += 4;
+        } else {
+            dst[n++] = *c;
+        }
+    }
+    if (n + 1 < size) dst[n++] = '\'';
+    dst[n < size ? n : size - 1] = '\0';
+}
+
 /* The signal that ended fc_train_run before the end of training, once the checkpoint was written; 0 if none. */
 static int stopped_by_signal = 0;
 
@@ -826,20 +851,30 @@ int fc_train_run(fc_trainer *t)
     if (save_checkpoint(t) != FC_OK) return FC_ERR_FAIL;
     char where[128];
     position_text(t, 1, where, sizeof where);
-    if (stopped && t->stop_agreed && !t->finished) stopped_by_signal = stop_signal;
+    /* A Ctrl-C or hangup that came after the last step's gather (during the final save of a --max-steps stop)
+     * was taken by the handler: the run still dies of it, as one during a finished run's final save does. */
+    if (!t->finished && ((stopped && t->stop_agreed) || stop_signal == SIGINT || stop_signal == SIGHUP))
+        stopped_by_signal = stop_signal;
+    /* "resume with --resume D/checkpoint.h5 --out D", D without trailing slashes, each path one shell word */
+    char dir[FC_PATH_MAX], ckpt_path[FC_PATH_MAX + 32], q_ckpt[4 * FC_PATH_MAX + 160], q_out[4 * FC_PATH_MAX + 16];
+    snprintf(dir, sizeof dir, "%s", cfg->out);
+    for (size_t n = strlen(dir); n > 1 && dir[n - 1] == '/';) dir[--n] = '\0';
+    snprintf(ckpt_path, sizeof ckpt_path, "%s/checkpoint.h5", dir);
+    shell_word(q_ckpt, sizeof q_ckpt, ckpt_path);
+    shell_word(q_out, sizeof q_out, cfg->out);
     if (stopped && t->stop_agreed && !t->finished && stopped_by_signal == SIGPIPE)
         /* Standard output is gone (`| head`): the line goes to stderr, which usually still reaches the user. */
         fc_log_warn("standard output was closed (SIGPIPE): stopped at step %lld (%s); checkpoint "
-                    "%s/checkpoint.h5 written; resume with --resume %s/checkpoint.h5 --out %s",
-                    (long long)t->step, where, cfg->out, cfg->out, cfg->out);
+                    "%s written; resume with --resume %s --out %s",
+                    (long long)t->step, where, ckpt_path, q_ckpt, q_out);
     else if (stopped && t->stop_agreed && !t->finished)
-        fc_log_info("stopped on signal at step %lld (%s); checkpoint %s/checkpoint.h5 written; resume "
-                    "with --resume %s/checkpoint.h5 --out %s",
-                    (long long)t->step, where, cfg->out, cfg->out, cfg->out);
+        fc_log_info("stopped on signal at step %lld (%s); checkpoint %s written; resume "
+                    "with --resume %s --out %s",
+                    (long long)t->step, where, ckpt_path, q_ckpt, q_out);
     else if (!t->finished)
-        fc_log_info("stopped after --max-steps %lld at step %lld (%s); checkpoint %s/checkpoint.h5 written; resume "
-                    "with --resume %s/checkpoint.h5 --out %s",
-                    (long long)cfg->max_steps, (long long)t->step, where, cfg->out, cfg->out, cfg->out);
+        fc_log_info("stopped after --max-steps %lld at step %lld (%s); checkpoint %s written; resume "
+                    "with --resume %s --out %s",
+                    (long long)cfg->max_steps, (long long)t->step, where, ckpt_path, q_ckpt, q_out);
     /* Finished, its checkpoint complete: nothing is left to save, so from here a Ctrl-C (not yet received; the
      * first one resets the handler itself) ends the final test evaluation at once, 130, as during loading and
      * setup, instead of being swallowed and the process exiting 0 after the evaluation. A hangup likewise (129):

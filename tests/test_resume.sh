@@ -197,4 +197,18 @@ if must_run 1 log.decay train "${DECAY[@]}" --max-steps 1046 --out decay &&
     must_run 1 log.decay2 train "${DECAY[@]}" --resume decay/checkpoint.h5 --out decay; then
     pass "resume after 1046 lr halvings (a subnormal lr) is taken"
 fi
+# The resume command that a stopped run prints can be pasted: an --out with a space or a quote is one shell word
+# in it (it printed `--resume my run/checkpoint.h5 --out my run`, which the shell splits; helper-166), and the
+# checkpoint's path has no doubled slash when --out ends in one.
+out_q="my run's"
+if must_run 1 log.quoted train --data "$W/d.h5" --hidden 8 --max-steps 1 --out "$out_q/" --print-every 1000; then
+    cmd=$(sed -n 's/.*; resume with //p' log.quoted)
+    if [ "$cmd" = "--resume 'my run'\''s/checkpoint.h5' --out 'my run'\''s/'" ] &&
+        eval "set -- $cmd" && [ "$2" = "$out_q/checkpoint.h5" ] && [ "$4" = "$out_q/" ] &&
+        eval "must_run 1 log.quoted2 train $cmd --max-steps 2" && [ "$(attr "$out_q/checkpoint.h5" /@step)" = 3 ]; then
+        pass "the printed resume command with an --out of a space and a quote runs as printed ($cmd)"
+    else
+        fail "the printed resume command for --out \"$out_q/\" is '$cmd'; as a command it gave: $(tail -1 log.quoted2 2>&1)"
+    fi
+fi
 finish

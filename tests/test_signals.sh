@@ -391,6 +391,26 @@ if [ -n "${FCNET_SIGNAL_ON_CREATE:-}" ]; then
             --epochs 1 --out "$name" >"log.$name" 2>&1 || rc=$?
         died_finished "$name" "$rc" $want "SIG$sig during the final save"
     done
+    # 8c. The same during the final save of a run stopped by --max-steps (not finished): the signal came after the
+    # last step's agreement, so the run took it for no stop of its own and exited 0 (helper-166): the one Ctrl-C
+    # was lost, and a loop of `--resume ... --max-steps N` around it went on.
+    for sig in INT HUP; do
+        name=maxsave$([ $sig = INT ] || echo hup)
+        want=$((128 + $(kill -l $sig)))
+        rm -rf "$name"
+        rc=0
+        FCNET_TEST_SIGNAL_ON_CREATE=$(kill -l $sig) LD_PRELOAD=$FCNET_SIGNAL_ON_CREATE timeout 300 \
+            env --default-signal=$sig "$FCNET_DIST" train --data "$W/ft.h5" --hidden 30 --batch-size 100 \
+            --epochs 2 --max-steps 2 --out "$name" >"log.$name" 2>&1 || rc=$?
+        if [ "$rc" = "$want" ] && [ "$(attr "$name/checkpoint.h5" /@step)" = 2 ] &&
+            [ "$(attr "$name/checkpoint.h5" /@finished)" = 0 ] && grep -q "stopped after --max-steps 2" "log.$name"; then
+            pass "$name: SIG$sig during the final save of a --max-steps stop: died of it ($want), checkpoint at step 2"
+        else
+            fail "$name: exit $rc after SIG$sig during the final save of a --max-steps stop (want $want, the" \
+                "checkpoint at step 2: step=$(attr "$name/checkpoint.h5" /@step))"
+            tail -3 "log.$name" | sed 's/^/    /'
+        fi
+    done
 fi
 
 # ---- 9. Ctrl-C under gdb: `signal SIGINT` at its prompt, then `continue` past the final raise(SIGINT) ----
