@@ -128,6 +128,33 @@ static fc_status gc_batch(gc_state *s, const fc_config *cfg)
     return FC_OK;
 }
 
+/* A row in which every unit of hidden layer l (< the last hidden layer) is 0 (ReLU off or dropped) gives the
+ * next hidden layer its bias alone (0 at the start), or under layernorm a constant row that it normalises to 0:
+ * that layer's units sit on their ReLU's kink for that row at any weight scale (the on/off pattern of normal
+ * and He initialisation does not depend on the scale). Returns the first such l and its row in *row, or 0.
+ * Batchnorm normalises over the batch, so such a row is not on the kink there. */
+static int gc_zero_row_layer(const gc_state *s, const fc_config *cfg, int *row)
+{
+    if (cfg->norm == FC_NORM_BATCH) return 0;
+    for (int l = 1; l + 1 < s->net.n_layers; l++) {
+        /* a layer 0 in every row is weights so small that the activations underflowed: the scale's advice holds */
+        const size_t n = (size_t)s->batch * (size_t)s->net.dims[l];
+        size_t nonzero = 0;
+        for (size_t k = 0; k < n; k++) nonzero += s->net.h[l][k] != 0;
+        if (nonzero == 0) continue;
+        for (int i = 0; i < s->batch; i++) {
+            const fc_real *h = s->net.h[l] + (size_t)i * (size_t)s->net.dims[l];
+            int zero = 1;
+            for (int j = 0; j < s->net.dims[l] && zero; j++) zero = h[j] == 0;
+            if (zero) {
+                *row = i;
+                return l;
+            }
+        }
+    }
+    return 0;
+}
+
 static int batch_is_zero(const gc_state *s)
 {
     for (size_t i = 0; i < (size_t)s->batch * (size_t)s->n_input; i++)
@@ -330,6 +357,8 @@ static fc_status gc_run(gc_state *s, const fc_config *cfg)
     for (int l = 1; l < s->net.n_layers; l++) s->n_pattern += (size_t)s->batch * (size_t)s->net.dims[l];
     s->pattern = fc_alloc(s->n_pattern + 1);
     gc_relu_pattern(s, 1);
+    int zero_row = 0;
+    const int zero_layer = gc_zero_row_layer(s, cfg, &zero_row);
     const double loss = fc_net_loss(&s->net, s->y, &info);
     fc_net_backward(&s->net);
     const double reg_loss = fc_net_add_reg(&s->net);
@@ -448,11 +477,17 @@ static fc_status gc_run(gc_state *s, const fc_config *cfg)
                                 unchecked, n_unchecked > 8 ? ", ..." : "", constant,
                                 constant < cfg->n_hidden ? ", and the layers after it get the same input in every row"
                                                          : "");
+        const int too_small = cfg->init == FC_INIT_NORMAL && cfg->weight_scale < 10 * GC_H;
+        if (zero_layer > 0)
+            return fc_error_set(FC_ERR_INPUT, "gradcheck: no element of %s%s could be checked: in row %d of the batch "
+                                "every unit of hidden layer %d is 0 (ReLU off or dropped), so hidden layer %d gets a "
+                                "constant input and sits on its ReLU's kink there at any --weight-scale; use another "
+                                "--seed, wider layers or fewer rows",
+                                unchecked, n_unchecked > 8 ? ", ..." : "", zero_row, zero_layer, zero_layer + 1);
         /* Weights below the step put every pre-activation (~ scale * |x|) within the step's reach of its kink
          * (--weight-scale 1e-30), and weights up to ten steps shrink the activations layer by layer until the
          * deeper ones are (the float build's default 1e-2 = h on --hidden 100,100,100,100: 5e-2 passes): only
          * larger ones help. Large ones switch ReLUs downstream. */
-        const int too_small = cfg->init == FC_INIT_NORMAL && cfg->weight_scale < 10 * GC_H;
         return fc_error_set(FC_ERR_INPUT, "gradcheck: no element of %s%s could be checked (every step switched a "
                             "ReLU on or off, also 100x smaller); use a %s --weight-scale",
                             unchecked, n_unchecked > 8 ? ", ..." : "", too_small ? "larger" : "smaller");

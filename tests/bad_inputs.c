@@ -360,6 +360,7 @@ static const char *const ckpt_kinds[] = {
     "history-lr-huge", /* /history/lr[1] = 1e300: not the configured lr decayed */
     "val-acc-nan-one", /* /history/val_acc[1] = NaN beside an accuracy: a run validates at every check or none */
     "best-acc-huge",   /* /best attribute best_val_acc = 1e300: eval --best took it */
+    "best-acc-above-1",/* /best attribute best_val_acc = 1.0000001: refused as "1: an accuracy in [0, 1]" (%g) */
     "no-data-hash",    /* root attribute data_hash removed, as in a checkpoint written before 2026-12-05: its
                           data is then checked by its shape alone */
     "checks-extra",    /* a third accuracy check in each /history check array after 1 epoch (at most 2) */
@@ -596,6 +597,8 @@ static void write_ckpt(const char *kind, const char *good, const char *out)
         set_element(f, "/history/lr", 1, 1e300);
     } else if (strcmp(k, "val-acc-nan-one") == 0) {
         set_element(f, "/history/val_acc", 1, (double)NAN);
+    } else if (strcmp(k, "best-acc-above-1") == 0) {
+        put_attr_double(f, "/best", "best_val_acc", 1.0000001);
     } else if (strcmp(k, "best-acc-huge") == 0) {
         put_attr_double(f, "/best", "best_val_acc", 1e300);
     } else if (strcmp(k, "no-data-hash") == 0) {

@@ -298,10 +298,14 @@ add eval-pp-std-zero "ckpt-pp-std-zero.h5|/preprocess/std|0 at element 0|at leas
 # eval --best holds the best accuracy to what training writes, as --resume does: it evaluated a NaN's or 1e300's
 # copy as the best with exit 0
 "$BAD_INPUTS" ckpt best-acc-huge "$good_ckpt" "$O/ckpt-best-acc-huge.h5"
+"$BAD_INPUTS" ckpt best-acc-above-1 "$good_ckpt" "$O/ckpt-best-acc-above-1.h5"
 for kind in best-acc-nan best-acc-5 best-acc-huge; do
     add "eval-$kind" "ckpt-$kind.h5|attribute 'best_val_acc' of /best|an accuracy in [0, 1], or -1" eval \
         --checkpoint "$O/ckpt-$kind.h5" --best --split val
 done
+# with the digits that tell it from 1: it said "1: an accuracy in [0, 1]"
+add eval-best-acc-above-1 "ckpt-best-acc-above-1.h5|attribute 'best_val_acc' of /best|1.0000001: an accuracy in [0, 1]" \
+    eval --checkpoint "$O/ckpt-best-acc-above-1.h5" --best --split val
 # eval reads the same tensors through its own path: a model that would print a wrong accuracy with exit 0
 add eval-bn-var-neg "ckpt-bn-var-neg.h5|/bn/running_var1|negative variance" eval --checkpoint "$O/ckpt-bn-var-neg.h5" --split val
 add eval-pp-mean-nan "ckpt-pp-mean-nan.h5|/preprocess/mean|non-finite" eval --checkpoint "$O/ckpt-pp-mean-nan.h5" --split val

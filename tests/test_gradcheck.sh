@@ -319,6 +319,20 @@ else
     not_ok "deep float net at the default scale: exit $rc, '$(cat err.txt)'; at 5e-2 exit $rc_larger (want 2 and 'larger', then 0)"
 fi
 
+# A row in which a whole narrow hidden layer is 0 (every ReLU off) gives the next layer its bias alone, 0 at the
+# start: that layer sits on its kink there at any scale, and the line said "use a smaller --weight-scale", which
+# gave the same refusal (helper-163). It names the row and the layer instead, at any scale.
+for scale in 1e-3 1; do
+    rc=0
+    "$F64" gradcheck --hidden 4,20 --batch-size 64 --seed 1 --weight-scale $scale >out.txt 2>err.txt || rc=$?
+    if [ "$rc" -eq 2 ] && [ "$(wc -l <err.txt)" -eq 1 ] && grep -q 'every unit of hidden layer 1 is 0' err.txt &&
+        grep -q 'at any --weight-scale; use another --seed, wider layers or fewer rows' err.txt; then
+        ok "--hidden 4,20 --weight-scale $scale: a row where layer 1 is all 0 is named, no scale advice: $(cat err.txt)"
+    else
+        not_ok "--hidden 4,20 --weight-scale $scale: exit $rc, '$(cat err.txt)' (want 2, hidden layer 1 all 0 in a row)"
+    fi
+done
+
 # The other end: weights of 1e-30 put every pre-activation within the step's reach of its kink; a smaller
 # scale cannot help, the line asks for a larger one (it used to advise a smaller one here too). Also with
 # batchnorm over batches of more than 1 row, whose normalised units sit at the kink the same way: not the
