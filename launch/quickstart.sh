@@ -224,7 +224,8 @@ more_epochs=$(/usr/bin/python3 -c 'import sys, h5py; print(int(h5py.File(sys.arg
 if [ "$(run_state)" = unfinished ]; then
     # A run of --new has a directory of its own, which a plain call would not look at: name it.
     again=$launch/quickstart.sh
-    [ "$out" = "$default_out" ] || again="FCNET_QUICKSTART_OUT=$(arg "$out") $again"
+    # Named unless it is the directory a plain call looks at: one given by FCNET_QUICKSTART_OUT must be given again.
+    [ "$out" = "$root/runs/quickstart" ] || again="FCNET_QUICKSTART_OUT=$(arg "$out") $again"
     echo "the run stopped before its last epoch: $again resumes it from the checkpoint"
 fi
 cat <<EOF

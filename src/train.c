@@ -905,7 +905,8 @@ int fc_train_run(fc_trainer *t)
             fc_log_info("test accuracy: %.4f (final parameters), %.4f (best validation parameters, step %lld)",
                         final_acc, best_acc, (long long)t->best_step);
         } else { /* no validation split: the best copy is the final parameters */
-            fc_log_info("test accuracy: %.4f (final parameters; no validation split, so no best copy)", final_acc);
+            fc_log_info("test accuracy: %.4f (final parameters; no validation split: they are also the best copy)",
+                        final_acc);
         }
     }
     return FC_OK;

@@ -234,6 +234,14 @@ check "and its checkpoint has epochs 3 (got '$(epochs_of "$T/qs-2/checkpoint.h5"
     test "$(epochs_of "$T/qs-2/checkpoint.h5")" = 3
 check "with a test accuracy" test -n "$(accuracy_in "$T/resume.log")"
 check "the first run is untouched" finished "$T/qs/checkpoint.h5"
+# A run stopped in a directory given by FCNET_QUICKSTART_OUT names it in the resuming call too: the line left the
+# variable out exactly then (it compared the directory with the variable's own value), and the call it printed
+# went to runs/quickstart instead (helper-165).
+check "a run in FCNET_QUICKSTART_OUT=qs-3 stopped by --max-steps succeeds" env FCNET_QUICKSTART_OUT="$T/qs-3" \
+    "$root/launch/quickstart.sh" --epochs 2 --max-steps 50 >"$T/named.log" 2>&1
+check "its resuming call names qs-3" \
+    grep -qF "stopped before its last epoch: FCNET_QUICKSTART_OUT=$T/qs-3 $root/launch/quickstart.sh resumes it" \
+    "$T/named.log"
 
 if [ "$failed" -ne 0 ]; then
     for f in "$T"/*.log; do
