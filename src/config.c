@@ -1058,6 +1058,8 @@ fc_status fc_config_parse(fc_config *cfg, int argc, char **argv)
     /* The optimizer may be named after --lr, or in the file while --lr is on the command line, so its
      * default lr is only filled in now, and only when no lr was given anywhere. */
     if (!cfg->opt_set[FC_OPT_LR]) cfg->optim.lr = fc_optim_defaults(cfg->optim.kind).lr;
+    if (cfg->command == FC_CMD_GRADCHECK && !cfg->opt_set[FC_OPT_WEIGHT_SCALE])
+        cfg->weight_scale = FC_GRADCHECK_WEIGHT_SCALE;
     return validate(cfg);
 }
 
@@ -1276,6 +1278,9 @@ void fc_config_print_help(FILE *f, fc_command command)
             else if (command == FC_CMD_GRADCHECK && sp->id == FC_OPT_BATCH_SIZE)
                 snprintf(text, sizeof text, "rows of the checked batch [default: %d, at most %d]", FC_GRADCHECK_BATCH,
                          FC_GRADCHECK_MAX_BATCH);
+            else if (command == FC_CMD_GRADCHECK && sp->id == FC_OPT_WEIGHT_SCALE)
+                snprintf(text, sizeof text, "%s [default: %g, cs231n's scale for gradient checks; train's is %s]",
+                         sp->help, FC_GRADCHECK_WEIGHT_SCALE, def);
             else if (sp->note)
                 snprintf(text, sizeof text, "%s [%s]", sp->help, sp->note);
             else if (def[0])
