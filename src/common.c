@@ -11,6 +11,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* Declared by Debian's cblas.h, not by every OpenBLAS build's. */
+extern int openblas_get_num_threads(void);
+
 /* Room for a message naming several paths of up to PATH_MAX (4096) bytes each. */
 enum { MESSAGE_MAX = 16384 };
 
@@ -154,16 +157,22 @@ static int memory_exceeded(double need, double held, int copies, char *why, size
      * forever (a hang, deaf to SIGTERM), fcnet's own allocations abort. Refuse it here, keeping room for
      * OpenBLAS's work buffer (128 MiB). The limit meets only what is still to be allocated: the held part
      * is in the process's use already. */
-    const double blas_reserve = 128.0 * 1048576.0, to_come = need - held;
+    /* Each OpenBLAS thread takes its own buffer, the others from a malloc arena of their own, which reserves 64 MiB
+     * of address space besides (2 threads: a run passed this check with 128 MiB kept and then hung in the
+     * worker's buffer; helper-165). */
+    const int blas_threads = openblas_get_num_threads() > 1 ? openblas_get_num_threads() : 1;
+    const double blas_reserve = (128.0 + (blas_threads - 1) * (128.0 + 64.0)) * 1048576.0, to_come = need - held;
     const char *which = "";
     double limit = 0, left = 0;
     if (fc_memory_limit(&limit, &left, &which) && to_come + blas_reserve > left) {
         const double room = left - blas_reserve > 0 ? left - blas_reserve : 0;
         char of[80] = "";
         if (held > 0) snprintf(of, sizeof of, "%s of it still to be allocated, ", fc_format_size(to_come).text);
+        char threads[40] = "";
+        if (blas_threads > 1) snprintf(threads, sizeof threads, "s (%d threads)", blas_threads);
         snprintf(why, size, "%smore than the %s this process's address-space limit (%s) leaves it after "
-                 "%s kept for OpenBLAS's work buffer (raise the limit)", of, fc_format_size(room).text, which,
-                 fc_format_size(blas_reserve).text);
+                 "%s kept for OpenBLAS's work buffer%s (raise the limit)", of, fc_format_size(room).text, which,
+                 fc_format_size(blas_reserve).text, threads);
         return 1;
     }
     if (have <= 0 || need * copies <= have) return 0;

@@ -163,6 +163,12 @@ void fc_dist_reserve(fc_dist *dist, size_t grad_n, size_t gather_n)
     }
 }
 
+double fc_dist_reserve_bytes(const fc_dist *dist, size_t grad_n)
+{
+    if (!dist || grad_n <= dist->grad_n) return 0;
+    return (double)chunk_max(grad_n, dist->size) * ((double)dist->size + 1) * sizeof(fc_real);
+}
+
 /* FCNET_EXCHANGE: auto (shared memory where every rank is on one node, the default) or p2p (messages). */
 static const char *const exchange_words[] = {"auto", "p2p"};
 

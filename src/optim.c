@@ -34,13 +34,15 @@ const char *fc_optim_slot_name(fc_optim_kind kind, int i)
     }
 }
 
+int fc_optim_slot_count(fc_optim_kind kind) { return kind == FC_OPTIM_ADAM ? 2 : kind == FC_OPTIM_SGD ? 0 : 1; }
+
 void fc_optim_init(fc_optim *opt, const fc_optim_config *cfg, size_t n)
 {
     memset(opt, 0, sizeof *opt);
     opt->cfg = *cfg;
     opt->lr = cfg->lr;
     opt->n = n;
-    opt->n_slots = cfg->kind == FC_OPTIM_ADAM ? 2 : cfg->kind == FC_OPTIM_SGD ? 0 : 1;
+    opt->n_slots = fc_optim_slot_count(cfg->kind);
     for (int i = 0; i < opt->n_slots; i++) opt->slot[i] = fc_alloc((n ? n : 1) * sizeof(fc_real));
 }
 

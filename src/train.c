@@ -353,8 +353,23 @@ fc_status fc_train_setup(fc_trainer *t, const fc_config *cfg, fc_dist *dist)
     fc_real *shared_params, *shared_grads;
     st = fc_dist_share_arenas(dist, t->net.layout.n_total, &shared_params, &shared_grads);
     if ((st = fc_dist_agree(dist, st, 1)) != FC_OK) return st;
+    /* What the setup allocates from here on, the large parts, weighed against what the process has left now: the
+     * gradient exchange's receive buffer, the optimizer's state, the best copy, the epoch permutations and the
+     * batch. fc_net_init's estimate missed the buffer (up to two more parameter-sized arrays), and under a ulimit
+     * -v between the two a run aborted in an allocation or hung in OpenBLAS's (helper-165). */
+    const size_t n_total = t->net.layout.n_total;
+    const double rest = fc_dist_reserve_bytes(dist, n_total) +
+                        (double)(fc_optim_slot_count(cfg->optim.kind) + 1) * (double)n_total * sizeof(fc_real) +
+                        (double)t->net.bn_layout.n_total * sizeof(fc_real) + 2.0 * (double)n_train * sizeof(int64_t) +
+                        (double)t->local_max * (double)t->data.n_features * sizeof(fc_real);
+    char room[256];
+    if (fc_memory_exceeded(rest, room, sizeof room))
+        st = fc_error_set(FC_ERR_INPUT, "the network of %zu parameters needs %s more for the gradient exchange, "
+                          "%s's state and the best copy at %d rank(s), %s: --hidden, or fewer ranks per node",
+                          n_total, fc_format_size(rest).text, fc_optim_name(cfg->optim.kind), size, room);
+    if ((st = fc_dist_agree(dist, st, 1)) != FC_OK) return st;
     /* gathers: a layer's batchnorm moments (2 * width + 1) and the step's four agreed values */
-    fc_dist_reserve(dist, t->net.layout.n_total, 2 * (size_t)t->net.max_width + 4);
+    fc_dist_reserve(dist, n_total, 2 * (size_t)t->net.max_width + 4);
     fc_optim_init(&t->opt, &cfg->optim, t->net.layout.n_total);
     st = fc_store_choice_init(&t->stores, dist, shared_params != NULL);
     if (st != FC_OK) return st;

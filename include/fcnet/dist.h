@@ -68,6 +68,9 @@ void fc_dist_free(fc_dist *dist);
 /* Sizes the scratch for gradient buffers of up to grad_n elements and gathers of up to gather_n
  * doubles per rank. Call at setup; nothing is allocated later. */
 void fc_dist_reserve(fc_dist *dist, size_t grad_n, size_t gather_n);
+/* The bytes fc_dist_reserve would allocate now for gradient buffers of grad_n elements (0 when they fit already):
+ * the setup's memory check counts them before they are allocated. */
+double fc_dist_reserve_bytes(const fc_dist *dist, size_t grad_n);
 
 static inline int fc_dist_rank(const fc_dist *d) { return d ? d->rank : 0; }
 static inline int fc_dist_size(const fc_dist *d) { return d ? d->size : 1; }

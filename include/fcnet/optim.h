@@ -52,6 +52,8 @@ int fc_optim_parse(const char *name);
 const char *fc_optim_slot_name(fc_optim_kind kind, int i);
 
 void fc_optim_init(fc_optim *opt, const fc_optim_config *cfg, size_t n);
+/* How many parameter-sized arrays of state kind keeps (0 for sgd, 2 for adam). */
+int fc_optim_slot_count(fc_optim_kind kind);
 void fc_optim_free(fc_optim *opt);
 /* One update of w (n elements) from dw with the current lr. Returns 1 when every new weight and optimizer
  * state is finite, 0 when some is NaN or Inf: a dw was, or the update overflowed (w is then spoiled: the
