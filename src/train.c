@@ -825,11 +825,19 @@ int fc_train_run(fc_trainer *t)
                 snprintf(ckpt, sizeof ckpt, "%s/checkpoint.h5", cfg->out);
                 uint64_t id;
                 const int ours = fc_ckpt_read_run_id(ckpt, &id) && id == t->run_id;
+                /* A resume takes --lr, --weight-scale and --reg from its checkpoint: advising to change them would
+                 * send the user to a refusal (helper-166). */
+                char none[2 * FC_PATH_MAX + 200];
+                if (cfg->resume[0])
+                    snprintf(none, sizeof none, "no checkpoint written in --out, and %s is as it was (a resume keeps "
+                             "its --lr and --reg; a new run with --init-from %s may change them)", cfg->resume,
+                             cfg->resume);
+                else
+                    snprintf(none, sizeof none, "no checkpoint written (check --lr, --weight-scale, --reg and the "
+                             "data's scale)");
                 fc_log_error("training diverged: loss, gradients, updated parameters or batchnorm statistics are "
                              "NaN/Inf at step %lld (%s); %s",
-                             (long long)t->step, where,
-                             ours ? "the last checkpoint is kept as it was"
-                                  : "no checkpoint written (check --lr, --weight-scale, --reg and the data's scale)");
+                             (long long)t->step, where, ours ? "the last checkpoint is kept as it was" : none);
             }
             return FC_EXIT_DIVERGED;
         }

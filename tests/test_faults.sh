@@ -112,7 +112,7 @@ if [ -n "$step" ]; then
     rc=$?
     # (into nan2/, which holds no checkpoint: the line does not claim one was kept)
     expect_error "NaN: the kept checkpoint loads and diverges again" 3 nan2.out nan2.err $rc "at step $step" \
-        "no checkpoint written"
+        "no checkpoint written in --out, and nan/checkpoint.h5 is as it was (a resume keeps its --lr and --reg"
     # Into an --out holding another run's checkpoint (--overwrite, which replaces it only at the first save): that
     # file is not this run's, so the line does not claim it was kept either.
     mkdir -p nan3 && cp full/checkpoint.h5 nan3/
