@@ -32,13 +32,20 @@ import subprocess
 import sys
 import time
 
-import h5py
 import numpy as np
 
+sys.dont_write_bytecode = True  # --list writes nothing, not even results/__pycache__
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import plot_history  # noqa: E402
-from plot_history import load_history, plot_runs, plt, smooth  # noqa: E402
 from whole_file import write_whole  # noqa: E402
+
+
+def import_training_modules():
+    """h5py and matplotlib (through plot_history), imported only to train and plot: --list and a refused argument
+    need neither (nor write matplotlib's font cache)."""
+    global h5py, plot_history, load_history, plot_runs, plt, smooth
+    import h5py
+    import plot_history
+    from plot_history import load_history, plot_runs, plt, smooth
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = os.path.join(ROOT, "results")
@@ -58,13 +65,18 @@ def subset(n_train, n_val=1000):
         return path
     os.makedirs(os.path.dirname(path), exist_ok=True)
     tmp = path + ".tmp"
-    with h5py.File(FULL, "r") as src, h5py.File(tmp, "w") as dst:
-        dst.attrs["num_classes"] = src.attrs.get("num_classes", 10)
-        dst.attrs["source"] = f"results/experiments.py: {n_train} train, {n_val} val rows of {FULL}"
-        for split, n in (("train", n_train), ("val", n_val), ("test", None)):
-            for key in ("x", "y"):
-                dst.create_dataset(f"{split}/{key}", data=src[split][key][:n])
-    os.replace(tmp, path)
+    try:
+        with h5py.File(FULL, "r") as src, h5py.File(tmp, "w") as dst:
+            dst.attrs["num_classes"] = src.attrs.get("num_classes", 10)
+            dst.attrs["source"] = f"results/experiments.py: {n_train} train, {n_val} val rows of {FULL}"
+            for split, n in (("train", n_train), ("val", n_val), ("test", None)):
+                for key in ("x", "y"):
+                    dst.create_dataset(f"{split}/{key}", data=src[split][key][:n])
+        os.replace(tmp, path)
+    except (OSError, KeyError) as e:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        sys.exit(f"experiments.py: {FULL}: cannot cut the {n_train}-row subset ({' '.join(str(e).split())})")
     return path
 
 
@@ -246,8 +258,7 @@ def plot_batchnorm(runs):
     fig.suptitle("Batch normalization vs none (Fashion-MNIST, 5000 training rows, adam lr 1e-3, "
                  "weight scale 2e-2, hidden width 100)")
     fig.tight_layout()
-    fig.savefig(os.path.join(RESULTS, "batchnorm.png"), dpi=90)
-    plt.close(fig)
+    plot_history.save(fig, os.path.join(RESULTS, "batchnorm.png"))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -276,8 +287,7 @@ def plot_optimizers(runs):
     fig.suptitle("Update rules on a 6-layer net [100 x 5], no normalisation (Fashion-MNIST, 5000 training rows, "
                  "batch 100, 10 epochs)")
     fig.tight_layout()
-    fig.savefig(os.path.join(RESULTS, "optimizers.png"), dpi=90)
-    plt.close(fig)
+    plot_history.save(fig, os.path.join(RESULTS, "optimizers.png"))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -324,8 +334,7 @@ def plot_weight_scale(runs):
     fig.suptitle("Weight-scale sensitivity, 8-layer net [50 x 7] (Fashion-MNIST, 2000 training rows, adam lr 1e-3, "
                  "10 epochs)")
     fig.tight_layout()
-    fig.savefig(os.path.join(RESULTS, "weight_scale.png"), dpi=90)
-    plt.close(fig)
+    plot_history.save(fig, os.path.join(RESULTS, "weight_scale.png"))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -379,12 +388,11 @@ def plot_ranks(runs):
     fig.suptitle("Same run on 1, 2 and 4 ranks: [256, 128] batchnorm, dropout keep 0.9, adam, global batch 128 "
                  "(Fashion-MNIST, 5000 training rows)")
     fig.tight_layout()
-    fig.savefig(os.path.join(RESULTS, "ranks.png"), dpi=90)
-    plt.close(fig)
+    plot_history.save(fig, os.path.join(RESULTS, "ranks.png"))
 
 
 # ----------------------------------------------------------------------------------------------
-# Full dataset (not part of the default set: ~3 minutes on 2 idle cores): the quickstart
+# Full dataset (not part of the default set: ~75 s on 2 idle cores): the quickstart
 # configuration and the >= 0.90 one, three seeds each.
 
 CONFIGS = os.path.join(RESULTS, "configs")
@@ -496,19 +504,24 @@ def main(argv):
     global ARGS
     # A reader that stops early (--list | head) ends this script quietly, as it does ls, not in a traceback.
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], allow_abbrev=False)
     parser.add_argument("--only", help="comma-separated experiments (default: all)")
     parser.add_argument("--force", action="store_true", help="retrain runs that are already finished")
     parser.add_argument("--ranks", type=positive_int, default=os.environ.get("FCNET_RANKS", "2"),
                         help="ranks for every run except the ranks experiment (default: $FCNET_RANKS or 2)")
     parser.add_argument("--list", action="store_true", help="list the experiments and their runs, then exit")
     ARGS = parser.parse_args(argv)
-    names = ARGS.only.split(",") if ARGS.only else DEFAULT
+    names = list(dict.fromkeys(ARGS.only.split(","))) if ARGS.only is not None else DEFAULT
     for n in names:
         if n not in EXPERIMENTS:  # a usage error: exit 2 as argparse's own, in one line
             print(f"experiments.py: --only: unknown experiment {n!r} (known: {', '.join(EXPERIMENTS)})",
                   file=sys.stderr)
             return 2
+    if not ARGS.list:
+        try:
+            import_training_modules()
+        except ImportError as e:
+            sys.exit(f"experiments.py: {e}: install python3-h5py and python3-matplotlib (results/run.sh does)")
     if not ARGS.list and not os.path.exists(FULL):
         sys.exit(f"experiments.py: {FULL} missing: run datasets/fashion-mnist.sh first")
     summary = os.path.join(RESULTS, "summary.csv")
@@ -526,7 +539,10 @@ def main(argv):
         print(f"== {n} ({len(runs)} runs)", flush=True)
         for r in runs:
             r.execute(ARGS.ranks, ARGS.force)
-        plot(runs)
+        try:
+            plot(runs)
+        except OSError as e:
+            sys.exit(f"experiments.py: results/{n}.png: cannot write it ({e.strerror or e}); the previous one is kept")
         rows = [r.row() for r in runs]
         tables[n] = table(n, rows)
         all_rows += rows

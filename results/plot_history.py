@@ -13,6 +13,7 @@ matplotlib has no format for, 1 an --out it cannot write; each failure is one li
 """
 import argparse
 import os
+import shutil
 import sys
 
 import h5py
@@ -177,7 +178,9 @@ def main(argv):
             print(f"plot_history.py: {path}: not a readable fcnet checkpoint ({one_line(e)})", file=sys.stderr)
             return 2
     out = args.out or os.path.join(os.path.dirname(os.path.abspath(paths[0])), "history.png")
-    formats = plt.figure().canvas.get_supported_filetypes()
+    formats = dict(plt.figure().canvas.get_supported_filetypes())
+    if not shutil.which(matplotlib.rcParams["pgf.texsystem"]):  # pgf runs LaTeX to measure text
+        formats.pop("pgf", None)
     if plot_format(out) not in formats:
         known = ", ".join(sorted(formats))
         print(f"plot_history.py: --out {out}: no plot format '{plot_format(out)}' (known: {known})", file=sys.stderr)
@@ -190,7 +193,14 @@ def main(argv):
     except OSError as e:
         print(f"plot_history.py: --out {out}: cannot write the plot ({e.strerror or one_line(e)})", file=sys.stderr)
         return 1
-    print(out)
+    try:
+        print(out, flush=True)
+    except OSError as e:  # a full disk or a closed pipe behind stdout: one line, not a traceback
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the exit's flush would fail again
+        if not isinstance(e, BrokenPipeError):
+            print(f"plot_history.py: stdout: cannot print the plot's path ({e.strerror}); {out} is written",
+                  file=sys.stderr)
+            return 1
     return 0
 
 

@@ -14,9 +14,9 @@ for arg in "$@"; do
     case $arg in -h | --help | --list) exec /usr/bin/python3 "$root/results/experiments.py" "$@" ;; esac
 done
 # A bad argument (--ranks 0, an unknown experiment or flag) is refused before the install, the build and the
-# dataset, which take minutes: --list checks every argument and writes nothing. Needs the Python packages; a
-# machine without them has them installed first and gets the same refusal afterwards.
-if /usr/bin/python3 -c "import h5py, matplotlib, numpy" 2>/dev/null; then
+# dataset, which take minutes: --list checks every argument and writes nothing. It needs numpy only (not h5py or
+# matplotlib); a machine without numpy has it installed first and gets the same refusal afterwards.
+if /usr/bin/python3 -c "import numpy" 2>/dev/null; then
     /usr/bin/python3 "$root/results/experiments.py" "$@" --list >/dev/null
 fi
 # shellcheck source=launch/deps.sh disable=SC1091

@@ -155,7 +155,7 @@ static int memory_exceeded(double need, double held, int copies, char *why, size
     const double have = fc_physical_memory_bytes();
     /* A per-process limit below the need makes an allocation fail: OpenBLAS then retries its work buffer
      * forever (a hang, deaf to SIGTERM), fcnet's own allocations abort. Refuse it here, keeping room for
-     * OpenBLAS's work buffer (128 MiB). The limit meets only what is still to be allocated: the held part
+     * OpenBLAS's work buffers (below). The limit meets only what is still to be allocated: the held part
      * is in the process's use already. */
     /* Each OpenBLAS thread takes its own buffer, the others from a malloc arena of their own, which reserves 64 MiB
      * of address space besides (2 threads: a run passed this check with 128 MiB kept and then hung in the

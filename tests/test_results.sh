@@ -51,6 +51,25 @@ EOF
 check "--list into a closed pipe: killed by SIGPIPE, nothing on stderr (got: exit, stderr lines, traceback = $said)" \
     test "$said" = "-13 0 False"
 
+# 1b. (helper-169) --list needs numpy only: with h5py and matplotlib failing to import it still lists the 59 runs and
+# writes nothing, not even matplotlib's font cache in $HOME (it died in a traceback where they were missing); an
+# experiment named twice runs once (it trained twice and wrote its summary rows twice); an empty --only and an
+# abbreviated flag are refused (they ran everything, and --lis went past run.sh's --list check into the build).
+mkdir -p "$T/nomods"
+for m in h5py matplotlib; do echo "raise ImportError('No module named $m (test_results stand-in)')" >"$T/nomods/$m.py"; done
+rc=0
+PYTHONPATH=$T/nomods HOME=$T/home "$py" "$ex" --list >"$T/list2.out" 2>"$T/list2.err" || rc=$?
+check "--list without h5py and matplotlib: exit 0, 59 runs, nothing in HOME (got $rc, $(wc -l <"$T/list2.out") lines: $(
+    head -c 200 "$T/list2.err"))" \
+    bash -c "[ $rc = 0 ] && [ \$(wc -l <'$T/list2.out') = 59 ] && [ ! -e '$T/home' ] && [ ! -e '$T/repo/results/__pycache__' ]"
+check "--only batchnorm,batchnorm lists batchnorm's runs once" \
+    test "$("$py" "$ex" --only batchnorm,batchnorm --list | wc -l)" = "$("$py" "$ex" --only batchnorm --list | wc -l)"
+for bad in "--only=" "--lis"; do
+    rc=0
+    "$py" "$ex" "$bad" --list >"$T/bad.out" 2>&1 || rc=$?
+    check "experiments.py $bad: exit 2 (got $rc: $(tail -1 "$T/bad.out"))" test "$rc" = 2
+done
+
 # 2. --ranks 0 is a usage error before anything runs.
 rc=0
 "$py" "$ex" --only dropout --ranks 0 >"$T/ranks.out" 2>&1 || rc=$?
@@ -64,7 +83,7 @@ mkdir -p "$T/repo/launch"
 cat >"$T/repo/launch/deps.sh" <<'EOF'
 fcnet_install_deps() { touch "$(dirname "${BASH_SOURCE[0]}")/installed"; echo "stand-in deps.sh: install step reached"; exit 3; }
 EOF
-for bad in "--ranks 0" "--only nosuch" "--bogus"; do
+for bad in "--ranks 0" "--only nosuch" "--bogus" "--lis"; do
     rc=0
     # shellcheck disable=SC2086 # the arguments are word lists on purpose
     bash "$T/repo/results/run.sh" $bad >"$T/run.out" 2>&1 || rc=$?
@@ -94,6 +113,16 @@ r.execute(1, False)
 EOF
 check "damaged run.json: the run is tried again and its failure reported ($(tail -1 "$T/json.out"))" \
     bash -c "[ $rc = 1 ] && grep -q 'x/y failed (exit 1)' '$T/json.out' && ! grep -q Traceback '$T/json.out'"
+
+# 3a. A datasets/fashion-mnist.h5 that is not one: one line, no traceback, no half-cut subset left (helper-169).
+mkdir -p "$T/repo/datasets"
+echo "not HDF5" >"$T/repo/datasets/fashion-mnist.h5"
+rc=0
+"$py" "$ex" --only batchnorm >"$T/bad_full.out" 2>"$T/bad_full.err" || rc=$?
+check "a damaged fashion-mnist.h5: exit 1, one line naming it, no .tmp (got $rc: $(head -c 300 "$T/bad_full.err"))" \
+    bash -c "[ $rc = 1 ] && [ \$(wc -l <'$T/bad_full.err') = 1 ] && grep -q 'fashion-mnist.h5: cannot cut the 5000-row subset' \
+        '$T/bad_full.err' && [ -z \"\$(find '$T/repo' -name '*.tmp')\" ]"
+rm -rf "$T/repo/datasets" "$T/repo/runs"
 
 # 3b. Refusals of experiments.py: one line, no traceback. An unknown experiment is a usage error (exit 2, as
 # argparse's); a --config file that is gone, and a folder inside a run's folder (not deleted with the run's own
@@ -327,6 +356,16 @@ plot_fails "--out in a missing folder" 1 "--out $T/none/p.png: cannot write the 
 plot_fails "--out a directory" 1 "--out $T/noval: cannot write the plot (Is a directory)" "$ck" --out "$T/noval"
 plot_fails "--out with an unknown extension" 2 "--out $T/p.foo: no plot format 'foo'" "$ck" --out "$T/p.foo"
 check "an unknown extension writes nothing" test ! -e "$T/p.foo"
+# pgf, which matplotlib lists, runs LaTeX to measure text: without it, a refusal like another unknown format (it was a
+# traceback after the figure was drawn). Where xelatex is installed, pgf is a format like the others.
+if ! command -v xelatex >/dev/null; then
+    plot_fails "--out .pgf without LaTeX" 2 "--out $T/p.pgf: no plot format 'pgf'" "$ck" --out "$T/p.pgf"
+fi
+# The path printed into a full disk: one line, exit 1, the plot written (it was a traceback, exit 120).
+rc=0
+"$py" "$T/repo/results/plot_history.py" "$ck" --out "$T/full.png" >/dev/full 2>"$T/pf.err" || rc=$?
+check "plot_history.py with stdout on /dev/full: exit 1, one line, the plot written (got $rc: $(head -c 200 "$T/pf.err"))" \
+    bash -c "[ $rc = 1 ] && [ \$(wc -l <'$T/pf.err') = 1 ] && ! grep -q Traceback '$T/pf.err' && [ -s '$T/full.png' ]"
 rc=0
 said=$("$py" "$T/repo/results/plot_history.py" "$ck" --out "$T/plot" 2>"$T/pf.err") || rc=$?
 check "--out without an extension: exit 0, the PNG written under the name printed ('$said', rc $rc)" \
