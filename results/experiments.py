@@ -529,6 +529,7 @@ def main(argv):
         read_other_rows(summary, names)  # a damaged file stops it now, not after the runs
     all_rows, tables = [], {}
     t0 = time.monotonic()
+    trained = []
     for n in names:
         make, plot = EXPERIMENTS[n]
         runs = make()
@@ -539,6 +540,12 @@ def main(argv):
         print(f"== {n} ({len(runs)} runs)", flush=True)
         for r in runs:
             r.execute(ARGS.ranks, ARGS.force)
+        trained.append((n, plot, runs))
+    if ARGS.list:
+        return 0
+    # Drawn once every run has trained: a run that fails part-way leaves every plot, table and summary.csv as it
+    # was, not the plots of the experiments before it redrawn beside the old tables (helper-169).
+    for n, plot, runs in trained:
         try:
             plot(runs)
         except OSError as e:
@@ -547,8 +554,6 @@ def main(argv):
         tables[n] = table(n, rows)
         all_rows += rows
         print(f"   wrote results/{n}.png", flush=True)
-    if ARGS.list:
-        return 0
     keys = ["experiment", "run", "ranks", "final_loss", "final_train_acc", "final_val_acc", "best_val_acc",
             "test_acc", "diverged", "train_s", "wall_s", "load", "data", "args"]
     # Read again, now: the runs took hours, and rows another invocation wrote meanwhile (other experiments) stay.

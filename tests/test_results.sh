@@ -124,6 +124,30 @@ check "a damaged fashion-mnist.h5: exit 1, one line naming it, no .tmp (got $rc:
         '$T/bad_full.err' && [ -z \"\$(find '$T/repo' -name '*.tmp')\" ]"
 rm -rf "$T/repo/datasets" "$T/repo/runs"
 
+# 3c. Plots, tables and summary.csv are written once every run has trained: a run of the second experiment that
+# fails leaves the first one's plot undrawn (it was redrawn beside the old tables; helper-169). Stand-in experiments.
+rc=0
+"$py" - "$T/repo/results" >"$T/order.out" 2>&1 <<'EOF' || rc=$?
+import sys
+sys.path.insert(0, sys.argv[1])
+import experiments as e
+drawn = []
+class Ok:
+    name = "r"
+    def execute(self, ranks, force): pass
+class Fails(Ok):
+    def execute(self, ranks, force): sys.exit("experiments.py: b/r failed (exit 1)")
+e.EXPERIMENTS = {"a": (lambda: [Ok()], lambda runs: drawn.append("a")),
+                 "b": (lambda: [Fails()], lambda runs: drawn.append("b"))}
+e.FULL = sys.argv[1] + "/experiments.py"  # any file: the stand-ins cut no subset
+try:
+    e.main(["--only", "a,b"])
+finally:
+    print("drawn:", drawn)
+EOF
+check "a run of the second experiment fails: exit 1 and no plot drawn ($(tr '\n' ' ' <"$T/order.out"))" \
+    bash -c "[ $rc = 1 ] && grep -q '^drawn: \[\]' '$T/order.out'"
+
 # 3b. Refusals of experiments.py: one line, no traceback. An unknown experiment is a usage error (exit 2, as
 # argparse's); a --config file that is gone, and a folder inside a run's folder (not deleted with the run's own
 # files), stop the run before it trains (exit 1).
