@@ -529,19 +529,25 @@ def main(argv):
         read_other_rows(summary, names)  # a damaged file stops it now, not after the runs
     all_rows, tables = [], {}
     t0 = time.monotonic()
-    trained = []
+    trained, listing = [], []
     for n in names:
         make, plot = EXPERIMENTS[n]
         runs = make()
         if ARGS.list:
-            for r in runs:
-                print(f"{n}/{r.name}: -n {r.ranks or ARGS.ranks} {' '.join(str(a) for a in r.args)}")
+            listing += [f"{n}/{r.name}: -n {r.ranks or ARGS.ranks} {' '.join(str(a) for a in r.args)}" for r in runs]
             continue
         print(f"== {n} ({len(runs)} runs)", flush=True)
         for r in runs:
             r.execute(ARGS.ranks, ARGS.force)
         trained.append((n, plot, runs))
     if ARGS.list:
+        try:
+            sys.stdout.write("".join(line + "\n" for line in listing))
+            sys.stdout.flush()
+        except OSError as e:  # a full disk behind stdout: one line, not a traceback (a closed pipe ends by SIGPIPE)
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the exit's flush would fail again
+            print(f"experiments.py: --list: cannot write to standard output ({e.strerror or e})", file=sys.stderr)
+            return 1
         return 0
     # Drawn once every run has trained: a run that fails part-way leaves every plot, table and summary.csv as it
     # was, not the plots of the experiments before it redrawn beside the old tables (helper-169).

@@ -62,6 +62,10 @@ PYTHONPATH=$T/nomods HOME=$T/home "$py" "$ex" --list >"$T/list2.out" 2>"$T/list2
 check "--list without h5py and matplotlib: exit 0, 59 runs, nothing in HOME (got $rc, $(wc -l <"$T/list2.out") lines: $(
     head -c 200 "$T/list2.err"))" \
     bash -c "[ $rc = 0 ] && [ \$(wc -l <'$T/list2.out') = 59 ] && [ ! -e '$T/home' ] && [ ! -e '$T/repo/results/__pycache__' ]"
+rc=0
+"$py" "$ex" --list >/dev/full 2>"$T/full.err" || rc=$?
+check "--list into a full disk: exit 1, one line (got $rc: $(head -c 200 "$T/full.err"))" \
+    bash -c "[ $rc = 1 ] && [ \$(wc -l <'$T/full.err') = 1 ] && grep -q 'cannot write to standard output' '$T/full.err'"
 check "--only batchnorm,batchnorm lists batchnorm's runs once" \
     test "$("$py" "$ex" --only batchnorm,batchnorm --list | wc -l)" = "$("$py" "$ex" --only batchnorm --list | wc -l)"
 for bad in "--only=" "--lis"; do
