@@ -1302,7 +1302,8 @@ void fc_config_print_help(FILE *f, fc_command command)
         fputs("  0  every tensor passed: ok, or ok* (within the numerical derivative's error), at least one ok\n"
               "  1  a tensor failed the check (stderr names the worst), or a failure while running\n"
               "  2  usage, configuration or data error, or a result that proves nothing: a non-finite loss,\n"
-              "     a tensor with no element checked, or every tensor only ok*\n",
+              "     a tensor with no element checked, one whose numerical derivatives all lie within their\n"
+              "     error bars (unresolved), or every tensor only ok*\n",
               f);
         break;
     default:

@@ -824,7 +824,8 @@ START_TEST(test_help)
     ck_assert(!strstr(text, "  --lr") && !strstr(text, "  --out") && !strstr(text, "  --checkpoint FILE"));
     /* gradcheck's exit 2 also for a result that proves nothing (README's Exit codes) */
     ck_assert(strstr(text, "a result that proves nothing: a non-finite loss,\n     a tensor with no element checked, "
-                           "or every tensor only ok*\n"));
+                           "one whose numerical derivatives all lie within their\n     error bars (unresolved), or "
+                           "every tensor only ok*\n"));
     free(text);
     text = help_text(FC_CMD_TRAIN);
     ck_assert(strstr(text, "  --lr") && strstr(text, "  --overwrite") && !strstr(text, "  --checkpoint FILE"));
