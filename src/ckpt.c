@@ -914,10 +914,7 @@ static void r_check_best_val_acc(ckpt_io *io, double best_val_acc)
 {
     if (!io->st && !(best_val_acc == -1 || (best_val_acc >= 0 && best_val_acc <= 1))) {
         char text[32]; /* as many digits as tell it from 1 or -1: 1.0000001 is not "1" */
-        for (int prec = 6; prec <= 17; prec++) {
-            snprintf(text, sizeof text, "%.*g", prec, best_val_acc);
-            if (isnan(best_val_acc) || strtod(text, NULL) == best_val_acc) break;
-        }
+        fc_format_real(text, sizeof text, best_val_acc);
         io_fail(io, "attribute 'best_val_acc' of /best", "%s: an accuracy in [0, 1], or -1 before the first one",
                 text);
     }

@@ -84,6 +84,14 @@ double fc_physical_memory_bytes(void)
     return pages > 0 && page > 0 ? (double)pages * (double)page : 0;
 }
 
+void fc_format_real(char *buf, size_t size, double v)
+{
+    for (int prec = 6; prec <= 17; prec++) {
+        snprintf(buf, size, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v) return;
+    }
+}
+
 fc_size_text fc_format_size(double bytes)
 {
     static const char *const units[] = {"bytes", "KiB", "MiB", "GiB"};

@@ -1069,15 +1069,6 @@ const char *fc_config_option_name(fc_option opt)
     return sp ? sp->name : "--?";
 }
 
-/* Shortest %g text that reads back to the same double: "0.001" rather than "0.0010000000000000000208". */
-static void format_real(char *buf, size_t size, double v)
-{
-    for (int prec = 6; prec <= 17; prec++) {
-        snprintf(buf, size, "%.*g", prec, v);
-        if (strtod(buf, NULL) == v) return;
-    }
-}
-
 const char *fc_config_value(const fc_config *cfg, fc_option opt, char *buf, size_t size)
 {
     const opt_spec *sp = spec_of(opt);
@@ -1085,7 +1076,7 @@ const char *fc_config_value(const fc_config *cfg, fc_option opt, char *buf, size
     /* The field accessors are shared with the parser; here they are only read through. */
     fc_config *c = (fc_config *)cfg;
     switch (sp->kind) {
-    case VK_REAL: format_real(buf, size, *real_field(c, opt)); break;
+    case VK_REAL: fc_format_real(buf, size, *real_field(c, opt)); break;
     case VK_INT: snprintf(buf, size, "%" PRId64, *int_field(c, opt)); break;
     case VK_SEED: snprintf(buf, size, "%" PRIu64, cfg->seed); break;
     case VK_PATH:

@@ -45,6 +45,9 @@ typedef struct fc_size_text {
     char text[32];
 } fc_size_text;
 fc_size_text fc_format_size(double bytes);
+/* The shortest %g text that reads back to the same double, into buf: "0.001" rather than
+ * "0.0010000000000000000208", and "1.0000001" rather than "1". */
+void fc_format_real(char *buf, size_t size, double v);
 /* The number of ranks on this node, which each hold their own copy of the model (and of the data when it is
  * not shared); set once by the dist module (1 until then). */
 void fc_set_node_ranks(int n);
