@@ -168,7 +168,7 @@ static int memory_exceeded(double need, double held, int copies, char *why, size
     /* Each OpenBLAS thread takes its own buffer, the others from a malloc arena of their own, which reserves 64 MiB
      * of address space besides (2 threads: a run passed this check with 128 MiB kept and then hung in the
      * worker's buffer; helper-165). */
-    const int blas_threads = openblas_get_num_threads() > 1 ? openblas_get_num_threads() : 1;
+    const int openblas_threads = openblas_get_num_threads(), blas_threads = openblas_threads > 1 ? openblas_threads : 1;
     const double blas_reserve = (128.0 + (blas_threads - 1) * (128.0 + 64.0)) * 1048576.0, to_come = need - held;
     const char *which = "";
     double limit = 0, left = 0;

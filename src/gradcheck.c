@@ -498,7 +498,6 @@ static fc_status gc_run(gc_state *s, const fc_config *cfg)
                                 unchecked, n_unchecked > 8 ? ", ..." : "", constant,
                                 constant < cfg->n_hidden ? ", and the layers after it get the same input in every row"
                                                          : "");
-        const int too_small = cfg->init == FC_INIT_NORMAL && cfg->weight_scale < 10 * GC_H;
         if (zero_layer > 0)
             return fc_error_set(FC_ERR_INPUT, "gradcheck: no element of %s%s could be checked: in row %d of the batch "
                                 "every unit of hidden layer %d is 0 (ReLU off or dropped), so hidden layer %d gets a "
@@ -507,8 +506,9 @@ static fc_status gc_run(gc_state *s, const fc_config *cfg)
                                 unchecked, n_unchecked > 8 ? ", ..." : "", zero_row, zero_layer, zero_layer + 1);
         /* Weights below the step put every pre-activation (~ scale * |x|) within the step's reach of its kink
          * (--weight-scale 1e-30), and weights up to ten steps shrink the activations layer by layer until the
-         * deeper ones are (the float build's default 1e-2 = h on --hidden 100,100,100,100: 5e-2 passes): only
-         * larger ones help. Large ones switch ReLUs downstream. */
+         * deeper ones are (training's 1e-2 = h on --hidden 100,100,100,100 in the float build): only larger ones
+         * help. Large ones switch ReLUs downstream. */
+        const int too_small = cfg->init == FC_INIT_NORMAL && cfg->weight_scale < 10 * GC_H;
         return fc_error_set(FC_ERR_INPUT, "gradcheck: no element of %s%s could be checked (every step switched a "
                             "ReLU on or off, also 100x smaller); use a %s --weight-scale",
                             unchecked, n_unchecked > 8 ? ", ..." : "", too_small ? "larger" : "smaller");

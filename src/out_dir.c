@@ -154,11 +154,11 @@ static fc_status check_not_replacing(const fc_config *cfg)
     char dir[FC_PATH_MAX];
     out_dir_text(dir, sizeof dir, cfg->out);
     /* A copy of this very run kept elsewhere (a backup of an older step) is refused too, but not as another run's. */
-    char held[FC_PATH_MAX + 320];
-    snprintf(held, sizeof held, "%s/%s", dir, found);
+    char found_path[FC_PATH_MAX + 320];
+    snprintf(found_path, sizeof found_path, "%s/%s", dir, found);
     uint64_t a, b;
-    const int same_run = cfg->resume[0] && fc_ckpt_read_run_id(held, &a) && fc_ckpt_read_run_id(cfg->resume, &b) &&
-                         a == b;
+    const int same_run =
+        cfg->resume[0] && fc_ckpt_read_run_id(found_path, &a) && fc_ckpt_read_run_id(cfg->resume, &b) && a == b;
     return fc_error_set(FC_ERR_INPUT, "--out: %s already holds %s of %s; continue it with --resume %s/%s, choose "
                         "another --out, or add --overwrite to replace it", dir, found,
                         same_run        ? "the resumed run (a copy outside --out does not continue it there)"

@@ -370,7 +370,7 @@ fc_status fc_train_setup(fc_trainer *t, const fc_config *cfg, fc_dist *dist)
     if ((st = fc_dist_agree(dist, st, 1)) != FC_OK) return st;
     /* gathers: a layer's batchnorm moments (2 * width + 1) and the step's four agreed values */
     fc_dist_reserve(dist, n_total, 2 * (size_t)t->net.max_width + 4);
-    fc_optim_init(&t->opt, &cfg->optim, t->net.layout.n_total);
+    fc_optim_init(&t->opt, &cfg->optim, n_total);
     st = fc_store_choice_init(&t->stores, dist, shared_params != NULL);
     if (st != FC_OK) return st;
 
