@@ -32,10 +32,12 @@ enum { TAG_SCATTER = 101, TAG_GATHER = 102, TAG_SMALL = 103, TAG_CHAIN = 104, TA
 #define FC_BRUCK_MAX_BLOCK ((size_t)32 << 10)
 enum { SHARED_PARAMS = 0, SHARED_GRADS = 1 }; /* fc_dist.shared_win and shared_base */
 #define FC_MAX_REPLICA_TENSORS 4096
-/* Doubles per payload buffer of the node's synchronisation area; larger gathers take the message path
- * (the same choice on every rank, since every rank gathers the same count). */
+/* Doubles per payload buffer of the node's synchronisation area: fc_dist_share_arenas sizes it for the gathers it
+ * is told of, within these bounds (the upper one: 16 MiB per rank in /dev/shm); larger gathers take the message
+ * path (the same choice on every rank, since every rank gathers the same count). */
 #define FC_SYNC_CAP 8192
-#define FC_SYNC_BYTES (64 + 2 * FC_SYNC_CAP * sizeof(double))
+#define FC_SYNC_CAP_MAX ((size_t)1 << 20)
+static size_t sync_bytes(size_t cap) { return 64 + 2 * cap * sizeof(double); }
 _Static_assert(sizeof(fc_node_flag) <= 64, "a rank's fc_node_flag fits the 64-byte header of its synchronisation area");
 
 static int is_single(const fc_dist *d) { return d == NULL || d->size == 1; }
@@ -51,10 +53,12 @@ static size_t chunk_max(size_t len, int size) { return (len + (size_t)size - 1) 
 /* Elements of the piece at offset at of a run of len, pieces of at most piece. */
 static int piece_len(size_t len, size_t at, size_t piece) { return (int)(len - at < piece ? len - at : piece); }
 
-/* Time spent in the small ordered gathers (batchnorm statistics, loss): --profile reports it. */
-static double gather_seconds = 0;
+/* Time spent in the small ordered gathers (batchnorm statistics, loss), and the bytes they handed to MPI
+ * messages: --profile reports them. */
+static double gather_seconds = 0, gather_bytes_sent = 0;
 
 double fc_dist_gather_seconds(void) { return gather_seconds; }
+double fc_dist_gather_bytes_sent(void) { return gather_bytes_sent; }
 
 static void init_common(fc_dist *dist)
 {
@@ -247,7 +251,7 @@ static int nodes_in_blocks(const fc_dist *dist, int node_rank, int node_size)
     return all_in_block;
 }
 
-fc_status fc_dist_share_arenas(fc_dist *dist, size_t n, fc_real **params, fc_real **grads)
+fc_status fc_dist_share_arenas(fc_dist *dist, size_t n, size_t gather_n, fc_real **params, fc_real **grads)
 {
     *params = *grads = NULL;
     int word;
@@ -268,23 +272,37 @@ fc_status fc_dist_share_arenas(fc_dist *dist, size_t n, fc_real **params, fc_rea
         MPI_Comm_free(&node);
         return FC_OK;
     }
+    /* A payload buffer of the synchronisation area holds a gather's blocks from every node of this rank's node
+     * rank (fc_dist_sum_doubles_begin). */
+    const size_t n_nodes = (size_t)(dist->size / node_size), want_cap = n_nodes * gather_n;
+    size_t cap = want_cap < FC_SYNC_CAP ? FC_SYNC_CAP : want_cap > FC_SYNC_CAP_MAX ? FC_SYNC_CAP_MAX : want_cap;
     /* One parameter array, a gradient buffer and a synchronisation area per rank; each node's first rank
-     * looks at its /dev/shm, and every rank follows the verdict of the lowest rank that lacks room. */
-    const double need =
-        ((double)node_size + 1) * ((double)n * sizeof(fc_real) + 64) + (double)node_size * (FC_SYNC_BYTES + 64);
+     * looks at its /dev/shm, and every rank follows the verdict of the lowest rank that lacks room. Where the
+     * area sized for the gathers does not fit but the smallest does, every rank takes the smallest (the
+     * gathers too large for it go by messages): the same area, and so the same way of each gather, everywhere. */
+    const double arrays = ((double)node_size + 1) * ((double)n * sizeof(fc_real) + 64);
+    const double need_small = arrays + (double)node_size * (double)(sync_bytes(FC_SYNC_CAP) + 64);
+    double need = arrays + (double)node_size * (double)(sync_bytes(cap) + 64);
     double free_bytes = 0;
-    int room = node_rank == 0 ? fc_dist_shm_has_room(need, &free_bytes) : 1;
+    int room = 2; /* 2: the sized area fits, 1: only the smallest, 0: nothing */
+    if (node_rank == 0 && !fc_dist_shm_has_room(need, &free_bytes))
+        room = cap > FC_SYNC_CAP && fc_dist_shm_has_room(need_small, &free_bytes) ? 1 : 0;
     MPI_Bcast(&room, 1, MPI_INT, 0, node);
-    int short_rank[2] = {room ? dist->size : dist->rank, 0}, first_short[2];
+    int short_rank[2] = {room ? dist->size : dist->rank, 0}, first_short[2], least_room = room;
     MPI_Allreduce(short_rank, first_short, 1, MPI_2INT, MPI_MINLOC, dist->comm);
+    MPI_Allreduce(&room, &least_room, 1, MPI_INT, MPI_MIN, dist->comm);
     if (first_short[0] < dist->size) {
         if (dist->rank == first_short[0])
             fc_log_warn("/dev/shm has %.0f MB free and the shared-memory exchange needs %.0f MB: exchanging with MPI "
                         "messages instead (same results; to use it, give the container more shared memory, "
                         "e.g. docker run --shm-size)",
-                        free_bytes / 1e6, need / 1e6);
+                        free_bytes / 1e6, need_small / 1e6);
         MPI_Comm_free(&node);
         return FC_OK;
+    }
+    if (least_room == 1) {
+        cap = FC_SYNC_CAP;
+        need = need_small;
     }
     MPI_Info info;
     MPI_Info_create(&info);
@@ -306,10 +324,12 @@ fc_status fc_dist_share_arenas(fc_dist *dist, size_t n, fc_real **params, fc_rea
     }
     /* The synchronisation area: a 64-byte header (its fc_node_flag) and the two payload buffers, per rank. */
     void *mine = NULL;
-    MPI_Win_allocate_shared((MPI_Aint)(FC_SYNC_BYTES + 64), 1, info, node, &mine, &dist->sync_win);
+    MPI_Win_allocate_shared((MPI_Aint)(sync_bytes(cap) + 64), 1, info, node, &mine, &dist->sync_win);
     MPI_Info_free(&info);
+    dist->sync_cap = cap;
     dist->sync_base = fc_alloc((size_t)node_size * sizeof(char *));
-    for (int q = 0; q < node_size; q++) dist->sync_base[q] = fc_dist_segment_start(dist->sync_win, q, FC_SYNC_BYTES + 64);
+    for (int q = 0; q < node_size; q++)
+        dist->sync_base[q] = fc_dist_segment_start(dist->sync_win, q, (MPI_Aint)(sync_bytes(cap) + 64));
     if (node_size != dist->size) {
         dist->n_nodes = dist->size / node_size;
         MPI_Comm_split(dist->comm, node_rank, dist->rank / node_size, &dist->cross);
@@ -320,7 +340,7 @@ fc_status fc_dist_share_arenas(fc_dist *dist, size_t n, fc_real **params, fc_rea
     const size_t begin = chunk_begin(n, node_rank, node_size), len = chunk_begin(n, node_rank + 1, node_size) - begin;
     int err = fc_dist_populate(dist->shared_base[SHARED_PARAMS][0] + begin, len * sizeof(fc_real));
     if (!err) err = fc_dist_populate(dist->shared_base[SHARED_GRADS][node_rank], (size_t)bytes);
-    if (!err) err = fc_dist_populate(dist->sync_base[node_rank], FC_SYNC_BYTES);
+    if (!err) err = fc_dist_populate(dist->sync_base[node_rank], sync_bytes(cap));
     int failed = err != 0, any_failed = 0;
     MPI_Allreduce(&failed, &any_failed, 1, MPI_INT, MPI_LOR, dist->comm);
     if (any_failed) {
@@ -356,6 +376,7 @@ void fc_dist_release_arenas(fc_dist *dist)
     MPI_Win_free(&dist->sync_win);
     fc_free(dist->sync_base);
     dist->sync_base = NULL;
+    dist->sync_cap = 0;
     fc_free(dist->sync_waiter);
     dist->sync_waiter = NULL;
     MPI_Comm_free(&dist->node);
@@ -534,34 +555,45 @@ static void allgather_blocks(const fc_dist *dist, void *buf, size_t n, MPI_Datat
         allgather_direct(dist, buf, n, type, elem_bytes, tag);
 }
 
-/* Whether a gather of n doubles goes through the node's synchronisation area (else: messages). The same
- * answer on every rank, since every rank gathers the same count. */
+/* Whether a gather of n doubles per rank goes through the node's synchronisation area: on one node wholly, on
+ * several after its blocks crossed between nodes (gathers_by_node); else it takes messages between all ranks. The
+ * same answer on every rank, since every rank gathers the same count. */
 static int uses_sync_area(const fc_dist *dist, int n)
 {
-    return dist->sync_base != NULL && dist->n_nodes == 1 && n <= FC_SYNC_CAP;
+    return dist->sync_base != NULL && (size_t)dist->n_nodes * (size_t)n <= dist->sync_cap;
 }
+
+static int gathers_by_node(const fc_dist *dist, int n) { return uses_sync_area(dist, n) && dist->n_nodes > 1; }
 
 /* Rank q's payload of synchronisation seq. */
 static const double *node_sync_part(const fc_dist *dist, int q, long long seq)
 {
-    return (const double *)(dist->sync_base[q] + 64) + (seq & 1) * FC_SYNC_CAP;
+    return (const double *)(dist->sync_base[q] + 64) + (size_t)(seq & 1) * dist->sync_cap;
 }
 
-/* The first half of the node's next synchronisation: this rank publishes n doubles (n may be 0) and returns
- * the synchronisation's number. Whatever a rank wrote to shared memory before it published (the release
- * store) is visible to every rank after its wait (the acquire loads). Two payload buffers alternate: a rank
- * rewrites one only after every peer has published the following synchronisation, i.e. has finished
- * reading this one (each rank waits for one synchronisation before it publishes the next). */
-static long long node_publish(const fc_dist *dist, const double *v, int n)
+/* The first half of the node's next synchronisation: this rank publishes count blocks of n doubles, block k from
+ * v + k * stride, one after another (n may be 0), and returns the synchronisation's number. Whatever a rank wrote
+ * to shared memory before it published (the release store) is visible to every rank after its wait (the acquire
+ * loads). Two payload buffers alternate: a rank rewrites one only after every peer has published the following
+ * synchronisation, i.e. has finished reading this one (each rank waits for one synchronisation before it
+ * publishes the next). */
+static long long node_publish_blocks(const fc_dist *dist, const double *v, int n, int count, size_t stride)
 {
     fc_node_flag *mine = (fc_node_flag *)dist->sync_base[dist->node_rank];
     const long long seq = atomic_load_explicit(&mine->count, memory_order_relaxed) + 1;
-    if (n > 0) memcpy((double *)node_sync_part(dist, dist->node_rank, seq), v, (size_t)n * sizeof(double));
+    double *out = (double *)node_sync_part(dist, dist->node_rank, seq);
+    for (int k = 0; k < count && n > 0; k++)
+        memcpy(out + (size_t)k * (size_t)n, v + (size_t)k * stride, (size_t)n * sizeof(double));
 #if defined(__SSE2__)
     _mm_sfence(); /* the release store orders ordinary stores only; this also publishes non-temporal ones */
 #endif
     fc_node_flag_raise(mine, seq);
     return seq;
+}
+
+static long long node_publish(const fc_dist *dist, const double *v, int n)
+{
+    return node_publish_blocks(dist, v, n, 1, 0);
 }
 
 /* The second half: waits until every rank of the node has published this rank's last synchronisation, and
@@ -742,20 +774,44 @@ void fc_dist_sum_grads(const fc_dist *dist, fc_real *grad, size_t n)
     fc_dist_allgather_chunks(dist, grad, n);
 }
 
+/* Several nodes: posts the messages that swap this rank's block (already at its place in dist->gather) with the
+ * ranks of the same node rank on every other node, 2 (n_nodes - 1) requests in dist->requests. */
+static void cross_nodes_post(const fc_dist *dist, int n)
+{
+    const int R = dist->node_size, M = dist->n_nodes, node = dist->rank / R;
+    MPI_Request *req = dist->requests;
+    int m = 0;
+    for (int d = 1; d < M; d++) { /* from the next node on, so that no node is everybody's first */
+        const int other = (node + d) % M;
+        MPI_Irecv(dist->gather + (size_t)(other * R + dist->node_rank) * (size_t)n, n, MPI_DOUBLE, other, TAG_SMALL,
+                  dist->cross, &req[m++]);
+    }
+    for (int d = 1; d < M; d++)
+        MPI_Isend(dist->gather + (size_t)dist->rank * (size_t)n, n, MPI_DOUBLE, (node + d) % M, TAG_SMALL, dist->cross,
+                  &req[m++]);
+    gather_bytes_sent += (double)(M - 1) * n * sizeof(double);
+}
+
 /* dist->gather[q * n .. (q + 1) * n) = rank q's v, for every q, in two halves: the first hands v to the
- * peers (on one node through the synchronisation area; else it posts the direct exchange's messages, or
- * nothing where rounds will carry them), the second completes the gather. Between the two a rank may
- * compute, but must not start another exchange on dist. */
+ * peers (on one node through the synchronisation area; on several it posts the messages to the other nodes;
+ * else it posts the direct exchange's messages, or nothing where rounds will carry them), the second completes
+ * the gather (on several nodes: each rank publishes the blocks of its node rank from every node in the area and
+ * reads its node peers'). Between the two a rank may compute, but must not start another exchange on dist. */
 static void gather_doubles_begin(const fc_dist *dist, const double *v, int n)
 {
     const double t0 = MPI_Wtime();
     const size_t all = (size_t)dist->size * (size_t)n;
-    if (uses_sync_area(dist, n)) {
+    if (uses_sync_area(dist, n) && !gathers_by_node(dist, n)) {
         node_publish(dist, v, n);
     } else {
         memcpy(dist->gather + (size_t)dist->rank * (size_t)n, v, (size_t)n * sizeof(double));
-        if (!uses_rounds(dist, all, sizeof(double)))
-            allgather_direct_post(dist, dist->gather, all, MPI_DOUBLE, sizeof(double), TAG_SMALL);
+        if (gathers_by_node(dist, n)) {
+            cross_nodes_post(dist, n);
+        } else {
+            if (!uses_rounds(dist, all, sizeof(double)))
+                allgather_direct_post(dist, dist->gather, all, MPI_DOUBLE, sizeof(double), TAG_SMALL);
+            gather_bytes_sent += (double)(dist->size - 1) * n * sizeof(double); /* Bruck's rounds too */
+        }
     }
     gather_seconds += MPI_Wtime() - t0;
 }
@@ -764,7 +820,18 @@ static void gather_doubles_end(const fc_dist *dist, int n)
 {
     const double t0 = MPI_Wtime();
     const size_t all = (size_t)dist->size * (size_t)n;
-    if (uses_sync_area(dist, n)) {
+    if (gathers_by_node(dist, n)) {
+        const int R = dist->node_size, M = dist->n_nodes;
+        MPI_Waitall(2 * (M - 1), dist->requests, MPI_STATUSES_IGNORE);
+        /* Node rank r's payload: the blocks of ranks r, R + r, 2R + r, ... */
+        node_publish_blocks(dist, dist->gather + (size_t)dist->node_rank * (size_t)n, n, M, (size_t)R * (size_t)n);
+        const long long seq = node_wait(dist);
+        for (int r = 0; r < R; r++)
+            if (r != dist->node_rank)
+                for (int k = 0; k < M; k++)
+                    memcpy(dist->gather + (size_t)(k * R + r) * (size_t)n,
+                           node_sync_part(dist, r, seq) + (size_t)k * (size_t)n, (size_t)n * sizeof(double));
+    } else if (uses_sync_area(dist, n)) {
         const long long seq = node_wait(dist);
         for (int q = 0; q < dist->size; q++)
             memcpy(dist->gather + (size_t)q * (size_t)n, node_sync_part(dist, q, seq), (size_t)n * sizeof(double));
@@ -809,10 +876,10 @@ void fc_dist_sum_doubles(const fc_dist *dist, double *v, int n)
 void fc_dist_sum_doubles_allgather(const fc_dist *dist, double *v, int n, fc_real *buf, size_t n_buf)
 {
     fc_dist_sum_doubles(dist, v, n);
-    /* The sum went through the synchronisation area, which every rank enters only after its own stores (the
-     * owners' new parameters included) and leaves only after every peer's: the barrier that the shared
-     * array's allgather would be is already behind us. */
-    if (is_shared(dist, SHARED_PARAMS, buf, n_buf) && uses_sync_area(dist, n)) return;
+    /* On one node the sum went through the synchronisation area, which every rank enters only after its own
+     * stores (the owners' new parameters included) and leaves only after every peer's: the barrier that the
+     * shared array's allgather would be is already behind us. (On several nodes the chunks still have to cross.) */
+    if (is_shared(dist, SHARED_PARAMS, buf, n_buf) && uses_sync_area(dist, n) && dist->n_nodes == 1) return;
     fc_dist_allgather_chunks(dist, buf, n_buf);
 }
 

@@ -350,8 +350,10 @@ fc_status fc_train_setup(fc_trainer *t, const fc_config *cfg, fc_dist *dist)
         st = fc_net_too_big_for_data(cfg->data, t->data.n_features, t->data.n_classes);
     }
     if ((st = fc_dist_agree(dist, st, 1)) != FC_OK) return st;
+    /* gathers: a layer's batchnorm moments (2 * width + 1) and the step's four agreed values */
+    const size_t gather_n = 2 * (size_t)t->net.max_width + 4;
     fc_real *shared_params, *shared_grads;
-    st = fc_dist_share_arenas(dist, t->net.layout.n_total, &shared_params, &shared_grads);
+    st = fc_dist_share_arenas(dist, t->net.layout.n_total, gather_n, &shared_params, &shared_grads);
     if ((st = fc_dist_agree(dist, st, 1)) != FC_OK) return st;
     /* What the setup allocates from here on, the large parts, weighed against what the process has left now: the
      * gradient exchange's receive buffer, the optimizer's state, the best copy, the epoch permutations and the
@@ -368,8 +370,7 @@ fc_status fc_train_setup(fc_trainer *t, const fc_config *cfg, fc_dist *dist)
                           "%s's state and the best copy at %d rank(s), %s: --hidden, or fewer ranks per node",
                           n_total, fc_format_size(rest).text, fc_optim_name(cfg->optim.kind), size, room);
     if ((st = fc_dist_agree(dist, st, 1)) != FC_OK) return st;
-    /* gathers: a layer's batchnorm moments (2 * width + 1) and the step's four agreed values */
-    fc_dist_reserve(dist, n_total, 2 * (size_t)t->net.max_width + 4);
+    fc_dist_reserve(dist, n_total, gather_n);
     fc_optim_init(&t->opt, &cfg->optim, n_total);
     st = fc_store_choice_init(&t->stores, dist, shared_params != NULL);
     if (st != FC_OK) return st;
@@ -471,7 +472,8 @@ double fc_train_step(fc_trainer *t)
     int64_t begin, count;
     fc_dist_slice(global_batch, fc_dist_rank(t->dist), fc_dist_size(t->dist), &begin, &count);
     double *ph = t->phase_seconds, t0 = MPI_Wtime(), t1;
-    const double gathered0 = fc_dist_gather_seconds(); /* the accuracy checks gather too: count the step's only */
+    /* the accuracy checks gather too: count the step's only */
+    const double gathered0 = fc_dist_gather_seconds(), gathered_bytes0 = fc_dist_gather_bytes_sent();
     fc_data_gather(t->xb, t->yb, &t->data.train, t->perm + first + begin, count);
     t1 = MPI_Wtime(), ph[FC_PHASE_DATA] += t1 - t0, t0 = t1;
 
@@ -511,6 +513,7 @@ double fc_train_step(fc_trainer *t)
     const double loss = shared[0];
     if (!isfinite(loss) || shared[2] > 0) return (double)NAN; /* agreed: every rank returns here */
     t->step_gather_seconds += fc_dist_gather_seconds() - gathered0;
+    t->step_gather_bytes += fc_dist_gather_bytes_sent() - gathered_bytes0;
     t->profiled_steps++;
     t->hist.loss[t->hist.n_loss++] = loss;
     t->step++;
@@ -657,6 +660,15 @@ static void print_profile(const fc_trainer *t)
         fc_log_info("  gradient exchange: shared memory (%d ranks on one node)", size);
     else
         fc_log_info("  gradient exchange: MPI messages between all %d ranks", size);
+    /* Every rank gathers the same counts the same way, so rank 0's bytes are every rank's. */
+    const char *gathers_way = d->shared_n == 0                               ? "MPI messages between all ranks"
+                              : d->sync_cap < (size_t)d->n_nodes * d->gather_n ? "the largest too large for shared "
+                                                                                 "memory, those in MPI messages between "
+                                                                                 "all ranks"
+                              : d->n_nodes > 1 ? "each rank's block once to every other node, the rest in shared memory"
+                                               : "shared memory";
+    fc_log_info("  batchnorm and loss gathers: %s, %.1f KB per step in messages from each rank", gathers_way,
+                t->step_gather_bytes / (double)steps / 1e3);
     /* Each node decides alone (a node of one rank, or one short of /dev/shm, holds private copies), so rank 0's
      * node does not speak for the others: count the ranks that use a node's shared copy. */
     int sharing = t->data_node.shared != 0, all_sharing = 0;

@@ -256,7 +256,8 @@ static void random_mix(int ranks_per_node)
     char per_node[16] = "";
     if (ranks_per_node) snprintf(per_node, sizeof per_node, "%d", ranks_per_node);
     setenv("FCNET_TEST_RANKS_PER_NODE", per_node, 1);
-    ck_assert_int_eq(fc_dist_share_arenas(&dist, N, &params, &grads), FC_OK);
+    /* the area sized for the small gathers (up to 40 doubles); BIG exceeds it, on one node and on several */
+    ck_assert_int_eq(fc_dist_share_arenas(&dist, N, 40, &params, &grads), FC_OK);
     unsetenv("FCNET_TEST_RANKS_PER_NODE");
     if (dist.size > 1) ck_assert_msg(params && grads && dist.sync_base, "the arenas must be shared");
     const int want_nodes = ranks_per_node ? dist.size / ranks_per_node : 1;
@@ -378,7 +379,7 @@ START_TEST(test_nodes_after_earlier_reserve)
     fc_dist_reserve(&dist, N, 8);
     fc_real *params = NULL, *grads = NULL;
     setenv("FCNET_TEST_RANKS_PER_NODE", "2", 1);
-    ck_assert_int_eq(fc_dist_share_arenas(&dist, N, &params, &grads), FC_OK);
+    ck_assert_int_eq(fc_dist_share_arenas(&dist, N, 8, &params, &grads), FC_OK);
     unsetenv("FCNET_TEST_RANKS_PER_NODE");
     ck_assert_int_eq(dist.n_nodes, size / 2);
     dist.piece_max = 7;
@@ -417,12 +418,19 @@ static void rank_moments(int q, int n, int64_t *rows, double *mean, double *m2)
 START_TEST(test_merge_moments_rank_order)
 {
     const int widths[] = {5, 5000}; /* 2n + 1 doubles: 11 fit the synchronisation area, 10001 do not */
-    for (int shared = 0; shared < 2; shared++)
+    int size;
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    /* shared 2: consecutive pairs of ranks as nodes (from 4 ranks), the blocks crossing between nodes first */
+    for (int shared = 0; shared < 3; shared++)
         for (int w = 0; w < 2; w++) {
+            if (shared == 2 && (size < 4 || size % 2)) continue;
             const int n = widths[w];
             fc_dist_init_comm(&dist, MPI_COMM_WORLD);
             fc_real *params = NULL, *grads = NULL;
-            if (shared) ck_assert_int_eq(fc_dist_share_arenas(&dist, 64, &params, &grads), FC_OK);
+            setenv("FCNET_TEST_RANKS_PER_NODE", shared == 2 ? "2" : "", 1);
+            if (shared) ck_assert_int_eq(fc_dist_share_arenas(&dist, 64, 11, &params, &grads), FC_OK);
+            unsetenv("FCNET_TEST_RANKS_PER_NODE");
+            if (shared == 2) ck_assert_int_eq(dist.n_nodes, size / 2);
             fc_dist_reserve(&dist, 64, (size_t)(2 * n + 1));
             double *stats = malloc((size_t)(2 * n + 1) * sizeof *stats);
             double *mean = malloc((size_t)n * sizeof *mean), *m2 = malloc((size_t)n * sizeof *m2);
@@ -448,6 +456,63 @@ START_TEST(test_merge_moments_rank_order)
             free(want_m2);
             fc_dist_free(&dist);
         }
+}
+END_TEST
+
+/* The small gathers on several nodes (consecutive ranks taken as nodes of every size that divides the rank count):
+ * a rank's block crosses to the rank of the same node rank on every other node, once, and each node's ranks pass
+ * on what they received through the synchronisation area, where every rank sent its block to every other rank
+ * before: (M - 1) blocks handed to MPI per rank for M nodes, not size - 1. A gather larger than the area holds
+ * still takes the messages between all ranks, and on one node none at all. Every sum stays the rank-order one,
+ * bitwise. */
+START_TEST(test_gathers_cross_nodes_once)
+{
+    enum { N = 64, SMALL = 7, BIG = 9000 }; /* BIG: above the area's 8192 doubles, whatever the node count */
+    static double v[BIG];
+    int size;
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    char first[200] = "";
+    for (int per_node = 2; per_node <= size; per_node++) {
+        if (size % per_node) continue;
+        fc_dist_init_comm(&dist, MPI_COMM_WORLD);
+        fc_real *params = NULL, *grads = NULL;
+        char value[16];
+        snprintf(value, sizeof value, "%d", per_node);
+        setenv("FCNET_TEST_RANKS_PER_NODE", per_node == size ? "" : value, 1);
+        ck_assert_int_eq(fc_dist_share_arenas(&dist, N, SMALL, &params, &grads), FC_OK);
+        unsetenv("FCNET_TEST_RANKS_PER_NODE");
+        ck_assert_int_eq(dist.n_nodes, size / per_node);
+        fc_dist_reserve(&dist, N, BIG);
+        const int M = dist.n_nodes;
+        for (int big = 0; big < 2; big++) {
+            const int n = big ? BIG : SMALL;
+            for (int j = 0; j < n; j++) v[j] = (double)contribution(dist.rank, (size_t)j) * (1 + 1e-9 * dist.rank);
+            const double before = fc_dist_gather_bytes_sent();
+            fc_dist_sum_doubles(&dist, v, n);
+            const double sent = fc_dist_gather_bytes_sent() - before;
+            const double want_sent = (double)n * sizeof(double) * (big ? size - 1 : M - 1);
+            if (sent != want_sent && !first[0])
+                snprintf(first, sizeof first, "%d nodes of %d, gather of %d: %.0f bytes in messages, want %.0f", M,
+                         per_node, n, sent, want_sent);
+            for (int j = 0; j < n && !first[0]; j++) {
+                double want = 0;
+                for (int q = 0; q < size; q++) {
+                    const double part = (double)contribution(q, (size_t)j) * (1 + 1e-9 * q);
+                    want = q == 0 ? part : want + part;
+                }
+                if (v[j] != want)
+                    snprintf(first, sizeof first, "%d nodes of %d, gather of %d: element %d is %.17g, want %.17g", M,
+                             per_node, n, j, v[j], want);
+            }
+        }
+        fc_dist_allgather_chunks(&dist, params, N); /* the barrier before the arenas go */
+        fc_dist_free(&dist);
+    }
+    if (first[0]) fprintf(stderr, "%s\n", first);
+    fc_dist_init_comm(&dist, MPI_COMM_WORLD);
+    const int any_failed = fc_dist_any(&dist, first[0] != 0);
+    fc_dist_free(&dist);
+    ck_assert_msg(!any_failed, "a gather took another way or summed otherwise (the line above)");
 }
 END_TEST
 
@@ -621,6 +686,7 @@ static Suite *suite(void)
     tcase_add_test(t, test_node_sync_random_mix);
     tcase_add_test(t, test_nodes_after_earlier_reserve);
     tcase_add_test(t, test_merge_moments_rank_order);
+    tcase_add_test(t, test_gathers_cross_nodes_once);
     tcase_add_test(t, test_bcast_segments);
     tcase_add_test(t, test_agree_and_any);
     tcase_add_test(t, test_agree_prints_lowest_failing_rank);

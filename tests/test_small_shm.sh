@@ -83,6 +83,30 @@ for other in p2p small filled one_full; do
     "$h5cmp" "$work/shm/checkpoint.h5" "$work/$other/checkpoint.h5" /params /bn /optim /history \
         || fail "$other differs from the shared-memory exchange"
 done
+# Room for the exchange's arrays but not for a synchronisation area sized for the gathers of a batchnorm layer of
+# 80000 units (2 x 2.6 MB, the arrays 16.4 MB of the 18.9 MB the check allows): the shared-memory exchange is kept
+# with the smallest area, and the gathers too large for it take messages, on every rank alike; no warning, the
+# same bits as FCNET_EXCHANGE=p2p. (With the area sized for the gathers counted in, the whole exchange fell back
+# to messages.)
+"$synth" --out "$work/narrow.h5" --train 600 --val 0 --test 0 --features 4 --classes 10 --seed 5 >/dev/null
+wide_bn=(train --data "$work/narrow.h5" --hidden 80000 --norm batchnorm --optim adam --batch-size 60 --max-steps 4
+    --val-size 0 --progress lines --profile)
+env FCNET_EXCHANGE=p2p "${mpi[@]}" -x FCNET_EXCHANGE -n 2 "$dist" "${wide_bn[@]}" --out "$work/wide_p2p" \
+    >"$work/wide_p2p.out" 2>"$work/wide_p2p.err" || fail "80000-unit batchnorm, messages: exit $?"
+set +e
+unshare -m bash -c 'mount -t tmpfs -o size=20m tmpfs /dev/shm && exec "$0" "$@"' env FCNET_EXCHANGE=auto \
+    "${mpi[@]}" -x FCNET_EXCHANGE -n 2 "$dist" "${wide_bn[@]}" --out "$work/wide_small" >"$work/wide_small.out" \
+    2>"$work/wide_small.err"
+rc=$?
+set -e
+[ $rc -eq 0 ] || fail "80000-unit batchnorm in a small /dev/shm: exit $rc"
+[ -s "$work/wide_small.err" ] && fail "80000-unit batchnorm in a small /dev/shm: stderr $(head -1 "$work/wide_small.err")"
+grep -q "gradient exchange: shared memory (2 ranks on one node)" "$work/wide_small.out" ||
+    fail "80000-unit batchnorm in a small /dev/shm: $(grep 'gradient exchange' "$work/wide_small.out") (want shared memory)"
+grep -q "batchnorm and loss gathers: the largest too large for shared memory" "$work/wide_small.out" ||
+    fail "80000-unit batchnorm in a small /dev/shm: $(grep 'gathers:' "$work/wide_small.out")"
+"$h5cmp" "$work/wide_p2p/checkpoint.h5" "$work/wide_small/checkpoint.h5" /params /bn /optim /history ||
+    fail "80000-unit batchnorm: the small /dev/shm's run differs from FCNET_EXCHANGE=p2p"
 # The node's one shared copy of the dataset when /dev/shm is too small for it: a 25 MB dataset and a small
 # model (its exchange fits): one warning naming the dataset, every rank its own copy, the same bits as
 # FCNET_DATA_COPIES=private.
@@ -113,4 +137,5 @@ if [ "$failed" -ne 0 ]; then
     exit 1
 fi
 echo "5 runs bitwise equal; the small /dev/shm fell back with one warning, for the exchange (also when it filled" \
-    "up after the room check, and under one rank only) and for the data; filled up after the room checks, the data's copy refused naming /dev/shm; private copies beyond memory refused naming /dev/shm"
+    "up after the room check, and under one rank only) and for the data; a synchronisation area too large for it" \
+    "made the smallest, the exchange kept in shared memory; filled up after the room checks, the data's copy refused naming /dev/shm; private copies beyond memory refused naming /dev/shm"

@@ -46,10 +46,12 @@ typedef struct fc_dist {
                                * the same for the parameters */
     size_t shared_n;         /* elements per segment; 0 when the arenas are not shared */
     /* The node's synchronisation area, in the same shared memory: per rank a sequence counter and two
-     * payload buffers. The barriers of the exchange and, on one node, the small ordered gathers (batchnorm
-     * statistics, loss) go through it instead of MPI calls (fc_dist_share_arenas). */
+     * payload buffers. The barriers of the exchange and the small ordered gathers (batchnorm statistics, loss)
+     * go through it instead of MPI calls; on several nodes the gathers' blocks first cross between nodes in
+     * messages (fc_dist_share_arenas). */
     MPI_Win sync_win;
     char **sync_base;        /* node_size pointers: every node rank's area (owned); NULL when not shared */
+    size_t sync_cap;         /* doubles per payload buffer of a rank's area */
     struct fc_node_waiter *sync_waiter; /* how this rank waits in that area (node_flag.h; owned) */
     /* Several nodes of node_size ranks each, ranks placed in blocks (node k holds ranks k*node_size ..):
      * the sums hop from node to node in rank order (fc_dist_reduce_scatter) and each parameter chunk
@@ -86,10 +88,15 @@ static inline int fc_dist_size(const fc_dist *d) { return d ? d->size : 1; }
  * consecutive ranks, the same per node: the reduction then adds a node's gradients in shared memory and
  * sends the running sums on to the next node (rank order kept, so the bits stay those of one node), and
  * the allgather sends each chunk once to every other node. Otherwise, or for one rank, returns FC_OK with
- * both NULL. FCNET_EXCHANGE other than auto/p2p: FC_ERR_INPUT. FCNET_TEST_RANKS_PER_NODE=R (tests only)
+ * both NULL. gather_n: the doubles per rank of the largest small ordered gather (batchnorm statistics) the
+ * synchronisation area should hold; on several nodes such a gather then crosses between nodes once per rank
+ * (each rank's block to the rank of the same node rank on every other node) and spreads within each node
+ * through the area, instead of every rank sending its block to every rank of the other nodes: R times fewer
+ * bytes on a node's link for R ranks per node. Larger gathers take the messages between all ranks.
+ * FCNET_EXCHANGE other than auto/p2p: FC_ERR_INPUT. FCNET_TEST_RANKS_PER_NODE=R (tests only)
  * treats every R consecutive ranks as a node of their own. The memory stays valid until
  * fc_dist_release_arenas (collective) or fc_dist_free. */
-fc_status fc_dist_share_arenas(fc_dist *dist, size_t n, fc_real **params, fc_real **grads);
+fc_status fc_dist_share_arenas(fc_dist *dist, size_t n, size_t gather_n, fc_real **params, fc_real **grads);
 void fc_dist_release_arenas(fc_dist *dist);
 
 /* Not collective. 0 when /dev/shm, where Open MPI backs shared windows, is known to have too little room for
@@ -149,6 +156,9 @@ fc_status fc_dist_agree(const fc_dist *dist, fc_status local, int print);
 /* Seconds this process has spent in fc_dist_sum_doubles and fc_dist_merge_moments (batchnorm
  * synchronisation and the loss), for --profile. Not collective. */
 double fc_dist_gather_seconds(void);
+/* Bytes this process has handed to MPI messages in those gathers (none through shared memory), for --profile
+ * and the tests of the way a gather takes. Not collective. */
+double fc_dist_gather_bytes_sent(void);
 
 /* Logical OR of flag over ranks. */
 int fc_dist_any(const fc_dist *dist, int flag);

@@ -69,6 +69,7 @@ typedef struct fc_trainer {
     double last_save_wtime; /* MPI_Wtime of this rank's last save (or of the run's start) */
     double phase_seconds[FC_PHASE_COUNT]; /* --profile accumulators */
     double step_gather_seconds;           /* --profile: the steps' batchnorm and loss gathers */
+    double step_gather_bytes;             /* --profile: what they handed to MPI messages on this rank */
     int64_t profiled_steps;
     int64_t world_size_at_save; /* from a resumed checkpoint (informational) */
     uint64_t run_id;      /* hash of the hyperparameters and data shape at a fresh start, kept across resumes:

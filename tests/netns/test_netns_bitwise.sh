@@ -80,6 +80,23 @@ done
 profile_data_line 2hosts_x2 "training data: one copy in shared memory per node for all 4 ranks (2 on rank 0's node)"
 profile_data_line 3hosts_x2 "training data: one copy in shared memory per node for all 6 ranks (2 on rank 0's node)"
 
+# The batchnorm and loss gathers: between nodes each rank sends its block once to every other node (the node's
+# peers get it through shared memory), where it went to every other rank before; elsewhere MPI messages between
+# all ranks. A step gathers 2 x 64 + 1 doubles per batchnorm layer forward and as many backward, and the loss's 4:
+# 520 doubles, 4.2 KB, to each other node (or rank).
+gathers_line() {
+    local name=$1 want=$2 line
+    line=$(grep -m1 '^  batchnorm and loss gathers:' "$name.log" | sed 's/^ *//')
+    if [[ $line == "batchnorm and loss gathers: $want" ]]; then
+        ok "$name: $line"
+    else
+        not_ok "$name: want 'batchnorm and loss gathers: $want', the profile says: $line"
+    fi
+}
+gathers_line 2hosts_x2 "each rank's block once to every other node, the rest in shared memory, 4.2 KB per step in messages from each rank"
+gathers_line 3hosts_x2 "each rank's block once to every other node, the rest in shared memory, 8.3 KB per step in messages from each rank"
+gathers_line 3hosts_x1 "MPI messages between all ranks, 8.3 KB per step in messages from each rank"
+
 # launch/local.sh given the host list in FCNET_MPIRUN_ARGS and no FCNET_RANKS: one rank per slot of the list
 # (3), the same run as 3hosts_x1. Before, it started one rank per core of this machine, on the first hosts.
 t0=$(now)
