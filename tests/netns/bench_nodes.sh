@@ -46,7 +46,9 @@ for k in $(seq 1 "$hosts"); do
     ip netns exec "${prefix}node$k" tc qdisc replace dev eth0 root tbf rate "$rate" burst 512kb latency 20ms
 done
 
-# config NAME: sets D, hidden, extra (options), B (global batch), steps (at --scale 1), P (parameters).
+# config NAME: sets D, hidden, extra (options), B (global batch), steps (at --scale 1), P (parameters), G (the
+# doubles of a rank's blocks in a step's batchnorm and loss gathers: 2n + 1 per layer of n units forward and
+# backward, the loss's 4).
 config() {
     case $1 in
     fmnist) D=784 hidden=256,128,100 extra="--keep 0.9" B=128 steps=200 ;;
@@ -56,6 +58,8 @@ config() {
     esac
     P=$(awk -v d="$D" -v h="$hidden" 'BEGIN { n = split(h, w, ","); p = 0; a = d
         for (i = 1; i <= n; i++) { p += a * w[i] + 3 * w[i]; a = w[i] } print p + a * 10 + 10 }')
+    G=$(awk -v h="$hidden" 'BEGIN { n = split(h, w, ","); g = 4; for (i = 1; i <= n; i++) g += 2 * (2 * w[i] + 1)
+        print g }')
     steps=$(awk -v s="$steps" -v k="$scale" 'BEGIN { v = int(s * k + 0.5); print (v < 2 ? 2 : v) }')
 }
 
@@ -102,10 +106,14 @@ for name in ${configs//,/ }; do
         ra=$(tr ' ' '\n' <<<"${reds_of[auto]}" | grep . | median)
         # floats each way over a host's link per step: all-to-all 2 R (N-R)/N P (reduce-scatter and allgather);
         # between nodes, on the busier direction, P of running sums and (M-1)/M P of the allgather at 2 hosts,
-        # and 2 P into a middle host (P of running sums, (M-1)/M P of the allgather, P/M finished chunks).
+        # and 2 P into a middle host (P of running sums, (M-1)/M P of the allgather, P/M finished chunks). Then
+        # the gathers' doubles: all-to-all each rank's G to every rank of the other hosts, R^2 (M-1) G out of a
+        # host; between nodes each rank's G once to every other host, R (M-1) G.
         n=$((hosts * r))
-        mb_p2p=$(awk -v p="$P" -v r="$r" -v n="$n" 'BEGIN { printf "%.1f", 2 * r * (n - r) / n * p * 4 / 1e6 }')
-        mb_auto=$(awk -v p="$P" -v m="$hosts" 'BEGIN { printf "%.1f", (m == 2 ? 1.5 : 2) * p * 4 / 1e6 }')
+        mb_p2p=$(awk -v p="$P" -v r="$r" -v n="$n" -v g="$G" -v m="$hosts" \
+            'BEGIN { printf "%.1f", (2 * r * (n - r) / n * p * 4 + r * r * (m - 1) * g * 8) / 1e6 }')
+        mb_auto=$(awk -v p="$P" -v m="$hosts" -v r="$r" -v g="$G" \
+            'BEGIN { printf "%.1f", ((m == 2 ? 1.5 : 2) * p * 4 + r * (m - 1) * g * 8) / 1e6 }')
         ratio=$(awk -v a="$sp" -v b="$sa" 'BEGIN { printf "%.2f", a / b }')
         rows+=("| $name | $hosts x $r | $sp | $sa | **$ratio** | $rp | $ra | $mb_p2p | $mb_auto |")
         json_rows+=("\"$name-${hosts}x$r\": {\"config\": \"$name\", \"hosts\": $hosts, \"ranks_per_host\": $r, \"params\": $P, \"steps\": $steps, \"step_ms_p2p\": $sp, \"step_ms_nodes\": $sa, \"speedup\": $ratio, \"reduction_ms_p2p\": $rp, \"reduction_ms_nodes\": $ra, \"runs_step_ms_p2p\": [$(echo ${steps_of[p2p]} | tr ' ' ',')], \"runs_step_ms_nodes\": [$(echo ${steps_of[auto]} | tr ' ' ',')]}")
@@ -117,8 +125,9 @@ done
     echo "messages between all ranks (FCNET_EXCHANGE=p2p) against fcnet's exchange between nodes (shared memory within a"
     echo "host, running sums from host to host), rank 0's --profile, ms per step, median of $reps runs each, alternating"
     echo "(tests/netns/bench_nodes.sh; $(date -u +%Y-%m-%d), $(nproc) cores shared by all the ranks, load average"
-    echo "$(cut -d' ' -f1-3 /proc/loadavg)). MB per step: float32 sent each way over a host's link, from the exchange's"
-    echo "design (all-to-all: 2 R (N-R)/N x P; between nodes: 1.5 P at 2 hosts, 2 P from 3). The two exchanges'"
+    echo "$(cut -d' ' -f1-3 /proc/loadavg)). MB per step: sent each way over a host's link, from the exchange's design"
+    echo "(all-to-all: 2 R (N-R)/N x P floats, and R^2 (M-1) G doubles of the batchnorm and loss gathers for G per rank;"
+    echo "between nodes: 1.5 P at 2 hosts, 2 P from 3, and R (M-1) G). The two exchanges'"
     echo "checkpoints are bitwise equal in every pair of runs$([ $failed -eq 0 ] || echo ' (NOT: see the log)')."
     echo
     echo "| config | hosts x ranks | step ms, all-to-all | step ms, between nodes | all-to-all / between nodes | reduction ms, all-to-all | reduction ms, between nodes | MB per step, all-to-all | MB per step, between nodes |"
