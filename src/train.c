@@ -350,10 +350,15 @@ fc_status fc_train_setup(fc_trainer *t, const fc_config *cfg, fc_dist *dist)
         st = fc_net_too_big_for_data(cfg->data, t->data.n_features, t->data.n_classes);
     }
     if ((st = fc_dist_agree(dist, st, 1)) != FC_OK) return st;
-    /* gathers: a layer's batchnorm moments (2 * width + 1) and the step's four agreed values */
-    const size_t gather_n = 2 * (size_t)t->net.max_width + 4;
+    /* The synchronisation area is sized for the step's largest gather: a hidden batchnorm layer's moments (the
+     * input and output widths gather nothing: helper-170 saw 16 MiB per rank taken for a wide input), else the
+     * four agreed values. */
+    t->step_gather_n = 4;
+    if (t->net.cfg.norm == FC_NORM_BATCH)
+        for (int l = 1; l < t->net.n_layers; l++)
+            if (2 * (size_t)t->net.dims[l] + 1 > t->step_gather_n) t->step_gather_n = 2 * (size_t)t->net.dims[l] + 1;
     fc_real *shared_params, *shared_grads;
-    st = fc_dist_share_arenas(dist, t->net.layout.n_total, gather_n, &shared_params, &shared_grads);
+    st = fc_dist_share_arenas(dist, t->net.layout.n_total, t->step_gather_n, &shared_params, &shared_grads);
     if ((st = fc_dist_agree(dist, st, 1)) != FC_OK) return st;
     /* What the setup allocates from here on, the large parts, weighed against what the process has left now: the
      * gradient exchange's receive buffer, the optimizer's state, the best copy, the epoch permutations and the
@@ -370,7 +375,8 @@ fc_status fc_train_setup(fc_trainer *t, const fc_config *cfg, fc_dist *dist)
                           "%s's state and the best copy at %d rank(s), %s: --hidden, or fewer ranks per node",
                           n_total, fc_format_size(rest).text, fc_optim_name(cfg->optim.kind), size, room);
     if ((st = fc_dist_agree(dist, st, 1)) != FC_OK) return st;
-    fc_dist_reserve(dist, n_total, gather_n);
+    /* gathers: a layer's batchnorm moments (2 * width + 1) and the step's four agreed values */
+    fc_dist_reserve(dist, n_total, 2 * (size_t)t->net.max_width + 4);
     fc_optim_init(&t->opt, &cfg->optim, n_total);
     st = fc_store_choice_init(&t->stores, dist, shared_params != NULL);
     if (st != FC_OK) return st;
@@ -661,14 +667,18 @@ static void print_profile(const fc_trainer *t)
     else
         fc_log_info("  gradient exchange: MPI messages between all %d ranks", size);
     /* Every rank gathers the same counts the same way, so rank 0's bytes are every rank's. */
-    const char *gathers_way = d->shared_n == 0                               ? "MPI messages between all ranks"
-                              : d->sync_cap < (size_t)d->n_nodes * d->gather_n ? "the largest too large for shared "
-                                                                                 "memory, those in MPI messages between "
-                                                                                 "all ranks"
+    const char *gathers_way = d->shared_n == 0 ? "MPI messages between all ranks"
+                              : d->sync_cap < (size_t)d->n_nodes * t->step_gather_n
+                                  ? "the largest too large for shared memory, those in MPI messages between all ranks"
                               : d->n_nodes > 1 ? "each rank's block once to every other node, the rest in shared memory"
                                                : "shared memory";
-    fc_log_info("  batchnorm and loss gathers: %s, %.1f KB per step in messages from each rank", gathers_way,
-                t->step_gather_bytes / (double)steps / 1e3);
+    const double gather_bytes = t->step_gather_bytes / (double)steps;
+    if (gather_bytes < 1e3) /* in bytes: the loss gather's 32 between two nodes is not "0.0 KB", as none is */
+        fc_log_info("  batchnorm and loss gathers: %s, %.0f bytes per step in messages from each rank", gathers_way,
+                    gather_bytes);
+    else
+        fc_log_info("  batchnorm and loss gathers: %s, %.1f KB per step in messages from each rank", gathers_way,
+                    gather_bytes / 1e3);
     /* Each node decides alone (a node of one rank, or one short of /dev/shm, holds private copies), so rank 0's
      * node does not speak for the others: count the ranks that use a node's shared copy. */
     int sharing = t->data_node.shared != 0, all_sharing = 0;

@@ -80,7 +80,7 @@ END_TEST
 /* The sends the dist module posts while `logging` is set, as offsets into `log_base`, each with the number of
  * waits before it (an MPI profiling interposer: the executable's definitions win over Open MPI's for the static
  * library's calls, and hand on to PMPI_Isend and PMPI_Waitall). */
-enum { MAX_SENDS = 4096 };
+enum { MAX_SENDS = 65536 }; /* the sends of test_allgather_rounds at up to 12 ranks */
 typedef struct {
     int dest, count;
     long long at;

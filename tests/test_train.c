@@ -211,6 +211,38 @@ START_TEST(test_exchange_paths_bitwise)
 }
 END_TEST
 
+/* The synchronisation area is sized for the step's largest gather on several nodes: a hidden batchnorm layer's
+ * 2n + 1 moments, not the input's width (9000 features here gather nothing; sized from them it took 16 MiB of
+ * /dev/shm per rank where the input was wide, and --profile said the gathers went by messages when they did not);
+ * with layernorm, only the loss's 4. Consecutive pairs of ranks as nodes (at an even rank count from 4). */
+START_TEST(test_gather_area_from_hidden_layers)
+{
+    int size;
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    if (size < 4 || size % 2) return;
+    char wide_input[512];
+    fct_make_dataset(wide_input, sizeof wide_input, MPI_COMM_WORLD, 24, 0, 9000, 3, 4);
+    for (int norm = 0; norm < 2; norm++) {
+        fc_config cfg;
+        fct_small_config(&cfg, wide_input, norm ? FC_NORM_LAYER : FC_NORM_BATCH, 1.0, FC_OPTIM_SGD);
+        cfg.batch_size = 8;
+        setenv("FCNET_TEST_RANKS_PER_NODE", "2", 1);
+        fc_dist dist;
+        fc_trainer t;
+        setup_on_world(&t, &cfg, &dist);
+        unsetenv("FCNET_TEST_RANKS_PER_NODE");
+        const size_t want = norm ? 4 : 2 * 20 + 1; /* the widest hidden layer: 20 units */
+        const size_t step_gather_n = t.step_gather_n, cap = dist.sync_cap;
+        const int n_nodes = dist.n_nodes;
+        free_trainer_and_dist(&t, &dist);
+        ck_assert_int_eq(n_nodes, size / 2);
+        ck_assert_msg(step_gather_n == want, "norm %d: the area sized for %zu doubles per rank, want %zu", norm,
+                      step_gather_n, want);
+        ck_assert_msg(cap == 8192, "norm %d: a payload buffer of %zu doubles, want the smallest (8192)", norm, cap);
+    }
+}
+END_TEST
+
 /* FCNET_DATA_COPIES: the node's one shared copy of the rows (the default from 2 ranks on one node) and private
  * copies hold the same preprocessed rows (standardisation applied once, not once per rank) and train the same
  * bits. With the shared copy the ranks' rows are one memory (a write by the last rank is seen by rank 0) and
@@ -1004,6 +1036,7 @@ static Suite *suite(void)
         tcase_add_test(t, test_replicas_bitwise);
     }
     tcase_add_test(t, test_exchange_paths_bitwise);
+    tcase_add_test(t, test_gather_area_from_hidden_layers);
     tcase_add_test(t, test_exchange_setting_on_one_rank);
     tcase_add_test(t, test_data_shared_per_node);
     tcase_add_test(t, test_divergence_in_one_chunk_agreed);

@@ -70,6 +70,7 @@ typedef struct fc_trainer {
     double phase_seconds[FC_PHASE_COUNT]; /* --profile accumulators */
     double step_gather_seconds;           /* --profile: the steps' batchnorm and loss gathers */
     double step_gather_bytes;             /* --profile: what they handed to MPI messages on this rank */
+    size_t step_gather_n; /* doubles per rank of the step's largest batchnorm or loss gather (the area is sized for it) */
     int64_t profiled_steps;
     int64_t world_size_at_save; /* from a resumed checkpoint (informational) */
     uint64_t run_id;      /* hash of the hyperparameters and data shape at a fresh start, kept across resumes:
