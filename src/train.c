@@ -365,15 +365,23 @@ fc_status fc_train_setup(fc_trainer *t, const fc_config *cfg, fc_dist *dist)
      * batch. fc_net_init's estimate missed the buffer (up to two more parameter-sized arrays), and under a ulimit
      * -v between the two a run aborted in an allocation or hung in OpenBLAS's (helper-165). */
     const size_t n_total = t->net.layout.n_total;
-    const double rest = fc_dist_reserve_bytes(dist, n_total) +
-                        (double)(fc_optim_slot_count(cfg->optim.kind) + 1) * (double)n_total * sizeof(fc_real) +
-                        (double)t->net.bn_layout.n_total * sizeof(fc_real) + 2.0 * (double)n_train * sizeof(int64_t) +
-                        (double)t->local_max * (double)t->data.n_features * sizeof(fc_real);
+    /* allocated after the history check below, which must count them too (it ran against what is left after the
+     * exchange's buffer and the optimizer, with these still to come) */
+    const double after_history = (double)n_total * sizeof(fc_real) + (double)t->net.bn_layout.n_total * sizeof(fc_real) +
+                                 2.0 * (double)n_train * sizeof(int64_t) +
+                                 (double)t->local_max * (double)t->data.n_features * sizeof(fc_real);
+    const double gather_bytes = (2.0 * (double)t->net.max_width + 4) * (double)size * sizeof(double);
+    const double rest = fc_dist_reserve_bytes(dist, n_total) + gather_bytes +
+                        (double)fc_optim_slot_count(cfg->optim.kind) * (double)n_total * sizeof(fc_real) +
+                        after_history;
     char room[256];
+    /* a resume cannot change --hidden (the checkpoint's widths): not advised there, as fc_net_init's refusal */
     if (fc_memory_exceeded(rest, room, sizeof room))
-        st = fc_error_set(FC_ERR_INPUT, "the network of %zu parameters needs %s more for the gradient exchange, "
-                          "%s's state and the best copy at %d rank(s), %s: --hidden, or fewer ranks per node",
-                          n_total, fc_format_size(rest).text, fc_optim_name(cfg->optim.kind), size, room);
+        st = fc_error_set(FC_ERR_INPUT, "%s%sthe network of %zu parameters needs %s more for the gradient exchange, "
+                          "%s's state and the best copy at %d rank(s), %s: %s", cfg->resume, cfg->resume[0] ? ": " : "",
+                          n_total, fc_format_size(rest).text, fc_optim_name(cfg->optim.kind), size, room,
+                          cfg->resume[0] ? "fewer ranks per node (its widths are the checkpoint's)"
+                                         : "--hidden, or fewer ranks per node");
     if ((st = fc_dist_agree(dist, st, 1)) != FC_OK) return st;
     /* gathers: a layer's batchnorm moments (2 * width + 1) and the step's four agreed values */
     fc_dist_reserve(dist, n_total, 2 * (size_t)t->net.max_width + 4);
@@ -387,10 +395,11 @@ fc_status fc_train_setup(fc_trainer *t, const fc_config *cfg, fc_dist *dist)
     const double run_steps = (double)cfg->epochs * (double)t->steps_per_epoch;
     const double history_bytes = 8 * (run_steps + 4 * ((double)cfg->epochs + 2));
     char why[256] = "more steps than a 64-bit count holds";
-    if (run_steps >= 0x1p62 || fc_memory_exceeded(history_bytes, why, sizeof why))
+    if (run_steps >= 0x1p62 || fc_memory_exceeded(history_bytes + after_history, why, sizeof why))
         st = fc_error_set(FC_ERR_INPUT, "--epochs %lld: %.4g steps (%lld per epoch at --batch-size %lld); their loss "
-                          "history needs %s, %s", (long long)cfg->epochs, run_steps,
-                          (long long)t->steps_per_epoch, (long long)B, fc_format_size(history_bytes).text, why);
+                          "history needs %s (beside %s for the best copy, the permutations and the batch), %s", (long long)cfg->epochs,
+                          run_steps, (long long)t->steps_per_epoch, (long long)B, fc_format_size(history_bytes).text,
+                          fc_format_size(after_history).text, why);
     if ((st = fc_dist_agree(dist, st, 1)) != FC_OK) return st;
     if ((st = fc_dist_agree(dist, check_batchnorm_batches(t), 1)) != FC_OK) return st;
     /* --keep refuses such a keep; a checkpoint written before that rule resumes as it trained, said once. */

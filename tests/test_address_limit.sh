@@ -86,7 +86,10 @@ for ((kb = 560000; kb <= 1480000; kb += 40000)); do
         --max-steps 1
     if [ "$rc" -eq 2 ] && [ "$(grep -c . "$work/window.err")" -eq 1 ] &&
         grep -q "address-space limit (ulimit -v)" "$work/window.err" && [ ! -e "$work/window" ]; then
-        grep -q "for the gradient exchange" "$work/window.err" && in_window=$((in_window + 1))
+        if grep -q "for the gradient exchange" "$work/window.err"; then
+            in_window=$((in_window + 1))
+            window_kb=${window_kb:-$kb}
+        fi
     elif [ "$rc" -eq 0 ] && [ -f "$work/window/checkpoint.h5" ]; then
         :
     elif [ "$rc" -ne 0 ] && [ "$rc" -ne 137 ] && ! grep -q "^fcnet_dist: " "$work/window.err"; then
@@ -104,6 +107,59 @@ else
     echo "FAIL window: no limit from 560 to 1480 MB was refused for the gradient exchange and the optimizer"
     fail=1
 fi
+# The same refusal on --resume names the checkpoint and does not advise --hidden, which a resume refuses (it said
+# "--hidden, or fewer ranks per node"; helper-171).
+if [ -n "${window_kb:-}" ]; then
+    timeout 120 "$mpiexec" -q -n 2 --oversubscribe --bind-to none "$dist" train --data "$work/d.h5" --hidden 4000,4000 \
+        --optim adam --epochs 1 --max-steps 1 --out "$work/resumable" >/dev/null 2>&1 || echo "FAIL resumable: exit $?"
+    (ulimit -v "$window_kb" && exec timeout -s KILL 60 "$mpiexec" -q -n 2 --oversubscribe --bind-to none "$dist" train \
+        --data "$work/d.h5" --resume "$work/resumable/checkpoint.h5" --out "$work/resumable") \
+        >"$work/resume-window.out" 2>"$work/resume-window.err"
+    rc=$?
+    if [ "$rc" -eq 2 ] && [ "$(grep -c . "$work/resume-window.err")" -eq 1 ] &&
+        grep -q "resumable/checkpoint.h5: the network of .* fewer ranks per node (its widths are the checkpoint's)" \
+            "$work/resume-window.err" && ! grep -q -- "--hidden" "$work/resume-window.err"; then
+        echo "ok   resume-window: $(cat "$work/resume-window.err")"
+    else
+        echo "FAIL resume-window: under ulimit -v $window_kb rc $rc: $(head -2 "$work/resume-window.err")"
+        fail=1
+    fi
+fi
+# Between the loss history's check and training: a run of 5M one-step epochs (a 200 MB history) whose best copy,
+# permutations and batch (145 MB, allocated after that check) outgrow OpenBLAS's 128 MiB reserve. Limits 25 MB
+# apart, upward from one that is refused until one trains, one rank: each is refused with one line or trains. The
+# history's check left those arrays out, and limits in a band of ~125 MB below training hung in OpenBLAS's buffer,
+# deaf to SIGTERM (helper-171).
+history_window() {
+    local kb first=1
+    for ((kb = 1100000; kb <= 1800000; kb += 25000)); do
+        rm -rf "$work/history"
+        (ulimit -v "$kb" && exec timeout -s KILL 30 "$dist" train --data "$work/d.h5" --hidden 6000,6000 \
+            --epochs 5000000 --batch-size 400 --max-steps 1 --out "$work/history") >"$work/history.out" \
+            2>"$work/history.err"
+        rc=$?
+        if [ "$rc" -eq 0 ] && [ -f "$work/history/checkpoint.h5" ]; then
+            if [ "$first" -eq 1 ]; then
+                echo "FAIL history: trained under the first limit, $kb KB: the scan does not cross the band"
+                fail=1
+            else
+                echo "ok   history: refused up to $((kb - 25000)) KB, trained under $kb KB"
+            fi
+            return
+        fi
+        if [ "$rc" -ne 2 ] || [ "$(grep -c . "$work/history.err")" -ne 1 ] ||
+            ! grep -q "address-space limit (ulimit -v)" "$work/history.err" || [ -e "$work/history" ]; then
+            echo "FAIL history: under ulimit -v $kb rc $rc (want a refusal or training; 137: hung in OpenBLAS)"
+            head -3 "$work/history.err"
+            fail=1
+            return
+        fi
+        first=0
+    done
+    echo "FAIL history: no limit up to 1.8 GB trained"
+    fail=1
+}
+history_window
 # A limit with room: trains.
 limit_s=60 run_limited roomy 2000000 train --data "$work/d.h5" --epochs 1
 if [ "$rc" -eq 0 ] && [ -f "$work/roomy/checkpoint.h5" ]; then
