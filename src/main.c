@@ -22,7 +22,9 @@ static void install_signal_handlers(void)
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = fc_train_request_stop;
     sa.sa_flags = SA_RESTART;
-    sigemptyset(&sa.sa_mask);
+    /* No stop signal inside another's handler: a Ctrl-C there would be overwritten by the SIGTERM it interrupted
+     * (fc_train_request_stop keeps SIGINT over the others), so every signal waits for the handler to return. */
+    sigfillset(&sa.sa_mask);
     sigaction(SIGUSR1, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
 }
@@ -36,7 +38,7 @@ static void stop_on_signal(int sig, int flags)
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = fc_train_request_stop;
     sa.sa_flags = SA_RESTART | flags;
-    sigemptyset(&sa.sa_mask);
+    sigfillset(&sa.sa_mask); /* as install_signal_handlers */
     sigaction(sig, &sa, NULL);
 }
 
