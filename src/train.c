@@ -367,7 +367,8 @@ fc_status fc_train_setup(fc_trainer *t, const fc_config *cfg, fc_dist *dist)
     const size_t n_total = t->net.layout.n_total;
     /* allocated after the history check below, which must count them too (it ran against what is left after the
      * exchange's buffer and the optimizer, with these still to come) */
-    const double after_history = (double)n_total * sizeof(fc_real) + (double)t->net.bn_layout.n_total * sizeof(fc_real) +
+    const double after_history = (double)n_total * sizeof(fc_real) +
+                                 (double)t->net.bn_layout.n_total * sizeof(fc_real) +
                                  2.0 * (double)n_train * sizeof(int64_t) +
                                  (double)t->local_max * (double)t->data.n_features * sizeof(fc_real);
     const double gather_bytes = (2.0 * (double)t->net.max_width + 4) * (double)size * sizeof(double);
@@ -397,9 +398,9 @@ fc_status fc_train_setup(fc_trainer *t, const fc_config *cfg, fc_dist *dist)
     char why[256] = "more steps than a 64-bit count holds";
     if (run_steps >= 0x1p62 || fc_memory_exceeded(history_bytes + after_history, why, sizeof why))
         st = fc_error_set(FC_ERR_INPUT, "--epochs %lld: %.4g steps (%lld per epoch at --batch-size %lld); their loss "
-                          "history needs %s (beside %s for the best copy, the permutations and the batch), %s", (long long)cfg->epochs,
-                          run_steps, (long long)t->steps_per_epoch, (long long)B, fc_format_size(history_bytes).text,
-                          fc_format_size(after_history).text, why);
+                          "history needs %s (beside %s for the best copy, the permutations and the batch), %s",
+                          (long long)cfg->epochs, run_steps, (long long)t->steps_per_epoch, (long long)B,
+                          fc_format_size(history_bytes).text, fc_format_size(after_history).text, why);
     if ((st = fc_dist_agree(dist, st, 1)) != FC_OK) return st;
     if ((st = fc_dist_agree(dist, check_batchnorm_batches(t), 1)) != FC_OK) return st;
     /* --keep refuses such a keep; a checkpoint written before that rule resumes as it trained, said once. */
