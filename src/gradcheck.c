@@ -362,6 +362,26 @@ static fc_status gc_run(gc_state *s, const fc_config *cfg)
         return fc_error_set(FC_ERR_INPUT, "%s: --hidden or --batch-size", why);
     }
     if (st != FC_OK) return st;
+    /* What the check allocates beside the network, weighed before the first forward pass maps OpenBLAS's buffer:
+     * the analytic gradient in double (n_total), a sampled tensor's permutation (int64 per element of the largest
+     * tensor) and the ReLU pattern (a byte per hidden unit and row). fc_net_init's estimate left them out: in the
+     * float build `gradcheck --hidden 4000,4000` under ulimit -v 725000..775000 KB aborted allocating the
+     * permutation (exit 134, a backtrace). */
+    {
+        const size_t n_all = s->net.layout.n_total;
+        size_t largest = 0, n_units = 0;
+        for (int v = 0; v < s->net.layout.n_views; v++)
+            if (fc_view_size(&s->net.layout.views[v]) > largest) largest = fc_view_size(&s->net.layout.views[v]);
+        for (int l = 1; l < s->net.n_layers; l++) n_units += (size_t)s->net.dims[l];
+        const double extra = (double)n_all * sizeof(double) +
+                             (n_all > GC_FULL_LIMIT && largest > GC_SAMPLES ? (double)largest * sizeof(int64_t) : 0) +
+                             (double)s->batch * (double)n_units + 1;
+        char why[256];
+        if (fc_memory_exceeded(extra, why, sizeof why))
+            return fc_error_set(FC_ERR_INPUT, "gradcheck: the network of %zu parameters needs %s more for the analytic "
+                                "gradient and the sampling order, %s: --hidden or --batch-size", n_all,
+                                fc_format_size(extra).text, why);
+    }
 
     /* One step key for every evaluation: the same dropout masks throughout. */
     const fc_batch_info info = {.step = 0, .row0 = 0, .global_batch = s->batch};
