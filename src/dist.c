@@ -167,10 +167,13 @@ void fc_dist_reserve(fc_dist *dist, size_t grad_n, size_t gather_n)
     }
 }
 
-double fc_dist_reserve_bytes(const fc_dist *dist, size_t grad_n)
+double fc_dist_reserve_bytes(const fc_dist *dist, size_t grad_n, size_t gather_n)
 {
-    if (!dist || grad_n <= dist->grad_n) return 0;
-    return (double)chunk_max(grad_n, dist->size) * ((double)dist->size + 1) * sizeof(fc_real);
+    if (!dist) return 0;
+    double bytes = 0;
+    if (grad_n > dist->grad_n) bytes += (double)chunk_max(grad_n, dist->size) * ((double)dist->size + 1) * sizeof(fc_real);
+    if (gather_n > dist->gather_n) bytes += (double)gather_n * (double)dist->size * sizeof(double);
+    return bytes;
 }
 
 /* FCNET_EXCHANGE: auto (shared memory where every rank is on one node, the default) or p2p (messages). */
@@ -565,6 +568,15 @@ static int uses_sync_area(const fc_dist *dist, int n)
 
 static int gathers_by_node(const fc_dist *dist, int n) { return uses_sync_area(dist, n) && dist->n_nodes > 1; }
 
+const char *fc_dist_describe_gathers(const fc_dist *dist, int n)
+{
+    if (is_single(dist)) return "none (one rank)";
+    if (gathers_by_node(dist, n)) return "each rank's block once to every other node, the rest in shared memory";
+    if (uses_sync_area(dist, n)) return "shared memory";
+    return dist->sync_base ? "the largest too large for shared memory, those in MPI messages between all ranks"
+                           : "MPI messages between all ranks";
+}
+
 /* Rank q's payload of synchronisation seq. */
 static const double *node_sync_part(const fc_dist *dist, int q, long long seq)
 {
@@ -801,17 +813,16 @@ static void gather_doubles_begin(const fc_dist *dist, const double *v, int n)
 {
     const double t0 = MPI_Wtime();
     const size_t all = (size_t)dist->size * (size_t)n;
-    if (uses_sync_area(dist, n) && !gathers_by_node(dist, n)) {
+    if (gathers_by_node(dist, n)) {
+        memcpy(dist->gather + (size_t)dist->rank * (size_t)n, v, (size_t)n * sizeof(double));
+        cross_nodes_post(dist, n);
+    } else if (uses_sync_area(dist, n)) {
         node_publish(dist, v, n);
     } else {
         memcpy(dist->gather + (size_t)dist->rank * (size_t)n, v, (size_t)n * sizeof(double));
-        if (gathers_by_node(dist, n)) {
-            cross_nodes_post(dist, n);
-        } else {
-            if (!uses_rounds(dist, all, sizeof(double)))
-                allgather_direct_post(dist, dist->gather, all, MPI_DOUBLE, sizeof(double), TAG_SMALL);
-            gather_bytes_sent += (double)(dist->size - 1) * n * sizeof(double); /* Bruck's rounds too */
-        }
+        if (!uses_rounds(dist, all, sizeof(double)))
+            allgather_direct_post(dist, dist->gather, all, MPI_DOUBLE, sizeof(double), TAG_SMALL);
+        gather_bytes_sent += (double)(dist->size - 1) * n * sizeof(double); /* Bruck's rounds too */
     }
     gather_seconds += MPI_Wtime() - t0;
 }

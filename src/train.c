@@ -371,8 +371,9 @@ fc_status fc_train_setup(fc_trainer *t, const fc_config *cfg, fc_dist *dist)
                                  (double)t->net.bn_layout.n_total * sizeof(fc_real) +
                                  2.0 * (double)n_train * sizeof(int64_t) +
                                  (double)t->local_max * (double)t->data.n_features * sizeof(fc_real);
-    const double gather_bytes = (2.0 * (double)t->net.max_width + 4) * (double)size * sizeof(double);
-    const double rest = fc_dist_reserve_bytes(dist, n_total) + gather_bytes +
+    /* gathers: a layer's batchnorm moments (2 * width + 1) and the step's four agreed values */
+    const size_t reserve_gather_n = 2 * (size_t)t->net.max_width + 4;
+    const double rest = fc_dist_reserve_bytes(dist, n_total, reserve_gather_n) +
                         (double)fc_optim_slot_count(cfg->optim.kind) * (double)n_total * sizeof(fc_real) +
                         after_history;
     char room[256];
@@ -384,8 +385,7 @@ fc_status fc_train_setup(fc_trainer *t, const fc_config *cfg, fc_dist *dist)
                           cfg->resume[0] ? "fewer ranks per node (its widths are the checkpoint's)"
                                          : "--hidden, or fewer ranks per node");
     if ((st = fc_dist_agree(dist, st, 1)) != FC_OK) return st;
-    /* gathers: a layer's batchnorm moments (2 * width + 1) and the step's four agreed values */
-    fc_dist_reserve(dist, n_total, 2 * (size_t)t->net.max_width + 4);
+    fc_dist_reserve(dist, n_total, reserve_gather_n);
     fc_optim_init(&t->opt, &cfg->optim, n_total);
     st = fc_store_choice_init(&t->stores, dist, shared_params != NULL);
     if (st != FC_OK) return st;
@@ -677,11 +677,7 @@ static void print_profile(const fc_trainer *t)
     else
         fc_log_info("  gradient exchange: MPI messages between all %d ranks", size);
     /* Every rank gathers the same counts the same way, so rank 0's bytes are every rank's. */
-    const char *gathers_way = d->shared_n == 0 ? "MPI messages between all ranks"
-                              : d->sync_cap < (size_t)d->n_nodes * t->step_gather_n
-                                  ? "the largest too large for shared memory, those in MPI messages between all ranks"
-                              : d->n_nodes > 1 ? "each rank's block once to every other node, the rest in shared memory"
-                                               : "shared memory";
+    const char *gathers_way = fc_dist_describe_gathers(d, (int)t->step_gather_n);
     const double gather_bytes = t->step_gather_bytes / (double)steps;
     if (gather_bytes < 1e3) /* in bytes: the loss gather's 32 between two nodes is not "0.0 KB", as none is */
         fc_log_info("  batchnorm and loss gathers: %s, %.0f bytes per step in messages from each rank", gathers_way,

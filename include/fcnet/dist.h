@@ -70,9 +70,9 @@ void fc_dist_free(fc_dist *dist);
 /* Sizes the scratch for gradient buffers of up to grad_n elements and gathers of up to gather_n
  * doubles per rank. Call at setup; nothing is allocated later. */
 void fc_dist_reserve(fc_dist *dist, size_t grad_n, size_t gather_n);
-/* The bytes fc_dist_reserve would allocate now for gradient buffers of grad_n elements (0 when they fit already):
- * the setup's memory check counts them before they are allocated. */
-double fc_dist_reserve_bytes(const fc_dist *dist, size_t grad_n);
+/* The bytes fc_dist_reserve(dist, grad_n, gather_n) would allocate now (0 for what fits already): the setup's
+ * memory check counts them before they are allocated. */
+double fc_dist_reserve_bytes(const fc_dist *dist, size_t grad_n, size_t gather_n);
 
 static inline int fc_dist_rank(const fc_dist *d) { return d ? d->rank : 0; }
 static inline int fc_dist_size(const fc_dist *d) { return d ? d->size : 1; }
@@ -159,6 +159,9 @@ double fc_dist_gather_seconds(void);
 /* Bytes this process has handed to MPI messages in those gathers (none through shared memory), for --profile
  * and the tests of the way a gather takes. Not collective. */
 double fc_dist_gather_bytes_sent(void);
+/* Not collective. How a gather of n doubles per rank travels on dist, in words for --profile: the same answer on
+ * every rank. */
+const char *fc_dist_describe_gathers(const fc_dist *dist, int n);
 
 /* Logical OR of flag over ranks. */
 int fc_dist_any(const fc_dist *dist, int flag);
