@@ -2,17 +2,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <mpi.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-/* Declared by Debian's cblas.h, not by every OpenBLAS build's. */
-extern int openblas_get_num_threads(void);
 
 /* Room for a message naming several paths of up to PATH_MAX (4096) bytes each. */
 enum { MESSAGE_MAX = 16384 };
@@ -20,7 +15,7 @@ enum { MESSAGE_MAX = 16384 };
 static char error_message[MESSAGE_MAX];
 static int log_rank = 0, log_size = 1;
 static size_t alloc_calls = 0;
-static int node_ranks = 1;
+static void (*abort_peers)(void);
 
 fc_status fc_error_set(fc_status code, const char *fmt, ...)
 {
@@ -78,12 +73,6 @@ uint64_t fc_hash_large(const void *data, size_t n, uint64_t seed)
     return h;
 }
 
-double fc_physical_memory_bytes(void)
-{
-    const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
-    return pages > 0 && page > 0 ? (double)pages * (double)page : 0;
-}
-
 void fc_format_real(char *buf, size_t size, double v)
 {
     for (int prec = 6; prec <= 17; prec++) {
@@ -114,98 +103,6 @@ fc_size_text fc_format_size(double bytes)
     const int decimals = u == 0 || v >= 99.95 ? 0 : v >= 9.995 ? 1 : 2;
     snprintf(out.text, sizeof out.text, "%.*f %s", decimals, v, units[u]);
     return out;
-}
-
-void fc_set_node_ranks(int n) { node_ranks = n > 0 ? n : 1; }
-
-static char copies_note[128];
-
-void fc_set_copies_note(const char *note) { snprintf(copies_note, sizeof copies_note, "%s", note); }
-
-int fc_memory_limit(double *limit, double *left, const char **which)
-{
-    struct rlimit as = {0, 0}, data = {0, 0};
-    const int as_set = getrlimit(RLIMIT_AS, &as) == 0 && as.rlim_cur != RLIM_INFINITY;
-    const int data_set = getrlimit(RLIMIT_DATA, &data) == 0 && data.rlim_cur != RLIM_INFINITY;
-    if (!as_set && !data_set) return 0; /* the usual case: no need to read the process's use */
-    unsigned long long vm_pages = 0, resident = 0, shared = 0, text = 0, lib = 0, data_pages = 0;
-    FILE *f = fopen("/proc/self/statm", "r");
-    if (f != NULL) {
-        if (fscanf(f, "%llu %llu %llu %llu %llu %llu", &vm_pages, &resident, &shared, &text, &lib, &data_pages) != 6)
-            vm_pages = data_pages = 0;
-        fclose(f);
-    }
-    const double page = (double)sysconf(_SC_PAGE_SIZE);
-    /* ulimit -d: RLIMIT_DATA, which Linux counts for private mappings too */
-    const struct {
-        int set;
-        double bytes, used;
-        const char *name;
-    } limits[] = {{as_set, (double)as.rlim_cur, (double)vm_pages * page, "ulimit -v"},
-                  {data_set, (double)data.rlim_cur, (double)data_pages * page, "ulimit -d"}};
-    int limited = 0;
-    for (int i = 0; i < 2; i++) {
-        if (!limits[i].set) continue;
-        const double d = limits[i].bytes - limits[i].used;
-        if (!limited || d < *left) {
-            *limit = limits[i].bytes;
-            *left = d;
-            *which = limits[i].name;
-        }
-        limited = 1;
-    }
-    return limited;
-}
-
-/* fc_memory_exceeded_held's check for need bytes held copies times on this node. */
-static int memory_exceeded(double need, double held, int copies, char *why, size_t size)
-{
-    const double have = fc_physical_memory_bytes();
-    /* A per-process limit below the need makes an allocation fail: OpenBLAS then retries its work buffer
-     * forever (a hang, deaf to SIGTERM), fcnet's own allocations abort. Refuse it here, keeping room for
-     * OpenBLAS's work buffers (below). The limit meets only what is still to be allocated: the held part
-     * is in the process's use already. */
-    /* Each OpenBLAS thread takes its own buffer, the others from a malloc arena of their own, which reserves 64 MiB
-     * of address space besides (2 threads: a run passed this check with 128 MiB kept and then hung in the
-     * worker's buffer; helper-165). */
-    const int openblas_threads = openblas_get_num_threads(), blas_threads = openblas_threads > 1 ? openblas_threads : 1;
-    const double blas_reserve = (128.0 + (blas_threads - 1) * (128.0 + 64.0)) * 1048576.0, to_come = need - held;
-    const char *which = "";
-    double limit = 0, left = 0;
-    if (fc_memory_limit(&limit, &left, &which) && to_come + blas_reserve > left) {
-        const double room = left - blas_reserve > 0 ? left - blas_reserve : 0;
-        char of[80] = "";
-        if (held > 0) snprintf(of, sizeof of, "%s of it still to be allocated, ", fc_format_size(to_come).text);
-        char threads[40] = "";
-        if (blas_threads > 1) snprintf(threads, sizeof threads, "s (%d threads)", blas_threads);
-        snprintf(why, size, "%smore than the %s this process's address-space limit (%s) leaves it after "
-                 "%s kept for OpenBLAS's work buffer%s (raise the limit)", of, fc_format_size(room).text, which,
-                 fc_format_size(blas_reserve).text, threads);
-        return 1;
-    }
-    if (have <= 0 || need * copies <= have) return 0;
-    if (need > have || copies == 1)
-        snprintf(why, size, "more than this machine's %s of memory", fc_format_size(have).text);
-    else
-        snprintf(why, size, "more than this rank's share of this machine's memory: %s for %d ranks on this node, "
-                 "each with its own copy (start fewer ranks per node%s)", fc_format_size(have).text, copies,
-                 copies_note);
-    return 1;
-}
-
-int fc_memory_exceeded(double need, char *why, size_t size)
-{
-    return fc_memory_exceeded_held(need, 0, why, size);
-}
-
-int fc_memory_exceeded_copies(double need, int copies, char *why, size_t size)
-{
-    return memory_exceeded(need, 0, copies, why, size);
-}
-
-int fc_memory_exceeded_held(double need, double held, char *why, size_t size)
-{
-    return memory_exceeded(need, held, node_ranks, why, size);
 }
 
 const char *fc_input_file_problem(const char *path)
@@ -365,18 +262,13 @@ void fc_log_error(const char *fmt, ...)
     va_end(ap);
 }
 
-/* Ends every rank. With peers, MPI_Abort, so that none is left waiting in a collective; alone, abort()
- * itself: a debugger stops at the failing frame and a core file can be written, where MPI_Abort would
- * only exit with status 1. */
+void fc_set_abort_peers(void (*hook)(void)) { abort_peers = hook; }
+
+/* Ends this process, and through abort_peers every rank. Alone, abort() itself: a debugger stops at the failing
+ * frame and a core file can be written, where MPI_Abort would only exit with status 1. */
 static _Noreturn void abort_job(void)
 {
-    int initialized = 0, finalized = 0, size = 1;
-    MPI_Initialized(&initialized);
-    MPI_Finalized(&finalized);
-    if (initialized && !finalized) {
-        MPI_Comm_size(MPI_COMM_WORLD, &size);
-        if (size > 1) MPI_Abort(MPI_COMM_WORLD, 1);
-    }
+    if (abort_peers) abort_peers();
     abort();
 }
 

@@ -23,6 +23,7 @@
 #include "fcnet/dist.h"
 #include "fcnet/h5contained.h"
 #include "fcnet/h5quiet.h"
+#include "fcnet/memory_limits.h"
 #include "fcnet/read_guard.h"
 #include "fcnet/rng.h"
 

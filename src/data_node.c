@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include "fcnet/config.h"
+#include "fcnet/memory_limits.h"
 
 enum { HELD_FAILED = -1, HELD_PRIVATE = 0, HELD_SHARED = 1 };
 

@@ -17,6 +17,7 @@
 
 #include "fcnet/config.h"
 #include "fcnet/layers.h"
+#include "fcnet/memory_limits.h"
 #include "fcnet/node_flag.h"
 #include "fcnet/read_guard.h"
 
@@ -60,8 +61,20 @@ static double gather_seconds = 0, gather_bytes_sent = 0;
 double fc_dist_gather_seconds(void) { return gather_seconds; }
 double fc_dist_gather_bytes_sent(void) { return gather_bytes_sent; }
 
+/* fc_set_abort_peers's hook: with peers, MPI_Abort, so that none is left waiting in a collective. */
+static void abort_world(void)
+{
+    int initialized = 0, finalized = 0, size = 1;
+    MPI_Initialized(&initialized);
+    MPI_Finalized(&finalized);
+    if (!initialized || finalized) return;
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    if (size > 1) MPI_Abort(MPI_COMM_WORLD, 1);
+}
+
 static void init_common(fc_dist *dist)
 {
+    fc_set_abort_peers(abort_world);
     MPI_Comm_rank(dist->comm, &dist->rank);
     MPI_Comm_size(dist->comm, &dist->size);
     fc_log_set_rank(dist->rank, dist->size);
@@ -96,6 +109,8 @@ static int launcher_in_environment(int before_init)
     if (getenv("OMPI_COMM_WORLD_SIZE")) return 1;
     return before_init && (getenv("PMIX_RANK") || getenv("PMI_RANK"));
 }
+
+int fc_dist_started_by_launcher(void) { return launcher_in_environment(1); }
 
 fc_status fc_dist_init(fc_dist *dist, int *argc, char ***argv)
 {

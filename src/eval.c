@@ -16,6 +16,7 @@
 #include "fcnet/config.h"
 #include "fcnet/data.h"
 #include "fcnet/dist.h"
+#include "fcnet/memory_limits.h"
 #include "fcnet/net.h"
 
 /* Rows per forward pass: bounds the activation memory whatever the split size. */

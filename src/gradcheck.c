@@ -15,6 +15,7 @@
 #include "fcnet/config.h"
 #include "fcnet/data.h"
 #include "fcnet/dist.h"
+#include "fcnet/memory_limits.h"
 #include "fcnet/net.h"
 #include "fcnet/rng.h"
 

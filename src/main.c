@@ -12,6 +12,7 @@
 #include "fcnet/config.h"
 #include "fcnet/dist.h"
 #include "fcnet/h5quiet.h"
+#include "fcnet/memory_limits.h"
 #include "fcnet/train.h"
 #include "fcnet/version.h"
 
@@ -168,6 +169,15 @@ int main(int argc, char **argv)
 {
     fc_h5_no_exit_cleanup();
     install_signal_handlers();
+    /* Under a memory limit too small for OpenBLAS's worker threads, a worker retries its buffer forever from the
+     * moment the library loaded, and any exit or fork would wait for it: refused here, and left by _exit. Alone
+     * at once, as MPI_Init would fork; under a launcher once every rank agrees, like any other refusal. */
+    char blas_why[400] = "";
+    const int blas_stuck = fc_memory_blas_threads_lack_room(blas_why, sizeof blas_why);
+    if (blas_stuck && (!fc_dist_started_by_launcher() || (argc == 2 && strcmp(argv[1], "--version") == 0))) {
+        fprintf(stderr, "fcnet_dist: error: %s\n", blas_why);
+        _exit(FC_ERR_INPUT);
+    }
     /* Before MPI_Init: it answers on a login node, and the launch scripts start it under mpirun to learn
      * whether mpirun can start the program at all. With other arguments the parser refuses it. */
     if (argc == 2 && strcmp(argv[1], "--version") == 0) {
@@ -185,7 +195,7 @@ int main(int argc, char **argv)
         return 1;
     }
     static fc_config cfg;
-    fc_status st = fc_config_parse(&cfg, argc, argv);
+    fc_status st = blas_stuck ? fc_error_set(FC_ERR_INPUT, "%s", blas_why) : fc_config_parse(&cfg, argc, argv);
     if (st == FC_OK && cfg.command != FC_CMD_HELP) st = check_input_files(&cfg);
     int rc = fc_dist_agree(&dist, st, 1);
     /* Ranks started with different commands (MPMD launches), or a train run that resumes, starts from
@@ -236,6 +246,10 @@ int main(int argc, char **argv)
         }
     }
     fc_dist_free(&dist);
+    if (blas_stuck) {
+        fflush(NULL);
+        _exit(rc);
+    }
     /* Stopped early by Ctrl-C (or a closed output, a hangup), checkpoint written: die of that signal as the shell
      * expects, so that a script or loop around this command stops too (a plain exit status would look like a
      * handled interrupt). A run that finished, or failed, keeps its own exit status. */

@@ -7,6 +7,7 @@
 
 #include "fcnet/dist.h"
 #include "fcnet/layers.h"
+#include "fcnet/memory_limits.h"
 #include "fcnet/optim.h"
 #include "fcnet/rng.h"
 

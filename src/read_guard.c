@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "fcnet/common.h"
+#include "fcnet/memory_limits.h"
 
 enum { GUARD_DEPTH = 4, ALT_STACK_BYTES = 1 << 16 };
 

@@ -10,6 +10,7 @@
 #include "fcnet/ckpt.h"
 #include "fcnet/ckpt_files.h"
 #include "fcnet/layers.h"
+#include "fcnet/memory_limits.h"
 #include "fcnet/out_dir.h"
 #include "fcnet/progress.h"
 #include "fcnet/read_guard.h"

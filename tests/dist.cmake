@@ -45,7 +45,7 @@ fcnet_script_test(NAME test_small_shm
 fcnet_script_test(NAME test_address_limit
                   COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_address_limit.sh $<TARGET_FILE:fcnet_synth>
                           ${MPIEXEC_EXECUTABLE}
-                  TIMEOUT 120)
+                  TIMEOUT 240)
 # --profile's report at 1, 2 and 3 ranks, including the fastest and slowest rank by GEMM time.
 fcnet_script_test(NAME test_profile
                   COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_profile.sh $<TARGET_FILE:fcnet_synth>

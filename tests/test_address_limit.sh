@@ -2,7 +2,8 @@
 # A per-process address-space limit (ulimit -v) too small for a job: every rank refuses it before the first
 # step with one line naming the limit, exit 2, nothing written. Without the check OpenBLAS retried its 128 MiB
 # work buffer forever (a hang, deaf to SIGTERM) and a wider network died on an abort with a backtrace. Also a
-# limit that leaves room: the same job trains. With ulimit -d set beside -v, the tighter one is named.
+# limit that leaves room: the same job trains. With ulimit -d set beside -v, the tighter one is named. And OpenBLAS's
+# threads: a worker without room for its buffer held every exit of fcnet_dist and of the dataset tools.
 #   test_address_limit.sh SYNTH [MPIEXEC]
 set -uo pipefail
 synth=$1
@@ -165,6 +166,54 @@ scan_up history 1100000 train --data "$work/d.h5" --hidden 6000,6000 --epochs 50
 # were left out of the network's estimate, and in the float build limits in a 75 MB band aborted allocating the
 # latter (exit 134, a backtrace; helper-172).
 scan_up gradcheck 675000 gradcheck --hidden 4000,4000
+# OpenBLAS with 2 threads: its worker takes its buffer as the library loads, and one that finds no room retried it
+# forever, so every exit waited for it (fcnet_dist --help, fcnet_synth: 100% CPU, never ending) and so did a lone
+# process's MPI_Init (its fork). Under limits rising from where nothing fits: fcnet_dist alone and under mpirun each
+# either works or is refused in one line naming the limit and the threads, and fcnet_synth, which no longer links
+# OpenBLAS, works. OpenBLAS starts no more threads than there are cores: skipped on one core.
+if OPENBLAS_NUM_THREADS=2 "$dist" --version | grep -q "2 thread(s) per process"; then
+    declare -A refused=([alone]=0 [mpirun]=0)
+    for ((kb = 100000; kb <= 700000; kb += 75000)); do
+        for way in alone mpirun; do
+            launcher=()
+            [ "$way" = mpirun ] && launcher=("$mpiexec" -q -n 2 --oversubscribe --bind-to none -x OPENBLAS_NUM_THREADS)
+            (ulimit -v "$kb" && OPENBLAS_NUM_THREADS=2 exec timeout -s KILL 20 "${launcher[@]}" "$dist" --help) \
+                >"$work/threads.out" 2>"$work/threads.err"
+            rc=$?
+            if [ "$rc" -eq 0 ] && grep -q "^Usage: fcnet_dist" "$work/threads.out"; then
+                :
+            elif [ "$rc" -eq 2 ] && [ "$(grep -c . "$work/threads.err")" -eq 1 ] &&
+                grep -q "address-space limit (ulimit -v) leaves .* OpenBLAS's 2 threads .* OPENBLAS_NUM_THREADS=1" \
+                    "$work/threads.err"; then
+                refused[$way]=$((refused[$way] + 1))
+            elif [ "$way" = mpirun ] && [ "$rc" -ne 0 ] && [ "$rc" -ne 137 ] &&
+                ! grep -q "fcnet_dist" "$work/threads.err"; then
+                : # MPI could not start under this limit
+            else
+                echo "FAIL threads-$way: under ulimit -v $kb rc $rc (want help or a refusal; 137: hung, killed)"
+                head -3 "$work/threads.err"
+                fail=1
+            fi
+        done
+        (ulimit -v "$kb" && OPENBLAS_NUM_THREADS=2 exec timeout -s KILL 20 "$synth" --out "$work/threads-$kb.h5" \
+            --train 100 --val 10 --test 10 --features 5 --classes 3) >/dev/null 2>"$work/threads.err"
+        rc=$?
+        if [ "$rc" -ne 0 ]; then
+            echo "FAIL threads-synth: under ulimit -v $kb rc $rc (137: hung, killed): $(head -2 "$work/threads.err")"
+            fail=1
+        fi
+    done
+    for way in alone mpirun; do
+        if [ "${refused[$way]}" -gt 0 ]; then
+            echo "ok   threads-$way: ${refused[$way]} limit(s) refused for OpenBLAS's 2 threads, none hung"
+        else
+            echo "FAIL threads-$way: no limit from 100 to 700 MB was refused for OpenBLAS's threads"
+            fail=1
+        fi
+    done
+else
+    echo "skipped threads: OpenBLAS starts one thread on this machine"
+fi
 # A limit with room: trains.
 limit_s=60 run_limited roomy 2000000 train --data "$work/d.h5" --epochs 1
 if [ "$rc" -eq 0 ] && [ -f "$work/roomy/checkpoint.h5" ]; then

@@ -18,13 +18,19 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fcnet/data.h"
 #include "fcnet/dist.h"
 #include "fcnet/h5contained.h"
+#include "fcnet/memory_limits.h"
 #include "fcnet/rng.h"
 #include "testutil.h"
+
+/* OpenBLAS's own calls, which Debian's cblas.h declares and not every build's does. */
+extern int openblas_get_num_threads(void);
+extern void openblas_set_num_threads(int n);
 
 /* ---- temporary directory and HDF5 writers ---- */
 
@@ -680,6 +686,61 @@ START_TEST(test_address_space_limit)
     ck_assert_msg(r.exited && r.code == 0 && strstr(r.err, "more than the 0 bytes this process's address-space limit "
                                                      "(ulimit -v) leaves it after 128 MiB kept for OpenBLAS"),
                   "exit %d signal %d: '%s'", r.code, r.signal, r.err);
+}
+END_TEST
+
+/* The child of test_blas_threads_room with one OpenBLAS thread: no worker to wait for, so no limit is refused at
+ * the start (the checks before a run's allocations weigh its buffer). */
+static void check_one_blas_thread(const void *arg)
+{
+    (void)arg;
+    openblas_set_num_threads(1);
+    limit_address_space(address_space_used() + 10.0 * 1048576.0);
+    char why[512] = "";
+    const int lacking = fc_memory_blas_threads_lack_room(why, sizeof why);
+    fprintf(stderr, "%s\n", why);
+    _exit(lacking ? 1 : 0);
+}
+
+/* The child of test_blas_threads_room: 4 OpenBLAS threads whose workers hold their buffers, then ulimit -v of the
+ * use plus 800 MiB (their reserve, 128 + 3 x 192 = 704 MiB, fits) and plus 600 MiB (it does not; 3 threads' 512 MiB
+ * do). Exits 0 when both answers are right, the message on stderr. */
+static void check_four_blas_threads(const void *arg)
+{
+    (void)arg;
+    const double before = address_space_used(), mib = 1048576.0;
+    openblas_set_num_threads(4);
+    if (openblas_get_num_threads() != 4) _exit(77);
+    /* the workers take their 128 MiB buffers as they start, after the call returns */
+    const struct timespec tick = {0, 10000000};
+    for (int i = 0; i < 500 && address_space_used() < before + 3 * 128 * mib; i++) nanosleep(&tick, NULL);
+    char why[512] = "";
+    limit_address_space(address_space_used() + 800 * mib);
+    if (fc_memory_blas_threads_lack_room(why, sizeof why)) {
+        fprintf(stderr, "refused with 800 MiB left: %s\n", why);
+        _exit(1);
+    }
+    limit_address_space(address_space_used() + 600 * mib);
+    const int lacking = fc_memory_blas_threads_lack_room(why, sizeof why);
+    fprintf(stderr, "%s\n", why);
+    _exit(lacking ? 0 : 1);
+}
+
+/* OpenBLAS's worker threads take their buffers as the library loads, and one without room retries forever, holding
+ * every exit: fcnet_dist refuses up front where the limit leaves less than their reserve, advising the most threads
+ * that fit (test_address_limit.sh runs the program itself on 2 threads, the most this 2-core machine starts). */
+START_TEST(test_blas_threads_room)
+{
+    fct_child r = fct_run_child(check_one_blas_thread, NULL);
+    if (r.exited && r.code == 77) return; /* a hard ulimit -v, or a ulimit -d */
+    ck_assert_msg(r.exited && r.code == 0, "one thread: exit %d signal %d: '%s'", r.code, r.signal, r.err);
+    r = fct_run_child(check_four_blas_threads, NULL);
+    if (r.exited && r.code == 77) return;
+    ck_assert_msg(r.exited && r.code == 0 &&
+                      strstr(r.err, "this process's address-space limit (ulimit -v) leaves 600 MiB, less than the 704 "
+                                    "MiB that OpenBLAS's 4 threads keep for their work buffers (set "
+                                    "OPENBLAS_NUM_THREADS=3 or fewer, or raise the limit)"),
+                  "four threads: exit %d signal %d: '%s'", r.code, r.signal, r.err);
 }
 END_TEST
 
@@ -1567,6 +1628,7 @@ static Suite *data_suite(void)
     tcase_add_test(load, test_n_classes_from_every_split);
     tcase_add_test(load, test_chunked_reads);
     tcase_add_test(load, test_address_space_limit);
+    tcase_add_test(load, test_blas_threads_room);
     tcase_add_test(load, test_format_size);
     tcase_add_test(load, test_hdf5_error_printing_restored);
     tcase_add_test(load, test_preprocess_on_loaded_data);

@@ -35,9 +35,6 @@ void fc_error_clear(void);
 const char *fc_input_file_problem(const char *path);
 /* fsync of a file, or of a directory (directory != 0), by name: 0, or the errno value of the failure. */
 int fc_sync_path(const char *name, int directory);
-/* This machine's physical memory in bytes (0 when unknown): sizes beyond it are refused up front with a
- * message naming their cause, instead of an out-of-memory abort. */
-double fc_physical_memory_bytes(void);
 /* A size for a message, with three significant digits in the largest unit up to GiB that keeps it at least 1:
  * "512 bytes", "98.0 MiB", "1.05 GiB", "18626 GiB" (never "0.0 GiB" for a small size). A struct, so that it
  * can stand inside a printf argument list: fc_format_size(n).text lives until the end of that call. */
@@ -48,27 +45,6 @@ fc_size_text fc_format_size(double bytes);
 /* The shortest %g text that reads back to the same double, into buf: "0.001" rather than
  * "0.0010000000000000000208", and "1.0000001" rather than "1". */
 void fc_format_real(char *buf, size_t size, double v);
-/* The number of ranks on this node, which each hold their own copy of the model (and of the data when it is
- * not shared); set once by the dist module (1 until then). */
-void fc_set_node_ranks(int n);
-/* Added to a refusal for the memory of the node's private copies while set ("" clears it): the data_node module
- * names /dev/shm there when that node's shared copy found no room, as its warning is dropped with a refused run. */
-void fc_set_copies_note(const char *note);
-/* This process's own memory limits, ulimit -v (RLIMIT_AS) and ulimit -d (RLIMIT_DATA): 0 when neither is set;
- * else 1, with the one that leaves less room: its bytes, the bytes it leaves beside the process's current use
- * (negative when it was lowered below that use, as prlimit can), and its name ("ulimit -v"). */
-int fc_memory_limit(double *limit, double *left, const char **which);
-/* 1 when need bytes per rank do not fit this rank's share of the physical memory (the memory divided by the
- * ranks on this node), with the reason in why ("more than this machine's 23.5 GiB of memory", or the share
- * and the rank count); also when fc_memory_limit's room is below need plus 128 MiB kept for OpenBLAS's work
- * buffer; 0 when they fit or the memory is unknown. */
-int fc_memory_exceeded(double need, char *why, size_t size);
-/* The same for need bytes held `copies` times on this node (1: once for the node, as shared memory is). */
-int fc_memory_exceeded_copies(double need, int copies, char *why, size_t size);
-/* fc_memory_exceeded for a need of which held bytes this process has allocated already (the splits read before):
- * the memory counts the whole need, a per-process address-space limit (ulimit -v/-d) only the rest, as the
- * process's use already holds the held part. */
-int fc_memory_exceeded_held(double need, double held, char *why, size_t size);
 /* FNV-1a, 64 bit: any bit that differs changes the hash with overwhelming probability. */
 uint64_t fc_hash_bytes(const void *data, size_t n);
 /* A 64-bit fingerprint of n bytes, chained from seed (another call's result, or 0), for large arrays: four
@@ -125,6 +101,10 @@ int fc_log_rank(void);
         if (!(cond)) fc_assert_fail(#cond, __FILE__, __LINE__);                             \
     } while (0)
 _Noreturn void fc_assert_fail(const char *expr, const char *file, int line);
+/* Called by an assertion or a failed allocation before abort(): the dist module sets one that ends every rank
+ * (MPI_Abort) while MPI runs, so that no peer waits forever in a collective. A hook, not a call into MPI here,
+ * so that the dataset tools, which use this module without MPI, link neither MPI nor OpenBLAS. */
+void fc_set_abort_peers(void (*hook)(void));
 
 /* 64-byte aligned, zero-filled (every page touched once), never NULL (out of memory aborts).
  * Free with fc_free. */

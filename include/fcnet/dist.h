@@ -63,6 +63,9 @@ typedef struct fc_dist {
 /* Starts MPI (MPI_Init unless already initialised; works without mpirun as a singleton) and
  * duplicates MPI_COMM_WORLD. */
 fc_status fc_dist_init(fc_dist *dist, int *argc, char ***argv);
+/* 1 when a launcher (mpirun, srun) started this process, told by the environment before MPI_Init: then MPI_Init
+ * does not fork, where a lone process's starts a helper (Open MPI's singleton). */
+int fc_dist_started_by_launcher(void);
 /* Uses an existing communicator (duplicated); MPI must be initialised. For tests on sub-communicators. */
 fc_status fc_dist_init_comm(fc_dist *dist, MPI_Comm comm);
 /* Frees buffers, the communicator, and finalizes MPI if fc_dist_init started it. Accepts a zeroed struct. */
