@@ -205,6 +205,7 @@ static fc_status write_output(const options *o, const fc_raw *train_x, const fc_
 int main(int argc, char **argv)
 {
     fc_h5_no_exit_cleanup();
+    fc_file_size_limit_as_error();
     options o;
     int rc = parse_args(&o, argc, argv);
     if (rc == FC_ARGS_HELP) return 0;

@@ -21,7 +21,7 @@
 /* err: the system's reason taken from HDF5's error stack right after the failing call, 0 when it gave none. */
 static fc_status h5_fail(const fc_dsout *out, const char *what, int err)
 {
-    if (err > 0) return fc_error_set(FC_ERR_FAIL, "%s: cannot write %s: %s", out->tmp, what, strerror(err));
+    if (err > 0) return fc_error_set(FC_ERR_FAIL, "%s: cannot write %s: %s", out->tmp, what, fc_errno_reason(err).text);
     return fc_error_set(FC_ERR_FAIL, "%s: cannot write %s (HDF5 error; disk full or no permission?)", out->tmp,
                         what);
 }

@@ -167,6 +167,7 @@ static fc_status put_split(fc_dsout *out, const options *o, const double *centre
 int main(int argc, char **argv)
 {
     fc_h5_no_exit_cleanup();
+    fc_file_size_limit_as_error();
     options o;
     int rc = parse_args(&o, argc, argv);
     if (rc == FC_ARGS_HELP) return 0;

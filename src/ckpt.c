@@ -122,7 +122,7 @@ static void io_fail_h5(ckpt_io *io, const char *object, const char *what)
     if (h.checksum)
         io_fail(io, object, "checksum mismatch (file corrupted)");
     else if (h.sys_errno > 0)
-        io_fail(io, object, "%s failed: %s", what, strerror(h.sys_errno));
+        io_fail(io, object, "%s failed: %s", what, fc_errno_reason(h.sys_errno).text);
     else if (h.desc[0])
         io_fail(io, object, "%s failed (%s)", what, h.desc);
     else

@@ -2,10 +2,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -102,6 +104,20 @@ fc_size_text fc_format_size(double bytes)
     }
     const int decimals = u == 0 || v >= 99.95 ? 0 : v >= 9.995 ? 1 : 2;
     snprintf(out.text, sizeof out.text, "%.*f %s", decimals, v, units[u]);
+    return out;
+}
+
+void fc_file_size_limit_as_error(void) { signal(SIGXFSZ, SIG_IGN); }
+
+fc_reason_text fc_errno_reason(int err)
+{
+    fc_reason_text out;
+    struct rlimit fsize;
+    if (err == EFBIG && getrlimit(RLIMIT_FSIZE, &fsize) == 0 && fsize.rlim_cur != RLIM_INFINITY)
+        snprintf(out.text, sizeof out.text, "%s (this process's file size limit, ulimit -f, is %s)", strerror(err),
+                 fc_format_size((double)fsize.rlim_cur).text);
+    else
+        snprintf(out.text, sizeof out.text, "%s", strerror(err));
     return out;
 }
 

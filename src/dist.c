@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 #if defined(__SSE2__)
@@ -196,13 +197,24 @@ static const char *const exchange_words[] = {"auto", "p2p"};
 
 /* Open MPI backs shared windows with files in /dev/shm (its default shmem_mmap_backing_file_base_dir). When
  * that file system has less room than the windows need (containers give it 64 MB by default), creating
- * them fails inside MPI, on some ranks only. Returns 0 when the room is known to be short. */
-int fc_dist_shm_has_room(double need_bytes, double *free_bytes)
+ * them fails inside MPI, on some ranks only. So does a file larger than the creating process's file size limit
+ * (ulimit -f): its ftruncate fails with EFBIG and MPI aborts the job. */
+int fc_dist_shm_has_room(double need_bytes, double *room_bytes, int *file_limited)
 {
     struct statvfs fs;
     if (statvfs("/dev/shm", &fs) != 0) return 1; /* elsewhere: let MPI try */
-    *free_bytes = (double)fs.f_bavail * (double)fs.f_frsize;
-    return need_bytes <= 0.9 * *free_bytes;
+    *room_bytes = (double)fs.f_bavail * (double)fs.f_frsize;
+    *file_limited = 0;
+    double usable = 0.9 * *room_bytes;
+    /* the window's file holds MPI's control data besides the segments: a few pages per rank */
+    struct rlimit fsize;
+    if (getrlimit(RLIMIT_FSIZE, &fsize) == 0 && fsize.rlim_cur != RLIM_INFINITY &&
+        (double)fsize.rlim_cur - 1048576.0 < usable) {
+        *room_bytes = (double)fsize.rlim_cur;
+        *file_limited = 1;
+        usable = *room_bytes - 1048576.0;
+    }
+    return need_bytes <= usable;
 }
 
 #ifndef MADV_POPULATE_WRITE
@@ -301,20 +313,25 @@ fc_status fc_dist_share_arenas(fc_dist *dist, size_t n, size_t gather_n, fc_real
     const double arrays = ((double)node_size + 1) * ((double)n * sizeof(fc_real) + 64);
     const double need_small = arrays + (double)node_size * (double)(sync_bytes(FC_SYNC_CAP) + 64);
     double need = arrays + (double)node_size * (double)(sync_bytes(cap) + 64);
-    double free_bytes = 0;
-    int room = 2; /* 2: the sized area fits, 1: only the smallest, 0: nothing */
-    if (node_rank == 0 && !fc_dist_shm_has_room(need, &free_bytes))
-        room = cap > FC_SYNC_CAP && fc_dist_shm_has_room(need_small, &free_bytes) ? 1 : 0;
+    double room_bytes = 0;
+    int room = 2, file_limited = 0; /* room 2: the sized area fits, 1: only the smallest, 0: nothing */
+    if (node_rank == 0 && !fc_dist_shm_has_room(need, &room_bytes, &file_limited))
+        room = cap > FC_SYNC_CAP && fc_dist_shm_has_room(need_small, &room_bytes, &file_limited) ? 1 : 0;
     MPI_Bcast(&room, 1, MPI_INT, 0, node);
     int short_rank[2] = {room ? dist->size : dist->rank, 0}, first_short[2], least_room = room;
     MPI_Allreduce(short_rank, first_short, 1, MPI_2INT, MPI_MINLOC, dist->comm);
     MPI_Allreduce(&room, &least_room, 1, MPI_INT, MPI_MIN, dist->comm);
     if (first_short[0] < dist->size) {
-        if (dist->rank == first_short[0])
+        if (dist->rank == first_short[0] && file_limited)
+            fc_log_warn("this process's file size limit (ulimit -f) allows files of %.0f MB and the shared-memory "
+                        "exchange needs %.0f MB: exchanging with MPI messages instead (same results; to use it, "
+                        "raise the limit)",
+                        room_bytes / 1e6, need_small / 1e6);
+        else if (dist->rank == first_short[0])
             fc_log_warn("/dev/shm has %.0f MB free and the shared-memory exchange needs %.0f MB: exchanging with MPI "
                         "messages instead (same results; to use it, give the container more shared memory, "
                         "e.g. docker run --shm-size)",
-                        free_bytes / 1e6, need_small / 1e6);
+                        room_bytes / 1e6, need_small / 1e6);
         MPI_Comm_free(&node);
         return FC_OK;
     }

@@ -168,6 +168,7 @@ static void print_help(fc_command command)
 int main(int argc, char **argv)
 {
     fc_h5_no_exit_cleanup();
+    fc_file_size_limit_as_error();
     install_signal_handlers();
     /* Under a memory limit too small for OpenBLAS's worker threads, a worker retries its buffer forever from the
      * moment the library loaded, and any exit or fork would wait for it: refused here, and left by _exit. Alone

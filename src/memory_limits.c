@@ -3,6 +3,7 @@
 #include "fcnet/memory_limits.h"
 
 #include <stdio.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -117,21 +118,48 @@ int fc_memory_exceeded_held(double need, double held, char *why, size_t size)
     return memory_exceeded(need, held, node_ranks, why, size);
 }
 
+/* How many 128 MiB work buffers, up to `most`, this process has mapped already: anonymous private writable mappings
+ * whose size is a whole number of them (the kernel merges buffers mapped side by side into one mapping). Before
+ * main, whether a worker has mapped its buffer yet is a race with its start: counted as used, it made the check
+ * below refuse a limit in one run and take it in the next (helper-173). A buffer merged with a neighbour that is
+ * no buffer is missed, which only makes the check stricter. */
+static int blas_buffers_mapped(int most)
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    if (f == NULL) return 0;
+    const unsigned long long buffer = 128ull << 20;
+    char line[512], perms[8];
+    unsigned long long from, to, offset, inode;
+    unsigned dev_major, dev_minor;
+    int found = 0;
+    while (found < most && fgets(line, sizeof line, f)) {
+        if (sscanf(line, "%llx-%llx %7s %llx %x:%x %llu", &from, &to, perms, &offset, &dev_major, &dev_minor,
+                   &inode) == 7 &&
+            inode == 0 && strcmp(perms, "rw-p") == 0 && to > from && (to - from) % buffer == 0)
+            found += (int)((to - from) / buffer);
+    }
+    fclose(f);
+    return found < most ? found : most;
+}
+
 int fc_memory_blas_threads_lack_room(char *why, size_t size)
 {
     const int threads = openblas_threads();
     const char *which = "";
     double limit = 0, left = 0;
-    if (threads == 1 || !fc_memory_limit(&limit, &left, &which) || left >= blas_reserve_bytes(threads)) return 0;
+    if (threads == 1 || !fc_memory_limit(&limit, &left, &which)) return 0;
+    /* The workers' buffers taken already are part of the reserve, not still to come. */
+    const double taken = blas_buffers_mapped(threads - 1) * 134217728.0, need = blas_reserve_bytes(threads) - taken;
+    if (left >= need) return 0;
     /* The most threads whose buffers fit, at least 1: a lone thread has no worker to wait for (the checks before
      * a run's allocations weigh its buffer then). */
     int fit = 1;
-    while (fit < threads && blas_reserve_bytes(fit + 1) <= left) fit++;
+    while (fit < threads && blas_reserve_bytes(fit + 1) <= left + taken) fit++;
     char advice[96];
     snprintf(advice, sizeof advice, "set OPENBLAS_NUM_THREADS=%d%s or raise the limit", fit,
              fit > 1 ? " or fewer," : "");
     snprintf(why, size, "this process's address-space limit (%s) leaves %s, less than the %s that OpenBLAS's %d "
-             "threads keep for their work buffers (%s)", which, fc_format_size(left > 0 ? left : 0).text,
-             fc_format_size(blas_reserve_bytes(threads)).text, threads, advice);
+             "threads still need for their work buffers (%s)", which, fc_format_size(left > 0 ? left : 0).text,
+             fc_format_size(need).text, threads, advice);
     return 1;
 }

@@ -541,6 +541,6 @@ fc_status fc_out_dir_check_room(const char *out, double bytes)
     if (err == ENOSPC || err == EDQUOT || err == EFBIG)
         return fc_error_set(FC_ERR_INPUT, "--out: no room in '%s' for a checkpoint of this run (%.1f %s at least): %s",
                             out, bytes < 1e6 ? bytes / 1e3 : bytes / 1e6, bytes < 1e6 ? "kB" : "MB",
-                            strerror(err));
+                            fc_errno_reason(err).text);
     return FC_OK;
 }

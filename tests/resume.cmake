@@ -59,6 +59,12 @@ fcnet_script_test(NAME test_disk_full
                           $<TARGET_FILE:h5cmp> ${MPIEXEC_EXECUTABLE}
                   TIMEOUT 300)
 set_tests_properties(test_disk_full PROPERTIES PROCESSORS 2)
+# A file size limit (ulimit -f) below a checkpoint or a dataset: one line naming it, as for a full disk (SIGXFSZ
+# killed the program silently before).
+fcnet_script_test(NAME test_file_size_limit
+                  COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_file_size_limit.sh $<TARGET_FILE:fcnet_synth>
+                          $<TARGET_FILE:h5cmp> ${MPIEXEC_EXECUTABLE}
+                  TIMEOUT 300)
 # Faults at random moments (a seeded draw of 8: kill -9 of a rank or of mpirun, SIGTERM/SIGUSR1 to a rank, SIGINT
 # to mpirun, at 1-3 ranks, either exchange): nothing hangs, the checkpoint left loads, and the run finishes
 # bitwise as the uninterrupted one. FCNET_SOAK_SECONDS=S runs the same script for longer by hand.

@@ -175,6 +175,10 @@ if OPENBLAS_NUM_THREADS=2 "$dist" --version | grep -q "2 thread(s) per process";
     declare -A refused=([alone]=0 [mpirun]=0)
     for ((kb = 100000; kb <= 700000; kb += 75000)); do
         for way in alone mpirun; do
+            # Under mpirun, limits just above the refusal (about 400-420 MB) leave Open MPI's own start too little
+            # room once the worker holds its buffer: MPI_Init crashes or MPI_Comm_dup spins (helper-173; at lower
+            # limits with one thread too), before fcnet can look. The refusals lie below.
+            [ "$way" = mpirun ] && [ "$kb" -gt 325000 ] && continue
             launcher=()
             [ "$way" = mpirun ] && launcher=("$mpiexec" -q -n 2 --oversubscribe --bind-to none -x OPENBLAS_NUM_THREADS)
             (ulimit -v "$kb" && OPENBLAS_NUM_THREADS=2 exec timeout -s KILL 20 "${launcher[@]}" "$dist" --help) \
@@ -207,7 +211,7 @@ if OPENBLAS_NUM_THREADS=2 "$dist" --version | grep -q "2 thread(s) per process";
         if [ "${refused[$way]}" -gt 0 ]; then
             echo "ok   threads-$way: ${refused[$way]} limit(s) refused for OpenBLAS's 2 threads, none hung"
         else
-            echo "FAIL threads-$way: no limit from 100 to 700 MB was refused for OpenBLAS's threads"
+            echo "FAIL threads-$way: no limit from 100 MB up was refused for OpenBLAS's threads"
             fail=1
         fi
     done

@@ -702,9 +702,10 @@ static void check_one_blas_thread(const void *arg)
     _exit(lacking ? 1 : 0);
 }
 
-/* The child of test_blas_threads_room: 4 OpenBLAS threads whose workers hold their buffers, then ulimit -v of the
- * use plus 800 MiB (their reserve, 128 + 3 x 192 = 704 MiB, fits) and plus 600 MiB (it does not; 3 threads' 512 MiB
- * do). Exits 0 when both answers are right, the message on stderr. */
+/* The child of test_blas_threads_room: 4 OpenBLAS threads whose 3 workers hold their buffers (384 MiB of the
+ * threads' reserve, 128 + 3 x 192 = 704 MiB), then ulimit -v of the use plus 400 MiB (the 320 MiB still needed fit)
+ * and plus 300 MiB (they do not; 3 threads' 512 MiB would, with the 384 taken). Exits 0 when both answers are
+ * right, the message on stderr. */
 static void check_four_blas_threads(const void *arg)
 {
     (void)arg;
@@ -715,20 +716,21 @@ static void check_four_blas_threads(const void *arg)
     const struct timespec tick = {0, 10000000};
     for (int i = 0; i < 500 && address_space_used() < before + 3 * 128 * mib; i++) nanosleep(&tick, NULL);
     char why[512] = "";
-    limit_address_space(address_space_used() + 800 * mib);
+    limit_address_space(address_space_used() + 400 * mib);
     if (fc_memory_blas_threads_lack_room(why, sizeof why)) {
-        fprintf(stderr, "refused with 800 MiB left: %s\n", why);
+        fprintf(stderr, "refused with 400 MiB left: %s\n", why);
         _exit(1);
     }
-    limit_address_space(address_space_used() + 600 * mib);
+    limit_address_space(address_space_used() + 300 * mib);
     const int lacking = fc_memory_blas_threads_lack_room(why, sizeof why);
     fprintf(stderr, "%s\n", why);
     _exit(lacking ? 0 : 1);
 }
 
 /* OpenBLAS's worker threads take their buffers as the library loads, and one without room retries forever, holding
- * every exit: fcnet_dist refuses up front where the limit leaves less than their reserve, advising the most threads
- * that fit (test_address_limit.sh runs the program itself on 2 threads, the most this 2-core machine starts). */
+ * every exit: fcnet_dist refuses up front where the limit leaves less than what their reserve still needs (the
+ * buffers taken already not counted twice, whether a worker took its buffer before main is a race), advising the
+ * most threads that fit (test_address_limit.sh runs the program on 2 threads, the most this 2-core machine starts). */
 START_TEST(test_blas_threads_room)
 {
     fct_child r = fct_run_child(check_one_blas_thread, NULL);
@@ -737,8 +739,8 @@ START_TEST(test_blas_threads_room)
     r = fct_run_child(check_four_blas_threads, NULL);
     if (r.exited && r.code == 77) return;
     ck_assert_msg(r.exited && r.code == 0 &&
-                      strstr(r.err, "this process's address-space limit (ulimit -v) leaves 600 MiB, less than the 704 "
-                                    "MiB that OpenBLAS's 4 threads keep for their work buffers (set "
+                      strstr(r.err, "this process's address-space limit (ulimit -v) leaves 300 MiB, less than the 320 "
+                                    "MiB that OpenBLAS's 4 threads still need for their work buffers (set "
                                     "OPENBLAS_NUM_THREADS=3 or fewer, or raise the limit)"),
                   "four threads: exit %d signal %d: '%s'", r.code, r.signal, r.err);
 }

@@ -33,6 +33,16 @@ void fc_error_clear(void);
 /* Why path cannot be read as an input file (strerror text, "is a directory", "not a regular file ..."), or
  * NULL when it is a regular file. Only regular files are inputs: opening a FIFO would block forever. */
 const char *fc_input_file_problem(const char *path);
+/* A write past the file size limit (ulimit -f) fails with EFBIG, which the writer reports like a full disk
+ * (removing its temporary file, keeping the previous output), instead of raising SIGXFSZ, whose default action
+ * ends the process without a word (exit 153). Called first thing by each program. */
+void fc_file_size_limit_as_error(void);
+/* strerror(err), and for EFBIG under a file size limit that limit: "File too large (this process's file size limit,
+ * ulimit -f, is 4.00 MiB)", where the bare words read as the file system's own limit. A value, as fc_format_size's. */
+typedef struct fc_reason_text {
+    char text[160];
+} fc_reason_text;
+fc_reason_text fc_errno_reason(int err);
 /* fsync of a file, or of a directory (directory != 0), by name: 0, or the errno value of the failure. */
 int fc_sync_path(const char *name, int directory);
 /* A size for a message, with three significant digits in the largest unit up to GiB that keeps it at least 1:
