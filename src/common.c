@@ -116,6 +116,9 @@ fc_reason_text fc_errno_reason(int err)
     if (err == EFBIG && getrlimit(RLIMIT_FSIZE, &fsize) == 0 && fsize.rlim_cur != RLIM_INFINITY)
         snprintf(out.text, sizeof out.text, "%s (this process's file size limit, ulimit -f, is %s)", strerror(err),
                  fc_format_size((double)fsize.rlim_cur).text);
+    else if (err == EMFILE && getrlimit(RLIMIT_NOFILE, &fsize) == 0 && fsize.rlim_cur != RLIM_INFINITY)
+        snprintf(out.text, sizeof out.text, "%s (this process's open-file limit, ulimit -n, is %llu)", strerror(err),
+                 (unsigned long long)fsize.rlim_cur);
     else
         snprintf(out.text, sizeof out.text, "%s", strerror(err));
     return out;

@@ -73,7 +73,7 @@ static fc_status place_on_node(void *ctx, const int64_t rows[3], int d, void **b
     const double need = all_rows * ((double)d * sizeof(fc_real) + sizeof(int32_t)) + 6 * 64;
     char why[256] = "more than a size in bytes holds";
     double room_bytes = 0;
-    int file_limited = 0;
+    fc_shm_bound bound = FC_SHM_FREE_SPACE;
     fc_status st = FC_OK;
     const int fits = need < 0x1p62 && !fc_memory_exceeded_copies(need, 1, why, sizeof why);
     const size_t bytes = fits ? fc_data_placed_bytes(rows, d) : 0;
@@ -82,17 +82,23 @@ static fc_status place_on_node(void *ctx, const int64_t rows[3], int d, void **b
         st = fc_error_set(FC_ERR_INPUT, "%s: /train/x with the other splits: %.0f rows of %d features need %s, %s",
                           r->a.path, all_rows, d, fc_format_size(need).text, why);
         r->a.held = HELD_FAILED;
-    } else if (!fc_dist_shm_has_room((double)bytes + 4096, &room_bytes, &file_limited)) {
+    } else if (!fc_dist_shm_has_room((double)bytes + 4096, &room_bytes, &bound)) {
         /* Held with the setup's other warnings and dropped if the run is refused: a refusal for the private
          * copies' memory must name the room that one shared copy lacked (cleared after the load). */
         char note[160];
-        if (file_limited) {
-            fc_log_warn("this process's file size limit (ulimit -f) allows files of %.0f MB and one copy of %s for "
-                        "this node needs %.0f MB: every rank reads its own copy instead (same results, more memory; "
+        if (bound == FC_SHM_OPEN_FILE_LIMIT) {
+            fc_log_warn("this process's open-file limit (ulimit -n) leaves no descriptor for the file of one shared "
+                        "copy of %s for this node: every rank reads its own copy instead (same results, more memory; "
                         "raise the limit, or set FCNET_DATA_COPIES=private to silence this)",
-                        room_bytes / 1e6, r->a.path, (double)bytes / 1e6);
-            snprintf(note, sizeof note, ", or raise ulimit -f to the %.0f MB of one shared copy: it allows %.0f MB",
-                     (double)bytes / 1e6, room_bytes / 1e6);
+                        r->a.path);
+            snprintf(note, sizeof note, ", or raise ulimit -n for one shared copy's file");
+        } else if (bound == FC_SHM_FILE_SIZE_LIMIT) {
+            fc_log_warn("this process's file size limit (ulimit -f) allows a shared-memory file of %s and one copy of "
+                        "%s for this node needs %s: every rank reads its own copy instead (same results, more memory; "
+                        "raise the limit, or set FCNET_DATA_COPIES=private to silence this)",
+                        fc_format_size(room_bytes).text, r->a.path, fc_format_size((double)bytes).text);
+            snprintf(note, sizeof note, ", or raise ulimit -f for the %s of one shared copy: it allows %s",
+                     fc_format_size((double)bytes).text, fc_format_size(room_bytes).text);
         } else {
             fc_log_warn("/dev/shm has %.0f MB free and one copy of %s for this node needs %.0f MB: every rank reads "
                         "its own copy instead (same results, more memory; give the container more shared memory, "

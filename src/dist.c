@@ -4,6 +4,7 @@
 #include "fcnet/dist.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -199,20 +200,29 @@ static const char *const exchange_words[] = {"auto", "p2p"};
  * that file system has less room than the windows need (containers give it 64 MB by default), creating
  * them fails inside MPI, on some ranks only. So does a file larger than the creating process's file size limit
  * (ulimit -f): its ftruncate fails with EFBIG and MPI aborts the job. */
-int fc_dist_shm_has_room(double need_bytes, double *room_bytes, int *file_limited)
+int fc_dist_shm_has_room(double need_bytes, double *room_bytes, fc_shm_bound *bound)
 {
+    /* MPI opens the window's file: with no descriptor left (ulimit -n) it aborts the job (exit 16; helper-174) */
+    const int probe = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (probe < 0 && errno == EMFILE) {
+        *room_bytes = 0;
+        *bound = FC_SHM_OPEN_FILE_LIMIT;
+        return 0;
+    }
+    if (probe >= 0) close(probe);
     struct statvfs fs;
     if (statvfs("/dev/shm", &fs) != 0) return 1; /* elsewhere: let MPI try */
     *room_bytes = (double)fs.f_bavail * (double)fs.f_frsize;
-    *file_limited = 0;
+    *bound = FC_SHM_FREE_SPACE;
     double usable = 0.9 * *room_bytes;
     /* the window's file holds MPI's control data besides the segments: a few pages per rank */
+    const double control = 1048576.0;
     struct rlimit fsize;
     if (getrlimit(RLIMIT_FSIZE, &fsize) == 0 && fsize.rlim_cur != RLIM_INFINITY &&
-        (double)fsize.rlim_cur - 1048576.0 < usable) {
-        *room_bytes = (double)fsize.rlim_cur;
-        *file_limited = 1;
-        usable = *room_bytes - 1048576.0;
+        (double)fsize.rlim_cur - control < usable) {
+        usable = (double)fsize.rlim_cur > control ? (double)fsize.rlim_cur - control : 0;
+        *room_bytes = usable;
+        *bound = FC_SHM_FILE_SIZE_LIMIT;
     }
     return need_bytes <= usable;
 }
@@ -314,19 +324,24 @@ fc_status fc_dist_share_arenas(fc_dist *dist, size_t n, size_t gather_n, fc_real
     const double need_small = arrays + (double)node_size * (double)(sync_bytes(FC_SYNC_CAP) + 64);
     double need = arrays + (double)node_size * (double)(sync_bytes(cap) + 64);
     double room_bytes = 0;
-    int room = 2, file_limited = 0; /* room 2: the sized area fits, 1: only the smallest, 0: nothing */
-    if (node_rank == 0 && !fc_dist_shm_has_room(need, &room_bytes, &file_limited))
-        room = cap > FC_SYNC_CAP && fc_dist_shm_has_room(need_small, &room_bytes, &file_limited) ? 1 : 0;
+    fc_shm_bound bound = FC_SHM_FREE_SPACE;
+    int room = 2; /* 2: the sized area fits, 1: only the smallest, 0: nothing */
+    if (node_rank == 0 && !fc_dist_shm_has_room(need, &room_bytes, &bound))
+        room = cap > FC_SYNC_CAP && fc_dist_shm_has_room(need_small, &room_bytes, &bound) ? 1 : 0;
     MPI_Bcast(&room, 1, MPI_INT, 0, node);
     int short_rank[2] = {room ? dist->size : dist->rank, 0}, first_short[2], least_room = room;
     MPI_Allreduce(short_rank, first_short, 1, MPI_2INT, MPI_MINLOC, dist->comm);
     MPI_Allreduce(&room, &least_room, 1, MPI_INT, MPI_MIN, dist->comm);
     if (first_short[0] < dist->size) {
-        if (dist->rank == first_short[0] && file_limited)
-            fc_log_warn("this process's file size limit (ulimit -f) allows files of %.0f MB and the shared-memory "
-                        "exchange needs %.0f MB: exchanging with MPI messages instead (same results; to use it, "
-                        "raise the limit)",
-                        room_bytes / 1e6, need_small / 1e6);
+        if (dist->rank == first_short[0] && bound == FC_SHM_OPEN_FILE_LIMIT)
+            fc_log_warn("this process's open-file limit (ulimit -n) leaves no descriptor for the shared-memory "
+                        "exchange's file: exchanging with MPI messages instead (same results; to use it, raise the "
+                        "limit)");
+        else if (dist->rank == first_short[0] && bound == FC_SHM_FILE_SIZE_LIMIT)
+            fc_log_warn("this process's file size limit (ulimit -f) allows a shared-memory file of %s and the "
+                        "exchange needs %s: exchanging with MPI messages instead (same results; to use it, raise "
+                        "the limit)",
+                        fc_format_size(room_bytes).text, fc_format_size(need_small).text);
         else if (dist->rank == first_short[0])
             fc_log_warn("/dev/shm has %.0f MB free and the shared-memory exchange needs %.0f MB: exchanging with MPI "
                         "messages instead (same results; to use it, give the container more shared memory, "

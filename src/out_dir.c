@@ -437,7 +437,8 @@ static fc_status claim_once(const fc_config *cfg, const int64_t resume_file[5], 
     snprintf(probe, sizeof probe, "%s/.fcnet-probe-XXXXXX", cfg->out);
     const int fd = mkstemp(probe);
     if (fd < 0) {
-        st = fc_error_set(FC_ERR_INPUT, "--out: cannot write in directory '%s': %s", cfg->out, strerror(errno));
+        st = fc_error_set(FC_ERR_INPUT, "--out: cannot write in directory '%s': %s", cfg->out,
+                          fc_errno_reason(errno).text);
     } else {
         close(fd);
         unlink(probe);
@@ -533,7 +534,8 @@ fc_status fc_out_dir_check_room(const char *out, double bytes)
     snprintf(probe, sizeof probe, "%s/.fcnet-room-XXXXXX", out);
     const int fd = mkstemp(probe);
     if (fd < 0)
-        return fc_error_set(FC_ERR_INPUT, "--out: cannot write in directory '%s': %s", out, strerror(errno));
+        return fc_error_set(FC_ERR_INPUT, "--out: cannot write in directory '%s': %s", out,
+                            fc_errno_reason(errno).text);
     unlink(probe); /* the reservation goes with the descriptor */
     const int err = bytes >= 1 ? reserve(fd, bytes) : 0;
     close(fd);

@@ -1,5 +1,7 @@
 /* The dist module under mpirun: ordered sums give identical bits on every rank and equal a local sum in
  * rank order; agreement; replica check; slices. */
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <signal.h>
 #include <stddef.h>
@@ -7,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
 
 #include "fcnet/dist.h"
 #include "fcnet/layers.h"
@@ -676,6 +680,65 @@ START_TEST(test_alloc_failure_is_one_error_line)
 }
 END_TEST
 
+/* The child of test_shm_room_limits: each limit alone, in the order that lowers them, answers for itself. Exits 0
+ * when every answer is right, else 1 with the wrong one on stderr. */
+static void check_shm_room_under_limits(const void *arg)
+{
+    (void)arg;
+    const double mib = 1048576.0;
+    double room = 0;
+    fc_shm_bound bound = FC_SHM_FREE_SPACE;
+    /* ulimit -f 3 MiB: a window's file holds 2 MiB, 1 MiB being kept for MPI's own part of it */
+    struct rlimit fsize = {3u << 20, 3u << 20};
+    if (setrlimit(RLIMIT_FSIZE, &fsize) != 0) _exit(77);
+    if (!fc_dist_shm_has_room(1.5 * mib, &room, &bound)) {
+        fprintf(stderr, "1.5 MiB refused under a 3 MiB file size limit (room %.0f)\n", room);
+        _exit(1);
+    }
+    if (fc_dist_shm_has_room(2.5 * mib, &room, &bound) || bound != FC_SHM_FILE_SIZE_LIMIT || room != 2 * mib) {
+        fprintf(stderr, "2.5 MiB under a 3 MiB file size limit: bound %d, room %.0f\n", (int)bound, room);
+        _exit(1);
+    }
+    const fc_reason_text efbig = fc_errno_reason(EFBIG);
+    if (!strstr(efbig.text, "(this process's file size limit, ulimit -f, is 3.00 MiB)")) {
+        fprintf(stderr, "EFBIG: '%s'\n", efbig.text);
+        _exit(1);
+    }
+    /* ulimit -n at the lowest free descriptor, the one an open would take: none left for the window's file */
+    const int lowest_free = open("/dev/null", O_RDONLY);
+    if (lowest_free < 0) _exit(77);
+    close(lowest_free);
+    struct rlimit files = {(rlim_t)lowest_free, (rlim_t)lowest_free};
+    if (setrlimit(RLIMIT_NOFILE, &files) != 0) _exit(77);
+    if (fc_dist_shm_has_room(1, &room, &bound) || bound != FC_SHM_OPEN_FILE_LIMIT) {
+        fprintf(stderr, "1 byte with no descriptor left: bound %d\n", (int)bound);
+        _exit(1);
+    }
+    char limit[32];
+    snprintf(limit, sizeof limit, "ulimit -n, is %d)", lowest_free);
+    if (!strstr(fc_errno_reason(EMFILE).text, limit)) {
+        fprintf(stderr, "EMFILE: '%s'\n", fc_errno_reason(EMFILE).text);
+        _exit(1);
+    }
+    _exit(0);
+}
+
+/* Open MPI backs a shared window with a file in /dev/shm, which a file size limit (ulimit -f) and an open-file limit
+ * (ulimit -n) bound as much as its free space: past them MPI aborted the job inside MPI_Win_allocate_shared (exit 16;
+ * test_file_size_limit.sh runs whole jobs; helper-174). The room check names the limit that binds. */
+START_TEST(test_shm_room_limits)
+{
+    int size;
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    if (size != 1) return;
+    struct statvfs fs;
+    if (statvfs("/dev/shm", &fs) != 0 || (double)fs.f_bavail * (double)fs.f_frsize < 64.0 * 1048576.0) return;
+    const fct_child r = fct_run_child(check_shm_room_under_limits, NULL);
+    if (r.exited && r.code == 77) return; /* a hard limit below the ones set */
+    ck_assert_msg(r.exited && r.code == 0, "exited %d code %d signal %d, stderr: %s", r.exited, r.code, r.signal, r.err);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("dist");
@@ -694,6 +757,7 @@ static Suite *suite(void)
     tcase_add_test(t, test_slices);
     tcase_add_test(t, test_assert_alone_aborts);
     tcase_add_test(t, test_alloc_failure_is_one_error_line);
+    tcase_add_test(t, test_shm_room_limits);
     suite_add_tcase(s, t);
     return s;
 }

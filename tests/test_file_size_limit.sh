@@ -71,8 +71,8 @@ limited 12000 exchange "$MPIEXEC" "${MPI_FLAGS[@]}" -n 3 "$FCNET_DIST" train --d
     --optim sgd --batch-size 99 --epochs 1 --out "$W/exchange"
 warnings=$(grep -c "warning" exchange.out exchange.err | awk -F: '{ n += $2 } END { print n }')
 if [ "$rc" = 0 ] && [ "$warnings" = 1 ] && [ -f "$W/exchange/checkpoint.h5" ] &&
-    grep -q "file size limit (ulimit -f) allows files of 12 MB and the shared-memory exchange needs 17 MB: exchanging \
-with MPI messages instead" exchange.out exchange.err; then
+    grep -q "file size limit (ulimit -f) allows a shared-memory file of 10.7 MiB and the exchange needs 16.0 MiB: \
+exchanging with MPI messages instead" exchange.out exchange.err; then
     pass "exchange larger than ulimit -f: trained over messages, one warning"
 else
     fail "exchange larger than ulimit -f: exit $rc, $warnings warning(s): $(grep -h -m2 . exchange.err)"
@@ -82,8 +82,9 @@ fi
 "$SYNTH" --out big-data.h5 --train 30000 --val 100 --features 50 --classes 5 >/dev/null || exit 1
 limited 5000 data "$MPIEXEC" "${MPI_FLAGS[@]}" -n $N "$FCNET_DIST" train --data "$W/big-data.h5" --hidden 20 \
     --epochs 1 --out "$W/data"
-if [ "$rc" = 0 ] && [ -f "$W/data/checkpoint.h5" ] && grep -q "file size limit (ulimit -f) allows files of 5 MB \
-and one copy of $W/big-data.h5 for this node needs 6 MB: every rank reads its own copy" data.out data.err; then
+if [ "$rc" = 0 ] && [ -f "$W/data/checkpoint.h5" ] && grep -q "file size limit (ulimit -f) allows a shared-memory \
+file of 3.88 MiB and one copy of $W/big-data.h5 for this node needs 5.86 MiB: every rank reads its own copy" data.out \
+    data.err; then
     pass "data copy larger than ulimit -f: trained on private copies, one warning"
 else
     fail "data copy larger than ulimit -f: exit $rc: $(grep -h -m2 . data.err)"

@@ -102,10 +102,13 @@ static inline int fc_dist_size(const fc_dist *d) { return d ? d->size : 1; }
 fc_status fc_dist_share_arenas(fc_dist *dist, size_t n, size_t gather_n, fc_real **params, fc_real **grads);
 void fc_dist_release_arenas(fc_dist *dist);
 
-/* Not collective. 0 when a shared window of need_bytes is known not to fit: *room_bytes says how much room there is,
- * and *file_limited whether this process's file size limit (ulimit -f) bounds it rather than /dev/shm's free space;
- * 1 when it fits or /dev/shm cannot be asked. */
-int fc_dist_shm_has_room(double need_bytes, double *room_bytes, int *file_limited);
+/* What leaves a shared window too little room: /dev/shm's free space, this process's file size limit (ulimit -f),
+ * or its open-file limit (ulimit -n: no descriptor left for the window's file). */
+typedef enum { FC_SHM_FREE_SPACE, FC_SHM_FILE_SIZE_LIMIT, FC_SHM_OPEN_FILE_LIMIT } fc_shm_bound;
+/* Not collective. 0 when a shared window of need_bytes is known not to fit: *bound says why and *room_bytes how much
+ * there is (/dev/shm's free bytes, the largest window the file size limit allows, or 0); 1 when it fits or /dev/shm
+ * cannot be asked. */
+int fc_dist_shm_has_room(double need_bytes, double *room_bytes, fc_shm_bound *bound);
 /* Not collective. Rank q's segment of a shared window (asserted to hold at least min_bytes), from its first
  * 64-byte line on, so a segment needs 64 bytes more than it holds; every process that maps the window
  * computes the same start, since the mappings share their page offset. */
