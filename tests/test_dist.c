@@ -735,7 +735,8 @@ START_TEST(test_shm_room_limits)
     if (statvfs("/dev/shm", &fs) != 0 || (double)fs.f_bavail * (double)fs.f_frsize < 64.0 * 1048576.0) return;
     const fct_child r = fct_run_child(check_shm_room_under_limits, NULL);
     if (r.exited && r.code == 77) return; /* a hard limit below the ones set */
-    ck_assert_msg(r.exited && r.code == 0, "exited %d code %d signal %d, stderr: %s", r.exited, r.code, r.signal, r.err);
+    ck_assert_msg(r.exited && r.code == 0, "exited %d code %d signal %d, stderr: %s", r.exited, r.code, r.signal,
+                  r.err);
 }
 END_TEST
 
