@@ -38,7 +38,8 @@ const char *fc_input_file_problem(const char *path);
  * ends the process without a word (exit 153). Called first thing by each program. */
 void fc_file_size_limit_as_error(void);
 /* strerror(err), and for EFBIG under a file size limit that limit: "File too large (this process's file size limit,
- * ulimit -f, is 4.00 MiB)", where the bare words read as the file system's own limit. A value, as fc_format_size's. */
+ * ulimit -f, is 4.00 MiB)", where the bare words read as the file system's own limit; for EMFILE the open-file limit
+ * (ulimit -n) alike. A value, as fc_format_size's. */
 typedef struct fc_reason_text {
     char text[160];
 } fc_reason_text;

@@ -28,8 +28,9 @@ int fc_memory_exceeded_copies(double need, int copies, char *why, size_t size);
  * the memory counts the whole need, a per-process address-space limit (ulimit -v/-d) only the rest, as the
  * process's use already holds the held part. */
 int fc_memory_exceeded_held(double need, double held, char *why, size_t size);
-/* 1 when OpenBLAS runs more than one thread and this process's limit (fc_memory_limit) leaves less room than
- * fc_memory_exceeded keeps for their work buffers, with the reason and what to do in why; 0 otherwise. OpenBLAS's
+/* 1 when OpenBLAS runs more than one thread and this process's limit (fc_memory_limit) leaves less room than what
+ * fc_memory_exceeded keeps for their work buffers still needs (the buffers its workers have mapped already counted
+ * as part of it, not as used), with the reason and what to do in why; 0 otherwise. OpenBLAS's
  * worker threads take their buffers as the library loads, and one that finds no room retries forever: then
  * OpenBLAS's exit handler, and its fork handler (in a lone process's MPI_Init), wait for it forever. A caller that
  * gets 1 must leave by _exit and never fork. */
