@@ -20,13 +20,13 @@ static fc_status copy_file(const char *src, const char *dst)
     char tmp[FC_PATH_MAX + 128];
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", dst, (long)getpid());
     int in = open(src, O_RDONLY | O_CLOEXEC);
-    if (in < 0) return fc_error_set(FC_ERR_FAIL, "--keep-last: cannot read %s: %s", src, strerror(errno));
+    if (in < 0) return fc_error_set(FC_ERR_FAIL, "--keep-last: cannot read %s: %s", src, fc_errno_reason(errno).text);
     unlink(tmp); /* created anew (O_EXCL), so a symbolic link at that name is never followed */
     int out = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
     if (out < 0) {
         int err = errno;
         close(in);
-        return fc_error_set(FC_ERR_FAIL, "--keep-last: cannot create %s: %s", tmp, strerror(err));
+        return fc_error_set(FC_ERR_FAIL, "--keep-last: cannot create %s: %s", tmp, fc_errno_reason(err).text);
     }
     char buf[1 << 16];
     int err = 0;
@@ -51,7 +51,8 @@ static fc_status copy_file(const char *src, const char *dst)
     if (!err && rename(tmp, dst) != 0) err = errno;
     if (err) {
         unlink(tmp);
-        return fc_error_set(FC_ERR_FAIL, "--keep-last: cannot copy %s to %s: %s", src, dst, strerror(err));
+        return fc_error_set(FC_ERR_FAIL, "--keep-last: cannot copy %s to %s: %s", src, dst,
+                            fc_errno_reason(err).text);
     }
     return FC_OK;
 }
