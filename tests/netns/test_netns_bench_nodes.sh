@@ -10,9 +10,32 @@ source "$here/../tap_lib.sh"
 t0=$(now)
 W=$(mktemp -d "${TMPDIR:-/tmp}/fcnet_bench_nodes_test.XXXXXX")
 trap 'rm -rf "$W"' EXIT
-rc=0
 FCNET_SYNTH=${1:?usage} FCNET_BENCH_WORK=$W bash "$here/bench_nodes.sh" --configs fmnist --ranks-per-host 2 \
-    --reps 1 --scale 0.05 --json "$W/r.json" --out "$W/r.md" >"$W/log" 2>&1 || rc=$?
+    --reps 1 --scale 0.05 --json "$W/r.json" --out "$W/r.md" >"$W/log" 2>&1 &
+bench=$!
+# It takes 3-6 s. Once (a clean-clone CI run, 2026-12-07) the node-by-node run hung after its step-0 evaluation
+# until ctest's limit, leaving nothing to read: past 120 s the ranks' stacks are printed (gdb, where installed)
+# and the ranks killed, so that a hang fails this test with its evidence.
+for ((waited = 0; waited < 120; waited++)); do
+    kill -0 "$bench" 2>/dev/null || break
+    sleep 1
+done
+if kill -0 "$bench" 2>/dev/null; then
+    echo "# bench_nodes.sh still running after 120 s: a hang; the ranks' stacks:"
+    # the ranks themselves (their command line starts with the program), not mpirun or bench_nodes.sh
+    ranks=$(pgrep -f -- "^$(readlink -f "$FCNET_DIST") train .*--out $W/")
+    for p in $ranks; do
+        echo "# rank process $p: $({ tr '\0' ' ' <"/proc/$p/cmdline"; } 2>/dev/null | cut -c1-100)"
+        if command -v gdb >/dev/null; then
+            timeout 10 gdb -batch -p "$p" -ex "thread apply all bt" 2>/dev/null | grep -E '^(#|Thread)' | sed 's/^/#   /'
+        fi
+    done
+    # shellcheck disable=SC2086  # a list of pids
+    [ -z "$ranks" ] || kill -KILL $ranks 2>/dev/null
+    sed 's/^/# log: /' "$W/log"
+fi
+rc=0
+wait "$bench" || rc=$?
 if [ $rc -eq 77 ]; then
     echo "# skipped: network namespaces cannot be made here"
     exit 77
