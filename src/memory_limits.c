@@ -27,7 +27,11 @@ static int openblas_threads(void)
 /* The address space OpenBLAS takes for its work buffers with `threads` threads: each thread its own 128 MiB
  * buffer, the workers a malloc arena of their own besides, which reserves 64 MiB (2 threads: a run passed a
  * check keeping 128 MiB and then hung in the worker's buffer; helper-165). */
-static double blas_reserve_bytes(int threads) { return (128.0 + (threads - 1) * (128.0 + 64.0)) * 1048576.0; }
+enum { BLAS_BUFFER_MIB = 128, BLAS_ARENA_MIB = 64 };
+static double blas_reserve_bytes(int threads)
+{
+    return (BLAS_BUFFER_MIB + (threads - 1) * (BLAS_BUFFER_MIB + BLAS_ARENA_MIB)) * 1048576.0;
+}
 
 void fc_set_node_ranks(int n) { node_ranks = n > 0 ? n : 1; }
 
@@ -127,7 +131,7 @@ static int blas_buffers_mapped(int most)
 {
     FILE *f = fopen("/proc/self/maps", "r");
     if (f == NULL) return 0;
-    const unsigned long long buffer = 128ull << 20;
+    const unsigned long long buffer = (unsigned long long)BLAS_BUFFER_MIB << 20;
     char line[512], perms[8];
     unsigned long long from, to, offset, inode;
     unsigned dev_major, dev_minor;
@@ -149,7 +153,7 @@ int fc_memory_blas_threads_lack_room(char *why, size_t size)
     double limit = 0, left = 0;
     if (threads == 1 || !fc_memory_limit(&limit, &left, &which)) return 0;
     /* The workers' buffers taken already are part of the reserve, not still to come. */
-    const double taken = blas_buffers_mapped(threads - 1) * 134217728.0, need = blas_reserve_bytes(threads) - taken;
+    const double taken = blas_buffers_mapped(threads - 1) * BLAS_BUFFER_MIB * 1048576.0, need = blas_reserve_bytes(threads) - taken;
     if (left >= need) return 0;
     /* The most threads whose buffers fit, at least 1: a lone thread has no worker to wait for (the checks before
      * a run's allocations weigh its buffer then). */
