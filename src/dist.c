@@ -40,6 +40,10 @@ enum { SHARED_PARAMS = 0, SHARED_GRADS = 1 }; /* fc_dist.shared_win and shared_b
  * path (the same choice on every rank, since every rank gathers the same count). */
 #define FC_SYNC_CAP 8192
 #define FC_SYNC_CAP_MAX ((size_t)1 << 20)
+/* A rank waiting on its node's peers, asleep, wakes this often to keep MPI's messages moving (mpi_progress) where
+ * the job spans several nodes. On one node a step sends messages only for a gather too large for the
+ * synchronisation area, and the sleep limit's pace (10 ms) spares ranks that outnumber their CPUs the wake-ups. */
+#define FC_PROGRESS_SLEEP_NS (1000 * 1000)
 static size_t sync_bytes(size_t cap) { return 64 + 2 * cap * sizeof(double); }
 _Static_assert(sizeof(fc_node_flag) <= 64, "a rank's fc_node_flag fits the 64-byte header of its synchronisation area");
 
@@ -253,6 +257,19 @@ char *fc_dist_segment_start(MPI_Win win, int q, MPI_Aint min_bytes)
     return (char *)base + ((64 - ((uintptr_t)base & 63)) & 63);
 }
 
+/* Called while a rank waits on its node's peers (fc_node_flag_wait). Open MPI has no progress thread for TCP: a
+ * large message whose send request is already complete may still need its sender's MPI calls to arrive (in a hung
+ * job every socket's queues were empty, and calling the progress engine in the sleeping sender, from gdb, released
+ * it). A rank that waited for its node's peers without MPI calls then held back a rank on another node, which
+ * waited for that message before it could publish what the waiting rank's peers needed in turn: the job hung
+ * (tests/netns/bench_nodes.sh, and 8 of 8 of test_tcp_progress.sh's runs over TCP with small socket buffers).
+ * MPI_Iprobe runs the progress engine and receives nothing. */
+static void mpi_progress(void *ctx)
+{
+    int flag;
+    MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, ((const fc_dist *)ctx)->comm, &flag, MPI_STATUS_IGNORE);
+}
+
 /* The ranks that share memory with this one: its node (or, for tests, every FCNET_TEST_RANKS_PER_NODE
  * consecutive ranks, as if they were a node, where they do share a node). Rank 0's setting holds for all. */
 static MPI_Comm split_nodes(const fc_dist *dist)
@@ -408,6 +425,8 @@ fc_status fc_dist_share_arenas(fc_dist *dist, size_t n, size_t gather_n, fc_real
     MPI_Allreduce(cpus, node_cpus, FC_CPU_MASK_WORDS, MPI_UINT64_T, MPI_BOR, node);
     dist->sync_waiter = fc_alloc(sizeof *dist->sync_waiter);
     fc_node_waiter_init(dist->sync_waiter, node_size, node_cpus);
+    fc_node_waiter_set_progress(dist->sync_waiter, mpi_progress, dist,
+                                dist->n_nodes > 1 ? FC_PROGRESS_SLEEP_NS : FC_NODE_FLAG_SLEEP_LIMIT_NS);
     MPI_Barrier(node); /* every counter is 0 before anyone waits on one */
     dist->shared_n = n;
     *params = dist->shared_base[SHARED_PARAMS][node_rank];

@@ -49,6 +49,16 @@ void fc_node_waiter_init(fc_node_waiter *waiter, int ranks, const uint64_t mask[
     waiter->oversubscribed = ranks > cpus;
     waiter->spin_ns = waiter->oversubscribed ? FC_NODE_FLAG_SPIN_NS_SHORT : FC_NODE_FLAG_SPIN_NS;
     waiter->waits = waiter->long_waits = 0;
+    waiter->progress = NULL;
+    waiter->progress_ctx = NULL;
+    waiter->progress_sleep_ns = 0;
+}
+
+void fc_node_waiter_set_progress(fc_node_waiter *waiter, void (*progress)(void *ctx), void *ctx, long long sleep_ns)
+{
+    waiter->progress = progress;
+    waiter->progress_ctx = ctx;
+    waiter->progress_sleep_ns = sleep_ns;
 }
 
 /* One wait more, of ns nanoseconds; at the end of a window, the spin for the next one. */
@@ -103,21 +113,31 @@ void fc_node_flag_wait(fc_node_flag *flag, long long value, fc_node_waiter *wait
             count_wait(waiter, now_ns() - start);
             return;
         }
-        if (spins % 64 == 0 && now_ns() - start >= spin_ns) break;
+        if (spins % FC_NODE_FLAG_PROGRESS_SPINS == 0) {
+            if (waiter->progress) waiter->progress(waiter->progress_ctx);
+            if (now_ns() - start >= spin_ns) break;
+        }
     }
+    /* Asleep, a process with a progress function wakes for it at least every progress_sleep_ns. */
+    const long long sleep_ns =
+        waiter->progress && waiter->progress_sleep_ns < sleep_limit_ns ? waiter->progress_sleep_ns : sleep_limit_ns;
 #if defined(__linux__)
     atomic_fetch_add_explicit(&flag->sleepers, 1, memory_order_seq_cst);
     for (;;) {
         const uint32_t seen = atomic_load_explicit(&flag->word, memory_order_seq_cst);
         if (is_raised(flag, value)) break;
-        /* Not FUTEX_PRIVATE_FLAG: the word is shared between processes. The time limit only bounds what a
-         * lost wake-up, which the handshake rules out, would cost. */
-        const struct timespec limit = {sleep_limit_ns / 1000000000, sleep_limit_ns % 1000000000};
+        /* Not FUTEX_PRIVATE_FLAG: the word is shared between processes. Without a progress function the time
+         * limit only bounds what a lost wake-up, which the handshake rules out, would cost. */
+        const struct timespec limit = {sleep_ns / 1000000000, sleep_ns % 1000000000};
         syscall(SYS_futex, &flag->word, FUTEX_WAIT, seen, &limit, NULL, 0);
+        if (waiter->progress && !is_raised(flag, value)) waiter->progress(waiter->progress_ctx);
     }
     atomic_fetch_sub_explicit(&flag->sleepers, 1, memory_order_seq_cst);
 #else
-    while (!is_raised(flag, value)) sched_yield();
+    while (!is_raised(flag, value)) {
+        if (waiter->progress) waiter->progress(waiter->progress_ctx);
+        sched_yield();
+    }
 #endif
     count_wait(waiter, now_ns() - start);
 }

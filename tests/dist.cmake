@@ -46,6 +46,11 @@ fcnet_script_test(NAME test_address_limit
                   COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_address_limit.sh $<TARGET_FILE:fcnet_synth>
                           ${MPIEXEC_EXECUTABLE}
                   TIMEOUT 240)
+# The exchange between (pretend) nodes over TCP with small socket buffers: no hang while a rank waits for its node.
+fcnet_script_test(NAME test_tcp_progress
+                  COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_tcp_progress.sh $<TARGET_FILE:fcnet_synth>
+                          $<TARGET_FILE:h5cmp> ${MPIEXEC_EXECUTABLE} TIMEOUT 300)
+set_tests_properties(test_tcp_progress PROPERTIES PROCESSORS 2)
 # --profile's report at 1, 2 and 3 ranks, including the fastest and slowest rank by GEMM time.
 fcnet_script_test(NAME test_profile
                   COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_profile.sh $<TARGET_FILE:fcnet_synth>

@@ -2,7 +2,8 @@
  * forked processes share an anonymous mapping, as the ranks of a node share their synchronisation area:
  * what the owner writes before a raise is seen after the wait, a sleeping waiter is woken (in the ping-pong a
  * sleep looks at the count again only after 1000 s, so one lost wake-up leaves a side hanging: the test
- * fails after 30 s), it uses no CPU while it sleeps, and the spin is short where ranks outnumber CPUs. */
+ * fails after 30 s), it uses no CPU while it sleeps, and the spin is short where ranks outnumber CPUs; a waiter
+ * with a progress function calls it while it spins and sleeps. */
 #define _GNU_SOURCE /* sched_setaffinity, CPU_SET */
 
 #include <check.h>
@@ -175,6 +176,51 @@ START_TEST(test_sleeping_waiter_uses_no_cpu)
 }
 END_TEST
 
+/* The progress function (MPI's, in fcnet): called while the waiter spins, and while it sleeps at least every
+ * progress_sleep_ns (1 ms here, where the sleep limit alone would look only every 10 ms), with its context; the
+ * sleeps between stay cheap. */
+typedef struct {
+    int calls;
+    double last, longest_gap; /* seconds */
+} progress_log;
+
+static void log_progress(void *ctx)
+{
+    progress_log *log = ctx;
+    const double t = seconds(CLOCK_MONOTONIC);
+    if (log->calls++ > 0 && t - log->last > log->longest_gap) log->longest_gap = t - log->last;
+    log->last = t;
+}
+
+START_TEST(test_waiter_keeps_progress)
+{
+    shared_area *a = map_area();
+    const pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        nap(400 * 1000 * 1000);
+        fc_node_flag_raise(&a->pong, 1);
+        _exit(0);
+    }
+    fc_node_waiter waiter = make_waiter(0);
+    progress_log log = {0, 0, 0};
+    fc_node_waiter_set_progress(&waiter, log_progress, &log, 1000 * 1000);
+    const double wall0 = seconds(CLOCK_MONOTONIC), cpu0 = seconds(CLOCK_PROCESS_CPUTIME_ID);
+    fc_node_flag_wait(&a->pong, 1, &waiter);
+    const double wall = seconds(CLOCK_MONOTONIC) - wall0, cpu = seconds(CLOCK_PROCESS_CPUTIME_ID) - cpu0;
+    ck_assert_int_eq(wait_child(pid), 0);
+    ck_assert_msg(wall > 0.3, "the wait returned after %.3f s, before the raise", wall);
+    ck_assert_msg(log.calls >= 100, "%d progress calls in a wait of %.3f s (1 ms sleeps: about 400)", log.calls, wall);
+    ck_assert_msg(log.longest_gap < 0.1, "%.3f s between two progress calls", log.longest_gap);
+    ck_assert_msg(cpu < 0.1, "the wait used %.3f s of CPU in %.3f s", cpu, wall);
+    /* already raised: the wait returns without a call */
+    const int calls = log.calls;
+    fc_node_flag_wait(&a->pong, 1, &waiter);
+    ck_assert_int_eq(log.calls, calls);
+    munmap(a, sizeof *a);
+}
+END_TEST
+
 /* A raise whose waiter has not come yet, and one for an older value: the wait returns at once. */
 START_TEST(test_raised_before_the_wait)
 {
@@ -305,6 +351,7 @@ static Suite *node_flag_suite(void)
     tcase_add_test(tc, test_ping_pong_spinning);
     tcase_add_test(tc, test_sleeping_waiter_uses_no_cpu);
     tcase_add_test(tc, test_raised_before_the_wait);
+    tcase_add_test(tc, test_waiter_keeps_progress);
     tcase_add_test(tc, test_spin_follows_ranks_and_cpus);
     tcase_add_test(tc, test_spin_follows_recent_waits);
     tcase_add_test(tc, test_cpu_mask_is_the_affinity);
