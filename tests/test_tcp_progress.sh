@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2054 # "btl self,tcp": the commas belong to the value, not array syntax
 # The exchange between nodes over TCP must not hang when Open MPI needs a rank's progress after its send is
-# complete. Open MPI has no progress thread for TCP: the closing control message of a large send can wait in the
+# complete. Open MPI has no progress thread for TCP: part of a large send it counts as complete can wait in the
 # sender's queue until the sender calls MPI again. A rank that then waited for its node's peers in shared memory
 # without MPI calls held up the rank on the other node that waited for that message, and so, in a circle, itself
-# (seen in tests/netns/bench_nodes.sh, once in a CI run and once in 18 runs in a loop; the ranks' stacks: both
-# ranks of one node asleep in fc_node_flag_wait, one rank of the other node in MPI_Waitall for the message).
+# (seen in tests/netns/bench_nodes.sh, once in a CI run and once in 18 runs in a loop; the ranks' stacks: on each
+# node one rank asleep in fc_node_flag_wait, the other in MPI_Waitall, one of them for the sleeper's message of
+# the other node; every socket's queues empty; calling the progress engine in that sleeper from gdb released it).
 # Here on one host: 4 ranks as 2 pretend nodes of 2 (FCNET_TEST_RANKS_PER_NODE), Open MPI's TCP transport only,
 # over the loopback interface with 16 KiB socket buffers, which make the queueing frequent (before the fix, of such
 # runs of this net, 8 of 8 hung within 600 steps, 5 of 8 within 200). Each run must finish and end bitwise as the
@@ -12,6 +14,7 @@
 #   test_tcp_progress.sh SYNTH H5CMP [MPIEXEC]   (FCNET_DIST in the environment)
 set -uo pipefail
 synth=$1
+# shellcheck disable=SC2034 # read by tap_lib.sh's same_h5
 H5CMP=$2
 mpiexec=${3:-mpirun}
 dist=${FCNET_DIST:?}
