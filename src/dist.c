@@ -40,9 +40,11 @@ enum { SHARED_PARAMS = 0, SHARED_GRADS = 1 }; /* fc_dist.shared_win and shared_b
  * path (the same choice on every rank, since every rank gathers the same count). */
 #define FC_SYNC_CAP 8192
 #define FC_SYNC_CAP_MAX ((size_t)1 << 20)
-/* A rank waiting on its node's peers, asleep, wakes this often to keep MPI's messages moving (mpi_progress) where
- * the job spans several nodes. On one node a step sends messages only for a gather too large for the
- * synchronisation area, and the sleep limit's pace (10 ms) spares ranks that outnumber their CPUs the wake-ups. */
+/* How often a rank waiting on its node's peers keeps MPI's messages moving (mpi_progress) where the job spans
+ * several nodes: every 64 spins, and asleep every millisecond. On one node a step sends messages only for a
+ * gather too large for the synchronisation area: there only asleep, at the sleep limit's pace (10 ms), which
+ * leaves the spin of the single-node exchange as it was and spares ranks that outnumber their CPUs the wake-ups. */
+#define FC_PROGRESS_SPINS 64
 #define FC_PROGRESS_SLEEP_NS (1000 * 1000)
 static size_t sync_bytes(size_t cap) { return 64 + 2 * cap * sizeof(double); }
 _Static_assert(sizeof(fc_node_flag) <= 64, "a rank's fc_node_flag fits the 64-byte header of its synchronisation area");
@@ -425,8 +427,10 @@ fc_status fc_dist_share_arenas(fc_dist *dist, size_t n, size_t gather_n, fc_real
     MPI_Allreduce(cpus, node_cpus, FC_CPU_MASK_WORDS, MPI_UINT64_T, MPI_BOR, node);
     dist->sync_waiter = fc_alloc(sizeof *dist->sync_waiter);
     fc_node_waiter_init(dist->sync_waiter, node_size, node_cpus);
-    fc_node_waiter_set_progress(dist->sync_waiter, mpi_progress, dist,
-                                dist->n_nodes > 1 ? FC_PROGRESS_SLEEP_NS : FC_NODE_FLAG_SLEEP_LIMIT_NS);
+    if (dist->n_nodes > 1)
+        fc_node_waiter_set_progress(dist->sync_waiter, mpi_progress, dist, FC_PROGRESS_SPINS, FC_PROGRESS_SLEEP_NS);
+    else
+        fc_node_waiter_set_progress(dist->sync_waiter, mpi_progress, dist, 0, FC_NODE_FLAG_SLEEP_LIMIT_NS);
     MPI_Barrier(node); /* every counter is 0 before anyone waits on one */
     dist->shared_n = n;
     *params = dist->shared_base[SHARED_PARAMS][node_rank];

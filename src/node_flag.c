@@ -51,13 +51,16 @@ void fc_node_waiter_init(fc_node_waiter *waiter, int ranks, const uint64_t mask[
     waiter->waits = waiter->long_waits = 0;
     waiter->progress = NULL;
     waiter->progress_ctx = NULL;
+    waiter->progress_spins = 0;
     waiter->progress_sleep_ns = 0;
 }
 
-void fc_node_waiter_set_progress(fc_node_waiter *waiter, void (*progress)(void *ctx), void *ctx, long long sleep_ns)
+void fc_node_waiter_set_progress(fc_node_waiter *waiter, void (*progress)(void *ctx), void *ctx, unsigned spins,
+                                 long long sleep_ns)
 {
     waiter->progress = progress;
     waiter->progress_ctx = ctx;
+    waiter->progress_spins = spins;
     waiter->progress_sleep_ns = sleep_ns;
 }
 
@@ -113,8 +116,9 @@ void fc_node_flag_wait(fc_node_flag *flag, long long value, fc_node_waiter *wait
             count_wait(waiter, now_ns() - start);
             return;
         }
-        if (spins % FC_NODE_FLAG_PROGRESS_SPINS == 0) {
-            if (waiter->progress) waiter->progress(waiter->progress_ctx);
+        if (spins % 64 == 0) {
+            if (waiter->progress && waiter->progress_spins && spins % waiter->progress_spins == 0)
+                waiter->progress(waiter->progress_ctx);
             if (now_ns() - start >= spin_ns) break;
         }
     }

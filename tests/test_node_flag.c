@@ -155,10 +155,10 @@ START_TEST(test_ping_pong_spinning)
 }
 END_TEST
 
-/* waiter's wait for a raise that a child makes after 0.4 s: it must not return before, nor use 0.1 s of CPU. */
-static void wait_for_late_raise(fc_node_waiter *waiter)
+/* waiter's wait on a's pong for a raise that a child makes after 0.4 s: it must not return before, nor use 0.1 s
+ * of CPU. */
+static void wait_for_late_raise(shared_area *a, fc_node_waiter *waiter)
 {
-    shared_area *a = map_area();
     const pid_t pid = fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
@@ -172,21 +172,23 @@ static void wait_for_late_raise(fc_node_waiter *waiter)
     ck_assert_int_eq(wait_child(pid), 0);
     ck_assert_msg(wall > 0.3, "the wait returned after %.3f s, before the raise", wall);
     ck_assert_msg(cpu < 0.1, "the wait used %.3f s of CPU in %.3f s", cpu, wall);
-    munmap(a, sizeof *a);
 }
 
 START_TEST(test_sleeping_waiter_uses_no_cpu)
 {
+    shared_area *a = map_area();
     fc_node_waiter waiter = make_waiter(0);
-    wait_for_late_raise(&waiter);
+    wait_for_late_raise(a, &waiter);
+    munmap(a, sizeof *a);
 }
 END_TEST
 
-/* The progress function (MPI's, in fcnet): called while the waiter spins, and while it sleeps at least every
- * progress_sleep_ns (1 ms here, where the sleep limit alone would look only every 10 ms), with its context; the
- * sleeps between stay cheap. */
+/* The progress function (MPI's, in fcnet): called with its context while the waiter spins (unless told not to),
+ * and while it sleeps at least every progress_sleep_ns; the sleeps between stay cheap. A call made while the
+ * waiter is counted among the flag's sleepers is one of the sleep's. */
 typedef struct {
-    int calls;
+    const fc_node_flag *flag;
+    int calls, calls_spinning;
     double last, longest_gap; /* seconds */
 } progress_log;
 
@@ -196,22 +198,39 @@ static void log_progress(void *ctx)
     const double t = seconds(CLOCK_MONOTONIC);
     if (log->calls++ > 0 && t - log->last > log->longest_gap) log->longest_gap = t - log->last;
     log->last = t;
+    log->calls_spinning += atomic_load(&log->flag->sleepers) == 0;
 }
 
+/* The several-node setting: every 64 spins, asleep every 1 ms (where the sleep limit alone looks every 10 ms). */
 START_TEST(test_waiter_keeps_progress)
 {
+    shared_area *a = map_area();
     fc_node_waiter waiter = make_waiter(0);
-    progress_log log = {0, 0, 0};
-    fc_node_waiter_set_progress(&waiter, log_progress, &log, 1000 * 1000);
-    wait_for_late_raise(&waiter);
+    progress_log log = {&a->pong, 0, 0, 0, 0};
+    fc_node_waiter_set_progress(&waiter, log_progress, &log, 64, 1000 * 1000);
+    wait_for_late_raise(a, &waiter);
     ck_assert_msg(log.calls >= 100, "%d progress calls in a wait of 0.4 s (1 ms sleeps: about 400)", log.calls);
+    ck_assert_msg(log.calls_spinning >= 1, "no progress call while spinning (%d in all)", log.calls);
     ck_assert_msg(log.longest_gap < 0.1, "%.3f s between two progress calls", log.longest_gap);
     /* already raised: the wait returns without a call */
-    shared_area *a = map_area();
-    fc_node_flag_raise(&a->pong, 1);
     const int calls = log.calls;
     fc_node_flag_wait(&a->pong, 1, &waiter);
     ck_assert_int_eq(log.calls, calls);
+    munmap(a, sizeof *a);
+}
+END_TEST
+
+/* The one-node setting: no call while spinning, asleep at the sleep limit's pace (10 ms). */
+START_TEST(test_waiter_progress_asleep_only)
+{
+    shared_area *a = map_area();
+    fc_node_waiter waiter = make_waiter(0);
+    progress_log log = {&a->pong, 0, 0, 0, 0};
+    fc_node_waiter_set_progress(&waiter, log_progress, &log, 0, FC_NODE_FLAG_SLEEP_LIMIT_NS);
+    wait_for_late_raise(a, &waiter);
+    ck_assert_msg(log.calls_spinning == 0, "%d progress calls while spinning", log.calls_spinning);
+    ck_assert_msg(log.calls >= 10 && log.calls <= 45, "%d progress calls in a wait of 0.4 s (10 ms sleeps: about 40)",
+                  log.calls);
     munmap(a, sizeof *a);
 }
 END_TEST
@@ -347,6 +366,7 @@ static Suite *node_flag_suite(void)
     tcase_add_test(tc, test_sleeping_waiter_uses_no_cpu);
     tcase_add_test(tc, test_raised_before_the_wait);
     tcase_add_test(tc, test_waiter_keeps_progress);
+    tcase_add_test(tc, test_waiter_progress_asleep_only);
     tcase_add_test(tc, test_spin_follows_ranks_and_cpus);
     tcase_add_test(tc, test_spin_follows_recent_waits);
     tcase_add_test(tc, test_cpu_mask_is_the_affinity);

@@ -42,14 +42,15 @@ typedef struct fc_node_waiter {
     int waits, long_waits; /* in the current window */
     void (*progress)(void *ctx); /* NULL, or called now and then while waiting (fc_node_waiter_set_progress) */
     void *progress_ctx;
+    unsigned progress_spins;     /* with progress: spins between two calls while spinning (0: none then) */
     long long progress_sleep_ns; /* with progress: the longest sleep between two calls */
 } fc_node_waiter;
 /* For ranks sharing the CPUs of mask, the union of their fc_node_flag_cpu_mask. No progress function. */
 void fc_node_waiter_init(fc_node_waiter *waiter, int ranks, const uint64_t mask[FC_CPU_MASK_WORDS]);
-/* A wait calls progress(ctx) every FC_NODE_FLAG_PROGRESS_SPINS spins, and asleep after at most sleep_ns: for a
- * process whose peers elsewhere may need it to act while it waits (MPI's progress: see dist.c). */
-#define FC_NODE_FLAG_PROGRESS_SPINS 64
-void fc_node_waiter_set_progress(fc_node_waiter *waiter, void (*progress)(void *ctx), void *ctx, long long sleep_ns);
+/* A wait calls progress(ctx) every spins spins (a multiple of 64; 0: not while spinning), and asleep after at most
+ * sleep_ns: for a process whose peers elsewhere may need it to act while it waits (MPI's progress: see dist.c). */
+void fc_node_waiter_set_progress(fc_node_waiter *waiter, void (*progress)(void *ctx), void *ctx, unsigned spins,
+                                 long long sleep_ns);
 
 /* Count 0, nobody asleep: before any process waits on it. */
 void fc_node_flag_init(fc_node_flag *flag);
