@@ -112,13 +112,13 @@ void fc_file_size_limit_as_error(void) { signal(SIGXFSZ, SIG_IGN); }
 fc_reason_text fc_errno_reason(int err)
 {
     fc_reason_text out;
-    struct rlimit fsize;
-    if (err == EFBIG && getrlimit(RLIMIT_FSIZE, &fsize) == 0 && fsize.rlim_cur != RLIM_INFINITY)
+    struct rlimit limit;
+    if (err == EFBIG && getrlimit(RLIMIT_FSIZE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY)
         snprintf(out.text, sizeof out.text, "%s (this process's file size limit, ulimit -f, is %s)", strerror(err),
-                 fc_format_size((double)fsize.rlim_cur).text);
-    else if (err == EMFILE && getrlimit(RLIMIT_NOFILE, &fsize) == 0 && fsize.rlim_cur != RLIM_INFINITY)
+                 fc_format_size((double)limit.rlim_cur).text);
+    else if (err == EMFILE && getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY)
         snprintf(out.text, sizeof out.text, "%s (this process's open-file limit, ulimit -n, is %llu)", strerror(err),
-                 (unsigned long long)fsize.rlim_cur);
+                 (unsigned long long)limit.rlim_cur);
     else
         snprintf(out.text, sizeof out.text, "%s", strerror(err));
     return out;

@@ -153,7 +153,8 @@ int fc_memory_blas_threads_lack_room(char *why, size_t size)
     double limit = 0, left = 0;
     if (threads == 1 || !fc_memory_limit(&limit, &left, &which)) return 0;
     /* The workers' buffers taken already are part of the reserve, not still to come. */
-    const double taken = blas_buffers_mapped(threads - 1) * BLAS_BUFFER_MIB * 1048576.0, need = blas_reserve_bytes(threads) - taken;
+    const double taken = blas_buffers_mapped(threads - 1) * BLAS_BUFFER_MIB * 1048576.0;
+    const double need = blas_reserve_bytes(threads) - taken;
     if (left >= need) return 0;
     /* The most threads whose buffers fit, at least 1: a lone thread has no worker to wait for (the checks before
      * a run's allocations weigh its buffer then). */
