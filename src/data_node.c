@@ -85,28 +85,21 @@ static fc_status place_on_node(void *ctx, const int64_t rows[3], int d, void **b
     } else if (!fc_dist_shm_has_room((double)bytes + 4096, &room_bytes, &bound)) {
         /* Held with the setup's other warnings and dropped if the run is refused: a refusal for the private
          * copies' memory must name the room that one shared copy lacked (cleared after the load). */
-        char note[160];
-        if (bound == FC_SHM_OPEN_FILE_LIMIT) {
-            fc_log_warn("this process's open-file limit (ulimit -n) leaves no descriptor for the file of one shared "
-                        "copy of %s for this node: every rank reads its own copy instead (same results, more memory; "
-                        "raise the limit, or set FCNET_DATA_COPIES=private to silence this)",
-                        r->a.path);
+        char subject[FC_PATH_MAX + 64], shortage[FC_PATH_MAX + 256], note[160];
+        const char *advice;
+        snprintf(subject, sizeof subject, "one copy of %s for this node", r->a.path);
+        fc_dist_shm_shortage(shortage, sizeof shortage, &advice, bound, room_bytes, (double)bytes, subject);
+        fc_log_warn("%s: every rank reads its own copy instead (same results, more memory; %s, or set "
+                    "FCNET_DATA_COPIES=private to silence this)",
+                    shortage, advice);
+        if (bound == FC_SHM_OPEN_FILE_LIMIT)
             snprintf(note, sizeof note, ", or raise ulimit -n for one shared copy's file");
-        } else if (bound == FC_SHM_FILE_SIZE_LIMIT) {
-            fc_log_warn("this process's file size limit (ulimit -f) allows a shared-memory file of %s and one copy of "
-                        "%s for this node needs %s: every rank reads its own copy instead (same results, more memory; "
-                        "raise the limit, or set FCNET_DATA_COPIES=private to silence this)",
-                        fc_format_size(room_bytes).text, r->a.path, fc_format_size((double)bytes).text);
+        else if (bound == FC_SHM_FILE_SIZE_LIMIT)
             snprintf(note, sizeof note, ", or raise ulimit -f for the %s of one shared copy: it allows %s",
                      fc_format_size((double)bytes).text, fc_format_size(room_bytes).text);
-        } else {
-            fc_log_warn("/dev/shm has %.0f MB free and one copy of %s for this node needs %.0f MB: every rank reads "
-                        "its own copy instead (same results, more memory; give the container more shared memory, "
-                        "e.g. docker run --shm-size, or set FCNET_DATA_COPIES=private to silence this)",
-                        room_bytes / 1e6, r->a.path, (double)bytes / 1e6);
+        else
             snprintf(note, sizeof note, ", or give /dev/shm the %.0f MB of one shared copy: it has %.0f MB free",
                      (double)bytes / 1e6, room_bytes / 1e6);
-        }
         fc_set_copies_note(note);
         r->a.held = HELD_PRIVATE;
     }

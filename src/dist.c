@@ -233,6 +233,23 @@ int fc_dist_shm_has_room(double need_bytes, double *room_bytes, fc_shm_bound *bo
     return need_bytes <= usable;
 }
 
+void fc_dist_shm_shortage(char *text, size_t size, const char **advice, fc_shm_bound bound, double room_bytes,
+                          double need_bytes, const char *subject)
+{
+    *advice = "raise the limit";
+    if (bound == FC_SHM_OPEN_FILE_LIMIT)
+        snprintf(text, size, "this process's open-file limit (ulimit -n) leaves no descriptor for the file of %s",
+                 subject);
+    else if (bound == FC_SHM_FILE_SIZE_LIMIT)
+        snprintf(text, size, "this process's file size limit (ulimit -f) allows a shared-memory file of %s and %s "
+                 "needs %s", fc_format_size(room_bytes).text, subject, fc_format_size(need_bytes).text);
+    else {
+        snprintf(text, size, "/dev/shm has %.0f MB free and %s needs %.0f MB", room_bytes / 1e6, subject,
+                 need_bytes / 1e6);
+        *advice = "give the container more shared memory, e.g. docker run --shm-size";
+    }
+}
+
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
 #endif
@@ -352,20 +369,12 @@ fc_status fc_dist_share_arenas(fc_dist *dist, size_t n, size_t gather_n, fc_real
     MPI_Allreduce(short_rank, first_short, 1, MPI_2INT, MPI_MINLOC, dist->comm);
     MPI_Allreduce(&room, &least_room, 1, MPI_INT, MPI_MIN, dist->comm);
     if (first_short[0] < dist->size) {
-        if (dist->rank == first_short[0] && bound == FC_SHM_OPEN_FILE_LIMIT)
-            fc_log_warn("this process's open-file limit (ulimit -n) leaves no descriptor for the shared-memory "
-                        "exchange's file: exchanging with MPI messages instead (same results; to use it, raise the "
-                        "limit)");
-        else if (dist->rank == first_short[0] && bound == FC_SHM_FILE_SIZE_LIMIT)
-            fc_log_warn("this process's file size limit (ulimit -f) allows a shared-memory file of %s and the "
-                        "exchange needs %s: exchanging with MPI messages instead (same results; to use it, raise "
-                        "the limit)",
-                        fc_format_size(room_bytes).text, fc_format_size(need_small).text);
-        else if (dist->rank == first_short[0])
-            fc_log_warn("/dev/shm has %.0f MB free and the shared-memory exchange needs %.0f MB: exchanging with MPI "
-                        "messages instead (same results; to use it, give the container more shared memory, "
-                        "e.g. docker run --shm-size)",
-                        room_bytes / 1e6, need_small / 1e6);
+        if (dist->rank == first_short[0]) {
+            char why[256];
+            const char *advice;
+            fc_dist_shm_shortage(why, sizeof why, &advice, bound, room_bytes, need_small, "the shared-memory exchange");
+            fc_log_warn("%s: exchanging with MPI messages instead (same results; to use it, %s)", why, advice);
+        }
         MPI_Comm_free(&node);
         return FC_OK;
     }

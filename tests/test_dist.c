@@ -740,6 +740,26 @@ START_TEST(test_shm_room_limits)
 }
 END_TEST
 
+/* The exchange and the node's data copy word a shortage alike: the bound named, its room and need, and the advice
+ * that lifts it. */
+START_TEST(test_shm_shortage_words)
+{
+    char text[256];
+    const char *advice = NULL;
+    fc_dist_shm_shortage(text, sizeof text, &advice, FC_SHM_FREE_SPACE, 20e6, 45e6, "the thing");
+    ck_assert_str_eq(text, "/dev/shm has 20 MB free and the thing needs 45 MB");
+    ck_assert_str_eq(advice, "give the container more shared memory, e.g. docker run --shm-size");
+    fc_dist_shm_shortage(text, sizeof text, &advice, FC_SHM_FILE_SIZE_LIMIT, 3.0 * 1048576, 16.0 * 1048576, "it");
+    ck_assert_str_eq(text, "this process's file size limit (ulimit -f) allows a shared-memory file of 3.00 MiB and it "
+                           "needs 16.0 MiB");
+    ck_assert_str_eq(advice, "raise the limit");
+    advice = NULL;
+    fc_dist_shm_shortage(text, sizeof text, &advice, FC_SHM_OPEN_FILE_LIMIT, 0, 1e6, "the thing");
+    ck_assert_str_eq(text, "this process's open-file limit (ulimit -n) leaves no descriptor for the file of the thing");
+    ck_assert_str_eq(advice, "raise the limit");
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("dist");
@@ -759,6 +779,7 @@ static Suite *suite(void)
     tcase_add_test(t, test_assert_alone_aborts);
     tcase_add_test(t, test_alloc_failure_is_one_error_line);
     tcase_add_test(t, test_shm_room_limits);
+    tcase_add_test(t, test_shm_shortage_words);
     suite_add_tcase(s, t);
     return s;
 }

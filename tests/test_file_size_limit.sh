@@ -71,8 +71,8 @@ limited 12000 exchange "$MPIEXEC" "${MPI_FLAGS[@]}" -n 3 "$FCNET_DIST" train --d
     --optim sgd --batch-size 99 --epochs 1 --out "$W/exchange"
 warnings=$(grep -c "warning" exchange.out exchange.err | awk -F: '{ n += $2 } END { print n }')
 if [ "$rc" = 0 ] && [ "$warnings" = 1 ] && [ -f "$W/exchange/checkpoint.h5" ] &&
-    grep -q "file size limit (ulimit -f) allows a shared-memory file of 10.7 MiB and the exchange needs 16.0 MiB: \
-exchanging with MPI messages instead" exchange.out exchange.err; then
+    grep -q "file size limit (ulimit -f) allows a shared-memory file of 10.7 MiB and the shared-memory exchange \
+needs 16.0 MiB: exchanging with MPI messages instead" exchange.out exchange.err; then
     pass "exchange larger than ulimit -f: trained over messages, one warning"
 else
     fail "exchange larger than ulimit -f: exit $rc, $warnings warning(s): $(grep -h -m2 . exchange.err)"

@@ -109,6 +109,10 @@ typedef enum { FC_SHM_FREE_SPACE, FC_SHM_FILE_SIZE_LIMIT, FC_SHM_OPEN_FILE_LIMIT
  * there is (/dev/shm's free bytes, the largest window the file size limit allows, or 0); 1 when it fits or /dev/shm
  * cannot be asked. */
 int fc_dist_shm_has_room(double need_bytes, double *room_bytes, fc_shm_bound *bound);
+/* Not collective. The start of a one-line warning that `subject` (a shared-memory file of need_bytes) does not fit,
+ * in the words of the bound that fc_dist_shm_has_room found, into text; *advice: what lifts that bound. */
+void fc_dist_shm_shortage(char *text, size_t size, const char **advice, fc_shm_bound bound, double room_bytes,
+                          double need_bytes, const char *subject);
 /* Not collective. Rank q's segment of a shared window (asserted to hold at least min_bytes), from its first
  * 64-byte line on, so a segment needs 64 bytes more than it holds; every process that maps the window
  * computes the same start, since the mappings share their page offset. */
