@@ -173,10 +173,11 @@ def _fcnet_options(layers, where):
         if len(moms) > 1 or None in moms:
             raise InteropError(f"{where}: batchnorm momentum {sorted(moms, key=str)}: fcnet needs one fixed blend "
                                "(--bn-momentum)")
-        m = 1.0 - moms.pop()
+        momentum = moms.pop()
+        m = 1.0 - momentum
         if not 0.0 <= m < 1.0:  # fcnet_dist: 0 <= --bn-momentum < 1
-            raise InteropError(f"{where}: batchnorm momentum {1.0 - m}: fcnet's --bn-momentum = 1 - momentum must "
-                               "be in [0, 1)")
+            raise InteropError(f"{where}: batchnorm momentum {momentum!r}: fcnet's --bn-momentum = 1 - momentum, "
+                               f"{m!r} in double, must be in [0, 1)")
         opts += ["--bn-momentum", repr(m)]
     return opts
 

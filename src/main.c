@@ -64,6 +64,7 @@ static void install_stop_handlers(const fc_dist *dist)
     stop_on_signal(SIGINT, SA_RESETHAND);
     stop_on_signal(SIGHUP, 0);
     if (!dist->launched) stop_on_signal(SIGPIPE, 0);
+    fc_train_unblock_output_on_stop(dist->launched);
 }
 
 /* eval, gradcheck and help save nothing, so SIGTERM and SIGUSR1 end them at once (the default action), as `kill`

@@ -1,10 +1,12 @@
 #include "fcnet/train.h"
 
+#include <fcntl.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fcnet/ckpt.h"
@@ -17,6 +19,8 @@
 #include "fcnet/rng.h"
 
 static volatile sig_atomic_t stop_signal = 0;
+/* Standard output's file status flags while a stop is to make it non-blocking, else -1. */
+static volatile sig_atomic_t output_flags = -1;
 
 /* The first stop signal says how the run ends, except that a Ctrl-C always makes it a SIGINT death, as the user
  * asked: a closed output after a `timeout`'s SIGTERM (the stop line to a dead pipe) does not make that stop a
@@ -25,6 +29,28 @@ static volatile sig_atomic_t stop_signal = 0;
 void fc_train_request_stop(int signal_number)
 {
     if (!stop_signal || signal_number == SIGINT) stop_signal = signal_number;
+    if (output_flags >= 0) fcntl(STDOUT_FILENO, F_SETFL, output_flags | O_NONBLOCK); /* async-signal-safe */
+}
+
+void fc_train_unblock_output_on_stop(int launched)
+{
+    struct stat st;
+    const int flags = fcntl(STDOUT_FILENO, F_GETFL);
+    if (flags < 0 || fstat(STDOUT_FILENO, &st) != 0) return;
+    if (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) || (launched && isatty(STDOUT_FILENO))) output_flags = flags;
+}
+
+/* Standard output as it was before a stop made it non-blocking: the lines after the stop's checkpoint (the stop
+ * line, the profile) wait for a slow reader again; a launcher that no longer reads them kills a rank that has
+ * saved. */
+static void output_blocking_again(void)
+{
+    const int flags = output_flags;
+    output_flags = -1;
+    if (flags >= 0 && stop_signal) {
+        fcntl(STDOUT_FILENO, F_SETFL, flags);
+        clearerr(stdout);
+    }
 }
 
 int fc_train_stop_requested(void) { return stop_signal; }
@@ -900,7 +926,9 @@ int fc_train_run(fc_trainer *t)
         if (t->best_bn) memcpy(t->best_bn, t->net.bn_stats, t->net.bn_layout.n_total * sizeof(fc_real));
         t->best_step = t->step;
     }
-    if (save_checkpoint(t) != FC_OK) return FC_ERR_FAIL;
+    const fc_status saved = save_checkpoint(t);
+    output_blocking_again();
+    if (saved != FC_OK) return FC_ERR_FAIL;
     char where[128];
     position_text(t, 1, where, sizeof where);
     /* A Ctrl-C or hangup that came after the last step's gather (during the final save of a --max-steps stop)

@@ -151,12 +151,16 @@ refused "import of a file whose W2 has the wrong shape (a traceback)" "w2.h5: no
 refused "eval of a file without b2 (the file was not named)" "nob.h5: not a net fcnet writes" eval nob.h5 --data d.h5
 "$py" -c "import torch; m = torch.nn.Sequential(torch.nn.Linear(12, 8), torch.nn.BatchNorm1d(8, momentum=0.0),
 torch.nn.ReLU(), torch.nn.Linear(8, 4)); torch.save(m, 'mom0.pt')
+m[1].momentum = 1e-20; torch.save(m, 'mom_tiny.pt')
 m = torch.nn.Sequential(torch.nn.Linear(12, 8), torch.nn.ReLU(), torch.nn.Dropout(1.0), torch.nn.Linear(8, 4))
 torch.save(m, 'drop1.pt')
 m = torch.nn.Sequential(torch.nn.Linear(12, 8), torch.nn.ReLU(), torch.nn.Dropout(0.123456789), torch.nn.Linear(8, 4))
 torch.save(m, 'drop9.pt')"
 refused "export of batchnorm momentum 0 (printed --bn-momentum 1, which fcnet_dist refuses)" \
-    "fcnet's --bn-momentum = 1 - momentum must be in [0, 1)" export mom0.pt out.h5
+    "batchnorm momentum 0.0: fcnet's --bn-momentum = 1 - momentum, 1.0 in double, must be in [0, 1)" \
+    export mom0.pt out.h5
+refused "export of batchnorm momentum 1e-20 (1 - momentum rounds to 1; named as given, was 0.0)" \
+    "batchnorm momentum 1e-20: fcnet's --bn-momentum = 1 - momentum, 1.0 in double" export mom_tiny.pt out.h5
 refused "export of Dropout(1.0) (printed --keep 0)" "fcnet's --keep = 1 - p must be at least 2^-24" export drop1.pt out.h5
 "$py" "$tool" export drop9.pt drop9.h5 >"$T/out" 2>&1
 check "export prints --keep to the last digit (was 0.876543, 6 digits) ($(cat "$T/out"))" \
