@@ -8,8 +8,8 @@ For each configuration it measures steady-state training throughput (samples/s, 
   sgemm bound (launch/bench/sgemm_bound.c, 1 thread): 1 core at the full batch; 2 cores = two concurrent
           copies at half the batch each
 Every setting is measured twice, in A-B-C-C-B-A order (bound, fcnet settings, PyTorch settings, PyTorch settings
-reversed, fcnet settings reversed, bound), and each pools its two rounds, so that a drift of the machine's speed
-cancels out of the ratios.
+reversed, fcnet settings reversed, bound), and each setting's rate is the mean of its two rounds', so that a drift
+of the machine's speed cancels out of the ratios.
 Then it prints a table and writes results/bench/bench.md and bench.json.
 
 fcnet's rate comes from its progress reports (lines "(step S / T) ..." or, under mpirun's pty, the redrawn

@@ -3,8 +3,8 @@
 # the same number of consecutive ranks: shared memory within a host, running sums from host to host) against
 # MPI messages between all ranks (FCNET_EXCHANGE=p2p), on --hosts network-namespace hosts whose links are shaped to
 # --rate (tc tbf, both directions), for each configuration and each count of ranks per host. The runs of the
-# two exchanges alternate (A-B-B-A ...); each reports --profile's step and gradient reduction (rank 0, ms per
-# step), and the table gives their medians and the ratio. The two exchanges' checkpoints must be bitwise equal.
+# two exchanges alternate (A-B-B-A ...); each reports --profile's step (rank 0's) and gradient reduction (the
+# slowest rank's), in ms per step, and the table gives their medians and the ratio. The two exchanges' checkpoints must be bitwise equal.
 #   tests/netns/bench_nodes.sh [--configs fmnist,cs231n,wide] [--ranks-per-host 2,4] [--hosts 2] [--reps 2]
 #                              [--rate 1gbit] [--scale 1] [--out FILE.md] [--json FILE.json]
 # --scale multiplies the steps of every run (0.1: a smoke run). Environment: FCNET_DIST (default
