@@ -13,6 +13,7 @@
 #include "fcnet/dist.h"
 #include "fcnet/h5quiet.h"
 #include "fcnet/memory_limits.h"
+#include "fcnet/output_aside.h"
 #include "fcnet/train.h"
 #include "fcnet/version.h"
 
@@ -64,7 +65,8 @@ static void install_stop_handlers(const fc_dist *dist)
     stop_on_signal(SIGINT, SA_RESETHAND);
     stop_on_signal(SIGHUP, 0);
     if (!dist->launched) stop_on_signal(SIGPIPE, 0);
-    fc_train_unblock_output_on_stop(dist->launched);
+    fc_output_aside_arm(dist->launched);
+    if (fc_train_stop_requested()) fc_output_aside_now(); /* a stop during loading and setup */
 }
 
 /* eval, gradcheck and help save nothing, so SIGTERM and SIGUSR1 end them at once (the default action), as `kill`

@@ -1,12 +1,10 @@
 #include "fcnet/train.h"
 
-#include <fcntl.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fcnet/ckpt.h"
@@ -14,13 +12,12 @@
 #include "fcnet/layers.h"
 #include "fcnet/memory_limits.h"
 #include "fcnet/out_dir.h"
+#include "fcnet/output_aside.h"
 #include "fcnet/progress.h"
 #include "fcnet/read_guard.h"
 #include "fcnet/rng.h"
 
 static volatile sig_atomic_t stop_signal = 0;
-/* Standard output's file status flags while a stop is to make it non-blocking, else -1. */
-static volatile sig_atomic_t output_flags = -1;
 
 /* The first stop signal says how the run ends, except that a Ctrl-C always makes it a SIGINT death, as the user
  * asked: a closed output after a `timeout`'s SIGTERM (the stop line to a dead pipe) does not make that stop a
@@ -29,28 +26,7 @@ static volatile sig_atomic_t output_flags = -1;
 void fc_train_request_stop(int signal_number)
 {
     if (!stop_signal || signal_number == SIGINT) stop_signal = signal_number;
-    if (output_flags >= 0) fcntl(STDOUT_FILENO, F_SETFL, output_flags | O_NONBLOCK); /* async-signal-safe */
-}
-
-void fc_train_unblock_output_on_stop(int launched)
-{
-    struct stat st;
-    const int flags = fcntl(STDOUT_FILENO, F_GETFL);
-    if (flags < 0 || fstat(STDOUT_FILENO, &st) != 0) return;
-    if (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) || (launched && isatty(STDOUT_FILENO))) output_flags = flags;
-}
-
-/* Standard output as it was before a stop made it non-blocking: the lines after the stop's checkpoint (the stop
- * line, the profile) wait for a slow reader again; a launcher that no longer reads them kills a rank that has
- * saved. */
-static void output_blocking_again(void)
-{
-    const int flags = output_flags;
-    output_flags = -1;
-    if (flags >= 0 && stop_signal) {
-        fcntl(STDOUT_FILENO, F_SETFL, flags);
-        clearerr(stdout);
-    }
+    fc_output_aside_now();
 }
 
 int fc_train_stop_requested(void) { return stop_signal; }
@@ -856,7 +832,16 @@ static int stopped_by_signal = 0;
 
 int fc_train_stop_signal(void) { return stopped_by_signal; }
 
+static int train_run(fc_trainer *t);
+
 int fc_train_run(fc_trainer *t)
+{
+    const int rc = train_run(t);
+    fc_output_aside_end(); /* also after a stop that ended in an error */
+    return rc;
+}
+
+static int train_run(fc_trainer *t)
 {
     const fc_config *cfg = t->cfg;
     fc_read_guard_training_started();
@@ -927,7 +912,7 @@ int fc_train_run(fc_trainer *t)
         t->best_step = t->step;
     }
     const fc_status saved = save_checkpoint(t);
-    output_blocking_again();
+    fc_output_aside_end(); /* the stop's checkpoint is written: its line may wait for a slow reader */
     if (saved != FC_OK) return FC_ERR_FAIL;
     char where[128];
     position_text(t, 1, where, sizeof where);

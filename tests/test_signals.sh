@@ -21,7 +21,9 @@
 #  5. A run without mpirun whose standard output closes (`| head -1`): checkpoint, one warning line on
 #     stderr, then death by SIGPIPE (141); the resume is bitwise.
 #  5b. Under mpirun, standard output closed (`mpirun ... | head -1`, every step printed): mpirun ends the job with
-#     SIGTERM and, 1 s later, SIGKILL; the ranks save the stop's checkpoint in between.
+#     SIGTERM and, 1 s later, SIGKILL; the ranks save the stop's checkpoint in between. 5c: a stop sets standard
+#     output aside without touching the file it shares with other processes: the next command of a pipeline whose
+#     run was SIGKILLed during the stop writes to it as before.
 #  6. Under mpirun, a SIGPIPE to one rank (a socket to a peer or to orted gone; mpirun handles a closed
 #     output itself) is not taken for a closed standard output: no such line, and the job ends (non-zero)
 #     rather than that rank alone dying of SIGPIPE after a checkpoint the others report as a clean stop.
@@ -302,13 +304,14 @@ fi
 # mpirun, whose write fails, stops reading the ranks' output and ends the job: SIGTERM to the ranks, SIGKILL 1 s
 # later (Open MPI 4.1: SIGCONT, 1 s, SIGTERM, 1 s, SIGKILL). Rank 0, printing every step, had by then filled its
 # terminal's buffer that nobody drained and sat in write() through the SIGTERM until the SIGKILL: the run died
-# with nothing saved since the last epoch's checkpoint (6 of 6 runs). The stop now makes standard output
-# non-blocking, so the ranks stop at the next step boundary with the checkpoint. 1500 steps per epoch: a
+# with nothing saved since the last epoch's checkpoint (6 of 6 runs). A stop now sets standard output aside
+# (src/output_aside.c), so the ranks stop at the next step boundary with the checkpoint. 27000 steps per epoch: a
 # checkpoint only at an epoch's end (or none) is the old loss. mpirun itself then mostly crashes in its teardown
 # (exit 139; else 141), which is Open MPI's.
 rm -rf pipe_mpirun
-( timeout 60 "$MPIEXEC" "${MPI_FLAGS[@]}" -n $N "$FCNET_DIST" train "${MODEL[@]}" --batch-size 2 --epochs 100 \
-    --out pipe_mpirun 2>log.pipe_mpirun
+"$SYNTH" --out long.h5 --train 60000 --features 50 --classes 5 --seed 3 >/dev/null || exit 1
+( timeout 60 "$MPIEXEC" "${MPI_FLAGS[@]}" -n $N "$FCNET_DIST" train "${MODEL[@]}" --data "$W/long.h5" \
+    --batch-size 2 --epochs 100 --out pipe_mpirun 2>log.pipe_mpirun
     echo $? >rc.pipe_mpirun ) 2>/dev/null | head -1 >/dev/null # (the subshell's note of mpirun's own crash, below)
 saved=$(attr pipe_mpirun/checkpoint.h5 /@step 2>/dev/null)
 per=$(attr pipe_mpirun/checkpoint.h5 /@steps_per_epoch 2>/dev/null)
@@ -318,6 +321,22 @@ if [ "$(cat rc.pipe_mpirun)" != 124 ] && [ -n "$saved" ] && [ -n "$per" ] && [ "
 else
     fail "pipe_mpirun: exit $(cat rc.pipe_mpirun), checkpoint step '$saved' of epochs of '$per' steps (want a stop's \
 checkpoint, not an epoch's end)"
+fi
+
+# ---- 5c. a run killed during its stop leaves the shared output as it was ----
+# A first version made standard output non-blocking (O_NONBLOCK, a flag of the open file that the pipeline's other
+# commands share) until the stop's save: a run SIGKILLed in between (`timeout -k`) left it set, and the next
+# command's writes to the slow reader failed ("seq: write error: Resource temporarily unavailable"; helper-179).
+{ timeout -s USR1 -k 0.05 2 "$FCNET_DIST" train "${MODEL[@]}" --hidden 2000,2000 --epochs 1000 --out aside_kill \
+    2>/dev/null </dev/null
+    echo $? >rc.aside_run
+    seq 1 200000
+    echo $? >rc.aside_seq; } 2>/dev/null | { sleep 1; grep -c '^[0-9]*$' >lines.aside_seq; }
+if [ "$(cat rc.aside_run)" = 137 ] && [ "$(cat rc.aside_seq)" = 0 ] && [ "$(cat lines.aside_seq)" = 200000 ]; then
+    pass "aside_kill: the pipeline's next command wrote all 200000 lines after a run killed during its stop"
+else
+    fail "aside_kill: run exit $(cat rc.aside_run) (want 137), seq exit $(cat rc.aside_seq), $(cat lines.aside_seq) \
+lines reached the reader (want 0, 200000)"
 fi
 
 # ---- 6. SIGPIPE to rank 1 under mpirun: a socket's, not a closed standard output's ----

@@ -117,14 +117,9 @@ void fc_train_gather_optimizer_state(fc_trainer *t);
 double fc_train_accuracy(fc_trainer *t, const fc_split *split, const int64_t *rows, int64_t n_rows,
                          double *no_class);
 
-/* Request a stop at the next step boundary (async-signal-safe: sets a flag, and makes standard output
- * non-blocking where fc_train_unblock_output_on_stop asked for it). */
+/* Request a stop at the next step boundary (async-signal-safe: sets a flag, and sets standard output aside where
+ * fc_output_aside_arm asked for it, until the stop's checkpoint is written). */
 void fc_train_request_stop(int signal_number);
-/* From now on a stop request makes standard output non-blocking until the stop's checkpoint is written, where it
- * is a pipe, socket or (under a launcher, whose ranks each get their own) terminal: a write to an output nobody
- * drains any more (mpirun aborting after its own output closed) then fails instead of holding the rank, and
- * with it the stop, until the launcher's SIGKILL. Not for a terminal shared with the user's shell. */
-void fc_train_unblock_output_on_stop(int launched);
 /* The signal of a stop requested and not yet acted on by a training run (0: none). */
 int fc_train_stop_requested(void);
 /* The signal on which the last fc_train_run stopped before the end, its checkpoint written (0: it did not,
