@@ -10,6 +10,18 @@
 # reported. Run it on a quiet machine: the table says when other processes used the CPU meanwhile.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# --help answers at once, without installing or building anything first (standard library Python only)
+for arg in "$@"; do
+    case $arg in
+    -h | --help)
+        sed -n '2,/^[^#]/s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+        echo
+        echo "The options of launch/bench/run_bench.py, less the ones this script gives it (--fcnet, --sgemm-bound,"
+        echo "--synth, --work, --out):"
+        exec /usr/bin/python3 "$root/launch/bench/run_bench.py" --help
+        ;;
+    esac
+done
 # shellcheck source=launch/deps.sh
 source "$root/launch/deps.sh"
 fcnet_install_deps build bench

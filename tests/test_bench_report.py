@@ -586,6 +586,22 @@ class RefusedBeforeMeasuring(unittest.TestCase):
         self.assertEqual(r.returncode, 2)
         self.assertIn("--configs: unknown configuration 'wdie' (known: cs231n, fmnist, wide)", r.stderr)
 
+    def test_help_before_any_work(self):
+        """launch/bench.sh --help used to install packages and build fcnet before printing run_bench.py's usage."""
+        import subprocess
+        import tempfile
+        script = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "launch", "bench.sh")
+        with tempfile.TemporaryDirectory() as tmp:
+            env = dict(os.environ, FCNET_BENCH_WORK=os.path.join(tmp, "work"), FCNET_BUILD_DIR=os.path.join(tmp, "b"),
+                       PATH="/usr/bin:/bin")
+            r = subprocess.run(["bash", script, "--configs", "wide", "--help"], capture_output=True, text=True,
+                               timeout=60, env=env)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn("launch/bench.sh [--configs cs231n,fmnist,wide]", r.stdout)
+            self.assertIn("--wait-quiet", r.stdout)
+            self.assertNotIn("==", r.stdout + r.stderr)  # no "== installing" or "== build" step
+            self.assertEqual(os.listdir(tmp), [])
+
     def test_output_folder_not_creatable(self):
         r = self.run_bench("--out", "/dev/null/out", "--configs", "wide")
         self.assertEqual(r.returncode, 1)
